@@ -1,0 +1,226 @@
+/**
+ * Lua scripts of the visitor store. Each runs atomically in Redis, so any number of map
+ * workers and flushers can act on the same visitor without interleaving. Every key a script
+ * touches is built from the pipeline's hash-tagged root, so one script stays in one slot.
+ * Layout and the stamp format are described in src/keys.ts.
+ */
+
+/**
+ * `newer(a, b)`: is stamp a later than stamp b (b may be false)? Event time first, then the
+ * event id byte by byte. Lua's own string `<` follows the server's locale (strcoll), so it
+ * cannot be trusted to order ids the same way everywhere.
+ */
+const NEWER = `
+local function newer(a, b)
+  if not b then return true end
+  local ta, tb = tonumber(string.sub(a, 1, 15)), tonumber(string.sub(b, 1, 15))
+  if ta ~= tb then return ta > tb end
+  local la, lb = #a, #b
+  for k = 17, math.min(la, lb) do
+    local ca, cb = string.byte(a, k), string.byte(b, k)
+    if ca ~= cb then return ca > cb end
+  end
+  return la > lb
+end
+`;
+
+/**
+ * Merge a batch of mapped events (one call per job batch).
+ * ARGV: root, source, now, dedupeMs, windowMs, n, then per event:
+ *   vk, id, stamp, attrCount, name1, value1, ...
+ * Returns one code per event: 1 applied, 0 duplicate (seen within the dedupe window),
+ * 2 late (every attribute older than what Target already holds: dropped),
+ * 3 superseded (newer values already pending or in flight: nothing to change).
+ * The dedupe decision and the merge are one atomic step (P2).
+ */
+export const MERGE_EVENTS = `${NEWER}
+local root, source = ARGV[1], ARGV[2]
+local now, dedupeMs, windowMs = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local n = tonumber(ARGV[6])
+local due = root .. ':due'
+local out = {}
+local i = 7
+local counts = { 0, 0, 0, 0 }
+for e = 1, n do
+  local vk, id, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  i = i + 4
+  local marker = root .. ':seen:' .. source .. ':' .. id
+  local code
+  if redis.call('GET', marker) == 'a' then
+    code = 0
+    i = i + 2 * na
+  else
+    redis.call('SET', marker, 'a', 'PX', dedupeMs)
+    local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
+    local wrote, late = false, false
+    for _ = 1, na do
+      local name, value = ARGV[i], ARGV[i + 1]
+      i = i + 2
+      local sname = 's:' .. name
+      if not newer(st, redis.call('HGET', vd, name)) then
+        late = true
+      elseif newer(st, redis.call('HGET', vp, sname)) and newer(st, redis.call('HGET', vf, sname)) then
+        redis.call('HSET', vp, 'v:' .. name, value, sname, st)
+        wrote = true
+      end
+    end
+    if wrote then
+      redis.call('ZADD', due, 'NX', now + windowMs, vk)
+      code = 1
+    elseif late then
+      code = 2
+    else
+      code = 3
+    end
+  end
+  out[e] = code
+  counts[code + 1] = counts[code + 1] + 1
+end
+local stats = root .. ':stats'
+if counts[1] > 0 then redis.call('HINCRBY', stats, 'events_duplicate', counts[1]) end
+if counts[2] > 0 then redis.call('HINCRBY', stats, 'events_applied', counts[2]) end
+if counts[3] > 0 then redis.call('HINCRBY', stats, 'events_late_dropped', counts[3]) end
+if counts[4] > 0 then redis.call('HINCRBY', stats, 'events_superseded', counts[4]) end
+return out
+`;
+
+/**
+ * Claim due visitors: move each one's pending hash to its in-flight hash under a claim id
+ * and give it a lease. A visitor already in flight is skipped (held); the end of its
+ * delivery puts it back on the due index (one delivery per visitor at a time: P4).
+ * ARGV: root, now, limit, leaseMs, claimId. Returns the claimed visitor keys.
+ */
+export const CLAIM_DUE = `
+local root, now, limit, leaseMs, claimId = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local due, leases = root .. ':due', root .. ':leases'
+local vks = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)
+local out = {}
+for _, vk in ipairs(vks) do
+  redis.call('ZREM', due, vk)
+  local vf, vp = root .. ':vf:' .. vk, root .. ':vp:' .. vk
+  if redis.call('EXISTS', vf) == 0 and redis.call('EXISTS', vp) == 1 then
+    redis.call('RENAME', vp, vf)
+    redis.call('HSET', vf, '_claim', claimId)
+    redis.call('ZADD', leases, now + leaseMs, vk)
+    out[#out + 1] = vk
+  end
+end
+return out
+`;
+
+/**
+ * Snapshot what a delivery should send now: first fold in any newer pending values (so a
+ * retry sends the newest values and an old value can never follow a new one: P4), then
+ * renew the lease and return the in-flight hash. Visitors no longer held by this claim
+ * (delivered, or taken back after a lease expired) come back as an empty list.
+ * ARGV: root, claimId, now, leaseMs, vk1, vk2, ... Returns one flat HGETALL per visitor.
+ */
+export const SNAPSHOT_CLAIM = `${NEWER}
+local root, claimId, now, leaseMs = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local out = {}
+for a = 5, #ARGV do
+  local vk = ARGV[a]
+  local vf, vp = root .. ':vf:' .. vk, root .. ':vp:' .. vk
+  if redis.call('HGET', vf, '_claim') ~= claimId then
+    out[#out + 1] = {}
+  else
+    local pending = redis.call('HGETALL', vp)
+    for k = 1, #pending, 2 do
+      local f = pending[k]
+      if string.sub(f, 1, 2) == 's:' and newer(pending[k + 1], redis.call('HGET', vf, f)) then
+        local name = string.sub(f, 3)
+        redis.call('HSET', vf, f, pending[k + 1], 'v:' .. name, redis.call('HGET', vp, 'v:' .. name))
+      end
+    end
+    if #pending > 0 then
+      redis.call('DEL', vp)
+      redis.call('ZREM', root .. ':due', vk)
+    end
+    redis.call('ZADD', root .. ':leases', now + leaseMs, vk)
+    out[#out + 1] = redis.call('HGETALL', vf)
+  end
+end
+return out
+`;
+
+/**
+ * Record a visitor's accepted delivery. ARGV: root, claimId, now, retentionMs, vk,
+ * then name/stamp pairs actually sent. Each sent attribute's stamp becomes the delivered
+ * stamp; it leaves the in-flight hash only if no newer value was folded in meanwhile.
+ * Returns 1 when the visitor is done (claim released), 2 when newer values remain in flight
+ * for this claim (send again), 0 when the claim is no longer ours.
+ */
+export const ACK_DELIVERED = `${NEWER}
+local root, claimId, now, retentionMs, vk = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local vf, vd = root .. ':vf:' .. vk, root .. ':vd:' .. vk
+local mine = redis.call('HGET', vf, '_claim') == claimId
+for a = 6, #ARGV, 2 do
+  local name, st = ARGV[a], ARGV[a + 1]
+  if newer(st, redis.call('HGET', vd, name)) then redis.call('HSET', vd, name, st) end
+  if mine and redis.call('HGET', vf, 's:' .. name) == st then redis.call('HDEL', vf, 's:' .. name, 'v:' .. name) end
+end
+redis.call('PEXPIRE', vd, retentionMs)
+if not mine then return 0 end
+if redis.call('HLEN', vf) > 1 then return 2 end
+redis.call('DEL', vf)
+redis.call('ZREM', root .. ':leases', vk)
+if redis.call('EXISTS', root .. ':vp:' .. vk) == 1 then redis.call('ZADD', root .. ':due', 'NX', now, vk) end
+return 1
+`;
+
+/**
+ * Let go of visitors whose delivery failed for good (their values went to the dead-letter
+ * queue). Newer pending values stay and become due at once. ARGV: root, claimId, now, vk...
+ * Returns how many were released.
+ */
+export const RELEASE_CLAIM = `
+local root, claimId, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local released = 0
+for a = 4, #ARGV do
+  local vk = ARGV[a]
+  local vf = root .. ':vf:' .. vk
+  if redis.call('HGET', vf, '_claim') == claimId then
+    redis.call('DEL', vf)
+    redis.call('ZREM', root .. ':leases', vk)
+    if redis.call('EXISTS', root .. ':vp:' .. vk) == 1 then redis.call('ZADD', root .. ':due', 'NX', now, vk) end
+    released = released + 1
+  end
+end
+return released
+`;
+
+/**
+ * Leases that ran out: ARGV root, now, limit. Returns flat [vk, claimId, ...] so the caller
+ * can check whether the claim's delivery job still exists.
+ */
+export const EXPIRED_LEASES = `
+local root, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local vks = redis.call('ZRANGEBYSCORE', root .. ':leases', '-inf', now, 'LIMIT', 0, limit)
+local out = {}
+for _, vk in ipairs(vks) do
+  local claim = redis.call('HGET', root .. ':vf:' .. vk, '_claim')
+  out[#out + 1] = vk
+  out[#out + 1] = claim or ''
+end
+return out
+`;
+
+/**
+ * Move a visitor whose lease expired to a new claim (or renew it). Atomic compare-and-set on
+ * the claim id, so two flushers sweeping at once cannot both take it.
+ * ARGV: root, vk, oldClaim, newClaim, now, leaseMs. Returns 1 if switched.
+ * When the in-flight hash is gone (delivered meanwhile) the stale lease is dropped.
+ */
+export const RENEW_LEASE = `
+local root, vk, oldClaim, newClaim, now, leaseMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local vf = root .. ':vf:' .. vk
+local claim = redis.call('HGET', vf, '_claim')
+if not claim then
+  redis.call('ZREM', root .. ':leases', vk)
+  return 0
+end
+if claim ~= oldClaim then return 0 end
+redis.call('HSET', vf, '_claim', newClaim)
+redis.call('ZADD', root .. ':leases', now + leaseMs, vk)
+return 1
+`;

@@ -1,0 +1,45 @@
+import type { Job } from 'bullmq';
+import type { DeadLetters } from '../dead-letters.js';
+import { invalidInputLetter } from '../dead-letters.js';
+import { validateEvent, type CompiledMapping, type ValidEvent } from '../events/index.js';
+import type { Logger } from '../logger.js';
+import type { IngestJob } from '../queues.js';
+import type { MergeOutcome, VisitorStore } from './store.js';
+
+export interface MapDeps {
+  store: VisitorStore;
+  mapping: CompiledMapping;
+  deadLetters: DeadLetters;
+  maxValueLength: number;
+  logger: Logger;
+}
+
+export type MapSummary = Record<MergeOutcome | 'invalid', number>;
+
+/**
+ * The map worker's job: validate and map every event of one producer batch, dead-letter the
+ * bad ones alone, and merge the rest into the visitor store in one atomic round trip.
+ * Safe to run twice for the same job (a crash after the merge): the merge skips ids it has
+ * already applied.
+ */
+export function createMapProcessor(deps: MapDeps) {
+  return async (job: Job<IngestJob>): Promise<MapSummary> => {
+    const { source, receivedAt, events } = job.data;
+    const summary: MapSummary = { applied: 0, duplicate: 0, late: 0, superseded: 0, invalid: 0 };
+    const valid: ValidEvent[] = [];
+    for (const [index, raw] of events.entries()) {
+      // Validate against the intake time, so "not in the future" means the same on a retry.
+      const checked = validateEvent(raw, deps.mapping, { now: receivedAt, maxValueLength: deps.maxValueLength });
+      if (checked.ok) {
+        valid.push(checked.event);
+      } else {
+        summary.invalid += 1;
+        await deps.deadLetters.add(invalidInputLetter('map', source, raw, checked.errors, Date.now()), `map-${job.id ?? 'x'}-${index}`);
+      }
+    }
+    const outcomes = await deps.store.merge(source, valid);
+    for (const outcome of outcomes) summary[outcome] += 1;
+    deps.logger.debug({ jobId: job.id, source, events: events.length, ...summary }, 'merged batch');
+    return summary;
+  };
+}

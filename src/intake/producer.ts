@@ -1,0 +1,58 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { IntakeMarks } from '../coalesce/dedupe.js';
+import { resolveMapping, type CompiledMapping, type MappingSpec } from '../events/index.js';
+import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type IngestJob } from '../queues.js';
+import { acceptEvents, type AcceptSummary, type EventResult } from './accept.js';
+
+export interface ProducerOptions {
+  /** An ioredis connection to the pipeline's Redis (not closed by the producer). */
+  connection: Redis;
+  /** The pipeline's prefix (REDIS_PREFIX), default `ti`. */
+  prefix?: string;
+  /** Name of the sending system, recorded on every event; default `sdk`. */
+  source?: string;
+  /** The pipeline's mapping, when it differs from the default table. */
+  mapping?: MappingSpec;
+  /** Dedupe window; must match the pipeline's DEDUPE_WINDOW_MS. Default 7 days. */
+  dedupeWindowMs?: number;
+  /** Longest attribute value; default 256. */
+  maxValueLength?: number;
+}
+
+/** The TypeScript producer SDK. */
+export interface Producer {
+  /** Sends one event; resolves once Redis holds it (or with why it was not taken). */
+  send(event: unknown): Promise<EventResult>;
+  /** Sends a batch as few BullMQ jobs; one result per event, in order. */
+  sendMany(events: readonly unknown[]): Promise<AcceptSummary>;
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a producer that writes straight into the pipeline's ingest queue. Every promise
+ * resolves only after the events are stored in Redis (P1); each event comes back accepted,
+ * duplicate (its id was already taken in from this source) or rejected with per-field reasons.
+ */
+export function createProducer(options: ProducerOptions): Producer {
+  const prefix = options.prefix ?? 'ti';
+  const source = options.source ?? 'sdk';
+  const mapping: CompiledMapping = resolveMapping(options.mapping);
+  const ingestQueue = new Queue<IngestJob>(QUEUE_NAMES.ingest, {
+    connection: options.connection,
+    prefix: bullPrefix(prefix),
+    defaultJobOptions: JOB_OPTIONS.ingest,
+  });
+  const marks = new IntakeMarks(options.connection, prefix, options.dedupeWindowMs ?? 7 * 24 * 3600 * 1000);
+  const deps = { ingestQueue, marks, mapping, maxValueLength: options.maxValueLength ?? 256 };
+  return {
+    async send(event) {
+      const summary = await acceptEvents(deps, source, [event]);
+      const [result] = summary.results;
+      if (result === undefined) throw new Error('intake returned no result for the event');
+      return result;
+    },
+    sendMany: (events) => acceptEvents(deps, source, events),
+    close: () => ingestQueue.close(),
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * Terminology
+ * - prefix: names one pipeline; every queue and key of it lives under `{prefix}` so the
+ *   braces make it a Redis Cluster hash tag and all of it lands in one slot.
+ * - visitor key (vk): `pc:<mboxPC>` or `3p:<mbox3rdPartyId>`.
+ * - pending: attributes merged but not yet claimed for delivery.
+ * - in flight: attributes claimed by one delivery (a snapshot under a claim id).
+ * - delivered stamps: per attribute, the `(occurredAt, id)` of the value Target last accepted.
+ * - stamp: `<occurredAt ms, 15 digits>|<event id>`, so plain string order is event order
+ *   (ties broken by the greater event id).
+ */
+
+/** The hash-tagged root every key and queue of one pipeline shares. */
+export function hashTag(prefix: string): string {
+  return `{${prefix}}`;
+}
+
+/** Key names of the visitor store; Lua scripts build the same names from the same root. */
+export function storeKeys(prefix: string) {
+  const root = hashTag(prefix);
+  return {
+    root,
+    pending: (vk: string) => `${root}:vp:${vk}`,
+    inFlight: (vk: string) => `${root}:vf:${vk}`,
+    delivered: (vk: string) => `${root}:vd:${vk}`,
+    due: `${root}:due`,
+    leases: `${root}:leases`,
+    seen: (source: string, id: string) => `${root}:seen:${source}:${id}`,
+    stats: `${root}:stats`,
+  };
+}
+
+const STAMP_DIGITS = 15;
+
+/** Encodes an event's order position; comparing two stamps as strings compares events. */
+export function stamp(occurredAtMs: number, eventId: string): string {
+  return `${String(occurredAtMs).padStart(STAMP_DIGITS, '0')}|${eventId}`;
+}
+
+/** Reads the event time back out of a stamp. */
+export function stampTime(value: string): number {
+  return Number(value.slice(0, STAMP_DIGITS));
+}

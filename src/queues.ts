@@ -1,0 +1,73 @@
+import type { DefaultJobOptions } from 'bullmq';
+import { hashTag } from './keys.js';
+
+/**
+ * The queues of one pipeline and what their jobs carry. Every queue lives under the
+ * pipeline's hash tag (BullMQ `prefix`), so bull-board can show all of them and Redis
+ * Cluster keeps them in one slot.
+ */
+export const QUEUE_NAMES = {
+  ingest: 'ingest',
+  flush: 'flush',
+  deliverSingle: 'deliver-single',
+  deadLetter: 'dead-letter',
+} as const;
+
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+/** BullMQ's `prefix` option for a pipeline. */
+export function bullPrefix(prefix: string): string {
+  return hashTag(prefix);
+}
+
+/** One producer batch: raw events as received, with the source that sent them. */
+export interface IngestJob {
+  source: string;
+  receivedAt: number;
+  events: unknown[];
+}
+
+/** One claim: the visitors a flush took for one delivery. The job id is the claim id. */
+export interface DeliverJob {
+  claimId: string;
+  visitors: string[];
+}
+
+/** Pipeline stages, as named in dead letters. */
+export type Stage = 'intake' | 'map' | 'deliver-single' | 'deliver-bulk' | 'bulk-status';
+
+/** A dead letter: what failed, where, why, and everything needed to replay it. */
+export interface DeadLetter {
+  stage: Stage;
+  source?: string;
+  /** Raw events (map stage) or visitor updates (delivery stages). */
+  events?: unknown[];
+  visitors?: Array<{ vk: string; attributes: Record<string, { value: string; stamp: string }> }>;
+  error: { class: string; code: string; message: string; status?: number; bodyExcerpt?: string };
+  attempts: number;
+  firstAttemptAt: number;
+  lastAttemptAt: number;
+}
+
+/**
+ * Retry policy per queue. Ingest and delivery jobs keep their data until done; completed
+ * jobs are dropped so Redis holds the backlog, not history.
+ */
+export const JOB_OPTIONS: Record<'ingest' | 'deliverSingle' | 'deadLetter', DefaultJobOptions> = {
+  ingest: {
+    attempts: 20,
+    backoff: { type: 'exponential', delay: 500, jitter: 0.5 },
+    removeOnComplete: true,
+    removeOnFail: false,
+  },
+  deliverSingle: {
+    attempts: 12,
+    backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+    removeOnComplete: true,
+    removeOnFail: { age: 7 * 24 * 3600 },
+  },
+  deadLetter: {
+    removeOnComplete: false,
+    removeOnFail: false,
+  },
+};

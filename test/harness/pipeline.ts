@@ -1,0 +1,54 @@
+import { loadConfig, type Config } from '../../src/config.js';
+import { resolveMapping } from '../../src/events/index.js';
+import { createLogger } from '../../src/logger.js';
+import { startPipeline, ALL_ROLES, type Pipeline, type Role } from '../../src/pipeline.js';
+import { startSimulator, type Simulator } from '../../src/simulator/server.js';
+import { redisUrl, uniquePrefix } from './context.js';
+
+export interface TestPipeline {
+  config: Config;
+  pipeline: Pipeline;
+  simulator: Simulator;
+  prefix: string;
+  close(): Promise<void>;
+}
+
+/** A whole pipeline in this process against a fresh simulator, under a unique prefix. */
+export async function startTestPipeline(env: Record<string, string> = {}, roles: readonly Role[] = ALL_ROLES): Promise<TestPipeline> {
+  const simulator = await startSimulator({ clientCode: 'acme' });
+  const prefix = uniquePrefix('pipe');
+  const config = loadConfig({
+    REDIS_URL: redisUrl(),
+    REDIS_PREFIX: prefix,
+    TARGET_CLIENT_CODE: 'acme',
+    TARGET_BASE_URL: simulator.url,
+    COALESCE_WINDOW_MS: '200',
+    COALESCE_MAX_WAIT_MS: '1000',
+    FLUSH_INTERVAL_MS: '50',
+    TARGET_TIMEOUT_MS: '2000',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const logger = createLogger({ level: config.LOG_LEVEL, pretty: false });
+  const pipeline = await startPipeline({ config, mapping: resolveMapping(), logger, roles, targetBaseUrl: simulator.url });
+  return {
+    config,
+    pipeline,
+    simulator,
+    prefix,
+    async close() {
+      await pipeline.close();
+      await simulator.close();
+    },
+  };
+}
+
+/** Polls until `check` returns true or the deadline passes; returns the last result. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 50): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return check();
+}

@@ -1,0 +1,142 @@
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { VisitorStore } from '../../../src/coalesce/store.js';
+import type { ValidEvent } from '../../../src/events/index.js';
+import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
+
+const T0 = Date.parse('2026-11-21T10:00:00.000Z');
+
+function event(id: string, minute: number, attributes: Record<string, string>, visitor = 'CRM-1'): ValidEvent {
+  return { id, type: 'test', occurredAtMs: T0 + minute * 60_000, visitor: { kind: 'thirdPartyId', id: visitor }, attributes };
+}
+
+function values(snapshot: { attributes: Map<string, { value: string }> } | undefined): Record<string, string> {
+  return Object.fromEntries([...(snapshot?.attributes ?? new Map<string, { value: string }>())].map(([k, u]) => [k, u.value]));
+}
+
+describe('VisitorStore', () => {
+  let redis: Redis;
+  let prefix: string;
+  let store: VisitorStore;
+
+  beforeAll(() => {
+    redis = newRedis();
+  });
+  afterAll(async () => {
+    await redis.quit();
+  });
+  beforeEach(() => {
+    prefix = uniquePrefix('store');
+    store = new VisitorStore(redis, { prefix, coalesceWindowMs: 1000, dedupeWindowMs: 60_000, deliveredRetentionMs: 60_000, leaseMs: 5000 });
+  });
+  afterEach(async () => {
+    await deletePrefix(redis, prefix);
+  });
+
+  it('keeps, per attribute, the value of the latest event whatever the arrival order (P3)', async () => {
+    const outcomes = await store.merge('pos', [
+      event('e3', 3, { tier: 'gold', store: 'S3' }),
+      event('e1', 1, { tier: 'bronze', store: 'S1', city: 'Basel' }),
+      event('e2', 2, { tier: 'silver' }),
+    ], T0);
+    expect(outcomes).toEqual(['applied', 'applied', 'superseded']);
+    const [claimed] = [await store.claimDue('c1', 10, T0 + 1000)];
+    expect(claimed).toEqual(['3p:CRM-1']);
+    const [snap] = await store.snapshot('c1', ['3p:CRM-1'], T0 + 1000);
+    expect(values(snap)).toEqual({ tier: 'gold', store: 'S3', city: 'Basel' });
+  });
+
+  it('breaks a tie in event time by the greater event id', async () => {
+    await store.merge('pos', [event('b', 1, { tier: 'from-b' }), event('a', 1, { tier: 'from-a' })], T0);
+    await store.claimDue('c', 10, T0 + 1000);
+    expect(values((await store.snapshot('c', ['3p:CRM-1']))[0])).toEqual({ tier: 'from-b' });
+  });
+
+  it('applies an event id once per source within the dedupe window (P2)', async () => {
+    expect(await store.merge('pos', [event('e1', 1, { a: '1' })], T0)).toEqual(['applied']);
+    expect(await store.merge('pos', [event('e1', 5, { a: 'changed' })], T0)).toEqual(['duplicate']);
+    // The same id from another source is another event.
+    expect(await store.merge('kiosk', [event('e1', 2, { b: '2' })], T0)).toEqual(['applied']);
+    expect(await store.stats()).toMatchObject({ events_applied: 2, events_duplicate: 1 });
+  });
+
+  it('makes a visitor due one window after its first pending change, not later', async () => {
+    await store.merge('pos', [event('e1', 1, { a: '1' })], T0);
+    await store.merge('pos', [event('e2', 2, { a: '2' })], T0 + 900);
+    expect(await store.claimDue('early', 10, T0 + 999)).toEqual([]);
+    expect(await store.claimDue('due', 10, T0 + 1000)).toEqual(['3p:CRM-1']);
+  });
+
+  it('holds a visitor in flight: new events wait, and a retry sends the newest values (P4)', async () => {
+    await store.merge('pos', [event('e1', 1, { tier: 'bronze', city: 'Basel' })], T0);
+    expect(await store.claimDue('c1', 10, T0 + 1000)).toEqual(['3p:CRM-1']);
+    const first = (await store.snapshot('c1', ['3p:CRM-1'], T0 + 1000))[0];
+    // While that delivery runs, newer and older events arrive.
+    await store.merge('pos', [event('e5', 5, { tier: 'gold' }), event('e0', 0, { city: 'Bern' })], T0 + 1100);
+    // Not claimable by another flush while in flight.
+    expect(await store.claimDue('c2', 10, T0 + 5000)).toEqual([]);
+    // A retry of c1 folds in the newer tier; the older city stays out.
+    const retry = (await store.snapshot('c1', ['3p:CRM-1'], T0 + 5000))[0];
+    expect(values(retry)).toEqual({ tier: 'gold', city: 'Basel' });
+    expect(values(first)).toEqual({ tier: 'bronze', city: 'Basel' });
+    expect(await store.ack('c1', retry!, T0 + 5001)).toBe('done');
+    expect(await store.inFlightVisitors()).toBe(0);
+  });
+
+  it('sends again when a newer value was folded in after the snapshot that was delivered', async () => {
+    await store.merge('pos', [event('e1', 1, { tier: 'bronze' })], T0);
+    await store.claimDue('c1', 10, T0 + 1000);
+    const sent = (await store.snapshot('c1', ['3p:CRM-1'], T0 + 1000))[0]!;
+    await store.merge('pos', [event('e2', 2, { tier: 'gold' })], T0 + 1100);
+    // A concurrent attempt of the same claim folds the newer value in before the ack.
+    await store.snapshot('c1', ['3p:CRM-1'], T0 + 1200);
+    expect(await store.ack('c1', sent, T0 + 1300)).toBe('more');
+    const next = (await store.snapshot('c1', ['3p:CRM-1'], T0 + 1400))[0]!;
+    expect(values(next)).toEqual({ tier: 'gold' });
+    expect(await store.ack('c1', next, T0 + 1500)).toBe('done');
+  });
+
+  it('drops an event older than the value Target already holds, and counts it (P4)', async () => {
+    await store.merge('pos', [event('e5', 5, { tier: 'gold' })], T0);
+    await store.claimDue('c1', 10, T0 + 1000);
+    const snap = (await store.snapshot('c1', ['3p:CRM-1'], T0 + 1000))[0]!;
+    expect(await store.ack('c1', snap, T0 + 1000)).toBe('done');
+    // Days later, an offline event from before the delivered one turns up.
+    expect(await store.merge('pos', [event('e1', 1, { tier: 'bronze' })], T0 + 2000)).toEqual(['late']);
+    expect(await store.claimDue('c2', 10, T0 + 10_000)).toEqual([]);
+    expect((await store.stats()).events_late_dropped).toBe(1);
+  });
+
+  it('puts pending changes that arrived during a delivery back on the due index when it ends', async () => {
+    await store.merge('pos', [event('e1', 1, { a: '1' })], T0);
+    await store.claimDue('c1', 10, T0 + 1000);
+    await store.merge('pos', [event('e2', 2, { b: '2' })], T0 + 1001);
+    await store.claimDue('c-skip', 10, T0 + 3000);
+    const snap = (await store.snapshot('c1', ['3p:CRM-1'], T0 + 3000))[0]!;
+    // The snapshot folded e2 in, so one ack finishes everything.
+    expect(values(snap)).toEqual({ a: '1', b: '2' });
+    expect(await store.ack('c1', snap, T0 + 3001)).toBe('done');
+    await store.merge('pos', [event('e3', 3, { c: '3' })], T0 + 3002);
+    expect(await store.claimDue('c3', 10, T0 + 4002)).toEqual(['3p:CRM-1']);
+  });
+
+  it('releases a dead-lettered claim without marking anything delivered', async () => {
+    await store.merge('pos', [event('e1', 1, { a: '1' })], T0);
+    await store.claimDue('c1', 10, T0 + 1000);
+    expect(await store.release('c1', ['3p:CRM-1'], T0 + 1000)).toBe(1);
+    expect(await store.inFlightVisitors()).toBe(0);
+    // An older event is still accepted: nothing reached Target.
+    expect(await store.merge('pos', [event('e0', 0, { a: '0' })], T0 + 2000)).toEqual(['applied']);
+  });
+
+  it('reports expired leases and moves them to a new claim exactly once', async () => {
+    await store.merge('pos', [event('e1', 1, { a: '1' })], T0);
+    await store.claimDue('old', 10, T0 + 1000);
+    expect(await store.expiredLeases(10, T0 + 2000)).toEqual([]);
+    expect(await store.expiredLeases(10, T0 + 6001)).toEqual([{ vk: '3p:CRM-1', claimId: 'old' }]);
+    expect(await store.renewLease('3p:CRM-1', 'old', 'new', T0 + 6001)).toBe(true);
+    expect(await store.renewLease('3p:CRM-1', 'old', 'other', T0 + 6001)).toBe(false);
+    expect(await store.snapshot('old', ['3p:CRM-1'], T0 + 6002)).toEqual([]);
+    expect(values((await store.snapshot('new', ['3p:CRM-1'], T0 + 6002))[0])).toEqual({ a: '1' });
+  });
+});

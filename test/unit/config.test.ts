@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults and uses the simulator without a client code', () => {
+    const config = loadConfig({});
+    expect(config.REDIS_URL).toBe('redis://127.0.0.1:6379');
+    expect(config.PORT).toBe(8080);
+    expect(config.COALESCE_WINDOW_MS).toBe(5000);
+    expect(config.SINGLE_DAILY_BUDGET).toBe(1_000_000);
+    expect(config.DELIVERY_MODE).toBe('auto');
+    expect(config.DEDUPE_WINDOW_MS).toBe(7 * 24 * 3600 * 1000);
+    expect(config.useSimulator).toBe(true);
+    expect(config.TARGET_BASE_URL).toBeUndefined();
+  });
+
+  it('derives the Target edge URL from the client code', () => {
+    const config = loadConfig({ TARGET_CLIENT_CODE: 'acmecorp' });
+    expect(config.useSimulator).toBe(false);
+    expect(config.TARGET_BASE_URL).toBe('https://acmecorp.tt.omtrdc.net');
+    expect(loadConfig({ TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: 'http://127.0.0.1:9/' }).TARGET_BASE_URL).toBe('http://127.0.0.1:9');
+  });
+
+  it('parses per-source API keys', () => {
+    const config = loadConfig({ INGEST_API_KEYS: 'pos-eu:0123456789abcdef0123, callcentre:fedcba9876543210fedc' });
+    expect(config.INGEST_API_KEYS).toEqual([
+      { source: 'pos-eu', key: '0123456789abcdef0123' },
+      { source: 'callcentre', key: 'fedcba9876543210fedc' },
+    ]);
+  });
+
+  it('lists every problem by variable name at once', () => {
+    const problems = problemsOf({ PORT: 'eighty', COALESCE_WINDOW_MS: '-5', DELIVERY_MODE: 'fast', REDIS_URL: 'not a url' });
+    expect(problems).toHaveLength(4);
+    expect(problems.find((p) => p.startsWith('PORT:'))).toBeDefined();
+    expect(problems.find((p) => p.startsWith('COALESCE_WINDOW_MS:'))).toMatch(/greater than 0/);
+    expect(problems.find((p) => p.startsWith('DELIVERY_MODE:'))).toMatch(/auto, single or bulk/);
+    expect(problems.find((p) => p.startsWith('REDIS_URL:'))).toBeDefined();
+  });
+
+  it('checks relations between variables', () => {
+    const problems = problemsOf({ COALESCE_WINDOW_MS: '10000', COALESCE_MAX_WAIT_MS: '5000' });
+    expect(problems).toEqual(['COALESCE_MAX_WAIT_MS: must be at least COALESCE_WINDOW_MS']);
+  });
+
+  it('refuses production without a Target client code or intake keys', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems.some((p) => p.startsWith('TARGET_CLIENT_CODE: required when NODE_ENV=production'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('INGEST_API_KEYS:'))).toBe(true);
+  });
+
+  it('never prints a secret value in its errors', () => {
+    const secretKey = 'short';
+    const token = 'tok';
+    let message = '';
+    try {
+      loadConfig({ INGEST_API_KEYS: `pos:${secretKey}`, ADMIN_TOKEN: token, TARGET_AUTH_TOKEN: '' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/INGEST_API_KEYS: entry 1 must be source:key/);
+    expect(message).toMatch(/ADMIN_TOKEN: must be at least 16 characters/);
+    expect(message).not.toContain(secretKey);
+    expect(message).not.toContain(`"${token}"`);
+  });
+
+  it('treats empty strings as unset, as docker-compose writes them', () => {
+    const config = loadConfig({ TARGET_CLIENT_CODE: '', PORT: '' });
+    expect(config.useSimulator).toBe(true);
+    expect(config.PORT).toBe(8080);
+  });
+});

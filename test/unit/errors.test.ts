@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { PipelineError, classifyError, classifyStatus, parseRetryAfter } from '../../src/errors.js';
+
+describe('classification', () => {
+  it('treats bad-request answers as permanent and throttling or outage as transient', () => {
+    for (const status of [400, 401, 403, 404, 413, 414]) expect(classifyStatus(status)).toBe('permanent');
+    for (const status of [408, 429, 500, 502, 503, 504]) expect(classifyStatus(status)).toBe('transient');
+  });
+
+  it('classifies undici failures by their code, not their message', () => {
+    const timeout = Object.assign(new Error('whatever the text says'), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+    const classified = classifyError(timeout);
+    expect(classified.kind).toBe('transient');
+    expect(classified.code).toBe('UND_ERR_CONNECT_TIMEOUT');
+    const refused = classifyError(Object.assign(new Error('400 bad request'), { code: 'ECONNREFUSED' }));
+    expect(refused.kind).toBe('transient');
+  });
+
+  it('keeps an already classified error as it is', () => {
+    const error = new PipelineError('x', 'TARGET_HTTP_400', 'permanent');
+    expect(classifyError(error)).toBe(error);
+  });
+
+  it('reads Retry-After in seconds or as an HTTP date', () => {
+    expect(parseRetryAfter('7', 0)).toBe(7000);
+    expect(parseRetryAfter('Thu, 01 Jan 1970 00:00:10 GMT', 4000)).toBe(6000);
+    expect(parseRetryAfter(undefined, 0)).toBeUndefined();
+    expect(parseRetryAfter('soon', 0)).toBeUndefined();
+  });
+});
