@@ -1,0 +1,79 @@
+import { join } from 'node:path';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { loadMappingFile, privateDataFields, resolveMapping, type CompiledMapping } from './events/index.js';
+import { createLogger, type Logger } from './logger.js';
+import { startPipeline, type Role } from './pipeline.js';
+import { ensureRedis } from './redis.js';
+import { Lifecycle } from './signals.js';
+import { startSimulator } from './simulator/server.js';
+
+export interface ProcessOptions {
+  roles: readonly Role[];
+  /** The all-in-one process starts the simulator itself when no TARGET_CLIENT_CODE is set. */
+  allInOne: boolean;
+}
+
+/** Stops the process with a message on stderr; config problems never include secret values. */
+function fail(message: string): never {
+  process.stderr.write(`target-ingest: ${message}\n`);
+  process.exit(1);
+}
+
+function readConfig(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+}
+
+/**
+ * Runs one process of the pipeline: validates config, makes sure Redis answers, starts the
+ * requested roles (and the simulator for a local all-in-one run), and shuts down cleanly on
+ * SIGTERM/SIGINT (a second signal exits at once).
+ */
+export async function runProcess(options: ProcessOptions): Promise<void> {
+  const config = readConfig();
+  let mapping: CompiledMapping;
+  try {
+    mapping = resolveMapping(config.MAPPING_FILE !== undefined ? loadMappingFile(config.MAPPING_FILE) : undefined);
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  const logger: Logger = createLogger({
+    level: config.LOG_LEVEL,
+    pretty: config.NODE_ENV !== 'production' && process.stdout.isTTY,
+    redactKeys: [...privateDataFields(mapping)],
+  });
+  const lifecycle = new Lifecycle(logger);
+  lifecycle.installSignalHandlers();
+  await lifecycle.trackStartup(startRoles(options, config, mapping, logger, lifecycle));
+}
+
+async function startRoles(options: ProcessOptions, config: Config, mapping: CompiledMapping, logger: Logger, lifecycle: Lifecycle): Promise<void> {
+  let targetBaseUrl = config.TARGET_BASE_URL;
+  if (config.useSimulator && targetBaseUrl === undefined) {
+    if (!options.allInOne && options.roles.includes('deliver')) {
+      fail('TARGET_CLIENT_CODE is not set: a stand-alone deliver worker needs it, or TARGET_BASE_URL pointing at a running simulator');
+    }
+    if (options.allInOne) {
+      // The first line says where deliveries go, so nobody mistakes a demo for production.
+      logger.warn('TARGET_CLIENT_CODE is not set: delivering to the built-in Target simulator, not to Adobe Target');
+      const simulator = await startSimulator({ clientCode: config.clientCode, port: config.SIMULATOR_PORT });
+      lifecycle.add('simulator', () => simulator.close());
+      targetBaseUrl = simulator.url;
+      logger.info({ url: simulator.url, clientCode: config.clientCode }, 'Target simulator listening');
+    }
+  }
+  const stopRedis = await ensureRedis(config.REDIS_URL, {
+    allowLocal: config.START_LOCAL_REDIS && config.NODE_ENV !== 'production',
+    dataDir: join(config.DATA_DIR, 'redis'),
+    logger,
+  }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+  if (stopRedis !== undefined) lifecycle.add('private redis-server', stopRedis);
+  if (lifecycle.isStopping) return;
+  const pipeline = await startPipeline({ config, mapping, logger, roles: options.roles, targetBaseUrl: targetBaseUrl ?? '' });
+  lifecycle.add('pipeline', () => pipeline.close());
+  logger.info({ roles: options.roles, prefix: config.REDIS_PREFIX, deliveryMode: config.DELIVERY_MODE }, 'target-ingest running');
+}

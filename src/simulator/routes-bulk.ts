@@ -1,0 +1,77 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseBatchBody } from './bulk-format.js';
+import { rawQuery, type SimulatorContext } from './context.js';
+import { parseForm, preview } from './form-encoding.js';
+import { sendXmlError } from './guards.js';
+import { BULK_MAX_BODY_BYTES } from './limits.js';
+import { batchAcceptedXml, batchStatusXml, errorXml, XML_CONTENT_TYPE } from './xml.js';
+
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+/**
+ * Bulk Profile Update v2 and its batch status.
+ *
+ * `POST /m2/:client/v2/profile/batchUpdate`:
+ * - more than `bulkCallsPerMinute` (default 50) admitted calls in the rolling window → 503
+ *   (documented), without `Retry-After` (none documented). Counted: calls past the fault,
+ *   client-code and bearer checks, including ones answered `success=false`; calls refused
+ *   with 503 do not count. Batch status calls are not limited;
+ * - body of 50 MiB or more → 413 before it is read to the end (simulator choice; Adobe only
+ *   says "under 50 MB");
+ * - a body that is not form-encoded, or a file Target cannot read (see `parseBatchBody`) →
+ *   HTTP 200 with `success=false` and the reason (documented for a raw `%`);
+ * - otherwise 200 with the documented body; its status link points at the simulator itself
+ *   (real Target names another host) and, as documented, has no `/v2`.
+ *
+ * `GET /m2/:client/profile/batchStatus?batchId=<id>[&showDetails=true]`: the documented
+ * fields; an id Target no longer keeps (beyond the last 10, or older than 24 h) or never
+ * issued → 404 with an XML error (simulator choice).
+ */
+export function registerBulkRoutes(app: FastifyInstance, ctx: SimulatorContext): void {
+  app.post(
+    '/m2/:client/v2/profile/batchUpdate',
+    // Fastify rejects bodies over bodyLimit with 413, so "under 50 MB" means this.
+    { bodyLimit: BULK_MAX_BODY_BYTES - 1 },
+    (request, reply) => handleBatchUpdate(ctx, request, reply),
+  );
+  app.get('/m2/:client/profile/batchStatus', (request, reply) => handleBatchStatus(ctx, request, reply));
+}
+
+function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (!ctx.bulkLimit.tryAdmit()) {
+    ctx.stats.rateLimited += 1;
+    const waitMs = ctx.bulkLimit.msUntilFree();
+    return sendXmlError(reply, 503, `Bulk API limit of ${ctx.bulkLimitDescription} reached; next call admitted in ${waitMs} ms`);
+  }
+  const reject = (message: string): FastifyReply => {
+    ctx.stats.bulkRejected += 1;
+    return reply.code(200).type(XML_CONTENT_TYPE).send(errorXml(message));
+  };
+  const type = request.headers['content-type'] ?? '';
+  if (!type.toLowerCase().startsWith(FORM_TYPE)) {
+    return reject(`Content-Type must be ${FORM_TYPE}, got "${type}"`);
+  }
+  const parsed = parseBatchBody(typeof request.body === 'string' ? request.body : '');
+  if (!parsed.ok) return reject(parsed.message);
+
+  const stuck = ctx.faults.takeStuckBatch();
+  const batchId = ctx.batches.submit(parsed, stuck);
+  ctx.stats.bulk += 1;
+  const client = encodeURIComponent(ctx.settings.clientCode);
+  const statusUrl = `${ctx.publicUrl()}/m2/${client}/profile/batchStatus?batchId=${encodeURIComponent(batchId)}`;
+  return reply.code(200).type(XML_CONTENT_TYPE).send(batchAcceptedXml(statusUrl));
+}
+
+function handleBatchStatus(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const query = parseForm(rawQuery(request.raw.url));
+  if (!query.ok) return sendXmlError(reply, 400, `query string: ${query.message}`);
+  const batchId = query.pairs.find((p) => p.name === 'batchId')?.value ?? '';
+  if (batchId === '') return sendXmlError(reply, 400, 'missing batchId');
+  const showDetails = query.pairs.some((p) => p.name === 'showDetails' && p.value === 'true');
+  const view = ctx.batches.status(batchId);
+  if (view === undefined) {
+    return sendXmlError(reply, 404, `batch "${preview(batchId)}" is unknown (Target keeps only the last 10 statuses, for 24 hours)`);
+  }
+  ctx.stats.status += 1;
+  return reply.code(200).type(XML_CONTENT_TYPE).send(batchStatusXml(view, showDetails));
+}

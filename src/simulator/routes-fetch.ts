@@ -1,0 +1,50 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { bearerMatches, type SimulatorContext } from './context.js';
+import { preview } from './form-encoding.js';
+import type { IdentityKind } from './identity.js';
+
+/**
+ * Fetch Profile API: `GET /rest/v1/profiles/:tntId?client=<client>` and
+ * `GET /rest/v1/profiles/thirdPartyId/:id?client=<client>`. JSON in and out: 200 with
+ * `profileAttributes.<name>.{value, modifiedAt}`, 404 with a JSON message when no profile
+ * exists (documented). Wrong or missing `client` → 400, bad bearer → 401 (JSON). Faults and
+ * latency do not apply here, so tests can look at what landed during an outage.
+ */
+export function registerFetchRoutes(app: FastifyInstance, ctx: SimulatorContext): void {
+  app.get('/rest/v1/profiles/thirdPartyId/:id', (request, reply) =>
+    handleFetch(ctx, request, reply, 'thirdPartyId', (request.params as { id: string }).id),
+  );
+  app.get('/rest/v1/profiles/:tntId', (request, reply) =>
+    handleFetch(ctx, request, reply, 'pcId', (request.params as { tntId: string }).tntId),
+  );
+}
+
+function handleFetch(
+  ctx: SimulatorContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  kind: IdentityKind,
+  id: string,
+): FastifyReply {
+  const { client } = request.query as { client?: unknown };
+  if (client !== ctx.settings.clientCode) {
+    return reply.code(400).send({ message: `Unknown or missing client "${typeof client === 'string' ? preview(client) : ''}"` });
+  }
+  const token = ctx.settings.authToken;
+  if (token !== undefined && !bearerMatches(request.headers.authorization, token)) {
+    return reply.code(401).header('www-authenticate', 'Bearer').send({ message: 'Profile API authentication token is missing or not valid' });
+  }
+  const profile = ctx.store.getProfile(kind, id);
+  if (profile === undefined) {
+    return reply.code(404).send({ message: `No profile found for ${kind} "${preview(id)}"` });
+  }
+  ctx.stats.fetch += 1;
+  const profileAttributes = Object.fromEntries(
+    Object.entries(profile.attributes).map(([name, a]) => [name, { value: a.value, modifiedAt: a.modifiedAt.toISOString() }]),
+  );
+  return reply.code(200).send({
+    ...(kind === 'pcId' ? { tntId: id } : { thirdPartyId: id }),
+    modifiedAt: profile.modifiedAt.toISOString(),
+    profileAttributes,
+  });
+}

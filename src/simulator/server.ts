@@ -1,0 +1,163 @@
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { BatchQueue } from './batches.js';
+import { rawPath, type SimulatorContext } from './context.js';
+import { FaultInjector } from './faults.js';
+import { profileCallGuard } from './guards.js';
+import { BULK_CALLS_PER_MINUTE, MAX_VALUE_LENGTH } from './limits.js';
+import { RollingWindowLimit } from './rate-limit.js';
+import { registerBulkRoutes } from './routes-bulk.js';
+import { registerFetchRoutes } from './routes-fetch.js';
+import { registerSingleRoutes } from './routes-single.js';
+import { SimulatorStats } from './stats.js';
+import { ProfileStore } from './store.js';
+import { errorXml, XML_CONTENT_TYPE } from './xml.js';
+
+/** How to run the simulated Adobe Target. */
+export interface SimulatorOptions {
+  /** The only client code accepted in paths and `?client=`; others get HTTP 400. */
+  clientCode: string;
+  /** When set, every profile call must carry `Authorization: Bearer <token>`, else 401. */
+  authToken?: string;
+  /** Interface to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Port to listen on. Default 0 (a free port). */
+  port?: number;
+  /** Added latency per profile call (single, bulk, status). Default 0. */
+  latencyMs?: number;
+  /** How long a bulk batch stays `incomplete` before it applies and is `complete`. Default 0. */
+  batchProcessingMs?: number;
+  /** Fastify `logger` option, or a pino logger instance. Default false. */
+  logger?: boolean | object;
+  /**
+   * Whether a single update for an id Target has never seen creates the profile. Target
+   * does not (documented), yet answers success; `false` emulates exactly that. Default true,
+   * for local runs and end-to-end tests.
+   */
+  createOnSingleUpdate?: boolean;
+  /** Bulk calls admitted per rolling window before 503 (documented: 50). Default 50. */
+  bulkCallsPerMinute?: number;
+  /** Length of that rolling window in ms; shorten it in tests. Default 60,000. */
+  bulkRateWindowMs?: number;
+  /** Longest attribute value in characters (documented 256). Default 256. */
+  maxValueLength?: number;
+  /** Base URL put into batch status links, e.g. when reached through Docker. Default `url`. */
+  publicUrl?: string;
+}
+
+/** A running simulator. */
+export interface Simulator {
+  /** Base URL, e.g. `http://127.0.0.1:PORT` (use as TARGET_BASE_URL). */
+  url: string;
+  /** The profiles Target holds. */
+  store: ProfileStore;
+  /** Makes Target fail. */
+  faults: FaultInjector;
+  /** Calls per endpoint and per status. */
+  stats: SimulatorStats;
+  /** Stops listening, drops open connections and cancels batches not yet applied. */
+  close(): Promise<void>;
+}
+
+const MAX_REQUEST_HEAD_BYTES = 128 * 1024;
+
+function loggerOptions(logger: boolean | object | undefined): Partial<FastifyServerOptions> {
+  if (logger === undefined || typeof logger === 'boolean') return { logger: logger ?? false };
+  // A pino instance has methods; a plain options object does not.
+  if (typeof (logger as { info?: unknown }).info === 'function') {
+    return { loggerInstance: logger as FastifyServerOptions['loggerInstance'] };
+  }
+  return { logger };
+}
+
+function buildApp(options: SimulatorOptions, ctx: SimulatorContext): FastifyInstance {
+  const app = Fastify({
+    ...loggerOptions(options.logger),
+    // A 60 KB POST may carry everything in its query string; Node's default is 16 KB.
+    http: { maxHeaderSize: MAX_REQUEST_HEAD_BYTES },
+    // thirdPartyIds of 256 characters, percent-encoded, in the fetch path.
+    routerOptions: { maxParamLength: 4096 },
+    exposeHeadRoutes: false,
+    forceCloseConnections: true,
+  });
+  // The simulator decodes forms itself (strictly); Fastify hands every body over raw.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+  app.addHook('onResponse', (request, reply, done) => {
+    ctx.stats.record({ method: request.method, path: rawPath(request.raw.url), status: reply.statusCode, at: Date.now() });
+    done();
+  });
+  app.setErrorHandler((error: { statusCode?: number; message?: string }, request, reply) => {
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
+    const message = error.message ?? 'internal error';
+    if (request.url.startsWith('/rest/')) return reply.code(status).send({ message });
+    return reply.code(status).type(XML_CONTENT_TYPE).send(errorXml(message));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const message = `No such endpoint: ${request.method} ${rawPath(request.url)}`;
+    if (request.url.startsWith('/rest/')) return reply.code(404).send({ message });
+    return reply.code(404).type(XML_CONTENT_TYPE).send(errorXml(message));
+  });
+
+  registerFetchRoutes(app, ctx);
+  // Faults, client code and bearer checks guard the profile update calls only.
+  void app.register((scope, _opts, done) => {
+    scope.addHook('onRequest', profileCallGuard(ctx));
+    registerSingleRoutes(scope, ctx);
+    registerBulkRoutes(scope, ctx);
+    done();
+  });
+  return app;
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Starts a simulated Adobe Target on a real port; resolves once it listens. */
+export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
+  const host = options.host ?? '127.0.0.1';
+  const store = new ProfileStore();
+  const faults = new FaultInjector(options.latencyMs ?? 0);
+  const stats = new SimulatorStats();
+  const maxValueLength = options.maxValueLength ?? MAX_VALUE_LENGTH;
+  const batches = new BatchQueue(store, {
+    clientCode: options.clientCode,
+    processingMs: options.batchProcessingMs ?? 0,
+    maxValueLength,
+  });
+  const perWindow = options.bulkCallsPerMinute ?? BULK_CALLS_PER_MINUTE;
+  const windowMs = options.bulkRateWindowMs ?? 60_000;
+  let url = '';
+  const ctx: SimulatorContext = {
+    settings: {
+      clientCode: options.clientCode,
+      authToken: options.authToken,
+      createOnSingleUpdate: options.createOnSingleUpdate ?? true,
+      maxValueLength,
+    },
+    store,
+    faults,
+    stats,
+    batches,
+    bulkLimit: new RollingWindowLimit(perWindow, windowMs),
+    bulkLimitDescription: `${perWindow} calls per ${windowMs / 1000} s`,
+    publicUrl: () => options.publicUrl ?? url,
+  };
+  const app = buildApp(options, ctx);
+  await app.listen({ host, port: options.port ?? 0 });
+  const address = app.server.address() as AddressInfo;
+  url = `http://${urlHost(host)}:${address.port}`;
+  return {
+    url,
+    store,
+    faults,
+    stats,
+    async close() {
+      batches.close();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProducer } from '../../src/intake/producer.js';
+import { deletePrefix, newRedis, redisUrl, uniquePrefix } from '../harness/context.js';
+import { waitFor } from '../harness/pipeline.js';
+import { freePort } from '../harness/redis-server.js';
+import { runBuilt, type RunningProcess } from '../harness/spawn-process.js';
+
+async function fetchProfile(port: number, thirdPartyId: string): Promise<Record<string, { value: string }> | undefined> {
+  const res = await request(`http://127.0.0.1:${port}/rest/v1/profiles/thirdPartyId/${encodeURIComponent(thirdPartyId)}?client=simulator`);
+  if (res.statusCode !== 200) {
+    await res.body.dump();
+    return undefined;
+  }
+  const body = (await res.body.json()) as { profileAttributes?: Record<string, { value: string }> };
+  return body.profileAttributes;
+}
+
+describe('npm start (dist/workers/all-in-one.js)', () => {
+  let redis: Redis;
+  const prefix = uniquePrefix('start');
+  let dataDir: string;
+
+  beforeAll(() => {
+    redis = newRedis();
+    dataDir = mkdtempSync(join(tmpdir(), 'ti-start-'));
+  });
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('comes up on the simulator, delivers an SDK event, and stops cleanly on SIGTERM', async () => {
+    const simulatorPort = await freePort();
+    const proc: RunningProcess = runBuilt('workers/all-in-one.js', {
+      REDIS_URL: redisUrl(),
+      REDIS_PREFIX: prefix,
+      SIMULATOR_PORT: String(simulatorPort),
+      COALESCE_WINDOW_MS: '200',
+      FLUSH_INTERVAL_MS: '50',
+      PORT: '0',
+      DATA_DIR: dataDir,
+    });
+    try {
+      await proc.waitForLine(/target-ingest running/);
+      expect(proc.lines[0]).toMatch(/TARGET_CLIENT_CODE is not set: delivering to the built-in Target simulator/);
+
+      const producer = createProducer({ connection: redis, prefix, source: 'kiosk' });
+      const result = await producer.send({
+        id: 'k-1', type: 'kiosk_visit', occurredAt: '2026-11-21T08:30:00Z', visitor: { mbox3rdPartyId: 'CRM-START' }, data: { kioskId: 'K1' },
+      });
+      await producer.close();
+      expect(result.status).toBe('accepted');
+
+      expect(await waitFor(async () => (await fetchProfile(simulatorPort, 'CRM-START'))?.kioskLastId?.value === 'K1')).toBe(true);
+      const profile = await fetchProfile(simulatorPort, 'CRM-START');
+      expect(profile?.kioskLastVisitAt?.value).toBe('2026-11-21T08:30:00.000Z');
+    } finally {
+      proc.kill('SIGTERM');
+    }
+    expect(await proc.exited, proc.lines.join('\n')).toBe(0);
+    expect(proc.lines.some((l) => /"msg":"stopped"/.test(l))).toBe(true);
+  });
+
+  it('starts a private redis-server when none answers at REDIS_URL', async () => {
+    const port = await freePort();
+    const proc = runBuilt('workers/all-in-one.js', {
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      SIMULATOR_PORT: String(await freePort()),
+      DATA_DIR: dataDir,
+    });
+    try {
+      await proc.waitForLine(/started a private redis-server/);
+      await proc.waitForLine(/target-ingest running/);
+    } finally {
+      proc.kill('SIGTERM');
+    }
+    expect(await proc.exited, proc.lines.join('\n')).toBe(0);
+  });
+
+  it('refuses to run in production without TARGET_CLIENT_CODE, naming the variable', async () => {
+    const proc = runBuilt('workers/all-in-one.js', { NODE_ENV: 'production', INGEST_API_KEYS: 'pos:0123456789abcdef', REDIS_URL: redisUrl() });
+    expect(await proc.exited).toBe(1);
+    expect(proc.lines.join('\n')).toMatch(/TARGET_CLIENT_CODE: required when NODE_ENV=production/);
+  });
+
+  it('lists every bad variable and stops', async () => {
+    const proc = runBuilt('workers/all-in-one.js', { PORT: 'x', DELIVERY_MODE: 'fast', TARGET_AUTH_TOKEN: '', ADMIN_TOKEN: 'sekret' });
+    expect(await proc.exited).toBe(1);
+    const out = proc.lines.join('\n');
+    expect(out).toMatch(/PORT:/);
+    expect(out).toMatch(/DELIVERY_MODE:/);
+    expect(out).toMatch(/ADMIN_TOKEN: must be at least 16 characters/);
+    expect(out).not.toContain('sekret');
+  });
+});

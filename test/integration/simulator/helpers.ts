@@ -1,0 +1,59 @@
+import { request } from 'undici';
+
+/** The client code every simulator in these tests is started with. */
+export const CLIENT = 'acme';
+
+/** What a test looks at in an answer. */
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/** Sends one request and reads the whole answer as text. */
+export async function send(
+  url: string,
+  options: { method?: 'GET' | 'POST'; body?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const res = await request(url, { method: options.method ?? 'GET', body: options.body, headers: options.headers });
+  return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+}
+
+/** POSTs a form body. */
+export function postForm(url: string, body: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return send(url, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+}
+
+/** The text of the first `<name>` element, XML entities resolved. */
+export function xmlField(xml: string, name: string): string | undefined {
+  const match = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml);
+  if (match === null) return undefined;
+  return (match[1] ?? '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
+}
+
+/**
+ * Encodes a bulk file with the simulator's two-layer scheme: each cell with
+ * encodeURIComponent, cells joined by `,`, lines by `\n`, and the whole file form-encoded
+ * once more after `batch=`.
+ */
+export function encodeBatch(header: string[], rows: string[][]): string {
+  const file = [header, ...rows].map((cells) => cells.map(encodeURIComponent).join(',')).join('\n');
+  return `batch=${encodeURIComponent(file)}`;
+}
+
+/** Polls a batch status URL until the batch leaves `incomplete`; returns the last XML. */
+export async function waitForBatch(statusUrl: string, timeoutMs = 5_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await send(`${statusUrl}&showDetails=true`);
+    if (answer.status !== 200) throw new Error(`batch status answered ${answer.status}: ${answer.text}`);
+    if (xmlField(answer.text, 'status') !== 'incomplete') return answer.text;
+    if (Date.now() > deadline) throw new Error(`batch still incomplete after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -1,0 +1,4 @@
+import { runProcess } from '../src/process.js';
+
+// One role per process, so roles scale separately on one shared Redis.
+await runProcess({ roles: ['map'], allInOne: false });
