@@ -56,6 +56,10 @@ export const EnvSchema = z.object({
   TARGET_CONNECTIONS: positiveInt('TARGET_CONNECTIONS', 32),
   /** HTTP port for intake, health, metrics and the dashboard. */
   PORT: z.coerce.number().int().min(0).max(65535, 'expected a port 0-65535').default(8080),
+  /** Address the HTTP server binds. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Largest intake request body; bigger ones get 413. */
+  INTAKE_BODY_LIMIT_BYTES: positiveInt('INTAKE_BODY_LIMIT_BYTES', 5 * 1024 * 1024),
   /** Intake credentials: `source:key,source:key`. */
   INGEST_API_KEYS: ApiKeysSchema,
   /** Bearer token for /admin routes and the dashboard. */

@@ -12,9 +12,9 @@ import { connectRedis } from './redis.js';
 import { TargetClient } from './target/client.js';
 import { createSingleDeliveryProcessor } from './target/deliver-single.js';
 
-/** The roles a process can run; `npm start` runs them all. */
-export type Role = 'map' | 'flusher' | 'deliver';
-export const ALL_ROLES: readonly Role[] = ['map', 'flusher', 'deliver'];
+/** The roles a process can run; `npm start` runs them all. `intake` serves POST /v1/events. */
+export type Role = 'intake' | 'map' | 'flusher' | 'deliver';
+export const ALL_ROLES: readonly Role[] = ['intake', 'map', 'flusher', 'deliver'];
 
 export interface PipelineOptions {
   config: Config;

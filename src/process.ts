@@ -3,6 +3,8 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { loadMappingFile, privateDataFields, resolveMapping, type CompiledMapping } from './events/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { startPipeline, type Role } from './pipeline.js';
+import { buildHttpServer, listen } from './http/server.js';
+import { httpPluginsFor } from './http/plugins.js';
 import { ensureRedis } from './redis.js';
 import { Lifecycle } from './signals.js';
 import { startSimulator } from './simulator/server.js';
@@ -75,5 +77,14 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
   if (lifecycle.isStopping) return;
   const pipeline = await startPipeline({ config, mapping, logger, roles: options.roles, targetBaseUrl: targetBaseUrl ?? '' });
   lifecycle.add('pipeline', () => pipeline.close());
+  const http = await buildHttpServer({
+    logger,
+    bodyLimit: config.INTAKE_BODY_LIMIT_BYTES,
+    plugins: httpPluginsFor({ config, logger, mapping, pipeline, roles: options.roles, isStopping: () => lifecycle.isStopping }),
+  });
+  // Added last, closed first: stop taking requests before the workers wind down.
+  lifecycle.add('http', () => http.close());
+  const address = await listen(http, config.PORT, config.HOST);
+  logger.info({ address }, 'HTTP listening');
   logger.info({ roles: options.roles, prefix: config.REDIS_PREFIX, deliveryMode: config.DELIVERY_MODE }, 'target-ingest running');
 }

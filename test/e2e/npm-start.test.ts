@@ -44,6 +44,7 @@ describe('npm start (dist/workers/all-in-one.js)', () => {
       COALESCE_WINDOW_MS: '200',
       FLUSH_INTERVAL_MS: '50',
       PORT: '0',
+      HOST: '127.0.0.1',
       DATA_DIR: dataDir,
     });
     try {
@@ -72,6 +73,8 @@ describe('npm start (dist/workers/all-in-one.js)', () => {
     const proc = runBuilt('workers/all-in-one.js', {
       REDIS_URL: `redis://127.0.0.1:${port}`,
       SIMULATOR_PORT: String(await freePort()),
+      PORT: '0',
+      HOST: '127.0.0.1',
       DATA_DIR: dataDir,
     });
     try {

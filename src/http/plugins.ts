@@ -1,0 +1,30 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Config } from '../config.js';
+import type { CompiledMapping } from '../events/index.js';
+import type { Logger } from '../logger.js';
+import type { Pipeline, Role } from '../pipeline.js';
+
+/** What route plugins may use: the process' config, pipeline handles and its state. */
+export interface HttpContext {
+  config: Config;
+  logger: Logger;
+  mapping: CompiledMapping;
+  pipeline: Pipeline;
+  roles: readonly Role[];
+  /** True once a shutdown began: readiness turns false, intake refuses new work. */
+  isStopping: () => boolean;
+}
+
+export interface NamedPlugin {
+  name: string;
+  plugin: FastifyPluginAsync;
+}
+
+/**
+ * The route plugins one process serves. Every process serves the operational routes
+ * (health, metrics, dashboard, admin); only processes with the `intake` role take events.
+ */
+export function httpPluginsFor(_ctx: HttpContext): NamedPlugin[] {
+  const plugins: NamedPlugin[] = [];
+  return plugins;
+}
