@@ -4,11 +4,19 @@ import type { DeadLetter, Stage } from './queues.js';
 
 /** Writes entries to the dead-letter queue (a BullMQ queue, so dashboards show it). */
 export class DeadLetters {
+  private readonly listeners: Array<(entry: DeadLetter) => void> = [];
+
   constructor(private readonly queue: Queue<DeadLetter>) {}
 
   /** Adds an entry; a `dedupeId` makes a retried stage write the same entry only once. */
   async add(entry: DeadLetter, dedupeId?: string): Promise<void> {
     await this.queue.add(entry.stage, entry, dedupeId !== undefined ? { jobId: dedupeId } : {});
+    for (const listener of this.listeners) listener(entry);
+  }
+
+  /** Called after every entry this process writes (metrics, logs). */
+  onAdded(listener: (entry: DeadLetter) => void): void {
+    this.listeners.push(listener);
   }
 }
 

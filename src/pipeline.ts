@@ -30,6 +30,9 @@ export interface Pipeline {
   redis: Redis;
   store: VisitorStore;
   queues: { ingest: Queue<IngestJob>; flush: Queue; deliverSingle: Queue<DeliverJob>; deadLetter: Queue<DeadLetter> };
+  /** Workers of this process by queue name; listen to their `completed`/`failed` events for metrics. */
+  workers: ReadonlyMap<string, Worker>;
+  deadLetters: DeadLetters;
   close(): Promise<void>;
 }
 
@@ -92,6 +95,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     redis,
     store,
     queues,
+    workers: new Map(workers.map((w) => [w.name, w])),
+    deadLetters,
     async close() {
       await Promise.all(workers.map((w) => w.close()));
       await Promise.all(workerConnections.map((c) => c.quit()));

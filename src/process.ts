@@ -5,6 +5,7 @@ import { createLogger, type Logger } from './logger.js';
 import { startPipeline, type Role } from './pipeline.js';
 import { buildHttpServer, listen } from './http/server.js';
 import { httpPluginsFor } from './http/plugins.js';
+import { Metrics } from './ops/metrics.js';
 import { ensureRedis } from './redis.js';
 import { Lifecycle } from './signals.js';
 import { startSimulator } from './simulator/server.js';
@@ -80,7 +81,7 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
   const http = await buildHttpServer({
     logger,
     bodyLimit: config.INTAKE_BODY_LIMIT_BYTES,
-    plugins: httpPluginsFor({ config, logger, mapping, pipeline, roles: options.roles, isStopping: () => lifecycle.isStopping }),
+    plugins: httpPluginsFor({ config, logger, mapping, pipeline, metrics: new Metrics(), roles: options.roles, isStopping: () => lifecycle.isStopping }),
   });
   // Added last, closed first: stop taking requests before the workers wind down.
   lifecycle.add('http', () => http.close());

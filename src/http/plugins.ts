@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.js';
 import type { CompiledMapping } from '../events/index.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../ops/metrics.js';
 import type { Pipeline, Role } from '../pipeline.js';
 
 /** What route plugins may use: the process' config, pipeline handles and its state. */
@@ -10,6 +11,7 @@ export interface HttpContext {
   logger: Logger;
   mapping: CompiledMapping;
   pipeline: Pipeline;
+  metrics: Metrics;
   roles: readonly Role[];
   /** True once a shutdown began: readiness turns false, intake refuses new work. */
   isStopping: () => boolean;
