@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -15,25 +16,40 @@ const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** One intake credential: the source it names and the SHA-256 (hex) of its key; the key itself is not kept. */
+export interface ApiKey {
+  source: string;
+  sha256: string;
+}
+
+const SOURCE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const HASHED_KEY = /^sha256:([0-9a-fA-F]{64})$/;
+
+// Entries are `source:key` (a key of at least 16 characters) or `source:sha256:<64 hex>`,
+// the SHA-256 of the key, so the key itself need not sit in the environment. Only digests
+// are kept, so a dumped config never holds a usable key. A source may have several keys
+// (rotation); one key may not name two sources.
 const ApiKeysSchema = z
   .string()
   .default('')
   .transform((raw, ctx) => {
-    const keys: Array<{ source: string; key: string }> = [];
-    for (const entry of raw.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const keys: ApiKey[] = [];
+    const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    entries.forEach((entry, index) => {
       const colon = entry.indexOf(':');
       const source = colon > 0 ? entry.slice(0, colon) : '';
-      const key = colon > 0 ? entry.slice(colon + 1) : '';
-      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(source) || key.length < 16) {
-        // Never echo the entry: it holds a secret.
-        ctx.addIssue({
-          code: 'custom',
-          message: `entry ${keys.length + 1} must be source:key with a source of [A-Za-z0-9_.-] and a key of at least 16 characters`,
-        });
-        continue;
-      }
-      keys.push({ source, key });
-    }
+      const secret = colon > 0 ? entry.slice(colon + 1) : '';
+      const hashed = HASHED_KEY.exec(secret)?.[1];
+      // Never echo the entry: it holds a secret.
+      let problem: string | undefined;
+      if (!SOURCE_NAME.test(source)) problem = 'must be source:key with a source of 1-64 characters [A-Za-z0-9_.-]';
+      else if (hashed === undefined && secret.startsWith('sha256:')) problem = 'must be source:sha256:<64 hex digits> for a hashed key';
+      else if (hashed === undefined && secret.length < 16) problem = 'must be source:key with a key of at least 16 characters';
+      const sha256 = hashed?.toLowerCase() ?? createHash('sha256').update(secret, 'utf8').digest('hex');
+      if (problem === undefined && keys.some((k) => k.sha256 === sha256)) problem = 'repeats the key of an earlier entry; one key names one source';
+      if (problem === undefined) keys.push({ source, sha256 });
+      else ctx.addIssue({ code: 'custom', message: `entry ${index + 1} ${problem}` });
+    });
     return keys;
   });
 
@@ -60,10 +76,26 @@ export const EnvSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   /** Largest intake request body; bigger ones get 413. */
   INTAKE_BODY_LIMIT_BYTES: positiveInt('INTAKE_BODY_LIMIT_BYTES', 5 * 1024 * 1024),
-  /** Intake credentials: `source:key,source:key`. */
+  /** Most events (array elements or NDJSON lines) one intake request may carry; more get 413. */
+  INTAKE_MAX_EVENTS: positiveInt('INTAKE_MAX_EVENTS', 10_000),
+  /** Intake answers 429 while more producer batches (ingest jobs) than this wait for the map workers. */
+  INTAKE_MAX_QUEUED_BATCHES: positiveInt('INTAKE_MAX_QUEUED_BATCHES', 2_000),
+  /** Intake answers 429 while more visitors than this wait for delivery (pending or in flight). */
+  INTAKE_MAX_PENDING_VISITORS: positiveInt('INTAKE_MAX_PENDING_VISITORS', 500_000),
+  /** Intake answers 503 while Redis uses more than this fraction of its maxmemory (when one is set). */
+  INTAKE_MAX_REDIS_MEMORY_RATIO: z.coerce
+    .number({ error: 'expected a fraction such as 0.9' })
+    .gt(0, 'must be greater than 0')
+    .max(1, 'must be at most 1')
+    .default(0.9),
+  /** Seconds producers are told to wait (Retry-After) with a 429 or 503 from intake. */
+  INTAKE_RETRY_AFTER_SECONDS: positiveInt('INTAKE_RETRY_AFTER_SECONDS', 5),
+  /** Intake credentials: `source:key,source:sha256:<hex of the key's SHA-256>,...`. */
   INGEST_API_KEYS: ApiKeysSchema,
   /** Bearer token for /admin routes and the dashboard. */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Second admin credential that only opens the read-only dashboard (/admin/queues-readonly). */
+  ADMIN_READONLY_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** JSON mapping file that extends or replaces the default event mapping. */
   MAPPING_FILE: z.string().min(1).optional(),
   /** A visitor is delivered this long after its first pending change. */
@@ -80,6 +112,26 @@ export const EnvSchema = z.object({
   DELIVERY_MODE: z.enum(['auto', 'single', 'bulk'], { error: 'expected auto, single or bulk' }).default('auto'),
   /** Single Profile Update calls allowed per rolling 24 hours, across all processes. */
   SINGLE_DAILY_BUDGET: positiveInt('SINGLE_DAILY_BUDGET', 1_000_000),
+  /** In auto mode, a flush with at least this many due visitors goes by the Bulk API. */
+  BULK_THRESHOLD: positiveInt('BULK_THRESHOLD', 100),
+  /** Visitors per bulk claim (rows of one bulk file per identity kind; Target allows 500,000). */
+  FLUSH_BULK_BATCH_SIZE: positiveInt('FLUSH_BULK_BATCH_SIZE', 10_000).refine((n) => n <= 500_000, 'FLUSH_BULK_BATCH_SIZE: at most 500000, the row limit of one bulk file'),
+  /** Bulk API calls (submits and status polls) allowed per rolling minute, across all processes. */
+  BULK_CALLS_PER_MINUTE: positiveInt('BULK_CALLS_PER_MINUTE', 50),
+  /** First batch-status poll after a bulk submit; later polls back off up to BULK_STATUS_MAX_POLL_MS. */
+  BULK_STATUS_POLL_MS: positiveInt('BULK_STATUS_POLL_MS', 5_000),
+  /** Longest wait between two batch-status polls. */
+  BULK_STATUS_MAX_POLL_MS: positiveInt('BULK_STATUS_MAX_POLL_MS', 60_000),
+  /** A stuck or lost bulk batch is submitted again this many times before it is dead-lettered. */
+  BULK_MAX_RESUBMITS: z.coerce.number().int().min(0).default(3),
+  /** A delivery is dead-lettered only after this many attempts… */
+  DELIVERY_MAX_ATTEMPTS: positiveInt('DELIVERY_MAX_ATTEMPTS', 12),
+  /** …and once it is this old (default 3 h), so a long Target outage does not drop updates. */
+  DELIVERY_MAX_AGE_MS: positiveInt('DELIVERY_MAX_AGE_MS', 3 * 3600_000),
+  /** First retry delay (doubles per attempt, with jitter; never shorter than Retry-After). */
+  RETRY_BASE_MS: positiveInt('RETRY_BASE_MS', 1_000),
+  /** Longest delay between two delivery attempts. */
+  RETRY_MAX_MS: positiveInt('RETRY_MAX_MS', 5 * 60_000),
   /** Event ids are remembered per source this long to drop resends. */
   DEDUPE_WINDOW_MS: positiveInt('DEDUPE_WINDOW_MS', 7 * 24 * 3600 * 1000),
   /** How long the event time of the value Target holds is remembered per visitor and attribute. */
@@ -148,6 +200,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   if (e.NODE_ENV === 'production' && e.INGEST_API_KEYS.length === 0) {
     problems.push('INGEST_API_KEYS: required when NODE_ENV=production');
+  }
+  if (e.ADMIN_READONLY_TOKEN !== undefined && e.ADMIN_TOKEN === undefined) {
+    problems.push('ADMIN_READONLY_TOKEN: needs ADMIN_TOKEN too (admin routes are off without it)');
+  }
+  if (e.ADMIN_READONLY_TOKEN !== undefined && e.ADMIN_READONLY_TOKEN === e.ADMIN_TOKEN) {
+    problems.push('ADMIN_READONLY_TOKEN: must differ from ADMIN_TOKEN');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const clientCode = e.TARGET_CLIENT_CODE ?? SIMULATOR_CLIENT_CODE;

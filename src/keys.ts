@@ -26,6 +26,8 @@ export function storeKeys(prefix: string) {
     due: `${root}:due`,
     leases: `${root}:leases`,
     seen: (source: string, id: string) => `${root}:seen:${source}:${id}`,
+    /** Marks an ingest batch (job) as merged, so a job run again after a crash is a no-op. */
+    merged: (batchId: string) => `${root}:merged:${batchId}`,
     stats: `${root}:stats`,
   };
 }

@@ -1,14 +1,19 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { redactValue, secretsFromEnv, type Redactor, createRedactor } from './ops/redact.js';
 
 export type { Logger };
+export { redactValue };
 
 /**
- * Keys whose values never reach a log line, wherever they sit in the logged object.
- * Card numbers and agent ids are PII; the rest are credentials.
+ * Keys whose values never reach a log line. The redactor (src/ops/redact.ts) matches them at
+ * any depth and in any spelling (`x-api-key`, `card_id`); pino's own `redact` paths below are
+ * a second layer for the shallow cases. Card numbers and agent ids are PII; the rest are
+ * credentials.
  */
 export const REDACTED_KEYS = [
   'authorization',
   'Authorization',
+  'cookie',
   'token',
   'authToken',
   'apiKey',
@@ -17,6 +22,7 @@ export const REDACTED_KEYS = [
   'secret',
   'TARGET_AUTH_TOKEN',
   'ADMIN_TOKEN',
+  'ADMIN_READONLY_TOKEN',
   'INGEST_API_KEYS',
   'REDIS_URL',
   'cardId',
@@ -25,7 +31,7 @@ export const REDACTED_KEYS = [
 
 function redactPaths(extra: readonly string[]): string[] {
   const keys = [...REDACTED_KEYS, ...extra];
-  // Top level, one level down and two levels down (e.g. event.data.cardId, req.headers.authorization).
+  // Top level (which also covers child-logger bindings), one and two levels down.
   return keys.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 }
 
@@ -35,20 +41,57 @@ export interface LoggerSettings {
   pretty: boolean;
   /** More keys to redact (private data fields from the mapping file). */
   redactKeys?: readonly string[];
+  /**
+   * Secret values to mask wherever they appear in a string (a token echoed in an error
+   * message, say). Default: the tokens and API keys in `process.env`, so a process is safe
+   * without passing them explicitly.
+   */
+  secretValues?: readonly string[];
   destination?: pino.DestinationStream;
 }
 
-/** The process' root logger; workers and jobs take child loggers from it. */
+/**
+ * The process' root logger; workers and jobs take child loggers from it. Every log call runs
+ * through the redactor before pino serializes it: secret and PII keys are replaced at any
+ * depth, card-like digit runs, bearer/basic credentials, URL passwords and known secret
+ * values are masked inside strings (messages and error stacks included).
+ */
 export function createLogger(settings: LoggerSettings): Logger {
+  const redactor = createRedactor({
+    keys: [...REDACTED_KEYS, ...(settings.redactKeys ?? [])],
+    secretValues: settings.secretValues ?? secretsFromEnv(process.env),
+    serializedKeys: ['req', 'res'],
+  });
   const options: LoggerOptions = {
     level: settings.level,
     base: { pid: process.pid },
     redact: { paths: redactPaths(settings.redactKeys ?? []), censor: '[redacted]' },
     serializers: { err: pino.stdSerializers.err },
+    hooks: {
+      logMethod(args, method) {
+        method.apply(this, redactArgs(redactor, args));
+      },
+    },
   };
   if (settings.destination !== undefined) return pino(options, settings.destination);
   if (settings.pretty) {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } });
   }
   return pino(options);
+}
+
+/**
+ * pino's call shapes: `(obj, msg?, ...args)`, `(err, msg?, ...args)` or `(msg, ...args)`.
+ * An Error first argument is turned into `{ err }` with its message as the line's message,
+ * exactly as pino would, but redacted.
+ */
+function redactArgs(redactor: Redactor, args: Parameters<pino.LogFn>): Parameters<pino.LogFn> {
+  const [first, ...rest] = args as unknown[];
+  const tail = rest.map((value) => redactor.value(value));
+  if (first instanceof Error) {
+    const err = redactor.value(first) as { message?: unknown };
+    const message = tail.length > 0 ? tail : [typeof err.message === 'string' ? err.message : 'error'];
+    return [{ err }, ...message] as Parameters<pino.LogFn>;
+  }
+  return [redactor.value(first), ...tail] as Parameters<pino.LogFn>;
 }

@@ -7,9 +7,13 @@ import type { Config } from './config.js';
 import { DeadLetters } from './dead-letters.js';
 import type { CompiledMapping } from './events/index.js';
 import type { Logger } from './logger.js';
-import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type DeadLetter, type DeliverJob, type IngestJob } from './queues.js';
+import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type BulkStatusJob, type DeadLetter, type DeliverJob, type IngestJob } from './queues.js';
 import { connectRedis } from './redis.js';
 import { TargetClient } from './target/client.js';
+import { targetBackoffStrategy, type RetryPolicy } from './target/backoff.js';
+import { createBudgets, type Budgets } from './target/budgets.js';
+import { createBulkStatusProcessor } from './target/bulk-status.js';
+import { createBulkDeliveryProcessor } from './target/deliver-bulk.js';
 import { createSingleDeliveryProcessor } from './target/deliver-single.js';
 
 /** The roles a process can run; `npm start` runs them all. `intake` serves POST /v1/events. */
@@ -29,7 +33,15 @@ export interface PipelineOptions {
 export interface Pipeline {
   redis: Redis;
   store: VisitorStore;
-  queues: { ingest: Queue<IngestJob>; flush: Queue; deliverSingle: Queue<DeliverJob>; deadLetter: Queue<DeadLetter> };
+  queues: {
+    ingest: Queue<IngestJob>;
+    flush: Queue;
+    deliverSingle: Queue<DeliverJob>;
+    deliverBulk: Queue<DeliverJob>;
+    bulkStatus: Queue<BulkStatusJob>;
+    deadLetter: Queue<DeadLetter>;
+  };
+  budgets: Budgets;
   /** Workers of this process by queue name; listen to their `completed`/`failed` events for metrics. */
   workers: ReadonlyMap<string, Worker>;
   deadLetters: DeadLetters;
@@ -41,10 +53,21 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const { config, logger } = options;
   const redis = connectRedis(config.REDIS_URL);
   const prefix = bullPrefix(config.REDIS_PREFIX);
+  const retry: RetryPolicy = {
+    baseDelayMs: config.RETRY_BASE_MS,
+    maxDelayMs: config.RETRY_MAX_MS,
+    jitter: 0.5,
+    maxAttempts: config.DELIVERY_MAX_ATTEMPTS,
+    maxAgeMs: config.DELIVERY_MAX_AGE_MS,
+  };
+  const deliverOptions = { ...JOB_OPTIONS.deliver, attempts: retry.maxAttempts };
+  const budgets = createBudgets(redis, config.REDIS_PREFIX, { singlePerDay: config.SINGLE_DAILY_BUDGET, bulkPerMinute: config.BULK_CALLS_PER_MINUTE });
   const queues = {
     ingest: new Queue<IngestJob>(QUEUE_NAMES.ingest, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.ingest }),
     flush: new Queue(QUEUE_NAMES.flush, { connection: redis, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: 100 } }),
-    deliverSingle: new Queue<DeliverJob>(QUEUE_NAMES.deliverSingle, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.deliverSingle }),
+    deliverSingle: new Queue<DeliverJob>(QUEUE_NAMES.deliverSingle, { connection: redis, prefix, defaultJobOptions: deliverOptions }),
+    deliverBulk: new Queue<DeliverJob>(QUEUE_NAMES.deliverBulk, { connection: redis, prefix, defaultJobOptions: deliverOptions }),
+    bulkStatus: new Queue<BulkStatusJob>(QUEUE_NAMES.bulkStatus, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.bulkStatus }),
     deadLetter: new Queue<DeadLetter>(QUEUE_NAMES.deadLetter, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.deadLetter }),
   };
   const store = new VisitorStore(redis, {
@@ -61,7 +84,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const workerOptions = (concurrency: number) => {
     const connection = connectRedis(config.REDIS_URL);
     workerConnections.push(connection);
-    return { connection, prefix, concurrency };
+    return { connection, prefix, concurrency, settings: { backoffStrategy: targetBackoffStrategy(retry) } };
   };
 
   if (options.roles.includes('map')) {
@@ -69,7 +92,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     workers.push(new Worker<IngestJob>(QUEUE_NAMES.ingest, processor, workerOptions(config.WORKER_CONCURRENCY)));
   }
   if (options.roles.includes('flusher')) {
-    const flusher = new Flusher({ store, deliverQueue: queues.deliverSingle, batchSize: config.FLUSH_BATCH_SIZE, logger: logger.child({ role: 'flusher' }) });
+    const flusher = new Flusher({
+      store,
+      queues,
+      singleBudget: budgets.single,
+      mode: config.DELIVERY_MODE,
+      batchSize: config.FLUSH_BATCH_SIZE,
+      bulkBatchSize: config.FLUSH_BULK_BATCH_SIZE,
+      bulkThreshold: config.BULK_THRESHOLD,
+      logger: logger.child({ role: 'flusher' }),
+    });
     await queues.flush.upsertJobScheduler('flush-due', { every: config.FLUSH_INTERVAL_MS }, { name: 'flush' });
     workers.push(new Worker(QUEUE_NAMES.flush, () => flusher.flushOnce(), workerOptions(1)));
   }
@@ -82,8 +114,21 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       connections: config.TARGET_CONNECTIONS,
     });
     closers.push(() => client.close());
-    const processor = createSingleDeliveryProcessor({ store, client, deadLetters, logger: logger.child({ role: 'deliver-single' }) });
-    workers.push(new Worker<DeliverJob>(QUEUE_NAMES.deliverSingle, processor, workerOptions(config.WORKER_CONCURRENCY)));
+    const deps = {
+      store, client, deadLetters, budgets, retry, queues, mode: config.DELIVERY_MODE,
+      statusQueue: queues.bulkStatus, statusFirstPollMs: config.BULK_STATUS_POLL_MS,
+    };
+    const single = createSingleDeliveryProcessor({ ...deps, logger: logger.child({ role: 'deliver-single' }) });
+    const bulk = createBulkDeliveryProcessor({ ...deps, logger: logger.child({ role: 'deliver-bulk' }) });
+    const status = createBulkStatusProcessor({ ...deps, logger: logger.child({ role: 'bulk-status' }) }, {
+      pollBaseMs: config.BULK_STATUS_POLL_MS,
+      maxPollDelayMs: config.BULK_STATUS_MAX_POLL_MS,
+      maxResubmits: config.BULK_MAX_RESUBMITS,
+      giveUpPollingAfterMs: 23 * 3600_000,
+    });
+    workers.push(new Worker<DeliverJob>(QUEUE_NAMES.deliverSingle, single, workerOptions(config.WORKER_CONCURRENCY)));
+    workers.push(new Worker<DeliverJob>(QUEUE_NAMES.deliverBulk, bulk, workerOptions(2)));
+    workers.push(new Worker<BulkStatusJob>(QUEUE_NAMES.bulkStatus, status, workerOptions(4)));
   }
   for (const worker of workers) {
     worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
@@ -95,6 +140,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     redis,
     store,
     queues,
+    budgets,
     workers: new Map(workers.map((w) => [w.name, w])),
     deadLetters,
     async close() {

@@ -10,6 +10,8 @@ export const QUEUE_NAMES = {
   ingest: 'ingest',
   flush: 'flush',
   deliverSingle: 'deliver-single',
+  deliverBulk: 'deliver-bulk',
+  bulkStatus: 'bulk-status',
   deadLetter: 'dead-letter',
 } as const;
 
@@ -33,6 +35,18 @@ export interface DeliverJob {
   visitors: string[];
 }
 
+/** Bulk batches of one claim that Target is processing, polled by a delayed job (id = claim id). */
+export interface BulkStatusJob {
+  claimId: string;
+  batches: Array<{
+    statusUrl: string;
+    visitors: string[];
+    submittedAt: number;
+    polls: number;
+    resubmits: number;
+  }>;
+}
+
 /** Pipeline stages, as named in dead letters. */
 export type Stage = 'intake' | 'map' | 'deliver-single' | 'deliver-bulk' | 'bulk-status';
 
@@ -53,16 +67,22 @@ export interface DeadLetter {
  * Retry policy per queue. Ingest and delivery jobs keep their data until done; completed
  * jobs are dropped so Redis holds the backlog, not history.
  */
-export const JOB_OPTIONS: Record<'ingest' | 'deliverSingle' | 'deadLetter', DefaultJobOptions> = {
+export const JOB_OPTIONS: Record<'ingest' | 'deliver' | 'bulkStatus' | 'deadLetter', DefaultJobOptions> = {
   ingest: {
     attempts: 20,
     backoff: { type: 'exponential', delay: 500, jitter: 0.5 },
     removeOnComplete: true,
     removeOnFail: false,
   },
-  deliverSingle: {
-    attempts: 12,
-    backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+  /** Attempts come from the retry policy (DELIVERY_MAX_ATTEMPTS); `target` honours Retry-After. */
+  deliver: {
+    backoff: { type: 'target' },
+    removeOnComplete: true,
+    removeOnFail: { age: 7 * 24 * 3600 },
+  },
+  bulkStatus: {
+    attempts: 1000,
+    backoff: { type: 'target' },
     removeOnComplete: true,
     removeOnFail: { age: 7 * 24 * 3600 },
   },

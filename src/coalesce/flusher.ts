@@ -1,14 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
+import { parseVisitorKey } from '../events/index.js';
 import type { Logger } from '../logger.js';
-import type { DeliverJob } from '../queues.js';
+import type { BulkStatusJob, DeliverJob } from '../queues.js';
+import type { CallBudget } from '../target/budgets.js';
+import { routeVisitors, type DeliveryMode } from '../target/routing.js';
 import type { VisitorStore } from './store.js';
 
 export interface FlusherDeps {
   store: VisitorStore;
-  deliverQueue: Queue<DeliverJob>;
-  /** Visitors per claim (and per delivery job). */
+  queues: { deliverSingle: Queue<DeliverJob>; deliverBulk: Queue<DeliverJob>; bulkStatus: Queue<BulkStatusJob> };
+  singleBudget: CallBudget;
+  mode: DeliveryMode;
+  /** Visitors per single-delivery claim. */
   batchSize: number;
+  /** Visitors per bulk claim (one bulk file per identity kind). */
+  bulkBatchSize: number;
+  /** In auto mode, this many due visitors or more go by bulk. */
+  bulkThreshold: number;
   /** Most claims one flush makes, so one tick cannot run for ever under a flood. */
   maxClaimsPerFlush?: number;
   logger: Logger;
@@ -16,37 +25,73 @@ export interface FlusherDeps {
 
 export interface FlushResult {
   claimed: number;
-  jobs: number;
+  single: number;
+  bulk: number;
   reissued: number;
 }
 
-/** Job states in which a claim's delivery job will still run. */
+/** Job states in which a claim's job will still run. */
 const LIVE_STATES = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
 
 /**
- * Claims due visitors and creates their delivery jobs. The job id is the claim id, so the
- * job that owns a claim can always be found; a claim whose lease runs out without a live job
- * (its flusher died between claim and job creation) is moved to a new claim and job (P7).
+ * Claims due visitors, routes them to single or bulk delivery, and creates their jobs. Each
+ * job's id is its claim id (at most one job per queue per claim), so the job that owns a
+ * claim can always be found: a claim whose lease runs out without a live job (its flusher
+ * died between claim and job creation) moves to a new claim and job (P7).
  */
 export class Flusher {
   constructor(private readonly deps: FlusherDeps) {}
 
   async flushOnce(now = Date.now()): Promise<FlushResult> {
-    const reissued = await this.sweepExpiredLeases(now);
+    const result: FlushResult = { claimed: 0, single: 0, bulk: 0, reissued: await this.sweepExpiredLeases(now) };
     const maxClaims = this.deps.maxClaimsPerFlush ?? 50;
-    let claimed = 0;
-    let jobs = 0;
     for (let i = 0; i < maxClaims; i += 1) {
+      const due = await this.deps.store.dueCount(now);
+      if (due === 0) break;
+      const goesBulk = this.deps.mode === 'bulk' || (this.deps.mode === 'auto' && due >= this.deps.bulkThreshold);
+      const size = goesBulk ? this.deps.bulkBatchSize : this.deps.batchSize;
       const claimId = randomUUID();
-      const visitors = await this.deps.store.claimDue(claimId, this.deps.batchSize, now);
+      const visitors = await this.deps.store.claimDue(claimId, size, now);
       if (visitors.length === 0) break;
-      await this.deps.deliverQueue.add('deliver', { claimId, visitors }, { jobId: claimId });
-      claimed += visitors.length;
-      jobs += 1;
-      if (visitors.length < this.deps.batchSize) break;
+      const routed = await this.dispatch(claimId, visitors, goesBulk);
+      result.claimed += visitors.length;
+      result.single += routed.single;
+      result.bulk += routed.bulk;
+      if (visitors.length < size) break;
     }
-    if (claimed > 0 || reissued > 0) this.deps.logger.debug({ claimed, jobs, reissued }, 'flushed');
-    return { claimed, jobs, reissued };
+    if (result.claimed > 0 || result.reissued > 0) this.deps.logger.debug({ ...result }, 'flushed');
+    return result;
+  }
+
+  /** Routes one claim's visitors and adds at most one job per delivery queue for it. */
+  private async dispatch(claimId: string, vks: string[], allBulk: boolean): Promise<{ single: number; bulk: number }> {
+    let routes: Array<'single' | 'bulk'>;
+    if (allBulk) {
+      routes = vks.map(() => 'bulk');
+    } else {
+      const [known, budget] = await Promise.all([this.deps.store.knownVisitors(vks), this.deps.singleBudget.peek()]);
+      routes = routeVisitors({
+        mode: this.deps.mode,
+        visitors: vks.map((vk, i) => ({ ref: parseVisitorKey(vk), known: known[i] === true })),
+        bulkThreshold: this.deps.bulkThreshold,
+        single: { limit: this.deps.singleBudget.settings.limit, used: budget.used, usedLastHour: budget.recent },
+      });
+    }
+    const single = vks.filter((_, i) => routes[i] === 'single');
+    const bulk = vks.filter((_, i) => routes[i] === 'bulk');
+    if (single.length > 0) await this.deps.queues.deliverSingle.add('deliver', { claimId, visitors: single }, { jobId: claimId });
+    if (bulk.length > 0) await this.deps.queues.deliverBulk.add('deliver', { claimId, visitors: bulk }, { jobId: claimId });
+    return { single: single.length, bulk: bulk.length };
+  }
+
+  /** Is any job of this claim still going to run (delivery, bulk delivery or status polling)? */
+  private async claimAlive(claimId: string): Promise<string> {
+    if (claimId === '') return 'unknown';
+    for (const queue of [this.deps.queues.deliverSingle, this.deps.queues.deliverBulk, this.deps.queues.bulkStatus] as Queue[]) {
+      const state = await queue.getJobState(claimId);
+      if (LIVE_STATES.has(state)) return state;
+    }
+    return 'unknown';
   }
 
   /** Renews leases of claims whose job is alive; moves the others to a new claim and job. */
@@ -57,8 +102,7 @@ export class Flusher {
     for (const { vk, claimId } of expired) byClaim.set(claimId, [...(byClaim.get(claimId) ?? []), vk]);
     let reissued = 0;
     for (const [oldClaim, vks] of byClaim) {
-      const job = oldClaim === '' ? undefined : await this.deps.deliverQueue.getJob(oldClaim);
-      const state = job === undefined ? 'unknown' : await job.getState();
+      const state = await this.claimAlive(oldClaim);
       const alive = LIVE_STATES.has(state);
       const newClaim = alive ? oldClaim : randomUUID();
       const moved: string[] = [];
@@ -66,9 +110,9 @@ export class Flusher {
         if (await this.deps.store.renewLease(vk, oldClaim, newClaim, now)) moved.push(vk);
       }
       if (!alive && moved.length > 0) {
-        await this.deps.deliverQueue.add('deliver', { claimId: newClaim, visitors: moved }, { jobId: newClaim });
+        await this.dispatch(newClaim, moved, this.deps.mode === 'bulk');
         reissued += moved.length;
-        this.deps.logger.warn({ oldClaim, newClaim, visitors: moved.length, state }, 'claim lease expired without a live delivery job: reissued');
+        this.deps.logger.warn({ oldClaim, newClaim, visitors: moved.length }, 'claim lease expired without a live delivery job: reissued');
       }
     }
     return reissued;

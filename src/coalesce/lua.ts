@@ -2,6 +2,9 @@
  * Lua scripts of the visitor store. Each runs atomically in Redis, so any number of map
  * workers and flushers can act on the same visitor without interleaving. Every key a script
  * touches is built from the pipeline's hash-tagged root, so one script stays in one slot.
+ * Each call declares exactly one key, KEYS[1] = `{prefix}:due` (the due index): a Redis
+ * Cluster client routes the call by it to the node that owns the pipeline's slot, where all
+ * the other keys the script builds live too.
  * Layout and the stamp format are described in src/keys.ts.
  */
 
@@ -26,20 +29,35 @@ end
 
 /**
  * Merge a batch of mapped events (one call per job batch).
- * ARGV: root, source, now, dedupeMs, windowMs, n, then per event:
+ * ARGV: root, source, now, dedupeMs, windowMs, batchId, n, then per event:
  *   vk, id, stamp, attrCount, name1, value1, ...
  * Returns one code per event: 1 applied, 0 duplicate (seen within the dedupe window),
  * 2 late (every attribute older than what Target already holds: dropped),
- * 3 superseded (newer values already pending or in flight: nothing to change).
- * The dedupe decision and the merge are one atomic step (P2).
+ * 3 superseded (newer values already pending or in flight: nothing to change),
+ * 4 replayed (the whole batch was merged before: see below).
+ * The dedupe decision and the merge are one atomic step (P2). A non-empty batchId (the
+ * ingest job id) is remembered for the dedupe window once merged: a job that runs again
+ * because its worker died after the merge (which was all or nothing) changes nothing and is
+ * counted as replayed, not as a batch of duplicates, so duplicate counts stay exact.
+ * A visitor becomes due `windowMs` after its first pending change (ZADD NX: later events
+ * never push it back), so a pending visitor never waits longer than the window.
  */
 export const MERGE_EVENTS = `${NEWER}
 local root, source = ARGV[1], ARGV[2]
 local now, dedupeMs, windowMs = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local n = tonumber(ARGV[6])
-local due = root .. ':due'
+local batch, n = ARGV[6], tonumber(ARGV[7])
+local due, stats = KEYS[1], root .. ':stats'
 local out = {}
-local i = 7
+if batch ~= '' then
+  local batchKey = root .. ':merged:' .. batch
+  if redis.call('EXISTS', batchKey) == 1 then
+    for e = 1, n do out[e] = 4 end
+    if n > 0 then redis.call('HINCRBY', stats, 'events_replayed', n) end
+    return out
+  end
+  redis.call('SET', batchKey, '1', 'PX', dedupeMs)
+end
+local i = 8
 local counts = { 0, 0, 0, 0 }
 for e = 1, n do
   local vk, id, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
@@ -76,7 +94,6 @@ for e = 1, n do
   out[e] = code
   counts[code + 1] = counts[code + 1] + 1
 end
-local stats = root .. ':stats'
 if counts[1] > 0 then redis.call('HINCRBY', stats, 'events_duplicate', counts[1]) end
 if counts[2] > 0 then redis.call('HINCRBY', stats, 'events_applied', counts[2]) end
 if counts[3] > 0 then redis.call('HINCRBY', stats, 'events_late_dropped', counts[3]) end
@@ -86,23 +103,31 @@ return out
 
 /**
  * Claim due visitors: move each one's pending hash to its in-flight hash under a claim id
- * and give it a lease. A visitor already in flight is skipped (held); the end of its
- * delivery puts it back on the due index (one delivery per visitor at a time: P4).
+ * and give it a lease. A visitor already in flight is skipped (held) and leaves the due
+ * index; the end of its delivery puts it back (one delivery per visitor at a time: P4), and
+ * until then every attempt of that delivery folds its pending values in (SNAPSHOT_CLAIM).
+ * Held visitors do not count against `limit`: the scan goes on (up to 4 × limit entries)
+ * so a crowd of held visitors at the head of the index cannot starve due ones behind it.
  * ARGV: root, now, limit, leaseMs, claimId. Returns the claimed visitor keys.
  */
 export const CLAIM_DUE = `
 local root, now, limit, leaseMs, claimId = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local due, leases = root .. ':due', root .. ':leases'
-local vks = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)
+local due, leases = KEYS[1], root .. ':leases'
 local out = {}
-for _, vk in ipairs(vks) do
-  redis.call('ZREM', due, vk)
-  local vf, vp = root .. ':vf:' .. vk, root .. ':vp:' .. vk
-  if redis.call('EXISTS', vf) == 0 and redis.call('EXISTS', vp) == 1 then
-    redis.call('RENAME', vp, vf)
-    redis.call('HSET', vf, '_claim', claimId)
-    redis.call('ZADD', leases, now + leaseMs, vk)
-    out[#out + 1] = vk
+local budget = limit * 4
+while #out < limit and budget > 0 do
+  local vks = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, math.min(limit - #out, budget))
+  if #vks == 0 then break end
+  for _, vk in ipairs(vks) do
+    budget = budget - 1
+    redis.call('ZREM', due, vk)
+    local vf, vp = root .. ':vf:' .. vk, root .. ':vp:' .. vk
+    if redis.call('EXISTS', vf) == 0 and redis.call('EXISTS', vp) == 1 then
+      redis.call('RENAME', vp, vf)
+      redis.call('HSET', vf, '_claim', claimId)
+      redis.call('ZADD', leases, now + leaseMs, vk)
+      out[#out + 1] = vk
+    end
   end
 end
 return out
@@ -134,7 +159,7 @@ for a = 5, #ARGV do
     end
     if #pending > 0 then
       redis.call('DEL', vp)
-      redis.call('ZREM', root .. ':due', vk)
+      redis.call('ZREM', KEYS[1], vk)
     end
     redis.call('ZADD', root .. ':leases', now + leaseMs, vk)
     out[#out + 1] = redis.call('HGETALL', vf)
@@ -164,7 +189,7 @@ if not mine then return 0 end
 if redis.call('HLEN', vf) > 1 then return 2 end
 redis.call('DEL', vf)
 redis.call('ZREM', root .. ':leases', vk)
-if redis.call('EXISTS', root .. ':vp:' .. vk) == 1 then redis.call('ZADD', root .. ':due', 'NX', now, vk) end
+if redis.call('EXISTS', root .. ':vp:' .. vk) == 1 then redis.call('ZADD', KEYS[1], 'NX', now, vk) end
 return 1
 `;
 
@@ -182,7 +207,7 @@ for a = 4, #ARGV do
   if redis.call('HGET', vf, '_claim') == claimId then
     redis.call('DEL', vf)
     redis.call('ZREM', root .. ':leases', vk)
-    if redis.call('EXISTS', root .. ':vp:' .. vk) == 1 then redis.call('ZADD', root .. ':due', 'NX', now, vk) end
+    if redis.call('EXISTS', root .. ':vp:' .. vk) == 1 then redis.call('ZADD', KEYS[1], 'NX', now, vk) end
     released = released + 1
   end
 end

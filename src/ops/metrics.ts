@@ -1,18 +1,62 @@
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AcceptSummary } from '../intake/accept.js';
 
+/** Seconds from a few milliseconds to a few days: delivery lag spans coalescing windows and offline backfills. */
+const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86_400, 7 * 86_400];
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const SIZE_BUCKETS = [1, 5, 10, 25, 50, 100, 200, 500, 1000, 5000, 20_000, 100_000, 500_000];
+
 /**
- * The process' Prometheus metrics. Labels stay bounded: source names (from config), stages,
- * error codes, modes and outcomes, never visitor or event ids.
+ * The process' Prometheus metrics (README "Operating it" says what each means and what to
+ * alert on). Counters and histograms count what this process did; gauges read the shared
+ * state in Redis at scrape time (src/ops/scrape.ts), so every process reports the same
+ * values there. Labels stay bounded: source names (from config), queues, stages, error
+ * codes, modes and outcomes; never visitor or event ids.
  */
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly eventsReceived = new Counter({ name: 'ti_events_received_total', help: 'Events received at intake', labelNames: ['source'] as const, registers: [this.registry] });
-  readonly eventsAccepted = new Counter({ name: 'ti_events_accepted_total', help: 'Events stored durably at intake', labelNames: ['source'] as const, registers: [this.registry] });
-  readonly eventsDuplicate = new Counter({ name: 'ti_events_duplicate_total', help: 'Events whose id the source had already sent', labelNames: ['source'] as const, registers: [this.registry] });
-  readonly eventsRejected = new Counter({ name: 'ti_events_rejected_total', help: 'Events rejected at intake, by field and problem', labelNames: ['source', 'reason'] as const, registers: [this.registry] });
-  readonly backpressure = new Counter({ name: 'ti_intake_backpressure_total', help: 'Intake requests refused to protect Redis', labelNames: ['reason'] as const, registers: [this.registry] });
+  // Intake (recorded by the HTTP intake route).
+  readonly eventsReceived = this.counter('ti_events_received_total', 'Events received at intake', ['source']);
+  readonly eventsAccepted = this.counter('ti_events_accepted_total', 'Events stored durably at intake', ['source']);
+  readonly eventsDuplicate = this.counter('ti_events_duplicate_total', 'Events whose id the source had already sent', ['source']);
+  readonly eventsRejected = this.counter('ti_events_rejected_total', 'Events rejected at intake, by field and problem', ['source', 'reason']);
+  readonly backpressure = this.counter('ti_intake_backpressure_total', 'Intake requests refused to protect Redis', ['reason']);
+
+  // Map workers (from MapSummary).
+  readonly mapEvents = this.counter('ti_map_events_total', 'Events merged by the map workers, by outcome (applied, superseded, duplicate, late, invalid)', ['source', 'outcome']);
+  readonly lateEvents = this.counter('ti_events_late_dropped_total', 'Events dropped because Target already holds newer values for all their attributes', ['source']);
+  readonly intakeToMerge = this.histogram('ti_intake_to_merge_seconds', 'From intake to the merge into the visitor store, per batch', [], LAG_BUCKETS);
+
+  // Jobs of every queue this process works on.
+  readonly jobsCompleted = this.counter('ti_jobs_completed_total', 'Jobs finished successfully', ['queue']);
+  readonly jobAttemptsFailed = this.counter('ti_job_attempts_failed_total', 'Job attempts that threw, by error code', ['queue', 'code']);
+  readonly jobRetries = this.counter('ti_job_retries_total', 'Failed job attempts that will be retried with backoff', ['queue']);
+  readonly jobsFailed = this.counter('ti_jobs_failed_total', 'Jobs whose retries are spent (their content is dead-lettered)', ['queue']);
+  readonly jobDuration = this.histogram('ti_job_duration_seconds', 'Processing time of successful jobs', ['queue'], DURATION_BUCKETS);
+
+  // Flusher and delivery.
+  readonly flushVisitors = this.histogram('ti_flush_visitors', 'Visitors claimed by one flush (flushes that found none are not observed)', [], SIZE_BUCKETS);
+  readonly flushReissued = this.counter('ti_flush_reissued_visitors_total', 'Visitors whose claim expired without a live delivery job and was reissued', []);
+  readonly deliveries = this.counter('ti_deliveries_total', 'Delivery jobs (one claim each) by mode and outcome (completed, retry, failed)', ['mode', 'outcome']);
+  readonly deliveredVisitors = this.counter('ti_delivered_visitors_total', 'Visitors whose values Target accepted', ['mode']);
+  readonly reroutedVisitors = this.counter('ti_rerouted_visitors_total', 'Visitors moved from one delivery mode to another (single budget short)', ['mode']);
+  readonly targetCalls = this.counter('ti_target_calls_total', 'Calls to Target that succeeded, per endpoint', ['endpoint']);
+  readonly targetCallDuration = this.histogram('ti_target_call_duration_seconds', 'Duration of one call to Target, per endpoint (needs timings from the Target client)', ['endpoint'], DURATION_BUCKETS);
+  readonly eventToDelivered = this.histogram('ti_event_to_delivered_seconds', 'From the event time of the oldest value in a delivery to its acceptance by Target', ['mode'], LAG_BUCKETS);
+  readonly intakeToDelivered = this.histogram('ti_intake_to_delivered_seconds', 'From intake to acceptance by Target (needs intake times from the visitor store)', ['mode'], LAG_BUCKETS);
+  readonly bulkFileRows = this.histogram('ti_bulk_file_rows', 'Rows per bulk file sent to Target', [], SIZE_BUCKETS);
+  readonly deadLetters = this.counter('ti_dead_letters_total', 'Dead letters written, by stage and error code', ['stage', 'code']);
+
+  // Shared state, read from Redis at scrape time.
+  readonly queueJobs = this.gauge('ti_queue_jobs', 'Jobs per queue and state', ['queue', 'state']);
+  readonly visitorsPending = this.gauge('ti_visitors_pending', 'Visitors waiting for their coalescing window', []);
+  readonly visitorsInFlight = this.gauge('ti_visitors_in_flight', 'Visitors claimed by a delivery that has not finished', []);
+  readonly storeEvents = this.gauge('ti_store_events', 'Merge outcomes counted in Redis by all processes since the prefix was created', ['outcome']);
+  readonly redisUp = this.gauge('ti_redis_up', '1 when Redis answered the last scrape in time, else 0', []);
+  readonly redisMemory = this.gauge('ti_redis_memory_bytes', 'Redis memory: used, and maxmemory (0 = no limit)', ['kind']);
+  readonly budgetRemaining = this.gauge('ti_budget_remaining', 'Calls left in a rolling budget window (single: 24 h)', ['budget']);
+  readonly budgetRecentCalls = this.gauge('ti_budget_recent_calls', 'Calls made in the recent window of a budget (bulk: the last minute)', ['budget']);
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'ti_process_' });
@@ -33,6 +77,18 @@ export class Metrics {
   recordBackpressure(reason: string): void {
     this.backpressure.inc({ reason });
   }
+
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
+  }
 }
 
 /** `data.amount: expected a number, got "12,50"` → `data.amount`; keeps label values bounded. */
@@ -41,4 +97,10 @@ export function rejectionReason(error: string): string {
   const path = colon > 0 ? error.slice(0, colon) : 'event';
   // Unknown data fields could make the label set grow; fold deep paths to their first two parts.
   return path.split('.').slice(0, 2).join('.').slice(0, 64);
+}
+
+/** Error codes as label values: upper-case words only, so a stray message can never become a label. */
+export function codeLabel(code: unknown): string {
+  if (typeof code !== 'string' || !/^[A-Za-z0-9_.-]{1,48}$/.test(code)) return 'UNKNOWN';
+  return code.toUpperCase();
 }

@@ -17,6 +17,16 @@ export interface TargetClientSettings {
 }
 
 const BODY_EXCERPT_CHARS = 500;
+
+/** A bulk batch's state as Target reports it (`unknown` for anything else). */
+export interface BatchStatus {
+  status: 'complete' | 'incomplete' | 'stuck' | 'unknown';
+  batchSize: number;
+  consumedCount: number;
+  successfulUpdates: number;
+  profilesNotFound: number;
+  failedUpdates: number;
+}
 const xml = new XMLParser({ parseTagValue: false, trimValues: true });
 
 /**
@@ -42,9 +52,7 @@ export class TargetClient {
   async updateSingle(visitor: VisitorRef, attributes: ReadonlyMap<string, string>): Promise<number> {
     const plan = planSingleUpdate(this.settings.clientCode, visitor, attributes);
     for (const req of plan) {
-      const headers: Record<string, string> = {};
-      if (this.settings.authToken !== undefined) headers.authorization = `Bearer ${this.settings.authToken}`;
-      if (req.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+      const headers = this.authHeaders(req.body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {});
       const body = await this.call(req.method, req.pathAndQuery, headers, req.body);
       const parsed = parseXmlResponse(body);
       if (parsed.success !== 'true') {
@@ -54,11 +62,74 @@ export class TargetClient {
     return plan.length;
   }
 
+  /**
+   * Posts one bulk v2 file (`batch=…`, form-encoded). Returns the batch status URL.
+   * A 200 with `success=false` is a rejection of the file's content: permanent.
+   */
+  async submitBulk(body: string): Promise<string> {
+    const headers = this.authHeaders({ 'content-type': 'application/x-www-form-urlencoded' });
+    const text = await this.call('POST', `/m2/${encodeURIComponent(this.settings.clientCode)}/v2/profile/batchUpdate`, headers, body);
+    const parsed = parseXmlResponse(text);
+    if (parsed.success !== 'true') throw new TargetRejectedError(`Target rejected the batch: ${parsed.message ?? 'no message'}`, 200, excerpt(text));
+    const statusUrl = parsed.batchStatus;
+    if (statusUrl === undefined || statusUrl === '') throw new TargetUnavailableError('Target accepted the batch but sent no batchStatus URL', 'TARGET_NO_BATCH_STATUS');
+    return statusUrl;
+  }
+
+  /**
+   * Reads a batch status (`complete`, `incomplete`, `stuck`) with its details. The URL comes
+   * from Target's answer and lives on another host (mboxedgeNN); the token is only sent to
+   * Target's own domain or the configured base URL's host, never to a host a response names.
+   */
+  async batchStatus(statusUrl: string): Promise<BatchStatus> {
+    const url = new URL(statusUrl);
+    if (!this.isTrustedHost(url)) throw new TargetRejectedError(`batch status URL points at an unexpected host (${url.host})`, 0, '');
+    url.searchParams.set('showDetails', 'true');
+    const text = await this.call('GET', `${url.pathname}${url.search}`, this.authHeaders({}), undefined, url.origin);
+    const parsed = parseXmlResponse(text);
+    const count = (name: string): number => Number(parsed[name] ?? 0) || 0;
+    const status = parsed.status;
+    return {
+      status: status === 'complete' || status === 'incomplete' || status === 'stuck' ? status : 'unknown',
+      batchSize: count('batchSize'),
+      consumedCount: count('consumedCount'),
+      successfulUpdates: count('successfulUpdates'),
+      profilesNotFound: count('profilesNotFound'),
+      failedUpdates: count('failedUpdates'),
+    };
+  }
+
+  /** Fetch Profile API: the visitor's attributes and modification times, or undefined (404). */
+  async fetchProfile(visitor: VisitorRef): Promise<Record<string, { value: string; modifiedAt?: string }> | undefined> {
+    const client = encodeURIComponent(this.settings.clientCode);
+    const path = visitor.kind === 'pcId'
+      ? `/rest/v1/profiles/${encodeURIComponent(visitor.id)}?client=${client}`
+      : `/rest/v1/profiles/thirdPartyId/${encodeURIComponent(visitor.id)}?client=${client}`;
+    let text: string;
+    try {
+      text = await this.call('GET', path, this.authHeaders({}));
+    } catch (error) {
+      if (error instanceof TargetRejectedError && error.details.status === 404) return undefined;
+      throw error;
+    }
+    const body = JSON.parse(text) as { profileAttributes?: Record<string, { value: string; modifiedAt?: string }> };
+    return body.profileAttributes ?? {};
+  }
+
+  private authHeaders(headers: Record<string, string>): Record<string, string> {
+    return this.settings.authToken === undefined ? headers : { ...headers, authorization: `Bearer ${this.settings.authToken}` };
+  }
+
+  private isTrustedHost(url: URL): boolean {
+    const base = new URL(this.settings.baseUrl);
+    return url.hostname === base.hostname || (url.protocol === 'https:' && url.hostname.endsWith('.tt.omtrdc.net'));
+  }
+
   /** One HTTP call; returns the body of a 2xx answer, throws a classified error otherwise. */
-  private async call(method: 'GET' | 'POST', pathAndQuery: string, headers: Record<string, string>, body?: string): Promise<string> {
+  private async call(method: 'GET' | 'POST', pathAndQuery: string, headers: Record<string, string>, body?: string, origin = this.settings.baseUrl): Promise<string> {
     let response;
     try {
-      response = await request(`${this.settings.baseUrl}${pathAndQuery}`, {
+      response = await request(`${origin}${pathAndQuery}`, {
         method,
         headers,
         body,

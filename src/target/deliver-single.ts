@@ -1,64 +1,87 @@
 import type { Job } from 'bullmq';
-import type { VisitorSnapshot, VisitorStore } from '../coalesce/store.js';
-import { describeError, type DeadLetters } from '../dead-letters.js';
-import { classifyError, type PipelineError } from '../errors.js';
+import type { VisitorSnapshot } from '../coalesce/store.js';
+import { PipelineError, classifyError } from '../errors.js';
 import { parseVisitorKey } from '../events/index.js';
-import type { Logger } from '../logger.js';
 import type { DeliverJob } from '../queues.js';
-import type { TargetClient } from './client.js';
-
-export interface SingleDeliveryDeps {
-  store: VisitorStore;
-  client: TargetClient;
-  deadLetters: DeadLetters;
-  logger: Logger;
-  /** Parallel Target calls within one job. Default 16. */
-  parallelCalls?: number;
-}
+import { planSingleUpdate } from './single-request.js';
+import { deadLetterVisitors, postpone, retryOrGiveUp, type DeliveryDeps } from './delivery-context.js';
 
 export interface DeliverySummary {
+  mode: 'single' | 'bulk';
   delivered: number;
   calls: number;
   deadLettered: number;
   retrying: number;
+  rerouted: number;
+  /** Event time (ms) of the oldest value delivered, for the event → delivered histogram. */
+  oldestEventMs?: number;
 }
 
 /** Sends again when newer values were folded in while a call was under way; bounded. */
 const MAX_RESENDS = 5;
 
+function valuesOf(snapshot: VisitorSnapshot): Map<string, string> {
+  return new Map([...snapshot.attributes].map(([name, u]) => [name, u.value]));
+}
+
+function callsFor(clientCode: string, snapshot: VisitorSnapshot): number {
+  return planSingleUpdate(clientCode, parseVisitorKey(snapshot.vk), valuesOf(snapshot)).length;
+}
+
 /**
  * Delivers one claim through the Single Profile Update API. Each attempt sends the newest
  * values held for each visitor still in the claim; a visitor's values are cleared only after
- * Target accepted them. Permanent failures dead-letter that visitor alone; transient ones
- * make the job retry with backoff (only the visitors not yet delivered), and on the last
- * attempt they are dead-lettered so nothing is dropped silently (P1, P9).
+ * Target accepted them. Calls are reserved from the shared rolling-24-hour budget first:
+ * when it is spent, `auto` hands the claim to bulk delivery and `single` waits.
+ * Permanent failures dead-letter that visitor alone; transient ones retry the job (only the
+ * visitors not yet delivered) until the retry policy is spent, then dead-letter (P1, P9).
  */
-export function createSingleDeliveryProcessor(deps: SingleDeliveryDeps) {
-  const parallel = deps.parallelCalls ?? 16;
-  return async (job: Job<DeliverJob>): Promise<DeliverySummary> => {
+export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls = 16) {
+  const clientCode = deps.client.settings.clientCode;
+  return async (job: Job<DeliverJob>, token?: string): Promise<DeliverySummary> => {
     const { claimId, visitors } = job.data;
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
-    const summary: DeliverySummary = { delivered: 0, calls: 0, deadLettered: 0, retrying: 0 };
+    const summary: DeliverySummary = { mode: 'single', delivered: 0, calls: 0, deadLettered: 0, retrying: 0, rerouted: 0 };
     const snapshots = await deps.store.snapshot(claimId, visitors);
-    const transient: Array<{ snapshot: VisitorSnapshot; error: PipelineError }> = [];
+    if (snapshots.length === 0) return summary;
 
+    const needed = snapshots.reduce((n, s) => n + callsFor(clientCode, s), 0);
+    // Calls that then fail are not refunded: Target may have counted them.
+    const budget = await deps.budgets.single.reserve(needed);
+    if (!budget.granted) {
+      if (deps.mode === 'auto') {
+        await deps.queues.deliverBulk.add('deliver', { claimId, visitors: snapshots.map((s) => s.vk) }, { jobId: claimId });
+        summary.rerouted = snapshots.length;
+        log.warn({ claimId, visitors: snapshots.length, used: budget.used }, 'single budget spent: handed the claim to bulk delivery');
+        return summary;
+      }
+      log.warn({ claimId, retryInMs: budget.retryInMs }, 'single budget spent: waiting');
+      return postpone(job, token, budget.retryInMs);
+    }
+
+    const transient: Array<{ snapshot: VisitorSnapshot; error: PipelineError }> = [];
     const deliverOne = async (first: VisitorSnapshot): Promise<void> => {
       let snapshot: VisitorSnapshot | undefined = first;
-      for (let round = 0; snapshot !== undefined && round < MAX_RESENDS; round += 1) {
+      for (let round = 0; snapshot !== undefined; round += 1) {
         const current: VisitorSnapshot = snapshot;
+        const calls = callsFor(clientCode, current);
+        if (round > 0 && (round >= MAX_RESENDS || !(await deps.budgets.single.reserve(calls)).granted)) {
+          transient.push({ snapshot: current, error: new PipelineError('newer values keep arriving or the budget is spent; sending again later', 'RESEND_DEFERRED', 'transient') });
+          return;
+        }
         try {
-          const values = new Map([...current.attributes].map(([name, u]) => [name, u.value]));
-          summary.calls += await deps.client.updateSingle(parseVisitorKey(current.vk), values);
+          summary.calls += await deps.client.updateSingle(parseVisitorKey(current.vk), valuesOf(current));
         } catch (error) {
           const classified = classifyError(error);
           if (classified.kind === 'permanent') {
-            await deadLetter(deps, job, claimId, [current], classified);
+            await deadLetterVisitors(deps, 'deliver-single', job, claimId, [current], classified);
             summary.deadLettered += 1;
           } else {
             transient.push({ snapshot: current, error: classified });
           }
           return;
         }
+        noteOldest(summary, current);
         const acked = await deps.store.ack(claimId, current);
         if (acked !== 'more') {
           summary.delivered += 1;
@@ -67,32 +90,22 @@ export function createSingleDeliveryProcessor(deps: SingleDeliveryDeps) {
         [snapshot] = await deps.store.snapshot(claimId, [current.vk]);
       }
     };
-
-    for (let i = 0; i < snapshots.length; i += parallel) {
-      await Promise.all(snapshots.slice(i, i + parallel).map(deliverOne));
+    for (let i = 0; i < snapshots.length; i += parallelCalls) {
+      await Promise.all(snapshots.slice(i, i + parallelCalls).map(deliverOne));
     }
 
-    log.info({ claimId, visitors: visitors.length, ...summary, failed: transient.length }, 'single delivery');
+    summary.retrying = transient.length;
+    log.info({ claimId, visitors: visitors.length, ...summary }, 'single delivery');
     const [firstFailure] = transient;
     if (firstFailure === undefined) return summary;
-    const attempts = job.opts.attempts ?? 1;
-    if (job.attemptsMade + 1 >= attempts) {
-      await deadLetter(deps, job, claimId, transient.map((t) => t.snapshot), firstFailure.error);
-    }
-    // Throwing hands the job back to BullMQ's backoff; the next attempt re-reads the claim.
-    throw firstFailure.error;
+    return retryOrGiveUp(deps, 'deliver-single', job, token, claimId, transient.map((t) => t.snapshot), firstFailure.error);
   };
 }
 
-async function deadLetter(deps: SingleDeliveryDeps, job: Job<DeliverJob>, claimId: string, snapshots: VisitorSnapshot[], error: PipelineError): Promise<void> {
-  const now = Date.now();
-  await deps.deadLetters.add({
-    stage: 'deliver-single',
-    visitors: snapshots.map((s) => ({ vk: s.vk, attributes: Object.fromEntries(s.attributes) })),
-    error: describeError(error),
-    attempts: job.attemptsMade + 1,
-    firstAttemptAt: job.processedOn ?? job.timestamp,
-    lastAttemptAt: now,
-  });
-  await deps.store.release(claimId, snapshots.map((s) => s.vk), now);
+/** Remembers the oldest event time delivered (for latency metrics). */
+export function noteOldest(summary: DeliverySummary, snapshot: VisitorSnapshot): void {
+  for (const { stamp } of snapshot.attributes.values()) {
+    const ms = Number(stamp.slice(0, 15));
+    if (summary.oldestEventMs === undefined || ms < summary.oldestEventMs) summary.oldestEventMs = ms;
+  }
 }

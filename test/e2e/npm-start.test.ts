@@ -43,6 +43,7 @@ describe('npm start (dist/workers/all-in-one.js)', () => {
       SIMULATOR_PORT: String(simulatorPort),
       COALESCE_WINDOW_MS: '200',
       FLUSH_INTERVAL_MS: '50',
+      BULK_STATUS_POLL_MS: '100',
       PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,

@@ -26,6 +26,8 @@ export async function startTestPipeline(env: Record<string, string> = {}, roles:
     COALESCE_MAX_WAIT_MS: '1000',
     FLUSH_INTERVAL_MS: '50',
     TARGET_TIMEOUT_MS: '2000',
+    BULK_STATUS_POLL_MS: '100',
+    RETRY_BASE_MS: '100',
     LOG_LEVEL: 'silent',
     ...env,
   });

@@ -1,5 +1,10 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -31,12 +36,47 @@ describe('loadConfig', () => {
     expect(loadConfig({ TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: 'http://127.0.0.1:9/' }).TARGET_BASE_URL).toBe('http://127.0.0.1:9');
   });
 
-  it('parses per-source API keys', () => {
+  it('parses per-source API keys and keeps only their SHA-256', () => {
     const config = loadConfig({ INGEST_API_KEYS: 'pos-eu:0123456789abcdef0123, callcentre:fedcba9876543210fedc' });
     expect(config.INGEST_API_KEYS).toEqual([
-      { source: 'pos-eu', key: '0123456789abcdef0123' },
-      { source: 'callcentre', key: 'fedcba9876543210fedc' },
+      { source: 'pos-eu', sha256: sha256('0123456789abcdef0123') },
+      { source: 'callcentre', sha256: sha256('fedcba9876543210fedc') },
     ]);
+    expect(JSON.stringify(config)).not.toContain('0123456789abcdef0123');
+  });
+
+  it('accepts keys stored as SHA-256 digests, in either case, next to plain keys', () => {
+    const digest = sha256('a-till-key-of-some-length');
+    const config = loadConfig({ INGEST_API_KEYS: `pos:sha256:${digest.toUpperCase()},pos:second-key-for-rotation` });
+    expect(config.INGEST_API_KEYS).toEqual([
+      { source: 'pos', sha256: digest },
+      { source: 'pos', sha256: sha256('second-key-for-rotation') },
+    ]);
+  });
+
+  it('refuses malformed key entries by entry number, without echoing them', () => {
+    const problems = problemsOf({ INGEST_API_KEYS: 'pos:0123456789abcdef0123,kiosk:sha256:abc123,bad source:0123456789abcdef9999,cc:0123456789abcdef0123' });
+    expect(problems).toEqual([
+      'INGEST_API_KEYS: entry 2 must be source:sha256:<64 hex digits> for a hashed key',
+      'INGEST_API_KEYS: entry 3 must be source:key with a source of 1-64 characters [A-Za-z0-9_.-]',
+      'INGEST_API_KEYS: entry 4 repeats the key of an earlier entry; one key names one source',
+    ]);
+    expect(problems.join('\n')).not.toMatch(/abc123|0123456789abcdef/);
+  });
+
+  it('has intake limits with documented defaults and checks them', () => {
+    const config = loadConfig({});
+    expect(config.INTAKE_MAX_EVENTS).toBe(10_000);
+    expect(config.INTAKE_MAX_QUEUED_BATCHES).toBe(2_000);
+    expect(config.INTAKE_MAX_PENDING_VISITORS).toBe(500_000);
+    expect(config.INTAKE_MAX_REDIS_MEMORY_RATIO).toBe(0.9);
+    expect(config.INTAKE_RETRY_AFTER_SECONDS).toBe(5);
+    expect(loadConfig({ INTAKE_MAX_REDIS_MEMORY_RATIO: '0.75' }).INTAKE_MAX_REDIS_MEMORY_RATIO).toBe(0.75);
+    const problems = problemsOf({ INTAKE_MAX_REDIS_MEMORY_RATIO: '1.5', INTAKE_MAX_EVENTS: '0', INTAKE_RETRY_AFTER_SECONDS: 'soon' });
+    expect(problems).toHaveLength(3);
+    expect(problems).toContain('INTAKE_MAX_REDIS_MEMORY_RATIO: must be at most 1');
+    expect(problems).toContain('INTAKE_MAX_EVENTS: must be greater than 0');
+    expect(problems).toContain('INTAKE_RETRY_AFTER_SECONDS: expected a whole number');
   });
 
   it('lists every problem by variable name at once', () => {

@@ -1,0 +1,134 @@
+/**
+ * Redaction for logs and dashboards: nothing secret or personal leaves the process in a log
+ * line or a job view. Two nets, because either alone leaks:
+ * - by key: values under secret or PII keys (`authorization`, `cardId`, `x-api-key`, …) are
+ *   replaced at any depth, whatever the spelling (case, `-`, `_`);
+ * - by content: inside every string, card-like digit runs (13-19 digits, spaces or dashes
+ *   allowed), `Bearer`/`Basic` credentials, passwords in URLs and known secret values are
+ *   masked, so an error message that quotes a card number or a token is safe too.
+ * Numbers are left alone: 13-digit millisecond timestamps are everywhere in logs, and a
+ * card number sent as a JSON number sits under a PII key anyway.
+ */
+
+export const REDACTED = '[redacted]';
+export const REDACTED_NUMBER = '[redacted-number]';
+
+/** Normalized key fragments that mark a secret wherever they occur in a key name. */
+const SECRET_KEY_PARTS = ['token', 'secret', 'password', 'passwd', 'apikey', 'authorization', 'cookie', 'credential'];
+
+const CARD_LIKE = /(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)/g;
+const AUTH_SCHEME = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/gi;
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s@/]+@/gi;
+/** Deeper structures are cut: log objects are ids and counts, not documents. */
+const MAX_DEPTH = 8;
+
+export interface RedactorSettings {
+  /** Keys to redact (any spelling); PII fields of the mapping go here too. */
+  keys: readonly string[];
+  /** Exact secret values to mask inside strings; values under 8 characters are ignored. */
+  secretValues?: readonly string[];
+  /**
+   * Keys whose class instances are left for a pino serializer (fastify logs `{ req, res }`,
+   * and its serializers pick method, url and status, never headers). Plain objects under
+   * them are still redacted.
+   */
+  serializedKeys?: readonly string[];
+}
+
+/** A configured redactor; `value()` returns a redacted copy, never mutating its input. */
+export interface Redactor {
+  value(input: unknown): unknown;
+  text(input: string): string;
+}
+
+function normalize(key: string): string {
+  return key.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** Builds a redactor for a set of keys and known secret values. */
+export function createRedactor(settings: RedactorSettings): Redactor {
+  const exact = new Set(settings.keys.map(normalize));
+  const serialized = new Set(settings.serializedKeys ?? []);
+  // Longest first, so a key that contains a shorter secret is masked whole.
+  const secrets = [...new Set(settings.secretValues ?? [])].filter((s) => s.length >= 8).sort((a, b) => b.length - a.length);
+  const isSecretKey = (key: string): boolean => {
+    const n = normalize(key);
+    return exact.has(n) || SECRET_KEY_PARTS.some((part) => n.includes(part));
+  };
+  const text = (input: string): string => {
+    let out = input;
+    for (const secret of secrets) out = out.split(secret).join(REDACTED);
+    return out.replace(AUTH_SCHEME, `$1 ${REDACTED}`).replace(URL_PASSWORD, `$1${REDACTED}@`).replace(CARD_LIKE, REDACTED_NUMBER);
+  };
+  const walk = (input: unknown, depth: number, seen: WeakSet<object>): unknown => {
+    if (typeof input === 'string') return text(input);
+    if (typeof input !== 'object' || input === null) return input;
+    if (seen.has(input)) return '[circular]';
+    if (depth >= MAX_DEPTH) return '[too deep]';
+    seen.add(input);
+    try {
+      if (Array.isArray(input)) return input.map((item) => walk(item, depth + 1, seen));
+      if (input instanceof Error) return errorObject(input, depth, seen);
+      const json = (input as { toJSON?: unknown }).toJSON;
+      if (typeof json === 'function') return walk((json as () => unknown).call(input), depth + 1, seen);
+      return entries(Object.entries(input), depth, seen);
+    } finally {
+      seen.delete(input);
+    }
+  };
+  const entries = (pairs: Array<[string, unknown]>, depth: number, seen: WeakSet<object>): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of pairs) {
+      if (isSecretKey(key)) out[key] = REDACTED;
+      else if (serialized.has(key) && isClassInstance(value)) out[key] = value;
+      else out[key] = walk(value, depth + 1, seen);
+    }
+    return out;
+  };
+  // The same shape pino's err serializer gives (`type`, `message`, `stack`, own fields), redacted.
+  const errorObject = (error: Error, depth: number, seen: WeakSet<object>): Record<string, unknown> => {
+    const own = Object.entries(error).filter(([key]) => key !== 'cause');
+    const out: Record<string, unknown> = { type: error.name, message: text(error.message), ...entries(own, depth, seen) };
+    if (error.stack !== undefined) out.stack = text(error.stack);
+    if (error.cause !== undefined) out.cause = walk(error.cause, depth + 1, seen);
+    return out;
+  };
+  return { value: (input) => walk(input, 0, new WeakSet()), text };
+}
+
+function isClassInstance(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto !== Object.prototype && proto !== null;
+}
+
+const defaultRedactor = createRedactor({ keys: ['authorization', 'key', 'cardId', 'agentId', 'REDIS_URL'] });
+
+/** Redacts with the built-in key list only (for callers without a configured redactor). */
+export function redactValue(input: unknown, extraKeys: readonly string[] = []): unknown {
+  if (extraKeys.length === 0) return defaultRedactor.value(input);
+  return createRedactor({ keys: ['authorization', 'key', 'cardId', 'agentId', 'REDIS_URL', ...extraKeys] }).value(input);
+}
+
+/** The secret values a process holds in its environment: admin tokens, API keys, Target token, Redis password. */
+export function secretsFromEnv(env: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const name of ['ADMIN_TOKEN', 'ADMIN_READONLY_TOKEN', 'TARGET_AUTH_TOKEN', 'SIMULATOR_AUTH_TOKEN']) {
+    const value = env[name];
+    if (value !== undefined && value !== '') out.push(value);
+  }
+  for (const entry of (env.INGEST_API_KEYS ?? '').split(',')) {
+    const colon = entry.indexOf(':');
+    if (colon > 0) out.push(entry.slice(colon + 1).trim());
+  }
+  const redisUrl = env.REDIS_URL;
+  if (redisUrl !== undefined && redisUrl !== '') {
+    try {
+      const password = decodeURIComponent(new URL(redisUrl).password);
+      if (password !== '') out.push(password);
+    } catch {
+      // An invalid URL is reported by config validation; nothing to mask here.
+    }
+  }
+  return out;
+}

@@ -1,0 +1,93 @@
+import type { Pipeline } from '../pipeline.js';
+import type { Metrics } from './metrics.js';
+
+/** What a scrape reads from Redis; a slice of Pipeline so tests and roles without a store fit. */
+export type ScrapeSource = Pick<Pipeline, 'redis' | 'queues' | 'store'>;
+
+/** A rolling budget as the pipeline exposes it (src/target/budgets.ts `CallBudget.peek`). */
+interface BudgetView {
+  peek(): Promise<{ remaining: number; recent: number }>;
+}
+
+/** Longest a scrape waits for Redis; Prometheus' own scrape timeout is usually 10 s. */
+export const SCRAPE_REDIS_TIMEOUT_MS = 2000;
+
+/**
+ * Sets the gauges that describe shared state (queue sizes, pending and in-flight visitors,
+ * merge outcomes, Redis memory, budgets) from Redis, just before a scrape is rendered.
+ * When Redis is not connected, or too slow, those gauges are cleared rather than left at
+ * stale values, and `ti_redis_up` turns 0: the process' own counters are still served.
+ */
+export async function refreshSharedGauges(metrics: Metrics, source: ScrapeSource, timeoutMs = SCRAPE_REDIS_TIMEOUT_MS): Promise<void> {
+  const shared = [metrics.queueJobs, metrics.visitorsPending, metrics.visitorsInFlight, metrics.storeEvents, metrics.redisMemory, metrics.budgetRemaining, metrics.budgetRecentCalls];
+  for (const gauge of shared) gauge.reset();
+  // A disconnected client queues commands until Redis is back (maxRetriesPerRequest null):
+  // asking it now would pile up one batch per scrape, so report "down" without asking.
+  if (source.redis.status !== 'ready') {
+    metrics.redisUp.set(0);
+    return;
+  }
+  try {
+    await withTimeout(readInto(metrics, source), timeoutMs);
+    metrics.redisUp.set(1);
+  } catch {
+    for (const gauge of shared) gauge.reset();
+    metrics.redisUp.set(0);
+  }
+}
+
+async function readInto(metrics: Metrics, source: ScrapeSource): Promise<void> {
+  const queues = Object.values(source.queues);
+  const budgets = budgetsOf(source);
+  const [counts, pending, inFlight, stats, memory, budgetStates] = await Promise.all([
+    Promise.all(queues.map(async (queue) => ({ name: queue.name, counts: await queue.getJobCounts() }))),
+    source.store.pendingVisitors(),
+    source.store.inFlightVisitors(),
+    source.store.stats(),
+    source.redis.info('memory'),
+    Promise.all(budgets.map(async ([name, budget]) => ({ name, state: await budget.peek() }))),
+  ]);
+  for (const { name, counts: byState } of counts) {
+    for (const [state, n] of Object.entries(byState)) metrics.queueJobs.set({ queue: name, state }, n);
+  }
+  metrics.visitorsPending.set(pending);
+  metrics.visitorsInFlight.set(inFlight);
+  for (const [field, n] of Object.entries(stats)) {
+    // Fields are fixed by the merge script (events_applied, events_late_dropped, ...): bounded.
+    metrics.storeEvents.set({ outcome: field.replace(/^events_/, '') }, n);
+  }
+  const used = infoField(memory, 'used_memory');
+  const max = infoField(memory, 'maxmemory');
+  if (used !== undefined) metrics.redisMemory.set({ kind: 'used' }, used);
+  if (max !== undefined) metrics.redisMemory.set({ kind: 'max' }, max);
+  for (const { name, state } of budgetStates) {
+    metrics.budgetRemaining.set({ budget: name }, state.remaining);
+    metrics.budgetRecentCalls.set({ budget: name }, state.recent);
+  }
+}
+
+/** The pipeline's rolling budgets, when this build has them (`pipeline.budgets.single/bulk`). */
+function budgetsOf(source: ScrapeSource): Array<[string, BudgetView]> {
+  const budgets = (source as { budgets?: unknown }).budgets;
+  if (typeof budgets !== 'object' || budgets === null) return [];
+  return Object.entries(budgets).filter((entry): entry is [string, BudgetView] => {
+    const value: unknown = entry[1];
+    return typeof value === 'object' && value !== null && typeof (value as { peek?: unknown }).peek === 'function';
+  });
+}
+
+/** Reads one numeric field of a Redis INFO section. */
+export function infoField(info: string, field: string): number | undefined {
+  const match = new RegExp(`^${field}:(\\d+)\\r?$`, 'm').exec(info);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/** Resolves like `promise`, or rejects after `ms`; the timer never keeps the process alive. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
