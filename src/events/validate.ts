@@ -143,6 +143,10 @@ function checkFields(
       text = toTargetString(field, value);
       if (text === undefined) {
         errors.push(`${field.path}: ${mismatch(field, value)}`);
+      } else if (LONE_SURROGATE.test(text)) {
+        // A lone surrogate cannot be encoded as UTF-8: it would fail every delivery attempt.
+        errors.push(`${field.path}: contains invalid Unicode (an unpaired surrogate); send well-formed UTF-8 text`);
+        text = undefined;
       } else if (field.mapped) {
         const length = charLength(text, maxValueLength);
         if (length > maxValueLength) {
@@ -155,6 +159,9 @@ function checkFields(
   }
   return values;
 }
+
+/** With the `u` flag a paired surrogate is one code point, so only unpaired ones match. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 function toTargetString(field: CompiledField, value: unknown): string | undefined {
   switch (field.type) {

@@ -225,3 +225,13 @@ describe('validateEvent: rejections, with the message a producer sees', () => {
     ]);
   });
 });
+
+describe('Unicode that cannot be delivered', () => {
+  it('rejects a value with an unpaired surrogate, naming the field, and accepts real pairs', () => {
+    const base = { id: 'u1', type: 'call_centre_contact', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-1' } };
+    const bad = validateEvent({ ...base, data: { reason: 'broken \uD800 text' } }, mapping, { now: NOW });
+    expect(bad).toEqual({ ok: false, errors: ['data.reason: contains invalid Unicode (an unpaired surrogate); send well-formed UTF-8 text'] });
+    const good = validateEvent({ ...base, data: { reason: 'rocket 🚀' } }, mapping, { now: NOW });
+    expect(good.ok).toBe(true);
+  });
+});

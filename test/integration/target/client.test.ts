@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TargetRejectedError, TargetUnavailableError } from '../../../src/errors.js';
+import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
+import { buildBulkFiles } from '../../../src/target/bulk-file.js';
+import { TargetClient } from '../../../src/target/client.js';
+import { SINGLE_GET_LIMIT_BYTES, planSingleUpdate } from '../../../src/target/single-request.js';
+
+const visitor = { kind: 'thirdPartyId' as const, id: 'CRM-LIMIT' };
+
+/** Attributes that make the GET request target exactly `bytes` long (ASCII values, ≤ 250 chars each). */
+function attrsForGetLength(bytes: number): Map<string, string> {
+  const attrs = new Map<string, string>();
+  const length = (): number => Buffer.byteLength(planSingleUpdate('acme', visitor, attrs)[0]?.pathAndQuery ?? '');
+  for (let i = 0; length() < bytes - 300; i += 1) attrs.set(`a${i}`, 'x'.repeat(250));
+  // One last attribute takes up the difference exactly.
+  attrs.set('last', '');
+  attrs.set('last', 'y'.repeat(bytes - length()));
+  return attrs;
+}
+
+describe('TargetClient against the simulator', () => {
+  let sim: Simulator;
+  let client: TargetClient;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ clientCode: 'acme', authToken: 'profile-token-0123456789' });
+    client = new TargetClient({ baseUrl: sim.url, clientCode: 'acme', authToken: 'profile-token-0123456789', timeoutMs: 2000 });
+  });
+  afterAll(async () => {
+    await client.close();
+    await sim.close();
+  });
+
+  it('uses GET up to exactly 8 KB and POST one byte past it; both land', async () => {
+    const atLimit = attrsForGetLength(SINGLE_GET_LIMIT_BYTES);
+    const [getPlan] = planSingleUpdate('acme', visitor, atLimit);
+    expect(getPlan?.method).toBe('GET');
+    expect(Buffer.byteLength(getPlan?.pathAndQuery ?? '')).toBe(SINGLE_GET_LIMIT_BYTES);
+    sim.stats.reset();
+    expect(await client.updateSingle(visitor, atLimit)).toBe(1);
+    expect(sim.stats.requests.at(-1)?.method).toBe('GET');
+
+    const past = attrsForGetLength(SINGLE_GET_LIMIT_BYTES + 1);
+    expect(planSingleUpdate('acme', visitor, past)[0]?.method).toBe('POST');
+    expect(await client.updateSingle(visitor, past)).toBe(1);
+    expect(sim.stats.requests.at(-1)?.method).toBe('POST');
+    const profile = sim.store.get('thirdPartyId', 'CRM-LIMIT');
+    for (const [name, value] of past) expect(profile?.[name]).toBe(value);
+  });
+
+  it('splits an update larger than one 60 KB POST into several; every attribute lands', async () => {
+    // 100 values of 200 'é': 40 KB stored (under the 64 KB profile limit), 120 KB encoded.
+    const attrs = new Map(Array.from({ length: 100 }, (_, i) => [`big${i}`, `${i}:${'é'.repeat(200)}`] as [string, string]));
+    sim.stats.reset();
+    const calls = await client.updateSingle({ kind: 'pcId', id: '999-1.01_00' }, attrs);
+    expect(calls).toBeGreaterThan(1);
+    expect(sim.stats.byStatus[200]).toBe(calls);
+    const profile = sim.store.get('pcId', '999-1.01_00');
+    expect(Object.keys(profile ?? {}).filter((k) => k.startsWith('big'))).toHaveLength(100);
+    expect(profile?.big99).toBe(`99:${'é'.repeat(200)}`);
+  });
+
+  it('classifies answers: 401 permanent, 503 transient with Retry-After, dropped connection transient', async () => {
+    const noToken = new TargetClient({ baseUrl: sim.url, clientCode: 'acme', timeoutMs: 2000 });
+    await expect(noToken.updateSingle(visitor, new Map([['a', '1']]))).rejects.toBeInstanceOf(TargetRejectedError);
+    await noToken.close();
+
+    sim.faults.failNext(1, 503, { retryAfterSeconds: 7 });
+    const unavailable = await client.updateSingle(visitor, new Map([['a', '1']])).catch((e: unknown) => e);
+    expect(unavailable).toBeInstanceOf(TargetUnavailableError);
+    expect((unavailable as TargetUnavailableError).details).toMatchObject({ status: 503, retryAfterMs: 7000 });
+
+    sim.faults.dropConnections(1);
+    const dropped = await client.updateSingle(visitor, new Map([['a', '1']])).catch((e: unknown) => e);
+    expect(dropped).toBeInstanceOf(TargetUnavailableError);
+    expect((dropped as TargetUnavailableError).code).toMatch(/^UND_ERR_|^ECONNRESET$/);
+    sim.faults.restore();
+  });
+
+  it('submits a bulk file, polls its status to complete, and reads the profile back', async () => {
+    const [file] = buildBulkFiles([{ visitor: { kind: 'thirdPartyId', id: 'CRM-BULK' }, values: new Map([['tier', 'gold & 100%']]) }]);
+    const statusUrl = await client.submitBulk(file?.body ?? '');
+    expect(statusUrl).toContain('/m2/acme/profile/batchStatus?batchId=');
+    let status = await client.batchStatus(statusUrl);
+    for (let i = 0; i < 50 && status.status !== 'complete'; i += 1) {
+      await new Promise((r) => setTimeout(r, 20));
+      status = await client.batchStatus(statusUrl);
+    }
+    expect(status).toMatchObject({ status: 'complete', batchSize: 1, successfulUpdates: 1, failedUpdates: 0 });
+    const fetched = await client.fetchProfile({ kind: 'thirdPartyId', id: 'CRM-BULK' });
+    expect(fetched?.tier?.value).toBe('gold & 100%');
+    expect(await client.fetchProfile({ kind: 'thirdPartyId', id: 'nobody' })).toBeUndefined();
+  });
+
+  it('treats a 200 with success=false as a permanent rejection with Target\'s message', async () => {
+    const error = await client.submitBulk('batch=thirdPartyId,a%0Aid,100%').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TargetRejectedError);
+    expect((error as TargetRejectedError).message).toMatch(/Target rejected the batch: /);
+  });
+
+  it('never sends the token to a status URL on a foreign host', async () => {
+    const error = await client.batchStatus('https://attacker.example/m2/acme/profile/batchStatus?batchId=1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TargetRejectedError);
+    expect((error as Error).message).toMatch(/unexpected host/);
+  });
+});
