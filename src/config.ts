@@ -16,19 +16,20 @@ const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-/** One intake credential: the source it names and the SHA-256 (hex) of its key; the key itself is not kept. */
+/** One intake credential: the source it names and the SHA-256 (hex) of its key. */
 export interface ApiKey {
   source: string;
   sha256: string;
+  /** The key itself when given in plain text (to redact it elsewhere); intake compares digests only. */
+  key?: string;
 }
 
 const SOURCE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const HASHED_KEY = /^sha256:([0-9a-fA-F]{64})$/;
 
 // Entries are `source:key` (a key of at least 16 characters) or `source:sha256:<64 hex>`,
-// the SHA-256 of the key, so the key itself need not sit in the environment. Only digests
-// are kept, so a dumped config never holds a usable key. A source may have several keys
-// (rotation); one key may not name two sources.
+// the SHA-256 of the key, so the key itself need not sit in the environment. A source may
+// have several keys (rotation); one key may not name two sources.
 const ApiKeysSchema = z
   .string()
   .default('')
@@ -47,7 +48,7 @@ const ApiKeysSchema = z
       else if (hashed === undefined && secret.length < 16) problem = 'must be source:key with a key of at least 16 characters';
       const sha256 = hashed?.toLowerCase() ?? createHash('sha256').update(secret, 'utf8').digest('hex');
       if (problem === undefined && keys.some((k) => k.sha256 === sha256)) problem = 'repeats the key of an earlier entry; one key names one source';
-      if (problem === undefined) keys.push({ source, sha256 });
+      if (problem === undefined) keys.push(hashed === undefined ? { source, sha256, key: secret } : { source, sha256 });
       else ctx.addIssue({ code: 'custom', message: `entry ${index + 1} ${problem}` });
     });
     return keys;
@@ -118,6 +119,8 @@ export const EnvSchema = z.object({
   FLUSH_BULK_BATCH_SIZE: positiveInt('FLUSH_BULK_BATCH_SIZE', 10_000).refine((n) => n <= 500_000, 'FLUSH_BULK_BATCH_SIZE: at most 500000, the row limit of one bulk file'),
   /** Bulk API calls (submits and status polls) allowed per rolling minute, across all processes. */
   BULK_CALLS_PER_MINUTE: positiveInt('BULK_CALLS_PER_MINUTE', 50),
+  /** The window of BULK_CALLS_PER_MINUTE (documented: one minute; shorter only for tests). */
+  BULK_CALLS_WINDOW_MS: positiveInt('BULK_CALLS_WINDOW_MS', 60_000),
   /** First batch-status poll after a bulk submit; later polls back off up to BULK_STATUS_MAX_POLL_MS. */
   BULK_STATUS_POLL_MS: positiveInt('BULK_STATUS_POLL_MS', 5_000),
   /** Longest wait between two batch-status polls. */
@@ -140,6 +143,8 @@ export const EnvSchema = z.object({
   MAX_VALUE_LENGTH: positiveInt('MAX_VALUE_LENGTH', 256),
   /** Parallel jobs per worker process. */
   WORKER_CONCURRENCY: positiveInt('WORKER_CONCURRENCY', 8),
+  /** BullMQ job lock and stall check of every worker: a job whose process died is run again within about twice this. */
+  WORKER_LOCK_MS: positiveInt('WORKER_LOCK_MS', 30_000),
   /** Port of the built-in Target simulator when TARGET_CLIENT_CODE is unset (npm start). */
   SIMULATOR_PORT: z.coerce.number().int().min(0).max(65535, 'expected a port 0-65535').default(8090),
   /** Where a private redis-server keeps its append-only file. */

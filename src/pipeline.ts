@@ -61,7 +61,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     maxAgeMs: config.DELIVERY_MAX_AGE_MS,
   };
   const deliverOptions = { ...JOB_OPTIONS.deliver, attempts: retry.maxAttempts };
-  const budgets = createBudgets(redis, config.REDIS_PREFIX, { singlePerDay: config.SINGLE_DAILY_BUDGET, bulkPerMinute: config.BULK_CALLS_PER_MINUTE });
+  const budgets = createBudgets(redis, config.REDIS_PREFIX, { singlePerDay: config.SINGLE_DAILY_BUDGET, bulkPerMinute: config.BULK_CALLS_PER_MINUTE, bulkWindowMs: config.BULK_CALLS_WINDOW_MS, marginMs: config.TARGET_TIMEOUT_MS });
   const queues = {
     ingest: new Queue<IngestJob>(QUEUE_NAMES.ingest, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.ingest }),
     flush: new Queue(QUEUE_NAMES.flush, { connection: redis, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: 100 } }),
@@ -84,7 +84,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const workerOptions = (concurrency: number) => {
     const connection = connectRedis(config.REDIS_URL);
     workerConnections.push(connection);
-    return { connection, prefix, concurrency, settings: { backoffStrategy: targetBackoffStrategy(retry) } };
+    // A job whose process died returns within about 2 × WORKER_LOCK_MS. Every job is safe to
+    // run again (the merge knows its batches, a delivery re-reads its claim), while one failed
+    // for stalling would strand an ingest batch: so allow many stalls, not BullMQ's one.
+    return {
+      connection, prefix, concurrency, settings: { backoffStrategy: targetBackoffStrategy(retry) },
+      lockDuration: config.WORKER_LOCK_MS, stalledInterval: config.WORKER_LOCK_MS, maxStalledCount: 50,
+    };
   };
 
   if (options.roles.includes('map')) {

@@ -99,11 +99,17 @@ export class CallBudget {
   }
 }
 
-/** The two documented budgets: single updates per rolling 24 h, bulk calls per minute. */
-export function createBudgets(redis: Redis, prefix: string, limits: { singlePerDay: number; bulkPerMinute: number }) {
+/**
+ * The two documented budgets: single updates per rolling 24 h, bulk calls per minute.
+ * Each window is lengthened by `marginMs` (the Target timeout): a call reserved at t can
+ * reach Target as late as t + timeout, and Target counts arrivals, not our reservations.
+ */
+export function createBudgets(redis: Redis, prefix: string, limits: { singlePerDay: number; bulkPerMinute: number; bulkWindowMs?: number; marginMs?: number }) {
+  const margin = limits.marginMs ?? 0;
+  const bulkWindow = limits.bulkWindowMs ?? 60_000;
   return {
-    single: new CallBudget(redis, prefix, { name: 'single', limit: limits.singlePerDay, windowMs: 24 * 3600_000, bucketMs: 60_000, recentMs: 3600_000 }),
-    bulk: new CallBudget(redis, prefix, { name: 'bulk', limit: limits.bulkPerMinute, windowMs: 60_000, bucketMs: 1000 }),
+    single: new CallBudget(redis, prefix, { name: 'single', limit: limits.singlePerDay, windowMs: 24 * 3600_000 + margin, bucketMs: 60_000, recentMs: 3600_000 }),
+    bulk: new CallBudget(redis, prefix, { name: 'bulk', limit: limits.bulkPerMinute, windowMs: bulkWindow + margin, bucketMs: Math.max(10, Math.min(1000, Math.floor(bulkWindow / 60))) }),
   };
 }
 export type Budgets = ReturnType<typeof createBudgets>;

@@ -2,7 +2,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { resolveMapping } from '../../src/events/index.js';
 import { createLogger } from '../../src/logger.js';
 import { startPipeline, ALL_ROLES, type Pipeline, type Role } from '../../src/pipeline.js';
-import { startSimulator, type Simulator } from '../../src/simulator/server.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js';
 import { redisUrl, uniquePrefix } from './context.js';
 
 export interface TestPipeline {
@@ -14,8 +14,12 @@ export interface TestPipeline {
 }
 
 /** A whole pipeline in this process against a fresh simulator, under a unique prefix. */
-export async function startTestPipeline(env: Record<string, string> = {}, roles: readonly Role[] = ALL_ROLES): Promise<TestPipeline> {
-  const simulator = await startSimulator({ clientCode: 'acme' });
+export async function startTestPipeline(
+  env: Record<string, string> = {},
+  roles: readonly Role[] = ALL_ROLES,
+  simulatorOptions: Partial<SimulatorOptions> = {},
+): Promise<TestPipeline> {
+  const simulator = await startSimulator({ clientCode: 'acme', ...simulatorOptions });
   const prefix = uniquePrefix('pipe');
   const config = loadConfig({
     REDIS_URL: redisUrl(),

@@ -1,0 +1,162 @@
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createProducer } from '../../src/intake/producer.js';
+import { deletePrefix, newRedis } from '../harness/context.js';
+import { startTestPipeline, waitFor, type TestPipeline } from '../harness/pipeline.js';
+
+interface SentEvent {
+  id: string;
+  type: 'loyalty_card_used';
+  occurredAt: string;
+  visitor: { mbox3rdPartyId: string } | { mboxPC: string };
+  data: { storeId: string; points: number };
+}
+
+/** Events over `visitors` visitors (half mboxPC, half third-party ids), several per visitor, shuffled. */
+function workload(visitors: number, perVisitor: number, tag: string): SentEvent[] {
+  const events: SentEvent[] = [];
+  for (let v = 0; v < visitors; v += 1) {
+    const visitor = v % 2 === 0 ? { mbox3rdPartyId: `CRM-${tag}-${v}` } : { mboxPC: `${v}-${tag}.01_00` };
+    for (let k = 0; k < perVisitor; k += 1) {
+      events.push({
+        id: `${tag}-${v}-${k}`,
+        type: 'loyalty_card_used',
+        occurredAt: new Date(Date.UTC(2026, 10, 21, 10, 0, k * 7 + (v % 5))).toISOString(),
+        visitor,
+        data: { storeId: `S${v}-${k}`, points: v * 100 + k },
+      });
+    }
+  }
+  // Deterministic shuffle so arrival order differs from event order.
+  return events.map((e, i) => ({ e, key: (i * 7919) % events.length })).sort((a, b) => a.key - b.key).map((x) => x.e);
+}
+
+/** The newest storeId per visitor, as Target must end up holding it. */
+function oracle(events: SentEvent[]): Map<string, string> {
+  const newest = new Map<string, SentEvent>();
+  for (const e of events) {
+    const key = 'mboxPC' in e.visitor ? `pc:${e.visitor.mboxPC}` : `3p:${e.visitor.mbox3rdPartyId}`;
+    const cur = newest.get(key);
+    if (cur === undefined || e.occurredAt > cur.occurredAt || (e.occurredAt === cur.occurredAt && e.id > cur.id)) newest.set(key, e);
+  }
+  return new Map([...newest].map(([k, e]) => [k, e.data.storeId]));
+}
+
+function landedStores(running: TestPipeline): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  for (const [key, profile] of running.simulator.store.all()) out.set(key, profile.loyaltyLastStoreId);
+  return out;
+}
+
+async function settled(running: TestPipeline, expected: Map<string, string>, timeoutMs: number): Promise<boolean> {
+  return waitFor(async () => {
+    const landed = landedStores(running);
+    for (const [k, v] of expected) if (landed.get(k) !== v) return false;
+    return (await running.pipeline.store.inFlightVisitors()) === 0 && (await running.pipeline.store.pendingVisitors()) === 0;
+  }, timeoutMs, 100);
+}
+
+describe('deliveries survive an unreliable Target without breaking its limits', () => {
+  let redis: Redis;
+  let running: TestPipeline | undefined;
+
+  beforeEach(() => {
+    redis = newRedis();
+  });
+  afterEach(async () => {
+    if (running !== undefined) {
+      await running.close();
+      await deletePrefix(redis, running.prefix);
+    }
+    running = undefined;
+    await redis.quit();
+  });
+
+  it('auto mode under 5xx, dropped connections, stuck batches and a tight bulk limit: every update lands, no 503 for rate', async () => {
+    running = await startTestPipeline(
+      { LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DELIVERY_MODE: 'auto', BULK_THRESHOLD: '40', BULK_CALLS_PER_MINUTE: '8', BULK_CALLS_WINDOW_MS: '3000', SINGLE_DAILY_BUDGET: '100000', BULK_MAX_RESUBMITS: '5', BULK_STATUS_MAX_POLL_MS: '500', RETRY_MAX_MS: '1000', TARGET_TIMEOUT_MS: '1000', CLAIM_LEASE_MS: '4000' },
+      undefined,
+      { bulkCallsPerMinute: 8, bulkRateWindowMs: 3000, latencyMs: 5, batchProcessingMs: 150 },
+    );
+    const sim = running.simulator;
+    sim.faults.failNext(6, 500);
+    sim.faults.dropConnections(3);
+    sim.faults.stickNextBatches(2);
+    const producer = createProducer({ connection: redis, prefix: running.prefix, source: 'pos' });
+    const events = workload(120, 4, 'a');
+    for (let i = 0; i < events.length; i += 60) {
+      const summary = await producer.sendMany(events.slice(i, i + 60));
+      expect(summary.accepted).toBe(Math.min(60, events.length - i));
+    }
+    const firstWave = oracle(events);
+    expect(await settled(running, firstWave, 60_000), `landed ${landedStores(running).size}/${firstWave.size}`).toBe(true);
+    // A second, small wave for visitors Target now knows goes by single calls.
+    sim.faults.failNext(3, 502);
+    const later = workload(10, 2, 'a').map((e) => ({ ...e, id: `${e.id}-late`, occurredAt: e.occurredAt.replace('2026-11-21', '2026-11-22') }));
+    await producer.sendMany(later);
+    await producer.close();
+    events.push(...later);
+    const expected = oracle(events);
+    expect(await settled(running, expected, 60_000), `landed ${landedStores(running).size}/${expected.size}`).toBe(true);
+    expect(landedStores(running)).toEqual(expected);
+    expect(sim.stats.rateLimited).toBe(0);
+    expect(sim.stats.bulk).toBeGreaterThan(0);
+    expect(sim.stats.single).toBeGreaterThan(0);
+    expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
+  });
+
+  it('single mode through a 503 outage and 429s with Retry-After: every update lands within the single budget', async () => {
+    running = await startTestPipeline(
+      { DELIVERY_MODE: 'single', SINGLE_DAILY_BUDGET: '1000', RETRY_BASE_MS: '100', RETRY_MAX_MS: '400', TARGET_TIMEOUT_MS: '1000', CLAIM_LEASE_MS: '4000' },
+      undefined,
+      { latencyMs: 5 },
+    );
+    const sim = running.simulator;
+    sim.faults.outage(503);
+    const producer = createProducer({ connection: redis, prefix: running.prefix, source: 'pos' });
+    const events = workload(60, 3, 'b');
+    await producer.sendMany(events);
+    await producer.close();
+    // Long enough for several backoff steps to fail.
+    // Several failed attempts of the whole claim (60 visitors each) before Target returns.
+    expect(await waitFor(() => (sim.stats.byStatus[503] ?? 0) >= 4 * 60, 30_000, 50)).toBe(true);
+    sim.faults.restore();
+    sim.faults.failNext(10, 429, { retryAfterSeconds: 1 });
+    const expected = oracle(events);
+    expect(await settled(running, expected, 60_000)).toBe(true);
+    expect(landedStores(running)).toEqual(expected);
+    // Every call Target saw counts against the budget, failed ones included.
+    const calls = sim.stats.requests.filter((r) => r.path.includes('/profile/update')).length;
+    expect(calls).toBeLessThanOrEqual(1000);
+    const budget = await running.pipeline.budgets.single.peek();
+    expect(budget.used).toBeGreaterThanOrEqual(calls);
+  });
+
+  it('single mode waits when its daily budget is spent: no call past it, nothing dropped', async () => {
+    running = await startTestPipeline({ DELIVERY_MODE: 'single', SINGLE_DAILY_BUDGET: '10', FLUSH_BATCH_SIZE: '5' });
+    const producer = createProducer({ connection: redis, prefix: running.prefix, source: 'pos' });
+    const events = workload(30, 1, 'd');
+    await producer.sendMany(events);
+    await producer.close();
+    expect(await waitFor(() => running?.simulator.stats.single === 10, 20_000)).toBe(true);
+    // Give the waiting jobs time to (wrongly) try again.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(running.simulator.stats.single).toBe(10);
+    expect(await running.pipeline.store.inFlightVisitors()).toBe(20);
+    expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
+    expect(await running.pipeline.queues.deliverSingle.getDelayedCount()).toBeGreaterThan(0);
+  });
+
+  it('auto mode hands what the spent single budget cannot carry to bulk', async () => {
+    running = await startTestPipeline({ DELIVERY_MODE: 'auto', SINGLE_DAILY_BUDGET: '10', BULK_THRESHOLD: '1000' });
+    const producer = createProducer({ connection: redis, prefix: running.prefix, source: 'pos' });
+    // Known visitors (mboxPC) would go single; the budget of 10 cannot carry 30 of them.
+    const events = workload(60, 1, 'c').filter((e) => 'mboxPC' in e.visitor);
+    await producer.sendMany(events);
+    await producer.close();
+    const expected = oracle(events);
+    expect(await settled(running, expected, 30_000)).toBe(true);
+    expect(running.simulator.stats.single).toBeLessThanOrEqual(10);
+    expect(running.simulator.stats.bulk).toBeGreaterThan(0);
+  });
+});
