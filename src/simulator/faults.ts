@@ -19,13 +19,14 @@ interface Failure {
  * Makes the simulated Target misbehave. Faults apply to the single update, bulk update and
  * batch status endpoints; the Fetch Profile API is exempt so tests can check what landed
  * while Target is "down". Precedence per call: a pending dropped connection, then a pending
- * `failNext`, then an ongoing outage.
+ * `failNext`, then an ongoing outage, then the random error rate.
  */
 export class FaultInjector {
   private outageFailure: Failure | undefined;
   private readonly queued: Failure[] = [];
   private dropsLeft = 0;
   private stuckLeft = 0;
+  private rate: { probability: number; failure: Failure } | undefined;
   private latency: number;
 
   /** @param initialLatencyMs the `latencyMs` option; `restore()` returns to it. */
@@ -48,6 +49,18 @@ export class FaultInjector {
     this.dropsLeft += n;
   }
 
+  /**
+   * Each profile call fails with `status` with this probability (0–1), until `restore()`:
+   * a steady error rate for soak tests and the benchmark. `random` is injectable for tests.
+   */
+  errorRate(probability: number, status = 500, opts: FailureOptions & { random?: () => number } = {}): void {
+    if (!(probability >= 0 && probability <= 1)) throw new RangeError('error rate must be between 0 and 1');
+    this.rate = probability === 0 ? undefined : { probability, failure: { status, ...retryAfter(opts) } };
+    this.random = opts.random ?? Math.random;
+  }
+
+  private random: () => number = Math.random;
+
   /** Extra delay before each profile call is handled. */
   setLatency(ms: number): void {
     this.latency = ms;
@@ -64,6 +77,7 @@ export class FaultInjector {
     this.queued.length = 0;
     this.dropsLeft = 0;
     this.stuckLeft = 0;
+    this.rate = undefined;
     this.latency = this.initialLatencyMs;
   }
 
@@ -78,7 +92,7 @@ export class FaultInjector {
       this.dropsLeft -= 1;
       return { kind: 'drop' };
     }
-    const failure = this.queued.shift() ?? this.outageFailure;
+    const failure = this.queued.shift() ?? this.outageFailure ?? (this.rate !== undefined && this.random() < this.rate.probability ? this.rate.failure : undefined);
     return failure === undefined ? { kind: 'none' } : { kind: 'fail', ...failure };
   }
 

@@ -7,6 +7,7 @@ import { profileCallGuard } from './guards.js';
 import { BULK_CALLS_PER_MINUTE, MAX_VALUE_LENGTH } from './limits.js';
 import { RollingWindowLimit } from './rate-limit.js';
 import { registerBulkRoutes } from './routes-bulk.js';
+import { registerControlRoutes } from './routes-control.js';
 import { registerFetchRoutes } from './routes-fetch.js';
 import { registerSingleRoutes } from './routes-single.js';
 import { SimulatorStats } from './stats.js';
@@ -101,6 +102,7 @@ function buildApp(options: SimulatorOptions, ctx: SimulatorContext): FastifyInst
   });
 
   registerFetchRoutes(app, ctx);
+  registerControlRoutes(app, ctx);
   // Faults, client code and bearer checks guard the profile update calls only.
   void app.register((scope, _opts, done) => {
     scope.addHook('onRequest', profileCallGuard(ctx));

@@ -1,0 +1,62 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { FaultsSchema, applyFaults } from './routes-control.js';
+import { startSimulator } from './server.js';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port 0-65535');
+  return n;
+}
+
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number, 0 or more');
+  return n;
+}
+
+function faults(value: string) {
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError('expected JSON, e.g. {"errorRate":{"probability":0.05,"status":503}}');
+  }
+  const parsed = FaultsSchema.safeParse(json);
+  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues.map((i) => `${i.path.join('.') || 'faults'}: ${i.message}`).join('; '));
+  return parsed.data;
+}
+
+/** `target-ingest simulator`: the Target simulator as a stand-alone process. */
+export function registerSimulatorCommand(program: Command): void {
+  program
+    .command('simulator')
+    .description('run the Adobe Target simulator stand-alone (single and bulk profile updates, batch status, fetch, /_simulator control routes)')
+    .option('--port <port>', 'port to listen on', port, 8090)
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--client-code <code>', 'the Target client code it accepts', 'simulator')
+    .option('--auth-token <token>', 'require this Bearer token on every profile call (or SIMULATOR_AUTH_TOKEN)')
+    .option('--latency <ms>', 'added latency per request', nonNegative, 0)
+    .option('--batch-processing <ms>', 'how long a bulk batch stays incomplete', nonNegative, 0)
+    .option('--bulk-calls-per-minute <n>', 'bulk calls admitted per minute before HTTP 503', nonNegative, 50)
+    .option('--faults <json>', 'faults to start with (or SIMULATOR_FAULTS), same JSON as POST /_simulator/faults', faults)
+    .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; bulkCallsPerMinute: number; faults?: ReturnType<typeof faults> }) => {
+      const authToken = opts.authToken ?? process.env.SIMULATOR_AUTH_TOKEN;
+      const initialFaults = opts.faults ?? (process.env.SIMULATOR_FAULTS !== undefined && process.env.SIMULATOR_FAULTS !== '' ? faults(process.env.SIMULATOR_FAULTS) : undefined);
+      const simulator = await startSimulator({
+        clientCode: opts.clientCode,
+        host: opts.host,
+        port: opts.port,
+        latencyMs: opts.latency,
+        batchProcessingMs: opts.batchProcessing,
+        bulkCallsPerMinute: opts.bulkCallsPerMinute,
+        ...(authToken !== undefined && authToken !== '' ? { authToken } : {}),
+      });
+      if (initialFaults !== undefined) applyFaults(simulator, initialFaults);
+      process.stdout.write(`Target simulator for client "${opts.clientCode}" listening at ${simulator.url}\n`);
+      const stop = (): void => {
+        void simulator.close().then(() => process.exit(0));
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+}
