@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerDlqCommand } from './dlq/command.js';
 import { registerImportCommand } from './intake/import/command.js';
 import { registerSimulatorCommand } from './simulator/command.js';
 import { registerVerifyCommand } from './target/verify-command.js';
@@ -8,6 +9,7 @@ const program = new Command('target-ingest').description('Offline customer actio
 
 registerSimulatorCommand(program);
 registerVerifyCommand(program);
+registerDlqCommand(program);
 registerImportCommand(program);
 
 await program.parseAsync(process.argv);

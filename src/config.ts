@@ -135,6 +135,12 @@ export const EnvSchema = z.object({
   RETRY_BASE_MS: positiveInt('RETRY_BASE_MS', 1_000),
   /** Longest delay between two delivery attempts. */
   RETRY_MAX_MS: positiveInt('RETRY_MAX_MS', 5 * 60_000),
+  /** Dead letters kept at most (oldest trimmed first; trimming is logged and counted). */
+  DEAD_LETTER_MAX_COUNT: positiveInt('DEAD_LETTER_MAX_COUNT', 100_000),
+  /** Dead letters older than this are trimmed. */
+  DEAD_LETTER_MAX_AGE_MS: positiveInt('DEAD_LETTER_MAX_AGE_MS', 30 * 24 * 3600_000),
+  /** On SIGTERM, active jobs get this long to finish before they are handed back (their lock lapses and another worker redoes them). */
+  SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS', 20_000),
   /** Event ids are remembered per source this long to drop resends. */
   DEDUPE_WINDOW_MS: positiveInt('DEDUPE_WINDOW_MS', 7 * 24 * 3600 * 1000),
   /** How long the event time of the value Target holds is remembered per visitor and attribute. */

@@ -5,6 +5,7 @@ import { createMapProcessor } from './coalesce/map-processor.js';
 import { VisitorStore } from './coalesce/store.js';
 import type { Config } from './config.js';
 import { DeadLetters } from './dead-letters.js';
+import { DeadLetterAdmin } from './dlq/admin.js';
 import type { CompiledMapping } from './events/index.js';
 import type { Logger } from './logger.js';
 import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type BulkStatusJob, type DeadLetter, type DeliverJob, type IngestJob } from './queues.js';
@@ -108,8 +109,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       bulkThreshold: config.BULK_THRESHOLD,
       logger: logger.child({ role: 'flusher' }),
     });
+    const dlqAdmin = new DeadLetterAdmin(queues, store, logger.child({ role: 'dlq' }));
+    const trimDeadLetters = async (): Promise<number> => {
+      const removed = await dlqAdmin.trim(config.DEAD_LETTER_MAX_COUNT, config.DEAD_LETTER_MAX_AGE_MS);
+      if (removed > 0) {
+        await redis.hincrby(store.keys.stats, 'dead_letters_trimmed', removed);
+        logger.warn({ removed, maxCount: config.DEAD_LETTER_MAX_COUNT, maxAgeMs: config.DEAD_LETTER_MAX_AGE_MS }, 'trimmed dead letters past their retention');
+      }
+      return removed;
+    };
     await queues.flush.upsertJobScheduler('flush-due', { every: config.FLUSH_INTERVAL_MS }, { name: 'flush' });
-    workers.push(new Worker(QUEUE_NAMES.flush, () => flusher.flushOnce(), workerOptions(1)));
+    await queues.flush.upsertJobScheduler('trim-dead-letters', { every: 60_000 }, { name: 'trim-dead-letters' });
+    workers.push(new Worker(QUEUE_NAMES.flush, (job) => (job.name === 'trim-dead-letters' ? trimDeadLetters() : flusher.flushOnce()), workerOptions(1)));
   }
   if (options.roles.includes('deliver')) {
     const client = new TargetClient({
@@ -150,7 +161,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     workers: new Map(workers.map((w) => [w.name, w])),
     deadLetters,
     async close() {
-      await Promise.all(workers.map((w) => w.close()));
+      // Active jobs get SHUTDOWN_TIMEOUT_MS to finish; after that the workers stop waiting and
+      // those jobs' locks lapse, so another worker redoes them (every step is idempotent).
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), config.SHUTDOWN_TIMEOUT_MS).unref())]);
+      if (timedOut) {
+        logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'active jobs did not finish in time: handing them back');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
       await Promise.all(workerConnections.map((c) => c.quit()));
       await Promise.all(Object.values(queues).map((q) => q.close()));
       for (const close of closers) await close();

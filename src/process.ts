@@ -6,7 +6,7 @@ import { startPipeline, type Role } from './pipeline.js';
 import { buildHttpServer, listen } from './http/server.js';
 import { httpPluginsFor } from './http/plugins.js';
 import { Metrics } from './ops/metrics.js';
-import { ensureRedis } from './redis.js';
+import { checkRedisSettings, ensureRedis } from './redis.js';
 import { Lifecycle } from './signals.js';
 import { startSimulator } from './simulator/server.js';
 
@@ -77,6 +77,9 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
   if (stopRedis !== undefined) lifecycle.add('private redis-server', stopRedis);
   if (lifecycle.isStopping) return;
   const pipeline = await startPipeline({ config, mapping, logger, roles: options.roles, targetBaseUrl: targetBaseUrl ?? '' });
+  const settings = await checkRedisSettings(pipeline.redis);
+  // Loud on purpose: these settings decide whether "accepted" can be trusted (P1, P7).
+  for (const problem of settings.problems) logger.error({ check: 'redis-settings' }, `REDIS MISCONFIGURED: ${problem}`);
   lifecycle.add('pipeline', () => pipeline.close());
   const http = await buildHttpServer({
     logger,

@@ -62,3 +62,36 @@ export async function ensureRedis(url: string, opts: { allowLocal: boolean; data
     await exited;
   };
 }
+
+/** What `checkRedisSettings` found; each problem is a sentence an operator can act on. */
+export interface RedisSettingsReport {
+  maxmemoryPolicy?: string;
+  appendonly?: string;
+  problems: string[];
+}
+
+/**
+ * Redis is the pipeline's source of truth: an eviction policy other than `noeviction` would
+ * silently drop accepted events or visitor state under memory pressure, and without
+ * append-only persistence a Redis restart loses what it held. Managed services may refuse
+ * CONFIG GET; then the report says the settings could not be checked.
+ */
+export async function checkRedisSettings(redis: Redis): Promise<RedisSettingsReport> {
+  const report: RedisSettingsReport = { problems: [] };
+  try {
+    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
+    const [, aof] = (await redis.config('GET', 'appendonly')) as [string, string];
+    report.maxmemoryPolicy = policy;
+    report.appendonly = aof;
+  } catch {
+    report.problems.push('could not read maxmemory-policy and appendonly (CONFIG GET refused): make sure they are noeviction and yes');
+    return report;
+  }
+  if (report.maxmemoryPolicy !== 'noeviction') {
+    report.problems.push(`maxmemory-policy is ${report.maxmemoryPolicy ?? 'unknown'}: Redis may evict accepted events and visitor state under memory pressure; set maxmemory-policy noeviction`);
+  }
+  if (report.appendonly !== 'yes') {
+    report.problems.push('appendonly is off: a Redis restart loses every accepted event it held; set appendonly yes');
+  }
+  return report;
+}

@@ -249,3 +249,25 @@ redis.call('HSET', vf, '_claim', newClaim)
 redis.call('ZADD', root .. ':leases', now + leaseMs, vk)
 return 1
 `;
+
+/**
+ * Put dead-lettered values back for delivery (dlq replay), with the stamps they had, so the
+ * normal rules still hold: a value older than what Target holds, or than what is pending or
+ * in flight, is skipped (P3/P4). No dedupe marker is involved: these values were merged once.
+ * ARGV: root, now, windowMs, vk, then name, value, stamp triples. Returns how many were restored.
+ */
+export const RESTORE_VALUES = `${NEWER}
+local root, now, windowMs, vk = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
+local restored = 0
+for a = 5, #ARGV, 3 do
+  local name, value, st = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local sname = 's:' .. name
+  if newer(st, redis.call('HGET', vd, name)) and newer(st, redis.call('HGET', vp, sname)) and newer(st, redis.call('HGET', vf, sname)) then
+    redis.call('HSET', vp, 'v:' .. name, value, sname, st)
+    restored = restored + 1
+  end
+end
+if restored > 0 then redis.call('ZADD', root .. ':due', 'NX', now + windowMs, vk) end
+return restored
+`;

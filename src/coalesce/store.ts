@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { visitorKey, type ValidEvent } from '../events/index.js';
 import { stamp, storeKeys } from '../keys.js';
-import { ACK_DELIVERED, CLAIM_DUE, EXPIRED_LEASES, MERGE_EVENTS, RELEASE_CLAIM, RENEW_LEASE, SNAPSHOT_CLAIM } from './lua.js';
+import { ACK_DELIVERED, CLAIM_DUE, EXPIRED_LEASES, MERGE_EVENTS, RELEASE_CLAIM, RENEW_LEASE, RESTORE_VALUES, SNAPSHOT_CLAIM } from './lua.js';
 
 /**
  * Outcome of merging one event into the visitor store: `replayed` when the same batch (job)
@@ -38,6 +38,7 @@ interface StoreCommands {
   tiRelease(...args: string[]): Promise<number>;
   tiExpired(...args: string[]): Promise<string[]>;
   tiRenew(...args: string[]): Promise<number>;
+  tiRestore(...args: string[]): Promise<number>;
 }
 
 const SCRIPTS: Record<keyof StoreCommands, string> = {
@@ -48,6 +49,7 @@ const SCRIPTS: Record<keyof StoreCommands, string> = {
   tiRelease: RELEASE_CLAIM,
   tiExpired: EXPIRED_LEASES,
   tiRenew: RENEW_LEASE,
+  tiRestore: RESTORE_VALUES,
 };
 
 function withCommands(redis: Redis): Redis & StoreCommands {
@@ -155,6 +157,17 @@ export class VisitorStore {
       if (error !== null) throw error;
       return n === 1;
     });
+  }
+
+  /**
+   * Puts dead-lettered values back on the normal path (dlq replay) with their original
+   * stamps; values older than what Target, pending or in-flight hold are skipped. Returns
+   * how many attributes were restored.
+   */
+  restore(vk: string, attributes: Readonly<Record<string, AttributeUpdate>>, now = Date.now()): Promise<number> {
+    const args = [this.keys.due, this.keys.root, String(now), String(this.settings.coalesceWindowMs), vk];
+    for (const [name, update] of Object.entries(attributes)) args.push(name, update.value, update.stamp);
+    return this.redis.tiRestore(...args);
   }
 
   /** Lets go of visitors whose values were dead-lettered. */

@@ -27,6 +27,7 @@ export class FaultInjector {
   private dropsLeft = 0;
   private stuckLeft = 0;
   private rate: { probability: number; failure: Failure } | undefined;
+  private readonly rejected = new Map<string, number>();
   private latency: number;
 
   /** @param initialLatencyMs the `latencyMs` option; `restore()` returns to it. */
@@ -61,6 +62,19 @@ export class FaultInjector {
 
   private random: () => number = Math.random;
 
+  /**
+   * Single updates naming this visitor id (`mboxPC` or `mbox3rdPartyId` in the query) are
+   * refused with `status` (default 400), like a profile Target will not take, until `restore()`.
+   */
+  rejectVisitor(id: string, status = 400): void {
+    this.rejected.set(id, status);
+  }
+
+  /** The status a single update for this visitor id must get, if it is refused. */
+  rejectionFor(id: string | undefined): number | undefined {
+    return id === undefined ? undefined : this.rejected.get(id);
+  }
+
   /** Extra delay before each profile call is handled. */
   setLatency(ms: number): void {
     this.latency = ms;
@@ -78,6 +92,7 @@ export class FaultInjector {
     this.dropsLeft = 0;
     this.stuckLeft = 0;
     this.rate = undefined;
+    this.rejected.clear();
     this.latency = this.initialLatencyMs;
   }
 

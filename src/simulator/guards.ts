@@ -35,6 +35,10 @@ export function profileCallGuard(ctx: SimulatorContext) {
         break;
     }
 
+    const query = request.query as Record<string, string | undefined>;
+    const rejectedWith = ctx.faults.rejectionFor(query.mbox3rdPartyId ?? query.mboxPC);
+    if (rejectedWith !== undefined) return sendXmlError(reply, rejectedWith, 'Simulated rejection of this visitor');
+
     const { client } = request.params as { client?: string };
     if (client !== ctx.settings.clientCode) {
       return sendXmlError(reply, 400, `Unknown client code "${preview(client ?? '')}"`);

@@ -20,6 +20,8 @@ export const FaultsSchema = z.object({
   stickNextBatches: z.number().int().min(1).max(1000).optional(),
   /** Added latency per profile call, in ms. */
   latencyMs: z.number().int().min(0).max(120_000).optional(),
+  /** Single updates for these visitor ids are refused with 400. */
+  rejectVisitors: z.array(z.string().min(1).max(256)).max(10_000).optional(),
   /** Retry-After (seconds) sent with injected failures. */
   retryAfterSeconds: z.number().int().min(0).max(3600).optional(),
 }).strict();
@@ -35,6 +37,7 @@ export function applyFaults(ctx: Pick<SimulatorContext, 'faults'>, faults: Fault
   if (faults.dropConnections !== undefined) ctx.faults.dropConnections(faults.dropConnections);
   if (faults.stickNextBatches !== undefined) ctx.faults.stickNextBatches(faults.stickNextBatches);
   if (faults.latencyMs !== undefined) ctx.faults.setLatency(faults.latencyMs);
+  for (const id of faults.rejectVisitors ?? []) ctx.faults.rejectVisitor(id);
 }
 
 export function registerControlRoutes(app: FastifyInstance, ctx: SimulatorContext): void {

@@ -20,6 +20,7 @@ describe('SIGKILL of worker processes while events flow', () => {
       processes: 3,
       paceMs: 700,
       env: { WORKER_LOCK_MS: '4000' },
+      targetLatencyMs: 20,
       drainTimeoutMs: 90_000,
       chaos: async (fleet, producing) => {
         while (producing() || kills < MIN_KILLS) {
@@ -29,9 +30,9 @@ describe('SIGKILL of worker processes while events flow', () => {
         }
       },
     });
-    const context = `seed ${seed}, ${kills} kills: ${JSON.stringify({ ...result, differences: result.differences.length })}`;
+    const context = `seed ${seed}, ${kills} kills: ${JSON.stringify({ ...result, differences: result.differences.length, overtaking: result.overtaking.length })}`;
 
-    console.log(context);
+    console.log(`sigkill fault test: ${context}`);
     expect(kills, context).toBeGreaterThanOrEqual(MIN_KILLS);
     expect(result.unexpectedExits, context).toEqual([]);
     expect(result.drained, context).toBe(true);
@@ -44,5 +45,6 @@ describe('SIGKILL of worker processes while events flow', () => {
     expect(result.failedJobs, context).toBe(0);
     expect(result.leftoverStoreKeys, context).toBe(0);
     expect(result.differences, context).toEqual([]);
+    expect(result.overtaking, context).toEqual([]);
   }, 180_000);
 });

@@ -1,5 +1,5 @@
 import { loadConfig, type Config } from '../../src/config.js';
-import { resolveMapping } from '../../src/events/index.js';
+import { loadMappingFile, resolveMapping } from '../../src/events/index.js';
 import { createLogger } from '../../src/logger.js';
 import { startPipeline, ALL_ROLES, type Pipeline, type Role } from '../../src/pipeline.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js';
@@ -36,7 +36,8 @@ export async function startTestPipeline(
     ...env,
   });
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: false });
-  const pipeline = await startPipeline({ config, mapping: resolveMapping(), logger, roles, targetBaseUrl: simulator.url });
+  const mapping = resolveMapping(config.MAPPING_FILE !== undefined ? loadMappingFile(config.MAPPING_FILE) : undefined);
+  const pipeline = await startPipeline({ config, mapping, logger, roles, targetBaseUrl: simulator.url });
   return {
     config,
     pipeline,

@@ -1,0 +1,108 @@
+import { Queue } from 'bullmq';
+import type { Command } from 'commander';
+import { VisitorStore } from '../coalesce/store.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type DeadLetter, type IngestJob } from '../queues.js';
+import { connectRedis } from '../redis.js';
+import { DeadLetterAdmin, type DeadLetterView } from './admin.js';
+import { FilterError, parseFilter } from './filters.js';
+
+interface CommonOptions {
+  stage?: string;
+  code?: string;
+  source?: string;
+  since?: string;
+  until?: string;
+  json?: boolean;
+  dryRun?: boolean;
+  limit?: string;
+}
+
+function line(entry: DeadLetterView): string {
+  const count = entry.events !== undefined ? `${entry.events.length} event(s)` : `${entry.visitors?.length ?? 0} visitor(s)`;
+  return [entry.id, new Date(entry.lastAttemptAt).toISOString(), entry.stage, entry.error.code, entry.source ?? '-', count, entry.error.message.slice(0, 80)].join('  ');
+}
+
+/** Opens the pipeline's dead-letter queue from the environment, runs `action`, closes everything. */
+async function withAdmin(action: (admin: DeadLetterAdmin) => Promise<void>): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    process.stderr.write(`target-ingest: ${error instanceof ConfigError ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const redis = connectRedis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const prefix = bullPrefix(config.REDIS_PREFIX);
+  const deadLetter = new Queue<DeadLetter>(QUEUE_NAMES.deadLetter, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.deadLetter });
+  const ingest = new Queue<IngestJob>(QUEUE_NAMES.ingest, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.ingest });
+  const store = new VisitorStore(redis, {
+    prefix: config.REDIS_PREFIX,
+    coalesceWindowMs: config.COALESCE_WINDOW_MS,
+    dedupeWindowMs: config.DEDUPE_WINDOW_MS,
+    deliveredRetentionMs: config.DELIVERED_RETENTION_MS,
+    leaseMs: config.CLAIM_LEASE_MS,
+  });
+  const logger = createLogger({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, pretty: false, destination: process.stderr });
+  try {
+    await action(new DeadLetterAdmin({ deadLetter, ingest }, store, logger));
+  } catch (error) {
+    process.stderr.write(`target-ingest: ${error instanceof FilterError ? `bad filter: ${error.message}` : error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = error instanceof FilterError ? 2 : 1;
+  } finally {
+    await deadLetter.close();
+    await ingest.close();
+    await redis.quit();
+  }
+}
+
+function withFilters(cmd: Command): Command {
+  return cmd
+    .option('--stage <stage>', 'intake, map, deliver-single, deliver-bulk or bulk-status')
+    .option('--code <code>', 'error code, e.g. TARGET_HTTP_400 or EVENT_INVALID')
+    .option('--source <source>', 'producer source')
+    .option('--since <time>', 'last attempt at or after (ISO-8601 or epoch ms)')
+    .option('--until <time>', 'last attempt before (ISO-8601 or epoch ms)')
+    .option('--json', 'print JSON');
+}
+
+/** `target-ingest dlq list | show <id> | replay | purge`, all with filters, --dry-run and --json. */
+export function registerDlqCommand(program: Command): void {
+  const dlq = program.command('dlq').description('inspect, replay and purge dead letters (uses REDIS_URL and REDIS_PREFIX)');
+
+  withFilters(dlq.command('list').description('list dead letters, newest first')).option('--limit <n>', 'most entries to print', '100').action((opts: CommonOptions) =>
+    withAdmin(async (admin) => {
+      const { total, entries } = await admin.list(parseFilter({ ...opts }), { limit: Number(opts.limit ?? 100) });
+      if (opts.json === true) {
+        process.stdout.write(`${JSON.stringify({ total, entries }, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(`${total} dead letter(s)${total > entries.length ? `, showing ${entries.length}` : ''}\n`);
+      for (const entry of entries) process.stdout.write(`${line(entry)}\n`);
+    }));
+
+  dlq.command('show <id>').description('print one dead letter in full (JSON)').action((id: string) =>
+    withAdmin(async (admin) => {
+      const entry = await admin.show(id);
+      if (entry === undefined) {
+        process.stderr.write(`no dead letter with id ${id}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(`${JSON.stringify(entry, null, 2)}\n`);
+    }));
+
+  for (const action of ['replay', 'purge'] as const) {
+    withFilters(dlq.command(action).description(action === 'replay' ? 'put matching dead letters back through the pipeline' : 'delete matching dead letters for good'))
+      .option('--dry-run', 'only say what would be done')
+      .action((opts: CommonOptions) =>
+        withAdmin(async (admin) => {
+          const filter = parseFilter({ ...opts });
+          const result = action === 'replay' ? await admin.replay(filter, { dryRun: opts.dryRun === true }) : await admin.purge(filter, { dryRun: opts.dryRun === true });
+          if (opts.json === true) process.stdout.write(`${JSON.stringify({ action, dryRun: opts.dryRun === true, ...result }, null, 2)}\n`);
+          else process.stdout.write(`${opts.dryRun === true ? `would ${action}` : action === 'replay' ? 'replayed' : 'purged'} ${opts.dryRun === true ? result.matched : result.done} of ${result.matched} matching dead letter(s)\n`);
+        }));
+  }
+}

@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProducer } from '../../src/intake/producer.js';
+import { deletePrefix, newRedis, uniquePrefix } from '../harness/context.js';
+import { startTestPipeline, waitFor } from '../harness/pipeline.js';
+import { runBuilt } from '../harness/spawn-process.js';
+
+/** Runs `target-ingest dlq …` (built) against the test's pipeline; returns parsed JSON output. */
+async function dlq(env: Record<string, string>, args: string[]): Promise<unknown> {
+  const proc = runBuilt('src/cli.js', env, ['dlq', ...args, '--json']);
+  const code = await proc.exited;
+  if (code !== 0) throw new Error(`dlq ${args.join(' ')} exited ${String(code)}: ${proc.lines.join('\n')}`);
+  return JSON.parse(proc.lines.join('\n')) as unknown;
+}
+
+describe('poison events and a visitor Target rejects: dead letters, then replay after the fix', () => {
+  let redis: Redis;
+  let dir: string;
+  const prefix = uniquePrefix('dlq');
+
+  beforeAll(() => {
+    redis = newRedis();
+    dir = mkdtempSync(join(tmpdir(), 'ti-dlq-'));
+  });
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('isolates the bad ones, names stage and reason, and delivers them on replay', async () => {
+    const env = { REDIS_PREFIX: prefix, DELIVERY_MODE: 'single', DELIVERY_MAX_ATTEMPTS: '2', DELIVERY_MAX_AGE_MS: '1' };
+    let running = await startTestPipeline(env);
+    const cliEnv = { REDIS_URL: running.config.REDIS_URL, REDIS_PREFIX: prefix };
+    try {
+      // 500 events in one producer batch; Target refuses one of the visitors.
+      running.simulator.faults.rejectVisitor('CRM-REJECTED');
+      const events = Array.from({ length: 500 }, (_, i) => ({
+        id: `pos-${i}`, type: 'loyalty_card_used', occurredAt: '2026-11-21T10:00:00Z',
+        visitor: { mbox3rdPartyId: i === 7 ? 'CRM-REJECTED' : `CRM-${i}` }, data: { storeId: `S${i}` },
+      }));
+      const producer = createProducer({ connection: redis, prefix, source: 'pos' });
+      expect((await producer.sendMany(events)).accepted).toBe(500);
+      await producer.close();
+      // A poison event reaches the map worker directly (a type the running mapping does not know).
+      await running.pipeline.queues.ingest.add('events', {
+        source: 'kiosk', receivedAt: Date.now(),
+        events: [
+          { id: 'k-1', type: 'kiosk_v2_visit', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-KIOSK' }, data: { kioskId: 'K9' } },
+          { id: 'k-2', type: 'kiosk_visit', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-KIOSK-OK' }, data: { kioskId: 'K1' } },
+        ],
+      });
+      expect(await waitFor(() => running.simulator.store.size === 500, 30_000)).toBe(true);
+      expect(await waitFor(async () => (await running.pipeline.queues.deadLetter.count()) === 2, 20_000)).toBe(true);
+      expect(running.simulator.store.get('thirdPartyId', 'CRM-REJECTED')).toBeUndefined();
+      expect(running.simulator.store.get('thirdPartyId', 'CRM-KIOSK-OK')?.kioskLastId).toBe('K1');
+
+      const listed = (await dlq(cliEnv, ['list'])) as { total: number; entries: Array<{ stage: string; source?: string; error: { code: string; message: string; status?: number }; attempts: number; firstAttemptAt: number; lastAttemptAt: number }> };
+      expect(listed.total).toBe(2);
+      const byStage = new Map(listed.entries.map((e) => [e.stage, e]));
+      expect(byStage.get('map')).toMatchObject({ source: 'kiosk', error: { code: 'EVENT_INVALID' } });
+      expect(byStage.get('map')?.error.message).toMatch(/type: unknown event type "kiosk_v2_visit"/);
+      expect(byStage.get('deliver-single')).toMatchObject({ error: { code: 'TARGET_HTTP_400', status: 400 } });
+      for (const e of listed.entries) expect(e.lastAttemptAt).toBeGreaterThanOrEqual(e.firstAttemptAt);
+      const filtered = (await dlq(cliEnv, ['list', '--stage', 'map'])) as { total: number };
+      expect(filtered.total).toBe(1);
+      const dry = (await dlq(cliEnv, ['replay', '--dry-run'])) as { matched: number; done: number };
+      expect(dry).toMatchObject({ matched: 2, done: 0 });
+      expect(await running.pipeline.queues.deadLetter.count()).toBe(2);
+
+      // The fixes: Target accepts the visitor again, and the mapping learns the new type.
+      await running.close();
+      const mappingFile = join(dir, 'mapping.json');
+      writeFileSync(mappingFile, JSON.stringify({
+        mode: 'extend',
+        events: { kiosk_v2_visit: { data: { kioskId: { type: 'string', required: true } }, attributes: { kioskLastId: { from: 'data.kioskId' } } } },
+      }));
+      running = await startTestPipeline({ ...env, MAPPING_FILE: mappingFile });
+      const replayed = (await dlq(cliEnv, ['replay'])) as { matched: number; done: number };
+      expect(replayed).toMatchObject({ matched: 2, done: 2 });
+      expect(await waitFor(() => running.simulator.store.get('thirdPartyId', 'CRM-REJECTED')?.loyaltyLastStoreId === 'S7', 20_000)).toBe(true);
+      expect(await waitFor(() => running.simulator.store.get('thirdPartyId', 'CRM-KIOSK')?.kioskLastId === 'K9', 20_000)).toBe(true);
+      expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
+    } finally {
+      await running.close();
+    }
+  });
+});

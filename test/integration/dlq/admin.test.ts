@@ -1,0 +1,92 @@
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeadLetterAdmin } from '../../../src/dlq/admin.js';
+import { buildHttpServer, listen } from '../../../src/http/server.js';
+import { httpPluginsFor } from '../../../src/http/plugins.js';
+import { createLogger } from '../../../src/logger.js';
+import { Metrics } from '../../../src/ops/metrics.js';
+import type { DeadLetter } from '../../../src/queues.js';
+import { resolveMapping } from '../../../src/events/index.js';
+import { deletePrefix } from '../../harness/context.js';
+import { startTestPipeline, type TestPipeline } from '../../harness/pipeline.js';
+
+const ADMIN = 'admin-token-0123456789';
+const READER = 'reader-token-0123456789';
+
+function letter(stage: DeadLetter['stage'], code: string, source: string, at: number): DeadLetter {
+  return { stage, source, events: [{ id: `${stage}-${at}` }], error: { class: 'X', code, message: 'm' }, attempts: 1, firstAttemptAt: at, lastAttemptAt: at };
+}
+
+describe('dead-letter administration', () => {
+  let running: TestPipeline;
+  let admin: DeadLetterAdmin;
+  let base: string;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    running = await startTestPipeline({ ADMIN_TOKEN: ADMIN, ADMIN_READONLY_TOKEN: READER }, ['map']);
+    const logger = createLogger({ level: 'silent', pretty: false });
+    admin = new DeadLetterAdmin(running.pipeline.queues, running.pipeline.store, logger);
+    const app = await buildHttpServer({
+      logger,
+      bodyLimit: 1_000_000,
+      plugins: httpPluginsFor({ config: running.config, logger, mapping: resolveMapping(), pipeline: running.pipeline, metrics: new Metrics({ defaultMetrics: false }), roles: ['map'], isStopping: () => false }),
+    });
+    base = await listen(app, 0, '127.0.0.1');
+    close = () => app.close();
+  });
+  afterAll(async () => {
+    await close();
+    await running.close();
+    await deletePrefix(running.pipeline.redis, running.prefix).catch(() => undefined);
+  });
+
+  it('filters by stage, code, source and time, newest first; trims by count and age, oldest first', async () => {
+    const q = running.pipeline.queues.deadLetter;
+    await q.add('map', letter('map', 'EVENT_INVALID', 'pos', 1000));
+    await q.add('deliver-single', letter('deliver-single', 'TARGET_HTTP_400', 'pos', 2000));
+    await q.add('deliver-bulk', letter('deliver-bulk', 'BULK_BATCH_STUCK', 'kiosk', 3000));
+    expect((await admin.list({ stage: 'map' })).total).toBe(1);
+    expect((await admin.list({ code: 'TARGET_HTTP_400' })).entries.map((e) => e.stage)).toEqual(['deliver-single']);
+    expect((await admin.list({ source: 'pos' })).total).toBe(2);
+    expect((await admin.list({ since: 2000, until: 3000 })).entries.map((e) => e.stage)).toEqual(['deliver-single']);
+    expect((await admin.list({})).entries.map((e) => e.stage)).toEqual(['deliver-bulk', 'deliver-single', 'map']);
+
+    // Count: keep 2 → the oldest (map) goes.
+    expect(await admin.trim(2, 1e12)).toBe(1);
+    expect((await admin.list({})).entries.map((e) => e.stage)).toEqual(['deliver-bulk', 'deliver-single']);
+    // Age: everything written "now" is younger than an hour.
+    expect(await admin.trim(100, 3600_000)).toBe(0);
+    expect(await admin.trim(100, 3600_000, Date.now() + 2 * 3600_000)).toBe(2);
+    expect(await q.count()).toBe(0);
+  });
+
+  it('serves the same over /admin/dead-letters: credentials required, read-only may only read', async () => {
+    const q = running.pipeline.queues.deadLetter;
+    await q.add('map', letter('map', 'EVENT_INVALID', 'pos', 5000));
+    const anonymous = await request(`${base}/admin/dead-letters`);
+    expect(anonymous.statusCode).toBe(401);
+    await anonymous.body.dump();
+
+    const list = await request(`${base}/admin/dead-letters?stage=map`, { headers: { authorization: `Bearer ${READER}` } });
+    expect(list.statusCode).toBe(200);
+    const body = (await list.body.json()) as { total: number; entries: Array<{ id: string }> };
+    expect(body.total).toBe(1);
+    const one = await request(`${base}/admin/dead-letters/${body.entries[0]?.id ?? 'x'}`, { headers: { authorization: `Bearer ${READER}` } });
+    expect(((await one.body.json()) as { error: { code: string } }).error.code).toBe('EVENT_INVALID');
+
+    const bad = await request(`${base}/admin/dead-letters?stage=nope`, { headers: { authorization: `Bearer ${READER}` } });
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.stringify(await bad.body.json())).toMatch(/stage: expected one of/);
+
+    const post = (token: string, path: string, payload: unknown) => request(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+    const forbidden = await post(READER, '/admin/dead-letters/purge', { filter: {} });
+    expect(forbidden.statusCode).toBe(403);
+    await forbidden.body.dump();
+    const dry = await post(ADMIN, '/admin/dead-letters/purge', { filter: { stage: 'map' }, dryRun: true });
+    expect(await dry.body.json()).toMatchObject({ action: 'purge', dryRun: true, matched: 1, done: 0 });
+    const purged = await post(ADMIN, '/admin/dead-letters/purge', { filter: { stage: 'map' } });
+    expect(await purged.body.json()).toMatchObject({ matched: 1, done: 1 });
+    expect(await q.count()).toBe(0);
+  });
+});
