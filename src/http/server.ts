@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../logger.js';
 
 export interface HttpServerOptions {
@@ -19,8 +19,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   const app = Fastify({
     loggerInstance,
     bodyLimit: options.bodyLimit,
-    // Request logs carry method, url and status only; bodies are never logged.
-    disableRequestLogging: true,
+    // No per-request log lines: URLs can carry ids, and intake logs its own counts.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: true,
   });
   for (const { plugin } of options.plugins) await app.register(plugin);

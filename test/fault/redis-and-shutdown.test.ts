@@ -1,0 +1,163 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createProducer, type Producer } from '../../src/intake/producer.js';
+import { startSimulator, type Simulator } from '../../src/simulator/server.js';
+import { uniquePrefix } from '../harness/context.js';
+import { diffProfiles, oracleProfiles } from '../harness/oracle.js';
+import { freePort, spawnRedis, type SpawnedRedis } from '../harness/redis-server.js';
+import { runBuilt, type RunningProcess } from '../harness/spawn-process.js';
+import { buildWorkload, seedFromEnv } from '../harness/workload.js';
+import { startTestPipeline, waitFor } from '../harness/pipeline.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+function pipelineProcess(redisUrl: string, sim: Simulator, prefix: string): RunningProcess {
+  const proc = runBuilt('workers/all-in-one.js', {
+    REDIS_URL: redisUrl, REDIS_PREFIX: prefix, TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: sim.url,
+    PORT: '0', HOST: '127.0.0.1', COALESCE_WINDOW_MS: '100', FLUSH_INTERVAL_MS: '50', BULK_STATUS_POLL_MS: '100',
+    RETRY_BASE_MS: '100', RETRY_MAX_MS: '1000', TARGET_TIMEOUT_MS: '1000', CLAIM_LEASE_MS: '3000', START_LOCAL_REDIS: 'false', LOG_LEVEL: 'info',
+  });
+  cleanups.push(async () => {
+    proc.kill('SIGKILL');
+    await proc.exited;
+  });
+  return proc;
+}
+
+/** Sends every group of the workload; a POS resends a batch whose answer it never got. */
+async function sendAll(producer: Producer, groups: unknown[][][], between?: (i: number) => Promise<void>): Promise<void> {
+  for (const [i, group] of groups.entries()) {
+    await Promise.all(group.map(async (batch) => {
+      for (;;) {
+        try {
+          await producer.sendMany(batch);
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }));
+    if (between !== undefined) await between(i);
+  }
+}
+
+async function settle(sim: Simulator, expected: ReturnType<typeof oracleProfiles>, timeoutMs: number): Promise<string[]> {
+  await waitFor(() => diffProfiles(expected, sim.store.all()).length === 0, timeoutMs, 200);
+  return diffProfiles(expected, sim.store.all());
+}
+
+describe('Redis and process faults (P7): final profiles equal the oracle, lost = 0', () => {
+  it('survives redis-server (append-only) killed with SIGKILL and restarted during load', async () => {
+    const seed = seedFromEnv();
+    const dir = mkdtempSync(join(tmpdir(), 'ti-aof-'));
+    const port = await freePort();
+    let redis: SpawnedRedis = await spawnRedis({ port, dir, appendOnly: true });
+    cleanups.push(async () => {
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const sim = await startSimulator({ clientCode: 'acme' });
+    cleanups.push(() => sim.close());
+    const prefix = uniquePrefix('aof');
+    const proc = pipelineProcess(redis.url, sim, prefix);
+    await proc.waitForLine(/target-ingest running/);
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    // Connection errors while Redis is down are expected; the producer's sends wait them out.
+    connection.on('error', () => undefined);
+    cleanups.push(() => Promise.resolve(connection.disconnect()));
+    const producer = createProducer({ connection, prefix, source: 'pos' });
+    const workload = buildWorkload({ seed, events: 3000, visitors: 300, batchSize: 100, concurrentBatches: 2 });
+    await sendAll(producer, workload.groups, async (i) => {
+      if (i !== Math.floor(workload.groups.length / 2)) return;
+      redis.process.kill('SIGKILL');
+      await new Promise((r) => redis.process.once('exit', r));
+      await new Promise((r) => setTimeout(r, 500));
+      redis = await spawnRedis({ port, dir, appendOnly: true });
+    });
+    await producer.close();
+    const diff = await settle(sim, oracleProfiles(workload.events), 60_000);
+    expect(diff, `seed ${seed}`).toEqual([]);
+  });
+
+  it('SIGTERM during load exits 0 after handing work back; a restart delivers everything', async () => {
+    const seed = seedFromEnv();
+    const sim = await startSimulator({ clientCode: 'acme', latencyMs: 20 });
+    cleanups.push(() => sim.close());
+    const redis = await spawnRedis();
+    cleanups.push(() => redis.stop());
+    const prefix = uniquePrefix('term');
+    let proc = pipelineProcess(redis.url, sim, prefix);
+    await proc.waitForLine(/target-ingest running/);
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    cleanups.push(() => Promise.resolve(connection.disconnect()));
+    const producer = createProducer({ connection, prefix, source: 'pos' });
+    const workload = buildWorkload({ seed, events: 3000, visitors: 300 });
+    let exitCode: number | string | undefined;
+    await sendAll(producer, workload.groups, async (i) => {
+      if (i === Math.floor(workload.groups.length / 2)) {
+        proc.kill('SIGTERM');
+        exitCode = await proc.exited;
+      }
+    });
+    expect(exitCode).toBe(0);
+    expect(proc.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+    // Some events were accepted while no worker ran; nothing may be lost on restart.
+    proc = pipelineProcess(redis.url, sim, prefix);
+    await producer.close();
+    const diff = await settle(sim, oracleProfiles(workload.events), 60_000);
+    expect(diff, `seed ${seed}`).toEqual([]);
+  });
+
+  it('Target down for several backoff steps while events keep coming: all lands after, memory bounded, backoff visible', async () => {
+    const seed = seedFromEnv();
+    const redis = await spawnRedis();
+    cleanups.push(() => redis.stop());
+    const running = await startTestPipeline({ REDIS_URL: redis.url, DELIVERY_MODE: 'single', RETRY_BASE_MS: '100', RETRY_MAX_MS: '3000', CLAIM_LEASE_MS: '8000' });
+    cleanups.push(() => running.close());
+    const probe = new Redis(redis.url, { maxRetriesPerRequest: null });
+    cleanups.push(async () => probe.quit());
+    const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await probe.info('memory'))?.[1] ?? 0);
+    const sim = running.simulator;
+    // Backoff, seen on one visitor Target keeps refusing with 503: each attempt waits longer.
+    sim.faults.rejectVisitor('CRM-BACKOFF', 503);
+    const single = createProducer({ connection: probe, prefix: running.prefix, source: 'pos' });
+    const backoffEvent = { id: 'b-1', type: 'kiosk_visit', occurredAt: new Date().toISOString(), visitor: { mbox3rdPartyId: 'CRM-BACKOFF' }, data: { kioskId: 'K1' } };
+    await single.send(backoffEvent);
+    await single.close();
+    expect(await waitFor(() => (sim.stats.byStatus[503] ?? 0) >= 5, 20_000)).toBe(true);
+    const attempts = sim.stats.requests.filter((r) => r.status === 503).map((r) => r.at);
+    const gaps = attempts.slice(1).map((at, i) => at - (attempts[i] ?? at));
+    expect(gaps[3], `gaps between attempts: ${gaps.join(', ')} ms`).toBeGreaterThan(2 * (gaps[0] ?? 0));
+    sim.faults.restore();
+    sim.stats.reset();
+    sim.faults.outage(503);
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    cleanups.push(async () => connection.quit());
+    const producer = createProducer({ connection, prefix: running.prefix, source: 'pos' });
+    // 200 visitors, then 4,000 more events for the same visitors during the outage.
+    const workload = buildWorkload({ seed, events: 4200, visitors: 200 });
+    const before = await usedMemory();
+    await sendAll(producer, workload.groups.slice(0, 3));
+    const afterFirst = await usedMemory();
+    await sendAll(producer, workload.groups.slice(3));
+    await new Promise((r) => setTimeout(r, 300));
+    const duringOutage = await usedMemory();
+    await producer.close();
+    expect(await waitFor(() => (sim.stats.byStatus[503] ?? 0) >= 5 * 50, 30_000, 100)).toBe(true);
+
+    // Memory grows with the dedupe marks of new events, not with a copy of every event.
+    const perEvent = (duringOutage - afterFirst) / (workload.events.length - 300);
+    expect(perEvent, `bytes per event during the outage (before ${before}, after first ${afterFirst}, during ${duringOutage})`).toBeLessThan(250);
+
+    sim.faults.restore();
+    const diff = await settle(sim, oracleProfiles([...workload.events, backoffEvent]), 60_000);
+    expect(diff, `seed ${seed}`).toEqual([]);
+    expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
+  });
+});
