@@ -96,7 +96,19 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
   if (options.roles.includes('map')) {
     const processor = createMapProcessor({ store, mapping: options.mapping, deadLetters, maxValueLength: config.MAX_VALUE_LENGTH, logger: logger.child({ role: 'map' }) });
-    workers.push(new Worker<IngestJob>(QUEUE_NAMES.ingest, processor, workerOptions(config.WORKER_CONCURRENCY)));
+    const mapWorker = new Worker<IngestJob>(QUEUE_NAMES.ingest, processor, workerOptions(config.WORKER_CONCURRENCY));
+    // A batch whose retries are spent (Redis kept failing) becomes a dead letter with its
+    // events, so "accepted" always ends in delivered or dead-lettered (P1).
+    mapWorker.on('failed', (job, error) => {
+      if (job === undefined || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+      const at = Date.now();
+      void deadLetters.add({
+        stage: 'map', source: job.data.source, events: job.data.events,
+        error: { class: error.name, code: (error as { code?: string }).code ?? 'MAP_FAILED', message: error.message },
+        attempts: job.attemptsMade, firstAttemptAt: job.timestamp, lastAttemptAt: at,
+      }, `map-failed-${job.id ?? at}`).catch((e: unknown) => logger.error({ err: e, jobId: job.id }, 'could not dead-letter a failed ingest batch; it stays in the failed set'));
+    });
+    workers.push(mapWorker);
   }
   if (options.roles.includes('flusher')) {
     const flusher = new Flusher({

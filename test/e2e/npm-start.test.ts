@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer } from '../../src/intake/producer.js';
 import { deletePrefix, newRedis, redisUrl, uniquePrefix } from '../harness/context.js';
 import { waitFor } from '../harness/pipeline.js';
-import { freePort } from '../harness/redis-server.js';
+import { freePort, spawnRedis } from '../harness/redis-server.js';
+import { startSimulator } from '../../src/simulator/server.js';
 import { runBuilt, type RunningProcess } from '../harness/spawn-process.js';
 
 async function fetchProfile(port: number, thirdPartyId: string): Promise<Record<string, { value: string }> | undefined> {
@@ -85,6 +86,48 @@ describe('npm start (dist/workers/all-in-one.js)', () => {
       proc.kill('SIGTERM');
     }
     expect(await proc.exited, proc.lines.join('\n')).toBe(0);
+  });
+
+  it('says loudly when Redis may evict data', async () => {
+    const evicting = await spawnRedis({ extraArgs: ['--maxmemory-policy', 'allkeys-lru'] });
+    const proc = runBuilt('workers/all-in-one.js', { REDIS_URL: evicting.url, SIMULATOR_PORT: String(await freePort()), PORT: '0', HOST: '127.0.0.1' });
+    try {
+      await proc.waitForLine(/target-ingest running/);
+      expect(proc.lines.join('\n')).toMatch(/REDIS MISCONFIGURED: maxmemory-policy is allkeys-lru/);
+    } finally {
+      proc.kill('SIGTERM');
+      await proc.exited;
+      await evicting.stop();
+    }
+  });
+
+  it('waits for an active delivery on SIGTERM, and a second signal exits at once', async () => {
+    // Target answers after 30 s, so a delivery is still under way when the signal comes.
+    const slow = await startSimulator({ clientCode: 'acme', latencyMs: 30_000 });
+    const slowPrefix = uniquePrefix('slow');
+    const proc = runBuilt('workers/all-in-one.js', {
+      REDIS_URL: redisUrl(), REDIS_PREFIX: slowPrefix, TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: slow.url, DELIVERY_MODE: 'single',
+      TARGET_TIMEOUT_MS: '40000', CLAIM_LEASE_MS: '90000', SHUTDOWN_TIMEOUT_MS: '60000', COALESCE_WINDOW_MS: '100', FLUSH_INTERVAL_MS: '50', PORT: '0', HOST: '127.0.0.1',
+    });
+    try {
+      await proc.waitForLine(/target-ingest running/);
+      const producer = createProducer({ connection: redis, prefix: slowPrefix, source: 'kiosk' });
+      await producer.send({ id: 'slow-1', type: 'kiosk_visit', occurredAt: '2026-11-21T08:30:00Z', visitor: { mboxPC: '1-1.01_00' }, data: { kioskId: 'K1' } });
+      await producer.close();
+      expect(await waitFor(async () => (await redis.zcard(`{${slowPrefix}}:leases`)) === 1, 10_000)).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      proc.kill('SIGTERM');
+      await proc.waitForLine(/shutting down/);
+      const secondAt = Date.now();
+      proc.kill('SIGTERM');
+      expect(await proc.exited).toBe(1);
+      expect(Date.now() - secondAt).toBeLessThan(5000);
+      expect(proc.lines.join('\n')).toMatch(/second signal: exiting at once/);
+    } finally {
+      proc.kill('SIGKILL');
+      await slow.close();
+      await deletePrefix(redis, slowPrefix);
+    }
   });
 
   it('refuses to run in production without TARGET_CLIENT_CODE, naming the variable', async () => {
