@@ -15,4 +15,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node
+# Intake, /healthz, /readyz, /metrics and the dashboard (PORT); healthchecks live in docker-compose.yml.
+EXPOSE 8080
 CMD ["node", "dist/workers/all-in-one.js"]

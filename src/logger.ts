@@ -1,8 +1,7 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
-import { redactValue, secretsFromEnv, type Redactor, createRedactor } from './ops/redact.js';
+import { createRedactor, secretsFromEnv, type Redactor } from './ops/redact.js';
 
 export type { Logger };
-export { redactValue };
 
 /**
  * Keys whose values never reach a log line. The redactor (src/ops/redact.ts) matches them at
@@ -66,7 +65,10 @@ export function createLogger(settings: LoggerSettings): Logger {
     level: settings.level,
     base: { pid: process.pid },
     redact: { paths: redactPaths(settings.redactKeys ?? []), censor: '[redacted]' },
-    serializers: { err: pino.stdSerializers.err },
+    // The hook below has already turned errors into redacted plain objects ({ type, message,
+    // stack, ... }); pino's serializer would rename their type to "Object". Real Errors (in
+    // child bindings, say) still get the standard treatment.
+    serializers: { err: (err: unknown) => (err instanceof Error ? pino.stdSerializers.err(err) : err) },
     hooks: {
       logMethod(args, method) {
         method.apply(this, redactArgs(redactor, args));

@@ -10,7 +10,7 @@ import type { CompiledMapping } from './events/index.js';
 import type { Logger } from './logger.js';
 import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type BulkStatusJob, type DeadLetter, type DeliverJob, type IngestJob } from './queues.js';
 import { connectRedis } from './redis.js';
-import { TargetClient } from './target/client.js';
+import { TargetClient, type TargetCallObserver } from './target/client.js';
 import { targetBackoffStrategy, type RetryPolicy } from './target/backoff.js';
 import { createBudgets, type Budgets } from './target/budgets.js';
 import { createBulkStatusProcessor } from './target/bulk-status.js';
@@ -28,6 +28,8 @@ export interface PipelineOptions {
   roles: readonly Role[];
   /** Target base URL; overrides config (the built-in simulator's URL). */
   targetBaseUrl: string;
+  /** Told about every call to Target (metrics). */
+  onTargetCall?: TargetCallObserver;
 }
 
 /** A running set of roles on one Redis; `close()` finishes active jobs and disconnects. */
@@ -141,6 +143,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       ...(config.TARGET_AUTH_TOKEN !== undefined ? { authToken: config.TARGET_AUTH_TOKEN } : {}),
       timeoutMs: config.TARGET_TIMEOUT_MS,
       connections: config.TARGET_CONNECTIONS,
+      ...(options.onTargetCall !== undefined ? { onCall: options.onTargetCall } : {}),
     });
     closers.push(() => client.close());
     const deps = {
@@ -161,7 +164,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   }
   for (const worker of workers) {
     worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
-    worker.on('failed', (job, error) => logger.warn({ queue: worker.name, jobId: job?.id, attempt: job?.attemptsMade, code: (error as { code?: string }).code, msg: error.message }, 'job attempt failed'));
+    worker.on('failed', (job, error) => logger.warn({ queue: worker.name, jobId: job?.id, attempt: job?.attemptsMade, code: (error as { code?: string }).code, error: error.message }, 'job attempt failed'));
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 

@@ -76,7 +76,11 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
   }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
   if (stopRedis !== undefined) lifecycle.add('private redis-server', stopRedis);
   if (lifecycle.isStopping) return;
-  const pipeline = await startPipeline({ config, mapping, logger, roles: options.roles, targetBaseUrl: targetBaseUrl ?? '' });
+  const metrics = new Metrics();
+  const pipeline = await startPipeline({
+    config, mapping, logger, roles: options.roles, targetBaseUrl: targetBaseUrl ?? '',
+    onTargetCall: (endpoint, ms) => metrics.targetCallDuration.observe({ endpoint }, ms / 1000),
+  });
   const settings = await checkRedisSettings(pipeline.redis);
   // Loud on purpose: these settings decide whether "accepted" can be trusted (P1, P7).
   for (const problem of settings.problems) logger.error({ check: 'redis-settings' }, `REDIS MISCONFIGURED: ${problem}`);
@@ -84,7 +88,7 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
   const http = await buildHttpServer({
     logger,
     bodyLimit: config.INTAKE_BODY_LIMIT_BYTES,
-    plugins: httpPluginsFor({ config, logger, mapping, pipeline, metrics: new Metrics(), roles: options.roles, isStopping: () => lifecycle.isStopping }),
+    plugins: httpPluginsFor({ config, logger, mapping, pipeline, metrics, roles: options.roles, isStopping: () => lifecycle.isStopping }),
   });
   // Added last, closed first: stop taking requests before the workers wind down.
   lifecycle.add('http', () => http.close());

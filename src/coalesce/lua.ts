@@ -106,15 +106,16 @@ return out
  * and give it a lease. A visitor already in flight is skipped (held) and leaves the due
  * index; the end of its delivery puts it back (one delivery per visitor at a time: P4), and
  * until then every attempt of that delivery folds its pending values in (SNAPSHOT_CLAIM).
- * Held visitors do not count against `limit`: the scan goes on (up to 4 × limit entries)
- * so a crowd of held visitors at the head of the index cannot starve due ones behind it.
+ * Held visitors do not count against `limit`: the scan goes on past them (up to 3 × limit,
+ * at most 1,000, extra entries per call, to keep the script short) so a crowd of held
+ * visitors at the head of the index cannot starve due ones behind it.
  * ARGV: root, now, limit, leaseMs, claimId. Returns the claimed visitor keys.
  */
 export const CLAIM_DUE = `
 local root, now, limit, leaseMs, claimId = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local due, leases = KEYS[1], root .. ':leases'
 local out = {}
-local budget = limit * 4
+local budget = limit + math.min(limit * 3, 1000)
 while #out < limit and budget > 0 do
   local vks = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, math.min(limit - #out, budget))
   if #vks == 0 then break end

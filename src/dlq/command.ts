@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type DeadLetter, type IngestJob } from '../queues.js';
 import { connectRedis } from '../redis.js';
+import { redactValue } from '../ops/redact.js';
 import { DeadLetterAdmin, type DeadLetterView } from './admin.js';
 import { FilterError, parseFilter } from './filters.js';
 
@@ -76,7 +77,7 @@ export function registerDlqCommand(program: Command): void {
     withAdmin(async (admin) => {
       const { total, entries } = await admin.list(parseFilter({ ...opts }), { limit: Number(opts.limit ?? 100) });
       if (opts.json === true) {
-        process.stdout.write(`${JSON.stringify({ total, entries }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(redactValue({ total, entries }, ['cardId', 'agentId']), null, 2)}\n`);
         return;
       }
       process.stdout.write(`${total} dead letter(s)${total > entries.length ? `, showing ${entries.length}` : ''}\n`);
@@ -91,7 +92,8 @@ export function registerDlqCommand(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      process.stdout.write(`${JSON.stringify(entry, null, 2)}\n`);
+      // Dead letters keep raw events for replay; what is printed masks card numbers and secrets.
+      process.stdout.write(`${JSON.stringify(redactValue(entry, ['cardId', 'agentId']), null, 2)}\n`);
     }));
 
   for (const action of ['replay', 'purge'] as const) {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { HttpContext } from '../http/plugins.js';
 import { adminGuard } from '../ops/admin-auth.js';
+import { redactValue } from '../ops/redact.js';
 import { DeadLetterAdmin } from './admin.js';
 import { FilterError, parseFilter } from './filters.js';
 
@@ -25,7 +26,7 @@ export function deadLetterRoutes(ctx: HttpContext): FastifyPluginAsync {
       const query = request.query as Record<string, string | undefined>;
       try {
         const page = { limit: Math.min(1000, Number(query.limit ?? 100) || 100), offset: Number(query.offset ?? 0) || 0 };
-        return await admin.list(parseFilter(query), page);
+        return redactValue(await admin.list(parseFilter(query), page), ['cardId', 'agentId']);
       } catch (error) {
         const body = badFilter(error);
         if (body === undefined) throw error;
@@ -34,7 +35,7 @@ export function deadLetterRoutes(ctx: HttpContext): FastifyPluginAsync {
     });
     app.get('/admin/dead-letters/:id', { onRequest: readers }, async (request, reply) => {
       const entry = await admin.show((request.params as { id: string }).id);
-      return entry ?? reply.code(404).send({ error: 'not_found' });
+      return entry === undefined ? reply.code(404).send({ error: 'not_found' }) : redactValue(entry, ['cardId', 'agentId']);
     });
     for (const action of ['replay', 'purge'] as const) {
       app.post(`/admin/dead-letters/${action}`, { onRequest: writers }, async (request, reply) => {

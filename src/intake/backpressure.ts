@@ -30,7 +30,15 @@ export interface BackpressureLimits {
 /** Why intake refuses; also the `reason` label of the backpressure metric. */
 export type RefusalReason = 'backlog' | 'redis_memory' | 'redis_unavailable' | 'shutting_down';
 
-export type Verdict = { ok: true } | { ok: false; status: 429 | 503; reason: RefusalReason; message: string };
+/** A refusal: the HTTP status, the metric reason and a sentence for the producer. */
+export interface Refusal {
+  ok: false;
+  status: 429 | 503;
+  reason: RefusalReason;
+  message: string;
+}
+
+export type Verdict = { ok: true } | Refusal;
 
 /** The decision itself, pure: the first limit exceeded, or ok. */
 export function judgeLoad(load: PipelineLoad, limits: BackpressureLimits): Verdict {
@@ -48,7 +56,7 @@ export function judgeLoad(load: PipelineLoad, limits: BackpressureLimits): Verdi
 }
 
 /** A refusal verdict. */
-export function refuse(status: 429 | 503, reason: RefusalReason, message: string): Verdict {
+export function refuse(status: 429 | 503, reason: RefusalReason, message: string): Refusal {
   return { ok: false, status, reason, message };
 }
 
@@ -56,7 +64,7 @@ export function refuse(status: 429 | 503, reason: RefusalReason, message: string
 export async function readPipelineLoad(redis: Redis, ingestQueue: Queue, prefix: string): Promise<PipelineLoad> {
   const keys = storeKeys(prefix);
   const [counts, replies] = await Promise.all([
-    ingestQueue.getJobCounts('wait', 'paused', 'prioritized', 'delayed', 'active'),
+    ingestQueue.getJobCounts('wait', 'prioritized', 'delayed', 'active'),
     redis.pipeline().zcard(keys.due).zcard(keys.leases).info('memory').exec(),
   ]);
   const failed = replies?.find(([error]) => error !== null);

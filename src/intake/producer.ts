@@ -43,6 +43,8 @@ export function createProducer(options: ProducerOptions): Producer {
     prefix: bullPrefix(prefix),
     defaultJobOptions: JOB_OPTIONS.ingest,
   });
+  // Connection trouble surfaces as rejected sends; the queue's own error events add nothing.
+  ingestQueue.on('error', () => undefined);
   const marks = new IntakeMarks(options.connection, prefix, options.dedupeWindowMs ?? 7 * 24 * 3600 * 1000);
   const deps = { ingestQueue, marks, mapping, maxValueLength: options.maxValueLength ?? 256 };
   return {

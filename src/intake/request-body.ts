@@ -1,3 +1,4 @@
+import { isBlankLine, parseJsonLine } from './json-line.js';
 import { describeJsonSyntaxProblem } from './json-syntax.js';
 import { firstInvalidUtf8Byte } from './utf8.js';
 
@@ -88,35 +89,21 @@ function parseJson(bytes: Buffer, maxEvents: number): ParsedBody {
 function parseNdjson(bytes: Buffer, maxEvents: number): ParsedBody {
   // Counted before any parsing, so an oversized request costs a scan, not a parse.
   const lines = splitLines(bytes);
-  const count = lines.reduce((n, line) => n + (isBlank(line) ? 0 : 1), 0);
+  const count = lines.reduce((n, line) => n + (isBlankLine(line) ? 0 : 1), 0);
   if (count === 0) throw new BodyError('EMPTY_BODY', 'request body holds no lines; send one JSON event per line');
   if (count > maxEvents) throw tooMany(count, maxEvents);
   const parsed: ParsedBody = { events: [], positions: [], rejected: [] };
   lines.forEach((line, index) => {
-    if (isBlank(line)) return;
-    const result = parseLine(line, index + 1);
-    if ('error' in result) parsed.rejected.push({ index, errors: [result.error] });
+    if (isBlankLine(line)) return;
+    const result = parseJsonLine(line);
+    // `body:` leads the message so metrics fold every unreadable line into one reason label.
+    if ('problem' in result) parsed.rejected.push({ index, errors: [`body: line ${index + 1} is ${result.problem}`] });
     else {
       parsed.events.push(result.value);
       parsed.positions.push(index);
     }
   });
   return parsed;
-}
-
-/**
- * Parses one NDJSON line (without its line break); `lineNumber` is 1-based, for messages.
- * Errors start with `body:` so metrics fold them into one reason label.
- */
-export function parseLine(line: Uint8Array, lineNumber: number): { value: unknown } | { error: string } {
-  const invalid = firstInvalidUtf8Byte(line);
-  if (invalid !== -1) return { error: `body: line ${lineNumber} is not valid UTF-8 (first bad byte at offset ${invalid} of the line)` };
-  const text = Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8');
-  try {
-    return { value: JSON.parse(text) as unknown };
-  } catch {
-    return { error: `body: line ${lineNumber} is not valid JSON: ${describeJsonSyntaxProblem(text).replace(/ at line 1, (column \d+)$/, ' at $1')}` };
-  }
 }
 
 /** Splits on LF (a byte that never occurs inside a UTF-8 sequence); drops a CR before it. */
@@ -131,11 +118,6 @@ function splitLines(bytes: Buffer): Buffer[] {
     start = end + 1;
   }
   return lines;
-}
-
-function isBlank(line: Uint8Array): boolean {
-  for (const byte of line) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return false;
-  return true;
 }
 
 function tooMany(count: number, max: number): BodyError {

@@ -1,4 +1,4 @@
-import type { Job, Worker } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Pipeline } from '../pipeline.js';
 import { QUEUE_NAMES, type DeadLetter } from '../queues.js';
 import { codeLabel, type Metrics } from './metrics.js';
@@ -19,8 +19,8 @@ export function watchPipeline(metrics: Metrics, pipeline: WatchedPipeline): () =
   for (const [queue, worker] of pipeline.workers) {
     const onCompleted = (job: Job, result: unknown): void => recordCompleted(metrics, queue, job, result);
     const onFailed = (job: Job | undefined, error: Error): void => recordFailed(metrics, queue, job, error);
-    (worker as Worker).on('completed', onCompleted);
-    (worker as Worker).on('failed', onFailed);
+    worker.on('completed', onCompleted);
+    worker.on('failed', onFailed);
     detachers.push(() => {
       worker.off('completed', onCompleted);
       worker.off('failed', onFailed);
@@ -45,7 +45,7 @@ function recordCompleted(metrics: Metrics, queue: string, job: Job, result: unkn
   if (queue === QUEUE_NAMES.ingest) {
     const data = asRecord(job.data);
     const source = typeof data.source === 'string' ? data.source : 'unknown';
-    for (const outcome of ['applied', 'superseded', 'duplicate', 'late', 'invalid'] as const) {
+    for (const outcome of ['applied', 'superseded', 'duplicate', 'late', 'replayed', 'invalid'] as const) {
       const n = count(summary[outcome]);
       if (n > 0) metrics.mapEvents.inc({ source, outcome }, n);
     }

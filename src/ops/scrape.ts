@@ -1,13 +1,8 @@
 import type { Pipeline } from '../pipeline.js';
 import type { Metrics } from './metrics.js';
 
-/** What a scrape reads from Redis; a slice of Pipeline so tests and roles without a store fit. */
-export type ScrapeSource = Pick<Pipeline, 'redis' | 'queues' | 'store'>;
-
-/** A rolling budget as the pipeline exposes it (src/target/budgets.ts `CallBudget.peek`). */
-interface BudgetView {
-  peek(): Promise<{ remaining: number; recent: number }>;
-}
+/** What a scrape reads from Redis: the slice of Pipeline it needs. */
+export type ScrapeSource = Pick<Pipeline, 'redis' | 'queues' | 'store' | 'budgets'>;
 
 /** Longest a scrape waits for Redis; Prometheus' own scrape timeout is usually 10 s. */
 export const SCRAPE_REDIS_TIMEOUT_MS = 2000;
@@ -38,7 +33,8 @@ export async function refreshSharedGauges(metrics: Metrics, source: ScrapeSource
 
 async function readInto(metrics: Metrics, source: ScrapeSource): Promise<void> {
   const queues = Object.values(source.queues);
-  const budgets = budgetsOf(source);
+  // Every budget the pipeline keeps (single, bulk), so a new one is reported without a change here.
+  const budgets = Object.entries(source.budgets);
   const [counts, pending, inFlight, stats, memory, budgetStates] = await Promise.all([
     Promise.all(queues.map(async (queue) => ({ name: queue.name, counts: await queue.getJobCounts() }))),
     source.store.pendingVisitors(),
@@ -64,16 +60,6 @@ async function readInto(metrics: Metrics, source: ScrapeSource): Promise<void> {
     metrics.budgetRemaining.set({ budget: name }, state.remaining);
     metrics.budgetRecentCalls.set({ budget: name }, state.recent);
   }
-}
-
-/** The pipeline's rolling budgets, when this build has them (`pipeline.budgets.single/bulk`). */
-function budgetsOf(source: ScrapeSource): Array<[string, BudgetView]> {
-  const budgets = (source as { budgets?: unknown }).budgets;
-  if (typeof budgets !== 'object' || budgets === null) return [];
-  return Object.entries(budgets).filter((entry): entry is [string, BudgetView] => {
-    const value: unknown = entry[1];
-    return typeof value === 'object' && value !== null && typeof (value as { peek?: unknown }).peek === 'function';
-  });
 }
 
 /** Reads one numeric field of a Redis INFO section. */

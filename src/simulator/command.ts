@@ -38,8 +38,9 @@ export function registerSimulatorCommand(program: Command): void {
     .option('--latency <ms>', 'added latency per request', nonNegative, 0)
     .option('--batch-processing <ms>', 'how long a bulk batch stays incomplete', nonNegative, 0)
     .option('--bulk-calls-per-minute <n>', 'bulk calls admitted per minute before HTTP 503', nonNegative, 50)
+    .option('--public-url <url>', 'base URL clients reach it at (for batchStatus links), e.g. http://simulator:8090')
     .option('--faults <json>', 'faults to start with (or SIMULATOR_FAULTS), same JSON as POST /_simulator/faults', faults)
-    .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; bulkCallsPerMinute: number; faults?: ReturnType<typeof faults> }) => {
+    .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; bulkCallsPerMinute: number; publicUrl?: string; faults?: ReturnType<typeof faults> }) => {
       const authToken = opts.authToken ?? process.env.SIMULATOR_AUTH_TOKEN;
       const initialFaults = opts.faults ?? (process.env.SIMULATOR_FAULTS !== undefined && process.env.SIMULATOR_FAULTS !== '' ? faults(process.env.SIMULATOR_FAULTS) : undefined);
       const simulator = await startSimulator({
@@ -49,6 +50,7 @@ export function registerSimulatorCommand(program: Command): void {
         latencyMs: opts.latency,
         batchProcessingMs: opts.batchProcessing,
         bulkCallsPerMinute: opts.bulkCallsPerMinute,
+        ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl.replace(/\/+$/, '') } : {}),
         ...(authToken !== undefined && authToken !== '' ? { authToken } : {}),
       });
       if (initialFaults !== undefined) applyFaults(simulator, initialFaults);

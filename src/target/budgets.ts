@@ -7,11 +7,13 @@ import { hashTag } from '../keys.js';
  * window and takes room only if the sum plus the request stays within the limit. A bucket
  * partly inside the window counts whole, so the budget can be under-used by one bucket but
  * never exceeded.
- * ARGV: key, now, bucketMs, windowMs, limit, n, recentMs.
+ * KEYS[1]: the budget hash (declared, so a cluster client routes the call to its slot).
+ * ARGV: now, bucketMs, windowMs, limit, n, recentMs.
  * Returns { granted (1/0), used after, ms until room frees (0 if granted), used in last recentMs }.
  */
 const RESERVE = `
-local key, now, bucketMs, windowMs, limit, n, recentMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local key = KEYS[1]
+local now, bucketMs, windowMs, limit, n, recentMs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local current = math.floor(now / bucketMs)
 local span = math.ceil(windowMs / bucketMs)
 local oldest = current - span + 1
@@ -69,7 +71,7 @@ export class CallBudget {
   private readonly key: string;
 
   constructor(redis: Redis, prefix: string, readonly settings: BudgetSettings) {
-    if (!('tiBudgetReserve' in redis)) redis.defineCommand('tiBudgetReserve', { numberOfKeys: 0, lua: RESERVE });
+    if (!('tiBudgetReserve' in redis)) redis.defineCommand('tiBudgetReserve', { numberOfKeys: 1, lua: RESERVE });
     this.redis = redis as Redis & BudgetCommands;
     this.key = `${hashTag(prefix)}:budget:${settings.name}`;
   }

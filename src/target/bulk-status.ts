@@ -40,7 +40,7 @@ export interface BulkStatusSummary {
 export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: BulkStatusSettings) {
   return async (job: Job<BulkStatusJob>, token?: string): Promise<BulkStatusSummary> => {
     const { claimId } = job.data;
-    const log = deps.logger.child({ queue: job.queueName, jobId: job.id });
+    const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
     const summary: BulkStatusSummary = { complete: 0, acked: 0, resubmitted: 0, deadLettered: 0, pending: 0, profilesNotFound: 0, failedUpdates: 0 };
     const remaining: BulkStatusJob['batches'] = [];
     let waitMs = 0;

@@ -14,7 +14,13 @@ export interface TargetClientSettings {
   timeoutMs?: number;
   /** Keep-alive connections per origin. Default 32. */
   connections?: number;
+  /** Told about every HTTP call (endpoint, duration, outcome); for metrics. */
+  onCall?: TargetCallObserver;
 }
+
+/** Which Target API a call went to. */
+export type TargetEndpoint = 'single' | 'bulk' | 'status' | 'fetch';
+export type TargetCallObserver = (endpoint: TargetEndpoint, durationMs: number, outcome: 'ok' | 'error', status?: number) => void;
 
 const BODY_EXCERPT_CHARS = 500;
 
@@ -127,6 +133,20 @@ export class TargetClient {
 
   /** One HTTP call; returns the body of a 2xx answer, throws a classified error otherwise. */
   private async call(method: 'GET' | 'POST', pathAndQuery: string, headers: Record<string, string>, body?: string, origin = this.settings.baseUrl): Promise<string> {
+    const started = performance.now();
+    const endpoint = endpointOf(pathAndQuery);
+    let status: number | undefined;
+    try {
+      const text = await this.send(method, pathAndQuery, headers, body, origin, (s) => { status = s; });
+      this.settings.onCall?.(endpoint, performance.now() - started, 'ok', status);
+      return text;
+    } catch (error) {
+      this.settings.onCall?.(endpoint, performance.now() - started, 'error', status);
+      throw error;
+    }
+  }
+
+  private async send(method: 'GET' | 'POST', pathAndQuery: string, headers: Record<string, string>, body: string | undefined, origin: string, onStatus: (status: number) => void): Promise<string> {
     let response;
     try {
       response = await request(`${origin}${pathAndQuery}`, {
@@ -146,6 +166,7 @@ export class TargetClient {
       throw classifyError(error);
     }
     const status = response.statusCode;
+    onStatus(status);
     if (status >= 200 && status < 300) return text;
     const message = `Target answered HTTP ${status} to ${method} ${pathAndQuery.split('?')[0] ?? ''}`;
     if (classifyStatus(status) === 'permanent') throw new TargetRejectedError(message, status, excerpt(text));
@@ -156,6 +177,13 @@ export class TargetClient {
   async close(): Promise<void> {
     await this.agent.close();
   }
+}
+
+function endpointOf(pathAndQuery: string): TargetEndpoint {
+  if (pathAndQuery.includes('/batchUpdate')) return 'bulk';
+  if (pathAndQuery.includes('/batchStatus')) return 'status';
+  if (pathAndQuery.startsWith('/rest/')) return 'fetch';
+  return 'single';
 }
 
 function excerpt(text: string): string {

@@ -68,6 +68,7 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
       await deps.statusQueue.add('poll', { claimId, batches }, { jobId: claimId, delay: deps.statusFirstPollMs });
     }
     summary.delivered = batches.reduce((n, b) => n + b.visitors.length, 0);
+    summary.rowsPerFile = batches.map((b) => b.visitors.length);
     log.info({ claimId, visitors: visitors.length, files: files.length, ...summary }, 'bulk submitted');
     return summary;
   };

@@ -15,6 +15,8 @@ export interface DeliverySummary {
   rerouted: number;
   /** Event time (ms) of the oldest value delivered, for the event → delivered histogram. */
   oldestEventMs?: number;
+  /** Bulk: rows of each file submitted. */
+  rowsPerFile?: number[];
 }
 
 /** Sends again when newer values were folded in while a call was under way; bounded. */
@@ -70,7 +72,10 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls 
           return;
         }
         try {
-          summary.calls += await deps.client.updateSingle(parseVisitorKey(current.vk), valuesOf(current));
+          // Read the count first: `summary.calls += await …` would read calls before the await
+          // and lose the updates of calls running in parallel.
+          const made = await deps.client.updateSingle(parseVisitorKey(current.vk), valuesOf(current));
+          summary.calls += made;
         } catch (error) {
           const classified = classifyError(error);
           if (classified.kind === 'permanent') {

@@ -21,7 +21,7 @@ function pipelineProcess(redisUrl: string, sim: Simulator, prefix: string): Runn
   const proc = runBuilt('workers/all-in-one.js', {
     REDIS_URL: redisUrl, REDIS_PREFIX: prefix, TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: sim.url,
     PORT: '0', HOST: '127.0.0.1', COALESCE_WINDOW_MS: '100', FLUSH_INTERVAL_MS: '50', BULK_STATUS_POLL_MS: '100',
-    RETRY_BASE_MS: '100', RETRY_MAX_MS: '1000', TARGET_TIMEOUT_MS: '1000', CLAIM_LEASE_MS: '3000', START_LOCAL_REDIS: 'false', LOG_LEVEL: 'info',
+    RETRY_BASE_MS: '100', RETRY_MAX_MS: '1000', TARGET_TIMEOUT_MS: '1000', CLAIM_LEASE_MS: '3000', START_LOCAL_REDIS: 'false', LOG_LEVEL: 'info', WORKER_LOCK_MS: '3000',
   });
   cleanups.push(async () => {
     proc.kill('SIGKILL');
@@ -53,7 +53,7 @@ async function settle(sim: Simulator, expected: ReturnType<typeof oracleProfiles
 }
 
 describe('Redis and process faults (P7): final profiles equal the oracle, lost = 0', () => {
-  it('survives redis-server (append-only) killed with SIGKILL and restarted during load', async () => {
+  it('survives redis-server (append-only) killed with SIGKILL and restarted during load', { timeout: 150_000 }, async () => {
     const seed = seedFromEnv();
     const dir = mkdtempSync(join(tmpdir(), 'ti-aof-'));
     const port = await freePort();
@@ -85,7 +85,7 @@ describe('Redis and process faults (P7): final profiles equal the oracle, lost =
     expect(diff, `seed ${seed}`).toEqual([]);
   });
 
-  it('SIGTERM during load exits 0 after handing work back; a restart delivers everything', async () => {
+  it('SIGTERM during load exits 0 after handing work back; a restart delivers everything', { timeout: 150_000 }, async () => {
     const seed = seedFromEnv();
     const sim = await startSimulator({ clientCode: 'acme', latencyMs: 20 });
     cleanups.push(() => sim.close());
@@ -114,7 +114,7 @@ describe('Redis and process faults (P7): final profiles equal the oracle, lost =
     expect(diff, `seed ${seed}`).toEqual([]);
   });
 
-  it('Target down for several backoff steps while events keep coming: all lands after, memory bounded, backoff visible', async () => {
+  it('Target down for several backoff steps while events keep coming: all lands after, memory bounded, backoff visible', { timeout: 150_000 }, async () => {
     const seed = seedFromEnv();
     const redis = await spawnRedis();
     cleanups.push(() => redis.stop());

@@ -12,13 +12,14 @@ describe('SIGKILL of worker processes while events flow', () => {
   it(`ends with the oracle's profiles after at least ${MIN_KILLS} kills, losing nothing`, async () => {
     const seed = seedFromEnv();
     console.log(`sigkill fault test: seed ${seed}`);
-    const workload = buildWorkload({ seed, events: 4000, visitors: 300, batchSize: 100 });
+    // Small batches, paced so that the workload flows for about as long as the kills go on.
+    const workload = buildWorkload({ seed, events: 3000, visitors: 250, batchSize: 50 });
     const random = new Random(seed ^ 0x5eed);
     let kills = 0;
     const result = await runOracleWorkload({
       workload,
       processes: 3,
-      paceMs: 700,
+      paceMs: 600,
       env: { WORKER_LOCK_MS: '4000' },
       targetLatencyMs: 20,
       drainTimeoutMs: 90_000,

@@ -48,6 +48,58 @@ export function oracleProfiles(events: readonly unknown[], options: OracleOption
   return profiles;
 }
 
+/** One write Target applied, as the simulator reports it (`store.onWrite`). */
+export interface AppliedWrite {
+  vk: string;
+  attributes: Record<string, string>;
+}
+
+/**
+ * Writes that certainly put an older value over a newer one (P4), one line each. A value
+ * may come from several events, so each written value stands for a range of event stamps;
+ * a write is flagged only when even the newest event that could have produced it is older
+ * than the oldest event that could have produced a value written before it. Sound (no false
+ * alarms), and exact whenever values are unique.
+ */
+export function findOvertaking(events: readonly unknown[], writes: readonly AppliedWrite[], options: OracleOptions = {}): string[] {
+  const mapping = options.mapping ?? resolveMapping();
+  const now = options.now ?? Date.now();
+  const range = new Map<string, { min: Buffer; max: Buffer }>();
+  for (const raw of events) {
+    const checked = validateEvent(raw, mapping, { now });
+    if (!checked.ok) continue;
+    const { event } = checked;
+    const at = Buffer.from(`${String(event.occurredAtMs).padStart(15, '0')}|${event.id}`, 'utf8');
+    for (const [name, value] of Object.entries(event.attributes)) {
+      const key = `${visitorKey(event.visitor)}\u0000${name}\u0000${value}`;
+      const r = range.get(key);
+      if (r === undefined) range.set(key, { min: at, max: at });
+      else {
+        if (Buffer.compare(at, r.min) < 0) r.min = at;
+        if (Buffer.compare(at, r.max) > 0) r.max = at;
+      }
+    }
+  }
+  const floor = new Map<string, { stamp: Buffer; value: string }>();
+  const out: string[] = [];
+  for (const write of writes) {
+    for (const [name, value] of Object.entries(write.attributes)) {
+      const r = range.get(`${write.vk}\u0000${name}\u0000${value}`);
+      if (r === undefined) {
+        out.push(`${write.vk}.${name}: Target got ${JSON.stringify(value)}, which no event carries`);
+        continue;
+      }
+      const attr = `${write.vk}\u0000${name}`;
+      const before = floor.get(attr);
+      if (before !== undefined && Buffer.compare(r.max, before.stamp) < 0) {
+        out.push(`${write.vk}.${name}: ${JSON.stringify(value)} written after the newer ${JSON.stringify(before.value)}`);
+      }
+      if (before === undefined || Buffer.compare(r.min, before.stamp) > 0) floor.set(attr, { stamp: r.min, value });
+    }
+  }
+  return out;
+}
+
 /** Differences between what Target holds and the oracle, one line each (empty: equal). */
 export function diffProfiles(expected: Profiles, actual: Profiles, limit = 20): string[] {
   const lines: string[] = [];

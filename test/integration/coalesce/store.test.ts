@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { VisitorStore } from '../../../src/coalesce/store.js';
 import type { ValidEvent } from '../../../src/events/index.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
+import { waitFor } from '../../harness/pipeline.js';
 
 const T0 = Date.parse('2026-11-21T10:00:00.000Z');
 
@@ -50,6 +51,13 @@ describe('VisitorStore', () => {
     await store.merge('pos', [event('b', 1, { tier: 'from-b' }), event('a', 1, { tier: 'from-a' })], T0);
     await store.claimDue('c', 10, T0 + 1000);
     expect(values((await store.snapshot('c', ['3p:CRM-1']))[0])).toEqual({ tier: 'from-b' });
+  });
+
+  it('orders ids in a tie byte by byte as UTF-8, not by UTF-16 code units', async () => {
+    // "ｚ" (U+FF5A) is EF BD 9A in UTF-8, "😀" is F0 9F 98 80: the emoji is the greater id.
+    await store.merge('pos', [event('a-😀', 1, { tier: 'emoji' }), event('a-ｚ', 1, { tier: 'fullwidth' })], T0);
+    await store.claimDue('c', 10, T0 + 1000);
+    expect(values((await store.snapshot('c', ['3p:CRM-1']))[0])).toEqual({ tier: 'emoji' });
   });
 
   it('applies an event id once per source within the dedupe window (P2)', async () => {
@@ -127,6 +135,61 @@ describe('VisitorStore', () => {
     expect(await store.inFlightVisitors()).toBe(0);
     // An older event is still accepted: nothing reached Target.
     expect(await store.merge('pos', [event('e0', 0, { a: '0' })], T0 + 2000)).toEqual(['applied']);
+  });
+
+  it('merges a batch once: the same job run again after a crash changes nothing and is no duplicate (P2, P7)', async () => {
+    const batch = [event('e1', 1, { tier: 'gold' }), event('e2', 2, { city: 'Basel' })];
+    expect(await store.merge('pos', batch, T0, 'job-7')).toEqual(['applied', 'applied']);
+    expect(await store.merge('pos', batch, T0 + 10, 'job-7')).toEqual(['replayed', 'replayed']);
+    // A resend of e1 in another job is a duplicate; an id twice in one batch counts once.
+    expect(await store.merge('pos', [event('e1', 1, { tier: 'gold' }), event('e3', 3, { a: '1' }), event('e3', 3, { a: '1' })], T0 + 20, 'job-8'))
+      .toEqual(['duplicate', 'applied', 'duplicate']);
+    expect(await store.stats()).toEqual({ events_applied: 3, events_duplicate: 2, events_replayed: 2 });
+  });
+
+  it('claims due visitors behind a crowd of held ones: held visitors do not use up the limit', async () => {
+    const held = ['h1', 'h2', 'h3'];
+    await store.merge('pos', held.map((v, i) => event(`a-${v}`, i, { a: '1' }, v)), T0);
+    expect(await store.claimDue('c1', 10, T0 + 1000)).toHaveLength(3);
+    // New changes for the held visitors are due first; two other visitors are due after them.
+    await store.merge('pos', held.map((v, i) => event(`b-${v}`, 10 + i, { a: '2' }, v)), T0 + 1000);
+    await store.merge('pos', [event('x', 1, { a: '1' }, 'free-1'), event('y', 1, { a: '1' }, 'free-2')], T0 + 1500);
+    expect((await store.claimDue('c2', 2, T0 + 3000)).sort()).toEqual(['3p:free-1', '3p:free-2']);
+  });
+
+  it('makes a held change due the moment the earlier delivery ends, not a window later (max wait)', async () => {
+    await store.merge('pos', [event('e1', 1, { a: '1' })], T0);
+    await store.claimDue('c1', 10, T0 + 1000);
+    const sent = (await store.snapshot('c1', ['3p:CRM-1'], T0 + 1000))[0]!;
+    // Arrives after the snapshot, while the call to Target is under way.
+    await store.merge('pos', [event('e2', 2, { b: '2' })], T0 + 1100);
+    expect(await store.claimDue('c-skip', 10, T0 + 2100)).toEqual([]);
+    expect(await store.ack('c1', sent, T0 + 2500)).toBe('done');
+    expect(await store.claimDue('c2', 10, T0 + 2500)).toEqual(['3p:CRM-1']);
+    expect(values((await store.snapshot('c2', ['3p:CRM-1'], T0 + 2500))[0])).toEqual({ b: '2' });
+  });
+
+  it('makes held changes due when the earlier delivery is dead-lettered: their own window still counts', async () => {
+    await store.merge('pos', [event('e1', 1, { a: '1' })], T0);
+    await store.claimDue('c1', 10, T0 + 1000);
+    await store.merge('pos', [event('e2', 2, { a: '2' })], T0 + 1100);
+    expect(await store.release('c1', ['3p:CRM-1'], T0 + 1200)).toBe(1);
+    expect(await store.claimDue('c2', 10, T0 + 2099)).toEqual([]);
+    expect(await store.claimDue('c2', 10, T0 + 2100)).toEqual(['3p:CRM-1']);
+    // Held past its window, a change is due the moment the delivery is let go.
+    await store.merge('pos', [event('e3', 3, { a: '3' })], T0 + 2200);
+    expect(await store.claimDue('c-skip', 10, T0 + 3200)).toEqual([]);
+    expect(await store.release('c2', ['3p:CRM-1'], T0 + 4000)).toBe(1);
+    expect(await store.claimDue('c3', 10, T0 + 4000)).toEqual(['3p:CRM-1']);
+  });
+
+  it('forgets what Target holds after the delivered retention: an older event is then new (documented)', async () => {
+    const brief = new VisitorStore(redis, { ...store.settings, deliveredRetentionMs: 50 });
+    await brief.merge('pos', [event('e5', 5, { tier: 'gold' })], T0);
+    await brief.claimDue('c1', 10, T0 + 1000);
+    await brief.ack('c1', (await brief.snapshot('c1', ['3p:CRM-1'], T0 + 1000))[0]!, T0 + 1000);
+    expect(await waitFor(async () => (await redis.exists(brief.keys.delivered('3p:CRM-1'))) === 0, 5000, 20)).toBe(true);
+    expect(await brief.merge('pos', [event('e1', 1, { tier: 'bronze' })], T0 + 2000)).toEqual(['applied']);
   });
 
   it('reports expired leases and moves them to a new claim exactly once', async () => {

@@ -1,0 +1,100 @@
+/**
+ * The baselines of issue 8, on the same Redis and simulator settings as the pipeline:
+ * (a) naive: one BullMQ job per event (`addBulk` of single-event jobs, the fastest way to
+ *     enqueue them) and one Single Profile Update call per event, worker concurrency 50;
+ * (b) BullMQ's ceiling: the same jobs through a worker that does nothing.
+ * Both workers run in a child process of their own, like the pipeline's roles.
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { startSimulator } from '../src/simulator/server.js';
+import { processCpuSeconds, processMemory, redisCost, resetRedisStats, type RedisCost } from './measure.js';
+import { measureRun, type BenchContext, type Measured } from './measure-run.js';
+import { CLIENT_CODE } from './pipeline-run.js';
+import { produce } from './produce.js';
+import { onInterrupt, startBaselineWorker, stopChild, type Child } from './processes.js';
+import type { EventBatch, WorkloadSpec } from './workloads.js';
+
+export const NAIVE_CONCURRENCY = 50;
+export const NOOP_CONCURRENCY = 100;
+// Naive users keep a few retries and drop finished jobs, as BullMQ's docs recommend.
+const JOB_OPTIONS = { attempts: 3, removeOnComplete: true, removeOnFail: true };
+
+export interface NaiveResult extends Measured {
+  kind: 'naive';
+  label: string;
+  workload: WorkloadSpec;
+}
+
+export interface NoopResult {
+  kind: 'noop';
+  label: string;
+  events: number;
+  acceptedPerSec: number;
+  /** Jobs completed per second, first add to last completion. */
+  jobsPerSec: number;
+  redis: RedisCost;
+  processes: Record<string, { peakRssMb: number; cpuSeconds: number }>;
+}
+
+async function withQueue<T>(ctx: BenchContext, mode: 'naive' | 'noop', env: Record<string, string>, body: (queue: Queue, worker: Child) => Promise<T>): Promise<T> {
+  await ctx.redis.flushall();
+  const prefix = `bench-${mode}-${randomBytes(3).toString('hex')}`;
+  const connection = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(mode, { connection, prefix, defaultJobOptions: JOB_OPTIONS });
+  const concurrency = mode === 'naive' ? NAIVE_CONCURRENCY : NOOP_CONCURRENCY;
+  let worker: Child | undefined;
+  try {
+    worker = await startBaselineWorker(mode, {
+      REDIS_URL: ctx.redisUrl, BENCH_PREFIX: prefix, BENCH_QUEUE: mode, BENCH_MODE: mode, BENCH_CONCURRENCY: String(concurrency), ...env,
+    });
+    return await body(queue, worker);
+  } finally {
+    if (worker !== undefined) await stopChild(worker);
+    await queue.close();
+    await connection.quit();
+  }
+}
+
+function addAll(queue: Queue, batch: EventBatch): Promise<number> {
+  return queue.addBulk(batch.events.map((data) => ({ name: 'event', data }))).then((jobs) => jobs.length);
+}
+
+export async function runNaive(ctx: BenchContext, spec: WorkloadSpec, label: string): Promise<NaiveResult> {
+  ctx.log(`${label}: ${spec.events} events, one job and one call each, concurrency ${NAIVE_CONCURRENCY}`);
+  const sim = await startSimulator({ clientCode: CLIENT_CODE, latencyMs: ctx.latencyMs });
+  const forget = onInterrupt(() => sim.close());
+  try {
+    return await withQueue(ctx, 'naive', { TARGET_URL: sim.url, TARGET_CLIENT: CLIENT_CODE }, async (queue, worker) => {
+      const measured = await measureRun(ctx, { spec, sim, children: { naive: worker.pid }, send: (batch) => addAll(queue, batch), windowMs: 0 });
+      return { kind: 'naive' as const, label, workload: spec, ...measured };
+    });
+  } finally {
+    await sim.close();
+    forget();
+  }
+}
+
+export async function runNoop(ctx: BenchContext, spec: WorkloadSpec, label: string): Promise<NoopResult> {
+  ctx.log(`${label}: ${spec.events} single-event jobs through a no-op worker, concurrency ${NOOP_CONCURRENCY}`);
+  return withQueue(ctx, 'noop', {}, async (queue, worker) => {
+    await resetRedisStats(ctx.redis);
+    const cpu0 = processCpuSeconds(worker.pid);
+    const t0 = Date.now();
+    const produced = await produce({ spec, baseMs: ctx.baseMs, batchSize: ctx.batchSize, inFlight: ctx.inFlight, t0, send: (b) => addAll(queue, b), onAccepted: () => undefined });
+    const deadline = Date.now() + ctx.drainTimeoutMs;
+    // Finished jobs are removed, so the queue is done when nothing waits or runs.
+    const busy = async () => Object.values(await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).some((n) => n > 0);
+    while ((await busy()) && Date.now() < deadline) await sleep(10);
+    const seconds = (Date.now() - t0) / 1000;
+    return {
+      kind: 'noop' as const, label, events: produced.accepted,
+      acceptedPerSec: produced.accepted / ((produced.lastAcceptedAt - t0) / 1000),
+      jobsPerSec: produced.accepted / seconds,
+      redis: await redisCost(ctx.redis),
+      processes: { noop: { peakRssMb: (processMemory(worker.pid)?.peak ?? NaN) / 2 ** 20, cpuSeconds: processCpuSeconds(worker.pid) - cpu0 } },
+    };
+  });
+}

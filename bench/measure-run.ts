@@ -1,0 +1,142 @@
+/**
+ * One measured run, whatever carries the events (the pipeline or the naive baseline):
+ * produce the workload, wait until Target holds every accepted event, and collect the
+ * figures of issue 8 from the tracker, Redis, /proc and the simulator.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { Simulator } from '../src/simulator/server.js';
+import { processCpuSeconds, processMemory, redisCost, resetRedisStats, Sampler, usedMemory, type RedisCost } from './measure.js';
+import { countVisitorWindows, diffProfiles, StreamingOracle } from './oracle.js';
+import { produce } from './produce.js';
+import { DeliveryTracker } from './tracker.js';
+import { generateBatches, type EventBatch, type WorkloadSpec } from './workloads.js';
+
+/** Settings every run of one bench invocation shares. */
+export interface BenchContext {
+  redis: Redis;
+  redisUrl: string;
+  redisPid: number;
+  latencyMs: number;
+  windowMs: number;
+  /** Event time of seq 0 (fixed per bench invocation). */
+  baseMs: number;
+  batchSize: number;
+  inFlight: number;
+  /** Extra environment for the pipeline's processes (`--env KEY=VALUE`). */
+  env: Record<string, string>;
+  drainTimeoutMs: number;
+  /** Stop waiting when no event reached Target for this long. */
+  stallMs: number;
+  log: (line: string) => void;
+}
+
+export interface ProcessFigures {
+  peakRssMb: number;
+  cpuSeconds: number;
+  /** RSS of the last third of the run minus the first third (MB). */
+  rssGrowthMb: number;
+}
+
+export interface Measured {
+  events: number;
+  accepted: number;
+  acceptedPerSec: number;
+  /** Seconds from the first send until Target held every accepted event. */
+  doneSeconds: number;
+  /** Every accepted event reached Target before the drain timeout. */
+  complete: boolean;
+  outstanding: number;
+  latency: { p50: number; p99: number; p999: number; max: number };
+  visitorWindows: number;
+  calls: { single: number; bulk: number; status: number; failed: number; byStatus: Record<number, number> };
+  redis: RedisCost & { usedMemoryPeak: number; bytesPerPendingEvent: number; peakBacklog: number; retainedBytesPerEvent: number };
+  processes: Record<string, ProcessFigures>;
+  differences: string[];
+  profiles: number;
+  overtakes: number;
+}
+
+export interface MeasureOptions {
+  spec: WorkloadSpec;
+  sim: Simulator;
+  /** Processes to watch, by name (pipeline roles or the baseline worker). */
+  children: Record<string, number>;
+  send: (batch: EventBatch) => Promise<number>;
+  /** The coalescing window the oracle counts visitor-windows with (0: none). */
+  windowMs: number;
+}
+
+export async function measureRun(ctx: BenchContext, options: MeasureOptions): Promise<Measured> {
+  const { spec, sim } = options;
+  await resetRedisStats(ctx.redis);
+  const memBase = await usedMemory(ctx.redis);
+  const pids = { ...options.children, redis: ctx.redisPid };
+  const cpu0 = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid)]));
+  const benchCpu0 = process.cpuUsage();
+  const t0 = Date.now();
+  const tracker = new DeliveryTracker(spec.events, spec.visitors, ctx.baseMs, t0);
+  const unsubscribe = sim.store.onWrite((write) => tracker.onWrite(write));
+  const sampler = new Sampler(ctx.redis, () => pids, () => tracker.outstanding, t0);
+  sampler.start();
+  try {
+    const produced = await produce({
+      spec, baseMs: ctx.baseMs, batchSize: ctx.batchSize, inFlight: ctx.inFlight, t0,
+      send: options.send,
+      onAccepted: (batch, now) => tracker.noteAccepted(batch, now),
+    });
+    const acceptSeconds = (produced.lastAcceptedAt - t0) / 1000;
+    ctx.log(`  accepted ${produced.accepted} events in ${acceptSeconds.toFixed(1)} s; waiting for Target`);
+    // Give up when nothing reached Target for `stallMs` (a stuck pipeline) or at the deadline.
+    const deadline = Date.now() + ctx.drainTimeoutMs;
+    let progress = { delivered: tracker.delivered, at: Date.now() };
+    while (tracker.outstanding > 0 && Date.now() < deadline && Date.now() - progress.at < ctx.stallMs) {
+      await sleep(25);
+      if (tracker.delivered !== progress.delivered) progress = { delivered: tracker.delivered, at: Date.now() };
+    }
+    if (tracker.outstanding > 0) ctx.log(`  gave up waiting: ${tracker.outstanding} events not at Target`);
+    await sampler.take();
+    sampler.stop();
+
+    const doneSeconds = (tracker.lastDelivery() || 0) / 1000;
+    const cost = await redisCost(ctx.redis);
+    const memEnd = await usedMemory(ctx.redis);
+    const peak = sampler.peakBacklog();
+    const processes: Record<string, ProcessFigures> = {};
+    for (const [name, pid] of Object.entries(pids)) {
+      processes[name] = { peakRssMb: (processMemory(pid)?.peak ?? NaN) / 2 ** 20, cpuSeconds: processCpuSeconds(pid) - (cpu0[name] ?? 0), rssGrowthMb: sampler.rssGrowthMb(name) };
+    }
+    const benchCpu = process.cpuUsage(benchCpu0);
+    processes.bench = { peakRssMb: (process.resourceUsage().maxRSS * 1024) / 2 ** 20, cpuSeconds: (benchCpu.user + benchCpu.system) / 1e6, rssGrowthMb: NaN };
+
+    ctx.log(`  Target complete after ${doneSeconds.toFixed(1)} s; checking the oracle`);
+    const oracle = new StreamingOracle(t0);
+    for (const batch of generateBatches(spec, ctx.baseMs, ctx.batchSize)) for (const event of batch.events) oracle.addRaw(event);
+    const s = sim.stats;
+    return {
+      events: spec.events,
+      accepted: produced.accepted,
+      acceptedPerSec: produced.accepted / Math.max(acceptSeconds, 0.001),
+      doneSeconds,
+      complete: tracker.outstanding === 0,
+      outstanding: tracker.outstanding,
+      latency: tracker.percentiles(),
+      visitorWindows: countVisitorWindows(tracker.visitorOf, tracker.acceptedAt, options.windowMs),
+      calls: { single: s.single, bulk: s.bulk, status: s.status, failed: Object.entries(s.byStatus).filter(([code]) => code !== '200').reduce((n, [, c]) => n + c, 0), byStatus: { ...s.byStatus } },
+      redis: {
+        ...cost,
+        usedMemoryPeak: Math.max(...sampler.samples.map((x) => x.usedMemory)) - memBase,
+        bytesPerPendingEvent: peak !== undefined && peak.outstanding > 0 ? (peak.usedMemory - memBase) / peak.outstanding : NaN,
+        peakBacklog: peak?.outstanding ?? 0,
+        retainedBytesPerEvent: (memEnd - memBase) / Math.max(produced.accepted, 1),
+      },
+      processes,
+      differences: diffProfiles(oracle.profiles(), sim.store.all(), 5),
+      profiles: oracle.visitors,
+      overtakes: tracker.overtakes,
+    };
+  } finally {
+    sampler.stop();
+    unsubscribe();
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Measures the visitor store: Redis bytes per pending visitor and merges per second of the
+ * Lua merge path. Run with `npx tsx bench/measure-store.ts`. Uses a private redis-server
+ * on a free port (so nothing else skews the memory figures); set REDIS_URL to measure
+ * another Redis instead (keys go under a fresh prefix and are deleted afterwards).
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { VisitorStore } from '../src/coalesce/store.js';
+import type { ValidEvent } from '../src/events/index.js';
+import { spawnRedis, type SpawnedRedis } from '../test/harness/redis-server.js';
+
+const VISITORS_FOR_MEMORY = 10_000;
+const MERGE_BATCH = 500;
+const MERGE_BATCHES = 200;
+const T0 = Date.parse('2026-11-21T10:00:00.000Z');
+
+/** A typical loyalty event: four attributes, a CRM id and a till-style event id. */
+function loyaltyEvent(n: number, visitor: number, minute: number): ValidEvent {
+  return {
+    id: `pos-eu-7-${String(n).padStart(9, '0')}`,
+    type: 'loyalty_card_used',
+    occurredAtMs: T0 + minute * 60_000,
+    visitor: { kind: 'thirdPartyId', id: `CRM-${String(visitor).padStart(8, '0')}` },
+    attributes: {
+      loyaltyLastUsedAt: new Date(T0 + minute * 60_000).toISOString(),
+      loyaltyLastStoreId: `S${visitor % 500}`,
+      loyaltyLastPoints: String((visitor * 37) % 5000),
+      loyaltyTier: ['bronze', 'silver', 'gold', 'platinum'][visitor % 4] ?? 'gold',
+    },
+  };
+}
+
+async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== '0');
+  return out;
+}
+
+async function memoryOf(redis: Redis, keys: readonly string[]): Promise<number> {
+  const pipeline = redis.pipeline();
+  for (const key of keys) pipeline.memory('USAGE', key, 'SAMPLES', '0');
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.reduce((sum, [, bytes]) => sum + Number(bytes ?? 0), 0);
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
+}
+
+function newStore(redis: Redis, prefix: string): VisitorStore {
+  return new VisitorStore(redis, { prefix, coalesceWindowMs: 5000, dedupeWindowMs: 7 * 24 * 3600_000, deliveredRetentionMs: 30 * 24 * 3600_000, leaseMs: 60_000 });
+}
+
+async function measureMemory(redis: Redis): Promise<void> {
+  const prefix = `bench-mem-${randomBytes(3).toString('hex')}`;
+  const store = newStore(redis, prefix);
+  const before = await usedMemory(redis);
+  // One event per visitor, merged in batches as the map worker would.
+  for (let start = 0; start < VISITORS_FOR_MEMORY; start += MERGE_BATCH) {
+    const batch: ValidEvent[] = [];
+    for (let v = start; v < start + MERGE_BATCH; v += 1) batch.push(loyaltyEvent(v, v, 1));
+    await store.merge('pos-eu', batch, T0, `job-${start}`);
+  }
+  const after = await usedMemory(redis);
+  const k = store.keys;
+  const pending = await memoryOf(redis, await scanKeys(redis, `${k.root}:vp:*`));
+  const due = await memoryOf(redis, [k.due]);
+  const markers = await memoryOf(redis, await scanKeys(redis, `${k.root}:seen:*`));
+  const batches = await memoryOf(redis, await scanKeys(redis, `${k.root}:merged:*`));
+  const n = VISITORS_FOR_MEMORY;
+  const per = (bytes: number) => (bytes / n).toFixed(0);
+  console.log(`\nBytes per pending visitor (${n} visitors, one loyalty event each: 4 attributes, CRM id of 12 chars, event id of 19 chars)`);
+  console.log(`  pending hash {p}:vp:<vk>           ${per(pending)} B  (MEMORY USAGE)`);
+  console.log(`  due index entry (zset share)       ${per(due)} B`);
+  console.log(`  dedupe marker per event id         ${per(markers)} B  (kept DEDUPE_WINDOW_MS, one per event)`);
+  console.log(`  merged-batch marker (per visitor)  ${(batches / n).toFixed(1)} B  (one per ingest job of ${MERGE_BATCH})`);
+  console.log(`  sum of the above                   ${per(pending + due + markers + batches)} B`);
+  console.log(`  used_memory growth / visitor       ${per(after - before)} B  (INFO memory, includes keyspace overhead)`);
+
+  // After delivery only the delivered stamps stay (DELIVERED_RETENTION_MS).
+  const claimId = 'bench-claim';
+  let claimed = await store.claimDue(claimId, 1000, T0 + 10_000);
+  while (claimed.length > 0) {
+    for (const snap of await store.snapshot(claimId, claimed, T0 + 10_000)) await store.ack(claimId, snap, T0 + 10_000);
+    claimed = await store.claimDue(claimId, 1000, T0 + 10_000);
+  }
+  const delivered = await memoryOf(redis, await scanKeys(redis, `${k.root}:vd:*`));
+  console.log(`  after delivery: delivered stamps {p}:vd:<vk>  ${per(delivered)} B per visitor (kept DELIVERED_RETENTION_MS)`);
+  for (const key of await scanKeys(redis, `${k.root}*`)) await redis.unlink(key);
+}
+
+/** Redis-side microseconds per EVALSHA since the last CONFIG RESETSTAT. */
+async function serverMicrosPerCall(redis: Redis): Promise<number> {
+  const stats = await redis.info('commandstats');
+  return Number(/cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(stats)?.[1] ?? NaN);
+}
+
+async function measureMerges(redis: Redis, ownServer: boolean): Promise<void> {
+  const prefix = `bench-merge-${randomBytes(3).toString('hex')}`;
+  const store = newStore(redis, prefix);
+  const visitors = 20_000;
+  const batches: ValidEvent[][] = [];
+  let n = 0;
+  for (let b = 0; b < MERGE_BATCHES; b += 1) {
+    const batch: ValidEvent[] = [];
+    for (let i = 0; i < MERGE_BATCH; i += 1, n += 1) batch.push(loyaltyEvent(n, (n * 7919) % visitors, n % 600));
+    batches.push(batch);
+  }
+  for (const [label, parallel] of [['one call at a time', 1], ['4 calls in parallel', 4]] as const) {
+    if (ownServer) await redis.config('RESETSTAT');
+    const started = process.hrtime.bigint();
+    let next = 0;
+    await Promise.all(Array.from({ length: parallel }, async () => {
+      while (next < batches.length) {
+        const b = next;
+        next += 1;
+        await store.merge('pos-eu', batches[b] ?? [], T0, `${label}-${b}`);
+      }
+    }));
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const events = MERGE_BATCH * MERGE_BATCHES;
+    const server = ownServer ? `, Redis busy ${((await serverMicrosPerCall(redis)) / 1000).toFixed(1)} ms per batch` : '';
+    console.log(`  ${label.padEnd(20)} ${(events / seconds).toFixed(0).padStart(7)} events/s  (${(MERGE_BATCHES / seconds).toFixed(0)} batches of ${MERGE_BATCH}/s${server})`);
+    // The second round merges the same ids again: those are duplicates, a cheaper path; start clean.
+    for (const key of await scanKeys(redis, `${store.keys.root}*`)) await redis.unlink(key);
+  }
+}
+
+async function main(): Promise<void> {
+  let spawned: SpawnedRedis | undefined;
+  const url = process.env.REDIS_URL ?? (spawned = await spawnRedis()).url;
+  const redis = new Redis(url, { maxRetriesPerRequest: null });
+  try {
+    const server = await redis.info('server');
+    console.log(`Redis ${/redis_version:(\S+)/.exec(server)?.[1] ?? '?'} at ${url}${spawned ? ' (private, started for this run)' : ''}`);
+    await measureMemory(redis);
+    console.log(`\nMerges of the Lua path (${MERGE_BATCHES} batches of ${MERGE_BATCH} events, 4 attributes each, over 20,000 visitors)`);
+    await measureMerges(redis, spawned !== undefined);
+  } finally {
+    await redis.quit();
+    await spawned?.stop();
+  }
+}
+
+await main();

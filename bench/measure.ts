@@ -1,0 +1,146 @@
+/**
+ * What a run costs: Redis commands (INFO commandstats), Redis memory (INFO memory), slow
+ * commands (SLOWLOG), and per-process memory and CPU from /proc. Linux only, like the bench.
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+export interface CommandStat {
+  calls: number;
+  usec: number;
+}
+
+/** `cmdstat_<name>:calls=N,usec=N,...` lines of INFO commandstats, by command name. */
+export function parseCommandStats(info: string): Map<string, CommandStat> {
+  const out = new Map<string, CommandStat>();
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    out.set(match[1] ?? '?', { calls: Number(match[2]), usec: Number(match[3]) });
+  }
+  return out;
+}
+
+/** A numeric field of an INFO section, e.g. `used_memory`. */
+export function infoField(info: string, field: string): number {
+  return Number(new RegExp(`^${field}:(\\S+)`, 'm').exec(info)?.[1] ?? NaN);
+}
+
+/** Starts a measured interval: command counters and the slow log begin at zero. */
+export async function resetRedisStats(redis: Redis): Promise<void> {
+  await redis.config('RESETSTAT');
+  await redis.slowlog('RESET');
+}
+
+export interface RedisCost {
+  commands: number;
+  /** Redis CPU time spent in commands (commandstats usec), seconds. */
+  commandSeconds: number;
+  /** Top commands by time: name, calls, share of time. */
+  top: Array<{ command: string; calls: number; usec: number }>;
+  /** The slowest commands of the interval (SLOWLOG, over 10 ms by default). */
+  slow: Array<{ command: string; ms: number }>;
+}
+
+/** Command counts and the slow log since {@link resetRedisStats}. */
+export async function redisCost(redis: Redis): Promise<RedisCost> {
+  const stats = parseCommandStats(await redis.info('commandstats'));
+  // The bench's own polling (INFO, SLOWLOG, CONFIG) is not the pipeline's cost.
+  for (const own of ['info', 'slowlog', 'config', 'memory', 'flushall']) stats.delete(own);
+  let commands = 0;
+  let usec = 0;
+  for (const s of stats.values()) {
+    commands += s.calls;
+    usec += s.usec;
+  }
+  const top = [...stats].map(([command, s]) => ({ command, ...s })).sort((a, b) => b.usec - a.usec).slice(0, 6);
+  const entries = (await redis.slowlog('GET', 5)) as unknown[][];
+  const slow = entries.map((e) => ({ command: (e[3] as string[]).slice(0, 2).join(' ').slice(0, 60), ms: Number(e[2]) / 1000 }));
+  return { commands, commandSeconds: usec / 1e6, top, slow };
+}
+
+export async function usedMemory(redis: Redis): Promise<number> {
+  return infoField(await redis.info('memory'), 'used_memory');
+}
+
+/** VmRSS and VmHWM (peak) of a process in bytes, or undefined once it is gone. */
+export function processMemory(pid: number): { rss: number; peak: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** User + system CPU seconds a process has used (clock ticks of 1/100 s on Linux). */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+export interface Sample {
+  at: number;
+  usedMemory: number;
+  outstanding: number;
+  rss: Record<string, number>;
+}
+
+/**
+ * Samples Redis memory, the backlog (accepted, not yet at Target) and each process's RSS
+ * every `everyMs` while a run goes on.
+ */
+export class Sampler {
+  readonly samples: Sample[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly pids: () => Record<string, number>,
+    private readonly outstanding: () => number,
+    private readonly t0: number,
+  ) {}
+
+  start(everyMs = 250): void {
+    this.timer = setInterval(() => void this.take(), everyMs);
+  }
+
+  async take(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const used = await usedMemory(this.redis);
+      const rss: Record<string, number> = {};
+      for (const [name, pid] of Object.entries(this.pids())) rss[name] = processMemory(pid)?.rss ?? NaN;
+      this.samples.push({ at: Date.now() - this.t0, usedMemory: used, outstanding: this.outstanding(), rss });
+    } catch {
+      // Redis is going away at the end of a run; a missed sample is fine.
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** The sample with the largest backlog. */
+  peakBacklog(): Sample | undefined {
+    return this.samples.reduce<Sample | undefined>((best, s) => (best === undefined || s.outstanding > best.outstanding ? s : best), undefined);
+  }
+
+  /** RSS growth of a process from the first to the last third of the run (MB): "flat" is near 0. */
+  rssGrowthMb(name: string): number {
+    const series = this.samples.map((s) => s.rss[name] ?? NaN).filter((x) => !Number.isNaN(x));
+    if (series.length < 6) return NaN;
+    const third = Math.floor(series.length / 3);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    return (mean(series.slice(-third)) - mean(series.slice(0, third))) / 2 ** 20;
+  }
+}

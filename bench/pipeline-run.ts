@@ -1,0 +1,96 @@
+/**
+ * One workload through the pipeline as production runs it: map, flusher and deliver as
+ * separate `node dist/workers/<role>.js` processes on the bench's Redis, a fresh simulator
+ * (so its bulk rate limit and counters start at zero), and the TypeScript producer SDK
+ * feeding batches from the bench process.
+ */
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createProducer } from '../src/intake/producer.js';
+import { storeKeys } from '../src/keys.js';
+import { QUEUE_NAMES, bullPrefix } from '../src/queues.js';
+import { startSimulator } from '../src/simulator/server.js';
+import { measureRun, type BenchContext, type Measured } from './measure-run.js';
+import { onInterrupt, roleEnv, startRole, stopChild, type Child, type PipelineRole } from './processes.js';
+import type { WorkloadSpec } from './workloads.js';
+
+export const CLIENT_CODE = 'bench';
+const ROLES: readonly PipelineRole[] = ['map', 'flusher', 'deliver'];
+
+export type DeliveryMode = 'single' | 'auto';
+
+export interface PipelineResult extends Measured {
+  kind: 'pipeline';
+  label: string;
+  workload: WorkloadSpec;
+  mode: DeliveryMode;
+  windowMs: number;
+  deadLetters: number;
+  /** The merge script's counters (events_applied, _superseded, _late_dropped, _duplicate). */
+  storeStats: Record<string, number>;
+  /** Log lines of the roles by `role level: msg`, most frequent first: what the processes were doing. */
+  logs: Record<string, number>;
+}
+
+const LEVELS: Record<number, string> = { 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** Counts the roles' JSON log lines by role, level and message. */
+export function summarizeLogs(children: readonly Child[], top = 12): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const child of children) {
+    for (const line of child.proc.lines) {
+      let key = `${child.name} ${line.slice(0, 60)}`;
+      try {
+        const entry = JSON.parse(line) as { level?: number; msg?: string };
+        key = `${child.name} ${LEVELS[entry.level ?? 0] ?? String(entry.level)}: ${entry.msg ?? ''}`;
+      } catch {
+        // not JSON: counted by its start
+      }
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).slice(0, top));
+}
+
+export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: DeliveryMode, label: string): Promise<PipelineResult> {
+  ctx.log(`${label}: ${spec.events} events, DELIVERY_MODE=${mode}`);
+  const began = Date.now();
+  await ctx.redis.flushall();
+  const sim = await startSimulator({ clientCode: CLIENT_CODE, latencyMs: ctx.latencyMs });
+  const forget = onInterrupt(() => sim.close());
+  const prefix = `bench-${randomBytes(3).toString('hex')}`;
+  const producerRedis = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });
+  const producer = createProducer({ connection: producerRedis, prefix, source: 'pos' });
+  const deadLetterQueue = new Queue(QUEUE_NAMES.deadLetter, { connection: producerRedis, prefix: bullPrefix(prefix) });
+  const children: Child[] = [];
+  try {
+    const env = roleEnv(
+      { redisUrl: ctx.redisUrl, prefix, targetUrl: sim.url, clientCode: CLIENT_CODE },
+      { DELIVERY_MODE: mode, COALESCE_WINDOW_MS: String(ctx.windowMs), COALESCE_MAX_WAIT_MS: String(Math.max(60_000, ctx.windowMs)), ...ctx.env },
+    );
+    const started = await Promise.allSettled(ROLES.map((role) => startRole(role, env)));
+    for (const s of started) if (s.status === 'fulfilled') children.push(s.value);
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+
+    const measured = await measureRun(ctx, {
+      spec, sim,
+      children: Object.fromEntries(children.map((c) => [c.name, c.pid])),
+      send: async (batch) => (await producer.sendMany(batch.events)).accepted,
+      windowMs: ctx.windowMs,
+    });
+    const raw = await producerRedis.hgetall(storeKeys(prefix).stats);
+    const storeStats = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
+    const deadLetters = await deadLetterQueue.count();
+    return { kind: 'pipeline', label, workload: spec, mode, windowMs: ctx.windowMs, deadLetters, storeStats, logs: summarizeLogs(children), ...measured };
+  } finally {
+    await Promise.allSettled(children.map((c) => stopChild(c)));
+    await deadLetterQueue.close();
+    await producer.close();
+    await producerRedis.quit();
+    await sim.close();
+    forget();
+    ctx.log(`  run took ${((Date.now() - began) / 1000).toFixed(1)} s`);
+  }
+}

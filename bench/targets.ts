@@ -1,0 +1,85 @@
+/**
+ * The targets of issue 8, each checked against the runs of one bench invocation (ratios
+ * from one run on one machine, so a noisy machine moves both sides).
+ */
+import type { NaiveResult, NoopResult } from './baselines.js';
+import type { PipelineResult } from './pipeline-run.js';
+
+export type RunResult = PipelineResult | NaiveResult | NoopResult;
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  pass: boolean | undefined;
+}
+
+/** Events per second delivered end to end, not counting the coalescing window itself (a deliberate wait, not a cost). */
+export function deliveredPerSec(r: RunResult): number {
+  if (r.kind === 'noop') return r.jobsPerSec;
+  const windowSeconds = r.kind === 'pipeline' ? r.windowMs / 1000 : 0;
+  return r.accepted / Math.max(r.doneSeconds - windowSeconds, 0.001);
+}
+
+export function callsOf(r: PipelineResult | NaiveResult): number {
+  return r.calls.single + r.calls.bulk + r.calls.status;
+}
+
+function worst<T>(items: T[], score: (t: T) => number): T | undefined {
+  return items.reduce<T | undefined>((w, t) => (w === undefined || score(t) > score(w) ? t : w), undefined);
+}
+
+const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
+
+export function checkTargets(runs: readonly RunResult[]): TargetCheck[] {
+  const pipeline = runs.filter((r): r is PipelineResult => r.kind === 'pipeline');
+  const naive = runs.find((r): r is NaiveResult => r.kind === 'naive');
+  const noop = runs.find((r): r is NoopResult => r.kind === 'noop');
+  const checks: TargetCheck[] = [];
+  const maxRate = pipeline.filter((r) => r.workload.name === 'W1' && r.workload.pace.kind === 'max');
+
+  for (const r of maxRate) {
+    const rate = deliveredPerSec(r);
+    if (naive !== undefined) {
+      const x = rate / deliveredPerSec(naive);
+      checks.push({ target: `${r.label}: delivered events/s ≥ 10x naive`, measured: `${fmt(x, 1)}x (${fmt(rate, 0)} vs ${fmt(deliveredPerSec(naive), 0)}/s)`, pass: x >= 10 });
+    }
+    if (noop !== undefined) {
+      const x = rate / noop.jobsPerSec;
+      checks.push({ target: `${r.label}: delivered events/s ≥ 3x BullMQ no-op jobs/s`, measured: `${fmt(x, 1)}x (${fmt(rate, 0)} vs ${fmt(noop.jobsPerSec, 0)}/s)`, pass: x >= 3 });
+    }
+  }
+  const single = pipeline.filter((r) => r.mode === 'single');
+  const worstSingle = worst(single, (r) => callsOf(r) / r.visitorWindows);
+  if (worstSingle !== undefined) {
+    const x = callsOf(worstSingle) / worstSingle.visitorWindows;
+    checks.push({ target: 'single mode: calls ≤ 1.05x oracle visitor-windows (worst run)', measured: `${fmt(x, 3)}x (${worstSingle.label}: ${callsOf(worstSingle)} calls / ${worstSingle.visitorWindows})`, pass: x <= 1.05 });
+  }
+  const auto = pipeline.filter((r) => r.mode === 'auto');
+  const worstAuto = worst(auto, (r) => callsOf(r) / r.accepted);
+  if (worstAuto !== undefined) {
+    const x = callsOf(worstAuto) / worstAuto.accepted;
+    const { single: s, bulk: b, status: st } = worstAuto.calls;
+    checks.push({ target: 'auto (bulk) mode: calls/event ≤ 0.001 (worst run)', measured: `${fmt(x, 4)} (${worstAuto.label}: ${s} single + ${b} bulk + ${st} status)`, pass: x <= 0.001 });
+  }
+  for (const r of pipeline.filter((p) => p.workload.name === 'W1' && p.workload.pace.kind === 'steady')) {
+    const limit = r.windowMs + 500;
+    checks.push({ target: `${r.label}: p99 ≤ window + 500 ms = ${limit} ms`, measured: `${fmt(r.latency.p99, 0)} ms (${fmt(r.latency.p99 / limit, 2)}x)`, pass: r.latency.p99 <= limit });
+  }
+  const worstBytes = worst(maxRate, (r) => r.redis.bytesPerPendingEvent);
+  if (worstBytes !== undefined) {
+    const b = worstBytes.redis.bytesPerPendingEvent;
+    checks.push({ target: 'Redis bytes per pending event ≤ 250 (W1, at peak backlog)', measured: `${fmt(b, 0)} B (${worstBytes.label}, backlog ${worstBytes.redis.peakBacklog}; ${fmt(b / 250, 1)}x)`, pass: b <= 250 });
+  }
+  const workers = maxRate.flatMap((r) => ['map', 'flusher', 'deliver'].map((name) => ({ run: r.label, name, p: r.processes[name] })));
+  const biggest = worst(workers, (w) => w.p?.peakRssMb ?? 0);
+  const growing = worst(workers, (w) => (w.p?.rssGrowthMb ?? 0) / (w.p?.peakRssMb ?? 1));
+  if (biggest?.p !== undefined && growing?.p !== undefined) {
+    const flat = !(growing.p.rssGrowthMb > 0.1 * growing.p.peakRssMb);
+    checks.push({
+      target: 'worker RSS ≤ 256 MB over W1, flat (growth first→last third ≤ 10 %)',
+      measured: `peak ${fmt(biggest.p.peakRssMb, 0)} MB (${biggest.name}, ${biggest.run}); most growth ${fmt(growing.p.rssGrowthMb, 1)} MB (${growing.name}, ${growing.run})`,
+      pass: biggest.p.peakRssMb <= 256 && flat,
+    });
+  }
+  return checks;
+}

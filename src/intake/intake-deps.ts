@@ -1,0 +1,42 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { IntakeMarks } from '../coalesce/dedupe.js';
+import type { CompiledMapping } from '../events/index.js';
+import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type IngestJob } from '../queues.js';
+import type { IntakeDeps } from './accept.js';
+
+export interface IntakeSettings {
+  /** The pipeline's REDIS_PREFIX. */
+  prefix: string;
+  /** DEDUPE_WINDOW_MS of the pipeline. */
+  dedupeWindowMs: number;
+  mapping: CompiledMapping;
+  /** MAX_VALUE_LENGTH of the pipeline. */
+  maxValueLength: number;
+}
+
+/** What {@link acceptEvents} needs, on a connection the caller owns; `close()` leaves the connection open. */
+export interface IntakeHandle {
+  deps: IntakeDeps;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the ingest queue and dedupe marks of one pipeline on `connection`, for the HTTP
+ * intake and the file import (the SDK in producer.ts does the same for its callers).
+ */
+export function openIntake(connection: Redis, settings: IntakeSettings): IntakeHandle {
+  const ingestQueue = new Queue<IngestJob>(QUEUE_NAMES.ingest, {
+    connection,
+    prefix: bullPrefix(settings.prefix),
+    defaultJobOptions: JOB_OPTIONS.ingest,
+  });
+  // Connection errors reach the owner of the connection; without a listener BullMQ would
+  // print each of them to the console.
+  ingestQueue.on('error', () => undefined);
+  const marks = new IntakeMarks(connection, settings.prefix, settings.dedupeWindowMs);
+  return {
+    deps: { ingestQueue, marks, mapping: settings.mapping, maxValueLength: settings.maxValueLength },
+    close: () => ingestQueue.close(),
+  };
+}

@@ -1,0 +1,88 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { Queue } from 'bullmq';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { privateDataFields } from '../events/index.js';
+import type { Config } from '../config.js';
+import type { HttpContext } from '../http/plugins.js';
+import { REDACTED_KEYS } from '../logger.js';
+import { adminGuard, type AdminRole, type AdminTokens } from './admin-auth.js';
+import { createRedactor, type Redactor } from './redact.js';
+import { OPS_ROUTES } from './routes.js';
+
+interface BoardSettings {
+  basePath: string;
+  readOnly: boolean;
+  allow: readonly AdminRole[];
+  title: string;
+}
+
+/**
+ * The queue dashboard (bull-board). Two boards over the same queues:
+ * - `/admin/queues` for ADMIN_TOKEN: everything bull-board can do (retry, clean, pause...);
+ * - `/admin/queues-readonly` for ADMIN_READONLY_TOKEN or ADMIN_TOKEN: bull-board's
+ *   read-only mode, and every method but GET/HEAD refused before bull-board sees it.
+ * Both take the token as Bearer or as the Basic password, and everything under them, static
+ * assets included, sits behind the guard. Without ADMIN_TOKEN both paths answer 404 with a
+ * message saying how to turn them on: admin routes are never open.
+ * Job data is shown redacted (card numbers, agent ids, tokens), like the logs.
+ */
+export function dashboardPlugin(ctx: HttpContext): FastifyPluginAsync {
+  return async (app) => {
+    const admin = ctx.config.ADMIN_TOKEN;
+    if (admin === undefined) {
+      disabledRoutes(app);
+      return;
+    }
+    const tokens: AdminTokens = { admin, readonly: ctx.config.ADMIN_READONLY_TOKEN };
+    const redactor = createRedactor({
+      keys: [...REDACTED_KEYS, ...privateDataFields(ctx.mapping)],
+      secretValues: configSecrets(ctx.config),
+    });
+    // Built from the queues object, so a queue added to the pipeline shows up by itself.
+    const queues: Queue[] = Object.values(ctx.pipeline.queues);
+    await app.register(board(queues, tokens, redactor, { basePath: OPS_ROUTES.dashboard, readOnly: false, allow: ['admin'], title: 'target-ingest' }));
+    await app.register(board(queues, tokens, redactor, { basePath: OPS_ROUTES.readonlyDashboard, readOnly: true, allow: ['admin', 'readonly'], title: 'target-ingest (read-only)' }));
+  };
+}
+
+function board(queues: readonly Queue[], tokens: AdminTokens, redactor: Redactor, settings: BoardSettings): FastifyPluginAsync {
+  return async (app) => {
+    // The hook sits in this plugin's context, so it covers every route bull-board adds below,
+    // its static files included.
+    app.addHook('onRequest', adminGuard({ tokens, allow: settings.allow, readOnly: settings.readOnly, readonlyPath: OPS_ROUTES.readonlyDashboard }));
+    const serverAdapter = new FastifyAdapter();
+    serverAdapter.setBasePath(settings.basePath);
+    createBullBoard({
+      queues: queues.map((queue) => {
+        const adapter = new BullMQAdapter(queue, { readOnlyMode: settings.readOnly });
+        adapter.setFormatter('data', (data: unknown) => redactor.value(data));
+        adapter.setFormatter('returnValue', (value: unknown) => redactor.value(value));
+        return adapter;
+      }),
+      serverAdapter,
+      options: { uiConfig: { boardTitle: settings.title } },
+    });
+    await app.register(serverAdapter.registerPlugin(), { prefix: settings.basePath });
+  };
+}
+
+/** The plain-text secrets the process holds (API keys are kept hashed), masked wherever they show up in job data. */
+function configSecrets(config: Config): string[] {
+  const values = [config.ADMIN_TOKEN, config.ADMIN_READONLY_TOKEN, config.TARGET_AUTH_TOKEN];
+  return values.filter((v): v is string => v !== undefined);
+}
+
+const DISABLED = {
+  error: 'not_found',
+  message: 'admin routes are disabled: set ADMIN_TOKEN (at least 16 characters) to enable the dashboard',
+};
+
+function disabledRoutes(app: FastifyInstance): void {
+  for (const base of [OPS_ROUTES.dashboard, OPS_ROUTES.readonlyDashboard]) {
+    for (const url of [base, `${base}/*`]) {
+      app.all(url, async (_request, reply) => reply.code(404).send(DISABLED));
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPS_ROUTES } from '../../src/ops/routes.js';
+import { ADMIN_TOKEN, READONLY_TOKEN, startOpsServer, type OpsServer } from '../integration/ops/ops-server.js';
+
+/** Debian's chromium; .ci/run installs it when missing. Playwright never downloads a browser here. */
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  process.stderr.write(`dashboard browser test SKIPPED: ${CHROMIUM} not found (apt-get install -y chromium; .ci/run does this)\n`);
+}
+
+/**
+ * The operator's view: headless Chromium logs into bull-board with HTTP Basic (the browser's
+ * login dialog, answered by Playwright's httpCredentials), and must see every queue of the
+ * pipeline by name. Each browser gets a fresh user-data dir, so no cached login carries over.
+ */
+describe.skipIf(!hasChromium)(`dashboard in headless Chromium (${CHROMIUM})`, () => {
+  let ops: OpsServer;
+  const profiles: string[] = [];
+
+  beforeAll(async () => {
+    ops = await startOpsServer();
+  });
+  afterAll(async () => {
+    await ops.close();
+    for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function withBrowser<T>(credentials: { username: string; password: string } | undefined, use: (context: BrowserContext) => Promise<T>): Promise<T> {
+    const profile = mkdtempSync(join(tmpdir(), 'ti-chromium-'));
+    profiles.push(profile);
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+      ...(credentials !== undefined ? { httpCredentials: credentials } : {}),
+    });
+    try {
+      return await use(context);
+    } finally {
+      await context.close();
+    }
+  }
+
+  /** Opens a board and waits until every queue name is on screen. */
+  async function queuesShown(context: BrowserContext, path: string): Promise<{ status: number | undefined; names: string[] }> {
+    const page = await context.newPage();
+    const response = await page.goto(`${ops.url}${path}`);
+    const names = Object.values(ops.pipeline.queues).map((q) => q.name);
+    if (response?.status() === 200) {
+      for (const name of names) await page.getByText(name, { exact: true }).first().waitFor({ state: 'visible', timeout: 20_000 });
+    }
+    return { status: response?.status(), names };
+  }
+
+  /**
+   * Opens a page the browser may not see. Chromium answers a Basic challenge it cannot meet
+   * by aborting the navigation (ERR_INVALID_AUTH_CREDENTIALS) or by showing the 401 page;
+   * either way the server's answer was 401 with a Basic challenge, and no queue is on screen.
+   */
+  async function refused(context: BrowserContext, path: string): Promise<void> {
+    const page = await context.newPage();
+    const answers: Array<{ status: number; challenge: string | null }> = [];
+    page.on('response', (response) => {
+      if (response.url() === `${ops.url}${path}`) answers.push({ status: response.status(), challenge: response.headers()['www-authenticate'] ?? null });
+    });
+    const outcome = await page.goto(`${ops.url}${path}`).then((r) => r?.status(), (error: Error) => error.message);
+    expect(String(outcome)).toMatch(/^401$|ERR_INVALID_AUTH_CREDENTIALS/);
+    expect(answers[0]).toEqual({ status: 401, challenge: 'Basic realm="target-ingest", charset="UTF-8"' });
+    expect(await page.getByText('dead-letter', { exact: true }).count()).toBe(0);
+  }
+
+  it('is refused without credentials, and with wrong ones', async () => {
+    await withBrowser(undefined, (context) => refused(context, OPS_ROUTES.dashboard));
+    await withBrowser({ username: 'operator', password: 'not-the-admin-token' }, (context) => refused(context, OPS_ROUTES.dashboard));
+  });
+
+  it('logs in with ADMIN_TOKEN as password and shows every pipeline queue by name', async () => {
+    await withBrowser({ username: 'operator', password: ADMIN_TOKEN }, async (context) => {
+      const { status, names } = await queuesShown(context, OPS_ROUTES.dashboard);
+      expect(status).toBe(200);
+      expect(names).toEqual(expect.arrayContaining(['ingest', 'flush', 'deliver-single', 'dead-letter']));
+    });
+  });
+
+  it('shows the read-only board to ADMIN_READONLY_TOKEN, and not the full one', async () => {
+    await withBrowser({ username: 'viewer', password: READONLY_TOKEN }, async (context) => {
+      expect((await queuesShown(context, OPS_ROUTES.readonlyDashboard)).status).toBe(200);
+      const full = await (await context.newPage()).goto(`${ops.url}${OPS_ROUTES.dashboard}`);
+      expect(full?.status()).toBe(403);
+    });
+  });
+});

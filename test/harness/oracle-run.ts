@@ -1,0 +1,185 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { VisitorStore } from '../../src/coalesce/store.js';
+import { createProducer } from '../../src/intake/producer.js';
+import { storeKeys } from '../../src/keys.js';
+import { QUEUE_NAMES, bullPrefix } from '../../src/queues.js';
+import { profileKey } from '../../src/simulator/index.js';
+import { startSimulator } from '../../src/simulator/server.js';
+import { deletePrefix, newRedis, redisUrl, uniquePrefix } from './context.js';
+import { isPipelineIdle, openWorkQueues } from './drain.js';
+import { diffProfiles, findOvertaking, oracleProfiles, type AppliedWrite } from './oracle.js';
+import { waitFor } from './pipeline.js';
+import { WorkerFleet } from './worker-fleet.js';
+import type { Workload } from './workload.js';
+
+/** Settings for worker processes in oracle runs: short windows, so a run takes seconds. */
+export const FAST_PIPELINE_ENV: Record<string, string> = {
+  COALESCE_WINDOW_MS: '100',
+  COALESCE_MAX_WAIT_MS: '1000',
+  FLUSH_INTERVAL_MS: '50',
+  TARGET_TIMEOUT_MS: '1000',
+  CLAIM_LEASE_MS: '2000',
+  BULK_STATUS_POLL_MS: '200',
+  LOG_LEVEL: 'warn',
+};
+
+export interface OracleRunOptions {
+  workload: Workload;
+  processes: number;
+  /** Extra environment for the worker processes. */
+  env?: Record<string, string>;
+  /** Pause between groups of batches, so the workload flows over time. Default 0. */
+  paceMs?: number;
+  /** Runs alongside the producer (e.g. killing processes); awaited before draining. */
+  chaos?: (fleet: WorkerFleet, producing: () => boolean) => Promise<void>;
+  /** How long draining may take once everything was sent. Default 60 s. */
+  drainTimeoutMs?: number;
+  /** Added latency of every Target call, so more work is under way when something dies. */
+  targetLatencyMs?: number;
+}
+
+/** What a run ends with; the test asserts on it. */
+export interface OracleRunResult {
+  sent: number;
+  accepted: number;
+  intakeDuplicates: number;
+  rejected: number;
+  stats: Record<string, number>;
+  /** Accepted copies the merge never accounted for: accepted − (applied + superseded + late + duplicate). */
+  lost: number;
+  drained: boolean;
+  deadLetters: number;
+  failedJobs: number;
+  leftoverStoreKeys: number;
+  /** Oracle vs Target, one line per difference (empty: equal). */
+  differences: string[];
+  /** Writes that put an older value over a newer one (P4); empty when none. */
+  overtaking: string[];
+  profiles: number;
+  unexpectedExits: string[];
+  processesStarted: number;
+  /** Claims a flusher took back after their lease ran out with no live delivery job. */
+  reissuedClaims: number;
+  /** Calls Target accepted, per API. */
+  targetCalls: { single: number; bulk: number };
+}
+
+async function countKeys(redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let count = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    count += keys.length;
+  } while (cursor !== '0');
+  return count;
+}
+
+/**
+ * Runs a workload through N worker processes (children of the built `workers/worker.js`)
+ * against a simulator in this process, waits until every queue and the visitor store are
+ * empty, and compares what Target holds with the oracle. Cleans up everything it started.
+ */
+export async function runOracleWorkload(options: OracleRunOptions): Promise<OracleRunResult> {
+  const redis = newRedis();
+  const prefix = uniquePrefix('oracle');
+  const simulator = await startSimulator({ clientCode: 'acme', latencyMs: options.targetLatencyMs ?? 0 });
+  let fleet: WorkerFleet;
+  try {
+    fleet = new WorkerFleet(
+      { REDIS_URL: redisUrl(), REDIS_PREFIX: prefix, TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: simulator.url, ...FAST_PIPELINE_ENV, ...options.env },
+      options.processes,
+    );
+  } catch (error) {
+    // dist/ missing: nothing was started but the simulator and the connection.
+    await simulator.close();
+    await redis.quit();
+    throw error;
+  }
+  const producer = createProducer({ connection: redis, prefix, source: 'pos' });
+  const queues = openWorkQueues(redis, prefix);
+  const deadLetterQueue = new Queue(QUEUE_NAMES.deadLetter, { connection: redis, prefix: bullPrefix(prefix) });
+  const store = new VisitorStore(redis, { prefix, coalesceWindowMs: 100, dedupeWindowMs: 60_000, deliveredRetentionMs: 60_000, leaseMs: 2000 });
+  const keys = storeKeys(prefix);
+  let chaos: Promise<void> = Promise.resolve();
+  const writes: AppliedWrite[] = [];
+  simulator.store.onWrite((w) => {
+    if (w.outcome === 'created' || w.outcome === 'updated') writes.push({ vk: profileKey(w.kind, w.id), attributes: w.attributes });
+  });
+  try {
+    // Every process takes part from the first batch on: wait until each one's workers listen.
+    const ready = await waitFor(async () => {
+      for (const queue of queues) if ((await queue.getWorkersCount()) < options.processes) return false;
+      return true;
+    }, 30_000, 100);
+    if (!ready) throw new Error(`worker processes did not come up:\n${fleet.unexpectedExits.join('\n')}`);
+    let producing = true;
+    let chaosError: Error | undefined;
+    chaos = (options.chaos?.(fleet, () => producing) ?? Promise.resolve()).catch((error: unknown) => {
+      chaosError = error instanceof Error ? error : new Error(String(error));
+    });
+    let sent = 0;
+    let accepted = 0;
+    let intakeDuplicates = 0;
+    let rejected = 0;
+    try {
+      for (const group of options.workload.groups) {
+        // Batches of one group go out together: a resend among them reaches intake before
+        // the first copy is marked, so the merge's own dedupe has to catch it.
+        const summaries = await Promise.all(group.map((batch) => producer.sendMany(batch)));
+        for (const [i, s] of summaries.entries()) {
+          sent += group[i]?.length ?? 0;
+          accepted += s.accepted;
+          intakeDuplicates += s.duplicates;
+          rejected += s.rejected.length;
+        }
+        if (options.paceMs !== undefined) await new Promise((r) => setTimeout(r, options.paceMs));
+      }
+    } finally {
+      producing = false;
+    }
+    await chaos;
+    if (chaosError !== undefined) throw chaosError;
+
+    const idle = () => isPipelineIdle(redis, prefix, queues);
+    // Twice in a row, so a hand-over between two stages is not taken for the end.
+    const drained = await waitFor(async () => (await idle()) && (await idle()), options.drainTimeoutMs ?? 60_000, 200);
+
+    const stats = await store.stats();
+    const merged = (stats.events_applied ?? 0) + (stats.events_superseded ?? 0) + (stats.events_late_dropped ?? 0) + (stats.events_duplicate ?? 0);
+    const deadLetterCounts = await deadLetterQueue.getJobCounts();
+    let failedJobs = 0;
+    for (const queue of queues) failedJobs += await queue.getFailedCount();
+    const leftoverStoreKeys = (await countKeys(redis, `${keys.root}:vp:*`)) + (await countKeys(redis, `${keys.root}:vf:*`));
+    const expected = oracleProfiles(options.workload.events);
+    return {
+      sent,
+      accepted,
+      intakeDuplicates,
+      rejected,
+      stats,
+      lost: accepted - merged,
+      drained,
+      deadLetters: Object.values(deadLetterCounts).reduce((a, b) => a + b, 0),
+      failedJobs,
+      leftoverStoreKeys,
+      differences: diffProfiles(expected, simulator.store.all()),
+      overtaking: findOvertaking(options.workload.events, writes).slice(0, 20),
+      profiles: expected.size,
+      unexpectedExits: [...fleet.unexpectedExits],
+      processesStarted: fleet.started,
+      reissuedClaims: fleet.countLines(/without a live delivery job: reissued/),
+      targetCalls: { single: simulator.stats.single, bulk: simulator.stats.bulk },
+    };
+  } finally {
+    const stopped = fleet.stopAll();
+    await chaos;
+    await stopped;
+    await producer.close();
+    await Promise.all([...queues, deadLetterQueue].map((q) => q.close()));
+    await simulator.close();
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  }
+}

@@ -1,0 +1,115 @@
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type Config } from '../../../src/config.js';
+import { resolveMapping } from '../../../src/events/index.js';
+import { httpPluginsFor, type HttpContext } from '../../../src/http/plugins.js';
+import { buildHttpServer, listen } from '../../../src/http/server.js';
+import { createLogger, type Logger } from '../../../src/logger.js';
+import { Metrics } from '../../../src/ops/metrics.js';
+import { startPipeline, type Pipeline, type Role } from '../../../src/pipeline.js';
+import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
+import { deletePrefix, newRedis, redisUrl, uniquePrefix } from '../../harness/context.js';
+
+/** Tokens the ops tests log in with (at least 16 characters, as config demands). */
+export const ADMIN_TOKEN = 'admin-0f1e2d3c4b5a6978';
+export const READONLY_TOKEN = 'viewer-8a7b6c5d4e3f2a1b';
+
+/** Roles without `intake`: these tests cover the operational routes, not event intake. */
+export const OPS_ROLES: readonly Role[] = ['map', 'flusher', 'deliver'];
+
+/** A pipeline on real Redis, a Target simulator, and the process' HTTP server listening on 127.0.0.1. */
+export interface OpsServer {
+  config: Config;
+  pipeline: Pipeline;
+  simulator: Simulator;
+  metrics: Metrics;
+  app: FastifyInstance;
+  url: string;
+  prefix: string;
+  /** Every log line written, as JSON text (the logger writes at `logLevel`). */
+  logLines: string[];
+  /** Flips what `ctx.isStopping()` answers. */
+  setStopping(value: boolean): void;
+  close(): Promise<void>;
+}
+
+export interface OpsServerOptions {
+  env?: Record<string, string>;
+  roles?: readonly Role[];
+  logLevel?: string;
+}
+
+/** A stream that keeps each line pino writes. */
+export function memoryDestination(lines: string[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(line);
+      done();
+    },
+  });
+}
+
+/**
+ * Starts what one target-ingest process runs, built the way src/process.ts builds it
+ * (startPipeline, buildHttpServer, httpPluginsFor), with a logger that writes to memory.
+ */
+export async function startOpsServer(options: OpsServerOptions = {}): Promise<OpsServer> {
+  const simulator = await startSimulator({ clientCode: 'acme' });
+  const prefix = uniquePrefix('ops');
+  const config = loadConfig({
+    REDIS_URL: redisUrl(),
+    REDIS_PREFIX: prefix,
+    TARGET_CLIENT_CODE: 'acme',
+    TARGET_BASE_URL: simulator.url,
+    COALESCE_WINDOW_MS: '100',
+    COALESCE_MAX_WAIT_MS: '1000',
+    FLUSH_INTERVAL_MS: '50',
+    TARGET_TIMEOUT_MS: '2000',
+    ADMIN_TOKEN,
+    ADMIN_READONLY_TOKEN: READONLY_TOKEN,
+    ...options.env,
+  });
+  const logLines: string[] = [];
+  const logger: Logger = createLogger({ level: options.logLevel ?? 'warn', pretty: false, destination: memoryDestination(logLines) });
+  const roles = options.roles ?? OPS_ROLES;
+  const mapping = resolveMapping();
+  const pipeline = await startPipeline({ config, mapping, logger, roles, targetBaseUrl: simulator.url });
+  let stopping = false;
+  const metrics = new Metrics({ defaultMetrics: false });
+  const ctx: HttpContext = { config, logger, mapping, pipeline, metrics, roles, isStopping: () => stopping };
+  const app = await buildHttpServer({ logger, bodyLimit: config.INTAKE_BODY_LIMIT_BYTES, plugins: httpPluginsFor(ctx) });
+  const url = await listen(app, 0, '127.0.0.1');
+  return {
+    config,
+    pipeline,
+    simulator,
+    metrics,
+    app,
+    url,
+    prefix,
+    logLines,
+    setStopping: (value) => {
+      stopping = value;
+    },
+    async close() {
+      await app.close();
+      await pipeline.close();
+      await simulator.close();
+      const redis = newRedis(config.REDIS_URL);
+      try {
+        await deletePrefix(redis, prefix);
+      } finally {
+        await redis.quit();
+      }
+    },
+  };
+}
+
+/** `Authorization` header values for the test tokens. */
+export function basic(token: string, user = 'operator'): string {
+  return `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
+}
+
+export function bearer(token: string): string {
+  return `Bearer ${token}`;
+}
