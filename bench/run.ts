@@ -13,13 +13,16 @@ import { spawnRedis, type SpawnedRedis } from '../test/harness/redis-server.js';
 import { ROOT } from '../test/harness/spawn-process.js';
 import { runNaive, runNoop } from './baselines.js';
 import type { BenchContext } from './measure-run.js';
-import { runPipeline, type DeliveryMode, type PipelineResult } from './pipeline-run.js';
+import { benchPlan, pacedEvents, type Step } from './plan.js';
+import { runPipeline, type DeliveryMode } from './pipeline-run.js';
 import { describeMachine, writeReport, type BenchReport } from './report.js';
 import { installInterruptHandlers, onInterrupt } from './processes.js';
+import { deliveredPerSec, type RunResult } from './targets.js';
 import { VISITORS, type WorkloadName, type WorkloadSpec } from './workloads.js';
 
 const usage = `npm run bench -- [--quick] [--events N] [--latency MS] [--window MS] [--modes single,auto]
-  [--workloads W1,W2,W3,W4] [--naive-events N] [--noop-events N] [--env KEY=VALUE ...] [--profile] [--no-readme]`;
+  [--workloads W1,W2,W3,W4] [--naive-events N] [--noop-events N] [--env KEY=VALUE ...] [--profile] [--no-readme]
+  [--skip-baselines] [--skip-paced]`;
 
 const { values: flags } = parseArgs({
   options: {
@@ -34,6 +37,8 @@ const { values: flags } = parseArgs({
     env: { type: 'string', multiple: true, default: [] },
     profile: { type: 'boolean', default: false },
     'no-readme': { type: 'boolean', default: false },
+    'skip-baselines': { type: 'boolean', default: false },
+    'skip-paced': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -72,6 +77,24 @@ function spec(name: WorkloadName, n: number, pace: WorkloadSpec['pace'] = { kind
   return { name, title, events: n, visitors: VISITORS, seed, pick, pace };
 }
 
+/** Runs one step; a W1 run at full speed records the rate its mode sustained, for the paced runs. */
+async function runStep(ctx: BenchContext, step: Step, maxRate: Map<DeliveryMode, number>): Promise<RunResult> {
+  if (step.kind === 'noop') return runNoop(ctx, spec(step.workload, step.events), step.label);
+  if (step.kind === 'naive') return runNaive(ctx, spec(step.workload, step.events), step.label);
+  const mode = step.mode ?? 'auto';
+  if (step.pace === 'max') {
+    const result = await runPipeline(ctx, spec(step.workload, step.events), mode, step.label);
+    if (step.workload === 'W1') {
+      // The slower of intake and delivery; a run that never finished delivering gives its intake rate.
+      maxRate.set(mode, result.complete ? Math.min(result.acceptedPerSec, deliveredPerSec(result)) : result.acceptedPerSec);
+    }
+    return result;
+  }
+  const rate = Math.round((maxRate.get(mode) ?? 1000) * (step.pace === 'half' ? 0.5 : 0.1));
+  const pace: WorkloadSpec['pace'] = step.pace === 'half' ? { kind: 'steady', eventsPerSecond: rate } : { kind: 'bursts', eventsPerSecond: rate };
+  return runPipeline(ctx, spec(step.workload, pacedEvents(step, rate), pace), mode, step.label);
+}
+
 async function main(): Promise<void> {
   installInterruptHandlers();
   ensureBuilt();
@@ -100,19 +123,9 @@ async function main(): Promise<void> {
     log(`bench: ${machine.summary}; ${events} events per workload; latency ${ctx.latencyMs} ms; window ${ctx.windowMs} ms`);
     const report: BenchReport = { startedAt: new Date(started).toISOString(), quick: flags.quick, machine, settings: { events, latencyMs: ctx.latencyMs, windowMs: ctx.windowMs, naiveEvents, noopEvents, env: extraEnv }, runs: [] };
 
-    report.runs.push(await runNoop(ctx, spec('W1', noopEvents), 'BullMQ no-op'));
-    report.runs.push(await runNaive(ctx, spec('W1', naiveEvents), 'naive W1'));
-    for (const mode of modes) {
-      if (!workloads.has('W1')) continue;
-      const w1: PipelineResult = await runPipeline(ctx, spec('W1', events), mode, `W1 ${mode}`);
-      report.runs.push(w1);
-      // The rate the pipeline sustains end to end: the slower of intake and delivery.
-      const maxRate = Math.min(w1.acceptedPerSec, w1.accepted / Math.max(w1.doneSeconds - ctx.windowMs / 1000, 0.001));
-      report.runs.push(await runPipeline(ctx, spec('W1', events, { kind: 'steady', eventsPerSecond: Math.round(maxRate / 2) }), mode, `W1 ${mode} @50%`));
-      if (workloads.has('W2')) report.runs.push(await runPipeline(ctx, spec('W2', events), mode, `W2 ${mode}`));
-      if (workloads.has('W3')) report.runs.push(await runPipeline(ctx, spec('W3', events), mode, `W3 ${mode}`));
-      if (workloads.has('W4')) report.runs.push(await runPipeline(ctx, spec('W4', events, { kind: 'bursts', eventsPerSecond: Math.round(maxRate / 10) }), mode, `W4 ${mode}`));
-    }
+    const steps = benchPlan({ quick: flags.quick, events, naiveEvents, noopEvents, modes, workloads, baselines: !flags['skip-baselines'], paced: !flags['skip-paced'] });
+    const maxRate = new Map<DeliveryMode, number>();
+    for (const step of steps) report.runs.push(await runStep(ctx, step, maxRate));
     report.seconds = (Date.now() - started) / 1000;
     writeReport(report, { readme: !flags['no-readme'], log });
   } finally {
