@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Command } from 'commander';
 import { VisitorStore } from '../coalesce/store.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { readCliConfig } from '../cli-config.js';
 import { createLogger } from '../logger.js';
 import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type DeadLetter, type IngestJob } from '../queues.js';
 import { connectRedis } from '../redis.js';
@@ -27,15 +27,9 @@ function line(entry: DeadLetterView): string {
 
 /** Opens the pipeline's dead-letter queue from the environment, runs `action`, closes everything. */
 async function withAdmin(action: (admin: DeadLetterAdmin) => Promise<void>): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    process.stderr.write(`target-ingest: ${error instanceof ConfigError ? error.message : String(error)}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  const redis = connectRedis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const config = readCliConfig();
+  if (config === undefined) return;
+  const redis = connectRedis(config, { maxRetriesPerRequest: 3 });
   const prefix = bullPrefix(config.REDIS_PREFIX);
   const deadLetter = new Queue<DeadLetter>(QUEUE_NAMES.deadLetter, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.deadLetter });
   const ingest = new Queue<IngestJob>(QUEUE_NAMES.ingest, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.ingest });
@@ -45,6 +39,7 @@ async function withAdmin(action: (admin: DeadLetterAdmin) => Promise<void>): Pro
     dedupeWindowMs: config.DEDUPE_WINDOW_MS,
     deliveredRetentionMs: config.DELIVERED_RETENTION_MS,
     leaseMs: config.CLAIM_LEASE_MS,
+    shards: config.REDIS_SHARDS,
   });
   const logger = createLogger({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, pretty: false, destination: process.stderr });
   try {

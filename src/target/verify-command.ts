@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../config.js';
+import { readCliConfig } from '../cli-config.js';
 import type { VisitorRef } from '../events/index.js';
 import { TargetClient } from './client.js';
 
@@ -25,14 +25,8 @@ export function registerVerifyCommand(program: Command): void {
     .description('print a visitor\'s Target profile (Fetch Profile API): mboxPC:<id> or mbox3rdPartyId:<id>')
     .option('--json', 'print JSON')
     .action(async (visitorArg: string, opts: { json?: boolean }) => {
-      let config;
-      try {
-        config = loadConfig(process.env);
-      } catch (error) {
-        process.stderr.write(`target-ingest: ${error instanceof ConfigError ? error.message : String(error)}\n`);
-        process.exitCode = 2;
-        return;
-      }
+      const config = readCliConfig();
+      if (config === undefined) return;
       const baseUrl = config.TARGET_BASE_URL ?? `http://127.0.0.1:${config.SIMULATOR_PORT}`;
       const client = new TargetClient({
         baseUrl,
