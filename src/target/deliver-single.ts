@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { VisitorSnapshot } from '../coalesce/store.js';
 import { PipelineError, classifyError } from '../errors.js';
@@ -52,8 +53,13 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls 
     const budget = await deps.budgets.single.reserve(needed);
     if (!budget.granted) {
       if (deps.mode === 'auto') {
-        await deps.queues.deliverBulk.add('deliver', { claimId, visitors: snapshots.map((s) => s.vk) }, { jobId: claimId });
-        summary.rerouted = snapshots.length;
+        // The visitors move to a new claim owned by the bulk job, so that job's id is free
+        // even when the flusher already sent part of this claim by bulk.
+        const bulkClaim = randomUUID();
+        const moved: string[] = [];
+        for (const s of snapshots) if (await deps.store.renewLease(s.vk, claimId, bulkClaim)) moved.push(s.vk);
+        if (moved.length > 0) await deps.queues.deliverBulk.add('deliver', { claimId: bulkClaim, visitors: moved }, { jobId: bulkClaim });
+        summary.rerouted = moved.length;
         log.warn({ claimId, visitors: snapshots.length, used: budget.used }, 'single budget spent: handed the claim to bulk delivery');
         return summary;
       }
