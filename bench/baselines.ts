@@ -41,6 +41,7 @@ export interface NoopResult {
 
 async function withQueue<T>(ctx: BenchContext, mode: 'naive' | 'noop', env: Record<string, string>, body: (queue: Queue, worker: Child) => Promise<T>): Promise<T> {
   await ctx.redis.flushall();
+  const began = Date.now();
   const prefix = `bench-${mode}-${randomBytes(3).toString('hex')}`;
   const connection = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue(mode, { connection, prefix, defaultJobOptions: JOB_OPTIONS });
@@ -55,6 +56,7 @@ async function withQueue<T>(ctx: BenchContext, mode: 'naive' | 'noop', env: Reco
     if (worker !== undefined) await stopChild(worker);
     await queue.close();
     await connection.quit();
+    ctx.log(`  run took ${((Date.now() - began) / 1000).toFixed(1)} s`);
   }
 }
 

@@ -3,14 +3,15 @@
  * produce the workload, wait until Target holds every accepted event, and collect the
  * figures of issue 8 from the tracker, Redis, /proc and the simulator.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Simulator } from '../src/simulator/server.js';
 import { processCpuSeconds, processMemory, redisCost, resetRedisStats, Sampler, usedMemory, type RedisCost } from './measure.js';
-import { countVisitorWindows, diffProfiles, StreamingOracle } from './oracle.js';
+import { countVisitorWindows, diffProfiles, workloadOracle } from './oracle.js';
 import { produce } from './produce.js';
 import { DeliveryTracker } from './tracker.js';
-import { generateBatches, type EventBatch, type WorkloadSpec } from './workloads.js';
+import type { EventBatch, WorkloadSpec } from './workloads.js';
 
 /** Settings every run of one bench invocation shares. */
 export interface BenchContext {
@@ -26,8 +27,12 @@ export interface BenchContext {
   /** Extra environment for the pipeline's processes (`--env KEY=VALUE`). */
   env: Record<string, string>;
   drainTimeoutMs: number;
+  /** Where the roles write `--cpu-prof` profiles (unset: no profiling). */
+  cpuProfileDir?: string;
   /** Stop waiting when no event reached Target for this long. */
   stallMs: number;
+  /** Longest wait for the pipeline to go idle after the last delivery. */
+  settleMs: number;
   log: (line: string) => void;
 }
 
@@ -46,6 +51,8 @@ export interface Measured {
   doneSeconds: number;
   /** Every accepted event reached Target before the drain timeout. */
   complete: boolean;
+  /** The pipeline was idle (nothing queued, due or in flight) when calls were counted. */
+  settled: boolean;
   outstanding: number;
   latency: { p50: number; p99: number; p999: number; max: number };
   visitorWindows: number;
@@ -55,6 +62,8 @@ export interface Measured {
   differences: string[];
   profiles: number;
   overtakes: number;
+  /** Event-loop delay of the bench process (producer + simulator + tracker) during the run. */
+  benchLoopDelayMs: { p99: number; max: number };
 }
 
 export interface MeasureOptions {
@@ -65,6 +74,8 @@ export interface MeasureOptions {
   send: (batch: EventBatch) => Promise<number>;
   /** The coalescing window the oracle counts visitor-windows with (0: none). */
   windowMs: number;
+  /** Resolves true once the carrier is idle, false at the deadline (epoch ms). */
+  settle?: (deadline: number) => Promise<boolean>;
 }
 
 export async function measureRun(ctx: BenchContext, options: MeasureOptions): Promise<Measured> {
@@ -79,6 +90,9 @@ export async function measureRun(ctx: BenchContext, options: MeasureOptions): Pr
   const unsubscribe = sim.store.onWrite((write) => tracker.onWrite(write));
   const sampler = new Sampler(ctx.redis, () => pids, () => tracker.outstanding, t0);
   sampler.start();
+  // The simulator shares this event loop with the producer: its lag inflates every latency.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   try {
     const produced = await produce({
       spec, baseMs: ctx.baseMs, batchSize: ctx.batchSize, inFlight: ctx.inFlight, t0,
@@ -99,6 +113,16 @@ export async function measureRun(ctx: BenchContext, options: MeasureOptions): Pr
     sampler.stop();
 
     const doneSeconds = (tracker.lastDelivery() || 0) / 1000;
+    ctx.log(`  last delivery after ${doneSeconds.toFixed(1)} s; checking the oracle while the pipeline settles`);
+    // Calls and Redis cost are read once the pipeline is idle (bulk status polls and acks
+    // come after the last write), so they count what delivering really took.
+    const settleStarted = Date.now();
+    const settling = options.settle?.(settleStarted + ctx.settleMs) ?? Promise.resolve(true);
+    const oracle = workloadOracle(spec, ctx.baseMs, ctx.batchSize, t0);
+    const settled = await settling;
+    const differences = diffProfiles(oracle.profiles(), sim.store.all(), 5);
+    ctx.log(`  ${settled ? 'settled' : 'not idle yet'} and checked after ${((Date.now() - settleStarted) / 1000).toFixed(1)} s`);
+    const s = sim.stats;
     const cost = await redisCost(ctx.redis);
     const memEnd = await usedMemory(ctx.redis);
     const peak = sampler.peakBacklog();
@@ -108,17 +132,13 @@ export async function measureRun(ctx: BenchContext, options: MeasureOptions): Pr
     }
     const benchCpu = process.cpuUsage(benchCpu0);
     processes.bench = { peakRssMb: (process.resourceUsage().maxRSS * 1024) / 2 ** 20, cpuSeconds: (benchCpu.user + benchCpu.system) / 1e6, rssGrowthMb: NaN };
-
-    ctx.log(`  Target complete after ${doneSeconds.toFixed(1)} s; checking the oracle`);
-    const oracle = new StreamingOracle(t0);
-    for (const batch of generateBatches(spec, ctx.baseMs, ctx.batchSize)) for (const event of batch.events) oracle.addRaw(event);
-    const s = sim.stats;
     return {
       events: spec.events,
       accepted: produced.accepted,
       acceptedPerSec: produced.accepted / Math.max(acceptSeconds, 0.001),
       doneSeconds,
       complete: tracker.outstanding === 0,
+      settled,
       outstanding: tracker.outstanding,
       latency: tracker.percentiles(),
       visitorWindows: countVisitorWindows(tracker.visitorOf, tracker.acceptedAt, options.windowMs),
@@ -131,11 +151,13 @@ export async function measureRun(ctx: BenchContext, options: MeasureOptions): Pr
         retainedBytesPerEvent: (memEnd - memBase) / Math.max(produced.accepted, 1),
       },
       processes,
-      differences: diffProfiles(oracle.profiles(), sim.store.all(), 5),
+      differences,
       profiles: oracle.visitors,
       overtakes: tracker.overtakes,
+      benchLoopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
     };
   } finally {
+    loopDelay.disable();
     sampler.stop();
     unsubscribe();
   }

@@ -135,12 +135,16 @@ export class Sampler {
     return this.samples.reduce<Sample | undefined>((best, s) => (best === undefined || s.outstanding > best.outstanding ? s : best), undefined);
   }
 
-  /** RSS growth of a process from the first to the last third of the run (MB): "flat" is near 0. */
+  /**
+   * RSS growth of a process from the middle to the last third of the run (MB): "flat" is
+   * near 0. The first third is left out: a role grows from idle to busy there, which is
+   * warm-up, not a leak.
+   */
   rssGrowthMb(name: string): number {
     const series = this.samples.map((s) => s.rss[name] ?? NaN).filter((x) => !Number.isNaN(x));
     if (series.length < 6) return NaN;
     const third = Math.floor(series.length / 3);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    return (mean(series.slice(-third)) - mean(series.slice(0, third))) / 2 ** 20;
+    return (mean(series.slice(-third)) - mean(series.slice(third, 2 * third))) / 2 ** 20;
   }
 }

@@ -6,6 +6,7 @@
  */
 import { resolveMapping, validateEvent, visitorKey, type CompiledMapping, type ValidEvent } from '../src/events/index.js';
 import type { Profiles } from '../test/harness/oracle.js';
+import { EVENT_TYPES, generateBatches, type WorkloadSpec } from './workloads.js';
 
 export { diffProfiles, type Profiles } from '../test/harness/oracle.js';
 
@@ -61,6 +62,22 @@ export class StreamingOracle {
   get visitors(): number {
     return this.winners.size;
   }
+}
+
+/**
+ * The oracle of a generated workload. The generator gives every event of a type the same
+ * attributes (all optional fields present) and later seqs later event times, so per visitor
+ * and type only the newest event can win an attribute: the rest are skipped, which keeps
+ * the check of a 1,000,000-event run to seconds. Across types, `StreamingOracle` decides.
+ */
+export function workloadOracle(spec: WorkloadSpec, baseMs: number, batchSize: number, now: number): StreamingOracle {
+  const newest = new Map<number, unknown>();
+  for (const batch of generateBatches(spec, baseMs, batchSize)) {
+    batch.events.forEach((event, i) => newest.set((batch.visitors[i] ?? 0) * EVENT_TYPES.length + (batch.types[i] ?? 0), event));
+  }
+  const oracle = new StreamingOracle(now);
+  for (const event of newest.values()) oracle.addRaw(event);
+  return oracle;
 }
 
 /** Visitor and time (ms since the run started) are packed into one double to sort fast. */

@@ -5,12 +5,14 @@
  * feeding batches from the bench process.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createProducer } from '../src/intake/producer.js';
 import { storeKeys } from '../src/keys.js';
 import { QUEUE_NAMES, bullPrefix } from '../src/queues.js';
 import { startSimulator } from '../src/simulator/server.js';
+import { isPipelineIdle, openWorkQueues } from '../test/harness/drain.js';
 import { measureRun, type BenchContext, type Measured } from './measure-run.js';
 import { onInterrupt, roleEnv, startRole, stopChild, type Child, type PipelineRole } from './processes.js';
 import type { WorkloadSpec } from './workloads.js';
@@ -29,6 +31,8 @@ export interface PipelineResult extends Measured {
   deadLetters: number;
   /** The merge script's counters (events_applied, _superseded, _late_dropped, _duplicate). */
   storeStats: Record<string, number>;
+  /** Accepted events the merge never accounted for: accepted − (applied + superseded + late + duplicate). */
+  lost: number;
   /** Log lines of the roles by `role level: msg`, most frequent first: what the processes were doing. */
   logs: Record<string, number>;
 }
@@ -53,6 +57,20 @@ export function summarizeLogs(children: readonly Child[], top = 12): Record<stri
   return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).slice(0, top));
 }
 
+/** Waits until every work queue is empty and nothing is due or in flight, twice in a row. */
+async function settle(redis: Redis, prefix: string, deadline: number): Promise<boolean> {
+  const queues = openWorkQueues(redis, prefix);
+  try {
+    while (Date.now() < deadline) {
+      if ((await isPipelineIdle(redis, prefix, queues)) && (await isPipelineIdle(redis, prefix, queues))) return true;
+      await sleep(100);
+    }
+    return false;
+  } finally {
+    await Promise.all(queues.map((q) => q.close()));
+  }
+}
+
 export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: DeliveryMode, label: string): Promise<PipelineResult> {
   ctx.log(`${label}: ${spec.events} events, DELIVERY_MODE=${mode}`);
   const began = Date.now();
@@ -69,21 +87,24 @@ export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: D
       { redisUrl: ctx.redisUrl, prefix, targetUrl: sim.url, clientCode: CLIENT_CODE },
       { DELIVERY_MODE: mode, COALESCE_WINDOW_MS: String(ctx.windowMs), COALESCE_MAX_WAIT_MS: String(Math.max(60_000, ctx.windowMs)), ...ctx.env },
     );
-    const started = await Promise.allSettled(ROLES.map((role) => startRole(role, env)));
+    const started = await Promise.allSettled(ROLES.map((role) => startRole(role, env, ctx.cpuProfileDir)));
     for (const s of started) if (s.status === 'fulfilled') children.push(s.value);
     const failed = started.find((s) => s.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
+    ctx.log(`  map, flusher and deliver ready after ${((Date.now() - began) / 1000).toFixed(1)} s`);
 
     const measured = await measureRun(ctx, {
       spec, sim,
       children: Object.fromEntries(children.map((c) => [c.name, c.pid])),
       send: async (batch) => (await producer.sendMany(batch.events)).accepted,
       windowMs: ctx.windowMs,
+      settle: (deadline) => settle(producerRedis, prefix, deadline),
     });
     const raw = await producerRedis.hgetall(storeKeys(prefix).stats);
     const storeStats = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
     const deadLetters = await deadLetterQueue.count();
-    return { kind: 'pipeline', label, workload: spec, mode, windowMs: ctx.windowMs, deadLetters, storeStats, logs: summarizeLogs(children), ...measured };
+    const merged = ['events_applied', 'events_superseded', 'events_late_dropped', 'events_duplicate'].reduce((n, k) => n + (storeStats[k] ?? 0), 0);
+    return { kind: 'pipeline', label, workload: spec, mode, windowMs: ctx.windowMs, deadLetters, storeStats, lost: measured.accepted - merged, logs: summarizeLogs(children), ...measured };
   } finally {
     await Promise.allSettled(children.map((c) => stopChild(c)));
     await deadLetterQueue.close();

@@ -38,7 +38,7 @@ export function benchPlan(o: PlanOptions): Step[] {
     steps.push({ kind: 'noop', workload: 'W1', pace: 'max', events: o.noopEvents, label: 'BullMQ no-op' });
     steps.push({ kind: 'naive', workload: 'W1', pace: 'max', events: o.naiveEvents, label: 'naive W1' });
   }
-  const pacedSeconds = o.quick ? 15 : 120;
+  const pacedSeconds = o.quick ? 8 : 120;
   // W1 of every mode always runs, first: the targets and the paced runs need its rate.
   for (const mode of o.modes) steps.push({ kind: 'pipeline', workload: 'W1', mode, pace: 'max', events: o.events, label: `W1 ${mode}` });
   for (const mode of o.modes) {
@@ -50,7 +50,7 @@ export function benchPlan(o: PlanOptions): Step[] {
       if (o.workloads.has(name)) steps.push({ kind: 'pipeline', workload: name, mode, pace: 'max', events: o.events, label: `${name} ${mode}` });
     }
     if (o.workloads.has('W4') && o.paced) {
-      steps.push({ kind: 'pipeline', workload: 'W4', mode, pace: 'bursts', events: o.events, ...(o.quick ? { seconds: pacedSeconds } : {}), label: `W4 ${mode}` });
+      steps.push({ kind: 'pipeline', workload: 'W4', mode, pace: 'bursts', events: o.events, seconds: o.quick ? pacedSeconds : 240, label: `W4 ${mode}` });
     }
   }
   return steps;

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { ROOT, runBuilt, type RunningProcess } from '../test/harness/spawn-process.js';
 
 const live = new Set<ChildProcess>();
@@ -75,13 +76,45 @@ export function roleEnv(base: { redisUrl: string; prefix: string; targetUrl: str
   };
 }
 
-/** Starts `node dist/workers/<role>.js` and waits until it says it is running. */
-export async function startRole(role: PipelineRole, env: Record<string, string>): Promise<Child> {
-  const proc = runBuilt(`workers/${role}.js`, env);
-  register(proc.child);
-  const child: Child = { name: role, proc, pid: proc.child.pid ?? NaN };
+/** Child output lines are kept for the report (log counts); a role logs one line per delivery job. */
+function spawnNode(nodeArgs: string[], env: Record<string, string>): RunningProcess {
+  const child = spawn(process.execPath, nodeArgs, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  register(child);
+  const lines: string[] = [];
+  const waiters: Array<{ pattern: RegExp; resolve: () => void }> = [];
+  const onData = (chunk: Buffer): void => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line === '') continue;
+      lines.push(line);
+      for (const w of waiters.filter((x) => x.pattern.test(line))) w.resolve();
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<number | string>((res) => child.once('exit', (code, signal) => res(code ?? signal ?? 'unknown')));
+  return {
+    child, lines, exited,
+    kill: (signal = 'SIGTERM') => child.kill(signal),
+    waitForLine(pattern, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const found = lines.find((l) => pattern.test(l));
+        if (found !== undefined) return resolve(found);
+        const timer = setTimeout(() => reject(new Error(`no line matching ${String(pattern)} in ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
+        waiters.push({ pattern, resolve: () => { clearTimeout(timer); resolve(''); } });
+        void exited.then((code) => { clearTimeout(timer); reject(new Error(`exited (${String(code)}) before ${String(pattern)}:\n${lines.join('\n')}`)); });
+      });
+    },
+  };
+}
+
+async function started(name: string, proc: RunningProcess, ready: RegExp): Promise<Child> {
+  const child: Child = { name, proc, pid: proc.child.pid ?? NaN };
   try {
-    await proc.waitForLine(/target-ingest running/, 30_000);
+    await proc.waitForLine(ready, 30_000);
   } catch (error) {
     await stopChild(child);
     throw error;
@@ -89,37 +122,21 @@ export async function startRole(role: PipelineRole, env: Record<string, string>)
   return child;
 }
 
-/** Starts the baseline worker (bench/baseline-worker.ts, through tsx) and waits for "ready". */
-export async function startBaselineWorker(name: string, env: Record<string, string>): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/baseline-worker.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  register(child);
-  const lines: string[] = [];
-  const exited = new Promise<number | string>((res) => child.once('exit', (code, signal) => res(code ?? signal ?? 'unknown')));
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
-      if (lines.includes('ready')) resolve();
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exited.then((code) => reject(new Error(`baseline worker exited (${String(code)}):\n${lines.join('\n')}`)));
-  });
-  const proc: RunningProcess = {
-    child, lines, exited,
-    kill: (signal = 'SIGTERM') => child.kill(signal),
-    waitForLine: () => Promise.reject(new Error('not used for the baseline worker')),
-  };
-  const handle: Child = { name, proc, pid: child.pid ?? NaN };
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${name} not ready in 30 s:\n${lines.join('\n')}`)), 30_000).unref());
-  try {
-    await Promise.race([ready, timeout]);
-  } catch (error) {
-    await stopChild(handle);
-    throw error;
+/**
+ * Starts `node dist/workers/<role>.js` and waits until it says it is running. With
+ * `cpuProfileDir` it runs under `--cpu-prof` (not allowed in NODE_OPTIONS), written at exit.
+ */
+export function startRole(role: PipelineRole, env: Record<string, string>, cpuProfileDir?: string): Promise<Child> {
+  if (cpuProfileDir === undefined) {
+    const proc = runBuilt(`workers/${role}.js`, env);
+    register(proc.child);
+    return started(role, proc, /target-ingest running/);
   }
-  return handle;
+  const args = ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir, '--cpu-prof-name', `${role}-${Date.now()}.cpuprofile`, join(ROOT, 'dist/workers', `${role}.js`)];
+  return started(role, spawnNode(args, env), /target-ingest running/);
+}
+
+/** Starts the baseline worker (bench/baseline-worker.ts, through tsx) and waits for "ready". */
+export function startBaselineWorker(name: string, env: Record<string, string>): Promise<Child> {
+  return started(name, spawnNode(['--import', 'tsx', 'bench/baseline-worker.ts'], env), /^ready$/);
 }

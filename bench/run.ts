@@ -22,7 +22,7 @@ import { VISITORS, type WorkloadName, type WorkloadSpec } from './workloads.js';
 
 const usage = `npm run bench -- [--quick] [--events N] [--latency MS] [--window MS] [--modes single,auto]
   [--workloads W1,W2,W3,W4] [--naive-events N] [--noop-events N] [--env KEY=VALUE ...] [--profile] [--no-readme]
-  [--skip-baselines] [--skip-paced]`;
+  [--skip-baselines] [--skip-paced] [--max-rate EVENTS_PER_S (for the paced runs, instead of W1's)]`;
 
 const { values: flags } = parseArgs({
   options: {
@@ -39,6 +39,7 @@ const { values: flags } = parseArgs({
     'no-readme': { type: 'boolean', default: false },
     'skip-baselines': { type: 'boolean', default: false },
     'skip-paced': { type: 'boolean', default: false },
+    'max-rate': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -49,8 +50,8 @@ if (flags.help) {
 
 const events = Number(flags.events ?? (flags.quick ? 100_000 : 1_000_000));
 // The naive baseline makes one 20 ms call per event: a sample is enough for its steady rate.
-const naiveEvents = Number(flags['naive-events'] ?? (flags.quick ? 10_000 : 50_000));
-const noopEvents = Number(flags['noop-events'] ?? (flags.quick ? 50_000 : 200_000));
+const naiveEvents = Number(flags['naive-events'] ?? (flags.quick ? 3_000 : 50_000));
+const noopEvents = Number(flags['noop-events'] ?? (flags.quick ? 20_000 : 200_000));
 const modes = flags.modes.split(',') as DeliveryMode[];
 const workloads = new Set(flags.workloads.split(',') as WorkloadName[]);
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -90,7 +91,8 @@ async function runStep(ctx: BenchContext, step: Step, maxRate: Map<DeliveryMode,
     }
     return result;
   }
-  const rate = Math.round((maxRate.get(mode) ?? 1000) * (step.pace === 'half' ? 0.5 : 0.1));
+  const sustained = flags['max-rate'] !== undefined ? Number(flags['max-rate']) : (maxRate.get(mode) ?? 1000);
+  const rate = Math.round(sustained * (step.pace === 'half' ? 0.5 : 0.1));
   const pace: WorkloadSpec['pace'] = step.pace === 'half' ? { kind: 'steady', eventsPerSecond: rate } : { kind: 'bursts', eventsPerSecond: rate };
   return runPipeline(ctx, spec(step.workload, pacedEvents(step, rate), pace), mode, step.label);
 }
@@ -99,11 +101,8 @@ async function main(): Promise<void> {
   installInterruptHandlers();
   ensureBuilt();
   const extraEnv = Object.fromEntries(flags.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  if (flags.profile) {
-    const dir = join(ROOT, 'bench/results/profiles');
-    mkdirSync(dir, { recursive: true });
-    extraEnv.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${dir}`;
-  }
+  const cpuProfileDir = flags.profile ? join(ROOT, 'bench/results/profiles') : undefined;
+  if (cpuProfileDir !== undefined) mkdirSync(cpuProfileDir, { recursive: true });
   let redisServer: SpawnedRedis | undefined;
   let redis: Redis | undefined;
   const started = Date.now();
@@ -115,17 +114,34 @@ async function main(): Promise<void> {
     const ctx: BenchContext = {
       redis, redisUrl: redisServer.url, redisPid: redisServer.process.pid ?? NaN,
       latencyMs: Number(flags.latency), windowMs: Number(flags.window),
-      // A fixed hour in the past, so event times (and thus the workload) repeat run to run.
+      // Event times count from a whole hour in the past; the seeded content never changes.
       baseMs: Math.floor(Date.now() / 3_600_000) * 3_600_000 - 6 * 3_600_000,
-      batchSize: 1000, inFlight: 4, env: extraEnv, drainTimeoutMs: flags.quick ? 60_000 : 300_000, stallMs: flags.quick ? 20_000 : 90_000, log,
+      // Producers send batches of 1000 (one ingest job each), four at a time.
+      batchSize: 1000, inFlight: 4, env: extraEnv,
+      ...(cpuProfileDir !== undefined ? { cpuProfileDir } : {}),
+      // --quick must end within two minutes: it stops waiting for a stuck pipeline sooner.
+      drainTimeoutMs: flags.quick ? 45_000 : 1_200_000,
+      stallMs: flags.quick ? 4_000 : 60_000,
+      settleMs: flags.quick ? 1_500 : 60_000,
+      log,
     };
     const machine = await describeMachine(redis);
     log(`bench: ${machine.summary}; ${events} events per workload; latency ${ctx.latencyMs} ms; window ${ctx.windowMs} ms`);
-    const report: BenchReport = { startedAt: new Date(started).toISOString(), quick: flags.quick, machine, settings: { events, latencyMs: ctx.latencyMs, windowMs: ctx.windowMs, naiveEvents, noopEvents, env: extraEnv }, runs: [] };
+    const settings = { events, latencyMs: ctx.latencyMs, windowMs: ctx.windowMs, naiveEvents, noopEvents, env: extraEnv };
+    const report: BenchReport = { startedAt: new Date(started).toISOString(), quick: flags.quick, machine, settings, runs: [] };
 
     const steps = benchPlan({ quick: flags.quick, events, naiveEvents, noopEvents, modes, workloads, baselines: !flags['skip-baselines'], paced: !flags['skip-paced'] });
     const maxRate = new Map<DeliveryMode, number>();
-    for (const step of steps) report.runs.push(await runStep(ctx, step, maxRate));
+    for (const step of steps) {
+      try {
+        report.runs.push(await runStep(ctx, step, maxRate));
+      } catch (error) {
+        // Others rebuild dist/ while a long bench runs: a role may fail to load once. Retry once.
+        log(`  ${step.label} failed (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); retrying once`);
+        await new Promise((r) => setTimeout(r, 5000));
+        report.runs.push(await runStep(ctx, step, maxRate));
+      }
+    }
     report.seconds = (Date.now() - started) / 1000;
     writeReport(report, { readme: !flags['no-readme'], log });
   } finally {

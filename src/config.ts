@@ -54,11 +54,31 @@ const ApiKeysSchema = z
     return keys;
   });
 
+/** The URLs listed in REDIS_URL (comma-separated seeds for a cluster). */
+export function redisSeeds(value: string): string[] {
+  return value.split(',').map((url) => url.trim()).filter((url) => url !== '');
+}
+
+function isRedisUrl(value: string): boolean {
+  try {
+    return ['redis:', 'rediss:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
 export const EnvSchema = z.object({
   /** Deployment kind; `production` refuses to run against the built-in simulator. */
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  /** Redis for queues and the visitor store. */
-  REDIS_URL: z.url({ error: 'expected a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
+  /** Redis for queues and the visitor store; with REDIS_CLUSTER, one or more comma-separated seed nodes. */
+  REDIS_URL: z
+    .string()
+    .refine((value) => redisSeeds(value).every(isRedisUrl), { error: 'expected a redis:// or rediss:// URL (several, comma-separated, with REDIS_CLUSTER=true)' })
+    .default('redis://127.0.0.1:6379'),
+  /** Connect with ioredis' Redis Cluster client; REDIS_URL then lists seed nodes. */
+  REDIS_CLUSTER: booleanFlag.default(false),
+  /** Shards of the visitor store (each its own hash tag); 1 keeps everything under `{REDIS_PREFIX}`. */
+  REDIS_SHARDS: z.coerce.number().int().min(1).max(1024, 'expected 1-1024').default(1),
   /** Prefix of every queue and key of this pipeline; it becomes a Redis Cluster hash tag. */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 characters of [A-Za-z0-9_-]').default('ti'),
   /** Adobe Target client code; unset means deliver to the built-in simulator. */
@@ -211,6 +231,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   if (e.NODE_ENV === 'production' && e.INGEST_API_KEYS.length === 0) {
     problems.push('INGEST_API_KEYS: required when NODE_ENV=production');
+  }
+  if (!e.REDIS_CLUSTER && redisSeeds(e.REDIS_URL).length > 1) {
+    problems.push('REDIS_URL: several URLs are only allowed with REDIS_CLUSTER=true (they are the seed nodes of a cluster)');
   }
   if (e.ADMIN_READONLY_TOKEN !== undefined && e.ADMIN_TOKEN === undefined) {
     problems.push('ADMIN_READONLY_TOKEN: needs ADMIN_TOKEN too (admin routes are off without it)');

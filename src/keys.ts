@@ -1,8 +1,13 @@
+import { shardTag } from './coalesce/shards.js';
+
 /**
  * Terminology
- * - prefix: names one pipeline; every queue and key of it lives under `{prefix}` so the
- *   braces make it a Redis Cluster hash tag and all of it lands in one slot.
+ * - prefix: names one pipeline; its queues and budgets live under `{prefix}` (the braces
+ *   make it a Redis Cluster hash tag, so they share one slot); so does the visitor store
+ *   when it has one shard.
  * - visitor key (vk): `pc:<mboxPC>` or `3p:<mbox3rdPartyId>`.
+ * - shard: one of REDIS_SHARDS parts of the visitor store, with a hash tag of its own
+ *   (`{prefix}` when there is one shard); a visitor's shard is a hash of its visitor key.
  * - pending: attributes merged but not yet claimed for delivery.
  * - in flight: attributes claimed by one delivery (a snapshot under a claim id).
  * - delivered stamps: per attribute, the `(occurredAt, id)` of the value Target last accepted.
@@ -15,9 +20,12 @@ export function hashTag(prefix: string): string {
   return `{${prefix}}`;
 }
 
-/** Key names of the visitor store; Lua scripts build the same names from the same root. */
-export function storeKeys(prefix: string) {
-  const root = hashTag(prefix);
+/**
+ * Key names of one shard of the visitor store (src/coalesce/shards.ts); Lua scripts build
+ * the same names from the same root. With one shard (the default) the root is `{prefix}`.
+ */
+export function storeKeys(prefix: string, shard = 0, shards = 1) {
+  const root = hashTag(shardTag(prefix, shard, shards));
   return {
     root,
     pending: (vk: string) => `${root}:vp:${vk}`,

@@ -1,5 +1,4 @@
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { Flusher } from './coalesce/flusher.js';
 import { createMapProcessor } from './coalesce/map-processor.js';
 import { VisitorStore } from './coalesce/store.js';
@@ -9,7 +8,7 @@ import { DeadLetterAdmin } from './dlq/admin.js';
 import type { CompiledMapping } from './events/index.js';
 import type { Logger } from './logger.js';
 import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type BulkStatusJob, type DeadLetter, type DeliverJob, type IngestJob } from './queues.js';
-import { connectRedis } from './redis.js';
+import { connectRedis, type RedisClient } from './redis.js';
 import { TargetClient, type TargetCallObserver } from './target/client.js';
 import { targetBackoffStrategy, type RetryPolicy } from './target/backoff.js';
 import { createBudgets, type Budgets } from './target/budgets.js';
@@ -34,7 +33,7 @@ export interface PipelineOptions {
 
 /** A running set of roles on one Redis; `close()` finishes active jobs and disconnects. */
 export interface Pipeline {
-  redis: Redis;
+  redis: RedisClient;
   store: VisitorStore;
   queues: {
     ingest: Queue<IngestJob>;
@@ -54,7 +53,7 @@ export interface Pipeline {
 /** Wires queues, store, Target client and the workers of the requested roles. */
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const { config, logger } = options;
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(config);
   const prefix = bullPrefix(config.REDIS_PREFIX);
   const retry: RetryPolicy = {
     baseDelayMs: config.RETRY_BASE_MS,
@@ -79,13 +78,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     dedupeWindowMs: config.DEDUPE_WINDOW_MS,
     deliveredRetentionMs: config.DELIVERED_RETENTION_MS,
     leaseMs: config.CLAIM_LEASE_MS,
+    shards: config.REDIS_SHARDS,
   });
   const deadLetters = new DeadLetters(queues.deadLetter);
   const workers: Worker[] = [];
   const closers: Array<() => Promise<void>> = [];
-  const workerConnections: Redis[] = [];
+  const workerConnections: RedisClient[] = [];
   const workerOptions = (concurrency: number) => {
-    const connection = connectRedis(config.REDIS_URL);
+    const connection = connectRedis(config);
     workerConnections.push(connection);
     // A job whose process died returns within about 2 × WORKER_LOCK_MS. Every job is safe to
     // run again (the merge knows its batches, a delivery re-reads its claim), while one failed

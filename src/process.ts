@@ -69,7 +69,8 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
       logger.info({ url: simulator.url, clientCode: config.clientCode }, 'Target simulator listening');
     }
   }
-  const stopRedis = await ensureRedis(config.REDIS_URL, {
+  // A cluster is never started here: its seeds must be running (the client retries them).
+  const stopRedis = config.REDIS_CLUSTER ? undefined : await ensureRedis(config.REDIS_URL, {
     allowLocal: config.START_LOCAL_REDIS && config.NODE_ENV !== 'production',
     dataDir: join(config.DATA_DIR, 'redis'),
     logger,

@@ -1,11 +1,55 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { redisSeeds } from './config.js';
 import type { Logger } from './logger.js';
 
-/** Options every long-lived connection of the pipeline uses (BullMQ needs maxRetriesPerRequest null). */
-export function connectRedis(url: string, extra: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...extra });
+/** A connection to the pipeline's Redis: one node, or a Redis Cluster (REDIS_CLUSTER=true). */
+export type RedisClient = Redis | Cluster;
+
+/** Where the pipeline's Redis is: REDIS_URL (seeds, for a cluster) and REDIS_CLUSTER. */
+export interface RedisTarget {
+  REDIS_URL: string;
+  REDIS_CLUSTER: boolean;
+}
+
+/**
+ * Opens a connection with the options every long-lived connection of the pipeline uses
+ * (BullMQ needs maxRetriesPerRequest null). A cluster client gets its seeds from REDIS_URL;
+ * user name, password and TLS (`rediss://`) of the first seed apply to every node. While a
+ * master is down its commands wait in the client (redirections and CLUSTERDOWN are retried),
+ * so writes resume once it is back.
+ */
+export function connectRedis(target: RedisTarget | string, extra: RedisOptions = {}): RedisClient {
+  const { REDIS_URL: url, REDIS_CLUSTER: cluster } = typeof target === 'string' ? { REDIS_URL: target, REDIS_CLUSTER: false } : target;
+  const options: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, ...extra };
+  if (!cluster) return new Redis(url, options);
+  const seeds = redisSeeds(url).map((seed) => new URL(seed));
+  const first = seeds[0];
+  if (first === undefined) throw new Error('REDIS_URL names no seed node');
+  const tls = first.protocol === 'rediss:';
+  const clusterOptions: ClusterOptions = {
+    enableReadyCheck: true,
+    enableOfflineQueue: options.enableOfflineQueue ?? true,
+    maxRedirections: 64,
+    retryDelayOnClusterDown: 300,
+    retryDelayOnFailover: 200,
+    retryDelayOnTryAgain: 200,
+    // Managed clusters behind TLS announce names the certificate holds: resolve nothing.
+    ...(tls ? { dnsLookup: (address: string, done: (error: null, address: string) => void) => done(null, address) } : {}),
+    redisOptions: {
+      ...options,
+      ...(first.username !== '' ? { username: decodeURIComponent(first.username) } : {}),
+      ...(first.password !== '' ? { password: decodeURIComponent(first.password) } : {}),
+      ...(tls ? { tls: {} } : {}),
+    },
+  };
+  return new Cluster(seeds.map((seed) => ({ host: seed.hostname, port: seed.port === '' ? 6379 : Number(seed.port) })), clusterOptions);
+}
+
+/** The first seed of REDIS_URL: what probes and messages use. */
+export function firstRedisUrl(url: string): string {
+  return redisSeeds(url)[0] ?? url;
 }
 
 /** True when something answers PING at `url` within a short time. */
@@ -76,7 +120,7 @@ export interface RedisSettingsReport {
  * append-only persistence a Redis restart loses what it held. Managed services may refuse
  * CONFIG GET; then the report says the settings could not be checked.
  */
-export async function checkRedisSettings(redis: Redis): Promise<RedisSettingsReport> {
+export async function checkRedisSettings(redis: RedisClient): Promise<RedisSettingsReport> {
   const report: RedisSettingsReport = { problems: [] };
   try {
     const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];

@@ -40,18 +40,34 @@ const LIVE_STATES = new Set(['active', 'waiting', 'delayed', 'prioritized', 'wai
  * died between claim and job creation) moves to a new claim and job (P7).
  */
 export class Flusher {
+  /** Shard the next claim starts with, so no shard always goes first. */
+  private nextShard = 0;
+
   constructor(private readonly deps: FlusherDeps) {}
 
+  /**
+   * Claims due visitors and creates their delivery jobs. With several shards, one claim
+   * takes visitors from the shards in turn (starting one shard further each time) until it
+   * is full, so a claim, a job and a bulk file hold as many visitors as with one shard.
+   */
   async flushOnce(now = Date.now()): Promise<FlushResult> {
     const result: FlushResult = { claimed: 0, single: 0, bulk: 0, reissued: await this.sweepExpiredLeases(now) };
     const maxClaims = this.deps.maxClaimsPerFlush ?? 50;
+    const shards = this.deps.store.shards.length;
     for (let i = 0; i < maxClaims; i += 1) {
-      const due = await this.deps.store.dueCount(now);
+      const dues = await this.deps.store.dueCounts(now);
+      const due = dues.reduce((a, b) => a + b, 0);
       if (due === 0) break;
       const goesBulk = this.deps.mode === 'bulk' || (this.deps.mode === 'auto' && due >= this.deps.bulkThreshold);
       const size = goesBulk ? this.deps.bulkBatchSize : this.deps.batchSize;
       const claimId = randomUUID();
-      const visitors = await this.deps.store.claimDue(claimId, size, now);
+      const visitors: string[] = [];
+      const first = this.nextShard % shards;
+      this.nextShard = (first + 1) % shards;
+      for (let j = 0; j < shards && visitors.length < size; j += 1) {
+        const shard = (first + j) % shards;
+        if ((dues[shard] ?? 0) > 0) visitors.push(...(await this.deps.store.claimDue(claimId, size - visitors.length, now, shard)));
+      }
       if (visitors.length === 0) break;
       const routed = await this.dispatch(claimId, visitors, goesBulk);
       result.claimed += visitors.length;

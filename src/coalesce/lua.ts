@@ -1,10 +1,10 @@
 /**
  * Lua scripts of the visitor store. Each runs atomically in Redis, so any number of map
  * workers and flushers can act on the same visitor without interleaving. Every key a script
- * touches is built from the pipeline's hash-tagged root, so one script stays in one slot.
- * Each call declares exactly one key, KEYS[1] = `{prefix}:due` (the due index): a Redis
- * Cluster client routes the call by it to the node that owns the pipeline's slot, where all
- * the other keys the script builds live too.
+ * touches is built from the hash-tagged root of one shard (ARGV root: `{prefix}` with one
+ * shard), so one script stays in one slot. Each call declares exactly one key, KEYS[1] =
+ * `<root>:due` (the shard's due index): a Redis Cluster client routes the call by it to the
+ * node that owns the shard's slot, where all the other keys the script builds live too.
  * Layout and the stamp format are described in src/keys.ts.
  */
 

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { IntakeMarks } from '../coalesce/dedupe.js';
-import { validateEvent, type CompiledMapping } from '../events/index.js';
+import { validateEvent, visitorKey, type CompiledMapping } from '../events/index.js';
 import type { IngestJob } from '../queues.js';
 
 /** What intake tells a producer about one event of its batch. */
@@ -33,7 +33,7 @@ const DEFAULT_EVENTS_PER_JOB = 1000;
  */
 export async function acceptEvents(deps: IntakeDeps, source: string, inputs: readonly unknown[], now = Date.now()): Promise<AcceptSummary> {
   const results: EventResult[] = new Array<EventResult>(inputs.length);
-  const candidates: Array<{ index: number; id: string; raw: unknown }> = [];
+  const candidates: Array<{ index: number; id: string; vk: string; raw: unknown }> = [];
   const idsInBatch = new Set<string>();
   inputs.forEach((raw, index) => {
     const checked = validateEvent(raw, deps.mapping, { now, maxValueLength: deps.maxValueLength });
@@ -47,10 +47,10 @@ export async function acceptEvents(deps: IntakeDeps, source: string, inputs: rea
       return;
     }
     idsInBatch.add(id);
-    candidates.push({ index, id, raw });
+    candidates.push({ index, id, vk: visitorKey(checked.event.visitor), raw });
   });
 
-  const seen = await deps.marks.alreadySeen(source, candidates.map((c) => c.id));
+  const seen = await deps.marks.alreadySeen(source, candidates);
   const fresh = candidates.filter((c, i) => {
     if (seen[i] === true) {
       results[c.index] = { index: c.index, id: c.id, status: 'duplicate' };
@@ -68,7 +68,7 @@ export async function acceptEvents(deps: IntakeDeps, source: string, inputs: rea
   if (jobs.length > 0) await deps.ingestQueue.addBulk(jobs);
   // Marked after the jobs are stored: a crash in between makes a resend count as new at
   // intake, and the merge's own dedupe still applies it once.
-  await deps.marks.markTaken(source, fresh.map((c) => c.id));
+  await deps.marks.markTaken(source, fresh);
   for (const c of fresh) results[c.index] = { index: c.index, id: c.id, status: 'accepted' };
 
   const rejected: AcceptSummary['rejected'] = [];

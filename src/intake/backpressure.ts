@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { storeKeys } from '../keys.js';
+import type { RedisClient } from '../redis.js';
 
 /**
  * Intake refuses work it cannot hold instead of letting Redis fill up: 429 while the
@@ -60,19 +60,24 @@ export function refuse(status: 429 | 503, reason: RefusalReason, message: string
   return { ok: false, status, reason, message };
 }
 
-/** Reads the load of one pipeline: one job-count call and one pipelined round trip. */
-export async function readPipelineLoad(redis: Redis, ingestQueue: Queue, prefix: string): Promise<PipelineLoad> {
-  const keys = storeKeys(prefix);
-  const [counts, replies] = await Promise.all([
+/** Reads the load of one pipeline: one job-count call and one pipelined round trip per shard. */
+export async function readPipelineLoad(redis: RedisClient, ingestQueue: Queue, prefix: string, shards = 1): Promise<PipelineLoad> {
+  const perShard = Array.from({ length: shards }, async (_, k) => {
+    const keys = storeKeys(prefix, k, shards);
+    // Both keys share the shard's slot, so a cluster can take them in one pipeline.
+    const replies = await redis.pipeline().zcard(keys.due).zcard(keys.leases).exec();
+    const failed = replies?.find(([error]) => error !== null);
+    if (replies === null || failed?.[0] != null) throw failed?.[0] ?? new Error('Redis returned no replies');
+    return replies.reduce((sum, [, value]) => sum + Number(value), 0);
+  });
+  const [counts, info, ...visitors] = await Promise.all([
     ingestQueue.getJobCounts('wait', 'prioritized', 'delayed', 'active'),
-    redis.pipeline().zcard(keys.due).zcard(keys.leases).info('memory').exec(),
+    redis.info('memory'),
+    ...perShard,
   ]);
-  const failed = replies?.find(([error]) => error !== null);
-  if (replies === null || failed?.[0] != null) throw failed?.[0] ?? new Error('Redis returned no replies');
-  const [due, leases, info] = replies.map(([, value]) => value);
   return {
     queuedBatches: Object.values(counts).reduce((sum, n) => sum + n, 0),
-    pendingVisitors: Number(due) + Number(leases),
+    pendingVisitors: visitors.reduce((sum, n) => sum + n, 0),
     usedMemory: infoField(String(info), 'used_memory'),
     maxMemory: infoField(String(info), 'maxmemory'),
   };

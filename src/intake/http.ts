@@ -1,7 +1,6 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { HttpContext } from '../http/plugins.js';
-import { connectRedis } from '../redis.js';
+import { connectRedis, type RedisClient } from '../redis.js';
 import { acceptEvents, type AcceptSummary } from './accept.js';
 import { Backpressure, readPipelineLoad, refuse, type Refusal, type RefusalReason, type Verdict } from './backpressure.js';
 import { intakeAuthenticator } from './intake-auth.js';
@@ -62,7 +61,7 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
     const authenticate = intakeAuthenticator(config, logger);
     // Intake's own connection fails fast (no offline queue): while Redis is away, requests
     // get a 503 at once instead of hanging until it returns.
-    const redis = connectRedis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS });
+    const redis = connectRedis(config, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS });
     let redisDown = false;
     redis.on('error', (error: NodeJS.ErrnoException) => {
       if (!redisDown) logger.warn({ code: error.code }, 'intake lost Redis: answering 503 until it is back');
@@ -77,9 +76,10 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
       dedupeWindowMs: config.DEDUPE_WINDOW_MS,
       mapping: ctx.mapping,
       maxValueLength: config.MAX_VALUE_LENGTH,
+      shards: config.REDIS_SHARDS,
     });
     const backpressure = new Backpressure(
-      () => readPipelineLoad(redis, intake.deps.ingestQueue, config.REDIS_PREFIX),
+      () => readPipelineLoad(redis, intake.deps.ingestQueue, config.REDIS_PREFIX, config.REDIS_SHARDS),
       { maxQueuedBatches: config.INTAKE_MAX_QUEUED_BATCHES, maxPendingVisitors: config.INTAKE_MAX_PENDING_VISITORS, maxMemoryRatio: config.INTAKE_MAX_REDIS_MEMORY_RATIO },
       options.backpressureCacheMs,
     );
@@ -164,7 +164,7 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
   };
 }
 
-function readyOrTimeout(redis: Redis, timeoutMs: number): Promise<void> {
+function readyOrTimeout(redis: RedisClient, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       clearTimeout(timer);

@@ -1,8 +1,8 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { IntakeMarks } from '../coalesce/dedupe.js';
 import type { CompiledMapping } from '../events/index.js';
 import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type IngestJob } from '../queues.js';
+import type { RedisClient } from '../redis.js';
 import type { IntakeDeps } from './accept.js';
 
 export interface IntakeSettings {
@@ -13,6 +13,8 @@ export interface IntakeSettings {
   mapping: CompiledMapping;
   /** MAX_VALUE_LENGTH of the pipeline. */
   maxValueLength: number;
+  /** REDIS_SHARDS of the pipeline; default 1. */
+  shards?: number;
 }
 
 /** What {@link acceptEvents} needs, on a connection the caller owns; `close()` leaves the connection open. */
@@ -25,7 +27,7 @@ export interface IntakeHandle {
  * Opens the ingest queue and dedupe marks of one pipeline on `connection`, for the HTTP
  * intake and the file import (the SDK in producer.ts does the same for its callers).
  */
-export function openIntake(connection: Redis, settings: IntakeSettings): IntakeHandle {
+export function openIntake(connection: RedisClient, settings: IntakeSettings): IntakeHandle {
   const ingestQueue = new Queue<IngestJob>(QUEUE_NAMES.ingest, {
     connection,
     prefix: bullPrefix(settings.prefix),
@@ -34,7 +36,7 @@ export function openIntake(connection: Redis, settings: IntakeSettings): IntakeH
   // Connection errors reach the owner of the connection; without a listener BullMQ would
   // print each of them to the console.
   ingestQueue.on('error', () => undefined);
-  const marks = new IntakeMarks(connection, settings.prefix, settings.dedupeWindowMs);
+  const marks = new IntakeMarks(connection, settings.prefix, settings.dedupeWindowMs, settings.shards ?? 1);
   return {
     deps: { ingestQueue, marks, mapping: settings.mapping, maxValueLength: settings.maxValueLength },
     close: () => ingestQueue.close(),

@@ -1,13 +1,13 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { IntakeMarks } from '../coalesce/dedupe.js';
 import { resolveMapping, type CompiledMapping, type MappingSpec } from '../events/index.js';
 import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type IngestJob } from '../queues.js';
+import type { RedisClient } from '../redis.js';
 import { acceptEvents, type AcceptSummary, type EventResult } from './accept.js';
 
 export interface ProducerOptions {
-  /** An ioredis connection to the pipeline's Redis (not closed by the producer). */
-  connection: Redis;
+  /** An ioredis connection to the pipeline's Redis, a `Redis` or a `Cluster` (not closed by the producer). */
+  connection: RedisClient;
   /** The pipeline's prefix (REDIS_PREFIX), default `ti`. */
   prefix?: string;
   /** Name of the sending system, recorded on every event; default `sdk`. */
@@ -16,6 +16,8 @@ export interface ProducerOptions {
   mapping?: MappingSpec;
   /** Dedupe window; must match the pipeline's DEDUPE_WINDOW_MS. Default 7 days. */
   dedupeWindowMs?: number;
+  /** The pipeline's REDIS_SHARDS; must match it. Default 1. */
+  shards?: number;
   /** Longest attribute value; default 256. */
   maxValueLength?: number;
 }
@@ -45,7 +47,7 @@ export function createProducer(options: ProducerOptions): Producer {
   });
   // Connection trouble surfaces as rejected sends; the queue's own error events add nothing.
   ingestQueue.on('error', () => undefined);
-  const marks = new IntakeMarks(options.connection, prefix, options.dedupeWindowMs ?? 7 * 24 * 3600 * 1000);
+  const marks = new IntakeMarks(options.connection, prefix, options.dedupeWindowMs ?? 7 * 24 * 3600 * 1000, options.shards ?? 1);
   const deps = { ingestQueue, marks, mapping, maxValueLength: options.maxValueLength ?? 256 };
   return {
     async send(event) {

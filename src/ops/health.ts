@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { FastifyPluginAsync } from 'fastify';
 import type { HttpContext } from '../http/plugins.js';
 import { OPS_ROUTES } from './routes.js';
@@ -28,7 +28,7 @@ export async function readiness(ctx: Pick<HttpContext, 'pipeline' | 'isStopping'
   return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
 }
 
-async function redisCheck(redis: Redis, timeoutMs: number): Promise<string> {
+async function redisCheck(redis: RedisClient, timeoutMs: number): Promise<string> {
   // A disconnected client would queue the PING until Redis is back; say so at once instead.
   if (redis.status !== 'ready') return `not connected (${redis.status})`;
   try {

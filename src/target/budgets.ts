@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { hashTag } from '../keys.js';
 
 /**
@@ -67,12 +67,12 @@ interface BudgetCommands {
 
 /** A call budget (e.g. single updates per 24 h, bulk calls per minute) shared across processes. */
 export class CallBudget {
-  private readonly redis: Redis & BudgetCommands;
+  private readonly redis: RedisClient & BudgetCommands;
   private readonly key: string;
 
-  constructor(redis: Redis, prefix: string, readonly settings: BudgetSettings) {
+  constructor(redis: RedisClient, prefix: string, readonly settings: BudgetSettings) {
     if (!('tiBudgetReserve' in redis)) redis.defineCommand('tiBudgetReserve', { numberOfKeys: 1, lua: RESERVE });
-    this.redis = redis as Redis & BudgetCommands;
+    this.redis = redis as RedisClient & BudgetCommands;
     this.key = `${hashTag(prefix)}:budget:${settings.name}`;
   }
 
@@ -106,7 +106,7 @@ export class CallBudget {
  * Each window is lengthened by `marginMs` (the Target timeout): a call reserved at t can
  * reach Target as late as t + timeout, and Target counts arrivals, not our reservations.
  */
-export function createBudgets(redis: Redis, prefix: string, limits: { singlePerDay: number; bulkPerMinute: number; bulkWindowMs?: number; marginMs?: number }) {
+export function createBudgets(redis: RedisClient, prefix: string, limits: { singlePerDay: number; bulkPerMinute: number; bulkWindowMs?: number; marginMs?: number }) {
   const margin = limits.marginMs ?? 0;
   const bulkWindow = limits.bulkWindowMs ?? 60_000;
   return {

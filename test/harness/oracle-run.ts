@@ -1,12 +1,11 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { VisitorStore } from '../../src/coalesce/store.js';
 import { createProducer } from '../../src/intake/producer.js';
-import { storeKeys } from '../../src/keys.js';
 import { QUEUE_NAMES, bullPrefix } from '../../src/queues.js';
+import { connectRedis, type RedisClient } from '../../src/redis.js';
 import { profileKey } from '../../src/simulator/index.js';
 import { startSimulator } from '../../src/simulator/server.js';
-import { deletePrefix, newRedis, redisUrl, uniquePrefix } from './context.js';
+import { deletePrefix, redisUrl, scanKeys, uniquePrefix } from './context.js';
 import { isPipelineIdle, openWorkQueues } from './drain.js';
 import { diffProfiles, findOvertaking, oracleProfiles, type AppliedWrite } from './oracle.js';
 import { waitFor } from './pipeline.js';
@@ -37,6 +36,12 @@ export interface OracleRunOptions {
   drainTimeoutMs?: number;
   /** Added latency of every Target call, so more work is under way when something dies. */
   targetLatencyMs?: number;
+  /** Another Redis than the run's: a cluster's seeds (REDIS_URL) with REDIS_CLUSTER=true. */
+  redis?: { url: string; cluster: boolean };
+  /** REDIS_SHARDS of the pipeline. Default 1. */
+  shards?: number;
+  /** Called with the run's connection and prefix once every worker listens, before producing. */
+  beforeProducing?: (redis: RedisClient, prefix: string) => Promise<void>;
 }
 
 /** What a run ends with; the test asserts on it. */
@@ -65,15 +70,8 @@ export interface OracleRunResult {
   targetCalls: { single: number; bulk: number };
 }
 
-async function countKeys(redis: Redis, pattern: string): Promise<number> {
-  let cursor = '0';
-  let count = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    count += keys.length;
-  } while (cursor !== '0');
-  return count;
+async function countKeys(redis: RedisClient, pattern: string): Promise<number> {
+  return (await scanKeys(redis, pattern)).length;
 }
 
 /**
@@ -82,13 +80,15 @@ async function countKeys(redis: Redis, pattern: string): Promise<number> {
  * empty, and compares what Target holds with the oracle. Cleans up everything it started.
  */
 export async function runOracleWorkload(options: OracleRunOptions): Promise<OracleRunResult> {
-  const redis = newRedis();
+  const target = { REDIS_URL: options.redis?.url ?? redisUrl(), REDIS_CLUSTER: options.redis?.cluster ?? false };
+  const shards = options.shards ?? 1;
+  const redis = connectRedis(target);
   const prefix = uniquePrefix('oracle');
   const simulator = await startSimulator({ clientCode: 'acme', latencyMs: options.targetLatencyMs ?? 0 });
   let fleet: WorkerFleet;
   try {
     fleet = new WorkerFleet(
-      { REDIS_URL: redisUrl(), REDIS_PREFIX: prefix, TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: simulator.url, ...FAST_PIPELINE_ENV, ...options.env },
+      { REDIS_URL: target.REDIS_URL, REDIS_CLUSTER: String(target.REDIS_CLUSTER), REDIS_SHARDS: String(shards), REDIS_PREFIX: prefix, TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: simulator.url, ...FAST_PIPELINE_ENV, ...options.env },
       options.processes,
     );
   } catch (error) {
@@ -97,11 +97,10 @@ export async function runOracleWorkload(options: OracleRunOptions): Promise<Orac
     await redis.quit();
     throw error;
   }
-  const producer = createProducer({ connection: redis, prefix, source: 'pos' });
+  const producer = createProducer({ connection: redis, prefix, source: 'pos', shards });
   const queues = openWorkQueues(redis, prefix);
   const deadLetterQueue = new Queue(QUEUE_NAMES.deadLetter, { connection: redis, prefix: bullPrefix(prefix) });
-  const store = new VisitorStore(redis, { prefix, coalesceWindowMs: 100, dedupeWindowMs: 60_000, deliveredRetentionMs: 60_000, leaseMs: 2000 });
-  const keys = storeKeys(prefix);
+  const store = new VisitorStore(redis, { prefix, coalesceWindowMs: 100, dedupeWindowMs: 60_000, deliveredRetentionMs: 60_000, leaseMs: 2000, shards });
   let chaos: Promise<void> = Promise.resolve();
   const writes: AppliedWrite[] = [];
   simulator.store.onWrite((w) => {
@@ -114,6 +113,7 @@ export async function runOracleWorkload(options: OracleRunOptions): Promise<Orac
       return true;
     }, 30_000, 100);
     if (!ready) throw new Error(`worker processes did not come up:\n${fleet.unexpectedExits.join('\n')}`);
+    await options.beforeProducing?.(redis, prefix);
     let producing = true;
     let chaosError: Error | undefined;
     chaos = (options.chaos?.(fleet, () => producing) ?? Promise.resolve()).catch((error: unknown) => {
@@ -142,7 +142,7 @@ export async function runOracleWorkload(options: OracleRunOptions): Promise<Orac
     await chaos;
     if (chaosError !== undefined) throw chaosError;
 
-    const idle = () => isPipelineIdle(redis, prefix, queues);
+    const idle = () => isPipelineIdle(redis, prefix, queues, shards);
     // Twice in a row, so a hand-over between two stages is not taken for the end.
     const drained = await waitFor(async () => (await idle()) && (await idle()), options.drainTimeoutMs ?? 60_000, 200);
 
@@ -151,7 +151,7 @@ export async function runOracleWorkload(options: OracleRunOptions): Promise<Orac
     const deadLetterCounts = await deadLetterQueue.getJobCounts();
     let failedJobs = 0;
     for (const queue of queues) failedJobs += await queue.getFailedCount();
-    const leftoverStoreKeys = (await countKeys(redis, `${keys.root}:vp:*`)) + (await countKeys(redis, `${keys.root}:vf:*`));
+    const leftoverStoreKeys = (await countKeys(redis, `{${prefix}*}:vp:*`)) + (await countKeys(redis, `{${prefix}*}:vf:*`));
     const expected = oracleProfiles(options.workload.events);
     return {
       sent,

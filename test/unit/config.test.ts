@@ -27,6 +27,18 @@ describe('loadConfig', () => {
     expect(config.DEDUPE_WINDOW_MS).toBe(7 * 24 * 3600 * 1000);
     expect(config.useSimulator).toBe(true);
     expect(config.TARGET_BASE_URL).toBeUndefined();
+    expect(config.REDIS_CLUSTER).toBe(false);
+    expect(config.REDIS_SHARDS).toBe(1);
+  });
+
+  it('takes several seed URLs only with REDIS_CLUSTER=true, and 1-1024 shards', () => {
+    const seeds = 'redis://10.0.0.1:7000, rediss://user:secret@10.0.0.2:7001';
+    const config = loadConfig({ REDIS_URL: seeds, REDIS_CLUSTER: 'true', REDIS_SHARDS: '6' });
+    expect(config.REDIS_CLUSTER).toBe(true);
+    expect(config.REDIS_SHARDS).toBe(6);
+    expect(problemsOf({ REDIS_URL: seeds })).toEqual(['REDIS_URL: several URLs are only allowed with REDIS_CLUSTER=true (they are the seed nodes of a cluster)']);
+    expect(problemsOf({ REDIS_URL: 'redis://a:1,http://b:2', REDIS_CLUSTER: 'true' })[0]).toMatch(/^REDIS_URL: expected a redis:\/\/ or rediss:\/\/ URL/);
+    expect(problemsOf({ REDIS_SHARDS: '0' })[0]).toMatch(/^REDIS_SHARDS:/);
   });
 
   it('derives the Target edge URL from the client code', () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
-import type { Redis } from 'ioredis';
 import { hashTag } from '../../keys.js';
+import type { RedisClient } from '../../redis.js';
 import type { ReadPosition } from './records.js';
 
 /** How far an import got: saved after every batch Redis took, so a rerun resumes there. */
@@ -43,7 +43,7 @@ export async function fileFingerprint(path: string, source: string): Promise<str
  */
 export class CheckpointStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly ttlMs: number,
   ) {}

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { ConfigError, loadConfig } from '../../config.js';
 import { loadMappingFile, resolveMapping } from '../../events/index.js';
-import { connectRedis, redisAnswers } from '../../redis.js';
+import { connectRedis, firstRedisUrl, redisAnswers } from '../../redis.js';
 import { openIntake } from '../intake-deps.js';
 import { CheckpointStore } from './checkpoint.js';
 import { parseColumnMap } from './csv-columns.js';
@@ -68,12 +68,12 @@ async function runImport(file: string, opts: ImportCliOptions): Promise<number> 
     return fail(`cannot read ${file}`, 2);
   }
   // The host only: a Redis URL may carry a password.
-  const host = new URL(config.REDIS_URL).host;
-  if (!(await redisAnswers(config.REDIS_URL))) return fail(`no Redis answers at ${host}; start it or pass --redis-url`);
+  const host = new URL(firstRedisUrl(config.REDIS_URL)).host;
+  if (!(await redisAnswers(firstRedisUrl(config.REDIS_URL)))) return fail(`no Redis answers at ${host}; start it or pass --redis-url`);
 
   // Bounded retries: an outage mid-import stops it (resumable) instead of hanging silently.
-  const redis = connectRedis(config.REDIS_URL, { maxRetriesPerRequest: 20 });
-  const intake = openIntake(redis, { prefix: config.REDIS_PREFIX, dedupeWindowMs: config.DEDUPE_WINDOW_MS, mapping, maxValueLength: config.MAX_VALUE_LENGTH });
+  const redis = connectRedis(config, { maxRetriesPerRequest: 20 });
+  const intake = openIntake(redis, { prefix: config.REDIS_PREFIX, dedupeWindowMs: config.DEDUPE_WINDOW_MS, mapping, maxValueLength: config.MAX_VALUE_LENGTH, shards: config.REDIS_SHARDS });
   const checkpoints = new CheckpointStore(redis, config.REDIS_PREFIX, config.DEDUPE_WINDOW_MS);
   const stop = new AbortController();
   const onSignal = (): void => {

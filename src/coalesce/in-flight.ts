@@ -1,0 +1,29 @@
+/** One attribute as held in flight: its value and the stamp of the event it came from. */
+export interface AttributeUpdate {
+  value: string;
+  stamp: string;
+}
+
+/** What one delivery should send for one visitor. */
+export interface VisitorSnapshot {
+  vk: string;
+  attributes: Map<string, AttributeUpdate>;
+}
+
+/** Turns an in-flight hash (`v:<name>`, `s:<name>`, `_claim`) into attribute updates. */
+export function parseInFlight(flat: readonly string[]): Map<string, AttributeUpdate> {
+  const values = new Map<string, string>();
+  const stamps = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const field = flat[i] ?? '';
+    const value = flat[i + 1] ?? '';
+    if (field.startsWith('v:')) values.set(field.slice(2), value);
+    else if (field.startsWith('s:')) stamps.set(field.slice(2), value);
+  }
+  const out = new Map<string, AttributeUpdate>();
+  for (const [name, value] of values) {
+    const s = stamps.get(name);
+    if (s !== undefined) out.set(name, { value, stamp: s });
+  }
+  return out;
+}

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { resolveMapping, validateEvent } from '../../src/events/index.js';
+import type { ProfileWrite } from '../../src/simulator/store.js';
+import { countVisitorWindows, StreamingOracle, workloadOracle } from '../../bench/oracle.js';
+import { benchPlan, pacedEvents } from '../../bench/plan.js';
+import { END_MARKER, START_MARKER, updateReadme } from '../../bench/report.js';
+import { DeliveryTracker } from '../../bench/tracker.js';
+import { generateBatches, Random, releaseAtSeconds, sampleCdf, visitorIdentity, visitorIndexOf, zipfCdf, type WorkloadSpec } from '../../bench/workloads.js';
+import { oracleProfiles } from '../harness/oracle.js';
+
+const BASE = Date.parse('2026-11-20T00:00:00.000Z');
+const spec = (pick: WorkloadSpec['pick'], events: number): WorkloadSpec => ({ name: 'W1', title: '', events, visitors: 100_000, seed: 7, pick, pace: { kind: 'max' } });
+
+describe('bench workloads', () => {
+  it('draws Zipf(1.0) ranks with the expected head and tail', () => {
+    const cdf = zipfCdf(100_000, 1.0);
+    const r = new Random(42);
+    const counts = new Map<number, number>();
+    const draws = 100_000;
+    let top10pc = 0;
+    for (let i = 0; i < draws; i += 1) {
+      const rank = sampleCdf(cdf, r.next());
+      counts.set(rank, (counts.get(rank) ?? 0) + 1);
+      if (rank < 10_000) top10pc += 1;
+    }
+    // P(rank 1) = 1 / H(100000) ≈ 0.0827; rank 1 is drawn twice as often as rank 2.
+    expect((counts.get(0) ?? 0) / draws).toBeCloseTo(0.0827, 2);
+    expect((counts.get(0) ?? 0) / (counts.get(1) ?? 1)).toBeGreaterThan(1.8);
+    expect((counts.get(0) ?? 0) / (counts.get(1) ?? 1)).toBeLessThan(2.2);
+    // The top 10 % of visitors get H(10000) / H(100000) ≈ 81 % of the events.
+    expect(top10pc / draws).toBeCloseTo(0.81, 1);
+  });
+
+  it('is deterministic for a seed, valid, and gives the hot visitor 10 %', () => {
+    const first = [...generateBatches(spec('hot', 5000), BASE, 1000)];
+    const again = [...generateBatches(spec('hot', 5000), BASE, 1000)];
+    expect(JSON.stringify(again)).toBe(JSON.stringify(first));
+    const mapping = resolveMapping();
+    const events = first.flatMap((b) => b.events);
+    for (const e of events) expect(validateEvent(e, mapping, { now: BASE }).ok).toBe(true);
+    const hot = first.reduce((n, b) => n + b.visitors.filter((v) => v === 0).length, 0);
+    expect(hot / 5000).toBeGreaterThan(0.08);
+    expect(hot / 5000).toBeLessThan(0.12);
+  });
+
+  it('maps visitor identities back to their index', () => {
+    for (const i of [0, 9, 12_345, 99_999]) {
+      const id = visitorIdentity(i);
+      expect(visitorIndexOf('mboxPC' in id ? id.mboxPC : id.mbox3rdPartyId)).toBe(i);
+    }
+  });
+
+  it('paces steady and bursty releases', () => {
+    expect(releaseAtSeconds({ kind: 'max' }, 5000)).toBe(0);
+    expect(releaseAtSeconds({ kind: 'steady', eventsPerSecond: 1000 }, 5000)).toBe(5);
+    const bursts = { kind: 'bursts', eventsPerSecond: 100 } as const;
+    expect(releaseAtSeconds(bursts, 500)).toBeCloseTo(0.5); // inside the 1 s burst at 1000/s
+    expect(releaseAtSeconds(bursts, 1000)).toBeCloseTo(1); // burst over
+    expect(releaseAtSeconds(bursts, 1200)).toBeCloseTo(3); // 2 s into the 100/s stretch
+    expect(releaseAtSeconds(bursts, 1400)).toBeCloseTo(5); // the next period starts
+  });
+});
+
+describe('bench oracle', () => {
+  it('agrees with the test oracle on a workload', () => {
+    const events = [...generateBatches(spec('zipf', 3000), BASE, 500)].flatMap((b) => b.events);
+    const streaming = new StreamingOracle(BASE);
+    for (const e of [...events].reverse()) streaming.addRaw(e);
+    expect(streaming.profiles()).toEqual(oracleProfiles(events, { now: BASE }));
+    // The shortcut of generated workloads (newest event per visitor and type) agrees too.
+    expect(workloadOracle(spec('zipf', 3000), BASE, 500, BASE).profiles()).toEqual(streaming.profiles());
+  });
+
+  it('counts the visitor-windows of a perfect coalescer', () => {
+    const visitors = Int32Array.from([1, 1, 1, 1, 2, 2, 3]);
+    const accepted = Float64Array.from([0, 4999, 5000, 12_000, 100, 100, NaN]);
+    // Visitor 1: [0, 5000) holds two arrivals, 5000 opens a second window, 12000 a third.
+    // Visitor 2: one window. Visitor 3 was never accepted.
+    expect(countVisitorWindows(visitors, accepted, 5000)).toBe(4);
+    expect(countVisitorWindows(visitors, accepted, 0)).toBe(6);
+  });
+});
+
+describe('bench tracker', () => {
+  const write = (attributes: Record<string, string>): ProfileWrite => ({ kind: 'thirdPartyId', id: 'CRM-5', attributes, via: 'single', outcome: 'updated', at: new Date() });
+  const at = (seq: number) => new Date(BASE + seq).toISOString();
+
+  it('takes a write of seq m as delivering every pending event of that visitor and type up to m', () => {
+    const tracker = new DeliveryTracker(3, 10, BASE, 0);
+    // seq 0 and 1: loyalty (type 0); seq 2: kiosk (type 1); all for visitor 5, accepted at 100 ms.
+    tracker.noteAccepted({ first: 0, events: [{}, {}, {}], visitors: Int32Array.from([5, 5, 5]), types: Uint8Array.from([0, 0, 1]) }, 100);
+    tracker.onWrite(write({ loyaltyLastUsedAt: at(1), loyaltyTier: 'gold' }), 350);
+    expect(tracker.delivered).toBe(2);
+    expect(tracker.outstanding).toBe(1);
+    tracker.onWrite(write({ kioskLastVisitAt: at(2) }), 1100);
+    expect(tracker.outstanding).toBe(0);
+    expect(tracker.percentiles().p50).toBe(250);
+    expect(tracker.percentiles().max).toBe(1000);
+    expect(tracker.lastDelivery()).toBe(1100);
+    // An older value after a newer one is an overtake (P4), and delivers nothing.
+    tracker.onWrite(write({ loyaltyLastUsedAt: at(0) }), 1200);
+    expect(tracker.overtakes).toBe(1);
+  });
+
+  it('counts an event accepted after Target already holds something newer as delivered at once', () => {
+    const tracker = new DeliveryTracker(2, 10, BASE, 0);
+    tracker.noteAccepted({ first: 1, events: [{}], visitors: Int32Array.from([5]), types: Uint8Array.from([0]) }, 10);
+    tracker.onWrite(write({ loyaltyLastUsedAt: at(1) }), 20);
+    tracker.noteAccepted({ first: 0, events: [{}], visitors: Int32Array.from([5]), types: Uint8Array.from([0]) }, 30);
+    expect(tracker.outstanding).toBe(0);
+  });
+});
+
+describe('bench plan and report', () => {
+  const options = { events: 100_000, naiveEvents: 3000, noopEvents: 20_000, modes: ['single', 'auto'] as const, workloads: new Set(['W1', 'W2', 'W3', 'W4'] as const), baselines: true, paced: true };
+
+  it('keeps the quick plan to W1 in both modes, one latency run and W2–W4 in auto', () => {
+    const labels = benchPlan({ ...options, quick: true }).map((s) => s.label);
+    expect(labels).toEqual(['BullMQ no-op', 'naive W1', 'W1 single', 'W1 auto', 'W1 single @50%', 'W2 auto', 'W3 auto', 'W4 auto']);
+    expect(benchPlan({ ...options, quick: false })).toHaveLength(12);
+  });
+
+  it('sizes time-boxed paced runs from their rate', () => {
+    const [step] = benchPlan({ ...options, quick: true }).filter((s) => s.label === 'W4 auto');
+    if (step === undefined) throw new Error('no W4 step');
+    expect(pacedEvents(step, 1000)).toBe(22_000); // 8 s at an average of 14 rate-seconds per 5 s
+  });
+
+  it('appends the Performance section once, then replaces only between the markers', () => {
+    const once = updateReadme('# x\n\ntext\n', `${START_MARKER}\nA\n${END_MARKER}`);
+    expect(once).toContain('## Performance');
+    const twice = updateReadme(once, `${START_MARKER}\nB\n${END_MARKER}`);
+    expect(twice).toBe(once.replace('\nA\n', '\nB\n'));
+  });
+});
