@@ -117,6 +117,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       store,
       queues,
       singleBudget: budgets.single,
+      bulkBudget: budgets.bulk,
+      bulkRetryMs: Math.max(1000, Math.floor(config.BULK_CALLS_WINDOW_MS / Math.max(1, config.BULK_CALLS_PER_MINUTE)) * 4),
       mode: config.DELIVERY_MODE,
       batchSize: config.FLUSH_BATCH_SIZE,
       bulkBatchSize: config.FLUSH_BULK_BATCH_SIZE,

@@ -11,6 +11,7 @@ export interface FlusherDeps {
   store: VisitorStore;
   queues: { deliverSingle: Queue<DeliverJob>; deliverBulk: Queue<DeliverJob>; bulkStatus: Queue<BulkStatusJob> };
   singleBudget: CallBudget;
+  bulkBudget: CallBudget;
   mode: DeliveryMode;
   /** Visitors per single-delivery claim. */
   batchSize: number;
@@ -18,6 +19,8 @@ export interface FlusherDeps {
   bulkBatchSize: number;
   /** In auto mode, this many due visitors or more go by bulk. */
   bulkThreshold: number;
+  /** How long a visitor handed back for lack of bulk budget waits before it is due again. */
+  bulkRetryMs: number;
   /** Most claims one flush makes, so one tick cannot run for ever under a flood. */
   maxClaimsPerFlush?: number;
   logger: Logger;
@@ -59,6 +62,9 @@ export class Flusher {
       const due = dues.reduce((a, b) => a + b, 0);
       if (due === 0) break;
       const goesBulk = this.deps.mode === 'bulk' || (this.deps.mode === 'auto' && due >= this.deps.bulkThreshold);
+      // Bulk calls are few (50 a minute): while the budget is low, due visitors wait and
+      // gather, so the next bulk claim carries more of them instead of starting a tiny file.
+      if (goesBulk && !(await this.bulkRoom())) break;
       const size = goesBulk ? this.deps.bulkBatchSize : this.deps.batchSize;
       const claimId = randomUUID();
       const visitors: string[] = [];
@@ -79,6 +85,15 @@ export class Flusher {
     return result;
   }
 
+  /**
+   * Is there room for another bulk claim? Each claim needs one or two submits plus status
+   * polls, so new claims stop while fewer than 40% of the minute's bulk calls are left.
+   */
+  private async bulkRoom(): Promise<boolean> {
+    const state = await this.deps.bulkBudget.peek();
+    return state.remaining >= Math.max(3, Math.ceil(this.deps.bulkBudget.settings.limit * 0.4));
+  }
+
   /** Routes one claim's visitors and adds at most one job per delivery queue for it. */
   private async dispatch(claimId: string, vks: string[], allBulk: boolean): Promise<{ single: number; bulk: number }> {
     let routes: Array<'single' | 'bulk'>;
@@ -94,7 +109,13 @@ export class Flusher {
       });
     }
     const single = vks.filter((_, i) => routes[i] === 'single');
-    const bulk = vks.filter((_, i) => routes[i] === 'bulk');
+    let bulk = vks.filter((_, i) => routes[i] === 'bulk');
+    if (!allBulk && bulk.length > 0 && !(await this.bulkRoom())) {
+      // A small flush's bulk share (visitors Target may not know) waits for room in the
+      // bulk budget rather than spending a bulk call on a handful of rows.
+      await this.deps.store.unclaim(claimId, bulk, Date.now() + this.deps.bulkRetryMs);
+      bulk = [];
+    }
     if (single.length > 0) await this.deps.queues.deliverSingle.add('deliver', { claimId, visitors: single }, { jobId: claimId });
     if (bulk.length > 0) await this.deps.queues.deliverBulk.add('deliver', { claimId, visitors: bulk }, { jobId: claimId });
     return { single: single.length, bulk: bulk.length };

@@ -272,3 +272,34 @@ end
 if restored > 0 then redis.call('ZADD', root .. ':due', 'NX', now + windowMs, vk) end
 return restored
 `;
+
+/**
+ * Hand claimed visitors back, values and all (nothing was sent): their in-flight values go
+ * back into the pending hash (newer pending values win), the lease goes, and they are due
+ * again at `dueAt`. Used when a claim's bulk share must wait for room in the bulk budget, so
+ * visitors gather into fewer, larger bulk files instead of many small ones.
+ * KEYS[1]: the shard's due index. ARGV: root, claimId, dueAt, vk... Returns how many.
+ */
+export const UNCLAIM = `${NEWER}
+local root, claimId, dueAt = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local n = 0
+for a = 4, #ARGV do
+  local vk = ARGV[a]
+  local vf, vp = root .. ':vf:' .. vk, root .. ':vp:' .. vk
+  if redis.call('HGET', vf, '_claim') == claimId then
+    local held = redis.call('HGETALL', vf)
+    for k = 1, #held, 2 do
+      local f = held[k]
+      if string.sub(f, 1, 2) == 's:' and newer(held[k + 1], redis.call('HGET', vp, f)) then
+        local name = string.sub(f, 3)
+        redis.call('HSET', vp, f, held[k + 1], 'v:' .. name, redis.call('HGET', vf, 'v:' .. name))
+      end
+    end
+    redis.call('DEL', vf)
+    redis.call('ZREM', root .. ':leases', vk)
+    redis.call('ZADD', KEYS[1], dueAt, vk)
+    n = n + 1
+  end
+end
+return n
+`;

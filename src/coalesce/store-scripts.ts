@@ -1,5 +1,5 @@
 import type { RedisClient } from '../redis.js';
-import { ACK_DELIVERED, CLAIM_DUE, EXPIRED_LEASES, MERGE_EVENTS, RELEASE_CLAIM, RENEW_LEASE, RESTORE_VALUES, SNAPSHOT_CLAIM } from './lua.js';
+import { ACK_DELIVERED, CLAIM_DUE, EXPIRED_LEASES, MERGE_EVENTS, RELEASE_CLAIM, RENEW_LEASE, RESTORE_VALUES, SNAPSHOT_CLAIM, UNCLAIM } from './lua.js';
 
 /** The store's Lua scripts as commands; each declares one key, the due index of its shard. */
 export interface StoreCommands {
@@ -11,6 +11,7 @@ export interface StoreCommands {
   tiExpired(...args: string[]): Promise<string[]>;
   tiRenew(...args: string[]): Promise<number>;
   tiRestore(...args: string[]): Promise<number>;
+  tiUnclaim(...args: string[]): Promise<number>;
 }
 
 const SCRIPTS: Record<keyof StoreCommands, string> = {
@@ -22,6 +23,7 @@ const SCRIPTS: Record<keyof StoreCommands, string> = {
   tiExpired: EXPIRED_LEASES,
   tiRenew: RENEW_LEASE,
   tiRestore: RESTORE_VALUES,
+  tiUnclaim: UNCLAIM,
 };
 
 /** Defines the store scripts on a connection (once); single node or cluster alike. */

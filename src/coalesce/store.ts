@@ -184,6 +184,16 @@ export class VisitorStore {
     return counts.reduce((a, b) => a + b, 0);
   }
 
+  /** Gives claimed visitors back, values and all, due again at `dueAt` (nothing was sent). */
+  async unclaim(claimId: string, vks: readonly string[], dueAt: number): Promise<number> {
+    if (vks.length === 0) return 0;
+    const counts = await Promise.all([...groupByShard(vks, (vk) => vk, this.shards.length)].map(([k, group]) => {
+      const keys = this.shard(k);
+      return this.redis.tiUnclaim(keys.due, keys.root, claimId, String(dueAt), ...group.map((g) => g.item));
+    }));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   /** Claims whose lease ran out, as `{ vk, claimId }` (up to `limit` per shard). */
   async expiredLeases(limit: number, now = Date.now()): Promise<Array<{ vk: string; claimId: string }>> {
     const out: Array<{ vk: string; claimId: string }> = [];

@@ -128,6 +128,17 @@ describe('VisitorStore', () => {
     expect(await store.claimDue('c3', 10, T0 + 4002)).toEqual(['3p:CRM-1']);
   });
 
+  it('hands a claim back with its values, newer pending values winning, due again later', async () => {
+    await store.merge('pos', [event('e1', 1, { tier: 'bronze', city: 'Basel' })], T0);
+    expect(await store.claimDue('c1', 10, T0 + 1000)).toEqual(['3p:CRM-1']);
+    await store.merge('pos', [event('e2', 2, { tier: 'gold' })], T0 + 1100);
+    expect(await store.unclaim('c1', ['3p:CRM-1'], T0 + 5000)).toBe(1);
+    expect(await store.inFlightVisitors()).toBe(0);
+    expect(await store.claimDue('early', 10, T0 + 4999)).toEqual([]);
+    expect(await store.claimDue('c2', 10, T0 + 5000)).toEqual(['3p:CRM-1']);
+    expect(values((await store.snapshot('c2', ['3p:CRM-1'], T0 + 5000))[0])).toEqual({ tier: 'gold', city: 'Basel' });
+  });
+
   it('releases a dead-lettered claim without marking anything delivered', async () => {
     await store.merge('pos', [event('e1', 1, { a: '1' })], T0);
     await store.claimDue('c1', 10, T0 + 1000);
