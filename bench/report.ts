@@ -28,6 +28,8 @@ export interface BenchReport {
   settings: { events: number; latencyMs: number; windowMs: number; naiveEvents: number; noopEvents: number; env: Record<string, string> };
   runs: RunResult[];
   targets?: TargetCheck[];
+  /** False while runs are still being added (the file is rewritten after each run). */
+  complete?: boolean;
 }
 
 export const START_MARKER = '<!-- bench:start -->';
@@ -124,15 +126,21 @@ export function updateReadme(readme: string, block: string): string {
   return `${readme.trimEnd()}\n\n${SECTION_INTRO}\n${block}\n`;
 }
 
-export function writeReport(report: BenchReport, options: { readme: boolean; log: (line: string) => void }): void {
-  const checks = checkTargets(report.runs);
-  report.targets = checks;
-  options.log(`\n${table(report.runs)}\n\nTargets\n${targetLines(checks)}\n`);
+/** Writes bench/results/latest.json; called after every run too, so an interrupted bench keeps what it measured. */
+export function writeJson(report: BenchReport): string {
   const dir = join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'latest.json');
   writeFileSync(file, `${JSON.stringify(report, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value), 2)}\n`);
-  options.log(`figures: ${file}`);
+  return file;
+}
+
+export function writeReport(report: BenchReport, options: { readme: boolean; log: (line: string) => void }): void {
+  const checks = checkTargets(report.runs);
+  report.targets = checks;
+  report.complete = true;
+  options.log(`\n${table(report.runs)}\n\nTargets\n${targetLines(checks)}\n`);
+  options.log(`figures: ${writeJson(report)}`);
   if (!options.readme) return;
   const readmePath = join(ROOT, 'README.md');
   if (!existsSync(readmePath)) return;

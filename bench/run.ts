@@ -15,7 +15,7 @@ import { runNaive, runNoop } from './baselines.js';
 import type { BenchContext } from './measure-run.js';
 import { benchPlan, pacedEvents, type Step } from './plan.js';
 import { runPipeline, type DeliveryMode } from './pipeline-run.js';
-import { describeMachine, writeReport, type BenchReport } from './report.js';
+import { describeMachine, writeJson, writeReport, type BenchReport } from './report.js';
 import { installInterruptHandlers, onInterrupt } from './processes.js';
 import { deliveredPerSec, type RunResult } from './targets.js';
 import { VISITORS, type WorkloadName, type WorkloadSpec } from './workloads.js';
@@ -85,13 +85,12 @@ async function runStep(ctx: BenchContext, step: Step, maxRate: Map<DeliveryMode,
   const mode = step.mode ?? 'auto';
   if (step.pace === 'max') {
     const result = await runPipeline(ctx, spec(step.workload, step.events), mode, step.label);
-    if (step.workload === 'W1') {
-      // The slower of intake and delivery; a run that never finished delivering gives its intake rate.
-      maxRate.set(mode, result.complete ? Math.min(result.acceptedPerSec, deliveredPerSec(result)) : result.acceptedPerSec);
-    }
+    // The rate this mode sustains end to end: the slower of intake and delivery. A run that
+    // never got everything to Target sustains no rate; its paced runs borrow another mode's.
+    if (step.workload === 'W1' && result.complete) maxRate.set(mode, Math.min(result.acceptedPerSec, deliveredPerSec(result)));
     return result;
   }
-  const sustained = flags['max-rate'] !== undefined ? Number(flags['max-rate']) : (maxRate.get(mode) ?? 1000);
+  const sustained = flags['max-rate'] !== undefined ? Number(flags['max-rate']) : (maxRate.get(mode) ?? Math.min(...maxRate.values(), 10_000));
   const rate = Math.round(sustained * (step.pace === 'half' ? 0.5 : 0.1));
   const pace: WorkloadSpec['pace'] = step.pace === 'half' ? { kind: 'steady', eventsPerSecond: rate } : { kind: 'bursts', eventsPerSecond: rate };
   return runPipeline(ctx, spec(step.workload, pacedEvents(step, rate), pace), mode, step.label);
@@ -141,6 +140,7 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 5000));
         report.runs.push(await runStep(ctx, step, maxRate));
       }
+      writeJson(report);
     }
     report.seconds = (Date.now() - started) / 1000;
     writeReport(report, { readme: !flags['no-readme'], log });
