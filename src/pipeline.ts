@@ -1,7 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import { Flusher } from './coalesce/flusher.js';
 import { createMapProcessor } from './coalesce/map-processor.js';
-import { VisitorStore } from './coalesce/store.js';
+import { VisitorStore, storeSettingsFrom } from './coalesce/store.js';
 import type { Config } from './config.js';
 import { DeadLetters } from './dead-letters.js';
 import { DeadLetterAdmin } from './dlq/admin.js';
@@ -72,14 +72,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     bulkStatus: new Queue<BulkStatusJob>(QUEUE_NAMES.bulkStatus, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.bulkStatus }),
     deadLetter: new Queue<DeadLetter>(QUEUE_NAMES.deadLetter, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.deadLetter }),
   };
-  const store = new VisitorStore(redis, {
-    prefix: config.REDIS_PREFIX,
-    coalesceWindowMs: config.COALESCE_WINDOW_MS,
-    dedupeWindowMs: config.DEDUPE_WINDOW_MS,
-    deliveredRetentionMs: config.DELIVERED_RETENTION_MS,
-    leaseMs: config.CLAIM_LEASE_MS,
-    shards: config.REDIS_SHARDS,
-  });
+  const store = new VisitorStore(redis, storeSettingsFrom(config));
   const deadLetters = new DeadLetters(queues.deadLetter);
   const workers: Worker[] = [];
   const closers: Array<() => Promise<void>> = [];

@@ -1,5 +1,6 @@
 import { visitorKey, type ValidEvent } from '../events/index.js';
 import { stamp, storeKeys } from '../keys.js';
+import type { Config } from '../config.js';
 import type { RedisClient } from '../redis.js';
 import { groupByShard, shardOf } from './shards.js';
 import { parseInFlight, type AttributeUpdate, type VisitorSnapshot } from './in-flight.js';
@@ -22,6 +23,18 @@ export interface StoreSettings {
   leaseMs: number;
   /** REDIS_SHARDS: parts of the store, each under its own hash tag. Default 1. */
   shards?: number;
+}
+
+/** The store settings a process reads from its config. */
+export function storeSettingsFrom(config: Pick<Config, 'REDIS_PREFIX' | 'COALESCE_WINDOW_MS' | 'DEDUPE_WINDOW_MS' | 'DELIVERED_RETENTION_MS' | 'CLAIM_LEASE_MS' | 'REDIS_SHARDS'>): StoreSettings {
+  return {
+    prefix: config.REDIS_PREFIX,
+    coalesceWindowMs: config.COALESCE_WINDOW_MS,
+    dedupeWindowMs: config.DEDUPE_WINDOW_MS,
+    deliveredRetentionMs: config.DELIVERED_RETENTION_MS,
+    leaseMs: config.CLAIM_LEASE_MS,
+    shards: config.REDIS_SHARDS,
+  };
 }
 
 type ShardKeys = ReturnType<typeof storeKeys>;

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Command } from 'commander';
-import { VisitorStore } from '../coalesce/store.js';
+import { VisitorStore, storeSettingsFrom } from '../coalesce/store.js';
 import { readCliConfig } from '../cli-config.js';
 import { createLogger } from '../logger.js';
 import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type DeadLetter, type IngestJob } from '../queues.js';
@@ -33,14 +33,7 @@ async function withAdmin(action: (admin: DeadLetterAdmin) => Promise<void>): Pro
   const prefix = bullPrefix(config.REDIS_PREFIX);
   const deadLetter = new Queue<DeadLetter>(QUEUE_NAMES.deadLetter, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.deadLetter });
   const ingest = new Queue<IngestJob>(QUEUE_NAMES.ingest, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.ingest });
-  const store = new VisitorStore(redis, {
-    prefix: config.REDIS_PREFIX,
-    coalesceWindowMs: config.COALESCE_WINDOW_MS,
-    dedupeWindowMs: config.DEDUPE_WINDOW_MS,
-    deliveredRetentionMs: config.DELIVERED_RETENTION_MS,
-    leaseMs: config.CLAIM_LEASE_MS,
-    shards: config.REDIS_SHARDS,
-  });
+  const store = new VisitorStore(redis, storeSettingsFrom(config));
   const logger = createLogger({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, pretty: false, destination: process.stderr });
   try {
     await action(new DeadLetterAdmin({ deadLetter, ingest }, store, logger));
