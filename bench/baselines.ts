@@ -13,14 +13,12 @@ import { startSimulator } from '../src/simulator/server.js';
 import { processCpuSeconds, processMemory, redisCost, resetRedisStats, type RedisCost } from './measure.js';
 import { measureRun, type BenchContext, type Measured } from './measure-run.js';
 import { CLIENT_CODE } from './pipeline-run.js';
-import { produce } from './produce.js';
+import { startProducerThread, type Sender } from './producer-thread.js';
 import { onInterrupt, startBaselineWorker, stopChild, type Child } from './processes.js';
-import type { EventBatch, WorkloadSpec } from './workloads.js';
+import type { WorkloadSpec } from './workloads.js';
 
 export const NAIVE_CONCURRENCY = 50;
 export const NOOP_CONCURRENCY = 100;
-// Naive users keep a few retries and drop finished jobs, as BullMQ's docs recommend.
-const JOB_OPTIONS = { attempts: 3, removeOnComplete: true, removeOnFail: true };
 
 export interface NaiveResult extends Measured {
   kind: 'naive';
@@ -39,19 +37,20 @@ export interface NoopResult {
   processes: Record<string, { peakRssMb: number; cpuSeconds: number }>;
 }
 
-async function withQueue<T>(ctx: BenchContext, mode: 'naive' | 'noop', env: Record<string, string>, body: (queue: Queue, worker: Child) => Promise<T>): Promise<T> {
+/** The queue of a baseline (its jobs are added by the producer thread, see producer-thread.ts). */
+async function withQueue<T>(ctx: BenchContext, mode: 'naive' | 'noop', env: Record<string, string>, body: (queue: Queue, sender: Sender, worker: Child) => Promise<T>): Promise<T> {
   await ctx.redis.flushall();
   const began = Date.now();
   const prefix = `bench-${mode}-${randomBytes(3).toString('hex')}`;
   const connection = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });
-  const queue = new Queue(mode, { connection, prefix, defaultJobOptions: JOB_OPTIONS });
+  const queue = new Queue(mode, { connection, prefix });
   const concurrency = mode === 'naive' ? NAIVE_CONCURRENCY : NOOP_CONCURRENCY;
   let worker: Child | undefined;
   try {
     worker = await startBaselineWorker(mode, {
       REDIS_URL: ctx.redisUrl, BENCH_PREFIX: prefix, BENCH_QUEUE: mode, BENCH_MODE: mode, BENCH_CONCURRENCY: String(concurrency), ...env,
     });
-    return await body(queue, worker);
+    return await body(queue, { kind: 'jobs', prefix, queue: mode }, worker);
   } finally {
     if (worker !== undefined) await stopChild(worker);
     await queue.close();
@@ -60,17 +59,13 @@ async function withQueue<T>(ctx: BenchContext, mode: 'naive' | 'noop', env: Reco
   }
 }
 
-function addAll(queue: Queue, batch: EventBatch): Promise<number> {
-  return queue.addBulk(batch.events.map((data) => ({ name: 'event', data }))).then((jobs) => jobs.length);
-}
-
 export async function runNaive(ctx: BenchContext, spec: WorkloadSpec, label: string): Promise<NaiveResult> {
   ctx.log(`${label}: ${spec.events} events, one job and one call each, concurrency ${NAIVE_CONCURRENCY}`);
   const sim = await startSimulator({ clientCode: CLIENT_CODE, latencyMs: ctx.latencyMs });
   const forget = onInterrupt(() => sim.close());
   try {
-    return await withQueue(ctx, 'naive', { TARGET_URL: sim.url, TARGET_CLIENT: CLIENT_CODE }, async (queue, worker) => {
-      const measured = await measureRun(ctx, { spec, sim, children: { naive: worker.pid }, send: (batch) => addAll(queue, batch), windowMs: 0 });
+    return await withQueue(ctx, 'naive', { TARGET_URL: sim.url, TARGET_CLIENT: CLIENT_CODE }, async (_queue, sender, worker) => {
+      const measured = await measureRun(ctx, { spec, sim, children: { naive: worker.pid }, sender, windowMs: 0 });
       return { kind: 'naive' as const, label, workload: spec, ...measured };
     });
   } finally {
@@ -81,11 +76,12 @@ export async function runNaive(ctx: BenchContext, spec: WorkloadSpec, label: str
 
 export async function runNoop(ctx: BenchContext, spec: WorkloadSpec, label: string): Promise<NoopResult> {
   ctx.log(`${label}: ${spec.events} single-event jobs through a no-op worker, concurrency ${NOOP_CONCURRENCY}`);
-  return withQueue(ctx, 'noop', {}, async (queue, worker) => {
+  return withQueue(ctx, 'noop', {}, async (queue, sender, worker) => {
     await resetRedisStats(ctx.redis);
     const cpu0 = processCpuSeconds(worker.pid);
+    const producer = await startProducerThread({ redisUrl: ctx.redisUrl, sender, spec, baseMs: ctx.baseMs, batchSize: ctx.batchSize, inFlight: ctx.inFlight });
     const t0 = Date.now();
-    const produced = await produce({ spec, baseMs: ctx.baseMs, batchSize: ctx.batchSize, inFlight: ctx.inFlight, t0, send: (b) => addAll(queue, b), onAccepted: () => undefined });
+    const produced = await producer.run(t0, () => undefined);
     const deadline = Date.now() + ctx.drainTimeoutMs;
     // Finished jobs are removed, so the queue is done when nothing waits or runs.
     const busy = async () => Object.values(await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).some((n) => n > 0);

@@ -9,9 +9,9 @@ import type { Redis } from 'ioredis';
 import type { Simulator } from '../src/simulator/server.js';
 import { processCpuSeconds, processMemory, redisCost, resetRedisStats, Sampler, usedMemory, type RedisCost } from './measure.js';
 import { countVisitorWindows, diffProfiles, workloadOracle } from './oracle.js';
-import { produce } from './produce.js';
+import { startProducerThread, type Sender } from './producer-thread.js';
 import { DeliveryTracker } from './tracker.js';
-import type { EventBatch, WorkloadSpec } from './workloads.js';
+import type { WorkloadSpec } from './workloads.js';
 
 /** Settings every run of one bench invocation shares. */
 export interface BenchContext {
@@ -71,7 +71,8 @@ export interface MeasureOptions {
   sim: Simulator;
   /** Processes to watch, by name (pipeline roles or the baseline worker). */
   children: Record<string, number>;
-  send: (batch: EventBatch) => Promise<number>;
+  /** How the producer thread stores batches. */
+  sender: Sender;
   /** The coalescing window the oracle counts visitor-windows with (0: none). */
   windowMs: number;
   /** Resolves true once the carrier is idle, false at the deadline (epoch ms). */
@@ -84,6 +85,7 @@ export async function measureRun(ctx: BenchContext, options: MeasureOptions): Pr
   const memBase = await usedMemory(ctx.redis);
   const pids = { ...options.children, redis: ctx.redisPid };
   const cpu0 = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid)]));
+  const producer = await startProducerThread({ redisUrl: ctx.redisUrl, sender: options.sender, spec, baseMs: ctx.baseMs, batchSize: ctx.batchSize, inFlight: ctx.inFlight });
   const benchCpu0 = process.cpuUsage();
   const t0 = Date.now();
   const tracker = new DeliveryTracker(spec.events, spec.visitors, ctx.baseMs, t0);
@@ -94,11 +96,7 @@ export async function measureRun(ctx: BenchContext, options: MeasureOptions): Pr
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   try {
-    const produced = await produce({
-      spec, baseMs: ctx.baseMs, batchSize: ctx.batchSize, inFlight: ctx.inFlight, t0,
-      send: options.send,
-      onAccepted: (batch, now) => tracker.noteAccepted(batch, now),
-    });
+    const produced = await producer.run(t0, (batch, at) => tracker.noteAccepted(batch, at));
     const acceptSeconds = (produced.lastAcceptedAt - t0) / 1000;
     ctx.log(`  accepted ${produced.accepted} events in ${acceptSeconds.toFixed(1)} s; waiting for Target`);
     // Give up when nothing reached Target for `stallMs` (a stuck pipeline) or at the deadline.
@@ -111,6 +109,7 @@ export async function measureRun(ctx: BenchContext, options: MeasureOptions): Pr
     if (tracker.outstanding > 0) ctx.log(`  gave up waiting: ${tracker.outstanding} events not at Target`);
     await sampler.take();
     sampler.stop();
+    loopDelay.disable();
 
     const doneSeconds = (tracker.lastDelivery() || 0) / 1000;
     ctx.log(`  last delivery after ${doneSeconds.toFixed(1)} s; checking the oracle while the pipeline settles`);

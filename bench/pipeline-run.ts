@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createProducer } from '../src/intake/producer.js';
 import { storeKeys } from '../src/keys.js';
 import { QUEUE_NAMES, bullPrefix } from '../src/queues.js';
 import { startSimulator } from '../src/simulator/server.js';
@@ -79,7 +78,6 @@ export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: D
   const forget = onInterrupt(() => sim.close());
   const prefix = `bench-${randomBytes(3).toString('hex')}`;
   const producerRedis = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });
-  const producer = createProducer({ connection: producerRedis, prefix, source: 'pos' });
   const deadLetterQueue = new Queue(QUEUE_NAMES.deadLetter, { connection: producerRedis, prefix: bullPrefix(prefix) });
   const children: Child[] = [];
   try {
@@ -96,7 +94,7 @@ export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: D
     const measured = await measureRun(ctx, {
       spec, sim,
       children: Object.fromEntries(children.map((c) => [c.name, c.pid])),
-      send: async (batch) => (await producer.sendMany(batch.events)).accepted,
+      sender: { kind: 'sdk', prefix, source: 'pos' },
       windowMs: ctx.windowMs,
       settle: (deadline) => settle(producerRedis, prefix, deadline),
     });
@@ -108,7 +106,6 @@ export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: D
   } finally {
     await Promise.allSettled(children.map((c) => stopChild(c)));
     await deadLetterQueue.close();
-    await producer.close();
     await producerRedis.quit();
     await sim.close();
     forget();

@@ -25,15 +25,19 @@ export interface BenchReport {
   quick: boolean;
   seconds?: number;
   machine: Machine;
-  settings: { events: number; latencyMs: number; windowMs: number; naiveEvents: number; noopEvents: number; env: Record<string, string> };
+  settings: { args: string; events: number; latencyMs: number; windowMs: number; naiveEvents: number; noopEvents: number; env: Record<string, string> };
   runs: RunResult[];
   targets?: TargetCheck[];
   /** False while runs are still being added (the file is rewritten after each run). */
   complete?: boolean;
 }
 
-export const START_MARKER = '<!-- bench:start -->';
-export const END_MARKER = '<!-- bench:end -->';
+/** README blocks: the latest `--quick` run, and the latest run without `--quick` (1,000,000 events). */
+export type BlockKind = 'quick' | 'full';
+export const MARKERS: Record<BlockKind, { start: string; end: string }> = {
+  quick: { start: '<!-- bench:start -->', end: '<!-- bench:end -->' },
+  full: { start: '<!-- bench-full:start -->', end: '<!-- bench-full:end -->' },
+};
 
 export async function describeMachine(redis: Redis): Promise<Machine> {
   const cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown';
@@ -84,17 +88,20 @@ export function targetLines(checks: readonly TargetCheck[]): string {
   return checks.map((c) => `- **${c.pass === true ? 'PASS' : 'MISS'}** ${c.target}: ${c.measured}`).join('\n');
 }
 
-function readmeBlock(report: BenchReport, checks: readonly TargetCheck[]): string {
+/** The README block of one run: what ran, where, the table and the targets. */
+export function readmeBlock(report: BenchReport, checks: readonly TargetCheck[]): string {
   const s = report.settings;
+  const { start, end } = MARKERS[report.quick ? 'quick' : 'full'];
+  const command = `npm run bench${s.args === '' ? '' : ` -- ${s.args}`}`;
   return [
-    START_MARKER,
-    `Last run: ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC, \`npm run bench${report.quick ? ' -- --quick' : ''}\` (${n0(s.events)} events per workload; naive on ${n0(s.naiveEvents)}, no-op on ${n0(s.noopEvents)}), ${n0(report.seconds ?? NaN)} s.`,
+    start,
+    `Latest ${report.quick ? 'quick' : 'full-size'} run: ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC, \`${command}\` (${n0(s.events)} events per workload; naive on ${n0(s.naiveEvents)}, no-op on ${n0(s.noopEvents)}), ${n0(report.seconds ?? NaN)} s.`,
     `Machine: ${report.machine.summary}. Target latency ${s.latencyMs} ms (simulator), COALESCE_WINDOW_MS ${s.windowMs}.`,
     '',
     table(report.runs),
     '',
     targetLines(checks),
-    END_MARKER,
+    end,
   ].join('\n');
 }
 
@@ -118,11 +125,21 @@ both delivery modes, W2–W4 in \`auto\`; without it: 1,000,000 events, every wo
   growth at the largest backlog ÷ that backlog. Every figure: \`bench/results/latest.json\`.
 `;
 
-/** Replaces the block between the markers, or appends the section at the end of the README. */
-export function updateReadme(readme: string, block: string): string {
-  const start = readme.indexOf(START_MARKER);
-  const end = readme.indexOf(END_MARKER);
-  if (start !== -1 && end > start) return readme.slice(0, start) + block + readme.slice(end + END_MARKER.length);
+/**
+ * Replaces this kind's block between its markers; a missing block goes after the other
+ * kind's block, or (no section yet) into a new "Performance" section at the end.
+ */
+export function updateReadme(readme: string, block: string, kind: BlockKind): string {
+  const own = MARKERS[kind];
+  const start = readme.indexOf(own.start);
+  const end = readme.indexOf(own.end);
+  if (start !== -1 && end > start) return readme.slice(0, start) + block + readme.slice(end + own.end.length);
+  const other = MARKERS[kind === 'quick' ? 'full' : 'quick'];
+  const otherEnd = readme.indexOf(other.end);
+  if (otherEnd !== -1) {
+    const at = otherEnd + other.end.length;
+    return `${readme.slice(0, at)}\n\n${block}${readme.slice(at)}`;
+  }
   return `${readme.trimEnd()}\n\n${SECTION_INTRO}\n${block}\n`;
 }
 
@@ -144,6 +161,6 @@ export function writeReport(report: BenchReport, options: { readme: boolean; log
   if (!options.readme) return;
   const readmePath = join(ROOT, 'README.md');
   if (!existsSync(readmePath)) return;
-  writeFileSync(readmePath, updateReadme(readFileSync(readmePath, 'utf8'), readmeBlock(report, checks)));
+  writeFileSync(readmePath, updateReadme(readFileSync(readmePath, 'utf8'), readmeBlock(report, checks), report.quick ? 'quick' : 'full'));
   options.log('README.md: Performance section updated');
 }

@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     };
     const machine = await describeMachine(redis);
     log(`bench: ${machine.summary}; ${events} events per workload; latency ${ctx.latencyMs} ms; window ${ctx.windowMs} ms`);
-    const settings = { events, latencyMs: ctx.latencyMs, windowMs: ctx.windowMs, naiveEvents, noopEvents, env: extraEnv };
+    const settings = { args: process.argv.slice(2).join(' '), events, latencyMs: ctx.latencyMs, windowMs: ctx.windowMs, naiveEvents, noopEvents, env: extraEnv };
     const report: BenchReport = { startedAt: new Date(started).toISOString(), quick: flags.quick, machine, settings, runs: [] };
 
     const steps = benchPlan({ quick: flags.quick, events, naiveEvents, noopEvents, modes, workloads, baselines: !flags['skip-baselines'], paced: !flags['skip-paced'] });

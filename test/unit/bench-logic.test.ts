@@ -3,7 +3,7 @@ import { resolveMapping, validateEvent } from '../../src/events/index.js';
 import type { ProfileWrite } from '../../src/simulator/store.js';
 import { countVisitorWindows, StreamingOracle, workloadOracle } from '../../bench/oracle.js';
 import { benchPlan, pacedEvents } from '../../bench/plan.js';
-import { END_MARKER, START_MARKER, updateReadme } from '../../bench/report.js';
+import { MARKERS, updateReadme } from '../../bench/report.js';
 import { DeliveryTracker } from '../../bench/tracker.js';
 import { generateBatches, Random, releaseAtSeconds, sampleCdf, visitorIdentity, visitorIndexOf, zipfCdf, type WorkloadSpec } from '../../bench/workloads.js';
 import { oracleProfiles } from '../harness/oracle.js';
@@ -127,9 +127,13 @@ describe('bench plan and report', () => {
   });
 
   it('appends the Performance section once, then replaces only between the markers', () => {
-    const once = updateReadme('# x\n\ntext\n', `${START_MARKER}\nA\n${END_MARKER}`);
-    expect(once).toContain('## Performance');
-    const twice = updateReadme(once, `${START_MARKER}\nB\n${END_MARKER}`);
+    const { quick, full } = MARKERS;
+    const once = updateReadme('# x\n\ntext\n', `${quick.start}\nA\n${quick.end}`, 'quick');
+    expect(once.match(/## Performance/g)).toHaveLength(1);
+    const twice = updateReadme(once, `${quick.start}\nB\n${quick.end}`, 'quick');
     expect(twice).toBe(once.replace('\nA\n', '\nB\n'));
+    const both = updateReadme(twice, `${full.start}\nF\n${full.end}`, 'full');
+    expect(both).toBe(`${twice.trimEnd()}\n\n${full.start}\nF\n${full.end}\n`);
+    expect(updateReadme(both, `${quick.start}\nC\n${quick.end}`, 'quick')).toContain(`C\n${quick.end}\n\n${full.start}\nF`);
   });
 });
