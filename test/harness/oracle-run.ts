@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { Queue } from 'bullmq';
 import { VisitorStore } from '../../src/coalesce/store.js';
 import { createProducer } from '../../src/intake/producer.js';
@@ -182,4 +183,24 @@ export async function runOracleWorkload(options: OracleRunOptions): Promise<Orac
     await deletePrefix(redis, prefix);
     await redis.quit();
   }
+}
+
+/**
+ * The end state every oracle run must reach: drained, nothing rejected, lost or left over,
+ * resends counted exactly once (at intake or by the merge), and Target equal to the oracle
+ * with no older value written over a newer one.
+ */
+export function expectOracleHolds(result: OracleRunResult, resends: number, context: string): void {
+  expect(result.unexpectedExits, context).toEqual([]);
+  expect(result.drained, context).toBe(true);
+  expect(result.rejected, context).toBe(0);
+  expect(result.accepted + result.intakeDuplicates, context).toBe(result.sent);
+  // A batch merged just before its worker died runs again as a replay, not as a duplicate.
+  expect(result.intakeDuplicates + (result.stats.events_duplicate ?? 0), context).toBe(resends);
+  expect(result.lost, context).toBe(0);
+  expect(result.deadLetters, context).toBe(0);
+  expect(result.failedJobs, context).toBe(0);
+  expect(result.leftoverStoreKeys, context).toBe(0);
+  expect(result.differences, context).toEqual([]);
+  expect(result.overtaking, context).toEqual([]);
 }
