@@ -12,6 +12,7 @@ import { connectRedis, type RedisClient } from './redis.js';
 import { TargetClient, type TargetCallObserver } from './target/client.js';
 import { targetBackoffStrategy, type RetryPolicy } from './target/backoff.js';
 import { createBudgets, type Budgets } from './target/budgets.js';
+import { CallPacer } from './target/pacer.js';
 import { createBulkStatusProcessor } from './target/bulk-status.js';
 import { createBulkDeliveryProcessor } from './target/deliver-bulk.js';
 import { createSingleDeliveryProcessor } from './target/deliver-single.js';
@@ -106,12 +107,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     workers.push(mapWorker);
   }
   if (options.roles.includes('flusher')) {
+    // Four bulk-call slots: a visitor held back for bulk waits that long, and small bulk
+    // files start at most that often (12 a minute at the documented 50 a minute, so with
+    // their status polls they leave half the budget for large claims).
+    const bulkRetryMs = Math.max(1000, Math.floor(config.BULK_CALLS_WINDOW_MS / Math.max(1, config.BULK_CALLS_PER_MINUTE)) * 4);
     const flusher = new Flusher({
       store,
       queues,
       singleBudget: budgets.single,
       bulkBudget: budgets.bulk,
-      bulkRetryMs: Math.max(1000, Math.floor(config.BULK_CALLS_WINDOW_MS / Math.max(1, config.BULK_CALLS_PER_MINUTE)) * 4),
+      smallBulkPacer: new CallPacer(redis, config.REDIS_PREFIX, 'small-bulk', bulkRetryMs),
+      bulkRetryMs,
       mode: config.DELIVERY_MODE,
       batchSize: config.FLUSH_BATCH_SIZE,
       bulkBatchSize: config.FLUSH_BULK_BATCH_SIZE,

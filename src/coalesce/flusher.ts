@@ -4,6 +4,7 @@ import { parseVisitorKey } from '../events/index.js';
 import type { Logger } from '../logger.js';
 import type { BulkStatusJob, DeliverJob } from '../queues.js';
 import type { CallBudget } from '../target/budgets.js';
+import type { CallPacer } from '../target/pacer.js';
 import { routeVisitors, type DeliveryMode } from '../target/routing.js';
 import type { VisitorStore } from './store.js';
 
@@ -12,6 +13,12 @@ export interface FlusherDeps {
   queues: { deliverSingle: Queue<DeliverJob>; deliverBulk: Queue<DeliverJob>; bulkStatus: Queue<BulkStatusJob> };
   singleBudget: CallBudget;
   bulkBudget: CallBudget;
+  /**
+   * Lets at most one small bulk file (the bulk share of a claim below the bulk threshold)
+   * start per interval across all flushers, so new visitors gather instead of each flush
+   * spending a bulk call and its status polls on a few rows.
+   */
+  smallBulkPacer: CallPacer;
   mode: DeliveryMode;
   /** Visitors per single-delivery claim. */
   batchSize: number;
@@ -110,11 +117,15 @@ export class Flusher {
     }
     const single = vks.filter((_, i) => routes[i] === 'single');
     let bulk = vks.filter((_, i) => routes[i] === 'bulk');
-    if (!allBulk && bulk.length > 0 && !(await this.bulkRoom())) {
+    if (!allBulk && bulk.length > 0) {
       // A small flush's bulk share (visitors Target may not know) waits for room in the
-      // bulk budget rather than spending a bulk call on a handful of rows.
-      await this.deps.store.unclaim(claimId, bulk, Date.now() + this.deps.bulkRetryMs);
-      bulk = [];
+      // bulk budget, and for its turn at the pacer, rather than spending a bulk call on a
+      // handful of rows: the visitors it hands back gather with the next ones.
+      const waitMs = !(await this.bulkRoom()) ? this.deps.bulkRetryMs : (await this.deps.smallBulkPacer.tryPass()).retryInMs;
+      if (waitMs > 0) {
+        await this.deps.store.unclaim(claimId, bulk, Date.now() + waitMs);
+        bulk = [];
+      }
     }
     if (single.length > 0) await this.deps.queues.deliverSingle.add('deliver', { claimId, visitors: single }, { jobId: claimId });
     if (bulk.length > 0) await this.deps.queues.deliverBulk.add('deliver', { claimId, visitors: bulk }, { jobId: claimId });

@@ -75,7 +75,9 @@ describe.skipIf(unavailable !== undefined)('on a 3-master Redis Cluster with RED
     const calls = await scriptCallsPerNode(cluster);
     console.log(`cluster oracle run, script calls per master (all scripts, BullMQ's included): ${calls.map((c, i) => `port ${cluster.nodes[i]?.port}: ${c}`).join(', ')}`);
     const context = `seed ${seed}: ${JSON.stringify({ ...result, differences: result.differences.length, overtaking: result.overtaking.length })}`;
+    console.log(`cluster oracle run: ${context}`);
 
     expectOracleHolds(result, workload.resends, context);
-  }, 60_000);
+    // Longer than the run's drain timeout (60 s), so a stuck run fails with its figures.
+  }, 120_000);
 });

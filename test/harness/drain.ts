@@ -13,18 +13,29 @@ export function openWorkQueues(redis: RedisClient, prefix: string): Queue[] {
 }
 
 /**
+ * What is still unfinished: per work queue the counts of unfinished jobs, per shard the due
+ * and leased visitors; only entries above zero. Empty means idle.
+ */
+export async function pipelineBacklog(redis: RedisClient, prefix: string, queues: readonly Queue[], shards = 1): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const queue of queues) {
+    const counts = await queue.getJobCounts(...UNFINISHED);
+    for (const [state, n] of Object.entries(counts)) if (n > 0) out[`${queue.name}.${state}`] = n;
+  }
+  for (let k = 0; k < shards; k += 1) {
+    const keys = storeKeys(prefix, k, shards);
+    const [due, leased] = [await redis.zcard(keys.due), await redis.zcard(keys.leases)];
+    if (due > 0) out[`shard${k}.due`] = due;
+    if (leased > 0) out[`shard${k}.leased`] = leased;
+  }
+  return out;
+}
+
+/**
  * True when no work queue holds an unfinished job and the visitor store has nothing due
  * and nothing in flight. A pending value always has a due entry or an in-flight claim, so
  * this is "everything accepted has been merged and delivered (or dead-lettered)".
  */
 export async function isPipelineIdle(redis: RedisClient, prefix: string, queues: readonly Queue[], shards = 1): Promise<boolean> {
-  for (const queue of queues) {
-    const counts = await queue.getJobCounts(...UNFINISHED);
-    if (Object.values(counts).some((n) => n > 0)) return false;
-  }
-  for (let k = 0; k < shards; k += 1) {
-    const keys = storeKeys(prefix, k, shards);
-    if ((await redis.zcard(keys.due)) !== 0 || (await redis.zcard(keys.leases)) !== 0) return false;
-  }
-  return true;
+  return Object.keys(await pipelineBacklog(redis, prefix, queues, shards)).length === 0;
 }

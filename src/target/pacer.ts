@@ -1,0 +1,36 @@
+import { hashTag } from '../keys.js';
+import type { RedisClient } from '../redis.js';
+
+/** What `CallPacer.tryPass` answers. */
+export interface PaceState {
+  passed: boolean;
+  /** When not passed: how long until the next pass opens. */
+  retryInMs: number;
+}
+
+/**
+ * At most one pass per interval across every process of a pipeline: a Redis key set with
+ * `NX PX interval` is the gate, so two flushers cannot both pass in the same interval.
+ *
+ * Used for the small bulk files that a flush of few visitors would start (visitors Target
+ * may not know yet, see src/target/routing.ts). Without it, a trickle of new visitors spends
+ * the 50-calls-a-minute bulk budget on files of a few rows each (every file also needs its
+ * status polls), until the budget runs dry and every bulk visitor waits for the minute to
+ * roll over. With it, those visitors gather for one interval and go in one file.
+ */
+export class CallPacer {
+  private readonly key: string;
+
+  constructor(private readonly redis: RedisClient, prefix: string, readonly name: string, readonly intervalMs: number) {
+    this.key = `${hashTag(prefix)}:pace:${name}`;
+  }
+
+  /** Takes the gate for this interval, or says how long until it opens. */
+  async tryPass(): Promise<PaceState> {
+    const set = await this.redis.set(this.key, '1', 'PX', this.intervalMs, 'NX');
+    if (set === 'OK') return { passed: true, retryInMs: 0 };
+    const ttl = await this.redis.pttl(this.key);
+    // -2: expired between the two calls; -1 cannot happen (always set with PX).
+    return { passed: false, retryInMs: ttl > 0 ? ttl : 1 };
+  }
+}

@@ -1,0 +1,99 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Flusher } from '../../../src/coalesce/flusher.js';
+import { VisitorStore } from '../../../src/coalesce/store.js';
+import type { ValidEvent } from '../../../src/events/index.js';
+import { createLogger } from '../../../src/logger.js';
+import { QUEUE_NAMES, bullPrefix, type BulkStatusJob, type DeliverJob } from '../../../src/queues.js';
+import { createBudgets } from '../../../src/target/budgets.js';
+import { CallPacer } from '../../../src/target/pacer.js';
+import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
+
+const PACE_MS = 1500;
+
+function newVisitorEvent(n: number, at: number): ValidEvent {
+  return { id: `e${n}`, type: 'test', occurredAtMs: at, visitor: { kind: 'thirdPartyId', id: `CRM-${n}` }, attributes: { tier: `t${n}` } };
+}
+
+// Visitors Target may not know yet go by bulk even in a small flush; the pacer makes them
+// gather into one file per interval instead of one file (and one status poll) per flush.
+describe('Flusher: small bulk files are paced across flushers', () => {
+  let redis: Redis;
+  let other: Redis;
+  let prefix: string;
+  let queues: { deliverSingle: Queue<DeliverJob>; deliverBulk: Queue<DeliverJob>; bulkStatus: Queue<BulkStatusJob> };
+  let flushers: Flusher[];
+  let store: VisitorStore;
+
+  beforeEach(() => {
+    redis = newRedis();
+    other = newRedis();
+    prefix = uniquePrefix('pace');
+    const bull = bullPrefix(prefix);
+    queues = {
+      deliverSingle: new Queue<DeliverJob>(QUEUE_NAMES.deliverSingle, { connection: redis, prefix: bull }),
+      deliverBulk: new Queue<DeliverJob>(QUEUE_NAMES.deliverBulk, { connection: redis, prefix: bull }),
+      bulkStatus: new Queue<BulkStatusJob>(QUEUE_NAMES.bulkStatus, { connection: redis, prefix: bull }),
+    };
+    const settings = { prefix, coalesceWindowMs: 10, dedupeWindowMs: 60_000, deliveredRetentionMs: 60_000, leaseMs: 30_000 };
+    store = new VisitorStore(redis, settings);
+    // Two flushers on two connections: the gate is in Redis, not in one process.
+    flushers = [redis, other].map((connection) => {
+      const budgets = createBudgets(connection, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 });
+      return new Flusher({
+        store: new VisitorStore(connection, settings), queues, singleBudget: budgets.single, bulkBudget: budgets.bulk,
+        smallBulkPacer: new CallPacer(connection, prefix, 'small-bulk', PACE_MS),
+        mode: 'auto', batchSize: 200, bulkBatchSize: 10_000, bulkThreshold: 100, bulkRetryMs: 5000,
+        logger: createLogger({ level: 'silent', pretty: false }),
+      });
+    });
+  });
+  afterEach(async () => {
+    await Promise.all(Object.values(queues).map((q) => q.close()));
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+    await other.quit();
+  });
+
+  async function bulkJobs(): Promise<string[][]> {
+    const jobs = await queues.deliverBulk.getJobs(['waiting']);
+    return jobs.map((j) => [...j.data.visitors].sort());
+  }
+
+  it('starts one small bulk file per interval; the visitors held back go together in the next', async () => {
+    const [a, b] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    await store.merge('pos', [newVisitorEvent(1, t0), newVisitorEvent(2, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(2);
+
+    // New visitors arrive inside the interval: the other flusher claims them, hands them back.
+    await store.merge('pos', [newVisitorEvent(3, t0)], t0 - 1000);
+    expect((await b.flushOnce()).bulk).toBe(0);
+    await store.merge('pos', [newVisitorEvent(4, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(0);
+    expect(await bulkJobs()).toEqual([['3p:CRM-1', '3p:CRM-2']]);
+    // Handed back, not lost: due again when the gate opens, not before.
+    const due = await redis.zrange(store.keys.due, '0', '-1', 'WITHSCORES');
+    expect(due.filter((_, i) => i % 2 === 0).sort()).toEqual(['3p:CRM-3', '3p:CRM-4']);
+    for (const score of due.filter((_, i) => i % 2 === 1)) {
+      expect(Number(score)).toBeGreaterThan(Date.now());
+      expect(Number(score)).toBeLessThanOrEqual(t0 + PACE_MS + 1000);
+    }
+
+    await new Promise((r) => setTimeout(r, PACE_MS + 100));
+    expect((await b.flushOnce()).bulk).toBe(2);
+    expect(await bulkJobs()).toContainEqual(['3p:CRM-3', '3p:CRM-4']);
+    expect(await bulkJobs()).toHaveLength(2);
+  });
+
+  it('does not pace a flush large enough for bulk on its own', async () => {
+    const [a] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(1);
+    await store.merge('pos', Array.from({ length: 120 }, (_, i) => newVisitorEvent(100 + i, t0)), t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(120);
+    expect(await bulkJobs()).toHaveLength(2);
+  });
+});
