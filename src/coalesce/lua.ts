@@ -139,18 +139,25 @@ return out
  * retry sends the newest values and an old value can never follow a new one: P4), then
  * renew the lease and return the in-flight hash. Visitors no longer held by this claim
  * (delivered, or taken back after a lease expired) come back as an empty list.
- * ARGV: root, claimId, now, leaseMs, vk1, vk2, ... Returns one flat HGETALL per visitor.
+ * With freeze = 1 (bulk delivery) the in-flight hash is marked `_sent` and never folds
+ * again for this claim: a bulk file may be with Target until its batch status says
+ * `complete`, and the status poll acks the in-flight stamps, so they must be the ones in
+ * the file even when the delivery job ran twice (a crash after its submit, or a stall).
+ * Newer values wait in the pending hash and become due when the claim is acked.
+ * ARGV: root, claimId, now, leaseMs, freeze (0/1), vk1, vk2, ... Returns one flat HGETALL
+ * per visitor.
  */
 export const SNAPSHOT_CLAIM = `${NEWER}
-local root, claimId, now, leaseMs = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local root, claimId, now, leaseMs, freeze = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
 local out = {}
-for a = 5, #ARGV do
+for a = 6, #ARGV do
   local vk = ARGV[a]
   local vf, vp = root .. ':vf:' .. vk, root .. ':vp:' .. vk
   if redis.call('HGET', vf, '_claim') ~= claimId then
     out[#out + 1] = {}
   else
-    local pending = redis.call('HGETALL', vp)
+    local pending = {}
+    if redis.call('HEXISTS', vf, '_sent') == 0 then pending = redis.call('HGETALL', vp) end
     for k = 1, #pending, 2 do
       local f = pending[k]
       if string.sub(f, 1, 2) == 's:' and newer(pending[k + 1], redis.call('HGET', vf, f)) then
@@ -162,6 +169,7 @@ for a = 5, #ARGV do
       redis.call('DEL', vp)
       redis.call('ZREM', KEYS[1], vk)
     end
+    if freeze then redis.call('HSET', vf, '_sent', '1') end
     redis.call('ZADD', root .. ':leases', now + leaseMs, vk)
     out[#out + 1] = redis.call('HGETALL', vf)
   end
@@ -187,7 +195,7 @@ for a = 6, #ARGV, 2 do
 end
 redis.call('PEXPIRE', vd, retentionMs)
 if not mine then return 0 end
-if redis.call('HLEN', vf) > 1 then return 2 end
+if redis.call('HLEN', vf) > 1 + redis.call('HEXISTS', vf, '_sent') then return 2 end
 redis.call('DEL', vf)
 redis.call('ZREM', root .. ':leases', vk)
 if redis.call('EXISTS', root .. ':vp:' .. vk) == 1 then redis.call('ZADD', KEYS[1], 'NX', now, vk) end

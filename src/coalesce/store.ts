@@ -111,11 +111,15 @@ export class VisitorStore {
     return this.redis.tiClaim(keys.due, keys.root, String(now), String(limit), String(this.settings.leaseMs), claimId);
   }
 
-  /** Newest values to send for each visitor still held by this claim (others are left out). */
-  async snapshot(claimId: string, vks: readonly string[], now = Date.now()): Promise<VisitorSnapshot[]> {
+  /**
+   * Newest values to send for each visitor still held by this claim (others are left out).
+   * `freeze` (bulk): from now on this claim's values stay as returned, see SNAPSHOT_CLAIM.
+   */
+  async snapshot(claimId: string, vks: readonly string[], now = Date.now(), options: { freeze?: boolean } = {}): Promise<VisitorSnapshot[]> {
     if (vks.length === 0) return [];
+    const freeze = options.freeze === true ? '1' : '0';
     const rows = await this.perShard(vks, (keys, group) =>
-      this.redis.tiSnapshot(keys.due, keys.root, claimId, String(now), String(this.settings.leaseMs), ...group));
+      this.redis.tiSnapshot(keys.due, keys.root, claimId, String(now), String(this.settings.leaseMs), freeze, ...group));
     const out: VisitorSnapshot[] = [];
     rows.forEach((flat, index) => {
       const vk = vks[index];

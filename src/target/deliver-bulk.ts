@@ -33,7 +33,14 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     const { claimId, visitors } = job.data;
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
     const summary: DeliverySummary = { mode: 'bulk', delivered: 0, calls: 0, deadLettered: 0, retrying: 0, rerouted: 0 };
-    const snapshots = await deps.store.snapshot(claimId, visitors);
+    // A status job for this claim means an earlier run of this job submitted its files and
+    // died before it could finish: the batches are with Target and being polled.
+    if ((await deps.statusQueue.getJob(claimId)) !== undefined) {
+      log.info({ claimId }, 'bulk files of this claim were submitted by an earlier run: nothing to do');
+      return summary;
+    }
+    // Frozen: the status poll acks exactly these values, whatever runs after this one.
+    const snapshots = await deps.store.snapshot(claimId, visitors, Date.now(), { freeze: true });
     if (snapshots.length === 0) return summary;
     const files = filesFor(snapshots);
     const budget = await deps.budgets.bulk.reserve(files.length);

@@ -104,6 +104,25 @@ describe('VisitorStore', () => {
     expect(await store.ack('c1', next, T0 + 1500)).toBe('done');
   });
 
+  it('freezes a bulk claim at its first snapshot: a second run sends the same values, and the ack covers exactly them', async () => {
+    await store.merge('pos', [event('e1', 1, { tier: 'bronze' })], T0);
+    await store.claimDue('c1', 10, T0 + 1000);
+    const sent = (await store.snapshot('c1', ['3p:CRM-1'], T0 + 1000, { freeze: true }))[0]!;
+    await store.merge('pos', [event('e2', 2, { tier: 'gold' })], T0 + 1100);
+    // The bulk job runs again (its worker died after the submit): it must not fold gold in,
+    // or the batch status poll would mark gold delivered while the file carries bronze.
+    const again = (await store.snapshot('c1', ['3p:CRM-1'], T0 + 1200, { freeze: true }))[0]!;
+    expect(values(again)).toEqual({ tier: 'bronze' });
+    // Nor may any later delivery attempt of this claim, bulk or single.
+    expect(values((await store.snapshot('c1', ['3p:CRM-1'], T0 + 1250))[0])).toEqual({ tier: 'bronze' });
+    const [inFlight] = await store.readInFlight('c1', ['3p:CRM-1']);
+    expect(await store.ack('c1', inFlight!, T0 + 1300)).toBe('done');
+    expect(values(sent)).toEqual({ tier: 'bronze' });
+    // Gold waited in the pending hash, due one window after it came, for a delivery of its own.
+    expect(await store.claimDue('c2', 10, T0 + 2100)).toEqual(['3p:CRM-1']);
+    expect(values((await store.snapshot('c2', ['3p:CRM-1'], T0 + 2100))[0])).toEqual({ tier: 'gold' });
+  });
+
   it('drops an event older than the value Target already holds, and counts it (P4)', async () => {
     await store.merge('pos', [event('e5', 5, { tier: 'gold' })], T0);
     await store.claimDue('c1', 10, T0 + 1000);

@@ -11,14 +11,13 @@ import { CallPacer } from '../../../src/target/pacer.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
 
 const PACE_MS = 1500;
+const LEASE_MS = 30_000;
 
 function newVisitorEvent(n: number, at: number): ValidEvent {
   return { id: `e${n}`, type: 'test', occurredAtMs: at, visitor: { kind: 'thirdPartyId', id: `CRM-${n}` }, attributes: { tier: `t${n}` } };
 }
 
-// Visitors Target may not know yet go by bulk even in a small flush; the pacer makes them
-// gather into one file per interval instead of one file (and one status poll) per flush.
-describe('Flusher: small bulk files are paced across flushers', () => {
+describe('Flusher (two flushers on one Redis)', () => {
   let redis: Redis;
   let other: Redis;
   let prefix: string;
@@ -36,7 +35,7 @@ describe('Flusher: small bulk files are paced across flushers', () => {
       deliverBulk: new Queue<DeliverJob>(QUEUE_NAMES.deliverBulk, { connection: redis, prefix: bull }),
       bulkStatus: new Queue<BulkStatusJob>(QUEUE_NAMES.bulkStatus, { connection: redis, prefix: bull }),
     };
-    const settings = { prefix, coalesceWindowMs: 10, dedupeWindowMs: 60_000, deliveredRetentionMs: 60_000, leaseMs: 30_000 };
+    const settings = { prefix, coalesceWindowMs: 10, dedupeWindowMs: 60_000, deliveredRetentionMs: 60_000, leaseMs: LEASE_MS };
     store = new VisitorStore(redis, settings);
     // Two flushers on two connections: the gate is in Redis, not in one process.
     flushers = [redis, other].map((connection) => {
@@ -61,6 +60,8 @@ describe('Flusher: small bulk files are paced across flushers', () => {
     return jobs.map((j) => [...j.data.visitors].sort());
   }
 
+  // Visitors Target may not know yet go by bulk even in a small flush; the pacer makes them
+  // gather into one file per interval instead of one file (and one status poll) per flush.
   it('starts one small bulk file per interval; the visitors held back go together in the next', async () => {
     const [a, b] = flushers as [Flusher, Flusher];
     const t0 = Date.now();
@@ -95,5 +96,39 @@ describe('Flusher: small bulk files are paced across flushers', () => {
     await store.merge('pos', Array.from({ length: 120 }, (_, i) => newVisitorEvent(100 + i, t0)), t0 - 1000);
     expect((await a.flushOnce()).bulk).toBe(120);
     expect(await bulkJobs()).toHaveLength(2);
+  });
+
+  // P7: a flusher that dies between claiming and creating the job leaves a claim no job owns.
+  it('moves a claim whose lease ran out with no live job to a new claim and job, once', async () => {
+    const [a, b] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
+    // The "dead" flusher: it claimed, then never created a job.
+    expect(await store.claimDue('orphan', 10)).toEqual(['3p:CRM-1']);
+    // Inside the lease nothing happens.
+    expect((await a.flushOnce()).reissued).toBe(0);
+    const later = Date.now() + LEASE_MS + 1;
+    const [first, second] = await Promise.all([a.flushOnce(later), b.flushOnce(later)]);
+    expect(first.reissued + second.reissued).toBe(1);
+    const jobs = await queues.deliverBulk.getJobs(['waiting']);
+    expect(jobs).toHaveLength(1);
+    const job = jobs[0]!;
+    expect(job.data.visitors).toEqual(['3p:CRM-1']);
+    expect(job.data.claimId).not.toBe('orphan');
+    expect(job.id).toBe(job.data.claimId);
+    // The visitor is held by the new claim, whose job will find it.
+    expect((await store.snapshot(job.data.claimId, ['3p:CRM-1'])).map((s) => s.vk)).toEqual(['3p:CRM-1']);
+  });
+
+  it('keeps a claim whose job is alive when its lease runs out', async () => {
+    const [a] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(1);
+    const [job] = await queues.deliverBulk.getJobs(['waiting']);
+    const result = await a.flushOnce(Date.now() + LEASE_MS + 1);
+    expect(result.reissued).toBe(0);
+    expect(await queues.deliverBulk.getJobs(['waiting'])).toHaveLength(1);
+    expect((await store.snapshot(job!.data.claimId, ['3p:CRM-1'])).map((s) => s.vk)).toEqual(['3p:CRM-1']);
   });
 });
