@@ -67,8 +67,13 @@ const TRANSIENT_UNDICI_CODES = new Set([
 /** Turns anything thrown while talking to Target into a PipelineError; never by message text. */
 export function classifyError(error: unknown): PipelineError {
   if (error instanceof PipelineError) return error;
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
   const message = error instanceof Error ? error.message : String(error);
+  // The request's overall deadline (AbortSignal.timeout) rejects with a DOMException whose
+  // stable identifier is its name; its numeric `code` (23) is a legacy DOM constant.
+  const name = typeof error === 'object' && error !== null && 'name' in error ? String(error.name) : undefined;
+  const aborted = name === 'TimeoutError' ? 'TARGET_TIMEOUT' : name === 'AbortError' ? 'TARGET_ABORTED' : undefined;
+  if (aborted !== undefined) return new TargetUnavailableError(`request to Target did not finish: ${message}`, aborted);
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
   if (code !== undefined && TRANSIENT_UNDICI_CODES.has(code)) {
     return new TargetUnavailableError(`connection to Target failed: ${message}`, code);
   }

@@ -16,6 +16,16 @@ describe('classification', () => {
     expect(refused.kind).toBe('transient');
   });
 
+  it('classifies the request deadline (AbortSignal.timeout) as a transient timeout by its name', async () => {
+    const signal = AbortSignal.timeout(1);
+    await new Promise((r) => setTimeout(r, 20));
+    const classified = classifyError(signal.reason);
+    expect(classified).toMatchObject({ kind: 'transient', code: 'TARGET_TIMEOUT', name: 'TargetUnavailableError' });
+    const controller = new AbortController();
+    controller.abort();
+    expect(classifyError(controller.signal.reason)).toMatchObject({ kind: 'transient', code: 'TARGET_ABORTED' });
+  });
+
   it('keeps an already classified error as it is', () => {
     const error = new PipelineError('x', 'TARGET_HTTP_400', 'permanent');
     expect(classifyError(error)).toBe(error);
