@@ -8,6 +8,20 @@ export interface AttributeUpdate {
 export interface VisitorSnapshot {
   vk: string;
   attributes: Map<string, AttributeUpdate>;
+  /** When intake stored the earliest of these values (ms), if the store knows it. */
+  receivedAtMs?: number;
+}
+
+/** A visitor's in-flight hash, flat as HGETALL returns it, as a snapshot. */
+export function snapshotOf(vk: string, flat: readonly string[]): VisitorSnapshot {
+  const snapshot: VisitorSnapshot = { vk, attributes: parseInFlight(flat) };
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    if (flat[i] === '_in') {
+      const at = Number(flat[i + 1]);
+      if (Number.isFinite(at)) snapshot.receivedAtMs = at;
+    }
+  }
+  return snapshot;
 }
 
 /** Turns an in-flight hash (`v:<name>`, `s:<name>`, `_claim`) into attribute updates. */

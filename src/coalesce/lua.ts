@@ -29,8 +29,10 @@ end
 
 /**
  * Merge a batch of mapped events (one call per job batch).
- * ARGV: root, source, now, dedupeMs, windowMs, batchId, n, then per event:
+ * ARGV: root, source, now, dedupeMs, windowMs, batchId, n, receivedAt, then per event:
  *   vk, id, stamp, attrCount, name1, value1, ...
+ * `receivedAt` (when intake stored the batch) is kept per visitor as `_in`, the earliest
+ * intake time of the values it holds, for the intake → delivered histogram.
  * Returns one code per event: 1 applied, 0 duplicate (seen within the dedupe window),
  * 2 late (every attribute older than what Target already holds: dropped),
  * 3 superseded (newer values already pending or in flight: nothing to change),
@@ -45,7 +47,7 @@ end
 export const MERGE_EVENTS = `${NEWER}
 local root, source = ARGV[1], ARGV[2]
 local now, dedupeMs, windowMs = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local batch, n = ARGV[6], tonumber(ARGV[7])
+local batch, n, receivedAt = ARGV[6], tonumber(ARGV[7]), ARGV[8]
 local due, stats = KEYS[1], root .. ':stats'
 local out = {}
 if batch ~= '' then
@@ -57,7 +59,7 @@ if batch ~= '' then
   end
   redis.call('SET', batchKey, '1', 'PX', dedupeMs)
 end
-local i = 8
+local i = 9
 local counts = { 0, 0, 0, 0 }
 for e = 1, n do
   local vk, id, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
@@ -83,6 +85,7 @@ for e = 1, n do
       end
     end
     if wrote then
+      redis.call('HSETNX', vp, '_in', receivedAt)
       redis.call('ZADD', due, 'NX', now + windowMs, vk)
       code = 1
     elseif late then
@@ -166,6 +169,8 @@ for a = 6, #ARGV do
       end
     end
     if #pending > 0 then
+      local pin = redis.call('HGET', vp, '_in')
+      if pin then redis.call('HSETNX', vf, '_in', pin) end
       redis.call('DEL', vp)
       redis.call('ZREM', KEYS[1], vk)
     end
@@ -195,7 +200,7 @@ for a = 6, #ARGV, 2 do
 end
 redis.call('PEXPIRE', vd, retentionMs)
 if not mine then return 0 end
-if redis.call('HLEN', vf) > 1 + redis.call('HEXISTS', vf, '_sent') then return 2 end
+if redis.call('HLEN', vf) > 1 + redis.call('HEXISTS', vf, '_sent') + redis.call('HEXISTS', vf, '_in') then return 2 end
 redis.call('DEL', vf)
 redis.call('ZREM', root .. ':leases', vk)
 if redis.call('EXISTS', root .. ':vp:' .. vk) == 1 then redis.call('ZADD', KEYS[1], 'NX', now, vk) end
@@ -277,7 +282,10 @@ for a = 5, #ARGV, 3 do
     restored = restored + 1
   end
 end
-if restored > 0 then redis.call('ZADD', root .. ':due', 'NX', now + windowMs, vk) end
+if restored > 0 then
+  redis.call('HSETNX', vp, '_in', now)
+  redis.call('ZADD', root .. ':due', 'NX', now + windowMs, vk)
+end
 return restored
 `;
 
@@ -303,6 +311,8 @@ for a = 4, #ARGV do
         redis.call('HSET', vp, f, held[k + 1], 'v:' .. name, redis.call('HGET', vf, 'v:' .. name))
       end
     end
+    local held_in, pending_in = redis.call('HGET', vf, '_in'), redis.call('HGET', vp, '_in')
+    if held_in and (not pending_in or tonumber(held_in) < tonumber(pending_in)) then redis.call('HSET', vp, '_in', held_in) end
     redis.call('DEL', vf)
     redis.call('ZREM', root .. ':leases', vk)
     redis.call('ZADD', KEYS[1], dueAt, vk)

@@ -38,7 +38,7 @@ export function createMapProcessor(deps: MapDeps) {
       }
     }
     // Job ids restart after a queue is obliterated; with the creation time they stay unique.
-    const outcomes = await deps.store.merge(source, valid, Date.now(), `${job.id ?? ''}@${job.timestamp}`);
+    const outcomes = await deps.store.merge(source, valid, Date.now(), `${job.id ?? ''}@${job.timestamp}`, job.timestamp);
     for (const outcome of outcomes) summary[outcome] += 1;
     deps.logger.debug({ jobId: job.id, source, events: events.length, ...summary }, 'merged batch');
     return summary;

@@ -3,7 +3,7 @@ import { stamp, storeKeys } from '../keys.js';
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis.js';
 import { groupByShard, shardOf } from './shards.js';
-import { parseInFlight, type AttributeUpdate, type VisitorSnapshot } from './in-flight.js';
+import { parseInFlight, snapshotOf, type AttributeUpdate, type VisitorSnapshot } from './in-flight.js';
 import { settled, sum, withStoreCommands, type StoreCommands } from './store-scripts.js';
 
 export { parseInFlight, type AttributeUpdate, type VisitorSnapshot };
@@ -84,7 +84,7 @@ export class VisitorStore {
    * none) makes a second merge of the same batch a no-op that reports every event as
    * `replayed`: each shard remembers its part of the batch.
    */
-  async merge(source: string, events: readonly ValidEvent[], now = Date.now(), batchId = ''): Promise<MergeOutcome[]> {
+  async merge(source: string, events: readonly ValidEvent[], now = Date.now(), batchId = '', receivedAt = now): Promise<MergeOutcome[]> {
     if (events.length === 0) return [];
     const out = new Array<MergeOutcome>(events.length);
     const groups = groupByShard(events, (event) => visitorKey(event.visitor), this.shards.length);
@@ -92,7 +92,7 @@ export class VisitorStore {
       const keys = this.shard(k);
       const args: string[] = [
         keys.due, keys.root, source, String(now), String(this.settings.dedupeWindowMs),
-        String(this.settings.coalesceWindowMs), batchId, String(group.length),
+        String(this.settings.coalesceWindowMs), batchId, String(group.length), String(receivedAt),
       ];
       for (const { item: event } of group) {
         const entries = Object.entries(event.attributes);
@@ -124,7 +124,7 @@ export class VisitorStore {
     rows.forEach((flat, index) => {
       const vk = vks[index];
       if (vk === undefined || flat.length === 0) return;
-      out.push({ vk, attributes: parseInFlight(flat) });
+      out.push(snapshotOf(vk, flat));
     });
     return out;
   }
@@ -154,7 +154,7 @@ export class VisitorStore {
     hashes.forEach((fields, index) => {
       const vk = vks[index];
       if (vk === undefined || fields._claim !== claimId) return;
-      out.push({ vk, attributes: parseInFlight(Object.entries(fields).flat()) });
+      out.push(snapshotOf(vk, Object.entries(fields).flat()));
     });
     return out;
   }

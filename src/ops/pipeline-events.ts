@@ -74,6 +74,9 @@ function recordDelivery(metrics: Metrics, queue: string, summary: Record<string,
   if (typeof summary.oldestEventMs === 'number' && delivered > 0) {
     metrics.eventToDelivered.observe({ mode }, Math.max(0, finishedAt - summary.oldestEventMs) / 1000);
   }
+  if (typeof summary.oldestIntakeMs === 'number' && delivered > 0) {
+    metrics.intakeToDelivered.observe({ mode }, Math.max(0, finishedAt - summary.oldestIntakeMs) / 1000);
+  }
   const rows = summary.rowsPerFile;
   if (Array.isArray(rows)) for (const n of rows) if (typeof n === 'number') metrics.bulkFileRows.observe(n);
 }

@@ -16,6 +16,8 @@ export interface DeliverySummary {
   rerouted: number;
   /** Event time (ms) of the oldest value delivered, for the event → delivered histogram. */
   oldestEventMs?: number;
+  /** Intake time (ms) of the earliest-received value delivered, for intake → delivered. */
+  oldestIntakeMs?: number;
   /** Bulk: rows of each file submitted. */
   rowsPerFile?: number[];
 }
@@ -119,4 +121,6 @@ export function noteOldest(summary: DeliverySummary, snapshot: VisitorSnapshot):
     const ms = Number(stamp.slice(0, 15));
     if (summary.oldestEventMs === undefined || ms < summary.oldestEventMs) summary.oldestEventMs = ms;
   }
+  const received = snapshot.receivedAtMs;
+  if (received !== undefined && (summary.oldestIntakeMs === undefined || received < summary.oldestIntakeMs)) summary.oldestIntakeMs = received;
 }

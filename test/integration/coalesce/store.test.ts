@@ -123,6 +123,21 @@ describe('VisitorStore', () => {
     expect(values((await store.snapshot('c2', ['3p:CRM-1'], T0 + 2100))[0])).toEqual({ tier: 'gold' });
   });
 
+  it('keeps the earliest intake time of the values a visitor holds, through hand-backs and folds', async () => {
+    await store.merge('pos', [event('e1', 1, { tier: 'bronze' })], T0 + 50, 'b1', T0 + 10);
+    await store.merge('pos', [event('e2', 2, { city: 'Basel' })], T0 + 60, 'b2', T0 + 40);
+    await store.claimDue('c1', 10, T0 + 1100);
+    await store.unclaim('c1', ['3p:CRM-1'], T0 + 1200);
+    await store.merge('pos', [event('e3', 3, { tier: 'gold' })], T0 + 1150, 'b3', T0 + 1140);
+    await store.claimDue('c2', 10, T0 + 1200);
+    const [snap] = await store.snapshot('c2', ['3p:CRM-1'], T0 + 1200);
+    expect(snap?.receivedAtMs).toBe(T0 + 10);
+    expect(values(snap)).toEqual({ tier: 'gold', city: 'Basel' });
+    // The intake time is bookkeeping, not a value: one ack finishes the visitor.
+    expect(await store.ack('c2', snap!, T0 + 1300)).toBe('done');
+    expect(await store.inFlightVisitors()).toBe(0);
+  });
+
   it('drops an event older than the value Target already holds, and counts it (P4)', async () => {
     await store.merge('pos', [event('e5', 5, { tier: 'gold' })], T0);
     await store.claimDue('c1', 10, T0 + 1000);
