@@ -120,7 +120,9 @@ async function main(): Promise<void> {
       ...(cpuProfileDir !== undefined ? { cpuProfileDir } : {}),
       // --quick must end within two minutes: it stops waiting for a stuck pipeline sooner.
       drainTimeoutMs: flags.quick ? 45_000 : 1_200_000,
-      stallMs: flags.quick ? 4_000 : 60_000,
+      // Longer than a bulk batch's first status poll (BULK_STATUS_POLL_MS, 5 s) plus a flush:
+      // changes held behind a bulk batch legitimately reach Target only after that poll.
+      stallMs: flags.quick ? 12_000 : 60_000,
       settleMs: flags.quick ? 1_500 : 60_000,
       log,
     };
