@@ -5,15 +5,38 @@ import { z } from 'zod';
  * Every setting comes from the environment, validated once at start by {@link loadConfig}.
  * One line per variable says what it is for and its default.
  */
-const positiveInt = (name: string, fallback: number) =>
-  z.coerce
-    .number({ error: `${name}: expected a whole number` })
-    .int(`${name}: expected a whole number`)
-    .positive(`${name}: must be greater than 0`)
+
+const WHOLE_NUMBER = /^[+-]?\d+$/;
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)$/;
+
+/**
+ * A whole number from a string, with messages that name the problem and quote the value
+ * (numbers are never secrets). `range` says what the bounds mean in the message.
+ */
+const wholeNumber = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER, range?: string) =>
+  z
+    .string()
+    .transform((raw, ctx) => {
+      const text = raw.trim();
+      if (!WHOLE_NUMBER.test(text)) {
+        ctx.addIssue({ code: 'custom', message: `expected a whole number, got ${JSON.stringify(raw)}` });
+        return z.NEVER;
+      }
+      const n = Number(text);
+      if (n < min || n > max) {
+        const expected = range ?? (max === Number.MAX_SAFE_INTEGER ? (min === 1 ? 'must be greater than 0' : `must be at least ${min}`) : `expected ${min}-${max}`);
+        ctx.addIssue({ code: 'custom', message: `${expected}, got ${text}` });
+        return z.NEVER;
+      }
+      return n;
+    })
     .default(fallback);
 
+const positiveInt = (fallback: number) => wholeNumber(fallback, 1);
+const port = (fallback: number) => wholeNumber(fallback, 0, 65535, 'expected a port 0-65535');
+
 const booleanFlag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: (issue) => `expected true or false, got ${JSON.stringify(issue.input)}` })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /** One intake credential: the source it names and the SHA-256 (hex) of its key. */
@@ -78,7 +101,7 @@ export const EnvSchema = z.object({
   /** Connect with ioredis' Redis Cluster client; REDIS_URL then lists seed nodes. */
   REDIS_CLUSTER: booleanFlag.default(false),
   /** Shards of the visitor store (each its own hash tag); 1 keeps everything under `{REDIS_PREFIX}`. */
-  REDIS_SHARDS: z.coerce.number().int().min(1).max(1024, 'expected 1-1024').default(1),
+  REDIS_SHARDS: wholeNumber(1, 1, 1024),
   /** Prefix of every queue and key of this pipeline; it becomes a Redis Cluster hash tag. */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 characters of [A-Za-z0-9_-]').default('ti'),
   /** Adobe Target client code; unset means deliver to the built-in simulator. */
@@ -88,29 +111,35 @@ export const EnvSchema = z.object({
   /** Profile API authentication token (Bearer), when "Require Authentication" is on. */
   TARGET_AUTH_TOKEN: z.string().min(1).optional(),
   /** Per-request timeout towards Target. */
-  TARGET_TIMEOUT_MS: positiveInt('TARGET_TIMEOUT_MS', 10_000),
+  TARGET_TIMEOUT_MS: positiveInt(10_000),
   /** Keep-alive connections towards Target per process. */
-  TARGET_CONNECTIONS: positiveInt('TARGET_CONNECTIONS', 32),
+  TARGET_CONNECTIONS: positiveInt(32),
   /** HTTP port for intake, health, metrics and the dashboard. */
-  PORT: z.coerce.number().int().min(0).max(65535, 'expected a port 0-65535').default(8080),
+  PORT: port(8080),
   /** Address the HTTP server binds. */
   HOST: z.string().min(1).default('0.0.0.0'),
   /** Largest intake request body; bigger ones get 413. */
-  INTAKE_BODY_LIMIT_BYTES: positiveInt('INTAKE_BODY_LIMIT_BYTES', 5 * 1024 * 1024),
+  INTAKE_BODY_LIMIT_BYTES: positiveInt(5 * 1024 * 1024),
   /** Most events (array elements or NDJSON lines) one intake request may carry; more get 413. */
-  INTAKE_MAX_EVENTS: positiveInt('INTAKE_MAX_EVENTS', 10_000),
+  INTAKE_MAX_EVENTS: positiveInt(10_000),
   /** Intake answers 429 while more producer batches (ingest jobs) than this wait for the map workers. */
-  INTAKE_MAX_QUEUED_BATCHES: positiveInt('INTAKE_MAX_QUEUED_BATCHES', 2_000),
+  INTAKE_MAX_QUEUED_BATCHES: positiveInt(2_000),
   /** Intake answers 429 while more visitors than this wait for delivery (pending or in flight). */
-  INTAKE_MAX_PENDING_VISITORS: positiveInt('INTAKE_MAX_PENDING_VISITORS', 500_000),
+  INTAKE_MAX_PENDING_VISITORS: positiveInt(500_000),
   /** Intake answers 503 while Redis uses more than this fraction of its maxmemory (when one is set). */
-  INTAKE_MAX_REDIS_MEMORY_RATIO: z.coerce
-    .number({ error: 'expected a fraction such as 0.9' })
-    .gt(0, 'must be greater than 0')
-    .max(1, 'must be at most 1')
+  INTAKE_MAX_REDIS_MEMORY_RATIO: z
+    .string()
+    .transform((raw, ctx) => {
+      const text = raw.trim();
+      const n = Number(text);
+      if (!DECIMAL.test(text)) ctx.addIssue({ code: 'custom', message: `expected a fraction such as 0.9, got ${JSON.stringify(raw)}` });
+      else if (n <= 0 || n > 1) ctx.addIssue({ code: 'custom', message: `must be greater than 0 and at most 1, got ${text}` });
+      else return n;
+      return z.NEVER;
+    })
     .default(0.9),
   /** Seconds producers are told to wait (Retry-After) with a 429 or 503 from intake. */
-  INTAKE_RETRY_AFTER_SECONDS: positiveInt('INTAKE_RETRY_AFTER_SECONDS', 5),
+  INTAKE_RETRY_AFTER_SECONDS: positiveInt(5),
   /** Intake credentials: `source:key,source:sha256:<hex of the key's SHA-256>,...`. */
   INGEST_API_KEYS: ApiKeysSchema,
   /** Bearer token for /admin routes and the dashboard. */
@@ -120,59 +149,63 @@ export const EnvSchema = z.object({
   /** JSON mapping file that extends or replaces the default event mapping. */
   MAPPING_FILE: z.string().min(1).optional(),
   /** A visitor is delivered this long after its first pending change. */
-  COALESCE_WINDOW_MS: positiveInt('COALESCE_WINDOW_MS', 5_000),
-  /** Upper bound on how long a pending change may wait, also while an earlier delivery is in flight. */
-  COALESCE_MAX_WAIT_MS: positiveInt('COALESCE_MAX_WAIT_MS', 60_000),
+  COALESCE_WINDOW_MS: positiveInt(5_000),
+  /**
+   * Must be at least the window (checked). A free visitor's due time is fixed at its first
+   * change plus the window, so later events never push it past this; a visitor held behind
+   * its earlier delivery, or handed back for the bulk budget, waits for that on top.
+   */
+  COALESCE_MAX_WAIT_MS: positiveInt(60_000),
   /** How often the flusher looks for due visitors. */
-  FLUSH_INTERVAL_MS: positiveInt('FLUSH_INTERVAL_MS', 500),
+  FLUSH_INTERVAL_MS: positiveInt(500),
   /** Most visitors one flush claims (and one delivery job carries). */
-  FLUSH_BATCH_SIZE: positiveInt('FLUSH_BATCH_SIZE', 200),
+  FLUSH_BATCH_SIZE: positiveInt(200),
   /** How long a claimed visitor stays with its flusher before another may take it back. */
-  CLAIM_LEASE_MS: positiveInt('CLAIM_LEASE_MS', 60_000),
+  CLAIM_LEASE_MS: positiveInt(60_000),
   /** `auto` picks single or bulk per flush; `single`/`bulk` force one API. */
   DELIVERY_MODE: z.enum(['auto', 'single', 'bulk'], { error: 'expected auto, single or bulk' }).default('auto'),
   /** Single Profile Update calls allowed per rolling 24 hours, across all processes. */
-  SINGLE_DAILY_BUDGET: positiveInt('SINGLE_DAILY_BUDGET', 1_000_000),
+  SINGLE_DAILY_BUDGET: positiveInt(1_000_000),
   /** In auto mode, a flush with at least this many due visitors goes by the Bulk API. */
-  BULK_THRESHOLD: positiveInt('BULK_THRESHOLD', 100),
+  BULK_THRESHOLD: positiveInt(100),
   /** Visitors per bulk claim (rows of one bulk file per identity kind; Target allows 500,000). */
-  FLUSH_BULK_BATCH_SIZE: positiveInt('FLUSH_BULK_BATCH_SIZE', 10_000).refine((n) => n <= 500_000, 'FLUSH_BULK_BATCH_SIZE: at most 500000, the row limit of one bulk file'),
+  FLUSH_BULK_BATCH_SIZE: wholeNumber(10_000, 1, 500_000, 'expected 1-500000 (500,000 is the row limit of one bulk file)'),
   /** Bulk API calls (submits and status polls) allowed per rolling minute, across all processes. */
-  BULK_CALLS_PER_MINUTE: positiveInt('BULK_CALLS_PER_MINUTE', 50),
+  BULK_CALLS_PER_MINUTE: positiveInt(50),
   /** The window of BULK_CALLS_PER_MINUTE (documented: one minute; shorter only for tests). */
-  BULK_CALLS_WINDOW_MS: positiveInt('BULK_CALLS_WINDOW_MS', 60_000),
+  BULK_CALLS_WINDOW_MS: positiveInt(60_000),
   /** First batch-status poll after a bulk submit; later polls back off up to BULK_STATUS_MAX_POLL_MS. */
-  BULK_STATUS_POLL_MS: positiveInt('BULK_STATUS_POLL_MS', 5_000),
+  BULK_STATUS_POLL_MS: positiveInt(5_000),
   /** Longest wait between two batch-status polls. */
-  BULK_STATUS_MAX_POLL_MS: positiveInt('BULK_STATUS_MAX_POLL_MS', 60_000),
+  BULK_STATUS_MAX_POLL_MS: positiveInt(60_000),
   /** A stuck or lost bulk batch is submitted again this many times before it is dead-lettered. */
-  BULK_MAX_RESUBMITS: z.coerce.number().int().min(0).default(3),
+  BULK_MAX_RESUBMITS: wholeNumber(3, 0),
   /** A delivery is dead-lettered only after this many attempts… */
-  DELIVERY_MAX_ATTEMPTS: positiveInt('DELIVERY_MAX_ATTEMPTS', 12),
+  DELIVERY_MAX_ATTEMPTS: positiveInt(12),
   /** …and once it is this old (default 3 h), so a long Target outage does not drop updates. */
-  DELIVERY_MAX_AGE_MS: positiveInt('DELIVERY_MAX_AGE_MS', 3 * 3600_000),
+  DELIVERY_MAX_AGE_MS: positiveInt(3 * 3600_000),
   /** First retry delay (doubles per attempt, with jitter; never shorter than Retry-After). */
-  RETRY_BASE_MS: positiveInt('RETRY_BASE_MS', 1_000),
+  RETRY_BASE_MS: positiveInt(1_000),
   /** Longest delay between two delivery attempts. */
-  RETRY_MAX_MS: positiveInt('RETRY_MAX_MS', 5 * 60_000),
+  RETRY_MAX_MS: positiveInt(5 * 60_000),
   /** Dead letters kept at most (oldest trimmed first; trimming is logged and counted). */
-  DEAD_LETTER_MAX_COUNT: positiveInt('DEAD_LETTER_MAX_COUNT', 100_000),
+  DEAD_LETTER_MAX_COUNT: positiveInt(100_000),
   /** Dead letters older than this are trimmed. */
-  DEAD_LETTER_MAX_AGE_MS: positiveInt('DEAD_LETTER_MAX_AGE_MS', 30 * 24 * 3600_000),
+  DEAD_LETTER_MAX_AGE_MS: positiveInt(30 * 24 * 3600_000),
   /** On SIGTERM, active jobs get this long to finish before they are handed back (their lock lapses and another worker redoes them). */
-  SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS', 20_000),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(20_000),
   /** Event ids are remembered per source this long to drop resends. */
-  DEDUPE_WINDOW_MS: positiveInt('DEDUPE_WINDOW_MS', 7 * 24 * 3600 * 1000),
+  DEDUPE_WINDOW_MS: positiveInt(7 * 24 * 3600 * 1000),
   /** How long the event time of the value Target holds is remembered per visitor and attribute. */
-  DELIVERED_RETENTION_MS: positiveInt('DELIVERED_RETENTION_MS', 30 * 24 * 3600 * 1000),
+  DELIVERED_RETENTION_MS: positiveInt(30 * 24 * 3600 * 1000),
   /** Longest attribute value accepted. */
-  MAX_VALUE_LENGTH: positiveInt('MAX_VALUE_LENGTH', 256),
+  MAX_VALUE_LENGTH: positiveInt(256),
   /** Parallel jobs per worker process. */
-  WORKER_CONCURRENCY: positiveInt('WORKER_CONCURRENCY', 8),
+  WORKER_CONCURRENCY: positiveInt(8),
   /** BullMQ job lock and stall check of every worker: a job whose process died is run again within about twice this. */
-  WORKER_LOCK_MS: positiveInt('WORKER_LOCK_MS', 30_000),
+  WORKER_LOCK_MS: positiveInt(30_000),
   /** Port of the built-in Target simulator when TARGET_CLIENT_CODE is unset (npm start). */
-  SIMULATOR_PORT: z.coerce.number().int().min(0).max(65535, 'expected a port 0-65535').default(8090),
+  SIMULATOR_PORT: port(8090),
   /** Where a private redis-server keeps its append-only file. */
   DATA_DIR: z.string().min(1).default('.data'),
   /** Start a private redis-server when none answers at REDIS_URL (development only). */
@@ -204,45 +237,105 @@ export class ConfigError extends Error {
   }
 }
 
-/** Validates the environment; pure: same input, same output, no IO. Throws ConfigError. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+/** Variables whose values are secrets: no message ever quotes them (REDIS_URL may carry a password). */
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(['TARGET_AUTH_TOKEN', 'INGEST_API_KEYS', 'ADMIN_TOKEN', 'ADMIN_READONLY_TOKEN', 'REDIS_URL']);
+
+/** A check across variables, run once every variable it reads is valid. */
+interface Relation {
+  needs: ReadonlyArray<keyof Env>;
+  check: (env: Partial<Env>) => string | undefined;
+}
+
+// Pick<Env, K> lets a check read only the variables it declares, so "every one valid" holds.
+function relation<K extends keyof Env>(needs: readonly K[], check: (env: Pick<Env, K>) => string | undefined): Relation {
+  return { needs, check: (env) => check(env as Pick<Env, K>) };
+}
+
+const RELATIONS: readonly Relation[] = [
+  relation(['COALESCE_MAX_WAIT_MS', 'COALESCE_WINDOW_MS'], (e) =>
+    e.COALESCE_MAX_WAIT_MS < e.COALESCE_WINDOW_MS ? 'COALESCE_MAX_WAIT_MS: must be at least COALESCE_WINDOW_MS' : undefined),
+  relation(['CLAIM_LEASE_MS', 'TARGET_TIMEOUT_MS'], (e) =>
+    e.CLAIM_LEASE_MS < e.TARGET_TIMEOUT_MS * 2 ? 'CLAIM_LEASE_MS: must be at least twice TARGET_TIMEOUT_MS so a live delivery keeps its claim' : undefined),
+  relation(['NODE_ENV', 'TARGET_CLIENT_CODE'], (e) =>
+    e.NODE_ENV === 'production' && e.TARGET_CLIENT_CODE === undefined ? 'TARGET_CLIENT_CODE: required when NODE_ENV=production (the built-in simulator is for development)' : undefined),
+  relation(['NODE_ENV', 'INGEST_API_KEYS'], (e) =>
+    e.NODE_ENV === 'production' && e.INGEST_API_KEYS.length === 0 ? 'INGEST_API_KEYS: required when NODE_ENV=production' : undefined),
+  relation(['REDIS_CLUSTER', 'REDIS_URL'], (e) =>
+    !e.REDIS_CLUSTER && redisSeeds(e.REDIS_URL).length > 1 ? 'REDIS_URL: several URLs are only allowed with REDIS_CLUSTER=true (they are the seed nodes of a cluster)' : undefined),
+  relation(['ADMIN_READONLY_TOKEN', 'ADMIN_TOKEN'], (e) => {
+    if (e.ADMIN_READONLY_TOKEN === undefined) return undefined;
+    if (e.ADMIN_TOKEN === undefined) return 'ADMIN_READONLY_TOKEN: needs ADMIN_TOKEN too (admin routes are off without it)';
+    return e.ADMIN_READONLY_TOKEN === e.ADMIN_TOKEN ? 'ADMIN_READONLY_TOKEN: must differ from ADMIN_TOKEN' : undefined;
+  }),
+];
+
+/**
+ * Validates each variable of `variables` on its own, then every relation whose variables are
+ * all among them and valid: one bad variable never hides the problems of the others.
+ */
+function validate<K extends keyof Env>(env: Record<string, string | undefined>, variables: readonly K[]): Pick<Env, K> {
   // Empty strings mean "unset", as in docker-compose files with `VAR=`.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = EnvSchema.safeParse(cleaned);
+  const raw = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
+  const values: Partial<Env> = {};
+  const invalid = new Set<keyof Env>();
   const problems: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const variable = issue.path.join('.');
-      const message = issue.message.startsWith(`${variable}:`) ? issue.message.slice(variable.length + 1).trim() : issue.message;
-      problems.push(`${variable}: ${message}`);
+  for (const variable of variables) {
+    const parsed = EnvSchema.shape[variable].safeParse(raw(variable));
+    if (parsed.success) {
+      (values as Record<string, unknown>)[variable] = parsed.data;
+      continue;
     }
-    throw new ConfigError(problems);
+    invalid.add(variable);
+    for (const issue of parsed.error.issues) {
+      const message = issue.message.startsWith(`${variable}:`) ? issue.message.slice(variable.length + 1).trim() : issue.message;
+      problems.push(`${variable}: ${withoutSecrets(variable, raw(variable), message)}`);
+    }
   }
-  const e = parsed.data;
-  if (e.COALESCE_MAX_WAIT_MS < e.COALESCE_WINDOW_MS) {
-    problems.push('COALESCE_MAX_WAIT_MS: must be at least COALESCE_WINDOW_MS');
-  }
-  if (e.CLAIM_LEASE_MS < e.TARGET_TIMEOUT_MS * 2) {
-    problems.push('CLAIM_LEASE_MS: must be at least twice TARGET_TIMEOUT_MS so a live delivery keeps its claim');
-  }
-  const useSimulator = e.TARGET_CLIENT_CODE === undefined;
-  if (useSimulator && e.NODE_ENV === 'production') {
-    problems.push('TARGET_CLIENT_CODE: required when NODE_ENV=production (the built-in simulator is for development)');
-  }
-  if (e.NODE_ENV === 'production' && e.INGEST_API_KEYS.length === 0) {
-    problems.push('INGEST_API_KEYS: required when NODE_ENV=production');
-  }
-  if (!e.REDIS_CLUSTER && redisSeeds(e.REDIS_URL).length > 1) {
-    problems.push('REDIS_URL: several URLs are only allowed with REDIS_CLUSTER=true (they are the seed nodes of a cluster)');
-  }
-  if (e.ADMIN_READONLY_TOKEN !== undefined && e.ADMIN_TOKEN === undefined) {
-    problems.push('ADMIN_READONLY_TOKEN: needs ADMIN_TOKEN too (admin routes are off without it)');
-  }
-  if (e.ADMIN_READONLY_TOKEN !== undefined && e.ADMIN_READONLY_TOKEN === e.ADMIN_TOKEN) {
-    problems.push('ADMIN_READONLY_TOKEN: must differ from ADMIN_TOKEN');
+  const checked = new Set<keyof Env>(variables);
+  for (const { needs, check } of RELATIONS) {
+    if (!needs.every((v) => checked.has(v) && !invalid.has(v))) continue;
+    const problem = check(values);
+    if (problem !== undefined) problems.push(problem);
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  return values as Pick<Env, K>;
+}
+
+/** A message about a secret variable with every trace of its value (and of REDIS_URL passwords) cut out. */
+function withoutSecrets(variable: string, value: string | undefined, message: string): string {
+  if (value === undefined || !SECRET_VARIABLES.has(variable)) return message;
+  const secrets = [value, ...value.split(','), ...redisSeeds(value).map(passwordOf)].filter((s) => s.length >= 3);
+  return secrets.reduce((text, secret) => text.replaceAll(secret, '<redacted>'), message);
+}
+
+function passwordOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
+}
+
+const ALL_VARIABLES = Object.keys(EnvSchema.shape) as Array<keyof Env>;
+
+/**
+ * Validates the whole environment; pure: same input, same output, no IO. Throws ConfigError
+ * listing every problem: each bad variable, and each relation between valid ones (including
+ * what NODE_ENV=production requires).
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const e = validate(env, ALL_VARIABLES) as Env;
+  const useSimulator = e.TARGET_CLIENT_CODE === undefined;
   const clientCode = e.TARGET_CLIENT_CODE ?? SIMULATOR_CLIENT_CODE;
   const baseUrl = e.TARGET_BASE_URL ?? (useSimulator ? undefined : `https://${clientCode}.tt.omtrdc.net`);
   return { ...e, TARGET_BASE_URL: baseUrl?.replace(/\/+$/, ''), useSimulator, clientCode };
+}
+
+/**
+ * Validates only `variables` (with the relations among them), for a command that reads no
+ * others, such as the file import: a production deployment's requirements for delivery or
+ * HTTP intake do not stop it. Pure, like {@link loadConfig}.
+ */
+export function loadConfigSubset<K extends keyof Env>(env: Record<string, string | undefined>, variables: readonly K[]): Pick<Env, K> {
+  return validate(env, variables);
 }

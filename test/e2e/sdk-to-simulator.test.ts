@@ -1,7 +1,10 @@
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventResult } from '../../src/intake/accept.js';
 import { createProducer, type Producer } from '../../src/intake/producer.js';
-import { deletePrefix, newRedis } from '../harness/context.js';
+import { QUEUE_NAMES, bullPrefix, type IngestJob } from '../../src/queues.js';
+import { deletePrefix, newRedis, uniquePrefix } from '../harness/context.js';
 import { startTestPipeline, waitFor, type TestPipeline } from '../harness/pipeline.js';
 
 describe('producer SDK → map → flush → single delivery → simulator', () => {
@@ -70,5 +73,64 @@ describe('producer SDK → map → flush → single delivery → simulator', () 
     expect(JSON.stringify(running.simulator.stats.requests)).not.toContain('A-77');
     // pos-1 and pos-2 came after newer values for all their attributes: superseded, not applied.
     expect(await running.pipeline.store.stats()).toEqual({ events_applied: 3, events_superseded: 2 });
+  });
+});
+
+describe('producer SDK batches (no workers run: jobs stay in the ingest queue)', () => {
+  const prefix = uniquePrefix('sdk-batch');
+  let redis: Redis;
+  let producer: Producer;
+  let ingest: Queue<IngestJob>;
+
+  beforeAll(() => {
+    redis = newRedis();
+    producer = createProducer({ connection: redis, prefix, source: 'pos-eu' });
+    ingest = new Queue<IngestJob>(QUEUE_NAMES.ingest, { connection: redis, prefix: bullPrefix(prefix) });
+  });
+  afterAll(async () => {
+    await producer.close();
+    await ingest.close();
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  const kiosk = (i: number): Record<string, unknown> => ({
+    id: `till-${i}`, type: 'kiosk_visit', occurredAt: '2026-11-21T10:15:00Z', visitor: { mbox3rdPartyId: `CRM-${i % 37}` }, data: { kioskId: `K${i}` },
+  });
+  const jobsInQueue = async (): Promise<number> => Object.values(await ingest.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'completed', 'failed')).reduce((a, b) => a + b, 0);
+
+  it('stores one sendMany of 500 events as exactly 1 ingest job, and answers per event in order', async () => {
+    // Sent before: these come back as duplicates.
+    expect((await producer.sendMany([0, 1, 2, 3, 4].map(kiosk))).accepted).toBe(5);
+    expect(await jobsInQueue()).toBe(1);
+
+    const events: Array<Record<string, unknown>> = [];
+    const expected: EventResult[] = [];
+    for (let i = 0; i < 500; i++) {
+      if (i % 50 === 10) {
+        events.push({ ...kiosk(i), data: {} });
+        expected.push({ index: i, id: `till-${i}`, status: 'rejected', errors: ['data.kioskId: required for kiosk_visit'] });
+      } else if (i % 50 === 20) {
+        events.push({ ...kiosk(i), visitor: { ecid: '12345678901234567890' } });
+        expected.push({ index: i, id: `till-${i}`, status: 'rejected', errors: ['visitor: ECID is not supported by the Target profile update APIs; send mboxPC or mbox3rdPartyId'] });
+      } else if (i % 50 === 30) {
+        events.push(kiosk(i - 1)); // the previous event again, inside the same batch
+        expected.push({ index: i, id: `till-${i - 1}`, status: 'duplicate' });
+      } else {
+        events.push(kiosk(i));
+        expected.push({ index: i, id: `till-${i}`, status: i < 5 ? 'duplicate' : 'accepted' });
+      }
+    }
+    const summary = await producer.sendMany(events);
+    expect(summary.results).toEqual(expected);
+    expect(summary.accepted).toBe(500 - 20 - 15);
+    expect(summary.duplicates).toBe(5 + 10);
+    expect(summary.rejected.map((r) => r.index)).toEqual(expected.filter((r) => r.status === 'rejected').map((r) => r.index));
+
+    // Exactly one more job, holding the accepted events in order, under the producer's source.
+    expect(await jobsInQueue()).toBe(2);
+    const newest = (await ingest.getJobs(['wait'])).find((job) => job.data.events.length > 5);
+    expect(newest?.data.source).toBe('pos-eu');
+    expect(newest?.data.events.map((e) => (e as { id: string }).id)).toEqual(expected.filter((r) => r.status === 'accepted').map((r) => r.id));
   });
 });

@@ -1,7 +1,7 @@
 import { access, constants } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { ConfigError, loadConfig } from '../../config.js';
+import { ConfigError, loadConfigSubset } from '../../config.js';
 import { loadMappingFile, resolveMapping } from '../../events/index.js';
 import { connectRedis, firstRedisUrl, redisAnswers } from '../../redis.js';
 import { openIntake } from '../intake-deps.js';
@@ -26,6 +26,13 @@ interface ImportCliOptions {
 
 const SOURCE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/**
+ * The variables the import reads, and so the only ones it validates: what a production
+ * deployment needs for delivery or HTTP intake (TARGET_CLIENT_CODE, INGEST_API_KEYS) is no
+ * reason to refuse a file.
+ */
+const IMPORT_VARIABLES = ['REDIS_URL', 'REDIS_CLUSTER', 'REDIS_SHARDS', 'REDIS_PREFIX', 'DEDUPE_WINDOW_MS', 'MAX_VALUE_LENGTH', 'MAPPING_FILE'] as const;
+
 /** Registers `target-ingest import <file>`. */
 export function registerImportCommand(program: Command): void {
   program
@@ -41,6 +48,10 @@ export function registerImportCommand(program: Command): void {
     .option('--prefix <prefix>', 'the pipeline\'s prefix (default REDIS_PREFIX)')
     .option('--restart', 'ignore the saved checkpoint and read from the first line (events taken before come back as duplicates)')
     .option('--json', 'print the summary as one JSON line')
+    .showHelpAfterError('(target-ingest import --help lists the options)')
+    .configureOutput({ outputError: (text, write) => write(`target-ingest import: ${text.replace(/^error: /, '')}`) })
+    // Bad options exit 2, as documented (commander's own code is 1); help stays 0.
+    .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
     .action(async (file: string, opts: ImportCliOptions) => {
       process.exitCode = await runImport(file, opts);
     });
@@ -55,7 +66,7 @@ async function runImport(file: string, opts: ImportCliOptions): Promise<number> 
   let mapping;
   let columnMap;
   try {
-    config = loadConfig({ ...process.env, ...(opts.redisUrl !== undefined ? { REDIS_URL: opts.redisUrl } : {}), ...(opts.prefix !== undefined ? { REDIS_PREFIX: opts.prefix } : {}) });
+    config = loadConfigSubset({ ...process.env, ...(opts.redisUrl !== undefined ? { REDIS_URL: opts.redisUrl } : {}), ...(opts.prefix !== undefined ? { REDIS_PREFIX: opts.prefix } : {}) }, IMPORT_VARIABLES);
     mapping = resolveMapping(config.MAPPING_FILE !== undefined ? loadMappingFile(config.MAPPING_FILE) : undefined);
     columnMap = parseColumnMap(opts.map);
   } catch (error) {
