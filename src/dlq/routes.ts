@@ -1,17 +1,17 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpContext } from '../http/plugins.js';
 import { adminGuard } from '../ops/admin-auth.js';
 import { redactValue } from '../ops/redact.js';
 import { DeadLetterAdmin } from './admin.js';
-import { FilterError, parseFilter } from './filters.js';
+import { DeadLetterFilterSchema, FilterError, parseFilter, type DeadLetterFilter } from './filters.js';
 
 /**
  * `/admin/dead-letters`: the CLI's dlq commands over HTTP. Reading needs ADMIN_TOKEN or the
  * read-only token; replay and purge need ADMIN_TOKEN. Without ADMIN_TOKEN the routes are off.
  *   GET  /admin/dead-letters?stage=&code=&source=&since=&until=&limit=&offset=
  *   GET  /admin/dead-letters/:id
- *   POST /admin/dead-letters/replay  {"filter": {...}, "dryRun": true}
- *   POST /admin/dead-letters/purge   {"filter": {...}, "dryRun": true}
+ *   POST /admin/dead-letters/replay  {"filter": {...}, "dryRun": true}  or  {"all": true}
+ *   POST /admin/dead-letters/purge   {"filter": {...}, "dryRun": true}  or  {"all": true}
  */
 export function deadLetterRoutes(ctx: HttpContext): FastifyPluginAsync {
   return (app) => {
@@ -38,20 +38,73 @@ export function deadLetterRoutes(ctx: HttpContext): FastifyPluginAsync {
       return entry === undefined ? reply.code(404).send({ error: 'not_found' }) : redactValue(entry, ['cardId', 'agentId']);
     });
     for (const action of ['replay', 'purge'] as const) {
-      app.post(`/admin/dead-letters/${action}`, { onRequest: writers }, async (request, reply) => {
-        const body = (request.body ?? {}) as { filter?: Record<string, unknown>; dryRun?: unknown };
-        try {
-          const filter = parseFilter(body.filter ?? {});
-          const dryRun = body.dryRun === true;
-          const result = action === 'replay' ? await admin.replay(filter, { dryRun }) : await admin.purge(filter, { dryRun });
-          return { action, dryRun, ...result };
-        } catch (error) {
-          const bad = badFilter(error);
-          if (bad === undefined) throw error;
-          return reply.code(400).send(bad);
-        }
+      // The media type is checked before the body is read: a refused request costs no parsing.
+      app.post(`/admin/dead-letters/${action}`, { onRequest: [writers, requireJson] }, async (request, reply) => {
+        const checked = readActionRequest(request.body);
+        if ('status' in checked) return reply.code(checked.status).send(checked.answer);
+        const { filter, dryRun } = checked;
+        const result = action === 'replay' ? await admin.replay(filter, { dryRun }) : await admin.purge(filter, { dryRun });
+        return { action, dryRun, ...result };
       });
     }
     return Promise.resolve();
   };
+}
+
+/**
+ * Only `application/json`. A browser sends `text/plain`, `application/x-www-form-urlencoded`
+ * and `multipart/form-data` cross-site without a CORS preflight, and with cached Basic
+ * credentials; a JSON request from another origin needs a preflight this server never grants.
+ */
+async function requireJson(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (reply.sent) return; // the credential check already answered
+  const mediaType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (mediaType === 'application/json') return;
+  await reply.code(415).send({ error: 'unsupported_media_type', message: 'send the request as Content-Type: application/json' });
+}
+
+const FILTER_FIELDS = Object.keys(DeadLetterFilterSchema.shape);
+const BODY_FIELDS = ['filter', 'all', 'dryRun'];
+const SHAPE = `{"filter": {"stage": "map"}, "dryRun": true} or {"all": true}`;
+
+type ActionRequest = { filter: DeadLetterFilter; dryRun: boolean } | { status: 400; answer: { error: string; message?: string; problems?: string[] } };
+
+/**
+ * Reads a replay or purge body. It must name what it acts on: a filter with at least one
+ * field, or `"all": true`. An empty or missing filter, or one whose fields are all unknown,
+ * is refused rather than taken as "everything"; so is an unknown field (a `dryrun` typo must
+ * not turn a dry run into a real one).
+ */
+export function readActionRequest(body: unknown): ActionRequest {
+  const refuse = (error: string, message: string): ActionRequest => ({ status: 400, answer: { error, message } });
+  if (!isPlainObject(body)) return refuse('bad_request', `the body must be a JSON object: ${SHAPE}`);
+  const unknown = Object.keys(body).filter((key) => !BODY_FIELDS.includes(key));
+  if (unknown.length > 0) return refuse('bad_request', `unknown field ${unknown.map((k) => JSON.stringify(k.slice(0, 32))).join(', ')}; the body takes filter, all and dryRun`);
+  if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') return refuse('bad_request', 'dryRun: expected true or false');
+  if (body.all !== undefined && typeof body.all !== 'boolean') return refuse('bad_request', 'all: expected true or false');
+  if (body.filter !== undefined && !isPlainObject(body.filter)) return refuse('bad_filter', `filter: expected an object with some of ${FILTER_FIELDS.join(', ')}`);
+  const given = body.filter ?? {};
+  const unknownFilter = Object.keys(given).filter((key) => !FILTER_FIELDS.includes(key));
+  if (unknownFilter.length > 0) {
+    return { status: 400, answer: { error: 'bad_filter', problems: unknownFilter.map((k) => `filter.${k.slice(0, 32)}: unknown field; a filter takes ${FILTER_FIELDS.join(', ')}`) } };
+  }
+  let filter: DeadLetterFilter;
+  try {
+    filter = parseFilter(given);
+  } catch (error) {
+    if (error instanceof FilterError) return { status: 400, answer: { error: 'bad_filter', problems: error.problems } };
+    throw error;
+  }
+  const empty = Object.keys(filter).length === 0;
+  if (body.all === true && !empty) return refuse('bad_filter', 'all: true acts on every dead letter; send either a filter or "all": true, not both');
+  if (body.all !== true && empty) {
+    return refuse('filter_required', `filter: name at least one of ${FILTER_FIELDS.join(', ')}, or send "all": true to act on every dead letter`);
+  }
+  return { filter, dryRun: body.dryRun === true };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }

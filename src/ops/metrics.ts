@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { resolveMapping, type CompiledMapping } from '../events/index.js';
 import type { AcceptSummary } from '../intake/accept.js';
 
 /** Seconds from a few milliseconds to a few days: delivery lag spans coalescing windows and offline backfills. */
@@ -44,7 +45,7 @@ export class Metrics {
   readonly targetCalls = this.counter('ti_target_calls_total', 'Calls to Target that succeeded, per endpoint', ['endpoint']);
   readonly targetCallDuration = this.histogram('ti_target_call_duration_seconds', 'Duration of one call to Target, per endpoint (needs timings from the Target client)', ['endpoint'], DURATION_BUCKETS);
   readonly eventToDelivered = this.histogram('ti_event_to_delivered_seconds', 'From the event time of the oldest value in a delivery to its acceptance by Target', ['mode'], LAG_BUCKETS);
-  readonly intakeToDelivered = this.histogram('ti_intake_to_delivered_seconds', 'From intake to acceptance by Target (needs intake times from the visitor store)', ['mode'], LAG_BUCKETS);
+  readonly intakeToDelivered = this.histogram('ti_intake_to_delivered_seconds', 'From intake storing the earliest value of a delivery to its acceptance by Target', ['mode'], LAG_BUCKETS);
   readonly bulkFileRows = this.histogram('ti_bulk_file_rows', 'Rows per bulk file sent to Target', [], SIZE_BUCKETS);
   readonly deadLetters = this.counter('ti_dead_letters_total', 'Dead letters written, by stage and error code', ['stage', 'code']);
 
@@ -58,8 +59,17 @@ export class Metrics {
   readonly budgetRemaining = this.gauge('ti_budget_remaining', 'Calls left in a rolling budget window (single: 24 h)', ['budget']);
   readonly budgetRecentCalls = this.gauge('ti_budget_recent_calls', 'Calls made in the recent window of a budget (bulk: the last minute)', ['budget']);
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  /** The `reason` label values intake may use (see {@link rejectionReasons}). */
+  private readonly reasons: ReadonlySet<string>;
+
+  /**
+   * @param options.defaultMetrics Node process metrics (`ti_process_*`); default true.
+   * @param options.mapping The mapping intake validates with: its data fields may be
+   *   rejection reasons. Default: the built-in mapping (other fields count as `data`).
+   */
+  constructor(options: { defaultMetrics?: boolean; mapping?: CompiledMapping } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'ti_process_' });
+    this.reasons = options.mapping === undefined ? DEFAULT_REASONS : rejectionReasons(options.mapping);
   }
 
   /** Counts one intake batch. The reason label is the field path only (bounded), not the message. */
@@ -69,7 +79,7 @@ export class Metrics {
     if (summary.accepted > 0) this.eventsAccepted.inc({ source }, summary.accepted);
     if (summary.duplicates > 0) this.eventsDuplicate.inc({ source }, summary.duplicates);
     for (const rejected of summary.rejected) {
-      this.eventsRejected.inc({ source, reason: rejectionReason(rejected.errors[0] ?? 'unknown') });
+      this.eventsRejected.inc({ source, reason: rejectionReason(rejected.errors[0] ?? '', this.reasons) });
     }
   }
 
@@ -91,12 +101,44 @@ export class Metrics {
   }
 }
 
-/** `data.amount: expected a number, got "12,50"` → `data.amount`; keeps label values bounded. */
-export function rejectionReason(error: string): string {
-  const colon = error.indexOf(':');
-  const path = colon > 0 ? error.slice(0, colon) : 'event';
-  // Unknown data fields could make the label set grow; fold deep paths to their first two parts.
-  return path.split('.').slice(0, 2).join('.').slice(0, 64);
+/** Envelope paths a rejection can name (src/events/envelope.ts); none is producer text. */
+const ENVELOPE_PATHS = ['id', 'type', 'occurredAt', 'visitor', 'visitor.mboxPC', 'visitor.mbox3rdPartyId', 'visitor.ecid', 'data'] as const;
+/** `body`: a line that is not JSON; `event`: not an object, or anything unrecognised. */
+const FIXED_REASONS = ['body', 'event', 'unknown_field'] as const;
+const UNKNOWN_KEY = /^(unknown field|not accepted in the event body)/;
+const QUOTED_UNKNOWN_KEY = /": (unknown field|not accepted in the event body)/;
+
+/**
+ * Every `reason` label value intake can produce with this mapping: the envelope paths,
+ * `data.<field>` for each data field the mapping declares, and `body`, `event`,
+ * `unknown_field`. Fixed at start, so a producer cannot add label values.
+ */
+export function rejectionReasons(mapping: CompiledMapping): ReadonlySet<string> {
+  const reasons = new Set<string>([...ENVELOPE_PATHS, ...FIXED_REASONS]);
+  for (const type of mapping.types.values()) for (const field of type.fields) reasons.add(field.path);
+  return reasons;
+}
+
+const DEFAULT_REASONS = rejectionReasons(resolveMapping());
+
+/**
+ * The label for an intake rejection (`<path>: <problem>`): its path when that path is in
+ * `allowed`, `unknown_field` for a key the envelope does not have (`"4111…": unknown field`),
+ * `data` for a data field the mapping does not declare, else `event`. Nothing the producer
+ * wrote passes through unless it is in `allowed`, so the label set stays bounded.
+ */
+export function rejectionReason(error: string, allowed: ReadonlySet<string> = DEFAULT_REASONS): string {
+  const colon = error.indexOf(': ');
+  if (colon <= 0) return 'event';
+  const path = error.slice(0, colon);
+  // First: a top-level key such as "data.amount" is unknown, not the data field amount.
+  if (UNKNOWN_KEY.test(error.slice(colon + 2))) return 'unknown_field';
+  if (allowed.has(path)) return path;
+  // A quoted key may itself hold ": ", so the path above was cut short.
+  if (QUOTED_UNKNOWN_KEY.test(error)) return 'unknown_field';
+  if (path.startsWith('data.') || path.startsWith('data[')) return 'data';
+  if (path.startsWith('visitor.')) return 'visitor';
+  return 'event';
 }
 
 /** Error codes as label values: upper-case words only, so a stray message can never become a label. */

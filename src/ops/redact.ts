@@ -6,6 +6,8 @@
  * - by content: inside every string, card-like digit runs (13-19 digits, spaces or dashes
  *   allowed), `Bearer`/`Basic` credentials, passwords in URLs and known secret values are
  *   masked, so an error message that quotes a card number or a token is safe too.
+ * The arguments of a Redis command attached to an ioredis error (`err.command.args`) are
+ * dropped whole: AUTH and HELLO carry the password there.
  * Numbers are left alone: 13-digit millisecond timestamps are everywhere in logs, and a
  * card number sent as a JSON number sits under a PII key anyway.
  */
@@ -80,6 +82,7 @@ export function createRedactor(settings: RedactorSettings): Redactor {
     const out: Record<string, unknown> = {};
     for (const [key, value] of pairs) {
       if (isSecretKey(key)) out[key] = REDACTED;
+      else if (key === 'command' && isRedisCommand(value)) out[key] = { name: value.name, args: REDACTED };
       else if (serialized.has(key) && isClassInstance(value)) out[key] = value;
       else out[key] = walk(value, depth + 1, seen);
     }
@@ -94,6 +97,15 @@ export function createRedactor(settings: RedactorSettings): Redactor {
     return out;
   };
   return { value: (input) => walk(input, 0, new WeakSet()), text };
+}
+
+/**
+ * The `command` ioredis attaches to its errors: `{ name, args }`. Its args are the password
+ * for AUTH and HELLO (even a wrong one), and job or event data for the rest; only the name is
+ * worth a log line.
+ */
+function isRedisCommand(value: unknown): value is { name: string; args: unknown[] } {
+  return typeof value === 'object' && value !== null && typeof (value as { name?: unknown }).name === 'string' && Array.isArray((value as { args?: unknown }).args);
 }
 
 function isClassInstance(value: unknown): boolean {
@@ -121,10 +133,11 @@ export function secretsFromEnv(env: Record<string, string | undefined>): string[
     const colon = entry.indexOf(':');
     if (colon > 0) out.push(entry.slice(colon + 1).trim());
   }
-  const redisUrl = env.REDIS_URL;
-  if (redisUrl !== undefined && redisUrl !== '') {
+  // With REDIS_CLUSTER, REDIS_URL lists several seeds, each of which may carry the password.
+  for (const seed of (env.REDIS_URL ?? '').split(',')) {
+    if (seed.trim() === '') continue;
     try {
-      const password = decodeURIComponent(new URL(redisUrl).password);
+      const password = decodeURIComponent(new URL(seed.trim()).password);
       if (password !== '') out.push(password);
     } catch {
       // An invalid URL is reported by config validation; nothing to mask here.

@@ -156,10 +156,6 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
     }
     for (const secret of [CARD, AGENT, API_KEY, ADMIN_TOKEN]) expect(text).not.toContain(secret);
   });
-
-  it('logged the whole run without a card number, agent id, API key or token', () => {
-    expect(ops.logLines.some((line) => line.includes('"single delivery"'))).toBe(true);
-    const logs = ops.logLines.join('\n');
-    for (const secret of [CARD, AGENT, API_KEY, ADMIN_TOKEN]) expect(logs).not.toContain(secret);
-  });
+  // What the logs of such a run hold is checked in log-secrets.test.ts, against an
+  // unredacted copy of the same log calls.
 });

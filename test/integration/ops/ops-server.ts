@@ -1,11 +1,13 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { loadConfig, type Config } from '../../../src/config.js';
 import { resolveMapping } from '../../../src/events/index.js';
 import { httpPluginsFor, type HttpContext } from '../../../src/http/plugins.js';
 import { buildHttpServer, listen } from '../../../src/http/server.js';
 import { createLogger, type Logger } from '../../../src/logger.js';
 import { Metrics } from '../../../src/ops/metrics.js';
+import { secretsFromEnv } from '../../../src/ops/redact.js';
 import { startPipeline, type Pipeline, type Role } from '../../../src/pipeline.js';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { deletePrefix, newRedis, redisUrl, uniquePrefix } from '../../harness/context.js';
@@ -28,6 +30,11 @@ export interface OpsServer {
   prefix: string;
   /** Every log line written, as JSON text (the logger writes at `logLevel`). */
   logLines: string[];
+  /**
+   * With `rawLog`: the same log calls written by a pino logger without any redaction, so a
+   * test can show that a secret did reach the logger (and was masked in `logLines`).
+   */
+  rawLogLines: string[];
   /** Flips what `ctx.isStopping()` answers. */
   setStopping(value: boolean): void;
   close(): Promise<void>;
@@ -37,6 +44,10 @@ export interface OpsServerOptions {
   env?: Record<string, string>;
   roles?: readonly Role[];
   logLevel?: string;
+  /** Also record every log call unredacted in `rawLogLines`. */
+  rawLog?: boolean;
+  /** Where the pipeline sends Target calls instead of the simulator (a proxy in front of it, say). */
+  targetBaseUrl?: string;
 }
 
 /** A stream that keeps each line pino writes. */
@@ -56,11 +67,12 @@ export function memoryDestination(lines: string[]): Writable {
 export async function startOpsServer(options: OpsServerOptions = {}): Promise<OpsServer> {
   const simulator = await startSimulator({ clientCode: 'acme' });
   const prefix = uniquePrefix('ops');
-  const config = loadConfig({
+  const targetBaseUrl = options.targetBaseUrl ?? simulator.url;
+  const env: Record<string, string> = {
     REDIS_URL: redisUrl(),
     REDIS_PREFIX: prefix,
     TARGET_CLIENT_CODE: 'acme',
-    TARGET_BASE_URL: simulator.url,
+    TARGET_BASE_URL: targetBaseUrl,
     COALESCE_WINDOW_MS: '100',
     COALESCE_MAX_WAIT_MS: '1000',
     FLUSH_INTERVAL_MS: '50',
@@ -68,12 +80,17 @@ export async function startOpsServer(options: OpsServerOptions = {}): Promise<Op
     ADMIN_TOKEN,
     ADMIN_READONLY_TOKEN: READONLY_TOKEN,
     ...options.env,
-  });
+  };
+  const config = loadConfig(env);
   const logLines: string[] = [];
-  const logger: Logger = createLogger({ level: options.logLevel ?? 'warn', pretty: false, destination: memoryDestination(logLines) });
+  const rawLogLines: string[] = [];
+  const level = options.logLevel ?? 'warn';
+  // As src/process.ts: config and the secret values the logger masks come from one environment.
+  let logger: Logger = createLogger({ level, pretty: false, destination: memoryDestination(logLines), secretValues: secretsFromEnv(env) });
+  if (options.rawLog === true) logger = teeLogger(logger, pino({ level }, memoryDestination(rawLogLines)));
   const roles = options.roles ?? OPS_ROLES;
   const mapping = resolveMapping();
-  const pipeline = await startPipeline({ config, mapping, logger, roles, targetBaseUrl: simulator.url });
+  const pipeline = await startPipeline({ config, mapping, logger, roles, targetBaseUrl });
   let stopping = false;
   const metrics = new Metrics({ defaultMetrics: false });
   const ctx: HttpContext = { config, logger, mapping, pipeline, metrics, roles, isStopping: () => stopping };
@@ -88,6 +105,7 @@ export async function startOpsServer(options: OpsServerOptions = {}): Promise<Op
     url,
     prefix,
     logLines,
+    rawLogLines,
     setStopping: (value) => {
       stopping = value;
     },
@@ -103,6 +121,29 @@ export async function startOpsServer(options: OpsServerOptions = {}): Promise<Op
       }
     },
   };
+}
+
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
+
+/**
+ * A logger that hands every call, with the same arguments, to `raw` first and then to
+ * `logger`; child loggers (fastify's, each worker's) are teed the same way.
+ */
+export function teeLogger(logger: Logger, raw: Logger): Logger {
+  return new Proxy(logger, {
+    get(target, property, receiver) {
+      if (property === 'child') {
+        return (bindings: pino.Bindings, options?: pino.ChildLoggerOptions) => teeLogger(target.child(bindings, options), raw.child(bindings, options));
+      }
+      if (typeof property === 'string' && LEVELS.has(property)) {
+        return (...args: Parameters<pino.LogFn>) => {
+          raw[property as pino.Level](...args);
+          target[property as pino.Level](...args);
+        };
+      }
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  });
 }
 
 /** `Authorization` header values for the test tokens. */
