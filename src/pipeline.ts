@@ -107,16 +107,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     workers.push(mapWorker);
   }
   if (options.roles.includes('flusher')) {
-    // Four bulk-call slots: a visitor held back for bulk waits that long, and small bulk
-    // files start at most that often (12 a minute at the documented 50 a minute, so with
-    // their status polls they leave half the budget for large claims).
+    // Four bulk-call slots: a visitor held back for bulk waits that long, and bulk files
+    // that are not full start at most that often (12 a minute at the documented 50 a
+    // minute, so with their status polls they leave half the budget for full files).
     const bulkRetryMs = Math.max(1000, Math.floor(config.BULK_CALLS_WINDOW_MS / Math.max(1, config.BULK_CALLS_PER_MINUTE)) * 4);
     const flusher = new Flusher({
       store,
       queues,
       singleBudget: budgets.single,
       bulkBudget: budgets.bulk,
-      smallBulkPacer: new CallPacer(redis, config.REDIS_PREFIX, 'small-bulk', bulkRetryMs),
+      bulkPacer: new CallPacer(redis, config.REDIS_PREFIX, 'bulk', bulkRetryMs),
       bulkRetryMs,
       mode: config.DELIVERY_MODE,
       batchSize: config.FLUSH_BATCH_SIZE,

@@ -14,11 +14,12 @@ export interface FlusherDeps {
   singleBudget: CallBudget;
   bulkBudget: CallBudget;
   /**
-   * Lets at most one small bulk file (the bulk share of a claim below the bulk threshold)
-   * start per interval across all flushers, so new visitors gather instead of each flush
-   * spending a bulk call and its status polls on a few rows.
+   * Lets at most one bulk file that is not full (a bulk claim with fewer due visitors than
+   * `bulkBatchSize`, or the bulk share of a small claim) start per interval across all
+   * flushers, so visitors gather instead of each flush spending a bulk call and its status
+   * polls on a few rows.
    */
-  smallBulkPacer: CallPacer;
+  bulkPacer: CallPacer;
   mode: DeliveryMode;
   /** Visitors per single-delivery claim. */
   batchSize: number;
@@ -72,6 +73,10 @@ export class Flusher {
       // Bulk calls are few (50 a minute): while the budget is low, due visitors wait and
       // gather, so the next bulk claim carries more of them instead of starting a tiny file.
       if (goesBulk && !(await this.bulkRoom())) break;
+      // And a bulk file that would not be full starts at most once per pacer interval: the
+      // due visitors stay due and gather, instead of every flush tick spending a bulk call
+      // (and its status polls) until the minute's budget is gone and everything waits.
+      if (goesBulk && due < this.deps.bulkBatchSize && !(await this.deps.bulkPacer.tryPass()).passed) break;
       const size = goesBulk ? this.deps.bulkBatchSize : this.deps.batchSize;
       const claimId = randomUUID();
       const visitors: string[] = [];
@@ -121,7 +126,7 @@ export class Flusher {
       // A small flush's bulk share (visitors Target may not know) waits for room in the
       // bulk budget, and for its turn at the pacer, rather than spending a bulk call on a
       // handful of rows: the visitors it hands back gather with the next ones.
-      const waitMs = !(await this.bulkRoom()) ? this.deps.bulkRetryMs : (await this.deps.smallBulkPacer.tryPass()).retryInMs;
+      const waitMs = !(await this.bulkRoom()) ? this.deps.bulkRetryMs : (await this.deps.bulkPacer.tryPass()).retryInMs;
       if (waitMs > 0) {
         await this.deps.store.unclaim(claimId, bulk, Date.now() + waitMs);
         bulk = [];

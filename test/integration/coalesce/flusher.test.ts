@@ -12,6 +12,7 @@ import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
 
 const PACE_MS = 1500;
 const LEASE_MS = 30_000;
+const BULK_BATCH = 150;
 
 function newVisitorEvent(n: number, at: number): ValidEvent {
   return { id: `e${n}`, type: 'test', occurredAtMs: at, visitor: { kind: 'thirdPartyId', id: `CRM-${n}` }, attributes: { tier: `t${n}` } };
@@ -42,8 +43,8 @@ describe('Flusher (two flushers on one Redis)', () => {
       const budgets = createBudgets(connection, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 });
       return new Flusher({
         store: new VisitorStore(connection, settings), queues, singleBudget: budgets.single, bulkBudget: budgets.bulk,
-        smallBulkPacer: new CallPacer(connection, prefix, 'small-bulk', PACE_MS),
-        mode: 'auto', batchSize: 200, bulkBatchSize: 10_000, bulkThreshold: 100, bulkRetryMs: 5000,
+        bulkPacer: new CallPacer(connection, prefix, 'bulk', PACE_MS),
+        mode: 'auto', batchSize: 200, bulkBatchSize: BULK_BATCH, bulkThreshold: 100, bulkRetryMs: 5000,
         logger: createLogger({ level: 'silent', pretty: false }),
       });
     });
@@ -88,14 +89,23 @@ describe('Flusher (two flushers on one Redis)', () => {
     expect(await bulkJobs()).toHaveLength(2);
   });
 
-  it('does not pace a flush large enough for bulk on its own', async () => {
+  it('paces bulk files that would not be full, and lets a full one go at once', async () => {
     const [a] = flushers as [Flusher, Flusher];
     const t0 = Date.now();
     await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
     expect((await a.flushOnce()).bulk).toBe(1);
+    // 120 due: enough for bulk (threshold 100), not a full file (150): they wait, unclaimed.
     await store.merge('pos', Array.from({ length: 120 }, (_, i) => newVisitorEvent(100 + i, t0)), t0 - 1000);
-    expect((await a.flushOnce()).bulk).toBe(120);
+    expect((await a.flushOnce()).claimed).toBe(0);
+    expect(await redis.zcard(store.keys.due)).toBe(120);
+    // 40 more make a full file: it goes although the pacer's interval is not over.
+    await store.merge('pos', Array.from({ length: 40 }, (_, i) => newVisitorEvent(300 + i, t0)), t0 - 1000);
+    const full = await a.flushOnce();
+    expect(full.bulk).toBe(BULK_BATCH);
+    // The rest (10) is a small flush of new visitors: its bulk share waits for the pacer.
+    expect(full.single).toBe(0);
     expect(await bulkJobs()).toHaveLength(2);
+    expect(await redis.zcard(store.keys.due)).toBe(10);
   });
 
   // P7: a flusher that dies between claiming and creating the job leaves a claim no job owns.
