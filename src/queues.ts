@@ -50,15 +50,33 @@ export interface BulkStatusJob {
 /** Pipeline stages, as named in dead letters. */
 export type Stage = 'intake' | 'map' | 'deliver-single' | 'deliver-bulk' | 'bulk-status';
 
+/**
+ * The `source` of a dead letter whose producer is not known: delivery stages (deliver-single,
+ * deliver-bulk, bulk-status) hold visitor updates merged from every source that sent events
+ * for the visitor, and the visitor store does not keep which source set which attribute.
+ * Entries written before sources were recorded read as this too.
+ */
+export const UNKNOWN_SOURCE = 'unknown';
+
 /** A dead letter: what failed, where, why, and everything needed to replay it. */
 export interface DeadLetter {
   stage: Stage;
+  /**
+   * The producer (intake and map stages, from its API key or SDK setting); {@link UNKNOWN_SOURCE}
+   * for delivery stages. Absent only in entries written before it was recorded.
+   */
   source?: string;
   /** Raw events (map stage) or visitor updates (delivery stages). */
   events?: unknown[];
+  /** Visitor updates: the values that did not land, with their `<occurredAt>|<event id>` stamps. */
   visitors?: Array<{ vk: string; attributes: Record<string, { value: string; stamp: string }> }>;
   error: { class: string; code: string; message: string; status?: number; bodyExcerpt?: string };
+  /**
+   * Runs of the job that ended here, the last included: every retry, including the delayed
+   * runs after BullMQ's own attempts were spent (BullMQ `attemptsStarted`).
+   */
   attempts: number;
+  /** When the job was created (its first attempt started then or later), epoch ms. */
   firstAttemptAt: number;
   lastAttemptAt: number;
 }

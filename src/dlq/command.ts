@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { VisitorStore, storeSettingsFrom } from '../coalesce/store.js';
 import { readCliConfig } from '../cli-config.js';
 import { createLogger } from '../logger.js';
-import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type DeadLetter, type IngestJob } from '../queues.js';
+import { JOB_OPTIONS, QUEUE_NAMES, UNKNOWN_SOURCE, bullPrefix, type DeadLetter, type IngestJob } from '../queues.js';
 import { connectRedis } from '../redis.js';
 import { redactValue } from '../ops/redact.js';
 import { DeadLetterAdmin, type DeadLetterView } from './admin.js';
@@ -22,7 +22,7 @@ interface CommonOptions {
 
 function line(entry: DeadLetterView): string {
   const count = entry.events !== undefined ? `${entry.events.length} event(s)` : `${entry.visitors?.length ?? 0} visitor(s)`;
-  return [entry.id, new Date(entry.lastAttemptAt).toISOString(), entry.stage, entry.error.code, entry.source ?? '-', count, entry.error.message.slice(0, 80)].join('  ');
+  return [entry.id, new Date(entry.lastAttemptAt).toISOString(), entry.stage, entry.error.code, entry.source ?? UNKNOWN_SOURCE, count, entry.error.message.slice(0, 80)].join('  ');
 }
 
 /** Opens the pipeline's dead-letter queue from the environment, runs `action`, closes everything. */
@@ -51,7 +51,7 @@ function withFilters(cmd: Command): Command {
   return cmd
     .option('--stage <stage>', 'intake, map, deliver-single, deliver-bulk or bulk-status')
     .option('--code <code>', 'error code, e.g. TARGET_HTTP_400 or EVENT_INVALID')
-    .option('--source <source>', 'producer source')
+    .option('--source <source>', `producer source; delivery-stage entries (visitor updates merged from every source) have source "${UNKNOWN_SOURCE}"`)
     .option('--since <time>', 'last attempt at or after (ISO-8601 or epoch ms)')
     .option('--until <time>', 'last attempt before (ISO-8601 or epoch ms)')
     .option('--json', 'print JSON');

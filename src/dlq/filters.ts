@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DeadLetter } from '../queues.js';
+import { UNKNOWN_SOURCE, type DeadLetter } from '../queues.js';
 
 const STAGES = ['intake', 'map', 'deliver-single', 'deliver-bulk', 'bulk-status'] as const;
 
@@ -13,6 +13,10 @@ export const DeadLetterFilterSchema = z.object({
   stage: z.enum(STAGES, { error: `expected one of ${STAGES.join(', ')}` }).optional(),
   /** Error code, e.g. TARGET_HTTP_400 or EVENT_INVALID. */
   code: z.string().min(1).max(64).optional(),
+  /**
+   * Producer source. Delivery-stage entries (deliver-single, deliver-bulk, bulk-status) hold
+   * values merged from every source and match only `unknown` (UNKNOWN_SOURCE).
+   */
   source: z.string().min(1).max(64).optional(),
   /** Last attempt at or after this time. */
   since: instant.optional(),
@@ -25,7 +29,7 @@ export type DeadLetterFilter = z.infer<typeof DeadLetterFilterSchema>;
 export function matchesFilter(entry: DeadLetter, filter: DeadLetterFilter): boolean {
   if (filter.stage !== undefined && entry.stage !== filter.stage) return false;
   if (filter.code !== undefined && entry.error.code !== filter.code) return false;
-  if (filter.source !== undefined && entry.source !== filter.source) return false;
+  if (filter.source !== undefined && (entry.source ?? UNKNOWN_SOURCE) !== filter.source) return false;
   if (filter.since !== undefined && entry.lastAttemptAt < filter.since) return false;
   if (filter.until !== undefined && entry.lastAttemptAt >= filter.until) return false;
   return true;

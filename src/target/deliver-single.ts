@@ -109,13 +109,23 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls 
 
     summary.retrying = transient.length;
     log.info({ claimId, visitors: visitors.length, ...summary }, 'single delivery');
-    const [firstFailure] = transient;
-    if (firstFailure === undefined) return summary;
-    return retryOrGiveUp(deps, 'deliver-single', job, token, claimId, transient.map((t) => t.snapshot), firstFailure.error);
+    if (transient.length === 0) return summary;
+    return retryOrGiveUp(deps, 'deliver-single', job, token, claimId, transient.map((t) => t.snapshot), retryCause(transient.map((t) => t.error)));
   };
 }
 
 /** Remembers the oldest event time delivered (for latency metrics). */
+/**
+ * The failure a retry is scheduled by: the one with the longest Retry-After, so a 503 seen
+ * first cannot make the retry ignore a later 429's "wait 30 s". Without any, the first.
+ */
+export function retryCause(errors: readonly PipelineError[]): PipelineError {
+  let cause = errors[0];
+  if (cause === undefined) throw new Error('retryCause needs at least one error');
+  for (const error of errors) if ((error.details.retryAfterMs ?? -1) > (cause.details.retryAfterMs ?? -1)) cause = error;
+  return cause;
+}
+
 export function noteOldest(summary: DeliverySummary, snapshot: VisitorSnapshot): void {
   for (const { stamp } of snapshot.attributes.values()) {
     const ms = Number(stamp.slice(0, 15));

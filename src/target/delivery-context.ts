@@ -1,10 +1,10 @@
-import { DelayedError, type Job, type Queue } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { VisitorSnapshot, VisitorStore } from '../coalesce/store.js';
 import { describeError, type DeadLetters } from '../dead-letters.js';
 import type { PipelineError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { DeliverJob, Stage } from '../queues.js';
-import { backoffDelay, lastBullAttempt, retriesSpent, type RetryPolicy } from './backoff.js';
+import { UNKNOWN_SOURCE, type DeliverJob, type Stage } from '../queues.js';
+import { attemptNumber, decideRetry, type RetryPolicy } from './backoff.js';
 import type { Budgets } from './budgets.js';
 import type { TargetClient } from './client.js';
 
@@ -21,15 +21,20 @@ export interface DeliveryDeps {
   mode: 'auto' | 'single' | 'bulk';
 }
 
-/** Dead-letters visitor updates (with the values that did not land) and lets go of their claim. */
+/**
+ * Dead-letters visitor updates (with the values that did not land) and lets go of their
+ * claim. The source is {@link UNKNOWN_SOURCE}: a visitor's values are merged from every
+ * source that sent events for it, and the store does not keep which one set what.
+ */
 export async function deadLetterVisitors(deps: DeliveryDeps, stage: Stage, job: Job, claimId: string, snapshots: VisitorSnapshot[], error: PipelineError): Promise<void> {
   if (snapshots.length === 0) return;
   const now = Date.now();
   await deps.deadLetters.add({
     stage,
+    source: UNKNOWN_SOURCE,
     visitors: snapshots.map((s) => ({ vk: s.vk, attributes: Object.fromEntries(s.attributes) })),
     error: describeError(error),
-    attempts: job.attemptsMade + 1,
+    attempts: attemptNumber(job),
     firstAttemptAt: job.timestamp,
     lastAttemptAt: now,
   });
@@ -38,20 +43,26 @@ export async function deadLetterVisitors(deps: DeliveryDeps, stage: Stage, job: 
 }
 
 /**
- * After a transient failure: retry with backoff (BullMQ's attempts first, then further
- * delayed runs until the job is also old enough), or dead-letter once both are spent.
- * Always throws: the error for BullMQ's retry, or DelayedError for a self-scheduled retry.
+ * After a failed attempt, as {@link decideRetry} says: a permanent error is dead-lettered at
+ * once (no retry); a transient one retries with backoff (BullMQ's attempts first, then
+ * further delayed runs until the job is also old enough), and is dead-lettered once both
+ * are spent. Always throws: the error for BullMQ's retry (or its final failure),
+ * DelayedError for a self-scheduled retry, UnrecoverableError after a permanent error so
+ * BullMQ does not run the job again.
  */
 export async function retryOrGiveUp(deps: DeliveryDeps, stage: Stage, job: Job, token: string | undefined, claimId: string, pending: VisitorSnapshot[], error: PipelineError): Promise<never> {
-  if (retriesSpent(job, deps.retry)) {
-    await deadLetterVisitors(deps, stage, job, claimId, pending, error);
-    throw error;
+  const decision = decideRetry(job, deps.retry, error);
+  switch (decision.action) {
+    case 'dead-letter':
+      await deadLetterVisitors(deps, stage, job, claimId, pending, error);
+      if (decision.reason === 'permanent') throw Object.assign(new UnrecoverableError(error.message), { code: error.code });
+      throw error;
+    case 'delay':
+      await job.moveToDelayed(Date.now() + decision.delayMs, token);
+      throw new DelayedError();
+    case 'bull-retry':
+      throw error;
   }
-  if (lastBullAttempt(job)) {
-    await job.moveToDelayed(Date.now() + backoffDelay(job.attemptsMade + 1, deps.retry, error.details.retryAfterMs), token);
-    throw new DelayedError();
-  }
-  throw error;
 }
 
 /** Puts a job back to run after `ms` without spending an attempt (waiting for a budget). */

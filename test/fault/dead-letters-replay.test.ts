@@ -5,6 +5,8 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer } from '../../src/intake/producer.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../harness/context.js';
+import { DeadLetterAdmin } from '../../src/dlq/admin.js';
+import { createLogger } from '../../src/logger.js';
 import { startTestPipeline, waitFor } from '../harness/pipeline.js';
 import { runBuilt } from '../harness/spawn-process.js';
 
@@ -63,10 +65,15 @@ describe('poison events and a visitor Target rejects: dead letters, then replay 
       const byStage = new Map(listed.entries.map((e) => [e.stage, e]));
       expect(byStage.get('map')).toMatchObject({ source: 'kiosk', error: { code: 'EVENT_INVALID' } });
       expect(byStage.get('map')?.error.message).toMatch(/type: unknown event type "kiosk_v2_visit"/);
-      expect(byStage.get('deliver-single')).toMatchObject({ error: { code: 'TARGET_HTTP_400', status: 400 } });
+      // A permanent refusal is not retried: one attempt. Delivery entries hold values merged
+      // from every source, so their source is "unknown".
+      expect(byStage.get('deliver-single')).toMatchObject({ source: 'unknown', attempts: 1, error: { code: 'TARGET_HTTP_400', status: 400 } });
       for (const e of listed.entries) expect(e.lastAttemptAt).toBeGreaterThanOrEqual(e.firstAttemptAt);
       const filtered = (await dlq(cliEnv, ['list', '--stage', 'map'])) as { total: number };
       expect(filtered.total).toBe(1);
+      const unknownSource = (await dlq(cliEnv, ['list', '--source', 'unknown'])) as { total: number; entries: Array<{ stage: string }> };
+      expect(unknownSource.entries.map((e) => e.stage)).toEqual(['deliver-single']);
+      expect(((await dlq(cliEnv, ['list', '--source', 'kiosk'])) as { total: number }).total).toBe(1);
       const dry = (await dlq(cliEnv, ['replay', '--dry-run'])) as { matched: number; done: number };
       expect(dry).toMatchObject({ matched: 2, done: 0 });
       expect(await running.pipeline.queues.deadLetter.count()).toBe(2);
@@ -86,6 +93,30 @@ describe('poison events and a visitor Target rejects: dead letters, then replay 
       expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
     } finally {
       await running.close();
+    }
+  });
+
+  it('a visitor Target keeps answering 503 is dead-lettered only after both limits, with every run counted', async () => {
+    // Two BullMQ attempts, then self-scheduled runs until the job is 1.5 s old.
+    const running = await startTestPipeline({ DELIVERY_MODE: 'single', DELIVERY_MAX_ATTEMPTS: '2', DELIVERY_MAX_AGE_MS: '1500', RETRY_BASE_MS: '100', RETRY_MAX_MS: '200' });
+    try {
+      running.simulator.faults.rejectVisitor('CRM-DOWN', 503);
+      const producer = createProducer({ connection: redis, prefix: running.prefix, source: 'pos' });
+      await producer.send({ id: 'd-1', type: 'kiosk_visit', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-DOWN' }, data: { kioskId: 'K1' } });
+      await producer.close();
+      const admin = new DeadLetterAdmin(running.pipeline.queues, running.pipeline.store, createLogger({ level: 'silent', pretty: false }));
+      expect(await waitFor(async () => (await admin.list({})).total === 1, 20_000, 100)).toBe(true);
+      const [entry] = (await admin.list({ source: 'unknown' })).entries;
+      const calls = running.simulator.stats.byStatus[503] ?? 0;
+      expect(entry).toMatchObject({ stage: 'deliver-single', source: 'unknown', error: { code: 'TARGET_HTTP_503', status: 503 } });
+      // More runs than BullMQ's two attempts, each one a call Target refused.
+      expect(entry?.attempts).toBeGreaterThan(2);
+      expect(entry?.attempts).toBe(calls);
+      expect((entry?.lastAttemptAt ?? 0) - (entry?.firstAttemptAt ?? 0)).toBeGreaterThanOrEqual(1500);
+      expect((await admin.list({ source: 'pos' })).total).toBe(0);
+    } finally {
+      await running.close();
+      await deletePrefix(redis, running.prefix);
     }
   });
 });
