@@ -22,29 +22,44 @@ export interface BatchQueueOptions {
   processingMs: number;
   /** Longest value accepted in a cell; longer makes that row a failed update. */
   maxValueLength: number;
+  /** The clock that ages statuses (epoch ms). Default `Date.now`; tests move it. */
+  now?: () => number;
+}
+
+/** How one accepted batch is to be processed (fault injection). */
+export interface SubmitOptions {
+  /** The batch reports `stuck` and never applies its rows. */
+  stuck?: boolean;
+  /** Indexes of rows Target refuses (`rejectVisitor`): each counts as a failed update. */
+  rejectedRows?: ReadonlySet<number>;
 }
 
 /**
  * Accepted bulk batches: rows are applied when a batch completes (after `processingMs`),
  * never at submit time, so a client that reads profiles right after submitting sees what
- * real Target shows — nothing yet. Only the last 10 statuses are kept, each for 24 hours
- * (documented); an older id is unknown, and the status endpoint answers 404 for it. A
- * batch is still applied after its status was forgotten.
+ * real Target shows — nothing yet. Only the last 10 statuses are kept, each for at most 24
+ * hours (documented): a status exactly 24 h old is still answered, one a millisecond older
+ * is unknown, and the status endpoint answers 404 for it. A batch is still applied after
+ * its status was forgotten.
  */
 export class BatchQueue {
   private readonly records = new Map<string, BatchRecord>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private sequence = 0;
+  private readonly now: () => number;
 
   constructor(
     private readonly store: ProfileStore,
     private readonly options: BatchQueueOptions,
-  ) {}
+  ) {
+    this.now = options.now ?? Date.now;
+  }
 
   /** Queues a batch and returns its id. A `stuck` batch reports `stuck` and never applies. */
-  submit(input: BatchInput, stuck: boolean): string {
+  submit(input: BatchInput, options: SubmitOptions = {}): string {
     this.sequence += 1;
-    const batchId = `${this.options.clientCode}-${Date.now()}-${this.sequence}`;
+    const submittedAt = this.now();
+    const batchId = `${this.options.clientCode}-${submittedAt}-${this.sequence}`;
     const record: BatchRecord = {
       batchId,
       status: 'incomplete',
@@ -53,14 +68,14 @@ export class BatchQueue {
       successfulUpdates: 0,
       profilesNotFound: 0,
       failedUpdates: 0,
-      submittedAt: Date.now(),
+      submittedAt,
     };
     this.records.set(batchId, record);
     this.forgetOld();
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      if (stuck) record.status = 'stuck';
-      else this.apply(record, input);
+      if (options.stuck === true) record.status = 'stuck';
+      else this.apply(record, input, options.rejectedRows ?? new Set());
     }, this.options.processingMs);
     this.timers.add(timer);
     return batchId;
@@ -86,8 +101,8 @@ export class BatchQueue {
     this.timers.clear();
   }
 
-  private apply(record: BatchRecord, input: BatchInput): void {
-    for (const row of input.rows) {
+  private apply(record: BatchRecord, input: BatchInput, rejectedRows: ReadonlySet<number>): void {
+    for (const [index, row] of input.rows.entries()) {
       record.consumedCount += 1;
       const attrs = new Map<string, string>();
       input.columns.forEach((column, i) => {
@@ -96,11 +111,12 @@ export class BatchQueue {
       });
       // Documented: a row with only empty values is skipped (neither success nor failure).
       if (attrs.size === 0) continue;
-      if (!this.rowIsValid(input.kind, row.id, attrs)) {
+      if (rejectedRows.has(index) || !this.rowIsValid(input.kind, row.id, attrs)) {
         record.failedUpdates += 1;
         continue;
       }
-      // v2 creates profiles it has not seen, so profilesNotFound stays 0.
+      // v2 creates profiles it has not seen, so profilesNotFound stays 0. A row that would
+      // take the visitor's data over 64 KB ('tooLarge') is a failed update.
       const outcome = this.store.apply(input.kind, row.id, attrs, { create: true, via: 'bulk' });
       if (outcome === 'created' || outcome === 'updated') record.successfulUpdates += 1;
       else if (outcome === 'notFound') record.profilesNotFound += 1;
@@ -118,7 +134,7 @@ export class BatchQueue {
   }
 
   private forgetOld(): void {
-    const cutoff = Date.now() - BATCH_STATUS_TTL_MS;
+    const cutoff = this.now() - BATCH_STATUS_TTL_MS;
     for (const [id, record] of this.records) {
       if (this.records.size > BATCH_STATUS_KEEP || record.submittedAt < cutoff) this.records.delete(id);
     }

@@ -35,6 +35,9 @@ function findBatchValue(raw: string): string | undefined {
   }
 }
 
+/** Whether cells are percent-decoded after the form layer (see {@link parseBatchBody}). */
+export type BulkCellDecoding = 'percent' | 'none';
+
 /**
  * Reads a Bulk Profile Update v2 body (`batch=…`, `application/x-www-form-urlencoded`)
  * exactly the way the simulator's Target does. Two encoding layers:
@@ -43,16 +46,17 @@ function findBatchValue(raw: string): string | undefined {
  *    `batch` parameter is taken (a raw `&` truncates the file); its value is form-decoded:
  *    `+` becomes a space, `%XX` are UTF-8 bytes, and a malformed escape (`%zz`, a lone `%`,
  *    non-UTF-8 bytes) rejects the whole batch (`success=false`).
- * 2. **Cell layer (simulator choice; Adobe documents no CSV quoting or escaping).** The
- *    decoded file is split into lines on `\n` (a trailing `\r` is dropped) and each line on
- *    `,`; then every cell, header cells included, is percent-decoded again with plain
- *    `decodeURIComponent` semantics (`+` stays `+`). A malformed cell escape rejects the batch.
+ * 2. **Cell layer (not documented; a simulator choice).** The decoded file is split into lines
+ *    on `\n` (a trailing `\r` is dropped) and each line on `,`. With `cellDecoding: 'percent'`
+ *    (default) every cell, header cells included, is then percent-decoded again with plain
+ *    `decodeURIComponent` semantics (`+` stays `+`), and a malformed cell escape rejects the
+ *    batch. With `'none'` cells are taken as they are: a Target that decodes only the
+ *    documented form layer.
  *
- * So a client encodes each cell with `encodeURIComponent`, joins cells with `,` and lines
- * with `\n`, then form-encodes the whole file once more (`batch=` + `encodeURIComponent(file)`).
- * A comma inside a value therefore travels as `%252C` and arrives as `,`. Caution: real
- * Target is only documented to do layer 1, so there a cell-escaped value would be stored
- * with its `%XX` escapes unless Target also decodes cells.
+ * The client (src/target/bulk-file.ts) escapes in cells only `%`, `,`, `"`, CR and LF, so a
+ * value without those reads the same in both modes; one with them arrives exact only with
+ * `'percent'`. A client that escaped whole cells with encodeURIComponent reads the same as
+ * well in `'percent'` mode (decoding is the same), but not in `'none'`.
  *
  * Rules after decoding: the header is `pcId,<attr>…` or `thirdPartyId,<attr>…` with at
  * least one bare attribute name (no `profile.` prefix, no duplicates); blank lines are
@@ -62,7 +66,7 @@ function findBatchValue(raw: string): string | undefined {
  * the processor skips them. Per-row problems (empty or invalid id, value too long) are not
  * batch failures: Target reports them only as `failedUpdates`.
  */
-export function parseBatchBody(raw: string): ParsedBatch {
+export function parseBatchBody(raw: string, cellDecoding: BulkCellDecoding = 'percent'): ParsedBatch {
   const encoded = findBatchValue(raw);
   if (encoded === undefined) return { ok: false, message: 'body has no "batch" parameter' };
   const file = decodeFormComponent(encoded);
@@ -76,6 +80,7 @@ export function parseBatchBody(raw: string): ParsedBatch {
     return { ok: false, message: `batch has ${dataLines.length} rows, over the limit of ${BULK_MAX_ROWS}` };
   }
 
+  const decodeCells = cellDecoding === 'percent' ? percentDecodedCells : (line: string): string[] => line.split(',');
   const headerCells = decodeCells(header);
   if (!Array.isArray(headerCells)) return { ok: false, message: `header line: ${headerCells.message}` };
   const [idColumn, ...columns] = headerCells;
@@ -102,7 +107,7 @@ export function parseBatchBody(raw: string): ParsedBatch {
   return { ok: true, kind: idColumn, columns, rows };
 }
 
-function decodeCells(line: string): string[] | { message: string } {
+function percentDecodedCells(line: string): string[] | { message: string } {
   const cells: string[] = [];
   for (const [index, cell] of line.split(',').entries()) {
     const decoded = decodePercent(cell);

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { FaultsSchema, applyFaults } from './routes-control.js';
+import { applyFaults, parseFaultsJson } from './routes-control.js';
 import { startSimulator } from './server.js';
 
 function port(value: string): number {
@@ -15,15 +15,11 @@ function nonNegative(value: string): number {
 }
 
 function faults(value: string) {
-  let json: unknown;
   try {
-    json = JSON.parse(value);
-  } catch {
-    throw new InvalidArgumentError('expected JSON, e.g. {"errorRate":{"probability":0.05,"status":503}}');
+    return parseFaultsJson(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
   }
-  const parsed = FaultsSchema.safeParse(json);
-  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues.map((i) => `${i.path.join('.') || 'faults'}: ${i.message}`).join('; '));
-  return parsed.data;
 }
 
 /** `target-ingest simulator`: the Target simulator as a stand-alone process. */
@@ -39,7 +35,7 @@ export function registerSimulatorCommand(program: Command): void {
     .option('--batch-processing <ms>', 'how long a bulk batch stays incomplete', nonNegative, 0)
     .option('--bulk-calls-per-minute <n>', 'bulk calls admitted per minute before HTTP 503', nonNegative, 50)
     .option('--public-url <url>', 'base URL clients reach it at (for batchStatus links), e.g. http://simulator:8090')
-    .option('--faults <json>', 'faults to start with (or SIMULATOR_FAULTS), same JSON as POST /_simulator/faults', faults)
+    .option('--faults <json>', 'faults to start with (or SIMULATOR_FAULTS), same JSON as POST /_simulator/faults, e.g. {"endpoints":{"bulk":{"outageWindows":[{"startInMs":10000,"durationMs":30000}]}}}; times count from start', faults)
     .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; bulkCallsPerMinute: number; publicUrl?: string; faults?: ReturnType<typeof faults> }) => {
       const authToken = opts.authToken ?? process.env.SIMULATOR_AUTH_TOKEN;
       const initialFaults = opts.faults ?? (process.env.SIMULATOR_FAULTS !== undefined && process.env.SIMULATOR_FAULTS !== '' ? faults(process.env.SIMULATOR_FAULTS) : undefined);

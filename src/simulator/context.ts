@@ -1,4 +1,5 @@
 import type { BatchQueue } from './batches.js';
+import type { BulkCellDecoding } from './bulk-format.js';
 import type { FaultInjector } from './faults.js';
 import type { RollingWindowLimit } from './rate-limit.js';
 import type { SimulatorStats } from './stats.js';
@@ -10,6 +11,7 @@ export interface ResolvedSettings {
   authToken: string | undefined;
   createOnSingleUpdate: boolean;
   maxValueLength: number;
+  bulkCellDecoding: BulkCellDecoding;
 }
 
 /** What every route of one simulator shares. */
@@ -23,6 +25,8 @@ export interface SimulatorContext {
   bulkLimitDescription: string;
   /** Base of the batch status links; known only once the server listens. */
   publicUrl(): string;
+  /** The simulator's clock (epoch ms): batch status retention and outage windows. */
+  now: () => number;
 }
 
 /** True when the Authorization header carries exactly `Bearer <token>` (scheme in any case). */

@@ -1,10 +1,28 @@
+/** The simulated endpoints faults can be aimed at. */
+export const FAULT_ENDPOINTS = ['single', 'bulk', 'status', 'fetch'] as const;
+export type FaultEndpoint = (typeof FAULT_ENDPOINTS)[number];
+
 /** Options for an injected failure. */
 export interface FailureOptions {
   /** When set, the failing answer carries `Retry-After: <seconds>`. */
   retryAfterSeconds?: number;
+  /** Aim the fault at one endpoint only; without it the fault is global (see {@link FaultInjector}). */
+  endpoint?: FaultEndpoint;
 }
 
-/** What the simulator must do with the next profile call. */
+/** A timed outage: calls between `from` and `until` (epoch ms, `until` excluded) fail. */
+export interface OutageWindowOptions extends FailureOptions {
+  /** HTTP status of the failing answers. Default 503. */
+  status?: number;
+  /** Start, epoch ms. Default: now. */
+  from?: number;
+  /** End, epoch ms (excluded). Give this or `durationMs`. */
+  until?: number;
+  /** Length from `from`, in ms. */
+  durationMs?: number;
+}
+
+/** What the simulator must do with the next call. */
 export type FaultDecision =
   | { kind: 'none' }
   | { kind: 'drop' }
@@ -15,34 +33,102 @@ interface Failure {
   retryAfterSeconds?: number;
 }
 
+interface Window extends Failure {
+  from: number;
+  until: number;
+}
+
+interface Rate {
+  probability: number;
+  statuses: number[];
+  retryAfterSeconds?: number;
+}
+
+/** The faults of one scope: global (`all`) or one endpoint. */
+interface ScopeFaults {
+  latencyMs: number | undefined;
+  outage: Failure | undefined;
+  windows: Window[];
+  rate: Rate | undefined;
+  queued: Failure[];
+}
+
+type Scope = 'all' | FaultEndpoint;
+
+/** What is set right now, per scope (for `GET /_simulator/faults`). */
+export interface FaultsView {
+  latencyMs: number | undefined;
+  outage: Failure | undefined;
+  outageWindows: Array<{ status: number; from: string; until: string; active: boolean; retryAfterSeconds?: number }>;
+  errorRate: Rate | undefined;
+  failNext: number;
+}
+
+function emptyScope(): ScopeFaults {
+  return { latencyMs: undefined, outage: undefined, windows: [], rate: undefined, queued: [] };
+}
+
 /**
- * Makes the simulated Target misbehave. Faults apply to the single update, bulk update and
- * batch status endpoints; the Fetch Profile API is exempt so tests can check what landed
- * while Target is "down". Precedence per call: a pending dropped connection, then a pending
- * `failNext`, then an ongoing outage, then the random error rate.
+ * Makes the simulated Target misbehave, globally or per endpoint (`single`, `bulk`,
+ * `status`, `fetch`).
+ *
+ * - **Global** faults (no `endpoint`) apply to the three profile update endpoints — single
+ *   update, bulk update and batch status — as they always have. The Fetch Profile API is
+ *   exempt from them, so tests can check what landed while Target is "down"; faults aimed
+ *   at `fetch` do apply to it.
+ * - **Per endpoint**: latency and the error rate set for an endpoint replace the global ones
+ *   for that endpoint; outages (open-ended or timed windows) add up — a call fails while its
+ *   endpoint or the global scope has one.
+ *
+ * Precedence per call: a pending dropped connection (global), then a pending `failNext`
+ * (the endpoint's, then the global one), then an outage (the endpoint's, then global;
+ * open-ended before timed windows), then the error rate (the endpoint's, else the global).
  */
 export class FaultInjector {
-  private outageFailure: Failure | undefined;
-  private readonly queued: Failure[] = [];
+  private readonly scopes = new Map<Scope, ScopeFaults>();
   private dropsLeft = 0;
   private stuckLeft = 0;
-  private rate: { probability: number; failure: Failure } | undefined;
   private readonly rejected = new Map<string, number>();
-  private latency: number;
+  private random: () => number = Math.random;
+  private readonly now: () => number;
 
-  /** @param initialLatencyMs the `latencyMs` option; `restore()` returns to it. */
-  constructor(private readonly initialLatencyMs = 0) {
-    this.latency = initialLatencyMs;
+  /**
+   * @param initialLatencyMs the global `latencyMs` option; `restore()` returns to it.
+   * @param options.now the clock of outage windows (epoch ms). Default `Date.now`.
+   */
+  constructor(private readonly initialLatencyMs = 0, options: { now?: () => number } = {}) {
+    this.now = options.now ?? Date.now;
+    this.scope('all').latencyMs = initialLatencyMs;
   }
 
-  /** Every profile call answers `status` (default 503) until `restore()`. */
+  /** Every call (of `endpoint`, else every profile call) answers `status` (default 503) until `restore()`. */
   outage(status = 503, opts: FailureOptions = {}): void {
-    this.outageFailure = { status, ...retryAfter(opts) };
+    this.scope(opts.endpoint ?? 'all').outage = { status, ...retryAfter(opts) };
   }
 
-  /** The next `n` profile calls answer `status`; later calls behave normally again. */
+  /**
+   * Calls fail with `status` (default 503) from `from` (default now) until `until` or for
+   * `durationMs`. Windows end by themselves; `restore()` or `clearOutages()` ends them early.
+   */
+  outageWindow(opts: OutageWindowOptions): void {
+    const from = opts.from ?? this.now();
+    const until = opts.until ?? (opts.durationMs !== undefined ? from + opts.durationMs : undefined);
+    if (until === undefined) throw new RangeError('an outage window needs `until` or `durationMs`');
+    if (!(until > from)) throw new RangeError('an outage window must end after it starts');
+    this.scope(opts.endpoint ?? 'all').windows.push({ status: opts.status ?? 503, from, until, ...retryAfter(opts) });
+  }
+
+  /** Ends the open-ended outage and the outage windows of one scope (global when no endpoint). */
+  clearOutages(endpoint?: FaultEndpoint): void {
+    const scope = this.scope(endpoint ?? 'all');
+    scope.outage = undefined;
+    scope.windows = [];
+  }
+
+  /** The next `n` calls (of `endpoint`, else any profile call) answer `status`; later calls behave normally. */
   failNext(n: number, status: number, opts: FailureOptions = {}): void {
-    for (let i = 0; i < n; i += 1) this.queued.push({ status, ...retryAfter(opts) });
+    const queued = this.scope(opts.endpoint ?? 'all').queued;
+    for (let i = 0; i < n; i += 1) queued.push({ status, ...retryAfter(opts) });
   }
 
   /** The next `n` profile calls lose their connection without any answer. */
@@ -51,33 +137,37 @@ export class FaultInjector {
   }
 
   /**
-   * Each profile call fails with `status` with this probability (0–1), until `restore()`:
-   * a steady error rate for soak tests and the benchmark. `random` is injectable for tests.
+   * Each call fails with this probability (0–1), until `restore()`: a steady error rate for
+   * soak tests and the benchmark. `status` may be a list of codes, one picked at random per
+   * failure. Probability 0 clears the rate of that scope (an endpoint then follows the global
+   * rate again). `random` is injectable for tests.
    */
-  errorRate(probability: number, status = 500, opts: FailureOptions & { random?: () => number } = {}): void {
+  errorRate(probability: number, status: number | readonly number[] = 500, opts: FailureOptions & { random?: () => number } = {}): void {
     if (!(probability >= 0 && probability <= 1)) throw new RangeError('error rate must be between 0 and 1');
-    this.rate = probability === 0 ? undefined : { probability, failure: { status, ...retryAfter(opts) } };
-    this.random = opts.random ?? Math.random;
+    const statuses = typeof status === 'number' ? [status] : [...status];
+    if (statuses.length === 0) throw new RangeError('error rate needs at least one status');
+    this.scope(opts.endpoint ?? 'all').rate = probability === 0 ? undefined : { probability, statuses, ...retryAfter(opts) };
+    if (opts.random !== undefined) this.random = opts.random;
   }
 
-  private random: () => number = Math.random;
-
   /**
-   * Single updates naming this visitor id (`mboxPC` or `mbox3rdPartyId` in the query) are
-   * refused with `status` (default 400), like a profile Target will not take, until `restore()`.
+   * Updates naming this visitor id are refused, like a profile Target will not take, until
+   * `restore()`: a single update (the id in the query string or in a form body) answers
+   * `status` (default 400); a bulk row with this id is not applied and counts as a failed
+   * update of its batch (Target reports no per-row errors, so the batch still completes).
    */
   rejectVisitor(id: string, status = 400): void {
     this.rejected.set(id, status);
   }
 
-  /** The status a single update for this visitor id must get, if it is refused. */
+  /** The status an update for this visitor id must get, if it is refused. */
   rejectionFor(id: string | undefined): number | undefined {
     return id === undefined ? undefined : this.rejected.get(id);
   }
 
-  /** Extra delay before each profile call is handled. */
-  setLatency(ms: number): void {
-    this.latency = ms;
+  /** Extra delay before each call (of `endpoint`, else every profile call without its own latency). */
+  setLatency(ms: number, endpoint?: FaultEndpoint): void {
+    this.scope(endpoint ?? 'all').latencyMs = ms;
   }
 
   /** The next `n` accepted batches report `stuck` and never apply their rows. */
@@ -85,29 +175,41 @@ export class FaultInjector {
     this.stuckLeft += n;
   }
 
-  /** Ends outages, forgets pending failures, drops and stuck batches, resets latency. */
+  /** Ends outages, forgets pending failures, drops, stuck batches and rejections, resets latency. */
   restore(): void {
-    this.outageFailure = undefined;
-    this.queued.length = 0;
+    this.scopes.clear();
+    this.scope('all').latencyMs = this.initialLatencyMs;
     this.dropsLeft = 0;
     this.stuckLeft = 0;
-    this.rate = undefined;
     this.rejected.clear();
-    this.latency = this.initialLatencyMs;
+    this.random = Math.random;
   }
 
-  /** Current added latency in milliseconds. */
+  /** Current global added latency in milliseconds. */
   get latencyMs(): number {
-    return this.latency;
+    return this.scope('all').latencyMs ?? 0;
   }
 
-  /** Decides (and consumes) the fault for one incoming profile call. */
-  takeDecision(): FaultDecision {
-    if (this.dropsLeft > 0) {
+  /** The added latency of one endpoint: its own, else the global one (fetch: its own only). */
+  latencyFor(endpoint: FaultEndpoint): number {
+    return this.scopes.get(endpoint)?.latencyMs ?? (endpoint === 'fetch' ? 0 : this.latencyMs);
+  }
+
+  /** Decides (and consumes) the fault for one incoming call to `endpoint`. */
+  takeDecision(endpoint: FaultEndpoint): FaultDecision {
+    const profileCall = endpoint !== 'fetch';
+    const own = this.scopes.get(endpoint);
+    const global = profileCall ? this.scopes.get('all') : undefined;
+    if (profileCall && this.dropsLeft > 0) {
       this.dropsLeft -= 1;
       return { kind: 'drop' };
     }
-    const failure = this.queued.shift() ?? this.outageFailure ?? (this.rate !== undefined && this.random() < this.rate.probability ? this.rate.failure : undefined);
+    const now = this.now();
+    const failure = own?.queued.shift()
+      ?? global?.queued.shift()
+      ?? activeOutage(own, now)
+      ?? activeOutage(global, now)
+      ?? this.randomFailure(own?.rate ?? global?.rate);
     return failure === undefined ? { kind: 'none' } : { kind: 'fail', ...failure };
   }
 
@@ -117,8 +219,55 @@ export class FaultInjector {
     this.stuckLeft -= 1;
     return true;
   }
+
+  /** What is set, per scope that has anything set (`all` = global). */
+  describe(): Partial<Record<Scope, FaultsView>> {
+    const now = this.now();
+    const out: Partial<Record<Scope, FaultsView>> = {};
+    for (const [name, scope] of this.scopes) {
+      scope.windows = scope.windows.filter((w) => w.until > now);
+      out[name] = {
+        latencyMs: scope.latencyMs,
+        outage: scope.outage,
+        outageWindows: scope.windows.map((w) => ({
+          status: w.status,
+          from: new Date(w.from).toISOString(),
+          until: new Date(w.until).toISOString(),
+          active: w.from <= now,
+          ...retryAfter(w),
+        })),
+        errorRate: scope.rate,
+        failNext: scope.queued.length,
+      };
+    }
+    return out;
+  }
+
+  private randomFailure(rate: Rate | undefined): Failure | undefined {
+    if (rate === undefined || !(this.random() < rate.probability)) return undefined;
+    const status = rate.statuses.length === 1 ? rate.statuses[0] : rate.statuses[Math.floor(this.random() * rate.statuses.length)];
+    return { status: status ?? 500, ...retryAfter(rate) };
+  }
+
+  private scope(name: Scope): ScopeFaults {
+    let scope = this.scopes.get(name);
+    if (scope === undefined) {
+      scope = emptyScope();
+      this.scopes.set(name, scope);
+    }
+    return scope;
+  }
 }
 
-function retryAfter(opts: FailureOptions): { retryAfterSeconds?: number } {
+function activeOutage(scope: ScopeFaults | undefined, now: number): Failure | undefined {
+  if (scope === undefined) return undefined;
+  if (scope.outage !== undefined) return scope.outage;
+  // Ended windows are dropped as calls pass, so a long soak does not accumulate them.
+  if (scope.windows.length > 0) scope.windows = scope.windows.filter((w) => w.until > now);
+  const window = scope.windows.find((w) => w.from <= now);
+  return window === undefined ? undefined : { status: window.status, ...retryAfter(window) };
+}
+
+function retryAfter(opts: { retryAfterSeconds?: number }): { retryAfterSeconds?: number } {
   return opts.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: opts.retryAfterSeconds };
 }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { bearerMatches, rawPath, type SimulatorContext } from './context.js';
+import type { FaultEndpoint } from './faults.js';
 import { preview } from './form-encoding.js';
 import { errorXml, XML_CONTENT_TYPE } from './xml.js';
 
@@ -9,36 +10,63 @@ export function sendXmlError(reply: FastifyReply, status: number, message: strin
   return reply.code(status).type(XML_CONTENT_TYPE).send(errorXml(message));
 }
 
+/** Route `config` naming which endpoint a route is, so faults can be aimed at it. */
+export interface EndpointRouteConfig {
+  endpoint: FaultEndpoint;
+}
+
+/** The endpoint a request was routed to (set in each route's `config`). */
+export function endpointOf(request: FastifyRequest): FaultEndpoint | undefined {
+  return (request.routeOptions.config as Partial<EndpointRouteConfig> | undefined)?.endpoint;
+}
+
+/**
+ * Added latency, then the injected fault for one call to `endpoint`: a dropped connection
+ * or a failure answered in the endpoint's own format (XML, or JSON for the Fetch API).
+ * Returns the reply when the call must end here.
+ */
+export async function injectFault(
+  ctx: SimulatorContext,
+  endpoint: FaultEndpoint,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply | undefined> {
+  const latency = ctx.faults.latencyFor(endpoint);
+  if (latency > 0) await sleep(latency);
+  const fault = ctx.faults.takeDecision(endpoint);
+  switch (fault.kind) {
+    case 'drop':
+      ctx.stats.dropped += 1;
+      ctx.stats.record({ method: request.method, path: rawPath(request.raw.url), status: 0, at: Date.now() });
+      reply.hijack();
+      request.raw.socket.destroy();
+      return reply;
+    case 'fail': {
+      if (fault.retryAfterSeconds !== undefined) reply.header('retry-after', String(fault.retryAfterSeconds));
+      const message = `Simulated failure (HTTP ${fault.status})`;
+      if (endpoint === 'fetch') return reply.code(fault.status).send({ message });
+      return sendXmlError(reply, fault.status, message);
+    }
+    case 'none':
+      return undefined;
+  }
+}
+
 /**
  * The `onRequest` hook in front of the single, bulk and batch status endpoints. In order:
- * added latency, injected faults (before anything else, as a Target outage would), the
- * client code in the path (unknown → 400), then the bearer token when one is configured
- * (missing or wrong → 401). Runs before the body is read, so a 503 costs no upload parsing.
+ * added latency and injected faults for that endpoint (before anything else, as a Target
+ * outage would), the client code in the path (unknown → 400), then the bearer token when
+ * one is configured (missing or wrong → 401). Runs before the body is read, so a 503 costs
+ * no upload parsing. Rejected visitors (`rejectVisitor`) are handled by the routes, which
+ * see the decoded query and body.
  */
 export function profileCallGuard(ctx: SimulatorContext) {
   return async function guardProfileCall(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    const latency = ctx.faults.latencyMs;
-    if (latency > 0) await sleep(latency);
-
-    const fault = ctx.faults.takeDecision();
-    switch (fault.kind) {
-      case 'drop':
-        ctx.stats.dropped += 1;
-        ctx.stats.record({ method: request.method, path: rawPath(request.raw.url), status: 0, at: Date.now() });
-        reply.hijack();
-        request.raw.socket.destroy();
-        return reply;
-      case 'fail':
-        if (fault.retryAfterSeconds !== undefined) reply.header('retry-after', String(fault.retryAfterSeconds));
-        return sendXmlError(reply, fault.status, `Simulated failure (HTTP ${fault.status})`);
-      case 'none':
-        break;
+    const endpoint = endpointOf(request);
+    if (endpoint !== undefined) {
+      const ended = await injectFault(ctx, endpoint, request, reply);
+      if (ended !== undefined) return ended;
     }
-
-    const query = request.query as Record<string, string | undefined>;
-    const rejectedWith = ctx.faults.rejectionFor(query.mbox3rdPartyId ?? query.mboxPC);
-    if (rejectedWith !== undefined) return sendXmlError(reply, rejectedWith, 'Simulated rejection of this visitor');
-
     const { client } = request.params as { client?: string };
     if (client !== ctx.settings.clientCode) {
       return sendXmlError(reply, 400, `Unknown client code "${preview(client ?? '')}"`);

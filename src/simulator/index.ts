@@ -3,9 +3,9 @@
  * Fetch Profile API, with fault injection. Start it with {@link startSimulator}.
  */
 export { startSimulator, type Simulator, type SimulatorOptions } from './server.js';
-export { parseBatchBody, type BatchRow, type ParsedBatch } from './bulk-format.js';
+export { parseBatchBody, type BatchRow, type BulkCellDecoding, type ParsedBatch } from './bulk-format.js';
 export { ProfileStore, profileKey, type ApplyOutcome, type ProfileWrite, type StoredProfile } from './store.js';
-export { FaultInjector, type FailureOptions } from './faults.js';
+export { FAULT_ENDPOINTS, FaultInjector, type FailureOptions, type FaultEndpoint, type OutageWindowOptions } from './faults.js';
 export { SimulatorStats, type RequestRecord } from './stats.js';
 export type { IdentityKind } from './identity.js';
 export * as limits from './limits.js';

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseBatchBody } from './bulk-format.js';
 import { rawQuery, type SimulatorContext } from './context.js';
 import { parseForm, preview } from './form-encoding.js';
-import { sendXmlError } from './guards.js';
+import { sendXmlError, type EndpointRouteConfig } from './guards.js';
 import { BULK_MAX_BODY_BYTES } from './limits.js';
 import { batchAcceptedXml, batchStatusXml, errorXml, XML_CONTENT_TYPE } from './xml.js';
 
@@ -21,7 +21,9 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  * - a body that is not form-encoded, or a file Target cannot read (see `parseBatchBody`) →
  *   HTTP 200 with `success=false` and the reason (documented for a raw `%`);
  * - otherwise 200 with the documented body; its status link points at the simulator itself
- *   (real Target names another host) and, as documented, has no `/v2`.
+ *   (real Target names another host) and, as documented, has no `/v2`. A row whose id is
+ *   refused by `faults.rejectVisitor` is not applied and counts as a failed update (simulator
+ *   choice: Target documents no per-row errors, only the `failedUpdates` count).
  *
  * `GET /m2/:client/profile/batchStatus?batchId=<id>[&showDetails=true]`: the documented
  * fields; an id Target no longer keeps (beyond the last 10, or older than 24 h) or never
@@ -31,10 +33,14 @@ export function registerBulkRoutes(app: FastifyInstance, ctx: SimulatorContext):
   app.post(
     '/m2/:client/v2/profile/batchUpdate',
     // Fastify rejects bodies over bodyLimit with 413, so "under 50 MB" means this.
-    { bodyLimit: BULK_MAX_BODY_BYTES - 1 },
+    { bodyLimit: BULK_MAX_BODY_BYTES - 1, config: { endpoint: 'bulk' } satisfies EndpointRouteConfig },
     (request, reply) => handleBatchUpdate(ctx, request, reply),
   );
-  app.get('/m2/:client/profile/batchStatus', (request, reply) => handleBatchStatus(ctx, request, reply));
+  app.get(
+    '/m2/:client/profile/batchStatus',
+    { config: { endpoint: 'status' } satisfies EndpointRouteConfig },
+    (request, reply) => handleBatchStatus(ctx, request, reply),
+  );
 }
 
 function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -51,11 +57,16 @@ function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply
   if (!type.toLowerCase().startsWith(FORM_TYPE)) {
     return reject(`Content-Type must be ${FORM_TYPE}, got "${type}"`);
   }
-  const parsed = parseBatchBody(typeof request.body === 'string' ? request.body : '');
+  const parsed = parseBatchBody(typeof request.body === 'string' ? request.body : '', ctx.settings.bulkCellDecoding);
   if (!parsed.ok) return reject(parsed.message);
 
   const stuck = ctx.faults.takeStuckBatch();
-  const batchId = ctx.batches.submit(parsed, stuck);
+  // Rows of visitors refused by `faults.rejectVisitor` are decided now, as the batch is taken.
+  const rejectedRows = new Set<number>();
+  parsed.rows.forEach((row, index) => {
+    if (ctx.faults.rejectionFor(row.id) !== undefined) rejectedRows.add(index);
+  });
+  const batchId = ctx.batches.submit(parsed, { stuck, rejectedRows });
   ctx.stats.bulk += 1;
   const client = encodeURIComponent(ctx.settings.clientCode);
   const statusUrl = `${ctx.publicUrl()}/m2/${client}/profile/batchStatus?batchId=${encodeURIComponent(batchId)}`;

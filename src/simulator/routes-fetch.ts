@@ -1,20 +1,24 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearerMatches, type SimulatorContext } from './context.js';
 import { preview } from './form-encoding.js';
+import { injectFault, type EndpointRouteConfig } from './guards.js';
 import type { IdentityKind } from './identity.js';
 
 /**
  * Fetch Profile API: `GET /rest/v1/profiles/:tntId?client=<client>` and
  * `GET /rest/v1/profiles/thirdPartyId/:id?client=<client>`. JSON in and out: 200 with
  * `profileAttributes.<name>.{value, modifiedAt}`, 404 with a JSON message when no profile
- * exists (documented). Wrong or missing `client` → 400, bad bearer → 401 (JSON). Faults and
- * latency do not apply here, so tests can look at what landed during an outage.
+ * exists (documented). Wrong or missing `client` → 400, bad bearer → 401 (JSON). Global
+ * faults and latency do not apply here, so tests can look at what landed during an outage;
+ * faults aimed at the `fetch` endpoint do (failures answer JSON `{ message }`).
  */
 export function registerFetchRoutes(app: FastifyInstance, ctx: SimulatorContext): void {
-  app.get('/rest/v1/profiles/thirdPartyId/:id', (request, reply) =>
+  const config: EndpointRouteConfig = { endpoint: 'fetch' };
+  const guard = { config, onRequest: async (request: FastifyRequest, reply: FastifyReply) => injectFault(ctx, 'fetch', request, reply) };
+  app.get('/rest/v1/profiles/thirdPartyId/:id', guard, (request, reply) =>
     handleFetch(ctx, request, reply, 'thirdPartyId', (request.params as { id: string }).id),
   );
-  app.get('/rest/v1/profiles/:tntId', (request, reply) =>
+  app.get('/rest/v1/profiles/:tntId', guard, (request, reply) =>
     handleFetch(ctx, request, reply, 'pcId', (request.params as { tntId: string }).tntId),
   );
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { rawQuery, type SimulatorContext } from './context.js';
 import { parseForm, type FormPair } from './form-encoding.js';
-import { sendXmlError } from './guards.js';
+import { sendXmlError, type EndpointRouteConfig } from './guards.js';
 import { SINGLE_GET_MAX_BYTES, SINGLE_POST_MAX_BYTES } from './limits.js';
 import { readSingleUpdate } from './single-update.js';
 import { singleSuccessXml, XML_CONTENT_TYPE } from './xml.js';
@@ -19,14 +19,18 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  * A POST may carry parameters in the query string, in an `application/x-www-form-urlencoded`
  * body, or both (merged); a non-empty body of any other type → 415.
  *
+ * A visitor refused by `faults.rejectVisitor` answers its status wherever the id was sent
+ * (query string or form body), after the request was read and found valid.
+ *
  * Unknown ids: Target documents that this API updates only, and its answer does not show
  * that nothing happened. With `createOnSingleUpdate: false` the simulator does the same
  * (success, nothing stored); the default `true` creates the profile, which suits local runs
  * and end-to-end tests that never made the visitor "known" first.
  */
 export function registerSingleRoutes(app: FastifyInstance, ctx: SimulatorContext): void {
-  app.get('/m2/:client/profile/update', (request, reply) => handleSingle(ctx, request, reply));
-  app.post('/m2/:client/profile/update', (request, reply) => handleSingle(ctx, request, reply));
+  const config: EndpointRouteConfig = { endpoint: 'single' };
+  app.get('/m2/:client/profile/update', { config }, (request, reply) => handleSingle(ctx, request, reply));
+  app.post('/m2/:client/profile/update', { config }, (request, reply) => handleSingle(ctx, request, reply));
 }
 
 function handleSingle(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -60,6 +64,8 @@ function handleSingle(ctx: SimulatorContext, request: FastifyRequest, reply: Fas
   if (!reading.ok) return sendXmlError(reply, 400, reading.message);
 
   const { kind, id, attributes } = reading.update;
+  const rejectedWith = ctx.faults.rejectionFor(id);
+  if (rejectedWith !== undefined) return sendXmlError(reply, rejectedWith, 'Simulated rejection of this visitor');
   const outcome = ctx.store.apply(kind, id, attributes, { create: ctx.settings.createOnSingleUpdate, via: 'single' });
   if (outcome === 'tooLarge') {
     return sendXmlError(reply, 400, 'profile would exceed 64 KB of attribute data');

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { BatchQueue } from './batches.js';
+import type { BulkCellDecoding } from './bulk-format.js';
 import { rawPath, type SimulatorContext } from './context.js';
 import { FaultInjector } from './faults.js';
 import { profileCallGuard } from './guards.js';
@@ -24,7 +25,7 @@ export interface SimulatorOptions {
   host?: string;
   /** Port to listen on. Default 0 (a free port). */
   port?: number;
-  /** Added latency per profile call (single, bulk, status). Default 0. */
+  /** Added latency per profile call (single, bulk, status; not fetch). Default 0. */
   latencyMs?: number;
   /** How long a bulk batch stays `incomplete` before it applies and is `complete`. Default 0. */
   batchProcessingMs?: number;
@@ -42,8 +43,19 @@ export interface SimulatorOptions {
   bulkRateWindowMs?: number;
   /** Longest attribute value in characters (documented 256). Default 256. */
   maxValueLength?: number;
+  /**
+   * Whether bulk cells are percent-decoded once more after the documented form layer
+   * (undocumented; see parseBatchBody). `'none'` emulates a Target that does not. Default
+   * `'percent'`.
+   */
+  bulkCellDecoding?: BulkCellDecoding;
   /** Base URL put into batch status links, e.g. when reached through Docker. Default `url`. */
   publicUrl?: string;
+  /**
+   * The clock (epoch ms) that ages batch statuses (kept at most 24 h) and times outage
+   * windows. Default `Date.now`; tests pass one they can move.
+   */
+  now?: () => number;
 }
 
 /** A running simulator. */
@@ -122,13 +134,15 @@ function urlHost(host: string): string {
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1';
   const store = new ProfileStore();
-  const faults = new FaultInjector(options.latencyMs ?? 0);
+  const now = options.now ?? Date.now;
+  const faults = new FaultInjector(options.latencyMs ?? 0, { now });
   const stats = new SimulatorStats();
   const maxValueLength = options.maxValueLength ?? MAX_VALUE_LENGTH;
   const batches = new BatchQueue(store, {
     clientCode: options.clientCode,
     processingMs: options.batchProcessingMs ?? 0,
     maxValueLength,
+    now,
   });
   const perWindow = options.bulkCallsPerMinute ?? BULK_CALLS_PER_MINUTE;
   const windowMs = options.bulkRateWindowMs ?? 60_000;
@@ -139,6 +153,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       authToken: options.authToken,
       createOnSingleUpdate: options.createOnSingleUpdate ?? true,
       maxValueLength,
+      bulkCellDecoding: options.bulkCellDecoding ?? 'percent',
     },
     store,
     faults,
@@ -147,6 +162,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     bulkLimit: new RollingWindowLimit(perWindow, windowMs),
     bulkLimitDescription: `${perWindow} calls per ${windowMs / 1000} s`,
     publicUrl: () => options.publicUrl ?? url,
+    now,
   };
   const app = buildApp(options, ctx);
   await app.listen({ host, port: options.port ?? 0 });

@@ -19,29 +19,59 @@ export interface BulkFile {
   columns: string[];
 }
 
+/** What a cell escapes: the characters that could change the file's shape, and `%` itself. */
+const CELL_ESCAPES: Readonly<Record<string, string>> = { '%': '%25', ',': '%2C', '"': '%22', '\r': '%0D', '\n': '%0A' };
+const CELL_SPECIAL = /[%,"\r\n]/;
+const CELL_SPECIAL_ALL = /[%,"\r\n]/g;
+
 /**
  * Encoding, in two layers (the simulator reads it the same way: src/simulator/bulk-format.ts):
- * 1. every cell — id, header names and values — is percent-encoded with encodeURIComponent,
- *    so a comma, quote, newline or CR inside a value can never split a cell or a row (P8);
- * 2. the whole file (`pcId,a,b\n<id>,<v1>,<v2>…`) is form-encoded once more after `batch=`,
- *    because Target form-decodes the body: a raw `%` would reject the batch, a raw `&` would
- *    truncate it there, a raw `+` would become a space and `=` could be misread (documented).
- * Adobe documents only the form layer; it documents no CSV quoting. Cell escaping is this
- * project's choice so that no value can change the file's shape. Empty cells are left empty:
- * Target ignores them (they never clear a stored value).
+ * 1. in every cell — id, header names and values — only `%`, `,`, `"`, CR and LF are
+ *    percent-escaped (`%25`, `%2C`, `%22`, `%0D`, `%0A`), so no value can split a cell or a
+ *    row (P8); everything else, `+ = & : ;`, spaces and any Unicode included, stays as is;
+ * 2. the whole file (`pcId,a,b\n<id>,<v1>,<v2>…`) is form-encoded after `batch=`
+ *    (encodeURIComponent), because Target form-decodes the body: a raw `%` would reject the
+ *    batch, a raw `&` would truncate it there, a raw `+` would become a space and `=` could be
+ *    misread (documented).
+ * Written choice: Adobe documents only the form layer, and neither CSV quoting nor whether it
+ * percent-decodes cells once more. Escaping only those five characters makes an ordinary
+ * value (timestamps, spaces, `+`, `&`, `=`, non-ASCII) arrive the same under either reading;
+ * only a value holding `%`, `,`, `"`, CR or LF relies on Target decoding the cell (a Target
+ * that did not would store it with those escapes; the simulator's `bulkCellDecoding: 'none'`
+ * shows that case). Empty cells are left empty: Target ignores them (they never clear a
+ * stored value).
  */
 function cell(value: string): string {
-  return encodeURIComponent(value);
+  return CELL_SPECIAL.test(value) ? value.replace(CELL_SPECIAL_ALL, (c) => CELL_ESCAPES[c] ?? c) : value;
 }
 
-/** Bytes one character of the inner file costs after the outer form encoding. */
-function formEncodedLength(text: string): number {
-  // Inner cells are already ASCII (encodeURIComponent); the outer layer only expands
-  // `%`, `,` and `\n` (3 bytes each). Measuring it this way avoids encoding twice.
+/** encodeURIComponent leaves these ASCII characters as they are (1 byte); others cost 3 per UTF-8 byte. */
+const UNRESERVED = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()") UNRESERVED[c.charCodeAt(0)] = 1;
+
+/**
+ * `encodeURIComponent(text).length`, computed without building the string: an unreserved
+ * ASCII character costs 1 byte, any other character 3 bytes per UTF-8 byte (`%XX` each): 3
+ * for other ASCII, 6 below U+0800, 9 for the rest of the BMP, 12 for a surrogate pair.
+ * Exported for its test.
+ */
+export function formEncodedLength(text: string): number {
   let n = 0;
   for (let i = 0; i < text.length; i += 1) {
     const c = text.charCodeAt(i);
-    n += c === 37 || c === 44 || c === 10 ? 3 : 1;
+    if (c < 0x80) n += UNRESERVED[c] === 1 ? 1 : 3;
+    else if (c < 0x800) n += 6;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        n += 12;
+        i += 1;
+      } else {
+        n += 9;
+      }
+    } else {
+      n += 9;
+    }
   }
   return n;
 }

@@ -4,6 +4,7 @@ import type { VisitorSnapshot } from '../coalesce/store.js';
 import { visitorKey } from '../events/index.js';
 import type { BulkStatusJob } from '../queues.js';
 import { backoffDelay } from './backoff.js';
+import type { BatchStatus } from './client.js';
 import { filesFor, type BulkDeliveryDeps } from './deliver-bulk.js';
 import { deadLetterVisitors, postpone } from './delivery-context.js';
 
@@ -18,14 +19,38 @@ export interface BulkStatusSettings {
   giveUpPollingAfterMs: number;
 }
 
-export interface BulkStatusSummary {
+/**
+ * Running totals of one claim's batches. They live in the job data, so they survive every
+ * postponed poll, and come back in the summary of the run that finishes the claim.
+ */
+export interface BulkStatusTotals {
+  /** Batches Target reported `complete`. */
   complete: number;
+  /** Visitors whose frozen values were recorded as delivered. */
   acked: number;
+  /** Batches submitted again (stuck, forgotten or incomplete too long). */
   resubmitted: number;
+  /** Visitors dead-lettered (stuck past `maxResubmits`, or a resubmitted file refused). */
   deadLettered: number;
-  pending: number;
+  /** Status polls made. */
+  polls: number;
+  /** Sums of Target's `showDetails` counts over the complete batches (never of partial ones). */
+  batchSize: number;
+  successfulUpdates: number;
   profilesNotFound: number;
   failedUpdates: number;
+}
+
+/** What one run returns: the claim's totals so far and the batches still being polled. */
+export interface BulkStatusSummary extends BulkStatusTotals {
+  pending: number;
+}
+
+/** The status job's data with the totals kept between runs (absent on the first run). */
+type StatusJobData = BulkStatusJob & { totals?: BulkStatusTotals };
+
+function zeroTotals(): BulkStatusTotals {
+  return { complete: 0, acked: 0, resubmitted: 0, deadLettered: 0, polls: 0, batchSize: 0, successfulUpdates: 0, profilesNotFound: 0, failedUpdates: 0 };
 }
 
 /**
@@ -34,45 +59,46 @@ export interface BulkStatusSummary {
  * delivered and releases the visitors; `incomplete` polls again with backoff; `stuck`, a
  * status Target no longer knows (it keeps only the last 10, for 24 h) or a batch incomplete
  * for too long is resubmitted with the same values up to `maxResubmits` times, then its
- * visitors are dead-lettered. Target reports no per-row errors: `profilesNotFound` and
- * `failedUpdates` are logged and returned for metrics.
+ * visitors are dead-lettered (`BULK_BATCH_STUCK`). Target reports no per-row errors: each
+ * complete batch's `showDetails` counts are logged (a warning when `failedUpdates` or
+ * `profilesNotFound` is above 0), added to the totals kept in the job data, and returned in
+ * the summary of the run that finishes the claim, for metrics.
  */
 export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: BulkStatusSettings) {
   return async (job: Job<BulkStatusJob>, token?: string): Promise<BulkStatusSummary> => {
-    const { claimId } = job.data;
+    const data: StatusJobData = job.data;
+    const { claimId } = data;
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
-    const summary: BulkStatusSummary = { complete: 0, acked: 0, resubmitted: 0, deadLettered: 0, pending: 0, profilesNotFound: 0, failedUpdates: 0 };
+    const totals: BulkStatusTotals = { ...zeroTotals(), ...data.totals };
     const remaining: BulkStatusJob['batches'] = [];
     let waitMs = 0;
-    for (const batch of job.data.batches) {
+    for (const batch of data.batches) {
       const budget = await deps.budgets.bulk.reserve(1);
       if (!budget.granted) {
         remaining.push(batch);
         waitMs = Math.max(waitMs, budget.retryInMs);
         continue;
       }
+      totals.polls += 1;
       let state: 'complete' | 'incomplete' | 'resubmit';
       try {
         const status = await deps.client.batchStatus(batch.statusUrl);
-        summary.profilesNotFound += status.profilesNotFound;
-        summary.failedUpdates += status.failedUpdates;
-        if (status.status === 'complete') {
-          log.info({ claimId, batchSize: status.batchSize, successfulUpdates: status.successfulUpdates, profilesNotFound: status.profilesNotFound, failedUpdates: status.failedUpdates }, 'bulk batch complete');
-        }
+        if (status.status === 'complete') noteComplete(log, claimId, totals, status);
         state = status.status === 'complete' ? 'complete' : status.status === 'stuck' ? 'resubmit' : 'incomplete';
       } catch (error) {
         const classified = classifyError(error);
         // A status Target no longer has (404) is as good as lost: submit the values again.
         state = classified.kind === 'permanent' ? 'resubmit' : 'incomplete';
         if (classified.kind === 'transient') waitMs = Math.max(waitMs, classified.details.retryAfterMs ?? 0);
+        else log.warn({ claimId, code: classified.code, status: classified.details.status }, 'bulk batch status unreadable (forgotten?): resubmitting');
       }
       if (state === 'incomplete' && Date.now() - batch.submittedAt > settings.giveUpPollingAfterMs) state = 'resubmit';
 
       if (state === 'complete') {
-        summary.complete += 1;
+        totals.complete += 1;
         for (const snapshot of await deps.store.readInFlight(claimId, batch.visitors)) {
           const acked = await deps.store.ack(claimId, snapshot);
-          if (acked === 'done') summary.acked += 1;
+          if (acked === 'done') totals.acked += 1;
         }
         continue;
       }
@@ -83,38 +109,59 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
       const snapshots = await deps.store.readInFlight(claimId, batch.visitors);
       if (batch.resubmits >= settings.maxResubmits) {
         await deadLetterVisitors(deps, 'bulk-status', job, claimId, snapshots, new PipelineError(`bulk batch did not complete after ${batch.resubmits} resubmissions`, 'BULK_BATCH_STUCK', 'permanent'));
-        summary.deadLettered += snapshots.length;
+        totals.deadLettered += snapshots.length;
         continue;
       }
       const resubmitted = await resubmit(deps, job, claimId, snapshots, batch);
       if (resubmitted === undefined) {
         remaining.push(batch);
       } else {
-        remaining.push(...resubmitted);
-        summary.resubmitted += 1;
+        remaining.push(...resubmitted.batches);
+        totals.deadLettered += resubmitted.deadLettered;
+        totals.resubmitted += 1;
         log.warn({ claimId, resubmits: batch.resubmits + 1 }, 'bulk batch stuck or lost: resubmitted');
       }
     }
-    summary.pending = remaining.length;
-    if (remaining.length === 0) return summary;
+    const summary: BulkStatusSummary = { ...totals, pending: remaining.length };
+    if (remaining.length === 0) {
+      log.info({ claimId, ...summary }, 'bulk batches of the claim done');
+      return summary;
+    }
     await deps.store.renewLeases(remaining.flatMap((b) => b.visitors));
-    await job.updateData({ claimId, batches: remaining });
+    const next: StatusJobData = { claimId, batches: remaining, totals };
+    await job.updateData(next);
     const polls = Math.min(...remaining.map((b) => b.polls));
     const delay = Math.max(waitMs, backoffDelay(polls + 1, { ...deps.retry, baseDelayMs: settings.pollBaseMs, maxDelayMs: settings.maxPollDelayMs }, undefined));
     return postpone(job, token, delay);
   };
 }
 
+/** Logs a complete batch's counts (a warning when rows failed) and adds them to the totals. */
+function noteComplete(log: BulkDeliveryDeps['logger'], claimId: string, totals: BulkStatusTotals, status: BatchStatus): void {
+  totals.batchSize += status.batchSize;
+  totals.successfulUpdates += status.successfulUpdates;
+  totals.profilesNotFound += status.profilesNotFound;
+  totals.failedUpdates += status.failedUpdates;
+  const counts = { claimId, batchSize: status.batchSize, consumedCount: status.consumedCount, successfulUpdates: status.successfulUpdates, profilesNotFound: status.profilesNotFound, failedUpdates: status.failedUpdates };
+  if (status.failedUpdates > 0 || status.profilesNotFound > 0) {
+    // Target names no rows: which visitors did not land cannot be known, only how many.
+    log.warn(counts, 'bulk batch complete, but Target reports rows that did not land');
+  } else {
+    log.info(counts, 'bulk batch complete');
+  }
+}
+
 /**
  * Submits a batch's values again. Returns the new batches to poll, or undefined when the
  * budget or Target says "later"; a file Target now rejects outright is dead-lettered.
  */
-async function resubmit(deps: BulkDeliveryDeps, job: Job, claimId: string, snapshots: VisitorSnapshot[], batch: BulkStatusJob['batches'][number]): Promise<BulkStatusJob['batches'] | undefined> {
-  if (snapshots.length === 0) return [];
+async function resubmit(deps: BulkDeliveryDeps, job: Job, claimId: string, snapshots: VisitorSnapshot[], batch: BulkStatusJob['batches'][number]): Promise<{ batches: BulkStatusJob['batches']; deadLettered: number } | undefined> {
+  if (snapshots.length === 0) return { batches: [], deadLettered: 0 };
   const files = filesFor(snapshots);
   if (!(await deps.budgets.bulk.reserve(files.length)).granted) return undefined;
   const byVk = new Map(snapshots.map((s) => [s.vk, s]));
   const out: BulkStatusJob['batches'] = [];
+  let deadLettered = 0;
   for (const file of files) {
     const vks = file.visitors.map(visitorKey);
     try {
@@ -125,7 +172,8 @@ async function resubmit(deps: BulkDeliveryDeps, job: Job, claimId: string, snaps
       if (classified.kind === 'transient') return undefined;
       const rejected = vks.map((vk) => byVk.get(vk)).filter((s): s is VisitorSnapshot => s !== undefined);
       await deadLetterVisitors(deps, 'bulk-status', job, claimId, rejected, classified);
+      deadLettered += rejected.length;
     }
   }
-  return out;
+  return { batches: out, deadLettered };
 }

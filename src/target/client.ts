@@ -1,8 +1,8 @@
 import { XMLParser } from 'fast-xml-parser';
 import { Agent, request } from 'undici';
 import type { VisitorRef } from '../events/index.js';
-import { TargetRejectedError, TargetUnavailableError, classifyError, classifyStatus, parseRetryAfter } from '../errors.js';
-import { planSingleUpdate } from './single-request.js';
+import { PipelineError, TargetRejectedError, TargetUnavailableError, classifyError, classifyStatus, parseRetryAfter } from '../errors.js';
+import { planSingleUpdate, singleUpdateProblem } from './single-request.js';
 
 export interface TargetClientSettings {
   /** e.g. https://acme.tt.omtrdc.net (no trailing slash). */
@@ -54,9 +54,16 @@ export class TargetClient {
     });
   }
 
-  /** Sends one visitor's attributes with the Single Profile Update API; returns the calls made. */
+  /**
+   * Sends one visitor's attributes with the Single Profile Update API; returns the calls made.
+   * Never sends a request over the documented sizes: an update over 64 KB of profile data
+   * (`PROFILE_TOO_LARGE`) or with an attribute no 60 KB POST can carry
+   * (`SINGLE_REQUEST_TOO_LARGE`) is refused whole, before any call, with a permanent error.
+   */
   async updateSingle(visitor: VisitorRef, attributes: ReadonlyMap<string, string>): Promise<number> {
     const plan = planSingleUpdate(this.settings.clientCode, visitor, attributes);
+    const problem = singleUpdateProblem(attributes, plan);
+    if (problem !== undefined) throw new PipelineError(problem.message, problem.code, 'permanent');
     for (const req of plan) {
       const headers = this.authHeaders(req.body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {});
       const body = await this.call(req.method, req.pathAndQuery, headers, req.body);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseBatchBody } from '../../src/simulator/bulk-format.js';
-import { BULK_MAX_BYTES, buildBulkFiles, type BulkRow } from '../../src/target/bulk-file.js';
+import { BULK_MAX_BYTES, BULK_MAX_ROWS, buildBulkFiles, formEncodedLength, type BulkRow } from '../../src/target/bulk-file.js';
 
 function row(kind: 'pcId' | 'thirdPartyId', id: string, values: Record<string, string>): BulkRow {
   return { visitor: { kind, id }, values: new Map(Object.entries(values)) };
@@ -66,4 +66,99 @@ describe('buildBulkFiles', () => {
   it('uses the documented 50 MB default', () => {
     expect(BULK_MAX_BYTES).toBe(52_428_800);
   });
+
+  it('keeps exactly maxRows rows in one file and splits maxRows + 1 into two', () => {
+    const rows = (n: number): BulkRow[] => Array.from({ length: n }, (_, i) => row('pcId', `pc-${i}`, { n: String(i) }));
+    expect(buildBulkFiles(rows(10), { maxRows: 10 }).map((f) => f.visitors.length)).toEqual([10]);
+    expect(buildBulkFiles(rows(11), { maxRows: 10 }).map((f) => f.visitors.length)).toEqual([10, 1]);
+  });
+
+  it('holds the documented 500,000 rows in one file the simulator reads, and splits 500,001', () => {
+    expect(BULK_MAX_ROWS).toBe(500_000);
+    const rows = Array.from({ length: 500_001 }, (_, i) => row('pcId', `p${i}`, { n: '1' }));
+    const [full] = buildBulkFiles(rows.slice(0, 500_000));
+    const parsed = parseBatchBody(full?.body ?? '');
+    expect(parsed.ok && parsed.rows.length).toBe(500_000);
+    expect(buildBulkFiles(rows).map((f) => f.visitors.length)).toEqual([500_000, 1]);
+  });
+
+  it('counts bytes exactly: a file of exactly maxBytes stays whole, one byte less splits it', () => {
+    // Awkward values: every byte of the accounting (cell escapes, form escapes, UTF-8) counts.
+    const values = ['100%', 'a&b=c+d', 'x,y\n', '"q"\r\n', 'Zürich 🚀 東京', '', ' ', '%zz', "it's (ok)!*~"];
+    const rows = values.map((v, i) => row('thirdPartyId', `id ${i},%`, v === '' ? {} : { v, w: `${v}${i}` }));
+    const [whole] = buildBulkFiles(rows);
+    const exact = Buffer.byteLength(whole?.body ?? '');
+    const atLimit = buildBulkFiles(rows, { maxBytes: exact });
+    expect(atLimit).toHaveLength(1);
+    expect(Buffer.byteLength(atLimit[0]?.body ?? '')).toBe(exact);
+    const past = buildBulkFiles(rows, { maxBytes: exact - 1 });
+    expect(past.map((f) => f.visitors.length)).toEqual([values.length - 1, 1]);
+    for (const f of past) expect(Buffer.byteLength(f.body)).toBeLessThanOrEqual(exact - 1);
+    // The file that was split still reads back to the same rows.
+    const ids = past.flatMap((f) => {
+      const p = parseBatchBody(f.body);
+      return p.ok ? p.rows.map((r) => r.id) : [];
+    });
+    expect(ids).toEqual(rows.map((r) => r.visitor.id));
+  });
+
+  it('fills a file up to 50 MB minus one byte by default and splits one byte past it', () => {
+    // Rows `<id>,<value>` of plain ASCII: each costs %0A + id + %2C + value bytes.
+    const header = 'batch=pcId%2Cv'.length;
+    const rowBytes = (id: string, value: number): number => 3 + id.length + 3 + value;
+    const rows = (target: number): BulkRow[] => {
+      const out: BulkRow[] = [];
+      let bytes = header;
+      for (let i = 0; target - bytes > 200_000; i += 1) {
+        out.push(row('pcId', `r${i}`, { v: 'x'.repeat(100_000) }));
+        bytes += rowBytes(`r${i}`, 100_000);
+      }
+      out.push(row('pcId', 'last', { v: 'y'.repeat(target - bytes - rowBytes('last', 0)) }));
+      return out;
+    };
+    const atLimit = buildBulkFiles(rows(BULK_MAX_BYTES - 1));
+    expect(atLimit).toHaveLength(1);
+    expect(Buffer.byteLength(atLimit[0]?.body ?? '')).toBe(BULK_MAX_BYTES - 1);
+    const past = buildBulkFiles(rows(BULK_MAX_BYTES));
+    expect(past).toHaveLength(2);
+    for (const f of past) expect(Buffer.byteLength(f.body)).toBeLessThan(BULK_MAX_BYTES);
+  });
+
+  it('escapes in cells only % , " CR LF, so ordinary values read the same whether Target decodes cells or not', () => {
+    const ordinary = ['2026-11-21T10:00:00Z', 'Zoë 東京 🚀', 'a+b=c&d', "it's; fine (really)!", '#1 ?x /y \\z', 'tab\there'];
+    const [file] = buildBulkFiles(ordinary.map((v, i) => row('thirdPartyId', `CRM ${i}:+`, { 'name: with space': v })));
+    const decodedOnce = parseBatchBody(file?.body ?? '', 'none');
+    if (!decodedOnce.ok) throw new Error(decodedOnce.message);
+    expect(decodedOnce.columns).toEqual(['name: with space']);
+    expect(decodedOnce.rows.map((r) => [r.id, r.values[0]])).toEqual(ordinary.map((v, i) => [`CRM ${i}:+`, v]));
+
+    const special = ['100%', 'x,y', '"q"', 'a\r\nb'];
+    const [other] = buildBulkFiles(special.map((v, i) => row('pcId', `p${i}`, { v })));
+    const twice = parseBatchBody(other?.body ?? '');
+    const once = parseBatchBody(other?.body ?? '', 'none');
+    expect(twice.ok && twice.rows.map((r) => r.values[0])).toEqual(special);
+    // Read without cell decoding, these keep their escapes: the case the written choice names.
+    expect(once.ok && once.rows.map((r) => r.values[0])).toEqual(['100%25', 'x%2Cy', '%22q%22', 'a%0D%0Ab']);
+  });
+
+  it('computes the form-encoded length exactly, for every kind of character', () => {
+    let seed = 7;
+    const rand = (): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pick = (): string => {
+      const r = rand();
+      if (r < 0.4) return String.fromCharCode(Math.floor(rand() * 128));
+      if (r < 0.6) return String.fromCodePoint(0x80 + Math.floor(rand() * 0x780));
+      if (r < 0.8) return String.fromCodePoint(0x800 + Math.floor(rand() * 0xd000));
+      return String.fromCodePoint(0x10000 + Math.floor(rand() * 0xfffff));
+    };
+    for (let i = 0; i < 2000; i += 1) {
+      const text = Array.from({ length: Math.floor(rand() * 40) }, pick).join('');
+      expect(formEncodedLength(text), JSON.stringify(text)).toBe(encodeURIComponent(text).length);
+    }
+    for (let c = 0; c < 128; c += 1) expect(formEncodedLength(String.fromCharCode(c))).toBe(encodeURIComponent(String.fromCharCode(c)).length);
+  });
 });
+

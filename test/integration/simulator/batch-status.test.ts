@@ -59,6 +59,21 @@ describe('batch status', () => {
     expect(sim.store.get('pcId', 'v0')).toEqual({ a: '0' });
   });
 
+  it('keeps a status for exactly 24 hours and forgets it a millisecond later', async () => {
+    let clock = Date.UTC(2026, 10, 21, 10, 0, 0);
+    const sim = await start({ now: () => clock });
+    const link = await submit(sim, [['d1', '1']]);
+    await waitForBatch(link);
+    clock += 24 * 3600_000;
+    const kept = await send(link);
+    expect(kept.status).toBe(200);
+    expect(xmlField(kept.text, 'status')).toBe('complete');
+    clock += 1;
+    const forgotten = await send(link);
+    expect(forgotten.status).toBe(404);
+    expect(xmlField(forgotten.text, 'message')).toMatch(/for 24 hours/);
+  });
+
   it('reports a batch made stuck by the fault injector and never applies it', async () => {
     const sim = await start();
     sim.faults.stickNextBatches(1);

@@ -107,6 +107,47 @@ describe('bulk profile update v2', () => {
     expect([...sim.store.all().keys()]).toEqual(['3p:ok']);
   });
 
+  it('reads a column name of exactly 128 characters and rejects the batch for 129', async () => {
+    const name = '名'.repeat(128);
+    const status = await waitForBatch(await submit(encodeBatch(['pcId', name], [['v1', '1']])));
+    expect(xmlField(status, 'successfulUpdates')).toBe('1');
+    expect(sim.store.get('pcId', 'v1')).toEqual({ [name]: '1' });
+    const answer = await postForm(batchUrl(), encodeBatch(['pcId', 'n'.repeat(129)], [['v2', '1']]));
+    expect(xmlField(answer.text, 'success')).toBe('false');
+    expect(xmlField(answer.text, 'message')).toMatch(/header line: attribute name "n+…" is longer than 128 characters/);
+    expect(sim.store.get('pcId', 'v2')).toBeUndefined();
+  });
+
+  it('applies a thirdPartyId of exactly 256 characters and fails the row of 257', async () => {
+    const ok = ['t'.repeat(256), '🚀'.repeat(256)];
+    const status = await waitForBatch(await submit(encodeBatch(['thirdPartyId', 'a'], [...ok.map((id) => [id, 'x']), ['t'.repeat(257), 'y']])));
+    expect(xmlField(status, 'successfulUpdates')).toBe('2');
+    expect(xmlField(status, 'failedUpdates')).toBe('1');
+    for (const id of ok) expect(sim.store.get('thirdPartyId', id)).toEqual({ a: 'x' });
+    expect(sim.store.get('thirdPartyId', 't'.repeat(257))).toBeUndefined();
+  });
+
+  it('applies a row that takes a profile to exactly 64 KB and fails the row that would pass it', async () => {
+    const big = 'x'.repeat(65_536 - 3 - 11);
+    sim.store.seed('pcId', 'full-1', { big });
+    sim.store.seed('pcId', 'full-2', { big });
+    const status = await waitForBatch(await submit(encodeBatch(['pcId', 'z'], [['full-1', 'z'.repeat(10)], ['full-2', 'z'.repeat(11)]])));
+    expect(xmlField(status, 'successfulUpdates')).toBe('1');
+    expect(xmlField(status, 'failedUpdates')).toBe('1');
+    expect(sim.store.get('pcId', 'full-1')).toEqual({ big, z: 'z'.repeat(10) });
+    expect(sim.store.get('pcId', 'full-2')).toEqual({ big });
+  });
+
+  it('fails the rows of a visitor refused by rejectVisitor and applies the others', async () => {
+    sim.faults.rejectVisitor('CRM-NO');
+    const status = await waitForBatch(await submit(encodeBatch(['thirdPartyId', 'a'], [['CRM-YES', '1'], ['CRM-NO', '2']])));
+    expect(xmlField(status, 'status')).toBe('complete');
+    expect(xmlField(status, 'successfulUpdates')).toBe('1');
+    expect(xmlField(status, 'failedUpdates')).toBe('1');
+    expect(sim.store.get('thirdPartyId', 'CRM-YES')).toEqual({ a: '1' });
+    expect(sim.store.get('thirdPartyId', 'CRM-NO')).toBeUndefined();
+  });
+
   it('rejects a body of 50 MiB with 413 and reads one just under it', async () => {
     const limit = 50 * 1024 * 1024;
     const under = await postForm(batchUrl(), `batch=${'x'.repeat(limit - 1 - 'batch='.length)}`);

@@ -96,6 +96,40 @@ describe('single profile update', () => {
     expect(sim.store.get('pcId', 'v6')?.b).toBe('🚀'.repeat(256));
   });
 
+  it('accepts an attribute name of exactly 128 characters (129 is refused above)', async () => {
+    const name = 'n'.repeat(128);
+    const emojiName = '🚀'.repeat(128);
+    const answer = await send(update(`mboxPC=v12&profile.${name}=1&${encodeURIComponent(`profile.${emojiName}`)}=2`));
+    expect(answer.status).toBe(200);
+    expect(sim.store.get('pcId', 'v12')).toEqual({ [name]: '1', [emojiName]: '2' });
+  });
+
+  it('accepts an mbox3rdPartyId of exactly 256 characters and refuses 257', async () => {
+    for (const id of ['c'.repeat(256), '東'.repeat(256)]) {
+      expect((await send(update(`mbox3rdPartyId=${encodeURIComponent(id)}&profile.a=1`))).status).toBe(200);
+      expect(sim.store.get('thirdPartyId', id)).toEqual({ a: '1' });
+    }
+    const over = await send(update(`mbox3rdPartyId=${'c'.repeat(257)}&profile.a=1`));
+    expect(over.status).toBe(400);
+    expect(xmlField(over.text, 'message')).toMatch(/mbox3rdPartyId: thirdPartyId is longer than 256 characters/);
+    expect(sim.store.get('thirdPartyId', 'c'.repeat(257))).toBeUndefined();
+  });
+
+  it('takes a profile to exactly 64 KB of data and refuses the update that would pass it', async () => {
+    // Seeded: 'big' (3 bytes) + 65,522 bytes = 65,525; 'z' + 10 characters makes 65,536.
+    const big = 'x'.repeat(65_536 - 3 - 11);
+    sim.store.seed('pcId', 'full-1', { big });
+    sim.store.seed('pcId', 'full-2', { big });
+    expect((await send(update(`mboxPC=full-1&profile.z=${'z'.repeat(10)}`))).status).toBe(200);
+    expect(sim.store.get('pcId', 'full-1')).toEqual({ big, z: 'z'.repeat(10) });
+    const over = await send(update(`mboxPC=full-2&profile.z=${'z'.repeat(11)}`));
+    expect(over.status).toBe(400);
+    expect(xmlField(over.text, 'message')).toMatch(/exceed 64 KB/);
+    expect(sim.store.get('pcId', 'full-2')).toEqual({ big });
+    // Replacing a value counts the profile as it would be, not the sum of both values.
+    expect((await send(update(`mboxPC=full-1&profile.z=${'w'.repeat(10)}`))).status).toBe(200);
+  });
+
   it('answers 400 with an XML error for an unknown client code', async () => {
     const answer = await send(`${sim.url}/m2/someoneelse/profile/update?mboxPC=v7&profile.a=1`);
     expect(answer.status).toBe(400);

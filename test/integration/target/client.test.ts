@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TargetRejectedError, TargetUnavailableError } from '../../../src/errors.js';
+import { PipelineError, TargetRejectedError, TargetUnavailableError } from '../../../src/errors.js';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { buildBulkFiles } from '../../../src/target/bulk-file.js';
 import { TargetClient } from '../../../src/target/client.js';
-import { SINGLE_GET_LIMIT_BYTES, planSingleUpdate } from '../../../src/target/single-request.js';
+import { PROFILE_DATA_LIMIT_BYTES, SINGLE_GET_LIMIT_BYTES, SINGLE_POST_LIMIT_BYTES, planSingleUpdate, profileDataBytes } from '../../../src/target/single-request.js';
 
 const visitor = { kind: 'thirdPartyId' as const, id: 'CRM-LIMIT' };
 
@@ -15,6 +15,37 @@ function attrsForGetLength(bytes: number): Map<string, string> {
   // One last attribute takes up the difference exactly.
   attrs.set('last', '');
   attrs.set('last', 'y'.repeat(bytes - length()));
+  return attrs;
+}
+
+/** Attributes whose one-request POST body is exactly `bytes` long (ASCII values, ≤ 256 chars each). */
+function attrsForPostBody(id: string, bytes: number): Map<string, string> {
+  const attrs = new Map<string, string>();
+  let length = `mbox3rdPartyId=${id}`.length;
+  for (let i = 0; bytes - length > 530; i += 1) {
+    attrs.set(`a${i}`, 'x'.repeat(250));
+    length += `&profile.a${i}=`.length + 250;
+  }
+  const rest = bytes - length - 2 * '&profile.p='.length;
+  attrs.set('p', 'p'.repeat(Math.floor(rest / 2)));
+  attrs.set('q', 'q'.repeat(rest - Math.floor(rest / 2)));
+  return attrs;
+}
+
+/** Attributes of exactly `bytes` bytes of profile data (names + values, UTF-8), values ≤ 256 characters. */
+function attrsOfProfileBytes(bytes: number): Map<string, string> {
+  const attrs = new Map<string, string>();
+  let left = bytes;
+  for (let i = 0; left > 1900; i += 1) {
+    const name = `n${String(i).padStart(2, '0')}`;
+    attrs.set(name, '🚀'.repeat(256));
+    left -= name.length + 1024;
+  }
+  // Two last values (names 'y1', 'y2') share the rest, so neither passes 256 characters.
+  const fill = (n: number): string => `${'🚀'.repeat(Math.floor(n / 4))}${'x'.repeat(n % 4)}`;
+  const rest = left - 4;
+  attrs.set('y1', fill(Math.floor(rest / 2)));
+  attrs.set('y2', fill(rest - Math.floor(rest / 2)));
   return attrs;
 }
 
@@ -58,6 +89,49 @@ describe('TargetClient against the simulator', () => {
     const profile = sim.store.get('pcId', '999-1.01_00');
     expect(Object.keys(profile ?? {}).filter((k) => k.startsWith('big'))).toHaveLength(100);
     expect(profile?.big99).toBe(`99:${'é'.repeat(200)}`);
+  });
+
+  it('sends a POST of exactly 60 KB as one call and splits one byte more into two; all lands', async () => {
+    const atLimit = attrsForPostBody('CRM-POST-1', SINGLE_POST_LIMIT_BYTES);
+    const [plan] = planSingleUpdate('acme', { kind: 'thirdPartyId', id: 'CRM-POST-1' }, atLimit);
+    expect(Buffer.byteLength(plan?.body ?? '')).toBe(61_440);
+    sim.stats.reset();
+    expect(await client.updateSingle({ kind: 'thirdPartyId', id: 'CRM-POST-1' }, atLimit)).toBe(1);
+    expect(sim.stats.requests.map((r) => [r.method, r.status])).toEqual([['POST', 200]]);
+    expect(sim.store.get('thirdPartyId', 'CRM-POST-1')).toEqual(Object.fromEntries(atLimit));
+
+    const past = attrsForPostBody('CRM-POST-2', SINGLE_POST_LIMIT_BYTES + 1);
+    sim.stats.reset();
+    expect(await client.updateSingle({ kind: 'thirdPartyId', id: 'CRM-POST-2' }, past)).toBe(2);
+    expect(sim.stats.requests.map((r) => [r.method, r.status])).toEqual([['POST', 200], ['POST', 200]]);
+    expect(sim.store.get('thirdPartyId', 'CRM-POST-2')).toEqual(Object.fromEntries(past));
+  });
+
+  it('refuses, before sending anything, an attribute that no 60 KB POST can carry', async () => {
+    sim.stats.reset();
+    const huge = new Map([['ok', '1'], ['huge', 'h'.repeat(SINGLE_POST_LIMIT_BYTES)]]);
+    const error = await client.updateSingle({ kind: 'thirdPartyId', id: 'CRM-HUGE' }, huge).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PipelineError);
+    expect(error).toMatchObject({ code: 'SINGLE_REQUEST_TOO_LARGE', kind: 'permanent' });
+    expect((error as Error).message).toMatch(/"huge" needs a 6\d{4}-byte POST, over the 61440-byte limit/);
+    expect(sim.stats.requests).toEqual([]);
+    expect(sim.store.get('thirdPartyId', 'CRM-HUGE')).toBeUndefined();
+  });
+
+  it('delivers exactly 64 KB of profile data and refuses one byte more without a call', async () => {
+    const exact = attrsOfProfileBytes(PROFILE_DATA_LIMIT_BYTES);
+    expect(profileDataBytes(exact)).toBe(65_536);
+    const calls = await client.updateSingle({ kind: 'pcId', id: 'full-64k.01_00' }, exact);
+    expect(calls).toBeGreaterThan(1);
+    expect(sim.store.get('pcId', 'full-64k.01_00')).toEqual(Object.fromEntries(exact));
+
+    const past = attrsOfProfileBytes(PROFILE_DATA_LIMIT_BYTES + 1);
+    expect(profileDataBytes(past)).toBe(65_537);
+    sim.stats.reset();
+    const error = await client.updateSingle({ kind: 'pcId', id: 'over-64k.01_00' }, past).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PROFILE_TOO_LARGE', kind: 'permanent' });
+    expect(sim.stats.requests).toEqual([]);
+    expect(sim.store.get('pcId', 'over-64k.01_00')).toBeUndefined();
   });
 
   it('classifies answers: 401 permanent, 503 transient with Retry-After, dropped connection transient', async () => {

@@ -1,0 +1,192 @@
+import type { Redis } from 'ioredis';
+import type { Job } from 'bullmq';
+import { request } from 'undici';
+import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config.js';
+import { resolveMapping } from '../../../src/events/index.js';
+import { createProducer } from '../../../src/intake/producer.js';
+import { createLogger } from '../../../src/logger.js';
+import { ALL_ROLES, startPipeline, type Pipeline, type Role } from '../../../src/pipeline.js';
+import { QUEUE_NAMES } from '../../../src/queues.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
+import type { BulkStatusSummary } from '../../../src/target/bulk-status.js';
+import { deletePrefix, newRedis, redisUrl, uniquePrefix } from '../../harness/context.js';
+import { waitFor } from '../../harness/pipeline.js';
+
+interface Running {
+  pipeline: Pipeline;
+  simulator: Simulator;
+  prefix: string;
+  /** Parsed JSON log lines of the pipeline. */
+  logs: Array<Record<string, unknown>>;
+  /** What every finished bulk-status job returned. */
+  summaries: BulkStatusSummary[];
+}
+
+let redis: Redis;
+const running: Running[] = [];
+
+beforeAll(() => {
+  redis = newRedis();
+});
+afterEach(async () => {
+  for (const r of running.splice(0)) {
+    await r.pipeline.close();
+    await r.simulator.close();
+    await deletePrefix(redis, r.prefix);
+  }
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+/** A bulk-mode pipeline in this process, its logs captured, against a fresh simulator. */
+async function start(env: Record<string, string>, simulatorOptions: Partial<SimulatorOptions> = {}, roles: readonly Role[] = ALL_ROLES): Promise<Running> {
+  const simulator = await startSimulator({ clientCode: 'acme', ...simulatorOptions });
+  const prefix = uniquePrefix('bstat');
+  const config = loadConfig({
+    REDIS_URL: redisUrl(),
+    REDIS_PREFIX: prefix,
+    TARGET_CLIENT_CODE: 'acme',
+    TARGET_BASE_URL: simulator.url,
+    DELIVERY_MODE: 'bulk',
+    // One visitor per claim, and a claim is a full file: nothing waits for the bulk pacer.
+    FLUSH_BULK_BATCH_SIZE: '1',
+    COALESCE_WINDOW_MS: '100',
+    COALESCE_MAX_WAIT_MS: '500',
+    FLUSH_INTERVAL_MS: '50',
+    TARGET_TIMEOUT_MS: '2000',
+    RETRY_BASE_MS: '100',
+    LOG_LEVEL: 'info',
+    ...env,
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const destination = { write: (line: string): void => void logs.push(JSON.parse(line) as Record<string, unknown>) };
+  const logger = createLogger({ level: 'info', pretty: false, destination });
+  const pipeline = await startPipeline({ config, mapping: resolveMapping(undefined), logger, roles, targetBaseUrl: simulator.url });
+  const summaries: BulkStatusSummary[] = [];
+  pipeline.workers.get(QUEUE_NAMES.bulkStatus)?.on('completed', (_job: Job, result: unknown) => summaries.push(result as BulkStatusSummary));
+  const r = { pipeline, simulator, prefix, logs, summaries };
+  running.push(r);
+  return r;
+}
+
+/** One call-centre event per visitor; a plain string is an mbox3rdPartyId. */
+async function send(r: Running, visitors: Array<string | { mboxPC: string }>): Promise<void> {
+  const producer = createProducer({ connection: redis, prefix: r.prefix, source: 'test' });
+  const events = visitors.map((visitor, i) => ({
+    id: `e-${i}`, type: 'call_centre_contact', occurredAt: '2026-11-21T10:00:00Z',
+    visitor: typeof visitor === 'string' ? { mbox3rdPartyId: visitor } : visitor, data: { reason: `reason ${i}`, outcome: 'solved' },
+  }));
+  expect((await producer.sendMany(events)).accepted).toBe(visitors.length);
+  await producer.close();
+}
+
+const statusCalls = (sim: Simulator, status: number): number =>
+  sim.stats.requests.filter((q) => q.path.endsWith('/profile/batchStatus') && q.status === status).length;
+
+describe('bulk batch status polling', () => {
+  it('dead-letters a batch still stuck after BULK_MAX_RESUBMITS resubmissions (BULK_BATCH_STUCK)', async () => {
+    const r = await start({ BULK_MAX_RESUBMITS: '1', BULK_STATUS_POLL_MS: '100' });
+    r.simulator.faults.stickNextBatches(2);
+    await send(r, ['CRM-STUCK']);
+    expect(await waitFor(async () => (await r.pipeline.queues.deadLetter.count()) === 1, 20_000)).toBe(true);
+    const [letter] = (await r.pipeline.queues.deadLetter.getJobs(['waiting', 'delayed', 'completed', 'failed', 'active'])).map((j) => j.data);
+    expect(letter).toMatchObject({ stage: 'bulk-status', error: { code: 'BULK_BATCH_STUCK' } });
+    expect(letter?.visitors?.map((v) => v.vk)).toEqual(['3p:CRM-STUCK']);
+    expect(letter?.visitors?.[0]?.attributes.callCentreLastReason?.value).toBe('reason 0');
+    // The first file and one resubmission; never a third.
+    expect(r.simulator.stats.bulk).toBe(2);
+    expect(r.simulator.store.get('thirdPartyId', 'CRM-STUCK')).toBeUndefined();
+    expect(await waitFor(() => r.summaries.length === 1)).toBe(true);
+    expect(r.summaries[0]).toMatchObject({ resubmitted: 1, deadLettered: 1, complete: 0, acked: 0, pending: 0 });
+    expect(await waitFor(async () => (await r.pipeline.store.inFlightVisitors()) === 0)).toBe(true);
+  });
+
+  it('resubmits a batch whose status Target forgot (404: only the last 10 are kept)', async () => {
+    const r = await start({ BULK_STATUS_POLL_MS: '1500', BULK_STATUS_MAX_POLL_MS: '2000' });
+    await send(r, ['CRM-FORGOTTEN']);
+    expect(await waitFor(() => r.simulator.stats.bulk === 1, 10_000, 10)).toBe(true);
+    // Ten other batches push the pipeline's status out before its first poll.
+    const url = `${r.simulator.url}/m2/acme/v2/profile/batchUpdate`;
+    for (let i = 0; i < 10; i += 1) {
+      const answer = await request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `batch=pcId%2Cx%0Aother-${i}%2C1` });
+      expect(answer.statusCode).toBe(200);
+      await answer.body.text();
+    }
+    expect(await waitFor(() => r.summaries.length === 1, 20_000)).toBe(true);
+    expect(statusCalls(r.simulator, 404)).toBe(1);
+    expect(r.simulator.stats.bulk).toBe(12);
+    expect(r.summaries[0]).toMatchObject({ resubmitted: 1, complete: 1, acked: 1, deadLettered: 0, pending: 0 });
+    expect(r.logs.some((l) => l.msg === 'bulk batch status unreadable (forgotten?): resubmitting' && l.status === 404)).toBe(true);
+    expect(r.simulator.store.get('thirdPartyId', 'CRM-FORGOTTEN')?.callCentreLastReason).toBe('reason 0');
+    expect(await r.pipeline.queues.deadLetter.count()).toBe(0);
+  });
+
+  it('polls an incomplete batch again with growing delays, and keeps the counts of failed rows across polls', async () => {
+    const r = await start({ BULK_STATUS_POLL_MS: '100', BULK_STATUS_MAX_POLL_MS: '60000' }, { batchProcessingMs: 2500 });
+    // Target refuses one visitor's row: the batch completes with failedUpdates = 1.
+    r.simulator.faults.rejectVisitor('CRM-FAILS');
+    await send(r, ['CRM-LANDS', 'CRM-FAILS']);
+
+    // The delay each postponed poll was given, by the number of polls made so far.
+    const delays = new Map<number, number>();
+    let jobId: string | undefined;
+    const sampled = waitFor(async () => {
+      if (jobId === undefined) jobId = (await r.pipeline.queues.bulkStatus.getDelayed())[0]?.id;
+      if (jobId === undefined) return false;
+      const job = await r.pipeline.queues.bulkStatus.getJob(jobId);
+      if (job === undefined) return true;
+      const polls = job.data.batches[0]?.polls ?? 0;
+      // BullMQ clears `delay` when it promotes the job, so only a read of a job still
+      // delayed counts; the last such read per poll is the delay that poll was given.
+      if (polls > 0 && (await job.getState()) === 'delayed') delays.set(polls, job.delay);
+      return false;
+    }, 20_000, 10);
+    expect(await sampled).toBe(true);
+    expect(await waitFor(() => r.summaries.length === 2, 20_000)).toBe(true);
+
+    const series = [...delays].sort(([a], [b]) => a - b).map(([, delay]) => delay);
+    expect(series.length, `delays ${series.join(', ')}`).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < series.length; i += 1) expect(series[i], `delays ${series.join(', ')}`).toBeGreaterThanOrEqual(series[i - 1] ?? 0);
+    expect(series.at(-1), `delays ${series.join(', ')}`).toBeGreaterThan((series[0] ?? 0) * 2);
+
+    // The counts reached the summaries although every job was postponed several times.
+    const total = (field: keyof BulkStatusSummary): number => r.summaries.reduce((n, s) => n + s[field], 0);
+    expect(total('complete')).toBe(2);
+    expect(total('batchSize')).toBe(2);
+    expect(total('successfulUpdates')).toBe(1);
+    expect(total('failedUpdates')).toBe(1);
+    expect(total('profilesNotFound')).toBe(0);
+    for (const s of r.summaries) expect(s.polls).toBeGreaterThanOrEqual(3);
+    const warned = r.logs.filter((l) => l.msg === 'bulk batch complete, but Target reports rows that did not land');
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ level: 40, batchSize: 1, successfulUpdates: 0, failedUpdates: 1, profilesNotFound: 0 });
+    expect(r.simulator.store.get('thirdPartyId', 'CRM-LANDS')?.callCentreLastOutcome).toBe('solved');
+    expect(r.simulator.store.get('thirdPartyId', 'CRM-FAILS')).toBeUndefined();
+  });
+
+  it('keeps the counts of a batch that completed in an earlier run than the rest of its claim', async () => {
+    // No flusher: the test makes one claim holding an mboxPC and a thirdPartyId visitor, so
+    // the claim has two files and one status job polls both.
+    const r = await start({ BULK_STATUS_POLL_MS: '100' }, {}, ['map', 'deliver']);
+    r.simulator.faults.stickNextBatches(1); // the pcId file goes first and gets stuck
+    r.simulator.faults.rejectVisitor('CRM-FAILS');
+    await send(r, [{ mboxPC: 'pc-1.01_00' }, 'CRM-FAILS']);
+    const claimId = 'claim-two-files';
+    const claimed: string[] = [];
+    expect(await waitFor(async () => {
+      claimed.push(...(await r.pipeline.store.claimDue(claimId, 10)));
+      return claimed.length === 2;
+    }, 10_000)).toBe(true);
+    await r.pipeline.queues.deliverBulk.add('deliver', { claimId, visitors: claimed }, { jobId: claimId });
+
+    expect(await waitFor(() => r.summaries.length === 1, 20_000)).toBe(true);
+    // The thirdPartyId batch completed while the pcId one was resubmitted; its counts survived
+    // the postponed runs that followed.
+    expect(r.summaries[0]).toMatchObject({ complete: 2, resubmitted: 1, acked: 2, batchSize: 2, successfulUpdates: 1, failedUpdates: 1, profilesNotFound: 0, pending: 0 });
+    expect(r.simulator.store.get('pcId', 'pc-1.01_00')?.callCentreLastReason).toBe('reason 0');
+    expect(r.logs.filter((l) => l.msg === 'bulk batch complete, but Target reports rows that did not land')).toMatchObject([{ failedUpdates: 1 }]);
+  });
+});
+
