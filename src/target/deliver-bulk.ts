@@ -1,9 +1,10 @@
 import type { Job, Queue } from 'bullmq';
 import type { VisitorSnapshot } from '../coalesce/store.js';
-import { classifyError } from '../errors.js';
+import { PipelineError, classifyError } from '../errors.js';
 import { parseVisitorKey, visitorKey } from '../events/index.js';
 import type { BulkStatusJob, DeliverJob } from '../queues.js';
 import { buildBulkFiles, type BulkFile } from './bulk-file.js';
+import { PROFILE_DATA_LIMIT_BYTES, profileDataBytes } from './single-request.js';
 import { noteOldest, type DeliverySummary } from './deliver-single.js';
 import { deadLetterVisitors, postpone, retryOrGiveUp, type DeliveryDeps } from './delivery-context.js';
 
@@ -15,10 +16,11 @@ export interface BulkDeliveryDeps extends DeliveryDeps {
 
 /** Builds the bulk files for these in-flight snapshots (one set per identity kind). */
 export function filesFor(snapshots: readonly VisitorSnapshot[]): BulkFile[] {
-  return buildBulkFiles(snapshots.map((s) => ({
-    visitor: parseVisitorKey(s.vk),
-    values: new Map([...s.attributes].map(([name, u]) => [name, u.value])),
-  })));
+  return buildBulkFiles(snapshots.map((s) => ({ visitor: parseVisitorKey(s.vk), values: valuesOf(s) })));
+}
+
+function valuesOf(snapshot: VisitorSnapshot): Map<string, string> {
+  return new Map([...snapshot.attributes].map(([name, u]) => [name, u.value]));
 }
 
 /**
@@ -40,7 +42,15 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
       return summary;
     }
     // Frozen: the status poll acks exactly these values, whatever runs after this one.
-    const snapshots = await deps.store.snapshot(claimId, visitors, Date.now(), { freeze: true });
+    const frozen = await deps.store.snapshot(claimId, visitors, Date.now(), { freeze: true });
+    // Target refuses a visitor's data over 64 KB; in a bulk file that shows only as a failed
+    // update in the batch counts, so such a visitor is dead-lettered here, by itself.
+    const oversize = frozen.filter((s) => profileDataBytes(valuesOf(s)) > PROFILE_DATA_LIMIT_BYTES);
+    if (oversize.length > 0) {
+      await deadLetterVisitors(deps, 'deliver-bulk', job, claimId, oversize, new PipelineError(`visitor update over Target's ${PROFILE_DATA_LIMIT_BYTES}-byte profile data limit`, 'PROFILE_TOO_LARGE', 'permanent'));
+      summary.deadLettered += oversize.length;
+    }
+    const snapshots = frozen.filter((s) => !oversize.includes(s));
     if (snapshots.length === 0) return summary;
     const files = filesFor(snapshots);
     const budget = await deps.budgets.bulk.reserve(files.length);
