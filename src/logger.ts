@@ -82,6 +82,21 @@ export function createLogger(settings: LoggerSettings): Logger {
   return pino(options);
 }
 
+/** What {@link jobLogger} reads from a BullMQ job. */
+export interface JobIdentity {
+  queueName: string;
+  id?: string | undefined;
+  attemptsMade: number;
+}
+
+/**
+ * The child logger of one job attempt: every line carries `queue`, `jobId` and `attempt`
+ * (1 for the first run), so one job's lines can be found among many workers'.
+ */
+export function jobLogger(logger: Logger, job: JobIdentity): Logger {
+  return logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
+}
+
 /**
  * pino's call shapes: `(obj, msg?, ...args)`, `(err, msg?, ...args)` or `(msg, ...args)`.
  * An Error first argument is turned into `{ err }` with its message as the line's message,

@@ -1,4 +1,4 @@
-import { Queue, Worker } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import { Flusher } from './coalesce/flusher.js';
 import { createMapProcessor } from './coalesce/map-processor.js';
 import { VisitorStore, storeSettingsFrom } from './coalesce/store.js';
@@ -6,9 +6,9 @@ import type { Config } from './config.js';
 import { DeadLetters } from './dead-letters.js';
 import { DeadLetterAdmin } from './dlq/admin.js';
 import type { CompiledMapping } from './events/index.js';
-import type { Logger } from './logger.js';
+import { jobLogger, type Logger } from './logger.js';
 import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type BulkStatusJob, type DeadLetter, type DeliverJob, type IngestJob } from './queues.js';
-import { connectRedis, type RedisClient } from './redis.js';
+import { connectRedis, logRedisErrors, type RedisClient, type RedisErrorLog } from './redis.js';
 import { TargetClient, type TargetCallObserver } from './target/client.js';
 import { targetBackoffStrategy, type RetryPolicy } from './target/backoff.js';
 import { createBudgets, type Budgets } from './target/budgets.js';
@@ -55,6 +55,9 @@ export interface Pipeline {
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const { config, logger } = options;
   const redis = connectRedis(config);
+  // Every connection and queue has an error listener that logs through the redacting
+  // logger: without one, ioredis and BullMQ print the error (the AUTH password included).
+  const redisErrors = logRedisErrors(redis, logger, 'pipeline');
   const prefix = bullPrefix(config.REDIS_PREFIX);
   const retry: RetryPolicy = {
     baseDelayMs: config.RETRY_BASE_MS,
@@ -73,14 +76,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     bulkStatus: new Queue<BulkStatusJob>(QUEUE_NAMES.bulkStatus, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.bulkStatus }),
     deadLetter: new Queue<DeadLetter>(QUEUE_NAMES.deadLetter, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.deadLetter }),
   };
+  for (const queue of Object.values(queues)) queue.on('error', (error) => redisErrors.report(error));
   const store = new VisitorStore(redis, storeSettingsFrom(config));
   const deadLetters = new DeadLetters(queues.deadLetter);
   const workers: Worker[] = [];
   const closers: Array<() => Promise<void>> = [];
   const workerConnections: RedisClient[] = [];
-  const workerOptions = (concurrency: number) => {
+  const workerErrors = new Map<string, RedisErrorLog>();
+  const workerOptions = (queue: string, concurrency: number) => {
     const connection = connectRedis(config);
     workerConnections.push(connection);
+    workerErrors.set(queue, logRedisErrors(connection, logger.child({ queue }), `worker:${queue}`));
     // A job whose process died returns within about 2 × WORKER_LOCK_MS. Every job is safe to
     // run again (the merge knows its batches, a delivery re-reads its claim), while one failed
     // for stalling would strand an ingest batch: so allow many stalls, not BullMQ's one.
@@ -91,8 +97,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   };
 
   if (options.roles.includes('map')) {
-    const processor = createMapProcessor({ store, mapping: options.mapping, deadLetters, maxValueLength: config.MAX_VALUE_LENGTH, logger: logger.child({ role: 'map' }) });
-    const mapWorker = new Worker<IngestJob>(QUEUE_NAMES.ingest, processor, workerOptions(config.WORKER_CONCURRENCY));
+    const mapLogger = logger.child({ role: 'map' });
+    const processor = createMapProcessor({ store, mapping: options.mapping, deadLetters, maxValueLength: config.MAX_VALUE_LENGTH, logger: mapLogger });
+    const mapWorker = new Worker<IngestJob>(QUEUE_NAMES.ingest, processor, workerOptions(QUEUE_NAMES.ingest, config.WORKER_CONCURRENCY));
     // A batch whose retries are spent (Redis kept failing) becomes a dead letter with its
     // events, so "accepted" always ends in delivered or dead-lettered (P1).
     mapWorker.on('failed', (job, error) => {
@@ -102,7 +109,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         stage: 'map', source: job.data.source, events: job.data.events,
         error: { class: error.name, code: (error as { code?: string }).code ?? 'MAP_FAILED', message: error.message },
         attempts: job.attemptsMade, firstAttemptAt: job.timestamp, lastAttemptAt: at,
-      }, `map-failed-${job.id ?? at}`).catch((e: unknown) => logger.error({ err: e, jobId: job.id }, 'could not dead-letter a failed ingest batch; it stays in the failed set'));
+      }, `map-failed-${job.id ?? at}`).catch((e: unknown) => jobLogger(mapLogger, job).error({ err: e }, 'could not dead-letter a failed ingest batch; it stays in the failed set'));
     });
     workers.push(mapWorker);
   }
@@ -110,6 +117,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     // Four bulk-call slots: a visitor held back for bulk waits that long, and bulk files
     // that are not full start at most that often (12 a minute at the documented 50 a
     // minute, so with their status polls they leave half the budget for full files).
+    const flushLogger = logger.child({ role: 'flusher' });
     const bulkRetryMs = Math.max(1000, Math.floor(config.BULK_CALLS_WINDOW_MS / Math.max(1, config.BULK_CALLS_PER_MINUTE)) * 4);
     const flusher = new Flusher({
       store,
@@ -122,20 +130,22 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       batchSize: config.FLUSH_BATCH_SIZE,
       bulkBatchSize: config.FLUSH_BULK_BATCH_SIZE,
       bulkThreshold: config.BULK_THRESHOLD,
-      logger: logger.child({ role: 'flusher' }),
+      logger: flushLogger,
     });
     const dlqAdmin = new DeadLetterAdmin(queues, store, logger.child({ role: 'dlq' }));
-    const trimDeadLetters = async (): Promise<number> => {
+    const trimDeadLetters = async (log: Logger): Promise<number> => {
       const removed = await dlqAdmin.trim(config.DEAD_LETTER_MAX_COUNT, config.DEAD_LETTER_MAX_AGE_MS);
       if (removed > 0) {
         await redis.hincrby(store.keys.stats, 'dead_letters_trimmed', removed);
-        logger.warn({ removed, maxCount: config.DEAD_LETTER_MAX_COUNT, maxAgeMs: config.DEAD_LETTER_MAX_AGE_MS }, 'trimmed dead letters past their retention');
+        log.warn({ removed, maxCount: config.DEAD_LETTER_MAX_COUNT, maxAgeMs: config.DEAD_LETTER_MAX_AGE_MS }, 'trimmed dead letters past their retention');
       }
       return removed;
     };
     await queues.flush.upsertJobScheduler('flush-due', { every: config.FLUSH_INTERVAL_MS }, { name: 'flush' });
     await queues.flush.upsertJobScheduler('trim-dead-letters', { every: 60_000 }, { name: 'trim-dead-letters' });
-    workers.push(new Worker(QUEUE_NAMES.flush, (job) => (job.name === 'trim-dead-letters' ? trimDeadLetters() : flusher.flushOnce()), workerOptions(1)));
+    // The Flusher logs with its own (role) logger; the trim job's lines name their job.
+    const flushJob = (job: Job): Promise<unknown> => (job.name === 'trim-dead-letters' ? trimDeadLetters(jobLogger(flushLogger, job)) : flusher.flushOnce());
+    workers.push(new Worker(QUEUE_NAMES.flush, flushJob, workerOptions(QUEUE_NAMES.flush, 1)));
   }
   if (options.roles.includes('deliver')) {
     const client = new TargetClient({
@@ -159,12 +169,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       maxResubmits: config.BULK_MAX_RESUBMITS,
       giveUpPollingAfterMs: 23 * 3600_000,
     });
-    workers.push(new Worker<DeliverJob>(QUEUE_NAMES.deliverSingle, single, workerOptions(config.WORKER_CONCURRENCY)));
-    workers.push(new Worker<DeliverJob>(QUEUE_NAMES.deliverBulk, bulk, workerOptions(2)));
-    workers.push(new Worker<BulkStatusJob>(QUEUE_NAMES.bulkStatus, status, workerOptions(4)));
+    workers.push(new Worker<DeliverJob>(QUEUE_NAMES.deliverSingle, single, workerOptions(QUEUE_NAMES.deliverSingle, config.WORKER_CONCURRENCY)));
+    workers.push(new Worker<DeliverJob>(QUEUE_NAMES.deliverBulk, bulk, workerOptions(QUEUE_NAMES.deliverBulk, 2)));
+    workers.push(new Worker<BulkStatusJob>(QUEUE_NAMES.bulkStatus, status, workerOptions(QUEUE_NAMES.bulkStatus, 4)));
   }
   for (const worker of workers) {
-    worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
+    // Errors of the worker's connections come here as well: one log per error, repeats quieted.
+    const errors = workerErrors.get(worker.name) ?? redisErrors;
+    worker.on('error', (error) => errors.report(error, 'worker error'));
     worker.on('failed', (job, error) => logger.warn({ queue: worker.name, jobId: job?.id, attempt: job?.attemptsMade, code: (error as { code?: string }).code, error: error.message }, 'job attempt failed'));
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));

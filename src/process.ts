@@ -77,10 +77,10 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
   }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
   if (stopRedis !== undefined) lifecycle.add('private redis-server', stopRedis);
   if (lifecycle.isStopping) return;
-  const metrics = new Metrics();
+  const metrics = new Metrics({ mapping });
   const pipeline = await startPipeline({
     config, mapping, logger, roles: options.roles, targetBaseUrl: targetBaseUrl ?? '',
-    onTargetCall: (endpoint, ms) => metrics.targetCallDuration.observe({ endpoint }, ms / 1000),
+    onTargetCall: (endpoint, ms, outcome) => metrics.recordTargetCall(endpoint, ms, outcome),
   });
   const settings = await checkRedisSettings(pipeline.redis);
   // Loud on purpose: these settings decide whether "accepted" can be trusted (P1, P7).

@@ -139,3 +139,57 @@ export async function checkRedisSettings(redis: RedisClient): Promise<RedisSetti
   }
   return report;
 }
+
+/** How long the same Redis error is logged at debug only, after it was logged at error. */
+export const REPEATED_ERROR_QUIET_MS = 60_000;
+
+/** Reports the errors of one Redis connection and of the BullMQ queues and workers on it. */
+export interface RedisErrorLog {
+  /** Logs `error` once; the same error object again (a queue repeating its connection's) is ignored. */
+  report(error: unknown, message?: string): void;
+}
+
+/**
+ * Sends every `error` of `client` through `logger` (which redacts: ioredis puts the AUTH
+ * password in the `command` of its errors, and BullMQ or ioredis print errors that have no
+ * listener to the console, unredacted). While Redis is away each reconnect fails again, so
+ * an error is logged at error level once per {@link REPEATED_ERROR_QUIET_MS} (with how often
+ * it repeated since) and at debug in between; the return of the connection is logged at info.
+ * `connection` names the connection in each line (`pipeline`, `worker:<queue>`).
+ */
+export function logRedisErrors(client: RedisClient, logger: Logger, connection: string): RedisErrorLog {
+  const reported = new WeakSet<object>();
+  const lastLogged = new Map<string, { at: number; repeated: number }>();
+  let failing = false;
+  const report = (error: unknown, message = 'Redis connection error'): void => {
+    if (typeof error === 'object' && error !== null) {
+      if (reported.has(error)) return;
+      reported.add(error);
+    }
+    failing = true;
+    const key = `${message}|${errorKey(error)}`;
+    const now = Date.now();
+    const last = lastLogged.get(key);
+    if (last !== undefined && now - last.at < REPEATED_ERROR_QUIET_MS) {
+      last.repeated += 1;
+      logger.debug({ err: error, connection }, message);
+      return;
+    }
+    lastLogged.set(key, { at: now, repeated: 0 });
+    logger.error({ err: error, connection, ...(last !== undefined ? { repeatedSinceLastLogged: last.repeated } : {}) }, message);
+  };
+  client.on('error', (error: unknown) => report(error));
+  client.on('ready', () => {
+    if (!failing) return;
+    failing = false;
+    lastLogged.clear();
+    logger.info({ connection }, 'Redis connection is back');
+  });
+  return { report };
+}
+
+function errorKey(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const { code } = error as NodeJS.ErrnoException;
+  return `${code ?? error.name}:${error.message}`;
+}

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import type { DeadLetters } from '../dead-letters.js';
 import { invalidInputLetter } from '../dead-letters.js';
 import { validateEvent, type CompiledMapping, type ValidEvent } from '../events/index.js';
-import type { Logger } from '../logger.js';
+import { jobLogger, type Logger } from '../logger.js';
 import type { IngestJob } from '../queues.js';
 import type { MergeOutcome, VisitorStore } from './store.js';
 
@@ -25,6 +25,7 @@ export type MapSummary = Record<MergeOutcome | 'invalid', number>;
 export function createMapProcessor(deps: MapDeps) {
   return async (job: Job<IngestJob>): Promise<MapSummary> => {
     const { source, receivedAt, events } = job.data;
+    const log = jobLogger(deps.logger, job);
     const summary: MapSummary = { applied: 0, duplicate: 0, late: 0, superseded: 0, replayed: 0, invalid: 0 };
     const valid: ValidEvent[] = [];
     for (const [index, raw] of events.entries()) {
@@ -40,7 +41,7 @@ export function createMapProcessor(deps: MapDeps) {
     // Job ids restart after a queue is obliterated; with the creation time they stay unique.
     const outcomes = await deps.store.merge(source, valid, Date.now(), `${job.id ?? ''}@${job.timestamp}`, job.timestamp);
     for (const outcome of outcomes) summary[outcome] += 1;
-    deps.logger.debug({ jobId: job.id, source, events: events.length, ...summary }, 'merged batch');
+    log.debug({ source, events: events.length, ...summary }, 'merged batch');
     return summary;
   };
 }

@@ -1,4 +1,3 @@
-import type { FastifyPluginAsync } from 'fastify';
 import { deadLetterRoutes } from '../dlq/routes.js';
 import type { Config } from '../config.js';
 import type { CompiledMapping } from '../events/index.js';
@@ -7,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import { opsPlugins } from '../ops/plugins.js';
 import type { Pipeline, Role } from '../pipeline.js';
+import type { RoutePlugin } from './server.js';
 
 /** What route plugins may use: the process' config, pipeline handles and its state. */
 export interface HttpContext {
@@ -20,10 +20,8 @@ export interface HttpContext {
   isStopping: () => boolean;
 }
 
-export interface NamedPlugin {
-  name: string;
-  plugin: FastifyPluginAsync;
-}
+/** A route plugin with its name (and whether it logs its own failed requests). */
+export type NamedPlugin = RoutePlugin;
 
 /**
  * The route plugins one process serves. Every process serves the operational routes
@@ -31,6 +29,7 @@ export interface NamedPlugin {
  */
 export function httpPluginsFor(ctx: HttpContext): NamedPlugin[] {
   const plugins: NamedPlugin[] = [...opsPlugins(ctx), { name: 'dead-letters', plugin: deadLetterRoutes(ctx) }];
-  if (ctx.roles.includes('intake')) plugins.push({ name: 'intake', plugin: intakePlugin(ctx) });
+  // Intake's error handler logs the 5xx it answers itself (src/intake/http.ts).
+  if (ctx.roles.includes('intake')) plugins.push({ name: 'intake', plugin: intakePlugin(ctx), logsOwnErrors: true });
   return plugins;
 }

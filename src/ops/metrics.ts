@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { resolveMapping, type CompiledMapping } from '../events/index.js';
 import type { AcceptSummary } from '../intake/accept.js';
+import type { TargetEndpoint } from '../target/client.js';
 
 /** Seconds from a few milliseconds to a few days: delivery lag spans coalescing windows and offline backfills. */
 const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86_400, 7 * 86_400];
@@ -42,8 +43,8 @@ export class Metrics {
   readonly deliveries = this.counter('ti_deliveries_total', 'Delivery jobs (one claim each) by mode and outcome (completed, retry, failed)', ['mode', 'outcome']);
   readonly deliveredVisitors = this.counter('ti_delivered_visitors_total', 'Visitors whose values Target accepted', ['mode']);
   readonly reroutedVisitors = this.counter('ti_rerouted_visitors_total', 'Visitors moved from one delivery mode to another (single budget short)', ['mode']);
-  readonly targetCalls = this.counter('ti_target_calls_total', 'Calls to Target that succeeded, per endpoint', ['endpoint']);
-  readonly targetCallDuration = this.histogram('ti_target_call_duration_seconds', 'Duration of one call to Target, per endpoint (needs timings from the Target client)', ['endpoint'], DURATION_BUCKETS);
+  readonly targetCalls = this.counter('ti_target_calls_total', 'Calls to Target answered 2xx, per endpoint (single, bulk, status, fetch)', ['endpoint']);
+  readonly targetCallDuration = this.histogram('ti_target_call_duration_seconds', 'Duration of one call to Target, answered or failed, per endpoint (single, bulk, status, fetch)', ['endpoint'], DURATION_BUCKETS);
   readonly eventToDelivered = this.histogram('ti_event_to_delivered_seconds', 'From the event time of the oldest value in a delivery to its acceptance by Target', ['mode'], LAG_BUCKETS);
   readonly intakeToDelivered = this.histogram('ti_intake_to_delivered_seconds', 'From intake storing the earliest value of a delivery to its acceptance by Target', ['mode'], LAG_BUCKETS);
   readonly bulkFileRows = this.histogram('ti_bulk_file_rows', 'Rows per bulk file sent to Target', [], SIZE_BUCKETS);
@@ -81,6 +82,16 @@ export class Metrics {
     for (const rejected of summary.rejected) {
       this.eventsRejected.inc({ source, reason: rejectionReason(rejected.errors[0] ?? '', this.reasons) });
     }
+  }
+
+  /**
+   * Counts one HTTP call to Target, as the Target client reports it (its `onCall`): every
+   * call is timed, calls answered 2xx are counted per endpoint. Endpoints are the client's
+   * four (single, bulk, status, fetch), so the labels stay bounded.
+   */
+  recordTargetCall(endpoint: TargetEndpoint, durationMs: number, outcome: 'ok' | 'error'): void {
+    this.targetCallDuration.observe({ endpoint }, durationMs / 1000);
+    if (outcome === 'ok') this.targetCalls.inc({ endpoint });
   }
 
   /** Counts one request refused under backpressure (`backlog`, `redis_memory`, ...). */

@@ -69,8 +69,8 @@ function recordDelivery(metrics: Metrics, queue: string, summary: Record<string,
   if (delivered > 0) metrics.deliveredVisitors.inc({ mode }, delivered);
   const rerouted = count(summary.rerouted);
   if (rerouted > 0) metrics.reroutedVisitors.inc({ mode }, rerouted);
-  const calls = count(summary.calls);
-  if (calls > 0) metrics.targetCalls.inc({ endpoint: mode }, calls);
+  // Calls to Target are not counted here: the Target client reports each one with its real
+  // endpoint (Metrics.recordTargetCall), status polls and profile fetches included.
   if (typeof summary.oldestEventMs === 'number' && delivered > 0) {
     metrics.eventToDelivered.observe({ mode }, Math.max(0, finishedAt - summary.oldestEventMs) / 1000);
   }

@@ -4,6 +4,7 @@ import { OPS_ROUTES } from '../../../src/ops/routes.js';
 import { waitFor } from '../../harness/pipeline.js';
 import { ADMIN_TOKEN, startOpsServer, type OpsServer } from './ops-server.js';
 import { declaredNames, parseSamples, valueOf, type Sample } from './prometheus-text.js';
+import { recordDeliveries, requestsByEndpoint, type CompletedDelivery, type Endpoint } from './target-calls.js';
 
 const SOURCE = 'pos-eu';
 const API_KEY = 'pos-key-7d1e9a0c4b2f5e8d';
@@ -31,6 +32,8 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
   let ops: OpsServer;
   let text = '';
   let samples: Sample[] = [];
+  let deliveries: CompletedDelivery[] = [];
+  let requests: Record<Endpoint, number>;
 
   const post = async (events: unknown[]): Promise<{ status: number; body: { accepted: number; duplicates: number; rejected: unknown[] } }> => {
     const response = await fetch(`${ops.url}/v1/events`, {
@@ -58,6 +61,7 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
       logLevel: 'debug',
       env: { INGEST_API_KEYS: `${SOURCE}:${API_KEY}`, DELIVERY_MODE: 'single', RETRY_BASE_MS: '50' },
     });
+    deliveries = recordDeliveries(ops.pipeline);
     const visitorA = { mbox3rdPartyId: A };
 
     // 1. Three visitors, one bad event (rejected at intake, never stored).
@@ -88,8 +92,11 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
     expect(resend.body).toMatchObject({ accepted: 0, duplicates: 1 });
 
     // Counters move on BullMQ events, just after the state in Redis: wait for the last ones.
+    // E's job is the last to complete, with nothing delivered.
     expect(await waitFor(async () => (await metric('ti_events_late_dropped_total', { source: SOURCE })) === 1 && (await metric('ti_dead_letters_total', { stage: 'deliver-single', code: 'TARGET_HTTP_400' })) === 1)).toBe(true);
+    expect(await waitFor(async () => deliveries.some((d) => d.delivered === 0) && (await metric('ti_deliveries_total', { mode: 'single', outcome: 'completed' })) === deliveries.length)).toBe(true);
     await scrape();
+    requests = requestsByEndpoint(ops.simulator);
   });
   afterAll(async () => {
     await ops.close();
@@ -119,19 +126,42 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
   it('counts deliveries, retries and dead letters', () => {
     expect(valueOf(samples, 'ti_delivered_visitors_total', { mode: 'single' })).toBe(4);
     expect(valueOf(samples, 'ti_deliveries_total', { mode: 'single', outcome: 'retry' })).toBe(1);
-    expect(valueOf(samples, 'ti_deliveries_total', { mode: 'single', outcome: 'completed' })).toBeGreaterThanOrEqual(3);
+    // A, B and C may share a job or not; D's job completes on its retry, E's with nothing delivered.
+    expect(deliveries.length).toBeGreaterThanOrEqual(3);
+    expect(valueOf(samples, 'ti_deliveries_total', { mode: 'single', outcome: 'completed' })).toBe(deliveries.length);
     expect(valueOf(samples, 'ti_job_retries_total', { queue: 'deliver-single' })).toBe(1);
     expect(valueOf(samples, 'ti_job_attempts_failed_total', { queue: 'deliver-single', code: 'TARGET_HTTP_503' })).toBe(1);
     expect(valueOf(samples, 'ti_jobs_failed_total', { queue: 'deliver-single' })).toBeUndefined();
     expect(valueOf(samples, 'ti_dead_letters_total', { stage: 'deliver-single', code: 'TARGET_HTTP_400' })).toBe(1);
     expect(valueOf(samples, 'ti_flush_visitors_sum')).toBe(5);
-    expect(valueOf(samples, 'ti_event_to_delivered_seconds_count', { mode: 'single' })).toBeGreaterThanOrEqual(2);
-    expect(valueOf(samples, 'ti_event_to_delivered_seconds_sum', { mode: 'single' })).toBeGreaterThan(2 * 20 * 60);
+  });
+
+  it('observes the lags of every delivery that delivered something', () => {
+    const delivering = deliveries.filter((d) => d.delivered > 0).length;
+    expect(delivering).toBe(deliveries.length - 1);
+    expect(valueOf(samples, 'ti_event_to_delivered_seconds_count', { mode: 'single' })).toBe(delivering);
+    // Every delivered event happened 20 or 30 minutes before the run.
+    expect(valueOf(samples, 'ti_event_to_delivered_seconds_sum', { mode: 'single' })).toBeGreaterThan(delivering * 20 * 60);
+    expect(valueOf(samples, 'ti_intake_to_delivered_seconds_count', { mode: 'single' })).toBe(delivering);
+    // No value is delivered before its coalescing window (COALESCE_WINDOW_MS) has passed.
+    const intakeLag = valueOf(samples, 'ti_intake_to_delivered_seconds_sum', { mode: 'single' }) ?? 0;
+    expect(intakeLag).toBeGreaterThanOrEqual((delivering * ops.config.COALESCE_WINDOW_MS) / 1000);
+    expect(intakeLag).toBeLessThan(delivering * 60);
   });
 
   it('counts every successful Target call, also when calls run in parallel within a job', () => {
     // A, B and C may share one delivery job whose calls run concurrently; D and E alone.
-    expect(valueOf(samples, 'ti_target_calls_total', { endpoint: 'single' })).toBe(4);
+    expect(ops.simulator.stats.single).toBe(4);
+    expect(valueOf(samples, 'ti_target_calls_total', { endpoint: 'single' })).toBe(ops.simulator.stats.single);
+    for (const endpoint of ['bulk', 'status', 'fetch']) expect(valueOf(samples, 'ti_target_calls_total', { endpoint }), endpoint).toBeUndefined();
+  });
+
+  it('times every call to Target per endpoint, the refused ones included', () => {
+    // The four accepted updates, the one answered 503 and the one answered 400.
+    expect(requests).toEqual({ single: 6, bulk: 0, status: 0, fetch: 0 });
+    expect(valueOf(samples, 'ti_target_call_duration_seconds_count', { endpoint: 'single' })).toBe(requests.single);
+    expect(valueOf(samples, 'ti_target_call_duration_seconds_sum', { endpoint: 'single' })).toBeGreaterThan(0);
+    for (const endpoint of ['bulk', 'status', 'fetch']) expect(valueOf(samples, 'ti_target_call_duration_seconds_count', { endpoint }), endpoint).toBeUndefined();
   });
 
   it('reads queue sizes, visitors and Redis from Redis at scrape time', () => {
@@ -143,8 +173,11 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
     expect(valueOf(samples, 'ti_visitors_in_flight')).toBe(0);
     expect(valueOf(samples, 'ti_redis_up')).toBe(1);
     expect(valueOf(samples, 'ti_redis_memory_bytes', { kind: 'used' })).toBeGreaterThan(0);
-    const single = valueOf(samples, 'ti_budget_remaining', { budget: 'single' });
-    expect(single).toBeLessThanOrEqual(ops.config.SINGLE_DAILY_BUDGET - 4);
+    // Every single call takes one from the budget, refused ones too (Target may count them).
+    expect(valueOf(samples, 'ti_budget_remaining', { budget: 'single' })).toBe(ops.config.SINGLE_DAILY_BUDGET - requests.single);
+    expect(valueOf(samples, 'ti_budget_recent_calls', { budget: 'single' })).toBe(requests.single);
+    expect(valueOf(samples, 'ti_budget_remaining', { budget: 'bulk' })).toBe(ops.config.BULK_CALLS_PER_MINUTE);
+    expect(valueOf(samples, 'ti_budget_recent_calls', { budget: 'bulk' })).toBe(0);
   });
 
   it('keeps labels bounded: no visitor ids, event ids, card numbers or tokens anywhere', () => {
@@ -155,6 +188,15 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
       }
     }
     for (const secret of [CARD, AGENT, API_KEY, ADMIN_TOKEN]) expect(text).not.toContain(secret);
+  });
+  it('logs each map and delivery job with its own child logger: queue, job id and attempt', () => {
+    const lines = ops.logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const merged = lines.filter((l) => l.msg === 'merged batch');
+    expect(merged).toHaveLength(4);
+    for (const line of merged) expect(line).toMatchObject({ role: 'map', queue: 'ingest', jobId: expect.any(String) as unknown, attempt: 1, source: SOURCE });
+    const delivered = lines.filter((l) => l.msg === 'single delivery');
+    expect(delivered.map((l) => l.attempt).sort()).toEqual([...deliveries.map(() => 1), 2].sort());
+    for (const line of delivered) expect(line).toMatchObject({ queue: 'deliver-single', jobId: expect.any(String) as unknown });
   });
   // What the logs of such a run hold is checked in log-secrets.test.ts, against an
   // unredacted copy of the same log calls.

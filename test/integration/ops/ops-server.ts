@@ -90,9 +90,13 @@ export async function startOpsServer(options: OpsServerOptions = {}): Promise<Op
   if (options.rawLog === true) logger = teeLogger(logger, pino({ level }, memoryDestination(rawLogLines)));
   const roles = options.roles ?? OPS_ROLES;
   const mapping = resolveMapping();
-  const pipeline = await startPipeline({ config, mapping, logger, roles, targetBaseUrl });
+  const metrics = new Metrics({ defaultMetrics: false, mapping });
+  // As src/process.ts: the Target client reports every call to the metrics.
+  const pipeline = await startPipeline({
+    config, mapping, logger, roles, targetBaseUrl,
+    onTargetCall: (endpoint, ms, outcome) => metrics.recordTargetCall(endpoint, ms, outcome),
+  });
   let stopping = false;
-  const metrics = new Metrics({ defaultMetrics: false });
   const ctx: HttpContext = { config, logger, mapping, pipeline, metrics, roles, isStopping: () => stopping };
   const app = await buildHttpServer({ logger, bodyLimit: config.INTAKE_BODY_LIMIT_BYTES, plugins: httpPluginsFor(ctx) });
   const url = await listen(app, 0, '127.0.0.1');
