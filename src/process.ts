@@ -49,7 +49,7 @@ export async function runProcess(options: ProcessOptions): Promise<void> {
     pretty: config.NODE_ENV !== 'production' && process.stdout.isTTY,
     redactKeys: [...privateDataFields(mapping)],
   });
-  const lifecycle = new Lifecycle(logger);
+  const lifecycle = new Lifecycle(logger, undefined, { shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   lifecycle.installSignalHandlers();
   await lifecycle.trackStartup(startRoles(options, config, mapping, logger, lifecycle));
 }

@@ -4,7 +4,7 @@ import { VisitorStore, storeSettingsFrom } from '../coalesce/store.js';
 import { readCliConfig } from '../cli-config.js';
 import { createLogger } from '../logger.js';
 import { JOB_OPTIONS, QUEUE_NAMES, UNKNOWN_SOURCE, bullPrefix, type DeadLetter, type IngestJob } from '../queues.js';
-import { connectRedis } from '../redis.js';
+import { connectRedis, logRedisErrors } from '../redis.js';
 import { redactValue } from '../ops/redact.js';
 import { DeadLetterAdmin, type DeadLetterView } from './admin.js';
 import { FilterError, parseFilter } from './filters.js';
@@ -35,6 +35,9 @@ async function withAdmin(action: (admin: DeadLetterAdmin) => Promise<void>): Pro
   const ingest = new Queue<IngestJob>(QUEUE_NAMES.ingest, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.ingest });
   const store = new VisitorStore(redis, storeSettingsFrom(config));
   const logger = createLogger({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, pretty: false, destination: process.stderr });
+  // Through the redacting logger, never ioredis' or BullMQ's own print of the raw error.
+  const redisErrors = logRedisErrors(redis, logger, 'dlq');
+  for (const queue of [deadLetter, ingest]) queue.on('error', (error) => redisErrors.report(error));
   try {
     await action(new DeadLetterAdmin({ deadLetter, ingest }, store, logger));
   } catch (error) {

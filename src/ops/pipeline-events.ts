@@ -59,6 +59,13 @@ function recordCompleted(metrics: Metrics, queue: string, job: Job, result: unkn
     if (reissued > 0) metrics.flushReissued.inc(reissued);
   } else if (isDeliveryQueue(queue)) {
     recordDelivery(metrics, queue, summary, finishedAt);
+  } else if (queue === QUEUE_NAMES.bulkStatus) {
+    // Only the run that finishes a claim returns (postponed polls do not complete), and its
+    // counts are the totals of the claim's complete batches.
+    for (const [field, outcome] of [['successfulUpdates', 'successful'], ['profilesNotFound', 'profile_not_found'], ['failedUpdates', 'failed']] as const) {
+      const n = count(summary[field]);
+      if (n > 0) metrics.bulkRows.inc({ outcome }, n);
+    }
   }
 }
 

@@ -3,7 +3,8 @@ import { basename } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { ConfigError, loadConfigSubset } from '../../config.js';
 import { loadMappingFile, resolveMapping } from '../../events/index.js';
-import { connectRedis, firstRedisUrl, redisAnswers } from '../../redis.js';
+import { createLogger } from '../../logger.js';
+import { connectRedis, firstRedisUrl, logRedisErrors, redisAnswers } from '../../redis.js';
 import { openIntake } from '../intake-deps.js';
 import { CheckpointStore } from './checkpoint.js';
 import { parseColumnMap } from './csv-columns.js';
@@ -84,6 +85,8 @@ async function runImport(file: string, opts: ImportCliOptions): Promise<number> 
 
   // Bounded retries: an outage mid-import stops it (resumable) instead of hanging silently.
   const redis = connectRedis(config, { maxRetriesPerRequest: 20 });
+  // Never ioredis' own "unhandled error" print: its error objects carry the AUTH arguments.
+  logRedisErrors(redis, createLogger({ level: 'warn', pretty: false, destination: process.stderr }), 'import');
   const intake = openIntake(redis, { prefix: config.REDIS_PREFIX, dedupeWindowMs: config.DEDUPE_WINDOW_MS, mapping, maxValueLength: config.MAX_VALUE_LENGTH, shards: config.REDIS_SHARDS });
   const checkpoints = new CheckpointStore(redis, config.REDIS_PREFIX, config.DEDUPE_WINDOW_MS);
   const stop = new AbortController();

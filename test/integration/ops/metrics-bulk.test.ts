@@ -68,6 +68,13 @@ describe('/metrics after a small run in bulk mode', () => {
     expect(valueOf(samples, 'ti_bulk_file_rows_bucket', { le: '5' })).toBe(2);
   });
 
+  it('counts the rows Target reported for the complete batches, by outcome', async () => {
+    expect(await waitFor(async () => (await metric('ti_bulk_rows_total', { outcome: 'successful' })) === rowsApplied)).toBe(true);
+    expect(rowsApplied).toBe(5);
+    expect(valueOf(samples, 'ti_bulk_rows_total', { outcome: 'failed' })).toBeUndefined();
+    expect(valueOf(samples, 'ti_bulk_rows_total', { outcome: 'profile_not_found' })).toBeUndefined();
+  });
+
   it('counts bulk and status calls by their own endpoint, and times each of them', () => {
     expect(requests.single).toBe(0);
     expect(requests.fetch).toBe(0);
