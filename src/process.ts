@@ -63,7 +63,8 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
     if (options.allInOne) {
       // The first line says where deliveries go, so nobody mistakes a demo for production.
       logger.warn('TARGET_CLIENT_CODE is not set: delivering to the built-in Target simulator, not to Adobe Target');
-      const simulator = await startSimulator({ clientCode: config.clientCode, port: config.SIMULATOR_PORT });
+      // Faithful on unknown ids: a single update does not create an mbox3rdPartyId profile.
+      const simulator = await startSimulator({ clientCode: config.clientCode, port: config.SIMULATOR_PORT, createOnSingleUpdate: 'pcId' });
       lifecycle.add('simulator', () => simulator.close());
       targetBaseUrl = simulator.url;
       logger.info({ url: simulator.url, clientCode: config.clientCode }, 'Target simulator listening');

@@ -14,6 +14,11 @@ function nonNegative(value: string): number {
   return n;
 }
 
+function singleCreates(value: string): 'all' | 'pcId' | 'none' {
+  if (value === 'all' || value === 'pcId' || value === 'none') return value;
+  throw new InvalidArgumentError('expected pcId, all or none');
+}
+
 function faults(value: string) {
   try {
     return parseFaultsJson(value);
@@ -34,9 +39,10 @@ export function registerSimulatorCommand(program: Command): void {
     .option('--latency <ms>', 'added latency per request', nonNegative, 0)
     .option('--batch-processing <ms>', 'how long a bulk batch stays incomplete', nonNegative, 0)
     .option('--bulk-calls-per-minute <n>', 'bulk calls admitted per minute before HTTP 503', nonNegative, 50)
+    .option('--single-creates <which>', 'which unknown ids a single update creates: pcId (Target issued it, so it exists; an unknown mbox3rdPartyId is dropped with a success answer, as Target does), all, or none', singleCreates, 'pcId')
     .option('--public-url <url>', 'base URL clients reach it at (for batchStatus links), e.g. http://simulator:8090')
     .option('--faults <json>', 'faults to start with (or SIMULATOR_FAULTS), same JSON as POST /_simulator/faults, e.g. {"endpoints":{"bulk":{"outageWindows":[{"startInMs":10000,"durationMs":30000}]}}}; times count from start', faults)
-    .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; bulkCallsPerMinute: number; publicUrl?: string; faults?: ReturnType<typeof faults> }) => {
+    .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; bulkCallsPerMinute: number; publicUrl?: string; faults?: ReturnType<typeof faults>; singleCreates: 'all' | 'pcId' | 'none' }) => {
       const authToken = opts.authToken ?? process.env.SIMULATOR_AUTH_TOKEN;
       const initialFaults = opts.faults ?? (process.env.SIMULATOR_FAULTS !== undefined && process.env.SIMULATOR_FAULTS !== '' ? faults(process.env.SIMULATOR_FAULTS) : undefined);
       const simulator = await startSimulator({
@@ -46,6 +52,7 @@ export function registerSimulatorCommand(program: Command): void {
         latencyMs: opts.latency,
         batchProcessingMs: opts.batchProcessing,
         bulkCallsPerMinute: opts.bulkCallsPerMinute,
+        createOnSingleUpdate: opts.singleCreates,
         ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl.replace(/\/+$/, '') } : {}),
         ...(authToken !== undefined && authToken !== '' ? { authToken } : {}),
       });

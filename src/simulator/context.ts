@@ -9,7 +9,7 @@ import type { ProfileStore } from './store.js';
 export interface ResolvedSettings {
   clientCode: string;
   authToken: string | undefined;
-  createOnSingleUpdate: boolean;
+  createOnSingleUpdate: boolean | 'all' | 'pcId' | 'none';
   maxValueLength: number;
   bulkCellDecoding: BulkCellDecoding;
 }

@@ -23,9 +23,10 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  * (query string or form body), after the request was read and found valid.
  *
  * Unknown ids: Target documents that this API updates only, and its answer does not show
- * that nothing happened. With `createOnSingleUpdate: false` the simulator does the same
- * (success, nothing stored); the default `true` creates the profile, which suits local runs
- * and end-to-end tests that never made the visitor "known" first.
+ * that nothing happened. `createOnSingleUpdate` says what the simulator does: `'pcId'`
+ * creates only mboxPC profiles (Target issued that id, so it has the profile) and drops an
+ * unknown mbox3rdPartyId with a success answer, as Target does; `false` drops every unknown
+ * id; the programmatic default `true` creates all, for tests that never made a visitor known.
  */
 export function registerSingleRoutes(app: FastifyInstance, ctx: SimulatorContext): void {
   const config: EndpointRouteConfig = { endpoint: 'single' };
@@ -66,7 +67,9 @@ function handleSingle(ctx: SimulatorContext, request: FastifyRequest, reply: Fas
   const { kind, id, attributes } = reading.update;
   const rejectedWith = ctx.faults.rejectionFor(id);
   if (rejectedWith !== undefined) return sendXmlError(reply, rejectedWith, 'Simulated rejection of this visitor');
-  const outcome = ctx.store.apply(kind, id, attributes, { create: ctx.settings.createOnSingleUpdate, via: 'single' });
+  const creates = ctx.settings.createOnSingleUpdate;
+  const create = creates === true || creates === 'all' || (creates === 'pcId' && kind === 'pcId');
+  const outcome = ctx.store.apply(kind, id, attributes, { create, via: 'single' });
   if (outcome === 'tooLarge') {
     return sendXmlError(reply, 400, 'profile would exceed 64 KB of attribute data');
   }

@@ -16,6 +16,9 @@ import { ProfileStore } from './store.js';
 import { errorXml, XML_CONTENT_TYPE } from './xml.js';
 
 /** How to run the simulated Adobe Target. */
+
+/** Which unknown ids a single update creates: see {@link SimulatorOptions.createOnSingleUpdate}. */
+export type SingleUpdateCreates = boolean | 'all' | 'pcId' | 'none';
 export interface SimulatorOptions {
   /** The only client code accepted in paths and `?client=`; others get HTTP 400. */
   clientCode: string;
@@ -32,11 +35,14 @@ export interface SimulatorOptions {
   /** Fastify `logger` option, or a pino logger instance. Default false. */
   logger?: boolean | object;
   /**
-   * Whether a single update for an id Target has never seen creates the profile. Target
-   * does not (documented), yet answers success; `false` emulates exactly that. Default true,
-   * for local runs and end-to-end tests.
+   * Which single updates for an id the simulator has never seen create the profile. Target
+   * creates none (documented) and still answers success. `'pcId'`: an `mboxPC` was issued
+   * by Target, so its profile exists — created on first sight; an unknown `mbox3rdPartyId`
+   * is not (the faithful reading, used by the stand-alone simulator, `npm start` and the
+   * oracle tests). `true`/`'all'` creates every profile (tests that never made a visitor
+   * known); `false`/`'none'` none. Default true.
    */
-  createOnSingleUpdate?: boolean;
+  createOnSingleUpdate?: SingleUpdateCreates;
   /** Bulk calls admitted per rolling window before 503 (documented: 50). Default 50. */
   bulkCallsPerMinute?: number;
   /** Length of that rolling window in ms; shorten it in tests. Default 60,000. */

@@ -7,7 +7,8 @@ describe('target-ingest simulator and verify (built CLI)', () => {
   it('runs the simulator stand-alone with faults from its flag, steers it over /_simulator, and verify reads a profile', async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const sim = runBuilt('src/cli.js', {}, ['simulator', '--port', String(port), '--client-code', 'acme', '--faults', '{"failNext":{"count":1,"status":503}}']);
+    // `--single-creates all`: this test makes its profile with a single update.
+    const sim = runBuilt('src/cli.js', {}, ['simulator', '--port', String(port), '--client-code', 'acme', '--single-creates', 'all', '--faults', '{"failNext":{"count":1,"status":503}}']);
     try {
       await sim.waitForLine(/listening at/);
       const update = `${base}/m2/acme/profile/update?mbox3rdPartyId=CRM-V&profile.tier=gold%20%26%20more`;
@@ -37,6 +38,27 @@ describe('target-ingest simulator and verify (built CLI)', () => {
       const missing = runBuilt('src/cli.js', env, ['verify', 'mbox3rdPartyId:NOBODY']);
       expect(await missing.exited).toBe(1);
       expect(missing.lines.join('\n')).toMatch(/no profile for mbox3rdPartyId NOBODY/);
+    } finally {
+      sim.kill('SIGTERM');
+      await sim.exited;
+    }
+  });
+
+  it('by default, like Target, drops a single update for an unknown mbox3rdPartyId and keeps mboxPC profiles', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const sim = runBuilt('src/cli.js', {}, ['simulator', '--port', String(port), '--client-code', 'acme']);
+    try {
+      await sim.waitForLine(/listening at/);
+      for (const visitor of ['mbox3rdPartyId=CRM-UNKNOWN', 'mboxPC=1368007744041-575948.01_00']) {
+        const answer = await request(`${base}/m2/acme/profile/update?${visitor}&profile.tier=gold`);
+        expect(answer.statusCode).toBe(200);
+        expect(await answer.body.text()).toContain('<success>true</success>');
+      }
+      expect(await (await request(`${base}/_simulator/stats`)).body.json()).toMatchObject({ single: 2, profiles: 1 });
+      const thirdParty = await request(`${base}/rest/v1/profiles/thirdPartyId/CRM-UNKNOWN?client=acme`);
+      expect(thirdParty.statusCode).toBe(404);
+      await thirdParty.body.dump();
     } finally {
       sim.kill('SIGTERM');
       await sim.exited;

@@ -90,7 +90,9 @@ export async function runOracleWorkload(options: OracleRunOptions): Promise<Orac
   const shards = options.shards ?? 1;
   const redis = connectRedis(target);
   const prefix = uniquePrefix('oracle');
-  const simulator = await startSimulator({ clientCode: 'acme', latencyMs: options.targetLatencyMs ?? 0 });
+  // Faithful on unknown ids: a visitor routed wrongly (an unknown mbox3rdPartyId by single
+  // update) is not created, and the oracle comparison catches it.
+  const simulator = await startSimulator({ clientCode: 'acme', latencyMs: options.targetLatencyMs ?? 0, createOnSingleUpdate: 'pcId' });
   let fleet: WorkerFleet;
   try {
     fleet = new WorkerFleet(

@@ -186,6 +186,23 @@ describe('single profile update with createOnSingleUpdate: false', () => {
   });
 });
 
+describe("single profile update with createOnSingleUpdate: 'pcId' (stand-alone and npm start)", () => {
+  it('creates an mboxPC profile Target issued, but drops an unknown mbox3rdPartyId with a success answer', async () => {
+    const faithful = await startSimulator({ clientCode: CLIENT, createOnSingleUpdate: 'pcId' });
+    try {
+      const pc = await send(`${faithful.url}/m2/${CLIENT}/profile/update?mboxPC=issued-1&profile.a=1`);
+      expect(pc.status).toBe(200);
+      expect(faithful.store.get('pcId', 'issued-1')).toEqual({ a: '1' });
+      const thirdParty = await send(`${faithful.url}/m2/${CLIENT}/profile/update?mbox3rdPartyId=CRM-new&profile.a=1`);
+      expect(thirdParty.status).toBe(200);
+      expect(xmlField(thirdParty.text, 'success')).toBe('true');
+      expect(faithful.store.get('thirdPartyId', 'CRM-new')).toBeUndefined();
+    } finally {
+      await faithful.close();
+    }
+  });
+});
+
 describe('single profile update with authentication', () => {
   it('answers 401 without or with a wrong bearer token and 200 with the right one', async () => {
     const secured = await startSimulator({ clientCode: CLIENT, authToken: 'tok-123' });
