@@ -51,10 +51,10 @@ export interface BulkStatusJob {
 export type Stage = 'intake' | 'map' | 'deliver-single' | 'deliver-bulk' | 'bulk-status';
 
 /**
- * The `source` of a dead letter whose producer is not known: delivery stages (deliver-single,
- * deliver-bulk, bulk-status) hold visitor updates merged from every source that sent events
- * for the visitor, and the visitor store does not keep which source set which attribute.
- * Entries written before sources were recorded read as this too.
+ * The `source` of a dead letter without one producer: a delivery-stage entry (deliver-single,
+ * deliver-bulk, bulk-status) whose visitor values came from several sources (its `sources`
+ * lists them), or from values the store kept no source for (dlq replays, or stored before
+ * sources were kept). Entries written before sources were recorded read as this too.
  */
 export const UNKNOWN_SOURCE = 'unknown';
 
@@ -66,10 +66,12 @@ export interface DeadLetter {
    * for delivery stages. Absent only in entries written before it was recorded.
    */
   source?: string;
+  /** Delivery stages: every source whose events the held values came from, when known. */
+  sources?: string[];
   /** Raw events (map stage) or visitor updates (delivery stages). */
   events?: unknown[];
   /** Visitor updates: the values that did not land, with their `<occurredAt>|<event id>` stamps. */
-  visitors?: Array<{ vk: string; attributes: Record<string, { value: string; stamp: string }> }>;
+  visitors?: Array<{ vk: string; attributes: Record<string, { value: string; stamp: string }>; sources?: string[] }>;
   error: { class: string; code: string; message: string; status?: number; bodyExcerpt?: string };
   /**
    * Runs of the job that ended here, the last included: every retry, including the delayed

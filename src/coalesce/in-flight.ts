@@ -10,6 +10,8 @@ export interface VisitorSnapshot {
   attributes: Map<string, AttributeUpdate>;
   /** When intake stored the earliest of these values (ms), if the store knows it. */
   receivedAtMs?: number;
+  /** The producers (sources) whose events these values came from, if the store knows them. */
+  sources?: string[];
 }
 
 /** A visitor's in-flight hash, flat as HGETALL returns it, as a snapshot. */
@@ -19,6 +21,8 @@ export function snapshotOf(vk: string, flat: readonly string[]): VisitorSnapshot
     if (flat[i] === '_in') {
       const at = Number(flat[i + 1]);
       if (Number.isFinite(at)) snapshot.receivedAtMs = at;
+    } else if (flat[i] === '_src') {
+      snapshot.sources = (flat[i + 1] ?? '').split(',').filter((one) => one !== '');
     }
   }
   return snapshot;

@@ -25,6 +25,17 @@ local function newer(a, b)
   end
   return la > lb
 end
+
+-- Sources of the values a visitor holds (_src: comma-separated, distinct, bounded), so a
+-- failed delivery can say which producers sent them.
+local function addSources(list, more)
+  if not more then return list end
+  if not list then return more end
+  for one in string.gmatch(more, '[^,]+') do
+    if #list < 200 and not string.find(',' .. list .. ',', ',' .. one .. ',', 1, true) then list = list .. ',' .. one end
+  end
+  return list
+end
 `;
 
 /**
@@ -86,6 +97,9 @@ for e = 1, n do
     end
     if wrote then
       redis.call('HSETNX', vp, '_in', receivedAt)
+      local src = redis.call('HGET', vp, '_src')
+      local merged = addSources(src, source)
+      if merged ~= src then redis.call('HSET', vp, '_src', merged) end
       redis.call('ZADD', due, 'NX', now + windowMs, vk)
       code = 1
     elseif late then
@@ -171,6 +185,9 @@ for a = 6, #ARGV do
     if #pending > 0 then
       local pin = redis.call('HGET', vp, '_in')
       if pin then redis.call('HSETNX', vf, '_in', pin) end
+      local held = redis.call('HGET', vf, '_src')
+      local merged = addSources(held, redis.call('HGET', vp, '_src'))
+      if merged and merged ~= held then redis.call('HSET', vf, '_src', merged) end
       redis.call('DEL', vp)
       redis.call('ZREM', KEYS[1], vk)
     end
@@ -200,7 +217,10 @@ for a = 6, #ARGV, 2 do
 end
 redis.call('PEXPIRE', vd, retentionMs)
 if not mine then return 0 end
-if redis.call('HLEN', vf) > 1 + redis.call('HEXISTS', vf, '_sent') + redis.call('HEXISTS', vf, '_in') then return 2 end
+-- Attributes left (newer values folded in meanwhile); bookkeeping fields start with '_'.
+for _, f in ipairs(redis.call('HKEYS', vf)) do
+  if string.sub(f, 1, 2) == 's:' then return 2 end
+end
 redis.call('DEL', vf)
 redis.call('ZREM', root .. ':leases', vk)
 if redis.call('EXISTS', root .. ':vp:' .. vk) == 1 then redis.call('ZADD', KEYS[1], 'NX', now, vk) end
@@ -313,6 +333,9 @@ for a = 4, #ARGV do
     end
     local held_in, pending_in = redis.call('HGET', vf, '_in'), redis.call('HGET', vp, '_in')
     if held_in and (not pending_in or tonumber(held_in) < tonumber(pending_in)) then redis.call('HSET', vp, '_in', held_in) end
+    local pending_src = redis.call('HGET', vp, '_src')
+    local merged = addSources(pending_src, redis.call('HGET', vf, '_src'))
+    if merged and merged ~= pending_src then redis.call('HSET', vp, '_src', merged) end
     redis.call('DEL', vf)
     redis.call('ZREM', root .. ':leases', vk)
     redis.call('ZADD', KEYS[1], dueAt, vk)

@@ -54,7 +54,7 @@ function withFilters(cmd: Command): Command {
   return cmd
     .option('--stage <stage>', 'intake, map, deliver-single, deliver-bulk or bulk-status')
     .option('--code <code>', 'error code, e.g. TARGET_HTTP_400 or EVENT_INVALID')
-    .option('--source <source>', `producer source; delivery-stage entries (visitor updates merged from every source) have source "${UNKNOWN_SOURCE}"`)
+    .option('--source <source>', `producer source: its entries, and deliveries whose values came (partly) from it; "${UNKNOWN_SOURCE}": entries without one producer`)
     .option('--since <time>', 'last attempt at or after (ISO-8601 or epoch ms)')
     .option('--until <time>', 'last attempt before (ISO-8601 or epoch ms)')
     .option('--json', 'print JSON');

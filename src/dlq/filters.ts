@@ -14,8 +14,9 @@ export const DeadLetterFilterSchema = z.object({
   /** Error code, e.g. TARGET_HTTP_400 or EVENT_INVALID. */
   code: z.string().min(1).max(64).optional(),
   /**
-   * Producer source. Delivery-stage entries (deliver-single, deliver-bulk, bulk-status) hold
-   * values merged from every source and match only `unknown` (UNKNOWN_SOURCE).
+   * Producer source: matches an entry of that source, and a delivery-stage entry whose
+   * values came (partly) from it (`sources`); `unknown` (UNKNOWN_SOURCE) matches entries
+   * without a single known source.
    */
   source: z.string().min(1).max(64).optional(),
   /** Last attempt at or after this time. */
@@ -29,7 +30,7 @@ export type DeadLetterFilter = z.infer<typeof DeadLetterFilterSchema>;
 export function matchesFilter(entry: DeadLetter, filter: DeadLetterFilter): boolean {
   if (filter.stage !== undefined && entry.stage !== filter.stage) return false;
   if (filter.code !== undefined && entry.error.code !== filter.code) return false;
-  if (filter.source !== undefined && (entry.source ?? UNKNOWN_SOURCE) !== filter.source) return false;
+  if (filter.source !== undefined && (entry.source ?? UNKNOWN_SOURCE) !== filter.source && entry.sources?.includes(filter.source) !== true) return false;
   if (filter.since !== undefined && entry.lastAttemptAt < filter.since) return false;
   if (filter.until !== undefined && entry.lastAttemptAt >= filter.until) return false;
   return true;

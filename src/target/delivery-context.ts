@@ -23,16 +23,21 @@ export interface DeliveryDeps {
 
 /**
  * Dead-letters visitor updates (with the values that did not land) and lets go of their
- * claim. The source is {@link UNKNOWN_SOURCE}: a visitor's values are merged from every
- * source that sent events for it, and the store does not keep which one set what.
+ * claim. The visitor store keeps, per visitor, the sources whose events its values came
+ * from: `sources` lists them all, and `source` is that one source when there is only one,
+ * else {@link UNKNOWN_SOURCE} (values merged from several producers, or written before
+ * sources were kept).
  */
 export async function deadLetterVisitors(deps: DeliveryDeps, stage: Stage, job: Job, claimId: string, snapshots: VisitorSnapshot[], error: PipelineError): Promise<void> {
   if (snapshots.length === 0) return;
   const now = Date.now();
+  const sources = [...new Set(snapshots.flatMap((s) => s.sources ?? []))].sort();
+  const known = snapshots.every((s) => (s.sources?.length ?? 0) > 0);
   await deps.deadLetters.add({
     stage,
-    source: UNKNOWN_SOURCE,
-    visitors: snapshots.map((s) => ({ vk: s.vk, attributes: Object.fromEntries(s.attributes) })),
+    source: known && sources.length === 1 ? (sources[0] ?? UNKNOWN_SOURCE) : UNKNOWN_SOURCE,
+    ...(sources.length > 0 ? { sources } : {}),
+    visitors: snapshots.map((s) => ({ vk: s.vk, attributes: Object.fromEntries(s.attributes), ...(s.sources !== undefined ? { sources: s.sources } : {}) })),
     error: describeError(error),
     attempts: attemptNumber(job),
     firstAttemptAt: job.timestamp,

@@ -65,14 +65,15 @@ describe('poison events and a visitor Target rejects: dead letters, then replay 
       const byStage = new Map(listed.entries.map((e) => [e.stage, e]));
       expect(byStage.get('map')).toMatchObject({ source: 'kiosk', error: { code: 'EVENT_INVALID' } });
       expect(byStage.get('map')?.error.message).toMatch(/type: unknown event type "kiosk_v2_visit"/);
-      // A permanent refusal is not retried: one attempt. Delivery entries hold values merged
-      // from every source, so their source is "unknown".
-      expect(byStage.get('deliver-single')).toMatchObject({ source: 'unknown', attempts: 1, error: { code: 'TARGET_HTTP_400', status: 400 } });
+      // A permanent refusal is not retried: one attempt. The visitor store knows the rejected
+      // visitor's values came from "pos" alone.
+      expect(byStage.get('deliver-single')).toMatchObject({ source: 'pos', sources: ['pos'], attempts: 1, error: { code: 'TARGET_HTTP_400', status: 400 } });
       for (const e of listed.entries) expect(e.lastAttemptAt).toBeGreaterThanOrEqual(e.firstAttemptAt);
       const filtered = (await dlq(cliEnv, ['list', '--stage', 'map'])) as { total: number };
       expect(filtered.total).toBe(1);
-      const unknownSource = (await dlq(cliEnv, ['list', '--source', 'unknown'])) as { total: number; entries: Array<{ stage: string }> };
-      expect(unknownSource.entries.map((e) => e.stage)).toEqual(['deliver-single']);
+      const fromPos = (await dlq(cliEnv, ['list', '--source', 'pos'])) as { total: number; entries: Array<{ stage: string }> };
+      expect(fromPos.entries.map((e) => e.stage)).toEqual(['deliver-single']);
+      expect(((await dlq(cliEnv, ['list', '--source', 'unknown'])) as { total: number }).total).toBe(0);
       expect(((await dlq(cliEnv, ['list', '--source', 'kiosk'])) as { total: number }).total).toBe(1);
       const dry = (await dlq(cliEnv, ['replay', '--dry-run'])) as { matched: number; done: number };
       expect(dry).toMatchObject({ matched: 2, done: 0 });
@@ -106,14 +107,15 @@ describe('poison events and a visitor Target rejects: dead letters, then replay 
       await producer.close();
       const admin = new DeadLetterAdmin(running.pipeline.queues, running.pipeline.store, createLogger({ level: 'silent', pretty: false }));
       expect(await waitFor(async () => (await admin.list({})).total === 1, 20_000, 100)).toBe(true);
-      const [entry] = (await admin.list({ source: 'unknown' })).entries;
+      const [entry] = (await admin.list({ source: 'pos' })).entries;
       const calls = running.simulator.stats.byStatus[503] ?? 0;
-      expect(entry).toMatchObject({ stage: 'deliver-single', source: 'unknown', error: { code: 'TARGET_HTTP_503', status: 503 } });
+      expect(entry).toMatchObject({ stage: 'deliver-single', source: 'pos', error: { code: 'TARGET_HTTP_503', status: 503 } });
       // More runs than BullMQ's two attempts, each one a call Target refused.
       expect(entry?.attempts).toBeGreaterThan(2);
       expect(entry?.attempts).toBe(calls);
       expect((entry?.lastAttemptAt ?? 0) - (entry?.firstAttemptAt ?? 0)).toBeGreaterThanOrEqual(1500);
-      expect((await admin.list({ source: 'pos' })).total).toBe(0);
+      // The store knew the values came from "pos" alone: nothing without a source is left.
+      expect((await admin.list({ source: 'unknown' })).total).toBe(0);
     } finally {
       await running.close();
       await deletePrefix(redis, running.prefix);

@@ -9,6 +9,20 @@ const deliveryEntry: DeadLetter = { ...base, stage: 'deliver-single', source: UN
 /** Written before sources were recorded for delivery stages. */
 const legacyEntry: DeadLetter = { ...base, stage: 'deliver-bulk', visitors: [] };
 
+/** A delivery whose visitor values came from two producers. */
+const mixedEntry: DeadLetter = { ...base, stage: 'deliver-bulk', source: UNKNOWN_SOURCE, sources: ['kiosk', 'pos'], visitors: [] };
+/** A delivery whose values all came from one producer. */
+const posDelivery: DeadLetter = { ...base, stage: 'deliver-single', source: 'pos', sources: ['pos'], visitors: [] };
+
+describe('dead-letter filter by the sources of a delivery', () => {
+  it('a producer matches deliveries that carry its values, alone or mixed with others', () => {
+    const filter = parseFilter({ source: 'pos' });
+    expect([mapEntry, mixedEntry, posDelivery, deliveryEntry].filter((e) => matchesFilter(e, filter))).toEqual([mapEntry, mixedEntry, posDelivery]);
+    expect(matchesFilter(mixedEntry, parseFilter({ source: 'kiosk' }))).toBe(true);
+    expect(matchesFilter(posDelivery, parseFilter({ source: 'kiosk' }))).toBe(false);
+  });
+});
+
 describe('dead-letter filter by source', () => {
   it('a producer source matches only the entries that producer sent', () => {
     const filter = parseFilter({ source: 'pos' });

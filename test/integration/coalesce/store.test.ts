@@ -138,6 +138,22 @@ describe('VisitorStore', () => {
     expect(await store.inFlightVisitors()).toBe(0);
   });
 
+  it('keeps the sources of the values a visitor holds, once each, through hand-backs and folds', async () => {
+    await store.merge('pos', [event('e1', 1, { tier: 'bronze' })], T0);
+    await store.merge('kiosk', [event('e2', 2, { city: 'Basel' })], T0);
+    await store.merge('pos', [event('e3', 3, { tier: 'silver' })], T0);
+    await store.claimDue('c1', 10, T0 + 1000);
+    await store.unclaim('c1', ['3p:CRM-1'], T0 + 1000);
+    await store.claimDue('c2', 10, T0 + 1000);
+    await store.merge('callcentre', [event('e4', 4, { tier: 'gold' })], T0 + 1001);
+    const [snap] = await store.snapshot('c2', ['3p:CRM-1'], T0 + 1002);
+    expect(snap?.sources).toEqual(['pos', 'kiosk', 'callcentre']);
+    expect(await store.ack('c2', snap!, T0 + 1003)).toBe('done');
+    // A value superseded before it was stored adds no source.
+    await store.merge('late-feed', [event('e0', 0, { tier: 'old' })], T0 + 1004);
+    expect(await store.pendingVisitors()).toBe(0);
+  });
+
   it('drops an event older than the value Target already holds, and counts it (P4)', async () => {
     await store.merge('pos', [event('e5', 5, { tier: 'gold' })], T0);
     await store.claimDue('c1', 10, T0 + 1000);
