@@ -169,7 +169,7 @@ export const EnvSchema = z.object({
   /** In auto mode, a flush with at least this many due visitors goes by the Bulk API. */
   BULK_THRESHOLD: positiveInt(100),
   /** Visitors per bulk claim (rows of one bulk file per identity kind; Target allows 500,000). */
-  FLUSH_BULK_BATCH_SIZE: wholeNumber(10_000, 1, 500_000, 'expected 1-500000 (500,000 is the row limit of one bulk file)'),
+  FLUSH_BULK_BATCH_SIZE: wholeNumber(50_000, 1, 500_000, 'expected 1-500000 (500,000 is the row limit of one bulk file)'),
   /** Bulk API calls (submits and status polls) allowed per rolling minute, across all processes. */
   BULK_CALLS_PER_MINUTE: positiveInt(50),
   /** The window of BULK_CALLS_PER_MINUTE (documented: one minute; shorter only for tests). */
