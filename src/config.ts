@@ -6,8 +6,8 @@ import { z } from 'zod';
  * One line per variable says what it is for and its default.
  */
 
-const WHOLE_NUMBER = /^[+-]?\d+$/;
-const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)$/;
+/** A decimal number, exponent allowed (`6.048e8`, `1.0`, `.5`); no hex, no blanks. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /**
  * A whole number from a string, with messages that name the problem and quote the value
@@ -18,7 +18,7 @@ const wholeNumber = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGE
     .string()
     .transform((raw, ctx) => {
       const text = raw.trim();
-      if (!WHOLE_NUMBER.test(text)) {
+      if (!DECIMAL.test(text) || !Number.isSafeInteger(Number(text))) {
         ctx.addIssue({ code: 'custom', message: `expected a whole number, got ${JSON.stringify(raw)}` });
         return z.NEVER;
       }
@@ -301,8 +301,12 @@ function validate<K extends keyof Env>(env: Record<string, string | undefined>, 
   return values as Pick<Env, K>;
 }
 
-/** A message about a secret variable with every trace of its value (and of REDIS_URL passwords) cut out. */
-function withoutSecrets(variable: string, value: string | undefined, message: string): string {
+/**
+ * A message about a secret variable with every trace of its value (and of REDIS_URL
+ * passwords) cut out: a backstop behind messages that never quote secrets. Exported for its
+ * test.
+ */
+export function withoutSecrets(variable: string, value: string | undefined, message: string): string {
   if (value === undefined || !SECRET_VARIABLES.has(variable)) return message;
   const secrets = [value, ...value.split(','), ...redisSeeds(value).map(passwordOf)].filter((s) => s.length >= 3);
   return secrets.reduce((text, secret) => text.replaceAll(secret, '<redacted>'), message);

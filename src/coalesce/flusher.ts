@@ -76,7 +76,8 @@ export class Flusher {
       // And a bulk file that would not be full starts at most once per pacer interval: the
       // due visitors stay due and gather, instead of every flush tick spending a bulk call
       // (and its status polls) until the minute's budget is gone and everything waits.
-      if (goesBulk && due < this.deps.bulkBatchSize && !(await this.deps.bulkPacer.tryPass()).passed) break;
+      const paced = goesBulk && due < this.deps.bulkBatchSize;
+      if (paced && !(await this.deps.bulkPacer.tryPass()).passed) break;
       const size = goesBulk ? this.deps.bulkBatchSize : this.deps.batchSize;
       const claimId = randomUUID();
       const visitors: string[] = [];
@@ -86,7 +87,11 @@ export class Flusher {
         const shard = (first + j) % shards;
         if ((dues[shard] ?? 0) > 0) visitors.push(...(await this.deps.store.claimDue(claimId, size - visitors.length, now, shard)));
       }
-      if (visitors.length === 0) break;
+      if (visitors.length === 0) {
+        // Every due visitor was held by an earlier delivery: the pass bought nothing.
+        if (paced) await this.deps.bulkPacer.release();
+        break;
+      }
       const routed = await this.dispatch(claimId, visitors, goesBulk);
       result.claimed += visitors.length;
       result.single += routed.single;

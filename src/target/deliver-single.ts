@@ -110,7 +110,9 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls 
     summary.retrying = transient.length;
     log.info({ claimId, visitors: visitors.length, ...summary }, 'single delivery');
     if (transient.length === 0) return summary;
-    return retryOrGiveUp(deps, 'deliver-single', job, token, claimId, transient.map((t) => t.snapshot), retryCause(transient.map((t) => t.error)));
+    // The longest Retry-After sets the delay; a visitor dead-lettered says its own failure.
+    const errors = new Map(transient.map((t) => [t.snapshot, t.error]));
+    return retryOrGiveUp(deps, 'deliver-single', job, token, claimId, transient.map((t) => t.snapshot), retryCause(transient.map((t) => t.error)), (s) => errors.get(s) ?? retryCause([...errors.values()]));
   };
 }
 

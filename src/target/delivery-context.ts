@@ -55,11 +55,15 @@ export async function deadLetterVisitors(deps: DeliveryDeps, stage: Stage, job: 
  * DelayedError for a self-scheduled retry, UnrecoverableError after a permanent error so
  * BullMQ does not run the job again.
  */
-export async function retryOrGiveUp(deps: DeliveryDeps, stage: Stage, job: Job, token: string | undefined, claimId: string, pending: VisitorSnapshot[], error: PipelineError): Promise<never> {
+export async function retryOrGiveUp(
+  deps: DeliveryDeps, stage: Stage, job: Job, token: string | undefined, claimId: string, pending: VisitorSnapshot[], error: PipelineError,
+  /** Each visitor's own failure, when they differ (single calls): its dead letter says that one (P9). */
+  errorOf?: (snapshot: VisitorSnapshot) => PipelineError,
+): Promise<never> {
   const decision = decideRetry(job, deps.retry, error);
   switch (decision.action) {
     case 'dead-letter':
-      await deadLetterVisitors(deps, stage, job, claimId, pending, error);
+      for (const [cause, group] of groupByError(pending, errorOf ?? (() => error))) await deadLetterVisitors(deps, stage, job, claimId, group, cause);
       if (decision.reason === 'permanent') throw Object.assign(new UnrecoverableError(error.message), { code: error.code });
       throw error;
     case 'delay':
@@ -68,6 +72,19 @@ export async function retryOrGiveUp(deps: DeliveryDeps, stage: Stage, job: Job, 
     case 'bull-retry':
       throw error;
   }
+}
+
+/** Visitors by failure (code and HTTP status), each group with its first error: one dead letter per kind of failure. */
+function groupByError(snapshots: readonly VisitorSnapshot[], errorOf: (snapshot: VisitorSnapshot) => PipelineError): Array<[PipelineError, VisitorSnapshot[]]> {
+  const groups = new Map<string, [PipelineError, VisitorSnapshot[]]>();
+  for (const snapshot of snapshots) {
+    const cause = errorOf(snapshot);
+    const key = `${cause.code}|${cause.details.status ?? ''}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [cause, [snapshot]]);
+    else group[1].push(snapshot);
+  }
+  return [...groups.values()];
 }
 
 /** Puts a job back to run after `ms` without spending an attempt (waiting for a budget). */

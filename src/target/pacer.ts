@@ -33,4 +33,9 @@ export class CallPacer {
     // -2: expired between the two calls; -1 cannot happen (always set with PX).
     return { passed: false, retryInMs: ttl > 0 ? ttl : 1 };
   }
+
+  /** Gives a pass back unused (nothing came of it), so the next one need not wait. */
+  async release(): Promise<void> {
+    await this.redis.del(this.key);
+  }
 }

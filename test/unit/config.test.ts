@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, loadConfigSubset } from '../../src/config.js';
+import { ConfigError, loadConfig, loadConfigSubset, withoutSecrets } from '../../src/config.js';
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -111,6 +111,12 @@ describe('loadConfig', () => {
       'SIMULATOR_PORT: expected a port 0-65535, got 70000',
     ]);
     expect(loadConfig({ PORT: ' 9000 ', BULK_MAX_RESUBMITS: '0' })).toMatchObject({ PORT: 9000, BULK_MAX_RESUBMITS: 0 });
+    // Whole numbers in any decimal spelling, as operators write long windows.
+    expect(loadConfig({ DEDUPE_WINDOW_MS: '6.048e8', COALESCE_WINDOW_MS: '5000.0' })).toMatchObject({ DEDUPE_WINDOW_MS: 604_800_000, COALESCE_WINDOW_MS: 5000 });
+    expect(problemsOf({ TARGET_TIMEOUT_MS: '0x10', FLUSH_INTERVAL_MS: '1e-3' })).toEqual([
+      'TARGET_TIMEOUT_MS: expected a whole number, got "0x10"',
+      'FLUSH_INTERVAL_MS: expected a whole number, got "1e-3"',
+    ]);
   });
 
   it('lists schema problems together with production requirements', () => {
@@ -178,6 +184,14 @@ describe('loadConfig', () => {
     expect(text).toContain('REDIS_URL: several URLs are only allowed with REDIS_CLUSTER=true');
     expect(text).toContain('TARGET_CLIENT_CODE: required when NODE_ENV=production');
     for (const secret of ['hunter2-password', 'other-password', 'admin-secret', 'readonly-secret', 'tiny-secret', 'kiosk']) expect(text).not.toContain(secret);
+  });
+
+  it('cuts a secret value, its comma-separated parts and REDIS_URL passwords out of any message about it', () => {
+    const key = 'pos:pos-key-0123456789abcdef';
+    expect(withoutSecrets('INGEST_API_KEYS', `${key},kiosk:kiosk-key-0123456789`, `bad entry ${key} and kiosk:kiosk-key-0123456789`)).toBe('bad entry <redacted> and <redacted>');
+    expect(withoutSecrets('REDIS_URL', 'redis://:s3cr%40t@10.0.0.1:6379,redis://:other-pass@10.0.0.2:6379', 'AUTH s3cr@t failed; other-pass too')).toBe('AUTH <redacted> failed; <redacted> too');
+    // Not a secret variable: left as it is (numbers are quoted on purpose).
+    expect(withoutSecrets('PORT', 'abc', 'PORT: expected a whole number, got "abc"')).toBe('PORT: expected a whole number, got "abc"');
   });
 
   it('validates a subset on its own, without the requirements of variables outside it', () => {
