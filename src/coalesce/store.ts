@@ -39,6 +39,16 @@ export function storeSettingsFrom(config: Pick<Config, 'REDIS_PREFIX' | 'COALESC
 
 type ShardKeys = ReturnType<typeof storeKeys>;
 
+/** What an ack found: done (claim released), more (newer values to send), lost (not ours). */
+export type AckOutcome = 'done' | 'more' | 'lost';
+
+function ackOutcome(code: number): AckOutcome {
+  return code === 1 ? 'done' : code === 2 ? 'more' : 'lost';
+}
+
+/** Visitors per pipelined ack round trip (bounded so one pipeline stays small). */
+const ACK_CHUNK = 1000;
+
 /**
  * The visitor store: pending attributes per visitor, the due index, claims with leases and
  * the delivered stamps. All state changes are Lua scripts (src/coalesce/lua.ts).
@@ -130,12 +140,38 @@ export class VisitorStore {
   }
 
   /** Records what Target accepted; `'more'` means newer values arrived and must be sent too. */
-  async ack(claimId: string, snapshot: VisitorSnapshot, now = Date.now()): Promise<'done' | 'more' | 'lost'> {
+  async ack(claimId: string, snapshot: VisitorSnapshot, now = Date.now()): Promise<AckOutcome> {
+    const code = await this.redis.tiAck(...this.ackArgs(claimId, snapshot, now));
+    return ackOutcome(code);
+  }
+
+  /**
+   * `ack` for many visitors (a complete bulk batch): one pipeline per shard and chunk of
+   * ACK_CHUNK visitors instead of a round trip each. Results in input order.
+   */
+  async ackMany(claimId: string, snapshots: readonly VisitorSnapshot[], now = Date.now()): Promise<AckOutcome[]> {
+    const out: AckOutcome[] = [];
+    for (let i = 0; i < snapshots.length; i += ACK_CHUNK) {
+      const chunk = snapshots.slice(i, i + ACK_CHUNK);
+      const codes = await this.perShard(chunk.map((s) => s.vk), async (_keys, group) => {
+        const bySnapshot = new Map(chunk.map((s) => [s.vk, s]));
+        const pipeline = this.redis.pipeline() as unknown as { tiAck(...args: string[]): unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
+        for (const vk of group) {
+          const snapshot = bySnapshot.get(vk);
+          if (snapshot !== undefined) pipeline.tiAck(...this.ackArgs(claimId, snapshot, now));
+        }
+        return settled<number>(await pipeline.exec());
+      });
+      out.push(...codes.map(ackOutcome));
+    }
+    return out;
+  }
+
+  private ackArgs(claimId: string, snapshot: VisitorSnapshot, now: number): string[] {
     const keys = this.keysOf(snapshot.vk);
     const args = [keys.due, keys.root, claimId, String(now), String(this.settings.deliveredRetentionMs), snapshot.vk];
     for (const [name, update] of snapshot.attributes) args.push(name, update.stamp);
-    const code = await this.redis.tiAck(...args);
-    return code === 1 ? 'done' : code === 2 ? 'more' : 'lost';
+    return args;
   }
 
   /**

@@ -96,10 +96,8 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
 
       if (state === 'complete') {
         totals.complete += 1;
-        for (const snapshot of await deps.store.readInFlight(claimId, batch.visitors)) {
-          const acked = await deps.store.ack(claimId, snapshot);
-          if (acked === 'done') totals.acked += 1;
-        }
+        const acked = await deps.store.ackMany(claimId, await deps.store.readInFlight(claimId, batch.visitors));
+        totals.acked += acked.filter((a) => a === 'done').length;
         continue;
       }
       if (state === 'incomplete') {

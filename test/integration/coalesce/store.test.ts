@@ -154,6 +154,19 @@ describe('VisitorStore', () => {
     expect(await store.pendingVisitors()).toBe(0);
   });
 
+  it('acks many visitors in one go, in input order, each as ack would', async () => {
+    await store.merge('pos', ['A', 'B', 'C'].map((v, i) => event(`m${i}`, 1, { tier: `t${v}` }, `CRM-${v}`)), T0);
+    expect((await store.claimDue('c1', 2, T0 + 1000)).sort()).toEqual(['3p:CRM-A', '3p:CRM-B']);
+    await store.claimDue('c2', 10, T0 + 1000);
+    const held = await store.readInFlight('c1', ['3p:CRM-A', '3p:CRM-B']);
+    const [other] = await store.readInFlight('c2', ['3p:CRM-C']);
+    // CRM-C belongs to claim c2: for c1 it is "lost" and stays in flight for c2.
+    expect(await store.ackMany('c1', [held[1]!, other!, held[0]!], T0 + 1100)).toEqual(['done', 'lost', 'done']);
+    expect(await store.inFlightVisitors()).toBe(1);
+    expect(await store.ackMany('c2', [other!], T0 + 1200)).toEqual(['done']);
+    expect(await store.inFlightVisitors()).toBe(0);
+  });
+
   it('drops an event older than the value Target already holds, and counts it (P4)', async () => {
     await store.merge('pos', [event('e5', 5, { tier: 'gold' })], T0);
     await store.claimDue('c1', 10, T0 + 1000);
