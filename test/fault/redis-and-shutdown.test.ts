@@ -1,16 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProducer, type Producer } from '../../src/intake/producer.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { uniquePrefix } from '../harness/context.js';
-import { freePort, spawnRedis, type SpawnedRedis } from '../harness/redis-server.js';
-import { runBuilt, type RunningProcess } from '../harness/spawn-process.js';
+import { spawnRedis } from '../harness/redis-server.js';
+import type { RunningProcess } from '../harness/spawn-process.js';
 import { buildWorkload, seedFromEnv } from '../harness/workload.js';
 import { startTestPipeline, waitFor } from '../harness/pipeline.js';
 import { exitedWithOutput, expectNothingLost, faultOutcome } from './fault-checks.js';
+import { allInOneProcess, aofRedis } from './fault-scene.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -18,16 +16,7 @@ afterEach(async () => {
 });
 
 function pipelineProcess(redisUrl: string, sim: Simulator, prefix: string): RunningProcess {
-  const proc = runBuilt('workers/all-in-one.js', {
-    REDIS_URL: redisUrl, REDIS_PREFIX: prefix, TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: sim.url,
-    PORT: '0', HOST: '127.0.0.1', COALESCE_WINDOW_MS: '100', FLUSH_INTERVAL_MS: '50', BULK_STATUS_POLL_MS: '100',
-    RETRY_BASE_MS: '100', RETRY_MAX_MS: '1000', TARGET_TIMEOUT_MS: '1000', CLAIM_LEASE_MS: '3000', START_LOCAL_REDIS: 'false', LOG_LEVEL: 'info', WORKER_LOCK_MS: '3000',
-  });
-  cleanups.push(async () => {
-    proc.kill('SIGKILL');
-    await proc.exited;
-  });
-  return proc;
+  return allInOneProcess(cleanups, redisUrl, sim, prefix, { RETRY_MAX_MS: '1000', WORKER_LOCK_MS: '3000' });
 }
 
 /**
@@ -59,13 +48,7 @@ async function sendAll(producer: Producer, groups: unknown[][][], between?: (i: 
 describe('Redis and process faults (P7): final profiles equal the oracle, lost = 0', () => {
   it('survives redis-server (append-only) killed with SIGKILL and restarted during load', { timeout: 60_000 }, async () => {
     const seed = seedFromEnv();
-    const dir = mkdtempSync(join(tmpdir(), 'ti-aof-'));
-    const port = await freePort();
-    let redis: SpawnedRedis = await spawnRedis({ port, dir, appendOnly: true });
-    cleanups.push(async () => {
-      await redis.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const redis = await aofRedis(cleanups, 'aof');
     const sim = await startSimulator({ clientCode: 'acme' });
     cleanups.push(() => sim.close());
     const prefix = uniquePrefix('aof');
@@ -79,10 +62,9 @@ describe('Redis and process faults (P7): final profiles equal the oracle, lost =
     const workload = buildWorkload({ seed, events: 3000, visitors: 300, batchSize: 100, concurrentBatches: 2 });
     const accepted = await sendAll(producer, workload.groups, async (i) => {
       if (i !== Math.floor(workload.groups.length / 2)) return;
-      redis.process.kill('SIGKILL');
-      await new Promise((r) => redis.process.once('exit', r));
+      await redis.kill();
       await new Promise((r) => setTimeout(r, 500));
-      redis = await spawnRedis({ port, dir, appendOnly: true });
+      await redis.restart();
     });
     await producer.close();
     const outcome = await faultOutcome({ redis: connection, prefix, accepted, events: workload.events, landed: () => sim.store.all() });

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProducer } from '../../src/intake/producer.js';
@@ -8,10 +5,11 @@ import { SHUTDOWN_CLOSE_MARGIN_MS } from '../../src/signals.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { uniquePrefix } from '../harness/context.js';
 import { waitFor } from '../harness/pipeline.js';
-import { freePort, spawnRedis, type SpawnedRedis } from '../harness/redis-server.js';
-import { runBuilt, type RunningProcess } from '../harness/spawn-process.js';
+import { spawnRedis } from '../harness/redis-server.js';
+import type { RunningProcess } from '../harness/spawn-process.js';
 import { buildWorkload, seedFromEnv } from '../harness/workload.js';
 import { countAccepted, exitedWithOutput, expectNothingLost, faultOutcome } from './fault-checks.js';
+import { allInOneProcess, aofRedis } from './fault-scene.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -22,17 +20,7 @@ afterEach(async () => {
 const SLACK_MS = 5_000;
 
 function allInOne(redisUrl: string, sim: Simulator, prefix: string, env: Record<string, string> = {}): RunningProcess {
-  const proc = runBuilt('workers/all-in-one.js', {
-    REDIS_URL: redisUrl, REDIS_PREFIX: prefix, TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: sim.url,
-    PORT: '0', HOST: '127.0.0.1', COALESCE_WINDOW_MS: '100', FLUSH_INTERVAL_MS: '50', BULK_STATUS_POLL_MS: '100',
-    RETRY_BASE_MS: '100', RETRY_MAX_MS: '500', TARGET_TIMEOUT_MS: '1000', CLAIM_LEASE_MS: '3000', WORKER_LOCK_MS: '2000',
-    START_LOCAL_REDIS: 'false', LOG_LEVEL: 'info', ...env,
-  });
-  cleanups.push(async () => {
-    proc.kill('SIGKILL');
-    await proc.exited;
-  });
-  return proc;
+  return allInOneProcess(cleanups, redisUrl, sim, prefix, env);
 }
 
 function jsonLines(proc: RunningProcess): Array<Record<string, unknown>> {
@@ -48,13 +36,7 @@ function jsonLines(proc: RunningProcess): Array<Record<string, unknown>> {
 describe('shutdown has a deadline; what it hands back, another process finishes', () => {
   it('SIGTERM while Redis is down exits 1 within SHUTDOWN_TIMEOUT_MS + margin and names what did not close; nothing is lost', { timeout: 60_000 }, async () => {
     const seed = seedFromEnv();
-    const dir = mkdtempSync(join(tmpdir(), 'ti-down-'));
-    const port = await freePort();
-    let redis: SpawnedRedis = await spawnRedis({ port, dir, appendOnly: true });
-    cleanups.push(async () => {
-      await redis.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const redis = await aofRedis(cleanups, 'down');
     const sim = await startSimulator({ clientCode: 'acme' });
     cleanups.push(() => sim.close());
     const prefix = uniquePrefix('down');
@@ -72,8 +54,7 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
     for (const group of workload.groups) await Promise.all(group.map((batch) => counting.sendMany(batch)));
     expect(await waitFor(() => (sim.stats.byStatus[503] ?? 0) > 0, 20_000)).toBe(true);
 
-    redis.process.kill('SIGKILL');
-    await new Promise((r) => redis.process.once('exit', r));
+    await redis.kill();
     const signalledAt = Date.now();
     proc.kill('SIGTERM');
     const code = await exitedWithOutput(proc);
@@ -87,7 +68,7 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
     expect(String(said?.msg)).toMatch(/while closing pipeline: pipeline did not close; exiting 1 .*accepted events stay in Redis/);
 
     // Redis comes back from its append-only file; a new process delivers everything.
-    redis = await spawnRedis({ port, dir, appendOnly: true });
+    await redis.restart();
     sim.faults.restore();
     allInOne(redis.url, sim, prefix, { DELIVERY_MODE: 'single' });
     await producer.close();
