@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from '../../src/config.js';
 import { loadMappingFile, resolveMapping } from '../../src/events/index.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { startPipeline, ALL_ROLES, type Pipeline, type Role } from '../../src/pipeline.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js';
 import { redisUrl, uniquePrefix } from './context.js';
@@ -18,6 +18,8 @@ export async function startTestPipeline(
   env: Record<string, string> = {},
   roles: readonly Role[] = ALL_ROLES,
   simulatorOptions: Partial<SimulatorOptions> = {},
+  /** Where the pipeline logs; default a logger at LOG_LEVEL (silent unless env says). */
+  logger?: Logger,
 ): Promise<TestPipeline> {
   const simulator = await startSimulator({ clientCode: 'acme', ...simulatorOptions });
   const prefix = uniquePrefix('pipe');
@@ -35,7 +37,7 @@ export async function startTestPipeline(
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const logger = createLogger({ level: config.LOG_LEVEL, pretty: false });
+  logger ??= createLogger({ level: config.LOG_LEVEL, pretty: false });
   const mapping = resolveMapping(config.MAPPING_FILE !== undefined ? loadMappingFile(config.MAPPING_FILE) : undefined);
   const pipeline = await startPipeline({ config, mapping, logger, roles, targetBaseUrl: simulator.url });
   return {

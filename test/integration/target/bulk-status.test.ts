@@ -2,16 +2,14 @@ import type { Redis } from 'ioredis';
 import type { Job } from 'bullmq';
 import { request } from 'undici';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config.js';
-import { resolveMapping } from '../../../src/events/index.js';
 import { createProducer } from '../../../src/intake/producer.js';
 import { createLogger } from '../../../src/logger.js';
-import { ALL_ROLES, startPipeline, type Pipeline, type Role } from '../../../src/pipeline.js';
+import { ALL_ROLES, type Pipeline, type Role } from '../../../src/pipeline.js';
 import { QUEUE_NAMES } from '../../../src/queues.js';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
+import type { Simulator, SimulatorOptions } from '../../../src/simulator/server.js';
 import type { BulkStatusSummary } from '../../../src/target/bulk-status.js';
-import { deletePrefix, newRedis, redisUrl, uniquePrefix } from '../../harness/context.js';
-import { waitFor } from '../../harness/pipeline.js';
+import { deletePrefix, newRedis } from '../../harness/context.js';
+import { startTestPipeline, waitFor } from '../../harness/pipeline.js';
 
 interface Running {
   pipeline: Pipeline;
@@ -42,28 +40,17 @@ afterAll(async () => {
 
 /** A bulk-mode pipeline in this process, its logs captured, against a fresh simulator. */
 async function start(env: Record<string, string>, simulatorOptions: Partial<SimulatorOptions> = {}, roles: readonly Role[] = ALL_ROLES): Promise<Running> {
-  const simulator = await startSimulator({ clientCode: 'acme', ...simulatorOptions });
-  const prefix = uniquePrefix('bstat');
-  const config = loadConfig({
-    REDIS_URL: redisUrl(),
-    REDIS_PREFIX: prefix,
-    TARGET_CLIENT_CODE: 'acme',
-    TARGET_BASE_URL: simulator.url,
+  const logs: Array<Record<string, unknown>> = [];
+  const destination = { write: (line: string): void => void logs.push(JSON.parse(line) as Record<string, unknown>) };
+  const { pipeline, simulator, prefix } = await startTestPipeline({
     DELIVERY_MODE: 'bulk',
     // One visitor per claim, and a claim is a full file: nothing waits for the bulk pacer.
     FLUSH_BULK_BATCH_SIZE: '1',
     COALESCE_WINDOW_MS: '100',
     COALESCE_MAX_WAIT_MS: '500',
-    FLUSH_INTERVAL_MS: '50',
-    TARGET_TIMEOUT_MS: '2000',
-    RETRY_BASE_MS: '100',
     LOG_LEVEL: 'info',
     ...env,
-  });
-  const logs: Array<Record<string, unknown>> = [];
-  const destination = { write: (line: string): void => void logs.push(JSON.parse(line) as Record<string, unknown>) };
-  const logger = createLogger({ level: 'info', pretty: false, destination });
-  const pipeline = await startPipeline({ config, mapping: resolveMapping(undefined), logger, roles, targetBaseUrl: simulator.url });
+  }, roles, simulatorOptions, createLogger({ level: 'info', pretty: false, destination }));
   const summaries: BulkStatusSummary[] = [];
   pipeline.workers.get(QUEUE_NAMES.bulkStatus)?.on('completed', (_job: Job, result: unknown) => summaries.push(result as BulkStatusSummary));
   const r = { pipeline, simulator, prefix, logs, summaries };
