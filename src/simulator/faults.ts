@@ -89,6 +89,7 @@ export class FaultInjector {
   private dropsLeft = 0;
   private stuckLeft = 0;
   private readonly rejected = new Map<string, number>();
+  private readonly slow = new Map<string, number>();
   private random: () => number = Math.random;
   private readonly now: () => number;
 
@@ -165,6 +166,16 @@ export class FaultInjector {
     return id === undefined ? undefined : this.rejected.get(id);
   }
 
+  /** Single updates naming this visitor id take `ms` longer to answer, until `restore()`. */
+  slowVisitor(id: string, ms: number): void {
+    this.slow.set(id, ms);
+  }
+
+  /** The extra delay of a single update for this visitor id (0: none). */
+  slownessFor(id: string): number {
+    return this.slow.get(id) ?? 0;
+  }
+
   /** Extra delay before each call (of `endpoint`, else every profile call without its own latency). */
   setLatency(ms: number, endpoint?: FaultEndpoint): void {
     this.scope(endpoint ?? 'all').latencyMs = ms;
@@ -175,13 +186,14 @@ export class FaultInjector {
     this.stuckLeft += n;
   }
 
-  /** Ends outages, forgets pending failures, drops, stuck batches and rejections, resets latency. */
+  /** Ends outages, forgets pending failures, drops, stuck batches, rejections and slow visitors, resets latency. */
   restore(): void {
     this.scopes.clear();
     this.scope('all').latencyMs = this.initialLatencyMs;
     this.dropsLeft = 0;
     this.stuckLeft = 0;
     this.rejected.clear();
+    this.slow.clear();
     this.random = Math.random;
   }
 

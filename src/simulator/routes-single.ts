@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { rawQuery, type SimulatorContext } from './context.js';
 import { parseForm, type FormPair } from './form-encoding.js';
@@ -34,7 +35,7 @@ export function registerSingleRoutes(app: FastifyInstance, ctx: SimulatorContext
   app.post('/m2/:client/profile/update', { config }, (request, reply) => handleSingle(ctx, request, reply));
 }
 
-function handleSingle(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+async function handleSingle(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const target = request.raw.url ?? '';
   const query = rawQuery(target);
   let body = '';
@@ -65,6 +66,8 @@ function handleSingle(ctx: SimulatorContext, request: FastifyRequest, reply: Fas
   if (!reading.ok) return sendXmlError(reply, 400, reading.message);
 
   const { kind, id, attributes } = reading.update;
+  const slowness = ctx.faults.slownessFor(id);
+  if (slowness > 0) await sleep(slowness);
   const rejectedWith = ctx.faults.rejectionFor(id);
   if (rejectedWith !== undefined) return sendXmlError(reply, rejectedWith, 'Simulated rejection of this visitor');
   const creates = ctx.settings.createOnSingleUpdate;

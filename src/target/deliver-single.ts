@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
+import pLimit from 'p-limit';
 import type { VisitorSnapshot } from '../coalesce/store.js';
 import { PipelineError, classifyError } from '../errors.js';
 import { parseVisitorKey } from '../events/index.js';
@@ -103,9 +104,10 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls 
         [snapshot] = await deps.store.snapshot(claimId, [current.vk]);
       }
     };
-    for (let i = 0; i < snapshots.length; i += parallelCalls) {
-      await Promise.all(snapshots.slice(i, i + parallelCalls).map(deliverOne));
-    }
+    // A pool, not waves: a slow call holds up only its own slot, so up to `parallelCalls`
+    // visitors are always under way (waves of 16 waited for the slowest call of each).
+    const slot = pLimit(parallelCalls);
+    await Promise.all(snapshots.map((s) => slot(() => deliverOne(s))));
 
     summary.retrying = transient.length;
     log.info({ claimId, visitors: visitors.length, ...summary }, 'single delivery');

@@ -3,7 +3,8 @@ import { loadMappingFile, resolveMapping } from '../../src/events/index.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { startPipeline, ALL_ROLES, type Pipeline, type Role } from '../../src/pipeline.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js';
-import { redisUrl, uniquePrefix } from './context.js';
+import { afterEach } from 'vitest';
+import { deletePrefix, redisUrl, uniquePrefix } from './context.js';
 
 export interface TestPipeline {
   config: Config;
@@ -48,6 +49,26 @@ export async function startTestPipeline(
     async close() {
       await pipeline.close();
       await simulator.close();
+    },
+  };
+}
+
+/**
+ * For a describe block whose tests each start one pipeline: `start` runs startTestPipeline,
+ * and after each test the pipeline's keys are deleted and it is closed.
+ */
+export function pipelinePerTest(): { start: typeof startTestPipeline } {
+  let running: TestPipeline | undefined;
+  afterEach(async () => {
+    if (running === undefined) return;
+    await deletePrefix(running.pipeline.redis, running.prefix);
+    await running.close();
+    running = undefined;
+  });
+  return {
+    async start(...args) {
+      running = await startTestPipeline(...args);
+      return running;
     },
   };
 }

@@ -1,21 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ValidEvent } from '../../../src/events/index.js';
-import { deletePrefix } from '../../harness/context.js';
-import { startTestPipeline, waitFor, type TestPipeline } from '../../harness/pipeline.js';
+import { pipelinePerTest, waitFor } from '../../harness/pipeline.js';
 
 // Target refuses more than 64 KB of profile data per visitor; in a bulk file that would only
 // show as a failed update in the batch counts, so the visitor is dead-lettered by itself.
 describe('bulk delivery of a visitor over the 64 KB profile data limit', () => {
-  let running: TestPipeline | undefined;
-  afterEach(async () => {
-    if (running === undefined) return;
-    await deletePrefix(running.pipeline.redis, running.prefix);
-    await running.close();
-    running = undefined;
-  });
+  const pipelines = pipelinePerTest();
 
   it('dead-letters that visitor with PROFILE_TOO_LARGE and delivers the others of the claim', async () => {
-    running = await startTestPipeline({ DELIVERY_MODE: 'bulk' });
+    const running = await pipelines.start({ DELIVERY_MODE: 'bulk' });
     const now = Date.now();
     const event = (n: number, attributes: Record<string, string>): ValidEvent => ({
       id: `e${n}`, type: 'test', occurredAtMs: now - 1000, visitor: { kind: 'thirdPartyId', id: `CRM-${n}` }, attributes,
@@ -32,7 +25,7 @@ describe('bulk delivery of a visitor over the 64 KB profile data limit', () => {
     expect(entry?.data.error.code).toBe('PROFILE_TOO_LARGE');
     expect(JSON.stringify(entry?.data)).toContain('CRM-1');
     expect(JSON.stringify(entry?.data)).not.toContain('CRM-2');
-    expect(await waitFor(() => running?.simulator.store.get('thirdPartyId', 'CRM-2') !== undefined, 15_000)).toBe(true);
+    expect(await waitFor(() => running.simulator.store.get('thirdPartyId', 'CRM-2') !== undefined, 15_000)).toBe(true);
     expect(running.simulator.store.get('thirdPartyId', 'CRM-1')).toBeUndefined();
   });
 });
