@@ -1,11 +1,15 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CLAIM_DUE, SNAPSHOT_CLAIM } from '../../../src/coalesce/lua.js';
 import { VisitorStore } from '../../../src/coalesce/store.js';
 import type { ValidEvent } from '../../../src/events/index.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
 import { waitFor } from '../../harness/pipeline.js';
 
 const T0 = Date.parse('2026-11-21T10:00:00.000Z');
+
+const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex');
 
 function event(id: string, minute: number, attributes: Record<string, string>, visitor = 'CRM-1'): ValidEvent {
   return { id, type: 'test', occurredAtMs: T0 + minute * 60_000, visitor: { kind: 'thirdPartyId', id: visitor }, attributes };
@@ -229,6 +233,40 @@ describe('VisitorStore', () => {
     await store.merge('pos', held.map((v, i) => event(`b-${v}`, 10 + i, { a: '2' }, v)), T0 + 1000);
     await store.merge('pos', [event('x', 1, { a: '1' }, 'free-1'), event('y', 1, { a: '1' }, 'free-2')], T0 + 1500);
     expect((await store.claimDue('c2', 2, T0 + 3000)).sort()).toEqual(['3p:free-1', '3p:free-2']);
+  });
+
+  it('claims and snapshots more visitors than one script call takes, each once, under one claim', async () => {
+    // 2,500 visitors: three claim steps of at most 1,000; a limit of 2,200 leaves 300 due.
+    const ids = Array.from({ length: 2500 }, (_, v) => `bulk-${String(v).padStart(4, '0')}`);
+    for (let start = 0; start < ids.length; start += 500) {
+      await store.merge('pos', ids.slice(start, start + 500).map((v) => event(`e-${v}`, 1, { tier: `t-${v}` }, v)), T0);
+    }
+    // MONITOR shows each script call: none may carry more than 1,000 visitors, since a
+    // script blocks every other Redis client while it runs.
+    const monitor = await redis.monitor();
+    const calls: Array<{ sha: string; args: string[] }> = [];
+    let seenEnd = false;
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'evalsha' && args[4] === store.keys.root) calls.push({ sha: args[1] ?? '', args: args.slice(5) });
+      if (args[0]?.toLowerCase() === 'echo' && args[1] === `end-${prefix}`) seenEnd = true;
+    });
+    const claimed = await store.claimDue('big', 2200, T0 + 1000);
+    expect(claimed).toHaveLength(2200);
+    expect(new Set(claimed).size).toBe(2200);
+    const snaps = await store.snapshot('big', claimed, T0 + 1000, { freeze: true });
+    await redis.echo(`end-${prefix}`);
+    expect(await waitFor(() => seenEnd, 5000)).toBe(true);
+    monitor.disconnect();
+    // ARGV after the root: claim (now, limit, ...), snapshot (claimId, now, leaseMs, freeze, vk...).
+    const claimCalls = calls.filter((c) => c.sha === sha1(CLAIM_DUE)).map((c) => Number(c.args[1]));
+    const snapshotCalls = calls.filter((c) => c.sha === sha1(SNAPSHOT_CLAIM)).map((c) => c.args.length - 4);
+    expect(claimCalls).toEqual([1000, 1000, 200]);
+    expect(snapshotCalls).toEqual([1000, 1000, 200]);
+    expect(snaps.map((s) => s.vk)).toEqual(claimed);
+    expect(snaps.map((s) => values(s).tier)).toEqual(claimed.map((vk) => `t-${vk.slice(3)}`));
+    expect(await store.dueCount(T0 + 1000)).toBe(300);
+    const rest = await store.claimDue('rest', 5000, T0 + 1000);
+    expect(new Set([...claimed, ...rest]).size).toBe(2500);
   });
 
   it('makes a held change due the moment the earlier delivery ends, not a window later (max wait)', async () => {
