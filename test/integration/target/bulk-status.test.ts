@@ -122,12 +122,15 @@ describe('bulk batch status polling', () => {
     const sampled = waitFor(async () => {
       if (jobId === undefined) jobId = (await r.pipeline.queues.bulkStatus.getDelayed())[0]?.id;
       if (jobId === undefined) return false;
-      const job = await r.pipeline.queues.bulkStatus.getJob(jobId);
+      const queue = r.pipeline.queues.bulkStatus;
+      const before = await queue.getJobState(jobId);
+      const job = await queue.getJob(jobId);
       if (job === undefined) return true;
       const polls = job.data.batches[0]?.polls ?? 0;
-      // BullMQ clears `delay` when it promotes the job, so only a read of a job still
-      // delayed counts; the last such read per poll is the delay that poll was given.
-      if (polls > 0 && (await job.getState()) === 'delayed') delays.set(polls, job.delay);
+      // BullMQ clears `delay` when it promotes the job, so only a read of a job delayed
+      // both before and after it was read counts (a read in between may catch the job
+      // while it runs); the last such read per poll is the delay that poll was given.
+      if (polls > 0 && before === 'delayed' && (await queue.getJobState(jobId)) === 'delayed') delays.set(polls, job.delay);
       return false;
     }, 20_000, 10);
     expect(await sampled).toBe(true);
