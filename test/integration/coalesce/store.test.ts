@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CLAIM_DUE, SNAPSHOT_CLAIM } from '../../../src/coalesce/lua.js';
+import { IntakeMarks } from '../../../src/coalesce/dedupe.js';
 import { VisitorStore } from '../../../src/coalesce/store.js';
 import type { ValidEvent } from '../../../src/events/index.js';
-import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
+import { deletePrefix, newRedis, scanKeys, uniquePrefix } from '../../harness/context.js';
 import { waitFor } from '../../harness/pipeline.js';
 
 const T0 = Date.parse('2026-11-21T10:00:00.000Z');
@@ -70,6 +71,21 @@ describe('VisitorStore', () => {
     // The same id from another source is another event.
     expect(await store.merge('kiosk', [event('e1', 2, { b: '2' })], T0)).toEqual(['applied']);
     expect(await store.stats()).toMatchObject({ events_applied: 2, events_duplicate: 1 });
+  });
+
+  it('remembers an event id for at least the dedupe window, and lets its marker hash expire within about two', async () => {
+    // dedupeWindowMs is 60 s here; markers go to the generation of the merge's time.
+    expect(await store.merge('pos', [event('d1', 1, { a: '1' })], T0)).toEqual(['applied']);
+    expect(await store.merge('pos', [event('d1', 1, { a: '1' })], T0 + 59_999)).toEqual(['duplicate']);
+    const marks = new IntakeMarks(redis, prefix, 60_000);
+    expect(await marks.alreadySeen('pos', [{ id: 'd1', vk: '3p:CRM-1' }, { id: 'd2', vk: '3p:CRM-1' }], T0 + 59_999)).toEqual([true, false]);
+    const [hash] = await scanKeys(redis, `${store.keys.root}:seen:*`);
+    const ttl = await redis.pttl(hash ?? '');
+    expect(ttl).toBeGreaterThan(60_000 - 1000);
+    expect(ttl).toBeLessThanOrEqual(2 * 60_000 + 60_000 / 8);
+    // Three windows later neither generation that is looked up holds it: the id is new again.
+    expect(await marks.alreadySeen('pos', [{ id: 'd1', vk: '3p:CRM-1' }], T0 + 180_000)).toEqual([false]);
+    expect(await store.merge('pos', [event('d1', 9, { a: '9' })], T0 + 180_000)).toEqual(['applied']);
   });
 
   it('makes a visitor due one window after its first pending change, not later', async () => {
@@ -236,12 +252,12 @@ describe('VisitorStore', () => {
   });
 
   it('claims and snapshots more visitors than one script call takes, each once, under one claim', async () => {
-    // 2,500 visitors: three claim steps of at most 1,000; a limit of 2,200 leaves 300 due.
+    // 2,500 visitors: claim steps of at most 500; a limit of 2,200 leaves 300 due.
     const ids = Array.from({ length: 2500 }, (_, v) => `bulk-${String(v).padStart(4, '0')}`);
     for (let start = 0; start < ids.length; start += 500) {
       await store.merge('pos', ids.slice(start, start + 500).map((v) => event(`e-${v}`, 1, { tier: `t-${v}` }, v)), T0);
     }
-    // MONITOR shows each script call: none may carry more than 1,000 visitors, since a
+    // MONITOR shows each script call: none may carry more than 500 visitors, since a
     // script blocks every other Redis client while it runs.
     const monitor = await redis.monitor();
     const calls: Array<{ sha: string; args: string[] }> = [];
@@ -260,8 +276,8 @@ describe('VisitorStore', () => {
     // ARGV after the root: claim (now, limit, ...), snapshot (claimId, now, leaseMs, freeze, vk...).
     const claimCalls = calls.filter((c) => c.sha === sha1(CLAIM_DUE)).map((c) => Number(c.args[1]));
     const snapshotCalls = calls.filter((c) => c.sha === sha1(SNAPSHOT_CLAIM)).map((c) => c.args.length - 4);
-    expect(claimCalls).toEqual([1000, 1000, 200]);
-    expect(snapshotCalls).toEqual([1000, 1000, 200]);
+    expect(claimCalls).toEqual([500, 500, 500, 500, 200]);
+    expect(snapshotCalls).toEqual([500, 500, 500, 500, 200]);
     expect(snaps.map((s) => s.vk)).toEqual(claimed);
     expect(snaps.map((s) => values(s).tier)).toEqual(claimed.map((vk) => `t-${vk.slice(3)}`));
     expect(await store.dueCount(T0 + 1000)).toBe(300);
