@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { IntakeMarks } from '../src/coalesce/dedupe.js';
 import { VisitorStore } from '../src/coalesce/store.js';
 import type { ValidEvent } from '../src/events/index.js';
 import { spawnRedis, type SpawnedRedis } from '../test/harness/redis-server.js';
@@ -79,7 +80,7 @@ async function measureMemory(redis: Redis): Promise<void> {
   console.log(`\nBytes per pending visitor (${n} visitors, one loyalty event each: 4 attributes, CRM id of 12 chars, event id of 19 chars)`);
   console.log(`  pending hash {p}:vp:<vk>           ${per(pending)} B  (MEMORY USAGE)`);
   console.log(`  due index entry (zset share)       ${per(due)} B`);
-  console.log(`  dedupe marker per event id         ${per(markers)} B  (kept DEDUPE_WINDOW_MS, one per event)`);
+  console.log(`  dedupe markers per event id        ${per(markers)} B  (kept DEDUPE_WINDOW_MS; at this volume: see below for others)`);
   console.log(`  merged-batch marker (per visitor)  ${(batches / n).toFixed(1)} B  (one per ingest job of ${MERGE_BATCH})`);
   console.log(`  sum of the above                   ${per(pending + due + markers + batches)} B`);
   console.log(`  used_memory growth / visitor       ${per(after - before)} B  (INFO memory, includes keyspace overhead)`);
@@ -94,6 +95,27 @@ async function measureMemory(redis: Redis): Promise<void> {
   const delivered = await memoryOf(redis, await scanKeys(redis, `${k.root}:vd:*`));
   console.log(`  after delivery: delivered stamps {p}:vd:<vk>  ${per(delivered)} B per visitor (kept DELIVERED_RETENTION_MS)`);
   for (const key of await scanKeys(redis, `${k.root}*`)) await redis.unlink(key);
+}
+
+/**
+ * Dedupe markers per event id at several volumes: a marker is a field in one of 8,192
+ * bucket hashes per generation, so the cost per id depends on how full the buckets are
+ * (up to 128 fields a hash stays a compact listpack, beyond that a hash table).
+ */
+async function measureMarkers(redis: Redis): Promise<void> {
+  console.log('\nDedupe markers per event id, by events in one dedupe window (used_memory growth)');
+  for (const events of [10_000, 100_000, 1_000_000, 3_000_000]) {
+    const prefix = `bench-marks-${randomBytes(3).toString('hex')}`;
+    const marks = new IntakeMarks(redis, prefix, 7 * 24 * 3600_000);
+    const before = await usedMemory(redis);
+    for (let start = 0; start < events; start += 5000) {
+      const refs = Array.from({ length: Math.min(5000, events - start) }, (_, i) => ({ id: `pos-eu-7-${String(start + i).padStart(9, '0')}`, vk: '3p:CRM-1' }));
+      await marks.markTaken('pos-eu', refs);
+    }
+    const after = await usedMemory(redis);
+    console.log(`  ${events.toLocaleString('en-US').padStart(9)} ids    ${((after - before) / events).toFixed(0).padStart(4)} B per id  (event id of 19 chars, source of 6)`);
+    for (const key of await scanKeys(redis, `{${prefix}}*`)) await redis.unlink(key);
+  }
 }
 
 /** Redis-side microseconds per EVALSHA since the last CONFIG RESETSTAT. */
@@ -141,6 +163,7 @@ async function main(): Promise<void> {
     const server = await redis.info('server');
     console.log(`Redis ${/redis_version:(\S+)/.exec(server)?.[1] ?? '?'} at ${url}${spawned ? ' (private, started for this run)' : ''}`);
     await measureMemory(redis);
+    await measureMarkers(redis);
     console.log(`\nMerges of the Lua path (${MERGE_BATCHES} batches of ${MERGE_BATCH} events, 4 attributes each, over 20,000 visitors)`);
     await measureMerges(redis, spawned !== undefined);
   } finally {

@@ -33,7 +33,8 @@ export function storeKeys(prefix: string, shard = 0, shards = 1) {
     delivered: (vk: string) => `${root}:vd:${vk}`,
     due: `${root}:due`,
     leases: `${root}:leases`,
-    seen: (source: string, id: string) => `${root}:seen:${source}:${id}`,
+    /** One of the hashes of event-id markers (src/coalesce/markers.ts): fields `<source>:<id>`. */
+    seen: (generation: number, bucket: number) => `${root}:seen:${generation}:${bucket}`,
     /** Marks an ingest batch (job) as merged, so a job run again after a crash is a no-op. */
     merged: (batchId: string) => `${root}:merged:${batchId}`,
     stats: `${root}:stats`,

@@ -40,8 +40,10 @@ end
 
 /**
  * Merge a batch of mapped events (one call per job batch).
- * ARGV: root, source, now, dedupeMs, windowMs, batchId, n, receivedAt, then per event:
- *   vk, id, stamp, attrCount, name1, value1, ...
+ * ARGV: root, source, now, dedupeMs, windowMs, batchId, n, receivedAt, markerBuckets, then
+ * per event: vk, id, marker bucket, stamp, attrCount, name1, value1, ...
+ * Event-id markers are fields of time-generation hashes (layout and expiry:
+ * src/coalesce/markers.ts; the expiry here must stay the same as markerExpiresAt).
  * `receivedAt` (when intake stored the batch) is kept per visitor as `_in`, the earliest
  * intake time of the values it holds, for the intake → delivered histogram.
  * Returns one code per event: 1 applied, 0 duplicate (seen within the dedupe window),
@@ -58,8 +60,12 @@ end
 export const MERGE_EVENTS = `${NEWER}
 local root, source = ARGV[1], ARGV[2]
 local now, dedupeMs, windowMs = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local batch, n, receivedAt = ARGV[6], tonumber(ARGV[7]), ARGV[8]
+local batch, n, receivedAt, buckets = ARGV[6], tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
 local due, stats = KEYS[1], root .. ':stats'
+local generation = math.floor(now / tonumber(dedupeMs))
+local markers = root .. ':seen:' .. string.format('%d', generation) .. ':'
+local previous = root .. ':seen:' .. string.format('%d', generation - 1) .. ':'
+local touched = {}
 local out = {}
 if batch ~= '' then
   local batchKey = root .. ':merged:' .. batch
@@ -70,36 +76,59 @@ if batch ~= '' then
   end
   redis.call('SET', batchKey, '1', 'PX', dedupeMs)
 end
-local i = 9
+local i = 10
 local counts = { 0, 0, 0, 0 }
 for e = 1, n do
-  local vk, id, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
-  i = i + 4
-  local marker = root .. ':seen:' .. source .. ':' .. id
+  local vk, id, bucket, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
+  i = i + 5
+  local field = source .. ':' .. id
   local code
-  if redis.call('GET', marker) == 'a' then
+  if redis.call('HGET', markers .. bucket, field) == 'a' or redis.call('HGET', previous .. bucket, field) == 'a' then
     code = 0
     i = i + 2 * na
   else
-    redis.call('SET', marker, 'a', 'PX', dedupeMs)
+    redis.call('HSET', markers .. bucket, field, 'a')
+    touched[bucket] = true
     local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
-    local wrote, late = false, false
-    for _ = 1, na do
-      local name, value = ARGV[i], ARGV[i + 1]
-      i = i + 2
-      local sname = 's:' .. name
-      if not newer(st, redis.call('HGET', vd, name)) then
-        late = true
-      elseif newer(st, redis.call('HGET', vp, sname)) and newer(st, redis.call('HGET', vf, sname)) then
-        redis.call('HSET', vp, 'v:' .. name, value, sname, st)
-        wrote = true
+    -- Three HMGETs read every stamp this event is compared with (delivered, pending, in
+    -- flight), instead of three HGETs per attribute; one HSET writes what it wins.
+    local names, snames = {}, {}
+    for k = 1, na do
+      names[k] = ARGV[i + 2 * k - 2]
+      snames[k] = 's:' .. names[k]
+    end
+    local writes, late = {}, false
+    if na > 0 then
+      local delivered = redis.call('HMGET', vd, unpack(names))
+      local flight = redis.call('HMGET', vf, unpack(snames))
+      snames[na + 1], snames[na + 2] = '_in', '_src'
+      local pending = redis.call('HMGET', vp, unpack(snames))
+      for k = 1, na do
+        if not newer(st, delivered[k]) then
+          late = true
+        elseif newer(st, pending[k]) and newer(st, flight[k]) then
+          writes[#writes + 1] = 'v:' .. names[k]
+          writes[#writes + 1] = ARGV[i + 2 * k - 1]
+          writes[#writes + 1] = snames[k]
+          writes[#writes + 1] = st
+        end
+      end
+      if #writes > 0 then
+        if not pending[na + 1] then
+          writes[#writes + 1] = '_in'
+          writes[#writes + 1] = receivedAt
+        end
+        local src = pending[na + 2] or nil
+        local merged = addSources(src, source)
+        if merged ~= src then
+          writes[#writes + 1] = '_src'
+          writes[#writes + 1] = merged
+        end
       end
     end
-    if wrote then
-      redis.call('HSETNX', vp, '_in', receivedAt)
-      local src = redis.call('HGET', vp, '_src')
-      local merged = addSources(src, source)
-      if merged ~= src then redis.call('HSET', vp, '_src', merged) end
+    i = i + 2 * na
+    if #writes > 0 then
+      redis.call('HSET', vp, unpack(writes))
       redis.call('ZADD', due, 'NX', now + windowMs, vk)
       code = 1
     elseif late then
@@ -110,6 +139,12 @@ for e = 1, n do
   end
   out[e] = code
   counts[code + 1] = counts[code + 1] + 1
+end
+local window = tonumber(dedupeMs)
+for bucket in pairs(touched) do
+  -- Relative to the caller's clock (as markerExpiresAt - now), like every other TTL here.
+  local expiresAt = (generation + 2) * window + math.floor(tonumber(bucket) * window / (8 * buckets))
+  redis.call('PEXPIRE', markers .. bucket, string.format('%d', expiresAt - now))
 end
 if counts[1] > 0 then redis.call('HINCRBY', stats, 'events_duplicate', counts[1]) end
 if counts[2] > 0 then redis.call('HINCRBY', stats, 'events_applied', counts[2]) end
