@@ -40,10 +40,10 @@ end
 
 /**
  * Merge a batch of mapped events (one call per job batch).
- * ARGV: root, source, now, dedupeMs, windowMs, batchId, n, receivedAt, markerBuckets, then
- * per event: vk, id, marker bucket, stamp, attrCount, name1, value1, ...
- * Event-id markers are fields of time-generation hashes (layout and expiry:
- * src/coalesce/markers.ts; the expiry here must stay the same as markerExpiresAt).
+ * ARGV: root, source, now, dedupeMs, windowMs, batchId, n, receivedAt, marker generation,
+ * then per event: vk, id, marker bucket, marker TTL (ms), stamp, attrCount, name1, value1, ...
+ * Event-id markers are fields `<source>:<id>` of generation × bucket hashes, looked up in
+ * this generation and the previous one (layout and expiry: src/coalesce/markers.ts).
  * `receivedAt` (when intake stored the batch) is kept per visitor as `_in`, the earliest
  * intake time of the values it holds, for the intake → delivered histogram.
  * Returns one code per event: 1 applied, 0 duplicate (seen within the dedupe window),
@@ -60,9 +60,8 @@ end
 export const MERGE_EVENTS = `${NEWER}
 local root, source = ARGV[1], ARGV[2]
 local now, dedupeMs, windowMs = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local batch, n, receivedAt, buckets = ARGV[6], tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
+local batch, n, receivedAt, generation = ARGV[6], tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
 local due, stats = KEYS[1], root .. ':stats'
-local generation = math.floor(now / tonumber(dedupeMs))
 local markers = root .. ':seen:' .. string.format('%d', generation) .. ':'
 local previous = root .. ':seen:' .. string.format('%d', generation - 1) .. ':'
 local touched = {}
@@ -79,8 +78,8 @@ end
 local i = 10
 local counts = { 0, 0, 0, 0 }
 for e = 1, n do
-  local vk, id, bucket, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
-  i = i + 5
+  local vk, id, bucket, ttl, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
+  i = i + 6
   local field = source .. ':' .. id
   local code
   if redis.call('HGET', markers .. bucket, field) == 'a' or redis.call('HGET', previous .. bucket, field) == 'a' then
@@ -88,7 +87,7 @@ for e = 1, n do
     i = i + 2 * na
   else
     redis.call('HSET', markers .. bucket, field, 'a')
-    touched[bucket] = true
+    touched[bucket] = ttl
     local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
     -- Three HMGETs read every stamp this event is compared with (delivered, pending, in
     -- flight), instead of three HGETs per attribute; one HSET writes what it wins.
@@ -140,12 +139,7 @@ for e = 1, n do
   out[e] = code
   counts[code + 1] = counts[code + 1] + 1
 end
-local window = tonumber(dedupeMs)
-for bucket in pairs(touched) do
-  -- Relative to the caller's clock (as markerExpiresAt - now), like every other TTL here.
-  local expiresAt = (generation + 2) * window + math.floor(tonumber(bucket) * window / (8 * buckets))
-  redis.call('PEXPIRE', markers .. bucket, string.format('%d', expiresAt - now))
-end
+for bucket, ttl in pairs(touched) do redis.call('PEXPIRE', markers .. bucket, ttl) end
 if counts[1] > 0 then redis.call('HINCRBY', stats, 'events_duplicate', counts[1]) end
 if counts[2] > 0 then redis.call('HINCRBY', stats, 'events_applied', counts[2]) end
 if counts[3] > 0 then redis.call('HINCRBY', stats, 'events_late_dropped', counts[3]) end
@@ -378,4 +372,38 @@ for a = 4, #ARGV do
   end
 end
 return n
+`;
+
+/**
+ * Intake's marker lookup for one shard: is each id taken in or applied (a field in this
+ * generation's or the previous generation's bucket hash)? ARGV: root, generation, then per
+ * id: bucket, field. Returns 1 (seen) or 0 per id.
+ */
+export const MARKS_SEEN = `
+local root, generation = ARGV[1], tonumber(ARGV[2])
+local current = root .. ':seen:' .. string.format('%d', generation) .. ':'
+local previous = root .. ':seen:' .. string.format('%d', generation - 1) .. ':'
+local out = {}
+for a = 3, #ARGV, 2 do
+  local bucket, field = ARGV[a], ARGV[a + 1]
+  out[#out + 1] = (redis.call('HEXISTS', current .. bucket, field) == 1 or redis.call('HEXISTS', previous .. bucket, field) == 1) and 1 or 0
+end
+return out
+`;
+
+/**
+ * Intake marks ids taken in (`t`) in this generation, never overwriting a merge's `a`.
+ * ARGV: root, generation, then per id: bucket, field, TTL of the bucket's hash (ms).
+ */
+export const MARKS_TAKE = `
+local root, generation = ARGV[1], tonumber(ARGV[2])
+local current = root .. ':seen:' .. string.format('%d', generation) .. ':'
+local touched = {}
+for a = 3, #ARGV, 3 do
+  local bucket = ARGV[a]
+  redis.call('HSETNX', current .. bucket, ARGV[a + 1], 't')
+  touched[bucket] = ARGV[a + 2]
+end
+for bucket, ttl in pairs(touched) do redis.call('PEXPIRE', current .. bucket, ttl) end
+return 1
 `;

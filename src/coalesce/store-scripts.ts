@@ -1,5 +1,5 @@
 import type { RedisClient } from '../redis.js';
-import { ACK_DELIVERED, CLAIM_DUE, EXPIRED_LEASES, MERGE_EVENTS, RELEASE_CLAIM, RENEW_LEASE, RESTORE_VALUES, SNAPSHOT_CLAIM, UNCLAIM } from './lua.js';
+import { ACK_DELIVERED, CLAIM_DUE, EXPIRED_LEASES, MARKS_SEEN, MARKS_TAKE, MERGE_EVENTS, RELEASE_CLAIM, RENEW_LEASE, RESTORE_VALUES, SNAPSHOT_CLAIM, UNCLAIM } from './lua.js';
 
 /** The store's Lua scripts as commands; each declares one key, the due index of its shard. */
 export interface StoreCommands {
@@ -12,6 +12,8 @@ export interface StoreCommands {
   tiRenew(...args: string[]): Promise<number>;
   tiRestore(...args: string[]): Promise<number>;
   tiUnclaim(...args: string[]): Promise<number>;
+  tiMarksSeen(...args: string[]): Promise<number[]>;
+  tiMarksTake(...args: string[]): Promise<number>;
 }
 
 const SCRIPTS: Record<keyof StoreCommands, string> = {
@@ -24,6 +26,8 @@ const SCRIPTS: Record<keyof StoreCommands, string> = {
   tiRenew: RENEW_LEASE,
   tiRestore: RESTORE_VALUES,
   tiUnclaim: UNCLAIM,
+  tiMarksSeen: MARKS_SEEN,
+  tiMarksTake: MARKS_TAKE,
 };
 
 /** Defines the store scripts on a connection (once); single node or cluster alike. */

@@ -2,7 +2,7 @@ import { visitorKey, type ValidEvent } from '../events/index.js';
 import { stamp, storeKeys } from '../keys.js';
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis.js';
-import { MARKER_BUCKETS, markerBucket } from './markers.js';
+import { markerBucket, markerExpiresAt, markerGeneration } from './markers.js';
 import { groupByShard, shardOf } from './shards.js';
 import { parseInFlight, snapshotOf, type AttributeUpdate, type VisitorSnapshot } from './in-flight.js';
 import { settled, sum, withStoreCommands, type StoreCommands } from './store-scripts.js';
@@ -108,15 +108,18 @@ export class VisitorStore {
     if (events.length === 0) return [];
     const out = new Array<MergeOutcome>(events.length);
     const groups = groupByShard(events, (event) => visitorKey(event.visitor), this.shards.length);
+    const generation = markerGeneration(now, this.settings.dedupeWindowMs);
     await Promise.all([...groups].map(async ([k, group]) => {
       const keys = this.shard(k);
       const args: string[] = [
         keys.due, keys.root, source, String(now), String(this.settings.dedupeWindowMs),
-        String(this.settings.coalesceWindowMs), batchId, String(group.length), String(receivedAt), String(MARKER_BUCKETS),
+        String(this.settings.coalesceWindowMs), batchId, String(group.length), String(receivedAt), String(generation),
       ];
       for (const { item: event } of group) {
         const entries = Object.entries(event.attributes);
-        args.push(visitorKey(event.visitor), event.id, String(markerBucket(source, event.id)), stamp(event.occurredAtMs, event.id), String(entries.length));
+        const bucket = markerBucket(source, event.id);
+        const ttl = markerExpiresAt(generation, bucket, this.settings.dedupeWindowMs) - now;
+        args.push(visitorKey(event.visitor), event.id, String(bucket), String(ttl), stamp(event.occurredAtMs, event.id), String(entries.length));
         for (const [name, value] of entries) args.push(name, value);
       }
       const codes = await this.redis.tiMerge(...args);
