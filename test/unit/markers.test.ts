@@ -31,7 +31,10 @@ describe('event-id marker layout', () => {
   it('puts an id in the same bucket every time, and spreads ids over all buckets', () => {
     expect(markerBucket('pos', 'e-1')).toBe(markerBucket('pos', 'e-1'));
     const counts = new Array<number>(MARKER_BUCKETS).fill(0);
-    for (let i = 0; i < 40 * MARKER_BUCKETS; i += 1) counts[markerBucket('pos-eu', `pos-eu-7-${String(i).padStart(9, '0')}`)] += 1;
+    for (let i = 0; i < 40 * MARKER_BUCKETS; i += 1) {
+      const bucket = markerBucket('pos-eu', `pos-eu-7-${String(i).padStart(9, '0')}`);
+      counts[bucket] = (counts[bucket] ?? 0) + 1;
+    }
     // 40 ids per bucket on average: every bucket used, none with more than twice its share.
     expect(Math.min(...counts)).toBeGreaterThan(0);
     expect(Math.max(...counts)).toBeLessThanOrEqual(80);
