@@ -3,8 +3,8 @@ import type { Queue } from 'bullmq';
 import { parseVisitorKey } from '../events/index.js';
 import type { Logger } from '../logger.js';
 import type { BulkStatusJob, DeliverJob } from '../queues.js';
-import type { CallBudget } from '../target/budgets.js';
-import type { CallPacer } from '../target/pacer.js';
+import type { BudgetState, CallBudget } from '../target/budgets.js';
+import { bulkPaceMs, type CallPacer } from '../target/pacer.js';
 import { routeVisitors, type DeliveryMode } from '../target/routing.js';
 import type { VisitorStore } from './store.js';
 
@@ -70,14 +70,17 @@ export class Flusher {
       const due = dues.reduce((a, b) => a + b, 0);
       if (due === 0) break;
       const goesBulk = this.deps.mode === 'bulk' || (this.deps.mode === 'auto' && due >= this.deps.bulkThreshold);
-      // Bulk calls are few (50 a minute): while the budget is low, due visitors wait and
-      // gather, so the next bulk claim carries more of them instead of starting a tiny file.
-      if (goesBulk && !(await this.bulkRoom())) break;
-      // And a bulk file that would not be full starts at most once per pacer interval: the
-      // due visitors stay due and gather, instead of every flush tick spending a bulk call
-      // (and its status polls) until the minute's budget is gone and everything waits.
       const paced = goesBulk && due < this.deps.bulkBatchSize;
-      if (paced && !(await this.deps.bulkPacer.tryPass()).passed) break;
+      if (goesBulk) {
+        const budget = await this.deps.bulkBudget.peek();
+        // Bulk calls are few (50 a minute): while the budget is low, due visitors wait and
+        // gather, so the next bulk claim carries more of them instead of starting a tiny file.
+        if (!this.bulkRoom(budget)) break;
+        // And a bulk file that would not be full starts at most once per pacer interval: the
+        // due visitors stay due and gather, instead of every flush tick spending a bulk call
+        // (and its status polls) until the minute's budget is gone and everything waits.
+        if (paced && !(await this.deps.bulkPacer.tryPass(this.paceMs(budget))).passed) break;
+      }
       const size = goesBulk ? this.deps.bulkBatchSize : this.deps.batchSize;
       const claimId = randomUUID();
       const visitors: string[] = [];
@@ -106,9 +109,13 @@ export class Flusher {
    * Is there room for another bulk claim? Each claim needs one or two submits plus status
    * polls, so new claims stop while fewer than 40% of the minute's bulk calls are left.
    */
-  private async bulkRoom(): Promise<boolean> {
-    const state = await this.deps.bulkBudget.peek();
+  private bulkRoom(state: BudgetState): boolean {
     return state.remaining >= Math.max(3, Math.ceil(this.deps.bulkBudget.settings.limit * 0.4));
+  }
+
+  /** The pacer interval for a bulk file that is not full, by how much of the budget is used. */
+  private paceMs(state: BudgetState): number {
+    return bulkPaceMs(state.used, this.deps.bulkBudget.settings.limit, this.deps.bulkPacer.intervalMs);
   }
 
   /** Routes one claim's visitors and adds at most one job per delivery queue for it. */
@@ -131,7 +138,8 @@ export class Flusher {
       // A small flush's bulk share (visitors Target may not know) waits for room in the
       // bulk budget, and for its turn at the pacer, rather than spending a bulk call on a
       // handful of rows: the visitors it hands back gather with the next ones.
-      const waitMs = !(await this.bulkRoom()) ? this.deps.bulkRetryMs : (await this.deps.bulkPacer.tryPass()).retryInMs;
+      const budget = await this.deps.bulkBudget.peek();
+      const waitMs = !this.bulkRoom(budget) ? this.deps.bulkRetryMs : (await this.deps.bulkPacer.tryPass(this.paceMs(budget))).retryInMs;
       if (waitMs > 0) {
         await this.deps.store.unclaim(claimId, bulk, Date.now() + waitMs);
         bulk = [];

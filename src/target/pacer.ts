@@ -25,9 +25,9 @@ export class CallPacer {
     this.key = `${hashTag(prefix)}:pace:${name}`;
   }
 
-  /** Takes the gate for this interval, or says how long until it opens. */
-  async tryPass(): Promise<PaceState> {
-    const set = await this.redis.set(this.key, '1', 'PX', this.intervalMs, 'NX');
+  /** Takes the gate for `intervalMs` (default: the pacer's), or says how long until it opens. */
+  async tryPass(intervalMs = this.intervalMs): Promise<PaceState> {
+    const set = await this.redis.set(this.key, '1', 'PX', Math.max(1, Math.round(intervalMs)), 'NX');
     if (set === 'OK') return { passed: true, retryInMs: 0 };
     const ttl = await this.redis.pttl(this.key);
     // -2: expired between the two calls; -1 cannot happen (always set with PX).
@@ -38,4 +38,15 @@ export class CallPacer {
   async release(): Promise<void> {
     await this.redis.del(this.key);
   }
+}
+
+/**
+ * How long one pass for a bulk file that is not full closes the gate, given the bulk calls
+ * used in the current budget window: a quarter of `intervalMs` (one bulk-call slot by
+ * default) while less than a quarter of the budget is used, so the last visitors of a burst
+ * wait about a second instead of up to five when calls are plentiful; the whole interval
+ * beyond that, so a steady trickle of small files still cannot spend the budget.
+ */
+export function bulkPaceMs(used: number, limit: number, intervalMs: number): number {
+  return used < limit / 4 ? intervalMs / 4 : intervalMs;
 }

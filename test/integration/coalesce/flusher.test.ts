@@ -89,6 +89,26 @@ describe('Flusher (two flushers on one Redis)', () => {
     expect(await bulkJobs()).toHaveLength(2);
   });
 
+  it('paces at a quarter of the interval while the bulk budget is mostly unused, and at all of it once a quarter is used', async () => {
+    const [a, b] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    const handedBackWait = async (vk: string): Promise<number> => Number(await redis.zscore(store.keys.due, vk)) - Date.now();
+    await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(1);
+    await store.merge('pos', [newVisitorEvent(2, t0)], t0 - 1000);
+    expect((await b.flushOnce()).bulk).toBe(0);
+    expect(await handedBackWait('3p:CRM-2')).toBeLessThanOrEqual(PACE_MS / 4);
+
+    // 13 of the 50 bulk calls used (more than a quarter): the next pass closes the gate for
+    // the whole interval.
+    expect((await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(13)).granted).toBe(true);
+    await new Promise((r) => setTimeout(r, PACE_MS / 4 + 100));
+    expect((await a.flushOnce()).bulk).toBe(1);
+    await store.merge('pos', [newVisitorEvent(3, t0)], t0 - 1000);
+    expect((await b.flushOnce()).bulk).toBe(0);
+    expect(await handedBackWait('3p:CRM-3')).toBeGreaterThan(PACE_MS / 2);
+  });
+
   it('paces bulk files that would not be full, and lets a full one go at once', async () => {
     const [a] = flushers as [Flusher, Flusher];
     const t0 = Date.now();
