@@ -206,6 +206,20 @@ export class VisitorStore {
   }
 
   /**
+   * Acks what is in flight for these visitors of the claim (a bulk batch Target reports
+   * complete), reading and acking ACK_CHUNK visitors at a time so a 50,000-visitor batch
+   * never sits in memory, or in one pipeline, whole. Returns how many visitors are done.
+   */
+  async ackInFlight(claimId: string, vks: readonly string[], now = Date.now()): Promise<number> {
+    let done = 0;
+    for (let i = 0; i < vks.length; i += ACK_CHUNK) {
+      const acked = await this.ackMany(claimId, await this.readInFlight(claimId, vks.slice(i, i + ACK_CHUNK)), now);
+      done += acked.filter((a) => a === 'done').length;
+    }
+    return done;
+  }
+
+  /**
    * What is in flight for this claim, read without folding in newer pending values: for a
    * bulk batch Target is still processing, so the ack records exactly what was sent.
    */

@@ -96,8 +96,7 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
 
       if (state === 'complete') {
         totals.complete += 1;
-        const acked = await deps.store.ackMany(claimId, await deps.store.readInFlight(claimId, batch.visitors));
-        totals.acked += acked.filter((a) => a === 'done').length;
+        totals.acked += await deps.store.ackInFlight(claimId, batch.visitors);
         continue;
       }
       if (state === 'incomplete') {

@@ -281,6 +281,10 @@ describe('VisitorStore', () => {
     expect(snaps.map((s) => s.vk)).toEqual(claimed);
     expect(snaps.map((s) => values(s).tier)).toEqual(claimed.map((vk) => `t-${vk.slice(3)}`));
     expect(await store.dueCount(T0 + 1000)).toBe(300);
+    // A complete bulk batch of them is acked in steps too, every visitor once.
+    expect(await store.ackInFlight('big', claimed, T0 + 2000)).toBe(2200);
+    expect(await store.inFlightVisitors()).toBe(0);
+    expect((await store.knownVisitors(claimed)).every(Boolean)).toBe(true);
     const rest = await store.claimDue('rest', 5000, T0 + 1000);
     expect(new Set([...claimed, ...rest]).size).toBe(2500);
   });
