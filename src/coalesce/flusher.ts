@@ -45,6 +45,14 @@ export interface FlushResult {
 const LIVE_STATES = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
 
 /**
+ * Most bulk claims between claim and `complete` at once. Target keeps only the last 10
+ * batch statuses: with more batches outstanding (a claim makes one per identity kind, so up
+ * to two), older ones are forgotten before their poll, answer 404 and must be submitted
+ * again, which spends the bulk budget twice (seen in the 1,000,000-event W1 bench run).
+ */
+export const MAX_BULK_CLAIMS_IN_FLIGHT = 4;
+
+/**
  * Claims due visitors, routes them to single or bulk delivery, and creates their jobs. Each
  * job's id is its claim id (at most one job per queue per claim), so the job that owns a
  * claim can always be found: a claim whose lease runs out without a live job (its flusher
@@ -73,9 +81,10 @@ export class Flusher {
       const paced = goesBulk && due < this.deps.bulkBatchSize;
       if (goesBulk) {
         const budget = await this.deps.bulkBudget.peek();
-        // Bulk calls are few (50 a minute): while the budget is low, due visitors wait and
-        // gather, so the next bulk claim carries more of them instead of starting a tiny file.
-        if (!this.bulkRoom(budget)) break;
+        // Bulk calls are few (50 a minute): while the budget is low, or Target has as many
+        // of our batches as it keeps statuses for, due visitors wait and gather, so the
+        // next bulk claim carries more of them instead of starting a tiny file.
+        if (!this.bulkRoom(budget) || !(await this.bulkSlotFree())) break;
         // And a bulk file that would not be full starts at most once per pacer interval: the
         // due visitors stay due and gather, instead of every flush tick spending a bulk call
         // (and its status polls) until the minute's budget is gone and everything waits.
@@ -113,6 +122,19 @@ export class Flusher {
     return state.remaining >= Math.max(3, Math.ceil(this.deps.bulkBudget.settings.limit * 0.4));
   }
 
+  /**
+   * Fewer than MAX_BULK_CLAIMS_IN_FLIGHT bulk claims queued for submitting or being polled?
+   * (A claim has one live job at a time: its deliver-bulk job, then its bulk-status job.)
+   */
+  private async bulkSlotFree(): Promise<boolean> {
+    const states = ['waiting', 'active', 'delayed', 'prioritized'] as const;
+    const [submitting, polling] = await Promise.all([
+      this.deps.queues.deliverBulk.getJobCountByTypes(...states),
+      this.deps.queues.bulkStatus.getJobCountByTypes(...states),
+    ]);
+    return submitting + polling < MAX_BULK_CLAIMS_IN_FLIGHT;
+  }
+
   /** The pacer interval for a bulk file that is not full, by how much of the budget is used. */
   private paceMs(state: BudgetState): number {
     return bulkPaceMs(state.used, this.deps.bulkBudget.settings.limit, this.deps.bulkPacer.intervalMs);
@@ -139,7 +161,8 @@ export class Flusher {
       // bulk budget, and for its turn at the pacer, rather than spending a bulk call on a
       // handful of rows: the visitors it hands back gather with the next ones.
       const budget = await this.deps.bulkBudget.peek();
-      const waitMs = !this.bulkRoom(budget) ? this.deps.bulkRetryMs : (await this.deps.bulkPacer.tryPass(this.paceMs(budget))).retryInMs;
+      const room = this.bulkRoom(budget) && (await this.bulkSlotFree());
+      const waitMs = !room ? this.deps.bulkRetryMs : (await this.deps.bulkPacer.tryPass(this.paceMs(budget))).retryInMs;
       if (waitMs > 0) {
         await this.deps.store.unclaim(claimId, bulk, Date.now() + waitMs);
         bulk = [];

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Flusher } from '../../../src/coalesce/flusher.js';
+import { Flusher, MAX_BULK_CLAIMS_IN_FLIGHT } from '../../../src/coalesce/flusher.js';
 import { VisitorStore } from '../../../src/coalesce/store.js';
 import type { ValidEvent } from '../../../src/events/index.js';
 import { createLogger } from '../../../src/logger.js';
@@ -126,6 +126,23 @@ describe('Flusher (two flushers on one Redis)', () => {
     expect(full.single).toBe(0);
     expect(await bulkJobs()).toHaveLength(2);
     expect(await redis.zcard(store.keys.due)).toBe(10);
+  });
+
+  // Target keeps the last 10 batch statuses: more claims in flight and their statuses are
+  // forgotten before they are polled.
+  it('starts no bulk claim while MAX_BULK_CLAIMS_IN_FLIGHT claims are being submitted or polled', async () => {
+    const [a] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    for (let k = 0; k < MAX_BULK_CLAIMS_IN_FLIGHT; k += 1) {
+      await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
+    }
+    await store.merge('pos', Array.from({ length: BULK_BATCH }, (_, i) => newVisitorEvent(500 + i, t0)), t0 - 1000);
+    expect((await a.flushOnce()).claimed).toBe(0);
+    expect(await redis.zcard(store.keys.due)).toBe(BULK_BATCH);
+    // One claim's batches complete (its status job ends): a full file goes.
+    await (await queues.bulkStatus.getJob('c0'))?.remove();
+    expect((await a.flushOnce()).bulk).toBe(BULK_BATCH);
+    expect(await bulkJobs()).toHaveLength(1);
   });
 
   // P7: a flusher that dies between claiming and creating the job leaves a claim no job owns.
