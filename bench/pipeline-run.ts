@@ -104,11 +104,12 @@ export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: D
     const merged = ['events_applied', 'events_superseded', 'events_late_dropped', 'events_duplicate'].reduce((n, k) => n + (storeStats[k] ?? 0), 0);
     return { kind: 'pipeline', label, workload: spec, mode, windowMs: ctx.windowMs, deadLetters, storeStats, lost: measured.accepted - merged, logs: summarizeLogs(children), ...measured };
   } finally {
+    const stopping = Date.now();
     await Promise.allSettled(children.map((c) => stopChild(c)));
     await deadLetterQueue.close();
     await producerRedis.quit();
     await sim.close();
     forget();
-    ctx.log(`  run took ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    ctx.log(`  run took ${((Date.now() - began) / 1000).toFixed(1)} s (stopping ${((Date.now() - stopping) / 1000).toFixed(1)} s)`);
   }
 }

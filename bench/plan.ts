@@ -38,7 +38,8 @@ export function benchPlan(o: PlanOptions): Step[] {
     steps.push({ kind: 'noop', workload: 'W1', pace: 'max', events: o.noopEvents, label: 'BullMQ no-op' });
     steps.push({ kind: 'naive', workload: 'W1', pace: 'max', events: o.naiveEvents, label: 'naive W1' });
   }
-  // Quick: 6 s at half rate (about 15,000 events, enough for a p99) and 8 s of W4 bursts.
+  // Quick: 6 s at half rate (about 15,000 events, enough for a p99) and one whole 5-s
+  // W4 burst period (1 s at 10x, 4 s steady).
   const pacedSeconds = o.quick ? 6 : 120;
   // W1 of every mode always runs, first: the targets and the paced runs need its rate.
   for (const mode of o.modes) steps.push({ kind: 'pipeline', workload: 'W1', mode, pace: 'max', events: o.events, label: `W1 ${mode}` });
@@ -51,7 +52,7 @@ export function benchPlan(o: PlanOptions): Step[] {
       if (o.workloads.has(name)) steps.push({ kind: 'pipeline', workload: name, mode, pace: 'max', events: o.events, label: `${name} ${mode}` });
     }
     if (o.workloads.has('W4') && o.paced) {
-      steps.push({ kind: 'pipeline', workload: 'W4', mode, pace: 'bursts', events: o.events, seconds: o.quick ? 8 : 240, label: `W4 ${mode}` });
+      steps.push({ kind: 'pipeline', workload: 'W4', mode, pace: 'bursts', events: o.events, seconds: o.quick ? 5 : 240, label: `W4 ${mode}` });
     }
   }
   return steps;

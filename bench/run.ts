@@ -123,7 +123,7 @@ async function main(): Promise<void> {
       // Longer than a bulk batch's first status poll (BULK_STATUS_POLL_MS, 5 s) plus a flush:
       // changes held behind a bulk batch legitimately reach Target only after that poll.
       stallMs: flags.quick ? 12_000 : 60_000,
-      settleMs: flags.quick ? 1_500 : 60_000,
+      settleMs: flags.quick ? 750 : 60_000,
       log,
     };
     const machine = await describeMachine(redis);
