@@ -112,8 +112,11 @@ export const EnvSchema = z.object({
   TARGET_AUTH_TOKEN: z.string().min(1).optional(),
   /** Per-request timeout towards Target. */
   TARGET_TIMEOUT_MS: positiveInt(10_000),
-  /** Keep-alive connections towards Target per process. */
-  TARGET_CONNECTIONS: positiveInt(32),
+  /**
+   * Keep-alive connections towards Target per process: single-update throughput is at most
+   * this many calls per Target round trip (64 at 20 ms: about 3,200 calls/s).
+   */
+  TARGET_CONNECTIONS: positiveInt(64),
   /** HTTP port for intake, health, metrics and the dashboard. */
   PORT: port(8080),
   /** Address the HTTP server binds. */
@@ -156,8 +159,11 @@ export const EnvSchema = z.object({
    * its earlier delivery, or handed back for the bulk budget, waits for that on top.
    */
   COALESCE_MAX_WAIT_MS: positiveInt(60_000),
-  /** How often the flusher looks for due visitors. */
-  FLUSH_INTERVAL_MS: positiveInt(500),
+  /**
+   * How often the flusher looks for due visitors: a due visitor waits up to this long before
+   * it is claimed, on top of the coalescing window. An idle tick costs about 60 Redis commands.
+   */
+  FLUSH_INTERVAL_MS: positiveInt(200),
   /** Most visitors one flush claims (and one delivery job carries). */
   FLUSH_BATCH_SIZE: positiveInt(200),
   /** How long a claimed visitor stays with its flusher before another may take it back. */

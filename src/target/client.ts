@@ -12,7 +12,7 @@ export interface TargetClientSettings {
   authToken?: string;
   /** Per-request timeout (connect, headers and body each). Default 10 s. */
   timeoutMs?: number;
-  /** Keep-alive connections per origin. Default 32. */
+  /** Keep-alive connections per origin. Default 64. */
   connections?: number;
   /** Told about every HTTP call (endpoint, duration, outcome); for metrics. */
   onCall?: TargetCallObserver;
@@ -46,7 +46,7 @@ export class TargetClient {
   constructor(readonly settings: TargetClientSettings) {
     this.timeoutMs = settings.timeoutMs ?? 10_000;
     this.agent = new Agent({
-      connections: settings.connections ?? 32,
+      connections: settings.connections ?? 64,
       keepAliveTimeout: 30_000,
       connect: { timeout: this.timeoutMs },
       headersTimeout: this.timeoutMs,
