@@ -10,7 +10,7 @@ import type { Simulator } from '../src/simulator/server.js';
 import { processCpuSeconds, processMemory, redisCost, resetRedisStats, Sampler, usedMemory, type RedisCost } from './measure.js';
 import { countVisitorWindows, diffProfiles, workloadOracle } from './oracle.js';
 import { startProducerThread, type Sender } from './producer-thread.js';
-import { DeliveryTracker } from './tracker.js';
+import { DeliveryTracker, type Percentiles } from './tracker.js';
 import type { WorkloadSpec } from './workloads.js';
 
 /** Settings every run of one bench invocation shares. */
@@ -54,7 +54,9 @@ export interface Measured {
   /** The pipeline was idle (nothing queued, due or in flight) when calls were counted. */
   settled: boolean;
   outstanding: number;
-  latency: { p50: number; p99: number; p999: number; max: number };
+  latency: Percentiles;
+  /** Latency of the events accepted after the first coalescing window (the steady state; see DeliveryTracker.percentilesFrom). */
+  latencyAfterFirstWindow: Percentiles & { events: number };
   visitorWindows: number;
   calls: { single: number; bulk: number; status: number; failed: number; byStatus: Record<number, number> };
   redis: RedisCost & { usedMemoryPeak: number; bytesPerPendingEvent: number; peakBacklog: number; retainedBytesPerEvent: number };
@@ -140,6 +142,7 @@ export async function measureRun(ctx: BenchContext, options: MeasureOptions): Pr
       settled,
       outstanding: tracker.outstanding,
       latency: tracker.percentiles(),
+      latencyAfterFirstWindow: tracker.percentilesFrom(options.windowMs),
       visitorWindows: countVisitorWindows(tracker.visitorOf, tracker.acceptedAt, options.windowMs),
       calls: { single: s.single, bulk: s.bulk, status: s.status, failed: Object.entries(s.byStatus).filter(([code]) => code !== '200').reduce((n, [, c]) => n + c, 0), byStatus: { ...s.byStatus } },
       redis: {

@@ -70,7 +70,10 @@ export function checkTargets(runs: readonly RunResult[]): TargetCheck[] {
   }
   for (const r of pipeline.filter((p) => p.workload.name === 'W1' && p.workload.pace.kind === 'steady')) {
     const limit = r.windowMs + 500;
-    checks.push({ target: `${r.label}: p99 ≤ window + 500 ms = ${limit} ms`, measured: `${fmt(r.latency.p99, 0)} ms (${fmt(r.latency.p99 / limit, 2)}x)`, pass: r.latency.p99 <= limit });
+    // Judged on every event; the steady state (after the first window) is shown beside it.
+    const steady = r.latencyAfterFirstWindow;
+    const after = steady.events > 0 ? `; ${fmt(steady.p99, 0)} ms for the ${steady.events} events accepted after the first window` : '';
+    checks.push({ target: `${r.label}: p99 ≤ window + 500 ms = ${limit} ms`, measured: `${fmt(r.latency.p99, 0)} ms (${fmt(r.latency.p99 / limit, 2)}x)${after}`, pass: r.latency.p99 <= limit });
   }
   const worstBytes = worst(maxRate, (r) => r.redis.bytesPerPendingEvent);
   if (worstBytes !== undefined) {

@@ -16,6 +16,17 @@ export function latencyHistogram(): Histogram {
   return build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: 3 });
 }
 
+export interface Percentiles {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+function percentilesOf(h: Histogram): Percentiles {
+  return { p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9), max: h.maxValue };
+}
+
 export class DeliveryTracker {
   /** Per seq: ms after `t0` the producer's promise resolved (NaN: not accepted). */
   readonly acceptedAt: Float64Array;
@@ -112,8 +123,25 @@ export class DeliveryTracker {
     return last;
   }
 
-  percentiles(): { p50: number; p99: number; p999: number; max: number } {
-    const h = this.latency;
-    return { p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9), max: h.maxValue };
+  percentiles(): Percentiles {
+    return percentilesOf(this.latency);
+  }
+
+  /**
+   * Latency of the events accepted at least `fromMs` after t0 and delivered. With `fromMs` =
+   * the coalescing window this leaves out the cold start, when every event opens a new
+   * visitor-window (about one call per event instead of a third): the steady state.
+   */
+  percentilesFrom(fromMs: number): Percentiles & { events: number } {
+    const h = latencyHistogram();
+    let events = 0;
+    for (let seq = 0; seq < this.acceptedAt.length; seq += 1) {
+      const accepted = this.acceptedAt[seq] ?? NaN;
+      const delivered = this.deliveredAt[seq] ?? NaN;
+      if (!(accepted >= fromMs) || Number.isNaN(delivered)) continue;
+      h.recordValue(Math.max(0, delivered - accepted));
+      events += 1;
+    }
+    return { ...percentilesOf(h), events };
   }
 }

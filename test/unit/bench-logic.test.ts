@@ -109,6 +109,21 @@ describe('bench tracker', () => {
     tracker.noteAccepted({ first: 0, events: [{}], visitors: Int32Array.from([5]), types: Uint8Array.from([0]) }, 30);
     expect(tracker.outstanding).toBe(0);
   });
+
+  it('gives the steady-state percentiles from the events accepted at or after a time only', () => {
+    const tracker = new DeliveryTracker(3, 10, BASE, 0);
+    // seq 0 (visitor 1) accepted at 0 and delivered 900 ms later; seq 1 and 2 (visitors 2, 3) at 500.
+    tracker.noteAccepted({ first: 0, events: [{}], visitors: Int32Array.from([1]), types: Uint8Array.from([0]) }, 0);
+    tracker.noteAccepted({ first: 1, events: [{}, {}], visitors: Int32Array.from([2, 3]), types: Uint8Array.from([0, 0]) }, 500);
+    tracker.onWrite({ ...write({ loyaltyLastUsedAt: at(0) }), id: 'CRM-1' }, 900);
+    tracker.onWrite({ ...write({ loyaltyLastUsedAt: at(1) }), id: 'CRM-2' }, 600);
+    expect(tracker.percentiles().max).toBe(900);
+    const steady = tracker.percentilesFrom(500);
+    // seq 2 is not delivered yet: it counts in neither.
+    expect(steady.events).toBe(1);
+    expect(steady.max).toBe(100);
+    expect(tracker.percentilesFrom(0).events).toBe(2);
+  });
 });
 
 describe('bench plan and report', () => {
