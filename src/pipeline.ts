@@ -116,7 +116,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   if (options.roles.includes('flusher')) {
     // Four bulk-call slots: a visitor held back for bulk waits that long, and bulk files
     // that are not full start at most that often (12 a minute at the documented 50 a
-    // minute, so with their status polls they leave half the budget for full files).
+    // minute: a claim with a file per identity kind and a status poll each is four calls,
+    // so the budget sustains this pace; see bulkPaceMs).
     const flushLogger = logger.child({ role: 'flusher' });
     const bulkRetryMs = Math.max(1000, Math.floor(config.BULK_CALLS_WINDOW_MS / Math.max(1, config.BULK_CALLS_PER_MINUTE)) * 4);
     const flusher = new Flusher({

@@ -3,8 +3,8 @@ import type { Queue } from 'bullmq';
 import { parseVisitorKey } from '../events/index.js';
 import type { Logger } from '../logger.js';
 import type { BulkStatusJob, DeliverJob } from '../queues.js';
-import type { BudgetState, CallBudget } from '../target/budgets.js';
-import { bulkPaceMs, type CallPacer } from '../target/pacer.js';
+import type { CallBudget } from '../target/budgets.js';
+import { bulkPaceMs, bulkRoom, type BulkLoad, type CallPacer } from '../target/pacer.js';
 import { routeVisitors, type DeliveryMode } from '../target/routing.js';
 import type { VisitorStore } from './store.js';
 
@@ -82,15 +82,15 @@ export class Flusher {
       const goesBulk = this.deps.mode === 'bulk' || (this.deps.mode === 'auto' && due >= this.deps.bulkThreshold);
       const paced = goesBulk && due < this.deps.bulkBatchSize;
       if (goesBulk) {
-        const budget = await this.deps.bulkBudget.peek();
+        const load = await this.bulkLoad();
         // Bulk calls are few (50 a minute): while the budget is low, or Target has as many
         // of our batches as it keeps statuses for, due visitors wait and gather, so the
         // next bulk claim carries more of them instead of starting a tiny file.
-        if (!this.bulkRoom(budget) || !(await this.bulkSlotFree())) break;
+        if (!this.hasBulkRoom(load)) break;
         // And a bulk file that would not be full starts at most once per pacer interval: the
         // due visitors stay due and gather, instead of every flush tick spending a bulk call
         // (and its status polls) until the minute's budget is gone and everything waits.
-        if (paced && !(await this.deps.bulkPacer.tryPass(this.paceMs(budget))).passed) break;
+        if (paced && !(await this.deps.bulkPacer.tryPass(bulkPaceMs(load, this.deps.bulkPacer.intervalMs))).passed) break;
       }
       const size = goesBulk ? this.deps.bulkBatchSize : this.deps.batchSize;
       const claimId = randomUUID();
@@ -116,30 +116,24 @@ export class Flusher {
     return result;
   }
 
-  /**
-   * Is there room for another bulk claim? Each claim needs one or two submits plus status
-   * polls, so new claims stop while fewer than 40% of the minute's bulk calls are left.
-   */
-  private bulkRoom(state: BudgetState): boolean {
-    return state.remaining >= Math.max(3, Math.ceil(this.deps.bulkBudget.settings.limit * 0.4));
-  }
-
-  /**
-   * Fewer than MAX_BULK_CLAIMS_IN_FLIGHT bulk claims queued for submitting or being polled?
-   * (A claim has one live job at a time: its deliver-bulk job, then its bulk-status job.)
-   */
-  private async bulkSlotFree(): Promise<boolean> {
+  /** The bulk budget's use and the bulk claims in flight (queued for submitting, or being polled). */
+  private async bulkLoad(): Promise<BulkLoad> {
     const states = ['waiting', 'active', 'delayed', 'prioritized'] as const;
-    const [submitting, polling] = await Promise.all([
+    const [budget, submitting, polling] = await Promise.all([
+      this.deps.bulkBudget.peek(),
       this.deps.queues.deliverBulk.getJobCountByTypes(...states),
       this.deps.queues.bulkStatus.getJobCountByTypes(...states),
     ]);
-    return submitting + polling < MAX_BULK_CLAIMS_IN_FLIGHT;
+    return { used: budget.used, limit: this.deps.bulkBudget.settings.limit, claimsInFlight: submitting + polling };
   }
 
-  /** The pacer interval for a bulk file that is not full, by how much of the budget is used. */
-  private paceMs(state: BudgetState): number {
-    return bulkPaceMs(state.used, this.deps.bulkBudget.settings.limit, this.deps.bulkPacer.intervalMs);
+  /**
+   * Room for another bulk claim: fewer than MAX_BULK_CLAIMS_IN_FLIGHT claims in flight (a
+   * claim has one live job at a time: its deliver-bulk job, then its bulk-status job), and
+   * budget for it besides the polls the claims in flight still owe.
+   */
+  private hasBulkRoom(load: BulkLoad): boolean {
+    return load.claimsInFlight < MAX_BULK_CLAIMS_IN_FLIGHT && bulkRoom(load);
   }
 
   /** Routes one claim's visitors and adds at most one job per delivery queue for it. */
@@ -162,9 +156,8 @@ export class Flusher {
       // A small flush's bulk share (visitors Target may not know) waits for room in the
       // bulk budget, and for its turn at the pacer, rather than spending a bulk call on a
       // handful of rows: the visitors it hands back gather with the next ones.
-      const budget = await this.deps.bulkBudget.peek();
-      const room = this.bulkRoom(budget) && (await this.bulkSlotFree());
-      const waitMs = !room ? this.deps.bulkRetryMs : (await this.deps.bulkPacer.tryPass(this.paceMs(budget))).retryInMs;
+      const load = await this.bulkLoad();
+      const waitMs = !this.hasBulkRoom(load) ? this.deps.bulkRetryMs : (await this.deps.bulkPacer.tryPass(bulkPaceMs(load, this.deps.bulkPacer.intervalMs))).retryInMs;
       if (waitMs > 0) {
         await this.deps.store.unclaim(claimId, bulk, Date.now() + waitMs);
         bulk = [];

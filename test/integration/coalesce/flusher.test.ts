@@ -109,6 +109,37 @@ describe('Flusher (two flushers on one Redis)', () => {
     expect(await handedBackWait('3p:CRM-3')).toBeGreaterThan(PACE_MS / 2);
   });
 
+  it('counts the polls that claims in flight still owe: little spent, but claims polling, paces at the whole interval', async () => {
+    const [a, b] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    for (let k = 0; k < 3; k += 1) {
+      await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
+    }
+    // 8 calls spent + 3 claims × 2 polls owed = 14 committed, more than a quarter of 50
+    // (and 4 claims in flight after the next one, under MAX_BULK_CLAIMS_IN_FLIGHT).
+    expect((await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(8)).granted).toBe(true);
+    await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(1);
+    await store.merge('pos', [newVisitorEvent(2, t0)], t0 - 1000);
+    expect((await b.flushOnce()).bulk).toBe(0);
+    expect(Number(await redis.zscore(store.keys.due, '3p:CRM-2')) - Date.now()).toBeGreaterThan(PACE_MS / 2);
+  });
+
+  it('starts no bulk claim when the polls owed leave no room in the budget', async () => {
+    const [a] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    for (let k = 0; k < 4; k += 1) {
+      await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
+    }
+    // 36 spent + 8 owed + 2 for a new file = 46 > 45 (50 less a tenth kept back).
+    expect((await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(36)).granted).toBe(true);
+    await store.merge('pos', Array.from({ length: BULK_BATCH }, (_, i) => newVisitorEvent(700 + i, t0)), t0 - 1000);
+    expect((await a.flushOnce()).claimed).toBe(0);
+    expect(await redis.zcard(store.keys.due)).toBe(BULK_BATCH);
+    await (await queues.bulkStatus.getJob('c0'))?.remove();
+    expect((await a.flushOnce()).bulk).toBe(BULK_BATCH);
+  });
+
   it('paces bulk files that would not be full, and lets a full one go at once', async () => {
     const [a] = flushers as [Flusher, Flusher];
     const t0 = Date.now();
