@@ -76,41 +76,110 @@ export function formEncodedLength(text: string): number {
   return n;
 }
 
+/** The rows of one identity kind, kept compact: ids, and each row's names and values flat. */
+interface KindRows {
+  visitors: VisitorRef[];
+  /** Per row: name, value, name, value, … (names interned). */
+  cells: string[][];
+  columns: Set<string>;
+}
+
+/**
+ * Collects bulk rows one at a time and builds the files at the end (see
+ * {@link buildBulkFiles}). It keeps a row as its id and a flat array of its names (shared
+ * across rows) and values, a few hundred bytes, so a deliver job can read a 50,000-visitor
+ * claim in chunks and let each chunk's snapshots go (2 KB a visitor) before the next.
+ */
+export class BulkFileBuilder {
+  private readonly kinds = new Map<VisitorRef['kind'], KindRows>();
+  private readonly names = new Map<string, string>();
+  private count = 0;
+
+  /** Rows added so far. */
+  get rows(): number {
+    return this.count;
+  }
+
+  add(visitor: VisitorRef, values: Iterable<readonly [string, string]>): void {
+    let rows = this.kinds.get(visitor.kind);
+    if (rows === undefined) {
+      rows = { visitors: [], cells: [], columns: new Set() };
+      this.kinds.set(visitor.kind, rows);
+    }
+    const flat: string[] = [];
+    for (const [name, value] of values) {
+      let shared = this.names.get(name);
+      if (shared === undefined) {
+        shared = name;
+        this.names.set(name, name);
+        rows.columns.add(name);
+      } else if (!rows.columns.has(shared)) {
+        rows.columns.add(shared);
+      }
+      flat.push(shared, value);
+    }
+    rows.visitors.push(visitor);
+    rows.cells.push(flat);
+    this.count += 1;
+  }
+
+  /**
+   * The files: one set per identity kind (`pcId` or `thirdPartyId`), each file with the
+   * union of its kind's attribute names as columns, split so that no file exceeds `maxRows`
+   * rows or `maxBytes` bytes. Rows are never cut. Hands its rows over: the builder is empty
+   * afterwards.
+   */
+  build(limits: { maxRows?: number; maxBytes?: number } = {}): BulkFile[] {
+    const maxRows = limits.maxRows ?? BULK_MAX_ROWS;
+    const maxBytes = limits.maxBytes ?? BULK_MAX_BYTES - 1;
+    const files: BulkFile[] = [];
+    for (const kind of ['pcId', 'thirdPartyId'] as const) {
+      const rows = this.kinds.get(kind);
+      if (rows === undefined || rows.visitors.length === 0) continue;
+      this.kinds.delete(kind);
+      const columns = [...rows.columns].sort();
+      const position = new Map(columns.map((c, i) => [c, i]));
+      const header = [kind, ...columns].map(cell).join(',');
+      const prefixBytes = 'batch='.length + formEncodedLength(header);
+      let lines: string[] = [];
+      let visitors: VisitorRef[] = [];
+      let bytes = prefixBytes;
+      const flush = (): void => {
+        if (lines.length === 0) return;
+        files.push({ kind, columns, visitors, body: `batch=${encodeURIComponent([header, ...lines].join('\n'))}` });
+        lines = [];
+        visitors = [];
+        bytes = prefixBytes;
+      };
+      const row: string[] = new Array<string>(columns.length);
+      for (let r = 0; r < rows.visitors.length; r += 1) {
+        const visitor = rows.visitors[r] as VisitorRef;
+        const flat = rows.cells[r] ?? [];
+        row.fill('');
+        for (let i = 0; i + 1 < flat.length; i += 2) row[position.get(flat[i] ?? '') ?? 0] = cell(flat[i + 1] ?? '');
+        const line = columns.length > 0 ? `${cell(visitor.id)},${row.join(',')}` : cell(visitor.id);
+        const lineBytes = 3 + formEncodedLength(line); // the "\n" before it costs %0A
+        if (prefixBytes + lineBytes > maxBytes) throw new RangeError(`one bulk row of ${lineBytes} bytes cannot fit in a ${maxBytes}-byte file`);
+        if (lines.length >= maxRows || bytes + lineBytes > maxBytes) flush();
+        lines.push(line);
+        visitors.push(visitor);
+        bytes += lineBytes;
+        rows.cells[r] = [];
+      }
+      flush();
+    }
+    this.count = 0;
+    return files;
+  }
+}
+
 /**
  * Builds bulk v2 files: one set per identity kind (`pcId` or `thirdPartyId`), each file with
  * the union of its visitors' attribute names as columns, split so that no file exceeds
  * `maxRows` rows or `maxBytes` bytes. Rows are never cut. Pure.
  */
 export function buildBulkFiles(rows: readonly BulkRow[], limits: { maxRows?: number; maxBytes?: number } = {}): BulkFile[] {
-  const maxRows = limits.maxRows ?? BULK_MAX_ROWS;
-  const maxBytes = limits.maxBytes ?? BULK_MAX_BYTES - 1;
-  const files: BulkFile[] = [];
-  for (const kind of ['pcId', 'thirdPartyId'] as const) {
-    const ofKind = rows.filter((r) => r.visitor.kind === kind);
-    if (ofKind.length === 0) continue;
-    const columns = [...new Set(ofKind.flatMap((r) => [...r.values.keys()]))].sort();
-    const header = [kind, ...columns].map(cell).join(',');
-    const prefixBytes = 'batch='.length + formEncodedLength(header);
-    let lines: string[] = [];
-    let visitors: VisitorRef[] = [];
-    let bytes = prefixBytes;
-    const flush = (): void => {
-      if (lines.length === 0) return;
-      files.push({ kind, columns, visitors, body: `batch=${encodeURIComponent([header, ...lines].join('\n'))}` });
-      lines = [];
-      visitors = [];
-      bytes = prefixBytes;
-    };
-    for (const row of ofKind) {
-      const line = [cell(row.visitor.id), ...columns.map((c) => (row.values.has(c) ? cell(row.values.get(c) ?? '') : ''))].join(',');
-      const lineBytes = 3 + formEncodedLength(line); // the "\n" before it costs %0A
-      if (prefixBytes + lineBytes > maxBytes) throw new RangeError(`one bulk row of ${lineBytes} bytes cannot fit in a ${maxBytes}-byte file`);
-      if (lines.length >= maxRows || bytes + lineBytes > maxBytes) flush();
-      lines.push(line);
-      visitors.push(row.visitor);
-      bytes += lineBytes;
-    }
-    flush();
-  }
-  return files;
+  const builder = new BulkFileBuilder();
+  for (const row of rows) builder.add(row.visitor, row.values);
+  return builder.build(limits);
 }

@@ -1,11 +1,11 @@
 import type { Job, Queue } from 'bullmq';
 import type { VisitorSnapshot } from '../coalesce/store.js';
 import { PipelineError, classifyError } from '../errors.js';
-import { parseVisitorKey, visitorKey } from '../events/index.js';
+import { parseVisitorKey, visitorKey, type VisitorRef } from '../events/index.js';
 import type { BulkStatusJob, DeliverJob } from '../queues.js';
-import { buildBulkFiles, type BulkFile } from './bulk-file.js';
+import { BulkFileBuilder, buildBulkFiles, type BulkFile } from './bulk-file.js';
 import { PROFILE_DATA_LIMIT_BYTES, profileDataBytes } from './single-request.js';
-import { noteOldest, type DeliverySummary } from './deliver-single.js';
+import { noteOldest, type DeliverySummary, type OldestTimes } from './deliver-single.js';
 import { deadLetterVisitors, postpone, retryOrGiveUp, type DeliveryDeps } from './delivery-context.js';
 
 export interface BulkDeliveryDeps extends DeliveryDeps {
@@ -21,6 +21,51 @@ export function filesFor(snapshots: readonly VisitorSnapshot[]): BulkFile[] {
 
 function valuesOf(snapshot: VisitorSnapshot): Map<string, string> {
   return new Map([...snapshot.attributes].map(([name, u]) => [name, u.value]));
+}
+
+/** Visitors read from Redis at a time: their snapshots (about 2 KB each) go once their rows are in the builder. */
+export const BULK_READ_CHUNK = 2000;
+
+/** What a deliver-bulk job keeps of its claim after reading it in chunks. */
+interface ReadClaim {
+  builder: BulkFileBuilder;
+  /** Visitors over Target's 64 KB profile limit, dead-lettered by themselves (rare: kept whole). */
+  oversize: VisitorSnapshot[];
+  /** Oldest event and intake times of the values read, by identity kind (one file set each), for the latency metrics. */
+  oldest: Map<VisitorRef['kind'], OldestTimes>;
+}
+
+/**
+ * Freezes and reads the claim's visitors BULK_READ_CHUNK at a time into a file builder, so
+ * a 50,000-visitor claim never sits in memory as snapshots (it used to: 100 MB a claim, two
+ * claims at once, and deliver processes peaked at 480–640 MB in the 1,000,000-event bench).
+ */
+async function readClaim(deps: BulkDeliveryDeps, claimId: string, visitors: readonly string[]): Promise<ReadClaim> {
+  const read: ReadClaim = { builder: new BulkFileBuilder(), oversize: [], oldest: new Map() };
+  const now = Date.now();
+  for (let i = 0; i < visitors.length; i += BULK_READ_CHUNK) {
+    // Frozen: the status poll acks exactly these values, whatever runs after this one.
+    const chunk = await deps.store.snapshot(claimId, visitors.slice(i, i + BULK_READ_CHUNK), now, { freeze: true });
+    for (const s of chunk) {
+      // Target refuses a visitor's data over 64 KB; in a bulk file that shows only as a
+      // failed update in the batch counts, so such a visitor is dead-lettered here, by itself.
+      if (profileDataBytes(valuesOf(s)) > PROFILE_DATA_LIMIT_BYTES) {
+        read.oversize.push(s);
+        continue;
+      }
+      const visitor = parseVisitorKey(s.vk);
+      read.builder.add(visitor, [...s.attributes].map(([name, u]) => [name, u.value] as const));
+      const oldest = read.oldest.get(visitor.kind) ?? {};
+      noteOldest(oldest, s);
+      read.oldest.set(visitor.kind, oldest);
+    }
+  }
+  return read;
+}
+
+/** The frozen snapshots of these visitors again, for a dead letter (values as submitted). */
+function reread(deps: BulkDeliveryDeps, claimId: string, vks: readonly string[]): Promise<VisitorSnapshot[]> {
+  return deps.store.snapshot(claimId, vks, Date.now(), { freeze: true });
 }
 
 /**
@@ -41,44 +86,45 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
       log.info({ claimId }, 'bulk files of this claim were submitted by an earlier run: nothing to do');
       return summary;
     }
-    // Frozen: the status poll acks exactly these values, whatever runs after this one.
-    const frozen = await deps.store.snapshot(claimId, visitors, Date.now(), { freeze: true });
-    // Target refuses a visitor's data over 64 KB; in a bulk file that shows only as a failed
-    // update in the batch counts, so such a visitor is dead-lettered here, by itself.
-    const oversize = frozen.filter((s) => profileDataBytes(valuesOf(s)) > PROFILE_DATA_LIMIT_BYTES);
-    if (oversize.length > 0) {
-      await deadLetterVisitors(deps, 'deliver-bulk', job, claimId, oversize, new PipelineError(`visitor update over Target's ${PROFILE_DATA_LIMIT_BYTES}-byte profile data limit`, 'PROFILE_TOO_LARGE', 'permanent'));
-      summary.deadLettered += oversize.length;
+    const read = await readClaim(deps, claimId, visitors);
+    if (read.oversize.length > 0) {
+      await deadLetterVisitors(deps, 'deliver-bulk', job, claimId, read.oversize, new PipelineError(`visitor update over Target's ${PROFILE_DATA_LIMIT_BYTES}-byte profile data limit`, 'PROFILE_TOO_LARGE', 'permanent'));
+      summary.deadLettered += read.oversize.length;
     }
-    const snapshots = frozen.filter((s) => !oversize.includes(s));
-    if (snapshots.length === 0) return summary;
-    const files = filesFor(snapshots);
+    if (read.builder.rows === 0) return summary;
+    const files = read.builder.build();
     const budget = await deps.budgets.bulk.reserve(files.length);
     if (!budget.granted) {
       log.info({ claimId, files: files.length, retryInMs: budget.retryInMs }, 'bulk call budget spent: waiting');
       return postpone(job, token, budget.retryInMs);
     }
-    const byVk = new Map(snapshots.map((s) => [s.vk, s]));
     const batches: BulkStatusJob['batches'] = [];
-    for (const file of files) {
-      const fileSnapshots = file.visitors.map((v) => byVk.get(visitorKey(v))).filter((s): s is VisitorSnapshot => s !== undefined);
+    const submittedKinds = new Set<VisitorRef['kind']>();
+    for (const [index, file] of files.entries()) {
+      const fileVks = file.visitors.map(visitorKey);
       try {
         const statusUrl = await deps.client.submitBulk(file.body);
         summary.calls += 1;
-        batches.push({ statusUrl, visitors: fileSnapshots.map((s) => s.vk), submittedAt: Date.now(), polls: 0, resubmits: 0 });
-        for (const s of fileSnapshots) noteOldest(summary, s);
+        batches.push({ statusUrl, visitors: fileVks, submittedAt: Date.now(), polls: 0, resubmits: 0 });
+        submittedKinds.add(file.kind);
       } catch (error) {
         const classified = classifyError(error);
         if (classified.kind === 'transient') {
-          // All files of the claim go again on the retry: resending values Target already
-          // took is harmless, and it keeps one status job per claim.
+          // All files of the claim that are not dead-lettered go again on the retry:
+          // resending values Target already took is harmless, and it keeps one status job
+          // per claim.
           log.info({ claimId, code: classified.code, status: classified.details.status }, 'bulk submit failed: retrying');
-          return retryOrGiveUp(deps, 'deliver-bulk', job, token, claimId, snapshots.filter((s) => byVk.has(s.vk)), classified);
+          const pending = [...batches.flatMap((b) => b.visitors), ...files.slice(index).flatMap((f) => f.visitors.map(visitorKey))];
+          return retryOrGiveUp(deps, 'deliver-bulk', job, token, claimId, await reread(deps, claimId, pending), classified);
         }
-        await deadLetterVisitors(deps, 'deliver-bulk', job, claimId, fileSnapshots, classified);
-        for (const s of fileSnapshots) byVk.delete(s.vk);
-        summary.deadLettered += fileSnapshots.length;
+        await deadLetterVisitors(deps, 'deliver-bulk', job, claimId, await reread(deps, claimId, fileVks), classified);
+        summary.deadLettered += fileVks.length;
       }
+    }
+    for (const kind of submittedKinds) {
+      const { oldestEventMs, oldestIntakeMs } = read.oldest.get(kind) ?? {};
+      if (oldestEventMs !== undefined) summary.oldestEventMs = Math.min(summary.oldestEventMs ?? Infinity, oldestEventMs);
+      if (oldestIntakeMs !== undefined) summary.oldestIntakeMs = Math.min(summary.oldestIntakeMs ?? Infinity, oldestIntakeMs);
     }
     if (batches.length > 0) {
       // Job id = claim id: the flusher's lease sweep finds it and keeps the claim alive.

@@ -118,7 +118,6 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls 
   };
 }
 
-/** Remembers the oldest event time delivered (for latency metrics). */
 /**
  * The failure a retry is scheduled by: the one with the longest Retry-After, so a 503 seen
  * first cannot make the retry ignore a later 429's "wait 30 s". Without any, the first.
@@ -130,7 +129,11 @@ export function retryCause(errors: readonly PipelineError[]): PipelineError {
   return cause;
 }
 
-export function noteOldest(summary: DeliverySummary, snapshot: VisitorSnapshot): void {
+/** The oldest event and intake times of what a delivery carried. */
+export type OldestTimes = Pick<DeliverySummary, 'oldestEventMs' | 'oldestIntakeMs'>;
+
+/** Remembers the oldest event and intake times delivered (for latency metrics). */
+export function noteOldest(summary: OldestTimes, snapshot: VisitorSnapshot): void {
   for (const { stamp } of snapshot.attributes.values()) {
     const ms = Number(stamp.slice(0, 15));
     if (summary.oldestEventMs === undefined || ms < summary.oldestEventMs) summary.oldestEventMs = ms;

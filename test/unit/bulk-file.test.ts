@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseBatchBody } from '../../src/simulator/bulk-format.js';
-import { BULK_MAX_BYTES, BULK_MAX_ROWS, buildBulkFiles, formEncodedLength, type BulkRow } from '../../src/target/bulk-file.js';
+import { BULK_MAX_BYTES, BULK_MAX_ROWS, BulkFileBuilder, buildBulkFiles, formEncodedLength, type BulkRow } from '../../src/target/bulk-file.js';
 
 function row(kind: 'pcId' | 'thirdPartyId', id: string, values: Record<string, string>): BulkRow {
   return { visitor: { kind, id }, values: new Map(Object.entries(values)) };
@@ -159,6 +159,45 @@ describe('buildBulkFiles', () => {
       expect(formEncodedLength(text), JSON.stringify(text)).toBe(encodeURIComponent(text).length);
     }
     for (let c = 0; c < 128; c += 1) expect(formEncodedLength(String.fromCharCode(c))).toBe(encodeURIComponent(String.fromCharCode(c)).length);
+  });
+});
+
+describe('BulkFileBuilder', () => {
+  const rows = [
+    row('thirdPartyId', 'CRM-1', { tier: 'gold', 'a,b': 'x' }),
+    row('pcId', '111.01_00', { city: 'Basel' }),
+    row('thirdPartyId', 'CRM-2', { city: 'Bern', tier: 'silver' }),
+    row('thirdPartyId', 'CRM-3', { note: '100% & more' }),
+    row('pcId', '222.02_00', { tier: 'bronze' }),
+  ];
+
+  it('builds from rows added one at a time the same files as from all rows at once, split the same', () => {
+    const builder = new BulkFileBuilder();
+    for (const r of rows) builder.add(r.visitor, r.values);
+    expect(builder.rows).toBe(5);
+    expect(builder.build({ maxRows: 2 })).toEqual(buildBulkFiles(rows, { maxRows: 2 }));
+    const parsed = buildBulkFiles(rows).map((f) => parseBatchBody(f.body));
+    expect(parsed[1]).toEqual({
+      ok: true, kind: 'thirdPartyId', columns: ['a,b', 'city', 'note', 'tier'],
+      rows: [
+        { id: 'CRM-1', values: ['x', undefined, undefined, 'gold'] },
+        { id: 'CRM-2', values: [undefined, 'Bern', undefined, 'silver'] },
+        { id: 'CRM-3', values: [undefined, undefined, '100% & more', undefined] },
+      ],
+    });
+  });
+
+  it('hands its rows over: empty after build', () => {
+    const builder = new BulkFileBuilder();
+    builder.add({ kind: 'pcId', id: '1.1_0' }, [['tier', 'gold']]);
+    expect(builder.build()).toHaveLength(1);
+    expect(builder.rows).toBe(0);
+    expect(builder.build()).toEqual([]);
+  });
+
+  it('writes a row with no values as its id alone', () => {
+    const [file] = buildBulkFiles([row('thirdPartyId', 'CRM-9', {})]);
+    expect(decodeURIComponent(file?.body.slice('batch='.length) ?? '')).toBe('thirdPartyId\nCRM-9');
   });
 });
 
