@@ -176,8 +176,11 @@ export const EnvSchema = z.object({
   BULK_THRESHOLD: positiveInt(100),
   /** Visitors per bulk claim (rows of one bulk file per identity kind; Target allows 500,000). */
   FLUSH_BULK_BATCH_SIZE: wholeNumber(50_000, 1, 500_000, 'expected 1-500000 (500,000 is the row limit of one bulk file)'),
-  /** Bulk API calls (submits and status polls) allowed per rolling minute, across all processes. */
-  BULK_CALLS_PER_MINUTE: positiveInt(50),
+  /**
+   * Bulk API calls (submits and status polls) allowed per rolling minute, across all
+   * processes. At least 2: a claim with both identity kinds submits two files at once.
+   */
+  BULK_CALLS_PER_MINUTE: wholeNumber(50, 2, Number.MAX_SAFE_INTEGER, 'must be at least 2 (a claim with both identity kinds submits two files at once)'),
   /** The window of BULK_CALLS_PER_MINUTE (documented: one minute; shorter only for tests). */
   BULK_CALLS_WINDOW_MS: positiveInt(60_000),
   /** First batch-status poll after a bulk submit; later polls back off up to BULK_STATUS_MAX_POLL_MS. */

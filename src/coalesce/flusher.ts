@@ -90,7 +90,7 @@ export class Flusher {
         // And a bulk file that would not be full starts at most once per pacer interval: the
         // due visitors stay due and gather, instead of every flush tick spending a bulk call
         // (and its status polls) until the minute's budget is gone and everything waits.
-        if (paced && !(await this.deps.bulkPacer.tryPass(bulkPaceMs(load, this.deps.bulkPacer.intervalMs))).passed) break;
+        if (paced && !(await this.deps.bulkPacer.tryPass(this.paceMs(load))).passed) break;
       }
       const size = goesBulk ? this.deps.bulkBatchSize : this.deps.batchSize;
       const claimId = randomUUID();
@@ -127,6 +127,11 @@ export class Flusher {
     return { used: budget.used, limit: this.deps.bulkBudget.settings.limit, claimsInFlight: submitting + polling };
   }
 
+  /** How long a pass for a bulk file that is not full closes the pacer's gate. */
+  private paceMs(load: BulkLoad): number {
+    return bulkPaceMs(load, this.deps.bulkPacer.intervalMs, this.deps.bulkBudget.settings.windowMs);
+  }
+
   /**
    * Room for another bulk claim: fewer than MAX_BULK_CLAIMS_IN_FLIGHT claims in flight (a
    * claim has one live job at a time: its deliver-bulk job, then its bulk-status job), and
@@ -157,7 +162,7 @@ export class Flusher {
       // bulk budget, and for its turn at the pacer, rather than spending a bulk call on a
       // handful of rows: the visitors it hands back gather with the next ones.
       const load = await this.bulkLoad();
-      const waitMs = !this.hasBulkRoom(load) ? this.deps.bulkRetryMs : (await this.deps.bulkPacer.tryPass(bulkPaceMs(load, this.deps.bulkPacer.intervalMs))).retryInMs;
+      const waitMs = !this.hasBulkRoom(load) ? this.deps.bulkRetryMs : (await this.deps.bulkPacer.tryPass(this.paceMs(load))).retryInMs;
       if (waitMs > 0) {
         await this.deps.store.unclaim(claimId, bulk, Date.now() + waitMs);
         bulk = [];

@@ -17,6 +17,15 @@ export interface BulkFile {
   body: string;
   visitors: VisitorRef[];
   columns: string[];
+  /** Oldest event and intake times (ms) of its rows, from what {@link BulkFileBuilder.add} was told. */
+  oldestEventMs?: number;
+  oldestIntakeMs?: number;
+}
+
+/** When a row's values happened and reached intake (ms), for latency metrics. */
+export interface RowTimes {
+  eventMs?: number;
+  intakeMs?: number;
 }
 
 /** What a cell escapes: the characters that could change the file's shape, and `%` itself. */
@@ -79,6 +88,7 @@ export function formEncodedLength(text: string): number {
 /** The rows of one identity kind, kept compact: ids, and each row's names and values flat. */
 interface KindRows {
   visitors: VisitorRef[];
+  times: Array<RowTimes | undefined>;
   /** Per row: name, value, name, value, … (names interned). */
   cells: string[][];
   columns: Set<string>;
@@ -100,10 +110,10 @@ export class BulkFileBuilder {
     return this.count;
   }
 
-  add(visitor: VisitorRef, values: Iterable<readonly [string, string]>): void {
+  add(visitor: VisitorRef, values: Iterable<readonly [string, string]>, times?: RowTimes): void {
     let rows = this.kinds.get(visitor.kind);
     if (rows === undefined) {
-      rows = { visitors: [], cells: [], columns: new Set() };
+      rows = { visitors: [], times: [], cells: [], columns: new Set() };
       this.kinds.set(visitor.kind, rows);
     }
     const flat: string[] = [];
@@ -119,6 +129,7 @@ export class BulkFileBuilder {
       flat.push(shared, value);
     }
     rows.visitors.push(visitor);
+    rows.times.push(times);
     rows.cells.push(flat);
     this.count += 1;
   }
@@ -127,7 +138,7 @@ export class BulkFileBuilder {
    * The files: one set per identity kind (`pcId` or `thirdPartyId`), each file with the
    * union of its kind's attribute names as columns, split so that no file exceeds `maxRows`
    * rows or `maxBytes` bytes. Rows are never cut. Hands its rows over: the builder is empty
-   * afterwards.
+   * afterwards, and unusable after a RangeError (a row that fits in no file).
    */
   build(limits: { maxRows?: number; maxBytes?: number } = {}): BulkFile[] {
     const maxRows = limits.maxRows ?? BULK_MAX_ROWS;
@@ -144,12 +155,17 @@ export class BulkFileBuilder {
       let lines: string[] = [];
       let visitors: VisitorRef[] = [];
       let bytes = prefixBytes;
+      let oldest: RowTimes = {};
       const flush = (): void => {
         if (lines.length === 0) return;
-        files.push({ kind, columns, visitors, body: `batch=${encodeURIComponent([header, ...lines].join('\n'))}` });
+        const file: BulkFile = { kind, columns, visitors, body: `batch=${encodeURIComponent([header, ...lines].join('\n'))}` };
+        if (oldest.eventMs !== undefined) file.oldestEventMs = oldest.eventMs;
+        if (oldest.intakeMs !== undefined) file.oldestIntakeMs = oldest.intakeMs;
+        files.push(file);
         lines = [];
         visitors = [];
         bytes = prefixBytes;
+        oldest = {};
       };
       const row: string[] = new Array<string>(columns.length);
       for (let r = 0; r < rows.visitors.length; r += 1) {
@@ -164,6 +180,9 @@ export class BulkFileBuilder {
         lines.push(line);
         visitors.push(visitor);
         bytes += lineBytes;
+        const times = rows.times[r];
+        if (times?.eventMs !== undefined) oldest.eventMs = Math.min(oldest.eventMs ?? Infinity, times.eventMs);
+        if (times?.intakeMs !== undefined) oldest.intakeMs = Math.min(oldest.intakeMs ?? Infinity, times.intakeMs);
         rows.cells[r] = [];
       }
       flush();

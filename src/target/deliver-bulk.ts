@@ -1,7 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { VisitorSnapshot } from '../coalesce/store.js';
 import { PipelineError, classifyError } from '../errors.js';
-import { parseVisitorKey, visitorKey, type VisitorRef } from '../events/index.js';
+import { parseVisitorKey, visitorKey } from '../events/index.js';
 import type { BulkStatusJob, DeliverJob } from '../queues.js';
 import { BulkFileBuilder, buildBulkFiles, type BulkFile } from './bulk-file.js';
 import { PROFILE_DATA_LIMIT_BYTES, profileDataBytes } from './single-request.js';
@@ -31,8 +31,6 @@ interface ReadClaim {
   builder: BulkFileBuilder;
   /** Visitors over Target's 64 KB profile limit, dead-lettered by themselves (rare: kept whole). */
   oversize: VisitorSnapshot[];
-  /** Oldest event and intake times of the values read, by identity kind (one file set each), for the latency metrics. */
-  oldest: Map<VisitorRef['kind'], OldestTimes>;
 }
 
 /**
@@ -41,7 +39,7 @@ interface ReadClaim {
  * claims at once, and deliver processes peaked at 480–640 MB in the 1,000,000-event bench).
  */
 async function readClaim(deps: BulkDeliveryDeps, claimId: string, visitors: readonly string[]): Promise<ReadClaim> {
-  const read: ReadClaim = { builder: new BulkFileBuilder(), oversize: [], oldest: new Map() };
+  const read: ReadClaim = { builder: new BulkFileBuilder(), oversize: [] };
   const now = Date.now();
   for (let i = 0; i < visitors.length; i += BULK_READ_CHUNK) {
     // Frozen: the status poll acks exactly these values, whatever runs after this one.
@@ -53,11 +51,9 @@ async function readClaim(deps: BulkDeliveryDeps, claimId: string, visitors: read
         read.oversize.push(s);
         continue;
       }
-      const visitor = parseVisitorKey(s.vk);
-      read.builder.add(visitor, [...s.attributes].map(([name, u]) => [name, u.value] as const));
-      const oldest = read.oldest.get(visitor.kind) ?? {};
+      const oldest: OldestTimes = {};
       noteOldest(oldest, s);
-      read.oldest.set(visitor.kind, oldest);
+      read.builder.add(parseVisitorKey(s.vk), [...s.attributes].map(([name, u]) => [name, u.value] as const), { eventMs: oldest.oldestEventMs, intakeMs: oldest.oldestIntakeMs });
     }
   }
   return read;
@@ -99,14 +95,14 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
       return postpone(job, token, budget.retryInMs);
     }
     const batches: BulkStatusJob['batches'] = [];
-    const submittedKinds = new Set<VisitorRef['kind']>();
     for (const [index, file] of files.entries()) {
       const fileVks = file.visitors.map(visitorKey);
       try {
         const statusUrl = await deps.client.submitBulk(file.body);
         summary.calls += 1;
         batches.push({ statusUrl, visitors: fileVks, submittedAt: Date.now(), polls: 0, resubmits: 0 });
-        submittedKinds.add(file.kind);
+        if (file.oldestEventMs !== undefined) summary.oldestEventMs = Math.min(summary.oldestEventMs ?? Infinity, file.oldestEventMs);
+        if (file.oldestIntakeMs !== undefined) summary.oldestIntakeMs = Math.min(summary.oldestIntakeMs ?? Infinity, file.oldestIntakeMs);
       } catch (error) {
         const classified = classifyError(error);
         if (classified.kind === 'transient') {
@@ -115,16 +111,12 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
           // per claim.
           log.info({ claimId, code: classified.code, status: classified.details.status }, 'bulk submit failed: retrying');
           const pending = [...batches.flatMap((b) => b.visitors), ...files.slice(index).flatMap((f) => f.visitors.map(visitorKey))];
-          return retryOrGiveUp(deps, 'deliver-bulk', job, token, claimId, await reread(deps, claimId, pending), classified);
+          return retryOrGiveUp(deps, 'deliver-bulk', job, token, claimId, () => reread(deps, claimId, pending), classified);
         }
-        await deadLetterVisitors(deps, 'deliver-bulk', job, claimId, await reread(deps, claimId, fileVks), classified);
-        summary.deadLettered += fileVks.length;
+        const rejected = await reread(deps, claimId, fileVks);
+        await deadLetterVisitors(deps, 'deliver-bulk', job, claimId, rejected, classified);
+        summary.deadLettered += rejected.length;
       }
-    }
-    for (const kind of submittedKinds) {
-      const { oldestEventMs, oldestIntakeMs } = read.oldest.get(kind) ?? {};
-      if (oldestEventMs !== undefined) summary.oldestEventMs = Math.min(summary.oldestEventMs ?? Infinity, oldestEventMs);
-      if (oldestIntakeMs !== undefined) summary.oldestIntakeMs = Math.min(summary.oldestIntakeMs ?? Infinity, oldestIntakeMs);
     }
     if (batches.length > 0) {
       // Job id = claim id: the flusher's lease sweep finds it and keeps the claim alive.

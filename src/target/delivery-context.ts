@@ -56,14 +56,19 @@ export async function deadLetterVisitors(deps: DeliveryDeps, stage: Stage, job: 
  * BullMQ does not run the job again.
  */
 export async function retryOrGiveUp(
-  deps: DeliveryDeps, stage: Stage, job: Job, token: string | undefined, claimId: string, pending: VisitorSnapshot[], error: PipelineError,
+  deps: DeliveryDeps, stage: Stage, job: Job, token: string | undefined, claimId: string,
+  /** The visitors still to deliver, or how to read them: only a dead letter needs them (a bulk claim's snapshots are large). */
+  pending: VisitorSnapshot[] | (() => Promise<VisitorSnapshot[]>),
+  error: PipelineError,
   /** Each visitor's own failure, when they differ (single calls): its dead letter says that one (P9). */
   errorOf?: (snapshot: VisitorSnapshot) => PipelineError,
 ): Promise<never> {
   const decision = decideRetry(job, deps.retry, error);
   switch (decision.action) {
     case 'dead-letter':
-      for (const [cause, group] of groupByError(pending, errorOf ?? (() => error))) await deadLetterVisitors(deps, stage, job, claimId, group, cause);
+      for (const [cause, group] of groupByError(typeof pending === 'function' ? await pending() : pending, errorOf ?? (() => error))) {
+        await deadLetterVisitors(deps, stage, job, claimId, group, cause);
+      }
       if (decision.reason === 'permanent') throw Object.assign(new UnrecoverableError(error.message), { code: error.code });
       throw error;
     case 'delay':

@@ -78,11 +78,12 @@ export function bulkRoom(load: BulkLoad): boolean {
  * 4.8 s with the whole budget left, 9.6 s with half — so paced claims slow down as the
  * budget runs low instead of spending it and leaving everything waiting for the window to
  * roll over (the 1,000,000-event bench run delivered nothing for 35 s with a fixed
- * interval). At most the window itself.
+ * interval). The gate cannot be reopened early, so at most 4 × `intervalMs` (19.2 s by
+ * default) and at most `windowMs`.
  */
-export function bulkPaceMs(load: BulkLoad, intervalMs: number): number {
+export function bulkPaceMs(load: BulkLoad, intervalMs: number, windowMs: number): number {
   const committed = committedBulkCalls(load);
   if (committed < load.limit / 4) return intervalMs / 4;
   const left = Math.max(1, load.limit - committed);
-  return Math.min((intervalMs * load.limit) / 4, (intervalMs * load.limit) / left);
+  return Math.min(windowMs, 4 * intervalMs, (intervalMs * load.limit) / left);
 }

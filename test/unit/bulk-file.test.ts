@@ -187,6 +187,31 @@ describe('BulkFileBuilder', () => {
     });
   });
 
+  it('splits at maxBytes like buildBulkFiles, keeps empty-string values as empty cells, and shares a name across kinds', () => {
+    const many = Array.from({ length: 40 }, (_, i) => row(i % 3 === 0 ? 'pcId' : 'thirdPartyId', `ID-${i}`, { tier: i % 5 === 0 ? '' : `tier-${i}-${'x'.repeat(i)}` }));
+    const builder = new BulkFileBuilder();
+    for (const r of many) builder.add(r.visitor, r.values);
+    const files = builder.build({ maxBytes: 400 });
+    expect(files.length).toBeGreaterThan(2);
+    expect(files).toEqual(buildBulkFiles(many, { maxBytes: 400 }));
+    for (const f of files) expect(f.body.length).toBeLessThanOrEqual(400);
+    expect(files.every((f) => f.columns.join() === 'tier')).toBe(true);
+  });
+
+  it('gives each file the oldest event and intake times of its own rows', () => {
+    const builder = new BulkFileBuilder();
+    builder.add({ kind: 'thirdPartyId', id: 'CRM-1' }, [['tier', 'a']], { eventMs: 500, intakeMs: 900 });
+    builder.add({ kind: 'thirdPartyId', id: 'CRM-2' }, [['tier', 'b']], { eventMs: 300 });
+    builder.add({ kind: 'thirdPartyId', id: 'CRM-3' }, [['tier', 'c']], { eventMs: 100, intakeMs: 200 });
+    builder.add({ kind: 'pcId', id: '1.1_0' }, [['tier', 'd']]);
+    const files = builder.build({ maxRows: 2 });
+    expect(files.map((f) => [f.kind, f.visitors.length, f.oldestEventMs, f.oldestIntakeMs])).toEqual([
+      ['pcId', 1, undefined, undefined],
+      ['thirdPartyId', 2, 300, 900],
+      ['thirdPartyId', 1, 100, 200],
+    ]);
+  });
+
   it('hands its rows over: empty after build', () => {
     const builder = new BulkFileBuilder();
     builder.add({ kind: 'pcId', id: '1.1_0' }, [['tier', 'gold']]);

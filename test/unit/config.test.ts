@@ -111,6 +111,9 @@ describe('loadConfig', () => {
       'SIMULATOR_PORT: expected a port 0-65535, got 70000',
     ]);
     expect(loadConfig({ PORT: ' 9000 ', BULK_MAX_RESUBMITS: '0' })).toMatchObject({ PORT: 9000, BULK_MAX_RESUBMITS: 0 });
+    // One bulk call a minute could never carry a claim with both identity kinds (two files).
+    expect(problemsOf({ BULK_CALLS_PER_MINUTE: '1' })).toEqual(['BULK_CALLS_PER_MINUTE: must be at least 2 (a claim with both identity kinds submits two files at once), got 1']);
+    expect(loadConfig({ BULK_CALLS_PER_MINUTE: '2' })).toMatchObject({ BULK_CALLS_PER_MINUTE: 2 });
     // Whole numbers in any decimal spelling, as operators write long windows.
     expect(loadConfig({ DEDUPE_WINDOW_MS: '6.048e8', COALESCE_WINDOW_MS: '5000.0' })).toMatchObject({ DEDUPE_WINDOW_MS: 604_800_000, COALESCE_WINDOW_MS: 5000 });
     expect(problemsOf({ TARGET_TIMEOUT_MS: '0x10', FLUSH_INTERVAL_MS: '1e-3' })).toEqual([

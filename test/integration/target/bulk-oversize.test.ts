@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ValidEvent } from '../../../src/events/index.js';
+import { BULK_READ_CHUNK } from '../../../src/target/deliver-bulk.js';
 import { pipelinePerTest, waitFor } from '../../harness/pipeline.js';
 
 // Target refuses more than 64 KB of profile data per visitor; in a bulk file that would only
@@ -27,5 +28,27 @@ describe('bulk delivery of a visitor over the 64 KB profile data limit', () => {
     expect(JSON.stringify(entry?.data)).not.toContain('CRM-2');
     expect(await waitFor(() => running.simulator.store.get('thirdPartyId', 'CRM-2') !== undefined, 15_000)).toBe(true);
     expect(running.simulator.store.get('thirdPartyId', 'CRM-1')).toBeUndefined();
+  });
+
+  it('finds it in a later chunk of a claim bigger than one read (BULK_READ_CHUNK), and delivers every other visitor of the claim', async () => {
+    const running = await pipelines.start({ DELIVERY_MODE: 'bulk', COALESCE_WINDOW_MS: '1000' });
+    const now = Date.now();
+    const total = BULK_READ_CHUNK + 100;
+    const hugeAt = BULK_READ_CHUNK + 50;
+    const huge = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`attr${i}`, 'x'.repeat(250)]));
+    const events: ValidEvent[] = Array.from({ length: total }, (_, n) => ({
+      id: `e${n}`, type: 'test', occurredAtMs: now - 1000, visitor: { kind: 'thirdPartyId', id: `CRM-${n}` }, attributes: n === hugeAt ? huge : { tier: `t${n}` },
+    }));
+    // One merge, so every visitor falls due in the same flush and lands in one claim.
+    await running.pipeline.store.merge('pos', events, now);
+
+    const letters = running.pipeline.queues.deadLetter;
+    expect(await waitFor(async () => (await letters.count()) === 1, 30_000)).toBe(true);
+    const [entry] = await letters.getJobs(['waiting', 'delayed', 'completed', 'failed', 'active']);
+    expect(entry?.data.error.code).toBe('PROFILE_TOO_LARGE');
+    expect(entry?.data.visitors?.map((v) => v.vk)).toEqual([`3p:CRM-${hugeAt}`]);
+    const sim = running.simulator.store;
+    expect(await waitFor(() => events.every((e, n) => n === hugeAt || sim.get('thirdPartyId', e.visitor.id)?.tier === `t${n}`), 30_000)).toBe(true);
+    expect(running.simulator.stats.bulk).toBe(1);
   });
 });
