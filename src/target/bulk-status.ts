@@ -1,11 +1,10 @@
 import type { Job } from 'bullmq';
 import { PipelineError, classifyError } from '../errors.js';
-import type { VisitorSnapshot } from '../coalesce/store.js';
 import { visitorKey } from '../events/index.js';
 import type { BulkStatusJob } from '../queues.js';
 import { backoffDelay } from './backoff.js';
 import type { BatchStatus } from './client.js';
-import { filesFor, type BulkDeliveryDeps } from './deliver-bulk.js';
+import { profileTooLarge, readRows, type BulkDeliveryDeps } from './deliver-bulk.js';
 import { deadLetterVisitors, postpone } from './delivery-context.js';
 
 export interface BulkStatusSettings {
@@ -103,13 +102,13 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         remaining.push({ ...batch, polls: batch.polls + 1 });
         continue;
       }
-      const snapshots = await deps.store.readInFlight(claimId, batch.visitors);
       if (batch.resubmits >= settings.maxResubmits) {
+        const snapshots = await deps.store.readInFlight(claimId, batch.visitors);
         await deadLetterVisitors(deps, 'bulk-status', job, claimId, snapshots, new PipelineError(`bulk batch did not complete after ${batch.resubmits} resubmissions`, 'BULK_BATCH_STUCK', 'permanent'));
         totals.deadLettered += snapshots.length;
         continue;
       }
-      const resubmitted = await resubmit(deps, job, claimId, snapshots, batch);
+      const resubmitted = await resubmit(deps, job, claimId, batch);
       if (resubmitted === undefined) {
         remaining.push(batch);
       } else {
@@ -149,16 +148,21 @@ function noteComplete(log: BulkDeliveryDeps['logger'], claimId: string, totals: 
 }
 
 /**
- * Submits a batch's values again. Returns the new batches to poll, or undefined when the
- * budget or Target says "later"; a file Target now rejects outright is dead-lettered.
+ * Submits a batch's values again (read from the in-flight hashes, as sent, in chunks).
+ * Returns the new batches to poll, or undefined when the budget or Target says "later"; a
+ * file Target now rejects outright is dead-lettered.
  */
-async function resubmit(deps: BulkDeliveryDeps, job: Job, claimId: string, snapshots: VisitorSnapshot[], batch: BulkStatusJob['batches'][number]): Promise<{ batches: BulkStatusJob['batches']; deadLettered: number } | undefined> {
-  if (snapshots.length === 0) return { batches: [], deadLettered: 0 };
-  const files = filesFor(snapshots);
-  if (!(await deps.budgets.bulk.reserve(files.length)).granted) return undefined;
-  const byVk = new Map(snapshots.map((s) => [s.vk, s]));
-  const out: BulkStatusJob['batches'] = [];
+async function resubmit(deps: BulkDeliveryDeps, job: Job, claimId: string, batch: BulkStatusJob['batches'][number]): Promise<{ batches: BulkStatusJob['batches']; deadLettered: number } | undefined> {
+  const read = await readRows(batch.visitors, (chunk) => deps.store.readInFlight(claimId, chunk));
   let deadLettered = 0;
+  if (read.oversize.length > 0) {
+    await deadLetterVisitors(deps, 'bulk-status', job, claimId, read.oversize, profileTooLarge());
+    deadLettered += read.oversize.length;
+  }
+  if (read.builder.rows === 0) return { batches: [], deadLettered };
+  const files = read.builder.build();
+  if (!(await deps.budgets.bulk.reserve(files.length)).granted) return undefined;
+  const out: BulkStatusJob['batches'] = [];
   for (const file of files) {
     const vks = file.visitors.map(visitorKey);
     try {
@@ -167,7 +171,7 @@ async function resubmit(deps: BulkDeliveryDeps, job: Job, claimId: string, snaps
     } catch (error) {
       const classified = classifyError(error);
       if (classified.kind === 'transient') return undefined;
-      const rejected = vks.map((vk) => byVk.get(vk)).filter((s): s is VisitorSnapshot => s !== undefined);
+      const rejected = await deps.store.readInFlight(claimId, vks);
       await deadLetterVisitors(deps, 'bulk-status', job, claimId, rejected, classified);
       deadLettered += rejected.length;
     }

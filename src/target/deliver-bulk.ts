@@ -3,7 +3,7 @@ import type { VisitorSnapshot } from '../coalesce/store.js';
 import { PipelineError, classifyError } from '../errors.js';
 import { parseVisitorKey, visitorKey } from '../events/index.js';
 import type { BulkStatusJob, DeliverJob } from '../queues.js';
-import { BulkFileBuilder, buildBulkFiles, type BulkFile } from './bulk-file.js';
+import { BulkFileBuilder } from './bulk-file.js';
 import { PROFILE_DATA_LIMIT_BYTES, profileDataBytes } from './single-request.js';
 import { noteOldest, type DeliverySummary, type OldestTimes } from './deliver-single.js';
 import { deadLetterVisitors, postpone, retryOrGiveUp, type DeliveryDeps } from './delivery-context.js';
@@ -14,11 +14,6 @@ export interface BulkDeliveryDeps extends DeliveryDeps {
   statusFirstPollMs: number;
 }
 
-/** Builds the bulk files for these in-flight snapshots (one set per identity kind). */
-export function filesFor(snapshots: readonly VisitorSnapshot[]): BulkFile[] {
-  return buildBulkFiles(snapshots.map((s) => ({ visitor: parseVisitorKey(s.vk), values: valuesOf(s) })));
-}
-
 function valuesOf(snapshot: VisitorSnapshot): Map<string, string> {
   return new Map([...snapshot.attributes].map(([name, u]) => [name, u.value]));
 }
@@ -26,37 +21,39 @@ function valuesOf(snapshot: VisitorSnapshot): Map<string, string> {
 /** Visitors read from Redis at a time: their snapshots (about 2 KB each) go once their rows are in the builder. */
 export const BULK_READ_CHUNK = 2000;
 
-/** What a deliver-bulk job keeps of its claim after reading it in chunks. */
-interface ReadClaim {
+/** What is kept of a claim's (or a batch's) visitors after reading them in chunks. */
+export interface ReadRows {
   builder: BulkFileBuilder;
-  /** Visitors over Target's 64 KB profile limit, dead-lettered by themselves (rare: kept whole). */
+  /** Visitors over Target's 64 KB profile limit, to dead-letter by themselves (rare: kept whole). */
   oversize: VisitorSnapshot[];
 }
 
 /**
- * Freezes and reads the claim's visitors BULK_READ_CHUNK at a time into a file builder, so
- * a 50,000-visitor claim never sits in memory as snapshots (it used to: 100 MB a claim, two
+ * Reads these visitors BULK_READ_CHUNK at a time with `read` into a file builder, so a
+ * 50,000-visitor claim never sits in memory as snapshots (it used to: 100 MB a claim, two
  * claims at once, and deliver processes peaked at 480–640 MB in the 1,000,000-event bench).
+ * Target refuses a visitor's data over 64 KB; in a bulk file that shows only as a failed
+ * update in the batch counts, so such a visitor is kept apart, to be dead-lettered alone.
  */
-async function readClaim(deps: BulkDeliveryDeps, claimId: string, visitors: readonly string[]): Promise<ReadClaim> {
-  const read: ReadClaim = { builder: new BulkFileBuilder(), oversize: [] };
-  const now = Date.now();
+export async function readRows(visitors: readonly string[], read: (chunk: string[]) => Promise<VisitorSnapshot[]>): Promise<ReadRows> {
+  const rows: ReadRows = { builder: new BulkFileBuilder(), oversize: [] };
   for (let i = 0; i < visitors.length; i += BULK_READ_CHUNK) {
-    // Frozen: the status poll acks exactly these values, whatever runs after this one.
-    const chunk = await deps.store.snapshot(claimId, visitors.slice(i, i + BULK_READ_CHUNK), now, { freeze: true });
-    for (const s of chunk) {
-      // Target refuses a visitor's data over 64 KB; in a bulk file that shows only as a
-      // failed update in the batch counts, so such a visitor is dead-lettered here, by itself.
+    for (const s of await read(visitors.slice(i, i + BULK_READ_CHUNK))) {
       if (profileDataBytes(valuesOf(s)) > PROFILE_DATA_LIMIT_BYTES) {
-        read.oversize.push(s);
+        rows.oversize.push(s);
         continue;
       }
       const oldest: OldestTimes = {};
       noteOldest(oldest, s);
-      read.builder.add(parseVisitorKey(s.vk), [...s.attributes].map(([name, u]) => [name, u.value] as const), { eventMs: oldest.oldestEventMs, intakeMs: oldest.oldestIntakeMs });
+      rows.builder.add(parseVisitorKey(s.vk), [...s.attributes].map(([name, u]) => [name, u.value] as const), { eventMs: oldest.oldestEventMs, intakeMs: oldest.oldestIntakeMs });
     }
   }
-  return read;
+  return rows;
+}
+
+/** The error a visitor over the 64 KB profile data limit is dead-lettered with. */
+export function profileTooLarge(): PipelineError {
+  return new PipelineError(`visitor update over Target's ${PROFILE_DATA_LIMIT_BYTES}-byte profile data limit`, 'PROFILE_TOO_LARGE', 'permanent');
 }
 
 /** The frozen snapshots of these visitors again, for a dead letter (values as submitted). */
@@ -82,9 +79,11 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
       log.info({ claimId }, 'bulk files of this claim were submitted by an earlier run: nothing to do');
       return summary;
     }
-    const read = await readClaim(deps, claimId, visitors);
+    // Frozen: the status poll acks exactly these values, whatever runs after this one.
+    const now = Date.now();
+    const read = await readRows(visitors, (chunk) => deps.store.snapshot(claimId, chunk, now, { freeze: true }));
     if (read.oversize.length > 0) {
-      await deadLetterVisitors(deps, 'deliver-bulk', job, claimId, read.oversize, new PipelineError(`visitor update over Target's ${PROFILE_DATA_LIMIT_BYTES}-byte profile data limit`, 'PROFILE_TOO_LARGE', 'permanent'));
+      await deadLetterVisitors(deps, 'deliver-bulk', job, claimId, read.oversize, profileTooLarge());
       summary.deadLettered += read.oversize.length;
     }
     if (read.builder.rows === 0) return summary;
