@@ -211,6 +211,11 @@ export const EnvSchema = z.object({
   MAX_VALUE_LENGTH: positiveInt(256),
   /** Parallel jobs per worker process. */
   WORKER_CONCURRENCY: positiveInt(8),
+  /**
+   * After each major GC, V8 lets the heap grow this many percent over what is live before
+   * the next one (see src/heap.ts). 0 leaves V8's own factor (up to 4x).
+   */
+  HEAP_GROWING_PERCENT: wholeNumber(50, 0, 1000, 'expected 0-1000 (0: V8 decides)'),
   /** BullMQ job lock and stall check of every worker: a job whose process died is run again within about twice this. */
   WORKER_LOCK_MS: positiveInt(30_000),
   /** Port of the built-in Target simulator when TARGET_CLIENT_CODE is unset (npm start). */

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { loadMappingFile, privateDataFields, resolveMapping, type CompiledMapping } from './events/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { startPipeline, type Role } from './pipeline.js';
+import { boundHeapGrowth } from './heap.js';
 import { buildHttpServer, listen } from './http/server.js';
 import { httpPluginsFor } from './http/plugins.js';
 import { Metrics } from './ops/metrics.js';
@@ -38,6 +39,7 @@ function readConfig(): Config {
  */
 export async function runProcess(options: ProcessOptions): Promise<void> {
   const config = readConfig();
+  boundHeapGrowth(config.HEAP_GROWING_PERCENT);
   let mapping: CompiledMapping;
   try {
     mapping = resolveMapping(config.MAPPING_FILE !== undefined ? loadMappingFile(config.MAPPING_FILE) : undefined);
