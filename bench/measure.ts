@@ -89,6 +89,31 @@ export interface Sample {
   usedMemory: number;
   outstanding: number;
   rss: Record<string, number>;
+  /** CPU seconds each process had used by then. */
+  cpu: Record<string, number>;
+}
+
+/**
+ * RSS growth of one process over the part of the run it worked in (MB): the mean of the
+ * last third of that span minus the mean of its middle third; "flat" is near 0. The span
+ * runs from the first to the last sample in which the process used at least `busyShare` of
+ * a core: a bulk deliver process idles through the coalescing window and works only at the
+ * end of a short run, and idle-to-busy is warm-up, not growth. The first third of the span
+ * is left out for the same reason. NaN when the span has fewer than 6 samples.
+ */
+export function rssGrowthMb(samples: readonly Sample[], name: string, busyShare = 0.1): number {
+  const busy: number[] = [];
+  for (let i = 1; i < samples.length; i += 1) {
+    const [a, b] = [samples[i - 1], samples[i]] as [Sample, Sample];
+    const cpu = (b.cpu[name] ?? NaN) - (a.cpu[name] ?? NaN);
+    if (cpu >= (busyShare * (b.at - a.at)) / 1000) busy.push(i);
+  }
+  if (busy.length === 0) return NaN;
+  const span = samples.slice(busy[0], (busy[busy.length - 1] ?? 0) + 1).map((s) => s.rss[name] ?? NaN).filter((x) => !Number.isNaN(x));
+  if (span.length < 6) return NaN;
+  const third = Math.floor(span.length / 3);
+  const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
+  return (mean(span.slice(-third)) - mean(span.slice(third, 2 * third))) / 2 ** 20;
 }
 
 /**
@@ -117,8 +142,12 @@ export class Sampler {
     try {
       const used = await usedMemory(this.redis);
       const rss: Record<string, number> = {};
-      for (const [name, pid] of Object.entries(this.pids())) rss[name] = processMemory(pid)?.rss ?? NaN;
-      this.samples.push({ at: Date.now() - this.t0, usedMemory: used, outstanding: this.outstanding(), rss });
+      const cpu: Record<string, number> = {};
+      for (const [name, pid] of Object.entries(this.pids())) {
+        rss[name] = processMemory(pid)?.rss ?? NaN;
+        cpu[name] = processCpuSeconds(pid);
+      }
+      this.samples.push({ at: Date.now() - this.t0, usedMemory: used, outstanding: this.outstanding(), rss, cpu });
     } catch {
       // Redis is going away at the end of a run; a missed sample is fine.
     } finally {
@@ -135,16 +164,8 @@ export class Sampler {
     return this.samples.reduce<Sample | undefined>((best, s) => (best === undefined || s.outstanding > best.outstanding ? s : best), undefined);
   }
 
-  /**
-   * RSS growth of a process from the middle to the last third of the run (MB): "flat" is
-   * near 0. The first third is left out: a role grows from idle to busy there, which is
-   * warm-up, not a leak.
-   */
+  /** RSS growth of a process over the part of the run it worked in (MB): see {@link rssGrowthMb}. */
   rssGrowthMb(name: string): number {
-    const series = this.samples.map((s) => s.rss[name] ?? NaN).filter((x) => !Number.isNaN(x));
-    if (series.length < 6) return NaN;
-    const third = Math.floor(series.length / 3);
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    return (mean(series.slice(-third)) - mean(series.slice(third, 2 * third))) / 2 ** 20;
+    return rssGrowthMb(this.samples, name);
   }
 }

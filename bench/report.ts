@@ -85,7 +85,7 @@ export function table(runs: readonly RunResult[]): string {
 }
 
 export function targetLines(checks: readonly TargetCheck[]): string {
-  return checks.map((c) => `- **${c.pass === true ? 'PASS' : 'MISS'}** ${c.target}: ${c.measured}`).join('\n');
+  return checks.map((c) => `- **${c.pass === true ? 'PASS' : c.pass === false ? 'MISS' : 'N/A'}** ${c.target}: ${c.measured}`).join('\n');
 }
 
 /** The README block of one run: what ran, where, the table and the targets. */

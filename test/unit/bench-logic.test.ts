@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveMapping, validateEvent } from '../../src/events/index.js';
 import type { ProfileWrite } from '../../src/simulator/store.js';
 import { countVisitorWindows, StreamingOracle, workloadOracle } from '../../bench/oracle.js';
+import { rssGrowthMb, type Sample } from '../../bench/measure.js';
 import { benchPlan, pacedEvents } from '../../bench/plan.js';
 import { MARKERS, updateReadme } from '../../bench/report.js';
 import { DeliveryTracker } from '../../bench/tracker.js';
@@ -123,6 +124,35 @@ describe('bench tracker', () => {
     expect(steady.events).toBe(1);
     expect(steady.max).toBe(100);
     expect(tracker.percentilesFrom(0).events).toBe(2);
+  });
+});
+
+describe('bench RSS growth', () => {
+  const MB = 2 ** 20;
+  // One sample every 250 ms: RSS in MB and whether the process worked since the last one.
+  const series = (points: Array<[number, boolean]>): Sample[] => {
+    let cpu = 0;
+    return points.map(([rss, busy], i) => {
+      if (busy) cpu += 0.2;
+      return { at: i * 250, usedMemory: 0, outstanding: 0, rss: { deliver: rss * MB }, cpu: { deliver: cpu } };
+    });
+  };
+
+  it('measures over the span the process worked in, so idling through the window and working at the end is not growth', () => {
+    const idleThenBusy = series([...Array.from({ length: 12 }, (): [number, boolean] => [120, false]), ...Array.from({ length: 9 }, (): [number, boolean] => [160, true])]);
+    expect(rssGrowthMb(idleThenBusy, 'deliver')).toBe(0);
+  });
+
+  it('sees growth while the process works', () => {
+    const growing = series(Array.from({ length: 12 }, (_, i): [number, boolean] => [100 + 10 * i, true]));
+    // The first sample has no CPU delta: the span is samples 1–11 (110–210 MB); thirds of 3:
+    // middle 140–160 (mean 150), last 190–210 (mean 200).
+    expect(rssGrowthMb(growing, 'deliver')).toBeCloseTo(50, 5);
+  });
+
+  it('has no figure for a process that never worked for 6 samples', () => {
+    expect(rssGrowthMb(series([[100, false], [100, true], [110, true], [100, false]]), 'deliver')).toBeNaN();
+    expect(rssGrowthMb(series(Array.from({ length: 10 }, (): [number, boolean] => [100, false])), 'deliver')).toBeNaN();
   });
 });
 
