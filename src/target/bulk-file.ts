@@ -17,15 +17,20 @@ export interface BulkFile {
   body: string;
   visitors: VisitorRef[];
   columns: string[];
-  /** Oldest event and intake times (ms) of its rows, from what {@link BulkFileBuilder.add} was told. */
+  /** Oldest event and intake times of its rows, from what {@link BulkFileBuilder.add} was told. */
+  oldest: OldestTimes;
+}
+
+/** The oldest event time and intake time (ms) of some values, for latency metrics. */
+export interface OldestTimes {
   oldestEventMs?: number;
   oldestIntakeMs?: number;
 }
 
-/** When a row's values happened and reached intake (ms), for latency metrics. */
-export interface RowTimes {
-  eventMs?: number;
-  intakeMs?: number;
+/** Folds `from` into `into`: each time becomes the older of the two. */
+export function mergeOldest(into: OldestTimes, from: OldestTimes): void {
+  if (from.oldestEventMs !== undefined) into.oldestEventMs = Math.min(into.oldestEventMs ?? Infinity, from.oldestEventMs);
+  if (from.oldestIntakeMs !== undefined) into.oldestIntakeMs = Math.min(into.oldestIntakeMs ?? Infinity, from.oldestIntakeMs);
 }
 
 /** What a cell escapes: the characters that could change the file's shape, and `%` itself. */
@@ -88,7 +93,7 @@ export function formEncodedLength(text: string): number {
 /** The rows of one identity kind, kept compact: ids, and each row's names and values flat. */
 interface KindRows {
   visitors: VisitorRef[];
-  times: Array<RowTimes | undefined>;
+  times: Array<OldestTimes | undefined>;
   /** Per row: name, value, name, value, … (names interned). */
   cells: string[][];
   columns: Set<string>;
@@ -110,7 +115,7 @@ export class BulkFileBuilder {
     return this.count;
   }
 
-  add(visitor: VisitorRef, values: Iterable<readonly [string, string]>, times?: RowTimes): void {
+  add(visitor: VisitorRef, values: Iterable<readonly [string, string]>, times?: OldestTimes): void {
     let rows = this.kinds.get(visitor.kind);
     if (rows === undefined) {
       rows = { visitors: [], times: [], cells: [], columns: new Set() };
@@ -122,10 +127,8 @@ export class BulkFileBuilder {
       if (shared === undefined) {
         shared = name;
         this.names.set(name, name);
-        rows.columns.add(name);
-      } else if (!rows.columns.has(shared)) {
-        rows.columns.add(shared);
       }
+      rows.columns.add(shared);
       flat.push(shared, value);
     }
     rows.visitors.push(visitor);
@@ -155,13 +158,10 @@ export class BulkFileBuilder {
       let lines: string[] = [];
       let visitors: VisitorRef[] = [];
       let bytes = prefixBytes;
-      let oldest: RowTimes = {};
+      let oldest: OldestTimes = {};
       const flush = (): void => {
         if (lines.length === 0) return;
-        const file: BulkFile = { kind, columns, visitors, body: `batch=${encodeURIComponent([header, ...lines].join('\n'))}` };
-        if (oldest.eventMs !== undefined) file.oldestEventMs = oldest.eventMs;
-        if (oldest.intakeMs !== undefined) file.oldestIntakeMs = oldest.intakeMs;
-        files.push(file);
+        files.push({ kind, columns, visitors, body: `batch=${encodeURIComponent([header, ...lines].join('\n'))}`, oldest });
         lines = [];
         visitors = [];
         bytes = prefixBytes;
@@ -180,9 +180,7 @@ export class BulkFileBuilder {
         lines.push(line);
         visitors.push(visitor);
         bytes += lineBytes;
-        const times = rows.times[r];
-        if (times?.eventMs !== undefined) oldest.eventMs = Math.min(oldest.eventMs ?? Infinity, times.eventMs);
-        if (times?.intakeMs !== undefined) oldest.intakeMs = Math.min(oldest.intakeMs ?? Infinity, times.intakeMs);
+        mergeOldest(oldest, rows.times[r] ?? {});
         rows.cells[r] = [];
       }
       flush();

@@ -3,19 +3,15 @@ import type { VisitorSnapshot } from '../coalesce/store.js';
 import { PipelineError, classifyError } from '../errors.js';
 import { parseVisitorKey, visitorKey } from '../events/index.js';
 import type { BulkStatusJob, DeliverJob } from '../queues.js';
-import { BulkFileBuilder } from './bulk-file.js';
+import { BulkFileBuilder, mergeOldest, type OldestTimes } from './bulk-file.js';
 import { PROFILE_DATA_LIMIT_BYTES, profileDataBytes } from './single-request.js';
-import { noteOldest, type DeliverySummary, type OldestTimes } from './deliver-single.js';
+import { noteOldest, type DeliverySummary } from './deliver-single.js';
 import { deadLetterVisitors, postpone, retryOrGiveUp, type DeliveryDeps } from './delivery-context.js';
 
 export interface BulkDeliveryDeps extends DeliveryDeps {
   statusQueue: Queue<BulkStatusJob>;
   /** First batch status poll after a submit. */
   statusFirstPollMs: number;
-}
-
-function valuesOf(snapshot: VisitorSnapshot): Map<string, string> {
-  return new Map([...snapshot.attributes].map(([name, u]) => [name, u.value]));
 }
 
 /** Visitors read from Redis at a time: their snapshots (about 2 KB each) go once their rows are in the builder. */
@@ -39,13 +35,14 @@ export async function readRows(visitors: readonly string[], read: (chunk: string
   const rows: ReadRows = { builder: new BulkFileBuilder(), oversize: [] };
   for (let i = 0; i < visitors.length; i += BULK_READ_CHUNK) {
     for (const s of await read(visitors.slice(i, i + BULK_READ_CHUNK))) {
-      if (profileDataBytes(valuesOf(s)) > PROFILE_DATA_LIMIT_BYTES) {
+      const values = new Map([...s.attributes].map(([name, u]) => [name, u.value]));
+      if (profileDataBytes(values) > PROFILE_DATA_LIMIT_BYTES) {
         rows.oversize.push(s);
         continue;
       }
       const oldest: OldestTimes = {};
       noteOldest(oldest, s);
-      rows.builder.add(parseVisitorKey(s.vk), [...s.attributes].map(([name, u]) => [name, u.value] as const), { eventMs: oldest.oldestEventMs, intakeMs: oldest.oldestIntakeMs });
+      rows.builder.add(parseVisitorKey(s.vk), values, oldest);
     }
   }
   return rows;
@@ -100,8 +97,7 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
         const statusUrl = await deps.client.submitBulk(file.body);
         summary.calls += 1;
         batches.push({ statusUrl, visitors: fileVks, submittedAt: Date.now(), polls: 0, resubmits: 0 });
-        if (file.oldestEventMs !== undefined) summary.oldestEventMs = Math.min(summary.oldestEventMs ?? Infinity, file.oldestEventMs);
-        if (file.oldestIntakeMs !== undefined) summary.oldestIntakeMs = Math.min(summary.oldestIntakeMs ?? Infinity, file.oldestIntakeMs);
+        mergeOldest(summary, file.oldest);
       } catch (error) {
         const classified = classifyError(error);
         if (classified.kind === 'transient') {

@@ -5,20 +5,21 @@ import type { VisitorSnapshot } from '../coalesce/store.js';
 import { PipelineError, classifyError } from '../errors.js';
 import { parseVisitorKey } from '../events/index.js';
 import type { DeliverJob } from '../queues.js';
+import type { OldestTimes } from './bulk-file.js';
 import { planSingleUpdate } from './single-request.js';
 import { deadLetterVisitors, postpone, retryOrGiveUp, type DeliveryDeps } from './delivery-context.js';
 
-export interface DeliverySummary {
+/**
+ * What one delivery job did. `oldestEventMs` (the oldest value delivered) feeds the event →
+ * delivered histogram, `oldestIntakeMs` (the earliest received) intake → delivered.
+ */
+export interface DeliverySummary extends OldestTimes {
   mode: 'single' | 'bulk';
   delivered: number;
   calls: number;
   deadLettered: number;
   retrying: number;
   rerouted: number;
-  /** Event time (ms) of the oldest value delivered, for the event → delivered histogram. */
-  oldestEventMs?: number;
-  /** Intake time (ms) of the earliest-received value delivered, for intake → delivered. */
-  oldestIntakeMs?: number;
   /** Bulk: rows of each file submitted. */
   rowsPerFile?: number[];
 }
@@ -128,9 +129,6 @@ export function retryCause(errors: readonly PipelineError[]): PipelineError {
   for (const error of errors) if ((error.details.retryAfterMs ?? -1) > (cause.details.retryAfterMs ?? -1)) cause = error;
   return cause;
 }
-
-/** The oldest event and intake times of what a delivery carried. */
-export type OldestTimes = Pick<DeliverySummary, 'oldestEventMs' | 'oldestIntakeMs'>;
 
 /** Remembers the oldest event and intake times delivered (for latency metrics). */
 export function noteOldest(summary: OldestTimes, snapshot: VisitorSnapshot): void {

@@ -200,12 +200,12 @@ describe('BulkFileBuilder', () => {
 
   it('gives each file the oldest event and intake times of its own rows', () => {
     const builder = new BulkFileBuilder();
-    builder.add({ kind: 'thirdPartyId', id: 'CRM-1' }, [['tier', 'a']], { eventMs: 500, intakeMs: 900 });
-    builder.add({ kind: 'thirdPartyId', id: 'CRM-2' }, [['tier', 'b']], { eventMs: 300 });
-    builder.add({ kind: 'thirdPartyId', id: 'CRM-3' }, [['tier', 'c']], { eventMs: 100, intakeMs: 200 });
+    builder.add({ kind: 'thirdPartyId', id: 'CRM-1' }, [['tier', 'a']], { oldestEventMs: 500, oldestIntakeMs: 900 });
+    builder.add({ kind: 'thirdPartyId', id: 'CRM-2' }, [['tier', 'b']], { oldestEventMs: 300 });
+    builder.add({ kind: 'thirdPartyId', id: 'CRM-3' }, [['tier', 'c']], { oldestEventMs: 100, oldestIntakeMs: 200 });
     builder.add({ kind: 'pcId', id: '1.1_0' }, [['tier', 'd']]);
     const files = builder.build({ maxRows: 2 });
-    expect(files.map((f) => [f.kind, f.visitors.length, f.oldestEventMs, f.oldestIntakeMs])).toEqual([
+    expect(files.map((f) => [f.kind, f.visitors.length, f.oldest.oldestEventMs, f.oldest.oldestIntakeMs])).toEqual([
       ['pcId', 1, undefined, undefined],
       ['thirdPartyId', 2, 300, 900],
       ['thirdPartyId', 1, 100, 200],
