@@ -187,8 +187,26 @@ export const EnvSchema = z.object({
   BULK_STATUS_POLL_MS: positiveInt(5_000),
   /** Longest wait between two batch-status polls. */
   BULK_STATUS_MAX_POLL_MS: positiveInt(60_000),
-  /** A stuck or lost bulk batch is submitted again this many times before it is dead-lettered. */
+  /** A stuck bulk batch (or one past BULK_STATUS_GIVE_UP_MS) is submitted again this many times before it is dead-lettered. */
   BULK_MAX_RESUBMITS: wholeNumber(3, 0),
+  /**
+   * A bulk batch whose `complete` has not been read this long after its submit (still
+   * incomplete, an unknown batch id, an unreadable status) is submitted again. Adobe: batches
+   * take "generally under one hour … as long as 24 hours"; default 25 h.
+   */
+  BULK_STATUS_GIVE_UP_MS: positiveInt(25 * 3600_000),
+  /**
+   * Bulk claims (each up to one batch per identity kind) between claim and `complete` at
+   * once. Each costs up to two status polls every BULK_STATUS_MAX_POLL_MS, so 10 claims at
+   * the 60 s default cost at most 20 calls a minute of BULK_CALLS_PER_MINUTE.
+   */
+  BULK_MAX_CLAIMS_IN_FLIGHT: positiveInt(10),
+  /**
+   * Where pcId (mboxPC) visitors go when delivery is by bulk. Adobe: with an ECID
+   * implementation, do not use pcId in a v2 file, use v1. `v1` (default, the ECID case),
+   * `v2` (no ECID), or `single` (kept on single updates).
+   */
+  BULK_PCID_ROUTE: z.enum(['v1', 'v2', 'single'], { error: 'expected v1, v2 or single' }).default('v1'),
   /** A delivery is dead-lettered only after this many attempts… */
   DELIVERY_MAX_ATTEMPTS: positiveInt(12),
   /** …and once it is this old (default 3 h), so a long Target outage does not drop updates. */

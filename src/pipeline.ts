@@ -131,6 +131,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       batchSize: config.FLUSH_BATCH_SIZE,
       bulkBatchSize: config.FLUSH_BULK_BATCH_SIZE,
       bulkThreshold: config.BULK_THRESHOLD,
+      maxBulkClaimsInFlight: config.BULK_MAX_CLAIMS_IN_FLIGHT,
       logger: flushLogger,
     });
     const dlqAdmin = new DeadLetterAdmin(queues, store, logger.child({ role: 'dlq' }));
@@ -160,7 +161,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     closers.push(() => client.close());
     const deps = {
       store, client, deadLetters, budgets, retry, queues, mode: config.DELIVERY_MODE,
-      statusQueue: queues.bulkStatus, statusFirstPollMs: config.BULK_STATUS_POLL_MS,
+      statusQueue: queues.bulkStatus, statusFirstPollMs: config.BULK_STATUS_POLL_MS, pcIdRoute: config.BULK_PCID_ROUTE,
     };
     const single = createSingleDeliveryProcessor({ ...deps, logger: logger.child({ role: 'deliver-single' }) });
     const bulk = createBulkDeliveryProcessor({ ...deps, logger: logger.child({ role: 'deliver-bulk' }) });
@@ -168,7 +169,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       pollBaseMs: config.BULK_STATUS_POLL_MS,
       maxPollDelayMs: config.BULK_STATUS_MAX_POLL_MS,
       maxResubmits: config.BULK_MAX_RESUBMITS,
-      giveUpPollingAfterMs: 23 * 3600_000,
+      giveUpAfterMs: config.BULK_STATUS_GIVE_UP_MS,
     });
     workers.push(new Worker<DeliverJob>(QUEUE_NAMES.deliverSingle, single, workerOptions(QUEUE_NAMES.deliverSingle, config.WORKER_CONCURRENCY)));
     workers.push(new Worker<DeliverJob>(QUEUE_NAMES.deliverBulk, bulk, workerOptions(QUEUE_NAMES.deliverBulk, 2)));

@@ -35,16 +35,27 @@ export interface DeliverJob {
   visitors: string[];
 }
 
+/** One bulk batch of a claim, as the status job tracks it. */
+export interface BulkBatch {
+  /** The status link Target's submit answer named; empty while the rows wait to be sent again (`retryAt`). */
+  statusUrl: string;
+  visitors: string[];
+  submittedAt: number;
+  polls: number;
+  /** Times these rows were submitted again because Target said `stuck` or the give-up time passed. */
+  resubmits: number;
+  /** Rows Target listed as failed go again: this is their attempt number (1 for the first file). */
+  rowAttempt?: number;
+  /** Failed rows waiting for their retry: when to submit them again (epoch ms). */
+  retryAt?: number;
+  /** Set once the "status unreadable" warning was logged for this batch, so it is logged once. */
+  warned?: string;
+}
+
 /** Bulk batches of one claim that Target is processing, polled by a delayed job (id = claim id). */
 export interface BulkStatusJob {
   claimId: string;
-  batches: Array<{
-    statusUrl: string;
-    visitors: string[];
-    submittedAt: number;
-    polls: number;
-    resubmits: number;
-  }>;
+  batches: BulkBatch[];
 }
 
 /** Pipeline stages, as named in dead letters. */

@@ -31,6 +31,8 @@ export interface FlusherDeps {
   bulkRetryMs: number;
   /** Most claims one flush makes, so one tick cannot run for ever under a flood. */
   maxClaimsPerFlush?: number;
+  /** BULK_MAX_CLAIMS_IN_FLIGHT: bulk claims between claim and `complete` at once (default 10). */
+  maxBulkClaimsInFlight?: number;
   logger: Logger;
 }
 
@@ -43,16 +45,6 @@ export interface FlushResult {
 
 /** Job states in which a claim's job will still run. */
 const LIVE_STATES = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
-
-/**
- * Most bulk claims between claim and `complete` at once. Target keeps only the last 10
- * batch statuses: with more batches outstanding (a claim makes one per identity kind, so up
- * to two), older ones are forgotten before their poll, answer 404 and must be submitted
- * again, which spends the bulk budget twice (seen in the 1,000,000-event W1 bench run).
- * 5 claims make at most 10 batches; 4 left W2 of the quick bench at half its rate, since
- * every claim holds its slot until its first status poll.
- */
-export const MAX_BULK_CLAIMS_IN_FLIGHT = 5;
 
 /**
  * Claims due visitors, routes them to single or bulk delivery, and creates their jobs. Each
@@ -133,12 +125,12 @@ export class Flusher {
   }
 
   /**
-   * Room for another bulk claim: fewer than MAX_BULK_CLAIMS_IN_FLIGHT claims in flight (a
+   * Room for another bulk claim: fewer than BULK_MAX_CLAIMS_IN_FLIGHT claims in flight (a
    * claim has one live job at a time: its deliver-bulk job, then its bulk-status job), and
    * budget for it besides the polls the claims in flight still owe.
    */
   private hasBulkRoom(load: BulkLoad): boolean {
-    return load.claimsInFlight < MAX_BULK_CLAIMS_IN_FLIGHT && bulkRoom(load);
+    return load.claimsInFlight < (this.deps.maxBulkClaimsInFlight ?? 10) && bulkRoom(load);
   }
 
   /** Routes one claim's visitors and adds at most one job per delivery queue for it. */

@@ -12,6 +12,11 @@ export interface VisitorSnapshot {
   receivedAtMs?: number;
   /** The producers (sources) whose events these values came from, if the store knows them. */
   sources?: string[];
+  /**
+   * Bulk claims only: the values last delivered for this visitor, by attribute name (its
+   * delivered hash), which a v2 row must carry again (the v2 override, docs/target.md).
+   */
+  delivered?: Map<string, string>;
 }
 
 /** A visitor's in-flight hash, flat as HGETALL returns it, as a snapshot. */
@@ -23,6 +28,9 @@ export function snapshotOf(vk: string, flat: readonly string[]): VisitorSnapshot
       if (Number.isFinite(at)) snapshot.receivedAtMs = at;
     } else if (flat[i] === '_src') {
       snapshot.sources = (flat[i + 1] ?? '').split(',').filter((one) => one !== '');
+    } else if (flat[i]?.startsWith('d:') === true) {
+      snapshot.delivered ??= new Map();
+      snapshot.delivered.set(flat[i]?.slice(2) ?? '', flat[i + 1] ?? '');
     }
   }
   return snapshot;

@@ -190,6 +190,8 @@ return out
  * `complete`, and the status poll acks the in-flight stamps, so they must be the ones in
  * the file even when the delivery job ran twice (a crash after its submit, or a stall).
  * Newer values wait in the pending hash and become due when the claim is acked.
+ * With freeze, the values last delivered for the visitor (`v:<name>` of its delivered hash)
+ * follow as `d:<name>` fields: a v2 row must carry them all (the v2 override, docs/target.md).
  * ARGV: root, claimId, now, leaseMs, freeze (0/1), vk1, vk2, ... Returns one flat HGETALL
  * per visitor.
  */
@@ -222,7 +224,18 @@ for a = 6, #ARGV do
     end
     if freeze then redis.call('HSET', vf, '_sent', '1') end
     redis.call('ZADD', root .. ':leases', now + leaseMs, vk)
-    out[#out + 1] = redis.call('HGETALL', vf)
+    local flat = redis.call('HGETALL', vf)
+    if freeze then
+      -- A bulk row carries every value delivered before (the v2 override), as d:<name> fields.
+      local kept = redis.call('HGETALL', root .. ':vd:' .. vk)
+      for k = 1, #kept, 2 do
+        if string.sub(kept[k], 1, 2) == 'v:' then
+          flat[#flat + 1] = 'd:' .. string.sub(kept[k], 3)
+          flat[#flat + 1] = kept[k + 1]
+        end
+      end
+    end
+    out[#out + 1] = flat
   end
 end
 return out
@@ -230,8 +243,10 @@ return out
 
 /**
  * Record a visitor's accepted delivery. ARGV: root, claimId, now, retentionMs, vk,
- * then name/stamp pairs actually sent. Each sent attribute's stamp becomes the delivered
- * stamp; it leaves the in-flight hash only if no newer value was folded in meanwhile.
+ * then name/stamp/value triples actually sent. Each sent attribute's stamp becomes the
+ * delivered stamp (field `<name>`) and its value the delivered value (field `v:<name>`,
+ * kept as long as the stamp, so a later v2 row can carry it again); it leaves the in-flight
+ * hash only if no newer value was folded in meanwhile.
  * Returns 1 when the visitor is done (claim released), 2 when newer values remain in flight
  * for this claim (send again), 0 when the claim is no longer ours.
  */
@@ -239,9 +254,9 @@ export const ACK_DELIVERED = `${NEWER}
 local root, claimId, now, retentionMs, vk = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local vf, vd = root .. ':vf:' .. vk, root .. ':vd:' .. vk
 local mine = redis.call('HGET', vf, '_claim') == claimId
-for a = 6, #ARGV, 2 do
+for a = 6, #ARGV, 3 do
   local name, st = ARGV[a], ARGV[a + 1]
-  if newer(st, redis.call('HGET', vd, name)) then redis.call('HSET', vd, name, st) end
+  if newer(st, redis.call('HGET', vd, name)) then redis.call('HSET', vd, name, st, 'v:' .. name, ARGV[a + 2]) end
   if mine and redis.call('HGET', vf, 's:' .. name) == st then redis.call('HDEL', vf, 's:' .. name, 'v:' .. name) end
 end
 redis.call('PEXPIRE', vd, retentionMs)
@@ -296,7 +311,9 @@ return out
 /**
  * Move a visitor whose lease expired to a new claim (or renew it). Atomic compare-and-set on
  * the claim id, so two flushers sweeping at once cannot both take it.
- * ARGV: root, vk, oldClaim, newClaim, now, leaseMs. Returns 1 if switched.
+ * ARGV: root, vk, oldClaim, newClaim, now, leaseMs, thaw (optional, '1': the new claim may
+ * fold in newer values again, see SNAPSHOT_CLAIM; used when a bulk claim hands values no
+ * bulk file may carry to single delivery). Returns 1 if switched.
  * When the in-flight hash is gone (delivered meanwhile) the stale lease is dropped.
  */
 export const RENEW_LEASE = `
@@ -309,6 +326,7 @@ if not claim then
 end
 if claim ~= oldClaim then return 0 end
 redis.call('HSET', vf, '_claim', newClaim)
+if ARGV[7] == '1' then redis.call('HDEL', vf, '_sent') end
 redis.call('ZADD', root .. ':leases', now + leaseMs, vk)
 return 1
 `;

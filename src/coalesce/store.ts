@@ -201,41 +201,59 @@ export class VisitorStore {
   private ackArgs(claimId: string, snapshot: VisitorSnapshot, now: number): string[] {
     const keys = this.keysOf(snapshot.vk);
     const args = [keys.due, keys.root, claimId, String(now), String(this.settings.deliveredRetentionMs), snapshot.vk];
-    for (const [name, update] of snapshot.attributes) args.push(name, update.stamp);
+    for (const [name, update] of snapshot.attributes) args.push(name, update.stamp, update.value);
     return args;
   }
 
   /**
    * Acks what is in flight for these visitors of the claim (a bulk batch Target reports
    * complete), reading and acking ACK_CHUNK visitors at a time so a 50,000-visitor batch
-   * never sits in memory, or in one pipeline, whole. Returns how many visitors are done.
+   * never sits in memory, or in one pipeline, whole. `sent` picks the attributes the batch
+   * carried (others stay in flight). Returns the visitors done and those with values left
+   * (`more`: values the batch did not carry, or none of ours any more are left out).
    */
-  async ackInFlight(claimId: string, vks: readonly string[], now = Date.now()): Promise<number> {
+  async ackInFlight(claimId: string, vks: readonly string[], now = Date.now(), sent: (snapshot: VisitorSnapshot) => VisitorSnapshot = (s) => s): Promise<{ done: number; more: string[] }> {
     let done = 0;
+    const more: string[] = [];
     for (let i = 0; i < vks.length; i += ACK_CHUNK) {
-      const acked = await this.ackMany(claimId, await this.readInFlight(claimId, vks.slice(i, i + ACK_CHUNK)), now);
-      done += acked.filter((a) => a === 'done').length;
+      const snapshots = (await this.readInFlight(claimId, vks.slice(i, i + ACK_CHUNK))).map(sent);
+      const acked = await this.ackMany(claimId, snapshots, now);
+      acked.forEach((outcome, k) => {
+        if (outcome === 'done') done += 1;
+        else if (outcome === 'more') more.push(snapshots[k]?.vk ?? '');
+      });
     }
-    return done;
+    return { done, more };
   }
 
   /**
    * What is in flight for this claim, read without folding in newer pending values: for a
-   * bulk batch Target is still processing, so the ack records exactly what was sent.
+   * bulk batch Target is still processing, so the ack records exactly what was sent. With
+   * `withDelivered`, each snapshot also carries the visitor's delivered values (a resubmitted
+   * v2 row carries them again).
    */
-  async readInFlight(claimId: string, vks: readonly string[]): Promise<VisitorSnapshot[]> {
+  async readInFlight(claimId: string, vks: readonly string[], options: { withDelivered?: boolean } = {}): Promise<VisitorSnapshot[]> {
     if (vks.length === 0) return [];
+    const withDelivered = options.withDelivered === true;
     // One pipeline per shard: a cluster pipeline must not mix slots.
-    const hashes = await this.perShard(vks, async (keys, group) => {
+    type Hashes = { fields: Record<string, string>; delivered: Record<string, string> };
+    const hashes = await this.perShard(vks, async (keys, group): Promise<Hashes[]> => {
       const pipeline = this.redis.pipeline();
-      for (const vk of group) pipeline.hgetall(keys.inFlight(vk));
-      return settled<Record<string, string>>(await pipeline.exec());
+      for (const vk of group) {
+        pipeline.hgetall(keys.inFlight(vk));
+        if (withDelivered) pipeline.hgetall(keys.delivered(vk));
+      }
+      const replies = settled<Record<string, string>>(await pipeline.exec());
+      if (!withDelivered) return replies.map((fields) => ({ fields, delivered: {} }));
+      return group.map((_, k) => ({ fields: replies[2 * k] ?? {}, delivered: replies[2 * k + 1] ?? {} }));
     });
     const out: VisitorSnapshot[] = [];
-    hashes.forEach((fields, index) => {
+    hashes.forEach(({ fields, delivered }, index) => {
       const vk = vks[index];
       if (vk === undefined || fields._claim !== claimId) return;
-      out.push(snapshotOf(vk, Object.entries(fields).flat()));
+      const flat: string[] = Object.entries(fields).flat();
+      for (const [field, value] of Object.entries(delivered)) if (field.startsWith('v:')) flat.push(`d:${field.slice(2)}`, value);
+      out.push(snapshotOf(vk, flat));
     });
     return out;
   }
@@ -302,10 +320,14 @@ export class VisitorStore {
     return out;
   }
 
-  /** Compare-and-set of a visitor's claim id, renewing its lease; true when switched. */
-  async renewLease(vk: string, oldClaim: string, newClaim: string, now = Date.now()): Promise<boolean> {
+  /**
+   * Compare-and-set of a visitor's claim id, renewing its lease; true when switched. `thaw`
+   * lets the new claim fold in newer values again (a bulk claim's frozen values handed to
+   * single delivery).
+   */
+  async renewLease(vk: string, oldClaim: string, newClaim: string, now = Date.now(), options: { thaw?: boolean } = {}): Promise<boolean> {
     const keys = this.keysOf(vk);
-    return (await this.redis.tiRenew(keys.due, keys.root, vk, oldClaim, newClaim, String(now), String(this.settings.leaseMs))) === 1;
+    return (await this.redis.tiRenew(keys.due, keys.root, vk, oldClaim, newClaim, String(now), String(this.settings.leaseMs), options.thaw === true ? '1' : '0')) === 1;
   }
 
   /** Counters kept by the merge script, summed over shards: `events_` applied, duplicate, late_dropped, superseded, replayed. */

@@ -47,7 +47,8 @@ export class Metrics {
   readonly targetCallDuration = this.histogram('ti_target_call_duration_seconds', 'Duration of one call to Target, answered or failed, per endpoint (single, bulk, status, fetch)', ['endpoint'], DURATION_BUCKETS);
   readonly eventToDelivered = this.histogram('ti_event_to_delivered_seconds', 'From the event time of the oldest value in a delivery to its acceptance by Target', ['mode'], LAG_BUCKETS);
   readonly intakeToDelivered = this.histogram('ti_intake_to_delivered_seconds', 'From intake storing the earliest value of a delivery to its acceptance by Target (bulk: the file accepted for processing)', ['mode'], LAG_BUCKETS);
-  readonly bulkRows = this.counter('ti_bulk_rows_total', 'Rows of complete bulk batches as Target reported them (showDetails)', ['outcome']);
+  readonly bulkRows = this.counter('ti_bulk_rows_total', 'Rows of complete bulk batches as Target reported them (showDetails), counted as each batch completes', ['outcome']);
+  readonly bulkRowsFailedUnnamed = this.counter('ti_bulk_rows_failed_unnamed_total', 'Failed rows Target counted in a complete bulk batch without naming them: those visitors may not have landed (alert on any)', []);
   readonly bulkFileRows = this.histogram('ti_bulk_file_rows', 'Rows per bulk file sent to Target', [], SIZE_BUCKETS);
   readonly deadLetters = this.counter('ti_dead_letters_total', 'Dead letters written, by stage and error code', ['stage', 'code']);
 

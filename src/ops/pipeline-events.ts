@@ -19,11 +19,14 @@ export function watchPipeline(metrics: Metrics, pipeline: WatchedPipeline): () =
   for (const [queue, worker] of pipeline.workers) {
     const onCompleted = (job: Job, result: unknown): void => recordCompleted(metrics, queue, job, result);
     const onFailed = (job: Job | undefined, error: Error): void => recordFailed(metrics, queue, job, error);
+    const onProgress = (_job: Job, progress: unknown): void => recordProgress(metrics, queue, progress);
     worker.on('completed', onCompleted);
     worker.on('failed', onFailed);
+    worker.on('progress', onProgress);
     detachers.push(() => {
       worker.off('completed', onCompleted);
       worker.off('failed', onFailed);
+      worker.off('progress', onProgress);
     });
   }
   // DeadLetters has no way to remove a listener; a flag makes a detached one inert.
@@ -59,14 +62,23 @@ function recordCompleted(metrics: Metrics, queue: string, job: Job, result: unkn
     if (reissued > 0) metrics.flushReissued.inc(reissued);
   } else if (isDeliveryQueue(queue)) {
     recordDelivery(metrics, queue, summary, finishedAt);
-  } else if (queue === QUEUE_NAMES.bulkStatus) {
-    // Only the run that finishes a claim returns (postponed polls do not complete), and its
-    // counts are the totals of the claim's complete batches.
-    for (const [field, outcome] of [['successfulUpdates', 'successful'], ['profilesNotFound', 'profile_not_found'], ['failedUpdates', 'failed']] as const) {
-      const n = count(summary[field]);
-      if (n > 0) metrics.bulkRows.inc({ outcome }, n);
-    }
   }
+}
+
+/**
+ * A bulk batch's rows as Target counted them, as the status job reports each batch that
+ * completes (BatchCompleteProgress in src/target/bulk-status.ts): a claim's status job may
+ * poll for hours, so its counts are not left for the run that finishes it.
+ */
+function recordProgress(metrics: Metrics, queue: string, progress: unknown): void {
+  if (queue !== QUEUE_NAMES.bulkStatus) return;
+  const batch = asRecord(asRecord(progress).batchComplete);
+  for (const [field, outcome] of [['successfulUpdates', 'successful'], ['profilesNotFound', 'profile_not_found'], ['failedUpdates', 'failed']] as const) {
+    const n = count(batch[field]);
+    if (n > 0) metrics.bulkRows.inc({ outcome }, n);
+  }
+  const unnamed = count(batch.failedUnnamed);
+  if (unnamed > 0) metrics.bulkRowsFailedUnnamed.inc(unnamed);
 }
 
 function recordDelivery(metrics: Metrics, queue: string, summary: Record<string, unknown>, finishedAt: number): void {

@@ -1,10 +1,11 @@
 import type { Job } from 'bullmq';
 import { PipelineError, classifyError } from '../errors.js';
-import { visitorKey } from '../events/index.js';
-import type { BulkStatusJob } from '../queues.js';
+import type { BulkBatch, BulkStatusJob } from '../queues.js';
 import { backoffDelay } from './backoff.js';
-import type { BatchStatus } from './client.js';
-import { profileTooLarge, readRows, type BulkDeliveryDeps } from './deliver-bulk.js';
+import { bulkShare } from './bulk-rows.js';
+import { StatusLinkRefusedError, type BatchStatus } from './client.js';
+import { handOverToSingle, type BulkDeliveryDeps } from './deliver-bulk.js';
+import { resubmit } from './bulk-resubmit.js';
 import { deadLetterVisitors, postpone } from './delivery-context.js';
 
 export interface BulkStatusSettings {
@@ -12,10 +13,13 @@ export interface BulkStatusSettings {
   pollBaseMs: number;
   /** Polls back off from BULK_STATUS_POLL_MS up to this. */
   maxPollDelayMs: number;
-  /** A `stuck` (or forgotten) batch is submitted again at most this many times, then dead-lettered. */
+  /** A `stuck` batch (or one past the give-up time) is submitted again at most this many times, then dead-lettered. */
   maxResubmits: number;
-  /** Target keeps a status for at most 24 h: a batch still incomplete after this is resubmitted. */
-  giveUpPollingAfterMs: number;
+  /**
+   * BULK_STATUS_GIVE_UP_MS: a batch whose `complete` has not been read this long after its
+   * submit (still incomplete, an unknown batch id, an unreadable status) is submitted again.
+   */
+  giveUpAfterMs: number;
 }
 
 /**
@@ -27,9 +31,9 @@ export interface BulkStatusTotals {
   complete: number;
   /** Visitors whose frozen values were recorded as delivered. */
   acked: number;
-  /** Batches submitted again (stuck, forgotten or incomplete too long). */
+  /** Batches submitted again (stuck, or past the give-up time). */
   resubmitted: number;
-  /** Visitors dead-lettered (stuck past `maxResubmits`, or a resubmitted file refused). */
+  /** Visitors dead-lettered (stuck past `maxResubmits`, rows failing past the retry policy, a resubmitted file refused). */
   deadLettered: number;
   /** Status polls made. */
   polls: number;
@@ -38,6 +42,12 @@ export interface BulkStatusTotals {
   successfulUpdates: number;
   profilesNotFound: number;
   failedUpdates: number;
+  /** Rows Target listed as failed, sent again. */
+  failedRowsRetried: number;
+  /** Failed rows Target counted without naming them: which visitors did not land is unknown. */
+  failedUnnamed: number;
+  /** Visitors whose values no bulk file may carry, handed to single delivery once their row landed. */
+  handedToSingle: number;
 }
 
 /** What one run returns: the claim's totals so far and the batches still being polled. */
@@ -45,23 +55,42 @@ export interface BulkStatusSummary extends BulkStatusTotals {
   pending: number;
 }
 
+/** Reported with `job.updateProgress` as each batch completes, so metrics count per batch. */
+export interface BatchCompleteProgress {
+  batchComplete: { batchSize: number; successfulUpdates: number; profilesNotFound: number; failedUpdates: number; failedUnnamed: number };
+}
+
 /** The status job's data with the totals kept between runs (absent on the first run). */
 type StatusJobData = BulkStatusJob & { totals?: BulkStatusTotals };
 
 function zeroTotals(): BulkStatusTotals {
-  return { complete: 0, acked: 0, resubmitted: 0, deadLettered: 0, polls: 0, batchSize: 0, successfulUpdates: 0, profilesNotFound: 0, failedUpdates: 0 };
+  return { complete: 0, acked: 0, resubmitted: 0, deadLettered: 0, polls: 0, batchSize: 0, successfulUpdates: 0, profilesNotFound: 0, failedUpdates: 0, failedRowsRetried: 0, failedUnnamed: 0, handedToSingle: 0 };
 }
+
+/** The batch id of a status link (for logs and dead letters), or the link's path when it has none. */
+export function batchIdOf(statusUrl: string): string {
+  try {
+    return new URL(statusUrl).searchParams.get('batchId') ?? statusUrl;
+  } catch {
+    return statusUrl;
+  }
+}
+
+/** What one poll of one batch learned. */
+type PollResult = { state: 'complete'; status: BatchStatus } | { state: 'stuck' } | { state: 'waiting'; retryAfterMs?: number };
 
 /**
  * Polls the bulk batches of one claim until Target reports them `complete`, as a delayed
- * BullMQ job that reschedules itself (no sleeping loop). `complete` records the values as
- * delivered and releases the visitors; `incomplete` polls again with backoff; `stuck`, a
- * status Target no longer knows (it keeps only the last 10, for 24 h) or a batch incomplete
- * for too long is resubmitted with the same values up to `maxResubmits` times, then its
- * visitors are dead-lettered (`BULK_BATCH_STUCK`). Target reports no per-row errors: each
- * complete batch's `showDetails` counts are logged (a warning when `failedUpdates` or
- * `profilesNotFound` is above 0), added to the totals kept in the job data, and returned in
- * the summary of the run that finishes the claim, for metrics.
+ * BullMQ job that reschedules itself (no sleeping loop). Held, never dropped (P10):
+ * - `complete`: the values each row carried are recorded as delivered; rows Target lists
+ *   as failed go again under the retry policy, then to dead letters with the batch id;
+ *   values no bulk file may carry go on by single update (src/target/bulk-rows.ts);
+ * - `incomplete`, an unknown batch id (404: Adobe does not say how long statuses are kept),
+ *   a status call that fails, or a link the token must not go to: the batch is held and
+ *   polled again with backoff; none of these resubmits it;
+ * - `stuck`, or no `complete` read within the give-up time: the same rows are submitted
+ *   again (safe: every row carries all the visitor's delivered values), up to
+ *   `maxResubmits` times, then its visitors are dead-lettered (`BULK_BATCH_STUCK`).
  */
 export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: BulkStatusSettings) {
   return async (job: Job<BulkStatusJob>, token?: string): Promise<BulkStatusSummary> => {
@@ -69,9 +98,24 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
     const { claimId } = data;
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
     const totals: BulkStatusTotals = { ...zeroTotals(), ...data.totals };
-    const remaining: BulkStatusJob['batches'] = [];
+    const remaining: BulkBatch[] = [];
     let waitMs = 0;
+    const now = Date.now();
     for (const batch of data.batches) {
+      if (batch.statusUrl === '') {
+        // Failed rows waiting for their retry.
+        if ((batch.retryAt ?? 0) > now) {
+          remaining.push(batch);
+          continue;
+        }
+        const again = await resubmit(deps, job, claimId, batch, { resubmits: batch.resubmits, rowAttempt: batch.rowAttempt ?? 2 });
+        if (again === undefined) remaining.push(batch);
+        else {
+          remaining.push(...again.batches);
+          totals.deadLettered += again.deadLettered;
+        }
+        continue;
+      }
       const budget = await deps.budgets.bulk.reserve(1);
       if (!budget.granted) {
         remaining.push(batch);
@@ -79,43 +123,34 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         continue;
       }
       totals.polls += 1;
-      let state: 'complete' | 'incomplete' | 'resubmit';
-      try {
-        const status = await deps.client.batchStatus(batch.statusUrl);
-        if (status.status === 'complete') noteComplete(log, claimId, totals, status);
-        state = status.status === 'complete' ? 'complete' : status.status === 'stuck' ? 'resubmit' : 'incomplete';
-      } catch (error) {
-        const classified = classifyError(error);
-        // A status Target no longer has (404) is as good as lost: submit the values again.
-        state = classified.kind === 'permanent' ? 'resubmit' : 'incomplete';
-        if (classified.kind === 'transient') waitMs = Math.max(waitMs, classified.details.retryAfterMs ?? 0);
-        else log.warn({ claimId, code: classified.code, status: classified.details.status }, 'bulk batch status unreadable (forgotten?): resubmitting');
-      }
-      if (state === 'incomplete' && Date.now() - batch.submittedAt > settings.giveUpPollingAfterMs) state = 'resubmit';
-
-      if (state === 'complete') {
+      const result = await poll(deps, log, claimId, batch);
+      if (result.state === 'complete') {
         totals.complete += 1;
-        totals.acked += await deps.store.ackInFlight(claimId, batch.visitors);
+        remaining.push(...(await settleComplete(deps, job, claimId, batch, result.status, totals, log)));
         continue;
       }
-      if (state === 'incomplete') {
-        remaining.push({ ...batch, polls: batch.polls + 1 });
-        continue;
+      if (result.state === 'waiting') {
+        waitMs = Math.max(waitMs, result.retryAfterMs ?? 0);
+        if (Date.now() - batch.submittedAt <= settings.giveUpAfterMs) {
+          remaining.push({ ...batch, polls: batch.polls + 1 });
+          continue;
+        }
+        log.warn({ claimId, batchId: batchIdOf(batch.statusUrl), submittedAt: batch.submittedAt, giveUpAfterMs: settings.giveUpAfterMs }, 'bulk batch not complete within the give-up time: submitting its rows again');
       }
       if (batch.resubmits >= settings.maxResubmits) {
         const snapshots = await deps.store.readInFlight(claimId, batch.visitors);
-        await deadLetterVisitors(deps, 'bulk-status', job, claimId, snapshots, new PipelineError(`bulk batch did not complete after ${batch.resubmits} resubmissions`, 'BULK_BATCH_STUCK', 'permanent'));
+        await deadLetterVisitors(deps, 'bulk-status', job, claimId, snapshots, new PipelineError(`bulk batch ${batchIdOf(batch.statusUrl)} did not complete after ${batch.resubmits} resubmissions`, 'BULK_BATCH_STUCK', 'permanent'));
         totals.deadLettered += snapshots.length;
         continue;
       }
-      const resubmitted = await resubmit(deps, job, claimId, batch);
-      if (resubmitted === undefined) {
+      const again = await resubmit(deps, job, claimId, batch, { resubmits: batch.resubmits + 1, rowAttempt: batch.rowAttempt ?? 1 });
+      if (again === undefined) {
         remaining.push(batch);
       } else {
-        remaining.push(...resubmitted.batches);
-        totals.deadLettered += resubmitted.deadLettered;
+        remaining.push(...again.batches);
+        totals.deadLettered += again.deadLettered;
         totals.resubmitted += 1;
-        log.warn({ claimId, resubmits: batch.resubmits + 1 }, 'bulk batch stuck or lost: resubmitted');
+        log.warn({ claimId, batchId: batchIdOf(batch.statusUrl), resubmits: batch.resubmits + 1 }, 'bulk batch stuck or given up on: resubmitted');
       }
     }
     const summary: BulkStatusSummary = { ...totals, pending: remaining.length };
@@ -126,55 +161,69 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
     await deps.store.renewLeases(remaining.flatMap((b) => b.visitors));
     const next: StatusJobData = { claimId, batches: remaining, totals };
     await job.updateData(next);
-    const polls = Math.min(...remaining.map((b) => b.polls));
-    const delay = Math.max(waitMs, backoffDelay(polls + 1, { ...deps.retry, baseDelayMs: settings.pollBaseMs, maxDelayMs: settings.maxPollDelayMs }, undefined));
-    return postpone(job, token, delay);
+    const polled = remaining.filter((b) => b.statusUrl !== '');
+    const pollDelay = polled.length === 0 ? Infinity : backoffDelay(Math.min(...polled.map((b) => b.polls)) + 1, { ...deps.retry, baseDelayMs: settings.pollBaseMs, maxDelayMs: settings.maxPollDelayMs }, undefined);
+    const retryDelay = Math.min(...remaining.map((b) => (b.statusUrl === '' ? Math.max(1, (b.retryAt ?? 0) - Date.now()) : Infinity)));
+    return postpone(job, token, Math.max(waitMs, Math.min(pollDelay, retryDelay)));
   };
 }
 
-/** Logs a complete batch's counts (a warning when rows failed) and adds them to the totals. */
-function noteComplete(log: BulkDeliveryDeps['logger'], claimId: string, totals: BulkStatusTotals, status: BatchStatus): void {
-  totals.batchSize += status.batchSize;
-  totals.successfulUpdates += status.successfulUpdates;
-  totals.profilesNotFound += status.profilesNotFound;
-  totals.failedUpdates += status.failedUpdates;
-  const counts = { claimId, batchSize: status.batchSize, consumedCount: status.consumedCount, successfulUpdates: status.successfulUpdates, profilesNotFound: status.profilesNotFound, failedUpdates: status.failedUpdates };
-  if (status.failedUpdates > 0 || status.profilesNotFound > 0) {
-    // Target names no rows: which visitors did not land cannot be known, only how many.
-    log.warn(counts, 'bulk batch complete, but Target reports rows that did not land');
-  } else {
-    log.info(counts, 'bulk batch complete');
+/** Reads one batch's status; anything but `complete` or `stuck` leaves it waiting (logged once per kind). */
+async function poll(deps: BulkDeliveryDeps, log: BulkDeliveryDeps['logger'], claimId: string, batch: BulkBatch): Promise<PollResult> {
+  try {
+    const status = await deps.client.batchStatus(batch.statusUrl);
+    if (status.status === 'complete') return { state: 'complete', status };
+    if (status.status === 'stuck') return { state: 'stuck' };
+    return { state: 'waiting' };
+  } catch (error) {
+    const classified = classifyError(error);
+    const kind = error instanceof StatusLinkRefusedError ? 'refused' : String(classified.details.status ?? classified.code);
+    if (batch.warned !== kind) {
+      batch.warned = kind;
+      const fields = { claimId, batchId: batchIdOf(batch.statusUrl), code: classified.code, status: classified.details.status };
+      if (error instanceof StatusLinkRefusedError) log.error({ ...fields, reason: classified.message }, 'bulk batch status link refused: the batch is held until the give-up time (BULK_STATUS_GIVE_UP_MS), then its rows are submitted again');
+      else log.warn(fields, 'bulk batch status unreadable: polling again (the batch is held, not resubmitted)');
+    }
+    return classified.kind === 'transient' ? { state: 'waiting', ...(classified.details.retryAfterMs !== undefined ? { retryAfterMs: classified.details.retryAfterMs } : {}) } : { state: 'waiting' };
   }
 }
 
 /**
- * Submits a batch's values again (read from the in-flight hashes, as sent, in chunks).
- * Returns the new batches to poll, or undefined when the budget or Target says "later"; a
- * file Target now rejects outright is dead-lettered.
+ * A complete batch: ack the values each row carried, except rows Target listed as failed,
+ * which wait for another try (or are dead-lettered once the retry policy is spent); hand
+ * values no bulk file could carry to single delivery. Returns the batch entries still to follow.
  */
-async function resubmit(deps: BulkDeliveryDeps, job: Job, claimId: string, batch: BulkStatusJob['batches'][number]): Promise<{ batches: BulkStatusJob['batches']; deadLettered: number } | undefined> {
-  const read = await readRows(batch.visitors, (chunk) => deps.store.readInFlight(claimId, chunk));
-  let deadLettered = 0;
-  if (read.oversize.length > 0) {
-    await deadLetterVisitors(deps, 'bulk-status', job, claimId, read.oversize, profileTooLarge());
-    deadLettered += read.oversize.length;
+async function settleComplete(deps: BulkDeliveryDeps, job: Job, claimId: string, batch: BulkBatch, status: BatchStatus, totals: BulkStatusTotals, log: BulkDeliveryDeps['logger']): Promise<BulkBatch[]> {
+  const batchId = batchIdOf(batch.statusUrl);
+  const inBatch = new Set(batch.visitors);
+  const failed = new Set<string>();
+  for (const id of status.failedIds) for (const vk of [`pc:${id}`, `3p:${id}`]) if (inBatch.has(vk)) failed.add(vk);
+  const unnamed = Math.max(0, status.failedUpdates - failed.size);
+  totals.batchSize += status.batchSize;
+  totals.successfulUpdates += status.successfulUpdates;
+  totals.profilesNotFound += status.profilesNotFound;
+  totals.failedUpdates += status.failedUpdates;
+  totals.failedUnnamed += unnamed;
+  const progress: BatchCompleteProgress = { batchComplete: { batchSize: status.batchSize, successfulUpdates: status.successfulUpdates, profilesNotFound: status.profilesNotFound, failedUpdates: status.failedUpdates, failedUnnamed: unnamed } };
+  await job.updateProgress(progress);
+  const counts = { claimId, batchId, batchSize: status.batchSize, consumedCount: status.consumedCount, successfulUpdates: status.successfulUpdates, profilesNotFound: status.profilesNotFound, failedUpdates: status.failedUpdates, failedListed: failed.size };
+  if (unnamed > 0) log.error({ ...counts, failedUnnamed: unnamed }, 'bulk batch complete, but Target counts failed rows it does not name: those visitors may not have landed');
+  else if (status.failedUpdates > 0 || status.profilesNotFound > 0) log.warn(counts, 'bulk batch complete with failed rows or profiles not found');
+  else log.info(counts, 'bulk batch complete');
+
+  const acked = await deps.store.ackInFlight(claimId, batch.visitors.filter((vk) => !failed.has(vk)), Date.now(), bulkShare);
+  totals.acked += acked.done;
+  totals.handedToSingle += await handOverToSingle(deps, claimId, acked.more);
+  if (failed.size === 0) return [];
+  const attempt = (batch.rowAttempt ?? 1) + 1;
+  const failedVks = [...failed];
+  if (attempt > deps.retry.maxAttempts) {
+    const snapshots = await deps.store.readInFlight(claimId, failedVks);
+    await deadLetterVisitors(deps, 'bulk-status', job, claimId, snapshots, new PipelineError(`Target listed these rows of bulk batch ${batchId} as failed, ${attempt - 1} times`, 'BULK_ROW_FAILED', 'permanent'));
+    totals.deadLettered += snapshots.length;
+    return [];
   }
-  if (read.builder.rows === 0) return { batches: [], deadLettered };
-  const files = read.builder.build();
-  if (!(await deps.budgets.bulk.reserve(files.length)).granted) return undefined;
-  const out: BulkStatusJob['batches'] = [];
-  for (const file of files) {
-    const vks = file.visitors.map(visitorKey);
-    try {
-      const statusUrl = await deps.client.submitBulk(file.body);
-      out.push({ statusUrl, visitors: vks, submittedAt: Date.now(), polls: 0, resubmits: batch.resubmits + 1 });
-    } catch (error) {
-      const classified = classifyError(error);
-      if (classified.kind === 'transient') return undefined;
-      const rejected = await deps.store.readInFlight(claimId, vks);
-      await deadLetterVisitors(deps, 'bulk-status', job, claimId, rejected, classified);
-      deadLettered += rejected.length;
-    }
-  }
-  return { batches: out, deadLettered };
+  totals.failedRowsRetried += failedVks.length;
+  const delay = backoffDelay(attempt - 1, deps.retry, undefined);
+  return [{ statusUrl: '', visitors: failedVks, submittedAt: Date.now(), polls: 0, resubmits: batch.resubmits, rowAttempt: attempt, retryAt: Date.now() + delay }];
 }

@@ -3,6 +3,7 @@ import { Agent, request } from 'undici';
 import type { VisitorRef } from '../events/index.js';
 import { PipelineError, TargetRejectedError, TargetUnavailableError, classifyError, classifyStatus, parseRetryAfter } from '../errors.js';
 import { planSingleUpdate, singleUpdateProblem } from './single-request.js';
+import { resolveStatusLink } from './status-link.js';
 
 export interface TargetClientSettings {
   /** e.g. https://acme.tt.omtrdc.net (no trailing slash). */
@@ -32,8 +33,26 @@ export interface BatchStatus {
   successfulUpdates: number;
   profilesNotFound: number;
   failedUpdates: number;
+  /**
+   * Ids of the rows Target lists as failed (`<profile><id>…</id><status>failed</status></profile>`,
+   * documented in the release notes of May 2020); empty when it lists none.
+   */
+  failedIds: string[];
 }
+
+/** Which Bulk Profile Update API a file goes to: v2 creates profiles, v1 updates existing ones. */
+export type BulkApi = 'v1' | 'v2';
+
 const xml = new XMLParser({ parseTagValue: false, trimValues: true });
+const statusXml = new XMLParser({ parseTagValue: false, trimValues: true, isArray: (name) => name === 'profile' });
+
+/** Raised when a batch status link names a host the token must not go to; the batch is held, not resubmitted. */
+export class StatusLinkRefusedError extends PipelineError {
+  constructor(reason: string) {
+    super(`batch status not read: ${reason}`, 'BULK_STATUS_LINK_REFUSED', 'transient');
+    this.name = 'StatusLinkRefusedError';
+  }
+}
 
 /**
  * Talks to Adobe Target's profile APIs over a keep-alive undici pool. Every failure comes
@@ -76,12 +95,14 @@ export class TargetClient {
   }
 
   /**
-   * Posts one bulk v2 file (`batch=…`, form-encoded). Returns the batch status URL.
-   * A 200 with `success=false` is a rejection of the file's content: permanent.
+   * Posts one bulk file (`batch=…`, form-encoded) to the v2 API (default) or to v1. Returns
+   * the batch status link as Target wrote it. A 200 with `success=false` is a rejection of
+   * the file's content: permanent.
    */
-  async submitBulk(body: string): Promise<string> {
+  async submitBulk(body: string, api: BulkApi = 'v2'): Promise<string> {
     const headers = this.authHeaders({ 'content-type': 'application/x-www-form-urlencoded' });
-    const text = await this.call('POST', `/m2/${encodeURIComponent(this.settings.clientCode)}/v2/profile/batchUpdate`, headers, body);
+    const version = api === 'v2' ? '/v2' : '';
+    const text = await this.call('POST', `/m2/${encodeURIComponent(this.settings.clientCode)}${version}/profile/batchUpdate`, headers, body);
     const parsed = parseXmlResponse(text);
     if (parsed.success !== 'true') throw new TargetRejectedError(`Target rejected the batch: ${parsed.message ?? 'no message'}`, 200, excerpt(text));
     const statusUrl = parsed.batchStatus;
@@ -90,26 +111,18 @@ export class TargetClient {
   }
 
   /**
-   * Reads a batch status (`complete`, `incomplete`, `stuck`) with its details. The URL comes
-   * from Target's answer and lives on another host (mboxedgeNN); the token is only sent to
-   * Target's own domain or the configured base URL's host, never to a host a response names.
+   * Reads a batch status (`complete`, `incomplete`, `stuck`) with its details and the rows
+   * Target lists as failed. The link comes from Target's answer and names another host
+   * (mboxedgeNN, over http): src/target/status-link.ts says where it is read and why; a link
+   * to any other host throws StatusLinkRefusedError before anything is sent.
    */
-  async batchStatus(statusUrl: string): Promise<BatchStatus> {
-    const url = new URL(statusUrl);
-    if (!this.isTrustedHost(url)) throw new TargetRejectedError(`batch status URL points at an unexpected host (${url.host})`, 0, '');
+  async batchStatus(statusLink: string): Promise<BatchStatus> {
+    const resolved = resolveStatusLink(statusLink, this.settings.baseUrl);
+    if (!resolved.ok) throw new StatusLinkRefusedError(resolved.reason);
+    const url = new URL(resolved.url);
     url.searchParams.set('showDetails', 'true');
     const text = await this.call('GET', `${url.pathname}${url.search}`, this.authHeaders({}), undefined, url.origin);
-    const parsed = parseXmlResponse(text);
-    const count = (name: string): number => Number(parsed[name] ?? 0) || 0;
-    const status = parsed.status;
-    return {
-      status: status === 'complete' || status === 'incomplete' || status === 'stuck' ? status : 'unknown',
-      batchSize: count('batchSize'),
-      consumedCount: count('consumedCount'),
-      successfulUpdates: count('successfulUpdates'),
-      profilesNotFound: count('profilesNotFound'),
-      failedUpdates: count('failedUpdates'),
-    };
+    return parseBatchStatus(text);
   }
 
   /** Fetch Profile API: the visitor's attributes and modification times, or undefined (404). */
@@ -131,11 +144,6 @@ export class TargetClient {
 
   private authHeaders(headers: Record<string, string>): Record<string, string> {
     return this.settings.authToken === undefined ? headers : { ...headers, authorization: `Bearer ${this.settings.authToken}` };
-  }
-
-  private isTrustedHost(url: URL): boolean {
-    const base = new URL(this.settings.baseUrl);
-    return url.hostname === base.hostname || (url.protocol === 'https:' && url.hostname.endsWith('.tt.omtrdc.net'));
   }
 
   /** One HTTP call; returns the body of a 2xx answer, throws a classified error otherwise. */
@@ -195,6 +203,39 @@ function endpointOf(pathAndQuery: string): TargetEndpoint {
 
 function excerpt(text: string): string {
   return text.length > BODY_EXCERPT_CHARS ? `${text.slice(0, BODY_EXCERPT_CHARS)}…` : text;
+}
+
+/** Reads a batch status answer; unknown shapes give status `unknown` and zero counts. */
+export function parseBatchStatus(body: string): BatchStatus {
+  const parsed = parseXmlResponse(body);
+  const count = (name: string): number => Number(parsed[name] ?? 0) || 0;
+  const status = parsed.status;
+  return {
+    status: status === 'complete' || status === 'incomplete' || status === 'stuck' ? status : 'unknown',
+    batchSize: count('batchSize'),
+    consumedCount: count('consumedCount'),
+    successfulUpdates: count('successfulUpdates'),
+    profilesNotFound: count('profilesNotFound'),
+    failedUpdates: count('failedUpdates'),
+    failedIds: failedProfileIds(body),
+  };
+}
+
+/** The ids of `<profile><id>…</id><status>failed</status></profile>` elements of a status answer. */
+function failedProfileIds(body: string): string[] {
+  if (!body.includes('<profile')) return [];
+  try {
+    const doc = statusXml.parse(body) as { response?: { profile?: Array<{ id?: unknown; status?: unknown }> } };
+    const ids: string[] = [];
+    for (const profile of doc.response?.profile ?? []) {
+      const id = profile.id;
+      const status = typeof profile.status === 'string' ? profile.status : 'failed';
+      if ((typeof id === 'string' || typeof id === 'number') && status === 'failed') ids.push(String(id));
+    }
+    return ids;
+  } catch {
+    return [];
+  }
 }
 
 /** Reads Target's `<response>` XML into flat strings; unknown shapes give an empty object. */

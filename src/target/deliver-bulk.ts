@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { Job, Queue } from 'bullmq';
 import type { VisitorSnapshot } from '../coalesce/store.js';
 import { PipelineError, classifyError } from '../errors.js';
-import { parseVisitorKey, visitorKey } from '../events/index.js';
+import { parseVisitorKey, visitorKey, type VisitorRef } from '../events/index.js';
 import type { BulkStatusJob, DeliverJob } from '../queues.js';
 import { BulkFileBuilder, mergeOldest, type OldestTimes } from './bulk-file.js';
+import { planBulkVisitor, type PcIdRoute } from './bulk-rows.js';
+import type { BulkApi } from './client.js';
 import { PROFILE_DATA_LIMIT_BYTES, profileDataBytes } from './single-request.js';
 import { noteOldest, type DeliverySummary } from './deliver-single.js';
 import { deadLetterVisitors, postpone, retryOrGiveUp, type DeliveryDeps } from './delivery-context.js';
@@ -12,6 +15,8 @@ export interface BulkDeliveryDeps extends DeliveryDeps {
   statusQueue: Queue<BulkStatusJob>;
   /** First batch status poll after a submit. */
   statusFirstPollMs: number;
+  /** Where pcId visitors go (BULK_PCID_ROUTE): v1 files (ECID implementations), v2 files, or single updates. */
+  pcIdRoute: PcIdRoute;
 }
 
 /** Visitors read from Redis at a time: their snapshots (about 2 KB each) go once their rows are in the builder. */
@@ -22,30 +27,85 @@ export interface ReadRows {
   builder: BulkFileBuilder;
   /** Visitors over Target's 64 KB profile limit, to dead-letter by themselves (rare: kept whole). */
   oversize: VisitorSnapshot[];
+  /** Visitors with no row: their values go by single update now (see planBulkVisitor). */
+  toSingle: string[];
+  /** Visitors no documented route can deliver (see planBulkVisitor), to dead-letter. */
+  notEncodable: VisitorSnapshot[];
 }
 
 /**
  * Reads these visitors BULK_READ_CHUNK at a time with `read` into a file builder, so a
  * 50,000-visitor claim never sits in memory as snapshots (it used to: 100 MB a claim, two
  * claims at once, and deliver processes peaked at 480–640 MB in the 1,000,000-event bench).
- * Target refuses a visitor's data over 64 KB; in a bulk file that shows only as a failed
- * update in the batch counts, so such a visitor is kept apart, to be dead-lettered alone.
+ * Each visitor is planned by planBulkVisitor (src/target/bulk-rows.ts): a row with every
+ * value it may carry, or single delivery, or nothing. Target refuses a visitor's data over
+ * 64 KB; in a bulk file that shows only as a failed update in the batch counts, so such a
+ * visitor is kept apart, to be dead-lettered alone.
  */
-export async function readRows(visitors: readonly string[], read: (chunk: string[]) => Promise<VisitorSnapshot[]>): Promise<ReadRows> {
-  const rows: ReadRows = { builder: new BulkFileBuilder(), oversize: [] };
+export async function readRows(visitors: readonly string[], read: (chunk: string[]) => Promise<VisitorSnapshot[]>, known: (snapshot: VisitorSnapshot) => boolean, pcIdRoute: PcIdRoute): Promise<ReadRows> {
+  const rows: ReadRows = { builder: new BulkFileBuilder(), oversize: [], toSingle: [], notEncodable: [] };
   for (let i = 0; i < visitors.length; i += BULK_READ_CHUNK) {
     for (const s of await read(visitors.slice(i, i + BULK_READ_CHUNK))) {
-      const values = new Map([...s.attributes].map(([name, u]) => [name, u.value]));
-      if (profileDataBytes(values) > PROFILE_DATA_LIMIT_BYTES) {
+      const plan = planBulkVisitor(s, known(s), pcIdRoute);
+      if (plan.kind === 'single') {
+        rows.toSingle.push(s.vk);
+        continue;
+      }
+      if (plan.kind === 'not-encodable') {
+        rows.notEncodable.push(s);
+        continue;
+      }
+      if (profileDataBytes(plan.values) > PROFILE_DATA_LIMIT_BYTES) {
         rows.oversize.push(s);
         continue;
       }
       const oldest: OldestTimes = {};
       noteOldest(oldest, s);
-      rows.builder.add(parseVisitorKey(s.vk), values, oldest);
+      rows.builder.add(parseVisitorKey(s.vk), plan.values, oldest);
     }
   }
   return rows;
+}
+
+/** Has Target got this visitor's profile, as far as a bulk claim can tell (values delivered and kept)? */
+export function knownFromSnapshot(snapshot: VisitorSnapshot): boolean {
+  return (snapshot.delivered?.size ?? 0) > 0;
+}
+
+/** The error for values no documented route can deliver (see planBulkVisitor). */
+export function notEncodable(): PipelineError {
+  return new PipelineError(
+    'values holding %, comma, quote, CR or LF (or an mbox3rdPartyId holding one) have no documented bulk encoding, and the single update API cannot create the profile of an mbox3rdPartyId Target may not know; replay once other values of this visitor were delivered',
+    'BULK_VALUE_NOT_ENCODABLE', 'permanent');
+}
+
+/**
+ * Dead-letters what a read found undeliverable (oversize, not encodable) and hands the
+ * visitors that go by single update to single delivery. Returns how many were dead-lettered.
+ */
+export async function settleReadRows(deps: BulkDeliveryDeps, stage: 'deliver-bulk' | 'bulk-status', job: Job, claimId: string, read: ReadRows): Promise<number> {
+  if (read.oversize.length > 0) await deadLetterVisitors(deps, stage, job, claimId, read.oversize, profileTooLarge());
+  if (read.notEncodable.length > 0) await deadLetterVisitors(deps, stage, job, claimId, read.notEncodable, notEncodable());
+  await handOverToSingle(deps, claimId, read.toSingle);
+  return read.oversize.length + read.notEncodable.length;
+}
+
+/**
+ * Moves visitors of a bulk claim to a new claim delivered by single updates (values no bulk
+ * file may carry, or pcIds kept on single updates). Their values may fold in newer ones again.
+ */
+export async function handOverToSingle(deps: DeliveryDeps, claimId: string, vks: readonly string[]): Promise<number> {
+  if (vks.length === 0) return 0;
+  const singleClaim = randomUUID();
+  const moved: string[] = [];
+  for (const vk of vks) if (await deps.store.renewLease(vk, claimId, singleClaim, Date.now(), { thaw: true })) moved.push(vk);
+  if (moved.length > 0) await deps.queues.deliverSingle.add('deliver', { claimId: singleClaim, visitors: moved }, { jobId: singleClaim });
+  return moved.length;
+}
+
+/** The API a file of this identity kind goes to. */
+export function apiFor(kind: VisitorRef['kind'], pcIdRoute: PcIdRoute): BulkApi {
+  return kind === 'pcId' && pcIdRoute === 'v1' ? 'v1' : 'v2';
 }
 
 /** The error a visitor over the 64 KB profile data limit is dead-lettered with. */
@@ -78,11 +138,9 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     }
     // Frozen: the status poll acks exactly these values, whatever runs after this one.
     const now = Date.now();
-    const read = await readRows(visitors, (chunk) => deps.store.snapshot(claimId, chunk, now, { freeze: true }));
-    if (read.oversize.length > 0) {
-      await deadLetterVisitors(deps, 'deliver-bulk', job, claimId, read.oversize, profileTooLarge());
-      summary.deadLettered += read.oversize.length;
-    }
+    const read = await readRows(visitors, (chunk) => deps.store.snapshot(claimId, chunk, now, { freeze: true }), knownFromSnapshot, deps.pcIdRoute);
+    summary.deadLettered += await settleReadRows(deps, 'deliver-bulk', job, claimId, read);
+    summary.rerouted += read.toSingle.length;
     if (read.builder.rows === 0) return summary;
     const files = read.builder.build();
     const budget = await deps.budgets.bulk.reserve(files.length);
@@ -94,7 +152,7 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     for (const [index, file] of files.entries()) {
       const fileVks = file.visitors.map(visitorKey);
       try {
-        const statusUrl = await deps.client.submitBulk(file.body);
+        const statusUrl = await deps.client.submitBulk(file.body, apiFor(file.kind, deps.pcIdRoute));
         summary.calls += 1;
         batches.push({ statusUrl, visitors: fileVks, submittedAt: Date.now(), polls: 0, resubmits: 0 });
         mergeOldest(summary, file.oldest);

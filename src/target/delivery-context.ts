@@ -17,7 +17,7 @@ export interface DeliveryDeps {
   retry: RetryPolicy;
   logger: Logger;
   /** Where visitors go when they must change API (auto mode, single budget spent). */
-  queues: { deliverBulk: Queue<DeliverJob> };
+  queues: { deliverBulk: Queue<DeliverJob>; deliverSingle: Queue<DeliverJob> };
   mode: 'auto' | 'single' | 'bulk';
 }
 

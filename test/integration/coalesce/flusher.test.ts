@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Flusher, MAX_BULK_CLAIMS_IN_FLIGHT } from '../../../src/coalesce/flusher.js';
+import { Flusher } from '../../../src/coalesce/flusher.js';
 import { VisitorStore } from '../../../src/coalesce/store.js';
 import type { ValidEvent } from '../../../src/events/index.js';
 import { createLogger } from '../../../src/logger.js';
@@ -13,6 +13,7 @@ import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
 const PACE_MS = 1500;
 const LEASE_MS = 30_000;
 const BULK_BATCH = 150;
+const MAX_CLAIMS = 5;
 
 function newVisitorEvent(n: number, at: number): ValidEvent {
   return { id: `e${n}`, type: 'test', occurredAtMs: at, visitor: { kind: 'thirdPartyId', id: `CRM-${n}` }, attributes: { tier: `t${n}` } };
@@ -45,6 +46,7 @@ describe('Flusher (two flushers on one Redis)', () => {
         store: new VisitorStore(connection, settings), queues, singleBudget: budgets.single, bulkBudget: budgets.bulk,
         bulkPacer: new CallPacer(connection, prefix, 'bulk', PACE_MS),
         mode: 'auto', batchSize: 200, bulkBatchSize: BULK_BATCH, bulkThreshold: 100, bulkRetryMs: 5000,
+        maxBulkClaimsInFlight: MAX_CLAIMS,
         logger: createLogger({ level: 'silent', pretty: false }),
       });
     });
@@ -116,7 +118,7 @@ describe('Flusher (two flushers on one Redis)', () => {
       await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
     }
     // 8 calls spent + 3 claims × 2 polls owed = 14 committed, more than a quarter of 50
-    // (and 4 claims in flight after the next one, under MAX_BULK_CLAIMS_IN_FLIGHT).
+    // (and 4 claims in flight after the next one, under BULK_MAX_CLAIMS_IN_FLIGHT).
     expect((await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(8)).granted).toBe(true);
     await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
     expect((await a.flushOnce()).bulk).toBe(1);
@@ -159,12 +161,11 @@ describe('Flusher (two flushers on one Redis)', () => {
     expect(await redis.zcard(store.keys.due)).toBe(10);
   });
 
-  // Target keeps the last 10 batch statuses: more claims in flight and their statuses are
-  // forgotten before they are polled.
-  it('starts no bulk claim while MAX_BULK_CLAIMS_IN_FLIGHT claims are being submitted or polled', async () => {
+  // Each claim in flight owes status polls: BULK_MAX_CLAIMS_IN_FLIGHT bounds them.
+  it('starts no bulk claim while BULK_MAX_CLAIMS_IN_FLIGHT claims are being submitted or polled', async () => {
     const [a] = flushers as [Flusher, Flusher];
     const t0 = Date.now();
-    for (let k = 0; k < MAX_BULK_CLAIMS_IN_FLIGHT; k += 1) {
+    for (let k = 0; k < MAX_CLAIMS; k += 1) {
       await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
     }
     await store.merge('pos', Array.from({ length: BULK_BATCH }, (_, i) => newVisitorEvent(500 + i, t0)), t0 - 1000);

@@ -283,7 +283,7 @@ describe('VisitorStore', () => {
     expect(snaps.map((s) => values(s).tier)).toEqual(claimed.map((vk) => `t-${vk.slice(3)}`));
     expect(await store.dueCount(T0 + 1000)).toBe(300);
     // A complete bulk batch of them is acked in steps too, every visitor once.
-    expect(await store.ackInFlight('big', claimed, T0 + 2000)).toBe(2200);
+    expect(await store.ackInFlight('big', claimed, T0 + 2000)).toEqual({ done: 2200, more: [] });
     expect(await store.inFlightVisitors()).toBe(0);
     expect((await store.knownVisitors(claimed)).every(Boolean)).toBe(true);
     const rest = await store.claimDue('rest', 5000, T0 + 1000);

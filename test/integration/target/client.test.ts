@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelineError, TargetRejectedError, TargetUnavailableError } from '../../../src/errors.js';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { buildBulkFiles } from '../../../src/target/bulk-file.js';
-import { TargetClient } from '../../../src/target/client.js';
+import { StatusLinkRefusedError, TargetClient } from '../../../src/target/client.js';
 import { PROFILE_DATA_LIMIT_BYTES, SINGLE_GET_LIMIT_BYTES, SINGLE_POST_LIMIT_BYTES, planSingleUpdate, profileDataBytes } from '../../../src/target/single-request.js';
 
 const visitor = { kind: 'thirdPartyId' as const, id: 'CRM-LIMIT' };
@@ -173,8 +173,12 @@ describe('TargetClient against the simulator', () => {
   });
 
   it('never sends the token to a status URL on a foreign host', async () => {
+    const before = sim.stats.requests.length;
     const error = await client.batchStatus('https://attacker.example/m2/acme/profile/batchStatus?batchId=1').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TargetRejectedError);
-    expect((error as Error).message).toMatch(/unexpected host/);
+    expect(error).toBeInstanceOf(StatusLinkRefusedError);
+    expect((error as Error).message).toMatch(/host outside tt\.omtrdc\.net \(attacker\.example\)/);
+    // Held, not refused as data: the status job keeps the batch and polls again.
+    expect((error as StatusLinkRefusedError).kind).toBe('transient');
+    expect(sim.stats.requests.length).toBe(before);
   });
 });
