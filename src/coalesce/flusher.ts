@@ -71,18 +71,27 @@ export class Flusher {
       const dues = await this.deps.store.dueCounts(now);
       const due = dues.reduce((a, b) => a + b, 0);
       if (due === 0) break;
-      const goesBulk = this.deps.mode === 'bulk' || (this.deps.mode === 'auto' && due >= this.deps.bulkThreshold);
+      let goesBulk = this.deps.mode === 'bulk' || (this.deps.mode === 'auto' && due >= this.deps.bulkThreshold);
       const paced = goesBulk && due < this.deps.bulkBatchSize;
+      /** Auto mode with bulk saturated: a single-size claim, routed visitor by visitor. */
+      let bulkFull = false;
       if (goesBulk) {
         const load = await this.bulkLoad();
-        // Bulk calls are few (50 a minute): while the budget is low, or Target has as many
-        // of our batches as it keeps statuses for, due visitors wait and gather, so the
-        // next bulk claim carries more of them instead of starting a tiny file.
-        if (!this.hasBulkRoom(load)) break;
-        // And a bulk file that would not be full starts at most once per pacer interval: the
-        // due visitors stay due and gather, instead of every flush tick spending a bulk call
-        // (and its status polls) until the minute's budget is gone and everything waits.
-        if (paced && !(await this.deps.bulkPacer.tryPass(this.paceMs(load))).passed) break;
+        // Bulk calls are few (50 a minute) and batches take minutes to hours at Target: while
+        // the budget is low, or BULK_MAX_CLAIMS_IN_FLIGHT claims are with Target, due
+        // visitors wait and gather, so the next bulk claim carries more of them instead of
+        // starting a tiny file. In auto mode the visitors Target knows keep flowing by single
+        // updates meanwhile; the others wait for bulk.
+        if (!this.hasBulkRoom(load)) {
+          if (this.deps.mode !== 'auto') break;
+          bulkFull = true;
+          goesBulk = false;
+        } else if (paced && !(await this.deps.bulkPacer.tryPass(this.paceMs(load))).passed) {
+          // And a bulk file that would not be full starts at most once per pacer interval:
+          // the due visitors stay due and gather, instead of every flush tick spending a bulk
+          // call (and its status polls) until the minute's budget is gone and everything waits.
+          break;
+        }
       }
       const size = goesBulk ? this.deps.bulkBatchSize : this.deps.batchSize;
       const claimId = randomUUID();
@@ -98,11 +107,12 @@ export class Flusher {
         if (paced) await this.deps.bulkPacer.release();
         break;
       }
-      const routed = await this.dispatch(claimId, visitors, goesBulk);
+      const routed = await this.dispatch(claimId, visitors, goesBulk, bulkFull);
       result.claimed += visitors.length;
       result.single += routed.single;
       result.bulk += routed.bulk;
-      if (visitors.length < size) break;
+      // With bulk full, a claim that moved nothing by single means the rest waits for bulk.
+      if (visitors.length < size || (bulkFull && routed.single === 0)) break;
     }
     if (result.claimed > 0 || result.reissued > 0) this.deps.logger.debug({ ...result }, 'flushed');
     return result;
@@ -133,8 +143,12 @@ export class Flusher {
     return load.claimsInFlight < (this.deps.maxBulkClaimsInFlight ?? 10) && bulkRoom(load);
   }
 
-  /** Routes one claim's visitors and adds at most one job per delivery queue for it. */
-  private async dispatch(claimId: string, vks: string[], allBulk: boolean): Promise<{ single: number; bulk: number }> {
+  /**
+   * Routes one claim's visitors and adds at most one job per delivery queue for it.
+   * `bulkFull`: no bulk claim may start now, so the size of the claim says nothing (a
+   * single-size claim of a large backlog): each visitor goes by its own route.
+   */
+  private async dispatch(claimId: string, vks: string[], allBulk: boolean, bulkFull = false): Promise<{ single: number; bulk: number }> {
     let routes: Array<'single' | 'bulk'>;
     if (allBulk) {
       routes = vks.map(() => 'bulk');
@@ -143,7 +157,7 @@ export class Flusher {
       routes = routeVisitors({
         mode: this.deps.mode,
         visitors: vks.map((vk, i) => ({ ref: parseVisitorKey(vk), known: known[i] === true })),
-        bulkThreshold: this.deps.bulkThreshold,
+        bulkThreshold: bulkFull ? Infinity : this.deps.bulkThreshold,
         single: { limit: this.deps.singleBudget.settings.limit, used: budget.used, usedLastHour: budget.recent },
       });
     }

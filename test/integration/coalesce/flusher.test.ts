@@ -58,6 +58,11 @@ describe('Flusher (two flushers on one Redis)', () => {
     await other.quit();
   });
 
+  /** Visitors handed back to wait for bulk are due again now (the wait has passed). */
+  async function makeDue(vks: string[], at: number): Promise<void> {
+    await redis.zadd(store.keys.due, ...vks.flatMap((vk) => [at, vk]));
+  }
+
   async function bulkJobs(): Promise<string[][]> {
     const jobs = await queues.deliverBulk.getJobs(['waiting']);
     return jobs.map((j) => [...j.data.visitors].sort());
@@ -136,9 +141,10 @@ describe('Flusher (two flushers on one Redis)', () => {
     // 36 spent + 8 owed + 2 for a new file = 46 > 45 (50 less a tenth kept back).
     expect((await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(36)).granted).toBe(true);
     await store.merge('pos', Array.from({ length: BULK_BATCH }, (_, i) => newVisitorEvent(700 + i, t0)), t0 - 1000);
-    expect((await a.flushOnce()).claimed).toBe(0);
+    expect(await a.flushOnce()).toMatchObject({ single: 0, bulk: 0 });
     expect(await redis.zcard(store.keys.due)).toBe(BULK_BATCH);
     await (await queues.bulkStatus.getJob('c0'))?.remove();
+    await makeDue(Array.from({ length: BULK_BATCH }, (_, i) => `3p:CRM-${700 + i}`), t0 - 1000);
     expect((await a.flushOnce()).bulk).toBe(BULK_BATCH);
   });
 
@@ -169,12 +175,35 @@ describe('Flusher (two flushers on one Redis)', () => {
       await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
     }
     await store.merge('pos', Array.from({ length: BULK_BATCH }, (_, i) => newVisitorEvent(500 + i, t0)), t0 - 1000);
-    expect((await a.flushOnce()).claimed).toBe(0);
+    // New thirdPartyIds can only go by bulk: they wait (handed back), none is sent.
+    expect(await a.flushOnce()).toMatchObject({ single: 0, bulk: 0 });
     expect(await redis.zcard(store.keys.due)).toBe(BULK_BATCH);
+    expect(await bulkJobs()).toHaveLength(0);
     // One claim's batches complete (its status job ends): a full file goes.
     await (await queues.bulkStatus.getJob('c0'))?.remove();
+    await makeDue(Array.from({ length: BULK_BATCH }, (_, i) => `3p:CRM-${500 + i}`), t0 - 1000);
     expect((await a.flushOnce()).bulk).toBe(BULK_BATCH);
     expect(await bulkJobs()).toHaveLength(1);
+  });
+
+  // Batches take minutes to hours at Target: while bulk is full, visitors Target knows must
+  // not wait behind it.
+  it('keeps visitors Target knows flowing by single updates while BULK_MAX_CLAIMS_IN_FLIGHT claims are with Target', async () => {
+    const [a] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    for (let k = 0; k < MAX_CLAIMS; k += 1) {
+      await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
+    }
+    const known = Array.from({ length: BULK_BATCH }, (_, i): ValidEvent => ({ id: `p${i}`, type: 'test', occurredAtMs: t0, visitor: { kind: 'pcId', id: `${i}-1.01_00` }, attributes: { tier: 'gold' } }));
+    await store.merge('pos', [...known, newVisitorEvent(1, t0)], t0 - 1000);
+    const result = await a.flushOnce();
+    expect(result).toMatchObject({ single: BULK_BATCH, bulk: 0 });
+    expect(await bulkJobs()).toHaveLength(0);
+    const single = await queues.deliverSingle.getJobs(['waiting']);
+    expect(single.flatMap((j) => j.data.visitors)).toHaveLength(BULK_BATCH);
+    expect(single.flatMap((j) => j.data.visitors)).not.toContain('3p:CRM-1');
+    // The new thirdPartyId waits for bulk, handed back with its values.
+    expect(await redis.zscore(store.keys.due, '3p:CRM-1')).not.toBeNull();
   });
 
   // P7: a flusher that dies between claiming and creating the job leaves a claim no job owns.
