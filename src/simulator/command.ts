@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { applyFaults, parseFaultsJson } from './routes-control.js';
 import { startSimulator } from './server.js';
+import { STATUS_LINK_STYLES, type StatusLinkStyle } from './status-links.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -17,6 +18,12 @@ function nonNegative(value: string): number {
 function singleCreates(value: string): 'all' | 'pcId' | 'none' {
   if (value === 'all' || value === 'pcId' || value === 'none') return value;
   throw new InvalidArgumentError('expected pcId, all or none');
+}
+
+function statusLink(value: string): StatusLinkStyle {
+  const style = STATUS_LINK_STYLES.find((s) => s === value);
+  if (style === undefined) throw new InvalidArgumentError(`expected one of ${STATUS_LINK_STYLES.join(', ')}`);
+  return style;
 }
 
 function faults(value: string) {
@@ -40,9 +47,10 @@ export function registerSimulatorCommand(program: Command): void {
     .option('--batch-processing <ms>', 'how long a bulk batch stays incomplete', nonNegative, 0)
     .option('--bulk-calls-per-minute <n>', 'bulk calls admitted per minute before HTTP 503', nonNegative, 50)
     .option('--single-creates <which>', 'which unknown ids a single update creates: pcId (Target issued it, so it exists; an unknown mbox3rdPartyId is dropped with a success answer, as Target does), all, or none', singleCreates, 'pcId')
-    .option('--public-url <url>', 'base URL clients reach it at (for batchStatus links), e.g. http://simulator:8090')
+    .option('--status-link <style>', 'batchStatus link in submit answers: edge (documented http://mboxedge45.tt.omtrdc.net/...), edge-legacy (documented older .../v2/...&m2Node=00) or self (this simulator, followable as is)', statusLink, 'edge')
+    .option('--public-url <url>', 'base URL clients reach it at (for --status-link self), e.g. http://simulator:8090')
     .option('--faults <json>', 'faults to start with (or SIMULATOR_FAULTS), same JSON as POST /_simulator/faults, e.g. {"endpoints":{"bulk":{"outageWindows":[{"startInMs":10000,"durationMs":30000}]}}}; times count from start', faults)
-    .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; bulkCallsPerMinute: number; publicUrl?: string; faults?: ReturnType<typeof faults>; singleCreates: 'all' | 'pcId' | 'none' }) => {
+    .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; bulkCallsPerMinute: number; publicUrl?: string; statusLink: StatusLinkStyle; faults?: ReturnType<typeof faults>; singleCreates: 'all' | 'pcId' | 'none' }) => {
       const authToken = opts.authToken ?? process.env.SIMULATOR_AUTH_TOKEN;
       const initialFaults = opts.faults ?? (process.env.SIMULATOR_FAULTS !== undefined && process.env.SIMULATOR_FAULTS !== '' ? faults(process.env.SIMULATOR_FAULTS) : undefined);
       const simulator = await startSimulator({
@@ -53,6 +61,7 @@ export function registerSimulatorCommand(program: Command): void {
         batchProcessingMs: opts.batchProcessing,
         bulkCallsPerMinute: opts.bulkCallsPerMinute,
         createOnSingleUpdate: opts.singleCreates,
+        statusLink: opts.statusLink,
         ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl.replace(/\/+$/, '') } : {}),
         ...(authToken !== undefined && authToken !== '' ? { authToken } : {}),
       });

@@ -3,6 +3,7 @@ import type { BulkCellDecoding } from './bulk-format.js';
 import type { FaultInjector } from './faults.js';
 import type { RollingWindowLimit } from './rate-limit.js';
 import type { SimulatorStats } from './stats.js';
+import type { StatusLinkStyle } from './status-links.js';
 import type { ProfileStore } from './store.js';
 
 /** Simulator settings after defaults are applied. */
@@ -12,6 +13,7 @@ export interface ResolvedSettings {
   createOnSingleUpdate: boolean | 'all' | 'pcId' | 'none';
   maxValueLength: number;
   bulkCellDecoding: BulkCellDecoding;
+  statusLink: StatusLinkStyle;
 }
 
 /** What every route of one simulator shares. */
@@ -23,7 +25,7 @@ export interface SimulatorContext {
   batches: BatchQueue;
   bulkLimit: RollingWindowLimit;
   bulkLimitDescription: string;
-  /** Base of the batch status links; known only once the server listens. */
+  /** Base of `'self'` batch status links; known only once the server listens. */
   publicUrl(): string;
   /** The simulator's clock (epoch ms): batch status retention and outage windows. */
   now: () => number;

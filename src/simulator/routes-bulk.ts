@@ -4,6 +4,7 @@ import { rawQuery, type SimulatorContext } from './context.js';
 import { parseForm, preview } from './form-encoding.js';
 import { sendXmlError, type EndpointRouteConfig } from './guards.js';
 import { BULK_MAX_BODY_BYTES } from './limits.js';
+import { BATCH_STATUS_PATHS, batchStatusLink } from './status-links.js';
 import { batchAcceptedXml, batchStatusXml, errorXml, XML_CONTENT_TYPE } from './xml.js';
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
@@ -20,13 +21,14 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  *   says "under 50 MB");
  * - a body that is not form-encoded, or a file Target cannot read (see `parseBatchBody`) →
  *   HTTP 200 with `success=false` and the reason (documented for a raw `%`);
- * - otherwise 200 with the documented body; its status link points at the simulator itself
- *   (real Target names another host) and, as documented, has no `/v2`. A row whose id is
+ * - otherwise 200 with the documented body; its status link names an edge host, as Target's
+ *   does (`statusLink`, see status-links.ts). A row whose id is
  *   refused by `faults.rejectVisitor` is not applied and counts as a failed update (simulator
  *   choice: Target documents no per-row errors, only the `failedUpdates` count).
  *
- * `GET /m2/:client/profile/batchStatus?batchId=<id>[&showDetails=true]`: the documented
- * fields; an id Target no longer keeps (beyond the last 10, or older than 24 h) or never
+ * `GET /m2/:client/profile/batchStatus?batchId=<id>[&showDetails=true]`, also on
+ * `/m2/:client/v2/profile/batchStatus` (the older documented link; `m2Node` is ignored): the
+ * documented fields; an id Target no longer keeps (beyond the last 10, or older than 24 h) or never
  * issued → 404 with an XML error (simulator choice).
  */
 export function registerBulkRoutes(app: FastifyInstance, ctx: SimulatorContext): void {
@@ -36,11 +38,9 @@ export function registerBulkRoutes(app: FastifyInstance, ctx: SimulatorContext):
     { bodyLimit: BULK_MAX_BODY_BYTES - 1, config: { endpoint: 'bulk' } satisfies EndpointRouteConfig },
     (request, reply) => handleBatchUpdate(ctx, request, reply),
   );
-  app.get(
-    '/m2/:client/profile/batchStatus',
-    { config: { endpoint: 'status' } satisfies EndpointRouteConfig },
-    (request, reply) => handleBatchStatus(ctx, request, reply),
-  );
+  for (const path of BATCH_STATUS_PATHS) {
+    app.get(path, { config: { endpoint: 'status' } satisfies EndpointRouteConfig }, (request, reply) => handleBatchStatus(ctx, request, reply));
+  }
 }
 
 function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -68,8 +68,7 @@ function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply
   });
   const batchId = ctx.batches.submit(parsed, { stuck, rejectedRows });
   ctx.stats.bulk += 1;
-  const client = encodeURIComponent(ctx.settings.clientCode);
-  const statusUrl = `${ctx.publicUrl()}/m2/${client}/profile/batchStatus?batchId=${encodeURIComponent(batchId)}`;
+  const statusUrl = batchStatusLink(ctx.settings.statusLink, ctx.settings.clientCode, batchId, ctx.publicUrl());
   return reply.code(200).type(XML_CONTENT_TYPE).send(batchAcceptedXml(statusUrl));
 }
 

@@ -12,6 +12,7 @@ import { registerControlRoutes } from './routes-control.js';
 import { registerFetchRoutes } from './routes-fetch.js';
 import { registerSingleRoutes } from './routes-single.js';
 import { SimulatorStats } from './stats.js';
+import type { StatusLinkStyle } from './status-links.js';
 import { ProfileStore } from './store.js';
 import { errorXml, XML_CONTENT_TYPE } from './xml.js';
 
@@ -55,7 +56,14 @@ export interface SimulatorOptions {
    * `'percent'`.
    */
   bulkCellDecoding?: BulkCellDecoding;
-  /** Base URL put into batch status links, e.g. when reached through Docker. Default `url`. */
+  /**
+   * Which `<batchStatus>` link a submit answer carries (see status-links.ts): `'edge'` the
+   * documented `http://mboxedge45.tt.omtrdc.net/m2/<client>/profile/batchStatus?batchId=<id>`,
+   * `'edge-legacy'` the older documented `http://mboxedge19.tt.omtrdc.net/m2/<client>/v2/profile/batchStatus?batchId=<id>&m2Node=00`,
+   * `'self'` the simulator's own `publicUrl`. Default `'edge'`.
+   */
+  statusLink?: StatusLinkStyle;
+  /** Base URL of `'self'` status links, e.g. when reached through Docker. Default `url`. */
   publicUrl?: string;
   /**
    * The clock (epoch ms) that ages batch statuses (kept at most 24 h) and times outage
@@ -160,6 +168,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       createOnSingleUpdate: options.createOnSingleUpdate ?? true,
       maxValueLength,
       bulkCellDecoding: options.bulkCellDecoding ?? 'percent',
+      statusLink: options.statusLink ?? 'edge',
     },
     store,
     faults,

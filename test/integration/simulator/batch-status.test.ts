@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
-import { CLIENT, encodeBatch, postForm, send, waitForBatch, xmlField } from './helpers.js';
+import { CLIENT, encodeBatch, onSimulator, postForm, send, waitForBatch, xmlField } from './helpers.js';
 
 const running: Simulator[] = [];
 async function start(options: Partial<SimulatorOptions> = {}): Promise<Simulator> {
@@ -16,7 +16,7 @@ async function submit(sim: Simulator, rows: string[][]): Promise<string> {
   const answer = await postForm(`${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`, encodeBatch(['pcId', 'a'], rows));
   const link = xmlField(answer.text, 'batchStatus');
   if (link === undefined) throw new Error(`not accepted: ${answer.text}`);
-  return link;
+  return onSimulator(sim.url, link);
 }
 
 describe('batch status', () => {
@@ -90,7 +90,7 @@ describe('batch status', () => {
     const answer = await postForm(`${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`, encodeBatch(['pcId', 'a'], [['v1', '1']]), {
       authorization: 'Bearer secret',
     });
-    const link = xmlField(answer.text, 'batchStatus') ?? '';
+    const link = onSimulator(sim.url, xmlField(answer.text, 'batchStatus') ?? '');
     expect((await send(link)).status).toBe(401);
     expect((await send(link, { headers: { authorization: 'Bearer secret' } })).status).toBe(200);
     expect((await postForm(`${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`, 'batch=pcId%2Ca')).status).toBe(401);
