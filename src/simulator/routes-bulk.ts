@@ -22,14 +22,16 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  * - a body that is not form-encoded, or a file Target cannot read (see `parseBatchBody`) →
  *   HTTP 200 with `success=false` and the reason (documented for a raw `%`);
  * - otherwise 200 with the documented body; its status link names an edge host, as Target's
- *   does (`statusLink`, see status-links.ts). A row whose id is
+ *   does (`statusLink`, see status-links.ts). The batch is `incomplete` for its processing
+ *   time (`batchProcessingMs` + jitter, or the `slowBatches` fault), see batches.ts. A row whose id is
  *   refused by `faults.rejectVisitor` is not applied and counts as a failed update (simulator
  *   choice: Target documents no per-row errors, only the `failedUpdates` count).
  *
  * `GET /m2/:client/profile/batchStatus?batchId=<id>[&showDetails=true]`, also on
  * `/m2/:client/v2/profile/batchStatus` (the older documented link; `m2Node` is ignored): the
- * documented fields; an id Target no longer keeps (beyond the last 10, or older than 24 h) or never
- * issued → 404 with an XML error (simulator choice).
+ * documented fields; an id the simulator no longer keeps (`statusRetentionMs` after submit,
+ * default 24 h) or never issued → 404 with an XML error (simulator choice: Adobe documents
+ * neither how long statuses are kept nor what an unknown id answers).
  */
 export function registerBulkRoutes(app: FastifyInstance, ctx: SimulatorContext): void {
   app.post(
@@ -66,7 +68,9 @@ function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply
   parsed.rows.forEach((row, index) => {
     if (ctx.faults.rejectionFor(row.id) !== undefined) rejectedRows.add(index);
   });
-  const batchId = ctx.batches.submit(parsed, { stuck, rejectedRows });
+  const timing = ctx.faults.batchTiming() ?? ctx.settings.batchTiming;
+  const processingMs = timing.processingMs + ctx.random() * timing.jitterMs;
+  const batchId = ctx.batches.submit(parsed, { processingMs, stuck, rejectedRows });
   ctx.stats.bulk += 1;
   const statusUrl = batchStatusLink(ctx.settings.statusLink, ctx.settings.clientCode, batchId, ctx.publicUrl());
   return reply.code(200).type(XML_CONTENT_TYPE).send(batchAcceptedXml(statusUrl));
@@ -80,7 +84,7 @@ function handleBatchStatus(ctx: SimulatorContext, request: FastifyRequest, reply
   const showDetails = query.pairs.some((p) => p.name === 'showDetails' && p.value === 'true');
   const view = ctx.batches.status(batchId);
   if (view === undefined) {
-    return sendXmlError(reply, 404, `batch "${preview(batchId)}" is unknown (Target keeps only the last 10 statuses, for 24 hours)`);
+    return sendXmlError(reply, 404, `batch "${preview(batchId)}" is unknown or its status is no longer kept`);
   }
   ctx.stats.status += 1;
   return reply.code(200).type(XML_CONTENT_TYPE).send(batchStatusXml(view, showDetails));

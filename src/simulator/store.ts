@@ -60,18 +60,29 @@ function profileBytes(attributes: Map<string, StoredAttribute>): number {
 export class ProfileStore {
   private readonly profiles = new Map<string, Entry>();
   private readonly listeners = new Set<(write: ProfileWrite) => void>();
+  private beforeAccess: () => void = () => undefined;
 
   /** @param maxProfileBytes per-visitor cap (names + values, UTF-8), default 64 KB. */
   constructor(private readonly maxProfileBytes = MAX_PROFILE_BYTES) {}
 
+  /**
+   * Runs `hook` before every read or write: the batch queue lands batches whose time has
+   * come by the clock, so whoever looks sees what Target would show at that moment.
+   */
+  setBeforeAccess(hook: () => void): void {
+    this.beforeAccess = hook;
+  }
+
   /** Attribute name (without `profile.`) → value, or undefined when Target has no such profile. */
   get(kind: IdentityKind, id: string): Record<string, string> | undefined {
+    this.beforeAccess();
     const entry = this.profiles.get(profileKey(kind, id));
     return entry === undefined ? undefined : plain(entry);
   }
 
   /** The profile with per-attribute and per-profile `modifiedAt` (a copy). */
   getProfile(kind: IdentityKind, id: string): StoredProfile | undefined {
+    this.beforeAccess();
     const entry = this.profiles.get(profileKey(kind, id));
     if (entry === undefined) return undefined;
     const attributes: Record<string, StoredAttribute> = Object.fromEntries(
@@ -82,11 +93,13 @@ export class ProfileStore {
 
   /** Every profile, keyed `pc:<id>` / `3p:<id>` (copies). */
   all(): Map<string, Record<string, string>> {
+    this.beforeAccess();
     return new Map([...this.profiles].map(([key, entry]) => [key, plain(entry)]));
   }
 
   /** Number of profiles. */
   get size(): number {
+    this.beforeAccess();
     return this.profiles.size;
   }
 
@@ -97,6 +110,7 @@ export class ProfileStore {
 
   /** Creates (or extends) a profile "Target already knows", e.g. before single updates. */
   seed(kind: IdentityKind, id: string, attrs: Record<string, string> = {}): void {
+    this.beforeAccess();
     this.write(kind, id, new Map(Object.entries(attrs)), true, 'seed');
   }
 
@@ -110,6 +124,7 @@ export class ProfileStore {
     attrs: ReadonlyMap<string, string>,
     options: { create: boolean; via: WriteSource },
   ): ApplyOutcome {
+    this.beforeAccess();
     return this.write(kind, id, attrs, options.create, options.via);
   }
 

@@ -16,7 +16,7 @@ async function submit(body: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  sim = await startSimulator({ clientCode: CLIENT, bulkCallsPerMinute: 1000 });
+  sim = await startSimulator({ clientCode: CLIENT, bulkCallsPerMinute: 1000, batchProcessingMs: 0 });
 });
 afterAll(async () => {
   await sim.close();

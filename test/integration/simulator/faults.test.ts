@@ -19,7 +19,7 @@ const bulk = (): string => `${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`;
 const body = encodeBatch(['pcId', 'a'], [['b1', '1']]);
 
 beforeAll(async () => {
-  sim = await startSimulator({ clientCode: CLIENT });
+  sim = await startSimulator({ clientCode: CLIENT, batchProcessingMs: 0 });
 });
 afterAll(async () => {
   await sim.close();
@@ -315,9 +315,14 @@ describe('the simulator command', () => {
 
     const fromEnv = await startCommand([], { SIMULATOR_FAULTS: JSON.stringify({ endpoints: { status: { failNext: { count: 1, status: 500 } } } }) });
     const accepted = await postForm(`${fromEnv}/m2/${CLIENT}/v2/profile/batchUpdate`, body);
-    const link = onSimulator(fromEnv, xmlField(accepted.text, 'batchStatus') ?? '');
+    const edgeLink = xmlField(accepted.text, 'batchStatus') ?? '';
+    expect(edgeLink).toMatch(/^http:\/\/mboxedge45\.tt\.omtrdc\.net\//);
+    const link = onSimulator(fromEnv, edgeLink);
     expect((await send(link)).status).toBe(500);
-    expect((await send(link)).status).toBe(200);
+    const answer = await send(link);
+    expect(answer.status).toBe(200);
+    // The command's batches take 30 s by default (DEMO_BATCH_PROCESSING_MS).
+    expect(xmlField(answer.text, 'status')).toBe('incomplete');
   }, 60_000);
 });
 
