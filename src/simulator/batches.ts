@@ -37,6 +37,8 @@ export interface BatchQueueOptions {
   retentionMs?: number;
   /** Most statuses kept; the oldest go first. Default `BATCH_STATUS_CAP` (100,000). */
   maxStatuses?: number;
+  /** Apply the v2 override rule (strictest reading; see store.ts). Default true. */
+  v2Override?: boolean;
 }
 
 /** How one accepted batch is to be processed. */
@@ -47,6 +49,16 @@ export interface SubmitOptions {
   stuck?: boolean;
   /** Indexes of rows Target refuses (`rejectVisitor`): each counts as a failed update. */
   rejectedRows?: ReadonlySet<number>;
+}
+
+/** Attribute name → non-empty value of one row. */
+function rowAttributes(columns: readonly string[], row: BatchRow): Map<string, string> {
+  const attrs = new Map<string, string>();
+  columns.forEach((column, i) => {
+    const value = row.values[i];
+    if (value !== undefined && value !== '') attrs.set(column, value);
+  });
+  return attrs;
 }
 
 /** setTimeout's longest delay (24.8 days); a batch due later completes by the lazy check. */
@@ -63,6 +75,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * complete at once. Batches due together complete in order of due time, so with processing
  * jitter a later batch can land before an earlier one.
  *
+ * Rows: an empty cell sets nothing; a batch whose rows are all empty is ignored entirely
+ * (documented); a row with an invalid id or value, or refused by `rejectVisitor`, is a
+ * failed update; v2 rows create profiles and follow the override rule of store.ts.
+ *
  * Retention (not documented by Adobe; a simulator choice): a status is answered for
  * `retentionMs` after submit (default 24 h: exactly 24 h old is still answered, a
  * millisecond older is not), and at most `maxStatuses` are kept. An id no longer (or never)
@@ -74,6 +90,8 @@ export class BatchQueue {
   private readonly waiting = new Map<string, PendingBatch>();
   private sequence = 0;
   private settling = false;
+  /** Attributes removed by the v2 override rule so far. */
+  overrideRemovals = 0;
   private readonly now: () => number;
   private readonly retentionMs: number;
   private readonly maxStatuses: number;
@@ -163,22 +181,29 @@ export class BatchQueue {
   }
 
   private apply({ record, input, rejectedRows }: PendingBatch): void {
-    for (const [index, row] of input.rows.entries()) {
+    const rows = input.rows.map((row) => ({ row, attrs: rowAttributes(input.columns, row) }));
+    // Documented: a batch with only empty values is ignored entirely.
+    const ignored = rows.every(({ attrs }) => attrs.size === 0);
+    const override = this.options.v2Override ?? true;
+    for (const [index, { row, attrs }] of rows.entries()) {
       record.consumedCount += 1;
-      const attrs = new Map<string, string>();
-      input.columns.forEach((column, i) => {
-        const value = row.values[i];
-        if (value !== undefined) attrs.set(column, value);
-      });
-      // A row with only empty values is skipped (neither success nor failure).
-      if (attrs.size === 0) continue;
+      if (ignored) continue;
+      if (attrs.size === 0) {
+        // Sets nothing and counts neither way; under the strictest reading of the override
+        // it is still a v2 update of that visitor, so it removes what the last v2 row set.
+        if (override && identityProblem(input.kind, row.id) === undefined && !rejectedRows.has(index)) {
+          this.overrideRemovals += this.store.applyRow(input.kind, row.id, attrs, { create: false, via: 'bulk', v2Override: true }).removed.length;
+        }
+        continue;
+      }
       if (rejectedRows.has(index) || !this.rowIsValid(input.kind, row.id, attrs)) {
         record.failedUpdates += 1;
         continue;
       }
       // v2 creates profiles it has not seen, so profilesNotFound stays 0. A row that would
       // take the visitor's data over 64 KB ('tooLarge') is a failed update.
-      const outcome = this.store.apply(input.kind, row.id, attrs, { create: true, via: 'bulk' });
+      const { outcome, removed } = this.store.applyRow(input.kind, row.id, attrs, { create: true, via: 'bulk', v2Override: override });
+      this.overrideRemovals += removed.length;
       if (outcome === 'created' || outcome === 'updated') record.successfulUpdates += 1;
       else if (outcome === 'notFound') record.profilesNotFound += 1;
       else record.failedUpdates += 1;

@@ -35,6 +35,13 @@ export interface SimulatorOptions {
    * `BATCH_STATUS_CAP` (limits.ts) statuses are kept; the oldest go first.
    */
   statusRetentionMs?: number;
+  /**
+   * The v2 override, strictest reading (see store.ts): a v2 row removes from the profile
+   * every attribute the previous v2 row for it set and this row does not carry. Adobe
+   * documents an override between consecutive v2 batches without saying its scope. Default
+   * true.
+   */
+  v2Override?: boolean;
   /** Random numbers in [0, 1) for the processing jitter. Default `Math.random`. */
   random?: () => number;
   /** Fastify `logger` option, or a pino logger instance. Default false. */

@@ -103,6 +103,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     clientCode: options.clientCode,
     maxValueLength,
     now,
+    v2Override: options.v2Override ?? true,
     ...(options.statusRetentionMs !== undefined ? { retentionMs: options.statusRetentionMs } : {}),
   });
   store.setBeforeAccess(() => batches.settle());
