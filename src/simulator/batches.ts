@@ -4,8 +4,13 @@ import { BATCH_STATUS_CAP, BATCH_STATUS_RETENTION_MS } from './limits.js';
 import type { ProfileStore } from './store.js';
 import type { BatchStatusView } from './xml.js';
 
+/** Which Bulk Profile Update API took the batch. */
+export type BulkApi = 'v1' | 'v2';
+
 /** A parsed file ready to be queued. */
 export interface BatchInput {
+  /** Default `'v2'`. */
+  api?: BulkApi;
   kind: IdentityKind;
   columns: string[];
   rows: BatchRow[];
@@ -77,7 +82,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  *
  * Rows: an empty cell sets nothing; a batch whose rows are all empty is ignored entirely
  * (documented); a row with an invalid id or value, or refused by `rejectVisitor`, is a
- * failed update; v2 rows create profiles and follow the override rule of store.ts.
+ * failed update; v2 rows create profiles and follow the override rule of store.ts; v1 rows
+ * update existing profiles only (else `profilesNotFound`) and override nothing.
  *
  * Retention (not documented by Adobe; a simulator choice): a status is answered for
  * `retentionMs` after submit (default 24 h: exactly 24 h old is still answered, a
@@ -184,7 +190,8 @@ export class BatchQueue {
     const rows = input.rows.map((row) => ({ row, attrs: rowAttributes(input.columns, row) }));
     // Documented: a batch with only empty values is ignored entirely.
     const ignored = rows.every(({ attrs }) => attrs.size === 0);
-    const override = this.options.v2Override ?? true;
+    const v1 = input.api === 'v1';
+    const override = !v1 && (this.options.v2Override ?? true);
     for (const [index, { row, attrs }] of rows.entries()) {
       record.consumedCount += 1;
       if (ignored) continue;
@@ -200,9 +207,9 @@ export class BatchQueue {
         record.failedUpdates += 1;
         continue;
       }
-      // v2 creates profiles it has not seen, so profilesNotFound stays 0. A row that would
-      // take the visitor's data over 64 KB ('tooLarge') is a failed update.
-      const { outcome, removed } = this.store.applyRow(input.kind, row.id, attrs, { create: true, via: 'bulk', v2Override: override });
+      // v2 creates profiles it has not seen; v1 updates existing ones only (notFound). A row
+      // that would take the visitor's data over 64 KB ('tooLarge') is a failed update.
+      const { outcome, removed } = this.store.applyRow(input.kind, row.id, attrs, { create: !v1, via: 'bulk', v2Override: override });
       this.overrideRemovals += removed.length;
       if (outcome === 'created' || outcome === 'updated') record.successfulUpdates += 1;
       else if (outcome === 'notFound') record.profilesNotFound += 1;

@@ -1,5 +1,5 @@
 /**
- * The Adobe Target simulator: Single and Bulk (v2) Profile Update, batch status and the
+ * The Adobe Target simulator: Single and Bulk (v1, v2) Profile Update, batch status, the
  * Fetch Profile API, with fault injection. Start it with {@link startSimulator}.
  */
 export { startSimulator, type Simulator, type SimulatorOptions } from './server.js';

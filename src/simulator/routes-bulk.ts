@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { BulkApi } from './batches.js';
 import { parseBatchBody } from './bulk-format.js';
 import { rawQuery, type SimulatorContext } from './context.js';
 import { parseForm, preview } from './form-encoding.js';
@@ -10,9 +11,13 @@ import { batchAcceptedXml, batchStatusXml, errorXml, XML_CONTENT_TYPE } from './
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 
 /**
- * Bulk Profile Update v2 and its batch status.
+ * Bulk Profile Update v2 and v1, and the batch status.
  *
- * `POST /m2/:client/v2/profile/batchUpdate`:
+ * `POST /m2/:client/v2/profile/batchUpdate` (v2) and `POST /m2/:client/profile/batchUpdate`
+ * (v1) take the same file, encoding, limits and answers. They differ in processing
+ * (batches.ts): v2 creates profiles it has not seen and follows the override rule; v1
+ * updates existing profiles only (an unknown or expired id counts in `profilesNotFound`,
+ * documented) and has no override (none documented for v1). Both:
  * - more than `bulkCallsPerMinute` (default 50) admitted calls in the rolling window → 503
  *   (documented), without `Retry-After` (none documented). Counted: calls past the fault,
  *   client-code and bearer checks, including ones answered `success=false`; calls refused
@@ -34,18 +39,16 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  * neither how long statuses are kept nor what an unknown id answers).
  */
 export function registerBulkRoutes(app: FastifyInstance, ctx: SimulatorContext): void {
-  app.post(
-    '/m2/:client/v2/profile/batchUpdate',
-    // Fastify rejects bodies over bodyLimit with 413, so "under 50 MB" means this.
-    { bodyLimit: BULK_MAX_BODY_BYTES - 1, config: { endpoint: 'bulk' } satisfies EndpointRouteConfig },
-    (request, reply) => handleBatchUpdate(ctx, request, reply),
-  );
+  // Fastify rejects bodies over bodyLimit with 413, so "under 50 MB" means this.
+  const submit = { bodyLimit: BULK_MAX_BODY_BYTES - 1, config: { endpoint: 'bulk' } satisfies EndpointRouteConfig };
+  app.post('/m2/:client/v2/profile/batchUpdate', submit, (request, reply) => handleBatchUpdate(ctx, request, reply, 'v2'));
+  app.post('/m2/:client/profile/batchUpdate', submit, (request, reply) => handleBatchUpdate(ctx, request, reply, 'v1'));
   for (const path of BATCH_STATUS_PATHS) {
     app.get(path, { config: { endpoint: 'status' } satisfies EndpointRouteConfig }, (request, reply) => handleBatchStatus(ctx, request, reply));
   }
 }
 
-function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply, api: BulkApi): FastifyReply {
   if (!ctx.bulkLimit.tryAdmit()) {
     ctx.stats.rateLimited += 1;
     const waitMs = ctx.bulkLimit.msUntilFree();
@@ -70,8 +73,9 @@ function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply
   });
   const timing = ctx.faults.batchTiming() ?? ctx.settings.batchTiming;
   const processingMs = timing.processingMs + ctx.random() * timing.jitterMs;
-  const batchId = ctx.batches.submit(parsed, { processingMs, stuck, rejectedRows });
-  ctx.stats.bulk += 1;
+  const batchId = ctx.batches.submit({ api, kind: parsed.kind, columns: parsed.columns, rows: parsed.rows }, { processingMs, stuck, rejectedRows });
+  if (api === 'v2') ctx.stats.bulk += 1;
+  else ctx.stats.bulkV1 += 1;
   const statusUrl = batchStatusLink(ctx.settings.statusLink, ctx.settings.clientCode, batchId, ctx.publicUrl());
   return reply.code(200).type(XML_CONTENT_TYPE).send(batchAcceptedXml(statusUrl));
 }

@@ -21,6 +21,7 @@ export function registerControlRoutes(app: FastifyInstance, ctx: SimulatorContex
     scope.get('/_simulator/stats', () => ({
       single: ctx.stats.single,
       bulk: ctx.stats.bulk,
+      bulkV1: ctx.stats.bulkV1,
       bulkRejected: ctx.stats.bulkRejected,
       rateLimited: ctx.stats.rateLimited,
       status: ctx.stats.status,
