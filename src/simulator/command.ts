@@ -1,6 +1,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { applyFaults, parseFaultsJson } from './routes-control.js';
+import { applyFaults, parseFaultsJson } from './faults-schema.js';
+import { BATCH_STATUS_RETENTION_MS, DEMO_BATCH_PROCESSING_MS } from './limits.js';
 import { startSimulator } from './server.js';
+import { STATUS_LINK_STYLES, type StatusLinkStyle } from './status-links.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -17,6 +19,12 @@ function nonNegative(value: string): number {
 function singleCreates(value: string): 'all' | 'pcId' | 'none' {
   if (value === 'all' || value === 'pcId' || value === 'none') return value;
   throw new InvalidArgumentError('expected pcId, all or none');
+}
+
+function statusLink(value: string): StatusLinkStyle {
+  const style = STATUS_LINK_STYLES.find((s) => s === value);
+  if (style === undefined) throw new InvalidArgumentError(`expected one of ${STATUS_LINK_STYLES.join(', ')}`);
+  return style;
 }
 
 function faults(value: string) {
@@ -37,12 +45,16 @@ export function registerSimulatorCommand(program: Command): void {
     .option('--client-code <code>', 'the Target client code it accepts', 'simulator')
     .option('--auth-token <token>', 'require this Bearer token on every profile call (or SIMULATOR_AUTH_TOKEN)')
     .option('--latency <ms>', 'added latency per request', nonNegative, 0)
-    .option('--batch-processing <ms>', 'how long a bulk batch stays incomplete', nonNegative, 0)
+    .option('--batch-processing <ms>', 'how long a bulk batch stays incomplete before its rows land (Target: minutes to hours)', nonNegative, DEMO_BATCH_PROCESSING_MS)
+    .option('--batch-processing-jitter <ms>', 'each batch takes up to this much longer, at random, so batches complete out of order', nonNegative, 0)
+    .option('--status-retention <ms>', 'how long a batch status is answered after submit (not documented by Adobe)', nonNegative, BATCH_STATUS_RETENTION_MS)
     .option('--bulk-calls-per-minute <n>', 'bulk calls admitted per minute before HTTP 503', nonNegative, 50)
     .option('--single-creates <which>', 'which unknown ids a single update creates: pcId (Target issued it, so it exists; an unknown mbox3rdPartyId is dropped with a success answer, as Target does), all, or none', singleCreates, 'pcId')
-    .option('--public-url <url>', 'base URL clients reach it at (for batchStatus links), e.g. http://simulator:8090')
+    .option('--status-link <style>', 'batchStatus link in submit answers: edge (documented http://mboxedge45.tt.omtrdc.net/...), edge-legacy (documented older .../v2/...&m2Node=00) or self (this simulator, followable as is)', statusLink, 'edge')
+    .option('--no-v2-override', 'turn off the v2 override (by default a v2 row removes what the previous v2 row for that visitor set and it does not carry: the strictest reading of Adobe\'s documentation)')
+    .option('--public-url <url>', 'base URL clients reach it at (for --status-link self), e.g. http://simulator:8090')
     .option('--faults <json>', 'faults to start with (or SIMULATOR_FAULTS), same JSON as POST /_simulator/faults, e.g. {"endpoints":{"bulk":{"outageWindows":[{"startInMs":10000,"durationMs":30000}]}}}; times count from start', faults)
-    .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; bulkCallsPerMinute: number; publicUrl?: string; faults?: ReturnType<typeof faults>; singleCreates: 'all' | 'pcId' | 'none' }) => {
+    .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; batchProcessingJitter: number; statusRetention: number; bulkCallsPerMinute: number; publicUrl?: string; statusLink: StatusLinkStyle; v2Override: boolean; faults?: ReturnType<typeof faults>; singleCreates: 'all' | 'pcId' | 'none' }) => {
       const authToken = opts.authToken ?? process.env.SIMULATOR_AUTH_TOKEN;
       const initialFaults = opts.faults ?? (process.env.SIMULATOR_FAULTS !== undefined && process.env.SIMULATOR_FAULTS !== '' ? faults(process.env.SIMULATOR_FAULTS) : undefined);
       const simulator = await startSimulator({
@@ -51,8 +63,12 @@ export function registerSimulatorCommand(program: Command): void {
         port: opts.port,
         latencyMs: opts.latency,
         batchProcessingMs: opts.batchProcessing,
+        batchProcessingJitterMs: opts.batchProcessingJitter,
+        statusRetentionMs: opts.statusRetention,
         bulkCallsPerMinute: opts.bulkCallsPerMinute,
         createOnSingleUpdate: opts.singleCreates,
+        statusLink: opts.statusLink,
+        v2Override: opts.v2Override,
         ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl.replace(/\/+$/, '') } : {}),
         ...(authToken !== undefined && authToken !== '' ? { authToken } : {}),
       });

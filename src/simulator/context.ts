@@ -1,8 +1,9 @@
 import type { BatchQueue } from './batches.js';
 import type { BulkCellDecoding } from './bulk-format.js';
-import type { FaultInjector } from './faults.js';
+import type { BatchTiming, FaultInjector } from './faults.js';
 import type { RollingWindowLimit } from './rate-limit.js';
 import type { SimulatorStats } from './stats.js';
+import type { StatusLinkStyle } from './status-links.js';
 import type { ProfileStore } from './store.js';
 
 /** Simulator settings after defaults are applied. */
@@ -12,6 +13,9 @@ export interface ResolvedSettings {
   createOnSingleUpdate: boolean | 'all' | 'pcId' | 'none';
   maxValueLength: number;
   bulkCellDecoding: BulkCellDecoding;
+  statusLink: StatusLinkStyle;
+  /** Processing time of batches when no `slowBatches` fault is set. */
+  batchTiming: BatchTiming;
 }
 
 /** What every route of one simulator shares. */
@@ -23,10 +27,12 @@ export interface SimulatorContext {
   batches: BatchQueue;
   bulkLimit: RollingWindowLimit;
   bulkLimitDescription: string;
-  /** Base of the batch status links; known only once the server listens. */
+  /** Base of `'self'` batch status links; known only once the server listens. */
   publicUrl(): string;
-  /** The simulator's clock (epoch ms): batch status retention and outage windows. */
+  /** The simulator's clock (epoch ms): batch completion, status retention, outage windows. */
   now: () => number;
+  /** Random numbers in [0, 1): batch processing jitter. */
+  random: () => number;
 }
 
 /** True when the Authorization header carries exactly `Bearer <token>` (scheme in any case). */

@@ -1,3 +1,6 @@
+import { AccountFaults } from './faults-account.js';
+
+export { type BatchTiming } from './faults-account.js';
 /** The simulated endpoints faults can be aimed at. */
 export const FAULT_ENDPOINTS = ['single', 'bulk', 'status', 'fetch'] as const;
 export type FaultEndpoint = (typeof FAULT_ENDPOINTS)[number];
@@ -84,12 +87,9 @@ function emptyScope(): ScopeFaults {
  * (the endpoint's, then the global one), then an outage (the endpoint's, then global;
  * open-ended before timed windows), then the error rate (the endpoint's, else the global).
  */
-export class FaultInjector {
+export class FaultInjector extends AccountFaults {
   private readonly scopes = new Map<Scope, ScopeFaults>();
   private dropsLeft = 0;
-  private stuckLeft = 0;
-  private readonly rejected = new Map<string, number>();
-  private readonly slow = new Map<string, number>();
   private random: () => number = Math.random;
   private readonly now: () => number;
 
@@ -98,6 +98,7 @@ export class FaultInjector {
    * @param options.now the clock of outage windows (epoch ms). Default `Date.now`.
    */
   constructor(private readonly initialLatencyMs = 0, options: { now?: () => number } = {}) {
+    super();
     this.now = options.now ?? Date.now;
     this.scope('all').latencyMs = initialLatencyMs;
   }
@@ -151,49 +152,17 @@ export class FaultInjector {
     if (opts.random !== undefined) this.random = opts.random;
   }
 
-  /**
-   * Updates naming this visitor id are refused, like a profile Target will not take, until
-   * `restore()`: a single update (the id in the query string or in a form body) answers
-   * `status` (default 400); a bulk row with this id is not applied and counts as a failed
-   * update of its batch (Target reports no per-row errors, so the batch still completes).
-   */
-  rejectVisitor(id: string, status = 400): void {
-    this.rejected.set(id, status);
-  }
-
-  /** The status an update for this visitor id must get, if it is refused. */
-  rejectionFor(id: string | undefined): number | undefined {
-    return id === undefined ? undefined : this.rejected.get(id);
-  }
-
-  /** Single updates naming this visitor id take `ms` longer to answer, until `restore()`. */
-  slowVisitor(id: string, ms: number): void {
-    this.slow.set(id, ms);
-  }
-
-  /** The extra delay of a single update for this visitor id (0: none). */
-  slownessFor(id: string): number {
-    return this.slow.get(id) ?? 0;
-  }
-
   /** Extra delay before each call (of `endpoint`, else every profile call without its own latency). */
   setLatency(ms: number, endpoint?: FaultEndpoint): void {
     this.scope(endpoint ?? 'all').latencyMs = ms;
   }
 
-  /** The next `n` accepted batches report `stuck` and never apply their rows. */
-  stickNextBatches(n: number): void {
-    this.stuckLeft += n;
-  }
-
-  /** Ends outages, forgets pending failures, drops, stuck batches, rejections and slow visitors, resets latency. */
+  /** Ends outages, forgets pending failures and drops, resets latency, and clears every fault of {@link AccountFaults}. */
   restore(): void {
     this.scopes.clear();
     this.scope('all').latencyMs = this.initialLatencyMs;
     this.dropsLeft = 0;
-    this.stuckLeft = 0;
-    this.rejected.clear();
-    this.slow.clear();
+    this.restoreAccountFaults();
     this.random = Math.random;
   }
 
@@ -223,13 +192,6 @@ export class FaultInjector {
       ?? activeOutage(global, now)
       ?? this.randomFailure(own?.rate ?? global?.rate);
     return failure === undefined ? { kind: 'none' } : { kind: 'fail', ...failure };
-  }
-
-  /** Whether the batch being accepted now must get stuck (consumes one). */
-  takeStuckBatch(): boolean {
-    if (this.stuckLeft === 0) return false;
-    this.stuckLeft -= 1;
-    return true;
   }
 
   /** What is set, per scope that has anything set (`all` = global). */

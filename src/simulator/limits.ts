@@ -1,6 +1,6 @@
 /**
  * Target's documented limits, and the simulator's written choices where Adobe is silent.
- * See /work/shared/target-profile-api.md; every number here is quoted from it unless marked.
+ * Every number here is quoted from Adobe's documentation unless marked as a choice.
  */
 
 /** Largest GET request target (path + query) the Single Profile Update API accepts: 8 KB. */
@@ -18,11 +18,29 @@ export const BULK_MAX_ROWS = 500_000;
 /** Bulk calls allowed per rolling minute before Target answers HTTP 503. */
 export const BULK_CALLS_PER_MINUTE = 50;
 
-/** Target keeps only this many batch statuses... */
-export const BATCH_STATUS_KEEP = 10;
+/**
+ * How long a batch status is answered after submit. Simulator choice: Adobe does not
+ * document how long Target keeps statuses, nor how many.
+ */
+export const BATCH_STATUS_RETENTION_MS = 24 * 60 * 60 * 1000;
 
-/** ...and each for at most 24 hours. */
-export const BATCH_STATUS_TTL_MS = 24 * 60 * 60 * 1000;
+/** Most statuses kept at once (oldest dropped first): a memory guard, not Target behaviour. */
+export const BATCH_STATUS_CAP = 100_000;
+
+/**
+ * Default batch processing time of `startSimulator`. Adobe: "Updates generally occur in
+ * under one hour, but might take as long as 24 hours". Non-zero so that a batch is
+ * `incomplete` for a while after submit and nothing that assumes instant processing passes
+ * here; short so tests stay fast (they move the clock for longer batches).
+ */
+export const LIBRARY_BATCH_PROCESSING_MS = 2_000;
+
+/**
+ * Batch processing time for `npm start` and the stand-alone `simulator` command: long
+ * enough that a person watching the demo sees batches wait in the console, short enough
+ * that a demo run shows them land.
+ */
+export const DEMO_BATCH_PROCESSING_MS = 30_000;
 
 /** Attribute values over 256 characters are an error, not truncated. */
 export const MAX_VALUE_LENGTH = 256;

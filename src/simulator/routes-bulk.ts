@@ -1,17 +1,23 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { BulkApi } from './batches.js';
 import { parseBatchBody } from './bulk-format.js';
 import { rawQuery, type SimulatorContext } from './context.js';
 import { parseForm, preview } from './form-encoding.js';
 import { sendXmlError, type EndpointRouteConfig } from './guards.js';
 import { BULK_MAX_BODY_BYTES } from './limits.js';
+import { BATCH_STATUS_PATHS, batchStatusLink } from './status-links.js';
 import { batchAcceptedXml, batchStatusXml, errorXml, XML_CONTENT_TYPE } from './xml.js';
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 
 /**
- * Bulk Profile Update v2 and its batch status.
+ * Bulk Profile Update v2 and v1, and the batch status.
  *
- * `POST /m2/:client/v2/profile/batchUpdate`:
+ * `POST /m2/:client/v2/profile/batchUpdate` (v2) and `POST /m2/:client/profile/batchUpdate`
+ * (v1) take the same file, encoding, limits and answers. They differ in processing
+ * (batches.ts): v2 creates profiles it has not seen and follows the override rule; v1
+ * updates existing profiles only (an unknown or expired id counts in `profilesNotFound`,
+ * documented) and has no override (none documented for v1). Both:
  * - more than `bulkCallsPerMinute` (default 50) admitted calls in the rolling window → 503
  *   (documented), without `Retry-After` (none documented). Counted: calls past the fault,
  *   client-code and bearer checks, including ones answered `success=false`; calls refused
@@ -20,30 +26,29 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  *   says "under 50 MB");
  * - a body that is not form-encoded, or a file Target cannot read (see `parseBatchBody`) →
  *   HTTP 200 with `success=false` and the reason (documented for a raw `%`);
- * - otherwise 200 with the documented body; its status link points at the simulator itself
- *   (real Target names another host) and, as documented, has no `/v2`. A row whose id is
+ * - otherwise 200 with the documented body; its status link names an edge host, as Target's
+ *   does (`statusLink`, see status-links.ts). The batch is `incomplete` for its processing
+ *   time (`batchProcessingMs` + jitter, or the `slowBatches` fault), see batches.ts. A row whose id is
  *   refused by `faults.rejectVisitor` is not applied and counts as a failed update (simulator
  *   choice: Target documents no per-row errors, only the `failedUpdates` count).
  *
- * `GET /m2/:client/profile/batchStatus?batchId=<id>[&showDetails=true]`: the documented
- * fields; an id Target no longer keeps (beyond the last 10, or older than 24 h) or never
- * issued → 404 with an XML error (simulator choice).
+ * `GET /m2/:client/profile/batchStatus?batchId=<id>[&showDetails=true]`, also on
+ * `/m2/:client/v2/profile/batchStatus` (the older documented link; `m2Node` is ignored): the
+ * documented fields; an id the simulator no longer keeps (`statusRetentionMs` after submit,
+ * default 24 h) or never issued → 404 with an XML error (simulator choice: Adobe documents
+ * neither how long statuses are kept nor what an unknown id answers).
  */
 export function registerBulkRoutes(app: FastifyInstance, ctx: SimulatorContext): void {
-  app.post(
-    '/m2/:client/v2/profile/batchUpdate',
-    // Fastify rejects bodies over bodyLimit with 413, so "under 50 MB" means this.
-    { bodyLimit: BULK_MAX_BODY_BYTES - 1, config: { endpoint: 'bulk' } satisfies EndpointRouteConfig },
-    (request, reply) => handleBatchUpdate(ctx, request, reply),
-  );
-  app.get(
-    '/m2/:client/profile/batchStatus',
-    { config: { endpoint: 'status' } satisfies EndpointRouteConfig },
-    (request, reply) => handleBatchStatus(ctx, request, reply),
-  );
+  // Fastify rejects bodies over bodyLimit with 413, so "under 50 MB" means this.
+  const submit = { bodyLimit: BULK_MAX_BODY_BYTES - 1, config: { endpoint: 'bulk' } satisfies EndpointRouteConfig };
+  app.post('/m2/:client/v2/profile/batchUpdate', submit, (request, reply) => handleBatchUpdate(ctx, request, reply, 'v2'));
+  app.post('/m2/:client/profile/batchUpdate', submit, (request, reply) => handleBatchUpdate(ctx, request, reply, 'v1'));
+  for (const path of BATCH_STATUS_PATHS) {
+    app.get(path, { config: { endpoint: 'status' } satisfies EndpointRouteConfig }, (request, reply) => handleBatchStatus(ctx, request, reply));
+  }
 }
 
-function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply, api: BulkApi): FastifyReply {
   if (!ctx.bulkLimit.tryAdmit()) {
     ctx.stats.rateLimited += 1;
     const waitMs = ctx.bulkLimit.msUntilFree();
@@ -66,10 +71,12 @@ function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply
   parsed.rows.forEach((row, index) => {
     if (ctx.faults.rejectionFor(row.id) !== undefined) rejectedRows.add(index);
   });
-  const batchId = ctx.batches.submit(parsed, { stuck, rejectedRows });
-  ctx.stats.bulk += 1;
-  const client = encodeURIComponent(ctx.settings.clientCode);
-  const statusUrl = `${ctx.publicUrl()}/m2/${client}/profile/batchStatus?batchId=${encodeURIComponent(batchId)}`;
+  const timing = ctx.faults.batchTiming() ?? ctx.settings.batchTiming;
+  const processingMs = timing.processingMs + ctx.random() * timing.jitterMs;
+  const batchId = ctx.batches.submit({ api, kind: parsed.kind, columns: parsed.columns, rows: parsed.rows }, { processingMs, stuck, rejectedRows });
+  if (api === 'v2') ctx.stats.bulk += 1;
+  else ctx.stats.bulkV1 += 1;
+  const statusUrl = batchStatusLink(ctx.settings.statusLink, ctx.settings.clientCode, batchId, ctx.publicUrl());
   return reply.code(200).type(XML_CONTENT_TYPE).send(batchAcceptedXml(statusUrl));
 }
 
@@ -81,7 +88,7 @@ function handleBatchStatus(ctx: SimulatorContext, request: FastifyRequest, reply
   const showDetails = query.pairs.some((p) => p.name === 'showDetails' && p.value === 'true');
   const view = ctx.batches.status(batchId);
   if (view === undefined) {
-    return sendXmlError(reply, 404, `batch "${preview(batchId)}" is unknown (Target keeps only the last 10 statuses, for 24 hours)`);
+    return sendXmlError(reply, 404, `batch "${preview(batchId)}" is unknown or its status is no longer kept`);
   }
   ctx.stats.status += 1;
   return reply.code(200).type(XML_CONTENT_TYPE).send(batchStatusXml(view, showDetails));

@@ -1,68 +1,19 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { BatchQueue } from './batches.js';
-import type { BulkCellDecoding } from './bulk-format.js';
 import { rawPath, type SimulatorContext } from './context.js';
 import { FaultInjector } from './faults.js';
 import { profileCallGuard } from './guards.js';
-import { BULK_CALLS_PER_MINUTE, MAX_VALUE_LENGTH } from './limits.js';
+import { BULK_CALLS_PER_MINUTE, LIBRARY_BATCH_PROCESSING_MS, MAX_VALUE_LENGTH } from './limits.js';
 import { RollingWindowLimit } from './rate-limit.js';
 import { registerBulkRoutes } from './routes-bulk.js';
 import { registerControlRoutes } from './routes-control.js';
 import { registerFetchRoutes } from './routes-fetch.js';
 import { registerSingleRoutes } from './routes-single.js';
+import type { SimulatorOptions } from './options.js';
 import { SimulatorStats } from './stats.js';
 import { ProfileStore } from './store.js';
 import { errorXml, XML_CONTENT_TYPE } from './xml.js';
-
-/** How to run the simulated Adobe Target. */
-
-/** Which unknown ids a single update creates: see {@link SimulatorOptions.createOnSingleUpdate}. */
-export type SingleUpdateCreates = boolean | 'all' | 'pcId' | 'none';
-export interface SimulatorOptions {
-  /** The only client code accepted in paths and `?client=`; others get HTTP 400. */
-  clientCode: string;
-  /** When set, every profile call must carry `Authorization: Bearer <token>`, else 401. */
-  authToken?: string;
-  /** Interface to listen on. Default `127.0.0.1`. */
-  host?: string;
-  /** Port to listen on. Default 0 (a free port). */
-  port?: number;
-  /** Added latency per profile call (single, bulk, status; not fetch). Default 0. */
-  latencyMs?: number;
-  /** How long a bulk batch stays `incomplete` before it applies and is `complete`. Default 0. */
-  batchProcessingMs?: number;
-  /** Fastify `logger` option, or a pino logger instance. Default false. */
-  logger?: boolean | object;
-  /**
-   * Which single updates for an id the simulator has never seen create the profile. Target
-   * creates none (documented) and still answers success. `'pcId'`: an `mboxPC` was issued
-   * by Target, so its profile exists — created on first sight; an unknown `mbox3rdPartyId`
-   * is not (the faithful reading, used by the stand-alone simulator, `npm start` and the
-   * oracle tests). `true`/`'all'` creates every profile (tests that never made a visitor
-   * known); `false`/`'none'` none. Default true.
-   */
-  createOnSingleUpdate?: SingleUpdateCreates;
-  /** Bulk calls admitted per rolling window before 503 (documented: 50). Default 50. */
-  bulkCallsPerMinute?: number;
-  /** Length of that rolling window in ms; shorten it in tests. Default 60,000. */
-  bulkRateWindowMs?: number;
-  /** Longest attribute value in characters (documented 256). Default 256. */
-  maxValueLength?: number;
-  /**
-   * Whether bulk cells are percent-decoded once more after the documented form layer
-   * (undocumented; see parseBatchBody). `'none'` emulates a Target that does not. Default
-   * `'percent'`.
-   */
-  bulkCellDecoding?: BulkCellDecoding;
-  /** Base URL put into batch status links, e.g. when reached through Docker. Default `url`. */
-  publicUrl?: string;
-  /**
-   * The clock (epoch ms) that ages batch statuses (kept at most 24 h) and times outage
-   * windows. Default `Date.now`; tests pass one they can move.
-   */
-  now?: () => number;
-}
 
 /** A running simulator. */
 export interface Simulator {
@@ -74,9 +25,13 @@ export interface Simulator {
   faults: FaultInjector;
   /** Calls per endpoint and per status. */
   stats: SimulatorStats;
+  /** Accepted bulk batches (`pending`, `settle()` after moving the clock). */
+  batches: BatchQueue;
   /** Stops listening, drops open connections and cancels batches not yet applied. */
   close(): Promise<void>;
 }
+
+export type { SimulatorOptions, SingleUpdateCreates } from './options.js';
 
 const MAX_REQUEST_HEAD_BYTES = 128 * 1024;
 
@@ -146,10 +101,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const maxValueLength = options.maxValueLength ?? MAX_VALUE_LENGTH;
   const batches = new BatchQueue(store, {
     clientCode: options.clientCode,
-    processingMs: options.batchProcessingMs ?? 0,
     maxValueLength,
     now,
+    v2Override: options.v2Override ?? true,
+    ...(options.statusRetentionMs !== undefined ? { retentionMs: options.statusRetentionMs } : {}),
   });
+  store.setBeforeAccess(() => batches.settle());
   const perWindow = options.bulkCallsPerMinute ?? BULK_CALLS_PER_MINUTE;
   const windowMs = options.bulkRateWindowMs ?? 60_000;
   let url = '';
@@ -160,6 +117,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       createOnSingleUpdate: options.createOnSingleUpdate ?? true,
       maxValueLength,
       bulkCellDecoding: options.bulkCellDecoding ?? 'percent',
+      statusLink: options.statusLink ?? 'edge',
+      batchTiming: {
+        processingMs: options.batchProcessingMs ?? LIBRARY_BATCH_PROCESSING_MS,
+        jitterMs: options.batchProcessingJitterMs ?? 0,
+      },
     },
     store,
     faults,
@@ -169,6 +131,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     bulkLimitDescription: `${perWindow} calls per ${windowMs / 1000} s`,
     publicUrl: () => options.publicUrl ?? url,
     now,
+    random: options.random ?? Math.random,
   };
   const app = buildApp(options, ctx);
   await app.listen({ host, port: options.port ?? 0 });
@@ -179,6 +142,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     store,
     faults,
     stats,
+    batches,
     async close() {
       batches.close();
       await app.close();

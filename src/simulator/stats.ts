@@ -19,8 +19,10 @@ export const REQUEST_LOG_CAP = 10_000;
 export class SimulatorStats {
   /** Single Profile Update calls answered 200. */
   single = 0;
-  /** Bulk calls accepted (HTTP 200 with `success=true`). */
+  /** Bulk v2 calls accepted (HTTP 200 with `success=true`). */
   bulk = 0;
+  /** Bulk v1 calls accepted (HTTP 200 with `success=true`). */
+  bulkV1 = 0;
   /** Bulk calls answered HTTP 200 with `success=false` (bad file). */
   bulkRejected = 0;
   /** Bulk calls answered 503 by the per-minute rate limit. */
@@ -47,6 +49,7 @@ export class SimulatorStats {
   reset(): void {
     this.single = 0;
     this.bulk = 0;
+    this.bulkV1 = 0;
     this.bulkRejected = 0;
     this.rateLimited = 0;
     this.status = 0;

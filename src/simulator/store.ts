@@ -33,12 +33,25 @@ export interface ProfileWrite {
   via: WriteSource;
   outcome: ApplyOutcome;
   at: Date;
+  /** Attributes the v2 override rule removed with this write (absent when none). */
+  removed?: string[];
+}
+
+/** How one write is done. */
+export interface WriteOptions {
+  /** Create the profile when Target has none; else the outcome is `notFound`. */
+  create: boolean;
+  via: WriteSource;
+  /** A v2 bulk row with the override rule on (see {@link ProfileStore}). Default false. */
+  v2Override?: boolean;
 }
 
 interface Entry {
   attributes: Map<string, StoredAttribute>;
   createdAt: Date;
   modifiedAt: Date;
+  /** Names the last v2 row applied to this profile set (override rule). */
+  lastV2Names?: Set<string>;
 }
 
 /** The key `all()` uses: `pc:<id>` for mboxPC / pcId, `3p:<id>` for thirdPartyId. */
@@ -56,22 +69,43 @@ function profileBytes(attributes: Map<string, StoredAttribute>): number {
  * The simulator's profile database. pcId and thirdPartyId profiles are separate: the
  * simulator does not merge a CRM id into a visitor id the way Target's mbox calls can.
  * Attributes live in Maps so a name such as `__proto__` is data, not a prototype.
+ *
+ * The v2 override. Adobe: "Consecutive v2 batch update calls without mbox calls in between
+ * for the same thirdPartyIds override the properties updated in the first batch update
+ * call." Adobe leaves open what exactly is overridden. The simulator takes the strictest
+ * reading (`v2Override` writes): it remembers, per profile, the names the last v2 row set;
+ * when a later v2 row is applied to that profile, every one of those names that the new
+ * row does not carry with a non-empty value is removed from the profile, whoever wrote it
+ * since; then the remembered names become the new row's. There are no mbox calls in the
+ * simulator, so nothing in between resets this: not a single update, not a v1 row. The rule
+ * applies to pcId profiles too (Adobe names thirdPartyIds; strictest reading).
  */
 export class ProfileStore {
   private readonly profiles = new Map<string, Entry>();
   private readonly listeners = new Set<(write: ProfileWrite) => void>();
+  private beforeAccess: () => void = () => undefined;
 
   /** @param maxProfileBytes per-visitor cap (names + values, UTF-8), default 64 KB. */
   constructor(private readonly maxProfileBytes = MAX_PROFILE_BYTES) {}
 
+  /**
+   * Runs `hook` before every read or write: the batch queue lands batches whose time has
+   * come by the clock, so whoever looks sees what Target would show at that moment.
+   */
+  setBeforeAccess(hook: () => void): void {
+    this.beforeAccess = hook;
+  }
+
   /** Attribute name (without `profile.`) → value, or undefined when Target has no such profile. */
   get(kind: IdentityKind, id: string): Record<string, string> | undefined {
+    this.beforeAccess();
     const entry = this.profiles.get(profileKey(kind, id));
     return entry === undefined ? undefined : plain(entry);
   }
 
   /** The profile with per-attribute and per-profile `modifiedAt` (a copy). */
   getProfile(kind: IdentityKind, id: string): StoredProfile | undefined {
+    this.beforeAccess();
     const entry = this.profiles.get(profileKey(kind, id));
     if (entry === undefined) return undefined;
     const attributes: Record<string, StoredAttribute> = Object.fromEntries(
@@ -82,11 +116,13 @@ export class ProfileStore {
 
   /** Every profile, keyed `pc:<id>` / `3p:<id>` (copies). */
   all(): Map<string, Record<string, string>> {
+    this.beforeAccess();
     return new Map([...this.profiles].map(([key, entry]) => [key, plain(entry)]));
   }
 
   /** Number of profiles. */
   get size(): number {
+    this.beforeAccess();
     return this.profiles.size;
   }
 
@@ -97,20 +133,24 @@ export class ProfileStore {
 
   /** Creates (or extends) a profile "Target already knows", e.g. before single updates. */
   seed(kind: IdentityKind, id: string, attrs: Record<string, string> = {}): void {
-    this.write(kind, id, new Map(Object.entries(attrs)), true, 'seed');
+    this.beforeAccess();
+    this.write(kind, id, new Map(Object.entries(attrs)), { create: true, via: 'seed' });
   }
 
   /**
    * Applies non-empty values to one profile. Empty strings are skipped: Target never clears
-   * a value through these APIs. `tooLarge` leaves the profile untouched.
+   * a value through these APIs (only the v2 override removes, see above). `tooLarge` leaves
+   * the profile untouched.
    */
-  apply(
-    kind: IdentityKind,
-    id: string,
-    attrs: ReadonlyMap<string, string>,
-    options: { create: boolean; via: WriteSource },
-  ): ApplyOutcome {
-    return this.write(kind, id, attrs, options.create, options.via);
+  apply(kind: IdentityKind, id: string, attrs: ReadonlyMap<string, string>, options: WriteOptions): ApplyOutcome {
+    this.beforeAccess();
+    return this.write(kind, id, attrs, options).outcome;
+  }
+
+  /** Like {@link apply}, and says which attributes the v2 override removed. */
+  applyRow(kind: IdentityKind, id: string, attrs: ReadonlyMap<string, string>, options: WriteOptions): { outcome: ApplyOutcome; removed: string[] } {
+    this.beforeAccess();
+    return this.write(kind, id, attrs, options);
   }
 
   /** Calls `listener` after every attempted write; returns the function that unsubscribes. */
@@ -123,30 +163,42 @@ export class ProfileStore {
     kind: IdentityKind,
     id: string,
     attrs: ReadonlyMap<string, string>,
-    create: boolean,
-    via: WriteSource,
-  ): ApplyOutcome {
+    options: WriteOptions,
+  ): { outcome: ApplyOutcome; removed: string[] } {
     const key = profileKey(kind, id);
     const at = new Date();
     const existing = this.profiles.get(key);
     let outcome: ApplyOutcome;
-    if (existing === undefined && !create) {
+    let removed: string[] = [];
+    if (existing === undefined && !options.create) {
       outcome = 'notFound';
     } else {
       const next = new Map(existing?.attributes);
+      const carried = new Set<string>();
       for (const [name, value] of attrs) {
-        if (value !== '') next.set(name, { value, modifiedAt: at });
+        if (value === '') continue;
+        next.set(name, { value, modifiedAt: at });
+        carried.add(name);
       }
+      const override = options.v2Override === true;
+      if (override) removed = [...(existing?.lastV2Names ?? [])].filter((name) => !carried.has(name) && next.delete(name));
       if (profileBytes(next) > this.maxProfileBytes) {
         outcome = 'tooLarge';
+        removed = [];
       } else {
         outcome = existing === undefined ? 'created' : 'updated';
-        this.profiles.set(key, { attributes: next, createdAt: existing?.createdAt ?? at, modifiedAt: at });
+        const lastV2Names = override ? carried : existing?.lastV2Names;
+        this.profiles.set(key, {
+          attributes: next,
+          createdAt: existing?.createdAt ?? at,
+          modifiedAt: at,
+          ...(lastV2Names !== undefined ? { lastV2Names } : {}),
+        });
       }
     }
-    const write: ProfileWrite = { kind, id, attributes: Object.fromEntries(attrs), via, outcome, at };
+    const write: ProfileWrite = { kind, id, attributes: Object.fromEntries(attrs), via: options.via, outcome, at, ...(removed.length > 0 ? { removed } : {}) };
     for (const listener of this.listeners) listener(write);
-    return outcome;
+    return { outcome, removed };
   }
 }
 

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { errors } from 'undici';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
-import { CLIENT, encodeBatch, postForm, send, xmlField } from './helpers.js';
+import { CLIENT, encodeBatch, onSimulator, postForm, send, xmlField } from './helpers.js';
 
 const postJson = (url: string, json: unknown) => send(url, { method: 'POST', body: JSON.stringify(json), headers: { 'content-type': 'application/json' } });
 
@@ -19,7 +19,7 @@ const bulk = (): string => `${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`;
 const body = encodeBatch(['pcId', 'a'], [['b1', '1']]);
 
 beforeAll(async () => {
-  sim = await startSimulator({ clientCode: CLIENT });
+  sim = await startSimulator({ clientCode: CLIENT, batchProcessingMs: 0 });
 });
 afterAll(async () => {
   await sim.close();
@@ -33,7 +33,7 @@ afterEach(() => {
 describe('fault injection', () => {
   it('an outage fails single, bulk and status calls until restore, but not fetch', async () => {
     const accepted = await postForm(bulk(), body);
-    const link = xmlField(accepted.text, 'batchStatus') ?? '';
+    const link = onSimulator(sim.url, xmlField(accepted.text, 'batchStatus') ?? '');
     sim.faults.outage(503, { retryAfterSeconds: 7 });
     for (const answer of [await send(single('o1')), await postForm(bulk(), body), await send(link)]) {
       expect(answer.status).toBe(503);
@@ -128,7 +128,7 @@ describe('start options', () => {
 });
 
 describe('faults per endpoint', () => {
-  const status = async (): Promise<string> => xmlField((await postForm(bulk(), body)).text, 'batchStatus') ?? '';
+  const status = async (): Promise<string> => onSimulator(sim.url, xmlField((await postForm(bulk(), body)).text, 'batchStatus') ?? '');
   const fetchUrl = (): string => `${sim.url}/rest/v1/profiles/b1?client=${CLIENT}`;
 
   it('an outage aimed at one endpoint fails only that endpoint', async () => {
@@ -315,9 +315,14 @@ describe('the simulator command', () => {
 
     const fromEnv = await startCommand([], { SIMULATOR_FAULTS: JSON.stringify({ endpoints: { status: { failNext: { count: 1, status: 500 } } } }) });
     const accepted = await postForm(`${fromEnv}/m2/${CLIENT}/v2/profile/batchUpdate`, body);
-    const link = xmlField(accepted.text, 'batchStatus') ?? '';
+    const edgeLink = xmlField(accepted.text, 'batchStatus') ?? '';
+    expect(edgeLink).toMatch(/^http:\/\/mboxedge45\.tt\.omtrdc\.net\//);
+    const link = onSimulator(fromEnv, edgeLink);
     expect((await send(link)).status).toBe(500);
-    expect((await send(link)).status).toBe(200);
+    const answer = await send(link);
+    expect(answer.status).toBe(200);
+    // The command's batches take 30 s by default (DEMO_BATCH_PROCESSING_MS).
+    expect(xmlField(answer.text, 'status')).toBe('incomplete');
   }, 60_000);
 });
 

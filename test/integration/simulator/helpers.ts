@@ -46,6 +46,15 @@ export function encodeBatch(header: string[], rows: string[][]): string {
   return `batch=${encodeURIComponent(file)}`;
 }
 
+/**
+ * The documented status link names an edge host (`http://mboxedge45.tt.omtrdc.net/...`):
+ * a client follows its path and query on its own Target base URL. This does that for `base`.
+ */
+export function onSimulator(base: string, link: string): string {
+  const url = new URL(link);
+  return `${base}${url.pathname}${url.search}`;
+}
+
 /** Polls a batch status URL until the batch leaves `incomplete`; returns the last XML. */
 export async function waitForBatch(statusUrl: string, timeoutMs = 5_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;

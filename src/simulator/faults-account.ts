@@ -1,0 +1,81 @@
+/** Processing time of the batches accepted from now on: `processingMs + random() * jitterMs`. */
+export interface BatchTiming {
+  processingMs: number;
+  jitterMs: number;
+}
+
+/**
+ * Faults about data and the account rather than one endpoint's availability: visitors
+ * Target refuses or answers slowly, batches that stick or process slowly. The
+ * {@link FaultInjector} carries them; `restore()` clears them with the rest.
+ */
+export class AccountFaults {
+  private stuckLeft = 0;
+  private readonly rejected = new Map<string, number>();
+  private readonly slow = new Map<string, number>();
+  private timing: BatchTiming | undefined;
+
+  /**
+   * Updates naming this visitor id are refused, like a profile Target will not take, until
+   * `restore()`: a single update (the id in the query string or in a form body) answers
+   * `status` (default 400); a bulk row with this id is not applied, counts as a failed
+   * update of its batch and is listed as failed in the batch status details.
+   */
+  rejectVisitor(id: string, status = 400): void {
+    this.rejected.set(id, status);
+  }
+
+  /** The status an update for this visitor id must get, if it is refused. */
+  rejectionFor(id: string | undefined): number | undefined {
+    return id === undefined ? undefined : this.rejected.get(id);
+  }
+
+  /** Single updates naming this visitor id take `ms` longer to answer, until `restore()`. */
+  slowVisitor(id: string, ms: number): void {
+    this.slow.set(id, ms);
+  }
+
+  /** The extra delay of a single update for this visitor id (0: none). */
+  slownessFor(id: string): number {
+    return this.slow.get(id) ?? 0;
+  }
+
+  /** The next `n` accepted batches report `stuck` and never apply their rows. */
+  stickNextBatches(n: number): void {
+    this.stuckLeft += n;
+  }
+
+  /** Whether the batch being accepted now must get stuck (consumes one). */
+  takeStuckBatch(): boolean {
+    if (this.stuckLeft === 0) return false;
+    this.stuckLeft -= 1;
+    return true;
+  }
+
+  /**
+   * Batches accepted from now on take `processingMs` (plus `random() * jitterMs`) by the
+   * simulator's clock, until `restore()` (back to the start options) or `slowBatches(undefined)`.
+   * Batches already accepted keep their time.
+   */
+  slowBatches(timing: { processingMs: number; jitterMs?: number } | undefined): void {
+    if (timing === undefined) {
+      this.timing = undefined;
+      return;
+    }
+    if (!(timing.processingMs >= 0) || !((timing.jitterMs ?? 0) >= 0)) throw new RangeError('batch processing times must be 0 or more');
+    this.timing = { processingMs: timing.processingMs, jitterMs: timing.jitterMs ?? 0 };
+  }
+
+  /** The batch timing set by `slowBatches`, if any. */
+  batchTiming(): BatchTiming | undefined {
+    return this.timing;
+  }
+
+  /** Clears every fault of this class. */
+  protected restoreAccountFaults(): void {
+    this.stuckLeft = 0;
+    this.rejected.clear();
+    this.slow.clear();
+    this.timing = undefined;
+  }
+}

@@ -1,0 +1,84 @@
+import type { BulkCellDecoding } from './bulk-format.js';
+import type { StatusLinkStyle } from './status-links.js';
+
+/** How to run the simulated Adobe Target. */
+
+/** Which unknown ids a single update creates: see {@link SimulatorOptions.createOnSingleUpdate}. */
+export type SingleUpdateCreates = boolean | 'all' | 'pcId' | 'none';
+export interface SimulatorOptions {
+  /** The only client code accepted in paths and `?client=`; others get HTTP 400. */
+  clientCode: string;
+  /** When set, every profile call must carry `Authorization: Bearer <token>`, else 401. */
+  authToken?: string;
+  /** Interface to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Port to listen on. Default 0 (a free port). */
+  port?: number;
+  /** Added latency per profile call (single, bulk, status; not fetch). Default 0. */
+  latencyMs?: number;
+  /**
+   * How long a bulk batch stays `incomplete` before its rows land and it is `complete`, by
+   * the clock `now`. Default `LIBRARY_BATCH_PROCESSING_MS` (2 s): Adobe documents
+   * "under one hour, … as long as 24 hours", so a batch must stay `incomplete` for a while
+   * after submit (nothing that assumes instant processing passes here), while tests stay
+   * fast; move `now` to simulate batches of minutes or hours.
+   */
+  batchProcessingMs?: number;
+  /**
+   * Each batch takes `batchProcessingMs + random() * batchProcessingJitterMs`, so batches can
+   * complete out of order, as Target's may. Default 0.
+   */
+  batchProcessingJitterMs?: number;
+  /**
+   * How long a batch status is answered after submit (Adobe does not document how long
+   * Target keeps them; the simulator's choice is 24 h). Default 24 h. At most
+   * `BATCH_STATUS_CAP` (limits.ts) statuses are kept; the oldest go first.
+   */
+  statusRetentionMs?: number;
+  /**
+   * The v2 override, strictest reading (see store.ts): a v2 row removes from the profile
+   * every attribute the previous v2 row for it set and this row does not carry. Adobe
+   * documents an override between consecutive v2 batches without saying its scope. Default
+   * true.
+   */
+  v2Override?: boolean;
+  /** Random numbers in [0, 1) for the processing jitter. Default `Math.random`. */
+  random?: () => number;
+  /** Fastify `logger` option, or a pino logger instance. Default false. */
+  logger?: boolean | object;
+  /**
+   * Which single updates for an id the simulator has never seen create the profile. Target
+   * creates none (documented) and still answers success. `'pcId'`: an `mboxPC` was issued
+   * by Target, so its profile exists — created on first sight; an unknown `mbox3rdPartyId`
+   * is not (the faithful reading, used by the stand-alone simulator, `npm start` and the
+   * oracle tests). `true`/`'all'` creates every profile (tests that never made a visitor
+   * known); `false`/`'none'` none. Default true.
+   */
+  createOnSingleUpdate?: SingleUpdateCreates;
+  /** Bulk calls admitted per rolling window before 503 (documented: 50). Default 50. */
+  bulkCallsPerMinute?: number;
+  /** Length of that rolling window in ms; shorten it in tests. Default 60,000. */
+  bulkRateWindowMs?: number;
+  /** Longest attribute value in characters (documented 256). Default 256. */
+  maxValueLength?: number;
+  /**
+   * Whether bulk cells are percent-decoded once more after the documented form layer
+   * (undocumented; see parseBatchBody). `'none'` emulates a Target that does not. Default
+   * `'percent'`.
+   */
+  bulkCellDecoding?: BulkCellDecoding;
+  /**
+   * Which `<batchStatus>` link a submit answer carries (see status-links.ts): `'edge'` the
+   * documented `http://mboxedge45.tt.omtrdc.net/m2/<client>/profile/batchStatus?batchId=<id>`,
+   * `'edge-legacy'` the older documented `http://mboxedge19.tt.omtrdc.net/m2/<client>/v2/profile/batchStatus?batchId=<id>&m2Node=00`,
+   * `'self'` the simulator's own `publicUrl`. Default `'edge'`.
+   */
+  statusLink?: StatusLinkStyle;
+  /** Base URL of `'self'` status links, e.g. when reached through Docker. Default `url`. */
+  publicUrl?: string;
+  /**
+   * The clock (epoch ms) that completes batches, ages batch statuses and times outage
+   * windows. Default `Date.now`; tests pass one they can move.
+   */
+  now?: () => number;
+}
