@@ -187,12 +187,13 @@ export const EnvSchema = z.object({
   BULK_STATUS_POLL_MS: positiveInt(5_000),
   /** Longest wait between two batch-status polls. */
   BULK_STATUS_MAX_POLL_MS: positiveInt(60_000),
-  /** A stuck bulk batch (or one past BULK_STATUS_GIVE_UP_MS) is submitted again this many times before it is dead-lettered. */
+  /** A bulk batch Target reports `stuck` is submitted again this many times before it is dead-lettered. */
   BULK_MAX_RESUBMITS: wholeNumber(3, 0),
   /**
    * A bulk batch whose `complete` has not been read this long after its submit (still
-   * incomplete, an unknown batch id, an unreadable status) is submitted again. Adobe: batches
-   * take "generally under one hour … as long as 24 hours"; default 25 h.
+   * incomplete, an unknown batch id, an unreadable status) is submitted again, as often as it
+   * takes (never dead-lettered). Adobe: batches take "generally under one hour … as long as
+   * 24 hours"; default 25 h.
    */
   BULK_STATUS_GIVE_UP_MS: positiveInt(25 * 3600_000),
   /**
@@ -238,6 +239,11 @@ export const EnvSchema = z.object({
   WORKER_LOCK_MS: positiveInt(30_000),
   /** Port of the built-in Target simulator when TARGET_CLIENT_CODE is unset (npm start). */
   SIMULATOR_PORT: port(8090),
+  /**
+   * How long the built-in simulator keeps a bulk batch `incomplete` (npm start). Real Target
+   * takes minutes to hours; 30 s shows a batch being processed without a long wait.
+   */
+  SIMULATOR_BATCH_PROCESSING_MS: wholeNumber(30_000, 0),
   /** Where a private redis-server keeps its append-only file. */
   DATA_DIR: z.string().min(1).default('.data'),
   /** Start a private redis-server when none answers at REDIS_URL (development only). */

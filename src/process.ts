@@ -66,7 +66,9 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
       // The first line says where deliveries go, so nobody mistakes a demo for production.
       logger.warn('TARGET_CLIENT_CODE is not set: delivering to the built-in Target simulator, not to Adobe Target');
       // Faithful on unknown ids: a single update does not create an mbox3rdPartyId profile.
-      const simulator = await startSimulator({ clientCode: config.clientCode, port: config.SIMULATOR_PORT, createOnSingleUpdate: 'pcId' });
+      // Bulk batches stay incomplete for SIMULATOR_BATCH_PROCESSING_MS (30 s by default): real
+      // batches take minutes to hours, and the demo must show a batch being processed.
+      const simulator = await startSimulator({ clientCode: config.clientCode, port: config.SIMULATOR_PORT, createOnSingleUpdate: 'pcId', batchProcessingMs: config.SIMULATOR_BATCH_PROCESSING_MS });
       lifecycle.add('simulator', () => simulator.close());
       targetBaseUrl = simulator.url;
       logger.info({ url: simulator.url, clientCode: config.clientCode }, 'Target simulator listening');

@@ -13,7 +13,7 @@ export interface BulkStatusSettings {
   pollBaseMs: number;
   /** Polls back off from BULK_STATUS_POLL_MS up to this. */
   maxPollDelayMs: number;
-  /** A `stuck` batch (or one past the give-up time) is submitted again at most this many times, then dead-lettered. */
+  /** A batch Target calls `stuck` is submitted again at most this many times, then dead-lettered. */
   maxResubmits: number;
   /**
    * BULK_STATUS_GIVE_UP_MS: a batch whose `complete` has not been read this long after its
@@ -88,9 +88,10 @@ type PollResult = { state: 'complete'; status: BatchStatus } | { state: 'stuck' 
  * - `incomplete`, an unknown batch id (404: Adobe does not say how long statuses are kept),
  *   a status call that fails, or a link the token must not go to: the batch is held and
  *   polled again with backoff; none of these resubmits it;
- * - `stuck`, or no `complete` read within the give-up time: the same rows are submitted
- *   again (safe: every row carries all the visitor's delivered values), up to
- *   `maxResubmits` times, then its visitors are dead-lettered (`BULK_BATCH_STUCK`).
+ * - no `complete` read within the give-up time: the same rows are submitted again (safe:
+ *   every row carries all the visitor's delivered values), as often as it takes;
+ * - `stuck`: the same rows are submitted again up to `maxResubmits` times, then its
+ *   visitors are dead-lettered (`BULK_BATCH_STUCK`): Target said it will not take them.
  */
 export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: BulkStatusSettings) {
   return async (job: Job<BulkStatusJob>, token?: string): Promise<BulkStatusSummary> => {
@@ -135,7 +136,17 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
           remaining.push({ ...batch, polls: batch.polls + 1 });
           continue;
         }
+        // Slow or unreadable is not refused (P10): the rows go again, as often as it takes,
+        // and never to dead letters; only a batch Target calls `stuck` counts below.
         log.warn({ claimId, batchId: batchIdOf(batch.statusUrl), submittedAt: batch.submittedAt, giveUpAfterMs: settings.giveUpAfterMs }, 'bulk batch not complete within the give-up time: submitting its rows again');
+        const again = await resubmit(deps, job, claimId, batch, { resubmits: batch.resubmits, rowAttempt: batch.rowAttempt ?? 1 });
+        if (again === undefined) remaining.push(batch);
+        else {
+          remaining.push(...again.batches);
+          totals.deadLettered += again.deadLettered;
+          totals.resubmitted += 1;
+        }
+        continue;
       }
       if (batch.resubmits >= settings.maxResubmits) {
         const snapshots = await deps.store.readInFlight(claimId, batch.visitors);
@@ -150,7 +161,7 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         remaining.push(...again.batches);
         totals.deadLettered += again.deadLettered;
         totals.resubmitted += 1;
-        log.warn({ claimId, batchId: batchIdOf(batch.statusUrl), resubmits: batch.resubmits + 1 }, 'bulk batch stuck or given up on: resubmitted');
+        log.warn({ claimId, batchId: batchIdOf(batch.statusUrl), resubmits: batch.resubmits + 1 }, 'bulk batch stuck: resubmitted');
       }
     }
     const summary: BulkStatusSummary = { ...totals, pending: remaining.length };

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import type { Job } from 'bullmq';
-import { request } from 'undici';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { createProducer } from '../../../src/intake/producer.js';
 import { createLogger } from '../../../src/logger.js';
@@ -90,24 +89,41 @@ describe('bulk batch status polling', () => {
     expect(await waitFor(async () => (await r.pipeline.store.inFlightVisitors()) === 0)).toBe(true);
   });
 
-  it('resubmits a batch whose status Target forgot (404: only the last 10 are kept)', async () => {
-    const r = await start({ BULK_STATUS_POLL_MS: '1500', BULK_STATUS_MAX_POLL_MS: '2000' });
-    await send(r, ['CRM-FORGOTTEN']);
-    expect(await waitFor(() => r.simulator.stats.bulk === 1, 10_000, 10)).toBe(true);
-    // Ten other batches push the pipeline's status out before its first poll.
-    const url = `${r.simulator.url}/m2/acme/v2/profile/batchUpdate`;
-    for (let i = 0; i < 10; i += 1) {
-      const answer = await request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `batch=pcId%2Cx%0Aother-${i}%2C1` });
-      expect(answer.statusCode).toBe(200);
-      await answer.body.text();
-    }
+  // Adobe does not say how long statuses are kept or what an unknown id answers: a 404 is
+  // not proof the batch is lost, and resubmitting it would spend calls for nothing.
+  it('keeps polling a batch whose status answers 404 for a while, and never resubmits it', async () => {
+    const r = await start({ BULK_STATUS_POLL_MS: '100', BULK_STATUS_MAX_POLL_MS: '200' });
+    r.simulator.faults.failNext(3, 404, { endpoint: 'status' });
+    await send(r, ['CRM-UNKNOWN-ID']);
     expect(await waitFor(() => r.summaries.length === 1, 20_000)).toBe(true);
-    expect(statusCalls(r.simulator, 404)).toBe(1);
-    expect(r.simulator.stats.bulk).toBe(12);
-    expect(r.summaries[0]).toMatchObject({ resubmitted: 1, complete: 1, acked: 1, deadLettered: 0, pending: 0 });
-    expect(r.logs.some((l) => l.msg === 'bulk batch status unreadable (forgotten?): resubmitting' && l.status === 404)).toBe(true);
-    expect(r.simulator.store.get('thirdPartyId', 'CRM-FORGOTTEN')?.callCentreLastReason).toBe('reason 0');
+    expect(statusCalls(r.simulator, 404)).toBe(3);
+    expect(r.simulator.stats.bulk).toBe(1);
+    expect(r.summaries[0]).toMatchObject({ resubmitted: 0, complete: 1, acked: 1, deadLettered: 0, pending: 0 });
+    // Said once, not once per poll.
+    expect(r.logs.filter((l) => l.msg === 'bulk batch status unreadable: polling again (the batch is held, not resubmitted)' && l.status === 404)).toHaveLength(1);
+    expect(r.simulator.store.get('thirdPartyId', 'CRM-UNKNOWN-ID')?.callCentreLastReason).toBe('reason 0');
     expect(await r.pipeline.queues.deadLetter.count()).toBe(0);
+  });
+
+  it('holds a batch whose status host is down (P10), resubmits it after each BULK_STATUS_GIVE_UP_MS, and dead-letters nothing', async () => {
+    // The status host stays down past two give-up times: BULK_MAX_RESUBMITS (for `stuck`)
+    // must not turn the second resubmit into a dead letter. Batches take the simulator's
+    // default 2 s, under the give-up time, so the last one completes once the host is back.
+    const r = await start({ BULK_STATUS_POLL_MS: '100', BULK_STATUS_MAX_POLL_MS: '200', BULK_STATUS_GIVE_UP_MS: '2500', BULK_MAX_RESUBMITS: '1' });
+    r.simulator.faults.outage(503, { endpoint: 'status' });
+    await send(r, ['CRM-HELD']);
+    // Polled again and again while down, never resubmitted before the give-up time.
+    expect(await waitFor(() => statusCalls(r.simulator, 503) >= 4, 10_000, 20)).toBe(true);
+    expect(r.simulator.stats.bulk).toBe(1);
+    expect(await waitFor(() => r.simulator.stats.bulk === 3, 10_000, 20)).toBe(true);
+    expect(await r.pipeline.queues.deadLetter.count()).toBe(0);
+    r.simulator.faults.clearOutages('status');
+    expect(await waitFor(() => r.summaries.length === 1, 20_000)).toBe(true);
+    expect(r.summaries[0]).toMatchObject({ deadLettered: 0, pending: 0 });
+    expect(r.summaries[0]?.resubmitted).toBeGreaterThanOrEqual(2);
+    expect(r.logs.some((l) => l.msg === 'bulk batch not complete within the give-up time: submitting its rows again')).toBe(true);
+    expect(await r.pipeline.queues.deadLetter.count()).toBe(0);
+    expect(await waitFor(async () => (await r.pipeline.store.inFlightVisitors()) === 0)).toBe(true);
   });
 
   it('polls an incomplete batch again with growing delays, and keeps the counts of failed rows across polls', async () => {

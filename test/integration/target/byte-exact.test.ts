@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer } from '../../../src/intake/producer.js';
+import { bulkSafe } from '../../../src/target/bulk-rows.js';
 import { deletePrefix, newRedis } from '../../harness/context.js';
 import { startTestPipeline, waitFor } from '../../harness/pipeline.js';
 
@@ -37,8 +38,11 @@ async function roundTrip(mode: 'single' | 'bulk', seed: number, count: number): 
     const rand = prng(seed);
     const expected = new Map<string, { reason: string; outcome: string }>();
     const events = Array.from({ length: count }, (_, i) => {
-      // Visitor ids carry the traps too (but not "+" or "/", which Target forbids).
-      const id = `v${i}-${[...randomValue(rand).replace(/[+/\p{C}\u2028\u2029]/gu, '')].slice(0, 20).join('')}`;
+      // Visitor ids carry the traps too (but not "+" or "/", which Target forbids; and in bulk
+      // mode not the characters no bulk cell can carry: test/e2e/encoding-routes.test.ts shows
+      // what becomes of those).
+      const forbidden = mode === 'bulk' ? /[+/%,"\p{C}\u2028\u2029]/gu : /[+/\p{C}\u2028\u2029]/gu;
+      const id = `v${i}-${[...randomValue(rand).replace(forbidden, '')].slice(0, 20).join('')}`;
       const reason = randomValue(rand);
       const outcome = randomValue(rand);
       expected.set(id, { reason, outcome });
@@ -56,8 +60,17 @@ async function roundTrip(mode: 'single' | 'bulk', seed: number, count: number): 
       expect(profile?.callCentreLastOutcome, `seed ${seed} visitor ${JSON.stringify(id)}`).toBe(values.outcome);
     }
     expect(running.simulator.stats.byStatus[400] ?? 0).toBe(0);
-    if (mode === 'bulk') expect(running.simulator.stats.single).toBe(0);
-    else expect(running.simulator.stats.bulk).toBe(0);
+    if (mode === 'bulk') {
+      // Values holding a character with no documented bulk encoding went by single update,
+      // once per such visitor at most; every other value by bulk.
+      const unsafe = [...expected.values()].filter((v) => !bulkSafe(v.reason) || !bulkSafe(v.outcome)).length;
+      expect(unsafe).toBeGreaterThan(0);
+      expect(running.simulator.stats.single).toBe(unsafe);
+      expect(running.simulator.stats.bulk).toBeGreaterThan(0);
+    } else {
+      expect(running.simulator.stats.bulk).toBe(0);
+    }
+    expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
   } finally {
     await running.close();
     await deletePrefix(redis, running.prefix);
