@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer } from '../../src/intake/producer.js';
-import type { DeadLetter } from '../../src/queues.js';
 import { deletePrefix, newRedis } from '../harness/context.js';
 import { startTestPipeline, waitFor } from '../harness/pipeline.js';
 
