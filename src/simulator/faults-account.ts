@@ -13,6 +13,7 @@ export class AccountFaults {
   private stuckLeft = 0;
   private readonly rejected = new Map<string, number>();
   private readonly slow = new Map<string, number>();
+  private readonly unlisted = new Set<string>();
   private timing: BatchTiming | undefined;
 
   /**
@@ -28,6 +29,20 @@ export class AccountFaults {
   /** The status an update for this visitor id must get, if it is refused. */
   rejectionFor(id: string | undefined): number | undefined {
     return id === undefined ? undefined : this.rejected.get(id);
+  }
+
+  /**
+   * Bulk rows with this visitor id fail (a failed update of their batch) without being
+   * listed among the failed profiles of the status details, until `restore()`: "rows fail
+   * without ids", which Adobe does not rule out. Single updates are not affected.
+   */
+  failRowsUnlisted(id: string): void {
+    this.unlisted.add(id);
+  }
+
+  /** Whether bulk rows with this id fail unlisted. */
+  failsUnlisted(id: string): boolean {
+    return this.unlisted.has(id);
   }
 
   /** Single updates naming this visitor id take `ms` longer to answer, until `restore()`. */
@@ -76,6 +91,7 @@ export class AccountFaults {
     this.stuckLeft = 0;
     this.rejected.clear();
     this.slow.clear();
+    this.unlisted.clear();
     this.timing = undefined;
   }
 }

@@ -76,6 +76,8 @@ export const FaultsSchema = z.object({
   latencyMs: z.number().int().min(0).max(120_000).optional(),
   /** Single updates for these visitor ids are refused with 400; their bulk rows fail. */
   rejectVisitors: z.array(z.string().min(1).max(256)).max(10_000).optional(),
+  /** Bulk rows for these visitor ids fail without being listed in the batch status details. */
+  failRowsUnlisted: z.array(z.string().min(1).max(256)).max(10_000).optional(),
   /** Retry-After (seconds) sent with injected global failures. */
   retryAfterSeconds: RetryAfterSeconds.optional(),
   /**
@@ -150,6 +152,7 @@ export function applyFaults(ctx: Pick<SimulatorContext, 'faults'>, faults: Fault
   if (faults.dropConnections !== undefined) ctx.faults.dropConnections(faults.dropConnections);
   if (faults.stickNextBatches !== undefined) ctx.faults.stickNextBatches(faults.stickNextBatches);
   for (const id of faults.rejectVisitors ?? []) ctx.faults.rejectVisitor(id);
+  for (const id of faults.failRowsUnlisted ?? []) ctx.faults.failRowsUnlisted(id);
   if (faults.slowBatches === null) ctx.faults.slowBatches(undefined);
   else if (faults.slowBatches !== undefined) {
     ctx.faults.slowBatches({ processingMs: faults.slowBatches.batchProcessingMs, jitterMs: faults.slowBatches.batchProcessingJitterMs ?? 0 });

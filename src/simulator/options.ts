@@ -42,6 +42,12 @@ export interface SimulatorOptions {
    * true.
    */
   v2Override?: boolean;
+  /**
+   * List failed rows in the batch status details, one
+   * `<profile><id>ID</id><status>failed</status></profile>` each (documented in Adobe's May
+   * 2020 release notes). Default true.
+   */
+  listFailedRows?: boolean;
   /** Random numbers in [0, 1) for the processing jitter. Default `Math.random`. */
   random?: () => number;
   /** Fastify `logger` option, or a pino logger instance. Default false. */

@@ -29,12 +29,13 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  * - otherwise 200 with the documented body; its status link names an edge host, as Target's
  *   does (`statusLink`, see status-links.ts). The batch is `incomplete` for its processing
  *   time (`batchProcessingMs` + jitter, or the `slowBatches` fault), see batches.ts. A row whose id is
- *   refused by `faults.rejectVisitor` is not applied and counts as a failed update (simulator
- *   choice: Target documents no per-row errors, only the `failedUpdates` count).
+ *   refused by `faults.rejectVisitor` (or `failRowsUnlisted`) is not applied and counts as a
+ *   failed update.
  *
  * `GET /m2/:client/profile/batchStatus?batchId=<id>[&showDetails=true]`, also on
  * `/m2/:client/v2/profile/batchStatus` (the older documented link; `m2Node` is ignored): the
- * documented fields; an id the simulator no longer keeps (`statusRetentionMs` after submit,
+ * documented fields, and with `showDetails=true` one `<profile><id>…</id><status>failed</status></profile>`
+ * per listed failed row (see xml.ts); an id the simulator no longer keeps (`statusRetentionMs` after submit,
  * default 24 h) or never issued → 404 with an XML error (simulator choice: Adobe documents
  * neither how long statuses are kept nor what an unknown id answers).
  */
@@ -66,14 +67,16 @@ function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply
   if (!parsed.ok) return reject(parsed.message);
 
   const stuck = ctx.faults.takeStuckBatch();
-  // Rows of visitors refused by `faults.rejectVisitor` are decided now, as the batch is taken.
+  // Rows refused by `rejectVisitor` / `failRowsUnlisted` are decided now, as the batch is taken.
   const rejectedRows = new Set<number>();
+  const unlistedRows = new Set<number>();
   parsed.rows.forEach((row, index) => {
-    if (ctx.faults.rejectionFor(row.id) !== undefined) rejectedRows.add(index);
+    if (ctx.faults.failsUnlisted(row.id)) unlistedRows.add(index);
+    else if (ctx.faults.rejectionFor(row.id) !== undefined) rejectedRows.add(index);
   });
   const timing = ctx.faults.batchTiming() ?? ctx.settings.batchTiming;
   const processingMs = timing.processingMs + ctx.random() * timing.jitterMs;
-  const batchId = ctx.batches.submit({ api, kind: parsed.kind, columns: parsed.columns, rows: parsed.rows }, { processingMs, stuck, rejectedRows });
+  const batchId = ctx.batches.submit({ api, kind: parsed.kind, columns: parsed.columns, rows: parsed.rows }, { processingMs, stuck, rejectedRows, unlistedRows });
   if (api === 'v2') ctx.stats.bulk += 1;
   else ctx.stats.bulkV1 += 1;
   const statusUrl = batchStatusLink(ctx.settings.statusLink, ctx.settings.clientCode, batchId, ctx.publicUrl());

@@ -104,6 +104,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     maxValueLength,
     now,
     v2Override: options.v2Override ?? true,
+    listFailedRows: options.listFailedRows ?? true,
     ...(options.statusRetentionMs !== undefined ? { retentionMs: options.statusRetentionMs } : {}),
   });
   store.setBeforeAccess(() => batches.settle());
