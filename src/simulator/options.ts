@@ -68,9 +68,9 @@ export interface SimulatorOptions {
   /** Longest attribute value in characters (documented 256). Default 256. */
   maxValueLength?: number;
   /**
-   * Whether bulk cells are percent-decoded once more after the documented form layer
-   * (undocumented; see parseBatchBody). `'none'` emulates a Target that does not. Default
-   * `'percent'`.
+   * Whether bulk cells are percent-decoded once more after the documented form layer.
+   * Adobe documents only the form layer, so `'none'` (default) stores cells as they stand
+   * after it; `'percent'` emulates a Target that decodes cells again (see parseBatchBody).
    */
   bulkCellDecoding?: BulkCellDecoding;
   /**

@@ -117,7 +117,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       authToken: options.authToken,
       createOnSingleUpdate: options.createOnSingleUpdate ?? true,
       maxValueLength,
-      bulkCellDecoding: options.bulkCellDecoding ?? 'percent',
+      bulkCellDecoding: options.bulkCellDecoding ?? 'none',
       statusLink: options.statusLink ?? 'edge',
       batchTiming: {
         processingMs: options.batchProcessingMs ?? LIBRARY_BATCH_PROCESSING_MS,
