@@ -71,7 +71,7 @@ function rowAttributes(columns: readonly string[], row: BatchRow): Map<string, s
   return attrs;
 }
 
-/** setTimeout's longest delay (24.8 days); a batch due later completes by the lazy check. */
+/** setTimeout's longest delay (24.8 days); a batch due later rearms its timer. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
@@ -139,8 +139,7 @@ export class BatchQueue {
     this.records.set(batchId, record);
     this.forgetOld();
     const processingMs = Math.max(0, options.processingMs ?? 0);
-    const timer = setTimeout(() => this.settle(), Math.min(processingMs, MAX_TIMER_MS));
-    this.waiting.set(batchId, {
+    const batch: PendingBatch = {
       record,
       input,
       dueAt: submittedAt + processingMs,
@@ -148,9 +147,23 @@ export class BatchQueue {
       stuck: options.stuck === true,
       rejectedRows: options.rejectedRows ?? new Set(),
       unlistedRows: options.unlistedRows ?? new Set(),
-      timer,
-    });
+      timer: this.arm(batchId, processingMs),
+    };
+    this.waiting.set(batchId, batch);
     return batchId;
+  }
+
+  /**
+   * A timer that settles when the batch should be due. Timers can fire a little early by
+   * the wall clock, and a moved clock can disagree with them, so one that finds its batch
+   * still waiting arms again for the time left.
+   */
+  private arm(batchId: string, delayMs: number): NodeJS.Timeout {
+    return setTimeout(() => {
+      this.settle();
+      const batch = this.waiting.get(batchId);
+      if (batch !== undefined) batch.timer = this.arm(batchId, Math.max(1, batch.dueAt - this.now()));
+    }, Math.min(Math.max(0, delayMs), MAX_TIMER_MS));
   }
 
   /** The status of a batch, or undefined when Target no longer (or never) knew it. */

@@ -88,6 +88,14 @@ export const FaultsSchema = z.object({
     batchProcessingMs: z.number().int().min(0).max(MAX_PROCESSING_MS),
     batchProcessingJitterMs: z.number().int().min(0).max(MAX_PROCESSING_MS).optional(),
   }).strict().nullable().optional(),
+  /**
+   * Other users of the account spend the shared 50-a-minute limit: `callsPerMinute` calls
+   * per window, evenly spread, for `durationMs` (default: until reset); `null` stops them.
+   */
+  otherUsers: z.object({
+    callsPerMinute: z.number().int().min(0).max(100_000),
+    durationMs: z.number().int().min(1).max(MAX_PROCESSING_MS).optional(),
+  }).strict().nullable().optional(),
   /** Faults per endpoint. */
   endpoints: z.object({
     single: EndpointFaultsSchema.optional(),
@@ -153,6 +161,8 @@ export function applyFaults(ctx: Pick<SimulatorContext, 'faults'>, faults: Fault
   if (faults.stickNextBatches !== undefined) ctx.faults.stickNextBatches(faults.stickNextBatches);
   for (const id of faults.rejectVisitors ?? []) ctx.faults.rejectVisitor(id);
   for (const id of faults.failRowsUnlisted ?? []) ctx.faults.failRowsUnlisted(id);
+  if (faults.otherUsers === null) ctx.faults.otherUsers(undefined);
+  else if (faults.otherUsers !== undefined) ctx.faults.otherUsers(faults.otherUsers);
   if (faults.slowBatches === null) ctx.faults.slowBatches(undefined);
   else if (faults.slowBatches !== undefined) {
     ctx.faults.slowBatches({ processingMs: faults.slowBatches.batchProcessingMs, jitterMs: faults.slowBatches.batchProcessingJitterMs ?? 0 });

@@ -189,7 +189,7 @@ describe('bulk rate limit', () => {
       expect(first.map((a) => a.status)).toEqual([200, 200, 200]);
       const refused = await postForm(url, body);
       expect(refused.status).toBe(503);
-      expect(xmlField(refused.text, 'message')).toMatch(/limit of 3 calls per 0.4 s/);
+      expect(xmlField(refused.text, 'message')).toMatch(/Limit of 3 calls per 0.4 s for the Admin, Reporting and bulk profile APIs together/);
       expect(limited.stats.rateLimited).toBe(1);
       expect(limited.stats.bulk).toBe(3);
       await new Promise((resolve) => setTimeout(resolve, 450));
