@@ -48,6 +48,13 @@ export interface SimulatorOptions {
    * 2020 release notes). Default true.
    */
   listFailedRows?: boolean;
+  /**
+   * Profiles expire this long after their last activity, by the clock `now` (Adobe: two
+   * weeks by default, at most 90 days; see profile-lifetime.ts). An expired profile is gone
+   * for fetch; a single update to it answers success and stores nothing; a v2 row creates
+   * it again. Default 14 days; over 90 days is refused with a RangeError.
+   */
+  profileLifetimeMs?: number;
   /** Random numbers in [0, 1) for the processing jitter. Default `Math.random`. */
   random?: () => number;
   /** Fastify `logger` option, or a pino logger instance. Default false. */

@@ -94,8 +94,8 @@ function urlHost(host: string): string {
 /** Starts a simulated Adobe Target on a real port; resolves once it listens. */
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1';
-  const store = new ProfileStore();
   const now = options.now ?? Date.now;
+  const store = new ProfileStore(undefined, { now, ...(options.profileLifetimeMs !== undefined ? { lifetimeMs: options.profileLifetimeMs } : {}) });
   const faults = new FaultInjector(options.latencyMs ?? 0, { now });
   const stats = new SimulatorStats();
   const maxValueLength = options.maxValueLength ?? MAX_VALUE_LENGTH;
