@@ -28,6 +28,7 @@ interface PendingBatch {
   sequence: number;
   stuck: boolean;
   rejectedRows: ReadonlySet<number>;
+  unlistedRows: ReadonlySet<number>;
   timer: NodeJS.Timeout;
 }
 
@@ -44,6 +45,8 @@ export interface BatchQueueOptions {
   maxStatuses?: number;
   /** Apply the v2 override rule (strictest reading; see store.ts). Default true. */
   v2Override?: boolean;
+  /** List the ids of failed rows in the status details. Default true. */
+  listFailedRows?: boolean;
 }
 
 /** How one accepted batch is to be processed. */
@@ -54,6 +57,8 @@ export interface SubmitOptions {
   stuck?: boolean;
   /** Indexes of rows Target refuses (`rejectVisitor`): each counts as a failed update. */
   rejectedRows?: ReadonlySet<number>;
+  /** Indexes of rows that fail without being listed in the status (`failRowsUnlisted`). */
+  unlistedRows?: ReadonlySet<number>;
 }
 
 /** Attribute name → non-empty value of one row. */
@@ -66,7 +71,7 @@ function rowAttributes(columns: readonly string[], row: BatchRow): Map<string, s
   return attrs;
 }
 
-/** setTimeout's longest delay (24.8 days); a batch due later completes by the lazy check. */
+/** setTimeout's longest delay (24.8 days); a batch due later rearms its timer. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
@@ -81,8 +86,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * jitter a later batch can land before an earlier one.
  *
  * Rows: an empty cell sets nothing; a batch whose rows are all empty is ignored entirely
- * (documented); a row with an invalid id or value, or refused by `rejectVisitor`, is a
- * failed update; v2 rows create profiles and follow the override rule of store.ts; v1 rows
+ * (documented); a row with an invalid id or value, over the 64 KB profile cap, or refused by
+ * `rejectVisitor` / `failRowsUnlisted`, is a failed update, and its id is listed in the
+ * status details (not for `failRowsUnlisted`, nor with `listFailedRows: false`); v2 rows create profiles and follow the override rule of store.ts; v1 rows
  * update existing profiles only (else `profilesNotFound`) and override nothing.
  *
  * Retention (not documented by Adobe; a simulator choice): a status is answered for
@@ -98,6 +104,8 @@ export class BatchQueue {
   private settling = false;
   /** Attributes removed by the v2 override rule so far. */
   overrideRemovals = 0;
+  /** Rows counted as failed updates so far (listed or not). */
+  failedRows = 0;
   private readonly now: () => number;
   private readonly retentionMs: number;
   private readonly maxStatuses: number;
@@ -125,22 +133,37 @@ export class BatchQueue {
       successfulUpdates: 0,
       profilesNotFound: 0,
       failedUpdates: 0,
+      failedIds: [],
       submittedAt,
     };
     this.records.set(batchId, record);
     this.forgetOld();
     const processingMs = Math.max(0, options.processingMs ?? 0);
-    const timer = setTimeout(() => this.settle(), Math.min(processingMs, MAX_TIMER_MS));
-    this.waiting.set(batchId, {
+    const batch: PendingBatch = {
       record,
       input,
       dueAt: submittedAt + processingMs,
       sequence: this.sequence,
       stuck: options.stuck === true,
       rejectedRows: options.rejectedRows ?? new Set(),
-      timer,
-    });
+      unlistedRows: options.unlistedRows ?? new Set(),
+      timer: this.arm(batchId, processingMs),
+    };
+    this.waiting.set(batchId, batch);
     return batchId;
+  }
+
+  /**
+   * A timer that settles when the batch should be due. Timers can fire a little early by
+   * the wall clock, and a moved clock can disagree with them, so one that finds its batch
+   * still waiting arms again for the time left.
+   */
+  private arm(batchId: string, delayMs: number): NodeJS.Timeout {
+    return setTimeout(() => {
+      this.settle();
+      const batch = this.waiting.get(batchId);
+      if (batch !== undefined) batch.timer = this.arm(batchId, Math.max(1, batch.dueAt - this.now()));
+    }, Math.min(Math.max(0, delayMs), MAX_TIMER_MS));
   }
 
   /** The status of a batch, or undefined when Target no longer (or never) knew it. */
@@ -150,7 +173,7 @@ export class BatchQueue {
     const record = this.records.get(batchId);
     if (record === undefined) return undefined;
     const { submittedAt: _submittedAt, ...view } = record;
-    return view;
+    return { ...view, failedIds: [...record.failedIds] };
   }
 
   /** Number of batches accepted but not yet processed. */
@@ -186,25 +209,31 @@ export class BatchQueue {
     this.waiting.clear();
   }
 
-  private apply({ record, input, rejectedRows }: PendingBatch): void {
+  private apply({ record, input, rejectedRows, unlistedRows }: PendingBatch): void {
     const rows = input.rows.map((row) => ({ row, attrs: rowAttributes(input.columns, row) }));
     // Documented: a batch with only empty values is ignored entirely.
     const ignored = rows.every(({ attrs }) => attrs.size === 0);
     const v1 = input.api === 'v1';
     const override = !v1 && (this.options.v2Override ?? true);
+    const fail = (index: number, id: string): void => {
+      record.failedUpdates += 1;
+      this.failedRows += 1;
+      if ((this.options.listFailedRows ?? true) && !unlistedRows.has(index)) record.failedIds.push(id);
+    };
     for (const [index, { row, attrs }] of rows.entries()) {
       record.consumedCount += 1;
       if (ignored) continue;
+      const refused = rejectedRows.has(index) || unlistedRows.has(index);
       if (attrs.size === 0) {
         // Sets nothing and counts neither way; under the strictest reading of the override
         // it is still a v2 update of that visitor, so it removes what the last v2 row set.
-        if (override && identityProblem(input.kind, row.id) === undefined && !rejectedRows.has(index)) {
+        if (override && !refused && identityProblem(input.kind, row.id) === undefined) {
           this.overrideRemovals += this.store.applyRow(input.kind, row.id, attrs, { create: false, via: 'bulk', v2Override: true }).removed.length;
         }
         continue;
       }
-      if (rejectedRows.has(index) || !this.rowIsValid(input.kind, row.id, attrs)) {
-        record.failedUpdates += 1;
+      if (refused || !this.rowIsValid(input.kind, row.id, attrs)) {
+        fail(index, row.id);
         continue;
       }
       // v2 creates profiles it has not seen; v1 updates existing ones only (notFound). A row
@@ -213,7 +242,7 @@ export class BatchQueue {
       this.overrideRemovals += removed.length;
       if (outcome === 'created' || outcome === 'updated') record.successfulUpdates += 1;
       else if (outcome === 'notFound') record.profilesNotFound += 1;
-      else record.failedUpdates += 1;
+      else fail(index, row.id);
     }
     record.status = 'complete';
   }

@@ -35,38 +35,36 @@ function findBatchValue(raw: string): string | undefined {
   }
 }
 
-/** Whether cells are percent-decoded after the form layer (see {@link parseBatchBody}). */
+/** Whether cells are percent-decoded once more after the form layer (see {@link parseBatchBody}). */
 export type BulkCellDecoding = 'percent' | 'none';
 
 /**
- * Reads a Bulk Profile Update v2 body (`batch=…`, `application/x-www-form-urlencoded`)
- * exactly the way the simulator's Target does. Two encoding layers:
+ * Reads a Bulk Profile Update body (v1 or v2: `batch=…`, `application/x-www-form-urlencoded`)
+ * exactly the way the simulator's Target does. Two layers:
  *
- * 1. **Form layer (documented Target behaviour).** The body is split on raw `&` and the first
- *    `batch` parameter is taken (a raw `&` truncates the file); its value is form-decoded:
- *    `+` becomes a space, `%XX` are UTF-8 bytes, and a malformed escape (`%zz`, a lone `%`,
+ * 1. **Form layer (documented).** The body is split on raw `&` and the first `batch`
+ *    parameter is taken (a raw `&` truncates the file); its value is form-decoded: `+`
+ *    becomes a space, `%XX` are UTF-8 bytes, and a malformed escape (`%zz`, a lone `%`,
  *    non-UTF-8 bytes) rejects the whole batch (`success=false`).
- * 2. **Cell layer (not documented; a simulator choice).** The decoded file is split into lines
- *    on `\n` (a trailing `\r` is dropped) and each line on `,`. With `cellDecoding: 'percent'`
- *    (default) every cell, header cells included, is then percent-decoded again with plain
- *    `decodeURIComponent` semantics (`+` stays `+`), and a malformed cell escape rejects the
- *    batch. With `'none'` cells are taken as they are: a Target that decodes only the
- *    documented form layer.
- *
- * The client (src/target/bulk-file.ts) escapes in cells only `%`, `,`, `"`, CR and LF, so a
- * value without those reads the same in both modes; one with them arrives exact only with
- * `'percent'`. A client that escaped whole cells with encodeURIComponent reads the same as
- * well in `'percent'` mode (decoding is the same), but not in `'none'`.
+ * 2. **Lines and cells.** The decoded file is split into lines on `\n` (a trailing `\r` is
+ *    dropped) and each line on `,`. Whether Target decodes each cell once more is **not
+ *    documented**, so by default (`cellDecoding: 'none'`) cells are taken as they are: a
+ *    value reaches the store exactly as it stood in the file after the form layer, and a
+ *    value holding `%`, `,`, `"`, CR or LF has no bulk encoding that is documented (a
+ *    client that escapes `%` as `%25` in a cell stores `%25`). `'percent'` emulates a Target
+ *    that percent-decodes every cell (header cells included) once more with plain
+ *    `decodeURIComponent` semantics (`+` stays `+`; a malformed cell escape rejects the
+ *    batch): a client whose bytes are right under both modes depends on nothing undocumented.
  *
  * Rules after decoding: the header is `pcId,<attr>…` or `thirdPartyId,<attr>…` with at
  * least one bare attribute name (no `profile.` prefix, no duplicates); blank lines are
  * ignored; a row with more cells than the header rejects the batch, fewer cells are padded
  * with empty cells; an empty cell becomes `undefined` (it never clears a stored value);
  * more than 500,000 rows reject the batch. Rows whose values are all empty are kept here;
- * the processor skips them. Per-row problems (empty or invalid id, value too long) are not
- * batch failures: Target reports them only as `failedUpdates`.
+ * the processor decides (batches.ts). Per-row problems (empty or invalid id, value too long)
+ * are not batch failures: Target reports them as `failedUpdates`.
  */
-export function parseBatchBody(raw: string, cellDecoding: BulkCellDecoding = 'percent'): ParsedBatch {
+export function parseBatchBody(raw: string, cellDecoding: BulkCellDecoding = 'none'): ParsedBatch {
   const encoded = findBatchValue(raw);
   if (encoded === undefined) return { ok: false, message: 'body has no "batch" parameter' };
   const file = decodeFormComponent(encoded);

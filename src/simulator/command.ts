@@ -1,6 +1,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import type { BulkCellDecoding } from './bulk-format.js';
 import { applyFaults, parseFaultsJson } from './faults-schema.js';
 import { BATCH_STATUS_RETENTION_MS, DEMO_BATCH_PROCESSING_MS } from './limits.js';
+import { DEFAULT_PROFILE_LIFETIME_MS } from './profile-lifetime.js';
 import { startSimulator } from './server.js';
 import { STATUS_LINK_STYLES, type StatusLinkStyle } from './status-links.js';
 
@@ -19,6 +21,11 @@ function nonNegative(value: string): number {
 function singleCreates(value: string): 'all' | 'pcId' | 'none' {
   if (value === 'all' || value === 'pcId' || value === 'none') return value;
   throw new InvalidArgumentError('expected pcId, all or none');
+}
+
+function cellDecoding(value: string): BulkCellDecoding {
+  if (value === 'none' || value === 'percent') return value;
+  throw new InvalidArgumentError('expected none or percent');
 }
 
 function statusLink(value: string): StatusLinkStyle {
@@ -51,10 +58,12 @@ export function registerSimulatorCommand(program: Command): void {
     .option('--bulk-calls-per-minute <n>', 'bulk calls admitted per minute before HTTP 503', nonNegative, 50)
     .option('--single-creates <which>', 'which unknown ids a single update creates: pcId (Target issued it, so it exists; an unknown mbox3rdPartyId is dropped with a success answer, as Target does), all, or none', singleCreates, 'pcId')
     .option('--status-link <style>', 'batchStatus link in submit answers: edge (documented http://mboxedge45.tt.omtrdc.net/...), edge-legacy (documented older .../v2/...&m2Node=00) or self (this simulator, followable as is)', statusLink, 'edge')
+    .option('--profile-lifetime <ms>', 'profiles expire this long after their last activity (Target: 14 days by default, at most 90)', nonNegative, DEFAULT_PROFILE_LIFETIME_MS)
+    .option('--bulk-cell-decoding <mode>', 'none: Target decodes bulk files once, the documented form layer; percent: it also percent-decodes each cell (not documented)', cellDecoding, 'none')
     .option('--no-v2-override', 'turn off the v2 override (by default a v2 row removes what the previous v2 row for that visitor set and it does not carry: the strictest reading of Adobe\'s documentation)')
     .option('--public-url <url>', 'base URL clients reach it at (for --status-link self), e.g. http://simulator:8090')
     .option('--faults <json>', 'faults to start with (or SIMULATOR_FAULTS), same JSON as POST /_simulator/faults, e.g. {"endpoints":{"bulk":{"outageWindows":[{"startInMs":10000,"durationMs":30000}]}}}; times count from start', faults)
-    .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; batchProcessingJitter: number; statusRetention: number; bulkCallsPerMinute: number; publicUrl?: string; statusLink: StatusLinkStyle; v2Override: boolean; faults?: ReturnType<typeof faults>; singleCreates: 'all' | 'pcId' | 'none' }) => {
+    .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; batchProcessingJitter: number; statusRetention: number; bulkCallsPerMinute: number; publicUrl?: string; statusLink: StatusLinkStyle; v2Override: boolean; bulkCellDecoding: BulkCellDecoding; profileLifetime: number; faults?: ReturnType<typeof faults>; singleCreates: 'all' | 'pcId' | 'none' }) => {
       const authToken = opts.authToken ?? process.env.SIMULATOR_AUTH_TOKEN;
       const initialFaults = opts.faults ?? (process.env.SIMULATOR_FAULTS !== undefined && process.env.SIMULATOR_FAULTS !== '' ? faults(process.env.SIMULATOR_FAULTS) : undefined);
       const simulator = await startSimulator({
@@ -69,6 +78,8 @@ export function registerSimulatorCommand(program: Command): void {
         createOnSingleUpdate: opts.singleCreates,
         statusLink: opts.statusLink,
         v2Override: opts.v2Override,
+        bulkCellDecoding: opts.bulkCellDecoding,
+        profileLifetimeMs: opts.profileLifetime,
         ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl.replace(/\/+$/, '') } : {}),
         ...(authToken !== undefined && authToken !== '' ? { authToken } : {}),
       });

@@ -25,8 +25,9 @@ export interface SimulatorContext {
   faults: FaultInjector;
   stats: SimulatorStats;
   batches: BatchQueue;
-  bulkLimit: RollingWindowLimit;
-  bulkLimitDescription: string;
+  /** The 50-a-minute limit Target counts for the Admin, Reporting and bulk APIs together. */
+  sharedLimit: RollingWindowLimit;
+  sharedLimitDescription: string;
   /** Base of `'self'` batch status links; known only once the server listens. */
   publicUrl(): string;
   /** The simulator's clock (epoch ms): batch completion, status retention, outage windows. */

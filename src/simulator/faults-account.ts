@@ -1,19 +1,35 @@
+import type { BackgroundLoad } from './rate-limit.js';
+
 /** Processing time of the batches accepted from now on: `processingMs + random() * jitterMs`. */
 export interface BatchTiming {
   processingMs: number;
   jitterMs: number;
 }
 
+/** Other users of the account calling the APIs that share the per-minute limit. */
+export interface OtherUsersOptions {
+  /** Their calls per minute (per `bulkRateWindowMs` window), spread evenly. */
+  callsPerMinute: number;
+  /** How long they keep calling, from now. Default: until `restore()`. */
+  durationMs?: number;
+}
+
 /**
  * Faults about data and the account rather than one endpoint's availability: visitors
- * Target refuses or answers slowly, batches that stick or process slowly. The
- * {@link FaultInjector} carries them; `restore()` clears them with the rest.
+ * Target refuses or answers slowly, batches that stick or process slowly, other users
+ * spending the shared limit. The {@link FaultInjector} carries them; `restore()` clears
+ * them with the rest.
  */
 export class AccountFaults {
   private stuckLeft = 0;
   private readonly rejected = new Map<string, number>();
   private readonly slow = new Map<string, number>();
+  private readonly unlisted = new Set<string>();
   private timing: BatchTiming | undefined;
+  private others: BackgroundLoad | undefined;
+
+  /** @param clock the simulator's clock (epoch ms). */
+  constructor(protected readonly clock: () => number) {}
 
   /**
    * Updates naming this visitor id are refused, like a profile Target will not take, until
@@ -28,6 +44,20 @@ export class AccountFaults {
   /** The status an update for this visitor id must get, if it is refused. */
   rejectionFor(id: string | undefined): number | undefined {
     return id === undefined ? undefined : this.rejected.get(id);
+  }
+
+  /**
+   * Bulk rows with this visitor id fail (a failed update of their batch) without being
+   * listed among the failed profiles of the status details, until `restore()`: "rows fail
+   * without ids", which Adobe does not rule out. Single updates are not affected.
+   */
+  failRowsUnlisted(id: string): void {
+    this.unlisted.add(id);
+  }
+
+  /** Whether bulk rows with this id fail unlisted. */
+  failsUnlisted(id: string): boolean {
+    return this.unlisted.has(id);
   }
 
   /** Single updates naming this visitor id take `ms` longer to answer, until `restore()`. */
@@ -71,11 +101,39 @@ export class AccountFaults {
     return this.timing;
   }
 
+  /**
+   * Other users of the account make `callsPerMinute` calls per window of the shared
+   * Admin/Reporting/bulk limit, evenly spread from now (for `durationMs`, else until
+   * `restore()` or `otherUsers(undefined)`), so fewer are left for the pipeline. Adobe
+   * documents that the limit counts these APIs together (per user, says a knowledge-base
+   * article); the simulator takes the strictest reading, one pool for the account.
+   */
+  otherUsers(options: OtherUsersOptions | undefined): void {
+    if (options === undefined) {
+      this.others = undefined;
+      return;
+    }
+    if (!(options.callsPerMinute >= 0)) throw new RangeError('callsPerMinute must be 0 or more');
+    const from = this.clock();
+    this.others = {
+      callsPerWindow: options.callsPerMinute,
+      from,
+      ...(options.durationMs !== undefined ? { until: from + options.durationMs } : {}),
+    };
+  }
+
+  /** The other users' load on the shared limit, if any. */
+  otherUsersLoad(): BackgroundLoad | undefined {
+    return this.others;
+  }
+
   /** Clears every fault of this class. */
   protected restoreAccountFaults(): void {
     this.stuckLeft = 0;
     this.rejected.clear();
     this.slow.clear();
+    this.unlisted.clear();
     this.timing = undefined;
+    this.others = undefined;
   }
 }

@@ -76,6 +76,8 @@ export const FaultsSchema = z.object({
   latencyMs: z.number().int().min(0).max(120_000).optional(),
   /** Single updates for these visitor ids are refused with 400; their bulk rows fail. */
   rejectVisitors: z.array(z.string().min(1).max(256)).max(10_000).optional(),
+  /** Bulk rows for these visitor ids fail without being listed in the batch status details. */
+  failRowsUnlisted: z.array(z.string().min(1).max(256)).max(10_000).optional(),
   /** Retry-After (seconds) sent with injected global failures. */
   retryAfterSeconds: RetryAfterSeconds.optional(),
   /**
@@ -85,6 +87,14 @@ export const FaultsSchema = z.object({
   slowBatches: z.object({
     batchProcessingMs: z.number().int().min(0).max(MAX_PROCESSING_MS),
     batchProcessingJitterMs: z.number().int().min(0).max(MAX_PROCESSING_MS).optional(),
+  }).strict().nullable().optional(),
+  /**
+   * Other users of the account spend the shared 50-a-minute limit: `callsPerMinute` calls
+   * per window, evenly spread, for `durationMs` (default: until reset); `null` stops them.
+   */
+  otherUsers: z.object({
+    callsPerMinute: z.number().int().min(0).max(100_000),
+    durationMs: z.number().int().min(1).max(MAX_PROCESSING_MS).optional(),
   }).strict().nullable().optional(),
   /** Faults per endpoint. */
   endpoints: z.object({
@@ -150,6 +160,9 @@ export function applyFaults(ctx: Pick<SimulatorContext, 'faults'>, faults: Fault
   if (faults.dropConnections !== undefined) ctx.faults.dropConnections(faults.dropConnections);
   if (faults.stickNextBatches !== undefined) ctx.faults.stickNextBatches(faults.stickNextBatches);
   for (const id of faults.rejectVisitors ?? []) ctx.faults.rejectVisitor(id);
+  for (const id of faults.failRowsUnlisted ?? []) ctx.faults.failRowsUnlisted(id);
+  if (faults.otherUsers === null) ctx.faults.otherUsers(undefined);
+  else if (faults.otherUsers !== undefined) ctx.faults.otherUsers(faults.otherUsers);
   if (faults.slowBatches === null) ctx.faults.slowBatches(undefined);
   else if (faults.slowBatches !== undefined) {
     ctx.faults.slowBatches({ processingMs: faults.slowBatches.batchProcessingMs, jitterMs: faults.slowBatches.batchProcessingJitterMs ?? 0 });

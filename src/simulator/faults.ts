@@ -1,6 +1,6 @@
 import { AccountFaults } from './faults-account.js';
 
-export { type BatchTiming } from './faults-account.js';
+export { type BatchTiming, type OtherUsersOptions } from './faults-account.js';
 /** The simulated endpoints faults can be aimed at. */
 export const FAULT_ENDPOINTS = ['single', 'bulk', 'status', 'fetch'] as const;
 export type FaultEndpoint = (typeof FAULT_ENDPOINTS)[number];
@@ -98,7 +98,7 @@ export class FaultInjector extends AccountFaults {
    * @param options.now the clock of outage windows (epoch ms). Default `Date.now`.
    */
   constructor(private readonly initialLatencyMs = 0, options: { now?: () => number } = {}) {
-    super();
+    super(options.now ?? Date.now);
     this.now = options.now ?? Date.now;
     this.scope('all').latencyMs = initialLatencyMs;
   }

@@ -10,6 +10,19 @@ export function sendXmlError(reply: FastifyReply, status: number, message: strin
   return reply.code(status).type(XML_CONTENT_TYPE).send(errorXml(message));
 }
 
+/**
+ * Counts one call against the limit Target shares between the Admin, Reporting and bulk
+ * profile APIs (bulk submits v1 and v2, batch status calls on both paths, Admin API calls),
+ * and returns the 503 message when the rolling window is full (the call is then not
+ * counted). Adobe documents HTTP 503 past the limit and no Retry-After, so none is sent.
+ */
+export function sharedLimitRefusal(ctx: SimulatorContext): string | undefined {
+  if (ctx.sharedLimit.tryAdmit()) return undefined;
+  ctx.stats.rateLimited += 1;
+  const waitMs = ctx.sharedLimit.msUntilFree();
+  return `Limit of ${ctx.sharedLimitDescription} for the Admin, Reporting and bulk profile APIs together reached; next call admitted in ${waitMs} ms`;
+}
+
 /** Route `config` naming which endpoint a route is, so faults can be aimed at it. */
 export interface EndpointRouteConfig {
   endpoint: FaultEndpoint;

@@ -42,6 +42,19 @@ export interface SimulatorOptions {
    * true.
    */
   v2Override?: boolean;
+  /**
+   * List failed rows in the batch status details, one
+   * `<profile><id>ID</id><status>failed</status></profile>` each (documented in Adobe's May
+   * 2020 release notes). Default true.
+   */
+  listFailedRows?: boolean;
+  /**
+   * Profiles expire this long after their last activity, by the clock `now` (Adobe: two
+   * weeks by default, at most 90 days; see profile-lifetime.ts). An expired profile is gone
+   * for fetch; a single update to it answers success and stores nothing; a v2 row creates
+   * it again. Default 14 days; over 90 days is refused with a RangeError.
+   */
+  profileLifetimeMs?: number;
   /** Random numbers in [0, 1) for the processing jitter. Default `Math.random`. */
   random?: () => number;
   /** Fastify `logger` option, or a pino logger instance. Default false. */
@@ -62,9 +75,9 @@ export interface SimulatorOptions {
   /** Longest attribute value in characters (documented 256). Default 256. */
   maxValueLength?: number;
   /**
-   * Whether bulk cells are percent-decoded once more after the documented form layer
-   * (undocumented; see parseBatchBody). `'none'` emulates a Target that does not. Default
-   * `'percent'`.
+   * Whether bulk cells are percent-decoded once more after the documented form layer.
+   * Adobe documents only the form layer, so `'none'` (default) stores cells as they stand
+   * after it; `'percent'` emulates a Target that decodes cells again (see parseBatchBody).
    */
   bulkCellDecoding?: BulkCellDecoding;
   /**

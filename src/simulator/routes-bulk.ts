@@ -3,7 +3,7 @@ import type { BulkApi } from './batches.js';
 import { parseBatchBody } from './bulk-format.js';
 import { rawQuery, type SimulatorContext } from './context.js';
 import { parseForm, preview } from './form-encoding.js';
-import { sendXmlError, type EndpointRouteConfig } from './guards.js';
+import { sendXmlError, sharedLimitRefusal, type EndpointRouteConfig } from './guards.js';
 import { BULK_MAX_BODY_BYTES } from './limits.js';
 import { BATCH_STATUS_PATHS, batchStatusLink } from './status-links.js';
 import { batchAcceptedXml, batchStatusXml, errorXml, XML_CONTENT_TYPE } from './xml.js';
@@ -19,9 +19,11 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  * updates existing profiles only (an unknown or expired id counts in `profilesNotFound`,
  * documented) and has no override (none documented for v1). Both:
  * - more than `bulkCallsPerMinute` (default 50) admitted calls in the rolling window → 503
- *   (documented), without `Retry-After` (none documented). Counted: calls past the fault,
- *   client-code and bearer checks, including ones answered `success=false`; calls refused
- *   with 503 do not count. Batch status calls are not limited;
+ *   (documented), without `Retry-After` (none documented). Adobe counts the Admin,
+ *   Reporting and bulk profile APIs together; the simulator counts, in one window, bulk
+ *   submits (v1, v2), batch status calls (both paths), Admin API calls (routes-admin.ts) and
+ *   the `otherUsers` fault. Counted: calls past the fault, client-code and bearer checks,
+ *   including ones answered `success=false` or 404; calls refused with 503 do not count;
  * - body of 50 MiB or more → 413 before it is read to the end (simulator choice; Adobe only
  *   says "under 50 MB");
  * - a body that is not form-encoded, or a file Target cannot read (see `parseBatchBody`) →
@@ -29,12 +31,13 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  * - otherwise 200 with the documented body; its status link names an edge host, as Target's
  *   does (`statusLink`, see status-links.ts). The batch is `incomplete` for its processing
  *   time (`batchProcessingMs` + jitter, or the `slowBatches` fault), see batches.ts. A row whose id is
- *   refused by `faults.rejectVisitor` is not applied and counts as a failed update (simulator
- *   choice: Target documents no per-row errors, only the `failedUpdates` count).
+ *   refused by `faults.rejectVisitor` (or `failRowsUnlisted`) is not applied and counts as a
+ *   failed update.
  *
  * `GET /m2/:client/profile/batchStatus?batchId=<id>[&showDetails=true]`, also on
  * `/m2/:client/v2/profile/batchStatus` (the older documented link; `m2Node` is ignored): the
- * documented fields; an id the simulator no longer keeps (`statusRetentionMs` after submit,
+ * documented fields, and with `showDetails=true` one `<profile><id>…</id><status>failed</status></profile>`
+ * per listed failed row (see xml.ts); an id the simulator no longer keeps (`statusRetentionMs` after submit,
  * default 24 h) or never issued → 404 with an XML error (simulator choice: Adobe documents
  * neither how long statuses are kept nor what an unknown id answers).
  */
@@ -49,11 +52,8 @@ export function registerBulkRoutes(app: FastifyInstance, ctx: SimulatorContext):
 }
 
 function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply, api: BulkApi): FastifyReply {
-  if (!ctx.bulkLimit.tryAdmit()) {
-    ctx.stats.rateLimited += 1;
-    const waitMs = ctx.bulkLimit.msUntilFree();
-    return sendXmlError(reply, 503, `Bulk API limit of ${ctx.bulkLimitDescription} reached; next call admitted in ${waitMs} ms`);
-  }
+  const limited = sharedLimitRefusal(ctx);
+  if (limited !== undefined) return sendXmlError(reply, 503, limited);
   const reject = (message: string): FastifyReply => {
     ctx.stats.bulkRejected += 1;
     return reply.code(200).type(XML_CONTENT_TYPE).send(errorXml(message));
@@ -66,14 +66,16 @@ function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply
   if (!parsed.ok) return reject(parsed.message);
 
   const stuck = ctx.faults.takeStuckBatch();
-  // Rows of visitors refused by `faults.rejectVisitor` are decided now, as the batch is taken.
+  // Rows refused by `rejectVisitor` / `failRowsUnlisted` are decided now, as the batch is taken.
   const rejectedRows = new Set<number>();
+  const unlistedRows = new Set<number>();
   parsed.rows.forEach((row, index) => {
-    if (ctx.faults.rejectionFor(row.id) !== undefined) rejectedRows.add(index);
+    if (ctx.faults.failsUnlisted(row.id)) unlistedRows.add(index);
+    else if (ctx.faults.rejectionFor(row.id) !== undefined) rejectedRows.add(index);
   });
   const timing = ctx.faults.batchTiming() ?? ctx.settings.batchTiming;
   const processingMs = timing.processingMs + ctx.random() * timing.jitterMs;
-  const batchId = ctx.batches.submit({ api, kind: parsed.kind, columns: parsed.columns, rows: parsed.rows }, { processingMs, stuck, rejectedRows });
+  const batchId = ctx.batches.submit({ api, kind: parsed.kind, columns: parsed.columns, rows: parsed.rows }, { processingMs, stuck, rejectedRows, unlistedRows });
   if (api === 'v2') ctx.stats.bulk += 1;
   else ctx.stats.bulkV1 += 1;
   const statusUrl = batchStatusLink(ctx.settings.statusLink, ctx.settings.clientCode, batchId, ctx.publicUrl());
@@ -81,6 +83,9 @@ function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply
 }
 
 function handleBatchStatus(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const limited = sharedLimitRefusal(ctx);
+  if (limited !== undefined) return sendXmlError(reply, 503, limited);
+  ctx.stats.statusCalls += 1;
   const query = parseForm(rawQuery(request.raw.url));
   if (!query.ok) return sendXmlError(reply, 400, `query string: ${query.message}`);
   const batchId = query.pairs.find((p) => p.name === 'batchId')?.value ?? '';

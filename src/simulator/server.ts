@@ -94,8 +94,8 @@ function urlHost(host: string): string {
 /** Starts a simulated Adobe Target on a real port; resolves once it listens. */
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1';
-  const store = new ProfileStore();
   const now = options.now ?? Date.now;
+  const store = new ProfileStore(undefined, { now, ...(options.profileLifetimeMs !== undefined ? { lifetimeMs: options.profileLifetimeMs } : {}) });
   const faults = new FaultInjector(options.latencyMs ?? 0, { now });
   const stats = new SimulatorStats();
   const maxValueLength = options.maxValueLength ?? MAX_VALUE_LENGTH;
@@ -104,6 +104,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     maxValueLength,
     now,
     v2Override: options.v2Override ?? true,
+    listFailedRows: options.listFailedRows ?? true,
     ...(options.statusRetentionMs !== undefined ? { retentionMs: options.statusRetentionMs } : {}),
   });
   store.setBeforeAccess(() => batches.settle());
@@ -116,7 +117,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       authToken: options.authToken,
       createOnSingleUpdate: options.createOnSingleUpdate ?? true,
       maxValueLength,
-      bulkCellDecoding: options.bulkCellDecoding ?? 'percent',
+      bulkCellDecoding: options.bulkCellDecoding ?? 'none',
       statusLink: options.statusLink ?? 'edge',
       batchTiming: {
         processingMs: options.batchProcessingMs ?? LIBRARY_BATCH_PROCESSING_MS,
@@ -127,8 +128,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     faults,
     stats,
     batches,
-    bulkLimit: new RollingWindowLimit(perWindow, windowMs),
-    bulkLimitDescription: `${perWindow} calls per ${windowMs / 1000} s`,
+    sharedLimit: new RollingWindowLimit(perWindow, windowMs, now, () => faults.otherUsersLoad()),
+    sharedLimitDescription: `${perWindow} calls per ${windowMs / 1000} s`,
     publicUrl: () => options.publicUrl ?? url,
     now,
     random: options.random ?? Math.random,

@@ -25,10 +25,12 @@ export class SimulatorStats {
   bulkV1 = 0;
   /** Bulk calls answered HTTP 200 with `success=false` (bad file). */
   bulkRejected = 0;
-  /** Bulk calls answered 503 by the per-minute rate limit. */
+  /** Calls answered 503 by the shared per-minute limit (bulk, status, Admin API). */
   rateLimited = 0;
   /** Batch status calls answered 200. */
   status = 0;
+  /** Batch status calls admitted by the shared limit (whatever the answer). */
+  statusCalls = 0;
   /** Fetch Profile calls answered 200. */
   fetch = 0;
   /** Connections dropped by `faults.dropConnections`. */
@@ -53,6 +55,7 @@ export class SimulatorStats {
     this.bulkRejected = 0;
     this.rateLimited = 0;
     this.status = 0;
+    this.statusCalls = 0;
     this.fetch = 0;
     this.dropped = 0;
     this.byStatus = {};

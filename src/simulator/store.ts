@@ -1,5 +1,6 @@
 import type { IdentityKind } from './identity.js';
 import { MAX_PROFILE_BYTES } from './limits.js';
+import { ProfileLifetime } from './profile-lifetime.js';
 
 export type { IdentityKind } from './identity.js';
 
@@ -50,6 +51,8 @@ interface Entry {
   attributes: Map<string, StoredAttribute>;
   createdAt: Date;
   modifiedAt: Date;
+  /** Clock time (epoch ms) of the last write that landed: the lifetime counts from here. */
+  lastActivityAt: number;
   /** Names the last v2 row applied to this profile set (override rule). */
   lastV2Names?: Set<string>;
 }
@@ -79,14 +82,28 @@ function profileBytes(attributes: Map<string, StoredAttribute>): number {
  * since; then the remembered names become the new row's. There are no mbox calls in the
  * simulator, so nothing in between resets this: not a single update, not a v1 row. The rule
  * applies to pcId profiles too (Adobe names thirdPartyIds; strictest reading).
+ *
+ * Lifetime: profiles expire `lifetimeMs` after their last activity (profile-lifetime.ts);
+ * timestamps (`modifiedAt`) follow the same clock.
  */
 export class ProfileStore {
   private readonly profiles = new Map<string, Entry>();
   private readonly listeners = new Set<(write: ProfileWrite) => void>();
   private beforeAccess: () => void = () => undefined;
 
-  /** @param maxProfileBytes per-visitor cap (names + values, UTF-8), default 64 KB. */
-  constructor(private readonly maxProfileBytes = MAX_PROFILE_BYTES) {}
+  private readonly lifetime: ProfileLifetime;
+
+  /**
+   * @param maxProfileBytes per-visitor cap (names + values, UTF-8), default 64 KB.
+   * @param options.now the clock (epoch ms) of expiry and timestamps. Default `Date.now`.
+   * @param options.lifetimeMs profile lifetime after the last activity. Default 14 days.
+   */
+  constructor(
+    private readonly maxProfileBytes = MAX_PROFILE_BYTES,
+    options: { now?: () => number; lifetimeMs?: number } = {},
+  ) {
+    this.lifetime = new ProfileLifetime(options.lifetimeMs, options.now);
+  }
 
   /**
    * Runs `hook` before every read or write: the batch queue lands batches whose time has
@@ -99,14 +116,14 @@ export class ProfileStore {
   /** Attribute name (without `profile.`) → value, or undefined when Target has no such profile. */
   get(kind: IdentityKind, id: string): Record<string, string> | undefined {
     this.beforeAccess();
-    const entry = this.profiles.get(profileKey(kind, id));
+    const entry = this.live(profileKey(kind, id));
     return entry === undefined ? undefined : plain(entry);
   }
 
   /** The profile with per-attribute and per-profile `modifiedAt` (a copy). */
   getProfile(kind: IdentityKind, id: string): StoredProfile | undefined {
     this.beforeAccess();
-    const entry = this.profiles.get(profileKey(kind, id));
+    const entry = this.live(profileKey(kind, id));
     if (entry === undefined) return undefined;
     const attributes: Record<string, StoredAttribute> = Object.fromEntries(
       [...entry.attributes].map(([name, a]) => [name, { value: a.value, modifiedAt: a.modifiedAt }]),
@@ -117,18 +134,21 @@ export class ProfileStore {
   /** Every profile, keyed `pc:<id>` / `3p:<id>` (copies). */
   all(): Map<string, Record<string, string>> {
     this.beforeAccess();
+    this.sweep();
     return new Map([...this.profiles].map(([key, entry]) => [key, plain(entry)]));
   }
 
   /** Number of profiles. */
   get size(): number {
     this.beforeAccess();
+    this.sweep();
     return this.profiles.size;
   }
 
   /** Forgets every profile (listeners stay). */
   clear(): void {
     this.profiles.clear();
+    this.lifetime.clear();
   }
 
   /** Creates (or extends) a profile "Target already knows", e.g. before single updates. */
@@ -153,6 +173,25 @@ export class ProfileStore {
     return this.write(kind, id, attrs, options);
   }
 
+  /** The profile under `key` unless it expired (then it is dropped and remembered as expired). */
+  private live(key: string): Entry | undefined {
+    const entry = this.profiles.get(key);
+    if (entry === undefined || !this.lifetime.isExpired(entry.lastActivityAt)) return entry;
+    this.profiles.delete(key);
+    this.lifetime.markExpired(key);
+    return undefined;
+  }
+
+  /** Drops every expired profile (for listings and counts). */
+  private sweep(): void {
+    const now = this.lifetime.now();
+    for (const [key, entry] of this.profiles) {
+      if (!this.lifetime.isExpired(entry.lastActivityAt, now)) continue;
+      this.profiles.delete(key);
+      this.lifetime.markExpired(key);
+    }
+  }
+
   /** Calls `listener` after every attempted write; returns the function that unsubscribes. */
   onWrite(listener: (write: ProfileWrite) => void): () => void {
     this.listeners.add(listener);
@@ -166,11 +205,15 @@ export class ProfileStore {
     options: WriteOptions,
   ): { outcome: ApplyOutcome; removed: string[] } {
     const key = profileKey(kind, id);
-    const at = new Date();
-    const existing = this.profiles.get(key);
+    const now = this.lifetime.now();
+    const at = new Date(now);
+    const existing = this.live(key);
+    // Single updates never create (documented); for an id Target had and let expire, not
+    // even where the simulator creates never-seen ids (`createOnSingleUpdate`).
+    const create = options.create && !(options.via === 'single' && this.lifetime.hasExpired(key));
     let outcome: ApplyOutcome;
     let removed: string[] = [];
-    if (existing === undefined && !options.create) {
+    if (existing === undefined && !create) {
       outcome = 'notFound';
     } else {
       const next = new Map(existing?.attributes);
@@ -188,10 +231,12 @@ export class ProfileStore {
       } else {
         outcome = existing === undefined ? 'created' : 'updated';
         const lastV2Names = override ? carried : existing?.lastV2Names;
+        if (existing === undefined) this.lifetime.revived(key);
         this.profiles.set(key, {
           attributes: next,
           createdAt: existing?.createdAt ?? at,
           modifiedAt: at,
+          lastActivityAt: now,
           ...(lastV2Names !== undefined ? { lastV2Names } : {}),
         });
       }

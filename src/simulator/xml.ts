@@ -48,9 +48,17 @@ export interface BatchStatusView {
   successfulUpdates: number;
   profilesNotFound: number;
   failedUpdates: number;
+  /** Ids of failed rows that Target lists (in row order; a row may fail unlisted). */
+  failedIds: string[];
 }
 
-/** The batch status body; the counters only with `showDetails=true`, as documented. */
+/**
+ * The batch status body; the counters only with `showDetails=true`, as documented. With
+ * them, one `<profile><id>ID</id><status>failed</status></profile>` per listed failed row,
+ * inside `<response>` after the counters: Adobe's May 2020 release notes say failed profile
+ * ids are returned in this shape, without saying where or whether always (the simulator
+ * lists them with the details only).
+ */
 export function batchStatusXml(view: BatchStatusView, showDetails: boolean): string {
   const parts = [element('batchId', view.batchId), element('status', view.status), element('batchSize', view.batchSize)];
   if (showDetails) {
@@ -60,6 +68,7 @@ export function batchStatusXml(view: BatchStatusView, showDetails: boolean): str
       element('profilesNotFound', view.profilesNotFound),
       element('failedUpdates', view.failedUpdates),
     );
+    for (const id of view.failedIds) parts.push(`<profile>${element('id', id)}${element('status', 'failed')}</profile>`);
   }
   return `<response>${parts.join('')}</response>`;
 }

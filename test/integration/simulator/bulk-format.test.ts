@@ -1,11 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { parseBatchBody } from '../../../src/simulator/bulk-format.js';
-import { encodeBatch } from './helpers.js';
+import { encodeBatch, encodeBatchTwice } from './helpers.js';
 
 // parseBatchBody is pure; these cases pin the format the lead's encoder is tested against.
 describe('parseBatchBody', () => {
-  it('reads the two-layer encoding back to the original cells', () => {
-    const parsed = parseBatchBody(encodeBatch(['pcId', 'a', 'b'], [['v,1', 'x\ny', ''], ['v2', '', '%20+']]));
+  it('decodes only the documented form layer by default: a cell keeps its escapes', () => {
+    const parsed = parseBatchBody(`batch=${encodeURIComponent('pcId,a,b\nv1,50%25 off,%2C\nv2,Zoë+1 %,')}`);
+    expect(parsed).toEqual({
+      ok: true,
+      kind: 'pcId',
+      columns: ['a', 'b'],
+      rows: [
+        { id: 'v1', values: ['50%25 off', '%2C'] },
+        { id: 'v2', values: ['Zoë+1 %', undefined] },
+      ],
+    });
+    expect(parseBatchBody(encodeBatch(['pcId', 'a'], [['v1', '100% "sure" a+b=c&d']]))).toMatchObject({ ok: true, rows: [{ id: 'v1', values: ['100% "sure" a+b=c&d'] }] });
+  });
+
+  it('reads the two-layer encoding back to the original cells with cell decoding on', () => {
+    const parsed = parseBatchBody(encodeBatchTwice(['pcId', 'a', 'b'], [['v,1', 'x\ny', ''], ['v2', '', '%20+']]), 'percent');
     expect(parsed).toEqual({
       ok: true,
       kind: 'pcId',
@@ -48,7 +62,7 @@ describe('parseBatchBody', () => {
     ['batch=pcId%2Ca%0Av1%2C%25zz', /data row 1: cell 2 is malformed/],
     ['batch=pcId%2Ca%0A%E9', /valid UTF-8/],
   ])('rejects %j', (raw, message) => {
-    const parsed = parseBatchBody(raw);
+    const parsed = parseBatchBody(raw, 'percent');
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) expect(parsed.message).toMatch(message);
   });

@@ -37,11 +37,23 @@ export function xmlField(xml: string, name: string): string | undefined {
 }
 
 /**
- * Encodes a bulk file with the simulator's two-layer scheme: each cell with
- * encodeURIComponent, cells joined by `,`, lines by `\n`, and the whole file form-encoded
- * once more after `batch=`.
+ * Encodes a bulk file the documented way: cells joined by `,`, lines by `\n`, and the whole
+ * file form-encoded once after `batch=`. A cell holding `,`, CR or LF cannot be carried
+ * (no bulk encoding for it is documented), so this throws for one.
  */
 export function encodeBatch(header: string[], rows: string[][]): string {
+  for (const cell of [...header, ...rows.flat()]) {
+    if (/[,\r\n]/.test(cell)) throw new Error(`cell ${JSON.stringify(cell)} has no documented bulk encoding`);
+  }
+  const file = [header, ...rows].map((cells) => cells.join(',')).join('\n');
+  return `batch=${encodeURIComponent(file)}`;
+}
+
+/**
+ * Encodes a bulk file for a simulator started with `bulkCellDecoding: 'percent'`: each cell
+ * with encodeURIComponent, then the file form-encoded once more.
+ */
+export function encodeBatchTwice(header: string[], rows: string[][]): string {
   const file = [header, ...rows].map((cells) => cells.map(encodeURIComponent).join(',')).join('\n');
   return `batch=${encodeURIComponent(file)}`;
 }
