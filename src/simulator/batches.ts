@@ -35,6 +35,12 @@ interface PendingBatch {
 /** Settings of the batch queue. */
 export interface BatchQueueOptions {
   clientCode: string;
+  /**
+   * Which never-seen ids v1 (an update-only API, like the single update) treats as profiles
+   * Target already has: the simulator's `createOnSingleUpdate` (an mboxPC was issued by
+   * Target, so its profile exists). Default: none.
+   */
+  updateOnlyCreates?: (kind: IdentityKind) => boolean;
   /** Longest value accepted in a cell; longer makes that row a failed update. */
   maxValueLength: number;
   /** The clock that completes batches and ages statuses (epoch ms). Default `Date.now`. */
@@ -238,7 +244,8 @@ export class BatchQueue {
       }
       // v2 creates profiles it has not seen; v1 updates existing ones only (notFound). A row
       // that would take the visitor's data over 64 KB ('tooLarge') is a failed update.
-      const { outcome, removed } = this.store.applyRow(input.kind, row.id, attrs, { create: !v1, via: 'bulk', v2Override: override });
+      const create = !v1 || (this.options.updateOnlyCreates?.(input.kind) ?? false);
+      const { outcome, removed } = this.store.applyRow(input.kind, row.id, attrs, { create, via: 'bulk', v2Override: override });
       this.overrideRemovals += removed.length;
       if (outcome === 'created' || outcome === 'updated') record.successfulUpdates += 1;
       else if (outcome === 'notFound') record.profilesNotFound += 1;
@@ -263,4 +270,9 @@ export class BatchQueue {
       this.records.delete(id);
     }
   }
+}
+
+/** Whether an update-only API (single update, bulk v1) creates a never-seen id of this kind, per `createOnSingleUpdate`. */
+export function singleUpdateCreates(creates: boolean | 'all' | 'pcId' | 'none', kind: IdentityKind): boolean {
+  return creates === true || creates === 'all' || (creates === 'pcId' && kind === 'pcId');
 }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { singleUpdateCreates } from './batches.js';
 import { rawQuery, type SimulatorContext } from './context.js';
 import { parseForm, type FormPair } from './form-encoding.js';
 import { sendXmlError, type EndpointRouteConfig } from './guards.js';
@@ -70,8 +71,7 @@ async function handleSingle(ctx: SimulatorContext, request: FastifyRequest, repl
   if (slowness > 0) await sleep(slowness);
   const rejectedWith = ctx.faults.rejectionFor(id);
   if (rejectedWith !== undefined) return sendXmlError(reply, rejectedWith, 'Simulated rejection of this visitor');
-  const creates = ctx.settings.createOnSingleUpdate;
-  const create = creates === true || creates === 'all' || (creates === 'pcId' && kind === 'pcId');
+  const create = singleUpdateCreates(ctx.settings.createOnSingleUpdate, kind);
   const outcome = ctx.store.apply(kind, id, attributes, { create, via: 'single' });
   if (outcome === 'tooLarge') {
     return sendXmlError(reply, 400, 'profile would exceed 64 KB of attribute data');

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { BatchQueue } from './batches.js';
+import { BatchQueue, singleUpdateCreates } from './batches.js';
 import { rawPath, type SimulatorContext } from './context.js';
 import { FaultInjector } from './faults.js';
 import { profileCallGuard } from './guards.js';
@@ -105,6 +105,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     now,
     v2Override: options.v2Override ?? true,
     listFailedRows: options.listFailedRows ?? true,
+    updateOnlyCreates: (kind) => singleUpdateCreates(options.createOnSingleUpdate ?? true, kind),
     ...(options.statusRetentionMs !== undefined ? { retentionMs: options.statusRetentionMs } : {}),
   });
   store.setBeforeAccess(() => batches.settle());
