@@ -10,6 +10,7 @@ import { IntakeMarks } from '../src/coalesce/dedupe.js';
 import { VisitorStore } from '../src/coalesce/store.js';
 import type { ValidEvent } from '../src/events/index.js';
 import { spawnRedis, type SpawnedRedis } from '../test/harness/redis-server.js';
+import { measureDeliveredBytes, memoryOf, scanKeys } from './store-bytes.js';
 
 const VISITORS_FOR_MEMORY = 10_000;
 const MERGE_BATCH = 500;
@@ -30,24 +31,6 @@ function loyaltyEvent(n: number, visitor: number, minute: number): ValidEvent {
       loyaltyTier: ['bronze', 'silver', 'gold', 'platinum'][visitor % 4] ?? 'gold',
     },
   };
-}
-
-async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    out.push(...keys);
-  } while (cursor !== '0');
-  return out;
-}
-
-async function memoryOf(redis: Redis, keys: readonly string[]): Promise<number> {
-  const pipeline = redis.pipeline();
-  for (const key of keys) pipeline.memory('USAGE', key, 'SAMPLES', '0');
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.reduce((sum, [, bytes]) => sum + Number(bytes ?? 0), 0);
 }
 
 async function usedMemory(redis: Redis): Promise<number> {
@@ -92,8 +75,12 @@ async function measureMemory(redis: Redis): Promise<void> {
     for (const snap of await store.snapshot(claimId, claimed, T0 + 10_000)) await store.ack(claimId, snap, T0 + 10_000);
     claimed = await store.claimDue(claimId, 1000, T0 + 10_000);
   }
-  const delivered = await memoryOf(redis, await scanKeys(redis, `${k.root}:vd:*`));
-  console.log(`  after delivery: delivered stamps {p}:vd:<vk>  ${per(delivered)} B per visitor (kept DELIVERED_RETENTION_MS)`);
+  // Each delivered visitor keeps its stamps and (for the v2 override) its delivered values.
+  const d = await measureDeliveredBytes(redis, `${k.root}:vd:*`, 500);
+  console.log(`  after delivery: {p}:vd:<vk> (kept DELIVERED_RETENTION_MS), ${d.sampled} of ${d.visitors} hashes measured:`);
+  console.log(`    stamps and values  ${d.withValues.toFixed(0)} B per visitor (${d.stampFields.toFixed(1)} stamps, ${d.valueFields.toFixed(1)} values of ${d.valueChars.toFixed(1)} B)`);
+  console.log(`    stamps only        ${d.withoutValues.toFixed(0)} B per visitor (the same hashes rewritten without their v: fields)`);
+  console.log(`    values cost        ${d.valueCost.toFixed(0)} B per visitor (both rewritten alike: ${d.withValuesCopy.toFixed(0)} − ${d.withoutValues.toFixed(0)})`);
   for (const key of await scanKeys(redis, `${k.root}*`)) await redis.unlink(key);
 }
 

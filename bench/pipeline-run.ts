@@ -10,7 +10,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { storeKeys } from '../src/keys.js';
 import { QUEUE_NAMES, bullPrefix } from '../src/queues.js';
-import { startSimulator } from '../src/simulator/server.js';
+import { startSimulator, type SimulatorOptions } from '../src/simulator/server.js';
 import { isPipelineIdle, openWorkQueues } from '../test/harness/drain.js';
 import { measureRun, type BenchContext, type Measured } from './measure-run.js';
 import { onInterrupt, roleEnv, startRole, stopChild, type Child, type PipelineRole } from './processes.js';
@@ -19,7 +19,18 @@ import type { WorkloadSpec } from './workloads.js';
 export const CLIENT_CODE = 'bench';
 const ROLES: readonly PipelineRole[] = ['map', 'flusher', 'deliver'];
 
-export type DeliveryMode = 'single' | 'auto';
+export type DeliveryMode = 'single' | 'auto' | 'bulk';
+
+/** Per-run changes to how the pipeline and its simulator run. */
+export interface PipelineRunOptions {
+  /**
+   * Simulator settings over its defaults (the realistic ones: batches stay `incomplete` for
+   * LIBRARY_BATCH_PROCESSING_MS, status links name the edge host, and so on).
+   */
+  simulator?: Partial<Omit<SimulatorOptions, 'clientCode'>>;
+  /** Reads the store the run left behind (the roles are idle and still running), before they stop. */
+  inspect?: (redis: Redis) => Promise<void>;
+}
 
 export interface PipelineResult extends Measured {
   kind: 'pipeline';
@@ -70,11 +81,11 @@ async function settle(redis: Redis, prefix: string, deadline: number): Promise<b
   }
 }
 
-export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: DeliveryMode, label: string): Promise<PipelineResult> {
+export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: DeliveryMode, label: string, options: PipelineRunOptions = {}): Promise<PipelineResult> {
   ctx.log(`${label}: ${spec.events} events, DELIVERY_MODE=${mode}`);
   const began = Date.now();
   await ctx.redis.flushall();
-  const sim = await startSimulator({ clientCode: CLIENT_CODE, latencyMs: ctx.latencyMs });
+  const sim = await startSimulator({ latencyMs: ctx.latencyMs, ...options.simulator, clientCode: CLIENT_CODE });
   const forget = onInterrupt(() => sim.close());
   const prefix = `bench-${randomBytes(3).toString('hex')}`;
   const producerRedis = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });
@@ -101,6 +112,7 @@ export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: D
     const raw = await producerRedis.hgetall(storeKeys(prefix).stats);
     const storeStats = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
     const deadLetters = await deadLetterQueue.count();
+    if (options.inspect !== undefined) await options.inspect(producerRedis);
     const merged = ['events_applied', 'events_superseded', 'events_late_dropped', 'events_duplicate'].reduce((n, k) => n + (storeStats[k] ?? 0), 0);
     return { kind: 'pipeline', label, workload: spec, mode, windowMs: ctx.windowMs, deadLetters, storeStats, lost: measured.accepted - merged, logs: summarizeLogs(children), ...measured };
   } finally {

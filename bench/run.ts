@@ -9,20 +9,25 @@ import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { LIBRARY_BATCH_PROCESSING_MS } from '../src/simulator/limits.js';
 import { spawnRedis, type SpawnedRedis } from '../test/harness/redis-server.js';
 import { ROOT } from '../test/harness/spawn-process.js';
 import { runNaive, runNoop } from './baselines.js';
 import type { BenchContext } from './measure-run.js';
 import { benchPlan, pacedEvents, type Step } from './plan.js';
 import { runPipeline, type DeliveryMode } from './pipeline-run.js';
+import { parseProcessingRows, PROCESSING_SCENARIOS, runProcessingRow } from './processing-time.js';
 import { describeMachine, writeJson, writeReport, type BenchReport } from './report.js';
+import { measureDeliveredBytes } from './store-bytes.js';
 import { installInterruptHandlers, onInterrupt } from './processes.js';
 import { deliveredPerSec, type RunResult } from './targets.js';
 import { VISITORS, type WorkloadName, type WorkloadSpec } from './workloads.js';
 
 const usage = `npm run bench -- [--quick] [--events N] [--latency MS] [--window MS] [--modes single,auto]
   [--workloads W1,W2,W3,W4] [--naive-events N] [--noop-events N] [--env KEY=VALUE ...] [--profile] [--no-readme]
-  [--skip-baselines] [--skip-paced] [--max-rate EVENTS_PER_S (for the paced runs, instead of W1's)]`;
+  [--skip-baselines] [--skip-paced] [--max-rate EVENTS_PER_S (for the paced runs, instead of W1's)]
+  [--skip-processing (no bulk processing-time runs)] [--processing-only (only those, and the store bytes)]
+  [--processing-rows MS:SCALE,... (real batch processing time and its scale, instead of the default rows)]`;
 
 const { values: flags } = parseArgs({
   options: {
@@ -40,6 +45,9 @@ const { values: flags } = parseArgs({
     'skip-baselines': { type: 'boolean', default: false },
     'skip-paced': { type: 'boolean', default: false },
     'max-rate': { type: 'string' },
+    'skip-processing': { type: 'boolean', default: false },
+    'processing-only': { type: 'boolean', default: false },
+    'processing-rows': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -78,13 +86,24 @@ function spec(name: WorkloadName, n: number, pace: WorkloadSpec['pace'] = { kind
   return { name, title, events: n, visitors: VISITORS, seed, pick, pace };
 }
 
+/** Measures the delivered values' bytes in the store a run left behind, into the report. */
+function storeBytesOf(report: BenchReport, label: string): (redis: Redis) => Promise<void> {
+  return async (redis) => {
+    const measured = await measureDeliveredBytes(redis);
+    report.storeBytes = { run: label, ...measured };
+    log(`  delivered visitors' vd hashes (${measured.sampled} of ${measured.visitors}): ${measured.withValues.toFixed(0)} B with values, ${measured.withoutValues.toFixed(0)} B without, values cost ${measured.valueCost.toFixed(0)} B`);
+  };
+}
+
 /** Runs one step; a W1 run at full speed records the rate its mode sustained, for the paced runs. */
-async function runStep(ctx: BenchContext, step: Step, maxRate: Map<DeliveryMode, number>): Promise<RunResult> {
+async function runStep(ctx: BenchContext, step: Step, maxRate: Map<DeliveryMode, number>, report: BenchReport): Promise<RunResult> {
   if (step.kind === 'noop') return runNoop(ctx, spec(step.workload, step.events), step.label);
   if (step.kind === 'naive') return runNaive(ctx, spec(step.workload, step.events), step.label);
   const mode = step.mode ?? 'auto';
   if (step.pace === 'max') {
-    const result = await runPipeline(ctx, spec(step.workload, step.events), mode, step.label);
+    // The auto W1 run delivers the most visitors, by bulk and single: its store is measured.
+    const inspect = step.workload === 'W1' && mode === 'auto' ? { inspect: storeBytesOf(report, step.label) } : {};
+    const result = await runPipeline(ctx, spec(step.workload, step.events), mode, step.label, inspect);
     // The rate this mode sustains end to end: the slower of intake and delivery. A run that
     // never got everything to Target sustains no rate; its paced runs borrow another mode's.
     if (step.workload === 'W1' && result.complete) maxRate.set(mode, Math.min(result.acceptedPerSec, deliveredPerSec(result)));
@@ -94,6 +113,17 @@ async function runStep(ctx: BenchContext, step: Step, maxRate: Map<DeliveryMode,
   const rate = Math.round(sustained * (step.pace === 'half' ? 0.5 : 0.1));
   const pace: WorkloadSpec['pace'] = step.pace === 'half' ? { kind: 'steady', eventsPerSecond: rate } : { kind: 'bursts', eventsPerSecond: rate };
   return runPipeline(ctx, spec(step.workload, pacedEvents(step, rate), pace), mode, step.label);
+}
+
+/** Others rebuild dist/ while a long bench runs: a role may fail to load once. Retry once. */
+async function retryOnce<T>(label: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    log(`  ${label} failed (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); retrying once`);
+    await new Promise((r) => setTimeout(r, 5000));
+    return run();
+  }
 }
 
 async function main(): Promise<void> {
@@ -110,6 +140,7 @@ async function main(): Promise<void> {
     const stopRedis = redisServer.stop.bind(redisServer);
     onInterrupt(stopRedis);
     redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+    const firstPollMs = Number(extraEnv.BULK_STATUS_POLL_MS ?? 5_000);
     const ctx: BenchContext = {
       redis, redisUrl: redisServer.url, redisPid: redisServer.process.pid ?? NaN,
       latencyMs: Number(flags.latency), windowMs: Number(flags.window),
@@ -120,29 +151,40 @@ async function main(): Promise<void> {
       ...(cpuProfileDir !== undefined ? { cpuProfileDir } : {}),
       // --quick must end within two minutes: it stops waiting for a stuck pipeline sooner.
       drainTimeoutMs: flags.quick ? 45_000 : 1_200_000,
-      // Longer than a bulk batch's first status poll (BULK_STATUS_POLL_MS, 5 s) plus a flush:
-      // changes held behind a bulk batch legitimately reach Target only after that poll.
-      stallMs: flags.quick ? 12_000 : 60_000,
-      settleMs: flags.quick ? 750 : 60_000,
+      // Longer than a bulk batch's processing (the simulator's default, 2 s) plus its first
+      // status poll (BULK_STATUS_POLL_MS, 5 s) plus a flush: changes held behind a bulk batch
+      // legitimately reach Target only after that poll has seen the batch complete and
+      // their own batch has been processed.
+      stallMs: flags.quick ? Math.max(12_000, firstPollMs + LIBRARY_BATCH_PROCESSING_MS + 5_000) : 60_000,
+      // The last bulk batch lands (processing time after its submit) before the poll that
+      // reads it `complete` and acks it (BULK_STATUS_POLL_MS after the submit): calls are
+      // counted only once that poll ran, so settling may take that long.
+      settleMs: flags.quick ? firstPollMs + 2_000 : 60_000,
       log,
     };
     const machine = await describeMachine(redis);
     log(`bench: ${machine.summary}; ${events} events per workload; latency ${ctx.latencyMs} ms; window ${ctx.windowMs} ms`);
-    const settings = { args: process.argv.slice(2).join(' '), events, latencyMs: ctx.latencyMs, windowMs: ctx.windowMs, naiveEvents, noopEvents, env: extraEnv };
+    // The standard runs use the simulator's realistic defaults, batch processing time included.
+    const settings = { args: process.argv.slice(2).join(' '), events, latencyMs: ctx.latencyMs, windowMs: ctx.windowMs, naiveEvents, noopEvents, env: extraEnv, batchProcessingMs: LIBRARY_BATCH_PROCESSING_MS };
     const report: BenchReport = { startedAt: new Date(started).toISOString(), quick: flags.quick, machine, settings, runs: [] };
 
-    const steps = benchPlan({ quick: flags.quick, events, naiveEvents, noopEvents, modes, workloads, baselines: !flags['skip-baselines'], paced: !flags['skip-paced'] });
+    const steps = flags['processing-only'] ? [] : benchPlan({ quick: flags.quick, events, naiveEvents, noopEvents, modes, workloads, baselines: !flags['skip-baselines'], paced: !flags['skip-paced'] });
     const maxRate = new Map<DeliveryMode, number>();
     for (const step of steps) {
-      try {
-        report.runs.push(await runStep(ctx, step, maxRate));
-      } catch (error) {
-        // Others rebuild dist/ while a long bench runs: a role may fail to load once. Retry once.
-        log(`  ${step.label} failed (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); retrying once`);
-        await new Promise((r) => setTimeout(r, 5000));
-        report.runs.push(await runStep(ctx, step, maxRate));
-      }
+      report.runs.push(await retryOnce(step.label, () => runStep(ctx, step, maxRate, report)));
       writeJson(report);
+    }
+    if (!flags['skip-processing']) {
+      const scenario = { ...PROCESSING_SCENARIOS[flags.quick ? 'quick' : 'full'] };
+      if (flags['processing-rows'] !== undefined) scenario.rows = parseProcessingRows(flags['processing-rows']);
+      report.processing = [];
+      const rows = scenario.rows;
+      for (const [i, row] of rows.entries()) {
+        // Without an auto W1 run, the last processing run's store is measured instead.
+        const inspect = report.storeBytes === undefined && i === rows.length - 1 ? storeBytesOf(report, 'bulk processing-time run') : undefined;
+        report.processing.push(await retryOnce(`processing ${row.processingMs} ms`, () => runProcessingRow(ctx, scenario, row, inspect)));
+        writeJson(report);
+      }
     }
     report.seconds = (Date.now() - started) / 1000;
     writeReport(report, { readme: !flags['no-readme'], log });

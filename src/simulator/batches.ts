@@ -245,7 +245,7 @@ export class BatchQueue {
       // v2 creates profiles it has not seen; v1 updates existing ones only (notFound). A row
       // that would take the visitor's data over 64 KB ('tooLarge') is a failed update.
       const create = !v1 || (this.options.updateOnlyCreates?.(input.kind) ?? false);
-      const { outcome, removed } = this.store.applyRow(input.kind, row.id, attrs, { create, via: 'bulk', v2Override: override });
+      const { outcome, removed } = this.store.applyRow(input.kind, row.id, attrs, { create, via: 'bulk', v2Override: override, updateOnly: v1 });
       this.overrideRemovals += removed.length;
       if (outcome === 'created' || outcome === 'updated') record.successfulUpdates += 1;
       else if (outcome === 'notFound') record.profilesNotFound += 1;

@@ -45,6 +45,11 @@ export interface WriteOptions {
   via: WriteSource;
   /** A v2 bulk row with the override rule on (see {@link ProfileStore}). Default false. */
   v2Override?: boolean;
+  /**
+   * An update-only API (bulk v1; single updates always are): `create` stands for ids the
+   * simulator takes as existing, never for a profile Target had and let expire.
+   */
+  updateOnly?: boolean;
 }
 
 interface Entry {
@@ -210,7 +215,7 @@ export class ProfileStore {
     const existing = this.live(key);
     // Single updates never create (documented); for an id Target had and let expire, not
     // even where the simulator creates never-seen ids (`createOnSingleUpdate`).
-    const create = options.create && !(options.via === 'single' && this.lifetime.hasExpired(key));
+    const create = options.create && !((options.via === 'single' || options.updateOnly === true) && this.lifetime.hasExpired(key));
     let outcome: ApplyOutcome;
     let removed: string[] = [];
     if (existing === undefined && !create) {

@@ -25,7 +25,9 @@ async function run(sim: Simulator, url: string, header: string[], rows: string[]
 
 describe('bulk profile update v1', () => {
   it('updates existing profiles only and counts unknown ids as profilesNotFound', async () => {
-    const sim = await start();
+    // The faithful reading: only an mboxPC (issued by Target) exists unseen; v1, like the
+    // single update, creates nothing for an unknown mbox3rdPartyId.
+    const sim = await start({ createOnSingleUpdate: 'pcId' });
     sim.store.seed('thirdPartyId', 'CRM-KNOWN', { a: 'old' });
     const { link, status } = await run(sim, v1Url(sim), ['thirdPartyId', 'a'], [['CRM-KNOWN', 'new'], ['CRM-NEW', 'x']]);
     expect(link).toMatch(/^http:\/\/mboxedge45\.tt\.omtrdc\.net\/m2\/acme\/profile\/batchStatus\?batchId=/);
