@@ -4,7 +4,8 @@ import type { ProfileWrite } from '../../src/simulator/store.js';
 import { countVisitorWindows, StreamingOracle, workloadOracle } from '../../bench/oracle.js';
 import { rssGrowthMb, type Sample } from '../../bench/measure.js';
 import { benchPlan, pacedEvents } from '../../bench/plan.js';
-import { MARKERS, updateReadme } from '../../bench/report.js';
+import { parseProcessingRows, PROCESSING_SCENARIOS, scaledSettings } from '../../bench/processing-time.js';
+import { MARKERS, processingNote, readmeBlock, storeBytesLine, updateReadme, type BenchReport } from '../../bench/report.js';
 import { DeliveryTracker } from '../../bench/tracker.js';
 import { generateBatches, Random, releaseAtSeconds, sampleCdf, visitorIdentity, visitorIndexOf, zipfCdf, type WorkloadSpec } from '../../bench/workloads.js';
 import { oracleProfiles } from '../harness/oracle.js';
@@ -180,5 +181,53 @@ describe('bench plan and report', () => {
     const both = updateReadme(twice, `${full.start}\nF\n${full.end}`, 'full');
     expect(both).toBe(`${twice.trimEnd()}\n\n${full.start}\nF\n${full.end}\n`);
     expect(updateReadme(both, `${quick.start}\nC\n${quick.end}`, 'quick')).toContain(`C\n${quick.end}\n\n${full.start}\nF`);
+  });
+});
+
+describe('bench processing-time scaling', () => {
+  const scenario = { events: 6000, sendSeconds: 60 };
+
+  it('divides every time constant by the scale and keeps the 50-call budget per scaled window', () => {
+    const s = scaledSettings({ processingMs: 600_000, scale: 60 }, scenario, 20);
+    expect(s.simulator).toEqual({ batchProcessingMs: 10_000, bulkRateWindowMs: 1000, latencyMs: 0 });
+    expect(s.env).toMatchObject({
+      DELIVERY_MODE: 'bulk', COALESCE_WINDOW_MS: '83', COALESCE_MAX_WAIT_MS: '1000', BULK_STATUS_POLL_MS: '83', BULK_STATUS_MAX_POLL_MS: '1000',
+      BULK_CALLS_WINDOW_MS: '1000', BULK_CALLS_PER_MINUTE: '50', RETRY_BASE_MS: '17', RETRY_MAX_MS: '5000', FLUSH_INTERVAL_MS: '25',
+    });
+    expect(s.windowMs).toBe(83);
+    expect(s.sendSeconds).toBe(1);
+    expect(s.eventsPerSecond).toBe(6000);
+    // The pacer's 1-s floor: 60 real seconds instead of 4.8.
+    expect(s.realPacerMs).toBe(60_000);
+  });
+
+  it('leaves an unscaled run at the pipeline defaults, pacer included', () => {
+    const s = scaledSettings({ processingMs: 0, scale: 1 }, scenario, 20);
+    expect(s.env).toMatchObject({ COALESCE_WINDOW_MS: '5000', BULK_STATUS_POLL_MS: '5000', BULK_CALLS_WINDOW_MS: '60000', FLUSH_INTERVAL_MS: '200' });
+    expect(s.simulator).toEqual({ batchProcessingMs: 0, bulkRateWindowMs: 60_000, latencyMs: 20 });
+    expect(s.realPacerMs).toBe(4800);
+    expect(() => scaledSettings({ processingMs: 0, scale: 0.5 }, scenario, 20)).toThrow(RangeError);
+  });
+
+  it('runs 0 s, 30 s and 10 min in quick and full, and parses --processing-rows', () => {
+    for (const sc of Object.values(PROCESSING_SCENARIOS)) expect(sc.rows.map((r) => r.processingMs)).toEqual([0, 30_000, 600_000]);
+    expect(parseProcessingRows('30000:4,600000:60')).toEqual([{ processingMs: 30_000, scale: 4 }, { processingMs: 600_000, scale: 60 }]);
+    expect(() => parseProcessingRows('30000')).toThrow(RangeError);
+  });
+
+  it('puts the processing time of the standard runs and the store bytes into the README block', () => {
+    const report: BenchReport = {
+      startedAt: '2026-12-07T02:00:00.000Z', quick: true, runs: [],
+      machine: { cpus: 2, cpuModel: 'x', memoryGb: 24, node: 'v20', redis: '7', loadAverage: 1, summary: 'm' },
+      settings: { args: '--quick', events: 1, latencyMs: 20, windowMs: 5000, naiveEvents: 1, noopEvents: 1, env: {}, batchProcessingMs: 2000 },
+      storeBytes: { run: 'W1 auto', visitors: 1000, sampled: 400, stampFields: 4, valueFields: 4, valueChars: 11, withValues: 450, withValuesCopy: 448, withoutValues: 290, valueCost: 158 },
+    };
+    const block = readmeBlock(report, []);
+    expect(processingNote(2000)).toBe("Bulk batches stay incomplete 2 s, as the simulator's default; real Target takes minutes to hours, see the processing-time table.");
+    expect(block).toContain(processingNote(2000));
+    expect(block).toContain(storeBytesLine(report.storeBytes ?? (undefined as never)));
+    expect(block).toContain('**450 B per delivered visitor with values**');
+    expect(block).toContain('**290 B without**');
+    expect(block).toContain('**+158 B for the values**');
   });
 });
