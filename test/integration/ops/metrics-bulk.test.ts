@@ -60,8 +60,10 @@ describe('/metrics after a small run in bulk mode', () => {
   });
 
   it('observes the rows of every bulk file Target received', () => {
-    expect(ops.simulator.stats.bulk).toBe(2);
-    expect(valueOf(samples, 'ti_bulk_file_rows_count')).toBe(ops.simulator.stats.bulk);
+    // The CRM ids in a v2 file, the visitor ids in a v1 file (BULK_PCID_ROUTE=v1, the ECID default).
+    expect(ops.simulator.stats.bulk).toBe(1);
+    expect(ops.simulator.stats.bulkV1).toBe(1);
+    expect(valueOf(samples, 'ti_bulk_file_rows_count')).toBe(2);
     expect(valueOf(samples, 'ti_bulk_file_rows_sum')).toBe(rowsApplied);
     // One file of three CRM ids, one of two visitor ids.
     expect(valueOf(samples, 'ti_bulk_file_rows_bucket', { le: '1' })).toBe(0);
@@ -79,7 +81,7 @@ describe('/metrics after a small run in bulk mode', () => {
     expect(requests.single).toBe(0);
     expect(requests.fetch).toBe(0);
     expect(requests.status).toBeGreaterThanOrEqual(2);
-    expect(valueOf(samples, 'ti_target_calls_total', { endpoint: 'bulk' })).toBe(ops.simulator.stats.bulk);
+    expect(valueOf(samples, 'ti_target_calls_total', { endpoint: 'bulk' })).toBe(ops.simulator.stats.bulk + ops.simulator.stats.bulkV1);
     expect(valueOf(samples, 'ti_target_calls_total', { endpoint: 'status' })).toBe(ops.simulator.stats.status);
     expect(valueOf(samples, 'ti_target_calls_total', { endpoint: 'single' })).toBeUndefined();
     for (const endpoint of ['bulk', 'status'] as const) {

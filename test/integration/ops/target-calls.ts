@@ -6,7 +6,7 @@ import type { Simulator } from '../../../src/simulator/server.js';
 export type Endpoint = 'single' | 'bulk' | 'status' | 'fetch';
 
 function endpointOfPath(path: string): Endpoint | undefined {
-  if (path.endsWith('/v2/profile/batchUpdate')) return 'bulk';
+  if (path.endsWith('/profile/batchUpdate')) return 'bulk';
   if (path.endsWith('/profile/batchStatus')) return 'status';
   if (path.startsWith('/rest/v1/profiles/')) return 'fetch';
   if (path.endsWith('/profile/update')) return 'single';

@@ -126,9 +126,9 @@ describe('bulk batch status polling', () => {
     expect(await waitFor(async () => (await r.pipeline.store.inFlightVisitors()) === 0)).toBe(true);
   });
 
-  it('polls an incomplete batch again with growing delays, and keeps the counts of failed rows across polls', async () => {
-    const r = await start({ BULK_STATUS_POLL_MS: '100', BULK_STATUS_MAX_POLL_MS: '60000' }, { batchProcessingMs: 2500 });
-    // Target refuses one visitor's row: the batch completes with failedUpdates = 1.
+  it('polls an incomplete batch again with growing delays; a row Target lists as failed goes again, then to dead letters with the batch id', async () => {
+    const r = await start({ BULK_STATUS_POLL_MS: '100', BULK_STATUS_MAX_POLL_MS: '60000', DELIVERY_MAX_ATTEMPTS: '2', RETRY_BASE_MS: '100' }, { batchProcessingMs: 2500 });
+    // Target refuses one visitor's row: the batch completes with failedUpdates = 1 and names it.
     r.simulator.faults.rejectVisitor('CRM-FAILS');
     await send(r, ['CRM-LANDS', 'CRM-FAILS']);
 
@@ -150,7 +150,7 @@ describe('bulk batch status polling', () => {
       return false;
     }, 20_000, 10);
     expect(await sampled).toBe(true);
-    expect(await waitFor(() => r.summaries.length === 2, 20_000)).toBe(true);
+    expect(await waitFor(() => r.summaries.length === 2, 30_000)).toBe(true);
 
     const series = [...delays].sort(([a], [b]) => a - b).map(([, delay]) => delay);
     expect(series.length, `delays ${series.join(', ')}`).toBeGreaterThanOrEqual(3);
@@ -159,23 +159,45 @@ describe('bulk batch status polling', () => {
 
     // The counts reached the summaries although every job was postponed several times.
     const total = (field: keyof BulkStatusSummary): number => r.summaries.reduce((n, s) => n + s[field], 0);
-    expect(total('complete')).toBe(2);
-    expect(total('batchSize')).toBe(2);
+    // Each visitor's own claim, then the failed row once more (DELIVERY_MAX_ATTEMPTS=2).
+    expect(r.simulator.stats.bulk).toBe(3);
+    expect(total('complete')).toBe(3);
+    expect(total('batchSize')).toBe(3);
     expect(total('successfulUpdates')).toBe(1);
-    expect(total('failedUpdates')).toBe(1);
-    expect(total('profilesNotFound')).toBe(0);
+    expect(total('failedUpdates')).toBe(2);
+    expect(total('failedRowsRetried')).toBe(1);
+    expect(total('failedUnnamed')).toBe(0);
+    expect(total('deadLettered')).toBe(1);
+    expect(total('acked')).toBe(1);
     for (const s of r.summaries) expect(s.polls).toBeGreaterThanOrEqual(3);
-    const warned = r.logs.filter((l) => l.msg === 'bulk batch complete, but Target reports rows that did not land');
-    expect(warned).toHaveLength(1);
-    expect(warned[0]).toMatchObject({ level: 40, batchSize: 1, successfulUpdates: 0, failedUpdates: 1, profilesNotFound: 0 });
+    const warned = r.logs.filter((l) => l.msg === 'bulk batch complete with failed rows or profiles not found');
+    expect(warned).toHaveLength(2);
+    expect(warned[0]).toMatchObject({ level: 40, batchSize: 1, successfulUpdates: 0, failedUpdates: 1, failedListed: 1, profilesNotFound: 0 });
+    const [letter] = (await r.pipeline.queues.deadLetter.getJobs(['waiting'])).map((j) => j.data);
+    expect(letter).toMatchObject({ stage: 'bulk-status', error: { code: 'BULK_ROW_FAILED' } });
+    expect(letter?.error.message).toMatch(/rows of bulk batch acme-\d+-\d+ as failed, 2 times/);
+    expect(letter?.visitors?.map((v) => v.vk)).toEqual(['3p:CRM-FAILS']);
+    expect(letter?.visitors?.[0]?.attributes.callCentreLastReason?.value).toBe('reason 1');
     expect(r.simulator.store.get('thirdPartyId', 'CRM-LANDS')?.callCentreLastOutcome).toBe('solved');
     expect(r.simulator.store.get('thirdPartyId', 'CRM-FAILS')).toBeUndefined();
+    expect(await waitFor(async () => (await r.pipeline.store.inFlightVisitors()) === 0)).toBe(true);
+  });
+
+  it('acks rows Target counts as failed without naming them, and says so loudly', async () => {
+    const r = await start({ BULK_STATUS_POLL_MS: '200' }, { listFailedRows: false });
+    r.simulator.faults.rejectVisitor('CRM-UNNAMED');
+    await send(r, ['CRM-UNNAMED']);
+    expect(await waitFor(() => r.summaries.length === 1, 20_000)).toBe(true);
+    expect(r.summaries[0]).toMatchObject({ complete: 1, failedUpdates: 1, failedUnnamed: 1, acked: 1, deadLettered: 0 });
+    expect(r.logs.filter((l) => l.msg === 'bulk batch complete, but Target counts failed rows it does not name: those visitors may not have landed')).toMatchObject([{ level: 50, failedUnnamed: 1 }]);
+    expect(r.simulator.stats.bulk).toBe(1);
   });
 
   it('keeps the counts of a batch that completed in an earlier run than the rest of its claim', async () => {
     // No flusher: the test makes one claim holding an mboxPC and a thirdPartyId visitor, so
     // the claim has two files and one status job polls both.
-    const r = await start({ BULK_STATUS_POLL_MS: '100' }, {}, ['map', 'deliver']);
+    // DELIVERY_MAX_ATTEMPTS=1: the failed row is dead-lettered at once, not sent again.
+    const r = await start({ BULK_STATUS_POLL_MS: '100', DELIVERY_MAX_ATTEMPTS: '1' }, {}, ['map', 'deliver']);
     r.simulator.faults.stickNextBatches(1); // the pcId file goes first and gets stuck
     r.simulator.faults.rejectVisitor('CRM-FAILS');
     await send(r, [{ mboxPC: 'pc-1.01_00' }, 'CRM-FAILS']);
@@ -190,9 +212,9 @@ describe('bulk batch status polling', () => {
     expect(await waitFor(() => r.summaries.length === 1, 20_000)).toBe(true);
     // The thirdPartyId batch completed while the pcId one was resubmitted; its counts survived
     // the postponed runs that followed.
-    expect(r.summaries[0]).toMatchObject({ complete: 2, resubmitted: 1, acked: 2, batchSize: 2, successfulUpdates: 1, failedUpdates: 1, profilesNotFound: 0, pending: 0 });
+    expect(r.summaries[0]).toMatchObject({ complete: 2, resubmitted: 1, acked: 1, deadLettered: 1, batchSize: 2, successfulUpdates: 1, failedUpdates: 1, profilesNotFound: 0, pending: 0 });
     expect(r.simulator.store.get('pcId', 'pc-1.01_00')?.callCentreLastReason).toBe('reason 0');
-    expect(r.logs.filter((l) => l.msg === 'bulk batch complete, but Target reports rows that did not land')).toMatchObject([{ failedUpdates: 1 }]);
+    expect(r.logs.filter((l) => l.msg === 'bulk batch complete with failed rows or profiles not found')).toMatchObject([{ failedUpdates: 1, failedListed: 1 }]);
   });
 });
 
