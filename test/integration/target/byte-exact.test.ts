@@ -52,7 +52,9 @@ async function roundTrip(mode: 'single' | 'bulk', seed: number, count: number): 
     const summary = await producer.sendMany(events);
     await producer.close();
     expect(summary.rejected, `seed ${seed}`).toEqual([]);
-    const landed = await waitFor(() => running.simulator.store.size >= count, 60_000, 100);
+    // Values no bulk cell can carry follow their row by single update: wait for them too.
+    const idle = async (): Promise<boolean> => (await running.pipeline.store.pendingVisitors()) === 0 && (await running.pipeline.store.inFlightVisitors()) === 0;
+    const landed = await waitFor(async () => running.simulator.store.size >= count && (await idle()), 60_000, 100);
     expect(landed, `seed ${seed}: ${running.simulator.store.size}/${count} profiles`).toBe(true);
     for (const [id, values] of expected) {
       const profile = running.simulator.store.get('thirdPartyId', id);
