@@ -45,6 +45,9 @@ describe('npm start (dist/workers/all-in-one.js)', () => {
       COALESCE_WINDOW_MS: '200',
       FLUSH_INTERVAL_MS: '50',
       BULK_STATUS_POLL_MS: '100',
+      // The demo keeps a bulk batch incomplete for 30 s; this test checks start-up and
+      // delivery, not Target's pace, so its batches take 1 s (still not at once).
+      SIMULATOR_BATCH_PROCESSING_MS: '1000',
       PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
