@@ -27,6 +27,7 @@ export class AccountFaults {
   private readonly unlisted = new Set<string>();
   private timing: BatchTiming | undefined;
   private others: BackgroundLoad | undefined;
+  private readonly authStorm: number[] = [];
 
   /** @param clock the simulator's clock (epoch ms). */
   constructor(protected readonly clock: () => number) {}
@@ -127,6 +128,21 @@ export class AccountFaults {
     return this.others;
   }
 
+  /**
+   * The next `count` profile update calls (single, bulk, batch status; not fetch) fail
+   * their credentials check with `status` (401 or 403), whatever token they carry: a storm
+   * that ends by itself, as when a token is rotated and the new one takes a while to reach
+   * every edge node.
+   */
+  authFailures(status: 401 | 403, count: number): void {
+    for (let i = 0; i < count; i += 1) this.authStorm.push(status);
+  }
+
+  /** The status of the next injected credentials failure (consumes one), if any. */
+  takeAuthFailure(): number | undefined {
+    return this.authStorm.shift();
+  }
+
   /** Clears every fault of this class. */
   protected restoreAccountFaults(): void {
     this.stuckLeft = 0;
@@ -135,5 +151,6 @@ export class AccountFaults {
     this.unlisted.clear();
     this.timing = undefined;
     this.others = undefined;
+    this.authStorm.length = 0;
   }
 }

@@ -31,6 +31,10 @@ export class SimulatorStats {
   status = 0;
   /** Batch status calls admitted by the shared limit (whatever the answer). */
   statusCalls = 0;
+  /** Admin API profile-token calls answered 200 (GET and POST). */
+  admin = 0;
+  /** IMS access tokens issued. */
+  ims = 0;
   /** Fetch Profile calls answered 200. */
   fetch = 0;
   /** Connections dropped by `faults.dropConnections`. */
@@ -57,6 +61,8 @@ export class SimulatorStats {
     this.status = 0;
     this.statusCalls = 0;
     this.fetch = 0;
+    this.admin = 0;
+    this.ims = 0;
     this.dropped = 0;
     this.byStatus = {};
     this.requests = [];
