@@ -47,6 +47,8 @@ export interface BatchQueueOptions {
   v2Override?: boolean;
   /** List the ids of failed rows in the status details. Default true. */
   listFailedRows?: boolean;
+  /** Where removals by the override and failed rows are counted (e.g. the SimulatorStats). */
+  counters?: { overrideRemovals: number; failedRows: number };
 }
 
 /** How one accepted batch is to be processed. */
@@ -102,13 +104,10 @@ export class BatchQueue {
   private readonly waiting = new Map<string, PendingBatch>();
   private sequence = 0;
   private settling = false;
-  /** Attributes removed by the v2 override rule so far. */
-  overrideRemovals = 0;
-  /** Rows counted as failed updates so far (listed or not). */
-  failedRows = 0;
   private readonly now: () => number;
   private readonly retentionMs: number;
   private readonly maxStatuses: number;
+  private readonly counters: { overrideRemovals: number; failedRows: number };
 
   constructor(
     private readonly store: ProfileStore,
@@ -117,6 +116,7 @@ export class BatchQueue {
     this.now = options.now ?? Date.now;
     this.retentionMs = options.retentionMs ?? BATCH_STATUS_RETENTION_MS;
     this.maxStatuses = options.maxStatuses ?? BATCH_STATUS_CAP;
+    this.counters = options.counters ?? { overrideRemovals: 0, failedRows: 0 };
   }
 
   /** Queues a batch and returns its id. */
@@ -217,7 +217,7 @@ export class BatchQueue {
     const override = !v1 && (this.options.v2Override ?? true);
     const fail = (index: number, id: string): void => {
       record.failedUpdates += 1;
-      this.failedRows += 1;
+      this.counters.failedRows += 1;
       if ((this.options.listFailedRows ?? true) && !unlistedRows.has(index)) record.failedIds.push(id);
     };
     for (const [index, { row, attrs }] of rows.entries()) {
@@ -228,7 +228,7 @@ export class BatchQueue {
         // Sets nothing and counts neither way; under the strictest reading of the override
         // it is still a v2 update of that visitor, so it removes what the last v2 row set.
         if (override && !refused && identityProblem(input.kind, row.id) === undefined) {
-          this.overrideRemovals += this.store.applyRow(input.kind, row.id, attrs, { create: false, via: 'bulk', v2Override: true }).removed.length;
+          this.counters.overrideRemovals += this.store.applyRow(input.kind, row.id, attrs, { create: false, via: 'bulk', v2Override: true }).removed.length;
         }
         continue;
       }
@@ -239,7 +239,7 @@ export class BatchQueue {
       // v2 creates profiles it has not seen; v1 updates existing ones only (notFound). A row
       // that would take the visitor's data over 64 KB ('tooLarge') is a failed update.
       const { outcome, removed } = this.store.applyRow(input.kind, row.id, attrs, { create: !v1, via: 'bulk', v2Override: override });
-      this.overrideRemovals += removed.length;
+      this.counters.overrideRemovals += removed.length;
       if (outcome === 'created' || outcome === 'updated') record.successfulUpdates += 1;
       else if (outcome === 'notFound') record.profilesNotFound += 1;
       else fail(index, row.id);

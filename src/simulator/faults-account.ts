@@ -14,6 +14,17 @@ export interface OtherUsersOptions {
   durationMs?: number;
 }
 
+/** The account-level faults that are set (counts of id lists, not the ids). */
+export interface AccountFaultsView {
+  rejectVisitors: number;
+  failRowsUnlisted: number;
+  slowVisitors: number;
+  stickNextBatches: number;
+  slowBatches: { batchProcessingMs: number; batchProcessingJitterMs: number } | null;
+  otherUsers: { callsPerMinute: number; from: string; until?: string } | null;
+  authFailuresLeft: number;
+}
+
 /**
  * Faults about data and the account rather than one endpoint's availability: visitors
  * Target refuses or answers slowly, batches that stick or process slowly, other users
@@ -141,6 +152,21 @@ export class AccountFaults {
   /** The status of the next injected credentials failure (consumes one), if any. */
   takeAuthFailure(): number | undefined {
     return this.authStorm.shift();
+  }
+
+  /** What is set (for `GET /_simulator/faults`). */
+  describeAccount(): AccountFaultsView {
+    return {
+      rejectVisitors: this.rejected.size,
+      failRowsUnlisted: this.unlisted.size,
+      slowVisitors: this.slow.size,
+      stickNextBatches: this.stuckLeft,
+      slowBatches: this.timing === undefined ? null : { batchProcessingMs: this.timing.processingMs, batchProcessingJitterMs: this.timing.jitterMs },
+      otherUsers: this.others === undefined
+        ? null
+        : { callsPerMinute: this.others.callsPerWindow, from: new Date(this.others.from).toISOString(), ...(this.others.until !== undefined ? { until: new Date(this.others.until).toISOString() } : {}) },
+      authFailuresLeft: this.authStorm.length,
+    };
   }
 
   /** Clears every fault of this class. */

@@ -29,7 +29,8 @@ function jsonBody(body: unknown): unknown {
  * `/_simulator/*`: steer the simulator from outside its process (the demo, the benchmark,
  * docker-compose users). Not part of Target's API.
  * - `GET /_simulator/stats`: call counters (stats.ts);
- * - `POST /_simulator/faults` (JSON of faults-schema.ts), `GET /_simulator/faults`;
+ * - `POST /_simulator/faults` (JSON of faults-schema.ts); `GET /_simulator/faults`: per
+ *   scope (`all`, endpoints) what is set, and `account` (faults-account.ts);
  * - `POST /_simulator/token`: `{"action":"regenerate"}` → `{"token":"<new>"}` (the old one
  *   fails at once), `{"action":"expire"}` → `{"ok":true}` (the current one fails),
  *   `{"action":"set","token":"…"}` → `{"token":"…"}`; each turns authentication on;
@@ -52,6 +53,13 @@ export function registerControlRoutes(app: FastifyInstance, ctx: SimulatorContex
       bulkRejected: ctx.stats.bulkRejected,
       rateLimited: ctx.stats.rateLimited,
       status: ctx.stats.status,
+      statusCalls: ctx.stats.statusCalls,
+      admin: ctx.stats.admin,
+      ims: ctx.stats.ims,
+      otherUsersCharged: ctx.stats.otherUsersCharged,
+      overrideRemovals: ctx.stats.overrideRemovals,
+      failedRows: ctx.stats.failedRows,
+      pendingBatches: ctx.batches.pending,
       fetch: ctx.stats.fetch,
       dropped: ctx.stats.dropped,
       byStatus: ctx.stats.byStatus,
@@ -72,7 +80,7 @@ export function registerControlRoutes(app: FastifyInstance, ctx: SimulatorContex
       }
       return { ok: true };
     });
-    scope.get('/_simulator/faults', () => ctx.faults.describe());
+    scope.get('/_simulator/faults', () => ({ ...ctx.faults.describe(), account: ctx.faults.describeAccount() }));
     scope.post('/_simulator/token', async (request, reply) => {
       const body = jsonBody(request.body);
       const parsed = TokenActionSchema.safeParse(body === INVALID ? undefined : body);

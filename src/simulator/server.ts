@@ -110,6 +110,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     now,
     v2Override: options.v2Override ?? true,
     listFailedRows: options.listFailedRows ?? true,
+    counters: stats,
     ...(options.statusRetentionMs !== undefined ? { retentionMs: options.statusRetentionMs } : {}),
   });
   store.setBeforeAccess(() => batches.settle());
@@ -141,7 +142,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     faults,
     stats,
     batches,
-    sharedLimit: new RollingWindowLimit(perWindow, windowMs, now, () => faults.otherUsersLoad()),
+    sharedLimit: new RollingWindowLimit(perWindow, windowMs, now, () => faults.otherUsersLoad(), () => {
+      stats.otherUsersCharged += 1;
+    }),
     token,
     ims: new ImsTokens(now),
     sharedLimitDescription: `${perWindow} calls per ${windowMs / 1000} s`,
