@@ -7,10 +7,15 @@ export const DEFAULT_IMS_CLIENT_ID = 'target-ingest-simulator';
 /** Default IMS client secret of the simulator. */
 export const DEFAULT_IMS_CLIENT_SECRET = 'simulator-client-secret';
 
-/** How to run the simulated Adobe Target. */
-
 /** Which unknown ids a single update creates: see {@link SimulatorOptions.createOnSingleUpdate}. */
 export type SingleUpdateCreates = boolean | 'all' | 'pcId' | 'none';
+
+/**
+ * How to run the simulated Adobe Target. Every default shows what Adobe documents (or, where
+ * Adobe is silent, the strictest reading), so that nothing passes here that would break
+ * against the real Target; the options exist to turn a behaviour down for a test that is
+ * about something else, and to move time (`now`).
+ */
 export interface SimulatorOptions {
   /** The only client code accepted in paths and `?client=`; others get HTTP 400. */
   clientCode: string;
