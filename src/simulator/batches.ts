@@ -1,20 +1,13 @@
-import type { BatchRow } from './bulk-format.js';
-import { attributeValueProblem, identityProblem, type IdentityKind } from './identity.js';
+import { applyBatchRows, type BatchRows } from './batch-rows.js';
 import { BATCH_STATUS_CAP, BATCH_STATUS_RETENTION_MS } from './limits.js';
+import type { IdentityKind } from './identity.js';
 import type { ProfileStore } from './store.js';
 import type { BatchStatusView } from './xml.js';
 
-/** Which Bulk Profile Update API took the batch. */
-export type BulkApi = 'v1' | 'v2';
+export type { BulkApi } from './batch-rows.js';
 
-/** A parsed file ready to be queued. */
-export interface BatchInput {
-  /** Default `'v2'`. */
-  api?: BulkApi;
-  kind: IdentityKind;
-  columns: string[];
-  rows: BatchRow[];
-}
+/** A parsed file ready to be queued (`api` default `'v2'`). */
+export type BatchInput = BatchRows;
 
 interface BatchRecord extends BatchStatusView {
   submittedAt: number;
@@ -53,6 +46,8 @@ export interface BatchQueueOptions {
   v2Override?: boolean;
   /** List the ids of failed rows in the status details. Default true. */
   listFailedRows?: boolean;
+  /** Where removals by the override and failed rows are counted (e.g. the SimulatorStats). */
+  counters?: { overrideRemovals: number; failedRows: number };
 }
 
 /** How one accepted batch is to be processed. */
@@ -65,16 +60,6 @@ export interface SubmitOptions {
   rejectedRows?: ReadonlySet<number>;
   /** Indexes of rows that fail without being listed in the status (`failRowsUnlisted`). */
   unlistedRows?: ReadonlySet<number>;
-}
-
-/** Attribute name → non-empty value of one row. */
-function rowAttributes(columns: readonly string[], row: BatchRow): Map<string, string> {
-  const attrs = new Map<string, string>();
-  columns.forEach((column, i) => {
-    const value = row.values[i];
-    if (value !== undefined && value !== '') attrs.set(column, value);
-  });
-  return attrs;
 }
 
 /** setTimeout's longest delay (24.8 days); a batch due later rearms its timer. */
@@ -91,11 +76,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * complete at once. Batches due together complete in order of due time, so with processing
  * jitter a later batch can land before an earlier one.
  *
- * Rows: an empty cell sets nothing; a batch whose rows are all empty is ignored entirely
- * (documented); a row with an invalid id or value, over the 64 KB profile cap, or refused by
- * `rejectVisitor` / `failRowsUnlisted`, is a failed update, and its id is listed in the
- * status details (not for `failRowsUnlisted`, nor with `listFailedRows: false`); v2 rows create profiles and follow the override rule of store.ts; v1 rows
- * update existing profiles only (else `profilesNotFound`) and override nothing.
+ * Rows are applied by batch-rows.ts.
  *
  * Retention (not documented by Adobe; a simulator choice): a status is answered for
  * `retentionMs` after submit (default 24 h: exactly 24 h old is still answered, a
@@ -108,13 +89,10 @@ export class BatchQueue {
   private readonly waiting = new Map<string, PendingBatch>();
   private sequence = 0;
   private settling = false;
-  /** Attributes removed by the v2 override rule so far. */
-  overrideRemovals = 0;
-  /** Rows counted as failed updates so far (listed or not). */
-  failedRows = 0;
   private readonly now: () => number;
   private readonly retentionMs: number;
   private readonly maxStatuses: number;
+  private readonly counters: { overrideRemovals: number; failedRows: number };
 
   constructor(
     private readonly store: ProfileStore,
@@ -123,6 +101,7 @@ export class BatchQueue {
     this.now = options.now ?? Date.now;
     this.retentionMs = options.retentionMs ?? BATCH_STATUS_RETENTION_MS;
     this.maxStatuses = options.maxStatuses ?? BATCH_STATUS_CAP;
+    this.counters = options.counters ?? { overrideRemovals: 0, failedRows: 0 };
   }
 
   /** Queues a batch and returns its id. */
@@ -201,8 +180,20 @@ export class BatchQueue {
       for (const batch of due) {
         this.waiting.delete(batch.record.batchId);
         clearTimeout(batch.timer);
-        if (batch.stuck) batch.record.status = 'stuck';
-        else this.apply(batch);
+        if (batch.stuck) {
+          batch.record.status = 'stuck';
+          continue;
+        }
+        applyBatchRows(this.store, batch.input, batch.record, {
+          maxValueLength: this.options.maxValueLength,
+          v2Override: this.options.v2Override ?? true,
+          listFailedRows: this.options.listFailedRows ?? true,
+          rejectedRows: batch.rejectedRows,
+          unlistedRows: batch.unlistedRows,
+          counters: this.counters,
+          updateOnlyCreates: this.options.updateOnlyCreates ?? (() => false),
+        });
+        batch.record.status = 'complete';
       }
     } finally {
       this.settling = false;
@@ -213,53 +204,6 @@ export class BatchQueue {
   close(): void {
     for (const batch of this.waiting.values()) clearTimeout(batch.timer);
     this.waiting.clear();
-  }
-
-  private apply({ record, input, rejectedRows, unlistedRows }: PendingBatch): void {
-    const rows = input.rows.map((row) => ({ row, attrs: rowAttributes(input.columns, row) }));
-    // Documented: a batch with only empty values is ignored entirely.
-    const ignored = rows.every(({ attrs }) => attrs.size === 0);
-    const v1 = input.api === 'v1';
-    const override = !v1 && (this.options.v2Override ?? true);
-    const fail = (index: number, id: string): void => {
-      record.failedUpdates += 1;
-      this.failedRows += 1;
-      if ((this.options.listFailedRows ?? true) && !unlistedRows.has(index)) record.failedIds.push(id);
-    };
-    for (const [index, { row, attrs }] of rows.entries()) {
-      record.consumedCount += 1;
-      if (ignored) continue;
-      const refused = rejectedRows.has(index) || unlistedRows.has(index);
-      if (attrs.size === 0) {
-        // Sets nothing and counts neither way; under the strictest reading of the override
-        // it is still a v2 update of that visitor, so it removes what the last v2 row set.
-        if (override && !refused && identityProblem(input.kind, row.id) === undefined) {
-          this.overrideRemovals += this.store.applyRow(input.kind, row.id, attrs, { create: false, via: 'bulk', v2Override: true }).removed.length;
-        }
-        continue;
-      }
-      if (refused || !this.rowIsValid(input.kind, row.id, attrs)) {
-        fail(index, row.id);
-        continue;
-      }
-      // v2 creates profiles it has not seen; v1 updates existing ones only (notFound). A row
-      // that would take the visitor's data over 64 KB ('tooLarge') is a failed update.
-      const create = !v1 || (this.options.updateOnlyCreates?.(input.kind) ?? false);
-      const { outcome, removed } = this.store.applyRow(input.kind, row.id, attrs, { create, via: 'bulk', v2Override: override, updateOnly: v1 });
-      this.overrideRemovals += removed.length;
-      if (outcome === 'created' || outcome === 'updated') record.successfulUpdates += 1;
-      else if (outcome === 'notFound') record.profilesNotFound += 1;
-      else fail(index, row.id);
-    }
-    record.status = 'complete';
-  }
-
-  private rowIsValid(kind: IdentityKind, id: string, attrs: Map<string, string>): boolean {
-    if (identityProblem(kind, id) !== undefined) return false;
-    for (const [name, value] of attrs) {
-      if (attributeValueProblem(name, value, this.options.maxValueLength) !== undefined) return false;
-    }
-    return true;
   }
 
   /** Drops statuses past retention, then the oldest past the cap (Map order = submit order). */

@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { BulkCellDecoding } from './bulk-format.js';
 import { applyFaults, parseFaultsJson } from './faults-schema.js';
 import { BATCH_STATUS_RETENTION_MS, DEMO_BATCH_PROCESSING_MS } from './limits.js';
+import { DEFAULT_IMS_CLIENT_ID } from './options.js';
 import { DEFAULT_PROFILE_LIFETIME_MS } from './profile-lifetime.js';
 import { startSimulator } from './server.js';
 import { STATUS_LINK_STYLES, type StatusLinkStyle } from './status-links.js';
@@ -34,6 +35,12 @@ function statusLink(value: string): StatusLinkStyle {
   return style;
 }
 
+function authStatus(value: string): 401 | 403 {
+  if (value === '401') return 401;
+  if (value === '403') return 403;
+  throw new InvalidArgumentError('expected 401 or 403');
+}
+
 function faults(value: string) {
   try {
     return parseFaultsJson(value);
@@ -51,6 +58,12 @@ export function registerSimulatorCommand(program: Command): void {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--client-code <code>', 'the Target client code it accepts', 'simulator')
     .option('--auth-token <token>', 'require this Bearer token on every profile call (or SIMULATOR_AUTH_TOKEN)')
+    .option('--token-lifetime <ms>', 'the profile token expires this long after it is issued (default: never)', nonNegative)
+    .option('--auth-failure-status <status>', 'answer a missing, wrong or expired token with 401 or 403', authStatus, 401)
+    .option('--control-token <token>', 'require this Bearer token on /_simulator routes (or SIMULATOR_CONTROL_TOKEN; default: open)')
+    .option('--ims-client-id <id>', 'client id the simulated IMS accepts (also the Admin API x-api-key)', DEFAULT_IMS_CLIENT_ID)
+    .option('--ims-client-secret <secret>', 'client secret the simulated IMS accepts (or SIMULATOR_IMS_CLIENT_SECRET)')
+    .option('--admin-tenant <tenant>', 'tenant of Admin API paths (default: the client code)')
     .option('--latency <ms>', 'added latency per request', nonNegative, 0)
     .option('--batch-processing <ms>', 'how long a bulk batch stays incomplete before its rows land (Target: minutes to hours)', nonNegative, DEMO_BATCH_PROCESSING_MS)
     .option('--batch-processing-jitter <ms>', 'each batch takes up to this much longer, at random, so batches complete out of order', nonNegative, 0)
@@ -63,8 +76,10 @@ export function registerSimulatorCommand(program: Command): void {
     .option('--no-v2-override', 'turn off the v2 override (by default a v2 row removes what the previous v2 row for that visitor set and it does not carry: the strictest reading of Adobe\'s documentation)')
     .option('--public-url <url>', 'base URL clients reach it at (for --status-link self), e.g. http://simulator:8090')
     .option('--faults <json>', 'faults to start with (or SIMULATOR_FAULTS), same JSON as POST /_simulator/faults, e.g. {"endpoints":{"bulk":{"outageWindows":[{"startInMs":10000,"durationMs":30000}]}}}; times count from start', faults)
-    .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; batchProcessingJitter: number; statusRetention: number; bulkCallsPerMinute: number; publicUrl?: string; statusLink: StatusLinkStyle; v2Override: boolean; bulkCellDecoding: BulkCellDecoding; profileLifetime: number; faults?: ReturnType<typeof faults>; singleCreates: 'all' | 'pcId' | 'none' }) => {
+    .action(async (opts: { port: number; host: string; clientCode: string; authToken?: string; latency: number; batchProcessing: number; batchProcessingJitter: number; statusRetention: number; bulkCallsPerMinute: number; publicUrl?: string; statusLink: StatusLinkStyle; v2Override: boolean; bulkCellDecoding: BulkCellDecoding; profileLifetime: number; faults?: ReturnType<typeof faults>; singleCreates: 'all' | 'pcId' | 'none'; tokenLifetime?: number; authFailureStatus: 401 | 403; controlToken?: string; imsClientId: string; imsClientSecret?: string; adminTenant?: string }) => {
       const authToken = opts.authToken ?? process.env.SIMULATOR_AUTH_TOKEN;
+      const controlToken = opts.controlToken ?? process.env.SIMULATOR_CONTROL_TOKEN;
+      const imsClientSecret = opts.imsClientSecret ?? process.env.SIMULATOR_IMS_CLIENT_SECRET;
       const initialFaults = opts.faults ?? (process.env.SIMULATOR_FAULTS !== undefined && process.env.SIMULATOR_FAULTS !== '' ? faults(process.env.SIMULATOR_FAULTS) : undefined);
       const simulator = await startSimulator({
         clientCode: opts.clientCode,
@@ -82,6 +97,12 @@ export function registerSimulatorCommand(program: Command): void {
         profileLifetimeMs: opts.profileLifetime,
         ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl.replace(/\/+$/, '') } : {}),
         ...(authToken !== undefined && authToken !== '' ? { authToken } : {}),
+        ...(opts.tokenLifetime !== undefined ? { tokenLifetimeMs: opts.tokenLifetime } : {}),
+        authFailureStatus: opts.authFailureStatus,
+        ...(controlToken !== undefined && controlToken !== '' ? { controlToken } : {}),
+        imsClientId: opts.imsClientId,
+        ...(imsClientSecret !== undefined && imsClientSecret !== '' ? { imsClientSecret } : {}),
+        ...(opts.adminTenant !== undefined ? { adminTenant: opts.adminTenant } : {}),
       });
       if (initialFaults !== undefined) applyFaults(simulator, initialFaults);
       process.stdout.write(`Target simulator for client "${opts.clientCode}" listening at ${simulator.url}\n`);

@@ -1,3 +1,4 @@
+import type { ImsTokens, ProfileTokenState } from './auth.js';
 import type { BatchQueue } from './batches.js';
 import type { BulkCellDecoding } from './bulk-format.js';
 import type { BatchTiming, FaultInjector } from './faults.js';
@@ -6,10 +7,21 @@ import type { SimulatorStats } from './stats.js';
 import type { StatusLinkStyle } from './status-links.js';
 import type { ProfileStore } from './store.js';
 
+/** How a profile call with failing credentials is answered. */
+export type AuthFailureStatus = 401 | 403;
+
 /** Simulator settings after defaults are applied. */
 export interface ResolvedSettings {
   clientCode: string;
-  authToken: string | undefined;
+  /** Status of a profile call whose credentials fail (401, or 403). */
+  authFailureStatus: AuthFailureStatus;
+  /** Bearer token the `/_simulator/*` routes require; undefined = open. */
+  controlToken: string | undefined;
+  /** IMS client credentials (client_id is also the Admin API's x-api-key). */
+  imsClientId: string;
+  imsClientSecret: string;
+  /** Tenant in Admin API paths. */
+  adminTenant: string;
   createOnSingleUpdate: boolean | 'all' | 'pcId' | 'none';
   maxValueLength: number;
   bulkCellDecoding: BulkCellDecoding;
@@ -27,6 +39,10 @@ export interface SimulatorContext {
   batches: BatchQueue;
   /** The 50-a-minute limit Target counts for the Admin, Reporting and bulk APIs together. */
   sharedLimit: RollingWindowLimit;
+  /** The profile authentication token. */
+  token: ProfileTokenState;
+  /** IMS access tokens issued for the Admin API. */
+  ims: ImsTokens;
   sharedLimitDescription: string;
   /** Base of `'self'` batch status links; known only once the server listens. */
   publicUrl(): string;
@@ -34,13 +50,6 @@ export interface SimulatorContext {
   now: () => number;
   /** Random numbers in [0, 1): batch processing jitter. */
   random: () => number;
-}
-
-/** True when the Authorization header carries exactly `Bearer <token>` (scheme in any case). */
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  if (header === undefined) return false;
-  const match = /^bearer\s+(.+)$/i.exec(header.trim());
-  return match?.[1] === token;
 }
 
 /** The query string of a raw request target, without `?`. */

@@ -14,6 +14,17 @@ export interface OtherUsersOptions {
   durationMs?: number;
 }
 
+/** The account-level faults that are set (counts of id lists, not the ids). */
+export interface AccountFaultsView {
+  rejectVisitors: number;
+  failRowsUnlisted: number;
+  slowVisitors: number;
+  stickNextBatches: number;
+  slowBatches: { batchProcessingMs: number; batchProcessingJitterMs: number } | null;
+  otherUsers: { callsPerMinute: number; from: string; until?: string } | null;
+  authFailuresLeft: number;
+}
+
 /**
  * Faults about data and the account rather than one endpoint's availability: visitors
  * Target refuses or answers slowly, batches that stick or process slowly, other users
@@ -27,6 +38,7 @@ export class AccountFaults {
   private readonly unlisted = new Set<string>();
   private timing: BatchTiming | undefined;
   private others: BackgroundLoad | undefined;
+  private readonly authStorm: number[] = [];
 
   /** @param clock the simulator's clock (epoch ms). */
   constructor(protected readonly clock: () => number) {}
@@ -127,6 +139,36 @@ export class AccountFaults {
     return this.others;
   }
 
+  /**
+   * The next `count` profile update calls (single, bulk, batch status; not fetch) fail
+   * their credentials check with `status` (401 or 403), whatever token they carry: a storm
+   * that ends by itself, as when a token is rotated and the new one takes a while to reach
+   * every edge node.
+   */
+  authFailures(status: 401 | 403, count: number): void {
+    for (let i = 0; i < count; i += 1) this.authStorm.push(status);
+  }
+
+  /** The status of the next injected credentials failure (consumes one), if any. */
+  takeAuthFailure(): number | undefined {
+    return this.authStorm.shift();
+  }
+
+  /** What is set (for `GET /_simulator/faults`). */
+  describeAccount(): AccountFaultsView {
+    return {
+      rejectVisitors: this.rejected.size,
+      failRowsUnlisted: this.unlisted.size,
+      slowVisitors: this.slow.size,
+      stickNextBatches: this.stuckLeft,
+      slowBatches: this.timing === undefined ? null : { batchProcessingMs: this.timing.processingMs, batchProcessingJitterMs: this.timing.jitterMs },
+      otherUsers: this.others === undefined
+        ? null
+        : { callsPerMinute: this.others.callsPerWindow, from: new Date(this.others.from).toISOString(), ...(this.others.until !== undefined ? { until: new Date(this.others.until).toISOString() } : {}) },
+      authFailuresLeft: this.authStorm.length,
+    };
+  }
+
   /** Clears every fault of this class. */
   protected restoreAccountFaults(): void {
     this.stuckLeft = 0;
@@ -135,5 +177,6 @@ export class AccountFaults {
     this.unlisted.clear();
     this.timing = undefined;
     this.others = undefined;
+    this.authStorm.length = 0;
   }
 }

@@ -55,8 +55,8 @@ export type EndpointFaults = z.infer<typeof EndpointFaultsSchema>;
  * The JSON of `POST /_simulator/faults`, the CLI's `--faults` and SIMULATOR_FAULTS.
  *
  * The top-level availability fields (outage, windows, failNext, errorRate, latency) are
- * global: they apply to the single, bulk and batch status endpoints (not fetch).
- * `endpoints.<single|bulk|status|fetch>` aims them at one endpoint. The other fields are
+ * global: they apply to the single, bulk and batch status endpoints (not fetch, not the
+ * IMS/Admin API). `endpoints.<single|bulk|status|fetch|admin>` aims them at one endpoint. The other fields are
  * about data and the account (visitors, batches, credentials, the shared limit).
  */
 export const FaultsSchema = z.object({
@@ -96,12 +96,18 @@ export const FaultsSchema = z.object({
     callsPerMinute: z.number().int().min(0).max(100_000),
     durationMs: z.number().int().min(1).max(MAX_PROCESSING_MS).optional(),
   }).strict().nullable().optional(),
+  /** The next `count` profile update calls fail their credentials check with `status`. */
+  authFailures: z.object({
+    status: z.union([z.literal(401), z.literal(403)]),
+    count: z.number().int().min(1).max(100_000),
+  }).strict().optional(),
   /** Faults per endpoint. */
   endpoints: z.object({
     single: EndpointFaultsSchema.optional(),
     bulk: EndpointFaultsSchema.optional(),
     status: EndpointFaultsSchema.optional(),
     fetch: EndpointFaultsSchema.optional(),
+    admin: EndpointFaultsSchema.optional(),
   }).strict().optional(),
 }).strict();
 export type Faults = z.infer<typeof FaultsSchema>;
@@ -161,6 +167,7 @@ export function applyFaults(ctx: Pick<SimulatorContext, 'faults'>, faults: Fault
   if (faults.stickNextBatches !== undefined) ctx.faults.stickNextBatches(faults.stickNextBatches);
   for (const id of faults.rejectVisitors ?? []) ctx.faults.rejectVisitor(id);
   for (const id of faults.failRowsUnlisted ?? []) ctx.faults.failRowsUnlisted(id);
+  if (faults.authFailures !== undefined) ctx.faults.authFailures(faults.authFailures.status, faults.authFailures.count);
   if (faults.otherUsers === null) ctx.faults.otherUsers(undefined);
   else if (faults.otherUsers !== undefined) ctx.faults.otherUsers(faults.otherUsers);
   if (faults.slowBatches === null) ctx.faults.slowBatches(undefined);

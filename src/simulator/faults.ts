@@ -2,7 +2,7 @@ import { AccountFaults } from './faults-account.js';
 
 export { type BatchTiming, type OtherUsersOptions } from './faults-account.js';
 /** The simulated endpoints faults can be aimed at. */
-export const FAULT_ENDPOINTS = ['single', 'bulk', 'status', 'fetch'] as const;
+export const FAULT_ENDPOINTS = ['single', 'bulk', 'status', 'fetch', 'admin'] as const;
 export type FaultEndpoint = (typeof FAULT_ENDPOINTS)[number];
 
 /** Options for an injected failure. */
@@ -73,12 +73,12 @@ function emptyScope(): ScopeFaults {
 
 /**
  * Makes the simulated Target misbehave, globally or per endpoint (`single`, `bulk`,
- * `status`, `fetch`).
+ * `status`, `fetch`, `admin` = the simulated IMS and Admin API).
  *
  * - **Global** faults (no `endpoint`) apply to the three profile update endpoints — single
  *   update, bulk update and batch status — as they always have. The Fetch Profile API is
  *   exempt from them, so tests can check what landed while Target is "down"; faults aimed
- *   at `fetch` do apply to it.
+ *   at `fetch` do apply to it. The same holds for `admin`.
  * - **Per endpoint**: latency and the error rate set for an endpoint replace the global ones
  *   for that endpoint; outages (open-ended or timed windows) add up — a call fails while its
  *   endpoint or the global scope has one.
@@ -171,14 +171,14 @@ export class FaultInjector extends AccountFaults {
     return this.scope('all').latencyMs ?? 0;
   }
 
-  /** The added latency of one endpoint: its own, else the global one (fetch: its own only). */
+  /** The added latency of one endpoint: its own, else the global one (fetch, admin: their own only). */
   latencyFor(endpoint: FaultEndpoint): number {
-    return this.scopes.get(endpoint)?.latencyMs ?? (endpoint === 'fetch' ? 0 : this.latencyMs);
+    return this.scopes.get(endpoint)?.latencyMs ?? (isProfileUpdateCall(endpoint) ? this.latencyMs : 0);
   }
 
   /** Decides (and consumes) the fault for one incoming call to `endpoint`. */
   takeDecision(endpoint: FaultEndpoint): FaultDecision {
-    const profileCall = endpoint !== 'fetch';
+    const profileCall = isProfileUpdateCall(endpoint);
     const own = this.scopes.get(endpoint);
     const global = profileCall ? this.scopes.get('all') : undefined;
     if (profileCall && this.dropsLeft > 0) {
@@ -231,6 +231,11 @@ export class FaultInjector extends AccountFaults {
     }
     return scope;
   }
+}
+
+/** Whether global faults apply to the endpoint: the profile update calls (single, bulk, status). */
+function isProfileUpdateCall(endpoint: FaultEndpoint): boolean {
+  return endpoint !== 'fetch' && endpoint !== 'admin';
 }
 
 function activeOutage(scope: ScopeFaults | undefined, now: number): Failure | undefined {

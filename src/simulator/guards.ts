@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { bearerMatches, rawPath, type SimulatorContext } from './context.js';
+import type { TokenCheck } from './auth.js';
+import { rawPath, type SimulatorContext } from './context.js';
 import type { FaultEndpoint } from './faults.js';
 import { preview } from './form-encoding.js';
 import { errorXml, XML_CONTENT_TYPE } from './xml.js';
@@ -35,7 +36,8 @@ export function endpointOf(request: FastifyRequest): FaultEndpoint | undefined {
 
 /**
  * Added latency, then the injected fault for one call to `endpoint`: a dropped connection
- * or a failure answered in the endpoint's own format (XML, or JSON for the Fetch API).
+ * or a failure answered in the endpoint's own format (XML, or JSON for the Fetch, IMS and
+ * Admin APIs).
  * Returns the reply when the call must end here.
  */
 export async function injectFault(
@@ -57,7 +59,7 @@ export async function injectFault(
     case 'fail': {
       if (fault.retryAfterSeconds !== undefined) reply.header('retry-after', String(fault.retryAfterSeconds));
       const message = `Simulated failure (HTTP ${fault.status})`;
-      if (endpoint === 'fetch') return reply.code(fault.status).send({ message });
+      if (endpoint === 'fetch' || endpoint === 'admin') return reply.code(fault.status).send({ message });
       return sendXmlError(reply, fault.status, message);
     }
     case 'none':
@@ -65,11 +67,26 @@ export async function injectFault(
   }
 }
 
+const CHECK_WORDS: Record<Exclude<TokenCheck, 'ok'>, string> = { missing: 'missing', invalid: 'not valid', expired: 'expired' };
+
+/**
+ * The credentials check of a profile call: the `authFailures` fault first (when
+ * `takeFault`), then the token. Undefined when the call may pass; else the status
+ * (`authFailureStatus`, default 401; the fault's own) and message.
+ */
+export function authFailure(ctx: SimulatorContext, authorization: string | undefined, takeFault: boolean): { status: number; message: string } | undefined {
+  const injected = takeFault ? ctx.faults.takeAuthFailure() : undefined;
+  if (injected !== undefined) return { status: injected, message: 'Profile API authentication token is not valid (simulated failure)' };
+  const check = ctx.token.check(authorization);
+  if (check === 'ok') return undefined;
+  return { status: ctx.settings.authFailureStatus, message: `Profile API authentication token is ${CHECK_WORDS[check]}` };
+}
+
 /**
  * The `onRequest` hook in front of the single, bulk and batch status endpoints. In order:
  * added latency and injected faults for that endpoint (before anything else, as a Target
- * outage would), the client code in the path (unknown → 400), then the bearer token when
- * one is configured (missing or wrong → 401). Runs before the body is read, so a 503 costs
+ * outage would), the client code in the path (unknown → 400), then the credentials
+ * (`authFailure`: missing, wrong or expired token → 401, or 403 with `authFailureStatus`). Runs before the body is read, so a 503 costs
  * no upload parsing. Rejected visitors (`rejectVisitor`) are handled by the routes, which
  * see the decoded query and body.
  */
@@ -84,11 +101,10 @@ export function profileCallGuard(ctx: SimulatorContext) {
     if (client !== ctx.settings.clientCode) {
       return sendXmlError(reply, 400, `Unknown client code "${preview(client ?? '')}"`);
     }
-    const token = ctx.settings.authToken;
-    if (token !== undefined && !bearerMatches(request.headers.authorization, token)) {
-      reply.header('www-authenticate', 'Bearer');
-      const what = request.headers.authorization === undefined ? 'missing' : 'not valid';
-      return sendXmlError(reply, 401, `Profile API authentication token is ${what}`);
+    const failure = authFailure(ctx, request.headers.authorization, true);
+    if (failure !== undefined) {
+      if (failure.status === 401) reply.header('www-authenticate', 'Bearer');
+      return sendXmlError(reply, failure.status, failure.message);
     }
     return undefined;
   };

@@ -9,8 +9,11 @@ export const SINGLE_GET_MAX_BYTES = 8192;
 /** Largest POST (query string + body bytes) the Single Profile Update API accepts: 60 KB. */
 export const SINGLE_POST_MAX_BYTES = 61_440;
 
-/** A bulk file must be smaller than 50 MB; read as 50 MiB (not documented which). */
-export const BULK_MAX_BODY_BYTES = 50 * 1024 * 1024;
+/**
+ * A bulk file must be "under 50 MB". Adobe does not say whether MB is 10^6 or 2^20 bytes;
+ * the strictest reading is 50,000,000 bytes, measured here on the whole request body.
+ */
+export const BULK_MAX_BODY_BYTES = 50_000_000;
 
 /** Most data rows one bulk file may carry. */
 export const BULK_MAX_ROWS = 500_000;

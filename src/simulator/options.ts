@@ -1,15 +1,46 @@
 import type { BulkCellDecoding } from './bulk-format.js';
 import type { StatusLinkStyle } from './status-links.js';
 
-/** How to run the simulated Adobe Target. */
+/** Default IMS client id of the simulator (not a secret: the simulator is a test double). */
+export const DEFAULT_IMS_CLIENT_ID = 'target-ingest-simulator';
+
+/** Default IMS client secret of the simulator. */
+export const DEFAULT_IMS_CLIENT_SECRET = 'simulator-client-secret';
 
 /** Which unknown ids a single update creates: see {@link SimulatorOptions.createOnSingleUpdate}. */
 export type SingleUpdateCreates = boolean | 'all' | 'pcId' | 'none';
+
+/**
+ * How to run the simulated Adobe Target. Every default shows what Adobe documents (or, where
+ * Adobe is silent, the strictest reading), so that nothing passes here that would break
+ * against the real Target; the options exist to turn a behaviour down for a test that is
+ * about something else, and to move time (`now`).
+ */
 export interface SimulatorOptions {
   /** The only client code accepted in paths and `?client=`; others get HTTP 400. */
   clientCode: string;
-  /** When set, every profile call must carry `Authorization: Bearer <token>`, else 401. */
+  /**
+   * The profile authentication token. When set, every profile call (single, bulk, status,
+   * fetch) must carry `Authorization: Bearer <token>`, else 401 (`authFailureStatus`).
+   * Without it authentication is off until the token is set, regenerated or expired at run
+   * time (`POST /_simulator/token`, the Admin API's POST, `simulator.token`). See auth.ts.
+   */
   authToken?: string;
+  /** The profile token expires this long after it was issued (by `now`). Default: never. */
+  tokenLifetimeMs?: number;
+  /** Status of a profile call whose token is missing, wrong or expired: 401 or 403. Default 401. */
+  authFailureStatus?: 401 | 403;
+  /**
+   * Bearer token the `/_simulator/*` control routes require. Default: none, open (the
+   * simulator binds 127.0.0.1); control stays usable whatever happens to the profile token.
+   */
+  controlToken?: string;
+  /** Client id the simulated IMS accepts (also the Admin API's `x-api-key`). Default `target-ingest-simulator`. */
+  imsClientId?: string;
+  /** Client secret the simulated IMS accepts. Default `simulator-client-secret`. */
+  imsClientSecret?: string;
+  /** Tenant of Admin API paths (`/<tenant>/target/...`). Default: `clientCode`. */
+  adminTenant?: string;
   /** Interface to listen on. Default `127.0.0.1`. */
   host?: string;
   /** Port to listen on. Default 0 (a free port). */

@@ -22,14 +22,13 @@ export interface BackgroundLoad {
 export class RollingWindowLimit {
   private readonly admitted: number[] = [];
   private chargedUntil = Number.NEGATIVE_INFINITY;
-  /** Background calls admitted so far. */
-  backgroundCharged = 0;
 
   constructor(
     private readonly limit: number,
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
     private readonly load: () => BackgroundLoad | undefined = () => undefined,
+    private readonly onBackgroundCall: () => void = () => undefined,
   ) {}
 
   /** Admits (and counts) one call, or returns false when the window is full. */
@@ -71,7 +70,7 @@ export class RollingWindowLimit {
       this.expire(at);
       if (this.admitted.length < this.limit) {
         this.admitted.push(at);
-        this.backgroundCharged += 1;
+        this.onBackgroundCall();
       }
     }
   }

@@ -24,8 +24,8 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  *   submits (v1, v2), batch status calls (both paths), Admin API calls (routes-admin.ts) and
  *   the `otherUsers` fault. Counted: calls past the fault, client-code and bearer checks,
  *   including ones answered `success=false` or 404; calls refused with 503 do not count;
- * - body of 50 MiB or more → 413 before it is read to the end (simulator choice; Adobe only
- *   says "under 50 MB");
+ * - body of 50,000,000 bytes or more → 413 before it is read to the end (Adobe says "under
+ *   50 MB"; the strictest reading of MB; the answer code is a simulator choice);
  * - a body that is not form-encoded, or a file Target cannot read (see `parseBatchBody`) →
  *   HTTP 200 with `success=false` and the reason (documented for a raw `%`);
  * - otherwise 200 with the documented body; its status link names an edge host, as Target's

@@ -1,14 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { bearerMatches, type SimulatorContext } from './context.js';
+import type { SimulatorContext } from './context.js';
 import { preview } from './form-encoding.js';
-import { injectFault, type EndpointRouteConfig } from './guards.js';
+import { authFailure, injectFault, type EndpointRouteConfig } from './guards.js';
 import type { IdentityKind } from './identity.js';
 
 /**
  * Fetch Profile API: `GET /rest/v1/profiles/:tntId?client=<client>` and
- * `GET /rest/v1/profiles/thirdPartyId/:id?client=<client>`. JSON in and out: 200 with
- * `profileAttributes.<name>.{value, modifiedAt}`, 404 with a JSON message when no profile
- * exists (documented). Wrong or missing `client` → 400, bad bearer → 401 (JSON). Global
+ * `GET /rest/v1/profiles/thirdPartyId/:id?client=<client>`. JSON, in the documented shape:
+ * 200 `{"client","visitorId","modifiedAt","profileAttributes":{"<name>":{"value","modifiedAt"}}}`
+ * (plus `tntId` or `thirdPartyId`; the simulator does not link ids, so `visitorId` is the id
+ * asked for), 404 `{"status":404,"message":"No profile found for client <client> with third
+ * party id=<id>"}` (`tnt id=` for a tntId) when no profile exists or it expired. Wrong or
+ * missing `client` → 400, missing, wrong or expired token → 401 (or `authFailureStatus`). Global
  * faults and latency do not apply here, so tests can look at what landed during an outage;
  * faults aimed at the `fetch` endpoint do (failures answer JSON `{ message }`).
  */
@@ -34,19 +37,24 @@ function handleFetch(
   if (client !== ctx.settings.clientCode) {
     return reply.code(400).send({ message: `Unknown or missing client "${typeof client === 'string' ? preview(client) : ''}"` });
   }
-  const token = ctx.settings.authToken;
-  if (token !== undefined && !bearerMatches(request.headers.authorization, token)) {
-    return reply.code(401).header('www-authenticate', 'Bearer').send({ message: 'Profile API authentication token is missing or not valid' });
+  // The authFailures fault is for update calls; fetch shows what landed (like global faults).
+  const failure = authFailure(ctx, request.headers.authorization, false);
+  if (failure !== undefined) {
+    if (failure.status === 401) reply.header('www-authenticate', 'Bearer');
+    return reply.code(failure.status).send({ message: failure.message });
   }
   const profile = ctx.store.getProfile(kind, id);
   if (profile === undefined) {
-    return reply.code(404).send({ message: `No profile found for ${kind} "${preview(id)}"` });
+    const named = kind === 'pcId' ? 'tnt id' : 'third party id';
+    return reply.code(404).send({ status: 404, message: `No profile found for client ${ctx.settings.clientCode} with ${named}=${preview(id)}` });
   }
   ctx.stats.fetch += 1;
   const profileAttributes = Object.fromEntries(
     Object.entries(profile.attributes).map(([name, a]) => [name, { value: a.value, modifiedAt: a.modifiedAt.toISOString() }]),
   );
   return reply.code(200).send({
+    client: ctx.settings.clientCode,
+    visitorId: id,
     ...(kind === 'pcId' ? { tntId: id } : { thirdPartyId: id }),
     modifiedAt: profile.modifiedAt.toISOString(),
     profileAttributes,

@@ -1,16 +1,18 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { ImsTokens, ProfileTokenState } from './auth.js';
 import { BatchQueue, singleUpdateCreates } from './batches.js';
 import { rawPath, type SimulatorContext } from './context.js';
 import { FaultInjector } from './faults.js';
 import { profileCallGuard } from './guards.js';
 import { BULK_CALLS_PER_MINUTE, LIBRARY_BATCH_PROCESSING_MS, MAX_VALUE_LENGTH } from './limits.js';
 import { RollingWindowLimit } from './rate-limit.js';
+import { registerAdminRoutes } from './routes-admin.js';
 import { registerBulkRoutes } from './routes-bulk.js';
 import { registerControlRoutes } from './routes-control.js';
 import { registerFetchRoutes } from './routes-fetch.js';
 import { registerSingleRoutes } from './routes-single.js';
-import type { SimulatorOptions } from './options.js';
+import { DEFAULT_IMS_CLIENT_ID, DEFAULT_IMS_CLIENT_SECRET, type SimulatorOptions } from './options.js';
 import { SimulatorStats } from './stats.js';
 import { ProfileStore } from './store.js';
 import { errorXml, XML_CONTENT_TYPE } from './xml.js';
@@ -27,6 +29,8 @@ export interface Simulator {
   stats: SimulatorStats;
   /** Accepted bulk batches (`pending`, `settle()` after moving the clock). */
   batches: BatchQueue;
+  /** The profile authentication token: `current`, `regenerate()`, `expire()`, `set()`. */
+  token: ProfileTokenState;
   /** Stops listening, drops open connections and cancels batches not yet applied. */
   close(): Promise<void>;
 }
@@ -76,6 +80,7 @@ function buildApp(options: SimulatorOptions, ctx: SimulatorContext): FastifyInst
 
   registerFetchRoutes(app, ctx);
   registerControlRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
   // Faults, client code and bearer checks guard the profile update calls only.
   void app.register((scope, _opts, done) => {
     scope.addHook('onRequest', profileCallGuard(ctx));
@@ -106,16 +111,25 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     v2Override: options.v2Override ?? true,
     listFailedRows: options.listFailedRows ?? true,
     updateOnlyCreates: (kind) => singleUpdateCreates(options.createOnSingleUpdate ?? true, kind),
+    counters: stats,
     ...(options.statusRetentionMs !== undefined ? { retentionMs: options.statusRetentionMs } : {}),
   });
   store.setBeforeAccess(() => batches.settle());
+  const token = new ProfileTokenState(
+    { ...(options.authToken !== undefined ? { token: options.authToken } : {}), ...(options.tokenLifetimeMs !== undefined ? { lifetimeMs: options.tokenLifetimeMs } : {}) },
+    now,
+  );
   const perWindow = options.bulkCallsPerMinute ?? BULK_CALLS_PER_MINUTE;
   const windowMs = options.bulkRateWindowMs ?? 60_000;
   let url = '';
   const ctx: SimulatorContext = {
     settings: {
       clientCode: options.clientCode,
-      authToken: options.authToken,
+      authFailureStatus: options.authFailureStatus ?? 401,
+      controlToken: options.controlToken,
+      imsClientId: options.imsClientId ?? DEFAULT_IMS_CLIENT_ID,
+      imsClientSecret: options.imsClientSecret ?? DEFAULT_IMS_CLIENT_SECRET,
+      adminTenant: options.adminTenant ?? options.clientCode,
       createOnSingleUpdate: options.createOnSingleUpdate ?? true,
       maxValueLength,
       bulkCellDecoding: options.bulkCellDecoding ?? 'none',
@@ -129,7 +143,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     faults,
     stats,
     batches,
-    sharedLimit: new RollingWindowLimit(perWindow, windowMs, now, () => faults.otherUsersLoad()),
+    sharedLimit: new RollingWindowLimit(perWindow, windowMs, now, () => faults.otherUsersLoad(), () => {
+      stats.otherUsersCharged += 1;
+    }),
+    token,
+    ims: new ImsTokens(now),
     sharedLimitDescription: `${perWindow} calls per ${windowMs / 1000} s`,
     publicUrl: () => options.publicUrl ?? url,
     now,
@@ -145,6 +163,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     faults,
     stats,
     batches,
+    token,
     async close() {
       batches.close();
       await app.close();

@@ -31,8 +31,18 @@ export class SimulatorStats {
   status = 0;
   /** Batch status calls admitted by the shared limit (whatever the answer). */
   statusCalls = 0;
+  /** Admin API profile-token calls answered 200 (GET and POST). */
+  admin = 0;
+  /** IMS access tokens issued. */
+  ims = 0;
   /** Fetch Profile calls answered 200. */
   fetch = 0;
+  /** Calls of other users (`otherUsers` fault) charged against the shared limit. */
+  otherUsersCharged = 0;
+  /** Attributes removed by the v2 override rule. */
+  overrideRemovals = 0;
+  /** Bulk rows counted as failed updates (listed in the status details or not). */
+  failedRows = 0;
   /** Connections dropped by `faults.dropConnections`. */
   dropped = 0;
   /** Every answered request by HTTP status (dropped connections are not here). */
@@ -57,7 +67,12 @@ export class SimulatorStats {
     this.status = 0;
     this.statusCalls = 0;
     this.fetch = 0;
+    this.admin = 0;
+    this.ims = 0;
     this.dropped = 0;
+    this.otherUsersCharged = 0;
+    this.overrideRemovals = 0;
+    this.failedRows = 0;
     this.byStatus = {};
     this.requests = [];
   }

@@ -162,8 +162,8 @@ describe('bulk profile update v2', () => {
     expect(sim.store.get('thirdPartyId', 'CRM-NO')).toBeUndefined();
   });
 
-  it('rejects a body of 50 MiB with 413 and reads one just under it', async () => {
-    const limit = 50 * 1024 * 1024;
+  it('rejects a body of 50,000,000 bytes (the strictest reading of "under 50 MB") with 413 and reads one just under it', async () => {
+    const limit = 50_000_000;
     const under = await postForm(batchUrl(), `batch=${'x'.repeat(limit - 1 - 'batch='.length)}`);
     expect(under.status).toBe(200);
     expect(xmlField(under.text, 'message')).toMatch(/header must start/);

@@ -324,5 +324,22 @@ describe('the simulator command', () => {
     // The command's batches take 30 s by default (DEMO_BATCH_PROCESSING_MS).
     expect(xmlField(answer.text, 'status')).toBe('incomplete');
   }, 60_000);
+
+  it('takes the status link, control token, credentials and batch timing from its flags', async () => {
+    const base = await startCommand(['--status-link', 'edge-legacy', '--control-token', 'ctl', '--auth-token', 'tok', '--batch-processing', '0', '--ims-client-secret', 's3cret']);
+    const accepted = await postForm(`${base}/m2/${CLIENT}/v2/profile/batchUpdate`, body, { authorization: 'Bearer tok' });
+    const link = xmlField(accepted.text, 'batchStatus') ?? '';
+    expect(link).toMatch(/^http:\/\/mboxedge19\.tt\.omtrdc\.net\/m2\/acme\/v2\/profile\/batchStatus\?batchId=.+&m2Node=00$/);
+    const status = await send(onSimulator(base, link), { headers: { authorization: 'Bearer tok' } });
+    expect(xmlField(status.text, 'status')).toBe('complete');
+    expect((await send(`${base}/_simulator/stats`, { headers: { authorization: 'Bearer tok' } })).status).toBe(401);
+    expect((await send(`${base}/_simulator/stats`, { headers: { authorization: 'Bearer ctl' } })).status).toBe(200);
+    const ims = await send(`${base}/ims/token/v3`, {
+      method: 'POST',
+      body: 'client_id=target-ingest-simulator&client_secret=s3cret&grant_type=client_credentials&scope=openid',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(ims.status).toBe(200);
+  }, 60_000);
 });
 

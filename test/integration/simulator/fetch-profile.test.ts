@@ -11,6 +11,9 @@ afterAll(async () => {
 });
 
 interface FetchBody {
+  client?: string;
+  visitorId?: string;
+  modifiedAt?: string;
   tntId?: string;
   thirdPartyId?: string;
   profileAttributes: Record<string, { value: string; modifiedAt: string }>;
@@ -24,6 +27,8 @@ describe('fetch profile API', () => {
     expect(answer.status).toBe(200);
     const body = JSON.parse(answer.text) as FetchBody;
     expect(body.tntId).toBe('1368007744041-575948.01_00');
+    expect(body).toMatchObject({ client: CLIENT, visitorId: '1368007744041-575948.01_00' });
+    expect(body.modifiedAt).toMatch(/^\d{4}-\d{2}-\d{2}T.*Z$/);
     expect(body.profileAttributes.tier?.value).toBe('gold');
     const modifiedAt = Date.parse(body.profileAttributes.tier?.modifiedAt ?? '');
     expect(modifiedAt).toBeGreaterThanOrEqual(before - 1);
@@ -43,7 +48,7 @@ describe('fetch profile API', () => {
     const answer = await send(`${sim.url}/rest/v1/profiles/thirdPartyId/nobody?client=${CLIENT}`);
     expect(answer.status).toBe(404);
     expect(answer.headers['content-type']).toMatch(/^application\/json/);
-    expect((JSON.parse(answer.text) as { message: string }).message).toMatch(/No profile found for thirdPartyId "nobody"/);
+    expect(JSON.parse(answer.text)).toEqual({ status: 404, message: `No profile found for client ${CLIENT} with third party id=nobody` });
   });
 
   it('answers 400 for a wrong or missing client', async () => {
