@@ -68,7 +68,7 @@ describe('buildBulkFiles', () => {
   });
 
   it('uses the documented 50 MB default', () => {
-    expect(BULK_MAX_BYTES).toBe(52_428_800);
+    expect(BULK_MAX_BYTES).toBe(50_000_000);
   });
 
   it('keeps exactly maxRows rows in one file and splits maxRows + 1 into two', () => {
