@@ -193,8 +193,9 @@ persistence) and the Target simulator (20 ms per call, with its realistic defaul
 stay \`incomplete\` 2 s, status links on the edge host), runs map, flusher and deliver as separate
 processes fed by the producer SDK, and compares with (a) naive: one BullMQ job and one Single
 Profile Update call per event, worker concurrency 50, and (b) BullMQ's ceiling: \`addBulk\` plus a
-no-op worker. \`npm run bench -- --quick\` (under two minutes): 100,000 events per workload, W1 in
-both delivery modes, W2–W4 in \`auto\`; without it: 1,000,000 events, every workload in both modes.
+no-op worker. \`npm run bench -- --quick\` (about three minutes): 100,000 events per workload, W1 in
+both delivery modes, W2–W4 in \`auto\`, the bulk processing-time runs time-scaled; without it:
+1,000,000 events, every workload in both modes.
 
 - W1: Zipf 1.0 over 100,000 visitors; W2: uniform; W3: one visitor gets 10 % of the events; W4:
   Zipf in bursts at 10x a steady 10 % of W1's rate; "@50%": W1 steady at half of W1's rate.
