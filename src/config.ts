@@ -13,7 +13,10 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
  * A whole number from a string, with messages that name the problem and quote the value
  * (numbers are never secrets). `range` says what the bounds mean in the message.
  */
-const wholeNumber = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER, range?: string) =>
+const wholeNumber = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER, range?: string) => wholeNumberText(min, max, range).default(fallback);
+
+/** {@link wholeNumber} without a default (unset stays undefined). */
+const wholeNumberText = (min: number, max = Number.MAX_SAFE_INTEGER, range?: string) =>
   z
     .string()
     .transform((raw, ctx) => {
@@ -29,8 +32,7 @@ const wholeNumber = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGE
         return z.NEVER;
       }
       return n;
-    })
-    .default(fallback);
+    });
 
 const positiveInt = (fallback: number) => wholeNumber(fallback, 1);
 const port = (fallback: number) => wholeNumber(fallback, 0, 65535, 'expected a port 0-65535');
@@ -177,10 +179,13 @@ export const EnvSchema = z.object({
   /** Visitors per bulk claim (rows of one bulk file per identity kind; Target allows 500,000). */
   FLUSH_BULK_BATCH_SIZE: wholeNumber(50_000, 1, 500_000, 'expected 1-500000 (500,000 is the row limit of one bulk file)'),
   /**
-   * Bulk API calls (submits and status polls) allowed per rolling minute, across all
-   * processes. At least 2: a claim with both identity kinds submits two files at once.
+   * This pipeline's share of the 50 calls a minute Target allows the bulk, Admin and
+   * Reporting APIs of the account together (submits, status polls and Admin API calls),
+   * across all processes. Default 35: 15 (30 %) are left to other users of the account
+   * (Target's UI integrations, reporting jobs, other teams). At least 2: a claim with both
+   * identity kinds submits two files at once.
    */
-  BULK_CALLS_PER_MINUTE: wholeNumber(50, 2, Number.MAX_SAFE_INTEGER, 'must be at least 2 (a claim with both identity kinds submits two files at once)'),
+  BULK_CALLS_PER_MINUTE: wholeNumber(35, 2, Number.MAX_SAFE_INTEGER, 'must be at least 2 (a claim with both identity kinds submits two files at once)'),
   /** The window of BULK_CALLS_PER_MINUTE (documented: one minute; shorter only for tests). */
   BULK_CALLS_WINDOW_MS: positiveInt(60_000),
   /** First batch-status poll after a bulk submit; later polls back off up to BULK_STATUS_MAX_POLL_MS. */
@@ -224,8 +229,19 @@ export const EnvSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: positiveInt(20_000),
   /** Event ids are remembered per source this long to drop resends. */
   DEDUPE_WINDOW_MS: positiveInt(7 * 24 * 3600 * 1000),
-  /** How long the event time of the value Target holds is remembered per visitor and attribute. */
-  DELIVERED_RETENTION_MS: positiveInt(30 * 24 * 3600 * 1000),
+  /**
+   * How long Target keeps a profile after its last activity (Adobe: two weeks by default,
+   * at most 90 days, set per account). A thirdPartyId delivered longer ago than this is
+   * treated as unknown: its next delivery goes by bulk v2, which creates it again.
+   */
+  TARGET_PROFILE_LIFETIME_DAYS: wholeNumber(14, 1, 90, 'expected 1-90 (Adobe keeps profiles at most 90 days)'),
+  /**
+   * How long the event time and value of what Target holds are remembered per visitor and
+   * attribute (they stop late, older events from overwriting it, and let a v2 row carry it
+   * again). Default: the profile lifetime; longer only with a warning (Target has dropped
+   * the profile by then).
+   */
+  DELIVERED_RETENTION_MS: wholeNumberText(1).optional(),
   /** Longest attribute value accepted. */
   MAX_VALUE_LENGTH: positiveInt(256),
   /** Parallel jobs per worker process. */
@@ -255,9 +271,13 @@ export const EnvSchema = z.object({
 export type Env = z.infer<typeof EnvSchema>;
 
 /** The validated configuration every part of the process reads. */
-export interface Config extends Omit<Env, 'TARGET_BASE_URL'> {
+export interface Config extends Omit<Env, 'TARGET_BASE_URL' | 'DELIVERED_RETENTION_MS'> {
   /** Target base URL, or undefined when the built-in simulator is used. */
   TARGET_BASE_URL: string | undefined;
+  /** DELIVERED_RETENTION_MS, or the profile lifetime when unset. */
+  DELIVERED_RETENTION_MS: number;
+  /** Settings that are valid but probably not what was meant; logged at start. */
+  warnings: string[];
   /** True when no TARGET_CLIENT_CODE is set and deliveries go to the built-in simulator. */
   useSimulator: boolean;
   /** Client code used on the wire (the simulator's when useSimulator). */
@@ -265,6 +285,8 @@ export interface Config extends Omit<Env, 'TARGET_BASE_URL'> {
 }
 
 export const SIMULATOR_CLIENT_CODE = 'simulator';
+
+const DAY_MS = 24 * 3600_000;
 
 /** Raised by {@link loadConfig}; `problems` names variables, never secret values. */
 export class ConfigError extends Error {
@@ -370,7 +392,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const useSimulator = e.TARGET_CLIENT_CODE === undefined;
   const clientCode = e.TARGET_CLIENT_CODE ?? SIMULATOR_CLIENT_CODE;
   const baseUrl = e.TARGET_BASE_URL ?? (useSimulator ? undefined : `https://${clientCode}.tt.omtrdc.net`);
-  return { ...e, TARGET_BASE_URL: baseUrl?.replace(/\/+$/, ''), useSimulator, clientCode };
+  const lifetimeMs = e.TARGET_PROFILE_LIFETIME_DAYS * DAY_MS;
+  const warnings: string[] = [];
+  if (e.DELIVERED_RETENTION_MS !== undefined && e.DELIVERED_RETENTION_MS > lifetimeMs) {
+    warnings.push(`DELIVERED_RETENTION_MS (${e.DELIVERED_RETENTION_MS} ms) is longer than TARGET_PROFILE_LIFETIME_DAYS (${e.TARGET_PROFILE_LIFETIME_DAYS} days): Target drops a profile before the pipeline forgets what it delivered there`);
+  }
+  return { ...e, TARGET_BASE_URL: baseUrl?.replace(/\/+$/, ''), DELIVERED_RETENTION_MS: e.DELIVERED_RETENTION_MS ?? lifetimeMs, useSimulator, clientCode, warnings };
 }
 
 /**

@@ -33,6 +33,18 @@ export class TargetUnavailableError extends PipelineError {
   }
 }
 
+/**
+ * Target refused the credentials (401 or 403): the profile token expired or was
+ * regenerated, not "this visitor's data is bad". Never dead-lettered: delivery holds, for
+ * every process, until a probe succeeds (P10, src/target/credentials-hold.ts).
+ */
+export class CredentialsRefusedError extends PipelineError {
+  constructor(message: string, status: number, bodyExcerpt: string) {
+    super(message, 'TARGET_CREDENTIALS_REFUSED', 'transient', { status, bodyExcerpt });
+    this.name = 'CredentialsRefusedError';
+  }
+}
+
 /** HTTP statuses from Target that a retry can fix. */
 const TRANSIENT_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
 

@@ -51,6 +51,7 @@ export async function runProcess(options: ProcessOptions): Promise<void> {
     pretty: config.NODE_ENV !== 'production' && process.stdout.isTTY,
     redactKeys: [...privateDataFields(mapping)],
   });
+  for (const warning of config.warnings) logger.warn(warning);
   const lifecycle = new Lifecycle(logger, undefined, { shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   lifecycle.installSignalHandlers();
   await lifecycle.trackStartup(startRoles(options, config, mapping, logger, lifecycle));

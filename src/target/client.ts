@@ -1,7 +1,7 @@
 import { XMLParser } from 'fast-xml-parser';
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { VisitorRef } from '../events/index.js';
-import { PipelineError, TargetRejectedError, TargetUnavailableError, classifyError, classifyStatus, parseRetryAfter } from '../errors.js';
+import { CredentialsRefusedError, PipelineError, TargetRejectedError, TargetUnavailableError, classifyError, classifyStatus, parseRetryAfter } from '../errors.js';
 import { planSingleUpdate, singleUpdateProblem } from './single-request.js';
 import { resolveStatusLink } from './status-link.js';
 
@@ -9,14 +9,27 @@ export interface TargetClientSettings {
   /** e.g. https://acme.tt.omtrdc.net (no trailing slash). */
   baseUrl: string;
   clientCode: string;
-  /** Profile API token; sent as `Authorization: Bearer` when set. */
+  /** Profile API token; sent as `Authorization: Bearer` when set. A fixed token; see `token` for one that changes. */
   authToken?: string;
+  /**
+   * Where the profile token comes from when it can change while the process runs (a mounted
+   * secret file, Adobe's Admin API): read before every call. Takes precedence over `authToken`.
+   */
+  token?: ProfileTokenSource;
+  /** The HTTP dispatcher (e.g. an egress proxy agent); default a keep-alive pool of `connections`. */
+  dispatcher?: Dispatcher;
   /** Per-request timeout (connect, headers and body each). Default 10 s. */
   timeoutMs?: number;
   /** Keep-alive connections per origin. Default 64. */
   connections?: number;
   /** Told about every HTTP call (endpoint, duration, outcome); for metrics. */
   onCall?: TargetCallObserver;
+}
+
+/** The current profile token, for a token that can change (src/target/token-source.ts). */
+export interface ProfileTokenSource {
+  /** The token to send now; undefined when none is configured. Never throws. */
+  current(): string | undefined;
 }
 
 /** Which Target API a call went to. */
@@ -59,12 +72,12 @@ export class StatusLinkRefusedError extends PipelineError {
  * out as a classified PipelineError (permanent or transient); never by message matching.
  */
 export class TargetClient {
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
   private readonly timeoutMs: number;
 
   constructor(readonly settings: TargetClientSettings) {
     this.timeoutMs = settings.timeoutMs ?? 10_000;
-    this.agent = new Agent({
+    this.agent = settings.dispatcher ?? new Agent({
       connections: settings.connections ?? 64,
       keepAliveTimeout: 30_000,
       connect: { timeout: this.timeoutMs },
@@ -143,7 +156,8 @@ export class TargetClient {
   }
 
   private authHeaders(headers: Record<string, string>): Record<string, string> {
-    return this.settings.authToken === undefined ? headers : { ...headers, authorization: `Bearer ${this.settings.authToken}` };
+    const token = this.settings.token !== undefined ? this.settings.token.current() : this.settings.authToken;
+    return token === undefined ? headers : { ...headers, authorization: `Bearer ${token}` };
   }
 
   /** One HTTP call; returns the body of a 2xx answer, throws a classified error otherwise. */
@@ -184,6 +198,7 @@ export class TargetClient {
     onStatus(status);
     if (status >= 200 && status < 300) return text;
     const message = `Target answered HTTP ${status} to ${method} ${pathAndQuery.split('?')[0] ?? ''}`;
+    if (status === 401 || status === 403) throw new CredentialsRefusedError(message, status, excerpt(text));
     if (classifyStatus(status) === 'permanent') throw new TargetRejectedError(message, status, excerpt(text));
     const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
     throw new TargetUnavailableError(message, `TARGET_HTTP_${status}`, { status, bodyExcerpt: excerpt(text), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });

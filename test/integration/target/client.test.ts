@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PipelineError, TargetRejectedError, TargetUnavailableError } from '../../../src/errors.js';
+import { CredentialsRefusedError, PipelineError, TargetRejectedError, TargetUnavailableError } from '../../../src/errors.js';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { buildBulkFiles } from '../../../src/target/bulk-file.js';
 import { StatusLinkRefusedError, TargetClient } from '../../../src/target/client.js';
@@ -134,10 +134,19 @@ describe('TargetClient against the simulator', () => {
     expect(sim.store.get('pcId', 'over-64k.01_00')).toBeUndefined();
   });
 
-  it('classifies answers: 401 permanent, 503 transient with Retry-After, dropped connection transient', async () => {
+  it('classifies answers: 401 credentials refused (held, never the data\'s fault), 503 transient with Retry-After, dropped connection transient', async () => {
     const noToken = new TargetClient({ baseUrl: sim.url, clientCode: 'acme', timeoutMs: 2000 });
-    await expect(noToken.updateSingle(visitor, new Map([['a', '1']]))).rejects.toBeInstanceOf(TargetRejectedError);
+    const refused = await noToken.updateSingle(visitor, new Map([['a', '1']])).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(CredentialsRefusedError);
+    expect(refused).toMatchObject({ code: 'TARGET_CREDENTIALS_REFUSED', details: { status: 401 } });
     await noToken.close();
+    // A token that changes while the process runs is read before every call.
+    let current = 'wrong-token';
+    const rotating = new TargetClient({ baseUrl: sim.url, clientCode: 'acme', timeoutMs: 2000, token: { current: () => current } });
+    await expect(rotating.updateSingle(visitor, new Map([['a', '1']]))).rejects.toBeInstanceOf(CredentialsRefusedError);
+    current = 'profile-token-0123456789';
+    expect(await rotating.updateSingle(visitor, new Map([['a', '1']]))).toBe(1);
+    await rotating.close();
 
     sim.faults.failNext(1, 503, { retryAfterSeconds: 7 });
     const unavailable = await client.updateSingle(visitor, new Map([['a', '1']])).catch((e: unknown) => e);
