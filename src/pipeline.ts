@@ -13,6 +13,7 @@ import { TargetClient, type TargetCallObserver } from './target/client.js';
 import { targetBackoffStrategy, type RetryPolicy } from './target/backoff.js';
 import { createBudgets, type Budgets } from './target/budgets.js';
 import { CallPacer } from './target/pacer.js';
+import { CredentialsHold, credentialsHoldKey, probeCredentials, readCredentialsHold, type HoldState } from './target/credentials-hold.js';
 import { createBulkStatusProcessor } from './target/bulk-status.js';
 import { createBulkDeliveryProcessor } from './target/deliver-bulk.js';
 import { createSingleDeliveryProcessor } from './target/deliver-single.js';
@@ -48,6 +49,8 @@ export interface Pipeline {
   /** Workers of this process by queue name; listen to their `completed`/`failed` events for metrics. */
   workers: ReadonlyMap<string, Worker>;
   deadLetters: DeadLetters;
+  /** The credentials hold, if one is open (Target refuses our token): for metrics and the console. */
+  credentialsHold(): Promise<HoldState | undefined>;
   close(): Promise<void>;
 }
 
@@ -159,8 +162,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       ...(options.onTargetCall !== undefined ? { onCall: options.onTargetCall } : {}),
     });
     closers.push(() => client.close());
+    const hold = new CredentialsHold(redis, config.REDIS_PREFIX, {
+      probe: () => probeCredentials(client),
+      logger: logger.child({ role: 'credentials' }),
+    });
+    hold.start();
+    closers.push(() => hold.close());
     const deps = {
-      store, client, deadLetters, budgets, retry, queues, mode: config.DELIVERY_MODE,
+      store, client, deadLetters, budgets, retry, queues, mode: config.DELIVERY_MODE, hold,
       statusQueue: queues.bulkStatus, statusFirstPollMs: config.BULK_STATUS_POLL_MS, pcIdRoute: config.BULK_PCID_ROUTE,
     };
     const single = createSingleDeliveryProcessor({ ...deps, logger: logger.child({ role: 'deliver-single' }) });
@@ -190,6 +199,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     budgets,
     workers: new Map(workers.map((w) => [w.name, w])),
     deadLetters,
+    credentialsHold: () => readCredentialsHold(redis, credentialsHoldKey(config.REDIS_PREFIX)),
     async close() {
       // Active jobs get SHUTDOWN_TIMEOUT_MS to finish; after that the workers stop waiting and
       // those jobs' locks lapse, so another worker redoes them (every step is idempotent).

@@ -126,7 +126,7 @@ export class Flusher {
       this.deps.queues.deliverBulk.getJobCountByTypes(...states),
       this.deps.queues.bulkStatus.getJobCountByTypes(...states),
     ]);
-    return { used: budget.used, limit: this.deps.bulkBudget.settings.limit, claimsInFlight: submitting + polling };
+    return { used: budget.used, limit: this.deps.bulkBudget.settings.limit, claimsInFlight: submitting + polling, paused: budget.pausedForMs > 0 };
   }
 
   /** How long a pass for a bulk file that is not full closes the pacer's gate. */

@@ -259,6 +259,9 @@ for a = 6, #ARGV, 3 do
   if newer(st, redis.call('HGET', vd, name)) then redis.call('HSET', vd, name, st, 'v:' .. name, ARGV[a + 2]) end
   if mine and redis.call('HGET', vf, 's:' .. name) == st then redis.call('HDEL', vf, 's:' .. name, 'v:' .. name) end
 end
+-- When Target last took a delivery for this visitor (':' never starts an attribute name):
+-- a profile unseen for longer than Target's profile lifetime is gone there.
+if #ARGV >= 6 then redis.call('HSET', vd, ':at', now) end
 redis.call('PEXPIRE', vd, retentionMs)
 if not mine then return 0 end
 -- Attributes left (newer values folded in meanwhile); bookkeeping fields start with '_'.

@@ -24,10 +24,12 @@ export interface StoreSettings {
   leaseMs: number;
   /** REDIS_SHARDS: parts of the store, each under its own hash tag. Default 1. */
   shards?: number;
+  /** TARGET_PROFILE_LIFETIME_DAYS in ms: a visitor delivered longer ago is unknown to Target again. Default: no limit. */
+  profileLifetimeMs?: number;
 }
 
 /** The store settings a process reads from its config. */
-export function storeSettingsFrom(config: Pick<Config, 'REDIS_PREFIX' | 'COALESCE_WINDOW_MS' | 'DEDUPE_WINDOW_MS' | 'DELIVERED_RETENTION_MS' | 'CLAIM_LEASE_MS' | 'REDIS_SHARDS'>): StoreSettings {
+export function storeSettingsFrom(config: Pick<Config, 'REDIS_PREFIX' | 'COALESCE_WINDOW_MS' | 'DEDUPE_WINDOW_MS' | 'DELIVERED_RETENTION_MS' | 'CLAIM_LEASE_MS' | 'REDIS_SHARDS' | 'TARGET_PROFILE_LIFETIME_DAYS'>): StoreSettings {
   return {
     prefix: config.REDIS_PREFIX,
     coalesceWindowMs: config.COALESCE_WINDOW_MS,
@@ -35,6 +37,7 @@ export function storeSettingsFrom(config: Pick<Config, 'REDIS_PREFIX' | 'COALESC
     deliveredRetentionMs: config.DELIVERED_RETENTION_MS,
     leaseMs: config.CLAIM_LEASE_MS,
     shards: config.REDIS_SHARDS,
+    profileLifetimeMs: config.TARGET_PROFILE_LIFETIME_DAYS * 24 * 3600_000,
   };
 }
 
@@ -268,13 +271,24 @@ export class VisitorStore {
     });
   }
 
-  /** For each visitor: does this pipeline hold a delivered stamp (Target has seen it)? */
-  async knownVisitors(vks: readonly string[]): Promise<boolean[]> {
+  /**
+   * For each visitor: has Target got its profile, as far as this pipeline knows? True when
+   * a delivery to it was recorded within the profile lifetime (Target drops a profile that
+   * long after its last activity; a single update then stores nothing). Delivered hashes
+   * written before the time was recorded count as known.
+   */
+  async knownVisitors(vks: readonly string[], now = Date.now()): Promise<boolean[]> {
     if (vks.length === 0) return [];
+    const lifetime = this.settings.profileLifetimeMs ?? Infinity;
     return this.perShard(vks, async (keys, group) => {
       const pipeline = this.redis.pipeline();
-      for (const vk of group) pipeline.exists(keys.delivered(vk));
-      return settled<number>(await pipeline.exec()).map((n) => n === 1);
+      for (const vk of group) pipeline.exists(keys.delivered(vk)).hget(keys.delivered(vk), ':at');
+      const replies = settled<number | string | null>(await pipeline.exec());
+      return group.map((_, k) => {
+        if (replies[2 * k] !== 1) return false;
+        const at = replies[2 * k + 1];
+        return at === null || at === undefined || now - Number(at) < lifetime;
+      });
     });
   }
 

@@ -61,6 +61,9 @@ export class Metrics {
   readonly redisMemory = this.gauge('ti_redis_memory_bytes', 'Redis memory: used, and maxmemory (0 = no limit)', ['kind']);
   readonly budgetRemaining = this.gauge('ti_budget_remaining', 'Calls left in a rolling budget window (single: 24 h)', ['budget']);
   readonly budgetRecentCalls = this.gauge('ti_budget_recent_calls', 'Calls made in the recent window of a budget (bulk: the last minute)', ['budget']);
+  readonly budgetPaused = this.gauge('ti_budget_paused_seconds', 'Seconds every call of a budget stays paused after Target answered 503 past the account\'s shared limit (0: not paused)', ['budget']);
+  readonly targetAuthOk = this.gauge('ti_target_auth_ok', '1 when Target accepts our credentials, 0 while delivery is held because it answered 401/403', []);
+  readonly targetAuthHeld = this.gauge('ti_target_auth_held_seconds', 'How long delivery has been held because Target refuses our credentials (0: not held)', []);
 
   /** The `reason` label values intake may use (see {@link rejectionReasons}). */
   private readonly reasons: ReadonlySet<string>;

@@ -2,7 +2,7 @@ import type { Pipeline } from '../pipeline.js';
 import type { Metrics } from './metrics.js';
 
 /** What a scrape reads from Redis: the slice of Pipeline it needs. */
-export type ScrapeSource = Pick<Pipeline, 'redis' | 'queues' | 'store' | 'budgets'>;
+export type ScrapeSource = Pick<Pipeline, 'redis' | 'queues' | 'store' | 'budgets' | 'credentialsHold'>;
 
 /** Longest a scrape waits for Redis; Prometheus' own scrape timeout is usually 10 s. */
 export const SCRAPE_REDIS_TIMEOUT_MS = 2000;
@@ -14,7 +14,7 @@ export const SCRAPE_REDIS_TIMEOUT_MS = 2000;
  * stale values, and `ti_redis_up` turns 0: the process' own counters are still served.
  */
 export async function refreshSharedGauges(metrics: Metrics, source: ScrapeSource, timeoutMs = SCRAPE_REDIS_TIMEOUT_MS): Promise<void> {
-  const shared = [metrics.queueJobs, metrics.visitorsPending, metrics.visitorsInFlight, metrics.storeEvents, metrics.redisMemory, metrics.budgetRemaining, metrics.budgetRecentCalls];
+  const shared = [metrics.queueJobs, metrics.visitorsPending, metrics.visitorsInFlight, metrics.storeEvents, metrics.redisMemory, metrics.budgetRemaining, metrics.budgetRecentCalls, metrics.budgetPaused, metrics.targetAuthOk, metrics.targetAuthHeld];
   for (const gauge of shared) gauge.reset();
   // A disconnected client queues commands until Redis is back (maxRetriesPerRequest null):
   // asking it now would pile up one batch per scrape, so report "down" without asking.
@@ -35,14 +35,17 @@ async function readInto(metrics: Metrics, source: ScrapeSource): Promise<void> {
   const queues = Object.values(source.queues);
   // Every budget the pipeline keeps (single, bulk), so a new one is reported without a change here.
   const budgets = Object.entries(source.budgets);
-  const [counts, pending, inFlight, stats, memory, budgetStates] = await Promise.all([
+  const [counts, pending, inFlight, stats, memory, budgetStates, hold] = await Promise.all([
     Promise.all(queues.map(async (queue) => ({ name: queue.name, counts: await queue.getJobCounts() }))),
     source.store.pendingVisitors(),
     source.store.inFlightVisitors(),
     source.store.stats(),
     source.redis.info('memory'),
     Promise.all(budgets.map(async ([name, budget]) => ({ name, state: await budget.peek() }))),
+    source.credentialsHold(),
   ]);
+  metrics.targetAuthOk.set(hold === undefined ? 1 : 0);
+  metrics.targetAuthHeld.set(hold === undefined ? 0 : Math.max(0, Date.now() - hold.since) / 1000);
   for (const { name, counts: byState } of counts) {
     for (const [state, n] of Object.entries(byState)) metrics.queueJobs.set({ queue: name, state }, n);
   }
@@ -59,6 +62,7 @@ async function readInto(metrics: Metrics, source: ScrapeSource): Promise<void> {
   for (const { name, state } of budgetStates) {
     metrics.budgetRemaining.set({ budget: name }, state.remaining);
     metrics.budgetRecentCalls.set({ budget: name }, state.recent);
+    metrics.budgetPaused.set({ budget: name }, state.pausedForMs / 1000);
   }
 }
 

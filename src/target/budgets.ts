@@ -9,7 +9,10 @@ import { hashTag } from '../keys.js';
  * never exceeded.
  * KEYS[1]: the budget hash (declared, so a cluster client routes the call to its slot).
  * ARGV: now, bucketMs, windowMs, limit, n, recentMs.
- * Returns { granted (1/0), used after, ms until room frees (0 if granted), used in last recentMs }.
+ * While `<key>:pause` exists (Target answered 503: the account's shared limit is spent, see
+ * CallBudget.pause), nothing is granted until it expires.
+ * Returns { granted (1/0), used after, ms until room frees (0 if granted), used in last
+ * recentMs, ms the pause has left (0: none) }.
  */
 const RESERVE = `
 local key = KEYS[1]
@@ -18,6 +21,7 @@ local current = math.floor(now / bucketMs)
 local span = math.ceil(windowMs / bucketMs)
 local oldest = current - span + 1
 local recentFrom = current - math.ceil(recentMs / bucketMs) + 1
+local paused = redis.call('PTTL', key .. ':pause')
 local fields = redis.call('HGETALL', key)
 local used, recent, stale, earliest = 0, 0, {}, nil
 for i = 1, #fields, 2 do
@@ -31,15 +35,17 @@ for i = 1, #fields, 2 do
   end
 end
 if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
-if n == 0 then return { 1, used, 0, recent } end
+if paused < 0 then paused = 0 end
+if n == 0 then return { 1, used, 0, recent, paused } end
+if paused > 0 then return { 0, used, paused, recent, paused } end
 if used + n > limit then
   local wait = bucketMs
   if earliest ~= nil then wait = (earliest + span) * bucketMs - now end
-  return { 0, used, math.max(wait, 1), recent }
+  return { 0, used, math.max(wait, 1), recent, 0 }
 end
 redis.call('HINCRBY', key, tostring(current), n)
 redis.call('PEXPIRE', key, windowMs + bucketMs)
-return { 1, used + n, 0, recent + n }
+return { 1, used + n, 0, recent + n, 0 }
 `;
 
 export interface BudgetState {
@@ -50,6 +56,8 @@ export interface BudgetState {
   retryInMs: number;
   /** Calls counted in the recent window (pace). */
   recent: number;
+  /** How long a pause (after a 503 past the shared limit) still holds every call; 0: none. */
+  pausedForMs: number;
 }
 
 export interface BudgetSettings {
@@ -62,7 +70,7 @@ export interface BudgetSettings {
 }
 
 interface BudgetCommands {
-  tiBudgetReserve(...args: string[]): Promise<[number, number, number, number]>;
+  tiBudgetReserve(...args: string[]): Promise<[number, number, number, number, number]>;
 }
 
 /** A call budget (e.g. single updates per 24 h, bulk calls per minute) shared across processes. */
@@ -79,10 +87,21 @@ export class CallBudget {
   /** Takes room for `n` calls, or says how long to wait. All or nothing. */
   async reserve(n: number, now = Date.now()): Promise<BudgetState> {
     const s = this.settings;
-    const [granted, used, wait, recent] = await this.redis.tiBudgetReserve(
+    const [granted, used, wait, recent, paused] = await this.redis.tiBudgetReserve(
       this.key, String(now), String(s.bucketMs), String(s.windowMs), String(s.limit), String(n), String(s.recentMs ?? s.windowMs),
     );
-    return { granted: granted === 1, used, remaining: Math.max(0, s.limit - used), retryInMs: wait, recent };
+    return { granted: granted === 1, used, remaining: Math.max(0, s.limit - used), retryInMs: wait, recent, pausedForMs: paused };
+  }
+
+  /**
+   * Holds every call of this budget, in every process, for at least `ms` (never shortens a
+   * pause already longer): Target answered 503 because the account's shared limit is spent,
+   * by us or by its other users, so calls before the minute has passed only fail again.
+   */
+  async pause(ms: number): Promise<void> {
+    const pauseKey = `${this.key}:pause`;
+    const ttl = Math.max(1, Math.round(ms));
+    if ((await this.redis.set(pauseKey, '1', 'PX', ttl, 'NX')) !== 'OK') await this.redis.pexpire(pauseKey, ttl, 'GT');
   }
 
   /** Reads the budget without taking anything. */

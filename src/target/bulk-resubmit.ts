@@ -1,9 +1,9 @@
 import type { Job } from 'bullmq';
-import { classifyError } from '../errors.js';
+import { CredentialsRefusedError, classifyError } from '../errors.js';
 import { visitorKey } from '../events/index.js';
 import type { BulkBatch } from '../queues.js';
-import { apiFor, knownFromSnapshot, readRows, settleReadRows, type BulkDeliveryDeps } from './deliver-bulk.js';
-import { deadLetterVisitors } from './delivery-context.js';
+import { apiFor, readRows, settleReadRows, type BulkDeliveryDeps } from './deliver-bulk.js';
+import { deadLetterVisitors, pauseBulkOn503 } from './delivery-context.js';
 
 /**
  * Submits a batch's rows again: its visitors' frozen in-flight values with their delivered
@@ -16,7 +16,7 @@ export async function resubmit(
   deps: BulkDeliveryDeps, job: Job, claimId: string, batch: BulkBatch,
   next: { resubmits: number; rowAttempt: number },
 ): Promise<{ batches: BulkBatch[]; deadLettered: number } | undefined> {
-  const read = await readRows(batch.visitors, (chunk) => deps.store.readInFlight(claimId, chunk, { withDelivered: true }), knownFromSnapshot, deps.pcIdRoute);
+  const read = await readRows(batch.visitors, (chunk) => deps.store.readInFlight(claimId, chunk, { withDelivered: true }), (vks) => deps.store.knownVisitors(vks), deps.pcIdRoute);
   let deadLettered = await settleReadRows(deps, 'bulk-status', job, claimId, read);
   if (read.builder.rows === 0) return { batches: [], deadLettered };
   const files = read.builder.build();
@@ -29,6 +29,8 @@ export async function resubmit(
       out.push({ statusUrl, visitors: vks, submittedAt: Date.now(), polls: 0, resubmits: next.resubmits, rowAttempt: next.rowAttempt });
     } catch (error) {
       const classified = classifyError(error);
+      await pauseBulkOn503(deps, classified);
+      if (error instanceof CredentialsRefusedError) await deps.hold.open(classified.details.status ?? 401);
       if (classified.kind === 'transient') return undefined;
       const rejected = await deps.store.readInFlight(claimId, vks);
       await deadLetterVisitors(deps, 'bulk-status', job, claimId, rejected, classified);

@@ -1,12 +1,12 @@
 import type { Job } from 'bullmq';
-import { PipelineError, classifyError } from '../errors.js';
+import { CredentialsRefusedError, PipelineError, classifyError } from '../errors.js';
 import type { BulkBatch, BulkStatusJob } from '../queues.js';
 import { backoffDelay } from './backoff.js';
 import { bulkShare } from './bulk-rows.js';
 import { StatusLinkRefusedError, type BatchStatus } from './client.js';
 import { handOverToSingle, type BulkDeliveryDeps } from './deliver-bulk.js';
 import { resubmit } from './bulk-resubmit.js';
-import { deadLetterVisitors, postpone } from './delivery-context.js';
+import { deadLetterVisitors, pauseBulkOn503, postpone, waitWhileHeld } from './delivery-context.js';
 
 export interface BulkStatusSettings {
   /** First delay between polls (doubles with each incomplete answer). */
@@ -99,6 +99,9 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
     const { claimId } = data;
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
     const totals: BulkStatusTotals = { ...zeroTotals(), ...data.totals };
+    // Held (Target refuses our credentials): no poll, no budget, no give-up clock matters
+    // until it lifts; the leases are renewed by the flusher's sweep (this job stays alive).
+    await waitWhileHeld(deps, job, token);
     const remaining: BulkBatch[] = [];
     let waitMs = 0;
     const now = Date.now();
@@ -188,6 +191,8 @@ async function poll(deps: BulkDeliveryDeps, log: BulkDeliveryDeps['logger'], cla
     return { state: 'waiting' };
   } catch (error) {
     const classified = classifyError(error);
+    await pauseBulkOn503(deps, classified);
+    if (error instanceof CredentialsRefusedError) await deps.hold.open(classified.details.status ?? 401);
     const kind = error instanceof StatusLinkRefusedError ? 'refused' : String(classified.details.status ?? classified.code);
     if (batch.warned !== kind) {
       batch.warned = kind;

@@ -9,7 +9,7 @@ import { planBulkVisitor, type PcIdRoute } from './bulk-rows.js';
 import type { BulkApi } from './client.js';
 import { PROFILE_DATA_LIMIT_BYTES, profileDataBytes } from './single-request.js';
 import { noteOldest, type DeliverySummary } from './deliver-single.js';
-import { deadLetterVisitors, postpone, retryOrGiveUp, type DeliveryDeps } from './delivery-context.js';
+import { deadLetterVisitors, holdOnRefusal, pauseBulkOn503, postpone, retryOrGiveUp, waitWhileHeld, type DeliveryDeps } from './delivery-context.js';
 
 export interface BulkDeliveryDeps extends DeliveryDeps {
   statusQueue: Queue<BulkStatusJob>;
@@ -42,11 +42,13 @@ export interface ReadRows {
  * 64 KB; in a bulk file that shows only as a failed update in the batch counts, so such a
  * visitor is kept apart, to be dead-lettered alone.
  */
-export async function readRows(visitors: readonly string[], read: (chunk: string[]) => Promise<VisitorSnapshot[]>, known: (snapshot: VisitorSnapshot) => boolean, pcIdRoute: PcIdRoute): Promise<ReadRows> {
+export async function readRows(visitors: readonly string[], read: (chunk: string[]) => Promise<VisitorSnapshot[]>, known: (vks: string[]) => Promise<boolean[]>, pcIdRoute: PcIdRoute): Promise<ReadRows> {
   const rows: ReadRows = { builder: new BulkFileBuilder(), oversize: [], toSingle: [], notEncodable: [] };
   for (let i = 0; i < visitors.length; i += BULK_READ_CHUNK) {
-    for (const s of await read(visitors.slice(i, i + BULK_READ_CHUNK))) {
-      const plan = planBulkVisitor(s, known(s), pcIdRoute);
+    const snapshots = await read(visitors.slice(i, i + BULK_READ_CHUNK));
+    const knownNow = await known(snapshots.map((s) => s.vk));
+    for (const [k, s] of snapshots.entries()) {
+      const plan = planBulkVisitor(s, knownNow[k] === true, pcIdRoute);
       if (plan.kind === 'single') {
         rows.toSingle.push(s.vk);
         continue;
@@ -67,10 +69,6 @@ export async function readRows(visitors: readonly string[], read: (chunk: string
   return rows;
 }
 
-/** Has Target got this visitor's profile, as far as a bulk claim can tell (values delivered and kept)? */
-export function knownFromSnapshot(snapshot: VisitorSnapshot): boolean {
-  return (snapshot.delivered?.size ?? 0) > 0;
-}
 
 /** The error for values no documented route can deliver (see planBulkVisitor). */
 export function notEncodable(): PipelineError {
@@ -136,9 +134,10 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
       log.info({ claimId }, 'bulk files of this claim were submitted by an earlier run: nothing to do');
       return summary;
     }
+    await waitWhileHeld(deps, job, token);
     // Frozen: the status poll acks exactly these values, whatever runs after this one.
     const now = Date.now();
-    const read = await readRows(visitors, (chunk) => deps.store.snapshot(claimId, chunk, now, { freeze: true }), knownFromSnapshot, deps.pcIdRoute);
+    const read = await readRows(visitors, (chunk) => deps.store.snapshot(claimId, chunk, now, { freeze: true }), (vks) => deps.store.knownVisitors(vks), deps.pcIdRoute);
     summary.deadLettered += await settleReadRows(deps, 'deliver-bulk', job, claimId, read);
     summary.rerouted += read.toSingle.length;
     if (read.builder.rows === 0) return summary;
@@ -158,6 +157,12 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
         mergeOldest(summary, file.oldest);
       } catch (error) {
         const classified = classifyError(error);
+        await holdOnRefusal(deps, job, token, classified);
+        if (await pauseBulkOn503(deps, classified)) {
+          // Not this data's fault, and no attempt spent (P10): the claim waits for the pause.
+          // Files already submitted go again with the rest (harmless: same rows).
+          return postpone(job, token, (await deps.budgets.bulk.peek()).pausedForMs);
+        }
         if (classified.kind === 'transient') {
           // All files of the claim that are not dead-lettered go again on the retry:
           // resending values Target already took is harmless, and it keeps one status job

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import pLimit from 'p-limit';
 import type { VisitorSnapshot } from '../coalesce/store.js';
-import { PipelineError, classifyError } from '../errors.js';
+import { CredentialsRefusedError, PipelineError, classifyError } from '../errors.js';
 import { parseVisitorKey } from '../events/index.js';
 import type { DeliverJob } from '../queues.js';
 import type { OldestTimes } from './bulk-file.js';
 import { planSingleUpdate } from './single-request.js';
-import { deadLetterVisitors, postpone, retryOrGiveUp, type DeliveryDeps } from './delivery-context.js';
+import { deadLetterVisitors, holdOnRefusal, postpone, retryOrGiveUp, waitWhileHeld, type DeliveryDeps } from './delivery-context.js';
 
 /**
  * What one delivery job did. `oldestEventMs` (the oldest value delivered) feeds the event →
@@ -49,6 +49,7 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls 
     const { claimId, visitors } = job.data;
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
     const summary: DeliverySummary = { mode: 'single', delivered: 0, calls: 0, deadLettered: 0, retrying: 0, rerouted: 0 };
+    await waitWhileHeld(deps, job, token);
     const snapshots = await deps.store.snapshot(claimId, visitors);
     if (snapshots.length === 0) return summary;
 
@@ -113,6 +114,8 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls 
     summary.retrying = transient.length;
     log.info({ claimId, visitors: visitors.length, ...summary }, 'single delivery');
     if (transient.length === 0) return summary;
+    // Target refused our credentials: not these visitors' fault; every delivery holds (P10).
+    await holdOnRefusal(deps, job, token, transient.find((t) => t.error instanceof CredentialsRefusedError)?.error);
     // The longest Retry-After sets the delay; a visitor dead-lettered says its own failure.
     const errors = new Map(transient.map((t) => [t.snapshot, t.error]));
     return retryOrGiveUp(deps, 'deliver-single', job, token, claimId, transient.map((t) => t.snapshot), retryCause(transient.map((t) => t.error)), (s) => errors.get(s) ?? retryCause([...errors.values()]));

@@ -1,12 +1,13 @@
 import { DelayedError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { VisitorSnapshot, VisitorStore } from '../coalesce/store.js';
 import { describeError, type DeadLetters } from '../dead-letters.js';
-import type { PipelineError } from '../errors.js';
+import { CredentialsRefusedError, type PipelineError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { UNKNOWN_SOURCE, type DeliverJob, type Stage } from '../queues.js';
 import { attemptNumber, decideRetry, type RetryPolicy } from './backoff.js';
 import type { Budgets } from './budgets.js';
 import type { TargetClient } from './client.js';
+import type { CredentialsHold } from './credentials-hold.js';
 
 /** Everything delivery processors share. */
 export interface DeliveryDeps {
@@ -19,6 +20,8 @@ export interface DeliveryDeps {
   /** Where visitors go when they must change API (auto mode, single budget spent). */
   queues: { deliverBulk: Queue<DeliverJob>; deliverSingle: Queue<DeliverJob> };
   mode: 'auto' | 'single' | 'bulk';
+  /** The pipeline-wide hold on Target refusing our credentials (P10). */
+  hold: CredentialsHold;
 }
 
 /**
@@ -96,4 +99,34 @@ function groupByError(snapshots: readonly VisitorSnapshot[], errorOf: (snapshot:
 export async function postpone(job: Job, token: string | undefined, ms: number): Promise<never> {
   await job.moveToDelayed(Date.now() + Math.max(1, ms), token);
   throw new DelayedError();
+}
+
+/**
+ * After a 503 from a bulk or status call: Target's limit of 50 calls a minute, shared with
+ * every Admin and Reporting API user of the account, is spent. Pauses every bulk call of the
+ * pipeline until the window has passed (at least BULK_CALLS_WINDOW_MS, longer if Retry-After
+ * says so), logged once per pause. True when `error` was such a 503.
+ */
+export async function pauseBulkOn503(deps: DeliveryDeps, error: PipelineError): Promise<boolean> {
+  if (error.details.status !== 503) return false;
+  const ms = Math.max(deps.budgets.bulk.settings.windowMs, error.details.retryAfterMs ?? 0);
+  const before = await deps.budgets.bulk.peek();
+  await deps.budgets.bulk.pause(ms);
+  if (before.pausedForMs === 0) deps.logger.warn({ pauseMs: ms, code: error.code }, 'Target answered 503 to a bulk call: the account\'s 50 calls a minute are spent (other users share them); every bulk call pauses, nothing is dropped');
+  return true;
+}
+
+/** A job waits while Target refuses our credentials: no call, no budget, no attempt spent. */
+export async function waitWhileHeld(deps: DeliveryDeps, job: Job, token: string | undefined): Promise<void> {
+  if ((await deps.hold.state()) !== undefined) await postpone(job, token, deps.hold.retryInMs());
+}
+
+/**
+ * When `error` is Target refusing our credentials (401/403): opens the pipeline-wide hold
+ * and puts the job back without spending an attempt. Returns otherwise.
+ */
+export async function holdOnRefusal(deps: DeliveryDeps, job: Job, token: string | undefined, error: unknown): Promise<void> {
+  if (!(error instanceof CredentialsRefusedError)) return;
+  await deps.hold.open(error.details.status ?? 401);
+  await postpone(job, token, deps.hold.retryInMs());
 }

@@ -48,6 +48,8 @@ export interface BulkLoad {
   limit: number;
   /** Bulk claims being submitted or polled (each holds up to two batches, one per identity kind). */
   claimsInFlight: number;
+  /** Bulk calls are paused after a 503 past the account's shared limit (CallBudget.pause). */
+  paused?: boolean;
 }
 
 /**
@@ -66,7 +68,7 @@ export function committedBulkCalls(load: BulkLoad): number {
  * batch still incomplete and for resubmits.
  */
 export function bulkRoom(load: BulkLoad): boolean {
-  return committedBulkCalls(load) + 2 <= load.limit - Math.floor(load.limit / 10);
+  return load.paused !== true && committedBulkCalls(load) + 2 <= load.limit - Math.floor(load.limit / 10);
 }
 
 /**

@@ -109,11 +109,12 @@ describe('bulk batch status polling', () => {
     // The status host stays down past two give-up times: BULK_MAX_RESUBMITS (for `stuck`)
     // must not turn the second resubmit into a dead letter. Batches take the simulator's
     // default 2 s, under the give-up time, so the last one completes once the host is back.
-    const r = await start({ BULK_STATUS_POLL_MS: '100', BULK_STATUS_MAX_POLL_MS: '200', BULK_STATUS_GIVE_UP_MS: '2500', BULK_MAX_RESUBMITS: '1' });
-    r.simulator.faults.outage(503, { endpoint: 'status' });
+    const r = await start({ BULK_STATUS_POLL_MS: '200', BULK_STATUS_MAX_POLL_MS: '500', BULK_STATUS_GIVE_UP_MS: '2500', BULK_MAX_RESUBMITS: '1' });
+    // 502: the status host is down (a 503 would be the shared limit, which pauses all bulk calls).
+    r.simulator.faults.outage(502, { endpoint: 'status' });
     await send(r, ['CRM-HELD']);
     // Polled again and again while down, never resubmitted before the give-up time.
-    expect(await waitFor(() => statusCalls(r.simulator, 503) >= 4, 10_000, 20)).toBe(true);
+    expect(await waitFor(() => statusCalls(r.simulator, 502) >= 4, 10_000, 20)).toBe(true);
     expect(r.simulator.stats.bulk).toBe(1);
     expect(await waitFor(() => r.simulator.stats.bulk === 3, 10_000, 20)).toBe(true);
     expect(await r.pipeline.queues.deadLetter.count()).toBe(0);

@@ -40,14 +40,16 @@ describe('bulk delivery when Target refuses a submit', () => {
     expect(running.simulator.store.get('pcId', '111.01_00')).toBeUndefined();
   });
 
+  // A 500 is Target failing, retried under the policy; a 503 is the shared limit, which
+  // pauses and never dead-letters (test/fault/credentials-and-quota.test.ts).
   it('after the retries of a failing submit are spent, dead-letters every visitor of the claim with its values', async () => {
     const running = await pipelines.start({ DELIVERY_MODE: 'bulk', DELIVERY_MAX_ATTEMPTS: '2', DELIVERY_MAX_AGE_MS: '1', RETRY_BASE_MS: '50', RETRY_MAX_MS: '100' });
-    running.simulator.faults.outage(503, { endpoint: 'bulk' });
+    running.simulator.faults.outage(500, { endpoint: 'bulk' });
     await mergeBothKinds(running);
 
     expect(await waitFor(async () => (await running.pipeline.queues.deadLetter.count()) === 1, 15_000)).toBe(true);
     const [entry] = await deadLetters(running);
-    expect(entry?.data.error.code).toBe('TARGET_HTTP_503');
+    expect(entry?.data.error.code).toBe('TARGET_HTTP_500');
     const visitors = (entry?.data.visitors ?? []).map((v) => [v.vk, v.attributes.tier?.value]).sort();
     expect(visitors).toEqual([['3p:CRM-3', 'bronze'], ['pc:111.01_00', 'gold'], ['pc:222.02_00', 'silver']]);
   });

@@ -33,7 +33,8 @@ function randomValue(rand: () => number): string {
 
 async function roundTrip(mode: 'single' | 'bulk', seed: number, count: number): Promise<void> {
   const redis: Redis = newRedis();
-  const running = await startTestPipeline({ DELIVERY_MODE: mode, FLUSH_BULK_BATCH_SIZE: '500' });
+  // One bulk claim: the status polls of many claims would spend BULK_CALLS_PER_MINUTE (35) and wait a minute.
+  const running = await startTestPipeline({ DELIVERY_MODE: mode, FLUSH_BULK_BATCH_SIZE: '5000' });
   try {
     const rand = prng(seed);
     const expected = new Map<string, { reason: string; outcome: string }>();
