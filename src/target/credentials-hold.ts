@@ -84,7 +84,10 @@ export class CredentialsHold {
     const opened = await this.redis.hsetnx(this.key, 'since', String(now));
     await this.redis.hset(this.key, 'status', String(status));
     if (opened === 1) {
-      await this.redis.hset(this.key, 'probes', '0', 'nextProbeAt', String(now + (this.options.firstProbeMs ?? 2000)), 'tokenChanged', '0');
+      // Refused again soon after a hold lifted (a storm of refusals, or a probe that passes
+      // where updates do not): go on from the backoff reached, instead of flapping every 2 s.
+      const probes = Number(await this.redis.get(`${this.key}:recent`) ?? 0);
+      await this.redis.hset(this.key, 'probes', String(probes), 'nextProbeAt', String(now + this.probeWait(probes)), 'tokenChanged', '0');
       this.options.logger.error({ status }, `Target refused our credentials (HTTP ${status}): every delivery is held, nothing is dropped; ${WHAT_TO_DO}`);
       await this.redis.set(`${this.key}:log`, '1', 'PX', 60_000);
     }
@@ -132,14 +135,19 @@ export class CredentialsHold {
     const { result, status } = await this.options.probe();
     if (result === 'accepted') {
       await this.redis.del(this.key);
+      await this.redis.set(`${this.key}:recent`, String(state.probes + 1), 'PX', 60_000);
       this.cached = undefined;
       this.options.logger.warn({ heldMs: now - state.since, probes: state.probes + 1 }, 'Target accepts our credentials again: delivery resumes');
       return;
     }
     const probes = state.probes + 1;
-    const wait = Math.min(this.options.maxProbeMs ?? 30_000, (this.options.firstProbeMs ?? 2000) * 2 ** Math.min(probes, 20));
-    await this.redis.hset(this.key, 'probes', String(probes), 'nextProbeAt', String(now + wait), ...(status !== undefined ? ['status', String(status)] : []));
+    await this.redis.hset(this.key, 'probes', String(probes), 'nextProbeAt', String(now + this.probeWait(probes)), ...(status !== undefined ? ['status', String(status)] : []));
     await this.logStillHeld({ ...state, probes, ...(status !== undefined ? { status } : {}) });
+  }
+
+  /** The wait before the next probe after `probes` probes: doubling, capped. */
+  private probeWait(probes: number): number {
+    return Math.min(this.options.maxProbeMs ?? 30_000, (this.options.firstProbeMs ?? 2000) * 2 ** Math.min(probes, 20));
   }
 
   /** One error line a minute across all processes while the hold lasts. */
