@@ -290,6 +290,26 @@ describe('VisitorStore', () => {
     expect(new Set([...claimed, ...rest]).size).toBe(2500);
   });
 
+  // Target drops a profile a lifetime after its last activity (two weeks by default), and a
+  // single update to it then answers success and stores nothing: such a visitor must be
+  // unknown again, so its next delivery goes by bulk v2, which creates it.
+  it('knows a delivered visitor for the profile lifetime only, and keeps the delivered values for v2 rows', async () => {
+    const DAY = 24 * 3600_000;
+    const lifetime = new VisitorStore(redis, { prefix, coalesceWindowMs: 1000, dedupeWindowMs: 60_000, deliveredRetentionMs: 30 * DAY, leaseMs: 5000, profileLifetimeMs: 14 * DAY });
+    await lifetime.merge('pos', [event('e1', 1, { tier: 'gold' })], T0);
+    const [vk] = await lifetime.claimDue('c1', 10, T0 + 2000);
+    const [snap] = await lifetime.snapshot('c1', [vk ?? ''], T0 + 2000);
+    expect(await lifetime.ack('c1', snap as VisitorSnapshot, T0 + 3000)).toBe('done');
+    expect(await lifetime.knownVisitors(['3p:CRM-1', '3p:CRM-NEVER'], T0 + 3000 + 14 * DAY - 1)).toEqual([true, false]);
+    expect(await lifetime.knownVisitors(['3p:CRM-1'], T0 + 3000 + 14 * DAY)).toEqual([false]);
+    // The value delivered is kept beside its stamp, and a bulk claim reads it back.
+    await lifetime.merge('pos', [event('e2', 2, { store: 'S2' })], T0 + 4000);
+    await lifetime.claimDue('c2', 10, T0 + 6000);
+    const [bulk] = await lifetime.snapshot('c2', ['3p:CRM-1'], T0 + 6000, { freeze: true });
+    expect(bulk?.delivered).toEqual(new Map([['tier', 'gold']]));
+    expect(values(bulk)).toEqual({ store: 'S2' });
+  });
+
   it('makes a held change due the moment the earlier delivery ends, not a window later (max wait)', async () => {
     await store.merge('pos', [event('e1', 1, { a: '1' })], T0);
     await store.claimDue('c1', 10, T0 + 1000);

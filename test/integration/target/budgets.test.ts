@@ -64,4 +64,22 @@ describe('CallBudget (shared through Redis)', () => {
     const state = await budget.peek(t0 + 2 * 3600_000 + 1000);
     expect(state).toMatchObject({ used: 150, recent: 50 });
   });
+
+  // Target answered 503: the account's shared minute is spent (maybe by its other users):
+  // every process holds its bulk calls until the pause ends, whatever its own count says.
+  it('grants nothing, in any process, while a pause holds, and never shortens a longer pause', async () => {
+    const settings = { name: 'paused', limit: 50, windowMs: 60_000, bucketMs: 1000 };
+    const a = new CallBudget(redisA, prefix, settings);
+    const b = new CallBudget(redisB, prefix, settings);
+    await a.pause(800);
+    const refused = await b.reserve(1);
+    expect(refused).toMatchObject({ granted: false, used: 0 });
+    expect(refused.pausedForMs).toBeGreaterThan(600);
+    expect(refused.retryInMs).toBe(refused.pausedForMs);
+    expect((await b.peek()).pausedForMs).toBeGreaterThan(0);
+    await b.pause(100);
+    expect((await a.peek()).pausedForMs).toBeGreaterThan(500);
+    await new Promise((r) => setTimeout(r, 900));
+    expect(await a.reserve(1)).toMatchObject({ granted: true, pausedForMs: 0 });
+  });
 });
