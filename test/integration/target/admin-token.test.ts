@@ -8,6 +8,7 @@ import { CallBudget } from '../../../src/target/budgets.js';
 import { TargetClient } from '../../../src/target/client.js';
 import { TokenSourceError } from '../../../src/target/token-source.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
+import { startTestPipeline } from '../../harness/pipeline.js';
 import { memoryDestination } from '../ops/ops-server.js';
 
 const visitor = { kind: 'thirdPartyId' as const, id: 'CRM-ADMIN-TOKEN' };
@@ -167,5 +168,27 @@ describe('profile token from the Target Admin API (against the simulator)', () =
     expect(tokens.current()).toBe(sim.token.current);
     expect(sim.stats.admin).toBe(2);
     expect((await budget.peek()).used).toBe(1);
+  });
+
+  it('backs a pipeline with TARGET_IMS_CLIENT_ID (a start without IMS reachable goes on), its Admin API calls counted in the bulk budget', async () => {
+    const run = await startTestPipeline({
+      TARGET_IMS_CLIENT_ID: DEFAULT_IMS_CLIENT_ID, TARGET_IMS_CLIENT_SECRET: DEFAULT_IMS_CLIENT_SECRET,
+      TARGET_IMS_URL: 'http://127.0.0.1:1/ims/token/v3', TARGET_ADMIN_URL: 'http://127.0.0.1:1',
+    }, ['deliver']);
+    // Nothing listens at port 1: a transient failure, retried in the background, not a start error.
+    expect(run.pipeline.tokenSource?.current()).toBeUndefined();
+    await run.close();
+
+    const sim = await simulator();
+    const ok = await startTestPipeline({
+      TARGET_IMS_CLIENT_ID: DEFAULT_IMS_CLIENT_ID, TARGET_IMS_CLIENT_SECRET: DEFAULT_IMS_CLIENT_SECRET,
+      TARGET_IMS_URL: `${sim.url}/ims/token/v3`, TARGET_ADMIN_URL: sim.url,
+    }, ['deliver']);
+    try {
+      expect(ok.pipeline.tokenSource?.current()).toBe('admin-profile-token-0');
+      expect((await ok.pipeline.budgets.bulk.peek()).used).toBe(1);
+    } finally {
+      await ok.close();
+    }
   });
 });

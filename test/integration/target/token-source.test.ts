@@ -8,6 +8,10 @@ import { createLogger } from '../../../src/logger.js';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { TargetClient } from '../../../src/target/client.js';
 import { TokenSourceError, createProfileTokenSource, type RefreshableTokenSource } from '../../../src/target/token-source.js';
+import { resolveMapping } from '../../../src/events/index.js';
+import { startPipeline } from '../../../src/pipeline.js';
+import { redisUrl, uniquePrefix } from '../../harness/context.js';
+import { startTestPipeline } from '../../harness/pipeline.js';
 import { memoryDestination } from '../ops/ops-server.js';
 
 const visitor = { kind: 'thirdPartyId' as const, id: 'CRM-TOKEN-FILE' };
@@ -130,6 +134,22 @@ describe('profile token from TARGET_AUTH_TOKEN_FILE', () => {
     const empty = join(dir, 'empty');
     writeFileSync(empty, ' \n');
     expect(() => createProfileTokenSource({ path: empty, logger })).toThrow('the file is empty');
+  });
+
+  it('backs a pipeline with TARGET_AUTH_TOKEN_FILE, exposed for the credentials hold; without a token in the file it does not start', async () => {
+    const path = join(dir, 'pipeline');
+    writeFileSync(path, `${tokens[0]}\n`);
+    const run = await startTestPipeline({ TARGET_AUTH_TOKEN_FILE: path }, ['deliver'], { authToken: tokens[0] });
+    try {
+      expect(run.pipeline.tokenSource?.current()).toBe(tokens[0]);
+      writeFileSync(path, tokens[2]);
+      expect(await run.pipeline.tokenSource?.refresh()).toBe(true);
+    } finally {
+      await run.close();
+    }
+    const config = loadConfig({ REDIS_URL: redisUrl(), REDIS_PREFIX: uniquePrefix('token-file'), TARGET_CLIENT_CODE: 'acme', TARGET_AUTH_TOKEN_FILE: join(dir, 'nowhere') });
+    const start = startPipeline({ config, mapping: resolveMapping(undefined), logger, roles: ['deliver'], targetBaseUrl: sim.url });
+    await expect(start).rejects.toBeInstanceOf(TokenSourceError);
   });
 
   it('is a config error together with TARGET_AUTH_TOKEN, naming both variables and neither value', () => {
