@@ -92,6 +92,13 @@ function isRedisUrl(value: string): boolean {
   }
 }
 
+/**
+ * The IMS scopes asked for by default: those Adobe's Developer Console lists for an OAuth
+ * server-to-server credential with the Adobe Target API (check the credential's page; set
+ * TARGET_IMS_SCOPES to what it shows).
+ */
+export const DEFAULT_IMS_SCOPES = 'openid,AdobeID,target_sdk,additional_info.projectedProductContext,read_organizations,additional_info.roles';
+
 export const EnvSchema = z.object({
   /** Deployment kind; `production` refuses to run against the built-in simulator. */
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -110,8 +117,37 @@ export const EnvSchema = z.object({
   TARGET_CLIENT_CODE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a Target client code like "acmecorp"').optional(),
   /** Base URL of Target's edge; default https://<client>.tt.omtrdc.net. */
   TARGET_BASE_URL: z.url({ error: 'expected an http(s) URL' }).optional(),
-  /** Profile API authentication token (Bearer), when "Require Authentication" is on. */
+  /** Profile API authentication token (Bearer), when "Require Authentication" is on; one token source (see TARGET_IMS_CLIENT_ID). */
   TARGET_AUTH_TOKEN: z.string().min(1).optional(),
+  /** File holding the profile token (a mounted secret), re-read within seconds when it changes; instead of TARGET_AUTH_TOKEN. */
+  TARGET_AUTH_TOKEN_FILE: z.string().min(1).optional(),
+  /**
+   * Client id of an OAuth server-to-server credential (Adobe Developer Console): the profile
+   * token is then read from Target's Admin API, the only token source (not with
+   * TARGET_AUTH_TOKEN or TARGET_AUTH_TOKEN_FILE). Also the Admin API's x-api-key.
+   */
+  TARGET_IMS_CLIENT_ID: z.string().min(1).optional(),
+  /** Client secret of that credential; needed with TARGET_IMS_CLIENT_ID. */
+  TARGET_IMS_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Scopes asked of Adobe IMS, comma-separated: the credential's page in the Developer Console lists them. */
+  TARGET_IMS_SCOPES: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:/-]+(,[A-Za-z0-9_.:/-]+)*$/, 'expected comma-separated scopes such as "openid,AdobeID,target_sdk"')
+    .default(DEFAULT_IMS_SCOPES),
+  /** Tenant in Admin API paths (`/<tenant>/target/...`); default TARGET_CLIENT_CODE. */
+  TARGET_ADMIN_TENANT: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a Target tenant like "acmecorp"').optional(),
+  /** Adobe IMS token endpoint (OAuth server-to-server). */
+  TARGET_IMS_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('https://ims-na1.adobelogin.com/ims/token/v3'),
+  /** Base URL of Target's Admin API. */
+  TARGET_ADMIN_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('https://mc.adobe.io'),
+  /**
+   * Let the Admin API regenerate the profile token once it has less than
+   * TARGET_TOKEN_REGENERATE_BEFORE_MS left. Off by default: a new token breaks every other
+   * system using the old one at once.
+   */
+  TARGET_TOKEN_REGENERATE: booleanFlag.default(false),
+  /** With TARGET_TOKEN_REGENERATE: regenerate when the token expires within this long (default 24 h). */
+  TARGET_TOKEN_REGENERATE_BEFORE_MS: positiveInt(24 * 3600_000),
   /** Per-request timeout towards Target. */
   TARGET_TIMEOUT_MS: positiveInt(10_000),
   /**
@@ -271,11 +307,13 @@ export const EnvSchema = z.object({
 export type Env = z.infer<typeof EnvSchema>;
 
 /** The validated configuration every part of the process reads. */
-export interface Config extends Omit<Env, 'TARGET_BASE_URL' | 'DELIVERED_RETENTION_MS'> {
+export interface Config extends Omit<Env, 'TARGET_BASE_URL' | 'DELIVERED_RETENTION_MS' | 'TARGET_ADMIN_TENANT'> {
   /** Target base URL, or undefined when the built-in simulator is used. */
   TARGET_BASE_URL: string | undefined;
   /** DELIVERED_RETENTION_MS, or the profile lifetime when unset. */
   DELIVERED_RETENTION_MS: number;
+  /** TARGET_ADMIN_TENANT, or the client code when unset. */
+  TARGET_ADMIN_TENANT: string;
   /** Settings that are valid but probably not what was meant; logged at start. */
   warnings: string[];
   /** True when no TARGET_CLIENT_CODE is set and deliveries go to the built-in simulator. */
@@ -298,7 +336,7 @@ export class ConfigError extends Error {
 }
 
 /** Variables whose values are secrets: no message ever quotes them (REDIS_URL may carry a password). */
-const SECRET_VARIABLES: ReadonlySet<string> = new Set(['TARGET_AUTH_TOKEN', 'INGEST_API_KEYS', 'ADMIN_TOKEN', 'ADMIN_READONLY_TOKEN', 'REDIS_URL']);
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(['TARGET_AUTH_TOKEN', 'TARGET_IMS_CLIENT_SECRET', 'INGEST_API_KEYS', 'ADMIN_TOKEN', 'ADMIN_READONLY_TOKEN', 'REDIS_URL']);
 
 /** A check across variables, run once every variable it reads is valid. */
 interface Relation {
@@ -322,6 +360,20 @@ const RELATIONS: readonly Relation[] = [
     e.NODE_ENV === 'production' && e.INGEST_API_KEYS.length === 0 ? 'INGEST_API_KEYS: required when NODE_ENV=production' : undefined),
   relation(['REDIS_CLUSTER', 'REDIS_URL'], (e) =>
     !e.REDIS_CLUSTER && redisSeeds(e.REDIS_URL).length > 1 ? 'REDIS_URL: several URLs are only allowed with REDIS_CLUSTER=true (they are the seed nodes of a cluster)' : undefined),
+  // One source of the profile token, so nobody wonders which of two disagreeing ones is sent.
+  // With IMS credentials the Admin API is that source: a fixed token beside it would go
+  // stale at the first rotation, and sending it would only earn 401s.
+  relation(['TARGET_AUTH_TOKEN', 'TARGET_AUTH_TOKEN_FILE'], (e) =>
+    e.TARGET_AUTH_TOKEN !== undefined && e.TARGET_AUTH_TOKEN_FILE !== undefined ? 'TARGET_AUTH_TOKEN, TARGET_AUTH_TOKEN_FILE: set one of them, not both (one source of the profile token)' : undefined),
+  relation(['TARGET_IMS_CLIENT_ID', 'TARGET_IMS_CLIENT_SECRET'], (e) =>
+    (e.TARGET_IMS_CLIENT_ID === undefined) !== (e.TARGET_IMS_CLIENT_SECRET === undefined) ? 'TARGET_IMS_CLIENT_ID, TARGET_IMS_CLIENT_SECRET: set both (the credential for the Admin API) or neither' : undefined),
+  relation(['TARGET_IMS_CLIENT_ID', 'TARGET_AUTH_TOKEN', 'TARGET_AUTH_TOKEN_FILE'], (e) => {
+    if (e.TARGET_IMS_CLIENT_ID === undefined) return undefined;
+    const other = e.TARGET_AUTH_TOKEN !== undefined ? 'TARGET_AUTH_TOKEN' : e.TARGET_AUTH_TOKEN_FILE !== undefined ? 'TARGET_AUTH_TOKEN_FILE' : undefined;
+    return other === undefined ? undefined : `TARGET_IMS_CLIENT_ID, ${other}: set one of them, not both (with IMS credentials the profile token comes from the Admin API)`;
+  }),
+  relation(['TARGET_TOKEN_REGENERATE', 'TARGET_IMS_CLIENT_ID'], (e) =>
+    e.TARGET_TOKEN_REGENERATE && e.TARGET_IMS_CLIENT_ID === undefined ? 'TARGET_TOKEN_REGENERATE: needs TARGET_IMS_CLIENT_ID and TARGET_IMS_CLIENT_SECRET (the token is regenerated through the Admin API)' : undefined),
   relation(['ADMIN_READONLY_TOKEN', 'ADMIN_TOKEN'], (e) => {
     if (e.ADMIN_READONLY_TOKEN === undefined) return undefined;
     if (e.ADMIN_TOKEN === undefined) return 'ADMIN_READONLY_TOKEN: needs ADMIN_TOKEN too (admin routes are off without it)';
@@ -397,7 +449,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (e.DELIVERED_RETENTION_MS !== undefined && e.DELIVERED_RETENTION_MS > lifetimeMs) {
     warnings.push(`DELIVERED_RETENTION_MS (${e.DELIVERED_RETENTION_MS} ms) is longer than TARGET_PROFILE_LIFETIME_DAYS (${e.TARGET_PROFILE_LIFETIME_DAYS} days): Target drops a profile before the pipeline forgets what it delivered there`);
   }
-  return { ...e, TARGET_BASE_URL: baseUrl?.replace(/\/+$/, ''), DELIVERED_RETENTION_MS: e.DELIVERED_RETENTION_MS ?? lifetimeMs, useSimulator, clientCode, warnings };
+  return {
+    ...e,
+    TARGET_BASE_URL: baseUrl?.replace(/\/+$/, ''),
+    TARGET_ADMIN_TENANT: e.TARGET_ADMIN_TENANT ?? clientCode,
+    TARGET_ADMIN_URL: e.TARGET_ADMIN_URL.replace(/\/+$/, ''),
+    DELIVERED_RETENTION_MS: e.DELIVERED_RETENTION_MS ?? lifetimeMs,
+    useSimulator,
+    clientCode,
+    warnings,
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
-import { createRedactor, secretsFromEnv, type Redactor } from './ops/redact.js';
+import { createRedactor, secretFromTokenFile, secretsFromEnv, type Redactor } from './ops/redact.js';
 
 export type { Logger };
 
@@ -20,6 +20,11 @@ export const REDACTED_KEYS = [
   'password',
   'secret',
   'TARGET_AUTH_TOKEN',
+  'TARGET_IMS_CLIENT_SECRET',
+  'accessToken',
+  'access_token',
+  'clientSecret',
+  'client_secret',
   'ADMIN_TOKEN',
   'ADMIN_READONLY_TOKEN',
   'INGEST_API_KEYS',
@@ -42,8 +47,9 @@ export interface LoggerSettings {
   redactKeys?: readonly string[];
   /**
    * Secret values to mask wherever they appear in a string (a token echoed in an error
-   * message, say). Default: the tokens and API keys in `process.env`, so a process is safe
-   * without passing them explicitly.
+   * message, say). Default: the tokens and API keys in `process.env` and the token in
+   * TARGET_AUTH_TOKEN_FILE, so a process is safe without passing them explicitly. Tokens
+   * learnt later (a rotated file, the Admin API) are masked too: see `addRuntimeSecret`.
    */
   secretValues?: readonly string[];
   destination?: pino.DestinationStream;
@@ -58,7 +64,7 @@ export interface LoggerSettings {
 export function createLogger(settings: LoggerSettings): Logger {
   const redactor = createRedactor({
     keys: [...REDACTED_KEYS, ...(settings.redactKeys ?? [])],
-    secretValues: settings.secretValues ?? secretsFromEnv(process.env),
+    secretValues: settings.secretValues ?? [...secretsFromEnv(process.env), ...secretFromTokenFile(process.env)],
     serializedKeys: ['req', 'res'],
   });
   const options: LoggerOptions = {

@@ -12,6 +12,10 @@ import { connectRedis, logRedisErrors, type RedisClient, type RedisErrorLog } fr
 import { TargetClient, type TargetCallObserver } from './target/client.js';
 import { targetBackoffStrategy, type RetryPolicy } from './target/backoff.js';
 import { createBudgets, type Budgets } from './target/budgets.js';
+import { createTargetDispatcher } from './target/dispatcher.js';
+import { startProfileTokenSource } from './target/profile-token.js';
+import type { RefreshableTokenSource } from './target/token-source.js';
+import { hashTag } from './keys.js';
 import { CallPacer } from './target/pacer.js';
 import { CredentialsHold, credentialsHoldKey, probeCredentials, readCredentialsHold, type HoldState } from './target/credentials-hold.js';
 import { createBulkStatusProcessor } from './target/bulk-status.js';
@@ -31,7 +35,12 @@ export interface PipelineOptions {
   targetBaseUrl: string;
   /** Told about every call to Target (metrics). */
   onTargetCall?: TargetCallObserver;
+  /** IMS token endpoint and Admin API base URL instead of config's (the built-in simulator's). */
+  adobeUrls?: { ims: string; admin: string };
 }
+
+/** How long one process holds the right to regenerate the profile token (TARGET_TOKEN_REGENERATE): others read its new token meanwhile. */
+const REGENERATE_LOCK_MS = 10 * 60_000;
 
 /** A running set of roles on one Redis; `close()` finishes active jobs and disconnects. */
 export interface Pipeline {
@@ -51,6 +60,11 @@ export interface Pipeline {
   deadLetters: DeadLetters;
   /** The credentials hold, if one is open (Target refuses our token): for metrics and the console. */
   credentialsHold(): Promise<HoldState | undefined>;
+  /**
+   * The profile token when it can change (TARGET_AUTH_TOKEN_FILE, or the Admin API with
+   * TARGET_IMS_CLIENT_ID): `refresh()` reads it again now. Only with the deliver role.
+   */
+  tokenSource?: RefreshableTokenSource;
   close(): Promise<void>;
 }
 
@@ -71,6 +85,20 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   };
   const deliverOptions = { ...JOB_OPTIONS.deliver, attempts: retry.maxAttempts };
   const budgets = createBudgets(redis, config.REDIS_PREFIX, { singlePerDay: config.SINGLE_DAILY_BUDGET, bulkPerMinute: config.BULK_CALLS_PER_MINUTE, bulkWindowMs: config.BULK_CALLS_WINDOW_MS, marginMs: config.TARGET_TIMEOUT_MS });
+  // Before any queue or worker exists, so a token that cannot be had at start leaves only
+  // this connection to close. Admin API calls take from the bulk budget (Adobe counts them).
+  const delivers = options.roles.includes('deliver');
+  const dispatcher = delivers ? createTargetDispatcher({ connections: config.TARGET_CONNECTIONS, timeoutMs: config.TARGET_TIMEOUT_MS, logger }) : undefined;
+  const tokenSource = dispatcher === undefined ? undefined : await startProfileTokenSource(config, {
+    logger, dispatcher,
+    reserve: (n) => budgets.bulk.reserve(n),
+    claimRegenerate: async () => (await redis.set(`${hashTag(config.REDIS_PREFIX)}:admin-token:regenerate`, String(process.pid), 'PX', REGENERATE_LOCK_MS, 'NX')) === 'OK',
+    ...(options.adobeUrls !== undefined ? { adobeUrls: options.adobeUrls } : {}),
+  }).catch(async (error: unknown) => {
+    await dispatcher.close();
+    await redis.quit();
+    throw error;
+  });
   const queues = {
     ingest: new Queue<IngestJob>(QUEUE_NAMES.ingest, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.ingest }),
     flush: new Queue(QUEUE_NAMES.flush, { connection: redis, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: 100 } }),
@@ -152,18 +180,24 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const flushJob = (job: Job): Promise<unknown> => (job.name === 'trim-dead-letters' ? trimDeadLetters(jobLogger(flushLogger, job)) : flusher.flushOnce());
     workers.push(new Worker(QUEUE_NAMES.flush, flushJob, workerOptions(QUEUE_NAMES.flush, 1)));
   }
-  if (options.roles.includes('deliver')) {
+  if (dispatcher !== undefined) {
     const client = new TargetClient({
       baseUrl: options.targetBaseUrl,
       clientCode: config.clientCode,
       ...(config.TARGET_AUTH_TOKEN !== undefined ? { authToken: config.TARGET_AUTH_TOKEN } : {}),
+      ...(tokenSource !== undefined ? { token: tokenSource } : {}),
+      dispatcher,
       timeoutMs: config.TARGET_TIMEOUT_MS,
       connections: config.TARGET_CONNECTIONS,
       ...(options.onTargetCall !== undefined ? { onCall: options.onTargetCall } : {}),
     });
+    // The token source first: the Admin API shares the dispatcher the client closes.
+    if (tokenSource !== undefined) closers.push(() => tokenSource.close());
     closers.push(() => client.close());
     const hold = new CredentialsHold(redis, config.REDIS_PREFIX, {
       probe: () => probeCredentials(client),
+      // Re-read the token file (or ask the Admin API) before each probe round.
+      ...(tokenSource !== undefined ? { refreshToken: () => tokenSource.refresh() } : {}),
       logger: logger.child({ role: 'credentials' }),
     });
     hold.start();
@@ -200,6 +234,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     workers: new Map(workers.map((w) => [w.name, w])),
     deadLetters,
     credentialsHold: () => readCredentialsHold(redis, credentialsHoldKey(config.REDIS_PREFIX)),
+    ...(tokenSource !== undefined ? { tokenSource } : {}),
     async close() {
       // Active jobs get SHUTDOWN_TIMEOUT_MS to finish; after that the workers stop waiting and
       // those jobs' locks lapse, so another worker redoes them (every step is idempotent).

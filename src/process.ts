@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { loadMappingFile, privateDataFields, resolveMapping, type CompiledMapping } from './events/index.js';
 import { createLogger, type Logger } from './logger.js';
@@ -10,6 +12,7 @@ import { Metrics } from './ops/metrics.js';
 import { checkRedisSettings, ensureRedis } from './redis.js';
 import { Lifecycle } from './signals.js';
 import { startSimulator } from './simulator/server.js';
+import { TokenSourceError } from './target/token-source.js';
 
 export interface ProcessOptions {
   roles: readonly Role[];
@@ -59,6 +62,7 @@ export async function runProcess(options: ProcessOptions): Promise<void> {
 
 async function startRoles(options: ProcessOptions, config: Config, mapping: CompiledMapping, logger: Logger, lifecycle: Lifecycle): Promise<void> {
   let targetBaseUrl = config.TARGET_BASE_URL;
+  let adobeUrls: { ims: string; admin: string } | undefined;
   if (config.useSimulator && targetBaseUrl === undefined) {
     if (!options.allInOne && options.roles.includes('deliver')) {
       fail('TARGET_CLIENT_CODE is not set: a stand-alone deliver worker needs it, or TARGET_BASE_URL pointing at a running simulator');
@@ -69,9 +73,14 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
       // Faithful on unknown ids: a single update does not create an mbox3rdPartyId profile.
       // Bulk batches stay incomplete for SIMULATOR_BATCH_PROCESSING_MS (30 s by default): real
       // batches take minutes to hours, and the demo must show a batch being processed.
-      const simulator = await startSimulator({ clientCode: config.clientCode, port: config.SIMULATOR_PORT, createOnSingleUpdate: 'pcId', batchProcessingMs: config.SIMULATOR_BATCH_PROCESSING_MS });
+      const simulator = await startSimulator({
+        clientCode: config.clientCode, port: config.SIMULATOR_PORT, createOnSingleUpdate: 'pcId', batchProcessingMs: config.SIMULATOR_BATCH_PROCESSING_MS,
+        ...simulatorCredentials(config),
+      });
       lifecycle.add('simulator', () => simulator.close());
       targetBaseUrl = simulator.url;
+      // With IMS credentials, the simulator stands in for Adobe IMS and the Admin API too.
+      if (config.TARGET_IMS_CLIENT_ID !== undefined) adobeUrls = { ims: `${simulator.url}/ims/token/v3`, admin: simulator.url };
       logger.info({ url: simulator.url, clientCode: config.clientCode }, 'Target simulator listening');
     }
   }
@@ -87,6 +96,13 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
   const pipeline = await startPipeline({
     config, mapping, logger, roles: options.roles, targetBaseUrl: targetBaseUrl ?? '',
     onTargetCall: (endpoint, ms, outcome) => metrics.recordTargetCall(endpoint, ms, outcome),
+    ...(adobeUrls !== undefined ? { adobeUrls } : {}),
+  }).catch(async (error: unknown) => {
+    // No profile token to start with (no readable TARGET_AUTH_TOKEN_FILE, IMS credentials
+    // Adobe refuses): a deployment mistake, said in one line without the secret.
+    if (!(error instanceof TokenSourceError)) throw error;
+    if (stopRedis !== undefined) await stopRedis();
+    fail(error.message);
   });
   const settings = await checkRedisSettings(pipeline.redis);
   // Loud on purpose: these settings decide whether "accepted" can be trusted (P1, P7).
@@ -102,4 +118,26 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
   const address = await listen(http, config.PORT, config.HOST);
   logger.info({ address }, 'HTTP listening');
   logger.info({ roles: options.roles, prefix: config.REDIS_PREFIX, deliveryMode: config.DELIVERY_MODE }, 'target-ingest running');
+}
+
+/**
+ * The built-in simulator's credentials (npm start): it requires the configured profile token
+ * (TARGET_AUTH_TOKEN, or the one in TARGET_AUTH_TOKEN_FILE now), so regenerating it there
+ * (`POST /_simulator/token`) and writing the new one into the file shows a rotation; with
+ * TARGET_IMS_CLIENT_ID/SECRET it accepts those at its IMS and Admin API stand-ins and
+ * requires a token of its own, which the pipeline reads from there.
+ */
+function simulatorCredentials(config: Config): { authToken?: string; imsClientId?: string; imsClientSecret?: string; adminTenant?: string } {
+  if (config.TARGET_IMS_CLIENT_ID !== undefined && config.TARGET_IMS_CLIENT_SECRET !== undefined) {
+    return { authToken: randomBytes(24).toString('base64url'), imsClientId: config.TARGET_IMS_CLIENT_ID, imsClientSecret: config.TARGET_IMS_CLIENT_SECRET, adminTenant: config.TARGET_ADMIN_TENANT };
+  }
+  if (config.TARGET_AUTH_TOKEN !== undefined) return { authToken: config.TARGET_AUTH_TOKEN };
+  if (config.TARGET_AUTH_TOKEN_FILE === undefined) return {};
+  let token = '';
+  try {
+    token = readFileSync(config.TARGET_AUTH_TOKEN_FILE, 'utf8').trim();
+  } catch {
+    // The pipeline's token source reports the unreadable file and stops the start.
+  }
+  return token === '' ? {} : { authToken: token };
 }

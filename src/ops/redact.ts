@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /**
  * Redaction for logs and dashboards: nothing secret or personal leaves the process in a log
  * line or a job view. Two nets, because either alone leaks:
@@ -47,17 +49,44 @@ function normalize(key: string): string {
   return key.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
-/** Builds a redactor for a set of keys and known secret values. */
+/**
+ * Secrets learnt while the process runs (a profile token read from TARGET_AUTH_TOKEN_FILE or
+ * from Adobe's Admin API, an IMS access token): every redactor masks them from the moment
+ * they are added, in addition to its own `secretValues`. The most recent
+ * {@link MAX_RUNTIME_SECRETS} are kept, so a token rotated away stays masked for a while.
+ */
+const runtimeSecrets: string[] = [];
+let runtimeVersion = 0;
+const MAX_RUNTIME_SECRETS = 32;
+
+/** Masks `value` in every log line and redacted view from now on (values under 8 characters are ignored). */
+export function addRuntimeSecret(value: string): void {
+  if (value.length < 8) return;
+  const at = runtimeSecrets.indexOf(value);
+  if (at >= 0) runtimeSecrets.splice(at, 1);
+  runtimeSecrets.push(value);
+  if (runtimeSecrets.length > MAX_RUNTIME_SECRETS) runtimeSecrets.shift();
+  runtimeVersion += 1;
+}
+
+/** Builds a redactor for a set of keys and known secret values (plus the runtime secrets). */
 export function createRedactor(settings: RedactorSettings): Redactor {
   const exact = new Set(settings.keys.map(normalize));
   const serialized = new Set(settings.serializedKeys ?? []);
+  const own = [...new Set(settings.secretValues ?? [])].filter((s) => s.length >= 8);
   // Longest first, so a key that contains a shorter secret is masked whole.
-  const secrets = [...new Set(settings.secretValues ?? [])].filter((s) => s.length >= 8).sort((a, b) => b.length - a.length);
+  const sorted = (values: string[]): string[] => [...new Set(values)].sort((a, b) => b.length - a.length);
+  let secrets = sorted([...own, ...runtimeSecrets]);
+  let secretsVersion = runtimeVersion;
   const isSecretKey = (key: string): boolean => {
     const n = normalize(key);
     return exact.has(n) || SECRET_KEY_PARTS.some((part) => n.includes(part));
   };
   const text = (input: string): string => {
+    if (secretsVersion !== runtimeVersion) {
+      secrets = sorted([...own, ...runtimeSecrets]);
+      secretsVersion = runtimeVersion;
+    }
     let out = input;
     for (const secret of secrets) out = out.split(secret).join(REDACTED);
     return out.replace(AUTH_SCHEME, `$1 ${REDACTED}`).replace(URL_PASSWORD, `$1${REDACTED}@`).replace(CARD_LIKE, REDACTED_NUMBER);
@@ -122,12 +151,20 @@ export function redactValue(input: unknown, extraKeys: readonly string[] = []): 
   return createRedactor({ keys: ['authorization', 'key', 'cardId', 'agentId', 'REDIS_URL', ...extraKeys] }).value(input);
 }
 
-/** The secret values a process holds in its environment: admin tokens, API keys, Target token, Redis password. */
+/**
+ * The secret values a process holds in its environment: admin tokens, API keys, Target token,
+ * IMS client secret, Redis and proxy passwords. A token read from TARGET_AUTH_TOKEN_FILE is
+ * not here (this function does no IO): see {@link secretFromTokenFile} and {@link addRuntimeSecret}.
+ */
 export function secretsFromEnv(env: Record<string, string | undefined>): string[] {
   const out: string[] = [];
-  for (const name of ['ADMIN_TOKEN', 'ADMIN_READONLY_TOKEN', 'TARGET_AUTH_TOKEN', 'SIMULATOR_AUTH_TOKEN']) {
+  for (const name of ['ADMIN_TOKEN', 'ADMIN_READONLY_TOKEN', 'TARGET_AUTH_TOKEN', 'SIMULATOR_AUTH_TOKEN', 'TARGET_IMS_CLIENT_SECRET']) {
     const value = env[name];
     if (value !== undefined && value !== '') out.push(value);
+  }
+  for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) {
+    const password = passwordOfUrl(env[name]);
+    if (password !== undefined) out.push(password);
   }
   for (const entry of (env.INGEST_API_KEYS ?? '').split(',')) {
     const colon = entry.indexOf(':');
@@ -144,4 +181,31 @@ export function secretsFromEnv(env: Record<string, string | undefined>): string[
     }
   }
   return out;
+}
+
+function passwordOfUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  try {
+    const password = decodeURIComponent(new URL(value.trim()).password);
+    return password === '' ? undefined : password;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The token in TARGET_AUTH_TOKEN_FILE as it stands now (trimmed), or nothing when unset or
+ * unreadable: the logger masks it from its first line. Later tokens from the file are added
+ * by the token source (src/target/token-source.ts) with {@link addRuntimeSecret}.
+ */
+export function secretFromTokenFile(env: Record<string, string | undefined>): string[] {
+  const path = env.TARGET_AUTH_TOKEN_FILE;
+  if (path === undefined || path === '') return [];
+  try {
+    const token = readFileSync(path, 'utf8').trim();
+    return token === '' ? [] : [token];
+  } catch {
+    // The token source reports an unreadable file; nothing to mask yet.
+    return [];
+  }
 }

@@ -226,6 +226,43 @@ describe('loadConfig', () => {
     expect(loadConfig({ DELIVERED_RETENTION_MS: String(30 * 24 * 3600_000) }).warnings).toEqual([expect.stringMatching(/DELIVERED_RETENTION_MS .* is longer than TARGET_PROFILE_LIFETIME_DAYS \(14 days\)/)]);
     expect(() => loadConfig({ TARGET_PROFILE_LIFETIME_DAYS: '91' })).toThrow(/TARGET_PROFILE_LIFETIME_DAYS: expected 1-90 \(Adobe keeps profiles at most 90 days\), got 91/);
     expect(() => loadConfig({ BULK_PCID_ROUTE: 'v3' })).toThrow(/BULK_PCID_ROUTE: expected v1, v2 or single/);
+
+  it('takes the profile token from one source: TARGET_AUTH_TOKEN, TARGET_AUTH_TOKEN_FILE or the Admin API', () => {
+    const token = 'profile-token-0123456789';
+    const secret = 'ims-client-secret-0123456789';
+    expect(loadConfig({ TARGET_AUTH_TOKEN_FILE: '/var/run/secrets/target/token' }).TARGET_AUTH_TOKEN_FILE).toBe('/var/run/secrets/target/token');
+    const both = problemsOf({ TARGET_AUTH_TOKEN: token, TARGET_AUTH_TOKEN_FILE: '/run/token' });
+    expect(both).toEqual(['TARGET_AUTH_TOKEN, TARGET_AUTH_TOKEN_FILE: set one of them, not both (one source of the profile token)']);
+    expect(both.join('\n')).not.toContain(token);
+    expect(problemsOf({ TARGET_IMS_CLIENT_ID: 'client-id', TARGET_IMS_CLIENT_SECRET: secret, TARGET_AUTH_TOKEN: token })).toEqual([
+      'TARGET_IMS_CLIENT_ID, TARGET_AUTH_TOKEN: set one of them, not both (with IMS credentials the profile token comes from the Admin API)',
+    ]);
+    expect(problemsOf({ TARGET_IMS_CLIENT_ID: 'client-id', TARGET_IMS_CLIENT_SECRET: secret, TARGET_AUTH_TOKEN_FILE: '/run/token' })).toEqual([
+      'TARGET_IMS_CLIENT_ID, TARGET_AUTH_TOKEN_FILE: set one of them, not both (with IMS credentials the profile token comes from the Admin API)',
+    ]);
+    const half = problemsOf({ TARGET_IMS_CLIENT_SECRET: secret });
+    expect(half).toEqual(['TARGET_IMS_CLIENT_ID, TARGET_IMS_CLIENT_SECRET: set both (the credential for the Admin API) or neither']);
+    expect(half.join('\n')).not.toContain(secret);
+  });
+
+  it('reads the Admin API settings with their defaults; regenerating needs IMS credentials', () => {
+    const defaults = loadConfig({ TARGET_CLIENT_CODE: 'acme' });
+    expect(defaults.TARGET_IMS_URL).toBe('https://ims-na1.adobelogin.com/ims/token/v3');
+    expect(defaults.TARGET_ADMIN_URL).toBe('https://mc.adobe.io');
+    expect(defaults.TARGET_IMS_SCOPES).toBe('openid,AdobeID,target_sdk,additional_info.projectedProductContext,read_organizations,additional_info.roles');
+    expect(defaults.TARGET_ADMIN_TENANT).toBe('acme');
+    expect(defaults.TARGET_TOKEN_REGENERATE).toBe(false);
+    expect(defaults.TARGET_TOKEN_REGENERATE_BEFORE_MS).toBe(24 * 3600_000);
+    expect(loadConfig({}).TARGET_ADMIN_TENANT).toBe('simulator');
+    const set = loadConfig({
+      TARGET_CLIENT_CODE: 'acme', TARGET_ADMIN_TENANT: 'acmetenant', TARGET_IMS_CLIENT_ID: 'id', TARGET_IMS_CLIENT_SECRET: 'secret-value',
+      TARGET_ADMIN_URL: 'http://127.0.0.1:9/', TARGET_IMS_SCOPES: 'openid,AdobeID', TARGET_TOKEN_REGENERATE: 'true', TARGET_TOKEN_REGENERATE_BEFORE_MS: '3600000',
+    });
+    expect(set).toMatchObject({ TARGET_ADMIN_TENANT: 'acmetenant', TARGET_ADMIN_URL: 'http://127.0.0.1:9', TARGET_IMS_SCOPES: 'openid,AdobeID', TARGET_TOKEN_REGENERATE: true, TARGET_TOKEN_REGENERATE_BEFORE_MS: 3_600_000 });
+    expect(problemsOf({ TARGET_TOKEN_REGENERATE: 'true' })).toEqual(['TARGET_TOKEN_REGENERATE: needs TARGET_IMS_CLIENT_ID and TARGET_IMS_CLIENT_SECRET (the token is regenerated through the Admin API)']);
+    expect(problemsOf({ TARGET_IMS_URL: 'ftp://ims.example' })).toEqual(['TARGET_IMS_URL: expected an http(s) URL']);
+    expect(problemsOf({ TARGET_IMS_SCOPES: 'openid, AdobeID' })[0]).toMatch(/^TARGET_IMS_SCOPES: expected comma-separated scopes/);
+    expect(problemsOf({ TARGET_TOKEN_REGENERATE_BEFORE_MS: '0' })[0]).toMatch(/^TARGET_TOKEN_REGENERATE_BEFORE_MS:/);
   });
 
   it('treats empty strings as unset, as docker-compose writes them', () => {
