@@ -213,20 +213,6 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('leaves 30 % of the shared bulk limit to other users and keeps delivered values for the profile lifetime', () => {
-    const config = loadConfig({});
-    expect(config.BULK_CALLS_PER_MINUTE).toBe(35);
-    expect(config.BULK_PCID_ROUTE).toBe('v1');
-    expect(config.BULK_MAX_CLAIMS_IN_FLIGHT).toBe(10);
-    expect(config.BULK_STATUS_GIVE_UP_MS).toBe(25 * 3600_000);
-    expect(config.TARGET_PROFILE_LIFETIME_DAYS).toBe(14);
-    expect(config.DELIVERED_RETENTION_MS).toBe(14 * 24 * 3600_000);
-    expect(loadConfig({ TARGET_PROFILE_LIFETIME_DAYS: '90' }).DELIVERED_RETENTION_MS).toBe(90 * 24 * 3600_000);
-    expect(config.warnings).toEqual([]);
-    expect(loadConfig({ DELIVERED_RETENTION_MS: String(30 * 24 * 3600_000) }).warnings).toEqual([expect.stringMatching(/DELIVERED_RETENTION_MS .* is longer than TARGET_PROFILE_LIFETIME_DAYS \(14 days\)/)]);
-    expect(() => loadConfig({ TARGET_PROFILE_LIFETIME_DAYS: '91' })).toThrow(/TARGET_PROFILE_LIFETIME_DAYS: expected 1-90 \(Adobe keeps profiles at most 90 days\), got 91/);
-    expect(() => loadConfig({ BULK_PCID_ROUTE: 'v3' })).toThrow(/BULK_PCID_ROUTE: expected v1, v2 or single/);
-
   it('takes the profile token from one source: TARGET_AUTH_TOKEN, TARGET_AUTH_TOKEN_FILE or the Admin API', () => {
     const token = 'profile-token-0123456789';
     const secret = 'ims-client-secret-0123456789';
@@ -263,6 +249,21 @@ describe('loadConfig', () => {
     expect(problemsOf({ TARGET_IMS_URL: 'ftp://ims.example' })).toEqual(['TARGET_IMS_URL: expected an http(s) URL']);
     expect(problemsOf({ TARGET_IMS_SCOPES: 'openid, AdobeID' })[0]).toMatch(/^TARGET_IMS_SCOPES: expected comma-separated scopes/);
     expect(problemsOf({ TARGET_TOKEN_REGENERATE_BEFORE_MS: '0' })[0]).toMatch(/^TARGET_TOKEN_REGENERATE_BEFORE_MS:/);
+  });
+
+  it('leaves 30 % of the shared bulk limit to other users and keeps delivered values for the profile lifetime', () => {
+    const config = loadConfig({});
+    expect(config.BULK_CALLS_PER_MINUTE).toBe(35);
+    expect(config.BULK_PCID_ROUTE).toBe('v1');
+    expect(config.BULK_MAX_CLAIMS_IN_FLIGHT).toBe(10);
+    expect(config.BULK_STATUS_GIVE_UP_MS).toBe(25 * 3600_000);
+    expect(config.TARGET_PROFILE_LIFETIME_DAYS).toBe(14);
+    expect(config.DELIVERED_RETENTION_MS).toBe(14 * 24 * 3600_000);
+    expect(loadConfig({ TARGET_PROFILE_LIFETIME_DAYS: '90' }).DELIVERED_RETENTION_MS).toBe(90 * 24 * 3600_000);
+    expect(config.warnings).toEqual([]);
+    expect(loadConfig({ DELIVERED_RETENTION_MS: String(30 * 24 * 3600_000) }).warnings).toEqual([expect.stringMatching(/DELIVERED_RETENTION_MS .* is longer than TARGET_PROFILE_LIFETIME_DAYS \(14 days\)/)]);
+    expect(() => loadConfig({ TARGET_PROFILE_LIFETIME_DAYS: '91' })).toThrow(/TARGET_PROFILE_LIFETIME_DAYS: expected 1-90 \(Adobe keeps profiles at most 90 days\), got 91/);
+    expect(() => loadConfig({ BULK_PCID_ROUTE: 'v3' })).toThrow(/BULK_PCID_ROUTE: expected v1, v2 or single/);
   });
 
   it('treats empty strings as unset, as docker-compose writes them', () => {
