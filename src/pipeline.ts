@@ -197,7 +197,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const hold = new CredentialsHold(redis, config.REDIS_PREFIX, {
       probe: () => probeCredentials(client),
       // Re-read the token file (or ask the Admin API) before each probe round.
-      ...(tokenSource !== undefined ? { refreshToken: () => tokenSource.refresh() } : {}),
+      ...(tokenSource !== undefined ? { refreshToken: () => tokenSource.refresh(), currentToken: () => tokenSource.current() } : {}),
       logger: logger.child({ role: 'credentials' }),
     });
     hold.start();

@@ -42,6 +42,8 @@ export interface CredentialsHoldOptions {
   probe: () => Promise<{ result: ProbeResult; status?: number }>;
   /** Re-reads the token (file or Admin API); true when it changed. Absent: a fixed token. */
   refreshToken?: () => Promise<boolean>;
+  /** The token now (a file watcher may have read a new one before `refreshToken` runs). */
+  currentToken?: () => string | undefined;
   logger: Logger;
   /** First wait between probes; doubles per refused probe up to `maxProbeMs`. Default 2 s. */
   firstProbeMs?: number;
@@ -61,6 +63,8 @@ export class CredentialsHold {
   private cached: { at: number; state: HoldState | undefined } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
+  /** The token this process last probed with, to see a new one however it arrived. */
+  private probedToken: string | undefined;
 
   constructor(private readonly redis: RedisClient, prefix: string, private readonly options: CredentialsHoldOptions) {
     this.key = credentialsHoldKey(prefix);
@@ -115,7 +119,9 @@ export class CredentialsHold {
       this.cached = undefined;
       const state = await this.state(now);
       if (state === undefined) return;
-      const changed = (await this.options.refreshToken?.()) ?? false;
+      const refreshed = (await this.options.refreshToken?.()) ?? false;
+      const token = this.options.currentToken?.();
+      const changed = refreshed || (this.probedToken !== undefined && token !== this.probedToken);
       if (changed) await this.redis.hset(this.key, 'tokenChanged', '1', 'nextProbeAt', '0');
       const due = Number(await this.redis.hget(this.key, 'nextProbeAt'));
       if (!changed && now < due) return this.logStillHeld(state);
@@ -132,6 +138,7 @@ export class CredentialsHold {
   }
 
   private async probe(state: HoldState, now: number): Promise<void> {
+    this.probedToken = this.options.currentToken?.();
     const { result, status } = await this.options.probe();
     if (result === 'accepted') {
       await this.redis.del(this.key);

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createProducer } from '../../src/intake/producer.js';
@@ -94,4 +97,71 @@ describe('credentials refused and the shared bulk limit: held, never dropped', (
     expect(await waitFor(async () => ((await running?.pipeline.budgets.bulk.peek())?.pausedForMs ?? 0) > 0 || sim.store.size === 300, 10_000, 20)).toBe(true);
     expectNothingLost(await faultOutcome({ redis, prefix: running.prefix, accepted, events, landed: () => sim.store.all(), drainTimeoutMs: 90_000 }), 'shared bulk limit');
   });
+});
+
+describe('a new profile token reaches every process without a restart', () => {
+  let redis: Redis;
+  let running: TestPipeline | undefined;
+  let dir: string;
+
+  beforeEach(() => {
+    redis = newRedis();
+    dir = mkdtempSync(join(tmpdir(), 'ti-token-'));
+  });
+  afterEach(async () => {
+    if (running !== undefined) {
+      await running.close();
+      await deletePrefix(redis, running.prefix);
+    }
+    running = undefined;
+    await redis.quit();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function send(events: ReturnType<typeof workload>): Promise<number> {
+    if (running === undefined) throw new Error('no pipeline');
+    const producer = createProducer({ connection: redis, prefix: running.prefix, source: 'pos' });
+    const { accepted } = await producer.sendMany(events);
+    await producer.close();
+    return accepted;
+  }
+
+  it('holds while the token is regenerated at Target, and resumes when the new one is written into TARGET_AUTH_TOKEN_FILE 15 s later', async () => {
+    const file = join(dir, 'token');
+    writeFileSync(file, `${TOKEN}\n`);
+    running = await startTestPipeline({ DELIVERY_MODE: 'auto', BULK_THRESHOLD: '30', TARGET_AUTH_TOKEN_FILE: file }, undefined, { authToken: TOKEN });
+    const sim = running.simulator;
+    const first = workload(40, 1, 'f');
+    let accepted = await send(first);
+    expect(await waitFor(() => sim.store.size === 40)).toBe(true);
+    const regenerated = sim.token.regenerate();
+    const later = workload(60, 2, 'g');
+    accepted += await send(later);
+    expect(await waitFor(async () => (await running?.pipeline.credentialsHold()) !== undefined, 10_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 15_000));
+    expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
+    writeFileSync(file, `${regenerated}\n`);
+    expectNothingLost(await faultOutcome({ redis, prefix: running.prefix, accepted, events: [...first, ...later], landed: () => sim.store.all() }), 'token regenerated, then written to the file');
+    expect(await running.pipeline.credentialsHold()).toBeUndefined();
+  }, 60_000);
+
+  it('renews a token that expires mid-run through the Admin API (TARGET_TOKEN_REGENERATE), nothing dead-lettered', async () => {
+    running = await startTestPipeline({
+      DELIVERY_MODE: 'single',
+      TARGET_IMS_CLIENT_ID: 'target-ingest-simulator', TARGET_IMS_CLIENT_SECRET: 'simulator-client-secret',
+      TARGET_IMS_URL: '$SIMULATOR/ims/token/v3', TARGET_ADMIN_URL: '$SIMULATOR',
+      TARGET_TOKEN_REGENERATE: 'true', TARGET_TOKEN_REGENERATE_BEFORE_MS: '2000',
+    }, undefined, { authToken: TOKEN, tokenLifetimeMs: 8000 });
+    const started = Date.now();
+    const sim = running.simulator;
+    const first = workload(20, 1, 'h');
+    let accepted = await send(first);
+    expect(await waitFor(() => sim.store.size === 20)).toBe(true);
+    // The token runs out (8 s after the simulator started); then more events arrive.
+    await new Promise((r) => setTimeout(r, Math.max(0, started + 8500 - Date.now())));
+    const later = workload(20, 2, 'i');
+    accepted += await send(later);
+    expectNothingLost(await faultOutcome({ redis, prefix: running.prefix, accepted, events: [...first, ...later], landed: () => sim.store.all(), drainTimeoutMs: 40_000 }), 'token expired, renewed through the Admin API');
+    expect(sim.token.current).not.toBe(TOKEN);
+  }, 60_000);
 });

@@ -23,6 +23,8 @@ export async function startTestPipeline(
   logger?: Logger,
 ): Promise<TestPipeline> {
   const simulator = await startSimulator({ clientCode: 'acme', ...simulatorOptions });
+  // `$SIMULATOR` in a value stands for the simulator's URL (its IMS and Admin API stand-ins).
+  env = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replaceAll('$SIMULATOR', simulator.url)]));
   const prefix = uniquePrefix('pipe');
   const config = loadConfig({
     REDIS_URL: redisUrl(),
