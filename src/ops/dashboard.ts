@@ -70,7 +70,7 @@ function board(queues: readonly Queue[], tokens: AdminTokens, redactor: Redactor
 
 /** The plain-text secrets the process holds (API keys are kept hashed), masked wherever they show up in job data. */
 function configSecrets(config: Config): string[] {
-  const values = [config.ADMIN_TOKEN, config.ADMIN_READONLY_TOKEN, config.TARGET_AUTH_TOKEN];
+  const values = [config.ADMIN_TOKEN, config.ADMIN_READONLY_TOKEN, config.TARGET_AUTH_TOKEN, config.TARGET_IMS_CLIENT_SECRET];
   return values.filter((v): v is string => v !== undefined);
 }
 
