@@ -33,6 +33,12 @@ export interface IngestJob {
 export interface DeliverJob {
   claimId: string;
   visitors: string[];
+  /**
+   * Bulk only: batches an earlier run of this job posted before a submit failed. They are
+   * at Target and stay tracked (their status job polls them too), so none of them can land
+   * after newer values.
+   */
+  submitted?: BulkBatch[];
 }
 
 /** One bulk batch of a claim, as the status job tracks it. */

@@ -242,8 +242,9 @@ return out
 `;
 
 /**
- * Record a visitor's accepted delivery. ARGV: root, claimId, now, retentionMs, vk,
- * then name/stamp/value triples actually sent. Each sent attribute's stamp becomes the
+ * Record a visitor's accepted delivery. ARGV: root, claimId, now, retentionMs, vk, created
+ * ('1': a bulk v2 row that completed, which creates or renews the profile at Target; then
+ * the visitor's `:at` is set to now), then name/stamp/value triples actually sent. Each sent attribute's stamp becomes the
  * delivered stamp (field `<name>`) and its value the delivered value (field `v:<name>`,
  * kept as long as the stamp, so a later v2 row can carry it again); it leaves the in-flight
  * hash only if no newer value was folded in meanwhile.
@@ -254,14 +255,15 @@ export const ACK_DELIVERED = `${NEWER}
 local root, claimId, now, retentionMs, vk = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local vf, vd = root .. ':vf:' .. vk, root .. ':vd:' .. vk
 local mine = redis.call('HGET', vf, '_claim') == claimId
-for a = 6, #ARGV, 3 do
+for a = 7, #ARGV, 3 do
   local name, st = ARGV[a], ARGV[a + 1]
   if newer(st, redis.call('HGET', vd, name)) then redis.call('HSET', vd, name, st, 'v:' .. name, ARGV[a + 2]) end
   if mine and redis.call('HGET', vf, 's:' .. name) == st then redis.call('HDEL', vf, 's:' .. name, 'v:' .. name) end
 end
--- When Target last took a delivery for this visitor (':' never starts an attribute name):
--- a profile unseen for longer than Target's profile lifetime is gone there.
-if #ARGV >= 6 then redis.call('HSET', vd, ':at', now) end
+-- When a v2 row last created or renewed this visitor's profile (':' never starts an
+-- attribute name). Only a v2 row counts: a single update to a profile Target dropped answers
+-- success and stores nothing, so it proves nothing; past the lifetime the visitor is unknown.
+if ARGV[6] == '1' and #ARGV >= 7 then redis.call('HSET', vd, ':at', now) end
 redis.call('PEXPIRE', vd, retentionMs)
 if not mine then return 0 end
 -- Attributes left (newer values folded in meanwhile); bookkeeping fields start with '_'.

@@ -175,7 +175,7 @@ export class VisitorStore {
 
   /** Records what Target accepted; `'more'` means newer values arrived and must be sent too. */
   async ack(claimId: string, snapshot: VisitorSnapshot, now = Date.now()): Promise<AckOutcome> {
-    const code = await this.redis.tiAck(...this.ackArgs(claimId, snapshot, now));
+    const code = await this.redis.tiAck(...this.ackArgs(claimId, snapshot, now, false));
     return ackOutcome(code);
   }
 
@@ -183,7 +183,7 @@ export class VisitorStore {
    * `ack` for many visitors (a complete bulk batch): one pipeline per shard and chunk of
    * ACK_CHUNK visitors instead of a round trip each. Results in input order.
    */
-  async ackMany(claimId: string, snapshots: readonly VisitorSnapshot[], now = Date.now()): Promise<AckOutcome[]> {
+  async ackMany(claimId: string, snapshots: readonly VisitorSnapshot[], now = Date.now(), created = false): Promise<AckOutcome[]> {
     const out: AckOutcome[] = [];
     for (let i = 0; i < snapshots.length; i += ACK_CHUNK) {
       const chunk = snapshots.slice(i, i + ACK_CHUNK);
@@ -192,7 +192,7 @@ export class VisitorStore {
         const pipeline = this.redis.pipeline() as unknown as { tiAck(...args: string[]): unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
         for (const vk of group) {
           const snapshot = bySnapshot.get(vk);
-          if (snapshot !== undefined) pipeline.tiAck(...this.ackArgs(claimId, snapshot, now));
+          if (snapshot !== undefined) pipeline.tiAck(...this.ackArgs(claimId, snapshot, now, created));
         }
         return settled<number>(await pipeline.exec());
       });
@@ -201,9 +201,9 @@ export class VisitorStore {
     return out;
   }
 
-  private ackArgs(claimId: string, snapshot: VisitorSnapshot, now: number): string[] {
+  private ackArgs(claimId: string, snapshot: VisitorSnapshot, now: number, created: boolean): string[] {
     const keys = this.keysOf(snapshot.vk);
-    const args = [keys.due, keys.root, claimId, String(now), String(this.settings.deliveredRetentionMs), snapshot.vk];
+    const args = [keys.due, keys.root, claimId, String(now), String(this.settings.deliveredRetentionMs), snapshot.vk, created ? '1' : '0'];
     for (const [name, update] of snapshot.attributes) args.push(name, update.stamp, update.value);
     return args;
   }
@@ -215,12 +215,12 @@ export class VisitorStore {
    * carried (others stay in flight). Returns the visitors done and those with values left
    * (`more`: values the batch did not carry, or none of ours any more are left out).
    */
-  async ackInFlight(claimId: string, vks: readonly string[], now = Date.now(), sent: (snapshot: VisitorSnapshot) => VisitorSnapshot = (s) => s): Promise<{ done: number; more: string[] }> {
+  async ackInFlight(claimId: string, vks: readonly string[], now = Date.now(), sent: (snapshot: VisitorSnapshot) => VisitorSnapshot = (s) => s, created = false): Promise<{ done: number; more: string[] }> {
     let done = 0;
     const more: string[] = [];
     for (let i = 0; i < vks.length; i += ACK_CHUNK) {
       const snapshots = (await this.readInFlight(claimId, vks.slice(i, i + ACK_CHUNK))).map(sent);
-      const acked = await this.ackMany(claimId, snapshots, now);
+      const acked = await this.ackMany(claimId, snapshots, now, created);
       acked.forEach((outcome, k) => {
         if (outcome === 'done') done += 1;
         else if (outcome === 'more') more.push(snapshots[k]?.vk ?? '');
@@ -273,13 +273,14 @@ export class VisitorStore {
 
   /**
    * For each visitor: has Target got its profile, as far as this pipeline knows? True when
-   * a delivery to it was recorded within the profile lifetime (Target drops a profile that
-   * long after its last activity; a single update then stores nothing). Delivered hashes
-   * written before the time was recorded count as known.
+   * a bulk v2 row created or renewed it within the profile lifetime, less a tenth as a
+   * margin for deliveries still under way (Target drops a profile that long after its last
+   * activity, and a single update then stores nothing). Visitors delivered only by single
+   * updates (DELIVERY_MODE=single, or before this was recorded) count as known.
    */
   async knownVisitors(vks: readonly string[], now = Date.now()): Promise<boolean[]> {
     if (vks.length === 0) return [];
-    const lifetime = this.settings.profileLifetimeMs ?? Infinity;
+    const lifetime = (this.settings.profileLifetimeMs ?? Infinity) * 0.9;
     return this.perShard(vks, async (keys, group) => {
       const pipeline = this.redis.pipeline();
       for (const vk of group) pipeline.exists(keys.delivered(vk)).hget(keys.delivered(vk), ':at');

@@ -55,9 +55,16 @@ export function planBulkVisitor(snapshot: VisitorSnapshot, known: boolean, pcIdR
   if (ref.kind === 'pcId' && pcIdRoute === 'single') return { kind: 'single' };
   const share = bulkShare(snapshot).attributes;
   const rest = share.size < snapshot.attributes.size;
-  if (share.size === 0) return known || ref.kind === 'pcId' ? { kind: 'single' } : { kind: 'not-encodable' };
+  const exists = known || ref.kind === 'pcId';
+  if (share.size === 0) return exists ? { kind: 'single' } : { kind: 'not-encodable' };
+  // A delivered value no cell can carry cannot ride along in the row, and the row could
+  // override it (it may have replaced a value an earlier v2 row set): a visitor Target has
+  // goes by single updates whole. A profile Target dropped lost it anyway; the row recreates
+  // the profile with the values a cell can carry.
+  const delivered = [...(snapshot.delivered ?? [])];
+  if (exists && delivered.some(([, value]) => !bulkSafe(value))) return { kind: 'single' };
   const values = new Map<string, string>();
-  for (const [name, value] of snapshot.delivered ?? []) if (bulkSafe(value)) values.set(name, value);
+  for (const [name, value] of delivered) if (bulkSafe(value)) values.set(name, value);
   for (const [name, update] of share) values.set(name, update.value);
   return { kind: 'row', values, rest };
 }

@@ -4,7 +4,8 @@ import type { BulkBatch, BulkStatusJob } from '../queues.js';
 import { backoffDelay } from './backoff.js';
 import { bulkShare } from './bulk-rows.js';
 import { StatusLinkRefusedError, type BatchStatus } from './client.js';
-import { handOverToSingle, type BulkDeliveryDeps } from './deliver-bulk.js';
+import { apiFor, handOverToSingle, type BulkDeliveryDeps } from './deliver-bulk.js';
+import { parseVisitorKey } from '../events/index.js';
 import { resubmit } from './bulk-resubmit.js';
 import { deadLetterVisitors, pauseBulkOn503, postpone, waitWhileHeld } from './delivery-context.js';
 
@@ -105,6 +106,7 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
     const remaining: BulkBatch[] = [];
     let waitMs = 0;
     const now = Date.now();
+    const done = new Set<BulkBatch>();
     for (const batch of data.batches) {
       if (batch.statusUrl === '') {
         // Failed rows waiting for their retry.
@@ -113,11 +115,8 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
           continue;
         }
         const again = await resubmit(deps, job, claimId, batch, { resubmits: batch.resubmits, rowAttempt: batch.rowAttempt ?? 2 });
-        if (again === undefined) remaining.push(batch);
-        else {
-          remaining.push(...again.batches);
-          totals.deadLettered += again.deadLettered;
-        }
+        remaining.push(...again.batches);
+        totals.deadLettered += again.deadLettered;
         continue;
       }
       const budget = await deps.budgets.bulk.reserve(1);
@@ -130,7 +129,12 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
       const result = await poll(deps, log, claimId, batch);
       if (result.state === 'complete') {
         totals.complete += 1;
-        remaining.push(...(await settleComplete(deps, job, claimId, batch, result.status, totals, log)));
+        done.add(batch);
+        // A visitor also in a batch still at Target (the same rows posted again after a
+        // failing submit or a stuck batch) is acked when the last of them completes: the
+        // other copy could otherwise land after newer values (P4).
+        const elsewhere = new Set([...data.batches, ...remaining].filter((b) => b !== batch && !done.has(b)).flatMap((b) => b.visitors));
+        remaining.push(...(await settleComplete(deps, job, claimId, batch, result.status, totals, log, elsewhere)));
         continue;
       }
       if (result.state === 'waiting') {
@@ -143,12 +147,9 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         // and never to dead letters; only a batch Target calls `stuck` counts below.
         log.warn({ claimId, batchId: batchIdOf(batch.statusUrl), submittedAt: batch.submittedAt, giveUpAfterMs: settings.giveUpAfterMs }, 'bulk batch not complete within the give-up time: submitting its rows again');
         const again = await resubmit(deps, job, claimId, batch, { resubmits: batch.resubmits, rowAttempt: batch.rowAttempt ?? 1 });
-        if (again === undefined) remaining.push(batch);
-        else {
-          remaining.push(...again.batches);
-          totals.deadLettered += again.deadLettered;
-          totals.resubmitted += 1;
-        }
+        remaining.push(...again.batches);
+        totals.deadLettered += again.deadLettered;
+        totals.resubmitted += 1;
         continue;
       }
       if (batch.resubmits >= settings.maxResubmits) {
@@ -158,14 +159,10 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         continue;
       }
       const again = await resubmit(deps, job, claimId, batch, { resubmits: batch.resubmits + 1, rowAttempt: batch.rowAttempt ?? 1 });
-      if (again === undefined) {
-        remaining.push(batch);
-      } else {
-        remaining.push(...again.batches);
-        totals.deadLettered += again.deadLettered;
-        totals.resubmitted += 1;
-        log.warn({ claimId, batchId: batchIdOf(batch.statusUrl), resubmits: batch.resubmits + 1 }, 'bulk batch stuck: resubmitted');
-      }
+      remaining.push(...again.batches);
+      totals.deadLettered += again.deadLettered;
+      totals.resubmitted += 1;
+      log.warn({ claimId, batchId: batchIdOf(batch.statusUrl), resubmits: batch.resubmits + 1, deferred: again.deferred }, 'bulk batch stuck: resubmitted');
     }
     const summary: BulkStatusSummary = { ...totals, pending: remaining.length };
     if (remaining.length === 0) {
@@ -209,9 +206,10 @@ async function poll(deps: BulkDeliveryDeps, log: BulkDeliveryDeps['logger'], cla
  * which wait for another try (or are dead-lettered once the retry policy is spent); hand
  * values no bulk file could carry to single delivery. Returns the batch entries still to follow.
  */
-async function settleComplete(deps: BulkDeliveryDeps, job: Job, claimId: string, batch: BulkBatch, status: BatchStatus, totals: BulkStatusTotals, log: BulkDeliveryDeps['logger']): Promise<BulkBatch[]> {
+async function settleComplete(deps: BulkDeliveryDeps, job: Job, claimId: string, batch: BulkBatch, status: BatchStatus, totals: BulkStatusTotals, log: BulkDeliveryDeps['logger'], elsewhere: ReadonlySet<string>): Promise<BulkBatch[]> {
   const batchId = batchIdOf(batch.statusUrl);
-  const inBatch = new Set(batch.visitors);
+  const mine = elsewhere.size === 0 ? batch.visitors : batch.visitors.filter((vk) => !elsewhere.has(vk));
+  const inBatch = new Set(mine);
   const failed = new Set<string>();
   for (const id of status.failedIds) for (const vk of [`pc:${id}`, `3p:${id}`]) if (inBatch.has(vk)) failed.add(vk);
   const unnamed = Math.max(0, status.failedUpdates - failed.size);
@@ -227,7 +225,9 @@ async function settleComplete(deps: BulkDeliveryDeps, job: Job, claimId: string,
   else if (status.failedUpdates > 0 || status.profilesNotFound > 0) log.warn(counts, 'bulk batch complete with failed rows or profiles not found');
   else log.info(counts, 'bulk batch complete');
 
-  const acked = await deps.store.ackInFlight(claimId, batch.visitors.filter((vk) => !failed.has(vk)), Date.now(), bulkShare);
+  // A completed v2 row creates or renews the profile: the visitor is known for a lifetime.
+  const created = apiFor(parseVisitorKey(batch.visitors[0] ?? '3p:').kind, deps.pcIdRoute) === 'v2';
+  const acked = await deps.store.ackInFlight(claimId, mine.filter((vk) => !failed.has(vk)), Date.now(), bulkShare, created);
   totals.acked += acked.done;
   totals.handedToSingle += await handOverToSingle(deps, claimId, acked.more);
   if (failed.size === 0) return [];

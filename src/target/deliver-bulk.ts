@@ -97,7 +97,12 @@ export async function handOverToSingle(deps: DeliveryDeps, claimId: string, vks:
   const singleClaim = randomUUID();
   const moved: string[] = [];
   for (const vk of vks) if (await deps.store.renewLease(vk, claimId, singleClaim, Date.now(), { thaw: true })) moved.push(vk);
-  if (moved.length > 0) await deps.queues.deliverSingle.add('deliver', { claimId: singleClaim, visitors: moved }, { jobId: singleClaim });
+  if (moved.length === 0) return 0;
+  // With the single budget spent, auto mode's single delivery would hand these straight back
+  // to bulk, which hands them back again: they wait a budget bucket instead of ping-ponging.
+  const single = await deps.budgets.single.peek();
+  const delay = single.remaining < moved.length ? deps.budgets.single.settings.bucketMs : 0;
+  await deps.queues.deliverSingle.add('deliver', { claimId: singleClaim, visitors: moved }, { jobId: singleClaim, ...(delay > 0 ? { delay } : {}) });
   return moved.length;
 }
 
@@ -147,6 +152,7 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
       log.info({ claimId, files: files.length, retryInMs: budget.retryInMs }, 'bulk call budget spent: waiting');
       return postpone(job, token, budget.retryInMs);
     }
+    const earlier = job.data.submitted ?? [];
     const batches: BulkStatusJob['batches'] = [];
     for (const [index, file] of files.entries()) {
       const fileVks = file.visitors.map(visitorKey);
@@ -157,10 +163,13 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
         mergeOldest(summary, file.oldest);
       } catch (error) {
         const classified = classifyError(error);
+        // Files already posted are at Target: the next run (or the status job) keeps them
+        // tracked, so the claim holds until they complete too.
+        if (classified.kind === 'transient' && batches.length > 0) await job.updateData({ ...job.data, submitted: [...earlier, ...batches] });
         await holdOnRefusal(deps, job, token, classified);
         if (await pauseBulkOn503(deps, classified)) {
           // Not this data's fault, and no attempt spent (P10): the claim waits for the pause.
-          // Files already submitted go again with the rest (harmless: same rows).
+          // Every file goes again with the rest (same rows); the earlier posts stay tracked.
           return postpone(job, token, (await deps.budgets.bulk.peek()).pausedForMs);
         }
         if (classified.kind === 'transient') {
@@ -176,9 +185,9 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
         summary.deadLettered += rejected.length;
       }
     }
-    if (batches.length > 0) {
+    if (batches.length + earlier.length > 0) {
       // Job id = claim id: the flusher's lease sweep finds it and keeps the claim alive.
-      await deps.statusQueue.add('poll', { claimId, batches }, { jobId: claimId, delay: deps.statusFirstPollMs });
+      await deps.statusQueue.add('poll', { claimId, batches: [...earlier, ...batches] }, { jobId: claimId, delay: deps.statusFirstPollMs });
     }
     summary.delivered = batches.reduce((n, b) => n + b.visitors.length, 0);
     summary.rowsPerFile = batches.map((b) => b.visitors.length);

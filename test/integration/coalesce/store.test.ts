@@ -297,16 +297,23 @@ describe('VisitorStore', () => {
     const DAY = 24 * 3600_000;
     const lifetime = new VisitorStore(redis, { prefix, coalesceWindowMs: 1000, dedupeWindowMs: 60_000, deliveredRetentionMs: 30 * DAY, leaseMs: 5000, profileLifetimeMs: 14 * DAY });
     await lifetime.merge('pos', [event('e1', 1, { tier: 'gold' })], T0);
-    const [vk] = await lifetime.claimDue('c1', 10, T0 + 2000);
-    const [snap] = await lifetime.snapshot('c1', [vk ?? ''], T0 + 2000);
-    expect(await lifetime.ack('c1', snap as VisitorSnapshot, T0 + 3000)).toBe('done');
-    expect(await lifetime.knownVisitors(['3p:CRM-1', '3p:CRM-NEVER'], T0 + 3000 + 14 * DAY - 1)).toEqual([true, false]);
-    expect(await lifetime.knownVisitors(['3p:CRM-1'], T0 + 3000 + 14 * DAY)).toEqual([false]);
-    // The value delivered is kept beside its stamp, and a bulk claim reads it back.
-    await lifetime.merge('pos', [event('e2', 2, { store: 'S2' })], T0 + 4000);
-    await lifetime.claimDue('c2', 10, T0 + 6000);
-    const [bulk] = await lifetime.snapshot('c2', ['3p:CRM-1'], T0 + 6000, { freeze: true });
-    expect(bulk?.delivered).toEqual(new Map([['tier', 'gold']]));
+    const claimed = await lifetime.claimDue('c1', 10, T0 + 2000);
+    await lifetime.snapshot('c1', claimed, T0 + 2000, { freeze: true });
+    // A completed v2 row created the profile: known for the lifetime less a tenth (margin).
+    expect(await lifetime.ackInFlight('c1', claimed, T0 + 3000, (x) => x, true)).toEqual({ done: 1, more: [] });
+    expect(await lifetime.knownVisitors(['3p:CRM-1', '3p:CRM-NEVER'], T0 + 3000 + 12.6 * DAY - 1)).toEqual([true, false]);
+    expect(await lifetime.knownVisitors(['3p:CRM-1'], T0 + 3000 + 12.6 * DAY)).toEqual([false]);
+    // A single update proves nothing (Target answers success for a profile it dropped): it does not renew.
+    await lifetime.merge('pos', [event('e0', 0, { note: 'x' })], T0 + 3500);
+    const again = await lifetime.claimDue('c0', 10, T0 + 5000);
+    const [one] = await lifetime.snapshot('c0', again, T0 + 5000);
+    expect(await lifetime.ack('c0', one as VisitorSnapshot, T0 + 12 * DAY)).toBe('done');
+    expect(await lifetime.knownVisitors(['3p:CRM-1'], T0 + 3000 + 12.6 * DAY)).toEqual([false]);
+    // The values delivered are kept beside their stamps, and a bulk claim reads them back.
+    await lifetime.merge('pos', [event('e2', 2, { store: 'S2' })], T0 + 12 * DAY);
+    await lifetime.claimDue('c2', 10, T0 + 12 * DAY + 2000);
+    const [bulk] = await lifetime.snapshot('c2', ['3p:CRM-1'], T0 + 12 * DAY + 2000, { freeze: true });
+    expect(bulk?.delivered).toEqual(new Map([['tier', 'gold'], ['note', 'x']]));
     expect(values(bulk)).toEqual({ store: 'S2' });
   });
 

@@ -21,10 +21,17 @@ describe('bulk rows', () => {
     expect(plan).toEqual({ kind: 'row', values: new Map([['tier', 'gold'], ['points', '120'], ['kioskLastId', 'K7']]), rest: false });
   });
 
-  it('leaves values a cell cannot carry for a single update after the row, and never carries such delivered values', () => {
-    const s = snapshot('3p:CRM-1', { reason: '50% off', at: '2026-11-21T10:00:00.000Z' }, { outcome: 'a,b', tier: 'gold' });
+  it('leaves values a cell cannot carry for a single update after the row', () => {
+    const s = snapshot('3p:CRM-1', { reason: '50% off', at: '2026-11-21T10:00:00.000Z' }, { tier: 'gold' });
     expect(planBulkVisitor(s, true, 'v1')).toEqual({ kind: 'row', values: new Map([['tier', 'gold'], ['at', '2026-11-21T10:00:00.000Z']]), rest: true });
     expect([...bulkShare(s).attributes.keys()]).toEqual(['at']);
+  });
+
+  // A row that cannot carry a delivered value could override it (strictest reading).
+  it('sends a known visitor with a delivered value no cell can carry by single updates whole; an unknown one gets a row without it', () => {
+    const s = snapshot('3p:CRM-1', { at: '2026-11-21T10:00:00.000Z' }, { outcome: 'a,b', tier: 'gold' });
+    expect(planBulkVisitor(s, true, 'v1')).toEqual({ kind: 'single' });
+    expect(planBulkVisitor(s, false, 'v1')).toEqual({ kind: 'row', values: new Map([['tier', 'gold'], ['at', '2026-11-21T10:00:00.000Z']]), rest: false });
   });
 
   it('sends only-unencodable values by single update when the profile exists, and refuses them when it may not', () => {
