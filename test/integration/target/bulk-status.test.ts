@@ -7,6 +7,8 @@ import { ALL_ROLES, type Pipeline, type Role } from '../../../src/pipeline.js';
 import { QUEUE_NAMES } from '../../../src/queues.js';
 import type { Simulator, SimulatorOptions } from '../../../src/simulator/server.js';
 import type { BulkStatusSummary } from '../../../src/target/bulk-status.js';
+import { buildBulkFiles } from '../../../src/target/bulk-file.js';
+import { TargetClient } from '../../../src/target/client.js';
 import { deletePrefix, newRedis } from '../../harness/context.js';
 import { startTestPipeline, waitFor } from '../../harness/pipeline.js';
 
@@ -216,6 +218,37 @@ describe('bulk batch status polling', () => {
     expect(r.summaries[0]).toMatchObject({ complete: 2, resubmitted: 1, acked: 1, deadLettered: 1, batchSize: 2, successfulUpdates: 1, failedUpdates: 1, profilesNotFound: 0, pending: 0 });
     expect(r.simulator.store.get('pcId', 'pc-1.01_00')?.callCentreLastReason).toBe('reason 0');
     expect(r.logs.filter((l) => l.msg === 'bulk batch complete with failed rows or profiles not found')).toMatchObject([{ failedUpdates: 1, failedListed: 1 }]);
+  });
+
+  // The same rows posted twice (a failing submit, then the retry) are two batches at Target:
+  // acking at the first `complete` would let newer values go out while the other copy can
+  // still land after them (P4).
+  it('acks a visitor only once every batch carrying it is complete', async () => {
+    const r = await start({ BULK_STATUS_POLL_MS: '200', BULK_STATUS_MAX_POLL_MS: '300' }, {}, ['map', 'deliver']);
+    await send(r, ['CRM-TWICE']);
+    const claimId = 'claim-twice';
+    const claimed: string[] = [];
+    expect(await waitFor(async () => {
+      claimed.push(...(await r.pipeline.store.claimDue(claimId, 10)));
+      return claimed.length === 1;
+    }, 10_000)).toBe(true);
+    // What deliver-bulk would post, posted twice: the second batch takes much longer.
+    const [snapshot] = await r.pipeline.store.snapshot(claimId, claimed, Date.now(), { freeze: true });
+    const client = new TargetClient({ baseUrl: r.simulator.url, clientCode: 'acme', timeoutMs: 2000 });
+    const file = buildBulkFiles([{ visitor: { kind: 'thirdPartyId', id: 'CRM-TWICE' }, values: new Map([...(snapshot?.attributes ?? [])].map(([name, u]) => [name, u.value])) }])[0];
+    r.simulator.faults.slowBatches({ processingMs: 300 });
+    const first = await client.submitBulk(file?.body ?? '');
+    r.simulator.faults.slowBatches({ processingMs: 4000 });
+    const second = await client.submitBulk(file?.body ?? '');
+    await client.close();
+    const batch = (statusUrl: string) => ({ statusUrl, visitors: claimed, submittedAt: Date.now(), polls: 0, resubmits: 0 });
+    await r.pipeline.queues.bulkStatus.add('poll', { claimId, batches: [batch(first), batch(second)] }, { jobId: claimId, delay: 200 });
+    // The first copy completes and is polled; the visitor stays held behind the second.
+    expect(await waitFor(() => r.logs.some((l) => l.msg === 'bulk batch complete'), 5000)).toBe(true);
+    expect(await r.pipeline.store.inFlightVisitors()).toBe(1);
+    expect(await waitFor(() => r.summaries.length === 1, 15_000)).toBe(true);
+    expect(r.summaries[0]).toMatchObject({ complete: 2, acked: 1, pending: 0 });
+    expect(await r.pipeline.store.inFlightVisitors()).toBe(0);
   });
 });
 
