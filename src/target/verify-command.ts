@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { readCliConfig } from '../cli-config.js';
 import type { VisitorRef } from '../events/index.js';
+import { createLogger } from '../logger.js';
 import { TargetClient } from './client.js';
+import { createTargetDispatcher } from './dispatcher.js';
+import { createProfileTokenSource } from './token-source.js';
 
 /** `mboxPC:<id>`, `mbox3rdPartyId:<id>` (or `pc:`/`3p:`), else a bare id taken as a third-party id. */
 export function parseVisitorArgument(value: string): VisitorRef {
@@ -28,11 +31,24 @@ export function registerVerifyCommand(program: Command): void {
       const config = readCliConfig();
       if (config === undefined) return;
       const baseUrl = config.TARGET_BASE_URL ?? `http://127.0.0.1:${config.SIMULATOR_PORT}`;
+      // The same egress proxy and token file as the pipeline (the Admin API source needs the
+      // pipeline's Redis budget: with it, verify uses TARGET_AUTH_TOKEN or the file only).
+      const logger = createLogger({ level: 'warn', pretty: false });
+      let tokenFile: ReturnType<typeof createProfileTokenSource> | undefined;
+      try {
+        tokenFile = config.TARGET_AUTH_TOKEN_FILE !== undefined ? createProfileTokenSource({ path: config.TARGET_AUTH_TOKEN_FILE, logger }) : undefined;
+      } catch (error) {
+        process.stderr.write(`target-ingest: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = 1;
+        return;
+      }
       const client = new TargetClient({
         baseUrl,
         clientCode: config.clientCode,
         timeoutMs: config.TARGET_TIMEOUT_MS,
+        dispatcher: createTargetDispatcher({ connections: 1, timeoutMs: config.TARGET_TIMEOUT_MS, logger }),
         ...(config.TARGET_AUTH_TOKEN !== undefined ? { authToken: config.TARGET_AUTH_TOKEN } : {}),
+        ...(tokenFile !== undefined ? { token: tokenFile } : {}),
       });
       const visitor = parseVisitorArgument(visitorArg);
       try {
@@ -54,6 +70,7 @@ export function registerVerifyCommand(program: Command): void {
         process.stderr.write(`target-ingest: could not read the profile: ${error instanceof Error ? error.message : String(error)}\n`);
         process.exitCode = 1;
       } finally {
+        await tokenFile?.close();
         await client.close();
       }
     });

@@ -1,12 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createProducer } from '../../src/intake/producer.js';
-import { deletePrefix, newRedis } from '../harness/context.js';
-import { startTestPipeline, waitFor, type TestPipeline } from '../harness/pipeline.js';
+import { expect, it, describe } from 'vitest';
+import { waitFor } from '../harness/pipeline.js';
 import { expectNothingLost, faultOutcome } from './fault-checks.js';
+import { faultPipelinePerTest } from './fault-pipeline.js';
 import { workload } from './fault-workload.js';
 
 const TOKEN = 'profile-token-0123456789abcdef';
@@ -14,41 +9,20 @@ const TOKEN = 'profile-token-0123456789abcdef';
 // P10: a credential or quota problem holds data; it never dead-letters it. Each run ends
 // with Target equal to the oracle, nothing lost, no dead letter.
 describe('credentials refused and the shared bulk limit: held, never dropped', () => {
-  let redis: Redis;
-  let running: TestPipeline | undefined;
-
-  beforeEach(() => {
-    redis = newRedis();
-  });
-  afterEach(async () => {
-    if (running !== undefined) {
-      await running.close();
-      await deletePrefix(redis, running.prefix);
-    }
-    running = undefined;
-    await redis.quit();
-  });
-
-  async function send(events: ReturnType<typeof workload>): Promise<number> {
-    if (running === undefined) throw new Error('no pipeline');
-    const producer = createProducer({ connection: redis, prefix: running.prefix, source: 'pos' });
-    const { accepted } = await producer.sendMany(events);
-    await producer.close();
-    return accepted;
-  }
+  const pipelines = faultPipelinePerTest();
 
   it('holds every delivery while Target refuses a regenerated token, spends no budget, and resumes when it accepts it again', async () => {
-    running = await startTestPipeline({ DELIVERY_MODE: 'single', TARGET_AUTH_TOKEN: TOKEN }, undefined, { authToken: TOKEN });
+    const running = await pipelines.start({ DELIVERY_MODE: 'single', TARGET_AUTH_TOKEN: TOKEN }, undefined, { authToken: TOKEN });
     const sim = running.simulator;
     const first = workload(20, 1, 'a');
-    let accepted = await send(first);
+    let accepted = await pipelines.send(first);
     expect(await waitFor(() => sim.store.size === 20)).toBe(true);
 
     // Someone with Approver rights regenerates the token in Target's UI.
     sim.token.regenerate();
     const later = workload(40, 2, 'b');
-    accepted += await send(later);
-    expect(await waitFor(async () => (await running?.pipeline.credentialsHold()) !== undefined, 10_000)).toBe(true);
+    accepted += await pipelines.send(later);
+    expect(await waitFor(async () => (await running.pipeline.credentialsHold()) !== undefined, 10_000)).toBe(true);
     const hold = await running.pipeline.credentialsHold();
     expect(hold).toMatchObject({ status: 401 });
     // Held: values stay in the store, no dead letter, and no call is made past the first refusals.
@@ -63,27 +37,29 @@ describe('credentials refused and the shared bulk limit: held, never dropped', (
 
     // Target takes the token again (here: the old one set back); the probe sees it and the hold lifts.
     sim.token.set(TOKEN);
-    expectNothingLost(await faultOutcome({ redis, prefix: running.prefix, accepted, events: [...first, ...later], landed: () => sim.store.all() }), 'token refused, then accepted');
+    expectNothingLost(await faultOutcome({ redis: pipelines.redis(), prefix: running.prefix, accepted, events: [...first, ...later], landed: () => sim.store.all() }), 'token refused, then accepted');
     expect(await running.pipeline.credentialsHold()).toBeUndefined();
   });
 
   it('rides out a 403 storm that ends by itself', async () => {
-    running = await startTestPipeline({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DELIVERY_MODE: 'auto', BULK_THRESHOLD: '30', TARGET_AUTH_TOKEN: TOKEN }, undefined, { authToken: TOKEN });
+    const running = await pipelines.start({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DELIVERY_MODE: 'auto', BULK_THRESHOLD: '30', TARGET_AUTH_TOKEN: TOKEN }, undefined, { authToken: TOKEN });
     const sim = running.simulator;
     // Six seconds of 403 on every update and status call (not on the Fetch Profile API the
     // probe uses, so the hold lifts and is refused again until the storm is over).
     sim.faults.outageWindow({ status: 403, durationMs: 6000 });
     const events = workload(80, 2, 'c');
-    const accepted = await send(events);
-    expectNothingLost(await faultOutcome({ redis, prefix: running.prefix, accepted, events, landed: () => sim.store.all(), drainTimeoutMs: 60_000 }), '403 storm');
+    const accepted = await pipelines.send(events);
+    expectNothingLost(await faultOutcome({ redis: pipelines.redis(), prefix: running.prefix, accepted, events, landed: () => sim.store.all(), drainTimeoutMs: 60_000 }), '403 storm');
     expect(sim.stats.byStatus[403] ?? 0).toBeGreaterThan(0);
     expect(await running.pipeline.credentialsHold()).toBeUndefined();
   });
 
   // The 50 calls a minute are the account's, shared with every Admin and Reporting API
+
   // user. Scaled: a 3 s window stands for the minute on both sides.
+
   it('shares the bulk limit with another user taking 20 of the 50 calls: pauses on 503, never dead-letters', async () => {
-    running = await startTestPipeline(
+    const running = await pipelines.start(
       { DELIVERY_MODE: 'bulk', FLUSH_BULK_BATCH_SIZE: '10', BULK_CALLS_PER_MINUTE: '35', BULK_CALLS_WINDOW_MS: '3000', BULK_STATUS_POLL_MS: '200', BULK_STATUS_MAX_POLL_MS: '400', CLAIM_LEASE_MS: '6000', TARGET_TIMEOUT_MS: '2000' },
       undefined,
       { bulkCallsPerMinute: 50, bulkRateWindowMs: 3000, batchProcessingMs: 300 },
@@ -92,76 +68,9 @@ describe('credentials refused and the shared bulk limit: held, never dropped', (
     // 20 a window for 12 windows: "several minutes" at this scale.
     sim.faults.otherUsers({ callsPerMinute: 20, durationMs: 36_000 });
     const events = workload(300, 1, 'd');
-    const accepted = await send(events);
+    const accepted = await pipelines.send(events);
     expect(await waitFor(() => (sim.stats.byStatus[503] ?? 0) > 0, 20_000)).toBe(true);
-    expect(await waitFor(async () => ((await running?.pipeline.budgets.bulk.peek())?.pausedForMs ?? 0) > 0 || sim.store.size === 300, 10_000, 20)).toBe(true);
-    expectNothingLost(await faultOutcome({ redis, prefix: running.prefix, accepted, events, landed: () => sim.store.all(), drainTimeoutMs: 90_000 }), 'shared bulk limit');
+    expect(await waitFor(async () => ((await running.pipeline.budgets.bulk.peek())?.pausedForMs ?? 0) > 0 || sim.store.size === 300, 10_000, 20)).toBe(true);
+    expectNothingLost(await faultOutcome({ redis: pipelines.redis(), prefix: running.prefix, accepted, events, landed: () => sim.store.all(), drainTimeoutMs: 90_000 }), 'shared bulk limit');
   });
-});
-
-describe('a new profile token reaches every process without a restart', () => {
-  let redis: Redis;
-  let running: TestPipeline | undefined;
-  let dir: string;
-
-  beforeEach(() => {
-    redis = newRedis();
-    dir = mkdtempSync(join(tmpdir(), 'ti-token-'));
-  });
-  afterEach(async () => {
-    if (running !== undefined) {
-      await running.close();
-      await deletePrefix(redis, running.prefix);
-    }
-    running = undefined;
-    await redis.quit();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function send(events: ReturnType<typeof workload>): Promise<number> {
-    if (running === undefined) throw new Error('no pipeline');
-    const producer = createProducer({ connection: redis, prefix: running.prefix, source: 'pos' });
-    const { accepted } = await producer.sendMany(events);
-    await producer.close();
-    return accepted;
-  }
-
-  it('holds while the token is regenerated at Target, and resumes when the new one is written into TARGET_AUTH_TOKEN_FILE 15 s later', async () => {
-    const file = join(dir, 'token');
-    writeFileSync(file, `${TOKEN}\n`);
-    running = await startTestPipeline({ DELIVERY_MODE: 'auto', BULK_THRESHOLD: '30', TARGET_AUTH_TOKEN_FILE: file }, undefined, { authToken: TOKEN });
-    const sim = running.simulator;
-    const first = workload(40, 1, 'f');
-    let accepted = await send(first);
-    expect(await waitFor(() => sim.store.size === 40)).toBe(true);
-    const regenerated = sim.token.regenerate();
-    const later = workload(60, 2, 'g');
-    accepted += await send(later);
-    expect(await waitFor(async () => (await running?.pipeline.credentialsHold()) !== undefined, 10_000)).toBe(true);
-    await new Promise((r) => setTimeout(r, 15_000));
-    expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
-    writeFileSync(file, `${regenerated}\n`);
-    expectNothingLost(await faultOutcome({ redis, prefix: running.prefix, accepted, events: [...first, ...later], landed: () => sim.store.all() }), 'token regenerated, then written to the file');
-    expect(await running.pipeline.credentialsHold()).toBeUndefined();
-  }, 60_000);
-
-  it('renews a token that expires mid-run through the Admin API (TARGET_TOKEN_REGENERATE), nothing dead-lettered', async () => {
-    running = await startTestPipeline({
-      DELIVERY_MODE: 'single',
-      TARGET_IMS_CLIENT_ID: 'target-ingest-simulator', TARGET_IMS_CLIENT_SECRET: 'simulator-client-secret',
-      TARGET_IMS_URL: '$SIMULATOR/ims/token/v3', TARGET_ADMIN_URL: '$SIMULATOR',
-      TARGET_TOKEN_REGENERATE: 'true', TARGET_TOKEN_REGENERATE_BEFORE_MS: '2000',
-    }, undefined, { authToken: TOKEN, tokenLifetimeMs: 8000 });
-    const started = Date.now();
-    const sim = running.simulator;
-    const first = workload(20, 1, 'h');
-    let accepted = await send(first);
-    expect(await waitFor(() => sim.store.size === 20)).toBe(true);
-    // The token runs out (8 s after the simulator started); then more events arrive.
-    await new Promise((r) => setTimeout(r, Math.max(0, started + 8500 - Date.now())));
-    const later = workload(20, 2, 'i');
-    accepted += await send(later);
-    expectNothingLost(await faultOutcome({ redis, prefix: running.prefix, accepted, events: [...first, ...later], landed: () => sim.store.all(), drainTimeoutMs: 40_000 }), 'token expired, renewed through the Admin API');
-    expect(sim.token.current).not.toBe(TOKEN);
-  }, 60_000);
 });

@@ -1,3 +1,5 @@
+import { afterEach } from 'vitest';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
 import { request } from 'undici';
 
 /** The client code every simulator in these tests is started with. */
@@ -77,4 +79,22 @@ export async function waitForBatch(statusUrl: string, timeoutMs = 5_000): Promis
     if (Date.now() > deadline) throw new Error(`batch still incomplete after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * `start(options)` for a test file: starts a simulator with these defaults, and every
+ * simulator started is closed after each test. The files that use it look at one behaviour
+ * each (v1, failed rows, the override, credentials, the shared limit, lifetime), so their
+ * defaults say which realism they turn off and why, next to the call.
+ */
+export function simulatorsPerTest(defaults: () => Partial<SimulatorOptions>): (options?: Partial<SimulatorOptions>) => Promise<Simulator> {
+  const running: Simulator[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((sim) => sim.close()));
+  });
+  return async (options = {}) => {
+    const sim = await startSimulator({ clientCode: CLIENT, ...defaults(), ...options });
+    running.push(sim);
+    return sim;
+  };
 }

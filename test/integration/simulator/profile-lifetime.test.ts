@@ -1,18 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
-import { CLIENT, encodeBatch, onSimulator, postForm, send, waitForBatch, xmlField } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Simulator } from '../../../src/simulator/server.js';
+import { CLIENT, simulatorsPerTest, encodeBatch, onSimulator, postForm, send, waitForBatch, xmlField } from './helpers.js';
 
 const DAY = 24 * 3600_000;
-const running: Simulator[] = [];
 let clock = Date.UTC(2026, 10, 21, 10, 0, 0);
-async function start(options: Partial<SimulatorOptions> = {}): Promise<Simulator> {
-  const sim = await startSimulator({ clientCode: CLIENT, batchProcessingMs: 0, now: () => clock, ...options });
-  running.push(sim);
-  return sim;
-}
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((sim) => sim.close()));
-});
+// Batches complete at once and the clock is the test's: these tests move it by days.
+const start = simulatorsPerTest(() => ({ batchProcessingMs: 0, now: () => clock }));
 
 const fetchStatus = async (sim: Simulator, id: string): Promise<number> => (await send(`${sim.url}/rest/v1/profiles/thirdPartyId/${id}?client=${CLIENT}`)).status;
 const single = (sim: Simulator, id: string, value: string) => send(`${sim.url}/m2/${CLIENT}/profile/update?mbox3rdPartyId=${id}&profile.a=${value}`);

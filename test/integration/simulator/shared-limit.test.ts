@@ -1,17 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
-import { CLIENT, encodeBatch, onSimulator, postForm, send, xmlField } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Simulator } from '../../../src/simulator/server.js';
+import { CLIENT, simulatorsPerTest, encodeBatch, onSimulator, postForm, send, xmlField } from './helpers.js';
 
-const running: Simulator[] = [];
 let clock = Date.UTC(2026, 10, 21, 10, 0, 0);
-async function start(options: Partial<SimulatorOptions> = {}): Promise<Simulator> {
-  const sim = await startSimulator({ clientCode: CLIENT, batchProcessingMs: 0, now: () => clock, ...options });
-  running.push(sim);
-  return sim;
-}
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((sim) => sim.close()));
-});
+// Batches complete at once and the clock is the test's: these tests count calls in its windows.
+const start = simulatorsPerTest(() => ({ batchProcessingMs: 0, now: () => clock }));
 
 const body = encodeBatch(['pcId', 'a'], [['v1', '1']]);
 const submit = (sim: Simulator): Promise<{ status: number; text: string }> => postForm(`${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`, body);

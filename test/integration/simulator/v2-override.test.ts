@@ -1,16 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
-import { CLIENT, encodeBatch, onSimulator, postForm, send, waitForBatch, xmlField } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Simulator } from '../../../src/simulator/server.js';
+import { CLIENT, simulatorsPerTest, encodeBatch, onSimulator, postForm, send, waitForBatch, xmlField } from './helpers.js';
 
-const running: Simulator[] = [];
-async function start(options: Partial<SimulatorOptions> = {}): Promise<Simulator> {
-  const sim = await startSimulator({ clientCode: CLIENT, batchProcessingMs: 0, bulkCallsPerMinute: 1000, ...options });
-  running.push(sim);
-  return sim;
-}
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((sim) => sim.close()));
-});
+// Batches complete at once and the limit is out of the way: these tests look at what rows leave behind.
+const start = simulatorsPerTest(() => ({ batchProcessingMs: 0, bulkCallsPerMinute: 1000 }));
 
 /** Submits one v2 file and waits until it is processed; returns the detailed status. */
 async function v2(sim: Simulator, header: string[], rows: string[][]): Promise<string> {
