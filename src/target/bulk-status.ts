@@ -7,6 +7,7 @@ import { StatusLinkRefusedError, type BatchStatus } from './client.js';
 import { apiFor, handOverToSingle, type BulkDeliveryDeps } from './deliver-bulk.js';
 import { parseVisitorKey } from '../events/index.js';
 import { resubmit } from './bulk-resubmit.js';
+import { resolveStatusLink } from './status-link.js';
 import { deadLetterVisitors, pauseBulkOn503, postpone, waitWhileHeld } from './delivery-context.js';
 
 export interface BulkStatusSettings {
@@ -119,10 +120,16 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         totals.deadLettered += again.deadLettered;
         continue;
       }
-      const budget = await deps.budgets.bulk.reserve(1);
-      if (!budget.granted) {
+      // Held (a 401/403 seen by this run or another process): no more polls now.
+      if ((await deps.hold.state()) !== undefined) {
         remaining.push(batch);
-        waitMs = Math.max(waitMs, budget.retryInMs);
+        continue;
+      }
+      // A link the token must not go to costs no call: only the give-up time can move it.
+      const reservation = resolveStatusLink(batch.statusUrl, deps.client.settings.baseUrl).ok ? await deps.budgets.bulk.reserve(1) : { granted: true, retryInMs: 0 };
+      if (!reservation.granted) {
+        remaining.push(batch);
+        waitMs = Math.max(waitMs, reservation.retryInMs);
         continue;
       }
       totals.polls += 1;

@@ -250,5 +250,24 @@ describe('bulk batch status polling', () => {
     expect(r.summaries[0]).toMatchObject({ complete: 2, acked: 1, pending: 0 });
     expect(await r.pipeline.store.inFlightVisitors()).toBe(0);
   });
+
+  it('refuses a status link on a foreign host without sending the token, holds the batch (no call, no budget), and resubmits only after the give-up time', async () => {
+    const r = await start({ BULK_STATUS_POLL_MS: '100', BULK_STATUS_MAX_POLL_MS: '200', BULK_STATUS_GIVE_UP_MS: '3000' }, { statusLink: 'self', publicUrl: 'http://collector.example' });
+    await send(r, ['CRM-FOREIGN']);
+    expect(await waitFor(() => r.simulator.stats.bulk === 1, 10_000, 20)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Polled several times by now, but nothing sent anywhere and no bulk call spent on it.
+    expect(r.simulator.stats.bulk).toBe(1);
+    expect(statusCalls(r.simulator, 200)).toBe(0);
+    expect((await r.pipeline.budgets.bulk.peek()).used).toBe(1);
+    const refused = r.logs.filter((l) => l.msg === 'bulk batch status link refused: the batch is held until the give-up time (BULK_STATUS_GIVE_UP_MS), then its rows are submitted again');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ level: 50, code: 'BULK_STATUS_LINK_REFUSED' });
+    expect(String(refused[0]?.reason)).toMatch(/collector\.example/);
+    // After the give-up time the rows go again (and are held again: the link stays foreign).
+    expect(await waitFor(() => r.simulator.stats.bulk === 2, 10_000, 50)).toBe(true);
+    expect(await r.pipeline.queues.deadLetter.count()).toBe(0);
+    expect(await r.pipeline.store.inFlightVisitors()).toBe(1);
+  });
 });
 
