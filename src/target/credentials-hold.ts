@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { CredentialsRefusedError, classifyError } from '../errors.js';
 import { hashTag } from '../keys.js';
 import type { Logger } from '../logger.js';
@@ -55,6 +56,30 @@ export interface CredentialsHoldOptions {
   tickMs?: number;
 }
 
+/**
+ * Opens a hold unless one is open (then only notes the status). A hold refused again soon
+ * after the last one lifted (`:recent`, a storm of refusals or a probe that passes where
+ * updates do not) goes on from the probe backoff reached, instead of flapping every 2 s.
+ * KEYS[1]: the hold. ARGV: now, status, firstProbeMs, maxProbeMs. Returns 1 when opened.
+ */
+const OPEN_HOLD = `
+if redis.call('HSETNX', KEYS[1], 'since', ARGV[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'status', ARGV[2])
+  return 0
+end
+local probes = tonumber(redis.call('GET', KEYS[1] .. ':recent') or '0')
+local wait = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ math.min(probes, 20))
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'probes', probes, 'nextProbeAt', tonumber(ARGV[1]) + wait, 'tokenChanged', '0')
+redis.call('SET', KEYS[1] .. ':log', '1', 'PX', 60000)
+return 1
+`;
+
+/** Deletes the probe lock only if this process still owns it. KEYS[1]: the lock. ARGV: owner. */
+const RELEASE_PROBE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 /** Named after what an operator must do; the runbook (docs/operations.md) says the same. */
 const WHAT_TO_DO = 'renew the profile API token (Target: Administration > Implementation > Profile API, or the Admin API) and write it into TARGET_AUTH_TOKEN_FILE; delivery resumes by itself';
 
@@ -71,7 +96,8 @@ export class CredentialsHold {
   }
 
   /** The hold, or undefined when Target accepts our credentials. Cached briefly per process. */
-  async state(now = Date.now()): Promise<HoldState | undefined> {
+  async state(): Promise<HoldState | undefined> {
+    const now = Date.now();
     if (this.cached !== undefined && now - this.cached.at < (this.options.cacheMs ?? 500)) return this.cached.state;
     const state = await readCredentialsHold(this.redis, this.key);
     this.cached = { at: now, state };
@@ -83,18 +109,13 @@ export class CredentialsHold {
     return this.options.tickMs ?? 1000;
   }
 
-  /** Opens the hold (or notes the status again) after Target answered 401/403. */
+  /**
+   * Opens the hold (or notes the status again) after Target answered 401/403. One script
+   * call, so no process can see a hold without its probe schedule.
+   */
   async open(status: number, now = Date.now()): Promise<void> {
-    const opened = await this.redis.hsetnx(this.key, 'since', String(now));
-    await this.redis.hset(this.key, 'status', String(status));
-    if (opened === 1) {
-      // Refused again soon after a hold lifted (a storm of refusals, or a probe that passes
-      // where updates do not): go on from the backoff reached, instead of flapping every 2 s.
-      const probes = Number(await this.redis.get(`${this.key}:recent`) ?? 0);
-      await this.redis.hset(this.key, 'probes', String(probes), 'nextProbeAt', String(now + this.probeWait(probes)), 'tokenChanged', '0');
-      this.options.logger.error({ status }, `Target refused our credentials (HTTP ${status}): every delivery is held, nothing is dropped; ${WHAT_TO_DO}`);
-      await this.redis.set(`${this.key}:log`, '1', 'PX', 60_000);
-    }
+    const opened = await this.redis.eval(OPEN_HOLD, 1, this.key, String(now), String(status), String(this.options.firstProbeMs ?? 2000), String(this.options.maxProbeMs ?? 30_000));
+    if (opened === 1) this.options.logger.error({ status }, `Target refused our credentials (HTTP ${status}): every delivery is held, nothing is dropped; ${WHAT_TO_DO}`);
     this.cached = undefined;
   }
 
@@ -117,7 +138,7 @@ export class CredentialsHold {
     this.ticking = true;
     try {
       this.cached = undefined;
-      const state = await this.state(now);
+      const state = await this.state();
       if (state === undefined) return;
       const refreshed = (await this.options.refreshToken?.()) ?? false;
       const token = this.options.currentToken?.();
@@ -125,12 +146,13 @@ export class CredentialsHold {
       if (changed) await this.redis.hset(this.key, 'tokenChanged', '1', 'nextProbeAt', '0');
       const due = Number(await this.redis.hget(this.key, 'nextProbeAt'));
       if (!changed && now < due) return this.logStillHeld(state);
-      // One probe at a time across processes.
-      if ((await this.redis.set(`${this.key}:probe`, '1', 'PX', 30_000, 'NX')) !== 'OK') return;
+      // One probe at a time across processes; the lock is released only by its owner.
+      const owner = randomUUID();
+      if ((await this.redis.set(`${this.key}:probe`, owner, 'PX', 30_000, 'NX')) !== 'OK') return;
       try {
         await this.probe(state, now);
       } finally {
-        await this.redis.del(`${this.key}:probe`);
+        await this.redis.eval(RELEASE_PROBE, 1, `${this.key}:probe`, owner);
       }
     } finally {
       this.ticking = false;
