@@ -1,6 +1,6 @@
 import type { VisitorRef } from '../events/index.js';
 
-/** Documented limits of one Bulk Profile Update v2 file (target-profile-api.md). */
+/** Documented limits of one Bulk Profile Update file (docs/target.md, "File limits"). */
 export const BULK_MAX_ROWS = 500_000;
 /** "A file under 50 MB": the encoded request body stays strictly below this; the strictest reading of MB (10^6 bytes, not 2^20). */
 export const BULK_MAX_BYTES = 50_000_000;

@@ -1,6 +1,6 @@
 import type { VisitorRef } from '../events/index.js';
 
-/** Documented size limits of the Single Profile Update API (target-profile-api.md). */
+/** Documented size limits of the Single Profile Update API (docs/target.md). */
 export const SINGLE_GET_LIMIT_BYTES = 8 * 1024;
 export const SINGLE_POST_LIMIT_BYTES = 60 * 1024;
 /** Documented: all external profile data of one visitor together at or under 64 KB. */
