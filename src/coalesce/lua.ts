@@ -73,7 +73,6 @@ if batch ~= '' then
     if n > 0 then redis.call('HINCRBY', stats, 'events_replayed', n) end
     return out
   end
-  redis.call('SET', batchKey, '1', 'PX', dedupeMs)
 end
 local i = 10
 local counts = { 0, 0, 0, 0 }
@@ -86,8 +85,6 @@ for e = 1, n do
     code = 0
     i = i + 2 * na
   else
-    redis.call('HSET', markers .. bucket, field, 'a')
-    touched[bucket] = ttl
     local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
     -- Three HMGETs read every stamp this event is compared with (delivered, pending, in
     -- flight), instead of three HGETs per attribute; one HSET writes what it wins.
@@ -135,11 +132,19 @@ for e = 1, n do
     else
       code = 3
     end
+    -- The id is marked only once its values are in: an error before this leaves it unmarked,
+    -- so the retry merges it instead of calling it a duplicate.
+    redis.call('HSET', markers .. bucket, field, 'a')
+    touched[bucket] = ttl
   end
   out[e] = code
   counts[code + 1] = counts[code + 1] + 1
 end
 for bucket, ttl in pairs(touched) do redis.call('PEXPIRE', markers .. bucket, ttl) end
+-- The batch counts as merged only once every event is: Redis does not roll a script back,
+-- so an error part way (a marker set first) would make the retry report the rest as
+-- replayed and drop them. Events merged before such an error are duplicates on the retry.
+if batch ~= '' then redis.call('SET', root .. ':merged:' .. batch, '1', 'PX', dedupeMs) end
 if counts[1] > 0 then redis.call('HINCRBY', stats, 'events_duplicate', counts[1]) end
 if counts[2] > 0 then redis.call('HINCRBY', stats, 'events_applied', counts[2]) end
 if counts[3] > 0 then redis.call('HINCRBY', stats, 'events_late_dropped', counts[3]) end

@@ -237,6 +237,22 @@ describe('VisitorStore', () => {
     expect(await store.stats()).toEqual({ events_applied: 3, events_duplicate: 2, events_replayed: 2 });
   });
 
+  // Redis does not roll a script back: an error part way through a batch must not leave it
+  // marked as merged, or the retry would report the rest as replayed and drop them (P1).
+  it('marks a batch merged only after all its events: a retry after an error part way merges the rest', async () => {
+    // A key of the wrong type under the second visitor makes the script fail at its event.
+    await redis.set(`{${prefix}}:vp:3p:CRM-2`, 'not a hash');
+    const batch = [event('e1', 1, { tier: 'gold' }), event('e2', 2, { tier: 'silver' }, 'CRM-2'), event('e3', 3, { city: 'Basel' }, 'CRM-3')];
+    await expect(store.merge('pos', batch, T0, 'job-9')).rejects.toThrow(/WRONGTYPE/);
+    await redis.del(`{${prefix}}:vp:3p:CRM-2`);
+    // The event merged before the error is a duplicate now; the others are merged, not dropped.
+    expect(await store.merge('pos', batch, T0 + 10, 'job-9')).toEqual(['duplicate', 'applied', 'applied']);
+    expect(await store.merge('pos', batch, T0 + 20, 'job-9')).toEqual(['replayed', 'replayed', 'replayed']);
+    await store.claimDue('c9', 10, T0 + 5000);
+    const snapshots = await store.snapshot('c9', ['3p:CRM-1', '3p:CRM-2', '3p:CRM-3'], T0 + 5000);
+    expect(snapshots.map((x) => [x.vk, values(x)])).toEqual([['3p:CRM-1', { tier: 'gold' }], ['3p:CRM-2', { tier: 'silver' }], ['3p:CRM-3', { city: 'Basel' }]]);
+  });
+
   it('claims due visitors behind a crowd of held ones: held visitors do not use up the limit', async () => {
     const held = ['h1', 'h2', 'h3'];
     await store.merge('pos', held.map((v, i) => event(`a-${v}`, i, { a: '1' }, v)), T0);
