@@ -49,10 +49,11 @@ describe('CredentialsHold (shared through Redis)', () => {
     expect(await a.state()).toMatchObject({ probes: 1 });
     await a.tick(t0 + 4000);
     expect(probes).toBe(1);
-    // The token changed (a file rewritten): probed at once, accepted, lifted for everyone.
+    // The token changed (a file rewritten): the process that probed the old one sees it and
+    // probes at once (every process ticks), accepted, lifted for everyone.
     token = 'new';
     answer = 'accepted';
-    await b.tick(t0 + 4100);
+    await Promise.all([a.tick(t0 + 4100), b.tick(t0 + 4100)]);
     expect(probes).toBe(2);
     expect(await a.state()).toBeUndefined();
     expect(lines.some((l) => l.msg === 'Target accepts our credentials again: delivery resumes')).toBe(true);
