@@ -38,7 +38,12 @@ export interface NoopResult {
 }
 
 /** The queue of a baseline (its jobs are added by the producer thread, see producer-thread.ts). */
-async function withQueue<T>(ctx: BenchContext, mode: 'naive' | 'noop', env: Record<string, string>, body: (queue: Queue, sender: Sender, worker: Child) => Promise<T>): Promise<T> {
+async function withQueue<T>(
+  ctx: BenchContext,
+  mode: 'naive' | 'noop',
+  env: Record<string, string>,
+  body: (queue: Queue, sender: Sender, worker: Child) => Promise<T>,
+): Promise<T> {
   await ctx.redis.flushall();
   const began = Date.now();
   const prefix = `bench-${mode}-${randomBytes(3).toString('hex')}`;
@@ -48,7 +53,12 @@ async function withQueue<T>(ctx: BenchContext, mode: 'naive' | 'noop', env: Reco
   let worker: Child | undefined;
   try {
     worker = await startBaselineWorker(mode, {
-      REDIS_URL: ctx.redisUrl, BENCH_PREFIX: prefix, BENCH_QUEUE: mode, BENCH_MODE: mode, BENCH_CONCURRENCY: String(concurrency), ...env,
+      REDIS_URL: ctx.redisUrl,
+      BENCH_PREFIX: prefix,
+      BENCH_QUEUE: mode,
+      BENCH_MODE: mode,
+      BENCH_CONCURRENCY: String(concurrency),
+      ...env,
     });
     return await body(queue, { kind: 'jobs', prefix, queue: mode }, worker);
   } finally {
@@ -64,10 +74,15 @@ export async function runNaive(ctx: BenchContext, spec: WorkloadSpec, label: str
   const sim = await startSimulator({ clientCode: CLIENT_CODE, latencyMs: ctx.latencyMs });
   const forget = onInterrupt(() => sim.close());
   try {
-    return await withQueue(ctx, 'naive', { TARGET_URL: sim.url, TARGET_CLIENT: CLIENT_CODE }, async (_queue, sender, worker) => {
-      const measured = await measureRun(ctx, { spec, sim, children: { naive: worker.pid }, sender, windowMs: 0 });
-      return { kind: 'naive' as const, label, workload: spec, ...measured };
-    });
+    return await withQueue(
+      ctx,
+      'naive',
+      { TARGET_URL: sim.url, TARGET_CLIENT: CLIENT_CODE },
+      async (_queue, sender, worker) => {
+        const measured = await measureRun(ctx, { spec, sim, children: { naive: worker.pid }, sender, windowMs: 0 });
+        return { kind: 'naive' as const, label, workload: spec, ...measured };
+      },
+    );
   } finally {
     await sim.close();
     forget();
@@ -79,20 +94,35 @@ export async function runNoop(ctx: BenchContext, spec: WorkloadSpec, label: stri
   return withQueue(ctx, 'noop', {}, async (queue, sender, worker) => {
     await resetRedisStats(ctx.redis);
     const cpu0 = processCpuSeconds(worker.pid);
-    const producer = await startProducerThread({ redisUrl: ctx.redisUrl, sender, spec, baseMs: ctx.baseMs, batchSize: ctx.batchSize, inFlight: ctx.inFlight });
+    const producer = await startProducerThread({
+      redisUrl: ctx.redisUrl,
+      sender,
+      spec,
+      baseMs: ctx.baseMs,
+      batchSize: ctx.batchSize,
+      inFlight: ctx.inFlight,
+    });
     const t0 = Date.now();
     const produced = await producer.run(t0, () => undefined);
     const deadline = Date.now() + ctx.drainTimeoutMs;
     // Finished jobs are removed, so the queue is done when nothing waits or runs.
-    const busy = async () => Object.values(await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).some((n) => n > 0);
+    const busy = async () =>
+      Object.values(await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).some((n) => n > 0);
     while ((await busy()) && Date.now() < deadline) await sleep(10);
     const seconds = (Date.now() - t0) / 1000;
     return {
-      kind: 'noop' as const, label, events: produced.accepted,
+      kind: 'noop' as const,
+      label,
+      events: produced.accepted,
       acceptedPerSec: produced.accepted / ((produced.lastAcceptedAt - t0) / 1000),
       jobsPerSec: produced.accepted / seconds,
       redis: await redisCost(ctx.redis),
-      processes: { noop: { peakRssMb: (processMemory(worker.pid)?.peak ?? NaN) / 2 ** 20, cpuSeconds: processCpuSeconds(worker.pid) - cpu0 } },
+      processes: {
+        noop: {
+          peakRssMb: (processMemory(worker.pid)?.peak ?? NaN) / 2 ** 20,
+          cpuSeconds: processCpuSeconds(worker.pid) - cpu0,
+        },
+      },
     };
   });
 }

@@ -26,7 +26,8 @@ const { values: flags } = parseArgs({
 
 function wholeFlag(name: string, text: string | undefined, max: number): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name}: expected a whole number from 1 to ${max}, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new Error(`--${name}: expected a whole number from 1 to ${max}, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -85,7 +86,8 @@ async function main(): Promise<void> {
     onInterrupt(() => stopChild(running));
     const line = await proc.waitForLine(/HTTP listening/, 30_000);
     const address = (JSON.parse(line) as { address?: string }).address;
-    if (address === undefined || !address.startsWith('http://127.0.0.1:')) throw new Error(`intake listens at an unexpected address: ${line}`);
+    if (address === undefined || !address.startsWith('http://127.0.0.1:'))
+      throw new Error(`intake listens at an unexpected address: ${line}`);
 
     pool = new Pool(address, { connections: CLIENTS, pipelining: 1 });
     const batches = Math.ceil(EVENTS / BATCH);

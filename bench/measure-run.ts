@@ -7,7 +7,15 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Simulator } from '../src/simulator/server.js';
-import { processCpuSeconds, processMemory, redisCost, resetRedisStats, Sampler, usedMemory, type RedisCost } from './measure.js';
+import {
+  processCpuSeconds,
+  processMemory,
+  redisCost,
+  resetRedisStats,
+  Sampler,
+  usedMemory,
+  type RedisCost,
+} from './measure.js';
 import { countVisitorWindows, diffProfiles, workloadOracle } from './oracle.js';
 import { startProducerThread, type Sender } from './producer-thread.js';
 import { DeliveryTracker, type Percentiles } from './tracker.js';
@@ -59,7 +67,12 @@ export interface Measured {
   latencyAfterFirstWindow: Percentiles & { events: number };
   visitorWindows: number;
   calls: { single: number; bulk: number; status: number; failed: number; byStatus: Record<number, number> };
-  redis: RedisCost & { usedMemoryPeak: number; bytesPerPendingEvent: number; peakBacklog: number; retainedBytesPerEvent: number };
+  redis: RedisCost & {
+    usedMemoryPeak: number;
+    bytesPerPendingEvent: number;
+    peakBacklog: number;
+    retainedBytesPerEvent: number;
+  };
   processes: Record<string, ProcessFigures>;
   differences: string[];
   profiles: number;
@@ -87,12 +100,24 @@ export async function measureRun(ctx: BenchContext, options: MeasureOptions): Pr
   const memBase = await usedMemory(ctx.redis);
   const pids = { ...options.children, redis: ctx.redisPid };
   const cpu0 = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid)]));
-  const producer = await startProducerThread({ redisUrl: ctx.redisUrl, sender: options.sender, spec, baseMs: ctx.baseMs, batchSize: ctx.batchSize, inFlight: ctx.inFlight });
+  const producer = await startProducerThread({
+    redisUrl: ctx.redisUrl,
+    sender: options.sender,
+    spec,
+    baseMs: ctx.baseMs,
+    batchSize: ctx.batchSize,
+    inFlight: ctx.inFlight,
+  });
   const benchCpu0 = process.cpuUsage();
   const t0 = Date.now();
   const tracker = new DeliveryTracker(spec.events, spec.visitors, ctx.baseMs, t0);
   const unsubscribe = sim.store.onWrite((write) => tracker.onWrite(write));
-  const sampler = new Sampler(ctx.redis, () => pids, () => tracker.outstanding, t0);
+  const sampler = new Sampler(
+    ctx.redis,
+    () => pids,
+    () => tracker.outstanding,
+    t0,
+  );
   sampler.start();
   // The simulator shares this event loop with the producer: its lag inflates every latency.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -122,17 +147,27 @@ export async function measureRun(ctx: BenchContext, options: MeasureOptions): Pr
     const oracle = workloadOracle(spec, ctx.baseMs, ctx.batchSize, t0);
     const settled = await settling;
     const differences = diffProfiles(oracle.profiles(), sim.store.all(), 5);
-    ctx.log(`  ${settled ? 'settled' : 'not idle yet'} and checked after ${((Date.now() - settleStarted) / 1000).toFixed(1)} s`);
+    ctx.log(
+      `  ${settled ? 'settled' : 'not idle yet'} and checked after ${((Date.now() - settleStarted) / 1000).toFixed(1)} s`,
+    );
     const s = sim.stats;
     const cost = await redisCost(ctx.redis);
     const memEnd = await usedMemory(ctx.redis);
     const peak = sampler.peakBacklog();
     const processes: Record<string, ProcessFigures> = {};
     for (const [name, pid] of Object.entries(pids)) {
-      processes[name] = { peakRssMb: (processMemory(pid)?.peak ?? NaN) / 2 ** 20, cpuSeconds: processCpuSeconds(pid) - (cpu0[name] ?? 0), rssGrowthMb: sampler.rssGrowthMb(name) };
+      processes[name] = {
+        peakRssMb: (processMemory(pid)?.peak ?? NaN) / 2 ** 20,
+        cpuSeconds: processCpuSeconds(pid) - (cpu0[name] ?? 0),
+        rssGrowthMb: sampler.rssGrowthMb(name),
+      };
     }
     const benchCpu = process.cpuUsage(benchCpu0);
-    processes.bench = { peakRssMb: (process.resourceUsage().maxRSS * 1024) / 2 ** 20, cpuSeconds: (benchCpu.user + benchCpu.system) / 1e6, rssGrowthMb: NaN };
+    processes.bench = {
+      peakRssMb: (process.resourceUsage().maxRSS * 1024) / 2 ** 20,
+      cpuSeconds: (benchCpu.user + benchCpu.system) / 1e6,
+      rssGrowthMb: NaN,
+    };
     return {
       events: spec.events,
       accepted: produced.accepted,
@@ -144,11 +179,20 @@ export async function measureRun(ctx: BenchContext, options: MeasureOptions): Pr
       latency: tracker.percentiles(),
       latencyAfterFirstWindow: tracker.percentilesFrom(options.windowMs),
       visitorWindows: countVisitorWindows(tracker.visitorOf, tracker.acceptedAt, options.windowMs),
-      calls: { single: s.single, bulk: s.bulk, status: s.status, failed: Object.entries(s.byStatus).filter(([code]) => code !== '200').reduce((n, [, c]) => n + c, 0), byStatus: { ...s.byStatus } },
+      calls: {
+        single: s.single,
+        bulk: s.bulk,
+        status: s.status,
+        failed: Object.entries(s.byStatus)
+          .filter(([code]) => code !== '200')
+          .reduce((n, [, c]) => n + c, 0),
+        byStatus: { ...s.byStatus },
+      },
       redis: {
         ...cost,
         usedMemoryPeak: Math.max(...sampler.samples.map((x) => x.usedMemory)) - memBase,
-        bytesPerPendingEvent: peak !== undefined && peak.outstanding > 0 ? (peak.usedMemory - memBase) / peak.outstanding : NaN,
+        bytesPerPendingEvent:
+          peak !== undefined && peak.outstanding > 0 ? (peak.usedMemory - memBase) / peak.outstanding : NaN,
         peakBacklog: peak?.outstanding ?? 0,
         retainedBytesPerEvent: (memEnd - memBase) / Math.max(produced.accepted, 1),
       },

@@ -39,7 +39,13 @@ async function usedMemory(redis: Redis): Promise<number> {
 }
 
 function newStore(redis: Redis, prefix: string): VisitorStore {
-  return new VisitorStore(redis, { prefix, coalesceWindowMs: 5000, dedupeWindowMs: 7 * 24 * 3600_000, deliveredRetentionMs: 30 * 24 * 3600_000, leaseMs: 60_000 });
+  return new VisitorStore(redis, {
+    prefix,
+    coalesceWindowMs: 5000,
+    dedupeWindowMs: 7 * 24 * 3600_000,
+    deliveredRetentionMs: 30 * 24 * 3600_000,
+    leaseMs: 60_000,
+  });
 }
 
 async function measureMemory(redis: Redis): Promise<void> {
@@ -60,13 +66,21 @@ async function measureMemory(redis: Redis): Promise<void> {
   const batches = await memoryOf(redis, await scanKeys(redis, `${k.root}:merged:*`));
   const n = VISITORS_FOR_MEMORY;
   const per = (bytes: number) => (bytes / n).toFixed(0);
-  console.log(`\nBytes per pending visitor (${n} visitors, one loyalty event each: 4 attributes, CRM id of 12 chars, event id of 19 chars)`);
+  console.log(
+    `\nBytes per pending visitor (${n} visitors, one loyalty event each: 4 attributes, CRM id of 12 chars, event id of 19 chars)`,
+  );
   console.log(`  pending hash {p}:vp:<vk>           ${per(pending)} B  (MEMORY USAGE)`);
   console.log(`  due index entry (zset share)       ${per(due)} B`);
-  console.log(`  dedupe markers per event id        ${per(markers)} B  (kept DEDUPE_WINDOW_MS; at this volume: see below for others)`);
-  console.log(`  merged-batch marker (per visitor)  ${(batches / n).toFixed(1)} B  (one per ingest job of ${MERGE_BATCH})`);
+  console.log(
+    `  dedupe markers per event id        ${per(markers)} B  (kept DEDUPE_WINDOW_MS; at this volume: see below for others)`,
+  );
+  console.log(
+    `  merged-batch marker (per visitor)  ${(batches / n).toFixed(1)} B  (one per ingest job of ${MERGE_BATCH})`,
+  );
   console.log(`  sum of the above                   ${per(pending + due + markers + batches)} B`);
-  console.log(`  used_memory growth / visitor       ${per(after - before)} B  (INFO memory, includes keyspace overhead)`);
+  console.log(
+    `  used_memory growth / visitor       ${per(after - before)} B  (INFO memory, includes keyspace overhead)`,
+  );
 
   // After delivery only the delivered stamps stay (DELIVERED_RETENTION_MS).
   const claimId = 'bench-claim';
@@ -77,10 +91,18 @@ async function measureMemory(redis: Redis): Promise<void> {
   }
   // Each delivered visitor keeps its stamps and (for the v2 override) its delivered values.
   const d = await measureDeliveredBytes(redis, `${k.root}:vd:*`, 500);
-  console.log(`  after delivery: {p}:vd:<vk> (kept DELIVERED_RETENTION_MS), ${d.sampled} of ${d.visitors} hashes measured:`);
-  console.log(`    stamps and values  ${d.withValues.toFixed(0)} B per visitor (${d.stampFields.toFixed(1)} stamps, ${d.valueFields.toFixed(1)} values of ${d.valueChars.toFixed(1)} B)`);
-  console.log(`    stamps only        ${d.withoutValues.toFixed(0)} B per visitor (the same hashes rewritten without their v: fields)`);
-  console.log(`    values cost        ${d.valueCost.toFixed(0)} B per visitor (both rewritten alike: ${d.withValuesCopy.toFixed(0)} − ${d.withoutValues.toFixed(0)})`);
+  console.log(
+    `  after delivery: {p}:vd:<vk> (kept DELIVERED_RETENTION_MS), ${d.sampled} of ${d.visitors} hashes measured:`,
+  );
+  console.log(
+    `    stamps and values  ${d.withValues.toFixed(0)} B per visitor (${d.stampFields.toFixed(1)} stamps, ${d.valueFields.toFixed(1)} values of ${d.valueChars.toFixed(1)} B)`,
+  );
+  console.log(
+    `    stamps only        ${d.withoutValues.toFixed(0)} B per visitor (the same hashes rewritten without their v: fields)`,
+  );
+  console.log(
+    `    values cost        ${d.valueCost.toFixed(0)} B per visitor (both rewritten alike: ${d.withValuesCopy.toFixed(0)} − ${d.withoutValues.toFixed(0)})`,
+  );
   for (const key of await scanKeys(redis, `${k.root}*`)) await redis.unlink(key);
 }
 
@@ -96,11 +118,16 @@ async function measureMarkers(redis: Redis): Promise<void> {
     const marks = new IntakeMarks(redis, prefix, 7 * 24 * 3600_000);
     const before = await usedMemory(redis);
     for (let start = 0; start < events; start += 5000) {
-      const refs = Array.from({ length: Math.min(5000, events - start) }, (_, i) => ({ id: `pos-eu-7-${String(start + i).padStart(9, '0')}`, vk: '3p:CRM-1' }));
+      const refs = Array.from({ length: Math.min(5000, events - start) }, (_, i) => ({
+        id: `pos-eu-7-${String(start + i).padStart(9, '0')}`,
+        vk: '3p:CRM-1',
+      }));
       await marks.markTaken('pos-eu', refs);
     }
     const after = await usedMemory(redis);
-    console.log(`  ${events.toLocaleString('en-US').padStart(9)} ids    ${((after - before) / events).toFixed(0).padStart(4)} B per id  (event id of 19 chars, source of 6)`);
+    console.log(
+      `  ${events.toLocaleString('en-US').padStart(9)} ids    ${((after - before) / events).toFixed(0).padStart(4)} B per id  (event id of 19 chars, source of 6)`,
+    );
     for (const key of await scanKeys(redis, `{${prefix}}*`)) await redis.unlink(key);
   }
 }
@@ -122,21 +149,30 @@ async function measureMerges(redis: Redis, ownServer: boolean): Promise<void> {
     for (let i = 0; i < MERGE_BATCH; i += 1, n += 1) batch.push(loyaltyEvent(n, (n * 7919) % visitors, n % 600));
     batches.push(batch);
   }
-  for (const [label, parallel] of [['one call at a time', 1], ['4 calls in parallel', 4]] as const) {
+  for (const [label, parallel] of [
+    ['one call at a time', 1],
+    ['4 calls in parallel', 4],
+  ] as const) {
     if (ownServer) await redis.config('RESETSTAT');
     const started = process.hrtime.bigint();
     let next = 0;
-    await Promise.all(Array.from({ length: parallel }, async () => {
-      while (next < batches.length) {
-        const b = next;
-        next += 1;
-        await store.merge('pos-eu', batches[b] ?? [], T0, `${label}-${b}`);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        while (next < batches.length) {
+          const b = next;
+          next += 1;
+          await store.merge('pos-eu', batches[b] ?? [], T0, `${label}-${b}`);
+        }
+      }),
+    );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const events = MERGE_BATCH * MERGE_BATCHES;
-    const server = ownServer ? `, Redis busy ${((await serverMicrosPerCall(redis)) / 1000).toFixed(1)} ms per batch` : '';
-    console.log(`  ${label.padEnd(20)} ${(events / seconds).toFixed(0).padStart(7)} events/s  (${(MERGE_BATCHES / seconds).toFixed(0)} batches of ${MERGE_BATCH}/s${server})`);
+    const server = ownServer
+      ? `, Redis busy ${((await serverMicrosPerCall(redis)) / 1000).toFixed(1)} ms per batch`
+      : '';
+    console.log(
+      `  ${label.padEnd(20)} ${(events / seconds).toFixed(0).padStart(7)} events/s  (${(MERGE_BATCHES / seconds).toFixed(0)} batches of ${MERGE_BATCH}/s${server})`,
+    );
     // The second round merges the same ids again: those are duplicates, a cheaper path; start clean.
     for (const key of await scanKeys(redis, `${store.keys.root}*`)) await redis.unlink(key);
   }
@@ -148,10 +184,14 @@ async function main(): Promise<void> {
   const redis = new Redis(url, { maxRetriesPerRequest: null });
   try {
     const server = await redis.info('server');
-    console.log(`Redis ${/redis_version:(\S+)/.exec(server)?.[1] ?? '?'} at ${url}${spawned ? ' (private, started for this run)' : ''}`);
+    console.log(
+      `Redis ${/redis_version:(\S+)/.exec(server)?.[1] ?? '?'} at ${url}${spawned ? ' (private, started for this run)' : ''}`,
+    );
     await measureMemory(redis);
     await measureMarkers(redis);
-    console.log(`\nMerges of the Lua path (${MERGE_BATCHES} batches of ${MERGE_BATCH} events, 4 attributes each, over 20,000 visitors)`);
+    console.log(
+      `\nMerges of the Lua path (${MERGE_BATCHES} batches of ${MERGE_BATCH} events, 4 attributes each, over 20,000 visitors)`,
+    );
     await measureMerges(redis, spawned !== undefined);
   } finally {
     await redis.quit();

@@ -51,9 +51,15 @@ export async function redisCost(redis: Redis): Promise<RedisCost> {
     commands += s.calls;
     usec += s.usec;
   }
-  const top = [...stats].map(([command, s]) => ({ command, ...s })).sort((a, b) => b.usec - a.usec).slice(0, 6);
+  const top = [...stats]
+    .map(([command, s]) => ({ command, ...s }))
+    .sort((a, b) => b.usec - a.usec)
+    .slice(0, 6);
   const entries = (await redis.slowlog('GET', 5)) as unknown[][];
-  const slow = entries.map((e) => ({ command: (e[3] as string[]).slice(0, 2).join(' ').slice(0, 60), ms: Number(e[2]) / 1000 }));
+  const slow = entries.map((e) => ({
+    command: (e[3] as string[]).slice(0, 2).join(' ').slice(0, 60),
+    ms: Number(e[2]) / 1000,
+  }));
   return { commands, commandSeconds: usec / 1e6, top, slow };
 }
 
@@ -109,7 +115,10 @@ export function rssGrowthMb(samples: readonly Sample[], name: string, busyShare 
     if (cpu >= (busyShare * (b.at - a.at)) / 1000) busy.push(i);
   }
   if (busy.length === 0) return NaN;
-  const span = samples.slice(busy[0], (busy[busy.length - 1] ?? 0) + 1).map((s) => s.rss[name] ?? NaN).filter((x) => !Number.isNaN(x));
+  const span = samples
+    .slice(busy[0], (busy[busy.length - 1] ?? 0) + 1)
+    .map((s) => s.rss[name] ?? NaN)
+    .filter((x) => !Number.isNaN(x));
   if (span.length < 6) return NaN;
   const third = Math.floor(span.length / 3);
   const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
@@ -161,7 +170,10 @@ export class Sampler {
 
   /** The sample with the largest backlog. */
   peakBacklog(): Sample | undefined {
-    return this.samples.reduce<Sample | undefined>((best, s) => (best === undefined || s.outstanding > best.outstanding ? s : best), undefined);
+    return this.samples.reduce<Sample | undefined>(
+      (best, s) => (best === undefined || s.outstanding > best.outstanding ? s : best),
+      undefined,
+    );
   }
 
   /** RSS growth of a process over the part of the run it worked in (MB): see {@link rssGrowthMb}. */

@@ -4,7 +4,13 @@
  * calls a coalescer with the same window could make. Both are computed from the events
  * alone; the final state is compared with the simulator by the test harness's `diffProfiles`.
  */
-import { resolveMapping, validateEvent, visitorKey, type CompiledMapping, type ValidEvent } from '../src/events/index.js';
+import {
+  resolveMapping,
+  validateEvent,
+  visitorKey,
+  type CompiledMapping,
+  type ValidEvent,
+} from '../src/events/index.js';
 import type { Profiles } from '../test/harness/oracle.js';
 import { EVENT_TYPES, generateBatches, type WorkloadSpec } from './workloads.js';
 
@@ -25,7 +31,10 @@ export class StreamingOracle {
   private readonly winners = new Map<string, Map<string, Winner>>();
   private readonly mapping: CompiledMapping;
 
-  constructor(private readonly now = Date.now(), mapping?: CompiledMapping) {
+  constructor(
+    private readonly now = Date.now(),
+    mapping?: CompiledMapping,
+  ) {
     this.mapping = mapping ?? resolveMapping();
   }
 
@@ -46,7 +55,11 @@ export class StreamingOracle {
     const id = Buffer.from(event.id, 'utf8');
     for (const [name, value] of Object.entries(event.attributes)) {
       const best = attrs.get(name);
-      if (best === undefined || event.occurredAtMs > best.at || (event.occurredAtMs === best.at && Buffer.compare(id, best.id) > 0)) {
+      if (
+        best === undefined ||
+        event.occurredAtMs > best.at ||
+        (event.occurredAtMs === best.at && Buffer.compare(id, best.id) > 0)
+      ) {
         attrs.set(name, { at: event.occurredAtMs, id, value });
       }
     }
@@ -55,7 +68,8 @@ export class StreamingOracle {
   /** Per visitor key (`pc:<id>` / `3p:<id>`), attribute → value: what Target must hold. */
   profiles(): Profiles {
     const out: Profiles = new Map();
-    for (const [vk, attrs] of this.winners) out.set(vk, Object.fromEntries([...attrs].map(([name, w]) => [name, w.value])));
+    for (const [vk, attrs] of this.winners)
+      out.set(vk, Object.fromEntries([...attrs].map(([name, w]) => [name, w.value])));
     return out;
   }
 
@@ -73,7 +87,9 @@ export class StreamingOracle {
 export function workloadOracle(spec: WorkloadSpec, baseMs: number, batchSize: number, now: number): StreamingOracle {
   const newest = new Map<number, unknown>();
   for (const batch of generateBatches(spec, baseMs, batchSize)) {
-    batch.events.forEach((event, i) => newest.set((batch.visitors[i] ?? 0) * EVENT_TYPES.length + (batch.types[i] ?? 0), event));
+    batch.events.forEach((event, i) =>
+      newest.set((batch.visitors[i] ?? 0) * EVENT_TYPES.length + (batch.types[i] ?? 0), event),
+    );
   }
   const oracle = new StreamingOracle(now);
   for (const event of newest.values()) oracle.addRaw(event);

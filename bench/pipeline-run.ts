@@ -81,7 +81,13 @@ async function settle(redis: Redis, prefix: string, deadline: number): Promise<b
   }
 }
 
-export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: DeliveryMode, label: string, options: PipelineRunOptions = {}): Promise<PipelineResult> {
+export async function runPipeline(
+  ctx: BenchContext,
+  spec: WorkloadSpec,
+  mode: DeliveryMode,
+  label: string,
+  options: PipelineRunOptions = {},
+): Promise<PipelineResult> {
   ctx.log(`${label}: ${spec.events} events, DELIVERY_MODE=${mode}`);
   const began = Date.now();
   await ctx.redis.flushall();
@@ -94,7 +100,12 @@ export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: D
   try {
     const env = roleEnv(
       { redisUrl: ctx.redisUrl, prefix, targetUrl: sim.url, clientCode: CLIENT_CODE },
-      { DELIVERY_MODE: mode, COALESCE_WINDOW_MS: String(ctx.windowMs), COALESCE_MAX_WAIT_MS: String(Math.max(60_000, ctx.windowMs)), ...ctx.env },
+      {
+        DELIVERY_MODE: mode,
+        COALESCE_WINDOW_MS: String(ctx.windowMs),
+        COALESCE_MAX_WAIT_MS: String(Math.max(60_000, ctx.windowMs)),
+        ...ctx.env,
+      },
     );
     const started = await Promise.allSettled(ROLES.map((role) => startRole(role, env, ctx.cpuProfileDir)));
     for (const s of started) if (s.status === 'fulfilled') children.push(s.value);
@@ -103,7 +114,8 @@ export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: D
     ctx.log(`  map, flusher and deliver ready after ${((Date.now() - began) / 1000).toFixed(1)} s`);
 
     const measured = await measureRun(ctx, {
-      spec, sim,
+      spec,
+      sim,
       children: Object.fromEntries(children.map((c) => [c.name, c.pid])),
       sender: { kind: 'sdk', prefix, source: 'pos' },
       windowMs: ctx.windowMs,
@@ -113,8 +125,22 @@ export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: D
     const storeStats = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
     const deadLetters = await deadLetterQueue.count();
     if (options.inspect !== undefined) await options.inspect(producerRedis);
-    const merged = ['events_applied', 'events_superseded', 'events_late_dropped', 'events_duplicate'].reduce((n, k) => n + (storeStats[k] ?? 0), 0);
-    return { kind: 'pipeline', label, workload: spec, mode, windowMs: ctx.windowMs, deadLetters, storeStats, lost: measured.accepted - merged, logs: summarizeLogs(children), ...measured };
+    const merged = ['events_applied', 'events_superseded', 'events_late_dropped', 'events_duplicate'].reduce(
+      (n, k) => n + (storeStats[k] ?? 0),
+      0,
+    );
+    return {
+      kind: 'pipeline',
+      label,
+      workload: spec,
+      mode,
+      windowMs: ctx.windowMs,
+      deadLetters,
+      storeStats,
+      lost: measured.accepted - merged,
+      logs: summarizeLogs(children),
+      ...measured,
+    };
   } finally {
     const stopping = Date.now();
     await Promise.allSettled(children.map((c) => stopChild(c)));
@@ -122,6 +148,8 @@ export async function runPipeline(ctx: BenchContext, spec: WorkloadSpec, mode: D
     await producerRedis.quit();
     await sim.close();
     forget();
-    ctx.log(`  run took ${((Date.now() - began) / 1000).toFixed(1)} s (stopping ${((Date.now() - stopping) / 1000).toFixed(1)} s)`);
+    ctx.log(
+      `  run took ${((Date.now() - began) / 1000).toFixed(1)} s (stopping ${((Date.now() - stopping) / 1000).toFixed(1)} s)`,
+    );
   }
 }

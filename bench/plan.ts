@@ -42,17 +42,35 @@ export function benchPlan(o: PlanOptions): Step[] {
   // W4 burst period (1 s at 10x, 4 s steady).
   const pacedSeconds = o.quick ? 6 : 120;
   // W1 of every mode always runs, first: the targets and the paced runs need its rate.
-  for (const mode of o.modes) steps.push({ kind: 'pipeline', workload: 'W1', mode, pace: 'max', events: o.events, label: `W1 ${mode}` });
+  for (const mode of o.modes)
+    steps.push({ kind: 'pipeline', workload: 'W1', mode, pace: 'max', events: o.events, label: `W1 ${mode}` });
   for (const mode of o.modes) {
     if (o.paced && (!o.quick || mode === 'single')) {
-      steps.push({ kind: 'pipeline', workload: 'W1', mode, pace: 'half', events: o.events, seconds: pacedSeconds, label: `W1 ${mode} @50%` });
+      steps.push({
+        kind: 'pipeline',
+        workload: 'W1',
+        mode,
+        pace: 'half',
+        events: o.events,
+        seconds: pacedSeconds,
+        label: `W1 ${mode} @50%`,
+      });
     }
     if (o.quick && mode !== 'auto' && o.modes.includes('auto')) continue;
     for (const name of ['W2', 'W3'] as const) {
-      if (o.workloads.has(name)) steps.push({ kind: 'pipeline', workload: name, mode, pace: 'max', events: o.events, label: `${name} ${mode}` });
+      if (o.workloads.has(name))
+        steps.push({ kind: 'pipeline', workload: name, mode, pace: 'max', events: o.events, label: `${name} ${mode}` });
     }
     if (o.workloads.has('W4') && o.paced) {
-      steps.push({ kind: 'pipeline', workload: 'W4', mode, pace: 'bursts', events: o.events, seconds: o.quick ? 5 : 240, label: `W4 ${mode}` });
+      steps.push({
+        kind: 'pipeline',
+        workload: 'W4',
+        mode,
+        pace: 'bursts',
+        events: o.events,
+        seconds: o.quick ? 5 : 240,
+        label: `W4 ${mode}`,
+      });
     }
   }
   return steps;

@@ -60,7 +60,10 @@ export async function stopChild(child: Child, graceMs = 15_000): Promise<void> {
 export type PipelineRole = 'map' | 'flusher' | 'deliver';
 
 /** Production-like environment for one pipeline role (NODE_ENV=production needs an intake key). */
-export function roleEnv(base: { redisUrl: string; prefix: string; targetUrl: string; clientCode: string }, extra: Record<string, string>): Record<string, string> {
+export function roleEnv(
+  base: { redisUrl: string; prefix: string; targetUrl: string; clientCode: string },
+  extra: Record<string, string>,
+): Record<string, string> {
   return {
     NODE_ENV: 'production',
     INGEST_API_KEYS: `bench:${randomBytes(16).toString('hex')}`,
@@ -95,17 +98,33 @@ function spawnNode(nodeArgs: string[], env: Record<string, string>): RunningProc
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
-  const exited = new Promise<number | string>((res) => child.once('exit', (code, signal) => res(code ?? signal ?? 'unknown')));
+  const exited = new Promise<number | string>((res) =>
+    child.once('exit', (code, signal) => res(code ?? signal ?? 'unknown')),
+  );
   return {
-    child, lines, exited,
+    child,
+    lines,
+    exited,
     kill: (signal = 'SIGTERM') => child.kill(signal),
     waitForLine(pattern, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         const found = lines.find((l) => pattern.test(l));
         if (found !== undefined) return resolve(found);
-        const timer = setTimeout(() => reject(new Error(`no line matching ${String(pattern)} in ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
-        waiters.push({ pattern, resolve: () => { clearTimeout(timer); resolve(''); } });
-        void exited.then((code) => { clearTimeout(timer); reject(new Error(`exited (${String(code)}) before ${String(pattern)}:\n${lines.join('\n')}`)); });
+        const timer = setTimeout(
+          () => reject(new Error(`no line matching ${String(pattern)} in ${timeoutMs} ms:\n${lines.join('\n')}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          pattern,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve('');
+          },
+        });
+        void exited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`exited (${String(code)}) before ${String(pattern)}:\n${lines.join('\n')}`));
+        });
       });
     },
   };
@@ -132,7 +151,14 @@ export function startRole(role: PipelineRole, env: Record<string, string>, cpuPr
     register(proc.child);
     return started(role, proc, /target-ingest running/);
   }
-  const args = ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir, '--cpu-prof-name', `${role}-${Date.now()}.cpuprofile`, join(ROOT, 'dist/workers', `${role}.js`)];
+  const args = [
+    '--cpu-prof',
+    '--cpu-prof-dir',
+    cpuProfileDir,
+    '--cpu-prof-name',
+    `${role}-${Date.now()}.cpuprofile`,
+    join(ROOT, 'dist/workers', `${role}.js`),
+  ];
   return started(role, spawnNode(args, env), /target-ingest running/);
 }
 

@@ -69,15 +69,32 @@ export interface ProcessingScenario {
  * 10 minutes at s = 4 (batches take 7.5 s and 150 s).
  */
 export const PROCESSING_SCENARIOS: Record<'quick' | 'full', ProcessingScenario> = {
-  quick: { events: 6_000, sendSeconds: 60, rows: [{ processingMs: 0, scale: 10 }, { processingMs: 30_000, scale: 10 }, { processingMs: 600_000, scale: 60 }] },
-  full: { events: 18_000, sendSeconds: 180, rows: [{ processingMs: 0, scale: 1 }, { processingMs: 30_000, scale: 4 }, { processingMs: 600_000, scale: 4 }] },
+  quick: {
+    events: 6_000,
+    sendSeconds: 60,
+    rows: [
+      { processingMs: 0, scale: 10 },
+      { processingMs: 30_000, scale: 10 },
+      { processingMs: 600_000, scale: 60 },
+    ],
+  },
+  full: {
+    events: 18_000,
+    sendSeconds: 180,
+    rows: [
+      { processingMs: 0, scale: 1 },
+      { processingMs: 30_000, scale: 4 },
+      { processingMs: 600_000, scale: 4 },
+    ],
+  },
 };
 
 /** `--processing-rows 30000:4,600000:60`: real processing ms and scale per row. */
 export function parseProcessingRows(text: string): ProcessingRow[] {
   return text.split(',').map((part) => {
     const [ms, scale] = part.split(':').map(Number);
-    if (ms === undefined || scale === undefined || !(ms >= 0) || !(scale >= 1)) throw new RangeError(`--processing-rows: expected MS:SCALE with MS ≥ 0 and SCALE ≥ 1, got ${part}`);
+    if (ms === undefined || scale === undefined || !(ms >= 0) || !(scale >= 1))
+      throw new RangeError(`--processing-rows: expected MS:SCALE with MS ≥ 0 and SCALE ≥ 1, got ${part}`);
     return { processingMs: ms, scale };
   });
 }
@@ -102,7 +119,11 @@ export interface ScaledSettings {
 const div = (ms: number, s: number) => Math.max(1, Math.round(ms / s));
 
 /** The settings of one row, every time constant divided by its scale (pure). */
-export function scaledSettings(row: ProcessingRow, scenario: Pick<ProcessingScenario, 'events' | 'sendSeconds'>, targetLatencyMs: number): ScaledSettings {
+export function scaledSettings(
+  row: ProcessingRow,
+  scenario: Pick<ProcessingScenario, 'events' | 'sendSeconds'>,
+  targetLatencyMs: number,
+): ScaledSettings {
   const s = row.scale;
   if (!(s >= 1)) throw new RangeError(`scale must be at least 1, got ${s}`);
   const env: Record<string, string> = { DELIVERY_MODE: 'bulk' };
@@ -113,7 +134,11 @@ export function scaledSettings(row: ProcessingRow, scenario: Pick<ProcessingScen
   const sendSeconds = scenario.sendSeconds / s;
   return {
     env,
-    simulator: { batchProcessingMs: Math.round(row.processingMs / s), bulkRateWindowMs: div(REAL_SETTINGS.BULK_CALLS_WINDOW_MS, s), latencyMs: Math.round(targetLatencyMs / s) },
+    simulator: {
+      batchProcessingMs: Math.round(row.processingMs / s),
+      bulkRateWindowMs: div(REAL_SETTINGS.BULK_CALLS_WINDOW_MS, s),
+      latencyMs: Math.round(targetLatencyMs / s),
+    },
     windowMs: div(REAL_SETTINGS.COALESCE_WINDOW_MS, s),
     sendSeconds,
     eventsPerSecond: scenario.events / sendSeconds,
@@ -151,17 +176,32 @@ export interface ProcessingResult {
 }
 
 /** Converts a scaled run back to real time: durations × s, rates ÷ s (pure). */
-export function toRealTime(run: PipelineResult, row: ProcessingRow, scaled: ScaledSettings, label: string): ProcessingResult {
+export function toRealTime(
+  run: PipelineResult,
+  row: ProcessingRow,
+  scaled: ScaledSettings,
+  label: string,
+): ProcessingResult {
   const s = row.scale;
   return {
-    kind: 'processing', label, processingMs: row.processingMs, scale: s, scaled,
-    events: run.events, accepted: run.accepted,
+    kind: 'processing',
+    label,
+    processingMs: row.processingMs,
+    scale: s,
+    scaled,
+    events: run.events,
+    accepted: run.accepted,
     inputPerSec: scaled.eventsPerSecond / s,
     deliveredPerSec: deliveredPerSec(run) / s,
     doneSeconds: run.doneSeconds * s,
     latency: { p50: run.latency.p50 * s, p99: run.latency.p99 * s, max: run.latency.max * s },
     calls: { single: run.calls.single, bulk: run.calls.bulk, status: run.calls.status, failed: run.calls.failed },
-    complete: run.complete, settled: run.settled, differences: run.differences.length, lost: run.lost, outstanding: run.outstanding, deadLetters: run.deadLetters,
+    complete: run.complete,
+    settled: run.settled,
+    differences: run.differences.length,
+    lost: run.lost,
+    outstanding: run.outstanding,
+    deadLetters: run.deadLetters,
     run,
   };
 }
@@ -173,12 +213,25 @@ export function formatProcessing(ms: number): string {
 }
 
 /** Runs one row: W1 at a steady scaled rate through DELIVERY_MODE=bulk against a simulator whose batches take the scaled time. */
-export async function runProcessingRow(ctx: BenchContext, scenario: ProcessingScenario, row: ProcessingRow, inspect?: PipelineRunOptions['inspect']): Promise<ProcessingResult> {
+export async function runProcessingRow(
+  ctx: BenchContext,
+  scenario: ProcessingScenario,
+  row: ProcessingRow,
+  inspect?: PipelineRunOptions['inspect'],
+): Promise<ProcessingResult> {
   const scaled = scaledSettings(row, scenario, ctx.latencyMs);
   const label = `bulk, batches take ${formatProcessing(row.processingMs)} (s=${row.scale})`;
   const processing = scaled.simulator.batchProcessingMs ?? LIBRARY_BATCH_PROCESSING_MS;
   const maxPoll = Number(scaled.env.BULK_STATUS_MAX_POLL_MS);
-  const spec: WorkloadSpec = { name: 'W1', title: 'Zipf 1.0', events: scenario.events, visitors: VISITORS, seed: 101, pick: 'zipf', pace: { kind: 'steady', eventsPerSecond: scaled.eventsPerSecond } };
+  const spec: WorkloadSpec = {
+    name: 'W1',
+    title: 'Zipf 1.0',
+    events: scenario.events,
+    visitors: VISITORS,
+    seed: 101,
+    pick: 'zipf',
+    pace: { kind: 'steady', eventsPerSecond: scaled.eventsPerSecond },
+  };
   const runCtx: BenchContext = {
     ...ctx,
     windowMs: scaled.windowMs,
@@ -193,10 +246,17 @@ export async function runProcessingRow(ctx: BenchContext, scenario: ProcessingSc
     // The last batch's `complete` is read by a poll at most BULK_STATUS_MAX_POLL_MS after it lands.
     settleMs: Math.max(ctx.settleMs, maxPoll + 2_000),
   };
-  ctx.log(`${label}: ${scenario.events} events over ${scaled.sendSeconds.toFixed(1)} s (${scenario.sendSeconds} s real), batches incomplete ${processing} ms, window ${scaled.windowMs} ms, first poll ${scaled.env.BULK_STATUS_POLL_MS} ms`);
-  const run = await runPipeline(runCtx, spec, 'bulk', label, { simulator: scaled.simulator, ...(inspect !== undefined ? { inspect } : {}) });
+  ctx.log(
+    `${label}: ${scenario.events} events over ${scaled.sendSeconds.toFixed(1)} s (${scenario.sendSeconds} s real), batches incomplete ${processing} ms, window ${scaled.windowMs} ms, first poll ${scaled.env.BULK_STATUS_POLL_MS} ms`,
+  );
+  const run = await runPipeline(runCtx, spec, 'bulk', label, {
+    simulator: scaled.simulator,
+    ...(inspect !== undefined ? { inspect } : {}),
+  });
   const result = toRealTime(run, row, scaled, label);
   const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
-  ctx.log(`  real time: ${fmt(result.deliveredPerSec)} events/s delivered, p99 ${fmt(result.latency.p99 / 1000)} s, all at Target after ${fmt(result.doneSeconds)} s`);
+  ctx.log(
+    `  real time: ${fmt(result.deliveredPerSec)} events/s delivered, p99 ${fmt(result.latency.p99 / 1000)} s, all at Target after ${fmt(result.doneSeconds)} s`,
+  );
   return result;
 }

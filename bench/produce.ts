@@ -54,6 +54,7 @@ export async function produce(options: ProduceOptions): Promise<ProduceResult> {
     running.add(tracked);
   }
   await Promise.all(running);
-  if (failure !== undefined) throw failure instanceof Error ? failure : new Error('producer failed', { cause: failure });
+  if (failure !== undefined)
+    throw failure instanceof Error ? failure : new Error('producer failed', { cause: failure });
   return { sent, accepted, lastAcceptedAt };
 }

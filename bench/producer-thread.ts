@@ -58,15 +58,25 @@ export function startProducerThread(options: ThreadOptions): Promise<ProducerThr
     onMessage = (message) => {
       if (message.kind !== 'ready') return;
       resolveReady({
-        run: (t0, onAccepted) => new Promise((resolve, reject) => {
-          onFailure = reject;
-          onMessage = (m) => {
-            if (m.kind === 'accepted') onAccepted({ first: m.first, events: new Array<unknown>(m.visitors.length), visitors: m.visitors, types: m.types }, m.at);
-            else if (m.kind === 'done') resolve(m.result);
-            else if (m.kind === 'failed') reject(new Error(`producer thread: ${m.message}`));
-          };
-          worker.postMessage({ t0 });
-        }),
+        run: (t0, onAccepted) =>
+          new Promise((resolve, reject) => {
+            onFailure = reject;
+            onMessage = (m) => {
+              if (m.kind === 'accepted')
+                onAccepted(
+                  {
+                    first: m.first,
+                    events: new Array<unknown>(m.visitors.length),
+                    visitors: m.visitors,
+                    types: m.types,
+                  },
+                  m.at,
+                );
+              else if (m.kind === 'done') resolve(m.result);
+              else if (m.kind === 'failed') reject(new Error(`producer thread: ${m.message}`));
+            };
+            worker.postMessage({ t0 });
+          }),
       });
     };
   });
@@ -77,28 +87,45 @@ async function runThread(options: ThreadOptions): Promise<void> {
   if (port === null) throw new Error('producer thread without a parent port');
   const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   const { sender } = options;
-  const producer = sender.kind === 'sdk' ? createProducer({ connection, prefix: sender.prefix, source: sender.source }) : undefined;
-  const queue = sender.kind === 'jobs' ? new Queue(sender.queue, { connection, prefix: sender.prefix, defaultJobOptions: JOB_OPTIONS }) : undefined;
+  const producer =
+    sender.kind === 'sdk' ? createProducer({ connection, prefix: sender.prefix, source: sender.source }) : undefined;
+  const queue =
+    sender.kind === 'jobs'
+      ? new Queue(sender.queue, { connection, prefix: sender.prefix, defaultJobOptions: JOB_OPTIONS })
+      : undefined;
   try {
     await connection.ping();
     const go = new Promise<number>((resolve) => port.once('message', (m: { t0: number }) => resolve(m.t0)));
     port.postMessage({ kind: 'ready' } satisfies Message);
     const t0 = await go;
     const result = await produce({
-      spec: options.spec, baseMs: options.baseMs, batchSize: options.batchSize, inFlight: options.inFlight, t0,
+      spec: options.spec,
+      baseMs: options.baseMs,
+      batchSize: options.batchSize,
+      inFlight: options.inFlight,
+      t0,
       send: async (batch) => {
         if (producer !== undefined) return (await producer.sendMany(batch.events)).accepted;
         const jobs = await queue?.addBulk(batch.events.map((data) => ({ name: 'event', data })));
         return jobs?.length ?? 0;
       },
       onAccepted: (batch, at) => {
-        const message: Message = { kind: 'accepted', first: batch.first, visitors: batch.visitors, types: batch.types, at };
+        const message: Message = {
+          kind: 'accepted',
+          first: batch.first,
+          visitors: batch.visitors,
+          types: batch.types,
+          at,
+        };
         port.postMessage(message, [batch.visitors.buffer as ArrayBuffer, batch.types.buffer as ArrayBuffer]);
       },
     });
     port.postMessage({ kind: 'done', result } satisfies Message);
   } catch (error) {
-    port.postMessage({ kind: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies Message);
+    port.postMessage({
+      kind: 'failed',
+      message: error instanceof Error ? error.message : String(error),
+    } satisfies Message);
   } finally {
     await producer?.close();
     await queue?.close();
@@ -106,4 +133,5 @@ async function runThread(options: ThreadOptions): Promise<void> {
   }
 }
 
-if (!isMainThread && (workerData as { sender?: Sender } | null)?.sender !== undefined) await runThread(workerData as ThreadOptions);
+if (!isMainThread && (workerData as { sender?: Sender } | null)?.sender !== undefined)
+  await runThread(workerData as ThreadOptions);

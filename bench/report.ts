@@ -28,7 +28,13 @@ export interface BenchReport {
   seconds?: number;
   machine: Machine;
   settings: {
-    args: string; events: number; latencyMs: number; windowMs: number; naiveEvents: number; noopEvents: number; env: Record<string, string>;
+    args: string;
+    events: number;
+    latencyMs: number;
+    windowMs: number;
+    naiveEvents: number;
+    noopEvents: number;
+    env: Record<string, string>;
     /** How long the simulator keeps a bulk batch `incomplete` in the standard runs (its library default). */
     batchProcessingMs?: number;
   };
@@ -53,8 +59,18 @@ export async function describeMachine(redis: Redis): Promise<Machine> {
   const cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown';
   const server = await redis.info('server');
   const redisVersion = /redis_version:(\S+)/.exec(server)?.[1] ?? '?';
-  const m = { cpus: availableParallelism(), cpuModel, memoryGb: totalmem() / 2 ** 30, node: process.version, redis: redisVersion, loadAverage: loadavg()[0] ?? NaN };
-  return { ...m, summary: `${m.cpus} × ${cpuModel}, ${m.memoryGb.toFixed(0)} GB, Node ${m.node}, Redis ${m.redis}, load ${m.loadAverage.toFixed(1)} at start` };
+  const m = {
+    cpus: availableParallelism(),
+    cpuModel,
+    memoryGb: totalmem() / 2 ** 30,
+    node: process.version,
+    redis: redisVersion,
+    loadAverage: loadavg()[0] ?? NaN,
+  };
+  return {
+    ...m,
+    summary: `${m.cpus} × ${cpuModel}, ${m.memoryGb.toFixed(0)} GB, Node ${m.node}, Redis ${m.redis}, load ${m.loadAverage.toFixed(1)} at start`,
+  };
 }
 
 const n0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
@@ -63,7 +79,9 @@ const mb = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x
 
 function correctness(r: RunResult): string {
   if (r.kind === 'noop') return '–';
-  const parts = [r.differences.length === 0 ? 'equal' : `${r.differences.length >= 6 ? '5+' : r.differences.length} diffs`];
+  const parts = [
+    r.differences.length === 0 ? 'equal' : `${r.differences.length >= 6 ? '5+' : r.differences.length} diffs`,
+  ];
   // lost: gone from the pipeline's own accounting; undelivered: still held when the bench stopped waiting.
   parts.push(`lost ${r.kind === 'pipeline' ? r.lost : r.outstanding}`);
   if (r.kind === 'pipeline' && r.outstanding > 0) parts.push(`${r.outstanding} undelivered`);
@@ -75,19 +93,58 @@ function correctness(r: RunResult): string {
 
 /** One Markdown row per run. */
 export function table(runs: readonly RunResult[]): string {
-  const head = ['run', 'events', 'accepted/s', 'delivered/s', 'calls/event', 'calls/oracle', 'p50 ms', 'p99 ms', 'p99.9 ms', 'Redis cmds/event', 'Redis B/pending event', 'peak RSS MB (workers; bench; redis)', 'final state vs oracle'];
+  const head = [
+    'run',
+    'events',
+    'accepted/s',
+    'delivered/s',
+    'calls/event',
+    'calls/oracle',
+    'p50 ms',
+    'p99 ms',
+    'p99.9 ms',
+    'Redis cmds/event',
+    'Redis B/pending event',
+    'peak RSS MB (workers; bench; redis)',
+    'final state vs oracle',
+  ];
   const rows = runs.map((r) => {
     if (r.kind === 'noop') {
-      return [r.label, n0(r.events), n0(r.acceptedPerSec), `${n0(r.jobsPerSec)} jobs/s`, '–', '–', '–', '–', '–', n2(r.redis.commands / r.events, 1), '–', `${mb(r.processes.noop?.peakRssMb)}`, '–'];
+      return [
+        r.label,
+        n0(r.events),
+        n0(r.acceptedPerSec),
+        `${n0(r.jobsPerSec)} jobs/s`,
+        '–',
+        '–',
+        '–',
+        '–',
+        '–',
+        n2(r.redis.commands / r.events, 1),
+        '–',
+        `${mb(r.processes.noop?.peakRssMb)}`,
+        '–',
+      ];
     }
     const calls = callsOf(r);
-    const workers = r.kind === 'pipeline' ? ['map', 'flusher', 'deliver'].map((n) => mb(r.processes[n]?.peakRssMb)).join('/') : mb(r.processes.naive?.peakRssMb);
+    const workers =
+      r.kind === 'pipeline'
+        ? ['map', 'flusher', 'deliver'].map((n) => mb(r.processes[n]?.peakRssMb)).join('/')
+        : mb(r.processes.naive?.peakRssMb);
     return [
-      r.label, n0(r.accepted), n0(r.acceptedPerSec), r.complete ? n0(deliveredPerSec(r)) : 'stalled', n2(calls / r.accepted, 4),
+      r.label,
+      n0(r.accepted),
+      n0(r.acceptedPerSec),
+      r.complete ? n0(deliveredPerSec(r)) : 'stalled',
+      n2(calls / r.accepted, 4),
       r.kind === 'pipeline' ? n2(calls / r.visitorWindows, 3) : n2(calls / r.accepted, 3),
-      n0(r.latency.p50), n0(r.latency.p99), n0(r.latency.p999), n2(r.redis.commands / r.accepted, 1),
+      n0(r.latency.p50),
+      n0(r.latency.p99),
+      n0(r.latency.p999),
+      n2(r.redis.commands / r.accepted, 1),
       r.kind === 'pipeline' ? n0(r.redis.bytesPerPendingEvent) : '–',
-      `${workers}; ${mb(r.processes.bench?.peakRssMb)}; ${mb(r.processes.redis?.peakRssMb)}`, correctness(r),
+      `${workers}; ${mb(r.processes.bench?.peakRssMb)}; ${mb(r.processes.redis?.peakRssMb)}`,
+      correctness(r),
     ];
   });
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
@@ -95,7 +152,9 @@ export function table(runs: readonly RunResult[]): string {
 }
 
 export function targetLines(checks: readonly TargetCheck[]): string {
-  return checks.map((c) => `- **${c.pass === true ? 'PASS' : c.pass === false ? 'MISS' : 'N/A'}** ${c.target}: ${c.measured}`).join('\n');
+  return checks
+    .map((c) => `- **${c.pass === true ? 'PASS' : c.pass === false ? 'MISS' : 'N/A'}** ${c.target}: ${c.measured}`)
+    .join('\n');
 }
 
 /** A real duration in ms, in the unit that reads best. */
@@ -106,7 +165,10 @@ function duration(ms: number): string {
 }
 
 function processingCorrectness(r: ProcessingResult): string {
-  const parts = [r.differences === 0 ? 'equal' : `${r.differences >= 6 ? '5+' : r.differences} diffs`, `lost ${r.lost}`];
+  const parts = [
+    r.differences === 0 ? 'equal' : `${r.differences >= 6 ? '5+' : r.differences} diffs`,
+    `lost ${r.lost}`,
+  ];
   if (r.outstanding > 0) parts.push(`${r.outstanding} undelivered`);
   if (r.deadLetters > 0) parts.push(`${r.deadLetters} dead letters`);
   if (!r.settled) parts.push('not idle at the end');
@@ -115,15 +177,29 @@ function processingCorrectness(r: ProcessingResult): string {
 
 /** One Markdown row per processing time, in real time. */
 export function processingTable(rows: readonly ProcessingResult[]): string {
-  const head = ['batches take (real)', 'scale s: batches / send / window', 'bulk pacer (real; unscaled 4.8 s)', 'events (offered/s)', 'delivered/s', 'p50', 'p99', 'all at Target after', 'bulk + status calls', 'final state vs oracle'];
+  const head = [
+    'batches take (real)',
+    'scale s: batches / send / window',
+    'bulk pacer (real; unscaled 4.8 s)',
+    'events (offered/s)',
+    'delivered/s',
+    'p50',
+    'p99',
+    'all at Target after',
+    'bulk + status calls',
+    'final state vs oracle',
+  ];
   const body = rows.map((r) => [
     formatProcessing(r.processingMs),
     `${r.scale}: ${n0(r.scaled.simulator.batchProcessingMs ?? NaN)} ms / ${n2(r.scaled.sendSeconds, 1)} s / ${n0(r.scaled.windowMs)} ms`,
     duration(r.scaled.realPacerMs),
     `${n0(r.accepted)} (${n0(r.inputPerSec)}/s)`,
     r.complete ? n2(r.deliveredPerSec, 1) : 'stalled',
-    duration(r.latency.p50), duration(r.latency.p99), duration(r.doneSeconds * 1000),
-    `${r.calls.bulk} + ${r.calls.status}`, processingCorrectness(r),
+    duration(r.latency.p50),
+    duration(r.latency.p99),
+    duration(r.doneSeconds * 1000),
+    `${r.calls.bulk} + ${r.calls.status}`,
+    processingCorrectness(r),
   ]);
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...body.map(line)].join('\n');
@@ -138,26 +214,28 @@ export function processingSection(rows: readonly ProcessingResult[]): string {
   return [
     '**Bulk processing time.** Target keeps a bulk batch `incomplete` for "generally under one hour … as long as 24 hours". ' +
       `W1 (Zipf) with DELIVERY_MODE=bulk, ${n0(events)} events arriving steadily over ${n0(sendSeconds)} real seconds, batches taking 0 s, 30 s and 10 min. ` +
-      'Each run is time-scaled by s: batch processing, BULK_STATUS_POLL_MS, BULK_STATUS_MAX_POLL_MS, BULK_CALLS_WINDOW_MS and the simulator\'s rate-limit window (50 bulk calls per 60/s s), ' +
-      'COALESCE_WINDOW_MS, COALESCE_MAX_WAIT_MS, RETRY_BASE_MS, RETRY_MAX_MS, BULK_STATUS_GIVE_UP_MS, the simulator\'s 20 ms per call and the send duration are divided by s ' +
+      "Each run is time-scaled by s: batch processing, BULK_STATUS_POLL_MS, BULK_STATUS_MAX_POLL_MS, BULK_CALLS_WINDOW_MS and the simulator's rate-limit window (50 bulk calls per 60/s s), " +
+      "COALESCE_WINDOW_MS, COALESCE_MAX_WAIT_MS, RETRY_BASE_MS, RETRY_MAX_MS, BULK_STATUS_GIVE_UP_MS, the simulator's 20 ms per call and the send duration are divided by s " +
       `(FLUSH_INTERVAL_MS too, but not below ${FLUSH_FLOOR_MS} ms); every figure below is converted back to real time (durations × s, rates ÷ s). ` +
       'delivered/s: events ÷ (time until Target held them all − the window); latency: acceptance → the value at Target (the batch landed).',
     '',
     processingTable(rows),
     '',
     'Not captured by scaling: CPU and Redis work per event are not scaled, so a run asks s times the real event rate of the machine (kept far below what W1 sustains); ' +
-      'the flusher\'s bulk pacer never waits less than 1 s (src/pipeline.ts), so at s > 4.8 bulk files that are not full start less often than in real time ' +
+      "the flusher's bulk pacer never waits less than 1 s (src/pipeline.ts), so at s > 4.8 bulk files that are not full start less often than in real time " +
       '(the pacer column: its interval in real time; one pass closes the gate for ¼ of it up to 4 times it, by the budget left; so rows with s > 4.8 overstate latency: see the check in bench/processing-time.ts); the flush-interval floor and millisecond overheads (HTTP, BullMQ, Redis) count s times; ' +
-      'CLAIM_LEASE_MS, WORKER_LOCK_MS and TARGET_TIMEOUT_MS are not scaled (a healthy run never reaches them); Target\'s own variance (batches of one run taking different times, throttling in business hours) is not simulated.',
+      "CLAIM_LEASE_MS, WORKER_LOCK_MS and TARGET_TIMEOUT_MS are not scaled (a healthy run never reaches them); Target's own variance (batches of one run taking different times, throttling in business hours) is not simulated.",
   ].join('\n');
 }
 
 /** The delivered values' cost in the store, one paragraph. */
 export function storeBytesLine(b: DeliveredBytes & { run: string }): string {
-  return `**Delivered values in Redis.** Each delivered visitor keeps a hash \`<root>:vd:<vk>\` (DELIVERED_RETENTION_MS) with the stamp of each delivered attribute and, since every bulk row carries all delivered values (v2 override), the value too. ` +
+  return (
+    `**Delivered values in Redis.** Each delivered visitor keeps a hash \`<root>:vd:<vk>\` (DELIVERED_RETENTION_MS) with the stamp of each delivered attribute and, since every bulk row carries all delivered values (v2 override), the value too. ` +
     `After ${b.run}: ${n0(b.visitors)} such hashes; MEMORY USAGE of ${n0(b.sampled)} of them: **${n0(b.withValues)} B per delivered visitor with values** ` +
     `(${n2(b.stampFields, 1)} stamps + ${n2(b.valueFields, 1)} values of ${n2(b.valueChars, 1)} B on average), **${n0(b.withoutValues)} B without** (the same hashes rewritten with their stamps only), ` +
-    `**+${n0(b.valueCost)} B for the values** (both rewritten alike: ${n0(b.withValuesCopy)} − ${n0(b.withoutValues)}), i.e. ${n2((b.valueCost * 1e6) / 2 ** 20, 0)} MB per million delivered visitors.`;
+    `**+${n0(b.valueCost)} B for the values** (both rewritten alike: ${n0(b.withValuesCopy)} − ${n0(b.withoutValues)}), i.e. ${n2((b.valueCost * 1e6) / 2 ** 20, 0)} MB per million delivered visitors.`
+  );
 }
 
 /** What the standard runs' simulator does with bulk batches. */
@@ -179,7 +257,9 @@ export function readmeBlock(report: BenchReport, checks: readonly TargetCheck[])
     table(report.runs),
     '',
     targetLines(checks),
-    ...(report.processing !== undefined && report.processing.length > 0 ? ['', processingSection(report.processing)] : []),
+    ...(report.processing !== undefined && report.processing.length > 0
+      ? ['', processingSection(report.processing)]
+      : []),
     ...(report.storeBytes !== undefined ? ['', storeBytesLine(report.storeBytes)] : []),
     end,
   ].join('\n');
@@ -233,7 +313,10 @@ export function writeJson(report: BenchReport): string {
   const dir = join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'latest.json');
-  writeFileSync(file, `${JSON.stringify(report, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value), 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify(report, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value), 2)}\n`,
+  );
   return file;
 }
 
@@ -242,12 +325,16 @@ export function writeReport(report: BenchReport, options: { readme: boolean; log
   report.targets = checks;
   report.complete = true;
   options.log(`\n${table(report.runs)}\n\nTargets\n${targetLines(checks)}\n`);
-  if (report.processing !== undefined && report.processing.length > 0) options.log(`${processingSection(report.processing)}\n`);
+  if (report.processing !== undefined && report.processing.length > 0)
+    options.log(`${processingSection(report.processing)}\n`);
   if (report.storeBytes !== undefined) options.log(`${storeBytesLine(report.storeBytes)}\n`);
   options.log(`figures: ${writeJson(report)}`);
   if (!options.readme) return;
   const readmePath = join(ROOT, 'README.md');
   if (!existsSync(readmePath)) return;
-  writeFileSync(readmePath, updateReadme(readFileSync(readmePath, 'utf8'), readmeBlock(report, checks), report.quick ? 'quick' : 'full'));
+  writeFileSync(
+    readmePath,
+    updateReadme(readFileSync(readmePath, 'utf8'), readmeBlock(report, checks), report.quick ? 'quick' : 'full'),
+  );
   options.log('README.md: Performance section updated');
 }

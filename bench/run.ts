@@ -67,7 +67,10 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 /** The roles run from dist/: rebuild when any source is newer than the build. */
 function ensureBuilt(): void {
   const newest = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((m, e) => Math.max(m, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
+    readdirSync(dir, { withFileTypes: true }).reduce(
+      (m, e) => Math.max(m, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs),
+      0,
+    );
   let built = 0;
   try {
     built = statSync(join(ROOT, 'dist/workers/map.js')).mtimeMs;
@@ -91,12 +94,19 @@ function storeBytesOf(report: BenchReport, label: string): (redis: Redis) => Pro
   return async (redis) => {
     const measured = await measureDeliveredBytes(redis);
     report.storeBytes = { run: label, ...measured };
-    log(`  delivered visitors' vd hashes (${measured.sampled} of ${measured.visitors}): ${measured.withValues.toFixed(0)} B with values, ${measured.withoutValues.toFixed(0)} B without, values cost ${measured.valueCost.toFixed(0)} B`);
+    log(
+      `  delivered visitors' vd hashes (${measured.sampled} of ${measured.visitors}): ${measured.withValues.toFixed(0)} B with values, ${measured.withoutValues.toFixed(0)} B without, values cost ${measured.valueCost.toFixed(0)} B`,
+    );
   };
 }
 
 /** Runs one step; a W1 run at full speed records the rate its mode sustained, for the paced runs. */
-async function runStep(ctx: BenchContext, step: Step, maxRate: Map<DeliveryMode, number>, report: BenchReport): Promise<RunResult> {
+async function runStep(
+  ctx: BenchContext,
+  step: Step,
+  maxRate: Map<DeliveryMode, number>,
+  report: BenchReport,
+): Promise<RunResult> {
   if (step.kind === 'noop') return runNoop(ctx, spec(step.workload, step.events), step.label);
   if (step.kind === 'naive') return runNaive(ctx, spec(step.workload, step.events), step.label);
   const mode = step.mode ?? 'auto';
@@ -106,12 +116,17 @@ async function runStep(ctx: BenchContext, step: Step, maxRate: Map<DeliveryMode,
     const result = await runPipeline(ctx, spec(step.workload, step.events), mode, step.label, inspect);
     // The rate this mode sustains end to end: the slower of intake and delivery. A run that
     // never got everything to Target sustains no rate; its paced runs borrow another mode's.
-    if (step.workload === 'W1' && result.complete) maxRate.set(mode, Math.min(result.acceptedPerSec, deliveredPerSec(result)));
+    if (step.workload === 'W1' && result.complete)
+      maxRate.set(mode, Math.min(result.acceptedPerSec, deliveredPerSec(result)));
     return result;
   }
-  const sustained = flags['max-rate'] !== undefined ? Number(flags['max-rate']) : (maxRate.get(mode) ?? Math.min(...maxRate.values(), 10_000));
+  const sustained =
+    flags['max-rate'] !== undefined
+      ? Number(flags['max-rate'])
+      : (maxRate.get(mode) ?? Math.min(...maxRate.values(), 10_000));
   const rate = Math.round(sustained * (step.pace === 'half' ? 0.5 : 0.1));
-  const pace: WorkloadSpec['pace'] = step.pace === 'half' ? { kind: 'steady', eventsPerSecond: rate } : { kind: 'bursts', eventsPerSecond: rate };
+  const pace: WorkloadSpec['pace'] =
+    step.pace === 'half' ? { kind: 'steady', eventsPerSecond: rate } : { kind: 'bursts', eventsPerSecond: rate };
   return runPipeline(ctx, spec(step.workload, pacedEvents(step, rate), pace), mode, step.label);
 }
 
@@ -129,7 +144,9 @@ async function retryOnce<T>(label: string, run: () => Promise<T>): Promise<T> {
 async function main(): Promise<void> {
   installInterruptHandlers();
   ensureBuilt();
-  const extraEnv = Object.fromEntries(flags.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const extraEnv = Object.fromEntries(
+    flags.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
   const cpuProfileDir = flags.profile ? join(ROOT, 'bench/results/profiles') : undefined;
   if (cpuProfileDir !== undefined) mkdirSync(cpuProfileDir, { recursive: true });
   let redisServer: SpawnedRedis | undefined;
@@ -142,12 +159,17 @@ async function main(): Promise<void> {
     redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
     const firstPollMs = Number(extraEnv.BULK_STATUS_POLL_MS ?? 5_000);
     const ctx: BenchContext = {
-      redis, redisUrl: redisServer.url, redisPid: redisServer.process.pid ?? NaN,
-      latencyMs: Number(flags.latency), windowMs: Number(flags.window),
+      redis,
+      redisUrl: redisServer.url,
+      redisPid: redisServer.process.pid ?? NaN,
+      latencyMs: Number(flags.latency),
+      windowMs: Number(flags.window),
       // Event times count from a whole hour in the past; the seeded content never changes.
       baseMs: Math.floor(Date.now() / 3_600_000) * 3_600_000 - 6 * 3_600_000,
       // Producers send batches of 1000 (one ingest job each), four at a time.
-      batchSize: 1000, inFlight: 4, env: extraEnv,
+      batchSize: 1000,
+      inFlight: 4,
+      env: extraEnv,
       ...(cpuProfileDir !== undefined ? { cpuProfileDir } : {}),
       // --quick must end within two minutes: it stops waiting for a stuck pipeline sooner.
       drainTimeoutMs: flags.quick ? 45_000 : 1_200_000,
@@ -163,12 +185,40 @@ async function main(): Promise<void> {
       log,
     };
     const machine = await describeMachine(redis);
-    log(`bench: ${machine.summary}; ${events} events per workload; latency ${ctx.latencyMs} ms; window ${ctx.windowMs} ms`);
+    log(
+      `bench: ${machine.summary}; ${events} events per workload; latency ${ctx.latencyMs} ms; window ${ctx.windowMs} ms`,
+    );
     // The standard runs use the simulator's realistic defaults, batch processing time included.
-    const settings = { args: process.argv.slice(2).join(' '), events, latencyMs: ctx.latencyMs, windowMs: ctx.windowMs, naiveEvents, noopEvents, env: extraEnv, batchProcessingMs: LIBRARY_BATCH_PROCESSING_MS };
-    const report: BenchReport = { startedAt: new Date(started).toISOString(), quick: flags.quick, machine, settings, runs: [] };
+    const settings = {
+      args: process.argv.slice(2).join(' '),
+      events,
+      latencyMs: ctx.latencyMs,
+      windowMs: ctx.windowMs,
+      naiveEvents,
+      noopEvents,
+      env: extraEnv,
+      batchProcessingMs: LIBRARY_BATCH_PROCESSING_MS,
+    };
+    const report: BenchReport = {
+      startedAt: new Date(started).toISOString(),
+      quick: flags.quick,
+      machine,
+      settings,
+      runs: [],
+    };
 
-    const steps = flags['processing-only'] ? [] : benchPlan({ quick: flags.quick, events, naiveEvents, noopEvents, modes, workloads, baselines: !flags['skip-baselines'], paced: !flags['skip-paced'] });
+    const steps = flags['processing-only']
+      ? []
+      : benchPlan({
+          quick: flags.quick,
+          events,
+          naiveEvents,
+          noopEvents,
+          modes,
+          workloads,
+          baselines: !flags['skip-baselines'],
+          paced: !flags['skip-paced'],
+        });
     const maxRate = new Map<DeliveryMode, number>();
     for (const step of steps) {
       report.runs.push(await retryOnce(step.label, () => runStep(ctx, step, maxRate, report)));
@@ -181,8 +231,13 @@ async function main(): Promise<void> {
       const rows = scenario.rows;
       for (const [i, row] of rows.entries()) {
         // Without an auto W1 run, the last processing run's store is measured instead.
-        const inspect = report.storeBytes === undefined && i === rows.length - 1 ? storeBytesOf(report, 'bulk processing-time run') : undefined;
-        report.processing.push(await retryOnce(`processing ${row.processingMs} ms`, () => runProcessingRow(ctx, scenario, row, inspect)));
+        const inspect =
+          report.storeBytes === undefined && i === rows.length - 1
+            ? storeBytesOf(report, 'bulk processing-time run')
+            : undefined;
+        report.processing.push(
+          await retryOnce(`processing ${row.processingMs} ms`, () => runProcessingRow(ctx, scenario, row, inspect)),
+        );
         writeJson(report);
       }
     }

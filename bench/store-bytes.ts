@@ -81,9 +81,15 @@ export async function measureDeliveredBytes(redis: Redis, pattern = '*:vd:*', sa
         stamps.push(field, value);
       }
     }
-    for (const [copy, add] of [[every, (b: number) => (withCopy += b)], [stamps, (b: number) => (without += b)]] as const) {
+    for (const [copy, add] of [
+      [every, (b: number) => (withCopy += b)],
+      [stamps, (b: number) => (without += b)],
+    ] as const) {
       if (copy.length === 0) continue;
-      const write = redis.multi().del(temp).hset(temp, ...copy);
+      const write = redis
+        .multi()
+        .del(temp)
+        .hset(temp, ...copy);
       if (ttl > 0) write.pexpire(temp, ttl);
       await write.exec();
       add(await memoryOf(redis, [temp]));

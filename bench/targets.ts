@@ -42,45 +42,80 @@ export function checkTargets(runs: readonly RunResult[]): TargetCheck[] {
   for (const r of maxRate) {
     const rate = deliveredPerSec(r);
     if (!r.complete) {
-      checks.push({ target: `${r.label}: delivered events/s ≥ 10x naive and ≥ 3x BullMQ no-op`, measured: `did not finish: ${r.outstanding} events not at Target when the bench stopped waiting`, pass: false });
+      checks.push({
+        target: `${r.label}: delivered events/s ≥ 10x naive and ≥ 3x BullMQ no-op`,
+        measured: `did not finish: ${r.outstanding} events not at Target when the bench stopped waiting`,
+        pass: false,
+      });
       continue;
     }
     if (naive !== undefined) {
       const x = rate / deliveredPerSec(naive);
-      checks.push({ target: `${r.label}: delivered events/s ≥ 10x naive`, measured: `${fmt(x, 1)}x (${fmt(rate, 0)} vs ${fmt(deliveredPerSec(naive), 0)}/s)`, pass: x >= 10 });
+      checks.push({
+        target: `${r.label}: delivered events/s ≥ 10x naive`,
+        measured: `${fmt(x, 1)}x (${fmt(rate, 0)} vs ${fmt(deliveredPerSec(naive), 0)}/s)`,
+        pass: x >= 10,
+      });
     }
     if (noop !== undefined) {
       const x = rate / noop.jobsPerSec;
-      checks.push({ target: `${r.label}: delivered events/s ≥ 3x BullMQ no-op jobs/s`, measured: `${fmt(x, 1)}x (${fmt(rate, 0)} vs ${fmt(noop.jobsPerSec, 0)}/s)`, pass: x >= 3 });
+      checks.push({
+        target: `${r.label}: delivered events/s ≥ 3x BullMQ no-op jobs/s`,
+        measured: `${fmt(x, 1)}x (${fmt(rate, 0)} vs ${fmt(noop.jobsPerSec, 0)}/s)`,
+        pass: x >= 3,
+      });
     }
   }
   const single = pipeline.filter((r) => r.mode === 'single');
   const worstSingle = worst(single, (r) => callsOf(r) / r.visitorWindows);
   if (worstSingle !== undefined) {
     const x = callsOf(worstSingle) / worstSingle.visitorWindows;
-    checks.push({ target: 'single mode: calls ≤ 1.05x oracle visitor-windows (worst run)', measured: `${fmt(x, 3)}x (${worstSingle.label}: ${callsOf(worstSingle)} calls / ${worstSingle.visitorWindows})`, pass: x <= 1.05 });
+    checks.push({
+      target: 'single mode: calls ≤ 1.05x oracle visitor-windows (worst run)',
+      measured: `${fmt(x, 3)}x (${worstSingle.label}: ${callsOf(worstSingle)} calls / ${worstSingle.visitorWindows})`,
+      pass: x <= 1.05,
+    });
   }
   const auto = pipeline.filter((r) => r.mode === 'auto');
   const worstAuto = worst(auto, (r) => callsOf(r) / r.accepted);
   if (worstAuto !== undefined) {
     const x = callsOf(worstAuto) / worstAuto.accepted;
     const { single: s, bulk: b, status: st } = worstAuto.calls;
-    const unsettled = worstAuto.settled ? '' : '; counted before the pipeline was idle, so later status polls are missing';
-    checks.push({ target: 'auto (bulk) mode: calls/event ≤ 0.001 (worst run)', measured: `${fmt(x, 4)} (${worstAuto.label}: ${s} single + ${b} bulk + ${st} status${unsettled})`, pass: x <= 0.001 });
+    const unsettled = worstAuto.settled
+      ? ''
+      : '; counted before the pipeline was idle, so later status polls are missing';
+    checks.push({
+      target: 'auto (bulk) mode: calls/event ≤ 0.001 (worst run)',
+      measured: `${fmt(x, 4)} (${worstAuto.label}: ${s} single + ${b} bulk + ${st} status${unsettled})`,
+      pass: x <= 0.001,
+    });
   }
   for (const r of pipeline.filter((p) => p.workload.name === 'W1' && p.workload.pace.kind === 'steady')) {
     const limit = r.windowMs + 500;
     // Judged on every event; the steady state (after the first window) is shown beside it.
     const steady = r.latencyAfterFirstWindow;
-    const after = steady.events > 0 ? `; ${fmt(steady.p99, 0)} ms for the ${steady.events} events accepted after the first window` : '';
-    checks.push({ target: `${r.label}: p99 ≤ window + 500 ms = ${limit} ms`, measured: `${fmt(r.latency.p99, 0)} ms (${fmt(r.latency.p99 / limit, 2)}x)${after}`, pass: r.latency.p99 <= limit });
+    const after =
+      steady.events > 0
+        ? `; ${fmt(steady.p99, 0)} ms for the ${steady.events} events accepted after the first window`
+        : '';
+    checks.push({
+      target: `${r.label}: p99 ≤ window + 500 ms = ${limit} ms`,
+      measured: `${fmt(r.latency.p99, 0)} ms (${fmt(r.latency.p99 / limit, 2)}x)${after}`,
+      pass: r.latency.p99 <= limit,
+    });
   }
   const worstBytes = worst(maxRate, (r) => r.redis.bytesPerPendingEvent);
   if (worstBytes !== undefined) {
     const b = worstBytes.redis.bytesPerPendingEvent;
-    checks.push({ target: 'Redis bytes per pending event ≤ 250 (W1, at peak backlog)', measured: `${fmt(b, 0)} B (${worstBytes.label}, backlog ${worstBytes.redis.peakBacklog}; ${fmt(b / 250, 1)}x)`, pass: b <= 250 });
+    checks.push({
+      target: 'Redis bytes per pending event ≤ 250 (W1, at peak backlog)',
+      measured: `${fmt(b, 0)} B (${worstBytes.label}, backlog ${worstBytes.redis.peakBacklog}; ${fmt(b / 250, 1)}x)`,
+      pass: b <= 250,
+    });
   }
-  const workers = maxRate.flatMap((r) => ['map', 'flusher', 'deliver'].map((name) => ({ run: r.label, name, p: r.processes[name] })));
+  const workers = maxRate.flatMap((r) =>
+    ['map', 'flusher', 'deliver'].map((name) => ({ run: r.label, name, p: r.processes[name] })),
+  );
   const biggest = worst(workers, (w) => w.p?.peakRssMb ?? 0);
   // Growth is measured over the span each role worked in (bench/measure.ts rssGrowthMb);
   // a role that never worked long enough has none, and cannot count as flat.
@@ -88,7 +123,10 @@ export function checkTargets(runs: readonly RunResult[]): TargetCheck[] {
   const growing = worst(measuredGrowth, (w) => (w.p?.rssGrowthMb ?? 0) / (w.p?.peakRssMb ?? 1));
   if (biggest?.p !== undefined) {
     const flat = growing?.p === undefined ? undefined : growing.p.rssGrowthMb <= 0.1 * growing.p.peakRssMb;
-    const growth = growing?.p === undefined ? 'growth not measurable (no role worked for 6 samples)' : `most growth ${fmt(growing.p.rssGrowthMb, 1)} MB (${growing.name}, ${growing.run})`;
+    const growth =
+      growing?.p === undefined
+        ? 'growth not measurable (no role worked for 6 samples)'
+        : `most growth ${fmt(growing.p.rssGrowthMb, 1)} MB (${growing.name}, ${growing.run})`;
     checks.push({
       target: 'worker RSS ≤ 256 MB over W1, flat (growth middle→last third of the span each role worked in ≤ 10 %)',
       measured: `peak ${fmt(biggest.p.peakRssMb, 0)} MB (${biggest.name}, ${biggest.run}); ${growth}`,

@@ -24,7 +24,12 @@ export interface Percentiles {
 }
 
 function percentilesOf(h: Histogram): Percentiles {
-  return { p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9), max: h.maxValue };
+  return {
+    p50: h.getValueAtPercentile(50),
+    p99: h.getValueAtPercentile(99),
+    p999: h.getValueAtPercentile(99.9),
+    max: h.maxValue,
+  };
 }
 
 export class DeliveryTracker {
@@ -45,7 +50,12 @@ export class DeliveryTracker {
   writes = 0;
   lastWriteAt = NaN;
 
-  constructor(events: number, visitors: number, private readonly baseMs: number, readonly t0: number) {
+  constructor(
+    events: number,
+    visitors: number,
+    private readonly baseMs: number,
+    readonly t0: number,
+  ) {
     this.acceptedAt = new Float64Array(events).fill(NaN);
     this.deliveredAt = new Float64Array(events).fill(NaN);
     this.visitorOf = new Int32Array(events);

@@ -26,7 +26,12 @@ export interface WorkloadSpec {
 export const VISITORS = 100_000;
 export const EVENT_TYPES = ['loyalty_card_used', 'kiosk_visit', 'call_centre_contact', 'loan_funded'] as const;
 /** The attribute each type always sets from `occurredAt`: it identifies the event at Target. */
-export const TIME_ATTRIBUTES = ['loyaltyLastUsedAt', 'kioskLastVisitAt', 'callCentreLastContactAt', 'loanLastFundedAt'] as const;
+export const TIME_ATTRIBUTES = [
+  'loyaltyLastUsedAt',
+  'kioskLastVisitAt',
+  'callCentreLastContactAt',
+  'loanLastFundedAt',
+] as const;
 // Cumulative type mix: loyalty 40 %, kiosk 30 %, call centre 20 %, loans 10 %.
 const TYPE_CDF = [0.4, 0.7, 0.9, 1];
 
@@ -71,7 +76,9 @@ export function visitorPicker(spec: Pick<WorkloadSpec, 'pick' | 'visitors'>, r: 
 
 /** Visitor key as the simulator's `store.all()` names it; one in ten visitors is an mboxPC. */
 export function visitorIdentity(index: number): { mboxPC: string } | { mbox3rdPartyId: string } {
-  return index % 10 === 9 ? { mboxPC: `${1_368_007_744_041 + index}-575948.01_00` } : { mbox3rdPartyId: `CRM-${index}` };
+  return index % 10 === 9
+    ? { mboxPC: `${1_368_007_744_041 + index}-575948.01_00` }
+    : { mbox3rdPartyId: `CRM-${index}` };
 }
 
 /** The inverse of {@link visitorIdentity} on a simulator profile id (either kind). */
@@ -92,13 +99,27 @@ export interface EventBatch {
 function dataFor(type: number, n: number, r: Random): Record<string, unknown> {
   switch (type) {
     case 0:
-      return { storeId: `S${r.int(1, 500)}`, points: r.int(0, 5000), tier: r.pick(['bronze', 'silver', 'gold', 'platinum']), cardId: '6011000990139424' };
+      return {
+        storeId: `S${r.int(1, 500)}`,
+        points: r.int(0, 5000),
+        tier: r.pick(['bronze', 'silver', 'gold', 'platinum']),
+        cardId: '6011000990139424',
+      };
     case 1:
       return { kioskId: `K${n % 977}`, location: r.pick(['Zürich HB', 'Bern', 'Genève Cornavin', 'Basel SBB']) };
     case 2:
-      return { reason: r.pick(['billing', 'lost card', 'address change']), outcome: r.pick(['resolved', 'escalated']), agentId: `A-${r.int(1, 99)}` };
+      return {
+        reason: r.pick(['billing', 'lost card', 'address change']),
+        outcome: r.pick(['resolved', 'escalated']),
+        agentId: `A-${r.int(1, 99)}`,
+      };
     default:
-      return { loanId: `L${n}`, amount: r.int(100, 500_000) / 100, currency: r.pick(['CHF', 'EUR', 'USD']), product: r.pick(['mortgage', 'auto', 'personal']) };
+      return {
+        loanId: `L${n}`,
+        amount: r.int(100, 500_000) / 100,
+        currency: r.pick(['CHF', 'EUR', 'USD']),
+        product: r.pick(['mortgage', 'auto', 'personal']),
+      };
   }
 }
 
@@ -106,12 +127,22 @@ function dataFor(type: number, n: number, r: Random): Record<string, unknown> {
  * Yields the workload in batches of `batchSize`; deterministic for (spec, baseMs). Event
  * ids carry the workload name and seq, so every id is unique within a run.
  */
-export function* generateBatches(spec: WorkloadSpec, baseMs: number, batchSize: number, limit = spec.events): Generator<EventBatch> {
+export function* generateBatches(
+  spec: WorkloadSpec,
+  baseMs: number,
+  batchSize: number,
+  limit = spec.events,
+): Generator<EventBatch> {
   const r = new Random(spec.seed);
   const pick = visitorPicker(spec, r);
   for (let first = 0; first < limit; first += batchSize) {
     const count = Math.min(batchSize, limit - first);
-    const batch: EventBatch = { first, events: new Array<unknown>(count), visitors: new Int32Array(count), types: new Uint8Array(count) };
+    const batch: EventBatch = {
+      first,
+      events: new Array<unknown>(count),
+      visitors: new Int32Array(count),
+      types: new Uint8Array(count),
+    };
     for (let i = 0; i < count; i += 1) {
       const n = first + i;
       const v = pick();

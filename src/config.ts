@@ -13,32 +13,39 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
  * A whole number from a string, with messages that name the problem and quote the value
  * (numbers are never secrets). `range` says what the bounds mean in the message.
  */
-const wholeNumber = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER, range?: string) => wholeNumberText(min, max, range).default(fallback);
+const wholeNumber = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER, range?: string) =>
+  wholeNumberText(min, max, range).default(fallback);
 
 /** {@link wholeNumber} without a default (unset stays undefined). */
 const wholeNumberText = (min: number, max = Number.MAX_SAFE_INTEGER, range?: string) =>
-  z
-    .string()
-    .transform((raw, ctx) => {
-      const text = raw.trim();
-      if (!DECIMAL.test(text) || !Number.isSafeInteger(Number(text))) {
-        ctx.addIssue({ code: 'custom', message: `expected a whole number, got ${JSON.stringify(raw)}` });
-        return z.NEVER;
-      }
-      const n = Number(text);
-      if (n < min || n > max) {
-        const expected = range ?? (max === Number.MAX_SAFE_INTEGER ? (min === 1 ? 'must be greater than 0' : `must be at least ${min}`) : `expected ${min}-${max}`);
-        ctx.addIssue({ code: 'custom', message: `${expected}, got ${text}` });
-        return z.NEVER;
-      }
-      return n;
-    });
+  z.string().transform((raw, ctx) => {
+    const text = raw.trim();
+    if (!DECIMAL.test(text) || !Number.isSafeInteger(Number(text))) {
+      ctx.addIssue({ code: 'custom', message: `expected a whole number, got ${JSON.stringify(raw)}` });
+      return z.NEVER;
+    }
+    const n = Number(text);
+    if (n < min || n > max) {
+      const expected =
+        range ??
+        (max === Number.MAX_SAFE_INTEGER
+          ? min === 1
+            ? 'must be greater than 0'
+            : `must be at least ${min}`
+          : `expected ${min}-${max}`);
+      ctx.addIssue({ code: 'custom', message: `${expected}, got ${text}` });
+      return z.NEVER;
+    }
+    return n;
+  });
 
 const positiveInt = (fallback: number) => wholeNumber(fallback, 1);
 const port = (fallback: number) => wholeNumber(fallback, 0, 65535, 'expected a port 0-65535');
 
 const booleanFlag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: (issue) => `expected true or false, got ${JSON.stringify(issue.input)}` })
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], {
+    error: (issue) => `expected true or false, got ${JSON.stringify(issue.input)}`,
+  })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /** One intake credential: the source it names and the SHA-256 (hex) of its key. */
@@ -60,7 +67,10 @@ const ApiKeysSchema = z
   .default('')
   .transform((raw, ctx) => {
     const keys: ApiKey[] = [];
-    const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    const entries = raw
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e !== '');
     entries.forEach((entry, index) => {
       const colon = entry.indexOf(':');
       const source = colon > 0 ? entry.slice(0, colon) : '';
@@ -69,10 +79,13 @@ const ApiKeysSchema = z
       // Never echo the entry: it holds a secret.
       let problem: string | undefined;
       if (!SOURCE_NAME.test(source)) problem = 'must be source:key with a source of 1-64 characters [A-Za-z0-9_.-]';
-      else if (hashed === undefined && secret.startsWith('sha256:')) problem = 'must be source:sha256:<64 hex digits> for a hashed key';
-      else if (hashed === undefined && secret.length < 16) problem = 'must be source:key with a key of at least 16 characters';
+      else if (hashed === undefined && secret.startsWith('sha256:'))
+        problem = 'must be source:sha256:<64 hex digits> for a hashed key';
+      else if (hashed === undefined && secret.length < 16)
+        problem = 'must be source:key with a key of at least 16 characters';
       const sha256 = hashed?.toLowerCase() ?? createHash('sha256').update(secret, 'utf8').digest('hex');
-      if (problem === undefined && keys.some((k) => k.sha256 === sha256)) problem = 'repeats the key of an earlier entry; one key names one source';
+      if (problem === undefined && keys.some((k) => k.sha256 === sha256))
+        problem = 'repeats the key of an earlier entry; one key names one source';
       if (problem === undefined) keys.push(hashed === undefined ? { source, sha256, key: secret } : { source, sha256 });
       else ctx.addIssue({ code: 'custom', message: `entry ${index + 1} ${problem}` });
     });
@@ -81,7 +94,10 @@ const ApiKeysSchema = z
 
 /** The URLs listed in REDIS_URL (comma-separated seeds for a cluster). */
 export function redisSeeds(value: string): string[] {
-  return value.split(',').map((url) => url.trim()).filter((url) => url !== '');
+  return value
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
 }
 
 function isRedisUrl(value: string): boolean {
@@ -97,7 +113,8 @@ function isRedisUrl(value: string): boolean {
  * server-to-server credential with the Adobe Target API (check the credential's page; set
  * TARGET_IMS_SCOPES to what it shows).
  */
-export const DEFAULT_IMS_SCOPES = 'openid,AdobeID,target_sdk,additional_info.projectedProductContext,read_organizations,additional_info.roles';
+export const DEFAULT_IMS_SCOPES =
+  'openid,AdobeID,target_sdk,additional_info.projectedProductContext,read_organizations,additional_info.roles';
 
 export const EnvSchema = z.object({
   /** Deployment kind; `production` refuses to run against the built-in simulator. */
@@ -105,16 +122,24 @@ export const EnvSchema = z.object({
   /** Redis for queues and the visitor store; with REDIS_CLUSTER, one or more comma-separated seed nodes. */
   REDIS_URL: z
     .string()
-    .refine((value) => redisSeeds(value).every(isRedisUrl), { error: 'expected a redis:// or rediss:// URL (several, comma-separated, with REDIS_CLUSTER=true)' })
+    .refine((value) => redisSeeds(value).every(isRedisUrl), {
+      error: 'expected a redis:// or rediss:// URL (several, comma-separated, with REDIS_CLUSTER=true)',
+    })
     .default('redis://127.0.0.1:6379'),
   /** Connect with ioredis' Redis Cluster client; REDIS_URL then lists seed nodes. */
   REDIS_CLUSTER: booleanFlag.default(false),
   /** Shards of the visitor store (each its own hash tag); 1 keeps everything under `{REDIS_PREFIX}`. */
   REDIS_SHARDS: wholeNumber(1, 1, 1024),
   /** Prefix of every queue and key of this pipeline; it becomes a Redis Cluster hash tag. */
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 characters of [A-Za-z0-9_-]').default('ti'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 characters of [A-Za-z0-9_-]')
+    .default('ti'),
   /** Adobe Target client code; unset means deliver to the built-in simulator. */
-  TARGET_CLIENT_CODE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a Target client code like "acmecorp"').optional(),
+  TARGET_CLIENT_CODE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a Target client code like "acmecorp"')
+    .optional(),
   /** Base URL of Target's edge; default https://<client>.tt.omtrdc.net. */
   TARGET_BASE_URL: z.url({ error: 'expected an http(s) URL' }).optional(),
   /** Profile API authentication token (Bearer), when "Require Authentication" is on; one token source (see TARGET_IMS_CLIENT_ID). */
@@ -132,12 +157,20 @@ export const EnvSchema = z.object({
   /** Scopes asked of Adobe IMS, comma-separated: the credential's page in the Developer Console lists them. */
   TARGET_IMS_SCOPES: z
     .string()
-    .regex(/^[A-Za-z0-9_.:/-]+(,[A-Za-z0-9_.:/-]+)*$/, 'expected comma-separated scopes such as "openid,AdobeID,target_sdk"')
+    .regex(
+      /^[A-Za-z0-9_.:/-]+(,[A-Za-z0-9_.:/-]+)*$/,
+      'expected comma-separated scopes such as "openid,AdobeID,target_sdk"',
+    )
     .default(DEFAULT_IMS_SCOPES),
   /** Tenant in Admin API paths (`/<tenant>/target/...`); default TARGET_CLIENT_CODE. */
-  TARGET_ADMIN_TENANT: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a Target tenant like "acmecorp"').optional(),
+  TARGET_ADMIN_TENANT: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a Target tenant like "acmecorp"')
+    .optional(),
   /** Adobe IMS token endpoint (OAuth server-to-server). */
-  TARGET_IMS_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('https://ims-na1.adobelogin.com/ims/token/v3'),
+  TARGET_IMS_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
+    .default('https://ims-na1.adobelogin.com/ims/token/v3'),
   /** Base URL of Target's Admin API. */
   TARGET_ADMIN_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('https://mc.adobe.io'),
   /**
@@ -173,8 +206,10 @@ export const EnvSchema = z.object({
     .transform((raw, ctx) => {
       const text = raw.trim();
       const n = Number(text);
-      if (!DECIMAL.test(text)) ctx.addIssue({ code: 'custom', message: `expected a fraction such as 0.9, got ${JSON.stringify(raw)}` });
-      else if (n <= 0 || n > 1) ctx.addIssue({ code: 'custom', message: `must be greater than 0 and at most 1, got ${text}` });
+      if (!DECIMAL.test(text))
+        ctx.addIssue({ code: 'custom', message: `expected a fraction such as 0.9, got ${JSON.stringify(raw)}` });
+      else if (n <= 0 || n > 1)
+        ctx.addIssue({ code: 'custom', message: `must be greater than 0 and at most 1, got ${text}` });
       else return n;
       return z.NEVER;
     })
@@ -213,7 +248,12 @@ export const EnvSchema = z.object({
   /** In auto mode, a flush with at least this many due visitors goes by the Bulk API. */
   BULK_THRESHOLD: positiveInt(100),
   /** Visitors per bulk claim (rows of one bulk file per identity kind; Target allows 500,000). */
-  FLUSH_BULK_BATCH_SIZE: wholeNumber(50_000, 1, 500_000, 'expected 1-500000 (500,000 is the row limit of one bulk file)'),
+  FLUSH_BULK_BATCH_SIZE: wholeNumber(
+    50_000,
+    1,
+    500_000,
+    'expected 1-500000 (500,000 is the row limit of one bulk file)',
+  ),
   /**
    * This pipeline's share of the 50 calls a minute Target allows the bulk, Admin and
    * Reporting APIs of the account together (submits, status polls and Admin API calls),
@@ -221,7 +261,12 @@ export const EnvSchema = z.object({
    * (Target's UI integrations, reporting jobs, other teams). At least 2: a claim with both
    * identity kinds submits two files at once.
    */
-  BULK_CALLS_PER_MINUTE: wholeNumber(35, 2, Number.MAX_SAFE_INTEGER, 'must be at least 2 (a claim with both identity kinds submits two files at once)'),
+  BULK_CALLS_PER_MINUTE: wholeNumber(
+    35,
+    2,
+    Number.MAX_SAFE_INTEGER,
+    'must be at least 2 (a claim with both identity kinds submits two files at once)',
+  ),
   /** The window of BULK_CALLS_PER_MINUTE (documented: one minute; shorter only for tests). */
   BULK_CALLS_WINDOW_MS: positiveInt(60_000),
   /** First batch-status poll after a bulk submit; later polls back off up to BULK_STATUS_MAX_POLL_MS. */
@@ -336,7 +381,14 @@ export class ConfigError extends Error {
 }
 
 /** Variables whose values are secrets: no message ever quotes them (REDIS_URL may carry a password). */
-const SECRET_VARIABLES: ReadonlySet<string> = new Set(['TARGET_AUTH_TOKEN', 'TARGET_IMS_CLIENT_SECRET', 'INGEST_API_KEYS', 'ADMIN_TOKEN', 'ADMIN_READONLY_TOKEN', 'REDIS_URL']);
+const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'TARGET_AUTH_TOKEN',
+  'TARGET_IMS_CLIENT_SECRET',
+  'INGEST_API_KEYS',
+  'ADMIN_TOKEN',
+  'ADMIN_READONLY_TOKEN',
+  'REDIS_URL',
+]);
 
 /** A check across variables, run once every variable it reads is valid. */
 interface Relation {
@@ -345,38 +397,73 @@ interface Relation {
 }
 
 // Pick<Env, K> lets a check read only the variables it declares, so "every one valid" holds.
-function relation<K extends keyof Env>(needs: readonly K[], check: (env: Pick<Env, K>) => string | undefined): Relation {
+function relation<K extends keyof Env>(
+  needs: readonly K[],
+  check: (env: Pick<Env, K>) => string | undefined,
+): Relation {
   return { needs, check: (env) => check(env as Pick<Env, K>) };
 }
 
 const RELATIONS: readonly Relation[] = [
   relation(['COALESCE_MAX_WAIT_MS', 'COALESCE_WINDOW_MS'], (e) =>
-    e.COALESCE_MAX_WAIT_MS < e.COALESCE_WINDOW_MS ? 'COALESCE_MAX_WAIT_MS: must be at least COALESCE_WINDOW_MS' : undefined),
+    e.COALESCE_MAX_WAIT_MS < e.COALESCE_WINDOW_MS
+      ? 'COALESCE_MAX_WAIT_MS: must be at least COALESCE_WINDOW_MS'
+      : undefined,
+  ),
   relation(['CLAIM_LEASE_MS', 'TARGET_TIMEOUT_MS'], (e) =>
-    e.CLAIM_LEASE_MS < e.TARGET_TIMEOUT_MS * 2 ? 'CLAIM_LEASE_MS: must be at least twice TARGET_TIMEOUT_MS so a live delivery keeps its claim' : undefined),
+    e.CLAIM_LEASE_MS < e.TARGET_TIMEOUT_MS * 2
+      ? 'CLAIM_LEASE_MS: must be at least twice TARGET_TIMEOUT_MS so a live delivery keeps its claim'
+      : undefined,
+  ),
   relation(['NODE_ENV', 'TARGET_CLIENT_CODE'], (e) =>
-    e.NODE_ENV === 'production' && e.TARGET_CLIENT_CODE === undefined ? 'TARGET_CLIENT_CODE: required when NODE_ENV=production (the built-in simulator is for development)' : undefined),
+    e.NODE_ENV === 'production' && e.TARGET_CLIENT_CODE === undefined
+      ? 'TARGET_CLIENT_CODE: required when NODE_ENV=production (the built-in simulator is for development)'
+      : undefined,
+  ),
   relation(['NODE_ENV', 'INGEST_API_KEYS'], (e) =>
-    e.NODE_ENV === 'production' && e.INGEST_API_KEYS.length === 0 ? 'INGEST_API_KEYS: required when NODE_ENV=production' : undefined),
+    e.NODE_ENV === 'production' && e.INGEST_API_KEYS.length === 0
+      ? 'INGEST_API_KEYS: required when NODE_ENV=production'
+      : undefined,
+  ),
   relation(['REDIS_CLUSTER', 'REDIS_URL'], (e) =>
-    !e.REDIS_CLUSTER && redisSeeds(e.REDIS_URL).length > 1 ? 'REDIS_URL: several URLs are only allowed with REDIS_CLUSTER=true (they are the seed nodes of a cluster)' : undefined),
+    !e.REDIS_CLUSTER && redisSeeds(e.REDIS_URL).length > 1
+      ? 'REDIS_URL: several URLs are only allowed with REDIS_CLUSTER=true (they are the seed nodes of a cluster)'
+      : undefined,
+  ),
   // One source of the profile token, so nobody wonders which of two disagreeing ones is sent.
   // With IMS credentials the Admin API is that source: a fixed token beside it would go
   // stale at the first rotation, and sending it would only earn 401s.
   relation(['TARGET_AUTH_TOKEN', 'TARGET_AUTH_TOKEN_FILE'], (e) =>
-    e.TARGET_AUTH_TOKEN !== undefined && e.TARGET_AUTH_TOKEN_FILE !== undefined ? 'TARGET_AUTH_TOKEN, TARGET_AUTH_TOKEN_FILE: set one of them, not both (one source of the profile token)' : undefined),
+    e.TARGET_AUTH_TOKEN !== undefined && e.TARGET_AUTH_TOKEN_FILE !== undefined
+      ? 'TARGET_AUTH_TOKEN, TARGET_AUTH_TOKEN_FILE: set one of them, not both (one source of the profile token)'
+      : undefined,
+  ),
   relation(['TARGET_IMS_CLIENT_ID', 'TARGET_IMS_CLIENT_SECRET'], (e) =>
-    (e.TARGET_IMS_CLIENT_ID === undefined) !== (e.TARGET_IMS_CLIENT_SECRET === undefined) ? 'TARGET_IMS_CLIENT_ID, TARGET_IMS_CLIENT_SECRET: set both (the credential for the Admin API) or neither' : undefined),
+    (e.TARGET_IMS_CLIENT_ID === undefined) !== (e.TARGET_IMS_CLIENT_SECRET === undefined)
+      ? 'TARGET_IMS_CLIENT_ID, TARGET_IMS_CLIENT_SECRET: set both (the credential for the Admin API) or neither'
+      : undefined,
+  ),
   relation(['TARGET_IMS_CLIENT_ID', 'TARGET_AUTH_TOKEN', 'TARGET_AUTH_TOKEN_FILE'], (e) => {
     if (e.TARGET_IMS_CLIENT_ID === undefined) return undefined;
-    const other = e.TARGET_AUTH_TOKEN !== undefined ? 'TARGET_AUTH_TOKEN' : e.TARGET_AUTH_TOKEN_FILE !== undefined ? 'TARGET_AUTH_TOKEN_FILE' : undefined;
-    return other === undefined ? undefined : `TARGET_IMS_CLIENT_ID, ${other}: set one of them, not both (with IMS credentials the profile token comes from the Admin API)`;
+    const other =
+      e.TARGET_AUTH_TOKEN !== undefined
+        ? 'TARGET_AUTH_TOKEN'
+        : e.TARGET_AUTH_TOKEN_FILE !== undefined
+          ? 'TARGET_AUTH_TOKEN_FILE'
+          : undefined;
+    return other === undefined
+      ? undefined
+      : `TARGET_IMS_CLIENT_ID, ${other}: set one of them, not both (with IMS credentials the profile token comes from the Admin API)`;
   }),
   relation(['TARGET_TOKEN_REGENERATE', 'TARGET_IMS_CLIENT_ID'], (e) =>
-    e.TARGET_TOKEN_REGENERATE && e.TARGET_IMS_CLIENT_ID === undefined ? 'TARGET_TOKEN_REGENERATE: needs TARGET_IMS_CLIENT_ID and TARGET_IMS_CLIENT_SECRET (the token is regenerated through the Admin API)' : undefined),
+    e.TARGET_TOKEN_REGENERATE && e.TARGET_IMS_CLIENT_ID === undefined
+      ? 'TARGET_TOKEN_REGENERATE: needs TARGET_IMS_CLIENT_ID and TARGET_IMS_CLIENT_SECRET (the token is regenerated through the Admin API)'
+      : undefined,
+  ),
   relation(['ADMIN_READONLY_TOKEN', 'ADMIN_TOKEN'], (e) => {
     if (e.ADMIN_READONLY_TOKEN === undefined) return undefined;
-    if (e.ADMIN_TOKEN === undefined) return 'ADMIN_READONLY_TOKEN: needs ADMIN_TOKEN too (admin routes are off without it)';
+    if (e.ADMIN_TOKEN === undefined)
+      return 'ADMIN_READONLY_TOKEN: needs ADMIN_TOKEN too (admin routes are off without it)';
     return e.ADMIN_READONLY_TOKEN === e.ADMIN_TOKEN ? 'ADMIN_READONLY_TOKEN: must differ from ADMIN_TOKEN' : undefined;
   }),
 ];
@@ -399,7 +486,9 @@ function validate<K extends keyof Env>(env: Record<string, string | undefined>, 
     }
     invalid.add(variable);
     for (const issue of parsed.error.issues) {
-      const message = issue.message.startsWith(`${variable}:`) ? issue.message.slice(variable.length + 1).trim() : issue.message;
+      const message = issue.message.startsWith(`${variable}:`)
+        ? issue.message.slice(variable.length + 1).trim()
+        : issue.message;
       problems.push(`${variable}: ${withoutSecrets(variable, raw(variable), message)}`);
     }
   }
@@ -447,7 +536,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const lifetimeMs = e.TARGET_PROFILE_LIFETIME_DAYS * DAY_MS;
   const warnings: string[] = [];
   if (e.DELIVERED_RETENTION_MS !== undefined && e.DELIVERED_RETENTION_MS > lifetimeMs) {
-    warnings.push(`DELIVERED_RETENTION_MS (${e.DELIVERED_RETENTION_MS} ms) is longer than TARGET_PROFILE_LIFETIME_DAYS (${e.TARGET_PROFILE_LIFETIME_DAYS} days): Target drops a profile before the pipeline forgets what it delivered there`);
+    warnings.push(
+      `DELIVERED_RETENTION_MS (${e.DELIVERED_RETENTION_MS} ms) is longer than TARGET_PROFILE_LIFETIME_DAYS (${e.TARGET_PROFILE_LIFETIME_DAYS} days): Target drops a profile before the pipeline forgets what it delivered there`,
+    );
   }
   return {
     ...e,
@@ -466,6 +557,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
  * others, such as the file import: a production deployment's requirements for delivery or
  * HTTP intake do not stop it. Pure, like {@link loadConfig}.
  */
-export function loadConfigSubset<K extends keyof Env>(env: Record<string, string | undefined>, variables: readonly K[]): Pick<Env, K> {
+export function loadConfigSubset<K extends keyof Env>(
+  env: Record<string, string | undefined>,
+  variables: readonly K[],
+): Pick<Env, K> {
   return validate(env, variables);
 }

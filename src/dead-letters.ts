@@ -32,7 +32,13 @@ export function describeError(error: PipelineError): DeadLetter['error'] {
 }
 
 /** A dead letter for input that failed validation at a stage (no retry can fix it). */
-export function invalidInputLetter(stage: Stage, source: string, event: unknown, errors: string[], at: number): DeadLetter {
+export function invalidInputLetter(
+  stage: Stage,
+  source: string,
+  event: unknown,
+  errors: string[],
+  at: number,
+): DeadLetter {
   return {
     stage,
     source,

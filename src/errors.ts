@@ -27,7 +27,11 @@ export class TargetRejectedError extends PipelineError {
 
 /** Target is throttling or down (408, 429, 5xx), or the connection failed; retry later. */
 export class TargetUnavailableError extends PipelineError {
-  constructor(message: string, code: string, details: { status?: number; bodyExcerpt?: string; retryAfterMs?: number } = {}) {
+  constructor(
+    message: string,
+    code: string,
+    details: { status?: number; bodyExcerpt?: string; retryAfterMs?: number } = {},
+  ) {
     super(message, code, 'transient', details);
     this.name = 'TargetUnavailableError';
   }

@@ -83,7 +83,10 @@ export function createLogger(settings: LoggerSettings): Logger {
   };
   if (settings.destination !== undefined) return pino(options, settings.destination);
   if (settings.pretty) {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } });
+    return pino({
+      ...options,
+      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
+    });
   }
   return pino(options);
 }

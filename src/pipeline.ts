@@ -7,7 +7,15 @@ import { DeadLetters } from './dead-letters.js';
 import { DeadLetterAdmin } from './dlq/admin.js';
 import type { CompiledMapping } from './events/index.js';
 import { jobLogger, type Logger } from './logger.js';
-import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type BulkStatusJob, type DeadLetter, type DeliverJob, type IngestJob } from './queues.js';
+import {
+  JOB_OPTIONS,
+  QUEUE_NAMES,
+  bullPrefix,
+  type BulkStatusJob,
+  type DeadLetter,
+  type DeliverJob,
+  type IngestJob,
+} from './queues.js';
 import { connectRedis, logRedisErrors, type RedisClient, type RedisErrorLog } from './redis.js';
 import { TargetClient, type TargetCallObserver } from './target/client.js';
 import { targetBackoffStrategy, type RetryPolicy } from './target/backoff.js';
@@ -17,7 +25,13 @@ import { startProfileTokenSource } from './target/profile-token.js';
 import type { RefreshableTokenSource } from './target/token-source.js';
 import { hashTag } from './keys.js';
 import { CallPacer } from './target/pacer.js';
-import { CredentialsHold, credentialsHoldKey, probeCredentials, readCredentialsHold, type HoldState } from './target/credentials-hold.js';
+import {
+  CredentialsHold,
+  credentialsHoldKey,
+  probeCredentials,
+  readCredentialsHold,
+  type HoldState,
+} from './target/credentials-hold.js';
 import { createBulkStatusProcessor } from './target/bulk-status.js';
 import { createBulkDeliveryProcessor } from './target/deliver-bulk.js';
 import { createSingleDeliveryProcessor } from './target/deliver-single.js';
@@ -84,28 +98,70 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     maxAgeMs: config.DELIVERY_MAX_AGE_MS,
   };
   const deliverOptions = { ...JOB_OPTIONS.deliver, attempts: retry.maxAttempts };
-  const budgets = createBudgets(redis, config.REDIS_PREFIX, { singlePerDay: config.SINGLE_DAILY_BUDGET, bulkPerMinute: config.BULK_CALLS_PER_MINUTE, bulkWindowMs: config.BULK_CALLS_WINDOW_MS, marginMs: config.TARGET_TIMEOUT_MS });
+  const budgets = createBudgets(redis, config.REDIS_PREFIX, {
+    singlePerDay: config.SINGLE_DAILY_BUDGET,
+    bulkPerMinute: config.BULK_CALLS_PER_MINUTE,
+    bulkWindowMs: config.BULK_CALLS_WINDOW_MS,
+    marginMs: config.TARGET_TIMEOUT_MS,
+  });
   // Before any queue or worker exists, so a token that cannot be had at start leaves only
   // this connection to close. Admin API calls take from the bulk budget (Adobe counts them).
   const delivers = options.roles.includes('deliver');
-  const dispatcher = delivers ? createTargetDispatcher({ connections: config.TARGET_CONNECTIONS, timeoutMs: config.TARGET_TIMEOUT_MS, logger }) : undefined;
-  const tokenSource = dispatcher === undefined ? undefined : await startProfileTokenSource(config, {
-    logger, dispatcher,
-    reserve: (n) => budgets.bulk.reserve(n),
-    claimRegenerate: async () => (await redis.set(`${hashTag(config.REDIS_PREFIX)}:admin-token:regenerate`, String(process.pid), 'PX', REGENERATE_LOCK_MS, 'NX')) === 'OK',
-    ...(options.adobeUrls !== undefined ? { adobeUrls: options.adobeUrls } : {}),
-  }).catch(async (error: unknown) => {
-    await dispatcher.close();
-    await redis.quit();
-    throw error;
-  });
+  const dispatcher = delivers
+    ? createTargetDispatcher({ connections: config.TARGET_CONNECTIONS, timeoutMs: config.TARGET_TIMEOUT_MS, logger })
+    : undefined;
+  const tokenSource =
+    dispatcher === undefined
+      ? undefined
+      : await startProfileTokenSource(config, {
+          logger,
+          dispatcher,
+          reserve: (n) => budgets.bulk.reserve(n),
+          claimRegenerate: async () =>
+            (await redis.set(
+              `${hashTag(config.REDIS_PREFIX)}:admin-token:regenerate`,
+              String(process.pid),
+              'PX',
+              REGENERATE_LOCK_MS,
+              'NX',
+            )) === 'OK',
+          ...(options.adobeUrls !== undefined ? { adobeUrls: options.adobeUrls } : {}),
+        }).catch(async (error: unknown) => {
+          await dispatcher.close();
+          await redis.quit();
+          throw error;
+        });
   const queues = {
-    ingest: new Queue<IngestJob>(QUEUE_NAMES.ingest, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.ingest }),
-    flush: new Queue(QUEUE_NAMES.flush, { connection: redis, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: 100 } }),
-    deliverSingle: new Queue<DeliverJob>(QUEUE_NAMES.deliverSingle, { connection: redis, prefix, defaultJobOptions: deliverOptions }),
-    deliverBulk: new Queue<DeliverJob>(QUEUE_NAMES.deliverBulk, { connection: redis, prefix, defaultJobOptions: deliverOptions }),
-    bulkStatus: new Queue<BulkStatusJob>(QUEUE_NAMES.bulkStatus, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.bulkStatus }),
-    deadLetter: new Queue<DeadLetter>(QUEUE_NAMES.deadLetter, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.deadLetter }),
+    ingest: new Queue<IngestJob>(QUEUE_NAMES.ingest, {
+      connection: redis,
+      prefix,
+      defaultJobOptions: JOB_OPTIONS.ingest,
+    }),
+    flush: new Queue(QUEUE_NAMES.flush, {
+      connection: redis,
+      prefix,
+      defaultJobOptions: { removeOnComplete: true, removeOnFail: 100 },
+    }),
+    deliverSingle: new Queue<DeliverJob>(QUEUE_NAMES.deliverSingle, {
+      connection: redis,
+      prefix,
+      defaultJobOptions: deliverOptions,
+    }),
+    deliverBulk: new Queue<DeliverJob>(QUEUE_NAMES.deliverBulk, {
+      connection: redis,
+      prefix,
+      defaultJobOptions: deliverOptions,
+    }),
+    bulkStatus: new Queue<BulkStatusJob>(QUEUE_NAMES.bulkStatus, {
+      connection: redis,
+      prefix,
+      defaultJobOptions: JOB_OPTIONS.bulkStatus,
+    }),
+    deadLetter: new Queue<DeadLetter>(QUEUE_NAMES.deadLetter, {
+      connection: redis,
+      prefix,
+      defaultJobOptions: JOB_OPTIONS.deadLetter,
+    }),
   };
   for (const queue of Object.values(queues)) queue.on('error', (error) => redisErrors.report(error));
   const store = new VisitorStore(redis, storeSettingsFrom(config));
@@ -122,25 +178,58 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     // run again (the merge knows its batches, a delivery re-reads its claim), while one failed
     // for stalling would strand an ingest batch: so allow many stalls, not BullMQ's one.
     return {
-      connection, prefix, concurrency, settings: { backoffStrategy: targetBackoffStrategy(retry) },
-      lockDuration: config.WORKER_LOCK_MS, stalledInterval: config.WORKER_LOCK_MS, maxStalledCount: 50,
+      connection,
+      prefix,
+      concurrency,
+      settings: { backoffStrategy: targetBackoffStrategy(retry) },
+      lockDuration: config.WORKER_LOCK_MS,
+      stalledInterval: config.WORKER_LOCK_MS,
+      maxStalledCount: 50,
     };
   };
 
   if (options.roles.includes('map')) {
     const mapLogger = logger.child({ role: 'map' });
-    const processor = createMapProcessor({ store, mapping: options.mapping, deadLetters, maxValueLength: config.MAX_VALUE_LENGTH, logger: mapLogger });
-    const mapWorker = new Worker<IngestJob>(QUEUE_NAMES.ingest, processor, workerOptions(QUEUE_NAMES.ingest, config.WORKER_CONCURRENCY));
+    const processor = createMapProcessor({
+      store,
+      mapping: options.mapping,
+      deadLetters,
+      maxValueLength: config.MAX_VALUE_LENGTH,
+      logger: mapLogger,
+    });
+    const mapWorker = new Worker<IngestJob>(
+      QUEUE_NAMES.ingest,
+      processor,
+      workerOptions(QUEUE_NAMES.ingest, config.WORKER_CONCURRENCY),
+    );
     // A batch whose retries are spent (Redis kept failing) becomes a dead letter with its
     // events, so "accepted" always ends in delivered or dead-lettered (P1).
     mapWorker.on('failed', (job, error) => {
       if (job === undefined || job.attemptsMade < (job.opts.attempts ?? 1)) return;
       const at = Date.now();
-      void deadLetters.add({
-        stage: 'map', source: job.data.source, events: job.data.events,
-        error: { class: error.name, code: (error as { code?: string }).code ?? 'MAP_FAILED', message: error.message },
-        attempts: job.attemptsMade, firstAttemptAt: job.timestamp, lastAttemptAt: at,
-      }, `map-failed-${job.id ?? at}`).catch((e: unknown) => jobLogger(mapLogger, job).error({ err: e }, 'could not dead-letter a failed ingest batch; it stays in the failed set'));
+      void deadLetters
+        .add(
+          {
+            stage: 'map',
+            source: job.data.source,
+            events: job.data.events,
+            error: {
+              class: error.name,
+              code: (error as { code?: string }).code ?? 'MAP_FAILED',
+              message: error.message,
+            },
+            attempts: job.attemptsMade,
+            firstAttemptAt: job.timestamp,
+            lastAttemptAt: at,
+          },
+          `map-failed-${job.id ?? at}`,
+        )
+        .catch((e: unknown) =>
+          jobLogger(mapLogger, job).error(
+            { err: e },
+            'could not dead-letter a failed ingest batch; it stays in the failed set',
+          ),
+        );
     });
     workers.push(mapWorker);
   }
@@ -150,7 +239,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     // minute: a claim with a file per identity kind and a status poll each is four calls,
     // so the budget sustains this pace; see bulkPaceMs).
     const flushLogger = logger.child({ role: 'flusher' });
-    const bulkRetryMs = Math.max(1000, Math.floor(config.BULK_CALLS_WINDOW_MS / Math.max(1, config.BULK_CALLS_PER_MINUTE)) * 4);
+    const bulkRetryMs = Math.max(
+      1000,
+      Math.floor(config.BULK_CALLS_WINDOW_MS / Math.max(1, config.BULK_CALLS_PER_MINUTE)) * 4,
+    );
     const flusher = new Flusher({
       store,
       queues,
@@ -170,14 +262,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       const removed = await dlqAdmin.trim(config.DEAD_LETTER_MAX_COUNT, config.DEAD_LETTER_MAX_AGE_MS);
       if (removed > 0) {
         await redis.hincrby(store.keys.stats, 'dead_letters_trimmed', removed);
-        log.warn({ removed, maxCount: config.DEAD_LETTER_MAX_COUNT, maxAgeMs: config.DEAD_LETTER_MAX_AGE_MS }, 'trimmed dead letters past their retention');
+        log.warn(
+          { removed, maxCount: config.DEAD_LETTER_MAX_COUNT, maxAgeMs: config.DEAD_LETTER_MAX_AGE_MS },
+          'trimmed dead letters past their retention',
+        );
       }
       return removed;
     };
     await queues.flush.upsertJobScheduler('flush-due', { every: config.FLUSH_INTERVAL_MS }, { name: 'flush' });
     await queues.flush.upsertJobScheduler('trim-dead-letters', { every: 60_000 }, { name: 'trim-dead-letters' });
     // The Flusher logs with its own (role) logger; the trim job's lines name their job.
-    const flushJob = (job: Job): Promise<unknown> => (job.name === 'trim-dead-letters' ? trimDeadLetters(jobLogger(flushLogger, job)) : flusher.flushOnce());
+    const flushJob = (job: Job): Promise<unknown> =>
+      job.name === 'trim-dead-letters' ? trimDeadLetters(jobLogger(flushLogger, job)) : flusher.flushOnce();
     workers.push(new Worker(QUEUE_NAMES.flush, flushJob, workerOptions(QUEUE_NAMES.flush, 1)));
   }
   if (dispatcher !== undefined) {
@@ -197,24 +293,44 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const hold = new CredentialsHold(redis, config.REDIS_PREFIX, {
       probe: () => probeCredentials(client),
       // Re-read the token file (or ask the Admin API) before each probe round.
-      ...(tokenSource !== undefined ? { refreshToken: () => tokenSource.refresh(), currentToken: () => tokenSource.current() } : {}),
+      ...(tokenSource !== undefined
+        ? { refreshToken: () => tokenSource.refresh(), currentToken: () => tokenSource.current() }
+        : {}),
       logger: logger.child({ role: 'credentials' }),
     });
     hold.start();
     closers.push(() => hold.close());
     const deps = {
-      store, client, deadLetters, budgets, retry, queues, mode: config.DELIVERY_MODE, hold,
-      statusQueue: queues.bulkStatus, statusFirstPollMs: config.BULK_STATUS_POLL_MS, pcIdRoute: config.BULK_PCID_ROUTE,
+      store,
+      client,
+      deadLetters,
+      budgets,
+      retry,
+      queues,
+      mode: config.DELIVERY_MODE,
+      hold,
+      statusQueue: queues.bulkStatus,
+      statusFirstPollMs: config.BULK_STATUS_POLL_MS,
+      pcIdRoute: config.BULK_PCID_ROUTE,
     };
     const single = createSingleDeliveryProcessor({ ...deps, logger: logger.child({ role: 'deliver-single' }) });
     const bulk = createBulkDeliveryProcessor({ ...deps, logger: logger.child({ role: 'deliver-bulk' }) });
-    const status = createBulkStatusProcessor({ ...deps, logger: logger.child({ role: 'bulk-status' }) }, {
-      pollBaseMs: config.BULK_STATUS_POLL_MS,
-      maxPollDelayMs: config.BULK_STATUS_MAX_POLL_MS,
-      maxResubmits: config.BULK_MAX_RESUBMITS,
-      giveUpAfterMs: config.BULK_STATUS_GIVE_UP_MS,
-    });
-    workers.push(new Worker<DeliverJob>(QUEUE_NAMES.deliverSingle, single, workerOptions(QUEUE_NAMES.deliverSingle, config.WORKER_CONCURRENCY)));
+    const status = createBulkStatusProcessor(
+      { ...deps, logger: logger.child({ role: 'bulk-status' }) },
+      {
+        pollBaseMs: config.BULK_STATUS_POLL_MS,
+        maxPollDelayMs: config.BULK_STATUS_MAX_POLL_MS,
+        maxResubmits: config.BULK_MAX_RESUBMITS,
+        giveUpAfterMs: config.BULK_STATUS_GIVE_UP_MS,
+      },
+    );
+    workers.push(
+      new Worker<DeliverJob>(
+        QUEUE_NAMES.deliverSingle,
+        single,
+        workerOptions(QUEUE_NAMES.deliverSingle, config.WORKER_CONCURRENCY),
+      ),
+    );
     workers.push(new Worker<DeliverJob>(QUEUE_NAMES.deliverBulk, bulk, workerOptions(QUEUE_NAMES.deliverBulk, 2)));
     workers.push(new Worker<BulkStatusJob>(QUEUE_NAMES.bulkStatus, status, workerOptions(QUEUE_NAMES.bulkStatus, 4)));
   }
@@ -222,7 +338,18 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     // Errors of the worker's connections come here as well: one log per error, repeats quieted.
     const errors = workerErrors.get(worker.name) ?? redisErrors;
     worker.on('error', (error) => errors.report(error, 'worker error'));
-    worker.on('failed', (job, error) => logger.warn({ queue: worker.name, jobId: job?.id, attempt: job?.attemptsMade, code: (error as { code?: string }).code, error: error.message }, 'job attempt failed'));
+    worker.on('failed', (job, error) =>
+      logger.warn(
+        {
+          queue: worker.name,
+          jobId: job?.id,
+          attempt: job?.attemptsMade,
+          code: (error as { code?: string }).code,
+          error: error.message,
+        },
+        'job attempt failed',
+      ),
+    );
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
@@ -239,7 +366,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       // Active jobs get SHUTDOWN_TIMEOUT_MS to finish; after that the workers stop waiting and
       // those jobs' locks lapse, so another worker redoes them (every step is idempotent).
       const graceful = Promise.all(workers.map((w) => w.close()));
-      const timedOut = await Promise.race([graceful.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), config.SHUTDOWN_TIMEOUT_MS).unref())]);
+      const timedOut = await Promise.race([
+        graceful.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), config.SHUTDOWN_TIMEOUT_MS).unref()),
+      ]);
       if (timedOut) {
         logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'active jobs did not finish in time: handing them back');
         await Promise.all(workers.map((w) => w.close(true)));

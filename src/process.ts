@@ -60,12 +60,20 @@ export async function runProcess(options: ProcessOptions): Promise<void> {
   await lifecycle.trackStartup(startRoles(options, config, mapping, logger, lifecycle));
 }
 
-async function startRoles(options: ProcessOptions, config: Config, mapping: CompiledMapping, logger: Logger, lifecycle: Lifecycle): Promise<void> {
+async function startRoles(
+  options: ProcessOptions,
+  config: Config,
+  mapping: CompiledMapping,
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<void> {
   let targetBaseUrl = config.TARGET_BASE_URL;
   let adobeUrls: { ims: string; admin: string } | undefined;
   if (config.useSimulator && targetBaseUrl === undefined) {
     if (!options.allInOne && options.roles.includes('deliver')) {
-      fail('TARGET_CLIENT_CODE is not set: a stand-alone deliver worker needs it, or TARGET_BASE_URL pointing at a running simulator');
+      fail(
+        'TARGET_CLIENT_CODE is not set: a stand-alone deliver worker needs it, or TARGET_BASE_URL pointing at a running simulator',
+      );
     }
     if (options.allInOne) {
       // The first line says where deliveries go, so nobody mistakes a demo for production.
@@ -74,27 +82,37 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
       // Bulk batches stay incomplete for SIMULATOR_BATCH_PROCESSING_MS (30 s by default): real
       // batches take minutes to hours, and the demo must show a batch being processed.
       const simulator = await startSimulator({
-        clientCode: config.clientCode, port: config.SIMULATOR_PORT, createOnSingleUpdate: 'pcId', batchProcessingMs: config.SIMULATOR_BATCH_PROCESSING_MS,
+        clientCode: config.clientCode,
+        port: config.SIMULATOR_PORT,
+        createOnSingleUpdate: 'pcId',
+        batchProcessingMs: config.SIMULATOR_BATCH_PROCESSING_MS,
         ...simulatorCredentials(config),
       });
       lifecycle.add('simulator', () => simulator.close());
       targetBaseUrl = simulator.url;
       // With IMS credentials, the simulator stands in for Adobe IMS and the Admin API too.
-      if (config.TARGET_IMS_CLIENT_ID !== undefined) adobeUrls = { ims: `${simulator.url}/ims/token/v3`, admin: simulator.url };
+      if (config.TARGET_IMS_CLIENT_ID !== undefined)
+        adobeUrls = { ims: `${simulator.url}/ims/token/v3`, admin: simulator.url };
       logger.info({ url: simulator.url, clientCode: config.clientCode }, 'Target simulator listening');
     }
   }
   // A cluster is never started here: its seeds must be running (the client retries them).
-  const stopRedis = config.REDIS_CLUSTER ? undefined : await ensureRedis(config.REDIS_URL, {
-    allowLocal: config.START_LOCAL_REDIS && config.NODE_ENV !== 'production',
-    dataDir: join(config.DATA_DIR, 'redis'),
-    logger,
-  }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+  const stopRedis = config.REDIS_CLUSTER
+    ? undefined
+    : await ensureRedis(config.REDIS_URL, {
+        allowLocal: config.START_LOCAL_REDIS && config.NODE_ENV !== 'production',
+        dataDir: join(config.DATA_DIR, 'redis'),
+        logger,
+      }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
   if (stopRedis !== undefined) lifecycle.add('private redis-server', stopRedis);
   if (lifecycle.isStopping) return;
   const metrics = new Metrics({ mapping });
   const pipeline = await startPipeline({
-    config, mapping, logger, roles: options.roles, targetBaseUrl: targetBaseUrl ?? '',
+    config,
+    mapping,
+    logger,
+    roles: options.roles,
+    targetBaseUrl: targetBaseUrl ?? '',
     onTargetCall: (endpoint, ms, outcome) => metrics.recordTargetCall(endpoint, ms, outcome),
     ...(adobeUrls !== undefined ? { adobeUrls } : {}),
   }).catch(async (error: unknown) => {
@@ -111,13 +129,24 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
   const http = await buildHttpServer({
     logger,
     bodyLimit: config.INTAKE_BODY_LIMIT_BYTES,
-    plugins: httpPluginsFor({ config, logger, mapping, pipeline, metrics, roles: options.roles, isStopping: () => lifecycle.isStopping }),
+    plugins: httpPluginsFor({
+      config,
+      logger,
+      mapping,
+      pipeline,
+      metrics,
+      roles: options.roles,
+      isStopping: () => lifecycle.isStopping,
+    }),
   });
   // Added last, closed first: stop taking requests before the workers wind down.
   lifecycle.add('http', () => http.close());
   const address = await listen(http, config.PORT, config.HOST);
   logger.info({ address }, 'HTTP listening');
-  logger.info({ roles: options.roles, prefix: config.REDIS_PREFIX, deliveryMode: config.DELIVERY_MODE }, 'target-ingest running');
+  logger.info(
+    { roles: options.roles, prefix: config.REDIS_PREFIX, deliveryMode: config.DELIVERY_MODE },
+    'target-ingest running',
+  );
 }
 
 /**
@@ -127,9 +156,19 @@ async function startRoles(options: ProcessOptions, config: Config, mapping: Comp
  * TARGET_IMS_CLIENT_ID/SECRET it accepts those at its IMS and Admin API stand-ins and
  * requires a token of its own, which the pipeline reads from there.
  */
-function simulatorCredentials(config: Config): { authToken?: string; imsClientId?: string; imsClientSecret?: string; adminTenant?: string } {
+function simulatorCredentials(config: Config): {
+  authToken?: string;
+  imsClientId?: string;
+  imsClientSecret?: string;
+  adminTenant?: string;
+} {
   if (config.TARGET_IMS_CLIENT_ID !== undefined && config.TARGET_IMS_CLIENT_SECRET !== undefined) {
-    return { authToken: randomBytes(24).toString('base64url'), imsClientId: config.TARGET_IMS_CLIENT_ID, imsClientSecret: config.TARGET_IMS_CLIENT_SECRET, adminTenant: config.TARGET_ADMIN_TENANT };
+    return {
+      authToken: randomBytes(24).toString('base64url'),
+      imsClientId: config.TARGET_IMS_CLIENT_ID,
+      imsClientSecret: config.TARGET_IMS_CLIENT_SECRET,
+      adminTenant: config.TARGET_ADMIN_TENANT,
+    };
   }
   if (config.TARGET_AUTH_TOKEN !== undefined) return { authToken: config.TARGET_AUTH_TOKEN };
   if (config.TARGET_AUTH_TOKEN_FILE === undefined) return {};

@@ -21,7 +21,8 @@ export interface RedisTarget {
  * so writes resume once it is back.
  */
 export function connectRedis(target: RedisTarget | string, extra: RedisOptions = {}): RedisClient {
-  const { REDIS_URL: url, REDIS_CLUSTER: cluster } = typeof target === 'string' ? { REDIS_URL: target, REDIS_CLUSTER: false } : target;
+  const { REDIS_URL: url, REDIS_CLUSTER: cluster } =
+    typeof target === 'string' ? { REDIS_URL: target, REDIS_CLUSTER: false } : target;
   const options: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, ...extra };
   if (!cluster) return new Redis(url, options);
   const seeds = redisSeeds(url).map((seed) => new URL(seed));
@@ -36,7 +37,9 @@ export function connectRedis(target: RedisTarget | string, extra: RedisOptions =
     retryDelayOnFailover: 200,
     retryDelayOnTryAgain: 200,
     // Managed clusters behind TLS announce names the certificate holds: resolve nothing.
-    ...(tls ? { dnsLookup: (address: string, done: (error: null, address: string) => void) => done(null, address) } : {}),
+    ...(tls
+      ? { dnsLookup: (address: string, done: (error: null, address: string) => void) => done(null, address) }
+      : {}),
     redisOptions: {
       ...options,
       ...(first.username !== '' ? { username: decodeURIComponent(first.username) } : {}),
@@ -44,7 +47,10 @@ export function connectRedis(target: RedisTarget | string, extra: RedisOptions =
       ...(tls ? { tls: {} } : {}),
     },
   };
-  return new Cluster(seeds.map((seed) => ({ host: seed.hostname, port: seed.port === '' ? 6379 : Number(seed.port) })), clusterOptions);
+  return new Cluster(
+    seeds.map((seed) => ({ host: seed.hostname, port: seed.port === '' ? 6379 : Number(seed.port) })),
+    clusterOptions,
+  );
 }
 
 /** The first seed of REDIS_URL: what probes and messages use. */
@@ -54,7 +60,12 @@ export function firstRedisUrl(url: string): string {
 
 /** True when something answers PING at `url` within a short time. */
 export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+  });
   probe.on('error', () => undefined);
   try {
     await probe.connect();
@@ -76,29 +87,53 @@ export class RedisUnavailableError extends Error {
  * private `redis-server` (append-only, noeviction) on the URL's port with its data under
  * `dataDir`, and returns a function that stops it.
  */
-export async function ensureRedis(url: string, opts: { allowLocal: boolean; dataDir: string; logger: Logger }): Promise<(() => Promise<void>) | undefined> {
+export async function ensureRedis(
+  url: string,
+  opts: { allowLocal: boolean; dataDir: string; logger: Logger },
+): Promise<(() => Promise<void>) | undefined> {
   if (await redisAnswers(url)) return undefined;
   const parsed = new URL(url);
   const local = ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(parsed.hostname);
-  const hint = 'install one (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or point REDIS_URL at a running Redis 7';
+  const hint =
+    'install one (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or point REDIS_URL at a running Redis 7';
   if (!opts.allowLocal || !local) throw new RedisUnavailableError(`no Redis answers at ${parsed.host}; ${hint}`);
   mkdirSync(opts.dataDir, { recursive: true });
   const port = parsed.port === '' ? '6379' : parsed.port;
-  const child = spawn('redis-server', [
-    '--port', port, '--bind', '127.0.0.1', '--dir', opts.dataDir,
-    '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction',
-  ], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      port,
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      opts.dataDir,
+      '--appendonly',
+      'yes',
+      '--save',
+      '',
+      '--maxmemory-policy',
+      'noeviction',
+    ],
+    { stdio: 'ignore' },
+  );
   const failed = await new Promise<Error | undefined>((resolve) => {
     child.once('error', (error) => resolve(error));
     child.once('spawn', () => resolve(undefined));
   });
-  if (failed !== undefined) throw new RedisUnavailableError(`no Redis answers at ${parsed.host} and redis-server could not be started (${failed.message}); ${hint}`);
+  if (failed !== undefined)
+    throw new RedisUnavailableError(
+      `no Redis answers at ${parsed.host} and redis-server could not be started (${failed.message}); ${hint}`,
+    );
   for (let i = 0; i < 100 && !(await redisAnswers(url, 200)); i += 1) await new Promise((r) => setTimeout(r, 100));
   if (!(await redisAnswers(url))) {
     child.kill('SIGKILL');
     throw new RedisUnavailableError(`started redis-server on port ${port} but it does not answer; ${hint}`);
   }
-  opts.logger.warn({ port, dataDir: opts.dataDir }, 'no Redis was running: started a private redis-server (append-only) for this process');
+  opts.logger.warn(
+    { port, dataDir: opts.dataDir },
+    'no Redis was running: started a private redis-server (append-only) for this process',
+  );
   return async () => {
     if (child.exitCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
@@ -128,11 +163,15 @@ export async function checkRedisSettings(redis: RedisClient): Promise<RedisSetti
     report.maxmemoryPolicy = policy;
     report.appendonly = aof;
   } catch {
-    report.problems.push('could not read maxmemory-policy and appendonly (CONFIG GET refused): make sure they are noeviction and yes');
+    report.problems.push(
+      'could not read maxmemory-policy and appendonly (CONFIG GET refused): make sure they are noeviction and yes',
+    );
     return report;
   }
   if (report.maxmemoryPolicy !== 'noeviction') {
-    report.problems.push(`maxmemory-policy is ${report.maxmemoryPolicy ?? 'unknown'}: Redis may evict accepted events and visitor state under memory pressure; set maxmemory-policy noeviction`);
+    report.problems.push(
+      `maxmemory-policy is ${report.maxmemoryPolicy ?? 'unknown'}: Redis may evict accepted events and visitor state under memory pressure; set maxmemory-policy noeviction`,
+    );
   }
   if (report.appendonly !== 'yes') {
     report.problems.push('appendonly is off: a Redis restart loses every accepted event it held; set appendonly yes');
@@ -176,7 +215,10 @@ export function logRedisErrors(client: RedisClient, logger: Logger, connection: 
       return;
     }
     lastLogged.set(key, { at: now, repeated: 0 });
-    logger.error({ err: error, connection, ...(last !== undefined ? { repeatedSinceLastLogged: last.repeated } : {}) }, message);
+    logger.error(
+      { err: error, connection, ...(last !== undefined ? { repeatedSinceLastLogged: last.repeated } : {}) },
+      message,
+    );
   };
   client.on('error', (error: unknown) => report(error));
   client.on('ready', () => {

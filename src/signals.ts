@@ -84,7 +84,11 @@ export class Lifecycle {
     this.stopping = true;
     this.logger.info({ reason, deadlineMs: this.deadlineMs }, 'shutting down: finishing active jobs');
     // `left[0]` is the part closing now; once the deadline passes, the loop closes nothing more.
-    const progress: { startedUp: boolean; left: Closer[]; abandoned: boolean } = { startedUp: false, left: [], abandoned: false };
+    const progress: { startedUp: boolean; left: Closer[]; abandoned: boolean } = {
+      startedUp: false,
+      left: [],
+      abandoned: false,
+    };
     const orderly = (async (): Promise<boolean> => {
       await this.started;
       progress.startedUp = true;
@@ -103,7 +107,9 @@ export class Lifecycle {
     })();
     let timer: NodeJS.Timeout | undefined;
     // Not unref'd: a close waiting on nothing the event loop holds must not end the process with 0.
-    const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), this.deadlineMs); });
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), this.deadlineMs);
+    });
     const outcome = await Promise.race([orderly, deadline]);
     clearTimeout(timer);
     if (outcome !== 'deadline') {
@@ -134,14 +140,21 @@ interface Closer {
 async function closeLeftovers(parts: readonly Closer[], logger: Logger): Promise<void> {
   if (parts.length === 0) return;
   let timer: NodeJS.Timeout | undefined;
-  const closing = Promise.all(parts.map(async ({ name, close }) => {
-    try {
-      await close();
-    } catch (error) {
-      logger.error({ err: error, part: name }, 'could not close cleanly');
-    }
-  }));
-  await Promise.race([closing, new Promise((resolve) => { timer = setTimeout(resolve, LEFTOVER_CLOSE_MS); })]);
+  const closing = Promise.all(
+    parts.map(async ({ name, close }) => {
+      try {
+        await close();
+      } catch (error) {
+        logger.error({ err: error, part: name }, 'could not close cleanly');
+      }
+    }),
+  );
+  await Promise.race([
+    closing,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, LEFTOVER_CLOSE_MS);
+    }),
+  ]);
   clearTimeout(timer);
 }
 

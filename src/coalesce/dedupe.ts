@@ -24,7 +24,12 @@ export class IntakeMarks {
   private readonly redis: RedisClient & StoreCommands;
   private readonly shards: ReadonlyArray<ReturnType<typeof storeKeys>>;
 
-  constructor(redis: RedisClient, prefix: string, private readonly windowMs: number, shards = 1) {
+  constructor(
+    redis: RedisClient,
+    prefix: string,
+    private readonly windowMs: number,
+    shards = 1,
+  ) {
     this.redis = withStoreCommands(redis);
     this.shards = Array.from({ length: shards }, (_, k) => storeKeys(prefix, k, shards));
   }
@@ -40,13 +45,17 @@ export class IntakeMarks {
     if (refs.length === 0) return [];
     const out = new Array<boolean>(refs.length).fill(false);
     const generation = markerGeneration(now, this.windowMs);
-    await Promise.all([...groupByShard(refs, (r) => r.vk, this.shards.length)].map(async ([shard, group]) => {
-      const keys = this.keysOf(shard);
-      const args = [keys.due, keys.root, String(generation)];
-      for (const { item } of group) args.push(String(markerBucket(source, item.id)), markerField(source, item.id));
-      const seen = await this.redis.tiMarksSeen(...args);
-      group.forEach((g, i) => { out[g.index] = seen[i] === 1; });
-    }));
+    await Promise.all(
+      [...groupByShard(refs, (r) => r.vk, this.shards.length)].map(async ([shard, group]) => {
+        const keys = this.keysOf(shard);
+        const args = [keys.due, keys.root, String(generation)];
+        for (const { item } of group) args.push(String(markerBucket(source, item.id)), markerField(source, item.id));
+        const seen = await this.redis.tiMarksSeen(...args);
+        group.forEach((g, i) => {
+          out[g.index] = seen[i] === 1;
+        });
+      }),
+    );
     return out;
   }
 
@@ -54,15 +63,21 @@ export class IntakeMarks {
   async markTaken(source: string, refs: readonly MarkRef[], now = Date.now()): Promise<void> {
     if (refs.length === 0) return;
     const generation = markerGeneration(now, this.windowMs);
-    await Promise.all([...groupByShard(refs, (r) => r.vk, this.shards.length)].map(async ([shard, group]) => {
-      const keys = this.keysOf(shard);
-      const args = [keys.due, keys.root, String(generation)];
-      for (const { item } of group) {
-        const bucket = markerBucket(source, item.id);
-        // A TTL relative to this process's clock, as the merge gives it.
-        args.push(String(bucket), markerField(source, item.id), String(markerExpiresAt(generation, bucket, this.windowMs) - now));
-      }
-      await this.redis.tiMarksTake(...args);
-    }));
+    await Promise.all(
+      [...groupByShard(refs, (r) => r.vk, this.shards.length)].map(async ([shard, group]) => {
+        const keys = this.keysOf(shard);
+        const args = [keys.due, keys.root, String(generation)];
+        for (const { item } of group) {
+          const bucket = markerBucket(source, item.id);
+          // A TTL relative to this process's clock, as the merge gives it.
+          args.push(
+            String(bucket),
+            markerField(source, item.id),
+            String(markerExpiresAt(generation, bucket, this.windowMs) - now),
+          );
+        }
+        await this.redis.tiMarksTake(...args);
+      }),
+    );
   }
 }

@@ -100,7 +100,8 @@ export class Flusher {
       this.nextShard = (first + 1) % shards;
       for (let j = 0; j < shards && visitors.length < size; j += 1) {
         const shard = (first + j) % shards;
-        if ((dues[shard] ?? 0) > 0) visitors.push(...(await this.deps.store.claimDue(claimId, size - visitors.length, now, shard)));
+        if ((dues[shard] ?? 0) > 0)
+          visitors.push(...(await this.deps.store.claimDue(claimId, size - visitors.length, now, shard)));
       }
       if (visitors.length === 0) {
         // Every due visitor was held by an earlier delivery: the pass bought nothing.
@@ -126,7 +127,12 @@ export class Flusher {
       this.deps.queues.deliverBulk.getJobCountByTypes(...states),
       this.deps.queues.bulkStatus.getJobCountByTypes(...states),
     ]);
-    return { used: budget.used, limit: this.deps.bulkBudget.settings.limit, claimsInFlight: submitting + polling, paused: budget.pausedForMs > 0 };
+    return {
+      used: budget.used,
+      limit: this.deps.bulkBudget.settings.limit,
+      claimsInFlight: submitting + polling,
+      paused: budget.pausedForMs > 0,
+    };
   }
 
   /** How long a pass for a bulk file that is not full closes the pacer's gate. */
@@ -148,7 +154,12 @@ export class Flusher {
    * `bulkFull`: no bulk claim may start now, so the size of the claim says nothing (a
    * single-size claim of a large backlog): each visitor goes by its own route.
    */
-  private async dispatch(claimId: string, vks: string[], allBulk: boolean, bulkFull = false): Promise<{ single: number; bulk: number }> {
+  private async dispatch(
+    claimId: string,
+    vks: string[],
+    allBulk: boolean,
+    bulkFull = false,
+  ): Promise<{ single: number; bulk: number }> {
     let routes: Array<'single' | 'bulk'>;
     if (allBulk) {
       routes = vks.map(() => 'bulk');
@@ -168,21 +179,29 @@ export class Flusher {
       // bulk budget, and for its turn at the pacer, rather than spending a bulk call on a
       // handful of rows: the visitors it hands back gather with the next ones.
       const load = await this.bulkLoad();
-      const waitMs = !this.hasBulkRoom(load) ? this.deps.bulkRetryMs : (await this.deps.bulkPacer.tryPass(this.paceMs(load))).retryInMs;
+      const waitMs = !this.hasBulkRoom(load)
+        ? this.deps.bulkRetryMs
+        : (await this.deps.bulkPacer.tryPass(this.paceMs(load))).retryInMs;
       if (waitMs > 0) {
         await this.deps.store.unclaim(claimId, bulk, Date.now() + waitMs);
         bulk = [];
       }
     }
-    if (single.length > 0) await this.deps.queues.deliverSingle.add('deliver', { claimId, visitors: single }, { jobId: claimId });
-    if (bulk.length > 0) await this.deps.queues.deliverBulk.add('deliver', { claimId, visitors: bulk }, { jobId: claimId });
+    if (single.length > 0)
+      await this.deps.queues.deliverSingle.add('deliver', { claimId, visitors: single }, { jobId: claimId });
+    if (bulk.length > 0)
+      await this.deps.queues.deliverBulk.add('deliver', { claimId, visitors: bulk }, { jobId: claimId });
     return { single: single.length, bulk: bulk.length };
   }
 
   /** Is any job of this claim still going to run (delivery, bulk delivery or status polling)? */
   private async claimAlive(claimId: string): Promise<string> {
     if (claimId === '') return 'unknown';
-    for (const queue of [this.deps.queues.deliverSingle, this.deps.queues.deliverBulk, this.deps.queues.bulkStatus] as Queue[]) {
+    for (const queue of [
+      this.deps.queues.deliverSingle,
+      this.deps.queues.deliverBulk,
+      this.deps.queues.bulkStatus,
+    ] as Queue[]) {
       const state = await queue.getJobState(claimId);
       if (LIVE_STATES.has(state)) return state;
     }
@@ -207,7 +226,10 @@ export class Flusher {
       if (!alive && moved.length > 0) {
         await this.dispatch(newClaim, moved, this.deps.mode === 'bulk');
         reissued += moved.length;
-        this.deps.logger.warn({ oldClaim, newClaim, visitors: moved.length }, 'claim lease expired without a live delivery job: reissued');
+        this.deps.logger.warn(
+          { oldClaim, newClaim, visitors: moved.length },
+          'claim lease expired without a live delivery job: reissued',
+        );
       }
     }
     return reissued;

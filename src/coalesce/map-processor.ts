@@ -35,11 +35,20 @@ export function createMapProcessor(deps: MapDeps) {
         valid.push(checked.event);
       } else {
         summary.invalid += 1;
-        await deps.deadLetters.add(invalidInputLetter('map', source, raw, checked.errors, Date.now()), `map-${job.id ?? 'x'}-${index}`);
+        await deps.deadLetters.add(
+          invalidInputLetter('map', source, raw, checked.errors, Date.now()),
+          `map-${job.id ?? 'x'}-${index}`,
+        );
       }
     }
     // Job ids restart after a queue is obliterated; with the creation time they stay unique.
-    const outcomes = await deps.store.merge(source, valid, Date.now(), `${job.id ?? ''}@${job.timestamp}`, job.timestamp);
+    const outcomes = await deps.store.merge(
+      source,
+      valid,
+      Date.now(),
+      `${job.id ?? ''}@${job.timestamp}`,
+      job.timestamp,
+    );
     for (const outcome of outcomes) summary[outcome] += 1;
     log.debug({ source, events: events.length, ...summary }, 'merged batch');
     return summary;

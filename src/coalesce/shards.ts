@@ -69,7 +69,11 @@ export function shardTag(prefix: string, shard: number, shards: number): string 
 }
 
 /** Groups items by the shard of their visitor key, keeping input order within a shard. */
-export function groupByShard<T>(items: readonly T[], vkOf: (item: T) => string, shards: number): Map<number, Array<{ item: T; index: number }>> {
+export function groupByShard<T>(
+  items: readonly T[],
+  vkOf: (item: T) => string,
+  shards: number,
+): Map<number, Array<{ item: T; index: number }>> {
   const groups = new Map<number, Array<{ item: T; index: number }>>();
   items.forEach((item, index) => {
     const shard = shardOf(vkOf(item), shards);

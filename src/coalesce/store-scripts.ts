@@ -1,5 +1,17 @@
 import type { RedisClient } from '../redis.js';
-import { ACK_DELIVERED, CLAIM_DUE, EXPIRED_LEASES, MARKS_SEEN, MARKS_TAKE, MERGE_EVENTS, RELEASE_CLAIM, RENEW_LEASE, RESTORE_VALUES, SNAPSHOT_CLAIM, UNCLAIM } from './lua.js';
+import {
+  ACK_DELIVERED,
+  CLAIM_DUE,
+  EXPIRED_LEASES,
+  MARKS_SEEN,
+  MARKS_TAKE,
+  MERGE_EVENTS,
+  RELEASE_CLAIM,
+  RENEW_LEASE,
+  RESTORE_VALUES,
+  SNAPSHOT_CLAIM,
+  UNCLAIM,
+} from './lua.js';
 
 /** The store's Lua scripts as commands; each declares one key, the due index of its shard. */
 export interface StoreCommands {

@@ -29,7 +29,18 @@ export interface StoreSettings {
 }
 
 /** The store settings a process reads from its config. */
-export function storeSettingsFrom(config: Pick<Config, 'REDIS_PREFIX' | 'COALESCE_WINDOW_MS' | 'DEDUPE_WINDOW_MS' | 'DELIVERED_RETENTION_MS' | 'CLAIM_LEASE_MS' | 'REDIS_SHARDS' | 'TARGET_PROFILE_LIFETIME_DAYS'>): StoreSettings {
+export function storeSettingsFrom(
+  config: Pick<
+    Config,
+    | 'REDIS_PREFIX'
+    | 'COALESCE_WINDOW_MS'
+    | 'DEDUPE_WINDOW_MS'
+    | 'DELIVERED_RETENTION_MS'
+    | 'CLAIM_LEASE_MS'
+    | 'REDIS_SHARDS'
+    | 'TARGET_PROFILE_LIFETIME_DAYS'
+  >,
+): StoreSettings {
   return {
     prefix: config.REDIS_PREFIX,
     coalesceWindowMs: config.COALESCE_WINDOW_MS,
@@ -73,7 +84,10 @@ export class VisitorStore {
   /** Keys of shard 0 (with one shard: the whole store, under `{prefix}`). */
   readonly keys: ShardKeys;
 
-  constructor(redis: RedisClient, readonly settings: StoreSettings) {
+  constructor(
+    redis: RedisClient,
+    readonly settings: StoreSettings,
+  ) {
     this.redis = withStoreCommands(redis);
     const count = settings.shards ?? 1;
     this.shards = Array.from({ length: count }, (_, k) => storeKeys(settings.prefix, k, count));
@@ -92,12 +106,22 @@ export class VisitorStore {
   }
 
   /** Runs `call` once per shard that holds some of `vks` (in parallel); results in input order. */
-  private async perShard<R>(vks: readonly string[], call: (keys: ShardKeys, vks: string[]) => Promise<readonly R[]>): Promise<R[]> {
+  private async perShard<R>(
+    vks: readonly string[],
+    call: (keys: ShardKeys, vks: string[]) => Promise<readonly R[]>,
+  ): Promise<R[]> {
     const out = new Array<R>(vks.length);
-    await Promise.all([...groupByShard(vks, (vk) => vk, this.shards.length)].map(async ([k, group]) => {
-      const results = await call(this.shard(k), group.map((g) => g.item));
-      group.forEach((g, i) => { out[g.index] = results[i] as R; });
-    }));
+    await Promise.all(
+      [...groupByShard(vks, (vk) => vk, this.shards.length)].map(async ([k, group]) => {
+        const results = await call(
+          this.shard(k),
+          group.map((g) => g.item),
+        );
+        group.forEach((g, i) => {
+          out[g.index] = results[i] as R;
+        });
+      }),
+    );
     return out;
   }
 
@@ -107,27 +131,52 @@ export class VisitorStore {
    * none) makes a second merge of the same batch a no-op that reports every event as
    * `replayed`: each shard remembers its part of the batch.
    */
-  async merge(source: string, events: readonly ValidEvent[], now = Date.now(), batchId = '', receivedAt = now): Promise<MergeOutcome[]> {
+  async merge(
+    source: string,
+    events: readonly ValidEvent[],
+    now = Date.now(),
+    batchId = '',
+    receivedAt = now,
+  ): Promise<MergeOutcome[]> {
     if (events.length === 0) return [];
     const out = new Array<MergeOutcome>(events.length);
     const groups = groupByShard(events, (event) => visitorKey(event.visitor), this.shards.length);
     const generation = markerGeneration(now, this.settings.dedupeWindowMs);
-    await Promise.all([...groups].map(async ([k, group]) => {
-      const keys = this.shard(k);
-      const args: string[] = [
-        keys.due, keys.root, source, String(now), String(this.settings.dedupeWindowMs),
-        String(this.settings.coalesceWindowMs), batchId, String(group.length), String(receivedAt), String(generation),
-      ];
-      for (const { item: event } of group) {
-        const entries = Object.entries(event.attributes);
-        const bucket = markerBucket(source, event.id);
-        const ttl = markerExpiresAt(generation, bucket, this.settings.dedupeWindowMs) - now;
-        args.push(visitorKey(event.visitor), event.id, String(bucket), String(ttl), stamp(event.occurredAtMs, event.id), String(entries.length));
-        for (const [name, value] of entries) args.push(name, value);
-      }
-      const codes = await this.redis.tiMerge(...args);
-      group.forEach((g, i) => { out[g.index] = OUTCOMES[codes[i] ?? 1] ?? 'applied'; });
-    }));
+    await Promise.all(
+      [...groups].map(async ([k, group]) => {
+        const keys = this.shard(k);
+        const args: string[] = [
+          keys.due,
+          keys.root,
+          source,
+          String(now),
+          String(this.settings.dedupeWindowMs),
+          String(this.settings.coalesceWindowMs),
+          batchId,
+          String(group.length),
+          String(receivedAt),
+          String(generation),
+        ];
+        for (const { item: event } of group) {
+          const entries = Object.entries(event.attributes);
+          const bucket = markerBucket(source, event.id);
+          const ttl = markerExpiresAt(generation, bucket, this.settings.dedupeWindowMs) - now;
+          args.push(
+            visitorKey(event.visitor),
+            event.id,
+            String(bucket),
+            String(ttl),
+            stamp(event.occurredAtMs, event.id),
+            String(entries.length),
+          );
+          for (const [name, value] of entries) args.push(name, value);
+        }
+        const codes = await this.redis.tiMerge(...args);
+        group.forEach((g, i) => {
+          out[g.index] = OUTCOMES[codes[i] ?? 1] ?? 'applied';
+        });
+      }),
+    );
     return out;
   }
 
@@ -140,7 +189,14 @@ export class VisitorStore {
     const out: string[] = [];
     while (out.length < limit) {
       const want = Math.min(SCRIPT_CHUNK, limit - out.length);
-      const got = await this.redis.tiClaim(keys.due, keys.root, String(now), String(want), String(this.settings.leaseMs), claimId);
+      const got = await this.redis.tiClaim(
+        keys.due,
+        keys.root,
+        String(now),
+        String(want),
+        String(this.settings.leaseMs),
+        claimId,
+      );
       out.push(...got);
       // Fewer than asked: nothing more is due, or the call's scan met too many held visitors.
       if (got.length < want) break;
@@ -152,7 +208,12 @@ export class VisitorStore {
    * Newest values to send for each visitor still held by this claim (others are left out).
    * `freeze` (bulk): from now on this claim's values stay as returned, see SNAPSHOT_CLAIM.
    */
-  async snapshot(claimId: string, vks: readonly string[], now = Date.now(), options: { freeze?: boolean } = {}): Promise<VisitorSnapshot[]> {
+  async snapshot(
+    claimId: string,
+    vks: readonly string[],
+    now = Date.now(),
+    options: { freeze?: boolean } = {},
+  ): Promise<VisitorSnapshot[]> {
     if (vks.length === 0) return [];
     const freeze = options.freeze === true ? '1' : '0';
     const rows = await this.perShard(vks, async (keys, group) => {
@@ -160,7 +221,17 @@ export class VisitorStore {
       // clients between them.
       const flat: string[][] = [];
       for (let i = 0; i < group.length; i += SCRIPT_CHUNK) {
-        flat.push(...(await this.redis.tiSnapshot(keys.due, keys.root, claimId, String(now), String(this.settings.leaseMs), freeze, ...group.slice(i, i + SCRIPT_CHUNK))));
+        flat.push(
+          ...(await this.redis.tiSnapshot(
+            keys.due,
+            keys.root,
+            claimId,
+            String(now),
+            String(this.settings.leaseMs),
+            freeze,
+            ...group.slice(i, i + SCRIPT_CHUNK),
+          )),
+        );
       }
       return flat;
     });
@@ -183,19 +254,30 @@ export class VisitorStore {
    * `ack` for many visitors (a complete bulk batch): one pipeline per shard and chunk of
    * ACK_CHUNK visitors instead of a round trip each. Results in input order.
    */
-  async ackMany(claimId: string, snapshots: readonly VisitorSnapshot[], now = Date.now(), created = false): Promise<AckOutcome[]> {
+  async ackMany(
+    claimId: string,
+    snapshots: readonly VisitorSnapshot[],
+    now = Date.now(),
+    created = false,
+  ): Promise<AckOutcome[]> {
     const out: AckOutcome[] = [];
     for (let i = 0; i < snapshots.length; i += ACK_CHUNK) {
       const chunk = snapshots.slice(i, i + ACK_CHUNK);
-      const codes = await this.perShard(chunk.map((s) => s.vk), async (_keys, group) => {
-        const bySnapshot = new Map(chunk.map((s) => [s.vk, s]));
-        const pipeline = this.redis.pipeline() as unknown as { tiAck(...args: string[]): unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
-        for (const vk of group) {
-          const snapshot = bySnapshot.get(vk);
-          if (snapshot !== undefined) pipeline.tiAck(...this.ackArgs(claimId, snapshot, now, created));
-        }
-        return settled<number>(await pipeline.exec());
-      });
+      const codes = await this.perShard(
+        chunk.map((s) => s.vk),
+        async (_keys, group) => {
+          const bySnapshot = new Map(chunk.map((s) => [s.vk, s]));
+          const pipeline = this.redis.pipeline() as unknown as {
+            tiAck(...args: string[]): unknown;
+            exec(): Promise<Array<[Error | null, unknown]> | null>;
+          };
+          for (const vk of group) {
+            const snapshot = bySnapshot.get(vk);
+            if (snapshot !== undefined) pipeline.tiAck(...this.ackArgs(claimId, snapshot, now, created));
+          }
+          return settled<number>(await pipeline.exec());
+        },
+      );
       out.push(...codes.map(ackOutcome));
     }
     return out;
@@ -203,7 +285,15 @@ export class VisitorStore {
 
   private ackArgs(claimId: string, snapshot: VisitorSnapshot, now: number, created: boolean): string[] {
     const keys = this.keysOf(snapshot.vk);
-    const args = [keys.due, keys.root, claimId, String(now), String(this.settings.deliveredRetentionMs), snapshot.vk, created ? '1' : '0'];
+    const args = [
+      keys.due,
+      keys.root,
+      claimId,
+      String(now),
+      String(this.settings.deliveredRetentionMs),
+      snapshot.vk,
+      created ? '1' : '0',
+    ];
     for (const [name, update] of snapshot.attributes) args.push(name, update.stamp, update.value);
     return args;
   }
@@ -215,7 +305,13 @@ export class VisitorStore {
    * carried (others stay in flight). Returns the visitors done and those with values left
    * (`more`: values the batch did not carry, or none of ours any more are left out).
    */
-  async ackInFlight(claimId: string, vks: readonly string[], now = Date.now(), sent: (snapshot: VisitorSnapshot) => VisitorSnapshot = (s) => s, created = false): Promise<{ done: number; more: string[] }> {
+  async ackInFlight(
+    claimId: string,
+    vks: readonly string[],
+    now = Date.now(),
+    sent: (snapshot: VisitorSnapshot) => VisitorSnapshot = (s) => s,
+    created = false,
+  ): Promise<{ done: number; more: string[] }> {
     let done = 0;
     const more: string[] = [];
     for (let i = 0; i < vks.length; i += ACK_CHUNK) {
@@ -235,7 +331,11 @@ export class VisitorStore {
    * `withDelivered`, each snapshot also carries the visitor's delivered values (a resubmitted
    * v2 row carries them again).
    */
-  async readInFlight(claimId: string, vks: readonly string[], options: { withDelivered?: boolean } = {}): Promise<VisitorSnapshot[]> {
+  async readInFlight(
+    claimId: string,
+    vks: readonly string[],
+    options: { withDelivered?: boolean } = {},
+  ): Promise<VisitorSnapshot[]> {
     if (vks.length === 0) return [];
     const withDelivered = options.withDelivered === true;
     // One pipeline per shard: a cluster pipeline must not mix slots.
@@ -255,7 +355,8 @@ export class VisitorStore {
       const vk = vks[index];
       if (vk === undefined || fields._claim !== claimId) return;
       const flat: string[] = Object.entries(fields).flat();
-      for (const [field, value] of Object.entries(delivered)) if (field.startsWith('v:')) flat.push(`d:${field.slice(2)}`, value);
+      for (const [field, value] of Object.entries(delivered))
+        if (field.startsWith('v:')) flat.push(`d:${field.slice(2)}`, value);
       out.push(snapshotOf(vk, flat));
     });
     return out;
@@ -308,20 +409,24 @@ export class VisitorStore {
   /** Lets go of visitors whose values were dead-lettered. */
   async release(claimId: string, vks: readonly string[], now = Date.now()): Promise<number> {
     if (vks.length === 0) return 0;
-    const counts = await Promise.all([...groupByShard(vks, (vk) => vk, this.shards.length)].map(([k, group]) => {
-      const keys = this.shard(k);
-      return this.redis.tiRelease(keys.due, keys.root, claimId, String(now), ...group.map((g) => g.item));
-    }));
+    const counts = await Promise.all(
+      [...groupByShard(vks, (vk) => vk, this.shards.length)].map(([k, group]) => {
+        const keys = this.shard(k);
+        return this.redis.tiRelease(keys.due, keys.root, claimId, String(now), ...group.map((g) => g.item));
+      }),
+    );
     return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Gives claimed visitors back, values and all, due again at `dueAt` (nothing was sent). */
   async unclaim(claimId: string, vks: readonly string[], dueAt: number): Promise<number> {
     if (vks.length === 0) return 0;
-    const counts = await Promise.all([...groupByShard(vks, (vk) => vk, this.shards.length)].map(([k, group]) => {
-      const keys = this.shard(k);
-      return this.redis.tiUnclaim(keys.due, keys.root, claimId, String(dueAt), ...group.map((g) => g.item));
-    }));
+    const counts = await Promise.all(
+      [...groupByShard(vks, (vk) => vk, this.shards.length)].map(([k, group]) => {
+        const keys = this.shard(k);
+        return this.redis.tiUnclaim(keys.due, keys.root, claimId, String(dueAt), ...group.map((g) => g.item));
+      }),
+    );
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -340,9 +445,26 @@ export class VisitorStore {
    * lets the new claim fold in newer values again (a bulk claim's frozen values handed to
    * single delivery).
    */
-  async renewLease(vk: string, oldClaim: string, newClaim: string, now = Date.now(), options: { thaw?: boolean } = {}): Promise<boolean> {
+  async renewLease(
+    vk: string,
+    oldClaim: string,
+    newClaim: string,
+    now = Date.now(),
+    options: { thaw?: boolean } = {},
+  ): Promise<boolean> {
     const keys = this.keysOf(vk);
-    return (await this.redis.tiRenew(keys.due, keys.root, vk, oldClaim, newClaim, String(now), String(this.settings.leaseMs), options.thaw === true ? '1' : '0')) === 1;
+    return (
+      (await this.redis.tiRenew(
+        keys.due,
+        keys.root,
+        vk,
+        oldClaim,
+        newClaim,
+        String(now),
+        String(this.settings.leaseMs),
+        options.thaw === true ? '1' : '0',
+      )) === 1
+    );
   }
 
   /** Counters kept by the merge script, summed over shards: `events_` applied, duplicate, late_dropped, superseded, replayed. */

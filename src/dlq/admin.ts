@@ -35,7 +35,10 @@ export class DeadLetterAdmin {
   ) {}
 
   /** Matching entries, newest first. */
-  async list(filter: DeadLetterFilter, page: { offset?: number; limit?: number } = {}): Promise<{ total: number; entries: DeadLetterView[] }> {
+  async list(
+    filter: DeadLetterFilter,
+    page: { offset?: number; limit?: number } = {},
+  ): Promise<{ total: number; entries: DeadLetterView[] }> {
     const offset = page.offset ?? 0;
     const limit = page.limit ?? 100;
     const entries: DeadLetterView[] = [];
@@ -61,7 +64,11 @@ export class DeadLetterAdmin {
     for (const job of jobs) {
       const entry = job.data;
       if (entry.events !== undefined && entry.events.length > 0) {
-        await this.queues.ingest.add('events', { source: entry.source ?? 'replay', receivedAt: Date.now(), events: entry.events });
+        await this.queues.ingest.add('events', {
+          source: entry.source ?? 'replay',
+          receivedAt: Date.now(),
+          events: entry.events,
+        });
       }
       for (const visitor of entry.visitors ?? []) await this.store.restore(visitor.vk, visitor.attributes);
       await job.remove();

@@ -21,8 +21,17 @@ interface CommonOptions {
 }
 
 function line(entry: DeadLetterView): string {
-  const count = entry.events !== undefined ? `${entry.events.length} event(s)` : `${entry.visitors?.length ?? 0} visitor(s)`;
-  return [entry.id, new Date(entry.lastAttemptAt).toISOString(), entry.stage, entry.error.code, entry.source ?? UNKNOWN_SOURCE, count, entry.error.message.slice(0, 80)].join('  ');
+  const count =
+    entry.events !== undefined ? `${entry.events.length} event(s)` : `${entry.visitors?.length ?? 0} visitor(s)`;
+  return [
+    entry.id,
+    new Date(entry.lastAttemptAt).toISOString(),
+    entry.stage,
+    entry.error.code,
+    entry.source ?? UNKNOWN_SOURCE,
+    count,
+    entry.error.message.slice(0, 80),
+  ].join('  ');
 }
 
 /** Opens the pipeline's dead-letter queue from the environment, runs `action`, closes everything. */
@@ -31,17 +40,31 @@ async function withAdmin(action: (admin: DeadLetterAdmin) => Promise<void>): Pro
   if (config === undefined) return;
   const redis = connectRedis(config, { maxRetriesPerRequest: 3 });
   const prefix = bullPrefix(config.REDIS_PREFIX);
-  const deadLetter = new Queue<DeadLetter>(QUEUE_NAMES.deadLetter, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.deadLetter });
-  const ingest = new Queue<IngestJob>(QUEUE_NAMES.ingest, { connection: redis, prefix, defaultJobOptions: JOB_OPTIONS.ingest });
+  const deadLetter = new Queue<DeadLetter>(QUEUE_NAMES.deadLetter, {
+    connection: redis,
+    prefix,
+    defaultJobOptions: JOB_OPTIONS.deadLetter,
+  });
+  const ingest = new Queue<IngestJob>(QUEUE_NAMES.ingest, {
+    connection: redis,
+    prefix,
+    defaultJobOptions: JOB_OPTIONS.ingest,
+  });
   const store = new VisitorStore(redis, storeSettingsFrom(config));
-  const logger = createLogger({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, pretty: false, destination: process.stderr });
+  const logger = createLogger({
+    level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL,
+    pretty: false,
+    destination: process.stderr,
+  });
   // Through the redacting logger, never ioredis' or BullMQ's own print of the raw error.
   const redisErrors = logRedisErrors(redis, logger, 'dlq');
   for (const queue of [deadLetter, ingest]) queue.on('error', (error) => redisErrors.report(error));
   try {
     await action(new DeadLetterAdmin({ deadLetter, ingest }, store, logger));
   } catch (error) {
-    process.stderr.write(`target-ingest: ${error instanceof FilterError ? `bad filter: ${error.message}` : error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `target-ingest: ${error instanceof FilterError ? `bad filter: ${error.message}` : error instanceof Error ? error.message : String(error)}\n`,
+    );
     process.exitCode = error instanceof FilterError ? 2 : 1;
   } finally {
     await deadLetter.close();
@@ -54,7 +77,10 @@ function withFilters(cmd: Command): Command {
   return cmd
     .option('--stage <stage>', 'intake, map, deliver-single, deliver-bulk or bulk-status')
     .option('--code <code>', 'error code, e.g. TARGET_HTTP_400 or EVENT_INVALID')
-    .option('--source <source>', `producer source: its entries, and deliveries whose values came (partly) from it; "${UNKNOWN_SOURCE}": entries without one producer`)
+    .option(
+      '--source <source>',
+      `producer source: its entries, and deliveries whose values came (partly) from it; "${UNKNOWN_SOURCE}": entries without one producer`,
+    )
     .option('--since <time>', 'last attempt at or after (ISO-8601 or epoch ms)')
     .option('--until <time>', 'last attempt before (ISO-8601 or epoch ms)')
     .option('--json', 'print JSON');
@@ -62,40 +88,65 @@ function withFilters(cmd: Command): Command {
 
 /** `target-ingest dlq list | show <id> | replay | purge`, all with filters, --dry-run and --json. */
 export function registerDlqCommand(program: Command): void {
-  const dlq = program.command('dlq').description('inspect, replay and purge dead letters (uses REDIS_URL and REDIS_PREFIX)');
+  const dlq = program
+    .command('dlq')
+    .description('inspect, replay and purge dead letters (uses REDIS_URL and REDIS_PREFIX)');
 
-  withFilters(dlq.command('list').description('list dead letters, newest first')).option('--limit <n>', 'most entries to print', '100').action((opts: CommonOptions) =>
-    withAdmin(async (admin) => {
-      const { total, entries } = await admin.list(parseFilter({ ...opts }), { limit: Number(opts.limit ?? 100) });
-      if (opts.json === true) {
-        process.stdout.write(`${JSON.stringify(redactValue({ total, entries }, ['cardId', 'agentId']), null, 2)}\n`);
-        return;
-      }
-      process.stdout.write(`${total} dead letter(s)${total > entries.length ? `, showing ${entries.length}` : ''}\n`);
-      for (const entry of entries) process.stdout.write(`${line(entry)}\n`);
-    }));
+  withFilters(dlq.command('list').description('list dead letters, newest first'))
+    .option('--limit <n>', 'most entries to print', '100')
+    .action((opts: CommonOptions) =>
+      withAdmin(async (admin) => {
+        const { total, entries } = await admin.list(parseFilter({ ...opts }), { limit: Number(opts.limit ?? 100) });
+        if (opts.json === true) {
+          process.stdout.write(`${JSON.stringify(redactValue({ total, entries }, ['cardId', 'agentId']), null, 2)}\n`);
+          return;
+        }
+        process.stdout.write(`${total} dead letter(s)${total > entries.length ? `, showing ${entries.length}` : ''}\n`);
+        for (const entry of entries) process.stdout.write(`${line(entry)}\n`);
+      }),
+    );
 
-  dlq.command('show <id>').description('print one dead letter in full (JSON)').action((id: string) =>
-    withAdmin(async (admin) => {
-      const entry = await admin.show(id);
-      if (entry === undefined) {
-        process.stderr.write(`no dead letter with id ${id}\n`);
-        process.exitCode = 1;
-        return;
-      }
-      // Dead letters keep raw events for replay; what is printed masks card numbers and secrets.
-      process.stdout.write(`${JSON.stringify(redactValue(entry, ['cardId', 'agentId']), null, 2)}\n`);
-    }));
+  dlq
+    .command('show <id>')
+    .description('print one dead letter in full (JSON)')
+    .action((id: string) =>
+      withAdmin(async (admin) => {
+        const entry = await admin.show(id);
+        if (entry === undefined) {
+          process.stderr.write(`no dead letter with id ${id}\n`);
+          process.exitCode = 1;
+          return;
+        }
+        // Dead letters keep raw events for replay; what is printed masks card numbers and secrets.
+        process.stdout.write(`${JSON.stringify(redactValue(entry, ['cardId', 'agentId']), null, 2)}\n`);
+      }),
+    );
 
   for (const action of ['replay', 'purge'] as const) {
-    withFilters(dlq.command(action).description(action === 'replay' ? 'put matching dead letters back through the pipeline' : 'delete matching dead letters for good'))
+    withFilters(
+      dlq
+        .command(action)
+        .description(
+          action === 'replay'
+            ? 'put matching dead letters back through the pipeline'
+            : 'delete matching dead letters for good',
+        ),
+    )
       .option('--dry-run', 'only say what would be done')
       .action((opts: CommonOptions) =>
         withAdmin(async (admin) => {
           const filter = parseFilter({ ...opts });
-          const result = action === 'replay' ? await admin.replay(filter, { dryRun: opts.dryRun === true }) : await admin.purge(filter, { dryRun: opts.dryRun === true });
-          if (opts.json === true) process.stdout.write(`${JSON.stringify({ action, dryRun: opts.dryRun === true, ...result }, null, 2)}\n`);
-          else process.stdout.write(`${opts.dryRun === true ? `would ${action}` : action === 'replay' ? 'replayed' : 'purged'} ${opts.dryRun === true ? result.matched : result.done} of ${result.matched} matching dead letter(s)\n`);
-        }));
+          const result =
+            action === 'replay'
+              ? await admin.replay(filter, { dryRun: opts.dryRun === true })
+              : await admin.purge(filter, { dryRun: opts.dryRun === true });
+          if (opts.json === true)
+            process.stdout.write(`${JSON.stringify({ action, dryRun: opts.dryRun === true, ...result }, null, 2)}\n`);
+          else
+            process.stdout.write(
+              `${opts.dryRun === true ? `would ${action}` : action === 'replay' ? 'replayed' : 'purged'} ${opts.dryRun === true ? result.matched : result.done} of ${result.matched} matching dead letter(s)\n`,
+            );
+        }),
+      );
   }
 }

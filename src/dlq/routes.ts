@@ -20,12 +20,16 @@ export function deadLetterRoutes(ctx: HttpContext): FastifyPluginAsync {
     const admin = new DeadLetterAdmin(ctx.pipeline.queues, ctx.pipeline.store, ctx.logger.child({ role: 'dlq-admin' }));
     const readers = adminGuard({ tokens, allow: ['admin', 'readonly'] });
     const writers = adminGuard({ tokens, allow: ['admin'] });
-    const badFilter = (error: unknown) => (error instanceof FilterError ? { error: 'bad_filter', problems: error.problems } : undefined);
+    const badFilter = (error: unknown) =>
+      error instanceof FilterError ? { error: 'bad_filter', problems: error.problems } : undefined;
 
     app.get('/admin/dead-letters', { onRequest: readers }, async (request, reply) => {
       const query = request.query as Record<string, string | undefined>;
       try {
-        const page = { limit: Math.min(1000, Number(query.limit ?? 100) || 100), offset: Number(query.offset ?? 0) || 0 };
+        const page = {
+          limit: Math.min(1000, Number(query.limit ?? 100) || 100),
+          offset: Number(query.offset ?? 0) || 0,
+        };
         return redactValue(await admin.list(parseFilter(query), page), ['cardId', 'agentId']);
       } catch (error) {
         const body = badFilter(error);
@@ -35,7 +39,9 @@ export function deadLetterRoutes(ctx: HttpContext): FastifyPluginAsync {
     });
     app.get('/admin/dead-letters/:id', { onRequest: readers }, async (request, reply) => {
       const entry = await admin.show((request.params as { id: string }).id);
-      return entry === undefined ? reply.code(404).send({ error: 'not_found' }) : redactValue(entry, ['cardId', 'agentId']);
+      return entry === undefined
+        ? reply.code(404).send({ error: 'not_found' })
+        : redactValue(entry, ['cardId', 'agentId']);
     });
     for (const action of ['replay', 'purge'] as const) {
       // The media type is checked before the body is read: a refused request costs no parsing.
@@ -43,7 +49,8 @@ export function deadLetterRoutes(ctx: HttpContext): FastifyPluginAsync {
         const checked = readActionRequest(request.body);
         if ('status' in checked) return reply.code(checked.status).send(checked.answer);
         const { filter, dryRun } = checked;
-        const result = action === 'replay' ? await admin.replay(filter, { dryRun }) : await admin.purge(filter, { dryRun });
+        const result =
+          action === 'replay' ? await admin.replay(filter, { dryRun }) : await admin.purge(filter, { dryRun });
         return { action, dryRun, ...result };
       });
     }
@@ -60,14 +67,18 @@ async function requireJson(request: FastifyRequest, reply: FastifyReply): Promis
   if (reply.sent) return; // the credential check already answered
   const mediaType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (mediaType === 'application/json') return;
-  await reply.code(415).send({ error: 'unsupported_media_type', message: 'send the request as Content-Type: application/json' });
+  await reply
+    .code(415)
+    .send({ error: 'unsupported_media_type', message: 'send the request as Content-Type: application/json' });
 }
 
 const FILTER_FIELDS = Object.keys(DeadLetterFilterSchema.shape);
 const BODY_FIELDS = ['filter', 'all', 'dryRun'];
 const SHAPE = `{"filter": {"stage": "map"}, "dryRun": true} or {"all": true}`;
 
-type ActionRequest = { filter: DeadLetterFilter; dryRun: boolean } | { status: 400; answer: { error: string; message?: string; problems?: string[] } };
+type ActionRequest =
+  | { filter: DeadLetterFilter; dryRun: boolean }
+  | { status: 400; answer: { error: string; message?: string; problems?: string[] } };
 
 /**
  * Reads a replay or purge body. It must name what it acts on: a filter with at least one
@@ -79,14 +90,29 @@ export function readActionRequest(body: unknown): ActionRequest {
   const refuse = (error: string, message: string): ActionRequest => ({ status: 400, answer: { error, message } });
   if (!isPlainObject(body)) return refuse('bad_request', `the body must be a JSON object: ${SHAPE}`);
   const unknown = Object.keys(body).filter((key) => !BODY_FIELDS.includes(key));
-  if (unknown.length > 0) return refuse('bad_request', `unknown field ${unknown.map((k) => JSON.stringify(k.slice(0, 32))).join(', ')}; the body takes filter, all and dryRun`);
-  if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') return refuse('bad_request', 'dryRun: expected true or false');
-  if (body.all !== undefined && typeof body.all !== 'boolean') return refuse('bad_request', 'all: expected true or false');
-  if (body.filter !== undefined && !isPlainObject(body.filter)) return refuse('bad_filter', `filter: expected an object with some of ${FILTER_FIELDS.join(', ')}`);
+  if (unknown.length > 0)
+    return refuse(
+      'bad_request',
+      `unknown field ${unknown.map((k) => JSON.stringify(k.slice(0, 32))).join(', ')}; the body takes filter, all and dryRun`,
+    );
+  if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean')
+    return refuse('bad_request', 'dryRun: expected true or false');
+  if (body.all !== undefined && typeof body.all !== 'boolean')
+    return refuse('bad_request', 'all: expected true or false');
+  if (body.filter !== undefined && !isPlainObject(body.filter))
+    return refuse('bad_filter', `filter: expected an object with some of ${FILTER_FIELDS.join(', ')}`);
   const given = body.filter ?? {};
   const unknownFilter = Object.keys(given).filter((key) => !FILTER_FIELDS.includes(key));
   if (unknownFilter.length > 0) {
-    return { status: 400, answer: { error: 'bad_filter', problems: unknownFilter.map((k) => `filter.${k.slice(0, 32)}: unknown field; a filter takes ${FILTER_FIELDS.join(', ')}`) } };
+    return {
+      status: 400,
+      answer: {
+        error: 'bad_filter',
+        problems: unknownFilter.map(
+          (k) => `filter.${k.slice(0, 32)}: unknown field; a filter takes ${FILTER_FIELDS.join(', ')}`,
+        ),
+      },
+    };
   }
   let filter: DeadLetterFilter;
   try {
@@ -96,9 +122,13 @@ export function readActionRequest(body: unknown): ActionRequest {
     throw error;
   }
   const empty = Object.keys(filter).length === 0;
-  if (body.all === true && !empty) return refuse('bad_filter', 'all: true acts on every dead letter; send either a filter or "all": true, not both');
+  if (body.all === true && !empty)
+    return refuse('bad_filter', 'all: true acts on every dead letter; send either a filter or "all": true, not both');
   if (body.all !== true && empty) {
-    return refuse('filter_required', `filter: name at least one of ${FILTER_FIELDS.join(', ')}, or send "all": true to act on every dead letter`);
+    return refuse(
+      'filter_required',
+      `filter: name at least one of ${FILTER_FIELDS.join(', ')}, or send "all": true to act on every dead letter`,
+    );
   }
   return { filter, dryRun: body.dryRun === true };
 }

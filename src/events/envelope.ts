@@ -36,7 +36,10 @@ function printableString(max: number): z.ZodString {
     if (length === 0) ctx.addIssue({ code: 'custom', message: 'must not be empty' });
     if (length > max) ctx.addIssue({ code: 'custom', message: `must be at most ${max} characters, got ${length}` });
     if (NON_PRINTABLE.test(value)) {
-      ctx.addIssue({ code: 'custom', message: 'must contain only printable characters (no control or invisible characters)' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must contain only printable characters (no control or invisible characters)',
+      });
     }
   });
 }
@@ -147,7 +150,9 @@ export function explainUnknownEnvelopeKey(parent: readonly PropertyKey[], key: s
   }
   if (parent.length === 1 && parent[0] === 'visitor') {
     const hint = VISITOR_KEY_HINTS[key];
-    return hint === undefined ? 'unknown field; visitor takes mboxPC or mbox3rdPartyId' : `unknown field; did you mean ${hint}?`;
+    return hint === undefined
+      ? 'unknown field; visitor takes mboxPC or mbox3rdPartyId'
+      : `unknown field; did you mean ${hint}?`;
   }
   return 'unknown field';
 }

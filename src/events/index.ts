@@ -41,5 +41,11 @@ export {
   type FieldType,
   type MappingSpec,
 } from './mapping.js';
-export { MAX_FUTURE_SKEW_MS, validateEvent, type ValidEvent, type ValidateOptions, type ValidationResult } from './validate.js';
+export {
+  MAX_FUTURE_SKEW_MS,
+  validateEvent,
+  type ValidEvent,
+  type ValidateOptions,
+  type ValidationResult,
+} from './validate.js';
 export { formatNumber, formatTimestamp, parseTimestamp } from './values.js';

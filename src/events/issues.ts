@@ -21,7 +21,11 @@ export function formatPath(path: readonly PropertyKey[], root: string): string {
 }
 
 /** One line per problem, in the order zod found them. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], root: string, unknownKey: UnknownKeyExplainer): string[] {
+export function formatIssues(
+  issues: readonly z.core.$ZodIssue[],
+  root: string,
+  unknownKey: UnknownKeyExplainer,
+): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {

@@ -39,7 +39,10 @@ const AttributeNameSchema = z.string().superRefine((name, ctx) => {
       message: `attribute names must be 1 to ${ATTRIBUTE_NAME_MAX} characters from A-Z, a-z, 0-9, "_", "." and "-", got ${quote(name)}`,
     });
   } else if (name.startsWith('profile.')) {
-    ctx.addIssue({ code: 'custom', message: 'attribute names must not start with "profile." (it is added when sending)' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'attribute names must not start with "profile." (it is added when sending)',
+    });
   } else if (name === '__proto__') {
     // Would replace the prototype of the attributes object instead of adding a key.
     ctx.addIssue({ code: 'custom', message: '"__proto__" is reserved' });
@@ -131,7 +134,11 @@ export const EventMappingSchema = z
           message: `refers to data.${field}, which the event's data does not declare (declared: ${known})`,
         });
       } else if (privateFields.has(field)) {
-        ctx.addIssue({ code: 'custom', path, message: `refers to data.${field}, which is private and never sent to Target` });
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `refers to data.${field}, which is private and never sent to Target`,
+        });
       }
     }
   });

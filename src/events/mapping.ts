@@ -116,7 +116,9 @@ export function loadMappingFile(path: string): MappingSpec {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new MappingFileError(path, [`cannot read the file: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new MappingFileError(path, [
+      `cannot read the file: ${error instanceof Error ? error.message : String(error)}`,
+    ]);
   }
   let json: unknown;
   try {
@@ -193,13 +195,19 @@ function compileEventType(type: string, event: EventMapping): CompiledEventType 
   const fieldIndex = new Map(fields.map((field, index) => [field.name, index]));
   const attributes = Object.entries(event.attributes).map(([name, spec]): CompiledAttribute => {
     if (spec.const !== undefined) {
-      return { name, source: { kind: 'const', value: spec.const }, sourcePath: `mapping ${type}.attributes.${name}.const` };
+      return {
+        name,
+        source: { kind: 'const', value: spec.const },
+        sourcePath: `mapping ${type}.attributes.${name}.const`,
+      };
     }
     const from = spec.from ?? '';
-    if (from === 'occurredAt' || from === 'id' || from === 'type') return { name, source: { kind: from }, sourcePath: from };
+    if (from === 'occurredAt' || from === 'id' || from === 'type')
+      return { name, source: { kind: from }, sourcePath: from };
     const field = fieldIndex.get(from.slice('data.'.length));
     // MappingSpecSchema has already refused any other reference; this guards direct callers.
-    if (field === undefined) throw new MappingFileError('mapping', [`${type}.attributes.${name}: cannot resolve ${from}`]);
+    if (field === undefined)
+      throw new MappingFileError('mapping', [`${type}.attributes.${name}: cannot resolve ${from}`]);
     return { name, source: { kind: 'data', field }, sourcePath: from };
   });
   return { type, fields, attributes };

@@ -112,7 +112,13 @@ export function validateEvent(input: unknown, mapping: CompiledMapping, options:
   const event = parsed.data;
   return {
     ok: true,
-    event: { id: event.id, type: event.type, occurredAtMs: event.occurredAt, visitor: visitorRefOf(event.visitor), attributes },
+    event: {
+      id: event.id,
+      type: event.type,
+      occurredAtMs: event.occurredAt,
+      visitor: visitorRefOf(event.visitor),
+      attributes,
+    },
   };
 }
 

@@ -1,4 +1,10 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from '../logger.js';
 
 /** A route plugin of the process' server. */
@@ -50,7 +56,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   app.addHook('onResponse', (request, reply, done) => {
     const error = failures.get(request);
     if (error !== undefined && reply.statusCode >= 500 && !loggedByRoute.has(request)) {
-      request.log.error({ err: error, method: request.method, route: request.routeOptions.url ?? 'no route', status: reply.statusCode }, 'request failed');
+      request.log.error(
+        { err: error, method: request.method, route: request.routeOptions.url ?? 'no route', status: reply.statusCode },
+        'request failed',
+      );
     }
     done();
   });

@@ -31,7 +31,12 @@ const DEFAULT_EVENTS_PER_JOB = 1000;
  * reasons), reports ids already taken in as duplicates, stores the rest as BullMQ jobs of
  * many events each, and resolves only once Redis holds them (P1).
  */
-export async function acceptEvents(deps: IntakeDeps, source: string, inputs: readonly unknown[], now = Date.now()): Promise<AcceptSummary> {
+export async function acceptEvents(
+  deps: IntakeDeps,
+  source: string,
+  inputs: readonly unknown[],
+  now = Date.now(),
+): Promise<AcceptSummary> {
   const results: EventResult[] = new Array<EventResult>(inputs.length);
   const candidates: Array<{ index: number; id: string; vk: string; raw: unknown }> = [];
   const idsInBatch = new Set<string>();
@@ -83,6 +88,7 @@ export async function acceptEvents(deps: IntakeDeps, source: string, inputs: rea
 }
 
 function idOf(raw: unknown): { id?: string } {
-  if (typeof raw === 'object' && raw !== null && 'id' in raw && typeof raw.id === 'string' && raw.id.length <= 128) return { id: raw.id };
+  if (typeof raw === 'object' && raw !== null && 'id' in raw && typeof raw.id === 'string' && raw.id.length <= 128)
+    return { id: raw.id };
   return {};
 }

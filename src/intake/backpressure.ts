@@ -44,13 +44,25 @@ export type Verdict = { ok: true } | Refusal;
 export function judgeLoad(load: PipelineLoad, limits: BackpressureLimits): Verdict {
   if (load.maxMemory > 0 && load.usedMemory > load.maxMemory * limits.maxMemoryRatio) {
     const percent = Math.round((load.usedMemory / load.maxMemory) * 100);
-    return refuse(503, 'redis_memory', `Redis is at ${percent}% of its memory limit; events are not taken until it drains`);
+    return refuse(
+      503,
+      'redis_memory',
+      `Redis is at ${percent}% of its memory limit; events are not taken until it drains`,
+    );
   }
   if (load.queuedBatches > limits.maxQueuedBatches) {
-    return refuse(429, 'backlog', `${load.queuedBatches} batches are waiting to be processed (limit ${limits.maxQueuedBatches}); slow down and retry`);
+    return refuse(
+      429,
+      'backlog',
+      `${load.queuedBatches} batches are waiting to be processed (limit ${limits.maxQueuedBatches}); slow down and retry`,
+    );
   }
   if (load.pendingVisitors > limits.maxPendingVisitors) {
-    return refuse(429, 'backlog', `${load.pendingVisitors} visitors are waiting for delivery (limit ${limits.maxPendingVisitors}); slow down and retry`);
+    return refuse(
+      429,
+      'backlog',
+      `${load.pendingVisitors} visitors are waiting for delivery (limit ${limits.maxPendingVisitors}); slow down and retry`,
+    );
   }
   return { ok: true };
 }
@@ -61,7 +73,12 @@ export function refuse(status: 429 | 503, reason: RefusalReason, message: string
 }
 
 /** Reads the load of one pipeline: one job-count call and one pipelined round trip per shard. */
-export async function readPipelineLoad(redis: RedisClient, ingestQueue: Queue, prefix: string, shards = 1): Promise<PipelineLoad> {
+export async function readPipelineLoad(
+  redis: RedisClient,
+  ingestQueue: Queue,
+  prefix: string,
+  shards = 1,
+): Promise<PipelineLoad> {
   const perShard = Array.from({ length: shards }, async (_, k) => {
     const keys = storeKeys(prefix, k, shards);
     // Both keys share the shard's slot, so a cluster can take them in one pipeline.

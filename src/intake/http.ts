@@ -2,7 +2,14 @@ import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } f
 import type { HttpContext } from '../http/plugins.js';
 import { connectRedis, type RedisClient } from '../redis.js';
 import { acceptEvents, type AcceptSummary } from './accept.js';
-import { Backpressure, readPipelineLoad, refuse, type Refusal, type RefusalReason, type Verdict } from './backpressure.js';
+import {
+  Backpressure,
+  readPipelineLoad,
+  refuse,
+  type Refusal,
+  type RefusalReason,
+  type Verdict,
+} from './backpressure.js';
 import { intakeAuthenticator } from './intake-auth.js';
 import { openIntake } from './intake-deps.js';
 import { BodyError, bodyFormatOf, parseBody, type BodyFormat } from './request-body.js';
@@ -61,7 +68,11 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
     const authenticate = intakeAuthenticator(config, logger);
     // Intake's own connection fails fast (no offline queue): while Redis is away, requests
     // get a 503 at once instead of hanging until it returns.
-    const redis = connectRedis(config, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS });
+    const redis = connectRedis(config, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    });
     let redisDown = false;
     redis.on('error', (error: NodeJS.ErrnoException) => {
       if (!redisDown) logger.warn({ code: error.code }, 'intake lost Redis: answering 503 until it is back');
@@ -80,7 +91,11 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
     });
     const backpressure = new Backpressure(
       () => readPipelineLoad(redis, intake.deps.ingestQueue, config.REDIS_PREFIX, config.REDIS_SHARDS),
-      { maxQueuedBatches: config.INTAKE_MAX_QUEUED_BATCHES, maxPendingVisitors: config.INTAKE_MAX_PENDING_VISITORS, maxMemoryRatio: config.INTAKE_MAX_REDIS_MEMORY_RATIO },
+      {
+        maxQueuedBatches: config.INTAKE_MAX_QUEUED_BATCHES,
+        maxPendingVisitors: config.INTAKE_MAX_PENDING_VISITORS,
+        maxMemoryRatio: config.INTAKE_MAX_REDIS_MEMORY_RATIO,
+      },
       options.backpressureCacheMs,
     );
     // Process start has made sure Redis answers; until this connection is up, requests
@@ -104,13 +119,24 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
       const source = authenticate(request.headers.authorization);
       if (source === undefined) {
         reply.header('www-authenticate', 'Bearer realm="target-ingest"');
-        return answer(reply, 401, 'UNAUTHORIZED', 'missing or unknown API key; send Authorization: Bearer <source key>');
+        return answer(
+          reply,
+          401,
+          'UNAUTHORIZED',
+          'missing or unknown API key; send Authorization: Bearer <source key>',
+        );
       }
       const type = bodyFormatOf(request.headers['content-type']);
       if ('problem' in type) return answer(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', type.problem);
       let verdict: Verdict;
-      if (ctx.isStopping()) verdict = refuse(503, 'shutting_down', 'this server is shutting down; retry (another instance may take the request)');
-      else if (redis.status !== 'ready') verdict = refuse(503, 'redis_unavailable', 'Redis does not answer; events are not taken until it is back');
+      if (ctx.isStopping())
+        verdict = refuse(
+          503,
+          'shutting_down',
+          'this server is shutting down; retry (another instance may take the request)',
+        );
+      else if (redis.status !== 'ready')
+        verdict = refuse(503, 'redis_unavailable', 'Redis does not answer; events are not taken until it is back');
       else verdict = await backpressure.check();
       if (!verdict.ok) return retryLater(reply, verdict);
       admitted.set(request, { source, format: type.format });
@@ -122,12 +148,22 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     app.setErrorHandler((error: FastifyError, _request, reply) => {
       if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        return answer(reply, 413, 'BODY_TOO_LARGE', `request body is larger than ${config.INTAKE_BODY_LIMIT_BYTES} bytes (INTAKE_BODY_LIMIT_BYTES); send fewer events per request`);
+        return answer(
+          reply,
+          413,
+          'BODY_TOO_LARGE',
+          `request body is larger than ${config.INTAKE_BODY_LIMIT_BYTES} bytes (INTAKE_BODY_LIMIT_BYTES); send fewer events per request`,
+        );
       }
       const status = error.statusCode ?? 500;
       if (status < 500) return answer(reply, status, 'BAD_REQUEST', error.message);
       logger.error({ code: error.code, msg: error.message }, 'intake request failed');
-      return answer(reply, 500, 'INTERNAL_ERROR', 'intake failed unexpectedly; send the request again (events already taken are reported as duplicates)');
+      return answer(
+        reply,
+        500,
+        'INTERNAL_ERROR',
+        'intake failed unexpectedly; send the request again (events already taken are reported as duplicates)',
+      );
     });
 
     app.post('/v1/events', { bodyLimit: config.INTAKE_BODY_LIMIT_BYTES, onRequest: admit }, async (request, reply) => {
@@ -135,7 +171,11 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
       if (source === '') throw new Error('request reached the handler without being admitted');
       let parsed;
       try {
-        parsed = parseBody(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0), format, config.INTAKE_MAX_EVENTS);
+        parsed = parseBody(
+          Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+          format,
+          config.INTAKE_MAX_EVENTS,
+        );
       } catch (error) {
         if (error instanceof BodyError) return answer(reply, error.status, error.code, error.message);
         throw error;
@@ -147,17 +187,33 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
         // Only the code and message: ioredis errors carry the command's arguments (events).
         const { code, message } = error as NodeJS.ErrnoException;
         logger.error({ source, code, msg: message }, 'could not store events');
-        return retryLater(reply, refuse(503, 'redis_unavailable', 'the events could not be stored in Redis; send the request again (events already taken are reported as duplicates)'));
+        return retryLater(
+          reply,
+          refuse(
+            503,
+            'redis_unavailable',
+            'the events could not be stored in Redis; send the request again (events already taken are reported as duplicates)',
+          ),
+        );
       }
       const rejected = [
         ...parsed.rejected,
         ...summary.rejected.map((r) => ({ index: parsed.positions[r.index] ?? r.index, errors: r.errors })),
       ].sort((a, b) => a.index - b.index);
       metrics.recordIntake(source, { ...summary, rejected });
-      logger.debug({ source, accepted: summary.accepted, duplicates: summary.duplicates, rejected: rejected.length }, 'intake request');
+      logger.debug(
+        { source, accepted: summary.accepted, duplicates: summary.duplicates, rejected: rejected.length },
+        'intake request',
+      );
       const counts = { accepted: summary.accepted, duplicates: summary.duplicates, rejected };
       if (summary.accepted === 0 && summary.duplicates === 0) {
-        return answer(reply, 400, 'NO_VALID_EVENTS', `none of the ${rejected.length} events is valid; see rejected for the reasons`, counts);
+        return answer(
+          reply,
+          400,
+          'NO_VALID_EVENTS',
+          `none of the ${rejected.length} events is valid; see rejected for the reasons`,
+          counts,
+        );
       }
       return reply.code(202).send(counts satisfies IntakeAnswer);
     });

@@ -15,7 +15,10 @@ export type IntakeAuthenticator = (authorization: string | undefined) => string 
  * says so once at start. Production without keys (only reachable by bypassing config)
  * refuses everything rather than opening the door.
  */
-export function intakeAuthenticator(config: Pick<Config, 'INGEST_API_KEYS' | 'NODE_ENV'>, logger: Logger): IntakeAuthenticator {
+export function intakeAuthenticator(
+  config: Pick<Config, 'INGEST_API_KEYS' | 'NODE_ENV'>,
+  logger: Logger,
+): IntakeAuthenticator {
   const ring = new ApiKeyRing(config.INGEST_API_KEYS);
   if (ring.size > 0) {
     return (authorization) => {
@@ -24,6 +27,8 @@ export function intakeAuthenticator(config: Pick<Config, 'INGEST_API_KEYS' | 'NO
     };
   }
   if (config.NODE_ENV === 'production') return () => undefined;
-  logger.warn(`INGEST_API_KEYS is not set: POST /v1/events accepts every request as source "${DEV_SOURCE}" (development only; production requires keys)`);
+  logger.warn(
+    `INGEST_API_KEYS is not set: POST /v1/events accepts every request as source "${DEV_SOURCE}" (development only; production requires keys)`,
+  );
   return () => DEV_SOURCE;
 }

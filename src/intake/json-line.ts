@@ -12,7 +12,9 @@ export function parseJsonLine(line: Uint8Array): { value: unknown } | { problem:
   try {
     return { value: JSON.parse(text) as unknown };
   } catch {
-    return { problem: `not valid JSON: ${describeJsonSyntaxProblem(text).replace(/ at line 1, (column \d+)$/, ' at $1')}` };
+    return {
+      problem: `not valid JSON: ${describeJsonSyntaxProblem(text).replace(/ at line 1, (column \d+)$/, ' at $1')}`,
+    };
   }
 }
 

@@ -54,7 +54,8 @@ function scan(text: string): { offset: number; problem: string } | undefined {
         i += 1;
         return undefined;
       }
-      if (c < 0x20) return { offset: i, problem: 'control character (such as a raw line break or tab) inside a string; escape it' };
+      if (c < 0x20)
+        return { offset: i, problem: 'control character (such as a raw line break or tab) inside a string; escape it' };
       if (c === 0x5c) {
         const next = text[i + 1];
         if (next === 'u') {
@@ -112,7 +113,10 @@ function scan(text: string): { offset: number; problem: string } | undefined {
           expect = 'next';
           continue;
         }
-        return { offset: i, problem: "expected a value (an object, array, string in double quotes, number, true, false or null)" };
+        return {
+          offset: i,
+          problem: 'expected a value (an object, array, string in double quotes, number, true, false or null)',
+        };
       }
       case 'key': {
         if (ch !== '"') return { offset: i, problem: 'expected a property name in double quotes' };
@@ -139,7 +143,11 @@ function scan(text: string): { offset: number; problem: string } | undefined {
           i += 1;
           continue;
         }
-        return { offset: i, problem: top === '{' ? "expected ',' or '}' after a property value" : "expected ',' or ']' after an array element" };
+        return {
+          offset: i,
+          problem:
+            top === '{' ? "expected ',' or '}' after a property value" : "expected ',' or ']' after an array element",
+        };
       }
     }
   }

@@ -47,7 +47,12 @@ export function createProducer(options: ProducerOptions): Producer {
   });
   // Connection trouble surfaces as rejected sends; the queue's own error events add nothing.
   ingestQueue.on('error', () => undefined);
-  const marks = new IntakeMarks(options.connection, prefix, options.dedupeWindowMs ?? 7 * 24 * 3600 * 1000, options.shards ?? 1);
+  const marks = new IntakeMarks(
+    options.connection,
+    prefix,
+    options.dedupeWindowMs ?? 7 * 24 * 3600 * 1000,
+    options.shards ?? 1,
+  );
   const deps = { ingestQueue, marks, mapping, maxValueLength: options.maxValueLength ?? 256 };
   return {
     async send(event) {

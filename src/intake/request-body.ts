@@ -25,7 +25,8 @@ export const SUPPORTED_MEDIA_TYPES = Object.keys(MEDIA_TYPES);
  */
 export function bodyFormatOf(contentType: string | undefined): { format: BodyFormat } | { problem: string } {
   const supported = `send ${SUPPORTED_MEDIA_TYPES.join(' or ')}`;
-  if (contentType === undefined || contentType.trim() === '') return { problem: `Content-Type is missing; ${supported}` };
+  if (contentType === undefined || contentType.trim() === '')
+    return { problem: `Content-Type is missing; ${supported}` };
   const [media = '', ...params] = contentType.split(';').map((part) => part.trim().toLowerCase());
   const format = MEDIA_TYPES[media];
   // The header is the producer's own text; it is quoted only after checking it is a plain media type.
@@ -33,7 +34,8 @@ export function bodyFormatOf(contentType: string | undefined): { format: BodyFor
   if (format === undefined) return { problem: `${shown} is not accepted; ${supported}` };
   for (const param of params) {
     const [name, value = ''] = param.split('=').map((p) => p.trim().replace(/^"|"$/g, ''));
-    if (name === 'charset' && value !== 'utf-8' && value !== 'utf8') return { problem: 'only UTF-8 bodies are accepted (charset=utf-8)' };
+    if (name === 'charset' && value !== 'utf-8' && value !== 'utf8')
+      return { problem: 'only UTF-8 bodies are accepted (charset=utf-8)' };
   }
   return { format };
 }
@@ -71,9 +73,14 @@ export function parseBody(body: Buffer, format: BodyFormat, maxEvents: number): 
 
 function parseJson(bytes: Buffer, maxEvents: number): ParsedBody {
   const invalid = firstInvalidUtf8Byte(bytes);
-  if (invalid !== -1) throw new BodyError('INVALID_UTF8', `request body is not valid UTF-8 (first bad byte at offset ${invalid}); send UTF-8 encoded JSON`);
+  if (invalid !== -1)
+    throw new BodyError(
+      'INVALID_UTF8',
+      `request body is not valid UTF-8 (first bad byte at offset ${invalid}); send UTF-8 encoded JSON`,
+    );
   const text = bytes.toString('utf8');
-  if (text.trim() === '') throw new BodyError('EMPTY_BODY', 'request body is empty; send an event object, an array of events or NDJSON');
+  if (text.trim() === '')
+    throw new BodyError('EMPTY_BODY', 'request body is empty; send an event object, an array of events or NDJSON');
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -121,5 +128,9 @@ function splitLines(bytes: Buffer): Buffer[] {
 }
 
 function tooMany(count: number, max: number): BodyError {
-  return new BodyError('TOO_MANY_EVENTS', `request holds ${count} events; at most ${max} per request (INTAKE_MAX_EVENTS): split it`, 413);
+  return new BodyError(
+    'TOO_MANY_EVENTS',
+    `request holds ${count} events; at most ${max} per request (INTAKE_MAX_EVENTS): split it`,
+    413,
+  );
 }

@@ -67,10 +67,11 @@ export function adminGuard(options: AdminGuardOptions) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const role = roleFor(credentialFrom(request.headers.authorization), options.tokens);
     if (role === undefined) {
-      await reply
-        .code(401)
-        .header('www-authenticate', `Basic realm="${ADMIN_REALM}", charset="UTF-8"`)
-        .send({ error: 'unauthorized', message: 'admin credentials required: send ADMIN_TOKEN as a Bearer token, or log in with any user name and the token as password' });
+      await reply.code(401).header('www-authenticate', `Basic realm="${ADMIN_REALM}", charset="UTF-8"`).send({
+        error: 'unauthorized',
+        message:
+          'admin credentials required: send ADMIN_TOKEN as a Bearer token, or log in with any user name and the token as password',
+      });
       return;
     }
     if (!options.allow.includes(role)) {

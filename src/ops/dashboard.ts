@@ -42,16 +42,43 @@ export function dashboardPlugin(ctx: HttpContext): FastifyPluginAsync {
     });
     // Built from the queues object, so a queue added to the pipeline shows up by itself.
     const queues: Queue[] = Object.values(ctx.pipeline.queues);
-    await app.register(board(queues, tokens, redactor, { basePath: OPS_ROUTES.dashboard, readOnly: false, allow: ['admin'], title: 'target-ingest' }));
-    await app.register(board(queues, tokens, redactor, { basePath: OPS_ROUTES.readonlyDashboard, readOnly: true, allow: ['admin', 'readonly'], title: 'target-ingest (read-only)' }));
+    await app.register(
+      board(queues, tokens, redactor, {
+        basePath: OPS_ROUTES.dashboard,
+        readOnly: false,
+        allow: ['admin'],
+        title: 'target-ingest',
+      }),
+    );
+    await app.register(
+      board(queues, tokens, redactor, {
+        basePath: OPS_ROUTES.readonlyDashboard,
+        readOnly: true,
+        allow: ['admin', 'readonly'],
+        title: 'target-ingest (read-only)',
+      }),
+    );
   };
 }
 
-function board(queues: readonly Queue[], tokens: AdminTokens, redactor: Redactor, settings: BoardSettings): FastifyPluginAsync {
+function board(
+  queues: readonly Queue[],
+  tokens: AdminTokens,
+  redactor: Redactor,
+  settings: BoardSettings,
+): FastifyPluginAsync {
   return async (app) => {
     // The hook sits in this plugin's context, so it covers every route bull-board adds below,
     // its static files included.
-    app.addHook('onRequest', adminGuard({ tokens, allow: settings.allow, readOnly: settings.readOnly, readonlyPath: OPS_ROUTES.readonlyDashboard }));
+    app.addHook(
+      'onRequest',
+      adminGuard({
+        tokens,
+        allow: settings.allow,
+        readOnly: settings.readOnly,
+        readonlyPath: OPS_ROUTES.readonlyDashboard,
+      }),
+    );
     const serverAdapter = new FastifyAdapter();
     serverAdapter.setBasePath(settings.basePath);
     createBullBoard({
@@ -70,7 +97,12 @@ function board(queues: readonly Queue[], tokens: AdminTokens, redactor: Redactor
 
 /** The plain-text secrets the process holds (API keys are kept hashed), masked wherever they show up in job data. */
 function configSecrets(config: Config): string[] {
-  const values = [config.ADMIN_TOKEN, config.ADMIN_READONLY_TOKEN, config.TARGET_AUTH_TOKEN, config.TARGET_IMS_CLIENT_SECRET];
+  const values = [
+    config.ADMIN_TOKEN,
+    config.ADMIN_READONLY_TOKEN,
+    config.TARGET_AUTH_TOKEN,
+    config.TARGET_IMS_CLIENT_SECRET,
+  ];
   return values.filter((v): v is string => v !== undefined);
 }
 

@@ -18,7 +18,10 @@ export interface ReadinessReport {
  * worker of this process is running, and no shutdown has begun (so a stopping process drops
  * out of rotation while it finishes its active jobs).
  */
-export async function readiness(ctx: Pick<HttpContext, 'pipeline' | 'isStopping'>, timeoutMs = READY_REDIS_TIMEOUT_MS): Promise<ReadinessReport> {
+export async function readiness(
+  ctx: Pick<HttpContext, 'pipeline' | 'isStopping'>,
+  timeoutMs = READY_REDIS_TIMEOUT_MS,
+): Promise<ReadinessReport> {
   const stopped = [...ctx.pipeline.workers].filter(([, worker]) => !worker.isRunning()).map(([name]) => name);
   const checks = {
     redis: await redisCheck(ctx.pipeline.redis, timeoutMs),
@@ -45,7 +48,9 @@ export function healthPlugin(ctx: HttpContext): FastifyPluginAsync {
     app.get(OPS_ROUTES.healthz, (_request, reply) => reply.send({ status: 'ok' }));
     app.get(OPS_ROUTES.readyz, async (_request, reply) => {
       const report = await readiness(ctx);
-      return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', checks: report.checks });
+      return reply
+        .code(report.ready ? 200 : 503)
+        .send({ status: report.ready ? 'ready' : 'not ready', checks: report.checks });
     });
     return Promise.resolve();
   };

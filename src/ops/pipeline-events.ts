@@ -43,7 +43,8 @@ export function watchPipeline(metrics: Metrics, pipeline: WatchedPipeline): () =
 function recordCompleted(metrics: Metrics, queue: string, job: Job, result: unknown): void {
   const finishedAt = job.finishedOn ?? Date.now();
   metrics.jobsCompleted.inc({ queue });
-  if (job.processedOn !== undefined) metrics.jobDuration.observe({ queue }, Math.max(0, finishedAt - job.processedOn) / 1000);
+  if (job.processedOn !== undefined)
+    metrics.jobDuration.observe({ queue }, Math.max(0, finishedAt - job.processedOn) / 1000);
   const summary = asRecord(result);
   if (queue === QUEUE_NAMES.ingest) {
     const data = asRecord(job.data);
@@ -54,7 +55,8 @@ function recordCompleted(metrics: Metrics, queue: string, job: Job, result: unkn
     }
     const late = count(summary.late);
     if (late > 0) metrics.lateEvents.inc({ source }, late);
-    if (typeof data.receivedAt === 'number') metrics.intakeToMerge.observe(Math.max(0, finishedAt - data.receivedAt) / 1000);
+    if (typeof data.receivedAt === 'number')
+      metrics.intakeToMerge.observe(Math.max(0, finishedAt - data.receivedAt) / 1000);
   } else if (queue === QUEUE_NAMES.flush) {
     const claimed = count(summary.claimed);
     if (claimed > 0) metrics.flushVisitors.observe(claimed);
@@ -73,7 +75,11 @@ function recordCompleted(metrics: Metrics, queue: string, job: Job, result: unkn
 function recordProgress(metrics: Metrics, queue: string, progress: unknown): void {
   if (queue !== QUEUE_NAMES.bulkStatus) return;
   const batch = asRecord(asRecord(progress).batchComplete);
-  for (const [field, outcome] of [['successfulUpdates', 'successful'], ['profilesNotFound', 'profile_not_found'], ['failedUpdates', 'failed']] as const) {
+  for (const [field, outcome] of [
+    ['successfulUpdates', 'successful'],
+    ['profilesNotFound', 'profile_not_found'],
+    ['failedUpdates', 'failed'],
+  ] as const) {
     const n = count(batch[field]);
     if (n > 0) metrics.bulkRows.inc({ outcome }, n);
   }
@@ -107,7 +113,8 @@ function recordFailed(metrics: Metrics, queue: string, job: Job | undefined, err
   const retrying = job.finishedOn === undefined && job.attemptsMade < (job.opts.attempts ?? 1);
   if (retrying) metrics.jobRetries.inc({ queue });
   else metrics.jobsFailed.inc({ queue });
-  if (isDeliveryQueue(queue)) metrics.deliveries.inc({ mode: modeOf(queue, {}), outcome: retrying ? 'retry' : 'failed' });
+  if (isDeliveryQueue(queue))
+    metrics.deliveries.inc({ mode: modeOf(queue, {}), outcome: retrying ? 'retry' : 'failed' });
 }
 
 function isDeliveryQueue(queue: string): boolean {

@@ -89,7 +89,10 @@ export function createRedactor(settings: RedactorSettings): Redactor {
     }
     let out = input;
     for (const secret of secrets) out = out.split(secret).join(REDACTED);
-    return out.replace(AUTH_SCHEME, `$1 ${REDACTED}`).replace(URL_PASSWORD, `$1${REDACTED}@`).replace(CARD_LIKE, REDACTED_NUMBER);
+    return out
+      .replace(AUTH_SCHEME, `$1 ${REDACTED}`)
+      .replace(URL_PASSWORD, `$1${REDACTED}@`)
+      .replace(CARD_LIKE, REDACTED_NUMBER);
   };
   const walk = (input: unknown, depth: number, seen: WeakSet<object>): unknown => {
     if (typeof input === 'string') return text(input);
@@ -120,7 +123,11 @@ export function createRedactor(settings: RedactorSettings): Redactor {
   // The same shape pino's err serializer gives (`type`, `message`, `stack`, own fields), redacted.
   const errorObject = (error: Error, depth: number, seen: WeakSet<object>): Record<string, unknown> => {
     const own = Object.entries(error).filter(([key]) => key !== 'cause');
-    const out: Record<string, unknown> = { type: error.name, message: text(error.message), ...entries(own, depth, seen) };
+    const out: Record<string, unknown> = {
+      type: error.name,
+      message: text(error.message),
+      ...entries(own, depth, seen),
+    };
     if (error.stack !== undefined) out.stack = text(error.stack);
     if (error.cause !== undefined) out.cause = walk(error.cause, depth + 1, seen);
     return out;
@@ -134,7 +141,12 @@ export function createRedactor(settings: RedactorSettings): Redactor {
  * worth a log line.
  */
 function isRedisCommand(value: unknown): value is { name: string; args: unknown[] } {
-  return typeof value === 'object' && value !== null && typeof (value as { name?: unknown }).name === 'string' && Array.isArray((value as { args?: unknown }).args);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { name?: unknown }).name === 'string' &&
+    Array.isArray((value as { args?: unknown }).args)
+  );
 }
 
 function isClassInstance(value: unknown): boolean {
@@ -148,7 +160,9 @@ const defaultRedactor = createRedactor({ keys: ['authorization', 'key', 'cardId'
 /** Redacts with the built-in key list only (for callers without a configured redactor). */
 export function redactValue(input: unknown, extraKeys: readonly string[] = []): unknown {
   if (extraKeys.length === 0) return defaultRedactor.value(input);
-  return createRedactor({ keys: ['authorization', 'key', 'cardId', 'agentId', 'REDIS_URL', ...extraKeys] }).value(input);
+  return createRedactor({ keys: ['authorization', 'key', 'cardId', 'agentId', 'REDIS_URL', ...extraKeys] }).value(
+    input,
+  );
 }
 
 /**
@@ -158,7 +172,13 @@ export function redactValue(input: unknown, extraKeys: readonly string[] = []): 
  */
 export function secretsFromEnv(env: Record<string, string | undefined>): string[] {
   const out: string[] = [];
-  for (const name of ['ADMIN_TOKEN', 'ADMIN_READONLY_TOKEN', 'TARGET_AUTH_TOKEN', 'SIMULATOR_AUTH_TOKEN', 'TARGET_IMS_CLIENT_SECRET']) {
+  for (const name of [
+    'ADMIN_TOKEN',
+    'ADMIN_READONLY_TOKEN',
+    'TARGET_AUTH_TOKEN',
+    'SIMULATOR_AUTH_TOKEN',
+    'TARGET_IMS_CLIENT_SECRET',
+  ]) {
     const value = env[name];
     if (value !== undefined && value !== '') out.push(value);
   }

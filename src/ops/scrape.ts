@@ -13,8 +13,23 @@ export const SCRAPE_REDIS_TIMEOUT_MS = 2000;
  * When Redis is not connected, or too slow, those gauges are cleared rather than left at
  * stale values, and `ti_redis_up` turns 0: the process' own counters are still served.
  */
-export async function refreshSharedGauges(metrics: Metrics, source: ScrapeSource, timeoutMs = SCRAPE_REDIS_TIMEOUT_MS): Promise<void> {
-  const shared = [metrics.queueJobs, metrics.visitorsPending, metrics.visitorsInFlight, metrics.storeEvents, metrics.redisMemory, metrics.budgetRemaining, metrics.budgetRecentCalls, metrics.budgetPaused, metrics.targetAuthOk, metrics.targetAuthHeld];
+export async function refreshSharedGauges(
+  metrics: Metrics,
+  source: ScrapeSource,
+  timeoutMs = SCRAPE_REDIS_TIMEOUT_MS,
+): Promise<void> {
+  const shared = [
+    metrics.queueJobs,
+    metrics.visitorsPending,
+    metrics.visitorsInFlight,
+    metrics.storeEvents,
+    metrics.redisMemory,
+    metrics.budgetRemaining,
+    metrics.budgetRecentCalls,
+    metrics.budgetPaused,
+    metrics.targetAuthOk,
+    metrics.targetAuthHeld,
+  ];
   for (const gauge of shared) gauge.reset();
   // A disconnected client queues commands until Redis is back (maxRetriesPerRequest null):
   // asking it now would pile up one batch per scrape, so report "down" without asking.

@@ -58,7 +58,12 @@ function rowAttributes(columns: readonly string[], row: BatchRow): Map<string, s
  *   rows update existing profiles only (documented: an unknown or expired id counts in
  *   `profilesNotFound`) and override nothing (no override is documented for v1).
  */
-export function applyBatchRows(store: ProfileStore, input: BatchRows, record: BatchStatusView, options: ApplyRowsOptions): void {
+export function applyBatchRows(
+  store: ProfileStore,
+  input: BatchRows,
+  record: BatchStatusView,
+  options: ApplyRowsOptions,
+): void {
   const rows = input.rows.map((row) => ({ row, attrs: rowAttributes(input.columns, row) }));
   const ignored = rows.every(({ attrs }) => attrs.size === 0);
   const v1 = input.api === 'v1';
@@ -74,7 +79,11 @@ export function applyBatchRows(store: ProfileStore, input: BatchRows, record: Ba
     const refused = options.rejectedRows.has(index) || options.unlistedRows.has(index);
     if (attrs.size === 0) {
       if (override && !refused && identityProblem(input.kind, row.id) === undefined) {
-        options.counters.overrideRemovals += store.applyRow(input.kind, row.id, attrs, { create: false, via: 'bulk', v2Override: true }).removed.length;
+        options.counters.overrideRemovals += store.applyRow(input.kind, row.id, attrs, {
+          create: false,
+          via: 'bulk',
+          v2Override: true,
+        }).removed.length;
       }
       continue;
     }
@@ -84,7 +93,12 @@ export function applyBatchRows(store: ProfileStore, input: BatchRows, record: Ba
     }
     // v1 creates only what the simulator takes as existing (updateOnlyCreates), never an expired profile.
     const create = !v1 || options.updateOnlyCreates(input.kind);
-    const { outcome, removed } = store.applyRow(input.kind, row.id, attrs, { create, via: 'bulk', v2Override: override, updateOnly: v1 });
+    const { outcome, removed } = store.applyRow(input.kind, row.id, attrs, {
+      create,
+      via: 'bulk',
+      v2Override: override,
+      updateOnly: v1,
+    });
     options.counters.overrideRemovals += removed.length;
     if (outcome === 'created' || outcome === 'updated') record.successfulUpdates += 1;
     else if (outcome === 'notFound') record.profilesNotFound += 1;

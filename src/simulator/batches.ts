@@ -144,11 +144,14 @@ export class BatchQueue {
    * still waiting arms again for the time left.
    */
   private arm(batchId: string, delayMs: number): NodeJS.Timeout {
-    return setTimeout(() => {
-      this.settle();
-      const batch = this.waiting.get(batchId);
-      if (batch !== undefined) batch.timer = this.arm(batchId, Math.max(1, batch.dueAt - this.now()));
-    }, Math.min(Math.max(0, delayMs), MAX_TIMER_MS));
+    return setTimeout(
+      () => {
+        this.settle();
+        const batch = this.waiting.get(batchId);
+        if (batch !== undefined) batch.timer = this.arm(batchId, Math.max(1, batch.dueAt - this.now()));
+      },
+      Math.min(Math.max(0, delayMs), MAX_TIMER_MS),
+    );
   }
 
   /** The status of a batch, or undefined when Target no longer (or never) knew it. */

@@ -10,8 +10,7 @@ export interface BatchRow {
 
 /** A bulk file as Target would read it, or why Target would reject the whole batch. */
 export type ParsedBatch =
-  | { ok: true; kind: IdentityKind; columns: string[]; rows: BatchRow[] }
-  | { ok: false; message: string };
+  { ok: true; kind: IdentityKind; columns: string[]; rows: BatchRow[] } | { ok: false; message: string };
 
 /**
  * Finds the value of the first `batch` parameter. The body is a form: a raw `&` ends the

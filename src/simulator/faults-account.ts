@@ -104,7 +104,8 @@ export class AccountFaults {
       this.timing = undefined;
       return;
     }
-    if (!(timing.processingMs >= 0) || !((timing.jitterMs ?? 0) >= 0)) throw new RangeError('batch processing times must be 0 or more');
+    if (!(timing.processingMs >= 0) || !((timing.jitterMs ?? 0) >= 0))
+      throw new RangeError('batch processing times must be 0 or more');
     this.timing = { processingMs: timing.processingMs, jitterMs: timing.jitterMs ?? 0 };
   }
 
@@ -161,10 +162,18 @@ export class AccountFaults {
       failRowsUnlisted: this.unlisted.size,
       slowVisitors: this.slow.size,
       stickNextBatches: this.stuckLeft,
-      slowBatches: this.timing === undefined ? null : { batchProcessingMs: this.timing.processingMs, batchProcessingJitterMs: this.timing.jitterMs },
-      otherUsers: this.others === undefined
-        ? null
-        : { callsPerMinute: this.others.callsPerWindow, from: new Date(this.others.from).toISOString(), ...(this.others.until !== undefined ? { until: new Date(this.others.until).toISOString() } : {}) },
+      slowBatches:
+        this.timing === undefined
+          ? null
+          : { batchProcessingMs: this.timing.processingMs, batchProcessingJitterMs: this.timing.jitterMs },
+      otherUsers:
+        this.others === undefined
+          ? null
+          : {
+              callsPerMinute: this.others.callsPerWindow,
+              from: new Date(this.others.from).toISOString(),
+              ...(this.others.until !== undefined ? { until: new Date(this.others.until).toISOString() } : {}),
+            },
       authFailuresLeft: this.authStorm.length,
     };
   }

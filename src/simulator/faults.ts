@@ -27,9 +27,7 @@ export interface OutageWindowOptions extends FailureOptions {
 
 /** What the simulator must do with the next call. */
 export type FaultDecision =
-  | { kind: 'none' }
-  | { kind: 'drop' }
-  | { kind: 'fail'; status: number; retryAfterSeconds?: number };
+  { kind: 'none' } | { kind: 'drop' } | { kind: 'fail'; status: number; retryAfterSeconds?: number };
 
 interface Failure {
   status: number;
@@ -97,7 +95,10 @@ export class FaultInjector extends AccountFaults {
    * @param initialLatencyMs the global `latencyMs` option; `restore()` returns to it.
    * @param options.now the clock of outage windows (epoch ms). Default `Date.now`.
    */
-  constructor(private readonly initialLatencyMs = 0, options: { now?: () => number } = {}) {
+  constructor(
+    private readonly initialLatencyMs = 0,
+    options: { now?: () => number } = {},
+  ) {
     super(options.now ?? Date.now);
     this.now = options.now ?? Date.now;
     this.scope('all').latencyMs = initialLatencyMs;
@@ -144,11 +145,16 @@ export class FaultInjector extends AccountFaults {
    * failure. Probability 0 clears the rate of that scope (an endpoint then follows the global
    * rate again). `random` is injectable for tests.
    */
-  errorRate(probability: number, status: number | readonly number[] = 500, opts: FailureOptions & { random?: () => number } = {}): void {
+  errorRate(
+    probability: number,
+    status: number | readonly number[] = 500,
+    opts: FailureOptions & { random?: () => number } = {},
+  ): void {
     if (!(probability >= 0 && probability <= 1)) throw new RangeError('error rate must be between 0 and 1');
     const statuses = typeof status === 'number' ? [status] : [...status];
     if (statuses.length === 0) throw new RangeError('error rate needs at least one status');
-    this.scope(opts.endpoint ?? 'all').rate = probability === 0 ? undefined : { probability, statuses, ...retryAfter(opts) };
+    this.scope(opts.endpoint ?? 'all').rate =
+      probability === 0 ? undefined : { probability, statuses, ...retryAfter(opts) };
     if (opts.random !== undefined) this.random = opts.random;
   }
 
@@ -186,11 +192,12 @@ export class FaultInjector extends AccountFaults {
       return { kind: 'drop' };
     }
     const now = this.now();
-    const failure = own?.queued.shift()
-      ?? global?.queued.shift()
-      ?? activeOutage(own, now)
-      ?? activeOutage(global, now)
-      ?? this.randomFailure(own?.rate ?? global?.rate);
+    const failure =
+      own?.queued.shift() ??
+      global?.queued.shift() ??
+      activeOutage(own, now) ??
+      activeOutage(global, now) ??
+      this.randomFailure(own?.rate ?? global?.rate);
     return failure === undefined ? { kind: 'none' } : { kind: 'fail', ...failure };
   }
 
@@ -219,7 +226,8 @@ export class FaultInjector extends AccountFaults {
 
   private randomFailure(rate: Rate | undefined): Failure | undefined {
     if (rate === undefined || !(this.random() < rate.probability)) return undefined;
-    const status = rate.statuses.length === 1 ? rate.statuses[0] : rate.statuses[Math.floor(this.random() * rate.statuses.length)];
+    const status =
+      rate.statuses.length === 1 ? rate.statuses[0] : rate.statuses[Math.floor(this.random() * rate.statuses.length)];
     return { status: status ?? 500, ...retryAfter(rate) };
   }
 

@@ -60,7 +60,10 @@ export function parseForm(text: string): FormParse {
     }
     const value = decodeFormComponent(rawValue);
     if (value === undefined) {
-      return { ok: false, message: `value of parameter "${preview(name)}" is malformed: ${describeMalformed(rawValue)}` };
+      return {
+        ok: false,
+        message: `value of parameter "${preview(name)}" is malformed: ${describeMalformed(rawValue)}`,
+      };
     }
     pairs.push({ name, value });
   }

@@ -67,19 +67,31 @@ export async function injectFault(
   }
 }
 
-const CHECK_WORDS: Record<Exclude<TokenCheck, 'ok'>, string> = { missing: 'missing', invalid: 'not valid', expired: 'expired' };
+const CHECK_WORDS: Record<Exclude<TokenCheck, 'ok'>, string> = {
+  missing: 'missing',
+  invalid: 'not valid',
+  expired: 'expired',
+};
 
 /**
  * The credentials check of a profile call: the `authFailures` fault first (when
  * `takeFault`), then the token. Undefined when the call may pass; else the status
  * (`authFailureStatus`, default 401; the fault's own) and message.
  */
-export function authFailure(ctx: SimulatorContext, authorization: string | undefined, takeFault: boolean): { status: number; message: string } | undefined {
+export function authFailure(
+  ctx: SimulatorContext,
+  authorization: string | undefined,
+  takeFault: boolean,
+): { status: number; message: string } | undefined {
   const injected = takeFault ? ctx.faults.takeAuthFailure() : undefined;
-  if (injected !== undefined) return { status: injected, message: 'Profile API authentication token is not valid (simulated failure)' };
+  if (injected !== undefined)
+    return { status: injected, message: 'Profile API authentication token is not valid (simulated failure)' };
   const check = ctx.token.check(authorization);
   if (check === 'ok') return undefined;
-  return { status: ctx.settings.authFailureStatus, message: `Profile API authentication token is ${CHECK_WORDS[check]}` };
+  return {
+    status: ctx.settings.authFailureStatus,
+    message: `Profile API authentication token is ${CHECK_WORDS[check]}`,
+  };
 }
 
 /**
@@ -91,7 +103,10 @@ export function authFailure(ctx: SimulatorContext, authorization: string | undef
  * see the decoded query and body.
  */
 export function profileCallGuard(ctx: SimulatorContext) {
-  return async function guardProfileCall(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  return async function guardProfileCall(
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> {
     const endpoint = endpointOf(request);
     if (endpoint !== undefined) {
       const ended = await injectFault(ctx, endpoint, request, reply);

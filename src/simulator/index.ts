@@ -10,7 +10,13 @@ export { startSimulator, type Simulator, type SimulatorOptions } from './server.
 export { DEFAULT_IMS_CLIENT_ID, DEFAULT_IMS_CLIENT_SECRET } from './options.js';
 export { parseBatchBody, type BatchRow, type BulkCellDecoding, type ParsedBatch } from './bulk-format.js';
 export { ProfileStore, profileKey, type ApplyOutcome, type ProfileWrite, type StoredProfile } from './store.js';
-export { FAULT_ENDPOINTS, FaultInjector, type FailureOptions, type FaultEndpoint, type OutageWindowOptions } from './faults.js';
+export {
+  FAULT_ENDPOINTS,
+  FaultInjector,
+  type FailureOptions,
+  type FaultEndpoint,
+  type OutageWindowOptions,
+} from './faults.js';
 export { SimulatorStats, type RequestRecord } from './stats.js';
 export type { IdentityKind } from './identity.js';
 export { EDGE_LEGACY_STATUS_HOST, EDGE_STATUS_HOST, batchStatusLink, type StatusLinkStyle } from './status-links.js';

@@ -31,7 +31,9 @@ export class ProfileLifetime {
     readonly now: () => number = Date.now,
   ) {
     if (!(lifetimeMs > 0 && lifetimeMs <= MAX_PROFILE_LIFETIME_MS)) {
-      throw new RangeError(`profileLifetimeMs must be over 0 and at most 90 days (${MAX_PROFILE_LIFETIME_MS} ms), got ${lifetimeMs}`);
+      throw new RangeError(
+        `profileLifetimeMs must be over 0 and at most 90 days (${MAX_PROFILE_LIFETIME_MS} ms), got ${lifetimeMs}`,
+      );
     }
   }
 

@@ -45,18 +45,28 @@ function handleImsToken(ctx: SimulatorContext, request: FastifyRequest, reply: F
     if (!form.ok) return reply.code(400).send({ error: 'invalid_request', error_description: form.message });
     for (const { name, value } of form.pairs) params.set(name, value);
   }
-  if (params.get('client_id') !== ctx.settings.imsClientId || params.get('client_secret') !== ctx.settings.imsClientSecret) {
+  if (
+    params.get('client_id') !== ctx.settings.imsClientId ||
+    params.get('client_secret') !== ctx.settings.imsClientSecret
+  ) {
     return reply.code(401).send({ error: 'invalid_client', error_description: 'invalid client_id or client_secret' });
   }
   if (params.get('grant_type') !== 'client_credentials') {
-    return reply.code(400).send({ error: 'unsupported_grant_type', error_description: 'grant_type must be client_credentials' });
+    return reply
+      .code(400)
+      .send({ error: 'unsupported_grant_type', error_description: 'grant_type must be client_credentials' });
   }
   const { token, expiresInSeconds } = ctx.ims.issue();
   ctx.stats.ims += 1;
   return reply.code(200).send({ access_token: token, token_type: 'bearer', expires_in: expiresInSeconds });
 }
 
-function handleProfileToken(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply, regenerate: boolean): FastifyReply {
+function handleProfileToken(
+  ctx: SimulatorContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  regenerate: boolean,
+): FastifyReply {
   if (!ctx.ims.isValid(bearerToken(request.headers.authorization))) {
     return reply.code(401).send({ error_code: '401013', message: 'Oauth token is not valid' });
   }
@@ -75,5 +85,7 @@ function handleProfileToken(ctx: SimulatorContext, request: FastifyRequest, repl
   if (limited !== undefined) return reply.code(503).send({ error_code: '503000', message: limited });
   ctx.stats.admin += 1;
   const accessToken = regenerate ? ctx.token.regenerate() : ctx.token.current;
-  return reply.code(200).send({ accessToken, tokenType: 'bearer', scope: 'profile_api', expiresIn: ctx.token.expiresInSeconds() });
+  return reply
+    .code(200)
+    .send({ accessToken, tokenType: 'bearer', scope: 'profile_api', expiresIn: ctx.token.expiresInSeconds() });
 }

@@ -44,14 +44,23 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
 export function registerBulkRoutes(app: FastifyInstance, ctx: SimulatorContext): void {
   // Fastify rejects bodies over bodyLimit with 413, so "under 50 MB" means this.
   const submit = { bodyLimit: BULK_MAX_BODY_BYTES - 1, config: { endpoint: 'bulk' } satisfies EndpointRouteConfig };
-  app.post('/m2/:client/v2/profile/batchUpdate', submit, (request, reply) => handleBatchUpdate(ctx, request, reply, 'v2'));
+  app.post('/m2/:client/v2/profile/batchUpdate', submit, (request, reply) =>
+    handleBatchUpdate(ctx, request, reply, 'v2'),
+  );
   app.post('/m2/:client/profile/batchUpdate', submit, (request, reply) => handleBatchUpdate(ctx, request, reply, 'v1'));
   for (const path of BATCH_STATUS_PATHS) {
-    app.get(path, { config: { endpoint: 'status' } satisfies EndpointRouteConfig }, (request, reply) => handleBatchStatus(ctx, request, reply));
+    app.get(path, { config: { endpoint: 'status' } satisfies EndpointRouteConfig }, (request, reply) =>
+      handleBatchStatus(ctx, request, reply),
+    );
   }
 }
 
-function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply, api: BulkApi): FastifyReply {
+function handleBatchUpdate(
+  ctx: SimulatorContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  api: BulkApi,
+): FastifyReply {
   const limited = sharedLimitRefusal(ctx);
   if (limited !== undefined) return sendXmlError(reply, 503, limited);
   const reject = (message: string): FastifyReply => {
@@ -75,7 +84,10 @@ function handleBatchUpdate(ctx: SimulatorContext, request: FastifyRequest, reply
   });
   const timing = ctx.faults.batchTiming() ?? ctx.settings.batchTiming;
   const processingMs = timing.processingMs + ctx.random() * timing.jitterMs;
-  const batchId = ctx.batches.submit({ api, kind: parsed.kind, columns: parsed.columns, rows: parsed.rows }, { processingMs, stuck, rejectedRows, unlistedRows });
+  const batchId = ctx.batches.submit(
+    { api, kind: parsed.kind, columns: parsed.columns, rows: parsed.rows },
+    { processingMs, stuck, rejectedRows, unlistedRows },
+  );
   if (api === 'v2') ctx.stats.bulk += 1;
   else ctx.stats.bulkV1 += 1;
   const statusUrl = batchStatusLink(ctx.settings.statusLink, ctx.settings.clientCode, batchId, ctx.publicUrl());

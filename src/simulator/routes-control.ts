@@ -43,7 +43,9 @@ export function registerControlRoutes(app: FastifyInstance, ctx: SimulatorContex
     scope.addHook('onRequest', async (request, reply) => {
       const token = ctx.settings.controlToken;
       if (token !== undefined && bearerToken(request.headers.authorization) !== token) {
-        await reply.code(401).send({ error: 'the simulator requires its control token (controlToken) on /_simulator routes' });
+        await reply
+          .code(401)
+          .send({ error: 'the simulator requires its control token (controlToken) on /_simulator routes' });
       }
     });
     scope.get('/_simulator/stats', () => ({
@@ -70,7 +72,9 @@ export function registerControlRoutes(app: FastifyInstance, ctx: SimulatorContex
       if (body === INVALID) return reply.code(400).send({ error: ['body: expected JSON'] });
       const parsed = FaultsSchema.safeParse(body);
       if (!parsed.success) {
-        return reply.code(400).send({ error: parsed.error.issues.map((i) => `${i.path.map(String).join('.') || 'body'}: ${i.message}`) });
+        return reply
+          .code(400)
+          .send({ error: parsed.error.issues.map((i) => `${i.path.map(String).join('.') || 'body'}: ${i.message}`) });
       }
       try {
         applyFaults(ctx, parsed.data, ctx.now());
@@ -85,7 +89,9 @@ export function registerControlRoutes(app: FastifyInstance, ctx: SimulatorContex
       const body = jsonBody(request.body);
       const parsed = TokenActionSchema.safeParse(body === INVALID ? undefined : body);
       if (!parsed.success) {
-        return reply.code(400).send({ error: ['body: expected {"action":"regenerate"}, {"action":"expire"} or {"action":"set","token":"..."}'] });
+        return reply.code(400).send({
+          error: ['body: expected {"action":"regenerate"}, {"action":"expire"} or {"action":"set","token":"..."}'],
+        });
       }
       const action = parsed.data;
       switch (action.action) {

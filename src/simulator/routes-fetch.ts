@@ -17,7 +17,10 @@ import type { IdentityKind } from './identity.js';
  */
 export function registerFetchRoutes(app: FastifyInstance, ctx: SimulatorContext): void {
   const config: EndpointRouteConfig = { endpoint: 'fetch' };
-  const guard = { config, onRequest: async (request: FastifyRequest, reply: FastifyReply) => injectFault(ctx, 'fetch', request, reply) };
+  const guard = {
+    config,
+    onRequest: async (request: FastifyRequest, reply: FastifyReply) => injectFault(ctx, 'fetch', request, reply),
+  };
   app.get('/rest/v1/profiles/thirdPartyId/:id', guard, (request, reply) =>
     handleFetch(ctx, request, reply, 'thirdPartyId', (request.params as { id: string }).id),
   );
@@ -35,7 +38,9 @@ function handleFetch(
 ): FastifyReply {
   const { client } = request.query as { client?: unknown };
   if (client !== ctx.settings.clientCode) {
-    return reply.code(400).send({ message: `Unknown or missing client "${typeof client === 'string' ? preview(client) : ''}"` });
+    return reply
+      .code(400)
+      .send({ message: `Unknown or missing client "${typeof client === 'string' ? preview(client) : ''}"` });
   }
   // The authFailures fault is for update calls; fetch shows what landed (like global faults).
   const failure = authFailure(ctx, request.headers.authorization, false);
@@ -46,11 +51,17 @@ function handleFetch(
   const profile = ctx.store.getProfile(kind, id);
   if (profile === undefined) {
     const named = kind === 'pcId' ? 'tnt id' : 'third party id';
-    return reply.code(404).send({ status: 404, message: `No profile found for client ${ctx.settings.clientCode} with ${named}=${preview(id)}` });
+    return reply.code(404).send({
+      status: 404,
+      message: `No profile found for client ${ctx.settings.clientCode} with ${named}=${preview(id)}`,
+    });
   }
   ctx.stats.fetch += 1;
   const profileAttributes = Object.fromEntries(
-    Object.entries(profile.attributes).map(([name, a]) => [name, { value: a.value, modifiedAt: a.modifiedAt.toISOString() }]),
+    Object.entries(profile.attributes).map(([name, a]) => [
+      name,
+      { value: a.value, modifiedAt: a.modifiedAt.toISOString() },
+    ]),
   );
   return reply.code(200).send({
     client: ctx.settings.clientCode,

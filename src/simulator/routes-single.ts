@@ -36,7 +36,11 @@ export function registerSingleRoutes(app: FastifyInstance, ctx: SimulatorContext
   app.post('/m2/:client/profile/update', { config }, (request, reply) => handleSingle(ctx, request, reply));
 }
 
-async function handleSingle(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+async function handleSingle(
+  ctx: SimulatorContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
   const target = request.raw.url ?? '';
   const query = rawQuery(target);
   let body = '';
@@ -58,7 +62,10 @@ async function handleSingle(ctx: SimulatorContext, request: FastifyRequest, repl
   }
 
   const pairs: FormPair[] = [];
-  for (const [where, text] of [['query string', query], ['body', body]] as const) {
+  for (const [where, text] of [
+    ['query string', query],
+    ['body', body],
+  ] as const) {
     const parsed = parseForm(text);
     if (!parsed.ok) return sendXmlError(reply, 400, `${where}: ${parsed.message}`);
     pairs.push(...parsed.pairs);

@@ -63,7 +63,12 @@ function buildApp(options: SimulatorOptions, ctx: SimulatorContext): FastifyInst
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
   app.addHook('onResponse', (request, reply, done) => {
-    ctx.stats.record({ method: request.method, path: rawPath(request.raw.url), status: reply.statusCode, at: Date.now() });
+    ctx.stats.record({
+      method: request.method,
+      path: rawPath(request.raw.url),
+      status: reply.statusCode,
+      at: Date.now(),
+    });
     done();
   });
   app.setErrorHandler((error: { statusCode?: number; message?: string }, request, reply) => {
@@ -100,7 +105,10 @@ function urlHost(host: string): string {
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1';
   const now = options.now ?? Date.now;
-  const store = new ProfileStore(undefined, { now, ...(options.profileLifetimeMs !== undefined ? { lifetimeMs: options.profileLifetimeMs } : {}) });
+  const store = new ProfileStore(undefined, {
+    now,
+    ...(options.profileLifetimeMs !== undefined ? { lifetimeMs: options.profileLifetimeMs } : {}),
+  });
   const faults = new FaultInjector(options.latencyMs ?? 0, { now });
   const stats = new SimulatorStats();
   const maxValueLength = options.maxValueLength ?? MAX_VALUE_LENGTH;
@@ -116,7 +124,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   });
   store.setBeforeAccess(() => batches.settle());
   const token = new ProfileTokenState(
-    { ...(options.authToken !== undefined ? { token: options.authToken } : {}), ...(options.tokenLifetimeMs !== undefined ? { lifetimeMs: options.tokenLifetimeMs } : {}) },
+    {
+      ...(options.authToken !== undefined ? { token: options.authToken } : {}),
+      ...(options.tokenLifetimeMs !== undefined ? { lifetimeMs: options.tokenLifetimeMs } : {}),
+    },
     now,
   );
   const perWindow = options.bulkCallsPerMinute ?? BULK_CALLS_PER_MINUTE;
@@ -143,9 +154,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     faults,
     stats,
     batches,
-    sharedLimit: new RollingWindowLimit(perWindow, windowMs, now, () => faults.otherUsersLoad(), () => {
-      stats.otherUsersCharged += 1;
-    }),
+    sharedLimit: new RollingWindowLimit(
+      perWindow,
+      windowMs,
+      now,
+      () => faults.otherUsersLoad(),
+      () => {
+        stats.otherUsersCharged += 1;
+      },
+    ),
     token,
     ims: new ImsTokens(now),
     sharedLimitDescription: `${perWindow} calls per ${windowMs / 1000} s`,

@@ -33,7 +33,12 @@ export const STATUS_LINK_STYLES: readonly StatusLinkStyle[] = ['edge', 'edge-leg
 export const BATCH_STATUS_PATHS = ['/m2/:client/profile/batchStatus', '/m2/:client/v2/profile/batchStatus'] as const;
 
 /** Builds the status link of one batch. `publicUrl` is used by `'self'` only. */
-export function batchStatusLink(style: StatusLinkStyle, clientCode: string, batchId: string, publicUrl: string): string {
+export function batchStatusLink(
+  style: StatusLinkStyle,
+  clientCode: string,
+  batchId: string,
+  publicUrl: string,
+): string {
   const client = encodeURIComponent(clientCode);
   const id = encodeURIComponent(batchId);
   switch (style) {

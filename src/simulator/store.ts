@@ -173,7 +173,12 @@ export class ProfileStore {
   }
 
   /** Like {@link apply}, and says which attributes the v2 override removed. */
-  applyRow(kind: IdentityKind, id: string, attrs: ReadonlyMap<string, string>, options: WriteOptions): { outcome: ApplyOutcome; removed: string[] } {
+  applyRow(
+    kind: IdentityKind,
+    id: string,
+    attrs: ReadonlyMap<string, string>,
+    options: WriteOptions,
+  ): { outcome: ApplyOutcome; removed: string[] } {
     this.beforeAccess();
     return this.write(kind, id, attrs, options);
   }
@@ -215,7 +220,8 @@ export class ProfileStore {
     const existing = this.live(key);
     // Single updates never create (documented); for an id Target had and let expire, not
     // even where the simulator creates never-seen ids (`createOnSingleUpdate`).
-    const create = options.create && !((options.via === 'single' || options.updateOnly === true) && this.lifetime.hasExpired(key));
+    const create =
+      options.create && !((options.via === 'single' || options.updateOnly === true) && this.lifetime.hasExpired(key));
     let outcome: ApplyOutcome;
     let removed: string[] = [];
     if (existing === undefined && !create) {
@@ -229,7 +235,8 @@ export class ProfileStore {
         carried.add(name);
       }
       const override = options.v2Override === true;
-      if (override) removed = [...(existing?.lastV2Names ?? [])].filter((name) => !carried.has(name) && next.delete(name));
+      if (override)
+        removed = [...(existing?.lastV2Names ?? [])].filter((name) => !carried.has(name) && next.delete(name));
       if (profileBytes(next) > this.maxProfileBytes) {
         outcome = 'tooLarge';
         removed = [];
@@ -246,7 +253,15 @@ export class ProfileStore {
         });
       }
     }
-    const write: ProfileWrite = { kind, id, attributes: Object.fromEntries(attrs), via: options.via, outcome, at, ...(removed.length > 0 ? { removed } : {}) };
+    const write: ProfileWrite = {
+      kind,
+      id,
+      attributes: Object.fromEntries(attrs),
+      via: options.via,
+      outcome,
+      at,
+      ...(removed.length > 0 ? { removed } : {}),
+    };
     for (const listener of this.listeners) listener(write);
     return { outcome, removed };
   }

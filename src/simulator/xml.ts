@@ -3,8 +3,9 @@ export const XML_CONTENT_TYPE = 'application/xml;charset=UTF-8';
 
 // XML 1.0 cannot carry most control characters even as &#..; references, so they become
 // U+FFFD rather than producing a document no client can parse.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const NOT_XML_CHAR =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** Escapes text for an XML element (ids and messages can hold `<`, `&`, quotes). */
 export function escapeXml(text: string): string {
@@ -60,7 +61,11 @@ export interface BatchStatusView {
  * lists them with the details only).
  */
 export function batchStatusXml(view: BatchStatusView, showDetails: boolean): string {
-  const parts = [element('batchId', view.batchId), element('status', view.status), element('batchSize', view.batchSize)];
+  const parts = [
+    element('batchId', view.batchId),
+    element('status', view.status),
+    element('batchSize', view.batchSize),
+  ];
   if (showDetails) {
     parts.push(
       element('consumedCount', view.consumedCount),
@@ -68,7 +73,8 @@ export function batchStatusXml(view: BatchStatusView, showDetails: boolean): str
       element('profilesNotFound', view.profilesNotFound),
       element('failedUpdates', view.failedUpdates),
     );
-    for (const id of view.failedIds) parts.push(`<profile>${element('id', id)}${element('status', 'failed')}</profile>`);
+    for (const id of view.failedIds)
+      parts.push(`<profile>${element('id', id)}${element('status', 'failed')}</profile>`);
   }
   return `<response>${parts.join('')}</response>`;
 }

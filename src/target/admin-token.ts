@@ -68,7 +68,12 @@ export interface AdminTokenSource extends RefreshableTokenSource {
 
 /** A refusal that a retry will not fix is `permanent`; the rest is retried. */
 class AdminCallError extends Error {
-  constructor(message: string, readonly code: string, readonly permanent: boolean, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly permanent: boolean,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'AdminCallError';
   }
@@ -134,21 +139,30 @@ export function createAdminTokenSource(options: AdminTokenOptions): AdminTokenSo
   /** Adobe's message for a log line: short, and with every secret we hold cut out. */
   const adobeMessage = (text: string): string => {
     let out = text.slice(0, ADOBE_MESSAGE_CHARS);
-    for (const secret of [options.clientSecret, ims?.token, token]) if (secret !== undefined && secret !== '') out = out.split(secret).join('[redacted]');
+    for (const secret of [options.clientSecret, ims?.token, token])
+      if (secret !== undefined && secret !== '') out = out.split(secret).join('[redacted]');
     return out;
   };
 
-  const call = async (method: 'GET' | 'POST', url: string, headers: Record<string, string>, body?: string): Promise<{ status: number; json: Record<string, unknown> }> => {
+  const call = async (
+    method: 'GET' | 'POST',
+    url: string,
+    headers: Record<string, string>,
+    body?: string,
+  ): Promise<{ status: number; json: Record<string, unknown> }> => {
     let response;
     try {
       response = await request(url, {
-        method, headers, body,
+        method,
+        headers,
+        body,
         ...(options.dispatcher !== undefined ? { dispatcher: options.dispatcher } : {}),
         signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), closing.signal]),
       });
     } catch (error) {
       if (closing.signal.aborted) throw error;
-      const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'ADMIN_API_UNREACHABLE';
+      const code =
+        typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'ADMIN_API_UNREACHABLE';
       throw new AdminCallError(`${new URL(url).host} did not answer (${code})`, code, false);
     }
     const text = await response.body.text();
@@ -164,8 +178,18 @@ export function createAdminTokenSource(options: AdminTokenOptions): AdminTokenSo
 
   const imsToken = async (): Promise<string> => {
     if (ims !== undefined && now() < ims.renewAt) return ims.token;
-    const form = new URLSearchParams({ client_id: options.clientId, client_secret: options.clientSecret, grant_type: 'client_credentials', scope: options.scopes });
-    const { status, json } = await call('POST', options.imsUrl, { 'content-type': 'application/x-www-form-urlencoded' }, form.toString());
+    const form = new URLSearchParams({
+      client_id: options.clientId,
+      client_secret: options.clientSecret,
+      grant_type: 'client_credentials',
+      scope: options.scopes,
+    });
+    const { status, json } = await call(
+      'POST',
+      options.imsUrl,
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      form.toString(),
+    );
     if (status === 200 && typeof json.access_token === 'string' && json.access_token !== '') {
       addRuntimeSecret(json.access_token);
       const lifetimeMs = (typeof json.expires_in === 'number' ? json.expires_in : 3600) * 1000;
@@ -174,7 +198,12 @@ export function createAdminTokenSource(options: AdminTokenOptions): AdminTokenSo
     }
     const error = typeof json.error === 'string' && /^[a-z_]{1,64}$/.test(json.error) ? ` ${json.error}` : '';
     if (status === 400 || status === 401 || status === 403) {
-      throw new AdminCallError(`Adobe IMS refused the credentials (HTTP ${status}${error}): check TARGET_IMS_CLIENT_ID, TARGET_IMS_CLIENT_SECRET and TARGET_IMS_SCOPES`, 'IMS_CREDENTIALS_REFUSED', true, status);
+      throw new AdminCallError(
+        `Adobe IMS refused the credentials (HTTP ${status}${error}): check TARGET_IMS_CLIENT_ID, TARGET_IMS_CLIENT_SECRET and TARGET_IMS_SCOPES`,
+        'IMS_CREDENTIALS_REFUSED',
+        true,
+        status,
+      );
     }
     throw new AdminCallError(`Adobe IMS answered HTTP ${status}${error}`, 'IMS_UNAVAILABLE', false, status);
   };
@@ -195,7 +224,10 @@ export function createAdminTokenSource(options: AdminTokenOptions): AdminTokenSo
       const cached = ims !== undefined && now() < ims.renewAt;
       const bearer = await imsToken();
       await takeBudget();
-      const { status, json } = await call(method, url, { authorization: `Bearer ${bearer}`, 'x-api-key': options.clientId });
+      const { status, json } = await call(method, url, {
+        authorization: `Bearer ${bearer}`,
+        'x-api-key': options.clientId,
+      });
       if (status === 200 && typeof json.accessToken === 'string' && json.accessToken !== '') {
         const expiresIn = typeof json.expiresIn === 'number' && Number.isFinite(json.expiresIn) ? json.expiresIn : 0;
         return { accessToken: json.accessToken, expiresInSeconds: Math.max(0, expiresIn) };
@@ -207,9 +239,15 @@ export function createAdminTokenSource(options: AdminTokenOptions): AdminTokenSo
       }
       const detail = typeof json.message === 'string' ? `: ${adobeMessage(json.message)}` : '';
       const what = `Target Admin API answered HTTP ${status} to ${method} the profile token${detail}`;
-      if (status === 200) throw new AdminCallError(`${what} without an accessToken`, 'ADMIN_API_BAD_ANSWER', false, status);
+      if (status === 200)
+        throw new AdminCallError(`${what} without an accessToken`, 'ADMIN_API_BAD_ANSWER', false, status);
       if ([400, 401, 403, 404].includes(status)) {
-        throw new AdminCallError(`${what} (check TARGET_ADMIN_TENANT and that the credential's product profile includes Target)`, 'ADMIN_API_REFUSED', true, status);
+        throw new AdminCallError(
+          `${what} (check TARGET_ADMIN_TENANT and that the credential's product profile includes Target)`,
+          'ADMIN_API_REFUSED',
+          true,
+          status,
+        );
       }
       throw new AdminCallError(what, 'ADMIN_API_UNAVAILABLE', false, status);
     }
@@ -221,7 +259,10 @@ export function createAdminTokenSource(options: AdminTokenOptions): AdminTokenSo
     if (answer.accessToken !== token) {
       const previous = token === undefined ? undefined : tokenFingerprint(token);
       token = answer.accessToken;
-      log.info({ fingerprint: tokenFingerprint(token), previous, expiresInSeconds: answer.expiresInSeconds }, `profile token ${how} from the Target Admin API`);
+      log.info(
+        { fingerprint: tokenFingerprint(token), previous, expiresInSeconds: answer.expiresInSeconds },
+        `profile token ${how} from the Target Admin API`,
+      );
     }
   };
 
@@ -231,12 +272,18 @@ export function createAdminTokenSource(options: AdminTokenOptions): AdminTokenSo
     adopt(answer, 'read');
     if (options.regenerate === true && answer.expiresInSeconds * 1000 < regenerateBelowMs) {
       if (await (options.claimRegenerate ?? (() => Promise.resolve(true)))()) {
-        log.warn({ expiresInSeconds: answer.expiresInSeconds, regenerateBeforeMs: regenerateBelowMs }, 'regenerating the profile token (TARGET_TOKEN_REGENERATE): every other system using the old one now gets 401 until it reads the new one');
+        log.warn(
+          { expiresInSeconds: answer.expiresInSeconds, regenerateBeforeMs: regenerateBelowMs },
+          'regenerating the profile token (TARGET_TOKEN_REGENERATE): every other system using the old one now gets 401 until it reads the new one',
+        );
         const fresh = await profileToken('POST');
         adopt(fresh, 'regenerated');
         if (fresh.expiresInSeconds * 1000 < regenerateBelowMs) {
           regenerateBelowMs = (fresh.expiresInSeconds * 1000) / 2;
-          log.warn({ expiresInSeconds: fresh.expiresInSeconds, regenerateBeforeMs }, 'a new profile token lives shorter than TARGET_TOKEN_REGENERATE_BEFORE_MS: regenerating at half its life instead');
+          log.warn(
+            { expiresInSeconds: fresh.expiresInSeconds, regenerateBeforeMs },
+            'a new profile token lives shorter than TARGET_TOKEN_REGENERATE_BEFORE_MS: regenerating at half its life instead',
+          );
         }
       } else {
         log.info('another process is regenerating the profile token');
@@ -272,7 +319,8 @@ export function createAdminTokenSource(options: AdminTokenOptions): AdminTokenSo
       } catch (error) {
         if (closing.signal.aborted) return undefined;
         failures += 1;
-        const e = error instanceof AdminCallError ? error : new AdminCallError(String(error), 'ADMIN_API_FAILED', false);
+        const e =
+          error instanceof AdminCallError ? error : new AdminCallError(String(error), 'ADMIN_API_FAILED', false);
         // The first failure of a streak is loud, repeats are not: the hold says the rest.
         const level = failures === 1 ? 'warn' : 'debug';
         log[level]({ code: e.code, status: e.status, failures }, `profile token not read: ${e.message}`);

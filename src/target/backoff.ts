@@ -20,7 +20,12 @@ export interface RetryPolicy {
  * attempt n waits between `(1 − jitter) × d` and `d`, where `d = min(maxDelayMs,
  * baseDelayMs × 2^(n−1))`, or `retryAfterMs` when that is longer. Pure: `random` is injected.
  */
-export function backoffDelay(attempt: number, policy: RetryPolicy, retryAfterMs: number | undefined, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  policy: RetryPolicy,
+  retryAfterMs: number | undefined,
+  random: () => number = Math.random,
+): number {
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
   const jitter = Math.min(1, Math.max(0, policy.jitter));
   const jittered = exp * (1 - jitter * random());
@@ -49,7 +54,11 @@ export function attemptNumber(job: AttemptCounts): number {
 }
 
 /** True when a failing job has spent both its attempts and its age budget. */
-export function retriesSpent(job: Pick<Job, 'attemptsMade' | 'timestamp'>, policy: RetryPolicy, now = Date.now()): boolean {
+export function retriesSpent(
+  job: Pick<Job, 'attemptsMade' | 'timestamp'>,
+  policy: RetryPolicy,
+  now = Date.now(),
+): boolean {
   return job.attemptsMade + 1 >= policy.maxAttempts && now - job.timestamp >= policy.maxAgeMs;
 }
 
@@ -66,7 +75,10 @@ export function lastBullAttempt(job: Pick<Job, 'attemptsMade' | 'opts'>): boolea
  * - `delay`: BullMQ's attempts are spent but the job is not old enough yet, so it
  *   schedules itself again after `delayMs`.
  */
-export type RetryDecision = { action: 'dead-letter'; reason: 'permanent' | 'retries-spent' } | { action: 'bull-retry' } | { action: 'delay'; delayMs: number };
+export type RetryDecision =
+  | { action: 'dead-letter'; reason: 'permanent' | 'retries-spent' }
+  | { action: 'bull-retry' }
+  | { action: 'delay'; delayMs: number };
 
 /** Decides {@link RetryDecision} for a failed attempt. Pure. */
 export function decideRetry(

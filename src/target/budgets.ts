@@ -78,7 +78,11 @@ export class CallBudget {
   private readonly redis: RedisClient & BudgetCommands;
   private readonly key: string;
 
-  constructor(redis: RedisClient, prefix: string, readonly settings: BudgetSettings) {
+  constructor(
+    redis: RedisClient,
+    prefix: string,
+    readonly settings: BudgetSettings,
+  ) {
     if (!('tiBudgetReserve' in redis)) redis.defineCommand('tiBudgetReserve', { numberOfKeys: 1, lua: RESERVE });
     this.redis = redis as RedisClient & BudgetCommands;
     this.key = `${hashTag(prefix)}:budget:${settings.name}`;
@@ -88,9 +92,22 @@ export class CallBudget {
   async reserve(n: number, now = Date.now()): Promise<BudgetState> {
     const s = this.settings;
     const [granted, used, wait, recent, paused] = await this.redis.tiBudgetReserve(
-      this.key, String(now), String(s.bucketMs), String(s.windowMs), String(s.limit), String(n), String(s.recentMs ?? s.windowMs),
+      this.key,
+      String(now),
+      String(s.bucketMs),
+      String(s.windowMs),
+      String(s.limit),
+      String(n),
+      String(s.recentMs ?? s.windowMs),
     );
-    return { granted: granted === 1, used, remaining: Math.max(0, s.limit - used), retryInMs: wait, recent, pausedForMs: paused };
+    return {
+      granted: granted === 1,
+      used,
+      remaining: Math.max(0, s.limit - used),
+      retryInMs: wait,
+      recent,
+      pausedForMs: paused,
+    };
   }
 
   /**
@@ -125,12 +142,27 @@ export class CallBudget {
  * Each window is lengthened by `marginMs` (the Target timeout): a call reserved at t can
  * reach Target as late as t + timeout, and Target counts arrivals, not our reservations.
  */
-export function createBudgets(redis: RedisClient, prefix: string, limits: { singlePerDay: number; bulkPerMinute: number; bulkWindowMs?: number; marginMs?: number }) {
+export function createBudgets(
+  redis: RedisClient,
+  prefix: string,
+  limits: { singlePerDay: number; bulkPerMinute: number; bulkWindowMs?: number; marginMs?: number },
+) {
   const margin = limits.marginMs ?? 0;
   const bulkWindow = limits.bulkWindowMs ?? 60_000;
   return {
-    single: new CallBudget(redis, prefix, { name: 'single', limit: limits.singlePerDay, windowMs: 24 * 3600_000 + margin, bucketMs: 60_000, recentMs: 3600_000 }),
-    bulk: new CallBudget(redis, prefix, { name: 'bulk', limit: limits.bulkPerMinute, windowMs: bulkWindow + margin, bucketMs: Math.max(10, Math.min(1000, Math.floor(bulkWindow / 60))) }),
+    single: new CallBudget(redis, prefix, {
+      name: 'single',
+      limit: limits.singlePerDay,
+      windowMs: 24 * 3600_000 + margin,
+      bucketMs: 60_000,
+      recentMs: 3600_000,
+    }),
+    bulk: new CallBudget(redis, prefix, {
+      name: 'bulk',
+      limit: limits.bulkPerMinute,
+      windowMs: bulkWindow + margin,
+      bucketMs: Math.max(10, Math.min(1000, Math.floor(bulkWindow / 60))),
+    }),
   };
 }
 export type Budgets = ReturnType<typeof createBudgets>;

@@ -29,8 +29,10 @@ export interface OldestTimes {
 
 /** Folds `from` into `into`: each time becomes the older of the two. */
 export function mergeOldest(into: OldestTimes, from: OldestTimes): void {
-  if (from.oldestEventMs !== undefined) into.oldestEventMs = Math.min(into.oldestEventMs ?? Infinity, from.oldestEventMs);
-  if (from.oldestIntakeMs !== undefined) into.oldestIntakeMs = Math.min(into.oldestIntakeMs ?? Infinity, from.oldestIntakeMs);
+  if (from.oldestEventMs !== undefined)
+    into.oldestEventMs = Math.min(into.oldestEventMs ?? Infinity, from.oldestEventMs);
+  if (from.oldestIntakeMs !== undefined)
+    into.oldestIntakeMs = Math.min(into.oldestIntakeMs ?? Infinity, from.oldestIntakeMs);
 }
 
 /** What a cell escapes: the characters that could change the file's shape, and `%` itself. */
@@ -61,7 +63,8 @@ function cell(value: string): string {
 
 /** encodeURIComponent leaves these ASCII characters as they are (1 byte); others cost 3 per UTF-8 byte. */
 const UNRESERVED = new Uint8Array(128);
-for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()") UNRESERVED[c.charCodeAt(0)] = 1;
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()")
+  UNRESERVED[c.charCodeAt(0)] = 1;
 
 /**
  * `encodeURIComponent(text).length`, computed without building the string: an unreserved
@@ -161,7 +164,13 @@ export class BulkFileBuilder {
       let oldest: OldestTimes = {};
       const flush = (): void => {
         if (lines.length === 0) return;
-        files.push({ kind, columns, visitors, body: `batch=${encodeURIComponent([header, ...lines].join('\n'))}`, oldest });
+        files.push({
+          kind,
+          columns,
+          visitors,
+          body: `batch=${encodeURIComponent([header, ...lines].join('\n'))}`,
+          oldest,
+        });
         lines = [];
         visitors = [];
         bytes = prefixBytes;
@@ -175,7 +184,8 @@ export class BulkFileBuilder {
         for (let i = 0; i + 1 < flat.length; i += 2) row[position.get(flat[i] ?? '') ?? 0] = cell(flat[i + 1] ?? '');
         const line = columns.length > 0 ? `${cell(visitor.id)},${row.join(',')}` : cell(visitor.id);
         const lineBytes = 3 + formEncodedLength(line); // the "\n" before it costs %0A
-        if (prefixBytes + lineBytes > maxBytes) throw new RangeError(`one bulk row of ${lineBytes} bytes cannot fit in a ${maxBytes}-byte file`);
+        if (prefixBytes + lineBytes > maxBytes)
+          throw new RangeError(`one bulk row of ${lineBytes} bytes cannot fit in a ${maxBytes}-byte file`);
         if (lines.length >= maxRows || bytes + lineBytes > maxBytes) flush();
         lines.push(line);
         visitors.push(visitor);
@@ -195,7 +205,10 @@ export class BulkFileBuilder {
  * the union of its visitors' attribute names as columns, split so that no file exceeds
  * `maxRows` rows or `maxBytes` bytes. Rows are never cut. Pure.
  */
-export function buildBulkFiles(rows: readonly BulkRow[], limits: { maxRows?: number; maxBytes?: number } = {}): BulkFile[] {
+export function buildBulkFiles(
+  rows: readonly BulkRow[],
+  limits: { maxRows?: number; maxBytes?: number } = {},
+): BulkFile[] {
   const builder = new BulkFileBuilder();
   for (const row of rows) builder.add(row.visitor, row.values);
   return builder.build(limits);

@@ -24,25 +24,55 @@ export interface Resubmitted {
  * once: that would spin). A file Target now rejects outright is dead-lettered.
  */
 export async function resubmit(
-  deps: BulkDeliveryDeps, job: Job, claimId: string, batch: BulkBatch,
+  deps: BulkDeliveryDeps,
+  job: Job,
+  claimId: string,
+  batch: BulkBatch,
   next: { resubmits: number; rowAttempt: number },
 ): Promise<Resubmitted> {
   const later = (visitors: string[], waitMs: number): BulkBatch => ({
-    statusUrl: '', visitors, submittedAt: Date.now(), polls: 0, resubmits: next.resubmits, rowAttempt: next.rowAttempt,
+    statusUrl: '',
+    visitors,
+    submittedAt: Date.now(),
+    polls: 0,
+    resubmits: next.resubmits,
+    rowAttempt: next.rowAttempt,
     retryAt: Date.now() + Math.max(waitMs, backoffDelay(1, deps.retry, undefined)),
   });
-  const read = await readRows(batch.visitors, (chunk) => deps.store.readInFlight(claimId, chunk, { withDelivered: true }), (vks) => deps.store.knownVisitors(vks), deps.pcIdRoute);
+  const read = await readRows(
+    batch.visitors,
+    (chunk) => deps.store.readInFlight(claimId, chunk, { withDelivered: true }),
+    (vks) => deps.store.knownVisitors(vks),
+    deps.pcIdRoute,
+  );
   let deadLettered = await settleReadRows(deps, 'bulk-status', job, claimId, read);
   if (read.builder.rows === 0) return { batches: [], deadLettered, deferred: false };
   const files = read.builder.build();
   const budget = await deps.budgets.bulk.reserve(files.length);
-  if (!budget.granted) return { batches: [later(files.flatMap((f) => f.visitors.map(visitorKey)), budget.retryInMs)], deadLettered, deferred: true };
+  if (!budget.granted)
+    return {
+      batches: [
+        later(
+          files.flatMap((f) => f.visitors.map(visitorKey)),
+          budget.retryInMs,
+        ),
+      ],
+      deadLettered,
+      deferred: true,
+    };
   const out: BulkBatch[] = [];
   for (const [index, file] of files.entries()) {
     const vks = file.visitors.map(visitorKey);
     try {
       const statusUrl = await deps.client.submitBulk(file.body, apiFor(file.kind, deps.pcIdRoute));
-      out.push({ statusUrl, visitors: vks, submittedAt: Date.now(), polls: 0, resubmits: next.resubmits, rowAttempt: next.rowAttempt });
+      out.push({
+        statusUrl,
+        visitors: vks,
+        submittedAt: Date.now(),
+        polls: 0,
+        resubmits: next.resubmits,
+        rowAttempt: next.rowAttempt,
+      });
     } catch (error) {
       const classified = classifyError(error);
       await pauseBulkOn503(deps, classified);

@@ -59,14 +59,33 @@ export interface BulkStatusSummary extends BulkStatusTotals {
 
 /** Reported with `job.updateProgress` as each batch completes, so metrics count per batch. */
 export interface BatchCompleteProgress {
-  batchComplete: { batchSize: number; successfulUpdates: number; profilesNotFound: number; failedUpdates: number; failedUnnamed: number };
+  batchComplete: {
+    batchSize: number;
+    successfulUpdates: number;
+    profilesNotFound: number;
+    failedUpdates: number;
+    failedUnnamed: number;
+  };
 }
 
 /** The status job's data with the totals kept between runs (absent on the first run). */
 type StatusJobData = BulkStatusJob & { totals?: BulkStatusTotals };
 
 function zeroTotals(): BulkStatusTotals {
-  return { complete: 0, acked: 0, resubmitted: 0, deadLettered: 0, polls: 0, batchSize: 0, successfulUpdates: 0, profilesNotFound: 0, failedUpdates: 0, failedRowsRetried: 0, failedUnnamed: 0, handedToSingle: 0 };
+  return {
+    complete: 0,
+    acked: 0,
+    resubmitted: 0,
+    deadLettered: 0,
+    polls: 0,
+    batchSize: 0,
+    successfulUpdates: 0,
+    profilesNotFound: 0,
+    failedUpdates: 0,
+    failedRowsRetried: 0,
+    failedUnnamed: 0,
+    handedToSingle: 0,
+  };
 }
 
 /** The batch id of a status link (for logs and dead letters), or the link's path when it has none. */
@@ -79,7 +98,8 @@ export function batchIdOf(statusUrl: string): string {
 }
 
 /** What one poll of one batch learned. */
-type PollResult = { state: 'complete'; status: BatchStatus } | { state: 'stuck' } | { state: 'waiting'; retryAfterMs?: number };
+type PollResult =
+  { state: 'complete'; status: BatchStatus } | { state: 'stuck' } | { state: 'waiting'; retryAfterMs?: number };
 
 /**
  * Polls the bulk batches of one claim until Target reports them `complete`, as a delayed
@@ -115,7 +135,10 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
           remaining.push(batch);
           continue;
         }
-        const again = await resubmit(deps, job, claimId, batch, { resubmits: batch.resubmits, rowAttempt: batch.rowAttempt ?? 2 });
+        const again = await resubmit(deps, job, claimId, batch, {
+          resubmits: batch.resubmits,
+          rowAttempt: batch.rowAttempt ?? 2,
+        });
         remaining.push(...again.batches);
         totals.deadLettered += again.deadLettered;
         continue;
@@ -126,7 +149,9 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         continue;
       }
       // A link the token must not go to costs no call: only the give-up time can move it.
-      const reservation = resolveStatusLink(batch.statusUrl, deps.client.settings.baseUrl).ok ? await deps.budgets.bulk.reserve(1) : { granted: true, retryInMs: 0 };
+      const reservation = resolveStatusLink(batch.statusUrl, deps.client.settings.baseUrl).ok
+        ? await deps.budgets.bulk.reserve(1)
+        : { granted: true, retryInMs: 0 };
       if (!reservation.granted) {
         remaining.push(batch);
         waitMs = Math.max(waitMs, reservation.retryInMs);
@@ -140,7 +165,9 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         // A visitor also in a batch still at Target (the same rows posted again after a
         // failing submit or a stuck batch) is acked when the last of them completes: the
         // other copy could otherwise land after newer values (P4).
-        const elsewhere = new Set([...data.batches, ...remaining].filter((b) => b !== batch && !done.has(b)).flatMap((b) => b.visitors));
+        const elsewhere = new Set(
+          [...data.batches, ...remaining].filter((b) => b !== batch && !done.has(b)).flatMap((b) => b.visitors),
+        );
         remaining.push(...(await settleComplete(deps, job, claimId, batch, result.status, totals, log, elsewhere)));
         continue;
       }
@@ -152,8 +179,19 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         }
         // Slow or unreadable is not refused (P10): the rows go again, as often as it takes,
         // and never to dead letters; only a batch Target calls `stuck` counts below.
-        log.warn({ claimId, batchId: batchIdOf(batch.statusUrl), submittedAt: batch.submittedAt, giveUpAfterMs: settings.giveUpAfterMs }, 'bulk batch not complete within the give-up time: submitting its rows again');
-        const again = await resubmit(deps, job, claimId, batch, { resubmits: batch.resubmits, rowAttempt: batch.rowAttempt ?? 1 });
+        log.warn(
+          {
+            claimId,
+            batchId: batchIdOf(batch.statusUrl),
+            submittedAt: batch.submittedAt,
+            giveUpAfterMs: settings.giveUpAfterMs,
+          },
+          'bulk batch not complete within the give-up time: submitting its rows again',
+        );
+        const again = await resubmit(deps, job, claimId, batch, {
+          resubmits: batch.resubmits,
+          rowAttempt: batch.rowAttempt ?? 1,
+        });
         remaining.push(...again.batches);
         totals.deadLettered += again.deadLettered;
         totals.resubmitted += 1;
@@ -161,15 +199,32 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
       }
       if (batch.resubmits >= settings.maxResubmits) {
         const snapshots = await deps.store.readInFlight(claimId, batch.visitors);
-        await deadLetterVisitors(deps, 'bulk-status', job, claimId, snapshots, new PipelineError(`bulk batch ${batchIdOf(batch.statusUrl)} did not complete after ${batch.resubmits} resubmissions`, 'BULK_BATCH_STUCK', 'permanent'));
+        await deadLetterVisitors(
+          deps,
+          'bulk-status',
+          job,
+          claimId,
+          snapshots,
+          new PipelineError(
+            `bulk batch ${batchIdOf(batch.statusUrl)} did not complete after ${batch.resubmits} resubmissions`,
+            'BULK_BATCH_STUCK',
+            'permanent',
+          ),
+        );
         totals.deadLettered += snapshots.length;
         continue;
       }
-      const again = await resubmit(deps, job, claimId, batch, { resubmits: batch.resubmits + 1, rowAttempt: batch.rowAttempt ?? 1 });
+      const again = await resubmit(deps, job, claimId, batch, {
+        resubmits: batch.resubmits + 1,
+        rowAttempt: batch.rowAttempt ?? 1,
+      });
       remaining.push(...again.batches);
       totals.deadLettered += again.deadLettered;
       totals.resubmitted += 1;
-      log.warn({ claimId, batchId: batchIdOf(batch.statusUrl), resubmits: batch.resubmits + 1, deferred: again.deferred }, 'bulk batch stuck: resubmitted');
+      log.warn(
+        { claimId, batchId: batchIdOf(batch.statusUrl), resubmits: batch.resubmits + 1, deferred: again.deferred },
+        'bulk batch stuck: resubmitted',
+      );
     }
     const summary: BulkStatusSummary = { ...totals, pending: remaining.length };
     if (remaining.length === 0) {
@@ -180,14 +235,28 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
     const next: StatusJobData = { claimId, batches: remaining, totals };
     await job.updateData(next);
     const polled = remaining.filter((b) => b.statusUrl !== '');
-    const pollDelay = polled.length === 0 ? Infinity : backoffDelay(Math.min(...polled.map((b) => b.polls)) + 1, { ...deps.retry, baseDelayMs: settings.pollBaseMs, maxDelayMs: settings.maxPollDelayMs }, undefined);
-    const retryDelay = Math.min(...remaining.map((b) => (b.statusUrl === '' ? Math.max(1, (b.retryAt ?? 0) - Date.now()) : Infinity)));
+    const pollDelay =
+      polled.length === 0
+        ? Infinity
+        : backoffDelay(
+            Math.min(...polled.map((b) => b.polls)) + 1,
+            { ...deps.retry, baseDelayMs: settings.pollBaseMs, maxDelayMs: settings.maxPollDelayMs },
+            undefined,
+          );
+    const retryDelay = Math.min(
+      ...remaining.map((b) => (b.statusUrl === '' ? Math.max(1, (b.retryAt ?? 0) - Date.now()) : Infinity)),
+    );
     return postpone(job, token, Math.max(waitMs, Math.min(pollDelay, retryDelay)));
   };
 }
 
 /** Reads one batch's status; anything but `complete` or `stuck` leaves it waiting (logged once per kind). */
-async function poll(deps: BulkDeliveryDeps, log: BulkDeliveryDeps['logger'], claimId: string, batch: BulkBatch): Promise<PollResult> {
+async function poll(
+  deps: BulkDeliveryDeps,
+  log: BulkDeliveryDeps['logger'],
+  claimId: string,
+  batch: BulkBatch,
+): Promise<PollResult> {
   try {
     const status = await deps.client.batchStatus(batch.statusUrl);
     if (status.status === 'complete') return { state: 'complete', status };
@@ -197,14 +266,29 @@ async function poll(deps: BulkDeliveryDeps, log: BulkDeliveryDeps['logger'], cla
     const classified = classifyError(error);
     await pauseBulkOn503(deps, classified);
     if (error instanceof CredentialsRefusedError) await deps.hold.open(classified.details.status ?? 401);
-    const kind = error instanceof StatusLinkRefusedError ? 'refused' : String(classified.details.status ?? classified.code);
+    const kind =
+      error instanceof StatusLinkRefusedError ? 'refused' : String(classified.details.status ?? classified.code);
     if (batch.warned !== kind) {
       batch.warned = kind;
-      const fields = { claimId, batchId: batchIdOf(batch.statusUrl), code: classified.code, status: classified.details.status };
-      if (error instanceof StatusLinkRefusedError) log.error({ ...fields, reason: classified.message }, 'bulk batch status link refused: the batch is held until the give-up time (BULK_STATUS_GIVE_UP_MS), then its rows are submitted again');
+      const fields = {
+        claimId,
+        batchId: batchIdOf(batch.statusUrl),
+        code: classified.code,
+        status: classified.details.status,
+      };
+      if (error instanceof StatusLinkRefusedError)
+        log.error(
+          { ...fields, reason: classified.message },
+          'bulk batch status link refused: the batch is held until the give-up time (BULK_STATUS_GIVE_UP_MS), then its rows are submitted again',
+        );
       else log.warn(fields, 'bulk batch status unreadable: polling again (the batch is held, not resubmitted)');
     }
-    return classified.kind === 'transient' ? { state: 'waiting', ...(classified.details.retryAfterMs !== undefined ? { retryAfterMs: classified.details.retryAfterMs } : {}) } : { state: 'waiting' };
+    return classified.kind === 'transient'
+      ? {
+          state: 'waiting',
+          ...(classified.details.retryAfterMs !== undefined ? { retryAfterMs: classified.details.retryAfterMs } : {}),
+        }
+      : { state: 'waiting' };
   }
 }
 
@@ -213,7 +297,16 @@ async function poll(deps: BulkDeliveryDeps, log: BulkDeliveryDeps['logger'], cla
  * which wait for another try (or are dead-lettered once the retry policy is spent); hand
  * values no bulk file could carry to single delivery. Returns the batch entries still to follow.
  */
-async function settleComplete(deps: BulkDeliveryDeps, job: Job, claimId: string, batch: BulkBatch, status: BatchStatus, totals: BulkStatusTotals, log: BulkDeliveryDeps['logger'], elsewhere: ReadonlySet<string>): Promise<BulkBatch[]> {
+async function settleComplete(
+  deps: BulkDeliveryDeps,
+  job: Job,
+  claimId: string,
+  batch: BulkBatch,
+  status: BatchStatus,
+  totals: BulkStatusTotals,
+  log: BulkDeliveryDeps['logger'],
+  elsewhere: ReadonlySet<string>,
+): Promise<BulkBatch[]> {
   const batchId = batchIdOf(batch.statusUrl);
   const mine = elsewhere.size === 0 ? batch.visitors : batch.visitors.filter((vk) => !elsewhere.has(vk));
   const inBatch = new Set(mine);
@@ -225,16 +318,44 @@ async function settleComplete(deps: BulkDeliveryDeps, job: Job, claimId: string,
   totals.profilesNotFound += status.profilesNotFound;
   totals.failedUpdates += status.failedUpdates;
   totals.failedUnnamed += unnamed;
-  const progress: BatchCompleteProgress = { batchComplete: { batchSize: status.batchSize, successfulUpdates: status.successfulUpdates, profilesNotFound: status.profilesNotFound, failedUpdates: status.failedUpdates, failedUnnamed: unnamed } };
+  const progress: BatchCompleteProgress = {
+    batchComplete: {
+      batchSize: status.batchSize,
+      successfulUpdates: status.successfulUpdates,
+      profilesNotFound: status.profilesNotFound,
+      failedUpdates: status.failedUpdates,
+      failedUnnamed: unnamed,
+    },
+  };
   await job.updateProgress(progress);
-  const counts = { claimId, batchId, batchSize: status.batchSize, consumedCount: status.consumedCount, successfulUpdates: status.successfulUpdates, profilesNotFound: status.profilesNotFound, failedUpdates: status.failedUpdates, failedListed: failed.size };
-  if (unnamed > 0) log.error({ ...counts, failedUnnamed: unnamed }, 'bulk batch complete, but Target counts failed rows it does not name: those visitors may not have landed');
-  else if (status.failedUpdates > 0 || status.profilesNotFound > 0) log.warn(counts, 'bulk batch complete with failed rows or profiles not found');
+  const counts = {
+    claimId,
+    batchId,
+    batchSize: status.batchSize,
+    consumedCount: status.consumedCount,
+    successfulUpdates: status.successfulUpdates,
+    profilesNotFound: status.profilesNotFound,
+    failedUpdates: status.failedUpdates,
+    failedListed: failed.size,
+  };
+  if (unnamed > 0)
+    log.error(
+      { ...counts, failedUnnamed: unnamed },
+      'bulk batch complete, but Target counts failed rows it does not name: those visitors may not have landed',
+    );
+  else if (status.failedUpdates > 0 || status.profilesNotFound > 0)
+    log.warn(counts, 'bulk batch complete with failed rows or profiles not found');
   else log.info(counts, 'bulk batch complete');
 
   // A completed v2 row creates or renews the profile: the visitor is known for a lifetime.
   const created = apiFor(parseVisitorKey(batch.visitors[0] ?? '3p:').kind, deps.pcIdRoute) === 'v2';
-  const acked = await deps.store.ackInFlight(claimId, mine.filter((vk) => !failed.has(vk)), Date.now(), bulkShare, created);
+  const acked = await deps.store.ackInFlight(
+    claimId,
+    mine.filter((vk) => !failed.has(vk)),
+    Date.now(),
+    bulkShare,
+    created,
+  );
   totals.acked += acked.done;
   totals.handedToSingle += await handOverToSingle(deps, claimId, acked.more);
   if (failed.size === 0) return [];
@@ -242,11 +363,32 @@ async function settleComplete(deps: BulkDeliveryDeps, job: Job, claimId: string,
   const failedVks = [...failed];
   if (attempt > deps.retry.maxAttempts) {
     const snapshots = await deps.store.readInFlight(claimId, failedVks);
-    await deadLetterVisitors(deps, 'bulk-status', job, claimId, snapshots, new PipelineError(`Target listed these rows of bulk batch ${batchId} as failed, ${attempt - 1} times`, 'BULK_ROW_FAILED', 'permanent'));
+    await deadLetterVisitors(
+      deps,
+      'bulk-status',
+      job,
+      claimId,
+      snapshots,
+      new PipelineError(
+        `Target listed these rows of bulk batch ${batchId} as failed, ${attempt - 1} times`,
+        'BULK_ROW_FAILED',
+        'permanent',
+      ),
+    );
     totals.deadLettered += snapshots.length;
     return [];
   }
   totals.failedRowsRetried += failedVks.length;
   const delay = backoffDelay(attempt - 1, deps.retry, undefined);
-  return [{ statusUrl: '', visitors: failedVks, submittedAt: Date.now(), polls: 0, resubmits: batch.resubmits, rowAttempt: attempt, retryAt: Date.now() + delay }];
+  return [
+    {
+      statusUrl: '',
+      visitors: failedVks,
+      submittedAt: Date.now(),
+      polls: 0,
+      resubmits: batch.resubmits,
+      rowAttempt: attempt,
+      retryAt: Date.now() + delay,
+    },
+  ];
 }

@@ -1,7 +1,15 @@
 import { XMLParser } from 'fast-xml-parser';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { VisitorRef } from '../events/index.js';
-import { CredentialsRefusedError, PipelineError, TargetRejectedError, TargetUnavailableError, classifyError, classifyStatus, parseRetryAfter } from '../errors.js';
+import {
+  CredentialsRefusedError,
+  PipelineError,
+  TargetRejectedError,
+  TargetUnavailableError,
+  classifyError,
+  classifyStatus,
+  parseRetryAfter,
+} from '../errors.js';
 import { planSingleUpdate, singleUpdateProblem } from './single-request.js';
 import { resolveStatusLink } from './status-link.js';
 
@@ -34,7 +42,12 @@ export interface ProfileTokenSource {
 
 /** Which Target API a call went to. */
 export type TargetEndpoint = 'single' | 'bulk' | 'status' | 'fetch';
-export type TargetCallObserver = (endpoint: TargetEndpoint, durationMs: number, outcome: 'ok' | 'error', status?: number) => void;
+export type TargetCallObserver = (
+  endpoint: TargetEndpoint,
+  durationMs: number,
+  outcome: 'ok' | 'error',
+  status?: number,
+) => void;
 
 const BODY_EXCERPT_CHARS = 500;
 
@@ -77,13 +90,15 @@ export class TargetClient {
 
   constructor(readonly settings: TargetClientSettings) {
     this.timeoutMs = settings.timeoutMs ?? 10_000;
-    this.agent = settings.dispatcher ?? new Agent({
-      connections: settings.connections ?? 64,
-      keepAliveTimeout: 30_000,
-      connect: { timeout: this.timeoutMs },
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    });
+    this.agent =
+      settings.dispatcher ??
+      new Agent({
+        connections: settings.connections ?? 64,
+        keepAliveTimeout: 30_000,
+        connect: { timeout: this.timeoutMs },
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
   }
 
   /**
@@ -97,11 +112,17 @@ export class TargetClient {
     const problem = singleUpdateProblem(attributes, plan);
     if (problem !== undefined) throw new PipelineError(problem.message, problem.code, 'permanent');
     for (const req of plan) {
-      const headers = this.authHeaders(req.body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {});
+      const headers = this.authHeaders(
+        req.body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {},
+      );
       const body = await this.call(req.method, req.pathAndQuery, headers, req.body);
       const parsed = parseXmlResponse(body);
       if (parsed.success !== 'true') {
-        throw new TargetRejectedError(`Target answered success=false: ${parsed.message ?? 'no message'}`, 200, excerpt(body));
+        throw new TargetRejectedError(
+          `Target answered success=false: ${parsed.message ?? 'no message'}`,
+          200,
+          excerpt(body),
+        );
       }
     }
     return plan.length;
@@ -115,11 +136,21 @@ export class TargetClient {
   async submitBulk(body: string, api: BulkApi = 'v2'): Promise<string> {
     const headers = this.authHeaders({ 'content-type': 'application/x-www-form-urlencoded' });
     const version = api === 'v2' ? '/v2' : '';
-    const text = await this.call('POST', `/m2/${encodeURIComponent(this.settings.clientCode)}${version}/profile/batchUpdate`, headers, body);
+    const text = await this.call(
+      'POST',
+      `/m2/${encodeURIComponent(this.settings.clientCode)}${version}/profile/batchUpdate`,
+      headers,
+      body,
+    );
     const parsed = parseXmlResponse(text);
-    if (parsed.success !== 'true') throw new TargetRejectedError(`Target rejected the batch: ${parsed.message ?? 'no message'}`, 200, excerpt(text));
+    if (parsed.success !== 'true')
+      throw new TargetRejectedError(`Target rejected the batch: ${parsed.message ?? 'no message'}`, 200, excerpt(text));
     const statusUrl = parsed.batchStatus;
-    if (statusUrl === undefined || statusUrl === '') throw new TargetUnavailableError('Target accepted the batch but sent no batchStatus URL', 'TARGET_NO_BATCH_STATUS');
+    if (statusUrl === undefined || statusUrl === '')
+      throw new TargetUnavailableError(
+        'Target accepted the batch but sent no batchStatus URL',
+        'TARGET_NO_BATCH_STATUS',
+      );
     return statusUrl;
   }
 
@@ -141,9 +172,10 @@ export class TargetClient {
   /** Fetch Profile API: the visitor's attributes and modification times, or undefined (404). */
   async fetchProfile(visitor: VisitorRef): Promise<Record<string, { value: string; modifiedAt?: string }> | undefined> {
     const client = encodeURIComponent(this.settings.clientCode);
-    const path = visitor.kind === 'pcId'
-      ? `/rest/v1/profiles/${encodeURIComponent(visitor.id)}?client=${client}`
-      : `/rest/v1/profiles/thirdPartyId/${encodeURIComponent(visitor.id)}?client=${client}`;
+    const path =
+      visitor.kind === 'pcId'
+        ? `/rest/v1/profiles/${encodeURIComponent(visitor.id)}?client=${client}`
+        : `/rest/v1/profiles/thirdPartyId/${encodeURIComponent(visitor.id)}?client=${client}`;
     let text: string;
     try {
       text = await this.call('GET', path, this.authHeaders({}));
@@ -161,12 +193,20 @@ export class TargetClient {
   }
 
   /** One HTTP call; returns the body of a 2xx answer, throws a classified error otherwise. */
-  private async call(method: 'GET' | 'POST', pathAndQuery: string, headers: Record<string, string>, body?: string, origin = this.settings.baseUrl): Promise<string> {
+  private async call(
+    method: 'GET' | 'POST',
+    pathAndQuery: string,
+    headers: Record<string, string>,
+    body?: string,
+    origin = this.settings.baseUrl,
+  ): Promise<string> {
     const started = performance.now();
     const endpoint = endpointOf(pathAndQuery);
     let status: number | undefined;
     try {
-      const text = await this.send(method, pathAndQuery, headers, body, origin, (s) => { status = s; });
+      const text = await this.send(method, pathAndQuery, headers, body, origin, (s) => {
+        status = s;
+      });
       this.settings.onCall?.(endpoint, performance.now() - started, 'ok', status);
       return text;
     } catch (error) {
@@ -175,7 +215,14 @@ export class TargetClient {
     }
   }
 
-  private async send(method: 'GET' | 'POST', pathAndQuery: string, headers: Record<string, string>, body: string | undefined, origin: string, onStatus: (status: number) => void): Promise<string> {
+  private async send(
+    method: 'GET' | 'POST',
+    pathAndQuery: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    origin: string,
+    onStatus: (status: number) => void,
+  ): Promise<string> {
     let response;
     try {
       response = await request(`${origin}${pathAndQuery}`, {
@@ -201,7 +248,11 @@ export class TargetClient {
     if (status === 401 || status === 403) throw new CredentialsRefusedError(message, status, excerpt(text));
     if (classifyStatus(status) === 'permanent') throw new TargetRejectedError(message, status, excerpt(text));
     const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
-    throw new TargetUnavailableError(message, `TARGET_HTTP_${status}`, { status, bodyExcerpt: excerpt(text), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+    throw new TargetUnavailableError(message, `TARGET_HTTP_${status}`, {
+      status,
+      bodyExcerpt: excerpt(text),
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    });
   }
 
   async close(): Promise<void> {

@@ -81,7 +81,8 @@ return 0
 `;
 
 /** Named after what an operator must do; the runbook (docs/operations.md) says the same. */
-const WHAT_TO_DO = 'renew the profile API token (Target: Administration > Implementation > Profile API, or the Admin API) and write it into TARGET_AUTH_TOKEN_FILE; delivery resumes by itself';
+const WHAT_TO_DO =
+  'renew the profile API token (Target: Administration > Implementation > Profile API, or the Admin API) and write it into TARGET_AUTH_TOKEN_FILE; delivery resumes by itself';
 
 export class CredentialsHold {
   private readonly key: string;
@@ -91,7 +92,11 @@ export class CredentialsHold {
   /** The token this process last probed with, to see a new one however it arrived. */
   private probedToken: string | undefined;
 
-  constructor(private readonly redis: RedisClient, prefix: string, private readonly options: CredentialsHoldOptions) {
+  constructor(
+    private readonly redis: RedisClient,
+    prefix: string,
+    private readonly options: CredentialsHoldOptions,
+  ) {
     this.key = credentialsHoldKey(prefix);
   }
 
@@ -114,15 +119,33 @@ export class CredentialsHold {
    * call, so no process can see a hold without its probe schedule.
    */
   async open(status: number, now = Date.now()): Promise<void> {
-    const opened = await this.redis.eval(OPEN_HOLD, 1, this.key, String(now), String(status), String(this.options.firstProbeMs ?? 2000), String(this.options.maxProbeMs ?? 30_000));
-    if (opened === 1) this.options.logger.error({ status }, `Target refused our credentials (HTTP ${status}): every delivery is held, nothing is dropped; ${WHAT_TO_DO}`);
+    const opened = await this.redis.eval(
+      OPEN_HOLD,
+      1,
+      this.key,
+      String(now),
+      String(status),
+      String(this.options.firstProbeMs ?? 2000),
+      String(this.options.maxProbeMs ?? 30_000),
+    );
+    if (opened === 1)
+      this.options.logger.error(
+        { status },
+        `Target refused our credentials (HTTP ${status}): every delivery is held, nothing is dropped; ${WHAT_TO_DO}`,
+      );
     this.cached = undefined;
   }
 
   /** Starts looking, every tick, for a changed token or a due probe while a hold is open. */
   start(): void {
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => void this.tick().catch((error: unknown) => this.options.logger.warn({ err: error }, 'credentials hold: probe round failed')), this.options.tickMs ?? 1000);
+    this.timer = setInterval(
+      () =>
+        void this.tick().catch((error: unknown) =>
+          this.options.logger.warn({ err: error }, 'credentials hold: probe round failed'),
+        ),
+      this.options.tickMs ?? 1000,
+    );
     this.timer.unref();
   }
 
@@ -166,11 +189,21 @@ export class CredentialsHold {
       await this.redis.del(this.key);
       await this.redis.set(`${this.key}:recent`, String(state.probes + 1), 'PX', 60_000);
       this.cached = undefined;
-      this.options.logger.warn({ heldMs: now - state.since, probes: state.probes + 1 }, 'Target accepts our credentials again: delivery resumes');
+      this.options.logger.warn(
+        { heldMs: now - state.since, probes: state.probes + 1 },
+        'Target accepts our credentials again: delivery resumes',
+      );
       return;
     }
     const probes = state.probes + 1;
-    await this.redis.hset(this.key, 'probes', String(probes), 'nextProbeAt', String(now + this.probeWait(probes)), ...(status !== undefined ? ['status', String(status)] : []));
+    await this.redis.hset(
+      this.key,
+      'probes',
+      String(probes),
+      'nextProbeAt',
+      String(now + this.probeWait(probes)),
+      ...(status !== undefined ? ['status', String(status)] : []),
+    );
     await this.logStillHeld({ ...state, probes, ...(status !== undefined ? { status } : {}) });
   }
 
@@ -183,10 +216,14 @@ export class CredentialsHold {
   private async logStillHeld(state: HoldState): Promise<void> {
     if ((await this.redis.set(`${this.key}:log`, '1', 'PX', 60_000, 'NX')) !== 'OK') return;
     const minutes = Math.round((Date.now() - state.since) / 60_000);
-    const hint = state.status === 403 && state.tokenChanged
-      ? 'Target still answers 403 after the token changed: the token lacks rights for the profile APIs, or "Require Authentication" uses another token'
-      : WHAT_TO_DO;
-    this.options.logger.error({ status: state.status, heldMinutes: minutes, probes: state.probes }, `delivery held: Target refuses our credentials (HTTP ${state.status}); ${hint}`);
+    const hint =
+      state.status === 403 && state.tokenChanged
+        ? 'Target still answers 403 after the token changed: the token lacks rights for the profile APIs, or "Require Authentication" uses another token'
+        : WHAT_TO_DO;
+    this.options.logger.error(
+      { status: state.status, heldMinutes: minutes, probes: state.probes },
+      `delivery held: Target refuses our credentials (HTTP ${state.status}); ${hint}`,
+    );
   }
 }
 
@@ -199,7 +236,12 @@ export function credentialsHoldKey(prefix: string): string {
 export async function readCredentialsHold(redis: RedisClient, key: string): Promise<HoldState | undefined> {
   const raw = await redis.hgetall(key);
   if (raw.since === undefined) return undefined;
-  return { since: Number(raw.since), status: Number(raw.status), probes: Number(raw.probes ?? 0), tokenChanged: raw.tokenChanged === '1' };
+  return {
+    since: Number(raw.since),
+    status: Number(raw.status),
+    probes: Number(raw.probes ?? 0),
+    tokenChanged: raw.tokenChanged === '1',
+  };
 }
 
 /** A thirdPartyId no producer sends: the probe reads it (404 when Target has no such profile). */
@@ -210,12 +252,15 @@ const PROBE_VISITOR = 'target-ingest-credentials-probe';
  * calls). Any answer that is not 401/403 (a profile, or 404 for none) means the credentials
  * pass.
  */
-export async function probeCredentials(client: Pick<TargetClient, 'fetchProfile'>): Promise<{ result: ProbeResult; status?: number }> {
+export async function probeCredentials(
+  client: Pick<TargetClient, 'fetchProfile'>,
+): Promise<{ result: ProbeResult; status?: number }> {
   try {
     await client.fetchProfile({ kind: 'thirdPartyId', id: PROBE_VISITOR });
     return { result: 'accepted' };
   } catch (error) {
-    if (error instanceof CredentialsRefusedError) return { result: 'refused', ...(error.details.status !== undefined ? { status: error.details.status } : {}) };
+    if (error instanceof CredentialsRefusedError)
+      return { result: 'refused', ...(error.details.status !== undefined ? { status: error.details.status } : {}) };
     const classified = classifyError(error);
     // A 404 is handled by fetchProfile; any other refusal than 401/403 still proves the token passed.
     return { result: classified.kind === 'permanent' ? 'accepted' : 'unreachable' };

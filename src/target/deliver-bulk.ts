@@ -9,7 +9,15 @@ import { planBulkVisitor, type PcIdRoute } from './bulk-rows.js';
 import type { BulkApi } from './client.js';
 import { PROFILE_DATA_LIMIT_BYTES, profileDataBytes } from './single-request.js';
 import { noteOldest, type DeliverySummary } from './deliver-single.js';
-import { deadLetterVisitors, holdOnRefusal, pauseBulkOn503, postpone, retryOrGiveUp, waitWhileHeld, type DeliveryDeps } from './delivery-context.js';
+import {
+  deadLetterVisitors,
+  holdOnRefusal,
+  pauseBulkOn503,
+  postpone,
+  retryOrGiveUp,
+  waitWhileHeld,
+  type DeliveryDeps,
+} from './delivery-context.js';
 
 export interface BulkDeliveryDeps extends DeliveryDeps {
   statusQueue: Queue<BulkStatusJob>;
@@ -42,7 +50,12 @@ export interface ReadRows {
  * 64 KB; in a bulk file that shows only as a failed update in the batch counts, so such a
  * visitor is kept apart, to be dead-lettered alone.
  */
-export async function readRows(visitors: readonly string[], read: (chunk: string[]) => Promise<VisitorSnapshot[]>, known: (vks: string[]) => Promise<boolean[]>, pcIdRoute: PcIdRoute): Promise<ReadRows> {
+export async function readRows(
+  visitors: readonly string[],
+  read: (chunk: string[]) => Promise<VisitorSnapshot[]>,
+  known: (vks: string[]) => Promise<boolean[]>,
+  pcIdRoute: PcIdRoute,
+): Promise<ReadRows> {
   const rows: ReadRows = { builder: new BulkFileBuilder(), oversize: [], toSingle: [], notEncodable: [] };
   for (let i = 0; i < visitors.length; i += BULK_READ_CHUNK) {
     const snapshots = await read(visitors.slice(i, i + BULK_READ_CHUNK));
@@ -69,21 +82,29 @@ export async function readRows(visitors: readonly string[], read: (chunk: string
   return rows;
 }
 
-
 /** The error for values no documented route can deliver (see planBulkVisitor). */
 export function notEncodable(): PipelineError {
   return new PipelineError(
     'values holding %, comma, quote, CR or LF (or an mbox3rdPartyId holding one) have no documented bulk encoding, and the single update API cannot create the profile of an mbox3rdPartyId Target may not know; replay once other values of this visitor were delivered',
-    'BULK_VALUE_NOT_ENCODABLE', 'permanent');
+    'BULK_VALUE_NOT_ENCODABLE',
+    'permanent',
+  );
 }
 
 /**
  * Dead-letters what a read found undeliverable (oversize, not encodable) and hands the
  * visitors that go by single update to single delivery. Returns how many were dead-lettered.
  */
-export async function settleReadRows(deps: BulkDeliveryDeps, stage: 'deliver-bulk' | 'bulk-status', job: Job, claimId: string, read: ReadRows): Promise<number> {
+export async function settleReadRows(
+  deps: BulkDeliveryDeps,
+  stage: 'deliver-bulk' | 'bulk-status',
+  job: Job,
+  claimId: string,
+  read: ReadRows,
+): Promise<number> {
   if (read.oversize.length > 0) await deadLetterVisitors(deps, stage, job, claimId, read.oversize, profileTooLarge());
-  if (read.notEncodable.length > 0) await deadLetterVisitors(deps, stage, job, claimId, read.notEncodable, notEncodable());
+  if (read.notEncodable.length > 0)
+    await deadLetterVisitors(deps, stage, job, claimId, read.notEncodable, notEncodable());
   await handOverToSingle(deps, claimId, read.toSingle);
   return read.oversize.length + read.notEncodable.length;
 }
@@ -96,13 +117,18 @@ export async function handOverToSingle(deps: DeliveryDeps, claimId: string, vks:
   if (vks.length === 0) return 0;
   const singleClaim = randomUUID();
   const moved: string[] = [];
-  for (const vk of vks) if (await deps.store.renewLease(vk, claimId, singleClaim, Date.now(), { thaw: true })) moved.push(vk);
+  for (const vk of vks)
+    if (await deps.store.renewLease(vk, claimId, singleClaim, Date.now(), { thaw: true })) moved.push(vk);
   if (moved.length === 0) return 0;
   // With the single budget spent, auto mode's single delivery would hand these straight back
   // to bulk, which hands them back again: they wait a budget bucket instead of ping-ponging.
   const single = await deps.budgets.single.peek();
   const delay = single.remaining < moved.length ? deps.budgets.single.settings.bucketMs : 0;
-  await deps.queues.deliverSingle.add('deliver', { claimId: singleClaim, visitors: moved }, { jobId: singleClaim, ...(delay > 0 ? { delay } : {}) });
+  await deps.queues.deliverSingle.add(
+    'deliver',
+    { claimId: singleClaim, visitors: moved },
+    { jobId: singleClaim, ...(delay > 0 ? { delay } : {}) },
+  );
   return moved.length;
 }
 
@@ -113,7 +139,11 @@ export function apiFor(kind: VisitorRef['kind'], pcIdRoute: PcIdRoute): BulkApi 
 
 /** The error a visitor over the 64 KB profile data limit is dead-lettered with. */
 export function profileTooLarge(): PipelineError {
-  return new PipelineError(`visitor update over Target's ${PROFILE_DATA_LIMIT_BYTES}-byte profile data limit`, 'PROFILE_TOO_LARGE', 'permanent');
+  return new PipelineError(
+    `visitor update over Target's ${PROFILE_DATA_LIMIT_BYTES}-byte profile data limit`,
+    'PROFILE_TOO_LARGE',
+    'permanent',
+  );
 }
 
 /** The frozen snapshots of these visitors again, for a dead letter (values as submitted). */
@@ -132,7 +162,14 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
   return async (job: Job<DeliverJob>, token?: string): Promise<DeliverySummary> => {
     const { claimId, visitors } = job.data;
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
-    const summary: DeliverySummary = { mode: 'bulk', delivered: 0, calls: 0, deadLettered: 0, retrying: 0, rerouted: 0 };
+    const summary: DeliverySummary = {
+      mode: 'bulk',
+      delivered: 0,
+      calls: 0,
+      deadLettered: 0,
+      retrying: 0,
+      rerouted: 0,
+    };
     // A status job for this claim means an earlier run of this job submitted its files and
     // died before it could finish: the batches are with Target and being polled.
     if ((await deps.statusQueue.getJob(claimId)) !== undefined) {
@@ -142,7 +179,12 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     await waitWhileHeld(deps, job, token);
     // Frozen: the status poll acks exactly these values, whatever runs after this one.
     const now = Date.now();
-    const read = await readRows(visitors, (chunk) => deps.store.snapshot(claimId, chunk, now, { freeze: true }), (vks) => deps.store.knownVisitors(vks), deps.pcIdRoute);
+    const read = await readRows(
+      visitors,
+      (chunk) => deps.store.snapshot(claimId, chunk, now, { freeze: true }),
+      (vks) => deps.store.knownVisitors(vks),
+      deps.pcIdRoute,
+    );
     summary.deadLettered += await settleReadRows(deps, 'deliver-bulk', job, claimId, read);
     summary.rerouted += read.toSingle.length;
     if (read.builder.rows === 0) return summary;
@@ -165,7 +207,8 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
         const classified = classifyError(error);
         // Files already posted are at Target: the next run (or the status job) keeps them
         // tracked, so the claim holds until they complete too.
-        if (classified.kind === 'transient' && batches.length > 0) await job.updateData({ ...job.data, submitted: [...earlier, ...batches] });
+        if (classified.kind === 'transient' && batches.length > 0)
+          await job.updateData({ ...job.data, submitted: [...earlier, ...batches] });
         await holdOnRefusal(deps, job, token, classified);
         if (await pauseBulkOn503(deps, classified)) {
           // Not this data's fault, and no attempt spent (P10): the claim waits for the pause.
@@ -176,9 +219,23 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
           // All files of the claim that are not dead-lettered go again on the retry:
           // resending values Target already took is harmless, and it keeps one status job
           // per claim.
-          log.info({ claimId, code: classified.code, status: classified.details.status }, 'bulk submit failed: retrying');
-          const pending = [...batches.flatMap((b) => b.visitors), ...files.slice(index).flatMap((f) => f.visitors.map(visitorKey))];
-          return retryOrGiveUp(deps, 'deliver-bulk', job, token, claimId, () => reread(deps, claimId, pending), classified);
+          log.info(
+            { claimId, code: classified.code, status: classified.details.status },
+            'bulk submit failed: retrying',
+          );
+          const pending = [
+            ...batches.flatMap((b) => b.visitors),
+            ...files.slice(index).flatMap((f) => f.visitors.map(visitorKey)),
+          ];
+          return retryOrGiveUp(
+            deps,
+            'deliver-bulk',
+            job,
+            token,
+            claimId,
+            () => reread(deps, claimId, pending),
+            classified,
+          );
         }
         const rejected = await reread(deps, claimId, fileVks);
         await deadLetterVisitors(deps, 'deliver-bulk', job, claimId, rejected, classified);
@@ -187,7 +244,11 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     }
     if (batches.length + earlier.length > 0) {
       // Job id = claim id: the flusher's lease sweep finds it and keeps the claim alive.
-      await deps.statusQueue.add('poll', { claimId, batches: [...earlier, ...batches] }, { jobId: claimId, delay: deps.statusFirstPollMs });
+      await deps.statusQueue.add(
+        'poll',
+        { claimId, batches: [...earlier, ...batches] },
+        { jobId: claimId, delay: deps.statusFirstPollMs },
+      );
     }
     summary.delivered = batches.reduce((n, b) => n + b.visitors.length, 0);
     summary.rowsPerFile = batches.map((b) => b.visitors.length);

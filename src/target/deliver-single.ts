@@ -7,7 +7,14 @@ import { parseVisitorKey } from '../events/index.js';
 import type { DeliverJob } from '../queues.js';
 import type { OldestTimes } from './bulk-file.js';
 import { planSingleUpdate } from './single-request.js';
-import { deadLetterVisitors, holdOnRefusal, postpone, retryOrGiveUp, waitWhileHeld, type DeliveryDeps } from './delivery-context.js';
+import {
+  deadLetterVisitors,
+  holdOnRefusal,
+  postpone,
+  retryOrGiveUp,
+  waitWhileHeld,
+  type DeliveryDeps,
+} from './delivery-context.js';
 
 /**
  * What one delivery job did. `oldestEventMs` (the oldest value delivered) feeds the event →
@@ -48,7 +55,14 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls 
   return async (job: Job<DeliverJob>, token?: string): Promise<DeliverySummary> => {
     const { claimId, visitors } = job.data;
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
-    const summary: DeliverySummary = { mode: 'single', delivered: 0, calls: 0, deadLettered: 0, retrying: 0, rerouted: 0 };
+    const summary: DeliverySummary = {
+      mode: 'single',
+      delivered: 0,
+      calls: 0,
+      deadLettered: 0,
+      retrying: 0,
+      rerouted: 0,
+    };
     await waitWhileHeld(deps, job, token);
     const snapshots = await deps.store.snapshot(claimId, visitors);
     if (snapshots.length === 0) return summary;
@@ -63,9 +77,13 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls 
         const bulkClaim = randomUUID();
         const moved: string[] = [];
         for (const s of snapshots) if (await deps.store.renewLease(s.vk, claimId, bulkClaim)) moved.push(s.vk);
-        if (moved.length > 0) await deps.queues.deliverBulk.add('deliver', { claimId: bulkClaim, visitors: moved }, { jobId: bulkClaim });
+        if (moved.length > 0)
+          await deps.queues.deliverBulk.add('deliver', { claimId: bulkClaim, visitors: moved }, { jobId: bulkClaim });
         summary.rerouted = moved.length;
-        log.warn({ claimId, visitors: snapshots.length, used: budget.used }, 'single budget spent: handed the claim to bulk delivery');
+        log.warn(
+          { claimId, visitors: snapshots.length, used: budget.used },
+          'single budget spent: handed the claim to bulk delivery',
+        );
         return summary;
       }
       log.warn({ claimId, retryInMs: budget.retryInMs }, 'single budget spent: waiting');
@@ -79,7 +97,14 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls 
         const current: VisitorSnapshot = snapshot;
         const calls = callsFor(clientCode, current);
         if (round > 0 && (round >= MAX_RESENDS || !(await deps.budgets.single.reserve(calls)).granted)) {
-          transient.push({ snapshot: current, error: new PipelineError('newer values keep arriving or the budget is spent; sending again later', 'RESEND_DEFERRED', 'transient') });
+          transient.push({
+            snapshot: current,
+            error: new PipelineError(
+              'newer values keep arriving or the budget is spent; sending again later',
+              'RESEND_DEFERRED',
+              'transient',
+            ),
+          });
           return;
         }
         try {
@@ -118,7 +143,16 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls 
     await holdOnRefusal(deps, job, token, transient.find((t) => t.error instanceof CredentialsRefusedError)?.error);
     // The longest Retry-After sets the delay; a visitor dead-lettered says its own failure.
     const errors = new Map(transient.map((t) => [t.snapshot, t.error]));
-    return retryOrGiveUp(deps, 'deliver-single', job, token, claimId, transient.map((t) => t.snapshot), retryCause(transient.map((t) => t.error)), (s) => errors.get(s) ?? retryCause([...errors.values()]));
+    return retryOrGiveUp(
+      deps,
+      'deliver-single',
+      job,
+      token,
+      claimId,
+      transient.map((t) => t.snapshot),
+      retryCause(transient.map((t) => t.error)),
+      (s) => errors.get(s) ?? retryCause([...errors.values()]),
+    );
   };
 }
 
@@ -129,7 +163,8 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls 
 export function retryCause(errors: readonly PipelineError[]): PipelineError {
   let cause = errors[0];
   if (cause === undefined) throw new Error('retryCause needs at least one error');
-  for (const error of errors) if ((error.details.retryAfterMs ?? -1) > (cause.details.retryAfterMs ?? -1)) cause = error;
+  for (const error of errors)
+    if ((error.details.retryAfterMs ?? -1) > (cause.details.retryAfterMs ?? -1)) cause = error;
   return cause;
 }
 
@@ -140,5 +175,6 @@ export function noteOldest(summary: OldestTimes, snapshot: VisitorSnapshot): voi
     if (summary.oldestEventMs === undefined || ms < summary.oldestEventMs) summary.oldestEventMs = ms;
   }
   const received = snapshot.receivedAtMs;
-  if (received !== undefined && (summary.oldestIntakeMs === undefined || received < summary.oldestIntakeMs)) summary.oldestIntakeMs = received;
+  if (received !== undefined && (summary.oldestIntakeMs === undefined || received < summary.oldestIntakeMs))
+    summary.oldestIntakeMs = received;
 }

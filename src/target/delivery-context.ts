@@ -31,7 +31,14 @@ export interface DeliveryDeps {
  * else {@link UNKNOWN_SOURCE} (values merged from several producers, or written before
  * sources were kept).
  */
-export async function deadLetterVisitors(deps: DeliveryDeps, stage: Stage, job: Job, claimId: string, snapshots: VisitorSnapshot[], error: PipelineError): Promise<void> {
+export async function deadLetterVisitors(
+  deps: DeliveryDeps,
+  stage: Stage,
+  job: Job,
+  claimId: string,
+  snapshots: VisitorSnapshot[],
+  error: PipelineError,
+): Promise<void> {
   if (snapshots.length === 0) return;
   const now = Date.now();
   const sources = [...new Set(snapshots.flatMap((s) => s.sources ?? []))].sort();
@@ -40,14 +47,25 @@ export async function deadLetterVisitors(deps: DeliveryDeps, stage: Stage, job: 
     stage,
     source: known && sources.length === 1 ? (sources[0] ?? UNKNOWN_SOURCE) : UNKNOWN_SOURCE,
     ...(sources.length > 0 ? { sources } : {}),
-    visitors: snapshots.map((s) => ({ vk: s.vk, attributes: Object.fromEntries(s.attributes), ...(s.sources !== undefined ? { sources: s.sources } : {}) })),
+    visitors: snapshots.map((s) => ({
+      vk: s.vk,
+      attributes: Object.fromEntries(s.attributes),
+      ...(s.sources !== undefined ? { sources: s.sources } : {}),
+    })),
     error: describeError(error),
     attempts: attemptNumber(job),
     firstAttemptAt: job.timestamp,
     lastAttemptAt: now,
   });
-  await deps.store.release(claimId, snapshots.map((s) => s.vk), now);
-  deps.logger.warn({ stage, claimId, visitors: snapshots.length, code: error.code, status: error.details.status }, 'dead-lettered visitor updates');
+  await deps.store.release(
+    claimId,
+    snapshots.map((s) => s.vk),
+    now,
+  );
+  deps.logger.warn(
+    { stage, claimId, visitors: snapshots.length, code: error.code, status: error.details.status },
+    'dead-lettered visitor updates',
+  );
 }
 
 /**
@@ -59,7 +77,11 @@ export async function deadLetterVisitors(deps: DeliveryDeps, stage: Stage, job: 
  * BullMQ does not run the job again.
  */
 export async function retryOrGiveUp(
-  deps: DeliveryDeps, stage: Stage, job: Job, token: string | undefined, claimId: string,
+  deps: DeliveryDeps,
+  stage: Stage,
+  job: Job,
+  token: string | undefined,
+  claimId: string,
   /** The visitors still to deliver, or how to read them: only a dead letter needs them (a bulk claim's snapshots are large). */
   pending: VisitorSnapshot[] | (() => Promise<VisitorSnapshot[]>),
   error: PipelineError,
@@ -69,10 +91,14 @@ export async function retryOrGiveUp(
   const decision = decideRetry(job, deps.retry, error);
   switch (decision.action) {
     case 'dead-letter':
-      for (const [cause, group] of groupByError(typeof pending === 'function' ? await pending() : pending, errorOf ?? (() => error))) {
+      for (const [cause, group] of groupByError(
+        typeof pending === 'function' ? await pending() : pending,
+        errorOf ?? (() => error),
+      )) {
         await deadLetterVisitors(deps, stage, job, claimId, group, cause);
       }
-      if (decision.reason === 'permanent') throw Object.assign(new UnrecoverableError(error.message), { code: error.code });
+      if (decision.reason === 'permanent')
+        throw Object.assign(new UnrecoverableError(error.message), { code: error.code });
       throw error;
     case 'delay':
       await job.moveToDelayed(Date.now() + decision.delayMs, token);
@@ -83,7 +109,10 @@ export async function retryOrGiveUp(
 }
 
 /** Visitors by failure (code and HTTP status), each group with its first error: one dead letter per kind of failure. */
-function groupByError(snapshots: readonly VisitorSnapshot[], errorOf: (snapshot: VisitorSnapshot) => PipelineError): Array<[PipelineError, VisitorSnapshot[]]> {
+function groupByError(
+  snapshots: readonly VisitorSnapshot[],
+  errorOf: (snapshot: VisitorSnapshot) => PipelineError,
+): Array<[PipelineError, VisitorSnapshot[]]> {
   const groups = new Map<string, [PipelineError, VisitorSnapshot[]]>();
   for (const snapshot of snapshots) {
     const cause = errorOf(snapshot);
@@ -112,7 +141,11 @@ export async function pauseBulkOn503(deps: DeliveryDeps, error: PipelineError): 
   const ms = Math.max(deps.budgets.bulk.settings.windowMs, error.details.retryAfterMs ?? 0);
   const before = await deps.budgets.bulk.peek();
   await deps.budgets.bulk.pause(ms);
-  if (before.pausedForMs === 0) deps.logger.warn({ pauseMs: ms, code: error.code }, 'Target answered 503 to a bulk call: the account\'s 50 calls a minute are spent (other users share them); every bulk call pauses, nothing is dropped');
+  if (before.pausedForMs === 0)
+    deps.logger.warn(
+      { pauseMs: ms, code: error.code },
+      "Target answered 503 to a bulk call: the account's 50 calls a minute are spent (other users share them); every bulk call pauses, nothing is dropped",
+    );
   return true;
 }
 
@@ -125,7 +158,12 @@ export async function waitWhileHeld(deps: DeliveryDeps, job: Job, token: string 
  * When `error` is Target refusing our credentials (401/403): opens the pipeline-wide hold
  * and puts the job back without spending an attempt. Returns otherwise.
  */
-export async function holdOnRefusal(deps: DeliveryDeps, job: Job, token: string | undefined, error: unknown): Promise<void> {
+export async function holdOnRefusal(
+  deps: DeliveryDeps,
+  job: Job,
+  token: string | undefined,
+  error: unknown,
+): Promise<void> {
   if (!(error instanceof CredentialsRefusedError)) return;
   await deps.hold.open(error.details.status ?? 401);
   await postpone(job, token, deps.hold.retryInMs());

@@ -37,8 +37,15 @@ function variable(env: Record<string, string | undefined>, name: string): string
 
 /** Reads HTTP_PROXY, HTTPS_PROXY and NO_PROXY (lowercase forms first). Throws, naming the variable but not its value (it may hold a password), when a proxy is not an http(s) URL. */
 export function proxySettingsFrom(env: Record<string, string | undefined>): ProxySettings {
-  const settings = { httpProxy: variable(env, 'HTTP_PROXY'), httpsProxy: variable(env, 'HTTPS_PROXY'), noProxy: variable(env, 'NO_PROXY') };
-  for (const [name, value] of [['HTTP_PROXY', settings.httpProxy], ['HTTPS_PROXY', settings.httpsProxy]] as const) {
+  const settings = {
+    httpProxy: variable(env, 'HTTP_PROXY'),
+    httpsProxy: variable(env, 'HTTPS_PROXY'),
+    noProxy: variable(env, 'NO_PROXY'),
+  };
+  for (const [name, value] of [
+    ['HTTP_PROXY', settings.httpProxy],
+    ['HTTPS_PROXY', settings.httpsProxy],
+  ] as const) {
     if (value === '') continue;
     let protocol = '';
     try {
@@ -46,7 +53,8 @@ export function proxySettingsFrom(env: Record<string, string | undefined>): Prox
     } catch {
       // reported below
     }
-    if (protocol !== 'http:' && protocol !== 'https:') throw new Error(`${name} (or ${name.toLowerCase()}): expected an http(s) URL of a proxy`);
+    if (protocol !== 'http:' && protocol !== 'https:')
+      throw new Error(`${name} (or ${name.toLowerCase()}): expected an http(s) URL of a proxy`);
   }
   return settings;
 }
@@ -75,7 +83,19 @@ export function createTargetDispatcher(settings: EgressSettings): Dispatcher {
   };
   const proxy = proxySettingsFrom(settings.env ?? process.env);
   if (proxy.httpProxy === '' && proxy.httpsProxy === '') return new Agent(agentOptions);
-  settings.logger?.info({ httpsProxy: proxyForLog(proxy.httpsProxy || proxy.httpProxy), httpProxy: proxyForLog(proxy.httpProxy), noProxy: proxy.noProxy }, 'calls to Target and Adobe IMS go through the egress proxy');
+  settings.logger?.info(
+    {
+      httpsProxy: proxyForLog(proxy.httpsProxy || proxy.httpProxy),
+      httpProxy: proxyForLog(proxy.httpProxy),
+      noProxy: proxy.noProxy,
+    },
+    'calls to Target and Adobe IMS go through the egress proxy',
+  );
   // Every value passed explicitly (empty for unset), so undici does not read process.env again.
-  return new EnvHttpProxyAgent({ ...agentOptions, httpProxy: proxy.httpProxy, httpsProxy: proxy.httpsProxy || proxy.httpProxy, noProxy: proxy.noProxy });
+  return new EnvHttpProxyAgent({
+    ...agentOptions,
+    httpProxy: proxy.httpProxy,
+    httpsProxy: proxy.httpsProxy || proxy.httpProxy,
+    noProxy: proxy.noProxy,
+  });
 }

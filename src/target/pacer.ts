@@ -21,7 +21,12 @@ export interface PaceState {
 export class CallPacer {
   private readonly key: string;
 
-  constructor(private readonly redis: RedisClient, prefix: string, readonly name: string, readonly intervalMs: number) {
+  constructor(
+    private readonly redis: RedisClient,
+    prefix: string,
+    readonly name: string,
+    readonly intervalMs: number,
+  ) {
     this.key = `${hashTag(prefix)}:pace:${name}`;
   }
 

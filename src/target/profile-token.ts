@@ -10,9 +10,19 @@ import { createProfileTokenSource, type RefreshableTokenSource } from './token-s
  * changes (TARGET_AUTH_TOKEN is sent as it is, or no token at all).
  */
 
-export type ProfileTokenConfig = Pick<Config,
-  | 'TARGET_AUTH_TOKEN_FILE' | 'TARGET_IMS_CLIENT_ID' | 'TARGET_IMS_CLIENT_SECRET' | 'TARGET_IMS_SCOPES' | 'TARGET_ADMIN_TENANT'
-  | 'TARGET_IMS_URL' | 'TARGET_ADMIN_URL' | 'TARGET_TOKEN_REGENERATE' | 'TARGET_TOKEN_REGENERATE_BEFORE_MS' | 'TARGET_TIMEOUT_MS'>;
+export type ProfileTokenConfig = Pick<
+  Config,
+  | 'TARGET_AUTH_TOKEN_FILE'
+  | 'TARGET_IMS_CLIENT_ID'
+  | 'TARGET_IMS_CLIENT_SECRET'
+  | 'TARGET_IMS_SCOPES'
+  | 'TARGET_ADMIN_TENANT'
+  | 'TARGET_IMS_URL'
+  | 'TARGET_ADMIN_URL'
+  | 'TARGET_TOKEN_REGENERATE'
+  | 'TARGET_TOKEN_REGENERATE_BEFORE_MS'
+  | 'TARGET_TIMEOUT_MS'
+>;
 
 export interface ProfileTokenDeps {
   logger: Logger;
@@ -31,7 +41,10 @@ export interface ProfileTokenDeps {
  * Rejects with TokenSourceError when the token cannot be had at start (no readable file,
  * credentials Adobe refuses); never with a token or secret in the message.
  */
-export async function startProfileTokenSource(config: ProfileTokenConfig, deps: ProfileTokenDeps): Promise<RefreshableTokenSource | undefined> {
+export async function startProfileTokenSource(
+  config: ProfileTokenConfig,
+  deps: ProfileTokenDeps,
+): Promise<RefreshableTokenSource | undefined> {
   if (config.TARGET_IMS_CLIENT_ID !== undefined && config.TARGET_IMS_CLIENT_SECRET !== undefined) {
     const source = createAdminTokenSource({
       clientId: config.TARGET_IMS_CLIENT_ID,
@@ -56,6 +69,7 @@ export async function startProfileTokenSource(config: ProfileTokenConfig, deps: 
     }
     return source;
   }
-  if (config.TARGET_AUTH_TOKEN_FILE !== undefined) return createProfileTokenSource({ path: config.TARGET_AUTH_TOKEN_FILE, logger: deps.logger });
+  if (config.TARGET_AUTH_TOKEN_FILE !== undefined)
+    return createProfileTokenSource({ path: config.TARGET_AUTH_TOKEN_FILE, logger: deps.logger });
   return undefined;
 }

@@ -37,7 +37,11 @@ export interface SingleRequest {
  * Encoding: names and values go through encodeURIComponent, so `&`, `=`, `+`, `%`, `#` and
  * any Unicode arrive as the same UTF-8 bytes; nothing a value holds can add a parameter.
  */
-export function planSingleUpdate(clientCode: string, visitor: VisitorRef, attributes: ReadonlyMap<string, string>): SingleRequest[] {
+export function planSingleUpdate(
+  clientCode: string,
+  visitor: VisitorRef,
+  attributes: ReadonlyMap<string, string>,
+): SingleRequest[] {
   const path = `/m2/${encodeURIComponent(clientCode)}/profile/update`;
   const idParam = `${visitor.kind === 'pcId' ? 'mboxPC' : 'mbox3rdPartyId'}=${encodeURIComponent(visitor.id)}`;
   const params: Array<{ name: string; text: string }> = [];
@@ -53,7 +57,13 @@ export function planSingleUpdate(clientCode: string, visitor: VisitorRef, attrib
   const requests: SingleRequest[] = [];
   const push = (body: string, names: string[]): void => {
     const oversize = body.length > SINGLE_POST_LIMIT_BYTES;
-    requests.push({ method: 'POST', pathAndQuery: path, body, attributes: names, ...(oversize ? { oversize: true as const } : {}) });
+    requests.push({
+      method: 'POST',
+      pathAndQuery: path,
+      body,
+      attributes: names,
+      ...(oversize ? { oversize: true as const } : {}),
+    });
   };
   let body = idParam;
   let names: string[] = [];
@@ -93,15 +103,24 @@ export interface SingleUpdateProblem {
  * that crosses it — the data already stored is unknown here, so this is the least Target
  * can refuse), or an attribute no 60 KB POST can carry.
  */
-export function singleUpdateProblem(attributes: ReadonlyMap<string, string>, plan: readonly SingleRequest[]): SingleUpdateProblem | undefined {
+export function singleUpdateProblem(
+  attributes: ReadonlyMap<string, string>,
+  plan: readonly SingleRequest[],
+): SingleUpdateProblem | undefined {
   const bytes = profileDataBytes(attributes);
   if (bytes > PROFILE_DATA_LIMIT_BYTES) {
-    return { code: 'PROFILE_TOO_LARGE', message: `update carries ${bytes} bytes of profile data, over Target's ${PROFILE_DATA_LIMIT_BYTES}-byte limit per visitor` };
+    return {
+      code: 'PROFILE_TOO_LARGE',
+      message: `update carries ${bytes} bytes of profile data, over Target's ${PROFILE_DATA_LIMIT_BYTES}-byte limit per visitor`,
+    };
   }
   const oversize = plan.find((req) => req.oversize === true);
   if (oversize !== undefined) {
     const size = oversize.body?.length ?? 0;
-    return { code: 'SINGLE_REQUEST_TOO_LARGE', message: `attribute "${oversize.attributes[0]?.slice(0, 60) ?? ''}" needs a ${size}-byte POST, over the ${SINGLE_POST_LIMIT_BYTES}-byte limit; it cannot be sent by single update` };
+    return {
+      code: 'SINGLE_REQUEST_TOO_LARGE',
+      message: `attribute "${oversize.attributes[0]?.slice(0, 60) ?? ''}" needs a ${size}-byte POST, over the ${SINGLE_POST_LIMIT_BYTES}-byte limit; it cannot be sent by single update`,
+    };
   }
   return undefined;
 }

@@ -19,9 +19,7 @@
 /** The documented domain of Target's edge hosts. */
 export const TARGET_EDGE_DOMAIN = 'tt.omtrdc.net';
 
-export type StatusLink =
-  | { ok: true; url: string }
-  | { ok: false; reason: string };
+export type StatusLink = { ok: true; url: string } | { ok: false; reason: string };
 
 function onTargetDomain(hostname: string): boolean {
   const host = hostname.toLowerCase();
@@ -38,11 +36,14 @@ export function resolveStatusLink(link: string, baseUrl: string): StatusLink {
   } catch {
     return { ok: false, reason: 'the batch status link is not a URL' };
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: `the batch status link uses ${url.protocol}` };
-  if (url.username !== '' || url.password !== '') return { ok: false, reason: 'the batch status link carries credentials' };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return { ok: false, reason: `the batch status link uses ${url.protocol}` };
+  if (url.username !== '' || url.password !== '')
+    return { ok: false, reason: 'the batch status link carries credentials' };
   const pathAndQuery = `${url.pathname}${url.search}`;
   if (onTargetDomain(url.hostname)) {
-    if (onTargetDomain(base.hostname)) return { ok: true, url: `https://${url.host.replace(/:\d+$/, '')}${pathAndQuery}` };
+    if (onTargetDomain(base.hostname))
+      return { ok: true, url: `https://${url.host.replace(/:\d+$/, '')}${pathAndQuery}` };
     return { ok: true, url: `${base.origin}${base.pathname.replace(/\/+$/, '')}${pathAndQuery}` };
   }
   if (url.hostname.toLowerCase() === base.hostname.toLowerCase()) {

@@ -55,7 +55,8 @@ function tokenOf(content: string): Reading {
   const token = content.trim();
   if (token === '') return { ok: false, reason: 'the file is empty' };
   // A Bearer credential is one word of printable ASCII; anything else would break the header.
-  if (!/^[\x21-\x7e]+$/.test(token)) return { ok: false, reason: 'the file holds more than one word or non-printable characters' };
+  if (!/^[\x21-\x7e]+$/.test(token))
+    return { ok: false, reason: 'the file holds more than one word or non-printable characters' };
   return { ok: true, token };
 }
 
@@ -82,7 +83,11 @@ export function createProfileTokenSource(options: TokenFileOptions): Refreshable
   } catch (error) {
     first = { ok: false, reason: errorReason(error) };
   }
-  if (!first.ok) throw new TokenSourceError(`TARGET_AUTH_TOKEN_FILE: no profile token in ${path}: ${first.reason}`, 'TOKEN_FILE_UNREADABLE');
+  if (!first.ok)
+    throw new TokenSourceError(
+      `TARGET_AUTH_TOKEN_FILE: no profile token in ${path}: ${first.reason}`,
+      'TOKEN_FILE_UNREADABLE',
+    );
   let token = first.token;
   addRuntimeSecret(token);
   log.info({ fingerprint: tokenFingerprint(token) }, 'profile token read from TARGET_AUTH_TOKEN_FILE');
@@ -101,7 +106,11 @@ export function createProfileTokenSource(options: TokenFileOptions): Refreshable
       next = { ok: false, reason: errorReason(error) };
     }
     if (!next.ok) {
-      if (!failing) log.warn({ reason: next.reason, fingerprint: tokenFingerprint(token) }, 'profile token file unusable: keeping the last token');
+      if (!failing)
+        log.warn(
+          { reason: next.reason, fingerprint: tokenFingerprint(token) },
+          'profile token file unusable: keeping the last token',
+        );
       failing = true;
       return false;
     }

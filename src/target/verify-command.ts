@@ -25,7 +25,7 @@ export function parseVisitorArgument(value: string): VisitorRef {
 export function registerVerifyCommand(program: Command): void {
   program
     .command('verify <visitor>')
-    .description('print a visitor\'s Target profile (Fetch Profile API): mboxPC:<id> or mbox3rdPartyId:<id>')
+    .description("print a visitor's Target profile (Fetch Profile API): mboxPC:<id> or mbox3rdPartyId:<id>")
     .option('--json', 'print JSON')
     .action(async (visitorArg: string, opts: { json?: boolean }) => {
       const config = readCliConfig();
@@ -36,7 +36,10 @@ export function registerVerifyCommand(program: Command): void {
       const logger = createLogger({ level: 'warn', pretty: false });
       let tokenFile: ReturnType<typeof createProfileTokenSource> | undefined;
       try {
-        tokenFile = config.TARGET_AUTH_TOKEN_FILE !== undefined ? createProfileTokenSource({ path: config.TARGET_AUTH_TOKEN_FILE, logger }) : undefined;
+        tokenFile =
+          config.TARGET_AUTH_TOKEN_FILE !== undefined
+            ? createProfileTokenSource({ path: config.TARGET_AUTH_TOKEN_FILE, logger })
+            : undefined;
       } catch (error) {
         process.stderr.write(`target-ingest: ${error instanceof Error ? error.message : String(error)}\n`);
         process.exitCode = 1;
@@ -54,7 +57,9 @@ export function registerVerifyCommand(program: Command): void {
       try {
         const profile = await client.fetchProfile(visitor);
         if (profile === undefined) {
-          process.stderr.write(`no profile for ${visitor.kind === 'pcId' ? 'mboxPC' : 'mbox3rdPartyId'} ${visitor.id} at ${baseUrl}\n`);
+          process.stderr.write(
+            `no profile for ${visitor.kind === 'pcId' ? 'mboxPC' : 'mbox3rdPartyId'} ${visitor.id} at ${baseUrl}\n`,
+          );
           process.exitCode = 1;
           return;
         }
@@ -65,9 +70,12 @@ export function registerVerifyCommand(program: Command): void {
         const rows = Object.entries(profile).sort(([a], [b]) => a.localeCompare(b));
         const width = Math.max(9, ...rows.map(([name]) => name.length));
         process.stdout.write(`${'attribute'.padEnd(width)}  ${'modified'.padEnd(24)}  value\n`);
-        for (const [name, attr] of rows) process.stdout.write(`${name.padEnd(width)}  ${(attr.modifiedAt ?? '').padEnd(24)}  ${attr.value}\n`);
+        for (const [name, attr] of rows)
+          process.stdout.write(`${name.padEnd(width)}  ${(attr.modifiedAt ?? '').padEnd(24)}  ${attr.value}\n`);
       } catch (error) {
-        process.stderr.write(`target-ingest: could not read the profile: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.stderr.write(
+          `target-ingest: could not read the profile: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
         process.exitCode = 1;
       } finally {
         await tokenFile?.close();

@@ -8,7 +8,17 @@ describe('target-ingest simulator and verify (built CLI)', () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     // `--single-creates all`: this test makes its profile with a single update.
-    const sim = runBuilt('src/cli.js', {}, ['simulator', '--port', String(port), '--client-code', 'acme', '--single-creates', 'all', '--faults', '{"failNext":{"count":1,"status":503}}']);
+    const sim = runBuilt('src/cli.js', {}, [
+      'simulator',
+      '--port',
+      String(port),
+      '--client-code',
+      'acme',
+      '--single-creates',
+      'all',
+      '--faults',
+      '{"failNext":{"count":1,"status":503}}',
+    ]);
     try {
       await sim.waitForLine(/listening at/);
       const update = `${base}/m2/acme/profile/update?mbox3rdPartyId=CRM-V&profile.tier=gold%20%26%20more`;
@@ -17,11 +27,19 @@ describe('target-ingest simulator and verify (built CLI)', () => {
       expect(ok.statusCode).toBe(200);
       await ok.body.dump();
 
-      const faults = await request(`${base}/_simulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errorRate: { probability: 1, status: 502 } }) });
+      const faults = await request(`${base}/_simulator/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ errorRate: { probability: 1, status: 502 } }),
+      });
       expect(faults.statusCode).toBe(200);
       await faults.body.dump();
       expect((await request(update)).statusCode).toBe(502);
-      const bad = await request(`${base}/_simulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errorRate: { probability: 2 } }) });
+      const bad = await request(`${base}/_simulator/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ errorRate: { probability: 2 } }),
+      });
       expect(bad.statusCode).toBe(400);
       expect(JSON.stringify(await bad.body.json())).toContain('errorRate.probability');
       await (await request(`${base}/_simulator/reset`, { method: 'POST' })).body.dump();

@@ -61,10 +61,21 @@ describe('keys of a full pipeline run (dist/workers/all-in-one.js)', () => {
 
   it('puts every key and queue under the hash tag {REDIS_PREFIX}', async () => {
     const p = runBuilt('workers/all-in-one.js', {
-      REDIS_URL: redisUrl(), REDIS_PREFIX: prefix, TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: simulator.url,
-      PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, START_LOCAL_REDIS: 'false',
-      INGEST_API_KEYS: API_KEY, ADMIN_TOKEN, COALESCE_WINDOW_MS: '50', FLUSH_INTERVAL_MS: '50',
-      BULK_STATUS_POLL_MS: '100', RETRY_BASE_MS: '100', LOG_LEVEL: 'info',
+      REDIS_URL: redisUrl(),
+      REDIS_PREFIX: prefix,
+      TARGET_CLIENT_CODE: 'acme',
+      TARGET_BASE_URL: simulator.url,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      START_LOCAL_REDIS: 'false',
+      INGEST_API_KEYS: API_KEY,
+      ADMIN_TOKEN,
+      COALESCE_WINDOW_MS: '50',
+      FLUSH_INTERVAL_MS: '50',
+      BULK_STATUS_POLL_MS: '100',
+      RETRY_BASE_MS: '100',
+      LOG_LEVEL: 'info',
     });
     proc = p;
     const listening = await p.waitForLine(/HTTP listening/);
@@ -78,17 +89,47 @@ describe('keys of a full pipeline run (dist/workers/all-in-one.js)', () => {
       method: 'POST',
       headers: { authorization: `Bearer ${API_KEY.slice(4)}`, 'content-type': 'application/json' },
       body: JSON.stringify([
-        { id: 'h-1', type: 'kiosk_visit', occurredAt: at(3), visitor: { mbox3rdPartyId: 'CRM-1' }, data: { kioskId: 'K1' } },
-        { id: 'h-2', type: 'kiosk_visit', occurredAt: at(2), visitor: { mboxPC: '1368007744041-575948.01_00' }, data: { kioskId: 'K2' } },
+        {
+          id: 'h-1',
+          type: 'kiosk_visit',
+          occurredAt: at(3),
+          visitor: { mbox3rdPartyId: 'CRM-1' },
+          data: { kioskId: 'K1' },
+        },
+        {
+          id: 'h-2',
+          type: 'kiosk_visit',
+          occurredAt: at(2),
+          visitor: { mboxPC: '1368007744041-575948.01_00' },
+          data: { kioskId: 'K2' },
+        },
       ]),
     });
     expect(http.statusCode, await http.body.text()).toBe(202);
     const producer = createProducer({ connection: redis, prefix, source: 'sdk' });
     await producer.sendMany([
-      { id: 's-1', type: 'loan_funded', occurredAt: at(1), visitor: { mboxPC: '1368007744041-575948.01_00' }, data: { loanId: 'L1', amount: 10 } },
-      { id: 's-1', type: 'loan_funded', occurredAt: at(1), visitor: { mboxPC: '1368007744041-575948.01_00' }, data: { loanId: 'L1', amount: 10 } },
+      {
+        id: 's-1',
+        type: 'loan_funded',
+        occurredAt: at(1),
+        visitor: { mboxPC: '1368007744041-575948.01_00' },
+        data: { loanId: 'L1', amount: 10 },
+      },
+      {
+        id: 's-1',
+        type: 'loan_funded',
+        occurredAt: at(1),
+        visitor: { mboxPC: '1368007744041-575948.01_00' },
+        data: { loanId: 'L1', amount: 10 },
+      },
     ]);
-    expect(await waitFor(() => simulator.store.get('thirdPartyId', 'CRM-1')?.kioskLastId === 'K1' && simulator.store.get('pcId', '1368007744041-575948.01_00')?.loanLastAmount === '10')).toBe(true);
+    expect(
+      await waitFor(
+        () =>
+          simulator.store.get('thirdPartyId', 'CRM-1')?.kioskLastId === 'K1' &&
+          simulator.store.get('pcId', '1368007744041-575948.01_00')?.loanLastAmount === '10',
+      ),
+    ).toBe(true);
     const queues = openWorkQueues(redis, prefix);
     const deadLetters = new Queue(QUEUE_NAMES.deadLetter, { connection: redis, prefix: bullPrefix(prefix) });
     const idle = () => isPipelineIdle(redis, prefix, queues);
@@ -96,7 +137,13 @@ describe('keys of a full pipeline run (dist/workers/all-in-one.js)', () => {
       expect(await waitFor(idle)).toBe(true);
       // Target refuses the next call for good: that visitor becomes a dead letter.
       simulator.faults.failNext(1, 400);
-      await producer.send({ id: 's-2', type: 'kiosk_visit', occurredAt: at(0.5), visitor: { mboxPC: '1368007744041-000001.01_00' }, data: { kioskId: 'K9' } });
+      await producer.send({
+        id: 's-2',
+        type: 'kiosk_visit',
+        occurredAt: at(0.5),
+        visitor: { mboxPC: '1368007744041-000001.01_00' },
+        data: { kioskId: 'K9' },
+      });
       expect(await waitFor(async () => (await deadLetters.count()) === 1)).toBe(true);
       const metrics = await request(`${address ?? ''}/metrics`);
       await metrics.body.dump();
@@ -109,7 +156,19 @@ describe('keys of a full pipeline run (dist/workers/all-in-one.js)', () => {
     const keys = await keysContaining(redis, prefix);
     const kinds = new Set(keys.map((k) => k.slice(`{${prefix}}:`.length).split(':')[0]));
     // The run touched the store and the queues, so the scan saw the real thing.
-    expect([...kinds]).toEqual(expect.arrayContaining(['vd', 'seen', 'merged', 'stats', 'ingest', 'deliver-single', 'deliver-bulk', 'dead-letter', 'flush']));
+    expect([...kinds]).toEqual(
+      expect.arrayContaining([
+        'vd',
+        'seen',
+        'merged',
+        'stats',
+        'ingest',
+        'deliver-single',
+        'deliver-bulk',
+        'dead-letter',
+        'flush',
+      ]),
+    );
     expect(keys.filter((k) => clusterHashTag(k) !== prefix)).toEqual([]);
   }, 60_000);
 });

@@ -8,10 +8,19 @@ import { ADMIN_TOKEN, READONLY_TOKEN, startOpsServer, type OpsServer } from '../
 
 /** Debian's chromium; .ci/run installs it when missing. Playwright never downloads a browser here. */
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-gpu',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
-  process.stderr.write(`dashboard browser test SKIPPED: ${CHROMIUM} not found (apt-get install -y chromium; .ci/run does this)\n`);
+  process.stderr.write(
+    `dashboard browser test SKIPPED: ${CHROMIUM} not found (apt-get install -y chromium; .ci/run does this)\n`,
+  );
 }
 
 /**
@@ -31,7 +40,10 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (${CHROMIUM})`, ()
     for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function withBrowser<T>(credentials: { username: string; password: string } | undefined, use: (context: BrowserContext) => Promise<T>): Promise<T> {
+  async function withBrowser<T>(
+    credentials: { username: string; password: string } | undefined,
+    use: (context: BrowserContext) => Promise<T>,
+  ): Promise<T> {
     const profile = mkdtempSync(join(tmpdir(), 'ti-chromium-'));
     profiles.push(profile);
     const context = await chromium.launchPersistentContext(profile, {
@@ -48,12 +60,16 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (${CHROMIUM})`, ()
   }
 
   /** Opens a board and waits until every queue name is on screen. */
-  async function queuesShown(context: BrowserContext, path: string): Promise<{ status: number | undefined; names: string[] }> {
+  async function queuesShown(
+    context: BrowserContext,
+    path: string,
+  ): Promise<{ status: number | undefined; names: string[] }> {
     const page = await context.newPage();
     const response = await page.goto(`${ops.url}${path}`);
     const names = Object.values(ops.pipeline.queues).map((q) => q.name);
     if (response?.status() === 200) {
-      for (const name of names) await page.getByText(name, { exact: true }).first().waitFor({ state: 'visible', timeout: 20_000 });
+      for (const name of names)
+        await page.getByText(name, { exact: true }).first().waitFor({ state: 'visible', timeout: 20_000 });
     }
     return { status: response?.status(), names };
   }
@@ -67,9 +83,13 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (${CHROMIUM})`, ()
     const page = await context.newPage();
     const answers: Array<{ status: number; challenge: string | null }> = [];
     page.on('response', (response) => {
-      if (response.url() === `${ops.url}${path}`) answers.push({ status: response.status(), challenge: response.headers()['www-authenticate'] ?? null });
+      if (response.url() === `${ops.url}${path}`)
+        answers.push({ status: response.status(), challenge: response.headers()['www-authenticate'] ?? null });
     });
-    const outcome = await page.goto(`${ops.url}${path}`).then((r) => r?.status(), (error: Error) => error.message);
+    const outcome = await page.goto(`${ops.url}${path}`).then(
+      (r) => r?.status(),
+      (error: Error) => error.message,
+    );
     expect(String(outcome)).toMatch(/^401$|ERR_INVALID_AUTH_CREDENTIALS/);
     expect(answers[0]).toEqual({ status: 401, challenge: 'Basic realm="target-ingest", charset="UTF-8"' });
     expect(await page.getByText('dead-letter', { exact: true }).count()).toBe(0);
@@ -77,7 +97,9 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (${CHROMIUM})`, ()
 
   it('is refused without credentials, and with wrong ones', async () => {
     await withBrowser(undefined, (context) => refused(context, OPS_ROUTES.dashboard));
-    await withBrowser({ username: 'operator', password: 'not-the-admin-token' }, (context) => refused(context, OPS_ROUTES.dashboard));
+    await withBrowser({ username: 'operator', password: 'not-the-admin-token' }, (context) =>
+      refused(context, OPS_ROUTES.dashboard),
+    );
   });
 
   it('logs in with ADMIN_TOKEN as password and shows every pipeline queue by name', async () => {

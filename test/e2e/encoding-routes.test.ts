@@ -13,8 +13,21 @@ const ASCII = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(
 const VALUES = [
   ...ASCII.map((c) => `a${c}b`),
   ASCII.join(''),
-  '50% off', '%25', '%zz', 'a,b,c', '"quoted"', '&batch=x', '+=+',
-  'é', 'Zürich HB', '中文', '🚀 rocket', 'Ωμέγα', '\u00a0nbsp', 'ﬁ ligature', 'עברית',
+  '50% off',
+  '%25',
+  '%zz',
+  'a,b,c',
+  '"quoted"',
+  '&batch=x',
+  '+=+',
+  'é',
+  'Zürich HB',
+  '中文',
+  '🚀 rocket',
+  'Ωμέγα',
+  '\u00a0nbsp',
+  'ﬁ ligature',
+  'עברית',
 ];
 
 /**
@@ -27,28 +40,63 @@ function thirdPartyId(i: number, value: string): string {
 
 async function roundTrip(env: Record<string, string>): Promise<{ single: number; bulk: number; v1: number }> {
   const redis: Redis = newRedis();
-  const running = await startTestPipeline({ COALESCE_WINDOW_MS: '100', FLUSH_BULK_BATCH_SIZE: '1000', BULK_STATUS_POLL_MS: '200', ...env });
+  const running = await startTestPipeline({
+    COALESCE_WINDOW_MS: '100',
+    FLUSH_BULK_BATCH_SIZE: '1000',
+    BULK_STATUS_POLL_MS: '200',
+    ...env,
+  });
   try {
     const events = VALUES.flatMap((value, i) => [
-      { id: `p${i}`, type: 'call_centre_contact', occurredAt: '2026-11-21T10:00:00Z', visitor: { mboxPC: `${1000 + i}-1.01_00` }, data: { reason: value } },
-      { id: `t${i}`, type: 'call_centre_contact', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: thirdPartyId(i, value) }, data: { reason: value } },
+      {
+        id: `p${i}`,
+        type: 'call_centre_contact',
+        occurredAt: '2026-11-21T10:00:00Z',
+        visitor: { mboxPC: `${1000 + i}-1.01_00` },
+        data: { reason: value },
+      },
+      {
+        id: `t${i}`,
+        type: 'call_centre_contact',
+        occurredAt: '2026-11-21T10:00:00Z',
+        visitor: { mbox3rdPartyId: thirdPartyId(i, value) },
+        data: { reason: value },
+      },
     ]);
     const producer = createProducer({ connection: redis, prefix: running.prefix, source: 'enc' });
     expect((await producer.sendMany(events)).accepted).toBe(events.length);
     await producer.close();
-    const reasonOf = (kind: 'pcId' | 'thirdPartyId', id: string): string | undefined => running.simulator.store.get(kind, id)?.callCentreLastReason;
-    const allLanded = (): boolean => VALUES.every((value, i) => reasonOf('pcId', `${1000 + i}-1.01_00`) === value && reasonOf('thirdPartyId', thirdPartyId(i, value)) === value);
-    const idle = async (): Promise<boolean> => (await running.pipeline.store.pendingVisitors()) === 0 && (await running.pipeline.store.inFlightVisitors()) === 0;
+    const reasonOf = (kind: 'pcId' | 'thirdPartyId', id: string): string | undefined =>
+      running.simulator.store.get(kind, id)?.callCentreLastReason;
+    const allLanded = (): boolean =>
+      VALUES.every(
+        (value, i) =>
+          reasonOf('pcId', `${1000 + i}-1.01_00`) === value &&
+          reasonOf('thirdPartyId', thirdPartyId(i, value)) === value,
+      );
+    const idle = async (): Promise<boolean> =>
+      (await running.pipeline.store.pendingVisitors()) === 0 && (await running.pipeline.store.inFlightVisitors()) === 0;
     const done = await waitFor(async () => allLanded() && (await idle()), 40_000, 100);
-    const wrong = VALUES.flatMap((value, i) => [
-      [`pc ${JSON.stringify(value)}`, reasonOf('pcId', `${1000 + i}-1.01_00`), value],
-      [`3p ${JSON.stringify(value)}`, reasonOf('thirdPartyId', thirdPartyId(i, value)), value],
-    ].filter(([, got, want]) => got !== want));
-    expect(wrong, JSON.stringify(await running.pipeline.queues.deadLetter.getJobs(['waiting']).then((jobs) => jobs.map((j) => (j.data).error)))).toEqual([]);
+    const wrong = VALUES.flatMap((value, i) =>
+      [
+        [`pc ${JSON.stringify(value)}`, reasonOf('pcId', `${1000 + i}-1.01_00`), value],
+        [`3p ${JSON.stringify(value)}`, reasonOf('thirdPartyId', thirdPartyId(i, value)), value],
+      ].filter(([, got, want]) => got !== want),
+    );
+    expect(
+      wrong,
+      JSON.stringify(
+        await running.pipeline.queues.deadLetter.getJobs(['waiting']).then((jobs) => jobs.map((j) => j.data.error)),
+      ),
+    ).toEqual([]);
     expect(done).toBe(true);
     expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
     expect(running.simulator.stats.byStatus[400] ?? 0).toBe(0);
-    return { single: running.simulator.stats.single, bulk: running.simulator.stats.bulk, v1: running.simulator.stats.bulkV1 };
+    return {
+      single: running.simulator.stats.single,
+      bulk: running.simulator.stats.bulk,
+      v1: running.simulator.stats.bulkV1,
+    };
   } finally {
     await running.close();
     await deletePrefix(redis, running.prefix);
@@ -90,10 +138,20 @@ describe('every printable ASCII character and some Unicode reach Target byte for
   });
 
   it('dead-letters a new mbox3rdPartyId no bulk cell can carry, with a reason that says why', async () => {
-    const running = await startTestPipeline({ DELIVERY_MODE: 'bulk', COALESCE_WINDOW_MS: '100', BULK_STATUS_POLL_MS: '200' });
+    const running = await startTestPipeline({
+      DELIVERY_MODE: 'bulk',
+      COALESCE_WINDOW_MS: '100',
+      BULK_STATUS_POLL_MS: '200',
+    });
     try {
       const producer = createProducer({ connection: redis, prefix: running.prefix, source: 'enc' });
-      const event = (id: string, visitor: string, reason: string) => ({ id, type: 'call_centre_contact', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: visitor }, data: { reason } });
+      const event = (id: string, visitor: string, reason: string) => ({
+        id,
+        type: 'call_centre_contact',
+        occurredAt: '2026-11-21T10:00:00Z',
+        visitor: { mbox3rdPartyId: visitor },
+        data: { reason },
+      });
       expect((await producer.sendMany([event('n1', 'CRM,NEW', 'hello')])).accepted).toBe(1);
       expect(await waitFor(async () => (await running.pipeline.queues.deadLetter.count()) === 1, 20_000)).toBe(true);
       const [letter] = (await running.pipeline.queues.deadLetter.getJobs(['waiting'])).map((j) => j.data);

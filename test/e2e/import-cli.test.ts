@@ -24,8 +24,22 @@ describe('target-ingest import (built CLI)', () => {
 
   it('imports a CSV with mapped columns, prints a summary, and knows when a file is done', async () => {
     const file = join(dir, 'till-7.csv');
-    writeFileSync(file, 'receipt,type,occurredAt,customer,data.storeId,data.points\nr-1,loyalty_card_used,2026-11-21T10:00:00Z,CRM-1,S1,10\nr-2,loyalty_card_used,2026-11-21T10:01:00Z,CRM-2,S1,ten\n');
-    const args = ['import', file, '--source', 'till-7', '--map', 'receipt=id', '--map', 'customer=visitor.mbox3rdPartyId', '--rejects', join(dir, 'rejects.ndjson')];
+    writeFileSync(
+      file,
+      'receipt,type,occurredAt,customer,data.storeId,data.points\nr-1,loyalty_card_used,2026-11-21T10:00:00Z,CRM-1,S1,10\nr-2,loyalty_card_used,2026-11-21T10:01:00Z,CRM-2,S1,ten\n',
+    );
+    const args = [
+      'import',
+      file,
+      '--source',
+      'till-7',
+      '--map',
+      'receipt=id',
+      '--map',
+      'customer=visitor.mbox3rdPartyId',
+      '--rejects',
+      join(dir, 'rejects.ndjson'),
+    ];
     const run = runBuilt('src/cli.js', env(), args);
     expect(await run.exited, run.lines.join('\n')).toBe(0);
     const output = run.lines.join('\n');
@@ -35,7 +49,13 @@ describe('target-ingest import (built CLI)', () => {
     expect(JSON.parse(readFileSync(join(dir, 'rejects.ndjson'), 'utf8'))).toEqual({
       line: 3,
       errors: ['data.points: expected a number, got "ten"'],
-      event: { id: 'r-2', type: 'loyalty_card_used', occurredAt: '2026-11-21T10:01:00Z', visitor: { mbox3rdPartyId: 'CRM-2' }, data: { storeId: 'S1', points: 'ten' } },
+      event: {
+        id: 'r-2',
+        type: 'loyalty_card_used',
+        occurredAt: '2026-11-21T10:01:00Z',
+        visitor: { mbox3rdPartyId: 'CRM-2' },
+        data: { storeId: 'S1', points: 'ten' },
+      },
     });
 
     const again = runBuilt('src/cli.js', env(), args);
@@ -59,16 +79,28 @@ describe('target-ingest import (built CLI)', () => {
     writeFileSync(file, '{}\n');
     const run = runBuilt('src/cli.js', { REDIS_URL: 'redis://:secret-password@127.0.0.1:1' }, ['import', file]);
     expect(await run.exited).toBe(1);
-    expect(run.lines.join('\n')).toBe('target-ingest import: no Redis answers at 127.0.0.1:1; start it or pass --redis-url');
+    expect(run.lines.join('\n')).toBe(
+      'target-ingest import: no Redis answers at 127.0.0.1:1; start it or pass --redis-url',
+    );
   });
 
   it('stops with exit code 2 and a clear message on bad options, before touching Redis', async () => {
     const file = join(dir, 'never-read.ndjson');
-    writeFileSync(file, `${JSON.stringify({ id: 'opt-1', type: 'kiosk_visit', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-1' }, data: { kioskId: 'K1' } })}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ id: 'opt-1', type: 'kiosk_visit', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-1' }, data: { kioskId: 'K1' } })}\n`,
+    );
     const cases: Array<{ args: string[]; message: string }> = [
-      { args: ['import', file, '--batch-size', '0'], message: "target-ingest import: option '--batch-size <n>' argument '0' is invalid. expected a whole number from 1 to 10000" },
+      {
+        args: ['import', file, '--batch-size', '0'],
+        message:
+          "target-ingest import: option '--batch-size <n>' argument '0' is invalid. expected a whole number from 1 to 10000",
+      },
       { args: ['import', file, '--bogus'], message: "target-ingest import: unknown option '--bogus'" },
-      { args: ['import', file, '--format', 'xml'], message: "target-ingest import: option '--format <format>' argument 'xml' is invalid. expected csv or ndjson" },
+      {
+        args: ['import', file, '--format', 'xml'],
+        message: "target-ingest import: option '--format <format>' argument 'xml' is invalid. expected csv or ndjson",
+      },
       { args: ['import'], message: "target-ingest import: missing required argument 'file'" },
     ];
     const untouched = uniquePrefix('cli-opts');
@@ -85,7 +117,10 @@ describe('target-ingest import (built CLI)', () => {
 
   it('runs with NODE_ENV=production without the delivery and HTTP intake settings it never uses', async () => {
     const file = join(dir, 'prod.ndjson');
-    writeFileSync(file, `${JSON.stringify({ id: 'prod-1', type: 'kiosk_visit', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-9' }, data: { kioskId: 'K9' } })}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ id: 'prod-1', type: 'kiosk_visit', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-9' }, data: { kioskId: 'K9' } })}\n`,
+    );
     // No TARGET_CLIENT_CODE, no INGEST_API_KEYS, and a PORT the import does not read.
     const production = { ...env(), NODE_ENV: 'production', PORT: 'not-a-port', ADMIN_TOKEN: 'short' };
     const run = runBuilt('src/cli.js', production, ['import', file, '--source', 'prod', '--json']);
@@ -93,7 +128,12 @@ describe('target-ingest import (built CLI)', () => {
     expect(JSON.parse(run.lines.at(-1) ?? '')).toMatchObject({ accepted: 1, duplicates: 0, rejected: 0 });
 
     // What it does read is still checked, and only that is listed.
-    const bad = runBuilt('src/cli.js', { ...production, DEDUPE_WINDOW_MS: 'a week', REDIS_SHARDS: '0' }, ['import', file, '--source', 'prod']);
+    const bad = runBuilt('src/cli.js', { ...production, DEDUPE_WINDOW_MS: 'a week', REDIS_SHARDS: '0' }, [
+      'import',
+      file,
+      '--source',
+      'prod',
+    ]);
     expect(await bad.exited).toBe(2);
     expect(bad.lines).toEqual([
       'target-ingest import: invalid configuration:',

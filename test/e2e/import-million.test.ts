@@ -76,49 +76,64 @@ describe(`target-ingest import of ${LINES.toLocaleString('en-US')} lines (built 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('stays under 300 MB RSS, and interrupted half way then run again stores each event once', { timeout: 150_000 }, async () => {
-    const file = join(dir, 'pos-eod.ndjson');
-    await writeFile(file);
-    const env = { REDIS_URL: redisServer.url, REDIS_PREFIX: prefix, LOG_LEVEL: 'silent' };
-    const args = ['import', file, '--source', 'pos', '--json'];
+  it(
+    'stays under 300 MB RSS, and interrupted half way then run again stores each event once',
+    { timeout: 150_000 },
+    async () => {
+      const file = join(dir, 'pos-eod.ndjson');
+      await writeFile(file);
+      const env = { REDIS_URL: redisServer.url, REDIS_PREFIX: prefix, LOG_LEVEL: 'silent' };
+      const args = ['import', file, '--source', 'pos', '--json'];
 
-    const first = runBuilt('src/cli.js', env, args);
-    const firstPeak = watchPeakRss(first);
-    await first.waitForLine(/^progress (4[5-9]|[5-9]\d)\.\d%/, 120_000);
-    first.kill('SIGINT');
-    expect(await first.exited, first.lines.join('\n')).toBe(130);
-    const interrupted = summaryOf(first);
-    expect(interrupted).toMatchObject({ status: 'interrupted', duplicates: 0, rejected: 0 });
-    expect(interrupted.lines).toBeGreaterThan(LINES * 0.4);
-    expect(interrupted.lines).toBeLessThan(LINES);
-    expect(interrupted.accepted).toBe(interrupted.lines);
+      const first = runBuilt('src/cli.js', env, args);
+      const firstPeak = watchPeakRss(first);
+      await first.waitForLine(/^progress (4[5-9]|[5-9]\d)\.\d%/, 120_000);
+      first.kill('SIGINT');
+      expect(await first.exited, first.lines.join('\n')).toBe(130);
+      const interrupted = summaryOf(first);
+      expect(interrupted).toMatchObject({ status: 'interrupted', duplicates: 0, rejected: 0 });
+      expect(interrupted.lines).toBeGreaterThan(LINES * 0.4);
+      expect(interrupted.lines).toBeLessThan(LINES);
+      expect(interrupted.accepted).toBe(interrupted.lines);
 
-    const second = runBuilt('src/cli.js', env, args);
-    const secondPeak = watchPeakRss(second);
-    expect(await second.exited, second.lines.join('\n')).toBe(0);
-    const completed = summaryOf(second);
-    expect(completed).toMatchObject({ status: 'completed', lines: LINES, resumedAfterLine: interrupted.lines, linesThisRun: LINES - interrupted.lines, accepted: LINES, duplicates: 0, rejected: 0 });
+      const second = runBuilt('src/cli.js', env, args);
+      const secondPeak = watchPeakRss(second);
+      expect(await second.exited, second.lines.join('\n')).toBe(0);
+      const completed = summaryOf(second);
+      expect(completed).toMatchObject({
+        status: 'completed',
+        lines: LINES,
+        resumedAfterLine: interrupted.lines,
+        linesThisRun: LINES - interrupted.lines,
+        accepted: LINES,
+        duplicates: 0,
+        rejected: 0,
+      });
 
-    for (const peak of [interrupted.peakRssBytes, completed.peakRssBytes, firstPeak(), secondPeak()]) expect(peak).toBeLessThan(RSS_LIMIT);
-    console.info(`1M import: peak RSS ${Math.round(Math.max(interrupted.peakRssBytes, completed.peakRssBytes) / 1048576)} MB, ${completed.linesPerSecond} lines/s in the resumed run`);
+      for (const peak of [interrupted.peakRssBytes, completed.peakRssBytes, firstPeak(), secondPeak()])
+        expect(peak).toBeLessThan(RSS_LIMIT);
+      console.info(
+        `1M import: peak RSS ${Math.round(Math.max(interrupted.peakRssBytes, completed.peakRssBytes) / 1048576)} MB, ${completed.linesPerSecond} lines/s in the resumed run`,
+      );
 
-    // What Redis holds: every event of the file exactly once, across both runs' jobs.
-    const jobIds = await redis.lrange(`{${prefix}}:ingest:wait`, 0, -1);
-    const seen = new Uint8Array(LINES);
-    let stored = 0;
-    for (let i = 0; i < jobIds.length; i += 50) {
-      const pipeline = redis.pipeline();
-      for (const id of jobIds.slice(i, i + 50)) pipeline.hget(`{${prefix}}:ingest:${id}`, 'data');
-      for (const [error, data] of (await pipeline.exec()) ?? []) {
-        if (error !== null) throw error;
-        for (const event of (JSON.parse(String(data)) as { events: Array<{ id: string }> }).events) {
-          stored += 1;
-          const index = Number(event.id.slice(4));
-          seen[index] = (seen[index] ?? 0) + 1;
+      // What Redis holds: every event of the file exactly once, across both runs' jobs.
+      const jobIds = await redis.lrange(`{${prefix}}:ingest:wait`, 0, -1);
+      const seen = new Uint8Array(LINES);
+      let stored = 0;
+      for (let i = 0; i < jobIds.length; i += 50) {
+        const pipeline = redis.pipeline();
+        for (const id of jobIds.slice(i, i + 50)) pipeline.hget(`{${prefix}}:ingest:${id}`, 'data');
+        for (const [error, data] of (await pipeline.exec()) ?? []) {
+          if (error !== null) throw error;
+          for (const event of (JSON.parse(String(data)) as { events: Array<{ id: string }> }).events) {
+            stored += 1;
+            const index = Number(event.id.slice(4));
+            seen[index] = (seen[index] ?? 0) + 1;
+          }
         }
       }
-    }
-    expect(stored).toBe(LINES);
-    expect(seen.every((n) => n === 1)).toBe(true);
-  });
+      expect(stored).toBe(LINES);
+      expect(seen.every((n) => n === 1)).toBe(true);
+    },
+  );
 });

@@ -15,9 +15,21 @@ const VISITORS = 200;
 const BASE = Date.UTC(2026, 10, 1);
 
 /** Event i: visitor i % 200, at a scrambled time so arrival order is not event order. */
-function eventAt(i: number): { id: string; type: string; occurredAt: string; visitor: { mbox3rdPartyId: string }; data: { storeId: string; points: number } } {
+function eventAt(i: number): {
+  id: string;
+  type: string;
+  occurredAt: string;
+  visitor: { mbox3rdPartyId: string };
+  data: { storeId: string; points: number };
+} {
   const minute = (i * 7919) % EVENTS;
-  return { id: `pos-${i}`, type: 'loyalty_card_used', occurredAt: new Date(BASE + minute * 60_000).toISOString(), visitor: { mbox3rdPartyId: `CRM-${i % VISITORS}` }, data: { storeId: `S${i}`, points: i } };
+  return {
+    id: `pos-${i}`,
+    type: 'loyalty_card_used',
+    occurredAt: new Date(BASE + minute * 60_000).toISOString(),
+    visitor: { mbox3rdPartyId: `CRM-${i % VISITORS}` },
+    data: { storeId: `S${i}`, points: i },
+  };
 }
 
 describe('import interrupted half way and run again → whole pipeline → simulator', () => {
@@ -29,7 +41,12 @@ describe('import interrupted half way and run again → whole pipeline → simul
   beforeAll(async () => {
     redis = newRedis();
     running = await startTestPipeline();
-    intake = openIntake(redis, { prefix: running.prefix, dedupeWindowMs: running.config.DEDUPE_WINDOW_MS, mapping: resolveMapping(), maxValueLength: 256 });
+    intake = openIntake(redis, {
+      prefix: running.prefix,
+      dedupeWindowMs: running.config.DEDUPE_WINDOW_MS,
+      mapping: resolveMapping(),
+      maxValueLength: 256,
+    });
     dir = mkdtempSync(join(tmpdir(), 'ti-import-e2e-'));
   });
   afterAll(async () => {
@@ -46,17 +63,32 @@ describe('import interrupted half way and run again → whole pipeline → simul
     const deps = { intake: intake.deps, checkpoints: new CheckpointStore(redis, running.prefix, 3_600_000) };
 
     const stop = new AbortController();
-    const first = await importFile({ file, source: 'pos' }, deps, { signal: stop.signal, onProgress: (p) => p.lines >= EVENTS / 2 && stop.abort() });
+    const first = await importFile({ file, source: 'pos' }, deps, {
+      signal: stop.signal,
+      onProgress: (p) => p.lines >= EVENTS / 2 && stop.abort(),
+    });
     expect(first).toMatchObject({ status: 'interrupted', lines: EVENTS / 2, accepted: EVENTS / 2 });
     const second = await importFile({ file, source: 'pos' }, deps);
-    expect(second).toMatchObject({ status: 'completed', lines: EVENTS, resumedAfterLine: EVENTS / 2, accepted: EVENTS, duplicates: 0, rejected: 0 });
+    expect(second).toMatchObject({
+      status: 'completed',
+      lines: EVENTS,
+      resumedAfterLine: EVENTS / 2,
+      accepted: EVENTS,
+      duplicates: 0,
+      rejected: 0,
+    });
 
     const { store } = running.pipeline;
     // Each event the merge takes ends as applied, superseded (a newer value was there) or
     // late (older than what Target already has); a second copy would count as duplicate.
-    const taken = (stats: Record<string, number>): number => (stats.events_applied ?? 0) + (stats.events_superseded ?? 0) + (stats.events_late_dropped ?? 0);
+    const taken = (stats: Record<string, number>): number =>
+      (stats.events_applied ?? 0) + (stats.events_superseded ?? 0) + (stats.events_late_dropped ?? 0);
     const settled = async (): Promise<boolean> => {
-      return taken(await store.stats()) >= EVENTS && (await store.pendingVisitors()) === 0 && (await store.inFlightVisitors()) === 0;
+      return (
+        taken(await store.stats()) >= EVENTS &&
+        (await store.pendingVisitors()) === 0 &&
+        (await store.inFlightVisitors()) === 0
+      );
     };
     expect(await waitFor(settled, 30_000, 100)).toBe(true);
     const stats = await store.stats();
@@ -71,7 +103,11 @@ describe('import interrupted half way and run again → whole pipeline → simul
       if (seen === undefined || e.occurredAt > seen.occurredAt) latest.set(e.visitor.mbox3rdPartyId, e);
     }
     for (const [visitor, e] of latest) {
-      expect(running.simulator.store.get('thirdPartyId', visitor), visitor).toEqual({ loyaltyLastUsedAt: e.occurredAt, loyaltyLastStoreId: e.data.storeId, loyaltyLastPoints: String(e.data.points) });
+      expect(running.simulator.store.get('thirdPartyId', visitor), visitor).toEqual({
+        loyaltyLastUsedAt: e.occurredAt,
+        loyaltyLastStoreId: e.data.storeId,
+        loyaltyLastPoints: String(e.data.points),
+      });
     }
     expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
   });

@@ -8,7 +8,13 @@ const DAY = 24 * 3600_000;
 const VISITOR = { mboxPC: '1368007744041-575948.01_00' };
 
 function loyalty(id: string, occurredAtMs: number, data: Record<string, unknown>) {
-  return { id, type: 'loyalty_card_used', occurredAt: new Date(occurredAtMs).toISOString(), visitor: VISITOR, data: { storeId: 'S1', ...data } };
+  return {
+    id,
+    type: 'loyalty_card_used',
+    occurredAt: new Date(occurredAtMs).toISOString(),
+    visitor: VISITOR,
+    data: { storeId: 'S1', ...data },
+  };
 }
 
 // P4 for offline events that arrive days late, and what happens once the delivered stamp
@@ -41,7 +47,8 @@ describe('late offline events', () => {
   }
 
   const profile = (p: TestPipeline) => p.simulator.store.get('pcId', VISITOR.mboxPC);
-  const idle = async (p: TestPipeline) => (await p.pipeline.store.pendingVisitors()) === 0 && (await p.pipeline.store.inFlightVisitors()) === 0;
+  const idle = async (p: TestPipeline) =>
+    (await p.pipeline.store.pendingVisitors()) === 0 && (await p.pipeline.store.inFlightVisitors()) === 0;
 
   it('drops an event older than the value Target holds, counts it, and never sends it', async () => {
     const { running: p, producer: send } = await start({});
@@ -51,7 +58,9 @@ describe('late offline events', () => {
     const callsBefore = p.simulator.stats.single;
 
     // Three days later a till that was offline uploads an older card use.
-    expect((await send.send(loyalty('till-1', now - 3 * DAY, { tier: 'bronze', storeId: 'S9' }))).status).toBe('accepted');
+    expect((await send.send(loyalty('till-1', now - 3 * DAY, { tier: 'bronze', storeId: 'S9' }))).status).toBe(
+      'accepted',
+    );
     expect(await waitFor(async () => ((await p.pipeline.store.stats()).events_late_dropped ?? 0) === 1)).toBe(true);
     // Dropped at the merge: nothing is pending, so no call can follow.
     expect(await idle(p)).toBe(true);
@@ -69,7 +78,11 @@ describe('late offline events', () => {
     await send.send(loyalty('till-1', now - 3 * DAY, { tier: 'bronze', points: 40 }));
     expect(await waitFor(() => profile(p)?.loyaltyLastPoints === '40')).toBe(true);
     expect(await waitFor(() => idle(p))).toBe(true);
-    expect(profile(p)).toMatchObject({ loyaltyTier: 'gold', loyaltyLastPoints: '40', loyaltyLastUsedAt: new Date(now - 3600_000).toISOString() });
+    expect(profile(p)).toMatchObject({
+      loyaltyTier: 'gold',
+      loyaltyLastPoints: '40',
+      loyaltyLastUsedAt: new Date(now - 3600_000).toISOString(),
+    });
     expect(await p.pipeline.store.stats()).toMatchObject({ events_applied: 2 });
   });
 

@@ -7,7 +7,13 @@ import { startTestPipeline, waitFor, type TestPipeline } from '../harness/pipeli
 const VISITOR = { mboxPC: '1368007744041-123456.01_00' };
 
 function tierEvent(id: string, occurredAtMs: number, tier: string) {
-  return { id, type: 'loyalty_card_used', occurredAt: new Date(occurredAtMs).toISOString(), visitor: VISITOR, data: { storeId: 'S1', tier } };
+  return {
+    id,
+    type: 'loyalty_card_used',
+    occurredAt: new Date(occurredAtMs).toISOString(),
+    visitor: VISITOR,
+    data: { storeId: 'S1', tier },
+  };
 }
 
 // P4 and P6 while a delivery retries: the visitor stays in that one delivery (no second,
@@ -41,16 +47,25 @@ describe('a delivery that retries while events for its visitor keep arriving', (
     expect(await waitFor(() => (simulator.stats.byStatus[503] ?? 0) >= 1)).toBe(true);
 
     // While the claim waits for its retry: one newer and one older event.
-    await producer.sendMany([tierEvent('e-gold', now - 3600_000, 'gold'), tierEvent('e-bronze', now - 3 * 3600_000, 'bronze')]);
-    expect(await waitFor(async () => {
-      const stats = await pipeline.store.stats();
-      return stats.events_applied === 2 && stats.events_superseded === 1;
-    })).toBe(true);
+    await producer.sendMany([
+      tierEvent('e-gold', now - 3600_000, 'gold'),
+      tierEvent('e-bronze', now - 3 * 3600_000, 'bronze'),
+    ]);
+    expect(
+      await waitFor(async () => {
+        const stats = await pipeline.store.stats();
+        return stats.events_applied === 2 && stats.events_superseded === 1;
+      }),
+    ).toBe(true);
     // Held: the visitor is still in its first delivery, not in a second one.
     expect(await pipeline.store.inFlightVisitors()).toBe(1);
 
     simulator.faults.restore();
-    expect(await waitFor(async () => (await pipeline.store.inFlightVisitors()) === 0 && (await pipeline.store.pendingVisitors()) === 0)).toBe(true);
+    expect(
+      await waitFor(
+        async () => (await pipeline.store.inFlightVisitors()) === 0 && (await pipeline.store.pendingVisitors()) === 0,
+      ),
+    ).toBe(true);
     expect(simulator.store.get('pcId', VISITOR.mboxPC)?.loyaltyTier).toBe('gold');
     // The first attempt Target accepted already carried the newer value.
     expect(tiersWritten).toEqual(['gold']);

@@ -11,8 +11,13 @@ import { freePort, spawnRedis } from '../harness/redis-server.js';
 import { startSimulator } from '../../src/simulator/server.js';
 import { runBuilt, type RunningProcess } from '../harness/spawn-process.js';
 
-async function fetchProfile(port: number, thirdPartyId: string): Promise<Record<string, { value: string }> | undefined> {
-  const res = await request(`http://127.0.0.1:${port}/rest/v1/profiles/thirdPartyId/${encodeURIComponent(thirdPartyId)}?client=simulator`);
+async function fetchProfile(
+  port: number,
+  thirdPartyId: string,
+): Promise<Record<string, { value: string }> | undefined> {
+  const res = await request(
+    `http://127.0.0.1:${port}/rest/v1/profiles/thirdPartyId/${encodeURIComponent(thirdPartyId)}?client=simulator`,
+  );
   if (res.statusCode !== 200) {
     await res.body.dump();
     return undefined;
@@ -58,12 +63,18 @@ describe('npm start (dist/workers/all-in-one.js)', () => {
 
       const producer = createProducer({ connection: redis, prefix, source: 'kiosk' });
       const result = await producer.send({
-        id: 'k-1', type: 'kiosk_visit', occurredAt: '2026-11-21T08:30:00Z', visitor: { mbox3rdPartyId: 'CRM-START' }, data: { kioskId: 'K1' },
+        id: 'k-1',
+        type: 'kiosk_visit',
+        occurredAt: '2026-11-21T08:30:00Z',
+        visitor: { mbox3rdPartyId: 'CRM-START' },
+        data: { kioskId: 'K1' },
       });
       await producer.close();
       expect(result.status).toBe('accepted');
 
-      expect(await waitFor(async () => (await fetchProfile(simulatorPort, 'CRM-START'))?.kioskLastId?.value === 'K1')).toBe(true);
+      expect(
+        await waitFor(async () => (await fetchProfile(simulatorPort, 'CRM-START'))?.kioskLastId?.value === 'K1'),
+      ).toBe(true);
       const profile = await fetchProfile(simulatorPort, 'CRM-START');
       expect(profile?.kioskLastVisitAt?.value).toBe('2026-11-21T08:30:00.000Z');
     } finally {
@@ -93,7 +104,12 @@ describe('npm start (dist/workers/all-in-one.js)', () => {
 
   it('says loudly when Redis may evict data', async () => {
     const evicting = await spawnRedis({ extraArgs: ['--maxmemory-policy', 'allkeys-lru'] });
-    const proc = runBuilt('workers/all-in-one.js', { REDIS_URL: evicting.url, SIMULATOR_PORT: String(await freePort()), PORT: '0', HOST: '127.0.0.1' });
+    const proc = runBuilt('workers/all-in-one.js', {
+      REDIS_URL: evicting.url,
+      SIMULATOR_PORT: String(await freePort()),
+      PORT: '0',
+      HOST: '127.0.0.1',
+    });
     try {
       await proc.waitForLine(/target-ingest running/);
       expect(proc.lines.join('\n')).toMatch(/REDIS MISCONFIGURED: maxmemory-policy is allkeys-lru/);
@@ -109,13 +125,29 @@ describe('npm start (dist/workers/all-in-one.js)', () => {
     const slow = await startSimulator({ clientCode: 'acme', latencyMs: 30_000 });
     const slowPrefix = uniquePrefix('slow');
     const proc = runBuilt('workers/all-in-one.js', {
-      REDIS_URL: redisUrl(), REDIS_PREFIX: slowPrefix, TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: slow.url, DELIVERY_MODE: 'single',
-      TARGET_TIMEOUT_MS: '40000', CLAIM_LEASE_MS: '90000', SHUTDOWN_TIMEOUT_MS: '60000', COALESCE_WINDOW_MS: '100', FLUSH_INTERVAL_MS: '50', PORT: '0', HOST: '127.0.0.1',
+      REDIS_URL: redisUrl(),
+      REDIS_PREFIX: slowPrefix,
+      TARGET_CLIENT_CODE: 'acme',
+      TARGET_BASE_URL: slow.url,
+      DELIVERY_MODE: 'single',
+      TARGET_TIMEOUT_MS: '40000',
+      CLAIM_LEASE_MS: '90000',
+      SHUTDOWN_TIMEOUT_MS: '60000',
+      COALESCE_WINDOW_MS: '100',
+      FLUSH_INTERVAL_MS: '50',
+      PORT: '0',
+      HOST: '127.0.0.1',
     });
     try {
       await proc.waitForLine(/target-ingest running/);
       const producer = createProducer({ connection: redis, prefix: slowPrefix, source: 'kiosk' });
-      await producer.send({ id: 'slow-1', type: 'kiosk_visit', occurredAt: '2026-11-21T08:30:00Z', visitor: { mboxPC: '1-1.01_00' }, data: { kioskId: 'K1' } });
+      await producer.send({
+        id: 'slow-1',
+        type: 'kiosk_visit',
+        occurredAt: '2026-11-21T08:30:00Z',
+        visitor: { mboxPC: '1-1.01_00' },
+        data: { kioskId: 'K1' },
+      });
       await producer.close();
       expect(await waitFor(async () => (await redis.zcard(`{${slowPrefix}}:leases`)) === 1, 10_000)).toBe(true);
       await new Promise((r) => setTimeout(r, 300));
@@ -134,13 +166,22 @@ describe('npm start (dist/workers/all-in-one.js)', () => {
   });
 
   it('refuses to run in production without TARGET_CLIENT_CODE, naming the variable', async () => {
-    const proc = runBuilt('workers/all-in-one.js', { NODE_ENV: 'production', INGEST_API_KEYS: 'pos:0123456789abcdef', REDIS_URL: redisUrl() });
+    const proc = runBuilt('workers/all-in-one.js', {
+      NODE_ENV: 'production',
+      INGEST_API_KEYS: 'pos:0123456789abcdef',
+      REDIS_URL: redisUrl(),
+    });
     expect(await proc.exited).toBe(1);
     expect(proc.lines.join('\n')).toMatch(/TARGET_CLIENT_CODE: required when NODE_ENV=production/);
   });
 
   it('lists every bad variable and stops', async () => {
-    const proc = runBuilt('workers/all-in-one.js', { PORT: 'x', DELIVERY_MODE: 'fast', TARGET_AUTH_TOKEN: '', ADMIN_TOKEN: 'sekret' });
+    const proc = runBuilt('workers/all-in-one.js', {
+      PORT: 'x',
+      DELIVERY_MODE: 'fast',
+      TARGET_AUTH_TOKEN: '',
+      ADMIN_TOKEN: 'sekret',
+    });
     expect(await proc.exited).toBe(1);
     const out = proc.lines.join('\n');
     expect(out).toMatch(/PORT:/);

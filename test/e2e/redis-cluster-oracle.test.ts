@@ -25,12 +25,21 @@ describe.skipIf(unavailable !== undefined)('on a 3-master Redis Cluster with RED
 
   it('puts each shard on its own master and spreads the merge calls over all three', async () => {
     const prefix = uniquePrefix('spread');
-    const owners = await Promise.all(Array.from({ length: SHARDS }, (_, k) => nodeOfKey(cluster, `{${shardTag(prefix, k, SHARDS)}}:due`)));
+    const owners = await Promise.all(
+      Array.from({ length: SHARDS }, (_, k) => nodeOfKey(cluster, `{${shardTag(prefix, k, SHARDS)}}:due`)),
+    );
     expect(new Set(owners).size, `shard owners ${owners.join(', ')}`).toBe(SHARDS);
 
     const redis = connectRedis({ REDIS_URL: cluster.seeds, REDIS_CLUSTER: true });
     try {
-      const store = new VisitorStore(redis, { prefix, coalesceWindowMs: 100, dedupeWindowMs: 60_000, deliveredRetentionMs: 60_000, leaseMs: 2000, shards: SHARDS });
+      const store = new VisitorStore(redis, {
+        prefix,
+        coalesceWindowMs: 100,
+        dedupeWindowMs: 60_000,
+        deliveredRetentionMs: 60_000,
+        leaseMs: 2000,
+        shards: SHARDS,
+      });
       const workload = buildWorkload({ seed: seedFromEnv(), events: 3000, visitors: 250, batchSize: 100 });
       const mapping = resolveMapping();
       const now = Date.now();
@@ -49,12 +58,18 @@ describe.skipIf(unavailable !== undefined)('on a 3-master Redis Cluster with RED
       const calls = await scriptCallsPerNode(cluster);
       const total = calls.reduce((a, b) => a + b, 0);
       const shares = calls.map((c) => Math.round((c / total) * 1000) / 10);
-      console.log(`merge calls per master (evalsha+eval, ${batches} batches of about 100 events): ${calls.map((c, i) => `port ${cluster.nodes[i]?.port}: ${c} (${shares[i]}%)`).join(', ')}`);
+      console.log(
+        `merge calls per master (evalsha+eval, ${batches} batches of about 100 events): ${calls.map((c, i) => `port ${cluster.nodes[i]?.port}: ${c} (${shares[i]}%)`).join(', ')}`,
+      );
       for (const c of calls) {
         expect(c).toBeGreaterThan(0);
         expect(c / total).toBeLessThanOrEqual(0.6);
       }
-      const perShard = await Promise.all(store.shards.map(async (keys) => Object.values(await redis.hgetall(keys.stats)).reduce((a, b) => a + Number(b), 0)));
+      const perShard = await Promise.all(
+        store.shards.map(async (keys) =>
+          Object.values(await redis.hgetall(keys.stats)).reduce((a, b) => a + Number(b), 0),
+        ),
+      );
       console.log(`events merged per shard: ${perShard.join(', ')}`);
       // The work, not only the calls: each master merges a fair part of the events.
       const merged = perShard.reduce((a, b) => a + b, 0);
@@ -63,7 +78,12 @@ describe.skipIf(unavailable !== undefined)('on a 3-master Redis Cluster with RED
         expect(n / merged).toBeLessThanOrEqual(0.6);
       }
       const stats = await store.stats();
-      expect((stats.events_applied ?? 0) + (stats.events_superseded ?? 0) + (stats.events_late_dropped ?? 0) + (stats.events_duplicate ?? 0)).toBe(workload.events.length + workload.resends);
+      expect(
+        (stats.events_applied ?? 0) +
+          (stats.events_superseded ?? 0) +
+          (stats.events_late_dropped ?? 0) +
+          (stats.events_duplicate ?? 0),
+      ).toBe(workload.events.length + workload.resends);
     } finally {
       await deletePrefix(redis, prefix);
       await redis.quit();
@@ -74,12 +94,17 @@ describe.skipIf(unavailable !== undefined)('on a 3-master Redis Cluster with RED
     const seed = seedFromEnv();
     const workload = buildWorkload({ seed, events: 3000, visitors: 250, batchSize: 100 });
     const result = await runOracleWorkload({
-      workload, processes: 3, paceMs: 150, shards: SHARDS,
+      workload,
+      processes: 3,
+      paceMs: 150,
+      shards: SHARDS,
       redis: { url: cluster.seeds, cluster: true },
       beforeProducing: () => resetCommandStats(cluster),
     });
     const calls = await scriptCallsPerNode(cluster);
-    console.log(`cluster oracle run, script calls per master (all scripts, BullMQ's included): ${calls.map((c, i) => `port ${cluster.nodes[i]?.port}: ${c}`).join(', ')}`);
+    console.log(
+      `cluster oracle run, script calls per master (all scripts, BullMQ's included): ${calls.map((c, i) => `port ${cluster.nodes[i]?.port}: ${c}`).join(', ')}`,
+    );
     const context = `seed ${seed}: ${JSON.stringify({ ...result, differences: result.differences.length, overtaking: result.overtaking.length })}`;
     console.log(`cluster oracle run: ${context}`);
 

@@ -41,18 +41,34 @@ describe('poison events and a visitor Target rejects: dead letters, then replay 
       // 500 events in one producer batch; Target refuses one of the visitors.
       running.simulator.faults.rejectVisitor('CRM-REJECTED');
       const events = Array.from({ length: 500 }, (_, i) => ({
-        id: `pos-${i}`, type: 'loyalty_card_used', occurredAt: '2026-11-21T10:00:00Z',
-        visitor: { mbox3rdPartyId: i === 7 ? 'CRM-REJECTED' : `CRM-${i}` }, data: { storeId: `S${i}` },
+        id: `pos-${i}`,
+        type: 'loyalty_card_used',
+        occurredAt: '2026-11-21T10:00:00Z',
+        visitor: { mbox3rdPartyId: i === 7 ? 'CRM-REJECTED' : `CRM-${i}` },
+        data: { storeId: `S${i}` },
       }));
       const producer = createProducer({ connection: redis, prefix, source: 'pos' });
       expect((await producer.sendMany(events)).accepted).toBe(500);
       await producer.close();
       // A poison event reaches the map worker directly (a type the running mapping does not know).
       await running.pipeline.queues.ingest.add('events', {
-        source: 'kiosk', receivedAt: Date.now(),
+        source: 'kiosk',
+        receivedAt: Date.now(),
         events: [
-          { id: 'k-1', type: 'kiosk_v2_visit', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-KIOSK' }, data: { kioskId: 'K9' } },
-          { id: 'k-2', type: 'kiosk_visit', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-KIOSK-OK' }, data: { kioskId: 'K1' } },
+          {
+            id: 'k-1',
+            type: 'kiosk_v2_visit',
+            occurredAt: '2026-11-21T10:00:00Z',
+            visitor: { mbox3rdPartyId: 'CRM-KIOSK' },
+            data: { kioskId: 'K9' },
+          },
+          {
+            id: 'k-2',
+            type: 'kiosk_visit',
+            occurredAt: '2026-11-21T10:00:00Z',
+            visitor: { mbox3rdPartyId: 'CRM-KIOSK-OK' },
+            data: { kioskId: 'K1' },
+          },
         ],
       });
       expect(await waitFor(() => running.simulator.store.size === 500, 30_000)).toBe(true);
@@ -60,18 +76,36 @@ describe('poison events and a visitor Target rejects: dead letters, then replay 
       expect(running.simulator.store.get('thirdPartyId', 'CRM-REJECTED')).toBeUndefined();
       expect(running.simulator.store.get('thirdPartyId', 'CRM-KIOSK-OK')?.kioskLastId).toBe('K1');
 
-      const listed = (await dlq(cliEnv, ['list'])) as { total: number; entries: Array<{ stage: string; source?: string; error: { code: string; message: string; status?: number }; attempts: number; firstAttemptAt: number; lastAttemptAt: number }> };
+      const listed = (await dlq(cliEnv, ['list'])) as {
+        total: number;
+        entries: Array<{
+          stage: string;
+          source?: string;
+          error: { code: string; message: string; status?: number };
+          attempts: number;
+          firstAttemptAt: number;
+          lastAttemptAt: number;
+        }>;
+      };
       expect(listed.total).toBe(2);
       const byStage = new Map(listed.entries.map((e) => [e.stage, e]));
       expect(byStage.get('map')).toMatchObject({ source: 'kiosk', error: { code: 'EVENT_INVALID' } });
       expect(byStage.get('map')?.error.message).toMatch(/type: unknown event type "kiosk_v2_visit"/);
       // A permanent refusal is not retried: one attempt. The visitor store knows the rejected
       // visitor's values came from "pos" alone.
-      expect(byStage.get('deliver-single')).toMatchObject({ source: 'pos', sources: ['pos'], attempts: 1, error: { code: 'TARGET_HTTP_400', status: 400 } });
+      expect(byStage.get('deliver-single')).toMatchObject({
+        source: 'pos',
+        sources: ['pos'],
+        attempts: 1,
+        error: { code: 'TARGET_HTTP_400', status: 400 },
+      });
       for (const e of listed.entries) expect(e.lastAttemptAt).toBeGreaterThanOrEqual(e.firstAttemptAt);
       const filtered = (await dlq(cliEnv, ['list', '--stage', 'map'])) as { total: number };
       expect(filtered.total).toBe(1);
-      const fromPos = (await dlq(cliEnv, ['list', '--source', 'pos'])) as { total: number; entries: Array<{ stage: string }> };
+      const fromPos = (await dlq(cliEnv, ['list', '--source', 'pos'])) as {
+        total: number;
+        entries: Array<{ stage: string }>;
+      };
       expect(fromPos.entries.map((e) => e.stage)).toEqual(['deliver-single']);
       expect(((await dlq(cliEnv, ['list', '--source', 'unknown'])) as { total: number }).total).toBe(0);
       expect(((await dlq(cliEnv, ['list', '--source', 'kiosk'])) as { total: number }).total).toBe(1);
@@ -82,15 +116,30 @@ describe('poison events and a visitor Target rejects: dead letters, then replay 
       // The fixes: Target accepts the visitor again, and the mapping learns the new type.
       await running.close();
       const mappingFile = join(dir, 'mapping.json');
-      writeFileSync(mappingFile, JSON.stringify({
-        mode: 'extend',
-        events: { kiosk_v2_visit: { data: { kioskId: { type: 'string', required: true } }, attributes: { kioskLastId: { from: 'data.kioskId' } } } },
-      }));
+      writeFileSync(
+        mappingFile,
+        JSON.stringify({
+          mode: 'extend',
+          events: {
+            kiosk_v2_visit: {
+              data: { kioskId: { type: 'string', required: true } },
+              attributes: { kioskLastId: { from: 'data.kioskId' } },
+            },
+          },
+        }),
+      );
       running = await startTestPipeline({ ...env, MAPPING_FILE: mappingFile });
       const replayed = (await dlq(cliEnv, ['replay'])) as { matched: number; done: number };
       expect(replayed).toMatchObject({ matched: 2, done: 2 });
-      expect(await waitFor(() => running.simulator.store.get('thirdPartyId', 'CRM-REJECTED')?.loyaltyLastStoreId === 'S7', 20_000)).toBe(true);
-      expect(await waitFor(() => running.simulator.store.get('thirdPartyId', 'CRM-KIOSK')?.kioskLastId === 'K9', 20_000)).toBe(true);
+      expect(
+        await waitFor(
+          () => running.simulator.store.get('thirdPartyId', 'CRM-REJECTED')?.loyaltyLastStoreId === 'S7',
+          20_000,
+        ),
+      ).toBe(true);
+      expect(
+        await waitFor(() => running.simulator.store.get('thirdPartyId', 'CRM-KIOSK')?.kioskLastId === 'K9', 20_000),
+      ).toBe(true);
       expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
     } finally {
       await running.close();
@@ -99,17 +148,37 @@ describe('poison events and a visitor Target rejects: dead letters, then replay 
 
   it('a visitor Target keeps answering 503 is dead-lettered only after both limits, with every run counted', async () => {
     // Two BullMQ attempts, then self-scheduled runs until the job is 1.5 s old.
-    const running = await startTestPipeline({ DELIVERY_MODE: 'single', DELIVERY_MAX_ATTEMPTS: '2', DELIVERY_MAX_AGE_MS: '1500', RETRY_BASE_MS: '100', RETRY_MAX_MS: '200' });
+    const running = await startTestPipeline({
+      DELIVERY_MODE: 'single',
+      DELIVERY_MAX_ATTEMPTS: '2',
+      DELIVERY_MAX_AGE_MS: '1500',
+      RETRY_BASE_MS: '100',
+      RETRY_MAX_MS: '200',
+    });
     try {
       running.simulator.faults.rejectVisitor('CRM-DOWN', 503);
       const producer = createProducer({ connection: redis, prefix: running.prefix, source: 'pos' });
-      await producer.send({ id: 'd-1', type: 'kiosk_visit', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-DOWN' }, data: { kioskId: 'K1' } });
+      await producer.send({
+        id: 'd-1',
+        type: 'kiosk_visit',
+        occurredAt: '2026-11-21T10:00:00Z',
+        visitor: { mbox3rdPartyId: 'CRM-DOWN' },
+        data: { kioskId: 'K1' },
+      });
       await producer.close();
-      const admin = new DeadLetterAdmin(running.pipeline.queues, running.pipeline.store, createLogger({ level: 'silent', pretty: false }));
+      const admin = new DeadLetterAdmin(
+        running.pipeline.queues,
+        running.pipeline.store,
+        createLogger({ level: 'silent', pretty: false }),
+      );
       expect(await waitFor(async () => (await admin.list({})).total === 1, 20_000, 100)).toBe(true);
       const [entry] = (await admin.list({ source: 'pos' })).entries;
       const calls = running.simulator.stats.byStatus[503] ?? 0;
-      expect(entry).toMatchObject({ stage: 'deliver-single', source: 'pos', error: { code: 'TARGET_HTTP_503', status: 503 } });
+      expect(entry).toMatchObject({
+        stage: 'deliver-single',
+        source: 'pos',
+        error: { code: 'TARGET_HTTP_503', status: 503 },
+      });
       // More runs than BullMQ's two attempts, each one a call Target refused.
       expect(entry?.attempts).toBeGreaterThan(2);
       expect(entry?.attempts).toBe(calls);

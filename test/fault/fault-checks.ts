@@ -64,14 +64,35 @@ export async function faultOutcome(input: FaultOutcomeInput): Promise<FaultOutco
   try {
     const idle = () => isPipelineIdle(redis, prefix, queues);
     // Twice in a row, so a hand-over between two stages is not taken for the end.
-    const drained = await waitFor(async () => diffProfiles(expected, input.landed()).length === 0 && (await idle()) && (await idle()), input.drainTimeoutMs ?? 30_000, 200);
-    const store = new VisitorStore(redis, { prefix, coalesceWindowMs: 100, dedupeWindowMs: 60_000, deliveredRetentionMs: 60_000, leaseMs: 2000 });
+    const drained = await waitFor(
+      async () => diffProfiles(expected, input.landed()).length === 0 && (await idle()) && (await idle()),
+      input.drainTimeoutMs ?? 30_000,
+      200,
+    );
+    const store = new VisitorStore(redis, {
+      prefix,
+      coalesceWindowMs: 100,
+      dedupeWindowMs: 60_000,
+      deliveredRetentionMs: 60_000,
+      leaseMs: 2000,
+    });
     const stats = await store.stats();
-    const merged = (stats.events_applied ?? 0) + (stats.events_superseded ?? 0) + (stats.events_late_dropped ?? 0) + (stats.events_duplicate ?? 0);
+    const merged =
+      (stats.events_applied ?? 0) +
+      (stats.events_superseded ?? 0) +
+      (stats.events_late_dropped ?? 0) +
+      (stats.events_duplicate ?? 0);
     let failedJobs = 0;
     for (const queue of queues) failedJobs += await queue.getFailedCount();
     const deadLetters = Object.values(await deadLetterQueue.getJobCounts()).reduce((a, b) => a + b, 0);
-    return { lost: input.accepted - merged, stats, differences: diffProfiles(expected, input.landed()), deadLetters, failedJobs, drained };
+    return {
+      lost: input.accepted - merged,
+      stats,
+      differences: diffProfiles(expected, input.landed()),
+      deadLetters,
+      failedJobs,
+      drained,
+    };
   } finally {
     await Promise.all([...queues, deadLetterQueue].map((q) => q.close()));
   }
@@ -89,10 +110,14 @@ export function expectNothingLost(outcome: FaultOutcome, context: string): void 
 /** The exit code, once every line the process wrote was read ('exit' can come before the last output). */
 export async function exitedWithOutput(proc: RunningProcess): Promise<number | string> {
   const code = await proc.exited;
-  await Promise.all([proc.child.stdout, proc.child.stderr].map((stream) =>
-    new Promise<void>((resolve) => {
-      if (stream === null || stream.closed) resolve();
-      else stream.once('close', () => resolve());
-    })));
+  await Promise.all(
+    [proc.child.stdout, proc.child.stderr].map(
+      (stream) =>
+        new Promise<void>((resolve) => {
+          if (stream === null || stream.closed) resolve();
+          else stream.once('close', () => resolve());
+        }),
+    ),
+  );
   return code;
 }

@@ -12,12 +12,31 @@ export type Cleanups = Array<() => Promise<unknown>>;
  * The built all-in-one process against `redisUrl` and the simulator, with short windows and
  * timeouts so a fault run takes seconds; `env` overrides. SIGKILLed at cleanup if still alive.
  */
-export function allInOneProcess(cleanups: Cleanups, redisUrl: string, sim: Simulator, prefix: string, env: Record<string, string> = {}): RunningProcess {
+export function allInOneProcess(
+  cleanups: Cleanups,
+  redisUrl: string,
+  sim: Simulator,
+  prefix: string,
+  env: Record<string, string> = {},
+): RunningProcess {
   const proc = runBuilt('workers/all-in-one.js', {
-    REDIS_URL: redisUrl, REDIS_PREFIX: prefix, TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: sim.url,
-    PORT: '0', HOST: '127.0.0.1', COALESCE_WINDOW_MS: '100', FLUSH_INTERVAL_MS: '50', BULK_STATUS_POLL_MS: '100',
-    RETRY_BASE_MS: '100', RETRY_MAX_MS: '500', TARGET_TIMEOUT_MS: '1000', CLAIM_LEASE_MS: '3000', WORKER_LOCK_MS: '2000',
-    START_LOCAL_REDIS: 'false', LOG_LEVEL: 'info', ...env,
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: prefix,
+    TARGET_CLIENT_CODE: 'acme',
+    TARGET_BASE_URL: sim.url,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    COALESCE_WINDOW_MS: '100',
+    FLUSH_INTERVAL_MS: '50',
+    BULK_STATUS_POLL_MS: '100',
+    RETRY_BASE_MS: '100',
+    RETRY_MAX_MS: '500',
+    TARGET_TIMEOUT_MS: '1000',
+    CLAIM_LEASE_MS: '3000',
+    WORKER_LOCK_MS: '2000',
+    START_LOCAL_REDIS: 'false',
+    LOG_LEVEL: 'info',
+    ...env,
   });
   cleanups.push(async () => {
     proc.kill('SIGKILL');

@@ -23,5 +23,8 @@ export function workload(visitors: number, perVisitor: number, tag: string): Sen
     }
   }
   // Deterministic shuffle so arrival order differs from event order.
-  return events.map((e, i) => ({ e, key: (i * 7919) % events.length })).sort((a, b) => a.key - b.key).map((x) => x.e);
+  return events
+    .map((e, i) => ({ e, key: (i * 7919) % events.length }))
+    .sort((a, b) => a.key - b.key)
+    .map((x) => x.e);
 }

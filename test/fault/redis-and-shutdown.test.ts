@@ -24,125 +24,180 @@ function pipelineProcess(redisUrl: string, sim: Simulator, prefix: string): Runn
  * resends a batch whose answer it never got; faults are injected only between groups, so
  * no send's outcome is left unknown and the count is exact.
  */
-async function sendAll(producer: Producer, groups: unknown[][][], between?: (i: number) => Promise<void>): Promise<number> {
+async function sendAll(
+  producer: Producer,
+  groups: unknown[][][],
+  between?: (i: number) => Promise<void>,
+): Promise<number> {
   let accepted = 0;
   for (const [i, group] of groups.entries()) {
-    await Promise.all(group.map(async (batch) => {
-      for (let tries = 0; ; tries += 1) {
-        try {
-          const summary = await producer.sendMany(batch);
-          expect(summary.rejected).toEqual([]);
-          accepted += summary.accepted;
-          return;
-        } catch (error) {
-          if (tries >= 100) throw error;
-          await new Promise((r) => setTimeout(r, 100));
+    await Promise.all(
+      group.map(async (batch) => {
+        for (let tries = 0; ; tries += 1) {
+          try {
+            const summary = await producer.sendMany(batch);
+            expect(summary.rejected).toEqual([]);
+            accepted += summary.accepted;
+            return;
+          } catch (error) {
+            if (tries >= 100) throw error;
+            await new Promise((r) => setTimeout(r, 100));
+          }
         }
-      }
-    }));
+      }),
+    );
     if (between !== undefined) await between(i);
   }
   return accepted;
 }
 
 describe('Redis and process faults (P7): final profiles equal the oracle, lost = 0', () => {
-  it('survives redis-server (append-only) killed with SIGKILL and restarted during load', { timeout: 60_000 }, async () => {
-    const seed = seedFromEnv();
-    const redis = await aofRedis(cleanups, 'aof');
-    const sim = await startSimulator({ clientCode: 'acme' });
-    cleanups.push(() => sim.close());
-    const prefix = uniquePrefix('aof');
-    const proc = pipelineProcess(redis.url, sim, prefix);
-    await proc.waitForLine(/target-ingest running/);
-    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    // Connection errors while Redis is down are expected; the producer's sends wait them out.
-    connection.on('error', () => undefined);
-    cleanups.push(() => Promise.resolve(connection.disconnect()));
-    const producer = createProducer({ connection, prefix, source: 'pos' });
-    const workload = buildWorkload({ seed, events: 3000, visitors: 300, batchSize: 100, concurrentBatches: 2 });
-    const accepted = await sendAll(producer, workload.groups, async (i) => {
-      if (i !== Math.floor(workload.groups.length / 2)) return;
-      await redis.kill();
-      await new Promise((r) => setTimeout(r, 500));
-      await redis.restart();
-    });
-    await producer.close();
-    const outcome = await faultOutcome({ redis: connection, prefix, accepted, events: workload.events, landed: () => sim.store.all() });
-    expectNothingLost(outcome, `seed ${seed}`);
-  });
+  it(
+    'survives redis-server (append-only) killed with SIGKILL and restarted during load',
+    { timeout: 60_000 },
+    async () => {
+      const seed = seedFromEnv();
+      const redis = await aofRedis(cleanups, 'aof');
+      const sim = await startSimulator({ clientCode: 'acme' });
+      cleanups.push(() => sim.close());
+      const prefix = uniquePrefix('aof');
+      const proc = pipelineProcess(redis.url, sim, prefix);
+      await proc.waitForLine(/target-ingest running/);
+      const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+      // Connection errors while Redis is down are expected; the producer's sends wait them out.
+      connection.on('error', () => undefined);
+      cleanups.push(() => Promise.resolve(connection.disconnect()));
+      const producer = createProducer({ connection, prefix, source: 'pos' });
+      const workload = buildWorkload({ seed, events: 3000, visitors: 300, batchSize: 100, concurrentBatches: 2 });
+      const accepted = await sendAll(producer, workload.groups, async (i) => {
+        if (i !== Math.floor(workload.groups.length / 2)) return;
+        await redis.kill();
+        await new Promise((r) => setTimeout(r, 500));
+        await redis.restart();
+      });
+      await producer.close();
+      const outcome = await faultOutcome({
+        redis: connection,
+        prefix,
+        accepted,
+        events: workload.events,
+        landed: () => sim.store.all(),
+      });
+      expectNothingLost(outcome, `seed ${seed}`);
+    },
+  );
 
-  it('SIGTERM during load exits 0 after handing work back; a restart delivers everything', { timeout: 60_000 }, async () => {
-    const seed = seedFromEnv();
-    const sim = await startSimulator({ clientCode: 'acme', latencyMs: 20 });
-    cleanups.push(() => sim.close());
-    const redis = await spawnRedis();
-    cleanups.push(() => redis.stop());
-    const prefix = uniquePrefix('term');
-    let proc = pipelineProcess(redis.url, sim, prefix);
-    await proc.waitForLine(/target-ingest running/);
-    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    cleanups.push(() => Promise.resolve(connection.disconnect()));
-    const producer = createProducer({ connection, prefix, source: 'pos' });
-    const workload = buildWorkload({ seed, events: 3000, visitors: 300 });
-    let exitCode: number | string | undefined;
-    const accepted = await sendAll(producer, workload.groups, async (i) => {
-      if (i === Math.floor(workload.groups.length / 2)) {
-        proc.kill('SIGTERM');
-        exitCode = await exitedWithOutput(proc);
-      }
-    });
-    expect(exitCode).toBe(0);
-    expect(proc.lines.some((l) => l.includes('"msg":"stopped"')), proc.lines.slice(-10).join('\n')).toBe(true);
-    // Some events were accepted while no worker ran; nothing may be lost on restart.
-    proc = pipelineProcess(redis.url, sim, prefix);
-    await producer.close();
-    const outcome = await faultOutcome({ redis: connection, prefix, accepted, events: workload.events, landed: () => sim.store.all() });
-    expectNothingLost(outcome, `seed ${seed}`);
-  });
+  it(
+    'SIGTERM during load exits 0 after handing work back; a restart delivers everything',
+    { timeout: 60_000 },
+    async () => {
+      const seed = seedFromEnv();
+      const sim = await startSimulator({ clientCode: 'acme', latencyMs: 20 });
+      cleanups.push(() => sim.close());
+      const redis = await spawnRedis();
+      cleanups.push(() => redis.stop());
+      const prefix = uniquePrefix('term');
+      let proc = pipelineProcess(redis.url, sim, prefix);
+      await proc.waitForLine(/target-ingest running/);
+      const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+      cleanups.push(() => Promise.resolve(connection.disconnect()));
+      const producer = createProducer({ connection, prefix, source: 'pos' });
+      const workload = buildWorkload({ seed, events: 3000, visitors: 300 });
+      let exitCode: number | string | undefined;
+      const accepted = await sendAll(producer, workload.groups, async (i) => {
+        if (i === Math.floor(workload.groups.length / 2)) {
+          proc.kill('SIGTERM');
+          exitCode = await exitedWithOutput(proc);
+        }
+      });
+      expect(exitCode).toBe(0);
+      expect(
+        proc.lines.some((l) => l.includes('"msg":"stopped"')),
+        proc.lines.slice(-10).join('\n'),
+      ).toBe(true);
+      // Some events were accepted while no worker ran; nothing may be lost on restart.
+      proc = pipelineProcess(redis.url, sim, prefix);
+      await producer.close();
+      const outcome = await faultOutcome({
+        redis: connection,
+        prefix,
+        accepted,
+        events: workload.events,
+        landed: () => sim.store.all(),
+      });
+      expectNothingLost(outcome, `seed ${seed}`);
+    },
+  );
 
-  it('Target down for several backoff steps while events keep coming: all lands after, memory bounded, backoff visible', { timeout: 60_000 }, async () => {
-    const seed = seedFromEnv();
-    const redis = await spawnRedis();
-    cleanups.push(() => redis.stop());
-    const running = await startTestPipeline({ REDIS_URL: redis.url, DELIVERY_MODE: 'single', RETRY_BASE_MS: '100', RETRY_MAX_MS: '3000', CLAIM_LEASE_MS: '8000' });
-    cleanups.push(() => running.close());
-    const probe = new Redis(redis.url, { maxRetriesPerRequest: null });
-    cleanups.push(async () => probe.quit());
-    const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await probe.info('memory'))?.[1] ?? 0);
-    const sim = running.simulator;
-    // Backoff, seen on one visitor Target keeps refusing with 503: each attempt waits longer.
-    sim.faults.rejectVisitor('CRM-BACKOFF', 503);
-    const single = createProducer({ connection: probe, prefix: running.prefix, source: 'pos' });
-    const backoffEvent = { id: 'b-1', type: 'kiosk_visit', occurredAt: new Date().toISOString(), visitor: { mbox3rdPartyId: 'CRM-BACKOFF' }, data: { kioskId: 'K1' } };
-    expect((await single.send(backoffEvent)).status).toBe('accepted');
-    await single.close();
-    expect(await waitFor(() => (sim.stats.byStatus[503] ?? 0) >= 5, 20_000)).toBe(true);
-    const attempts = sim.stats.requests.filter((r) => r.status === 503).map((r) => r.at);
-    const gaps = attempts.slice(1).map((at, i) => at - (attempts[i] ?? at));
-    expect(gaps[3], `gaps between attempts: ${gaps.join(', ')} ms`).toBeGreaterThan(2 * (gaps[0] ?? 0));
-    sim.faults.restore();
-    sim.stats.reset();
-    sim.faults.outage(503);
-    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    cleanups.push(async () => connection.quit());
-    const producer = createProducer({ connection, prefix: running.prefix, source: 'pos' });
-    // 200 visitors, then 4,000 more events for the same visitors during the outage.
-    const workload = buildWorkload({ seed, events: 4200, visitors: 200 });
-    const before = await usedMemory();
-    let accepted = 1 + (await sendAll(producer, workload.groups.slice(0, 3)));
-    const afterFirst = await usedMemory();
-    accepted += await sendAll(producer, workload.groups.slice(3));
-    await new Promise((r) => setTimeout(r, 300));
-    const duringOutage = await usedMemory();
-    await producer.close();
-    expect(await waitFor(() => (sim.stats.byStatus[503] ?? 0) >= 5 * 50, 30_000, 100)).toBe(true);
+  it(
+    'Target down for several backoff steps while events keep coming: all lands after, memory bounded, backoff visible',
+    { timeout: 60_000 },
+    async () => {
+      const seed = seedFromEnv();
+      const redis = await spawnRedis();
+      cleanups.push(() => redis.stop());
+      const running = await startTestPipeline({
+        REDIS_URL: redis.url,
+        DELIVERY_MODE: 'single',
+        RETRY_BASE_MS: '100',
+        RETRY_MAX_MS: '3000',
+        CLAIM_LEASE_MS: '8000',
+      });
+      cleanups.push(() => running.close());
+      const probe = new Redis(redis.url, { maxRetriesPerRequest: null });
+      cleanups.push(async () => probe.quit());
+      const usedMemory = async (): Promise<number> =>
+        Number(/used_memory:(\d+)/.exec(await probe.info('memory'))?.[1] ?? 0);
+      const sim = running.simulator;
+      // Backoff, seen on one visitor Target keeps refusing with 503: each attempt waits longer.
+      sim.faults.rejectVisitor('CRM-BACKOFF', 503);
+      const single = createProducer({ connection: probe, prefix: running.prefix, source: 'pos' });
+      const backoffEvent = {
+        id: 'b-1',
+        type: 'kiosk_visit',
+        occurredAt: new Date().toISOString(),
+        visitor: { mbox3rdPartyId: 'CRM-BACKOFF' },
+        data: { kioskId: 'K1' },
+      };
+      expect((await single.send(backoffEvent)).status).toBe('accepted');
+      await single.close();
+      expect(await waitFor(() => (sim.stats.byStatus[503] ?? 0) >= 5, 20_000)).toBe(true);
+      const attempts = sim.stats.requests.filter((r) => r.status === 503).map((r) => r.at);
+      const gaps = attempts.slice(1).map((at, i) => at - (attempts[i] ?? at));
+      expect(gaps[3], `gaps between attempts: ${gaps.join(', ')} ms`).toBeGreaterThan(2 * (gaps[0] ?? 0));
+      sim.faults.restore();
+      sim.stats.reset();
+      sim.faults.outage(503);
+      const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+      cleanups.push(async () => connection.quit());
+      const producer = createProducer({ connection, prefix: running.prefix, source: 'pos' });
+      // 200 visitors, then 4,000 more events for the same visitors during the outage.
+      const workload = buildWorkload({ seed, events: 4200, visitors: 200 });
+      const before = await usedMemory();
+      let accepted = 1 + (await sendAll(producer, workload.groups.slice(0, 3)));
+      const afterFirst = await usedMemory();
+      accepted += await sendAll(producer, workload.groups.slice(3));
+      await new Promise((r) => setTimeout(r, 300));
+      const duringOutage = await usedMemory();
+      await producer.close();
+      expect(await waitFor(() => (sim.stats.byStatus[503] ?? 0) >= 5 * 50, 30_000, 100)).toBe(true);
 
-    // Memory grows with the dedupe marks of new events, not with a copy of every event.
-    const perEvent = (duringOutage - afterFirst) / (workload.events.length - 300);
-    expect(perEvent, `bytes per event during the outage (before ${before}, after first ${afterFirst}, during ${duringOutage})`).toBeLessThan(250);
+      // Memory grows with the dedupe marks of new events, not with a copy of every event.
+      const perEvent = (duringOutage - afterFirst) / (workload.events.length - 300);
+      expect(
+        perEvent,
+        `bytes per event during the outage (before ${before}, after first ${afterFirst}, during ${duringOutage})`,
+      ).toBeLessThan(250);
 
-    sim.faults.restore();
-    const outcome = await faultOutcome({ redis: probe, prefix: running.prefix, accepted, events: [...workload.events, backoffEvent], landed: () => sim.store.all() });
-    expectNothingLost(outcome, `seed ${seed}`);
-  });
+      sim.faults.restore();
+      const outcome = await faultOutcome({
+        redis: probe,
+        prefix: running.prefix,
+        accepted,
+        events: [...workload.events, backoffEvent],
+        landed: () => sim.store.all(),
+      });
+      expectNothingLost(outcome, `seed ${seed}`);
+    },
+  );
 });

@@ -26,38 +26,48 @@ describe.skipIf(unavailable !== undefined)('SIGKILL of a Redis Cluster master wh
   // other nothing was lost but the pipeline stalled for over 60 s after the master came
   // back): opt in with CLUSTER_KILL_QUEUE_MASTER=1 to study it.
   const cases: Array<[string, boolean]> = [['a master holding a store shard but not the queues', false]];
-  if (process.env.CLUSTER_KILL_QUEUE_MASTER === '1') cases.push(['the master holding the queues (and a store shard)', true]);
-  it.each(cases)("kills %s: ends with the oracle's profiles once it is back, losing nothing", async (_label, queueMaster) => {
-    const seed = seedFromEnv();
-    const workload = buildWorkload({ seed, events: 2400, visitors: 250, batchSize: 50 });
-    let victim = -1;
-    let prefix = '';
-    let killedWhileProducing = false;
-    const result = await runOracleWorkload({
-      workload, processes: 3, paceMs: 300, shards: SHARDS,
-      redis: { url: cluster.seeds, cluster: true },
-      beforeProducing: (_redis, p) => {
-        prefix = p;
-        return Promise.resolve();
-      },
-      chaos: async (_fleet, producing) => {
-        await new Promise((r) => setTimeout(r, 1_500));
-        // Without the queues' master nothing moves; without another master, merges, claims
-        // and acks of that shard wait while the other shards go on.
-        const queueNode = await nodeOfKey(cluster, `{${prefix}}:ingest`);
-        const shardNodes = await Promise.all(Array.from({ length: SHARDS }, (_, k) => nodeOfKey(cluster, `{${shardTag(prefix, k, SHARDS)}}:due`)));
-        victim = queueMaster ? queueNode : (shardNodes.find((n) => n !== queueNode) ?? 0);
-        await cluster.kill(victim);
-        killedWhileProducing = producing();
-        await new Promise((r) => setTimeout(r, DOWN_MS));
-        await cluster.restart(victim);
-      },
-    });
-    const context = `seed ${seed}, killed node ${victim}: ${JSON.stringify({ ...result, differences: result.differences.length, overtaking: result.overtaking.length })}`;
-    console.log(`cluster master kill: ${context}`);
+  if (process.env.CLUSTER_KILL_QUEUE_MASTER === '1')
+    cases.push(['the master holding the queues (and a store shard)', true]);
+  it.each(cases)(
+    "kills %s: ends with the oracle's profiles once it is back, losing nothing",
+    async (_label, queueMaster) => {
+      const seed = seedFromEnv();
+      const workload = buildWorkload({ seed, events: 2400, visitors: 250, batchSize: 50 });
+      let victim = -1;
+      let prefix = '';
+      let killedWhileProducing = false;
+      const result = await runOracleWorkload({
+        workload,
+        processes: 3,
+        paceMs: 300,
+        shards: SHARDS,
+        redis: { url: cluster.seeds, cluster: true },
+        beforeProducing: (_redis, p) => {
+          prefix = p;
+          return Promise.resolve();
+        },
+        chaos: async (_fleet, producing) => {
+          await new Promise((r) => setTimeout(r, 1_500));
+          // Without the queues' master nothing moves; without another master, merges, claims
+          // and acks of that shard wait while the other shards go on.
+          const queueNode = await nodeOfKey(cluster, `{${prefix}}:ingest`);
+          const shardNodes = await Promise.all(
+            Array.from({ length: SHARDS }, (_, k) => nodeOfKey(cluster, `{${shardTag(prefix, k, SHARDS)}}:due`)),
+          );
+          victim = queueMaster ? queueNode : (shardNodes.find((n) => n !== queueNode) ?? 0);
+          await cluster.kill(victim);
+          killedWhileProducing = producing();
+          await new Promise((r) => setTimeout(r, DOWN_MS));
+          await cluster.restart(victim);
+        },
+      });
+      const context = `seed ${seed}, killed node ${victim}: ${JSON.stringify({ ...result, differences: result.differences.length, overtaking: result.overtaking.length })}`;
+      console.log(`cluster master kill: ${context}`);
 
-    expect(victim).toBeGreaterThanOrEqual(0);
-    expect(killedWhileProducing, context).toBe(true);
-    expectOracleHolds(result, workload.resends, context);
-  }, 90_000);
+      expect(victim).toBeGreaterThanOrEqual(0);
+      expect(killedWhileProducing, context).toBe(true);
+      expectOracleHolds(result, workload.resends, context);
+    },
+    90_000,
+  );
 });

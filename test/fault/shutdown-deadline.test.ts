@@ -34,79 +34,117 @@ function jsonLines(proc: RunningProcess): Array<Record<string, unknown>> {
 }
 
 describe('shutdown has a deadline; what it hands back, another process finishes', () => {
-  it('SIGTERM while Redis is down exits 1 within SHUTDOWN_TIMEOUT_MS + margin and names what did not close; nothing is lost', { timeout: 60_000 }, async () => {
-    const seed = seedFromEnv();
-    const redis = await aofRedis(cleanups, 'down');
-    const sim = await startSimulator({ clientCode: 'acme' });
-    cleanups.push(() => sim.close());
-    const prefix = uniquePrefix('down');
-    // Target is down too: accepted events are still in Redis (queued or in the store) when it dies.
-    sim.faults.outage(503);
-    const shutdownTimeoutMs = 1500;
-    const proc = allInOne(redis.url, sim, prefix, { SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), DELIVERY_MODE: 'single' });
-    await proc.waitForLine(/target-ingest running/);
-    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    connection.on('error', () => undefined);
-    cleanups.push(() => Promise.resolve(connection.disconnect()));
-    const producer = createProducer({ connection, prefix, source: 'pos' });
-    const counting = countAccepted(producer);
-    const workload = buildWorkload({ seed, events: 400, visitors: 80 });
-    for (const group of workload.groups) await Promise.all(group.map((batch) => counting.sendMany(batch)));
-    expect(await waitFor(() => (sim.stats.byStatus[503] ?? 0) > 0, 20_000)).toBe(true);
+  it(
+    'SIGTERM while Redis is down exits 1 within SHUTDOWN_TIMEOUT_MS + margin and names what did not close; nothing is lost',
+    { timeout: 60_000 },
+    async () => {
+      const seed = seedFromEnv();
+      const redis = await aofRedis(cleanups, 'down');
+      const sim = await startSimulator({ clientCode: 'acme' });
+      cleanups.push(() => sim.close());
+      const prefix = uniquePrefix('down');
+      // Target is down too: accepted events are still in Redis (queued or in the store) when it dies.
+      sim.faults.outage(503);
+      const shutdownTimeoutMs = 1500;
+      const proc = allInOne(redis.url, sim, prefix, {
+        SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+        DELIVERY_MODE: 'single',
+      });
+      await proc.waitForLine(/target-ingest running/);
+      const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+      connection.on('error', () => undefined);
+      cleanups.push(() => Promise.resolve(connection.disconnect()));
+      const producer = createProducer({ connection, prefix, source: 'pos' });
+      const counting = countAccepted(producer);
+      const workload = buildWorkload({ seed, events: 400, visitors: 80 });
+      for (const group of workload.groups) await Promise.all(group.map((batch) => counting.sendMany(batch)));
+      expect(await waitFor(() => (sim.stats.byStatus[503] ?? 0) > 0, 20_000)).toBe(true);
 
-    await redis.kill();
-    const signalledAt = Date.now();
-    proc.kill('SIGTERM');
-    const code = await exitedWithOutput(proc);
-    const tookMs = Date.now() - signalledAt;
-    expect(code, proc.lines.slice(-20).join('\n')).toBe(1);
-    expect(tookMs).toBeGreaterThanOrEqual(shutdownTimeoutMs);
-    expect(tookMs).toBeLessThan(shutdownTimeoutMs + SHUTDOWN_CLOSE_MARGIN_MS + SLACK_MS);
-    const said = jsonLines(proc).find((l) => typeof l.msg === 'string' && l.msg.startsWith('shutdown deadline of '));
-    expect(said, proc.lines.slice(-20).join('\n')).toBeDefined();
-    expect(said?.notClosed).toContain('pipeline');
-    expect(String(said?.msg)).toMatch(/while closing pipeline: pipeline did not close; exiting 1 .*accepted events stay in Redis/);
+      await redis.kill();
+      const signalledAt = Date.now();
+      proc.kill('SIGTERM');
+      const code = await exitedWithOutput(proc);
+      const tookMs = Date.now() - signalledAt;
+      expect(code, proc.lines.slice(-20).join('\n')).toBe(1);
+      expect(tookMs).toBeGreaterThanOrEqual(shutdownTimeoutMs);
+      expect(tookMs).toBeLessThan(shutdownTimeoutMs + SHUTDOWN_CLOSE_MARGIN_MS + SLACK_MS);
+      const said = jsonLines(proc).find((l) => typeof l.msg === 'string' && l.msg.startsWith('shutdown deadline of '));
+      expect(said, proc.lines.slice(-20).join('\n')).toBeDefined();
+      expect(said?.notClosed).toContain('pipeline');
+      expect(String(said?.msg)).toMatch(
+        /while closing pipeline: pipeline did not close; exiting 1 .*accepted events stay in Redis/,
+      );
 
-    // Redis comes back from its append-only file; a new process delivers everything.
-    await redis.restart();
-    sim.faults.restore();
-    allInOne(redis.url, sim, prefix, { DELIVERY_MODE: 'single' });
-    await producer.close();
-    const outcome = await faultOutcome({ redis: connection, prefix, accepted: counting.accepted, events: workload.events, landed: () => sim.store.all() });
-    expectNothingLost(outcome, `seed ${seed}`);
-  });
+      // Redis comes back from its append-only file; a new process delivers everything.
+      await redis.restart();
+      sim.faults.restore();
+      allInOne(redis.url, sim, prefix, { DELIVERY_MODE: 'single' });
+      await producer.close();
+      const outcome = await faultOutcome({
+        redis: connection,
+        prefix,
+        accepted: counting.accepted,
+        events: workload.events,
+        landed: () => sim.store.all(),
+      });
+      expectNothingLost(outcome, `seed ${seed}`);
+    },
+  );
 
-  it('an active job that outlasts SHUTDOWN_TIMEOUT_MS is handed back: exit 0, and the next process finishes it', { timeout: 60_000 }, async () => {
-    const redis = await spawnRedis();
-    cleanups.push(() => redis.stop());
-    // Every call takes 3 s at Target: the delivery outlasts the 1 s the process gets to finish,
-    // and times out (2 s) before Target answers, so this process cannot finish it.
-    const sim = await startSimulator({ clientCode: 'acme', latencyMs: 3000 });
-    cleanups.push(() => sim.close());
-    const prefix = uniquePrefix('handback');
-    const env = { SHUTDOWN_TIMEOUT_MS: '1000', DELIVERY_MODE: 'single', TARGET_TIMEOUT_MS: '2000', CLAIM_LEASE_MS: '4000' };
-    const first = allInOne(redis.url, sim, prefix, env);
-    await first.waitForLine(/target-ingest running/);
-    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    cleanups.push(async () => connection.quit());
-    const producer = createProducer({ connection, prefix, source: 'pos' });
-    const counting = countAccepted(producer);
-    const events = [{ id: 'hb-1', type: 'kiosk_visit', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-HANDBACK' }, data: { kioskId: 'K7' } }];
-    await counting.sendMany(events);
-    await producer.close();
-    const active = async (): Promise<number> => Number(await connection.llen(`{${prefix}}:deliver-single:active`));
-    expect(await waitFor(async () => (await active()) === 1, 10_000, 20)).toBe(true);
+  it(
+    'an active job that outlasts SHUTDOWN_TIMEOUT_MS is handed back: exit 0, and the next process finishes it',
+    { timeout: 60_000 },
+    async () => {
+      const redis = await spawnRedis();
+      cleanups.push(() => redis.stop());
+      // Every call takes 3 s at Target: the delivery outlasts the 1 s the process gets to finish,
+      // and times out (2 s) before Target answers, so this process cannot finish it.
+      const sim = await startSimulator({ clientCode: 'acme', latencyMs: 3000 });
+      cleanups.push(() => sim.close());
+      const prefix = uniquePrefix('handback');
+      const env = {
+        SHUTDOWN_TIMEOUT_MS: '1000',
+        DELIVERY_MODE: 'single',
+        TARGET_TIMEOUT_MS: '2000',
+        CLAIM_LEASE_MS: '4000',
+      };
+      const first = allInOne(redis.url, sim, prefix, env);
+      await first.waitForLine(/target-ingest running/);
+      const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+      cleanups.push(async () => connection.quit());
+      const producer = createProducer({ connection, prefix, source: 'pos' });
+      const counting = countAccepted(producer);
+      const events = [
+        {
+          id: 'hb-1',
+          type: 'kiosk_visit',
+          occurredAt: '2026-11-21T10:00:00Z',
+          visitor: { mbox3rdPartyId: 'CRM-HANDBACK' },
+          data: { kioskId: 'K7' },
+        },
+      ];
+      await counting.sendMany(events);
+      await producer.close();
+      const active = async (): Promise<number> => Number(await connection.llen(`{${prefix}}:deliver-single:active`));
+      expect(await waitFor(async () => (await active()) === 1, 10_000, 20)).toBe(true);
 
-    first.kill('SIGTERM');
-    expect(await exitedWithOutput(first), first.lines.slice(-20).join('\n')).toBe(0);
-    expect(first.lines.some((l) => l.includes('active jobs did not finish in time: handing them back'))).toBe(true);
-    expect(first.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+      first.kill('SIGTERM');
+      expect(await exitedWithOutput(first), first.lines.slice(-20).join('\n')).toBe(0);
+      expect(first.lines.some((l) => l.includes('active jobs did not finish in time: handing them back'))).toBe(true);
+      expect(first.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
 
-    // The next process takes the job over once its lock lapses, and finishes it.
-    sim.faults.setLatency(0);
-    const second = allInOne(redis.url, sim, prefix, env);
-    const outcome = await faultOutcome({ redis: connection, prefix, accepted: counting.accepted, events, landed: () => sim.store.all() });
-    expectNothingLost(outcome, 'hand-back');
-    expect(second.lines.some((l) => l.includes('"msg":"single delivery"'))).toBe(true);
-  });
+      // The next process takes the job over once its lock lapses, and finishes it.
+      sim.faults.setLatency(0);
+      const second = allInOne(redis.url, sim, prefix, env);
+      const outcome = await faultOutcome({
+        redis: connection,
+        prefix,
+        accepted: counting.accepted,
+        events,
+        landed: () => sim.store.all(),
+      });
+      expectNothingLost(outcome, 'hand-back');
+      expect(second.lines.some((l) => l.includes('"msg":"single delivery"'))).toBe(true);
+    },
+  );
 });

@@ -6,7 +6,6 @@ import { startTestPipeline, waitFor, type TestPipeline } from '../harness/pipeli
 import { expectNothingLost, faultOutcome } from './fault-checks.js';
 import { workload } from './fault-workload.js';
 
-
 describe('deliveries survive an unreliable Target without breaking its limits', () => {
   let redis: Redis;
   let running: TestPipeline | undefined;
@@ -25,7 +24,19 @@ describe('deliveries survive an unreliable Target without breaking its limits', 
 
   it('auto mode under 5xx, dropped connections, stuck batches and a tight bulk limit: every update lands, no 503 for rate', async () => {
     running = await startTestPipeline(
-      { LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DELIVERY_MODE: 'auto', BULK_THRESHOLD: '40', BULK_CALLS_PER_MINUTE: '8', BULK_CALLS_WINDOW_MS: '3000', SINGLE_DAILY_BUDGET: '100000', BULK_MAX_RESUBMITS: '5', BULK_STATUS_MAX_POLL_MS: '500', RETRY_MAX_MS: '1000', TARGET_TIMEOUT_MS: '1000', CLAIM_LEASE_MS: '4000' },
+      {
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+        DELIVERY_MODE: 'auto',
+        BULK_THRESHOLD: '40',
+        BULK_CALLS_PER_MINUTE: '8',
+        BULK_CALLS_WINDOW_MS: '3000',
+        SINGLE_DAILY_BUDGET: '100000',
+        BULK_MAX_RESUBMITS: '5',
+        BULK_STATUS_MAX_POLL_MS: '500',
+        RETRY_MAX_MS: '1000',
+        TARGET_TIMEOUT_MS: '1000',
+        CLAIM_LEASE_MS: '4000',
+      },
       undefined,
       { bulkCallsPerMinute: 8, bulkRateWindowMs: 3000, latencyMs: 5, batchProcessingMs: 150 },
     );
@@ -41,14 +52,24 @@ describe('deliveries survive an unreliable Target without breaking its limits', 
       expect(summary.accepted).toBe(Math.min(60, events.length - i));
       accepted += summary.accepted;
     }
-    expectNothingLost(await faultOutcome({ redis, prefix: running.prefix, accepted, events, landed: () => sim.store.all() }), 'first wave');
+    expectNothingLost(
+      await faultOutcome({ redis, prefix: running.prefix, accepted, events, landed: () => sim.store.all() }),
+      'first wave',
+    );
     // A second, small wave for visitors Target now knows goes by single calls.
     sim.faults.failNext(3, 502);
-    const later = workload(10, 2, 'a').map((e) => ({ ...e, id: `${e.id}-late`, occurredAt: e.occurredAt.replace('2026-11-21', '2026-11-22') }));
+    const later = workload(10, 2, 'a').map((e) => ({
+      ...e,
+      id: `${e.id}-late`,
+      occurredAt: e.occurredAt.replace('2026-11-21', '2026-11-22'),
+    }));
     accepted += (await producer.sendMany(later)).accepted;
     await producer.close();
     events.push(...later);
-    expectNothingLost(await faultOutcome({ redis, prefix: running.prefix, accepted, events, landed: () => sim.store.all() }), 'auto mode under faults');
+    expectNothingLost(
+      await faultOutcome({ redis, prefix: running.prefix, accepted, events, landed: () => sim.store.all() }),
+      'auto mode under faults',
+    );
     expect(sim.stats.rateLimited).toBe(0);
     expect(sim.stats.bulk).toBeGreaterThan(0);
     expect(sim.stats.single).toBeGreaterThan(0);
@@ -56,7 +77,14 @@ describe('deliveries survive an unreliable Target without breaking its limits', 
 
   it('single mode through a 503 outage and 429s with Retry-After: every update lands within the single budget', async () => {
     running = await startTestPipeline(
-      { DELIVERY_MODE: 'single', SINGLE_DAILY_BUDGET: '1000', RETRY_BASE_MS: '100', RETRY_MAX_MS: '400', TARGET_TIMEOUT_MS: '1000', CLAIM_LEASE_MS: '4000' },
+      {
+        DELIVERY_MODE: 'single',
+        SINGLE_DAILY_BUDGET: '1000',
+        RETRY_BASE_MS: '100',
+        RETRY_MAX_MS: '400',
+        TARGET_TIMEOUT_MS: '1000',
+        CLAIM_LEASE_MS: '4000',
+      },
       undefined,
       { latencyMs: 5 },
     );
@@ -70,17 +98,29 @@ describe('deliveries survive an unreliable Target without breaking its limits', 
     expect(await waitFor(() => (sim.stats.byStatus[503] ?? 0) >= 4 * 60, 30_000, 50)).toBe(true);
     sim.faults.restore();
     sim.faults.failNext(10, 429, { retryAfterSeconds: 1 });
-    expectNothingLost(await faultOutcome({ redis, prefix: running.prefix, accepted, events, landed: () => sim.store.all() }), 'single mode after the storm');
+    expectNothingLost(
+      await faultOutcome({ redis, prefix: running.prefix, accepted, events, landed: () => sim.store.all() }),
+      'single mode after the storm',
+    );
 
     // Backoff for 429 is visible in timings: one visitor, three 429s with Retry-After: 1; its
     // retries come at least a second apart although RETRY_MAX_MS is 400 ms.
     const throttledFrom = sim.stats.requests.length;
     sim.faults.failNext(3, 429, { retryAfterSeconds: 1 });
-    const throttled = { id: 'b-throttled', type: 'loyalty_card_used', occurredAt: '2026-11-21T12:00:00.000Z', visitor: { mbox3rdPartyId: 'CRM-THROTTLED' }, data: { storeId: 'S-T', points: 1 } } as const;
+    const throttled = {
+      id: 'b-throttled',
+      type: 'loyalty_card_used',
+      occurredAt: '2026-11-21T12:00:00.000Z',
+      visitor: { mbox3rdPartyId: 'CRM-THROTTLED' },
+      data: { storeId: 'S-T', points: 1 },
+    } as const;
     accepted += (await producer.sendMany([throttled])).accepted;
     await producer.close();
     events.push(throttled);
-    expectNothingLost(await faultOutcome({ redis, prefix: running.prefix, accepted, events, landed: () => sim.store.all() }), 'single mode after the 429s');
+    expectNothingLost(
+      await faultOutcome({ redis, prefix: running.prefix, accepted, events, landed: () => sim.store.all() }),
+      'single mode after the 429s',
+    );
     const answers = sim.stats.requests.slice(throttledFrom).filter((r) => r.path.includes('/profile/update'));
     expect(answers.map((r) => r.status)).toEqual([429, 429, 429, 200]);
     const gaps = answers.slice(1).map((r, i) => r.at - (answers[i]?.at ?? r.at));
@@ -116,7 +156,10 @@ describe('deliveries survive an unreliable Target without breaking its limits', 
     const { accepted } = await producer.sendMany(events);
     await producer.close();
     const sim = running.simulator;
-    expectNothingLost(await faultOutcome({ redis, prefix: running.prefix, accepted, events, landed: () => sim.store.all() }), 'auto mode past the single budget');
+    expectNothingLost(
+      await faultOutcome({ redis, prefix: running.prefix, accepted, events, landed: () => sim.store.all() }),
+      'auto mode past the single budget',
+    );
     expect(running.simulator.stats.single).toBeLessThanOrEqual(10);
     // mboxPC files go to v1 (BULK_PCID_ROUTE=v1, the ECID default).
     expect(running.simulator.stats.bulkV1).toBeGreaterThan(0);

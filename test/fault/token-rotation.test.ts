@@ -16,7 +16,11 @@ describe('a rotated or expired profile token: held, then delivered with the new 
   it('holds while the token is regenerated at Target, and resumes when the new one is written into TARGET_AUTH_TOKEN_FILE 15 s later', async () => {
     const file = join(pipelines.dir(), 'token');
     writeFileSync(file, `${TOKEN}\n`);
-    const running = await pipelines.start({ DELIVERY_MODE: 'auto', BULK_THRESHOLD: '30', TARGET_AUTH_TOKEN_FILE: file }, undefined, { authToken: TOKEN });
+    const running = await pipelines.start(
+      { DELIVERY_MODE: 'auto', BULK_THRESHOLD: '30', TARGET_AUTH_TOKEN_FILE: file },
+      undefined,
+      { authToken: TOKEN },
+    );
     const sim = running.simulator;
     const first = workload(40, 1, 'f');
     let accepted = await pipelines.send(first);
@@ -28,17 +32,33 @@ describe('a rotated or expired profile token: held, then delivered with the new 
     await new Promise((r) => setTimeout(r, 15_000));
     expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
     writeFileSync(file, `${regenerated}\n`);
-    expectNothingLost(await faultOutcome({ redis: pipelines.redis(), prefix: running.prefix, accepted, events: [...first, ...later], landed: () => sim.store.all() }), 'token regenerated, then written to the file');
+    expectNothingLost(
+      await faultOutcome({
+        redis: pipelines.redis(),
+        prefix: running.prefix,
+        accepted,
+        events: [...first, ...later],
+        landed: () => sim.store.all(),
+      }),
+      'token regenerated, then written to the file',
+    );
     expect(await running.pipeline.credentialsHold()).toBeUndefined();
   }, 60_000);
 
   it('renews a token that expires mid-run through the Admin API (TARGET_TOKEN_REGENERATE), nothing dead-lettered', async () => {
-    const running = await pipelines.start({
-      DELIVERY_MODE: 'single',
-      TARGET_IMS_CLIENT_ID: 'target-ingest-simulator', TARGET_IMS_CLIENT_SECRET: 'simulator-client-secret',
-      TARGET_IMS_URL: '$SIMULATOR/ims/token/v3', TARGET_ADMIN_URL: '$SIMULATOR',
-      TARGET_TOKEN_REGENERATE: 'true', TARGET_TOKEN_REGENERATE_BEFORE_MS: '2000',
-    }, undefined, { authToken: TOKEN, tokenLifetimeMs: 8000 });
+    const running = await pipelines.start(
+      {
+        DELIVERY_MODE: 'single',
+        TARGET_IMS_CLIENT_ID: 'target-ingest-simulator',
+        TARGET_IMS_CLIENT_SECRET: 'simulator-client-secret',
+        TARGET_IMS_URL: '$SIMULATOR/ims/token/v3',
+        TARGET_ADMIN_URL: '$SIMULATOR',
+        TARGET_TOKEN_REGENERATE: 'true',
+        TARGET_TOKEN_REGENERATE_BEFORE_MS: '2000',
+      },
+      undefined,
+      { authToken: TOKEN, tokenLifetimeMs: 8000 },
+    );
     const started = Date.now();
     const sim = running.simulator;
     const first = workload(20, 1, 'h');
@@ -48,7 +68,17 @@ describe('a rotated or expired profile token: held, then delivered with the new 
     await new Promise((r) => setTimeout(r, Math.max(0, started + 8500 - Date.now())));
     const later = workload(20, 2, 'i');
     accepted += await pipelines.send(later);
-    expectNothingLost(await faultOutcome({ redis: pipelines.redis(), prefix: running.prefix, accepted, events: [...first, ...later], landed: () => sim.store.all(), drainTimeoutMs: 40_000 }), 'token expired, renewed through the Admin API');
+    expectNothingLost(
+      await faultOutcome({
+        redis: pipelines.redis(),
+        prefix: running.prefix,
+        accepted,
+        events: [...first, ...later],
+        landed: () => sim.store.all(),
+        drainTimeoutMs: 40_000,
+      }),
+      'token expired, renewed through the Admin API',
+    );
     expect(sim.token.current).not.toBe(TOKEN);
   }, 60_000);
 });

@@ -13,14 +13,16 @@ export function scriptCalls(commandstats: string): number {
 }
 
 async function eachNode<T>(cluster: SpawnedCluster, act: (client: Redis) => Promise<T>): Promise<T[]> {
-  return Promise.all(cluster.nodes.map(async (_, i) => {
-    const client = cluster.nodeClient(i);
-    try {
-      return await act(client);
-    } finally {
-      client.disconnect();
-    }
-  }));
+  return Promise.all(
+    cluster.nodes.map(async (_, i) => {
+      const client = cluster.nodeClient(i);
+      try {
+        return await act(client);
+      } finally {
+        client.disconnect();
+      }
+    }),
+  );
 }
 
 /** Resets INFO commandstats on every node. */

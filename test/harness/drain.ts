@@ -16,7 +16,12 @@ export function openWorkQueues(redis: RedisClient, prefix: string): Queue[] {
  * What is still unfinished: per work queue the counts of unfinished jobs, per shard the due
  * and leased visitors; only entries above zero. Empty means idle.
  */
-export async function pipelineBacklog(redis: RedisClient, prefix: string, queues: readonly Queue[], shards = 1): Promise<Record<string, number>> {
+export async function pipelineBacklog(
+  redis: RedisClient,
+  prefix: string,
+  queues: readonly Queue[],
+  shards = 1,
+): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const queue of queues) {
     const counts = await queue.getJobCounts(...UNFINISHED);
@@ -36,6 +41,11 @@ export async function pipelineBacklog(redis: RedisClient, prefix: string, queues
  * and nothing in flight. A pending value always has a due entry or an in-flight claim, so
  * this is "everything accepted has been merged and delivered (or dead-lettered)".
  */
-export async function isPipelineIdle(redis: RedisClient, prefix: string, queues: readonly Queue[], shards = 1): Promise<boolean> {
+export async function isPipelineIdle(
+  redis: RedisClient,
+  prefix: string,
+  queues: readonly Queue[],
+  shards = 1,
+): Promise<boolean> {
   return Object.keys(await pipelineBacklog(redis, prefix, queues, shards)).length === 0;
 }

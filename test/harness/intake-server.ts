@@ -101,7 +101,13 @@ export async function startIntakeServer(options: IntakeServerOptions = {}): Prom
 
 /** A valid event for `visitor`, with a distinct id. */
 export function kioskVisit(id: string, visitor = 'CRM-1', kioskId = 'K1'): Record<string, unknown> {
-  return { id, type: 'kiosk_visit', occurredAt: '2026-11-21T10:15:00.000Z', visitor: { mbox3rdPartyId: visitor }, data: { kioskId } };
+  return {
+    id,
+    type: 'kiosk_visit',
+    occurredAt: '2026-11-21T10:15:00.000Z',
+    visitor: { mbox3rdPartyId: visitor },
+    data: { kioskId },
+  };
 }
 
 /** The value of a counter (with these labels) in the metrics registry. */

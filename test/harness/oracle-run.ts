@@ -92,11 +92,24 @@ export async function runOracleWorkload(options: OracleRunOptions): Promise<Orac
   const prefix = uniquePrefix('oracle');
   // Faithful on unknown ids: a visitor routed wrongly (an unknown mbox3rdPartyId by single
   // update) is not created, and the oracle comparison catches it.
-  const simulator = await startSimulator({ clientCode: 'acme', latencyMs: options.targetLatencyMs ?? 0, createOnSingleUpdate: 'pcId' });
+  const simulator = await startSimulator({
+    clientCode: 'acme',
+    latencyMs: options.targetLatencyMs ?? 0,
+    createOnSingleUpdate: 'pcId',
+  });
   let fleet: WorkerFleet;
   try {
     fleet = new WorkerFleet(
-      { REDIS_URL: target.REDIS_URL, REDIS_CLUSTER: String(target.REDIS_CLUSTER), REDIS_SHARDS: String(shards), REDIS_PREFIX: prefix, TARGET_CLIENT_CODE: 'acme', TARGET_BASE_URL: simulator.url, ...FAST_PIPELINE_ENV, ...options.env },
+      {
+        REDIS_URL: target.REDIS_URL,
+        REDIS_CLUSTER: String(target.REDIS_CLUSTER),
+        REDIS_SHARDS: String(shards),
+        REDIS_PREFIX: prefix,
+        TARGET_CLIENT_CODE: 'acme',
+        TARGET_BASE_URL: simulator.url,
+        ...FAST_PIPELINE_ENV,
+        ...options.env,
+      },
       options.processes,
     );
   } catch (error) {
@@ -108,18 +121,30 @@ export async function runOracleWorkload(options: OracleRunOptions): Promise<Orac
   const producer = createProducer({ connection: redis, prefix, source: 'pos', shards });
   const queues = openWorkQueues(redis, prefix);
   const deadLetterQueue = new Queue(QUEUE_NAMES.deadLetter, { connection: redis, prefix: bullPrefix(prefix) });
-  const store = new VisitorStore(redis, { prefix, coalesceWindowMs: 100, dedupeWindowMs: 60_000, deliveredRetentionMs: 60_000, leaseMs: 2000, shards });
+  const store = new VisitorStore(redis, {
+    prefix,
+    coalesceWindowMs: 100,
+    dedupeWindowMs: 60_000,
+    deliveredRetentionMs: 60_000,
+    leaseMs: 2000,
+    shards,
+  });
   let chaos: Promise<void> = Promise.resolve();
   const writes: AppliedWrite[] = [];
   simulator.store.onWrite((w) => {
-    if (w.outcome === 'created' || w.outcome === 'updated') writes.push({ vk: profileKey(w.kind, w.id), attributes: w.attributes });
+    if (w.outcome === 'created' || w.outcome === 'updated')
+      writes.push({ vk: profileKey(w.kind, w.id), attributes: w.attributes });
   });
   try {
     // Every process takes part from the first batch on: wait until each one's workers listen.
-    const ready = await waitFor(async () => {
-      for (const queue of queues) if ((await queue.getWorkersCount()) < options.processes) return false;
-      return true;
-    }, 30_000, 100);
+    const ready = await waitFor(
+      async () => {
+        for (const queue of queues) if ((await queue.getWorkersCount()) < options.processes) return false;
+        return true;
+      },
+      30_000,
+      100,
+    );
     if (!ready) throw new Error(`worker processes did not come up:\n${fleet.unexpectedExits.join('\n')}`);
     await options.beforeProducing?.(redis, prefix);
     let producing = true;
@@ -156,11 +181,16 @@ export async function runOracleWorkload(options: OracleRunOptions): Promise<Orac
 
     const backlog = drained ? {} : await pipelineBacklog(redis, prefix, queues, shards);
     const stats = await store.stats();
-    const merged = (stats.events_applied ?? 0) + (stats.events_superseded ?? 0) + (stats.events_late_dropped ?? 0) + (stats.events_duplicate ?? 0);
+    const merged =
+      (stats.events_applied ?? 0) +
+      (stats.events_superseded ?? 0) +
+      (stats.events_late_dropped ?? 0) +
+      (stats.events_duplicate ?? 0);
     const deadLetterCounts = await deadLetterQueue.getJobCounts();
     let failedJobs = 0;
     for (const queue of queues) failedJobs += await queue.getFailedCount();
-    const leftoverStoreKeys = (await countKeys(redis, `{${prefix}*}:vp:*`)) + (await countKeys(redis, `{${prefix}*}:vf:*`));
+    const leftoverStoreKeys =
+      (await countKeys(redis, `{${prefix}*}:vp:*`)) + (await countKeys(redis, `{${prefix}*}:vf:*`));
     const expected = oracleProfiles(options.workload.events);
     return {
       sent,
@@ -180,7 +210,12 @@ export async function runOracleWorkload(options: OracleRunOptions): Promise<Orac
       unexpectedExits: [...fleet.unexpectedExits],
       processesStarted: fleet.started,
       reissuedClaims: fleet.countLines(/without a live delivery job: reissued/),
-      targetCalls: { single: simulator.stats.single, bulk: simulator.stats.bulk, status: simulator.stats.status, rateLimited: simulator.stats.rateLimited },
+      targetCalls: {
+        single: simulator.stats.single,
+        bulk: simulator.stats.bulk,
+        status: simulator.stats.status,
+        rateLimited: simulator.stats.rateLimited,
+      },
     };
   } finally {
     const stopped = fleet.stopAll();

@@ -24,7 +24,10 @@ export function oracleProfiles(events: readonly unknown[], options: OracleOption
   const now = options.now ?? Date.now();
   const winners = new Map<string, { at: number; id: Buffer; value: string }>();
   for (const raw of events) {
-    const checked = validateEvent(raw, mapping, { now, ...(options.maxValueLength !== undefined ? { maxValueLength: options.maxValueLength } : {}) });
+    const checked = validateEvent(raw, mapping, {
+      now,
+      ...(options.maxValueLength !== undefined ? { maxValueLength: options.maxValueLength } : {}),
+    });
     if (!checked.ok) throw new Error(`oracle: invalid event in the workload: ${checked.errors.join('; ')}`);
     const { event } = checked;
     const id = Buffer.from(event.id, 'utf8');
@@ -32,7 +35,11 @@ export function oracleProfiles(events: readonly unknown[], options: OracleOption
     for (const [name, value] of Object.entries(event.attributes)) {
       const key = `${vk}\u0000${name}`;
       const best = winners.get(key);
-      if (best === undefined || event.occurredAtMs > best.at || (event.occurredAtMs === best.at && Buffer.compare(id, best.id) > 0)) {
+      if (
+        best === undefined ||
+        event.occurredAtMs > best.at ||
+        (event.occurredAtMs === best.at && Buffer.compare(id, best.id) > 0)
+      ) {
         winners.set(key, { at: event.occurredAtMs, id, value });
       }
     }
@@ -61,7 +68,11 @@ export interface AppliedWrite {
  * than the oldest event that could have produced a value written before it. Sound (no false
  * alarms), and exact whenever values are unique.
  */
-export function findOvertaking(events: readonly unknown[], writes: readonly AppliedWrite[], options: OracleOptions = {}): string[] {
+export function findOvertaking(
+  events: readonly unknown[],
+  writes: readonly AppliedWrite[],
+  options: OracleOptions = {},
+): string[] {
   const mapping = options.mapping ?? resolveMapping();
   const now = options.now ?? Date.now();
   const range = new Map<string, { min: Buffer; max: Buffer }>();
@@ -92,7 +103,9 @@ export function findOvertaking(events: readonly unknown[], writes: readonly Appl
       const attr = `${write.vk}\u0000${name}`;
       const before = floor.get(attr);
       if (before !== undefined && Buffer.compare(r.max, before.stamp) < 0) {
-        out.push(`${write.vk}.${name}: ${JSON.stringify(value)} written after the newer ${JSON.stringify(before.value)}`);
+        out.push(
+          `${write.vk}.${name}: ${JSON.stringify(value)} written after the newer ${JSON.stringify(before.value)}`,
+        );
       }
       if (before === undefined || Buffer.compare(r.min, before.stamp) > 0) floor.set(attr, { stamp: r.min, value });
     }
@@ -110,7 +123,8 @@ export function diffProfiles(expected: Profiles, actual: Profiles, limit = 20): 
       continue;
     }
     for (const name of new Set([...Object.keys(want), ...Object.keys(got)])) {
-      if (want[name] !== got[name]) lines.push(`${vk}.${name}: want ${JSON.stringify(want[name])}, Target has ${JSON.stringify(got[name])}`);
+      if (want[name] !== got[name])
+        lines.push(`${vk}.${name}: want ${JSON.stringify(want[name])}, Target has ${JSON.stringify(got[name])}`);
     }
   }
   for (const vk of actual.keys()) if (!expected.has(vk)) lines.push(`${vk}: at Target but not in the oracle`);

@@ -76,7 +76,11 @@ export function pipelinePerTest(): { start: typeof startTestPipeline } {
 }
 
 /** Polls until `check` returns true or the deadline passes; returns the last result. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 50): Promise<boolean> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  everyMs = 50,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return true;

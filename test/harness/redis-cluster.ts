@@ -44,18 +44,32 @@ export function clusterUnavailableReason(): string | undefined {
 
 function startNode(port: number, dir: string): Promise<SpawnedRedis> {
   return spawnRedis({
-    port, dir, appendOnly: true,
+    port,
+    dir,
+    appendOnly: true,
     extraArgs: [
-      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      `nodes-${port}.conf`,
       // A master restarted within the node timeout is never marked failed, and a failed one
       // would not stop the other masters' slots from serving.
-      '--cluster-node-timeout', '15000', '--cluster-require-full-coverage', 'no',
+      '--cluster-node-timeout',
+      '15000',
+      '--cluster-require-full-coverage',
+      'no',
     ],
   });
 }
 
 async function clusterInfo(port: number): Promise<string> {
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -72,11 +86,18 @@ async function waitClusterOk(ports: readonly number[], timeoutMs = 30_000): Prom
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const infos = await Promise.all(ports.map(clusterInfo));
-    const ok = infos.every((info) => info.includes('cluster_state:ok') && info.includes('cluster_slots_ok:16384') && info.includes(`cluster_known_nodes:${ports.length}`));
+    const ok = infos.every(
+      (info) =>
+        info.includes('cluster_state:ok') &&
+        info.includes('cluster_slots_ok:16384') &&
+        info.includes(`cluster_known_nodes:${ports.length}`),
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`the test cluster on ports ${ports.join(', ')} did not reach cluster_state:ok within ${timeoutMs} ms`);
+  throw new Error(
+    `the test cluster on ports ${ports.join(', ')} did not reach cluster_state:ok within ${timeoutMs} ms`,
+  );
 }
 
 /**
@@ -96,7 +117,11 @@ export async function startRedisCluster(masters = 3): Promise<SpawnedCluster> {
       const dir = mkdtempSync(join(tmpdir(), `ti-cluster-${port}-`));
       nodes.push({ port, dir, url: `redis://127.0.0.1:${port}`, server: await startNode(port, dir) });
     }
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
+    await run(
+      'redis-cli',
+      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      { timeout: 30_000 },
+    );
     await waitClusterOk(nodes.map((n) => n.port));
   } catch (error) {
     await stop();

@@ -47,13 +47,20 @@ export async function spawnRedis(options: SpawnRedisOptions = {}): Promise<Spawn
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'ti-redis-'));
   const ownsDir = options.dir === undefined;
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', options.appendOnly === true ? 'yes' : 'no',
-    '--appendfsync', 'always',
-    '--maxmemory-policy', 'noeviction',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    options.appendOnly === true ? 'yes' : 'no',
+    '--appendfsync',
+    'always',
+    '--maxmemory-policy',
+    'noeviction',
     ...(options.extraArgs ?? []),
   ];
   const child = spawn(options.binary ?? 'redis-server', args, { stdio: 'ignore' });

@@ -38,7 +38,9 @@ export function runBuilt(entry: string, env: Record<string, string>, args: strin
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
-  const exited = new Promise<number | string>((res) => child.once('exit', (code, signal) => res(code ?? signal ?? 'unknown')));
+  const exited = new Promise<number | string>((res) =>
+    child.once('exit', (code, signal) => res(code ?? signal ?? 'unknown')),
+  );
   return {
     child,
     lines,
@@ -48,9 +50,26 @@ export function runBuilt(entry: string, env: Record<string, string>, args: strin
       const found = lines.find((l) => pattern.test(l));
       if (found !== undefined) return Promise.resolve(found);
       return new Promise((res, rej) => {
-        const timer = setTimeout(() => rej(new Error(`no line matching ${String(pattern)} within ${timeoutMs} ms; output:\n${lines.join('\n')}`)), timeoutMs);
-        waiters.push({ pattern, resolve: (line) => { clearTimeout(timer); res(line); } });
-        void exited.then((code) => { clearTimeout(timer); rej(new Error(`process exited (${String(code)}) before a line matching ${String(pattern)}; output:\n${lines.join('\n')}`)); });
+        const timer = setTimeout(
+          () =>
+            rej(new Error(`no line matching ${String(pattern)} within ${timeoutMs} ms; output:\n${lines.join('\n')}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          pattern,
+          resolve: (line) => {
+            clearTimeout(timer);
+            res(line);
+          },
+        });
+        void exited.then((code) => {
+          clearTimeout(timer);
+          rej(
+            new Error(
+              `process exited (${String(code)}) before a line matching ${String(pattern)}; output:\n${lines.join('\n')}`,
+            ),
+          );
+        });
       });
     },
   };

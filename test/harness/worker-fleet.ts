@@ -20,7 +20,11 @@ export class WorkerFleet {
   started = 0;
   private stopping = false;
 
-  constructor(private readonly env: Record<string, string>, size: number, private readonly entry = 'workers/worker.js') {
+  constructor(
+    private readonly env: Record<string, string>,
+    size: number,
+    private readonly entry = 'workers/worker.js',
+  ) {
     for (let i = 0; i < size; i += 1) this.slots.push(this.spawn());
   }
 
@@ -34,7 +38,10 @@ export class WorkerFleet {
     this.started += 1;
     this.everStarted.push(proc);
     void proc.exited.then((code) => {
-      if (!slot.stoppedByTest) this.unexpectedExits.push(`process ${String(proc.child.pid)} exited (${String(code)}):\n${proc.lines.slice(-20).join('\n')}`);
+      if (!slot.stoppedByTest)
+        this.unexpectedExits.push(
+          `process ${String(proc.child.pid)} exited (${String(code)}):\n${proc.lines.slice(-20).join('\n')}`,
+        );
     });
     return slot;
   }

@@ -87,7 +87,8 @@ function randomId(r: Random, n: number): string {
 function visitorsFor(r: Random, count: number): unknown[] {
   const out: unknown[] = [];
   for (let i = 0; i < count; i += 1) {
-    if (i % 3 === 2) out.push({ mboxPC: `${1_368_007_744_041 + i}-${String(r.int(0, 999_999)).padStart(6, '0')}.0${i % 10}_00` });
+    if (i % 3 === 2)
+      out.push({ mboxPC: `${1_368_007_744_041 + i}-${String(r.int(0, 999_999)).padStart(6, '0')}.0${i % 10}_00` });
     else out.push({ mbox3rdPartyId: r.chance(0.2) ? `CRM-Zürich-${i}` : `CRM-${i}` });
   }
   return out;
@@ -102,10 +103,14 @@ function timestamp(ms: number, r: Random): string {
 
 function dataFor(type: (typeof TYPES)[number], r: Random): Record<string, unknown> {
   // An absent optional field sets nothing, so the older value of that attribute must stay.
-  const opt = (name: string, p: number, value: unknown): Record<string, unknown> => (r.chance(p) ? { [name]: value } : {});
+  const opt = (name: string, p: number, value: unknown): Record<string, unknown> =>
+    r.chance(p) ? { [name]: value } : {};
   switch (type) {
     case 'kiosk_visit':
-      return { kioskId: `K${r.int(1, 40)}`, ...opt('location', 0.7, r.pick(['Zürich HB', 'Bern', 'Genève Cornavin', 'Basel SBB'])) };
+      return {
+        kioskId: `K${r.int(1, 40)}`,
+        ...opt('location', 0.7, r.pick(['Zürich HB', 'Bern', 'Genève Cornavin', 'Basel SBB'])),
+      };
     case 'loan_funded':
       return {
         loanId: `L${r.int(1, 1e6)}`,
@@ -142,9 +147,18 @@ export function buildWorkload(options: WorkloadOptions): Workload {
     // One event in five reuses the time of the previous one of its kind for the visitor:
     // a tie in event time, decided by the event id.
     const tieWith = lastTime.get(`${v}/${type}`);
-    const at = tieWith !== undefined && r.chance(0.2) ? tieWith : baseMs + r.int(0, 360) * 60_000 + r.pick([0, 0, 0, r.int(1, 59_999)]);
+    const at =
+      tieWith !== undefined && r.chance(0.2)
+        ? tieWith
+        : baseMs + r.int(0, 360) * 60_000 + r.pick([0, 0, 0, r.int(1, 59_999)]);
     lastTime.set(`${v}/${type}`, at);
-    events.push({ id: randomId(r, n), type, occurredAt: timestamp(at, r), visitor: visitors[v], data: dataFor(type, r) });
+    events.push({
+      id: randomId(r, n),
+      type,
+      occurredAt: timestamp(at, r),
+      visitor: visitors[v],
+      data: dataFor(type, r),
+    });
   }
   r.shuffle(events);
 

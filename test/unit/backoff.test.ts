@@ -1,11 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { PipelineError, TargetRejectedError, TargetUnavailableError } from '../../src/errors.js';
 import { Random } from '../harness/workload.js';
-import { attemptNumber, backoffDelay, decideRetry, targetBackoffStrategy, type RetryPolicy } from '../../src/target/backoff.js';
+import {
+  attemptNumber,
+  backoffDelay,
+  decideRetry,
+  targetBackoffStrategy,
+  type RetryPolicy,
+} from '../../src/target/backoff.js';
 
-const policy: RetryPolicy = { baseDelayMs: 1000, maxDelayMs: 60_000, jitter: 0.5, maxAttempts: 10, maxAgeMs: 3 * 3600_000 };
+const policy: RetryPolicy = {
+  baseDelayMs: 1000,
+  maxDelayMs: 60_000,
+  jitter: 0.5,
+  maxAttempts: 10,
+  maxAgeMs: 3 * 3600_000,
+};
 const transient = new TargetUnavailableError('Target answered 503', 'TARGET_HTTP_503', { status: 503 });
-const throttled = (retryAfterMs: number) => new TargetUnavailableError('Target answered 429', 'TARGET_HTTP_429', { status: 429, retryAfterMs });
+const throttled = (retryAfterMs: number) =>
+  new TargetUnavailableError('Target answered 429', 'TARGET_HTTP_429', { status: 429, retryAfterMs });
 
 /** A delivery job as BullMQ hands it to the processor. */
 function job(attemptsMade: number, ageMs: number, now: number, attemptsStarted = attemptsMade + 1) {
@@ -40,7 +53,9 @@ describe('backoffDelay', () => {
 
   it('still grows with jitter: the shortest delay of attempt n + 1 is not below the shortest of attempt n', () => {
     for (let attempt = 1; attempt < 10; attempt += 1) {
-      expect(backoffDelay(attempt + 1, policy, undefined, () => 1)).toBeGreaterThanOrEqual(backoffDelay(attempt, policy, undefined, () => 1));
+      expect(backoffDelay(attempt + 1, policy, undefined, () => 1)).toBeGreaterThanOrEqual(
+        backoffDelay(attempt, policy, undefined, () => 1),
+      );
     }
   });
 
@@ -84,9 +99,14 @@ describe('decideRetry: give up only when both the attempts and the age are spent
 
   it('does not give up when only the attempts are spent: it schedules itself again', () => {
     // Attempt 10 of a 1 s base is past the 60 s cap.
-    expect(decideRetry(job(policy.maxAttempts - 1, 60_000, now), policy, transient, now, () => 0)).toEqual({ action: 'delay', delayMs: 60_000 });
+    expect(decideRetry(job(policy.maxAttempts - 1, 60_000, now), policy, transient, now, () => 0)).toEqual({
+      action: 'delay',
+      delayMs: 60_000,
+    });
     // Any number of runs short of the age: still not given up.
-    expect(decideRetry(job(policy.maxAttempts - 1, policy.maxAgeMs - 1, now, 500), policy, transient, now).action).toBe('delay');
+    expect(decideRetry(job(policy.maxAttempts - 1, policy.maxAgeMs - 1, now, 500), policy, transient, now).action).toBe(
+      'delay',
+    );
   });
 
   it('does not give up when only the age is spent: BullMQ retries it', () => {
@@ -94,15 +114,24 @@ describe('decideRetry: give up only when both the attempts and the age are spent
   });
 
   it('gives up once both are spent, on the attempt that reaches them', () => {
-    expect(decideRetry(job(policy.maxAttempts - 1, policy.maxAgeMs, now), policy, transient, now)).toEqual({ action: 'dead-letter', reason: 'retries-spent' });
-    expect(decideRetry(job(policy.maxAttempts - 2, policy.maxAgeMs, now), policy, transient, now)).toEqual({ action: 'bull-retry' });
-    expect(decideRetry(job(policy.maxAttempts - 1, policy.maxAgeMs - 1, now), policy, transient, now).action).toBe('delay');
+    expect(decideRetry(job(policy.maxAttempts - 1, policy.maxAgeMs, now), policy, transient, now)).toEqual({
+      action: 'dead-letter',
+      reason: 'retries-spent',
+    });
+    expect(decideRetry(job(policy.maxAttempts - 2, policy.maxAgeMs, now), policy, transient, now)).toEqual({
+      action: 'bull-retry',
+    });
+    expect(decideRetry(job(policy.maxAttempts - 1, policy.maxAgeMs - 1, now), policy, transient, now).action).toBe(
+      'delay',
+    );
   });
 
   it('a permanent error skips every retry, on the first attempt', () => {
     const rejected = new TargetRejectedError('Target answered 400', 400, '<error/>');
     expect(decideRetry(job(0, 0, now), policy, rejected, now)).toEqual({ action: 'dead-letter', reason: 'permanent' });
-    expect(decideRetry(job(0, 0, now), policy, new PipelineError('bad file', 'BULK_FILE_INVALID', 'permanent'), now).action).toBe('dead-letter');
+    expect(
+      decideRetry(job(0, 0, now), policy, new PipelineError('bad file', 'BULK_FILE_INVALID', 'permanent'), now).action,
+    ).toBe('dead-letter');
   });
 
   it('a self-scheduled retry honours Retry-After too', () => {
@@ -118,9 +147,18 @@ describe('decideRetry: give up only when both the attempts and the age are spent
     let attemptsStarted = 1;
     const waits: number[] = [];
     for (let run = 0; run < 1000; run += 1) {
-      const decision = decideRetry({ attemptsMade, attemptsStarted, timestamp: created, opts: { attempts: policy.maxAttempts } }, policy, transient, clock, () => random.next());
+      const decision = decideRetry(
+        { attemptsMade, attemptsStarted, timestamp: created, opts: { attempts: policy.maxAttempts } },
+        policy,
+        transient,
+        clock,
+        () => random.next(),
+      );
       if (decision.action === 'dead-letter') break;
-      const wait = decision.action === 'delay' ? decision.delayMs : targetBackoffStrategy(policy, () => random.next())(attemptsMade + 1, 'target', transient);
+      const wait =
+        decision.action === 'delay'
+          ? decision.delayMs
+          : targetBackoffStrategy(policy, () => random.next())(attemptsMade + 1, 'target', transient);
       // BullMQ counts its own retries in attemptsMade; moveToDelayed does not.
       if (decision.action === 'bull-retry') attemptsMade += 1;
       attemptsStarted += 1;

@@ -5,13 +5,37 @@ import { countVisitorWindows, StreamingOracle, workloadOracle } from '../../benc
 import { rssGrowthMb, type Sample } from '../../bench/measure.js';
 import { benchPlan, pacedEvents } from '../../bench/plan.js';
 import { parseProcessingRows, PROCESSING_SCENARIOS, scaledSettings } from '../../bench/processing-time.js';
-import { MARKERS, processingNote, readmeBlock, storeBytesLine, updateReadme, type BenchReport } from '../../bench/report.js';
+import {
+  MARKERS,
+  processingNote,
+  readmeBlock,
+  storeBytesLine,
+  updateReadme,
+  type BenchReport,
+} from '../../bench/report.js';
 import { DeliveryTracker } from '../../bench/tracker.js';
-import { generateBatches, Random, releaseAtSeconds, sampleCdf, visitorIdentity, visitorIndexOf, zipfCdf, type WorkloadSpec } from '../../bench/workloads.js';
+import {
+  generateBatches,
+  Random,
+  releaseAtSeconds,
+  sampleCdf,
+  visitorIdentity,
+  visitorIndexOf,
+  zipfCdf,
+  type WorkloadSpec,
+} from '../../bench/workloads.js';
 import { oracleProfiles } from '../harness/oracle.js';
 
 const BASE = Date.parse('2026-11-20T00:00:00.000Z');
-const spec = (pick: WorkloadSpec['pick'], events: number): WorkloadSpec => ({ name: 'W1', title: '', events, visitors: 100_000, seed: 7, pick, pace: { kind: 'max' } });
+const spec = (pick: WorkloadSpec['pick'], events: number): WorkloadSpec => ({
+  name: 'W1',
+  title: '',
+  events,
+  visitors: 100_000,
+  seed: 7,
+  pick,
+  pace: { kind: 'max' },
+});
 
 describe('bench workloads', () => {
   it('draws Zipf(1.0) ranks with the expected head and tail', () => {
@@ -84,13 +108,23 @@ describe('bench oracle', () => {
 });
 
 describe('bench tracker', () => {
-  const write = (attributes: Record<string, string>): ProfileWrite => ({ kind: 'thirdPartyId', id: 'CRM-5', attributes, via: 'single', outcome: 'updated', at: new Date() });
+  const write = (attributes: Record<string, string>): ProfileWrite => ({
+    kind: 'thirdPartyId',
+    id: 'CRM-5',
+    attributes,
+    via: 'single',
+    outcome: 'updated',
+    at: new Date(),
+  });
   const at = (seq: number) => new Date(BASE + seq).toISOString();
 
   it('takes a write of seq m as delivering every pending event of that visitor and type up to m', () => {
     const tracker = new DeliveryTracker(3, 10, BASE, 0);
     // seq 0 and 1: loyalty (type 0); seq 2: kiosk (type 1); all for visitor 5, accepted at 100 ms.
-    tracker.noteAccepted({ first: 0, events: [{}, {}, {}], visitors: Int32Array.from([5, 5, 5]), types: Uint8Array.from([0, 0, 1]) }, 100);
+    tracker.noteAccepted(
+      { first: 0, events: [{}, {}, {}], visitors: Int32Array.from([5, 5, 5]), types: Uint8Array.from([0, 0, 1]) },
+      100,
+    );
     tracker.onWrite(write({ loyaltyLastUsedAt: at(1), loyaltyTier: 'gold' }), 350);
     expect(tracker.delivered).toBe(2);
     expect(tracker.outstanding).toBe(1);
@@ -116,7 +150,10 @@ describe('bench tracker', () => {
     const tracker = new DeliveryTracker(3, 10, BASE, 0);
     // seq 0 (visitor 1) accepted at 0 and delivered 900 ms later; seq 1 and 2 (visitors 2, 3) at 500.
     tracker.noteAccepted({ first: 0, events: [{}], visitors: Int32Array.from([1]), types: Uint8Array.from([0]) }, 0);
-    tracker.noteAccepted({ first: 1, events: [{}, {}], visitors: Int32Array.from([2, 3]), types: Uint8Array.from([0, 0]) }, 500);
+    tracker.noteAccepted(
+      { first: 1, events: [{}, {}], visitors: Int32Array.from([2, 3]), types: Uint8Array.from([0, 0]) },
+      500,
+    );
     tracker.onWrite({ ...write({ loyaltyLastUsedAt: at(0) }), id: 'CRM-1' }, 900);
     tracker.onWrite({ ...write({ loyaltyLastUsedAt: at(1) }), id: 'CRM-2' }, 600);
     expect(tracker.percentiles().max).toBe(900);
@@ -140,7 +177,10 @@ describe('bench RSS growth', () => {
   };
 
   it('measures over the span the process worked in, so idling through the window and working at the end is not growth', () => {
-    const idleThenBusy = series([...Array.from({ length: 12 }, (): [number, boolean] => [120, false]), ...Array.from({ length: 9 }, (): [number, boolean] => [160, true])]);
+    const idleThenBusy = series([
+      ...Array.from({ length: 12 }, (): [number, boolean] => [120, false]),
+      ...Array.from({ length: 9 }, (): [number, boolean] => [160, true]),
+    ]);
     expect(rssGrowthMb(idleThenBusy, 'deliver')).toBe(0);
   });
 
@@ -152,17 +192,44 @@ describe('bench RSS growth', () => {
   });
 
   it('has no figure for a process that never worked for 6 samples', () => {
-    expect(rssGrowthMb(series([[100, false], [100, true], [110, true], [100, false]]), 'deliver')).toBeNaN();
+    expect(
+      rssGrowthMb(
+        series([
+          [100, false],
+          [100, true],
+          [110, true],
+          [100, false],
+        ]),
+        'deliver',
+      ),
+    ).toBeNaN();
     expect(rssGrowthMb(series(Array.from({ length: 10 }, (): [number, boolean] => [100, false])), 'deliver')).toBeNaN();
   });
 });
 
 describe('bench plan and report', () => {
-  const options = { events: 100_000, naiveEvents: 3000, noopEvents: 20_000, modes: ['single', 'auto'] as const, workloads: new Set(['W1', 'W2', 'W3', 'W4'] as const), baselines: true, paced: true };
+  const options = {
+    events: 100_000,
+    naiveEvents: 3000,
+    noopEvents: 20_000,
+    modes: ['single', 'auto'] as const,
+    workloads: new Set(['W1', 'W2', 'W3', 'W4'] as const),
+    baselines: true,
+    paced: true,
+  };
 
   it('keeps the quick plan to W1 in both modes, one latency run and W2–W4 in auto', () => {
     const labels = benchPlan({ ...options, quick: true }).map((s) => s.label);
-    expect(labels).toEqual(['BullMQ no-op', 'naive W1', 'W1 single', 'W1 auto', 'W1 single @50%', 'W2 auto', 'W3 auto', 'W4 auto']);
+    expect(labels).toEqual([
+      'BullMQ no-op',
+      'naive W1',
+      'W1 single',
+      'W1 auto',
+      'W1 single @50%',
+      'W2 auto',
+      'W3 auto',
+      'W4 auto',
+    ]);
     expect(benchPlan({ ...options, quick: false })).toHaveLength(12);
   });
 
@@ -180,7 +247,9 @@ describe('bench plan and report', () => {
     expect(twice).toBe(once.replace('\nA\n', '\nB\n'));
     const both = updateReadme(twice, `${full.start}\nF\n${full.end}`, 'full');
     expect(both).toBe(`${twice.trimEnd()}\n\n${full.start}\nF\n${full.end}\n`);
-    expect(updateReadme(both, `${quick.start}\nC\n${quick.end}`, 'quick')).toContain(`C\n${quick.end}\n\n${full.start}\nF`);
+    expect(updateReadme(both, `${quick.start}\nC\n${quick.end}`, 'quick')).toContain(
+      `C\n${quick.end}\n\n${full.start}\nF`,
+    );
   });
 });
 
@@ -191,8 +260,16 @@ describe('bench processing-time scaling', () => {
     const s = scaledSettings({ processingMs: 600_000, scale: 60 }, scenario, 20);
     expect(s.simulator).toEqual({ batchProcessingMs: 10_000, bulkRateWindowMs: 1000, latencyMs: 0 });
     expect(s.env).toMatchObject({
-      DELIVERY_MODE: 'bulk', COALESCE_WINDOW_MS: '83', COALESCE_MAX_WAIT_MS: '1000', BULK_STATUS_POLL_MS: '83', BULK_STATUS_MAX_POLL_MS: '1000',
-      BULK_CALLS_WINDOW_MS: '1000', BULK_CALLS_PER_MINUTE: '50', RETRY_BASE_MS: '17', RETRY_MAX_MS: '5000', FLUSH_INTERVAL_MS: '25',
+      DELIVERY_MODE: 'bulk',
+      COALESCE_WINDOW_MS: '83',
+      COALESCE_MAX_WAIT_MS: '1000',
+      BULK_STATUS_POLL_MS: '83',
+      BULK_STATUS_MAX_POLL_MS: '1000',
+      BULK_CALLS_WINDOW_MS: '1000',
+      BULK_CALLS_PER_MINUTE: '50',
+      RETRY_BASE_MS: '17',
+      RETRY_MAX_MS: '5000',
+      FLUSH_INTERVAL_MS: '25',
     });
     expect(s.windowMs).toBe(83);
     expect(s.sendSeconds).toBe(1);
@@ -203,27 +280,60 @@ describe('bench processing-time scaling', () => {
 
   it('leaves an unscaled run at the pipeline defaults, pacer included', () => {
     const s = scaledSettings({ processingMs: 0, scale: 1 }, scenario, 20);
-    expect(s.env).toMatchObject({ COALESCE_WINDOW_MS: '5000', BULK_STATUS_POLL_MS: '5000', BULK_CALLS_WINDOW_MS: '60000', FLUSH_INTERVAL_MS: '200' });
+    expect(s.env).toMatchObject({
+      COALESCE_WINDOW_MS: '5000',
+      BULK_STATUS_POLL_MS: '5000',
+      BULK_CALLS_WINDOW_MS: '60000',
+      FLUSH_INTERVAL_MS: '200',
+    });
     expect(s.simulator).toEqual({ batchProcessingMs: 0, bulkRateWindowMs: 60_000, latencyMs: 20 });
     expect(s.realPacerMs).toBe(4800);
     expect(() => scaledSettings({ processingMs: 0, scale: 0.5 }, scenario, 20)).toThrow(RangeError);
   });
 
   it('runs 0 s, 30 s and 10 min in quick and full, and parses --processing-rows', () => {
-    for (const sc of Object.values(PROCESSING_SCENARIOS)) expect(sc.rows.map((r) => r.processingMs)).toEqual([0, 30_000, 600_000]);
-    expect(parseProcessingRows('30000:4,600000:60')).toEqual([{ processingMs: 30_000, scale: 4 }, { processingMs: 600_000, scale: 60 }]);
+    for (const sc of Object.values(PROCESSING_SCENARIOS))
+      expect(sc.rows.map((r) => r.processingMs)).toEqual([0, 30_000, 600_000]);
+    expect(parseProcessingRows('30000:4,600000:60')).toEqual([
+      { processingMs: 30_000, scale: 4 },
+      { processingMs: 600_000, scale: 60 },
+    ]);
     expect(() => parseProcessingRows('30000')).toThrow(RangeError);
   });
 
   it('puts the processing time of the standard runs and the store bytes into the README block', () => {
     const report: BenchReport = {
-      startedAt: '2026-12-07T02:00:00.000Z', quick: true, runs: [],
+      startedAt: '2026-12-07T02:00:00.000Z',
+      quick: true,
+      runs: [],
       machine: { cpus: 2, cpuModel: 'x', memoryGb: 24, node: 'v20', redis: '7', loadAverage: 1, summary: 'm' },
-      settings: { args: '--quick', events: 1, latencyMs: 20, windowMs: 5000, naiveEvents: 1, noopEvents: 1, env: {}, batchProcessingMs: 2000 },
-      storeBytes: { run: 'W1 auto', visitors: 1000, sampled: 400, stampFields: 4, valueFields: 4, valueChars: 11, withValues: 450, withValuesCopy: 448, withoutValues: 290, valueCost: 158 },
+      settings: {
+        args: '--quick',
+        events: 1,
+        latencyMs: 20,
+        windowMs: 5000,
+        naiveEvents: 1,
+        noopEvents: 1,
+        env: {},
+        batchProcessingMs: 2000,
+      },
+      storeBytes: {
+        run: 'W1 auto',
+        visitors: 1000,
+        sampled: 400,
+        stampFields: 4,
+        valueFields: 4,
+        valueChars: 11,
+        withValues: 450,
+        withValuesCopy: 448,
+        withoutValues: 290,
+        valueCost: 158,
+      },
     };
     const block = readmeBlock(report, []);
-    expect(processingNote(2000)).toBe("Bulk batches stay incomplete 2 s, as the simulator's default; real Target takes minutes to hours, see the processing-time table.");
+    expect(processingNote(2000)).toBe(
+      "Bulk batches stay incomplete 2 s, as the simulator's default; real Target takes minutes to hours, see the processing-time table.",
+    );
     expect(block).toContain(processingNote(2000));
     expect(block).toContain(storeBytesLine(report.storeBytes ?? (undefined as never)));
     expect(block).toContain('**450 B per delivered visitor with values**');

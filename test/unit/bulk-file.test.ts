@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseBatchBody } from '../../src/simulator/bulk-format.js';
-import { BULK_MAX_BYTES, BULK_MAX_ROWS, BulkFileBuilder, buildBulkFiles, formEncodedLength, type BulkRow } from '../../src/target/bulk-file.js';
+import {
+  BULK_MAX_BYTES,
+  BULK_MAX_ROWS,
+  BulkFileBuilder,
+  buildBulkFiles,
+  formEncodedLength,
+  type BulkRow,
+} from '../../src/target/bulk-file.js';
 
 // Files are read back here as a Target that percent-decodes cells would read them: the
 // builder's cell escapes keep a file's shape whatever it is fed (P8). Which reading Target
@@ -31,7 +38,19 @@ describe('buildBulkFiles', () => {
   });
 
   it('keeps the traps of form encoding byte-exact: % & + = , quotes, newlines, Unicode', () => {
-    const nasty = ['100%', 'a&b=c', '1+1', 'x,y', '"quoted"', "it's", 'line1\nline2\r\n', 'tab\there', 'Zürich 🚀', '%zz', ';'];
+    const nasty = [
+      '100%',
+      'a&b=c',
+      '1+1',
+      'x,y',
+      '"quoted"',
+      "it's",
+      'line1\nline2\r\n',
+      'tab\there',
+      'Zürich 🚀',
+      '%zz',
+      ';',
+    ];
     const files = buildBulkFiles(nasty.map((v, i) => row('thirdPartyId', `id,${i}&=+`, { v })));
     expect(files).toHaveLength(1);
     const body = files[0]?.body ?? '';
@@ -72,7 +91,8 @@ describe('buildBulkFiles', () => {
   });
 
   it('keeps exactly maxRows rows in one file and splits maxRows + 1 into two', () => {
-    const rows = (n: number): BulkRow[] => Array.from({ length: n }, (_, i) => row('pcId', `pc-${i}`, { n: String(i) }));
+    const rows = (n: number): BulkRow[] =>
+      Array.from({ length: n }, (_, i) => row('pcId', `pc-${i}`, { n: String(i) }));
     expect(buildBulkFiles(rows(10), { maxRows: 10 }).map((f) => f.visitors.length)).toEqual([10]);
     expect(buildBulkFiles(rows(11), { maxRows: 10 }).map((f) => f.visitors.length)).toEqual([10, 1]);
   });
@@ -129,7 +149,14 @@ describe('buildBulkFiles', () => {
   });
 
   it('escapes in cells only % , " CR LF, so ordinary values read the same whether Target decodes cells or not', () => {
-    const ordinary = ['2026-11-21T10:00:00Z', 'Zoë 東京 🚀', 'a+b=c&d', "it's; fine (really)!", '#1 ?x /y \\z', 'tab\there'];
+    const ordinary = [
+      '2026-11-21T10:00:00Z',
+      'Zoë 東京 🚀',
+      'a+b=c&d',
+      "it's; fine (really)!",
+      '#1 ?x /y \\z',
+      'tab\there',
+    ];
     const [file] = buildBulkFiles(ordinary.map((v, i) => row('thirdPartyId', `CRM ${i}:+`, { 'name: with space': v })));
     const decodedOnce = parseBatchBody(file?.body ?? '', 'none');
     if (!decodedOnce.ok) throw new Error(decodedOnce.message);
@@ -162,7 +189,8 @@ describe('buildBulkFiles', () => {
       const text = Array.from({ length: Math.floor(rand() * 40) }, pick).join('');
       expect(formEncodedLength(text), JSON.stringify(text)).toBe(encodeURIComponent(text).length);
     }
-    for (let c = 0; c < 128; c += 1) expect(formEncodedLength(String.fromCharCode(c))).toBe(encodeURIComponent(String.fromCharCode(c)).length);
+    for (let c = 0; c < 128; c += 1)
+      expect(formEncodedLength(String.fromCharCode(c))).toBe(encodeURIComponent(String.fromCharCode(c)).length);
   });
 });
 
@@ -182,7 +210,9 @@ describe('BulkFileBuilder', () => {
     expect(builder.build({ maxRows: 2 })).toEqual(buildBulkFiles(rows, { maxRows: 2 }));
     const parsed = buildBulkFiles(rows).map((f) => parseBatchBody(f.body, 'percent'));
     expect(parsed[1]).toEqual({
-      ok: true, kind: 'thirdPartyId', columns: ['a,b', 'city', 'note', 'tier'],
+      ok: true,
+      kind: 'thirdPartyId',
+      columns: ['a,b', 'city', 'note', 'tier'],
       rows: [
         { id: 'CRM-1', values: ['x', undefined, undefined, 'gold'] },
         { id: 'CRM-2', values: [undefined, 'Bern', undefined, 'silver'] },
@@ -192,7 +222,9 @@ describe('BulkFileBuilder', () => {
   });
 
   it('splits at maxBytes like buildBulkFiles, keeps empty-string values as empty cells, and shares a name across kinds', () => {
-    const many = Array.from({ length: 40 }, (_, i) => row(i % 3 === 0 ? 'pcId' : 'thirdPartyId', `ID-${i}`, { tier: i % 5 === 0 ? '' : `tier-${i}-${'x'.repeat(i)}` }));
+    const many = Array.from({ length: 40 }, (_, i) =>
+      row(i % 3 === 0 ? 'pcId' : 'thirdPartyId', `ID-${i}`, { tier: i % 5 === 0 ? '' : `tier-${i}-${'x'.repeat(i)}` }),
+    );
     const builder = new BulkFileBuilder();
     for (const r of many) builder.add(r.visitor, r.values);
     const files = builder.build({ maxBytes: 400 });
@@ -229,4 +261,3 @@ describe('BulkFileBuilder', () => {
     expect(decodeURIComponent(file?.body.slice('batch='.length) ?? '')).toBe('thirdPartyId\nCRM-9');
   });
 });
-

@@ -29,24 +29,34 @@ const SECRETS = ['ADMIN_TOKEN', 'ADMIN_READONLY_TOKEN', 'INGEST_API_KEYS', 'TARG
  */
 function interpolate(value: string, shell: Record<string, string | undefined>): string {
   const pattern = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
-  return value.replace(pattern, (match, braced: string | undefined, colon: string | undefined, op: string | undefined, arg: string | undefined, bare: string | undefined) => {
-    if (match === '$$') return '$';
-    const name = braced ?? bare ?? '';
-    const set = shell[name];
-    const missing = colon === ':' ? set === undefined || set === '' : set === undefined;
-    switch (op) {
-      case '-':
-        return missing ? (arg ?? '') : (set ?? '');
-      case '?':
-        if (missing) throw new Error(`required variable ${name} is missing a value: ${arg ?? ''}`);
-        return set ?? '';
-      case '+':
-        return missing ? '' : (arg ?? '');
-      case undefined:
-      default:
-        return set ?? '';
-    }
-  });
+  return value.replace(
+    pattern,
+    (
+      match,
+      braced: string | undefined,
+      colon: string | undefined,
+      op: string | undefined,
+      arg: string | undefined,
+      bare: string | undefined,
+    ) => {
+      if (match === '$$') return '$';
+      const name = braced ?? bare ?? '';
+      const set = shell[name];
+      const missing = colon === ':' ? set === undefined || set === '' : set === undefined;
+      switch (op) {
+        case '-':
+          return missing ? (arg ?? '') : (set ?? '');
+        case '?':
+          if (missing) throw new Error(`required variable ${name} is missing a value: ${arg ?? ''}`);
+          return set ?? '';
+        case '+':
+          return missing ? '' : (arg ?? '');
+        case undefined:
+        default:
+          return set ?? '';
+      }
+    },
+  );
 }
 
 const raw = readFileSync(resolve(ROOT, 'docker-compose.yml'), 'utf8');
@@ -56,7 +66,8 @@ const nodeServices = Object.entries(compose.services).filter(([, s]) => s.build 
 const appServices = nodeServices.filter(([, s]) => s.command?.[1]?.startsWith('dist/workers/') === true);
 const envOf = (service: Service, shell: Record<string, string | undefined> = SHELL): Record<string, string> =>
   Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), shell)]));
-const readJson = (file: string): Record<string, unknown> => JSON.parse(readFileSync(resolve(ROOT, file), 'utf8')) as Record<string, unknown>;
+const readJson = (file: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(resolve(ROOT, file), 'utf8')) as Record<string, unknown>;
 
 /** The URL a `node -e "fetch('…')"` healthcheck asks. */
 function healthcheckUrl(service: Service): URL {
@@ -85,7 +96,11 @@ describe('docker-compose.yml', () => {
     const scripts = readJson('package.json').scripts as Record<string, string>;
     expect(dockerfile).toMatch(/^RUN npm run build\b/m);
     const buildConfig = /tsc -p (\S+)/.exec(scripts.build ?? '')?.[1] ?? 'missing';
-    const build = readJson(buildConfig) as { extends?: string; include?: string[]; compilerOptions?: Record<string, unknown> };
+    const build = readJson(buildConfig) as {
+      extends?: string;
+      include?: string[];
+      compilerOptions?: Record<string, unknown>;
+    };
     const base = readJson(build.extends ?? 'tsconfig.json') as { compilerOptions: Record<string, unknown> };
     const options = { ...base.compilerOptions, ...build.compilerOptions };
     expect(options.outDir).toBe('dist');
@@ -99,7 +114,9 @@ describe('docker-compose.yml', () => {
       const folder = source.split('/')[0] ?? '';
       expect(existsSync(resolve(ROOT, source)), `${name}: ${entry} needs ${source}`).toBe(true);
       expect(build.include, `${name}: ${buildConfig} must include ${folder}`).toContain(folder);
-      expect(dockerfile, `${name}: the Dockerfile must copy ${folder}`).toMatch(new RegExp(`^COPY ${folder} \\./${folder}\\s*$`, 'm'));
+      expect(dockerfile, `${name}: the Dockerfile must copy ${folder}`).toMatch(
+        new RegExp(`^COPY ${folder} \\./${folder}\\s*$`, 'm'),
+      );
     }
   });
 
@@ -114,20 +131,29 @@ describe('docker-compose.yml', () => {
     }
     // Without the two variables compose refuses to start, naming the one that is missing.
     expect(() => envOf(compose.services.intake ?? {}, {})).toThrow(/INGEST_API_KEYS|ADMIN_TOKEN/);
-    expect(() => envOf(compose.services.intake ?? {}, { INGEST_API_KEYS: SHELL.INGEST_API_KEYS })).toThrow(/required variable ADMIN_TOKEN .*set ADMIN_TOKEN/);
+    expect(() => envOf(compose.services.intake ?? {}, { INGEST_API_KEYS: SHELL.INGEST_API_KEYS })).toThrow(
+      /required variable ADMIN_TOKEN .*set ADMIN_TOKEN/,
+    );
     for (const [name, service] of appServices) {
-      expect(() => envOf(service, { ADMIN_TOKEN: SHELL.ADMIN_TOKEN }), name).toThrow(/required variable INGEST_API_KEYS .*set INGEST_API_KEYS/);
+      expect(() => envOf(service, { ADMIN_TOKEN: SHELL.ADMIN_TOKEN }), name).toThrow(
+        /required variable INGEST_API_KEYS .*set INGEST_API_KEYS/,
+      );
       expect(() => envOf(service, { ...SHELL, INGEST_API_KEYS: '' }), name).toThrow(/INGEST_API_KEYS/);
     }
     // What the shell gives is what the processes get.
     const intake = envOf(compose.services.intake ?? {});
     expect(intake).toMatchObject({ ...SHELL, ADMIN_READONLY_TOKEN: '' });
-    expect(loadConfig(envOf(compose.services.intake ?? {}, { ...SHELL, ADMIN_READONLY_TOKEN: 'compose-viewer-token-0123' })).ADMIN_READONLY_TOKEN).toBe('compose-viewer-token-0123');
+    expect(
+      loadConfig(envOf(compose.services.intake ?? {}, { ...SHELL, ADMIN_READONLY_TOKEN: 'compose-viewer-token-0123' }))
+        .ADMIN_READONLY_TOKEN,
+    ).toBe('compose-viewer-token-0123');
   });
 
   it('interpolates the way compose does', () => {
     const shell = { A: 'a', EMPTY: '' };
-    expect(interpolate('${A} $A $$A ${B:-b} ${EMPTY:-e} ${EMPTY-e} ${A:+alt} ${B:+alt}', shell)).toBe('a a $A b e  alt ');
+    expect(interpolate('${A} $A $$A ${B:-b} ${EMPTY:-e} ${EMPTY-e} ${A:+alt} ${B:+alt}', shell)).toBe(
+      'a a $A b e  alt ',
+    );
     expect(interpolate('${A:?need A}', shell)).toBe('a');
     expect(() => interpolate('${EMPTY:?need it}', shell)).toThrow(/EMPTY .*need it/);
     expect(interpolate('${EMPTY?need it}', shell)).toBe('');
@@ -185,7 +211,9 @@ describe('docker-compose.yml', () => {
     expect(Number(url.port)).toBe(port);
     // The Fetch Profile API: a route the simulator serves, answering 404 for an unknown profile.
     expect(url.pathname).toMatch(/^\/rest\/v1\/profiles\/[^/]+$/);
-    expect(readFileSync(resolve(ROOT, 'src/simulator/routes-fetch.ts'), 'utf8')).toContain("'/rest/v1/profiles/:tntId'");
+    expect(readFileSync(resolve(ROOT, 'src/simulator/routes-fetch.ts'), 'utf8')).toContain(
+      "'/rest/v1/profiles/:tntId'",
+    );
     expect(simulator.ports?.map((p) => Number(p.split(':').at(-1)))).toEqual([port]);
     for (const [name, service] of appServices) {
       expect(loadConfig(envOf(service)).TARGET_BASE_URL, name).toBe(`http://simulator:${port}`);

@@ -5,7 +5,14 @@ describe('keys', () => {
   it('puts every key of a pipeline under one hash tag', () => {
     const keys = storeKeys('ti');
     expect(hashTag('ti')).toBe('{ti}');
-    for (const key of [keys.pending('pc:1'), keys.inFlight('3p:x'), keys.delivered('pc:1'), keys.due, keys.leases, keys.seen(2920, 17)]) {
+    for (const key of [
+      keys.pending('pc:1'),
+      keys.inFlight('3p:x'),
+      keys.delivered('pc:1'),
+      keys.due,
+      keys.leases,
+      keys.seen(2920, 17),
+    ]) {
       expect(key.startsWith('{ti}:')).toBe(true);
     }
   });

@@ -8,7 +8,7 @@ describe('event-id marker layout', () => {
   it('remembers a marker for at least the window and at most 2⅛ windows, wherever in a generation it was written', () => {
     for (const window of [1000, 60_000, WEEK]) {
       for (let k = 0; k < 2000; k += 1) {
-        const writtenAt = 1_796_000_000_000 + Math.floor(((k * 7919) % 10_007) / 10_007 * 3 * window);
+        const writtenAt = 1_796_000_000_000 + Math.floor((((k * 7919) % 10_007) / 10_007) * 3 * window);
         const bucket = k % MARKER_BUCKETS;
         const generation = markerGeneration(writtenAt, window);
         const expiresAt = markerExpiresAt(generation, bucket, window);
@@ -21,7 +21,7 @@ describe('event-id marker layout', () => {
     }
   });
 
-  it('spreads the expiry of one generation\'s buckets over an eighth of the window', () => {
+  it("spreads the expiry of one generation's buckets over an eighth of the window", () => {
     const times = Array.from({ length: MARKER_BUCKETS }, (_, b) => markerExpiresAt(100, b, WEEK));
     expect(new Set(times).size).toBe(MARKER_BUCKETS);
     expect(Math.max(...times) - Math.min(...times)).toBeLessThan(WEEK / 8);

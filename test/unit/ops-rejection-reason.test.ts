@@ -4,7 +4,13 @@ import { Metrics, rejectionReason, rejectionReasons } from '../../src/ops/metric
 
 const CARD = '4111111111111111';
 const NOW = Date.parse('2026-11-21T12:00:00Z');
-const good = { id: 'ev-1', type: 'loyalty_card_used', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-1' }, data: { storeId: 'S1' } };
+const good = {
+  id: 'ev-1',
+  type: 'loyalty_card_used',
+  occurredAt: '2026-11-21T10:00:00Z',
+  visitor: { mbox3rdPartyId: 'CRM-1' },
+  data: { storeId: 'S1' },
+};
 
 /** The first error intake would give for this event, as the metrics see it. */
 function firstError(event: unknown, mapping = resolveMapping()): string {
@@ -35,7 +41,9 @@ describe('rejection reasons as metric labels', () => {
     expect(rejectionReason(firstError({ ...good, type: 'till_opened' }))).toBe('type');
     expect(rejectionReason(firstError({ ...good, occurredAt: 'yesterday' }))).toBe('occurredAt');
     expect(rejectionReason(firstError({ ...good, visitor: {} }))).toBe('visitor');
-    expect(rejectionReason(firstError({ ...good, visitor: { mbox3rdPartyId: 'CRM+1' } }))).toBe('visitor.mbox3rdPartyId');
+    expect(rejectionReason(firstError({ ...good, visitor: { mbox3rdPartyId: 'CRM+1' } }))).toBe(
+      'visitor.mbox3rdPartyId',
+    );
     expect(rejectionReason(firstError({ ...good, visitor: { mboxPC: 'a b' } }))).toBe('visitor.mboxPC');
     expect(rejectionReason(firstError({ ...good, data: [] }))).toBe('data');
     expect(rejectionReason(firstError({ ...good, data: { storeId: 'S1', points: '12,50' } }))).toBe('data.points');
@@ -51,9 +59,18 @@ describe('rejection reasons as metric labels', () => {
     const allowed = rejectionReasons(resolveMapping());
     const fallbacks = new Set(['unknown_field', 'data', 'visitor', 'event']);
     const inputs = [
-      `${CARD}: expected a string`, `data.${CARD}: expected a string, number, boolean or null, got an object`,
-      `visitor.${CARD}: needs mboxPC`, `data.storeId.${CARD}: x`, `data[0]: x`, 'no colon at all', '', ': leading colon',
-      `"${CARD}": unknown field`, 'events.kiosk_visit: x', 'id.extra: x', `type ${CARD}: x`,
+      `${CARD}: expected a string`,
+      `data.${CARD}: expected a string, number, boolean or null, got an object`,
+      `visitor.${CARD}: needs mboxPC`,
+      `data.storeId.${CARD}: x`,
+      `data[0]: x`,
+      'no colon at all',
+      '',
+      ': leading colon',
+      `"${CARD}": unknown field`,
+      'events.kiosk_visit: x',
+      'id.extra: x',
+      `type ${CARD}: x`,
     ];
     for (const input of inputs) {
       const reason = rejectionReason(input);
@@ -64,12 +81,35 @@ describe('rejection reasons as metric labels', () => {
     expect(rejectionReason('visitor.pin: x')).toBe('visitor');
   });
 
-  it('follows the mapping it is given: its fields are labels, the defaults\' are not', () => {
-    const custom = resolveMapping({ mode: 'replace', events: { till_opened: { data: { tillId: { type: 'string', required: true } }, attributes: { tillLastId: { from: 'data.tillId' } } } } });
+  it("follows the mapping it is given: its fields are labels, the defaults' are not", () => {
+    const custom = resolveMapping({
+      mode: 'replace',
+      events: {
+        till_opened: {
+          data: { tillId: { type: 'string', required: true } },
+          attributes: { tillLastId: { from: 'data.tillId' } },
+        },
+      },
+    });
     const reasons = rejectionReasons(custom);
-    expect(rejectionReason(firstError({ ...good, type: 'till_opened', data: {} }, custom), reasons)).toBe('data.tillId');
+    expect(rejectionReason(firstError({ ...good, type: 'till_opened', data: {} }, custom), reasons)).toBe(
+      'data.tillId',
+    );
     expect(rejectionReason('data.points: expected a number', reasons)).toBe('data');
-    expect([...reasons].sort()).toEqual(['body', 'data', 'data.tillId', 'event', 'id', 'occurredAt', 'type', 'unknown_field', 'visitor', 'visitor.ecid', 'visitor.mbox3rdPartyId', 'visitor.mboxPC']);
+    expect([...reasons].sort()).toEqual([
+      'body',
+      'data',
+      'data.tillId',
+      'event',
+      'id',
+      'occurredAt',
+      'type',
+      'unknown_field',
+      'visitor',
+      'visitor.ecid',
+      'visitor.mbox3rdPartyId',
+      'visitor.mboxPC',
+    ]);
   });
 
   it('exposes no card-number key on /metrics when intake counts such a rejection', async () => {
@@ -78,7 +118,11 @@ describe('rejection reasons as metric labels', () => {
       accepted: 0,
       duplicates: 0,
       results: [],
-      rejected: [{ index: 0, errors: [firstError({ ...good, [CARD]: 'x' })] }, { index: 1, errors: [`data.${CARD}: expected a string, number, boolean or null, got an object`] }, { index: 2, errors: [] }],
+      rejected: [
+        { index: 0, errors: [firstError({ ...good, [CARD]: 'x' })] },
+        { index: 1, errors: [`data.${CARD}: expected a string, number, boolean or null, got an object`] },
+        { index: 2, errors: [] },
+      ],
     });
     const text = await metrics.registry.metrics();
     expect(text).not.toContain(CARD);

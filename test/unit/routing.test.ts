@@ -25,12 +25,24 @@ describe('routeVisitors', () => {
   });
 
   it('moves to bulk when the budget left cannot cover this flush', () => {
-    expect(routeVisitors(input({ single: { limit: 1000, used: 998, usedLastHour: 0 } }))).toEqual(['bulk', 'bulk', 'bulk']);
+    expect(routeVisitors(input({ single: { limit: 1000, used: 998, usedLastHour: 0 } }))).toEqual([
+      'bulk',
+      'bulk',
+      'bulk',
+    ]);
   });
 
   it('moves to bulk when the current pace would spend the daily budget', () => {
     // 50,000 calls in the last hour is 1.2M a day: over a 1M budget.
-    expect(routeVisitors(input({ single: { limit: 1_000_000, used: 60_000, usedLastHour: 50_000 } }))).toEqual(['bulk', 'bulk', 'bulk']);
-    expect(routeVisitors(input({ single: { limit: 1_000_000, used: 60_000, usedLastHour: 40_000 } }))).toEqual(['single', 'bulk', 'single']);
+    expect(routeVisitors(input({ single: { limit: 1_000_000, used: 60_000, usedLastHour: 50_000 } }))).toEqual([
+      'bulk',
+      'bulk',
+      'bulk',
+    ]);
+    expect(routeVisitors(input({ single: { limit: 1_000_000, used: 60_000, usedLastHour: 40_000 } }))).toEqual([
+      'single',
+      'bulk',
+      'single',
+    ]);
   });
 });

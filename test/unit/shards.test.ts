@@ -10,7 +10,7 @@ describe('shards of the visitor store', () => {
     expect(shardOf('pc:anything', 1)).toBe(0);
   });
 
-  it('chooses a visitor\'s shard by FNV-1a of its visitor key, the same everywhere', () => {
+  it("chooses a visitor's shard by FNV-1a of its visitor key, the same everywhere", () => {
     // Reference values of 32-bit FNV-1a.
     expect(fnv1a('')).toBe(0x811c9dc5);
     expect(fnv1a('a')).toBe(0xe40c292c);
@@ -46,7 +46,10 @@ describe('shards of the visitor store', () => {
   it('groups items by shard and remembers their positions', () => {
     const vks = ['pc:a', 'pc:b', 'pc:c', 'pc:d', 'pc:e'];
     const groups = groupByShard(vks, (vk) => vk, 3);
-    const seen = [...groups.values()].flat().map((g) => g.index).sort();
+    const seen = [...groups.values()]
+      .flat()
+      .map((g) => g.index)
+      .sort();
     expect(seen).toEqual([0, 1, 2, 3, 4]);
     for (const [shard, group] of groups) for (const g of group) expect(shardOf(g.item, 3)).toBe(shard);
   });

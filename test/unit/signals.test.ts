@@ -10,11 +10,21 @@ describe('Lifecycle', () => {
     const exits: number[] = [];
     const lifecycle = new Lifecycle(logger, (code) => exits.push(code));
     let finishStartup: () => void = () => undefined;
-    void lifecycle.trackStartup(new Promise<void>((resolve) => { finishStartup = resolve; }));
-    lifecycle.add('redis', () => { order.push('redis'); return Promise.resolve(); });
+    void lifecycle.trackStartup(
+      new Promise<void>((resolve) => {
+        finishStartup = resolve;
+      }),
+    );
+    lifecycle.add('redis', () => {
+      order.push('redis');
+      return Promise.resolve();
+    });
     const stopped = lifecycle.shutdown('SIGTERM');
     // A part that finishes starting after the signal is still closed.
-    lifecycle.add('workers', () => { order.push('workers'); return Promise.resolve(); });
+    lifecycle.add('workers', () => {
+      order.push('workers');
+      return Promise.resolve();
+    });
     finishStartup();
     await stopped;
     expect(order).toEqual(['workers', 'redis']);
@@ -25,7 +35,10 @@ describe('Lifecycle', () => {
     const exits: number[] = [];
     const closed: string[] = [];
     const lifecycle = new Lifecycle(logger, (code) => exits.push(code));
-    lifecycle.add('a', () => { closed.push('a'); return Promise.resolve(); });
+    lifecycle.add('a', () => {
+      closed.push('a');
+      return Promise.resolve();
+    });
     lifecycle.add('b', () => Promise.reject(new Error('stuck')));
     await lifecycle.shutdown('SIGINT');
     expect(closed).toEqual(['a']);
@@ -36,7 +49,15 @@ describe('Lifecycle', () => {
 /** A logger whose lines the test reads. */
 function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger({ level: 'info', pretty: false, destination: { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>); } } });
+  const logger = createLogger({
+    level: 'info',
+    pretty: false,
+    destination: {
+      write: (line: string) => {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      },
+    },
+  });
   return { logger, lines };
 }
 
@@ -46,7 +67,9 @@ describe('Lifecycle deadline', () => {
   });
 
   it('is SHUTDOWN_TIMEOUT_MS plus the closing margin', () => {
-    expect(new Lifecycle(logger, () => undefined, { shutdownTimeoutMs: 1000 }).deadlineMs).toBe(1000 + SHUTDOWN_CLOSE_MARGIN_MS);
+    expect(new Lifecycle(logger, () => undefined, { shutdownTimeoutMs: 1000 }).deadlineMs).toBe(
+      1000 + SHUTDOWN_CLOSE_MARGIN_MS,
+    );
     // Unset in the environment: the config default (20 s).
     expect(new Lifecycle(logger, () => undefined).deadlineMs).toBe(20_000 + SHUTDOWN_CLOSE_MARGIN_MS);
   });
@@ -57,9 +80,15 @@ describe('Lifecycle deadline', () => {
     const exits: number[] = [];
     const closed: string[] = [];
     const lifecycle = new Lifecycle(log, (code) => exits.push(code), { shutdownTimeoutMs: 1000 });
-    lifecycle.add('redis-server', () => { closed.push('redis-server'); return Promise.resolve(); });
+    lifecycle.add('redis-server', () => {
+      closed.push('redis-server');
+      return Promise.resolve();
+    });
     lifecycle.add('pipeline', () => new Promise(() => undefined)); // waits for a Redis that is gone
-    lifecycle.add('http', () => { closed.push('http'); return Promise.resolve(); });
+    lifecycle.add('http', () => {
+      closed.push('http');
+      return Promise.resolve();
+    });
     const stopped = lifecycle.shutdown('SIGTERM');
     await vi.advanceTimersByTimeAsync(lifecycle.deadlineMs - 1);
     expect(exits).toEqual([]);
@@ -80,7 +109,10 @@ describe('Lifecycle deadline', () => {
     const closed: string[] = [];
     const lifecycle = new Lifecycle(log, (code) => exits.push(code), { shutdownTimeoutMs: 500 });
     void lifecycle.trackStartup(new Promise(() => undefined));
-    lifecycle.add('simulator', () => { closed.push('simulator'); return Promise.resolve(); });
+    lifecycle.add('simulator', () => {
+      closed.push('simulator');
+      return Promise.resolve();
+    });
     const stopped = lifecycle.shutdown('SIGINT');
     await vi.advanceTimersByTimeAsync(lifecycle.deadlineMs + 2000);
     await stopped;

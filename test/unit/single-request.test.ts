@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
-  PROFILE_DATA_LIMIT_BYTES, SINGLE_GET_LIMIT_BYTES, SINGLE_POST_LIMIT_BYTES, planSingleUpdate, profileDataBytes, singleUpdateProblem,
+  PROFILE_DATA_LIMIT_BYTES,
+  SINGLE_GET_LIMIT_BYTES,
+  SINGLE_POST_LIMIT_BYTES,
+  planSingleUpdate,
+  profileDataBytes,
+  singleUpdateProblem,
 } from '../../src/target/single-request.js';
 
 const visitor = { kind: 'thirdPartyId' as const, id: 'CRM-88412' };
@@ -26,11 +31,20 @@ function attrsForPostBody(id: string, bytes: number): Map<string, string> {
 
 describe('planSingleUpdate', () => {
   it('uses one GET with encoded parameters while it fits in 8 KB', () => {
-    const plan = planSingleUpdate('acme', visitor, new Map([['tier', 'gold & silver=1+2%'], ['city', 'Zürich']]));
+    const plan = planSingleUpdate(
+      'acme',
+      visitor,
+      new Map([
+        ['tier', 'gold & silver=1+2%'],
+        ['city', 'Zürich'],
+      ]),
+    );
     expect(plan).toHaveLength(1);
     const [req] = plan;
     expect(req?.method).toBe('GET');
-    expect(req?.pathAndQuery).toBe('/m2/acme/profile/update?mbox3rdPartyId=CRM-88412&profile.tier=gold%20%26%20silver%3D1%2B2%25&profile.city=Z%C3%BCrich');
+    expect(req?.pathAndQuery).toBe(
+      '/m2/acme/profile/update?mbox3rdPartyId=CRM-88412&profile.tier=gold%20%26%20silver%3D1%2B2%25&profile.city=Z%C3%BCrich',
+    );
     const query = new URLSearchParams(req?.pathAndQuery.split('?')[1]);
     expect([...query.keys()]).toEqual(['mbox3rdPartyId', 'profile.tier', 'profile.city']);
     expect(query.get('profile.tier')).toBe('gold & silver=1+2%');
@@ -98,25 +112,49 @@ describe('planSingleUpdate', () => {
     expect(fitting[0]?.oversize).toBeUndefined();
     expect(singleUpdateProblem(fits, fitting)).toBeUndefined();
 
-    const tooBig = new Map([['small', 'ok'], ['huge', 'h'.repeat(SINGLE_POST_LIMIT_BYTES - head.length + 1)]]);
+    const tooBig = new Map([
+      ['small', 'ok'],
+      ['huge', 'h'.repeat(SINGLE_POST_LIMIT_BYTES - head.length + 1)],
+    ]);
     const plan = planSingleUpdate('acme', visitor, tooBig);
     // The plan stays complete (so callers count its calls), the huge attribute alone and marked.
-    expect(plan.map((r) => [r.attributes, r.oversize])).toEqual([[['small'], undefined], [['huge'], true]]);
-    expect(singleUpdateProblem(tooBig, plan)).toMatchObject({ code: 'SINGLE_REQUEST_TOO_LARGE', message: expect.stringMatching(/"huge" needs a 61441-byte POST/) as unknown });
+    expect(plan.map((r) => [r.attributes, r.oversize])).toEqual([
+      [['small'], undefined],
+      [['huge'], true],
+    ]);
+    expect(singleUpdateProblem(tooBig, plan)).toMatchObject({
+      code: 'SINGLE_REQUEST_TOO_LARGE',
+      message: expect.stringMatching(/"huge" needs a 61441-byte POST/) as unknown,
+    });
   });
 
   it('refuses an update over 64 KB of profile data and lets one of exactly 64 KB go', () => {
     expect(PROFILE_DATA_LIMIT_BYTES).toBe(65_536);
     // 64 names of 3 bytes with 1,021-byte values (emoji: 4 bytes, one character each) = 65,536.
-    const exact = new Map(Array.from({ length: 64 }, (_, i) => [`n${String(i).padStart(2, '0')}`, `${'🚀'.repeat(255)}x`] as [string, string]));
+    const exact = new Map(
+      Array.from(
+        { length: 64 },
+        (_, i) => [`n${String(i).padStart(2, '0')}`, `${'🚀'.repeat(255)}x`] as [string, string],
+      ),
+    );
     expect(profileDataBytes(exact)).toBe(65_536);
     expect(singleUpdateProblem(exact, planSingleUpdate('acme', visitor, exact))).toBeUndefined();
     const past = new Map([...exact, ['n63', `${'🚀'.repeat(255)}xy`]]);
     expect(profileDataBytes(past)).toBe(65_537);
-    expect(singleUpdateProblem(past, planSingleUpdate('acme', visitor, past))).toMatchObject({ code: 'PROFILE_TOO_LARGE', message: expect.stringMatching(/65537 bytes/) as unknown });
+    expect(singleUpdateProblem(past, planSingleUpdate('acme', visitor, past))).toMatchObject({
+      code: 'PROFILE_TOO_LARGE',
+      message: expect.stringMatching(/65537 bytes/) as unknown,
+    });
   });
 
   it('counts names and non-empty values in UTF-8 bytes; empty values set nothing', () => {
-    expect(profileDataBytes(new Map([['größe', 'é'], ['empty', '']]))).toBe(7 + 2);
+    expect(
+      profileDataBytes(
+        new Map([
+          ['größe', 'é'],
+          ['empty', ''],
+        ]),
+      ),
+    ).toBe(7 + 2);
   });
 });

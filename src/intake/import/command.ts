@@ -32,22 +32,41 @@ const SOURCE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
  * deployment needs for delivery or HTTP intake (TARGET_CLIENT_CODE, INGEST_API_KEYS) is no
  * reason to refuse a file.
  */
-const IMPORT_VARIABLES = ['REDIS_URL', 'REDIS_CLUSTER', 'REDIS_SHARDS', 'REDIS_PREFIX', 'DEDUPE_WINDOW_MS', 'MAX_VALUE_LENGTH', 'MAPPING_FILE'] as const;
+const IMPORT_VARIABLES = [
+  'REDIS_URL',
+  'REDIS_CLUSTER',
+  'REDIS_SHARDS',
+  'REDIS_PREFIX',
+  'DEDUPE_WINDOW_MS',
+  'MAX_VALUE_LENGTH',
+  'MAPPING_FILE',
+] as const;
 
 /** Registers `target-ingest import <file>`. */
 export function registerImportCommand(program: Command): void {
   program
     .command('import')
     .description('import an NDJSON or CSV file of events (end-of-day POS exports); resumable, with a rejects file')
-    .argument('<file>', 'NDJSON (.ndjson, .jsonl) or CSV (.csv) file, columns named as the envelope: id,type,occurredAt,visitor.mbox3rdPartyId,data.storeId,…')
+    .argument(
+      '<file>',
+      'NDJSON (.ndjson, .jsonl) or CSV (.csv) file, columns named as the envelope: id,type,occurredAt,visitor.mbox3rdPartyId,data.storeId,…',
+    )
     .option('--source <name>', 'source recorded on every event; ids are deduplicated per source', sourceName, 'import')
     .option('--format <format>', 'csv or ndjson (default: from the extension, else the content)', formatName)
-    .option('--map <old=new>', 'rename a CSV column to an envelope path, e.g. --map store=data.storeId; old= ignores it (repeatable)', collect, [])
+    .option(
+      '--map <old=new>',
+      'rename a CSV column to an envelope path, e.g. --map store=data.storeId; old= ignores it (repeatable)',
+      collect,
+      [],
+    )
     .option('--rejects <file>', 'where rejected lines go (default <file>.rejects.ndjson)')
     .option('--batch-size <n>', 'events per batch and checkpoint', positive, 500)
-    .option('--redis-url <url>', 'the pipeline\'s Redis (default REDIS_URL)')
-    .option('--prefix <prefix>', 'the pipeline\'s prefix (default REDIS_PREFIX)')
-    .option('--restart', 'ignore the saved checkpoint and read from the first line (events taken before come back as duplicates)')
+    .option('--redis-url <url>', "the pipeline's Redis (default REDIS_URL)")
+    .option('--prefix <prefix>', "the pipeline's prefix (default REDIS_PREFIX)")
+    .option(
+      '--restart',
+      'ignore the saved checkpoint and read from the first line (events taken before come back as duplicates)',
+    )
     .option('--json', 'print the summary as one JSON line')
     .showHelpAfterError('(target-ingest import --help lists the options)')
     .configureOutput({ outputError: (text, write) => write(`target-ingest import: ${text.replace(/^error: /, '')}`) })
@@ -67,7 +86,14 @@ async function runImport(file: string, opts: ImportCliOptions): Promise<number> 
   let mapping;
   let columnMap;
   try {
-    config = loadConfigSubset({ ...process.env, ...(opts.redisUrl !== undefined ? { REDIS_URL: opts.redisUrl } : {}), ...(opts.prefix !== undefined ? { REDIS_PREFIX: opts.prefix } : {}) }, IMPORT_VARIABLES);
+    config = loadConfigSubset(
+      {
+        ...process.env,
+        ...(opts.redisUrl !== undefined ? { REDIS_URL: opts.redisUrl } : {}),
+        ...(opts.prefix !== undefined ? { REDIS_PREFIX: opts.prefix } : {}),
+      },
+      IMPORT_VARIABLES,
+    );
     mapping = resolveMapping(config.MAPPING_FILE !== undefined ? loadMappingFile(config.MAPPING_FILE) : undefined);
     columnMap = parseColumnMap(opts.map);
   } catch (error) {
@@ -81,18 +107,27 @@ async function runImport(file: string, opts: ImportCliOptions): Promise<number> 
   }
   // The host only: a Redis URL may carry a password.
   const host = new URL(firstRedisUrl(config.REDIS_URL)).host;
-  if (!(await redisAnswers(firstRedisUrl(config.REDIS_URL)))) return fail(`no Redis answers at ${host}; start it or pass --redis-url`);
+  if (!(await redisAnswers(firstRedisUrl(config.REDIS_URL))))
+    return fail(`no Redis answers at ${host}; start it or pass --redis-url`);
 
   // Bounded retries: an outage mid-import stops it (resumable) instead of hanging silently.
   const redis = connectRedis(config, { maxRetriesPerRequest: 20 });
   // Never ioredis' own "unhandled error" print: its error objects carry the AUTH arguments.
   logRedisErrors(redis, createLogger({ level: 'warn', pretty: false, destination: process.stderr }), 'import');
-  const intake = openIntake(redis, { prefix: config.REDIS_PREFIX, dedupeWindowMs: config.DEDUPE_WINDOW_MS, mapping, maxValueLength: config.MAX_VALUE_LENGTH, shards: config.REDIS_SHARDS });
+  const intake = openIntake(redis, {
+    prefix: config.REDIS_PREFIX,
+    dedupeWindowMs: config.DEDUPE_WINDOW_MS,
+    mapping,
+    maxValueLength: config.MAX_VALUE_LENGTH,
+    shards: config.REDIS_SHARDS,
+  });
   const checkpoints = new CheckpointStore(redis, config.REDIS_PREFIX, config.DEDUPE_WINDOW_MS);
   const stop = new AbortController();
   const onSignal = (): void => {
     if (stop.signal.aborted) process.exit(130);
-    process.stderr.write('\nstopping after the current batch (press Ctrl-C again to quit at once; a rerun resumes from the last stored batch)\n');
+    process.stderr.write(
+      '\nstopping after the current batch (press Ctrl-C again to quit at once; a rerun resumes from the last stored batch)\n',
+    );
     stop.abort();
   };
   process.on('SIGINT', onSignal);
@@ -100,19 +135,33 @@ async function runImport(file: string, opts: ImportCliOptions): Promise<number> 
   const view = progressView(process.stderr);
   try {
     const summary = await importFile(
-      { file, source: opts.source, batchSize: opts.batchSize, restart: opts.restart === true, columnMap, ...(opts.format !== undefined ? { format: opts.format } : {}), ...(opts.rejects !== undefined ? { rejectsPath: opts.rejects } : {}) },
+      {
+        file,
+        source: opts.source,
+        batchSize: opts.batchSize,
+        restart: opts.restart === true,
+        columnMap,
+        ...(opts.format !== undefined ? { format: opts.format } : {}),
+        ...(opts.rejects !== undefined ? { rejectsPath: opts.rejects } : {}),
+      },
       { intake: intake.deps, checkpoints },
       { signal: stop.signal, onProgress: (p) => view.update(p) },
     );
     view.stop();
     const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-    process.stdout.write(opts.json === true ? `${JSON.stringify(summaryJson(file, opts.source, summary, peakRssBytes))}\n` : formatSummary(basename(file), opts.source, summary, peakRssBytes));
+    process.stdout.write(
+      opts.json === true
+        ? `${JSON.stringify(summaryJson(file, opts.source, summary, peakRssBytes))}\n`
+        : formatSummary(basename(file), opts.source, summary, peakRssBytes),
+    );
     return summary.status === 'interrupted' ? 130 : 0;
   } catch (error) {
     view.stop();
     if (error instanceof ImportSetupError) return fail(error.message, 2);
     const { code, message } = error as NodeJS.ErrnoException;
-    return fail(`stopped: ${code !== undefined ? `${code} ` : ''}${message}; run the same command again to resume from the last stored batch`);
+    return fail(
+      `stopped: ${code !== undefined ? `${code} ` : ''}${message}; run the same command again to resume from the last stored batch`,
+    );
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -127,12 +176,14 @@ function collect(value: string, previous: string[]): string[] {
 
 function positive(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('expected a whole number from 1 to 10000');
+  if (!Number.isInteger(n) || n < 1 || n > 10_000)
+    throw new InvalidArgumentError('expected a whole number from 1 to 10000');
   return n;
 }
 
 function sourceName(value: string): string {
-  if (!SOURCE_NAME.test(value)) throw new InvalidArgumentError('expected 1-64 characters of A-Z, a-z, 0-9, "_", "." and "-"');
+  if (!SOURCE_NAME.test(value))
+    throw new InvalidArgumentError('expected 1-64 characters of A-Z, a-z, 0-9, "_", "." and "-"');
   return value;
 }
 

@@ -9,7 +9,8 @@ import { ImportSetupError } from './records.js';
  * does not convert is passed on as text and validation says what is wrong with it.
  */
 
-type Target = { kind: 'top'; key: 'id' | 'type' | 'occurredAt' } | { kind: 'visitor' | 'data'; key: string } | { kind: 'ignore' };
+type Target =
+  { kind: 'top'; key: 'id' | 'type' | 'occurredAt' } | { kind: 'visitor' | 'data'; key: string } | { kind: 'ignore' };
 
 /** The plan for one CSV file: what each column gives. */
 export interface CsvLayout {
@@ -47,7 +48,9 @@ export function planColumns(header: readonly string[], renames: ReadonlyMap<stri
     const target = targetOf(path);
     const column = `column ${index + 1} ${JSON.stringify(name.slice(0, 64))}`;
     if (target === undefined) {
-      problems.push(`${column}${path === name ? '' : ` (mapped to ${JSON.stringify(path.slice(0, 64))})`} is not an event field: ${HINT}, or map it with --map ${name}=data.<field> (--map ${name}= ignores it)`);
+      problems.push(
+        `${column}${path === name ? '' : ` (mapped to ${JSON.stringify(path.slice(0, 64))})`} is not an event field: ${HINT}, or map it with --map ${name}=data.<field> (--map ${name}= ignores it)`,
+      );
       return { kind: 'ignore' };
     }
     const earlier = seen.get(path);
@@ -56,12 +59,14 @@ export function planColumns(header: readonly string[], renames: ReadonlyMap<stri
     return target;
   });
   for (const name of renames.keys()) {
-    if (!header.some((h) => h.trim() === name)) problems.push(`--map ${name}=…: the header has no column ${JSON.stringify(name)}`);
+    if (!header.some((h) => h.trim() === name))
+      problems.push(`--map ${name}=…: the header has no column ${JSON.stringify(name)}`);
   }
   for (const required of ['id', 'type', 'occurredAt']) {
     if (!seen.has(required)) problems.push(`no column gives ${required}`);
   }
-  if (![...VISITOR].some((key) => seen.has(`visitor.${key}`))) problems.push('no column gives the visitor (visitor.mbox3rdPartyId or visitor.mboxPC)');
+  if (![...VISITOR].some((key) => seen.has(`visitor.${key}`)))
+    problems.push('no column gives the visitor (visitor.mbox3rdPartyId or visitor.mboxPC)');
   if (problems.length > 0) throw new ImportSetupError(problems);
   return { targets };
 }
@@ -81,8 +86,13 @@ function targetOf(path: string): Target | undefined {
  * numbers or booleans where the mapping declares that type for this event type's field
  * and the text reads as one. Returns an error for a row with the wrong number of cells.
  */
-export function rowToEvent(layout: CsvLayout, cells: readonly string[], mapping: CompiledMapping): { event: Record<string, unknown> } | { error: string } {
-  if (cells.length !== layout.targets.length) return { error: `has ${cells.length} cells; the header has ${layout.targets.length}` };
+export function rowToEvent(
+  layout: CsvLayout,
+  cells: readonly string[],
+  mapping: CompiledMapping,
+): { event: Record<string, unknown> } | { error: string } {
+  if (cells.length !== layout.targets.length)
+    return { error: `has ${cells.length} cells; the header has ${layout.targets.length}` };
   const event: Record<string, unknown> = {};
   const visitor: Record<string, string> = {};
   const data: Record<string, string> = {};
@@ -94,11 +104,15 @@ export function rowToEvent(layout: CsvLayout, cells: readonly string[], mapping:
     else data[target.key] = cell;
   });
   if (Object.keys(visitor).length > 0) event.visitor = visitor;
-  if (Object.keys(data).length > 0) event.data = convertData(data, typeof event.type === 'string' ? fieldTypes(mapping, event.type) : undefined);
+  if (Object.keys(data).length > 0)
+    event.data = convertData(data, typeof event.type === 'string' ? fieldTypes(mapping, event.type) : undefined);
   return { event };
 }
 
-function convertData(data: Record<string, string>, types: ReadonlyMap<string, FieldType> | undefined): Record<string, unknown> {
+function convertData(
+  data: Record<string, string>,
+  types: ReadonlyMap<string, FieldType> | undefined,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, text] of Object.entries(data)) {
     const type = types?.get(name);
@@ -115,7 +129,9 @@ const typeCache = new WeakMap<CompiledMapping, Map<string, ReadonlyMap<string, F
 function fieldTypes(mapping: CompiledMapping, type: string): ReadonlyMap<string, FieldType> | undefined {
   let perType = typeCache.get(mapping);
   if (perType === undefined) {
-    perType = new Map([...mapping.types].map(([name, compiled]) => [name, new Map(compiled.fields.map((f) => [f.name, f.type]))]));
+    perType = new Map(
+      [...mapping.types].map(([name, compiled]) => [name, new Map(compiled.fields.map((f) => [f.name, f.type]))]),
+    );
     typeCache.set(mapping, perType);
   }
   return perType.get(type);

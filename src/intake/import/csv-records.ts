@@ -8,7 +8,13 @@ import { ImportSetupError, type ImportRecord, type ReadPosition, type RecordStre
 
 // Quotes inside unquoted cells and rows of the wrong width are common in till exports;
 // they are taken (or rejected per row) instead of stopping the whole file.
-const PARSER_OPTIONS = { info: true, relax_quotes: true, relax_column_count: true, skip_empty_lines: true, skip_records_with_error: true } as const;
+const PARSER_OPTIONS = {
+  info: true,
+  relax_quotes: true,
+  relax_column_count: true,
+  skip_empty_lines: true,
+  skip_records_with_error: true,
+} as const;
 
 /** The header row of a CSV file, and the position of the first data row. */
 export async function readCsvHeader(path: string): Promise<{ header: string[]; start: ReadPosition }> {
@@ -26,13 +32,26 @@ export async function readCsvHeader(path: string): Promise<{ header: string[]; s
  * Reads CSV rows from `from` (at or after the first data row) as records, in bounded
  * memory. A row that breaks CSV syntax is rejected alone with csv-parse's reason.
  */
-export async function* readCsvRecords(path: string, layout: CsvLayout, mapping: CompiledMapping, from: ReadPosition): RecordStream {
+export async function* readCsvRecords(
+  path: string,
+  layout: CsvLayout,
+  mapping: CompiledMapping,
+  from: ReadPosition,
+): RecordStream {
   const counter = new LineCounter(from);
-  const parser = pipeline(createReadStream(path, { start: from.offset, highWaterMark: 256 * 1024 }), counter, parse(PARSER_OPTIONS), () => undefined);
+  const parser = pipeline(
+    createReadStream(path, { start: from.offset, highWaterMark: 256 * 1024 }),
+    counter,
+    parse(PARSER_OPTIONS),
+    () => undefined,
+  );
   const skipped: ImportRecord[] = [];
   parser.on('skip', (error: CsvError) => {
     // csv-parse counts its own lines; good enough to point at a broken row.
-    skipped.push({ line: from.line + Number((error as { lines?: unknown }).lines ?? 1), error: `not valid CSV: ${error.message.replace(/ at line \d+/, '')}` });
+    skipped.push({
+      line: from.line + Number((error as { lines?: unknown }).lines ?? 1),
+      error: `not valid CSV: ${error.message.replace(/ at line \d+/, '')}`,
+    });
   });
   let records: ImportRecord[] = [];
   for await (const row of parser as AsyncIterable<{ record: string[]; info: Info }>) {

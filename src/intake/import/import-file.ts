@@ -62,14 +62,23 @@ const EMPTY: AcceptSummary = { accepted: 0, duplicates: 0, rejected: [], results
  * after the last checkpointed batch; events of a batch that was stored but not yet
  * checkpointed come back as duplicates (P2), never applied twice.
  */
-export async function importFile(options: ImportOptions, deps: ImportDeps, hooks: ImportHooks = {}): Promise<ImportSummary> {
+export async function importFile(
+  options: ImportOptions,
+  deps: ImportDeps,
+  hooks: ImportHooks = {},
+): Promise<ImportSummary> {
   const startedAt = Date.now();
   const { file, source } = options;
   const fingerprint = await fileFingerprint(file, source);
   const saved = options.restart === true ? undefined : await deps.checkpoints.load(fingerprint);
   const rejectsPath = options.rejectsPath ?? `${file}.rejects.ndjson`;
   const counts = { accepted: saved?.accepted ?? 0, duplicates: saved?.duplicates ?? 0, rejected: saved?.rejected ?? 0 };
-  const summary = (status: ImportSummary['status'], position: ReadPosition, linesThisRun: number, rejectsBytes: number): ImportSummary => ({
+  const summary = (
+    status: ImportSummary['status'],
+    position: ReadPosition,
+    linesThisRun: number,
+    rejectsBytes: number,
+  ): ImportSummary => ({
     status,
     lines: position.line,
     ...counts,
@@ -91,15 +100,35 @@ export async function importFile(options: ImportOptions, deps: ImportDeps, hooks
   const firstLine = position.line;
   const firstOffset = position.offset;
   const batchSize = options.batchSize ?? 500;
-  const checkpoint = (done: boolean): Checkpoint => ({ ...position, ...counts, rejectsBytes: rejects.bytes, done, updatedAt: Date.now() });
+  const checkpoint = (done: boolean): Checkpoint => ({
+    ...position,
+    ...counts,
+    rejectsBytes: rejects.bytes,
+    done,
+    updatedAt: Date.now(),
+  });
 
   const storeBatch = async (batch: ImportRecord[]): Promise<void> => {
     const readable = batch.filter((r) => r.error === undefined);
-    const result = readable.length === 0 ? EMPTY : await acceptEvents(deps.intake, source, readable.map((r) => r.event));
-    const entries: RejectEntry[] = batch.filter((r) => r.error !== undefined).map((r) => ({ line: r.line, errors: [r.error ?? ''] }));
+    const result =
+      readable.length === 0
+        ? EMPTY
+        : await acceptEvents(
+            deps.intake,
+            source,
+            readable.map((r) => r.event),
+          );
+    const entries: RejectEntry[] = batch
+      .filter((r) => r.error !== undefined)
+      .map((r) => ({ line: r.line, errors: [r.error ?? ''] }));
     for (const r of result.rejected) {
       const record = readable[r.index];
-      if (record !== undefined) entries.push({ line: record.line, errors: r.errors, event: redactPrivate(record.event, deps.intake.mapping.privateFields) });
+      if (record !== undefined)
+        entries.push({
+          line: record.line,
+          errors: r.errors,
+          event: redactPrivate(record.event, deps.intake.mapping.privateFields),
+        });
     }
     await rejects.write(entries.sort((a, b) => a.line - b.line));
     counts.accepted += result.accepted;
@@ -153,7 +182,12 @@ export async function importFile(options: ImportOptions, deps: ImportDeps, hooks
   }
 }
 
-async function openRecords(options: ImportOptions, deps: ImportDeps, from: ReadPosition, setStart: (start: ReadPosition) => void): Promise<RecordStream> {
+async function openRecords(
+  options: ImportOptions,
+  deps: ImportDeps,
+  from: ReadPosition,
+  setStart: (start: ReadPosition) => void,
+): Promise<RecordStream> {
   if ((options.format ?? (await detectFormat(options.file))) === 'ndjson') return readNdjsonRecords(options.file, from);
   // The header is read (and the columns checked) on every run, resumed or not.
   const { header, start } = await readCsvHeader(options.file);
@@ -171,7 +205,14 @@ async function detectFormat(file: string): Promise<ImportFormat> {
   try {
     const head = Buffer.alloc(1024);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    return /^\s*\{/.test(head.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '')) ? 'ndjson' : 'csv';
+    return /^\s*\{/.test(
+      head
+        .subarray(0, bytesRead)
+        .toString('utf8')
+        .replace(/^\uFEFF/, ''),
+    )
+      ? 'ndjson'
+      : 'csv';
   } finally {
     await handle.close();
   }
@@ -183,7 +224,7 @@ async function countLines(file: string, from: ReadPosition): Promise<number> {
   try {
     let lines = from.line;
     const buffer = Buffer.alloc(64 * 1024);
-    for (let at = from.offset; ; ) {
+    for (let at = from.offset; ;) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, at);
       if (bytesRead === 0) return lines;
       for (let i = buffer.indexOf(0x0a); i !== -1 && i < bytesRead; i = buffer.indexOf(0x0a, i + 1)) lines += 1;

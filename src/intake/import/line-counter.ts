@@ -33,7 +33,11 @@ export class LineCounter extends Transform {
       if (chunk === undefined) break;
       const end = chunk.start + chunk.bytes.length;
       const stop = Math.min(offset, end);
-      for (let at = chunk.bytes.indexOf(0x0a, this.cursor - chunk.start); at !== -1 && at < stop - chunk.start; at = chunk.bytes.indexOf(0x0a, at + 1)) {
+      for (
+        let at = chunk.bytes.indexOf(0x0a, this.cursor - chunk.start);
+        at !== -1 && at < stop - chunk.start;
+        at = chunk.bytes.indexOf(0x0a, at + 1)
+      ) {
         this.linesBeforeCursor += 1;
       }
       this.cursor = stop;

@@ -33,7 +33,10 @@ export async function* readNdjsonRecords(path: string, from: ReadPosition): Reco
     for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
       const piece = chunk.subarray(start, nl);
       if (partialBytes + piece.length > MAX_LINE_BYTES) tooLong = true;
-      const record = finish(partialBytes === 0 || tooLong ? piece : Buffer.concat([...partial, piece]), chunkStart + nl + 1);
+      const record = finish(
+        partialBytes === 0 || tooLong ? piece : Buffer.concat([...partial, piece]),
+        chunkStart + nl + 1,
+      );
       if (record !== undefined) records.push(record);
       partial = [];
       partialBytes = 0;

@@ -23,7 +23,10 @@ export interface ProgressView {
 const number = new Intl.NumberFormat('en-US');
 
 /** Lines per second and seconds left for this run, from its bytes read so far. */
-export function rateAndEta(p: ImportProgress, now = Date.now()): { linesPerSecond: number; etaSeconds: number | undefined } {
+export function rateAndEta(
+  p: ImportProgress,
+  now = Date.now(),
+): { linesPerSecond: number; etaSeconds: number | undefined } {
   const seconds = Math.max((now - p.startedAt) / 1000, 0.001);
   const bytesPerSecond = p.bytesThisRun / seconds;
   return {
@@ -41,7 +44,8 @@ export function progressView(stream: NodeJS.WriteStream, intervalMs = 2000): Pro
     const bar = new SingleBar(
       {
         stream,
-        format: '{bar} {percentage}% | {lines} lines | {rate} lines/s | ETA {eta_formatted} | {accepted} accepted, {duplicates} duplicates, {rejected} rejected',
+        format:
+          '{bar} {percentage}% | {lines} lines | {rate} lines/s | ETA {eta_formatted} | {accepted} accepted, {duplicates} duplicates, {rejected} rejected',
         hideCursor: true,
         etaBuffer: 50,
       },
@@ -50,7 +54,13 @@ export function progressView(stream: NodeJS.WriteStream, intervalMs = 2000): Pro
     let started = false;
     return {
       update(p) {
-        const payload = { lines: number.format(p.lines), rate: number.format(rateAndEta(p).linesPerSecond), accepted: number.format(p.accepted), duplicates: number.format(p.duplicates), rejected: number.format(p.rejected) };
+        const payload = {
+          lines: number.format(p.lines),
+          rate: number.format(rateAndEta(p).linesPerSecond),
+          accepted: number.format(p.accepted),
+          duplicates: number.format(p.duplicates),
+          rejected: number.format(p.rejected),
+        };
         if (!started) bar.start(p.bytesTotal, p.bytesDone, payload);
         else bar.update(p.bytesDone, payload);
         started = true;

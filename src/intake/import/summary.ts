@@ -14,7 +14,10 @@ export function formatSummary(file: string, source: string, s: ImportSummary, pe
     'already-imported': 'already imported (nothing to do; --restart reads it again)',
   }[s.status];
   const rows: Array<[string, string]> = [
-    ['lines', `${number.format(s.lines)}${s.resumedAfterLine !== undefined ? ` (resumed after line ${number.format(s.resumedAfterLine)})` : ''}`],
+    [
+      'lines',
+      `${number.format(s.lines)}${s.resumedAfterLine !== undefined ? ` (resumed after line ${number.format(s.resumedAfterLine)})` : ''}`,
+    ],
     ['accepted', number.format(s.accepted)],
     ['duplicates', number.format(s.duplicates)],
     ['rejected', `${number.format(s.rejected)}${s.rejectsPath !== undefined ? `, listed in ${s.rejectsPath}` : ''}`],
@@ -25,6 +28,11 @@ export function formatSummary(file: string, source: string, s: ImportSummary, pe
 }
 
 /** The same as one JSON object (`--json`), for scripts. */
-export function summaryJson(file: string, source: string, s: ImportSummary, peakRssBytes: number): Record<string, unknown> {
+export function summaryJson(
+  file: string,
+  source: string,
+  s: ImportSummary,
+  peakRssBytes: number,
+): Record<string, unknown> {
   return { file, source, ...s, linesPerSecond: linesPerSecond(s), peakRssBytes };
 }

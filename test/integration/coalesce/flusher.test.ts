@@ -16,7 +16,13 @@ const BULK_BATCH = 150;
 const MAX_CLAIMS = 5;
 
 function newVisitorEvent(n: number, at: number): ValidEvent {
-  return { id: `e${n}`, type: 'test', occurredAtMs: at, visitor: { kind: 'thirdPartyId', id: `CRM-${n}` }, attributes: { tier: `t${n}` } };
+  return {
+    id: `e${n}`,
+    type: 'test',
+    occurredAtMs: at,
+    visitor: { kind: 'thirdPartyId', id: `CRM-${n}` },
+    attributes: { tier: `t${n}` },
+  };
 }
 
 describe('Flusher (two flushers on one Redis)', () => {
@@ -37,15 +43,28 @@ describe('Flusher (two flushers on one Redis)', () => {
       deliverBulk: new Queue<DeliverJob>(QUEUE_NAMES.deliverBulk, { connection: redis, prefix: bull }),
       bulkStatus: new Queue<BulkStatusJob>(QUEUE_NAMES.bulkStatus, { connection: redis, prefix: bull }),
     };
-    const settings = { prefix, coalesceWindowMs: 10, dedupeWindowMs: 60_000, deliveredRetentionMs: 60_000, leaseMs: LEASE_MS };
+    const settings = {
+      prefix,
+      coalesceWindowMs: 10,
+      dedupeWindowMs: 60_000,
+      deliveredRetentionMs: 60_000,
+      leaseMs: LEASE_MS,
+    };
     store = new VisitorStore(redis, settings);
     // Two flushers on two connections: the gate is in Redis, not in one process.
     flushers = [redis, other].map((connection) => {
       const budgets = createBudgets(connection, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 });
       return new Flusher({
-        store: new VisitorStore(connection, settings), queues, singleBudget: budgets.single, bulkBudget: budgets.bulk,
+        store: new VisitorStore(connection, settings),
+        queues,
+        singleBudget: budgets.single,
+        bulkBudget: budgets.bulk,
         bulkPacer: new CallPacer(connection, prefix, 'bulk', PACE_MS),
-        mode: 'auto', batchSize: 200, bulkBatchSize: BULK_BATCH, bulkThreshold: 100, bulkRetryMs: 5000,
+        mode: 'auto',
+        batchSize: 200,
+        bulkBatchSize: BULK_BATCH,
+        bulkThreshold: 100,
+        bulkRetryMs: 5000,
         maxBulkClaimsInFlight: MAX_CLAIMS,
         logger: createLogger({ level: 'silent', pretty: false }),
       });
@@ -99,7 +118,8 @@ describe('Flusher (two flushers on one Redis)', () => {
   it('paces at a quarter of the interval while the bulk budget is mostly unused, and at all of it once a quarter is used', async () => {
     const [a, b] = flushers as [Flusher, Flusher];
     const t0 = Date.now();
-    const handedBackWait = async (vk: string): Promise<number> => Number(await redis.zscore(store.keys.due, vk)) - Date.now();
+    const handedBackWait = async (vk: string): Promise<number> =>
+      Number(await redis.zscore(store.keys.due, vk)) - Date.now();
     await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
     expect((await a.flushOnce()).bulk).toBe(1);
     await store.merge('pos', [newVisitorEvent(2, t0)], t0 - 1000);
@@ -108,7 +128,9 @@ describe('Flusher (two flushers on one Redis)', () => {
 
     // 13 of the 50 bulk calls used (more than a quarter): the next pass closes the gate for
     // the whole interval.
-    expect((await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(13)).granted).toBe(true);
+    expect(
+      (await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(13)).granted,
+    ).toBe(true);
     await new Promise((r) => setTimeout(r, PACE_MS / 4 + 100));
     expect((await a.flushOnce()).bulk).toBe(1);
     await store.merge('pos', [newVisitorEvent(3, t0)], t0 - 1000);
@@ -124,7 +146,9 @@ describe('Flusher (two flushers on one Redis)', () => {
     }
     // 8 calls spent + 3 claims × 2 polls owed = 14 committed, more than a quarter of 50
     // (and 4 claims in flight after the next one, under BULK_MAX_CLAIMS_IN_FLIGHT).
-    expect((await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(8)).granted).toBe(true);
+    expect(
+      (await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(8)).granted,
+    ).toBe(true);
     await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
     expect((await a.flushOnce()).bulk).toBe(1);
     await store.merge('pos', [newVisitorEvent(2, t0)], t0 - 1000);
@@ -139,12 +163,21 @@ describe('Flusher (two flushers on one Redis)', () => {
       await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
     }
     // 36 spent + 8 owed + 2 for a new file = 46 > 45 (50 less a tenth kept back).
-    expect((await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(36)).granted).toBe(true);
-    await store.merge('pos', Array.from({ length: BULK_BATCH }, (_, i) => newVisitorEvent(700 + i, t0)), t0 - 1000);
+    expect(
+      (await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(36)).granted,
+    ).toBe(true);
+    await store.merge(
+      'pos',
+      Array.from({ length: BULK_BATCH }, (_, i) => newVisitorEvent(700 + i, t0)),
+      t0 - 1000,
+    );
     expect(await a.flushOnce()).toMatchObject({ single: 0, bulk: 0 });
     expect(await redis.zcard(store.keys.due)).toBe(BULK_BATCH);
     await (await queues.bulkStatus.getJob('c0'))?.remove();
-    await makeDue(Array.from({ length: BULK_BATCH }, (_, i) => `3p:CRM-${700 + i}`), t0 - 1000);
+    await makeDue(
+      Array.from({ length: BULK_BATCH }, (_, i) => `3p:CRM-${700 + i}`),
+      t0 - 1000,
+    );
     expect((await a.flushOnce()).bulk).toBe(BULK_BATCH);
   });
 
@@ -154,11 +187,19 @@ describe('Flusher (two flushers on one Redis)', () => {
     await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
     expect((await a.flushOnce()).bulk).toBe(1);
     // 120 due: enough for bulk (threshold 100), not a full file (150): they wait, unclaimed.
-    await store.merge('pos', Array.from({ length: 120 }, (_, i) => newVisitorEvent(100 + i, t0)), t0 - 1000);
+    await store.merge(
+      'pos',
+      Array.from({ length: 120 }, (_, i) => newVisitorEvent(100 + i, t0)),
+      t0 - 1000,
+    );
     expect((await a.flushOnce()).claimed).toBe(0);
     expect(await redis.zcard(store.keys.due)).toBe(120);
     // 40 more make a full file: it goes although the pacer's interval is not over.
-    await store.merge('pos', Array.from({ length: 40 }, (_, i) => newVisitorEvent(300 + i, t0)), t0 - 1000);
+    await store.merge(
+      'pos',
+      Array.from({ length: 40 }, (_, i) => newVisitorEvent(300 + i, t0)),
+      t0 - 1000,
+    );
     const full = await a.flushOnce();
     expect(full.bulk).toBe(BULK_BATCH);
     // The rest (10) is a small flush of new visitors: its bulk share waits for the pacer.
@@ -174,14 +215,21 @@ describe('Flusher (two flushers on one Redis)', () => {
     for (let k = 0; k < MAX_CLAIMS; k += 1) {
       await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
     }
-    await store.merge('pos', Array.from({ length: BULK_BATCH }, (_, i) => newVisitorEvent(500 + i, t0)), t0 - 1000);
+    await store.merge(
+      'pos',
+      Array.from({ length: BULK_BATCH }, (_, i) => newVisitorEvent(500 + i, t0)),
+      t0 - 1000,
+    );
     // New thirdPartyIds can only go by bulk: they wait (handed back), none is sent.
     expect(await a.flushOnce()).toMatchObject({ single: 0, bulk: 0 });
     expect(await redis.zcard(store.keys.due)).toBe(BULK_BATCH);
     expect(await bulkJobs()).toHaveLength(0);
     // One claim's batches complete (its status job ends): a full file goes.
     await (await queues.bulkStatus.getJob('c0'))?.remove();
-    await makeDue(Array.from({ length: BULK_BATCH }, (_, i) => `3p:CRM-${500 + i}`), t0 - 1000);
+    await makeDue(
+      Array.from({ length: BULK_BATCH }, (_, i) => `3p:CRM-${500 + i}`),
+      t0 - 1000,
+    );
     expect((await a.flushOnce()).bulk).toBe(BULK_BATCH);
     expect(await bulkJobs()).toHaveLength(1);
   });
@@ -194,7 +242,13 @@ describe('Flusher (two flushers on one Redis)', () => {
     for (let k = 0; k < MAX_CLAIMS; k += 1) {
       await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
     }
-    const known = Array.from({ length: BULK_BATCH }, (_, i): ValidEvent => ({ id: `p${i}`, type: 'test', occurredAtMs: t0, visitor: { kind: 'pcId', id: `${i}-1.01_00` }, attributes: { tier: 'gold' } }));
+    const known = Array.from({ length: BULK_BATCH }, (_, i): ValidEvent => ({
+      id: `p${i}`,
+      type: 'test',
+      occurredAtMs: t0,
+      visitor: { kind: 'pcId', id: `${i}-1.01_00` },
+      attributes: { tier: 'gold' },
+    }));
     await store.merge('pos', [...known, newVisitorEvent(1, t0)], t0 - 1000);
     const result = await a.flushOnce();
     expect(result).toMatchObject({ single: BULK_BATCH, bulk: 0 });

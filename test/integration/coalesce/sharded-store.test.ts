@@ -32,16 +32,25 @@ describe('VisitorStore with REDIS_SHARDS=3 (one Redis)', () => {
   });
   beforeEach(() => {
     prefix = uniquePrefix('shard');
-    store = new VisitorStore(redis, { prefix, coalesceWindowMs: 1000, dedupeWindowMs: 60_000, deliveredRetentionMs: 60_000, leaseMs: 5000, shards: SHARDS });
+    store = new VisitorStore(redis, {
+      prefix,
+      coalesceWindowMs: 1000,
+      dedupeWindowMs: 60_000,
+      deliveredRetentionMs: 60_000,
+      leaseMs: 5000,
+      shards: SHARDS,
+    });
   });
   afterEach(async () => {
     await deletePrefix(redis, prefix);
   });
 
-  it('keeps each visitor, its markers and its due entry under its shard\'s tag; a replayed batch changes nothing', async () => {
+  it("keeps each visitor, its markers and its due entry under its shard's tag; a replayed batch changes nothing", async () => {
     const visitors = visitorPerShard();
     const batch = visitors.map((v, i) => event(`e${i}`, v, { tier: `t${i}` }));
-    expect(await store.merge('pos', [...batch, event('e0', visitors[0] ?? '', { tier: 'again' })], T0, 'job-1@1')).toEqual(['applied', 'applied', 'applied', 'duplicate']);
+    expect(
+      await store.merge('pos', [...batch, event('e0', visitors[0] ?? '', { tier: 'again' })], T0, 'job-1@1'),
+    ).toEqual(['applied', 'applied', 'applied', 'duplicate']);
     expect(await store.merge('pos', batch, T0, 'job-1@1')).toEqual(['replayed', 'replayed', 'replayed']);
     expect(await store.stats()).toEqual({ events_applied: 3, events_duplicate: 1, events_replayed: 3 });
     for (let k = 0; k < SHARDS; k += 1) {
@@ -51,12 +60,25 @@ describe('VisitorStore with REDIS_SHARDS=3 (one Redis)', () => {
     }
     // Intake looks markers up at its own time: here the merge's (markers go by time generation).
     const marks = new IntakeMarks(redis, prefix, 60_000, SHARDS);
-    expect(await marks.alreadySeen('pos', [{ id: 'e1', vk: `3p:${visitors[1] ?? ''}` }, { id: 'e9', vk: `3p:${visitors[2] ?? ''}` }], T0 + 1000)).toEqual([true, false]);
+    expect(
+      await marks.alreadySeen(
+        'pos',
+        [
+          { id: 'e1', vk: `3p:${visitors[1] ?? ''}` },
+          { id: 'e9', vk: `3p:${visitors[2] ?? ''}` },
+        ],
+        T0 + 1000,
+      ),
+    ).toEqual([true, false]);
   });
 
   it('claims, snapshots, acks and releases across shards', async () => {
     const visitors = visitorPerShard();
-    await store.merge('pos', visitors.map((v, i) => event(`e${i}`, v, { tier: `t${i}` })), T0);
+    await store.merge(
+      'pos',
+      visitors.map((v, i) => event(`e${i}`, v, { tier: `t${i}` })),
+      T0,
+    );
     expect(await store.dueCount(T0 + 1000)).toBe(3);
     const claimed = (await Promise.all([0, 1, 2].map((k) => store.claimDue('c1', 10, T0 + 1000, k)))).flat();
     expect(claimed.sort()).toEqual(visitors.map((v) => `3p:${v}`).sort());
@@ -66,7 +88,13 @@ describe('VisitorStore with REDIS_SHARDS=3 (one Redis)', () => {
     expect(await store.knownVisitors(claimed)).toEqual([false, false, false]);
     const [first, ...rest] = snapshots;
     expect(await store.ack('c1', first ?? { vk: '', attributes: new Map() }, T0 + 2000)).toBe('done');
-    expect(await store.release('c1', rest.map((s) => s.vk), T0 + 2000)).toBe(2);
+    expect(
+      await store.release(
+        'c1',
+        rest.map((s) => s.vk),
+        T0 + 2000,
+      ),
+    ).toBe(2);
     expect(await store.knownVisitors(claimed)).toEqual(claimed.map((vk) => vk === first?.vk));
     expect(await store.inFlightVisitors()).toBe(0);
     expect(await store.pendingVisitors()).toBe(0);

@@ -9,11 +9,19 @@ import { waitFor } from '../../harness/pipeline.js';
 const T0 = Date.parse('2026-11-21T10:00:00.000Z');
 
 function event(id: string, minute: number, attributes: Record<string, string>, visitor = 'CRM-1'): ValidEvent {
-  return { id, type: 'test', occurredAtMs: T0 + minute * 60_000, visitor: { kind: 'thirdPartyId', id: visitor }, attributes };
+  return {
+    id,
+    type: 'test',
+    occurredAtMs: T0 + minute * 60_000,
+    visitor: { kind: 'thirdPartyId', id: visitor },
+    attributes,
+  };
 }
 
 function values(snapshot: { attributes: Map<string, { value: string }> } | undefined): Record<string, string> {
-  return Object.fromEntries([...(snapshot?.attributes ?? new Map<string, { value: string }>())].map(([k, u]) => [k, u.value]));
+  return Object.fromEntries(
+    [...(snapshot?.attributes ?? new Map<string, { value: string }>())].map(([k, u]) => [k, u.value]),
+  );
 }
 
 describe('VisitorStore', () => {
@@ -29,18 +37,28 @@ describe('VisitorStore', () => {
   });
   beforeEach(() => {
     prefix = uniquePrefix('store');
-    store = new VisitorStore(redis, { prefix, coalesceWindowMs: 1000, dedupeWindowMs: 60_000, deliveredRetentionMs: 60_000, leaseMs: 5000 });
+    store = new VisitorStore(redis, {
+      prefix,
+      coalesceWindowMs: 1000,
+      dedupeWindowMs: 60_000,
+      deliveredRetentionMs: 60_000,
+      leaseMs: 5000,
+    });
   });
   afterEach(async () => {
     await deletePrefix(redis, prefix);
   });
 
   it('keeps, per attribute, the value of the latest event whatever the arrival order (P3)', async () => {
-    const outcomes = await store.merge('pos', [
-      event('e3', 3, { tier: 'gold', store: 'S3' }),
-      event('e1', 1, { tier: 'bronze', store: 'S1', city: 'Basel' }),
-      event('e2', 2, { tier: 'silver' }),
-    ], T0);
+    const outcomes = await store.merge(
+      'pos',
+      [
+        event('e3', 3, { tier: 'gold', store: 'S3' }),
+        event('e1', 1, { tier: 'bronze', store: 'S1', city: 'Basel' }),
+        event('e2', 2, { tier: 'silver' }),
+      ],
+      T0,
+    );
     expect(outcomes).toEqual(['applied', 'applied', 'superseded']);
     const [claimed] = [await store.claimDue('c1', 10, T0 + 1000)];
     expect(claimed).toEqual(['3p:CRM-1']);
@@ -74,7 +92,16 @@ describe('VisitorStore', () => {
     expect(await store.merge('pos', [event('d1', 1, { a: '1' })], T0)).toEqual(['applied']);
     expect(await store.merge('pos', [event('d1', 1, { a: '1' })], T0 + 59_999)).toEqual(['duplicate']);
     const marks = new IntakeMarks(redis, prefix, 60_000);
-    expect(await marks.alreadySeen('pos', [{ id: 'd1', vk: '3p:CRM-1' }, { id: 'd2', vk: '3p:CRM-1' }], T0 + 59_999)).toEqual([true, false]);
+    expect(
+      await marks.alreadySeen(
+        'pos',
+        [
+          { id: 'd1', vk: '3p:CRM-1' },
+          { id: 'd2', vk: '3p:CRM-1' },
+        ],
+        T0 + 59_999,
+      ),
+    ).toEqual([true, false]);
     const [hash] = await scanKeys(redis, `${store.keys.root}:seen:*`);
     const ttl = await redis.pttl(hash ?? '');
     expect(ttl).toBeGreaterThan(60_000 - 1000);
@@ -171,7 +198,11 @@ describe('VisitorStore', () => {
   });
 
   it('acks many visitors in one go, in input order, each as ack would', async () => {
-    await store.merge('pos', ['A', 'B', 'C'].map((v, i) => event(`m${i}`, 1, { tier: `t${v}` }, `CRM-${v}`)), T0);
+    await store.merge(
+      'pos',
+      ['A', 'B', 'C'].map((v, i) => event(`m${i}`, 1, { tier: `t${v}` }, `CRM-${v}`)),
+      T0,
+    );
     expect((await store.claimDue('c1', 2, T0 + 1000)).sort()).toEqual(['3p:CRM-A', '3p:CRM-B']);
     await store.claimDue('c2', 10, T0 + 1000);
     const held = await store.readInFlight('c1', ['3p:CRM-A', '3p:CRM-B']);
@@ -232,8 +263,14 @@ describe('VisitorStore', () => {
     expect(await store.merge('pos', batch, T0, 'job-7')).toEqual(['applied', 'applied']);
     expect(await store.merge('pos', batch, T0 + 10, 'job-7')).toEqual(['replayed', 'replayed']);
     // A resend of e1 in another job is a duplicate; an id twice in one batch counts once.
-    expect(await store.merge('pos', [event('e1', 1, { tier: 'gold' }), event('e3', 3, { a: '1' }), event('e3', 3, { a: '1' })], T0 + 20, 'job-8'))
-      .toEqual(['duplicate', 'applied', 'duplicate']);
+    expect(
+      await store.merge(
+        'pos',
+        [event('e1', 1, { tier: 'gold' }), event('e3', 3, { a: '1' }), event('e3', 3, { a: '1' })],
+        T0 + 20,
+        'job-8',
+      ),
+    ).toEqual(['duplicate', 'applied', 'duplicate']);
     expect(await store.stats()).toEqual({ events_applied: 3, events_duplicate: 2, events_replayed: 2 });
   });
 
@@ -242,7 +279,11 @@ describe('VisitorStore', () => {
   it('marks a batch merged only after all its events: a retry after an error part way merges the rest', async () => {
     // A key of the wrong type under the second visitor makes the script fail at its event.
     await redis.set(`{${prefix}}:vp:3p:CRM-2`, 'not a hash');
-    const batch = [event('e1', 1, { tier: 'gold' }), event('e2', 2, { tier: 'silver' }, 'CRM-2'), event('e3', 3, { city: 'Basel' }, 'CRM-3')];
+    const batch = [
+      event('e1', 1, { tier: 'gold' }),
+      event('e2', 2, { tier: 'silver' }, 'CRM-2'),
+      event('e3', 3, { city: 'Basel' }, 'CRM-3'),
+    ];
     await expect(store.merge('pos', batch, T0, 'job-9')).rejects.toThrow(/WRONGTYPE/);
     await redis.del(`{${prefix}}:vp:3p:CRM-2`);
     // The event merged before the error is a duplicate now; the others are merged, not dropped.
@@ -250,15 +291,27 @@ describe('VisitorStore', () => {
     expect(await store.merge('pos', batch, T0 + 20, 'job-9')).toEqual(['replayed', 'replayed', 'replayed']);
     await store.claimDue('c9', 10, T0 + 5000);
     const snapshots = await store.snapshot('c9', ['3p:CRM-1', '3p:CRM-2', '3p:CRM-3'], T0 + 5000);
-    expect(snapshots.map((x) => [x.vk, values(x)])).toEqual([['3p:CRM-1', { tier: 'gold' }], ['3p:CRM-2', { tier: 'silver' }], ['3p:CRM-3', { city: 'Basel' }]]);
+    expect(snapshots.map((x) => [x.vk, values(x)])).toEqual([
+      ['3p:CRM-1', { tier: 'gold' }],
+      ['3p:CRM-2', { tier: 'silver' }],
+      ['3p:CRM-3', { city: 'Basel' }],
+    ]);
   });
 
   it('claims due visitors behind a crowd of held ones: held visitors do not use up the limit', async () => {
     const held = ['h1', 'h2', 'h3'];
-    await store.merge('pos', held.map((v, i) => event(`a-${v}`, i, { a: '1' }, v)), T0);
+    await store.merge(
+      'pos',
+      held.map((v, i) => event(`a-${v}`, i, { a: '1' }, v)),
+      T0,
+    );
     expect(await store.claimDue('c1', 10, T0 + 1000)).toHaveLength(3);
     // New changes for the held visitors are due first; two other visitors are due after them.
-    await store.merge('pos', held.map((v, i) => event(`b-${v}`, 10 + i, { a: '2' }, v)), T0 + 1000);
+    await store.merge(
+      'pos',
+      held.map((v, i) => event(`b-${v}`, 10 + i, { a: '2' }, v)),
+      T0 + 1000,
+    );
     await store.merge('pos', [event('x', 1, { a: '1' }, 'free-1'), event('y', 1, { a: '1' }, 'free-2')], T0 + 1500);
     expect((await store.claimDue('c2', 2, T0 + 3000)).sort()).toEqual(['3p:free-1', '3p:free-2']);
   });
@@ -267,7 +320,11 @@ describe('VisitorStore', () => {
     // 2,500 visitors: claim steps of at most 500; a limit of 2,200 leaves 300 due.
     const ids = Array.from({ length: 2500 }, (_, v) => `bulk-${String(v).padStart(4, '0')}`);
     for (let start = 0; start < ids.length; start += 500) {
-      await store.merge('pos', ids.slice(start, start + 500).map((v) => event(`e-${v}`, 1, { tier: `t-${v}` }, v)), T0);
+      await store.merge(
+        'pos',
+        ids.slice(start, start + 500).map((v) => event(`e-${v}`, 1, { tier: `t-${v}` }, v)),
+        T0,
+      );
     }
     // Every script call the store makes goes through the client's script commands: none may
     // carry more than 500 visitors, since a script blocks every other Redis client while it
@@ -311,13 +368,23 @@ describe('VisitorStore', () => {
   // unknown again, so its next delivery goes by bulk v2, which creates it.
   it('knows a delivered visitor for the profile lifetime only, and keeps the delivered values for v2 rows', async () => {
     const DAY = 24 * 3600_000;
-    const lifetime = new VisitorStore(redis, { prefix, coalesceWindowMs: 1000, dedupeWindowMs: 60_000, deliveredRetentionMs: 30 * DAY, leaseMs: 5000, profileLifetimeMs: 14 * DAY });
+    const lifetime = new VisitorStore(redis, {
+      prefix,
+      coalesceWindowMs: 1000,
+      dedupeWindowMs: 60_000,
+      deliveredRetentionMs: 30 * DAY,
+      leaseMs: 5000,
+      profileLifetimeMs: 14 * DAY,
+    });
     await lifetime.merge('pos', [event('e1', 1, { tier: 'gold' })], T0);
     const claimed = await lifetime.claimDue('c1', 10, T0 + 2000);
     await lifetime.snapshot('c1', claimed, T0 + 2000, { freeze: true });
     // A completed v2 row created the profile: known for the lifetime less a tenth (margin).
     expect(await lifetime.ackInFlight('c1', claimed, T0 + 3000, (x) => x, true)).toEqual({ done: 1, more: [] });
-    expect(await lifetime.knownVisitors(['3p:CRM-1', '3p:CRM-NEVER'], T0 + 3000 + 12.6 * DAY - 1)).toEqual([true, false]);
+    expect(await lifetime.knownVisitors(['3p:CRM-1', '3p:CRM-NEVER'], T0 + 3000 + 12.6 * DAY - 1)).toEqual([
+      true,
+      false,
+    ]);
     expect(await lifetime.knownVisitors(['3p:CRM-1'], T0 + 3000 + 12.6 * DAY)).toEqual([false]);
     // A single update proves nothing (Target answers success for a profile it dropped): it does not renew.
     await lifetime.merge('pos', [event('e0', 0, { note: 'x' })], T0 + 3500);
@@ -329,7 +396,12 @@ describe('VisitorStore', () => {
     await lifetime.merge('pos', [event('e2', 2, { store: 'S2' })], T0 + 12 * DAY);
     await lifetime.claimDue('c2', 10, T0 + 12 * DAY + 2000);
     const [bulk] = await lifetime.snapshot('c2', ['3p:CRM-1'], T0 + 12 * DAY + 2000, { freeze: true });
-    expect(bulk?.delivered).toEqual(new Map([['tier', 'gold'], ['note', 'x']]));
+    expect(bulk?.delivered).toEqual(
+      new Map([
+        ['tier', 'gold'],
+        ['note', 'x'],
+      ]),
+    );
     expect(values(bulk)).toEqual({ store: 'S2' });
   });
 
@@ -364,7 +436,9 @@ describe('VisitorStore', () => {
     await brief.merge('pos', [event('e5', 5, { tier: 'gold' })], T0);
     await brief.claimDue('c1', 10, T0 + 1000);
     await brief.ack('c1', (await brief.snapshot('c1', ['3p:CRM-1'], T0 + 1000))[0]!, T0 + 1000);
-    expect(await waitFor(async () => (await redis.exists(brief.keys.delivered('3p:CRM-1'))) === 0, 5000, 20)).toBe(true);
+    expect(await waitFor(async () => (await redis.exists(brief.keys.delivered('3p:CRM-1'))) === 0, 5000, 20)).toBe(
+      true,
+    );
     expect(await brief.merge('pos', [event('e1', 1, { tier: 'bronze' })], T0 + 2000)).toEqual(['applied']);
   });
 

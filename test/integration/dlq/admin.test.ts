@@ -14,7 +14,15 @@ const ADMIN = 'admin-token-0123456789';
 const READER = 'reader-token-0123456789';
 
 function letter(stage: DeadLetter['stage'], code: string, source: string, at: number): DeadLetter {
-  return { stage, source, events: [{ id: `${stage}-${at}` }], error: { class: 'X', code, message: 'm' }, attempts: 1, firstAttemptAt: at, lastAttemptAt: at };
+  return {
+    stage,
+    source,
+    events: [{ id: `${stage}-${at}` }],
+    error: { class: 'X', code, message: 'm' },
+    attempts: 1,
+    firstAttemptAt: at,
+    lastAttemptAt: at,
+  };
 }
 
 describe('dead-letter administration', () => {
@@ -30,7 +38,15 @@ describe('dead-letter administration', () => {
     const app = await buildHttpServer({
       logger,
       bodyLimit: 1_000_000,
-      plugins: httpPluginsFor({ config: running.config, logger, mapping: resolveMapping(), pipeline: running.pipeline, metrics: new Metrics({ defaultMetrics: false }), roles: ['map'], isStopping: () => false }),
+      plugins: httpPluginsFor({
+        config: running.config,
+        logger,
+        mapping: resolveMapping(),
+        pipeline: running.pipeline,
+        metrics: new Metrics({ defaultMetrics: false }),
+        roles: ['map'],
+        isStopping: () => false,
+      }),
     });
     base = await listen(app, 0, '127.0.0.1');
     close = () => app.close();
@@ -68,18 +84,29 @@ describe('dead-letter administration', () => {
     expect(anonymous.statusCode).toBe(401);
     await anonymous.body.dump();
 
-    const list = await request(`${base}/admin/dead-letters?stage=map`, { headers: { authorization: `Bearer ${READER}` } });
+    const list = await request(`${base}/admin/dead-letters?stage=map`, {
+      headers: { authorization: `Bearer ${READER}` },
+    });
     expect(list.statusCode).toBe(200);
     const body = (await list.body.json()) as { total: number; entries: Array<{ id: string }> };
     expect(body.total).toBe(1);
-    const one = await request(`${base}/admin/dead-letters/${body.entries[0]?.id ?? 'x'}`, { headers: { authorization: `Bearer ${READER}` } });
+    const one = await request(`${base}/admin/dead-letters/${body.entries[0]?.id ?? 'x'}`, {
+      headers: { authorization: `Bearer ${READER}` },
+    });
     expect(((await one.body.json()) as { error: { code: string } }).error.code).toBe('EVENT_INVALID');
 
-    const bad = await request(`${base}/admin/dead-letters?stage=nope`, { headers: { authorization: `Bearer ${READER}` } });
+    const bad = await request(`${base}/admin/dead-letters?stage=nope`, {
+      headers: { authorization: `Bearer ${READER}` },
+    });
     expect(bad.statusCode).toBe(400);
     expect(JSON.stringify(await bad.body.json())).toMatch(/stage: expected one of/);
 
-    const post = (token: string, path: string, payload: unknown) => request(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+    const post = (token: string, path: string, payload: unknown) =>
+      request(`${base}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(payload),
+      });
     const forbidden = await post(READER, '/admin/dead-letters/purge', { filter: { stage: 'map' } });
     expect(forbidden.statusCode).toBe(403);
     await forbidden.body.dump();
@@ -92,7 +119,11 @@ describe('dead-letter administration', () => {
 
   describe('replay and purge refuse requests that do not say what they act on', () => {
     const send = (path: string, body: string, contentType: string | undefined, authorization = `Bearer ${ADMIN}`) =>
-      request(`${base}${path}`, { method: 'POST', headers: { authorization, ...(contentType === undefined ? {} : { 'content-type': contentType }) }, body });
+      request(`${base}${path}`, {
+        method: 'POST',
+        headers: { authorization, ...(contentType === undefined ? {} : { 'content-type': contentType }) },
+        body,
+      });
     const json = async (path: string, payload: unknown) => {
       const response = await send(path, JSON.stringify(payload), 'application/json');
       return { status: response.statusCode, body: (await response.body.json()) as Record<string, unknown> };
@@ -112,7 +143,10 @@ describe('dead-letter administration', () => {
         ['{"all": true, "x": "=1"}', 'text/plain'],
         ['{"filter":{}}', 'text/plain;charset=UTF-8'],
         ['all=true', 'application/x-www-form-urlencoded'],
-        ['--b\r\nContent-Disposition: form-data; name="all"\r\n\r\ntrue\r\n--b--\r\n', 'multipart/form-data; boundary=b'],
+        [
+          '--b\r\nContent-Disposition: form-data; name="all"\r\n\r\ntrue\r\n--b--\r\n',
+          'multipart/form-data; boundary=b',
+        ],
         ['{"all": true}', undefined],
         ['{"all": true}', 'application/json-patch+json'],
       ];
@@ -125,7 +159,11 @@ describe('dead-letter administration', () => {
       }
       expect(await q.count()).toBe(2);
       // Without credentials the answer is still 401, before the body is looked at.
-      const anonymous = await request(`${base}/admin/dead-letters/purge`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
+      const anonymous = await request(`${base}/admin/dead-letters/purge`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: 'x',
+      });
       expect(anonymous.statusCode).toBe(401);
       await anonymous.body.dump();
       await running.pipeline.queues.deadLetter.drain();
@@ -139,36 +177,72 @@ describe('dead-letter administration', () => {
           const answer = await json(path, payload);
           expect(answer.status, `${action} ${JSON.stringify(payload)}`).toBe(400);
           expect(answer.body).toMatchObject({ error: 'filter_required' });
-          expect(String(answer.body.message)).toMatch(/^filter: name at least one of stage, code, source, since, until, or send "all": true/);
+          expect(String(answer.body.message)).toMatch(
+            /^filter: name at least one of stage, code, source, since, until, or send "all": true/,
+          );
         }
         for (const payload of [[], 'all', null, 1, true]) {
           const answer = await json(path, payload);
           expect(answer.status, `${action} ${JSON.stringify(payload)}`).toBe(400);
-          expect(answer.body).toMatchObject({ error: 'bad_request', message: expect.stringMatching(/^the body must be a JSON object/) as unknown });
+          expect(answer.body).toMatchObject({
+            error: 'bad_request',
+            message: expect.stringMatching(/^the body must be a JSON object/) as unknown,
+          });
         }
-        expect(await json(path, { filter: { stag: 'map' } })).toMatchObject({ status: 400, body: { error: 'bad_filter', problems: [expect.stringMatching(/^filter\.stag: unknown field/)] } });
-        expect(await json(path, { filter: { stage: 'map' }, dryrun: true })).toMatchObject({ status: 400, body: { error: 'bad_request', message: expect.stringMatching(/^unknown field "dryrun"/) as unknown } });
-        expect(await json(path, { filter: { stage: 'map' }, dryRun: 'yes' })).toMatchObject({ status: 400, body: { message: 'dryRun: expected true or false' } });
-        expect(await json(path, { all: 'true' })).toMatchObject({ status: 400, body: { message: 'all: expected true or false' } });
-        expect(await json(path, { all: true, filter: { stage: 'map' } })).toMatchObject({ status: 400, body: { error: 'bad_filter' } });
+        expect(await json(path, { filter: { stag: 'map' } })).toMatchObject({
+          status: 400,
+          body: { error: 'bad_filter', problems: [expect.stringMatching(/^filter\.stag: unknown field/)] },
+        });
+        expect(await json(path, { filter: { stage: 'map' }, dryrun: true })).toMatchObject({
+          status: 400,
+          body: { error: 'bad_request', message: expect.stringMatching(/^unknown field "dryrun"/) as unknown },
+        });
+        expect(await json(path, { filter: { stage: 'map' }, dryRun: 'yes' })).toMatchObject({
+          status: 400,
+          body: { message: 'dryRun: expected true or false' },
+        });
+        expect(await json(path, { all: 'true' })).toMatchObject({
+          status: 400,
+          body: { message: 'all: expected true or false' },
+        });
+        expect(await json(path, { all: true, filter: { stage: 'map' } })).toMatchObject({
+          status: 400,
+          body: { error: 'bad_filter' },
+        });
         expect(await json(path, { filter: ['map'] })).toMatchObject({ status: 400, body: { error: 'bad_filter' } });
-        expect(await json(path, { filter: { stage: 'nope' } })).toMatchObject({ status: 400, body: { error: 'bad_filter', problems: [expect.stringMatching(/^stage: expected one of/)] } });
+        expect(await json(path, { filter: { stage: 'nope' } })).toMatchObject({
+          status: 400,
+          body: { error: 'bad_filter', problems: [expect.stringMatching(/^stage: expected one of/)] },
+        });
       }
       const malformed = await send('/admin/dead-letters/purge', '{"all": tru', 'application/json');
       expect(malformed.statusCode).toBe(400);
       await malformed.body.dump();
       expect(await q.count()).toBe(2);
 
-      expect(await json('/admin/dead-letters/purge', { all: true, dryRun: true })).toMatchObject({ status: 200, body: { action: 'purge', dryRun: true, matched: 2, done: 0 } });
+      expect(await json('/admin/dead-letters/purge', { all: true, dryRun: true })).toMatchObject({
+        status: 200,
+        body: { action: 'purge', dryRun: true, matched: 2, done: 0 },
+      });
       expect(await q.count()).toBe(2);
-      expect(await json('/admin/dead-letters/replay', { filter: { source: 'kiosk' }, dryRun: true })).toMatchObject({ status: 200, body: { matched: 1, done: 0 } });
-      expect(await json('/admin/dead-letters/purge', { all: true })).toMatchObject({ status: 200, body: { action: 'purge', dryRun: false, matched: 2, done: 2 } });
+      expect(await json('/admin/dead-letters/replay', { filter: { source: 'kiosk' }, dryRun: true })).toMatchObject({
+        status: 200,
+        body: { matched: 1, done: 0 },
+      });
+      expect(await json('/admin/dead-letters/purge', { all: true })).toMatchObject({
+        status: 200,
+        body: { action: 'purge', dryRun: false, matched: 2, done: 2 },
+      });
       expect(await q.count()).toBe(0);
     });
 
     it('replays everything with all: true, over JSON with a charset', async () => {
       const q = await seed();
-      const response = await send('/admin/dead-letters/replay', JSON.stringify({ all: true }), 'Application/JSON; charset=utf-8');
+      const response = await send(
+        '/admin/dead-letters/replay',
+        JSON.stringify({ all: true }),
+        'Application/JSON; charset=utf-8',
+      );
       expect(response.statusCode).toBe(200);
       const answer = (await response.body.json()) as { ids: string[] };
       expect(answer).toMatchObject({ action: 'replay', dryRun: false, matched: 2, done: 2 });

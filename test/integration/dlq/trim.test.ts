@@ -4,7 +4,15 @@ import { deletePrefix } from '../../harness/context.js';
 import { startTestPipeline, waitFor, type TestPipeline } from '../../harness/pipeline.js';
 
 function letter(i: number, at: number): DeadLetter {
-  return { stage: 'map', source: 'pos', events: [{ id: `e-${i}` }], error: { class: 'ValidationError', code: 'EVENT_INVALID', message: 'm' }, attempts: 1, firstAttemptAt: at, lastAttemptAt: at };
+  return {
+    stage: 'map',
+    source: 'pos',
+    events: [{ id: `e-${i}` }],
+    error: { class: 'ValidationError', code: 'EVENT_INVALID', message: 'm' },
+    attempts: 1,
+    firstAttemptAt: at,
+    lastAttemptAt: at,
+  };
 }
 
 describe('dead-letter retention: trimming is counted, never silent', () => {
@@ -21,7 +29,8 @@ describe('dead-letter retention: trimming is counted, never silent', () => {
     const { queues, store } = running.pipeline;
     const now = Date.now();
     // Two entries past the age limit, then five young ones: keeping 3 trims 4 in all.
-    for (const i of [0, 1]) await queues.deadLetter.add('map', letter(i, now - 2 * 3600_000), { timestamp: now - 2 * 3600_000 });
+    for (const i of [0, 1])
+      await queues.deadLetter.add('map', letter(i, now - 2 * 3600_000), { timestamp: now - 2 * 3600_000 });
     for (const i of [2, 3, 4, 5, 6]) await queues.deadLetter.add('map', letter(i, now), { timestamp: now + i });
     expect((await store.stats()).dead_letters_trimmed).toBeUndefined();
 

@@ -25,9 +25,19 @@ describe('POST /v1/events answers (real server, real Redis)', () => {
   });
 
   it('202: an array answers per event: accepted, duplicate (within the batch and resent), rejected by index', async () => {
-    const answer = await server.post([kioskVisit('arr-1'), kioskVisit('arr-1'), { ...kioskVisit('arr-2'), data: {} }, kioskVisit('obj-1'), kioskVisit('arr-3')]);
+    const answer = await server.post([
+      kioskVisit('arr-1'),
+      kioskVisit('arr-1'),
+      { ...kioskVisit('arr-2'), data: {} },
+      kioskVisit('obj-1'),
+      kioskVisit('arr-3'),
+    ]);
     expect(answer.status).toBe(202);
-    expect(answer.body).toEqual({ accepted: 2, duplicates: 2, rejected: [{ index: 2, errors: ['data.kioskId: required for kiosk_visit'] }] });
+    expect(answer.body).toEqual({
+      accepted: 2,
+      duplicates: 2,
+      rejected: [{ index: 2, errors: ['data.kioskId: required for kiosk_visit'] }],
+    });
   });
 
   it('202: a key stored as a SHA-256 digest names its own source', async () => {
@@ -37,7 +47,13 @@ describe('POST /v1/events answers (real server, real Redis)', () => {
   });
 
   it('202: NDJSON takes every good line and rejects a bad line alone, by its 0-based line index', async () => {
-    const lines = [JSON.stringify(kioskVisit('nd-1')), '', '{"id":"nd-2","type":', JSON.stringify(kioskVisit('nd-3')) + '\r', JSON.stringify({ ...kioskVisit('nd-4'), type: 'nope' })];
+    const lines = [
+      JSON.stringify(kioskVisit('nd-1')),
+      '',
+      '{"id":"nd-2","type":',
+      JSON.stringify(kioskVisit('nd-3')) + '\r',
+      JSON.stringify({ ...kioskVisit('nd-4'), type: 'nope' }),
+    ];
     const answer = await server.post(lines.join('\n') + '\n', { contentType: 'application/x-ndjson' });
     expect(answer.status).toBe(202);
     expect(answer.body.accepted).toBe(2);
@@ -53,13 +69,19 @@ describe('POST /v1/events answers (real server, real Redis)', () => {
     expect(answer.body.error).toBe('NO_VALID_EVENTS');
     expect(answer.body.accepted).toBe(0);
     expect(answer.body.rejected.map((r) => r.index)).toEqual([0, 1]);
-    expect(answer.body.rejected[0]?.errors).toEqual(['occurredAt: expected an ISO-8601 timestamp with a timezone, got "yesterday"']);
+    expect(answer.body.rejected[0]?.errors).toEqual([
+      'occurredAt: expected an ISO-8601 timestamp with a timezone, got "yesterday"',
+    ]);
   });
 
   it('400: malformed JSON says where, without quoting the body', async () => {
     const answer = await server.post('[{"id": "x",\n  "data": {"cardId": 6011000990139424,}}]');
     expect(answer.status).toBe(400);
-    expect(answer.body).toMatchObject({ error: 'INVALID_JSON', accepted: 0, message: "request body is not valid JSON: expected a property name in double quotes at line 2, column 39" });
+    expect(answer.body).toMatchObject({
+      error: 'INVALID_JSON',
+      accepted: 0,
+      message: 'request body is not valid JSON: expected a property name in double quotes at line 2, column 39',
+    });
     expect(answer.text).not.toContain('6011000990139424');
   });
 
@@ -67,7 +89,10 @@ describe('POST /v1/events answers (real server, real Redis)', () => {
     const body = Buffer.concat([Buffer.from('{"id":"caf'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
     const answer = await server.post(body);
     expect(answer.status).toBe(400);
-    expect(answer.body).toMatchObject({ error: 'INVALID_UTF8', message: expect.stringContaining('first bad byte at offset 10') as unknown });
+    expect(answer.body).toMatchObject({
+      error: 'INVALID_UTF8',
+      message: expect.stringContaining('first bad byte at offset 10') as unknown,
+    });
   });
 
   it('400: an empty body or an empty array', async () => {
@@ -76,7 +101,11 @@ describe('POST /v1/events answers (real server, real Redis)', () => {
   });
 
   it('401: without a key, with an unknown key or another scheme; the key is never echoed', async () => {
-    const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer not-a-known-key-000' }, { authorization: `Basic ${POS_KEY}` }];
+    const attempts: Array<Record<string, string>> = [
+      {},
+      { authorization: 'Bearer not-a-known-key-000' },
+      { authorization: `Basic ${POS_KEY}` },
+    ];
     for (const headers of attempts) {
       const answer = await server.post(kioskVisit('auth-1'), { key: null, headers });
       expect(answer.status).toBe(401);
@@ -88,18 +117,30 @@ describe('POST /v1/events answers (real server, real Redis)', () => {
   });
 
   it('413: a body over INTAKE_BODY_LIMIT_BYTES', async () => {
-    const events = Array.from({ length: 20 }, (_, i) => ({ ...kioskVisit(`big-${i}`), data: { kioskId: 'K', location: 'x'.repeat(4000) } }));
+    const events = Array.from({ length: 20 }, (_, i) => ({
+      ...kioskVisit(`big-${i}`),
+      data: { kioskId: 'K', location: 'x'.repeat(4000) },
+    }));
     const answer = await server.post(events);
     expect(answer.status).toBe(413);
-    expect(answer.body).toMatchObject({ error: 'BODY_TOO_LARGE', accepted: 0, message: expect.stringContaining('65536 bytes') as unknown });
+    expect(answer.body).toMatchObject({
+      error: 'BODY_TOO_LARGE',
+      accepted: 0,
+      message: expect.stringContaining('65536 bytes') as unknown,
+    });
   });
 
   it('413: more events than INTAKE_MAX_EVENTS, as an array or as NDJSON lines; none is taken', async () => {
     const events = Array.from({ length: 21 }, (_, i) => kioskVisit(`many-${i}`));
     const array = await server.post(events);
     expect(array.status).toBe(413);
-    expect(array.body).toMatchObject({ error: 'TOO_MANY_EVENTS', message: 'request holds 21 events; at most 20 per request (INTAKE_MAX_EVENTS): split it' });
-    const ndjson = await server.post(events.map((e) => JSON.stringify(e)).join('\n'), { contentType: 'application/x-ndjson' });
+    expect(array.body).toMatchObject({
+      error: 'TOO_MANY_EVENTS',
+      message: 'request holds 21 events; at most 20 per request (INTAKE_MAX_EVENTS): split it',
+    });
+    const ndjson = await server.post(events.map((e) => JSON.stringify(e)).join('\n'), {
+      contentType: 'application/x-ndjson',
+    });
     expect(ndjson.status).toBe(413);
     expect(await storedEvents(server)).not.toContainEqual(expect.objectContaining({ id: 'many-0' }));
   });
@@ -115,7 +156,9 @@ describe('POST /v1/events answers (real server, real Redis)', () => {
       expect(answer.status).toBe(415);
       expect(answer.body).toMatchObject({ error: 'UNSUPPORTED_MEDIA_TYPE', message });
     }
-    expect((await server.post(kioskVisit('ct-2'), { contentType: 'application/json; charset=UTF-8' })).status).toBe(202);
+    expect((await server.post(kioskVisit('ct-2'), { contentType: 'application/json; charset=UTF-8' })).status).toBe(
+      202,
+    );
   });
 });
 

@@ -36,8 +36,12 @@ describe('admin token configuration', () => {
   };
 
   it('wants a read-only token only next to an admin token, and different from it', () => {
-    expect(problems({ ADMIN_READONLY_TOKEN: READONLY_TOKEN })).toEqual(['ADMIN_READONLY_TOKEN: needs ADMIN_TOKEN too (admin routes are off without it)']);
-    expect(problems({ ADMIN_TOKEN, ADMIN_READONLY_TOKEN: ADMIN_TOKEN })).toEqual(['ADMIN_READONLY_TOKEN: must differ from ADMIN_TOKEN']);
+    expect(problems({ ADMIN_READONLY_TOKEN: READONLY_TOKEN })).toEqual([
+      'ADMIN_READONLY_TOKEN: needs ADMIN_TOKEN too (admin routes are off without it)',
+    ]);
+    expect(problems({ ADMIN_TOKEN, ADMIN_READONLY_TOKEN: ADMIN_TOKEN })).toEqual([
+      'ADMIN_READONLY_TOKEN: must differ from ADMIN_TOKEN',
+    ]);
     const short = problems({ ADMIN_TOKEN, ADMIN_READONLY_TOKEN: 'short-secret' });
     expect(short).toEqual(['ADMIN_READONLY_TOKEN: must be at least 16 characters']);
     expect(short.join(' ')).not.toContain('short-secret');
@@ -89,7 +93,9 @@ describe('dashboard access', () => {
     const api = await get(`${OPS_ROUTES.dashboard}/api/queues`, basic(ADMIN_TOKEN));
     expect(api.status).toBe(200);
     const { queues } = (await api.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
-    const expected = Object.values(ops.pipeline.queues).map((q) => q.name).sort();
+    const expected = Object.values(ops.pipeline.queues)
+      .map((q) => q.name)
+      .sort();
     expect(expected).toContain('dead-letter');
     expect(queues.map((q) => q.name).sort()).toEqual(expected);
     expect(queues.every((q) => !q.readOnlyMode)).toBe(true);
@@ -100,14 +106,20 @@ describe('dashboard access', () => {
     await ops.pipeline.queues.deadLetter.add('map', {
       stage: 'map',
       source: 'pos-eu',
-      events: [{ id: 'pos-9', type: 'loyalty_card_used', data: { storeId: 'S9', cardId: card, note: `card ${card}` } }, { id: 'cc-9', data: { agentId: 'AGENT-0099' } }],
+      events: [
+        { id: 'pos-9', type: 'loyalty_card_used', data: { storeId: 'S9', cardId: card, note: `card ${card}` } },
+        { id: 'cc-9', data: { agentId: 'AGENT-0099' } },
+      ],
       error: { class: 'ValidationError', code: 'EVENT_INVALID', message: `bad: ${ADMIN_TOKEN}` },
       attempts: 1,
       firstAttemptAt: 1,
       lastAttemptAt: 1,
     });
     for (const base of [OPS_ROUTES.dashboard, OPS_ROUTES.readonlyDashboard]) {
-      const api = await get(`${base}/api/queues?activeQueue=dead-letter&status=latest&page=1&jobsPerPage=10`, bearer(ADMIN_TOKEN));
+      const api = await get(
+        `${base}/api/queues?activeQueue=dead-letter&status=latest&page=1&jobsPerPage=10`,
+        bearer(ADMIN_TOKEN),
+      );
       const body = await api.text();
       expect(body).toContain('pos-9');
       expect(body).toContain('[redacted]');
@@ -117,7 +129,10 @@ describe('dashboard access', () => {
   });
 
   it('lets an admin change things on the full board', async () => {
-    const pause = await fetch(`${ops.url}${OPS_ROUTES.dashboard}/api/queues/dead-letter/pause`, { method: 'PUT', headers: { authorization: bearer(ADMIN_TOKEN) } });
+    const pause = await fetch(`${ops.url}${OPS_ROUTES.dashboard}/api/queues/dead-letter/pause`, {
+      method: 'PUT',
+      headers: { authorization: bearer(ADMIN_TOKEN) },
+    });
     expect(pause.status).toBe(200);
     await pause.text();
     expect(await ops.pipeline.queues.deadLetter.isPaused()).toBe(true);
@@ -143,7 +158,10 @@ describe('dashboard access', () => {
     await asset.arrayBuffer();
 
     for (const token of [READONLY_TOKEN, ADMIN_TOKEN]) {
-      const pause = await fetch(`${ops.url}${OPS_ROUTES.readonlyDashboard}/api/queues/ingest/pause`, { method: 'PUT', headers: { authorization: bearer(token) } });
+      const pause = await fetch(`${ops.url}${OPS_ROUTES.readonlyDashboard}/api/queues/ingest/pause`, {
+        method: 'PUT',
+        headers: { authorization: bearer(token) },
+      });
       expect(pause.status).toBe(403);
       expect(await pause.text()).toMatch(/read-only/);
     }
@@ -170,7 +188,13 @@ describe('dashboard without ADMIN_TOKEN', () => {
   });
 
   it('is switched off, never open, and says how to turn it on', async () => {
-    for (const path of [OPS_ROUTES.dashboard, `${OPS_ROUTES.dashboard}/`, `${OPS_ROUTES.dashboard}/api/queues`, `${OPS_ROUTES.dashboard}/static/js/main.js`, OPS_ROUTES.readonlyDashboard]) {
+    for (const path of [
+      OPS_ROUTES.dashboard,
+      `${OPS_ROUTES.dashboard}/`,
+      `${OPS_ROUTES.dashboard}/api/queues`,
+      `${OPS_ROUTES.dashboard}/static/js/main.js`,
+      OPS_ROUTES.readonlyDashboard,
+    ]) {
       const response = await fetch(`${ops.url}${path}`, { headers: { authorization: bearer(ADMIN_TOKEN) } });
       expect(response.status, path).toBe(404);
       expect(await response.text()).toMatch(/admin routes are disabled: set ADMIN_TOKEN/);

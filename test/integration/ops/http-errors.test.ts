@@ -26,7 +26,12 @@ describe('the HTTP server logs an error that ends in a 5xx once, on every route'
   let close: () => Promise<void>;
 
   beforeAll(async () => {
-    const logger = createLogger({ level: 'info', pretty: false, destination: memoryDestination(lines), secretValues: [] });
+    const logger = createLogger({
+      level: 'info',
+      pretty: false,
+      destination: memoryDestination(lines),
+      secretValues: [],
+    });
     const plain: FastifyPluginAsync = async (app) => {
       app.post('/things/:id', () => Promise.reject(new Error('the store went away')));
       app.get('/throttled', () => Promise.reject(Object.assign(new Error('upstream is busy'), { statusCode: 503 })));
@@ -36,7 +41,9 @@ describe('the HTTP server logs an error that ends in a 5xx once, on every route'
     };
     // As bull-board does: its own error handler turns every error into a 500 answer.
     const ownHandler: FastifyPluginAsync = async (app) => {
-      app.setErrorHandler((error: Error, _request, reply) => reply.code(500).send({ error: 'Internal server error', message: error.message }));
+      app.setErrorHandler((error: Error, _request, reply) =>
+        reply.code(500).send({ error: 'Internal server error', message: error.message }),
+      );
       app.get('/board/api/queues', () => Promise.reject(new Error('the board could not read a queue')));
       await Promise.resolve();
     };
@@ -74,7 +81,14 @@ describe('the HTTP server logs an error that ends in a 5xx once, on every route'
     expect(response.status).toBe(500);
     const failed = failedLines(lines);
     expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({ level: 50, method: 'POST', route: '/things/:id', status: 500, role: 'http', err: { message: 'the store went away' } });
+    expect(failed[0]).toMatchObject({
+      level: 50,
+      method: 'POST',
+      route: '/things/:id',
+      status: 500,
+      role: 'http',
+      err: { message: 'the store went away' },
+    });
     const text = lines.join('\n');
     for (const secret of [VISITOR, CARD, TOKEN]) expect(text).not.toContain(secret);
     expect(text).not.toMatch(/authorization|cookie|"req"|"url"/i);
@@ -83,7 +97,9 @@ describe('the HTTP server logs an error that ends in a 5xx once, on every route'
   it('logs the 5xx of a route whose own error handler answers it (bull-board)', async () => {
     lines.length = 0;
     expect((await fetch(`${url}/board/api/queues`)).status).toBe(500);
-    expect(failedLines(lines)).toEqual([expect.objectContaining({ route: '/board/api/queues', status: 500, method: 'GET' })]);
+    expect(failedLines(lines)).toEqual([
+      expect.objectContaining({ route: '/board/api/queues', status: 500, method: 'GET' }),
+    ]);
   });
 
   it('logs an error answered 503, but not a 503 sent on purpose, nor a 4xx', async () => {
@@ -139,10 +155,15 @@ describe('5xx on the admin routes of a running process', () => {
 
   it('logs a failing dashboard API call once', async () => {
     const before = failedLines(ops.logLines).length;
-    const response = await fetch(`${ops.url}${OPS_ROUTES.dashboard}/api/queues?activeQueue=dead-letter&status=latest&page=1`, { headers: { authorization: bearer(ADMIN_TOKEN) } });
+    const response = await fetch(
+      `${ops.url}${OPS_ROUTES.dashboard}/api/queues?activeQueue=dead-letter&status=latest&page=1`,
+      { headers: { authorization: bearer(ADMIN_TOKEN) } },
+    );
     expect(response.status).toBe(500);
     const failed = failedLines(ops.logLines).slice(before);
-    expect(failed).toEqual([expect.objectContaining({ method: 'GET', route: `${OPS_ROUTES.dashboard}/api/queues`, status: 500 })]);
+    expect(failed).toEqual([
+      expect.objectContaining({ method: 'GET', route: `${OPS_ROUTES.dashboard}/api/queues`, status: 500 }),
+    ]);
     expect(ops.logLines.join('\n')).not.toContain(ADMIN_TOKEN);
   });
 });

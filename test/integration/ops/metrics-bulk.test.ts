@@ -25,7 +25,8 @@ describe('/metrics after a small run in bulk mode', () => {
     samples = parseSamples(await response.text());
     return samples;
   };
-  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number | undefined> => valueOf(await scrape(), name, labels);
+  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number | undefined> =>
+    valueOf(await scrape(), name, labels);
 
   beforeAll(async () => {
     ops = await startOpsServer({
@@ -38,8 +39,20 @@ describe('/metrics after a small run in bulk mode', () => {
     });
     // Five visitors of two identity kinds in one request: one claim, one bulk file per kind.
     const events = [
-      ...CRM.map((id, i) => ({ id: `ev-crm-${i}`, type: 'kiosk_visit', occurredAt: at(10), visitor: { mbox3rdPartyId: id }, data: { kioskId: `K${i}` } })),
-      ...PC.map((id, i) => ({ id: `ev-pc-${i}`, type: 'kiosk_visit', occurredAt: at(10), visitor: { mboxPC: id }, data: { kioskId: `P${i}` } })),
+      ...CRM.map((id, i) => ({
+        id: `ev-crm-${i}`,
+        type: 'kiosk_visit',
+        occurredAt: at(10),
+        visitor: { mbox3rdPartyId: id },
+        data: { kioskId: `K${i}` },
+      })),
+      ...PC.map((id, i) => ({
+        id: `ev-pc-${i}`,
+        type: 'kiosk_visit',
+        occurredAt: at(10),
+        visitor: { mboxPC: id },
+        data: { kioskId: `P${i}` },
+      })),
     ];
     const response = await fetch(`${ops.url}/v1/events`, {
       method: 'POST',
@@ -51,7 +64,13 @@ describe('/metrics after a small run in bulk mode', () => {
       (await ops.pipeline.store.pendingVisitors()) === 0 && (await ops.pipeline.store.inFlightVisitors()) === 0;
     expect(await waitFor(async () => rowsApplied === 5 && (await settled()))).toBe(true);
     // The status poll that acked the rows reports its call just after the simulator counted it.
-    expect(await waitFor(async () => (await metric('ti_target_calls_total', { endpoint: 'status' })) === ops.simulator.stats.status && deliveries.length > 0)).toBe(true);
+    expect(
+      await waitFor(
+        async () =>
+          (await metric('ti_target_calls_total', { endpoint: 'status' })) === ops.simulator.stats.status &&
+          deliveries.length > 0,
+      ),
+    ).toBe(true);
     await scrape();
     requests = requestsByEndpoint(ops.simulator);
   });
@@ -71,7 +90,9 @@ describe('/metrics after a small run in bulk mode', () => {
   });
 
   it('counts the rows Target reported for the complete batches, by outcome', async () => {
-    expect(await waitFor(async () => (await metric('ti_bulk_rows_total', { outcome: 'successful' })) === rowsApplied)).toBe(true);
+    expect(
+      await waitFor(async () => (await metric('ti_bulk_rows_total', { outcome: 'successful' })) === rowsApplied),
+    ).toBe(true);
     expect(rowsApplied).toBe(5);
     expect(valueOf(samples, 'ti_bulk_rows_total', { outcome: 'failed' })).toBeUndefined();
     expect(valueOf(samples, 'ti_bulk_rows_total', { outcome: 'profile_not_found' })).toBeUndefined();
@@ -81,11 +102,15 @@ describe('/metrics after a small run in bulk mode', () => {
     expect(requests.single).toBe(0);
     expect(requests.fetch).toBe(0);
     expect(requests.status).toBeGreaterThanOrEqual(2);
-    expect(valueOf(samples, 'ti_target_calls_total', { endpoint: 'bulk' })).toBe(ops.simulator.stats.bulk + ops.simulator.stats.bulkV1);
+    expect(valueOf(samples, 'ti_target_calls_total', { endpoint: 'bulk' })).toBe(
+      ops.simulator.stats.bulk + ops.simulator.stats.bulkV1,
+    );
     expect(valueOf(samples, 'ti_target_calls_total', { endpoint: 'status' })).toBe(ops.simulator.stats.status);
     expect(valueOf(samples, 'ti_target_calls_total', { endpoint: 'single' })).toBeUndefined();
     for (const endpoint of ['bulk', 'status'] as const) {
-      expect(valueOf(samples, 'ti_target_call_duration_seconds_count', { endpoint }), endpoint).toBe(requests[endpoint]);
+      expect(valueOf(samples, 'ti_target_call_duration_seconds_count', { endpoint }), endpoint).toBe(
+        requests[endpoint],
+      );
     }
     expect(valueOf(samples, 'ti_target_call_duration_seconds_count', { endpoint: 'single' })).toBeUndefined();
   });

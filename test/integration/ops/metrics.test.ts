@@ -19,13 +19,38 @@ const at = (minutesAgo: number): string => new Date(Date.now() - minutesAgo * 60
 
 /** Every series the README's "Operating it" section describes. */
 const DOCUMENTED = [
-  'ti_events_received_total', 'ti_events_accepted_total', 'ti_events_duplicate_total', 'ti_events_rejected_total',
-  'ti_intake_backpressure_total', 'ti_map_events_total', 'ti_events_late_dropped_total', 'ti_intake_to_merge_seconds',
-  'ti_jobs_completed_total', 'ti_job_attempts_failed_total', 'ti_job_retries_total', 'ti_jobs_failed_total', 'ti_job_duration_seconds',
-  'ti_flush_visitors', 'ti_flush_reissued_visitors_total', 'ti_deliveries_total', 'ti_delivered_visitors_total', 'ti_rerouted_visitors_total',
-  'ti_target_calls_total', 'ti_target_call_duration_seconds', 'ti_event_to_delivered_seconds', 'ti_intake_to_delivered_seconds',
-  'ti_bulk_file_rows', 'ti_dead_letters_total', 'ti_queue_jobs', 'ti_visitors_pending', 'ti_visitors_in_flight', 'ti_store_events',
-  'ti_redis_up', 'ti_redis_memory_bytes', 'ti_budget_remaining', 'ti_budget_recent_calls',
+  'ti_events_received_total',
+  'ti_events_accepted_total',
+  'ti_events_duplicate_total',
+  'ti_events_rejected_total',
+  'ti_intake_backpressure_total',
+  'ti_map_events_total',
+  'ti_events_late_dropped_total',
+  'ti_intake_to_merge_seconds',
+  'ti_jobs_completed_total',
+  'ti_job_attempts_failed_total',
+  'ti_job_retries_total',
+  'ti_jobs_failed_total',
+  'ti_job_duration_seconds',
+  'ti_flush_visitors',
+  'ti_flush_reissued_visitors_total',
+  'ti_deliveries_total',
+  'ti_delivered_visitors_total',
+  'ti_rerouted_visitors_total',
+  'ti_target_calls_total',
+  'ti_target_call_duration_seconds',
+  'ti_event_to_delivered_seconds',
+  'ti_intake_to_delivered_seconds',
+  'ti_bulk_file_rows',
+  'ti_dead_letters_total',
+  'ti_queue_jobs',
+  'ti_visitors_pending',
+  'ti_visitors_in_flight',
+  'ti_store_events',
+  'ti_redis_up',
+  'ti_redis_memory_bytes',
+  'ti_budget_remaining',
+  'ti_budget_recent_calls',
 ];
 
 describe('/metrics after a small run through intake, merge, flush and delivery', () => {
@@ -35,13 +60,18 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
   let deliveries: CompletedDelivery[] = [];
   let requests: Record<Endpoint, number>;
 
-  const post = async (events: unknown[]): Promise<{ status: number; body: { accepted: number; duplicates: number; rejected: unknown[] } }> => {
+  const post = async (
+    events: unknown[],
+  ): Promise<{ status: number; body: { accepted: number; duplicates: number; rejected: unknown[] } }> => {
     const response = await fetch(`${ops.url}/v1/events`, {
       method: 'POST',
       headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
       body: JSON.stringify(events),
     });
-    return { status: response.status, body: (await response.json()) as { accepted: number; duplicates: number; rejected: unknown[] } };
+    return {
+      status: response.status,
+      body: (await response.json()) as { accepted: number; duplicates: number; rejected: unknown[] },
+    };
   };
   const scrape = async (): Promise<Sample[]> => {
     const response = await fetch(`${ops.url}${OPS_ROUTES.metrics}`);
@@ -51,7 +81,8 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
     samples = parseSamples(text);
     return samples;
   };
-  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number | undefined> => valueOf(await scrape(), name, labels);
+  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number | undefined> =>
+    valueOf(await scrape(), name, labels);
   const settled = async (): Promise<boolean> =>
     (await ops.pipeline.store.pendingVisitors()) === 0 && (await ops.pipeline.store.inFlightVisitors()) === 0;
 
@@ -66,10 +97,28 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
 
     // 1. Three visitors, one bad event (rejected at intake, never stored).
     const first = await post([
-      { id: 'ev-pos-1', type: 'loyalty_card_used', occurredAt: at(30), visitor: visitorA, data: { storeId: 'S1', points: 10, cardId: CARD } },
-      { id: 'ev-call-1', type: 'call_centre_contact', occurredAt: at(30), visitor: { mbox3rdPartyId: B }, data: { reason: 'billing', agentId: AGENT } },
+      {
+        id: 'ev-pos-1',
+        type: 'loyalty_card_used',
+        occurredAt: at(30),
+        visitor: visitorA,
+        data: { storeId: 'S1', points: 10, cardId: CARD },
+      },
+      {
+        id: 'ev-call-1',
+        type: 'call_centre_contact',
+        occurredAt: at(30),
+        visitor: { mbox3rdPartyId: B },
+        data: { reason: 'billing', agentId: AGENT },
+      },
       { id: 'ev-kiosk-1', type: 'kiosk_visit', occurredAt: at(30), visitor: { mboxPC: C }, data: { kioskId: 'K1' } },
-      { id: 'ev-loan-bad', type: 'loan_funded', occurredAt: at(30), visitor: visitorA, data: { loanId: 'L1', amount: '12,50' } },
+      {
+        id: 'ev-loan-bad',
+        type: 'loan_funded',
+        occurredAt: at(30),
+        visitor: visitorA,
+        data: { loanId: 'L1', amount: '12,50' },
+      },
     ]);
     expect(first.status).toBe(202);
     expect(first.body).toMatchObject({ accepted: 3, duplicates: 0 });
@@ -77,24 +126,86 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
 
     // 2. Target throttles once: the delivery job retries and then lands.
     ops.simulator.faults.failNext(1, 503);
-    expect((await post([{ id: 'ev-kiosk-2', type: 'kiosk_visit', occurredAt: at(20), visitor: { mbox3rdPartyId: D }, data: { kioskId: 'K2' } }])).status).toBe(202);
-    expect(await waitFor(async () => ops.simulator.store.get('thirdPartyId', D) !== undefined && (await settled()))).toBe(true);
+    expect(
+      (
+        await post([
+          {
+            id: 'ev-kiosk-2',
+            type: 'kiosk_visit',
+            occurredAt: at(20),
+            visitor: { mbox3rdPartyId: D },
+            data: { kioskId: 'K2' },
+          },
+        ])
+      ).status,
+    ).toBe(202);
+    expect(
+      await waitFor(async () => ops.simulator.store.get('thirdPartyId', D) !== undefined && (await settled())),
+    ).toBe(true);
 
     // 3. Target refuses once: that visitor's update is dead-lettered.
     ops.simulator.faults.failNext(1, 400);
-    expect((await post([{ id: 'ev-kiosk-3', type: 'kiosk_visit', occurredAt: at(20), visitor: { mbox3rdPartyId: E }, data: { kioskId: 'K3' } }])).status).toBe(202);
-    expect(await waitFor(async () => (await ops.pipeline.queues.deadLetter.getJobCounts()).waiting === 1 && (await settled()))).toBe(true);
+    expect(
+      (
+        await post([
+          {
+            id: 'ev-kiosk-3',
+            type: 'kiosk_visit',
+            occurredAt: at(20),
+            visitor: { mbox3rdPartyId: E },
+            data: { kioskId: 'K3' },
+          },
+        ])
+      ).status,
+    ).toBe(202);
+    expect(
+      await waitFor(
+        async () => (await ops.pipeline.queues.deadLetter.getJobCounts()).waiting === 1 && (await settled()),
+      ),
+    ).toBe(true);
 
     // 4. An offline event older than what Target holds for A: dropped as late.
-    expect((await post([{ id: 'ev-pos-0', type: 'loyalty_card_used', occurredAt: at(90), visitor: visitorA, data: { storeId: 'S0', points: 1 } }])).status).toBe(202);
+    expect(
+      (
+        await post([
+          {
+            id: 'ev-pos-0',
+            type: 'loyalty_card_used',
+            occurredAt: at(90),
+            visitor: visitorA,
+            data: { storeId: 'S0', points: 1 },
+          },
+        ])
+      ).status,
+    ).toBe(202);
     // 5. A resend of an id already taken in.
-    const resend = await post([{ id: 'ev-call-1', type: 'call_centre_contact', occurredAt: at(30), visitor: { mbox3rdPartyId: B }, data: { reason: 'billing' } }]);
+    const resend = await post([
+      {
+        id: 'ev-call-1',
+        type: 'call_centre_contact',
+        occurredAt: at(30),
+        visitor: { mbox3rdPartyId: B },
+        data: { reason: 'billing' },
+      },
+    ]);
     expect(resend.body).toMatchObject({ accepted: 0, duplicates: 1 });
 
     // Counters move on BullMQ events, just after the state in Redis: wait for the last ones.
     // E's job is the last to complete, with nothing delivered.
-    expect(await waitFor(async () => (await metric('ti_events_late_dropped_total', { source: SOURCE })) === 1 && (await metric('ti_dead_letters_total', { stage: 'deliver-single', code: 'TARGET_HTTP_400' })) === 1)).toBe(true);
-    expect(await waitFor(async () => deliveries.some((d) => d.delivered === 0) && (await metric('ti_deliveries_total', { mode: 'single', outcome: 'completed' })) === deliveries.length)).toBe(true);
+    expect(
+      await waitFor(
+        async () =>
+          (await metric('ti_events_late_dropped_total', { source: SOURCE })) === 1 &&
+          (await metric('ti_dead_letters_total', { stage: 'deliver-single', code: 'TARGET_HTTP_400' })) === 1,
+      ),
+    ).toBe(true);
+    expect(
+      await waitFor(
+        async () =>
+          deliveries.some((d) => d.delivered === 0) &&
+          (await metric('ti_deliveries_total', { mode: 'single', outcome: 'completed' })) === deliveries.length,
+      ),
+    ).toBe(true);
     await scrape();
     requests = requestsByEndpoint(ops.simulator);
   });
@@ -130,7 +241,9 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
     expect(deliveries.length).toBeGreaterThanOrEqual(3);
     expect(valueOf(samples, 'ti_deliveries_total', { mode: 'single', outcome: 'completed' })).toBe(deliveries.length);
     expect(valueOf(samples, 'ti_job_retries_total', { queue: 'deliver-single' })).toBe(1);
-    expect(valueOf(samples, 'ti_job_attempts_failed_total', { queue: 'deliver-single', code: 'TARGET_HTTP_503' })).toBe(1);
+    expect(valueOf(samples, 'ti_job_attempts_failed_total', { queue: 'deliver-single', code: 'TARGET_HTTP_503' })).toBe(
+      1,
+    );
     expect(valueOf(samples, 'ti_jobs_failed_total', { queue: 'deliver-single' })).toBeUndefined();
     expect(valueOf(samples, 'ti_dead_letters_total', { stage: 'deliver-single', code: 'TARGET_HTTP_400' })).toBe(1);
     expect(valueOf(samples, 'ti_flush_visitors_sum')).toBe(5);
@@ -141,7 +254,9 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
     expect(delivering).toBe(deliveries.length - 1);
     expect(valueOf(samples, 'ti_event_to_delivered_seconds_count', { mode: 'single' })).toBe(delivering);
     // Every delivered event happened 20 or 30 minutes before the run.
-    expect(valueOf(samples, 'ti_event_to_delivered_seconds_sum', { mode: 'single' })).toBeGreaterThan(delivering * 20 * 60);
+    expect(valueOf(samples, 'ti_event_to_delivered_seconds_sum', { mode: 'single' })).toBeGreaterThan(
+      delivering * 20 * 60,
+    );
     expect(valueOf(samples, 'ti_intake_to_delivered_seconds_count', { mode: 'single' })).toBe(delivering);
     // No value is delivered before its coalescing window (COALESCE_WINDOW_MS) has passed.
     const intakeLag = valueOf(samples, 'ti_intake_to_delivered_seconds_sum', { mode: 'single' }) ?? 0;
@@ -153,7 +268,8 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
     // A, B and C may share one delivery job whose calls run concurrently; D and E alone.
     expect(ops.simulator.stats.single).toBe(4);
     expect(valueOf(samples, 'ti_target_calls_total', { endpoint: 'single' })).toBe(ops.simulator.stats.single);
-    for (const endpoint of ['bulk', 'status', 'fetch']) expect(valueOf(samples, 'ti_target_calls_total', { endpoint }), endpoint).toBeUndefined();
+    for (const endpoint of ['bulk', 'status', 'fetch'])
+      expect(valueOf(samples, 'ti_target_calls_total', { endpoint }), endpoint).toBeUndefined();
   });
 
   it('times every call to Target per endpoint, the refused ones included', () => {
@@ -161,7 +277,8 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
     expect(requests).toEqual({ single: 6, bulk: 0, status: 0, fetch: 0 });
     expect(valueOf(samples, 'ti_target_call_duration_seconds_count', { endpoint: 'single' })).toBe(requests.single);
     expect(valueOf(samples, 'ti_target_call_duration_seconds_sum', { endpoint: 'single' })).toBeGreaterThan(0);
-    for (const endpoint of ['bulk', 'status', 'fetch']) expect(valueOf(samples, 'ti_target_call_duration_seconds_count', { endpoint }), endpoint).toBeUndefined();
+    for (const endpoint of ['bulk', 'status', 'fetch'])
+      expect(valueOf(samples, 'ti_target_call_duration_seconds_count', { endpoint }), endpoint).toBeUndefined();
   });
 
   it('reads queue sizes, visitors and Redis from Redis at scrape time', () => {
@@ -174,14 +291,30 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
     expect(valueOf(samples, 'ti_redis_up')).toBe(1);
     expect(valueOf(samples, 'ti_redis_memory_bytes', { kind: 'used' })).toBeGreaterThan(0);
     // Every single call takes one from the budget, refused ones too (Target may count them).
-    expect(valueOf(samples, 'ti_budget_remaining', { budget: 'single' })).toBe(ops.config.SINGLE_DAILY_BUDGET - requests.single);
+    expect(valueOf(samples, 'ti_budget_remaining', { budget: 'single' })).toBe(
+      ops.config.SINGLE_DAILY_BUDGET - requests.single,
+    );
     expect(valueOf(samples, 'ti_budget_recent_calls', { budget: 'single' })).toBe(requests.single);
     expect(valueOf(samples, 'ti_budget_remaining', { budget: 'bulk' })).toBe(ops.config.BULK_CALLS_PER_MINUTE);
     expect(valueOf(samples, 'ti_budget_recent_calls', { budget: 'bulk' })).toBe(0);
   });
 
   it('keeps labels bounded: no visitor ids, event ids, card numbers or tokens anywhere', () => {
-    const forbidden = [A, B, C, D, E, 'ev-pos-1', 'ev-call-1', 'ev-kiosk', 'ev-loan-bad', CARD, AGENT, API_KEY, ADMIN_TOKEN];
+    const forbidden = [
+      A,
+      B,
+      C,
+      D,
+      E,
+      'ev-pos-1',
+      'ev-call-1',
+      'ev-kiosk',
+      'ev-loan-bad',
+      CARD,
+      AGENT,
+      API_KEY,
+      ADMIN_TOKEN,
+    ];
     for (const sample of samples) {
       for (const value of Object.values(sample.labels)) {
         for (const id of forbidden) expect(value, `${sample.name} ${JSON.stringify(sample.labels)}`).not.toContain(id);
@@ -193,10 +326,18 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
     const lines = ops.logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
     const merged = lines.filter((l) => l.msg === 'merged batch');
     expect(merged).toHaveLength(4);
-    for (const line of merged) expect(line).toMatchObject({ role: 'map', queue: 'ingest', jobId: expect.any(String) as unknown, attempt: 1, source: SOURCE });
+    for (const line of merged)
+      expect(line).toMatchObject({
+        role: 'map',
+        queue: 'ingest',
+        jobId: expect.any(String) as unknown,
+        attempt: 1,
+        source: SOURCE,
+      });
     const delivered = lines.filter((l) => l.msg === 'single delivery');
     expect(delivered.map((l) => l.attempt).sort()).toEqual([...deliveries.map(() => 1), 2].sort());
-    for (const line of delivered) expect(line).toMatchObject({ queue: 'deliver-single', jobId: expect.any(String) as unknown });
+    for (const line of delivered)
+      expect(line).toMatchObject({ queue: 'deliver-single', jobId: expect.any(String) as unknown });
   });
   // What the logs of such a run hold is checked in log-secrets.test.ts, against an
   // unredacted copy of the same log calls.

@@ -86,19 +86,32 @@ export async function startOpsServer(options: OpsServerOptions = {}): Promise<Op
   const rawLogLines: string[] = [];
   const level = options.logLevel ?? 'warn';
   // As src/process.ts: config and the secret values the logger masks come from one environment.
-  let logger: Logger = createLogger({ level, pretty: false, destination: memoryDestination(logLines), secretValues: secretsFromEnv(env) });
+  let logger: Logger = createLogger({
+    level,
+    pretty: false,
+    destination: memoryDestination(logLines),
+    secretValues: secretsFromEnv(env),
+  });
   if (options.rawLog === true) logger = teeLogger(logger, pino({ level }, memoryDestination(rawLogLines)));
   const roles = options.roles ?? OPS_ROLES;
   const mapping = resolveMapping();
   const metrics = new Metrics({ defaultMetrics: false, mapping });
   // As src/process.ts: the Target client reports every call to the metrics.
   const pipeline = await startPipeline({
-    config, mapping, logger, roles, targetBaseUrl,
+    config,
+    mapping,
+    logger,
+    roles,
+    targetBaseUrl,
     onTargetCall: (endpoint, ms, outcome) => metrics.recordTargetCall(endpoint, ms, outcome),
   });
   let stopping = false;
   const ctx: HttpContext = { config, logger, mapping, pipeline, metrics, roles, isStopping: () => stopping };
-  const app = await buildHttpServer({ logger, bodyLimit: config.INTAKE_BODY_LIMIT_BYTES, plugins: httpPluginsFor(ctx) });
+  const app = await buildHttpServer({
+    logger,
+    bodyLimit: config.INTAKE_BODY_LIMIT_BYTES,
+    plugins: httpPluginsFor(ctx),
+  });
   const url = await listen(app, 0, '127.0.0.1');
   return {
     config,
@@ -137,7 +150,8 @@ export function teeLogger(logger: Logger, raw: Logger): Logger {
   return new Proxy(logger, {
     get(target, property, receiver) {
       if (property === 'child') {
-        return (bindings: pino.Bindings, options?: pino.ChildLoggerOptions) => teeLogger(target.child(bindings, options), raw.child(bindings, options));
+        return (bindings: pino.Bindings, options?: pino.ChildLoggerOptions) =>
+          teeLogger(target.child(bindings, options), raw.child(bindings, options));
       }
       if (typeof property === 'string' && LEVELS.has(property)) {
         return (...args: Parameters<pino.LogFn>) => {

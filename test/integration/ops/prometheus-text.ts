@@ -28,7 +28,11 @@ export function declaredNames(text: string): Set<string> {
 }
 
 /** The value of the one sample with this name and exactly these labels (a subset match is not enough). */
-export function valueOf(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+export function valueOf(
+  samples: readonly Sample[],
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   const wanted = Object.entries(labels);
   const found = samples.filter((s) => {
     if (s.name !== name) return false;

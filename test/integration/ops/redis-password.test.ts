@@ -75,11 +75,24 @@ describe('a process whose Redis password stops working', () => {
     await admin.call('CLIENT', 'KILL', 'TYPE', 'normal');
     const workerQueues = ['ingest', 'flush', 'deliver-single', 'deliver-bulk', 'bulk-status'];
     const connections = ['pipeline', ...workerQueues.map((q) => `worker:${q}`)];
-    const failed = (): string[] => parsed(run?.lines ?? []).filter((l) => String(JSON.stringify(l.err)).includes('WRONGPASS')).map((l) => String(l.connection));
-    expect(await waitFor(() => connections.every((c) => failed().includes(c)) && (run?.lines.some((l) => l.includes('intake lost Redis')) ?? false), 20_000)).toBe(true);
+    const failed = (): string[] =>
+      parsed(run?.lines ?? [])
+        .filter((l) => String(JSON.stringify(l.err)).includes('WRONGPASS'))
+        .map((l) => String(l.connection));
+    expect(
+      await waitFor(
+        () =>
+          connections.every((c) => failed().includes(c)) &&
+          (run?.lines.some((l) => l.includes('intake lost Redis')) ?? false),
+        20_000,
+      ),
+    ).toBe(true);
     // Let the process back in: every connection reports its return.
     await admin.config('SET', 'requirepass', PASSWORD);
-    const back = (): string[] => parsed(run?.lines ?? []).filter((l) => l.msg === 'Redis connection is back').map((l) => String(l.connection));
+    const back = (): string[] =>
+      parsed(run?.lines ?? [])
+        .filter((l) => l.msg === 'Redis connection is back')
+        .map((l) => String(l.connection));
     expect(await waitFor(() => connections.every((c) => back().includes(c)), 20_000)).toBe(true);
     // A SIGTERM within a few hundred ms of the reconnect can leave BullMQ's worker close
     // hanging until the shutdown deadline (also before these listeners existed): give the
@@ -93,17 +106,26 @@ describe('a process whose Redis password stops working', () => {
     expect(output).not.toContain(NEXT_PASSWORD);
     // No console print of ioredis or BullMQ: every line came through the logger.
     expect(parsed(run.lines).filter((l) => 'unparsed' in l)).toEqual([]);
-    const errors = parsed(run.lines).filter((l) => l.level === 50 && String(JSON.stringify(l.err)).includes('WRONGPASS'));
+    const errors = parsed(run.lines).filter(
+      (l) => l.level === 50 && String(JSON.stringify(l.err)).includes('WRONGPASS'),
+    );
     expect(errors.length).toBeGreaterThanOrEqual(connections.length);
     for (const line of errors) expect((line.err as { command?: { args?: unknown } }).command?.args).toBe('[redacted]');
     // A reconnect fails every few hundred ms: the same error is logged at error level once.
     const perConnection = new Map<string, number>();
-    for (const line of errors) perConnection.set(`${String(line.connection)} ${String(line.msg)}`, (perConnection.get(`${String(line.connection)} ${String(line.msg)}`) ?? 0) + 1);
+    for (const line of errors)
+      perConnection.set(
+        `${String(line.connection)} ${String(line.msg)}`,
+        (perConnection.get(`${String(line.connection)} ${String(line.msg)}`) ?? 0) + 1,
+      );
     for (const [key, n] of perConnection) expect(n, key).toBe(1);
   });
 
   it('says no Redis answers, without the password, when the password is wrong from the start', async () => {
-    for (const url of [`redis://:${WRONG_PASSWORD}@127.0.0.1:${redis.port}`, `redis://:${PASSWORD}@127.0.0.1:${await freePort()}`]) {
+    for (const url of [
+      `redis://:${WRONG_PASSWORD}@127.0.0.1:${redis.port}`,
+      `redis://:${PASSWORD}@127.0.0.1:${await freePort()}`,
+    ]) {
       const intake = runBuilt('workers/intake.js', env(url));
       expect(await intake.exited).toBe(1);
       const output = intake.lines.join('\n');

@@ -24,7 +24,10 @@ async function submit(sim: Simulator, rows: string[][]): Promise<string> {
 describe('batch status', () => {
   it('is incomplete with nothing applied until processed, then complete with details', async () => {
     const sim = await start({ batchProcessingMs: 300 });
-    const link = await submit(sim, [['v1', '1'], ['v2', '2']]);
+    const link = await submit(sim, [
+      ['v1', '1'],
+      ['v2', '2'],
+    ]);
     const early = await send(link);
     expect(xmlField(early.text, 'status')).toBe('incomplete');
     expect(xmlField(early.text, 'batchSize')).toBe('2');
@@ -91,7 +94,12 @@ describe('batch status', () => {
   it('completes batches out of order with jitter and lands rows in completion order', async () => {
     let clock = Date.UTC(2026, 10, 21, 10, 0, 0);
     const draws = [0.9, 0.1];
-    const sim = await start({ now: () => clock, batchProcessingMs: 1_000, batchProcessingJitterMs: 1_000, random: () => draws.shift() ?? 0 });
+    const sim = await start({
+      now: () => clock,
+      batchProcessingMs: 1_000,
+      batchProcessingJitterMs: 1_000,
+      random: () => draws.shift() ?? 0,
+    });
     const first = await submit(sim, [['j1', 'first']]);
     const second = await submit(sim, [['j1', 'second']]);
     clock += 1_500;
@@ -146,9 +154,13 @@ describe('batch status', () => {
 
   it('requires the bearer token when authentication is on', async () => {
     const sim = await start({ authToken: 'secret', batchProcessingMs: 0 });
-    const answer = await postForm(`${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`, encodeBatch(['pcId', 'a'], [['v1', '1']]), {
-      authorization: 'Bearer secret',
-    });
+    const answer = await postForm(
+      `${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`,
+      encodeBatch(['pcId', 'a'], [['v1', '1']]),
+      {
+        authorization: 'Bearer secret',
+      },
+    );
     const link = onSimulator(sim.url, xmlField(answer.text, 'batchStatus') ?? '');
     expect((await send(link)).status).toBe(401);
     expect((await send(link, { headers: { authorization: 'Bearer secret' } })).status).toBe(200);
@@ -159,7 +171,9 @@ describe('batch status', () => {
 describe('the batch status cap', () => {
   it('drops the oldest statuses past the cap (a memory guard, not Target behaviour)', () => {
     const queue = new BatchQueue(new ProfileStore(), { clientCode: CLIENT, maxValueLength: 256, maxStatuses: 3 });
-    const ids = [1, 2, 3, 4].map((i) => queue.submit({ kind: 'pcId', columns: ['a'], rows: [{ id: `q${i}`, values: ['1'] }] }));
+    const ids = [1, 2, 3, 4].map((i) =>
+      queue.submit({ kind: 'pcId', columns: ['a'], rows: [{ id: `q${i}`, values: ['1'] }] }),
+    );
     expect(ids.map((id) => queue.status(id)?.status)).toEqual([undefined, 'complete', 'complete', 'complete']);
     queue.close();
   });

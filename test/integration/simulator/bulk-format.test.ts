@@ -15,11 +15,23 @@ describe('parseBatchBody', () => {
         { id: 'v2', values: ['Zoë+1 %', undefined] },
       ],
     });
-    expect(parseBatchBody(encodeBatch(['pcId', 'a'], [['v1', '100% "sure" a+b=c&d']]))).toMatchObject({ ok: true, rows: [{ id: 'v1', values: ['100% "sure" a+b=c&d'] }] });
+    expect(parseBatchBody(encodeBatch(['pcId', 'a'], [['v1', '100% "sure" a+b=c&d']]))).toMatchObject({
+      ok: true,
+      rows: [{ id: 'v1', values: ['100% "sure" a+b=c&d'] }],
+    });
   });
 
   it('reads the two-layer encoding back to the original cells with cell decoding on', () => {
-    const parsed = parseBatchBody(encodeBatchTwice(['pcId', 'a', 'b'], [['v,1', 'x\ny', ''], ['v2', '', '%20+']]), 'percent');
+    const parsed = parseBatchBody(
+      encodeBatchTwice(
+        ['pcId', 'a', 'b'],
+        [
+          ['v,1', 'x\ny', ''],
+          ['v2', '', '%20+'],
+        ],
+      ),
+      'percent',
+    );
     expect(parsed).toEqual({
       ok: true,
       kind: 'pcId',

@@ -1,6 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
-import { CLIENT, encodeBatch, encodeBatchTwice, onSimulator, postForm, send, waitForBatch, xmlField } from './helpers.js';
+import {
+  CLIENT,
+  encodeBatch,
+  encodeBatchTwice,
+  onSimulator,
+  postForm,
+  send,
+  waitForBatch,
+  xmlField,
+} from './helpers.js';
 
 let sim: Simulator;
 const batchUrl = (): string => `${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`;
@@ -38,7 +47,15 @@ describe('bulk profile update v2', () => {
       unicode: 'Zoë 東京 🚀',
     };
     const columns = Object.keys(values);
-    const link = await submit(encodeBatch(['thirdPartyId', ...columns], [['CRM-1', ...Object.values(values)], ['CRM-2', 'only pct']]));
+    const link = await submit(
+      encodeBatch(
+        ['thirdPartyId', ...columns],
+        [
+          ['CRM-1', ...Object.values(values)],
+          ['CRM-2', 'only pct'],
+        ],
+      ),
+    );
     const status = await waitForBatch(link);
     expect(xmlField(status, 'status')).toBe('complete');
     expect(xmlField(status, 'successfulUpdates')).toBe('2');
@@ -56,7 +73,10 @@ describe('bulk profile update v2', () => {
     const twice = await startSimulator({ clientCode: CLIENT, batchProcessingMs: 0, bulkCellDecoding: 'percent' });
     try {
       const values = { comma: 'x,y,,z', newline: 'line1\nline2\r\nline3', pct: '100%' };
-      const answer = await postForm(`${twice.url}/m2/${CLIENT}/v2/profile/batchUpdate`, encodeBatchTwice(['pcId', ...Object.keys(values)], [['v,1', ...Object.values(values)]]));
+      const answer = await postForm(
+        `${twice.url}/m2/${CLIENT}/v2/profile/batchUpdate`,
+        encodeBatchTwice(['pcId', ...Object.keys(values)], [['v,1', ...Object.values(values)]]),
+      );
       await waitForBatch(onSimulator(twice.url, xmlField(answer.text, 'batchStatus') ?? ''));
       expect(twice.store.get('pcId', 'v,1')).toEqual(values);
     } finally {
@@ -78,10 +98,22 @@ describe('bulk profile update v2', () => {
   });
 
   it.each([
-    ['a lone unencoded %', `batch=${encodeURIComponent('pcId,a\nv1,')}100%`, /not valid form encoding: a "%" at offset/],
+    [
+      'a lone unencoded %',
+      `batch=${encodeURIComponent('pcId,a\nv1,')}100%`,
+      /not valid form encoding: a "%" at offset/,
+    ],
     ['a %zz escape', 'batch=pcId%2Ca%0Av1%2C%zz', /not valid form encoding/],
-    ['a row with more cells than columns', encodeBatch(['pcId', 'a'], [['v1', '1', '2']]), /data row 1 has 3 cells but the header has 2/],
-    ['an unknown id column', encodeBatch(['mbox3rdPartyId', 'a'], [['v1', '1']]), /header must start with "pcId" or "thirdPartyId"/],
+    [
+      'a row with more cells than columns',
+      encodeBatch(['pcId', 'a'], [['v1', '1', '2']]),
+      /data row 1 has 3 cells but the header has 2/,
+    ],
+    [
+      'an unknown id column',
+      encodeBatch(['mbox3rdPartyId', 'a'], [['v1', '1']]),
+      /header must start with "pcId" or "thirdPartyId"/,
+    ],
     ['a profile.-prefixed column', encodeBatch(['pcId', 'profile.a'], [['v1', '1']]), /bare name/],
     ['no batch parameter', 'file=pcId%2Ca', /no "batch" parameter/],
   ])('answers HTTP 200 with success=false for %s', async (_label, body, message) => {
@@ -95,14 +127,20 @@ describe('bulk profile update v2', () => {
   });
 
   it('answers success=false when the body is not form-encoded', async () => {
-    const answer = await send(batchUrl(), { method: 'POST', body: encodeBatch(['pcId', 'a'], [['v1', '1']]), headers: { 'content-type': 'text/csv' } });
+    const answer = await send(batchUrl(), {
+      method: 'POST',
+      body: encodeBatch(['pcId', 'a'], [['v1', '1']]),
+      headers: { 'content-type': 'text/csv' },
+    });
     expect(answer.status).toBe(200);
     expect(xmlField(answer.text, 'message')).toMatch(/Content-Type must be application\/x-www-form-urlencoded/);
   });
 
   it('never clears a value with an empty cell and skips rows with only empty cells', async () => {
     sim.store.seed('pcId', 'v1', { a: '1', b: '2' });
-    const status = await waitForBatch(await submit(encodeBatch(['pcId', 'a', 'b'], [['v1', '', '3'], ['v2', '', ''], ['v3']])));
+    const status = await waitForBatch(
+      await submit(encodeBatch(['pcId', 'a', 'b'], [['v1', '', '3'], ['v2', '', ''], ['v3']])),
+    );
     expect(sim.store.get('pcId', 'v1')).toEqual({ a: '1', b: '3' });
     expect(sim.store.get('pcId', 'v2')).toBeUndefined();
     expect(sim.store.get('pcId', 'v3')).toBeUndefined();
@@ -114,7 +152,16 @@ describe('bulk profile update v2', () => {
 
   it('counts a row with a too-long value or an invalid thirdPartyId as a failed update only', async () => {
     const status = await waitForBatch(
-      await submit(encodeBatch(['thirdPartyId', 'a'], [['ok', 'fine'], ['long', 'x'.repeat(257)], ['a/b', 'slash']])),
+      await submit(
+        encodeBatch(
+          ['thirdPartyId', 'a'],
+          [
+            ['ok', 'fine'],
+            ['long', 'x'.repeat(257)],
+            ['a/b', 'slash'],
+          ],
+        ),
+      ),
     );
     expect(xmlField(status, 'successfulUpdates')).toBe('1');
     expect(xmlField(status, 'failedUpdates')).toBe('2');
@@ -134,7 +181,9 @@ describe('bulk profile update v2', () => {
 
   it('applies a thirdPartyId of exactly 256 characters and fails the row of 257', async () => {
     const ok = ['t'.repeat(256), '🚀'.repeat(256)];
-    const status = await waitForBatch(await submit(encodeBatch(['thirdPartyId', 'a'], [...ok.map((id) => [id, 'x']), ['t'.repeat(257), 'y']])));
+    const status = await waitForBatch(
+      await submit(encodeBatch(['thirdPartyId', 'a'], [...ok.map((id) => [id, 'x']), ['t'.repeat(257), 'y']])),
+    );
     expect(xmlField(status, 'successfulUpdates')).toBe('2');
     expect(xmlField(status, 'failedUpdates')).toBe('1');
     for (const id of ok) expect(sim.store.get('thirdPartyId', id)).toEqual({ a: 'x' });
@@ -145,7 +194,17 @@ describe('bulk profile update v2', () => {
     const big = 'x'.repeat(65_536 - 3 - 11);
     sim.store.seed('pcId', 'full-1', { big });
     sim.store.seed('pcId', 'full-2', { big });
-    const status = await waitForBatch(await submit(encodeBatch(['pcId', 'z'], [['full-1', 'z'.repeat(10)], ['full-2', 'z'.repeat(11)]])));
+    const status = await waitForBatch(
+      await submit(
+        encodeBatch(
+          ['pcId', 'z'],
+          [
+            ['full-1', 'z'.repeat(10)],
+            ['full-2', 'z'.repeat(11)],
+          ],
+        ),
+      ),
+    );
     expect(xmlField(status, 'successfulUpdates')).toBe('1');
     expect(xmlField(status, 'failedUpdates')).toBe('1');
     expect(sim.store.get('pcId', 'full-1')).toEqual({ big, z: 'z'.repeat(10) });
@@ -154,7 +213,17 @@ describe('bulk profile update v2', () => {
 
   it('fails the rows of a visitor refused by rejectVisitor and applies the others', async () => {
     sim.faults.rejectVisitor('CRM-NO');
-    const status = await waitForBatch(await submit(encodeBatch(['thirdPartyId', 'a'], [['CRM-YES', '1'], ['CRM-NO', '2']])));
+    const status = await waitForBatch(
+      await submit(
+        encodeBatch(
+          ['thirdPartyId', 'a'],
+          [
+            ['CRM-YES', '1'],
+            ['CRM-NO', '2'],
+          ],
+        ),
+      ),
+    );
     expect(xmlField(status, 'status')).toBe('complete');
     expect(xmlField(status, 'successfulUpdates')).toBe('1');
     expect(xmlField(status, 'failedUpdates')).toBe('1');
@@ -173,7 +242,10 @@ describe('bulk profile update v2', () => {
   });
 
   it('answers 400 for an unknown client code', async () => {
-    const answer = await postForm(`${sim.url}/m2/other/v2/profile/batchUpdate`, encodeBatch(['pcId', 'a'], [['v1', '1']]));
+    const answer = await postForm(
+      `${sim.url}/m2/other/v2/profile/batchUpdate`,
+      encodeBatch(['pcId', 'a'], [['v1', '1']]),
+    );
     expect(answer.status).toBe(400);
     expect(xmlField(answer.text, 'message')).toMatch(/Unknown client code/);
   });
@@ -189,7 +261,9 @@ describe('bulk rate limit', () => {
       expect(first.map((a) => a.status)).toEqual([200, 200, 200]);
       const refused = await postForm(url, body);
       expect(refused.status).toBe(503);
-      expect(xmlField(refused.text, 'message')).toMatch(/Limit of 3 calls per 0.4 s for the Admin, Reporting and bulk profile APIs together/);
+      expect(xmlField(refused.text, 'message')).toMatch(
+        /Limit of 3 calls per 0.4 s for the Admin, Reporting and bulk profile APIs together/,
+      );
       expect(limited.stats.rateLimited).toBe(1);
       expect(limited.stats.bulk).toBe(3);
       await new Promise((resolve) => setTimeout(resolve, 450));

@@ -9,7 +9,12 @@ const v1Url = (sim: Simulator): string => `${sim.url}/m2/${CLIENT}/profile/batch
 const v2Url = (sim: Simulator): string => `${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`;
 
 /** Submits a file and waits until it is processed; returns the link and the detailed status. */
-async function run(sim: Simulator, url: string, header: string[], rows: string[][]): Promise<{ link: string; status: string }> {
+async function run(
+  sim: Simulator,
+  url: string,
+  header: string[],
+  rows: string[][],
+): Promise<{ link: string; status: string }> {
   const answer = await postForm(url, encodeBatch(header, rows));
   const link = xmlField(answer.text, 'batchStatus');
   if (link === undefined) throw new Error(`not accepted: ${answer.text}`);
@@ -22,7 +27,15 @@ describe('bulk profile update v1', () => {
     // single update, creates nothing for an unknown mbox3rdPartyId.
     const sim = await start({ createOnSingleUpdate: 'pcId' });
     sim.store.seed('thirdPartyId', 'CRM-KNOWN', { a: 'old' });
-    const { link, status } = await run(sim, v1Url(sim), ['thirdPartyId', 'a'], [['CRM-KNOWN', 'new'], ['CRM-NEW', 'x']]);
+    const { link, status } = await run(
+      sim,
+      v1Url(sim),
+      ['thirdPartyId', 'a'],
+      [
+        ['CRM-KNOWN', 'new'],
+        ['CRM-NEW', 'x'],
+      ],
+    );
     expect(link).toMatch(/^http:\/\/mboxedge45\.tt\.omtrdc\.net\/m2\/acme\/profile\/batchStatus\?batchId=/);
     expect(xmlField(status, 'status')).toBe('complete');
     expect(xmlField(status, 'successfulUpdates')).toBe('1');

@@ -7,10 +7,17 @@ let clock = Date.UTC(2026, 10, 21, 10, 0, 0);
 const start = simulatorsPerTest(() => ({ batchProcessingMs: 0, now: () => clock }));
 
 const postJson = (url: string, json: unknown, headers: Record<string, string> = {}) =>
-  send(url, { method: 'POST', body: JSON.stringify(json), headers: { 'content-type': 'application/json', ...headers } });
+  send(url, {
+    method: 'POST',
+    body: JSON.stringify(json),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 const single = (sim: Simulator, token?: string) =>
-  send(`${sim.url}/m2/${CLIENT}/profile/update?mboxPC=p1&profile.a=1`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
-const fetchProfile = (sim: Simulator, token: string) => send(`${sim.url}/rest/v1/profiles/p1?client=${CLIENT}`, { headers: { authorization: `Bearer ${token}` } });
+  send(`${sim.url}/m2/${CLIENT}/profile/update?mboxPC=p1&profile.a=1`, {
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+  });
+const fetchProfile = (sim: Simulator, token: string) =>
+  send(`${sim.url}/rest/v1/profiles/p1?client=${CLIENT}`, { headers: { authorization: `Bearer ${token}` } });
 
 describe('the profile token at run time', () => {
   it('is regenerated over /_simulator/token: the old one fails at once, control stays open', async () => {
@@ -46,7 +53,9 @@ describe('the profile token at run time', () => {
   it('turns authentication on when rotated on a simulator started without one', async () => {
     const sim = await start();
     expect((await single(sim)).status).toBe(200);
-    const { token } = JSON.parse((await postJson(`${sim.url}/_simulator/token`, { action: 'regenerate' })).text) as { token: string };
+    const { token } = JSON.parse((await postJson(`${sim.url}/_simulator/token`, { action: 'regenerate' })).text) as {
+      token: string;
+    };
     expect((await single(sim)).status).toBe(401);
     expect((await single(sim, token)).status).toBe(200);
   });
@@ -57,7 +66,9 @@ describe('the profile token at run time', () => {
     expect((await single(sim, 'tok')).status).toBe(200);
     clock += 1;
     expect((await single(sim, 'tok')).status).toBe(401);
-    expect(JSON.parse((await fetchProfile(sim, 'tok')).text)).toEqual({ message: 'Profile API authentication token is expired' });
+    expect(JSON.parse((await fetchProfile(sim, 'tok')).text)).toEqual({
+      message: 'Profile API authentication token is expired',
+    });
     sim.token.regenerate();
     expect((await single(sim, sim.token.current)).status).toBe(200);
   });
@@ -72,7 +83,9 @@ describe('the profile token at run time', () => {
 
   it('fails a set number of update calls with the authFailures fault, then recovers; fetch is spared', async () => {
     const sim = await start({ authToken: 'tok' });
-    expect((await postJson(`${sim.url}/_simulator/faults`, { authFailures: { status: 403, count: 2 } })).status).toBe(200);
+    expect((await postJson(`${sim.url}/_simulator/faults`, { authFailures: { status: 403, count: 2 } })).status).toBe(
+      200,
+    );
     expect((await fetchProfile(sim, 'tok')).status).toBe(404);
     expect((await single(sim, 'tok')).status).toBe(403);
     expect((await single(sim, 'tok')).status).toBe(403);
@@ -84,9 +97,15 @@ describe('the control token', () => {
   it('guards /_simulator routes when set, and the profile token does not open them', async () => {
     const sim = await start({ authToken: 'profile', controlToken: 'control' });
     expect((await send(`${sim.url}/_simulator/stats`)).status).toBe(401);
-    expect((await send(`${sim.url}/_simulator/stats`, { headers: { authorization: 'Bearer profile' } })).status).toBe(401);
-    expect((await send(`${sim.url}/_simulator/stats`, { headers: { authorization: 'Bearer control' } })).status).toBe(200);
-    expect((await postJson(`${sim.url}/_simulator/token`, { action: 'expire' }, { authorization: 'Bearer control' })).status).toBe(200);
+    expect((await send(`${sim.url}/_simulator/stats`, { headers: { authorization: 'Bearer profile' } })).status).toBe(
+      401,
+    );
+    expect((await send(`${sim.url}/_simulator/stats`, { headers: { authorization: 'Bearer control' } })).status).toBe(
+      200,
+    );
+    expect(
+      (await postJson(`${sim.url}/_simulator/token`, { action: 'expire' }, { authorization: 'Bearer control' })).status,
+    ).toBe(200);
   });
 });
 
@@ -97,24 +116,44 @@ describe('IMS and the Admin API', () => {
       body: `client_id=target-ingest-simulator&client_secret=${secret}&grant_type=client_credentials&scope=openid%2CAdobeID%2Ctarget_sdk`,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
-  const admin = (sim: Simulator, method: 'GET' | 'POST', imsToken: string, options: { tenant?: string; apiKey?: string; scope?: string } = {}) =>
-    send(`${sim.url}/${options.tenant ?? CLIENT}/target/authentication/token?authorizationScope=${options.scope ?? 'profile_api'}`, {
-      method,
-      headers: { authorization: `Bearer ${imsToken}`, 'x-api-key': options.apiKey ?? 'target-ingest-simulator' },
-    });
+  const admin = (
+    sim: Simulator,
+    method: 'GET' | 'POST',
+    imsToken: string,
+    options: { tenant?: string; apiKey?: string; scope?: string } = {},
+  ) =>
+    send(
+      `${sim.url}/${options.tenant ?? CLIENT}/target/authentication/token?authorizationScope=${options.scope ?? 'profile_api'}`,
+      {
+        method,
+        headers: { authorization: `Bearer ${imsToken}`, 'x-api-key': options.apiKey ?? 'target-ingest-simulator' },
+      },
+    );
 
   it('issue an IMS token, read the profile token with it, and regenerate it (the old one fails)', async () => {
     const sim = await start({ authToken: 'first', tokenLifetimeMs: 7_200_000 });
     expect((await ims(sim, 'wrong')).status).toBe(401);
-    const issued = JSON.parse((await ims(sim)).text) as { access_token: string; token_type: string; expires_in: number };
+    const issued = JSON.parse((await ims(sim)).text) as {
+      access_token: string;
+      token_type: string;
+      expires_in: number;
+    };
     expect(issued.token_type).toBe('bearer');
     expect(issued.expires_in).toBe(86_399);
     clock += 1_000;
     const read = await admin(sim, 'GET', issued.access_token);
     expect(read.status).toBe(200);
     expect(read.headers['content-type']).toMatch(/^application\/json/);
-    expect(JSON.parse(read.text)).toEqual({ accessToken: 'first', tokenType: 'bearer', scope: 'profile_api', expiresIn: 7_199 });
-    const created = JSON.parse((await admin(sim, 'POST', issued.access_token)).text) as { accessToken: string; expiresIn: number };
+    expect(JSON.parse(read.text)).toEqual({
+      accessToken: 'first',
+      tokenType: 'bearer',
+      scope: 'profile_api',
+      expiresIn: 7_199,
+    });
+    const created = JSON.parse((await admin(sim, 'POST', issued.access_token)).text) as {
+      accessToken: string;
+      expiresIn: number;
+    };
     expect(created.accessToken).not.toBe('first');
     expect(created.expiresIn).toBe(7_200);
     expect((await single(sim, 'first')).status).toBe(401);

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Simulator } from '../../../src/simulator/server.js';
-import { CLIENT, simulatorsPerTest, encodeBatch, onSimulator, postForm, send, waitForBatch, xmlField } from './helpers.js';
+import {
+  CLIENT,
+  simulatorsPerTest,
+  encodeBatch,
+  onSimulator,
+  postForm,
+  send,
+  waitForBatch,
+  xmlField,
+} from './helpers.js';
 
 // Batches complete at once and the limit is out of the way: these tests read the rows listed.
 const start = simulatorsPerTest(() => ({ batchProcessingMs: 0, bulkCallsPerMinute: 1000 }));
@@ -16,7 +25,12 @@ async function submit(sim: Simulator, rows: string[][], api: 'v1' | 'v2' = 'v2')
 /** The ids of `<profile><id>…</id><status>failed</status></profile>` elements, entities resolved. */
 function failedIds(xml: string): string[] {
   return [...xml.matchAll(/<profile><id>([^<]*)<\/id><status>failed<\/status><\/profile>/g)].map((m) =>
-    (m[1] ?? '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&'),
+    (m[1] ?? '')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&apos;/g, "'")
+      .replace(/&amp;/g, '&'),
   );
 }
 
@@ -24,12 +38,19 @@ describe('failed rows in the batch status', () => {
   it('are listed one <profile> each, inside <response>, with showDetails=true', async () => {
     const sim = await start();
     sim.faults.rejectVisitor('CRM-NO');
-    const link = await submit(sim, [['CRM-OK', '1'], ['CRM-NO', '2'], ['a/b', '3'], ['CRM-LONG', 'x'.repeat(257)]]);
+    const link = await submit(sim, [
+      ['CRM-OK', '1'],
+      ['CRM-NO', '2'],
+      ['a/b', '3'],
+      ['CRM-LONG', 'x'.repeat(257)],
+    ]);
     const details = await waitForBatch(link);
     expect(xmlField(details, 'successfulUpdates')).toBe('1');
     expect(xmlField(details, 'failedUpdates')).toBe('3');
     expect(failedIds(details)).toEqual(['CRM-NO', 'a/b', 'CRM-LONG']);
-    expect(details).toMatch(/^<response>.*<failedUpdates>3<\/failedUpdates><profile><id>CRM-NO<\/id><status>failed<\/status><\/profile>.*<\/response>$/);
+    expect(details).toMatch(
+      /^<response>.*<failedUpdates>3<\/failedUpdates><profile><id>CRM-NO<\/id><status>failed<\/status><\/profile>.*<\/response>$/,
+    );
     expect(failedIds((await send(link)).text)).toEqual([]);
   });
 
@@ -50,7 +71,13 @@ describe('failed rows in the batch status', () => {
       headers: { 'content-type': 'application/json' },
     });
     expect(set.status).toBe(200);
-    const details = await waitForBatch(await submit(sim, [['CRM-SILENT', '1'], ['CRM-LOUD', '2'], ['CRM-FINE', '3']]));
+    const details = await waitForBatch(
+      await submit(sim, [
+        ['CRM-SILENT', '1'],
+        ['CRM-LOUD', '2'],
+        ['CRM-FINE', '3'],
+      ]),
+    );
     expect(xmlField(details, 'failedUpdates')).toBe('2');
     expect(xmlField(details, 'successfulUpdates')).toBe('1');
     expect(failedIds(details)).toEqual(['CRM-LOUD']);

@@ -5,7 +5,8 @@ import { errors } from 'undici';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { CLIENT, encodeBatch, onSimulator, postForm, send, xmlField } from './helpers.js';
 
-const postJson = (url: string, json: unknown) => send(url, { method: 'POST', body: JSON.stringify(json), headers: { 'content-type': 'application/json' } });
+const postJson = (url: string, json: unknown) =>
+  send(url, { method: 'POST', body: JSON.stringify(json), headers: { 'content-type': 'application/json' } });
 
 /** Random numbers a test chooses, in order. */
 function sequence(...values: number[]): () => number {
@@ -128,7 +129,8 @@ describe('start options', () => {
 });
 
 describe('faults per endpoint', () => {
-  const status = async (): Promise<string> => onSimulator(sim.url, xmlField((await postForm(bulk(), body)).text, 'batchStatus') ?? '');
+  const status = async (): Promise<string> =>
+    onSimulator(sim.url, xmlField((await postForm(bulk(), body)).text, 'batchStatus') ?? '');
   const fetchUrl = (): string => `${sim.url}/rest/v1/profiles/b1?client=${CLIENT}`;
 
   it('an outage aimed at one endpoint fails only that endpoint', async () => {
@@ -204,7 +206,8 @@ describe('timed outage windows', () => {
   afterEach(() => {
     timed.faults.restore();
   });
-  const call = async (): Promise<number> => (await send(`${timed.url}/m2/${CLIENT}/profile/update?mboxPC=w&profile.a=1`)).status;
+  const call = async (): Promise<number> =>
+    (await send(`${timed.url}/m2/${CLIENT}/profile/update?mboxPC=w&profile.a=1`)).status;
 
   it('fail calls from start until end (excluded) and end by themselves', async () => {
     const t0 = clock;
@@ -229,13 +232,21 @@ describe('timed outage windows', () => {
     const set = await postJson(`${timed.url}/_simulator/faults`, {
       outageWindows: [{ startInMs: 5000, durationMs: 1000, status: 504 }],
       endpoints: {
-        bulk: { outageWindows: [{ start: new Date(t0).toISOString(), end: new Date(t0 + 500).toISOString() }], retryAfterSeconds: 2 },
+        bulk: {
+          outageWindows: [{ start: new Date(t0).toISOString(), end: new Date(t0 + 500).toISOString() }],
+          retryAfterSeconds: 2,
+        },
         fetch: { errorRate: { probability: 1, statuses: [502] } },
       },
     });
     expect(set.status).toBe(200);
-    const shown = JSON.parse((await send(`${timed.url}/_simulator/faults`)).text) as Record<string, { outageWindows: Array<{ status: number; from: string; until: string; active: boolean }> }>;
-    expect(shown.all?.outageWindows).toEqual([{ status: 504, from: new Date(t0 + 5000).toISOString(), until: new Date(t0 + 6000).toISOString(), active: false }]);
+    const shown = JSON.parse((await send(`${timed.url}/_simulator/faults`)).text) as Record<
+      string,
+      { outageWindows: Array<{ status: number; from: string; until: string; active: boolean }> }
+    >;
+    expect(shown.all?.outageWindows).toEqual([
+      { status: 504, from: new Date(t0 + 5000).toISOString(), until: new Date(t0 + 6000).toISOString(), active: false },
+    ]);
     expect(shown.bulk?.outageWindows).toMatchObject([{ status: 503, active: true, retryAfterSeconds: 2 }]);
 
     const bulkAnswer = await postForm(`${timed.url}/m2/${CLIENT}/v2/profile/batchUpdate`, body);
@@ -251,12 +262,16 @@ describe('timed outage windows', () => {
   });
 
   it('the admin route names every problem of a bad window and clears an endpoint with outage: null', async () => {
-    const bad = await postJson(`${timed.url}/_simulator/faults`, { endpoints: { single: { outageWindows: [{ durationMs: 10, end: 'soon' }] }, nowhere: {} } });
+    const bad = await postJson(`${timed.url}/_simulator/faults`, {
+      endpoints: { single: { outageWindows: [{ durationMs: 10, end: 'soon' }] }, nowhere: {} },
+    });
     expect(bad.status).toBe(400);
     const problems = (JSON.parse(bad.text) as { error: string[] }).error.join('\n');
     expect(problems).toMatch(/endpoints\.single\.outageWindows\.0\.end: expected an ISO 8601 date/);
     expect(problems).toMatch(/nowhere/);
-    const backwards = await postJson(`${timed.url}/_simulator/faults`, { outageWindows: [{ start: clock, end: clock - 1 }] });
+    const backwards = await postJson(`${timed.url}/_simulator/faults`, {
+      outageWindows: [{ start: clock, end: clock - 1 }],
+    });
     expect(backwards.status).toBe(400);
     expect(backwards.text).toMatch(/end after it starts/);
 
@@ -277,7 +292,9 @@ describe('rejectVisitor', () => {
     const split = await postForm(`${sim.url}/m2/${CLIENT}/profile/update?profile.a=1`, 'mbox3rdPartyId=CRM-R');
     expect(split.status).toBe(403);
     expect(sim.store.get('thirdPartyId', 'CRM-R')).toBeUndefined();
-    expect((await postForm(`${sim.url}/m2/${CLIENT}/profile/update`, 'mbox3rdPartyId=CRM-OK&profile.a=1')).status).toBe(200);
+    expect((await postForm(`${sim.url}/m2/${CLIENT}/profile/update`, 'mbox3rdPartyId=CRM-OK&profile.a=1')).status).toBe(
+      200,
+    );
     expect(sim.stats.single).toBe(1);
   });
 
@@ -295,10 +312,14 @@ describe('the simulator command', () => {
 
   /** Starts `target-ingest simulator` from source and resolves with its URL. */
   async function startCommand(args: string[], env: Record<string, string> = {}): Promise<string> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'simulator', '--port', '0', '--client-code', CLIENT, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', 'simulator', '--port', '0', '--client-code', CLIENT, ...args],
+      {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     children.push(child);
     const lines = createInterface({ input: child.stdout });
     for await (const line of lines) {
@@ -309,11 +330,18 @@ describe('the simulator command', () => {
   }
 
   it('takes per-endpoint faults from --faults and from SIMULATOR_FAULTS', async () => {
-    const fromFlag = await startCommand(['--faults', JSON.stringify({ endpoints: { bulk: { outage: 503 }, single: { outageWindows: [{ durationMs: 60_000, status: 502 }] } } })]);
+    const fromFlag = await startCommand([
+      '--faults',
+      JSON.stringify({
+        endpoints: { bulk: { outage: 503 }, single: { outageWindows: [{ durationMs: 60_000, status: 502 }] } },
+      }),
+    ]);
     expect((await postForm(`${fromFlag}/m2/${CLIENT}/v2/profile/batchUpdate`, body)).status).toBe(503);
     expect((await send(`${fromFlag}/m2/${CLIENT}/profile/update?mboxPC=c1&profile.a=1`)).status).toBe(502);
 
-    const fromEnv = await startCommand([], { SIMULATOR_FAULTS: JSON.stringify({ endpoints: { status: { failNext: { count: 1, status: 500 } } } }) });
+    const fromEnv = await startCommand([], {
+      SIMULATOR_FAULTS: JSON.stringify({ endpoints: { status: { failNext: { count: 1, status: 500 } } } }),
+    });
     const accepted = await postForm(`${fromEnv}/m2/${CLIENT}/v2/profile/batchUpdate`, body);
     const edgeLink = xmlField(accepted.text, 'batchStatus') ?? '';
     expect(edgeLink).toMatch(/^http:\/\/mboxedge45\.tt\.omtrdc\.net\//);
@@ -326,10 +354,25 @@ describe('the simulator command', () => {
   }, 60_000);
 
   it('takes the status link, control token, credentials and batch timing from its flags', async () => {
-    const base = await startCommand(['--status-link', 'edge-legacy', '--control-token', 'ctl', '--auth-token', 'tok', '--batch-processing', '0', '--ims-client-secret', 's3cret']);
-    const accepted = await postForm(`${base}/m2/${CLIENT}/v2/profile/batchUpdate`, body, { authorization: 'Bearer tok' });
+    const base = await startCommand([
+      '--status-link',
+      'edge-legacy',
+      '--control-token',
+      'ctl',
+      '--auth-token',
+      'tok',
+      '--batch-processing',
+      '0',
+      '--ims-client-secret',
+      's3cret',
+    ]);
+    const accepted = await postForm(`${base}/m2/${CLIENT}/v2/profile/batchUpdate`, body, {
+      authorization: 'Bearer tok',
+    });
     const link = xmlField(accepted.text, 'batchStatus') ?? '';
-    expect(link).toMatch(/^http:\/\/mboxedge19\.tt\.omtrdc\.net\/m2\/acme\/v2\/profile\/batchStatus\?batchId=.+&m2Node=00$/);
+    expect(link).toMatch(
+      /^http:\/\/mboxedge19\.tt\.omtrdc\.net\/m2\/acme\/v2\/profile\/batchStatus\?batchId=.+&m2Node=00$/,
+    );
     const status = await send(onSimulator(base, link), { headers: { authorization: 'Bearer tok' } });
     expect(xmlField(status.text, 'status')).toBe('complete');
     expect((await send(`${base}/_simulator/stats`, { headers: { authorization: 'Bearer tok' } })).status).toBe(401);
@@ -342,4 +385,3 @@ describe('the simulator command', () => {
     expect(ims.status).toBe(200);
   }, 60_000);
 });
-

@@ -37,7 +37,9 @@ describe('fetch profile API', () => {
 
   it('returns a thirdPartyId profile, including percent-encoded ids', async () => {
     sim.store.seed('thirdPartyId', 'CRM 1é', { a: 'x' });
-    const answer = await send(`${sim.url}/rest/v1/profiles/thirdPartyId/${encodeURIComponent('CRM 1é')}?client=${CLIENT}`);
+    const answer = await send(
+      `${sim.url}/rest/v1/profiles/thirdPartyId/${encodeURIComponent('CRM 1é')}?client=${CLIENT}`,
+    );
     expect(answer.status).toBe(200);
     const body = JSON.parse(answer.text) as FetchBody;
     expect(body.thirdPartyId).toBe('CRM 1é');
@@ -48,7 +50,10 @@ describe('fetch profile API', () => {
     const answer = await send(`${sim.url}/rest/v1/profiles/thirdPartyId/nobody?client=${CLIENT}`);
     expect(answer.status).toBe(404);
     expect(answer.headers['content-type']).toMatch(/^application\/json/);
-    expect(JSON.parse(answer.text)).toEqual({ status: 404, message: `No profile found for client ${CLIENT} with third party id=nobody` });
+    expect(JSON.parse(answer.text)).toEqual({
+      status: 404,
+      message: `No profile found for client ${CLIENT} with third party id=nobody`,
+    });
   });
 
   it('answers 400 for a wrong or missing client', async () => {

@@ -23,7 +23,11 @@ export async function send(
 
 /** POSTs a form body. */
 export function postForm(url: string, body: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return send(url, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+  return send(url, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+  });
 }
 
 /** The text of the first `<name>` element, XML entities resolved. */
@@ -87,7 +91,9 @@ export async function waitForBatch(statusUrl: string, timeoutMs = 5_000): Promis
  * each (v1, failed rows, the override, credentials, the shared limit, lifetime), so their
  * defaults say which realism they turn off and why, next to the call.
  */
-export function simulatorsPerTest(defaults: () => Partial<SimulatorOptions>): (options?: Partial<SimulatorOptions>) => Promise<Simulator> {
+export function simulatorsPerTest(
+  defaults: () => Partial<SimulatorOptions>,
+): (options?: Partial<SimulatorOptions>) => Promise<Simulator> {
   const running: Simulator[] = [];
   afterEach(async () => {
     await Promise.all(running.splice(0).map((sim) => sim.close()));

@@ -1,14 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import type { Simulator } from '../../../src/simulator/server.js';
-import { CLIENT, simulatorsPerTest, encodeBatch, onSimulator, postForm, send, waitForBatch, xmlField } from './helpers.js';
+import {
+  CLIENT,
+  simulatorsPerTest,
+  encodeBatch,
+  onSimulator,
+  postForm,
+  send,
+  waitForBatch,
+  xmlField,
+} from './helpers.js';
 
 const DAY = 24 * 3600_000;
 let clock = Date.UTC(2026, 10, 21, 10, 0, 0);
 // Batches complete at once and the clock is the test's: these tests move it by days.
 const start = simulatorsPerTest(() => ({ batchProcessingMs: 0, now: () => clock }));
 
-const fetchStatus = async (sim: Simulator, id: string): Promise<number> => (await send(`${sim.url}/rest/v1/profiles/thirdPartyId/${id}?client=${CLIENT}`)).status;
-const single = (sim: Simulator, id: string, value: string) => send(`${sim.url}/m2/${CLIENT}/profile/update?mbox3rdPartyId=${id}&profile.a=${value}`);
+const fetchStatus = async (sim: Simulator, id: string): Promise<number> =>
+  (await send(`${sim.url}/rest/v1/profiles/thirdPartyId/${id}?client=${CLIENT}`)).status;
+const single = (sim: Simulator, id: string, value: string) =>
+  send(`${sim.url}/m2/${CLIENT}/profile/update?mbox3rdPartyId=${id}&profile.a=${value}`);
 
 async function bulk(sim: Simulator, api: 'v1' | 'v2', rows: string[][]): Promise<string> {
   const path = api === 'v2' ? 'v2/profile/batchUpdate' : 'profile/batchUpdate';
@@ -35,7 +46,9 @@ describe('profile lifetime', () => {
     await single(sim, 'CRM-2', '2');
     clock += 13 * DAY;
     expect(sim.store.get('thirdPartyId', 'CRM-2')).toEqual({ a: '2' });
-    const body = JSON.parse((await send(`${sim.url}/rest/v1/profiles/thirdPartyId/CRM-2?client=${CLIENT}`)).text) as { modifiedAt: string };
+    const body = JSON.parse((await send(`${sim.url}/rest/v1/profiles/thirdPartyId/CRM-2?client=${CLIENT}`)).text) as {
+      modifiedAt: string;
+    };
     expect(body.modifiedAt).toBe(new Date(clock - 13 * DAY).toISOString());
   });
 

@@ -7,8 +7,10 @@ let clock = Date.UTC(2026, 10, 21, 10, 0, 0);
 const start = simulatorsPerTest(() => ({ batchProcessingMs: 0, now: () => clock }));
 
 const body = encodeBatch(['pcId', 'a'], [['v1', '1']]);
-const submit = (sim: Simulator): Promise<{ status: number; text: string }> => postForm(`${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`, body);
-const postJson = (url: string, json: unknown) => send(url, { method: 'POST', body: JSON.stringify(json), headers: { 'content-type': 'application/json' } });
+const submit = (sim: Simulator): Promise<{ status: number; text: string }> =>
+  postForm(`${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`, body);
+const postJson = (url: string, json: unknown) =>
+  send(url, { method: 'POST', body: JSON.stringify(json), headers: { 'content-type': 'application/json' } });
 
 /** Bulk submits admitted until the first 503. */
 async function admittedSubmits(sim: Simulator, max = 60): Promise<number> {
@@ -25,13 +27,17 @@ describe('the shared per-minute limit', () => {
     const link = onSimulator(sim.url, xmlField(accepted.text, 'batchStatus') ?? '');
     const batchId = new URL(link).searchParams.get('batchId') ?? '';
     expect((await send(link)).status).toBe(200);
-    expect((await send(`${sim.url}/m2/${CLIENT}/v2/profile/batchStatus?batchId=${batchId}&m2Node=00`)).status).toBe(200);
+    expect((await send(`${sim.url}/m2/${CLIENT}/v2/profile/batchStatus?batchId=${batchId}&m2Node=00`)).status).toBe(
+      200,
+    );
     // An unknown id still costs a call.
     expect((await send(`${sim.url}/m2/${CLIENT}/profile/batchStatus?batchId=nope`)).status).toBe(404);
     const refusedStatus = await send(link);
     expect(refusedStatus.status).toBe(503);
     expect(refusedStatus.headers['retry-after']).toBeUndefined();
-    expect(xmlField(refusedStatus.text, 'message')).toMatch(/Limit of 4 calls per 60 s for the Admin, Reporting and bulk profile APIs together reached; next call admitted in 60000 ms/);
+    expect(xmlField(refusedStatus.text, 'message')).toMatch(
+      /Limit of 4 calls per 60 s for the Admin, Reporting and bulk profile APIs together reached; next call admitted in 60000 ms/,
+    );
     expect((await submit(sim)).status).toBe(503);
     expect(sim.stats.rateLimited).toBe(2);
     expect(sim.stats.statusCalls).toBe(3);
@@ -46,7 +52,9 @@ describe('the shared per-minute limit', () => {
 
   it('lets other users of the account spend it, spread over the minute, until their time is up', async () => {
     const sim = await start();
-    const set = await postJson(`${sim.url}/_simulator/faults`, { otherUsers: { callsPerMinute: 30, durationMs: 60_000 } });
+    const set = await postJson(`${sim.url}/_simulator/faults`, {
+      otherUsers: { callsPerMinute: 30, durationMs: 60_000 },
+    });
     expect(set.status).toBe(200);
     clock += 30_000;
     // 15 of their calls fell in the last 30 s; ours fit beside them.

@@ -50,7 +50,9 @@ describe('single profile update', () => {
   it('round-trips Unicode names and values, and escapes the id in the XML answer', async () => {
     const value = 'Zoë 東京 🚀 & <tags> = 100%';
     const id = 'id<&>"1';
-    const answer = await send(update(`mboxPC=${encodeURIComponent(id)}&${encodeURIComponent('profile.größe')}=${encodeURIComponent(value)}`));
+    const answer = await send(
+      update(`mboxPC=${encodeURIComponent(id)}&${encodeURIComponent('profile.größe')}=${encodeURIComponent(value)}`),
+    );
     expect(answer.status).toBe(200);
     expect(answer.text).toContain('<pcId>id&lt;&amp;&gt;&quot;1</pcId>');
     expect(xmlField(answer.text, 'pcId')).toBe(id);
@@ -91,7 +93,9 @@ describe('single profile update', () => {
   });
 
   it('accepts a value of exactly 256 characters, counting an emoji as one', async () => {
-    const answer = await send(update(`mboxPC=v6&profile.a=${'x'.repeat(256)}&profile.b=${encodeURIComponent('🚀'.repeat(256))}`));
+    const answer = await send(
+      update(`mboxPC=v6&profile.a=${'x'.repeat(256)}&profile.b=${encodeURIComponent('🚀'.repeat(256))}`),
+    );
     expect(answer.status).toBe(200);
     expect(sim.store.get('pcId', 'v6')?.b).toBe('🚀'.repeat(256));
   });
@@ -163,7 +167,11 @@ describe('single profile update', () => {
   });
 
   it('refuses a non-form POST body with 415', async () => {
-    const answer = await send(update('mboxPC=v11'), { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
+    const answer = await send(update('mboxPC=v11'), {
+      method: 'POST',
+      body: '{"a":1}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(answer.status).toBe(415);
   });
 });

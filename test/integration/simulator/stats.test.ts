@@ -7,7 +7,8 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((sim) => sim.close()));
 });
 
-const postJson = (url: string, json: unknown) => send(url, { method: 'POST', body: JSON.stringify(json), headers: { 'content-type': 'application/json' } });
+const postJson = (url: string, json: unknown) =>
+  send(url, { method: 'POST', body: JSON.stringify(json), headers: { 'content-type': 'application/json' } });
 
 describe('GET /_simulator/stats', () => {
   it('counts v1 submits, status calls, admin calls, other users, override removals and failed rows; reset zeroes them', async () => {
@@ -20,17 +21,32 @@ describe('GET /_simulator/stats', () => {
     };
     await submit('v2/profile/batchUpdate', [['CRM-1', '1', '2']]);
     sim.faults.rejectVisitor('CRM-NO');
-    await submit('v2/profile/batchUpdate', [['CRM-1', '3', ''], ['CRM-NO', '1', '1']]);
+    await submit('v2/profile/batchUpdate', [
+      ['CRM-1', '3', ''],
+      ['CRM-NO', '1', '1'],
+    ]);
     await submit('profile/batchUpdate', [['CRM-1', '4', '']]);
-    const ims = JSON.parse((await send(`${sim.url}/ims/token/v3`, {
-      method: 'POST',
-      body: 'client_id=target-ingest-simulator&client_secret=simulator-client-secret&grant_type=client_credentials&scope=openid',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    })).text) as { access_token: string };
-    await send(`${sim.url}/${CLIENT}/target/authentication/token?authorizationScope=profile_api`, { headers: { authorization: `Bearer ${ims.access_token}`, 'x-api-key': 'target-ingest-simulator' } });
-    await postJson(`${sim.url}/_simulator/faults`, { otherUsers: { callsPerMinute: 60 }, slowBatches: { batchProcessingMs: 600_000 } });
+    const ims = JSON.parse(
+      (
+        await send(`${sim.url}/ims/token/v3`, {
+          method: 'POST',
+          body: 'client_id=target-ingest-simulator&client_secret=simulator-client-secret&grant_type=client_credentials&scope=openid',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        })
+      ).text,
+    ) as { access_token: string };
+    await send(`${sim.url}/${CLIENT}/target/authentication/token?authorizationScope=profile_api`, {
+      headers: { authorization: `Bearer ${ims.access_token}`, 'x-api-key': 'target-ingest-simulator' },
+    });
+    await postJson(`${sim.url}/_simulator/faults`, {
+      otherUsers: { callsPerMinute: 60 },
+      slowBatches: { batchProcessingMs: 600_000 },
+    });
     clock += 10_000;
-    expect((await postForm(`${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`, encodeBatch(['pcId', 'a'], [['p', '1']]))).status).toBe(200);
+    expect(
+      (await postForm(`${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`, encodeBatch(['pcId', 'a'], [['p', '1']])))
+        .status,
+    ).toBe(200);
 
     const stats = JSON.parse((await send(`${sim.url}/_simulator/stats`)).text) as Record<string, unknown>;
     expect(stats).toMatchObject({
@@ -45,11 +61,24 @@ describe('GET /_simulator/stats', () => {
       profiles: 1,
     });
     expect(stats.statusCalls).toBe(3);
-    const faults = JSON.parse((await send(`${sim.url}/_simulator/faults`)).text) as { account: Record<string, unknown> };
-    expect(faults.account).toMatchObject({ rejectVisitors: 1, slowBatches: { batchProcessingMs: 600_000, batchProcessingJitterMs: 0 }, otherUsers: { callsPerMinute: 60 } });
+    const faults = JSON.parse((await send(`${sim.url}/_simulator/faults`)).text) as {
+      account: Record<string, unknown>;
+    };
+    expect(faults.account).toMatchObject({
+      rejectVisitors: 1,
+      slowBatches: { batchProcessingMs: 600_000, batchProcessingJitterMs: 0 },
+      otherUsers: { callsPerMinute: 60 },
+    });
 
     await send(`${sim.url}/_simulator/reset`, { method: 'POST' });
     const zeroed = JSON.parse((await send(`${sim.url}/_simulator/stats`)).text) as Record<string, unknown>;
-    expect(zeroed).toMatchObject({ bulkV1: 0, statusCalls: 0, admin: 0, otherUsersCharged: 0, overrideRemovals: 0, failedRows: 0 });
+    expect(zeroed).toMatchObject({
+      bulkV1: 0,
+      statusCalls: 0,
+      admin: 0,
+      otherUsersCharged: 0,
+      overrideRemovals: 0,
+      failedRows: 0,
+    });
   });
 });

@@ -14,7 +14,10 @@ afterEach(async () => {
 });
 
 async function submitLink(sim: Simulator): Promise<string> {
-  const answer = await postForm(`${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`, encodeBatch(['pcId', 'a'], [['v1', '1']]));
+  const answer = await postForm(
+    `${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`,
+    encodeBatch(['pcId', 'a'], [['v1', '1']]),
+  );
   const link = xmlField(answer.text, 'batchStatus');
   if (link === undefined) throw new Error(`not accepted: ${answer.text}`);
   return link;
@@ -25,7 +28,9 @@ describe('batch status links', () => {
     const sim = await start();
     const link = await submitLink(sim);
     expect(EDGE_STATUS_HOST).toBe('mboxedge45.tt.omtrdc.net');
-    expect(link).toMatch(new RegExp(`^http://mboxedge45\\.tt\\.omtrdc\\.net/m2/${CLIENT}/profile/batchStatus\\?batchId=[^&]+$`));
+    expect(link).toMatch(
+      new RegExp(`^http://mboxedge45\\.tt\\.omtrdc\\.net/m2/${CLIENT}/profile/batchStatus\\?batchId=[^&]+$`),
+    );
     // Followed on the client's own base URL, the path and query reach the batch.
     const answer = await send(onSimulator(sim.url, link));
     expect(answer.status).toBe(200);
@@ -36,7 +41,11 @@ describe('batch status links', () => {
     const sim = await start({ statusLink: 'edge-legacy' });
     const link = await submitLink(sim);
     expect(EDGE_LEGACY_STATUS_HOST).toBe('mboxedge19.tt.omtrdc.net');
-    expect(link).toMatch(new RegExp(`^http://mboxedge19\\.tt\\.omtrdc\\.net/m2/${CLIENT}/v2/profile/batchStatus\\?batchId=[^&]+&m2Node=00$`));
+    expect(link).toMatch(
+      new RegExp(
+        `^http://mboxedge19\\.tt\\.omtrdc\\.net/m2/${CLIENT}/v2/profile/batchStatus\\?batchId=[^&]+&m2Node=00$`,
+      ),
+    );
     const answer = await send(`${onSimulator(sim.url, link)}&showDetails=true`);
     expect(answer.status).toBe(200);
     expect(xmlField(answer.text, 'consumedCount')).toBeDefined();

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Simulator } from '../../../src/simulator/server.js';
-import { CLIENT, simulatorsPerTest, encodeBatch, onSimulator, postForm, send, waitForBatch, xmlField } from './helpers.js';
+import {
+  CLIENT,
+  simulatorsPerTest,
+  encodeBatch,
+  onSimulator,
+  postForm,
+  send,
+  waitForBatch,
+  xmlField,
+} from './helpers.js';
 
 // Batches complete at once and the limit is out of the way: these tests look at what rows leave behind.
 const start = simulatorsPerTest(() => ({ batchProcessingMs: 0, bulkCallsPerMinute: 1000 }));
@@ -33,7 +42,9 @@ describe('the v2 override (strictest reading, on by default)', () => {
   it('is not reset by a single update in between, and removes what that update wrote to a name the v2 row had set', async () => {
     const sim = await start();
     await v2(sim, ['thirdPartyId', 'a', 'b'], [['CRM-2', '1', '2']]);
-    const single = await send(`${sim.url}/m2/${CLIENT}/profile/update?mbox3rdPartyId=CRM-2&profile.b=single&profile.c=kept`);
+    const single = await send(
+      `${sim.url}/m2/${CLIENT}/profile/update?mbox3rdPartyId=CRM-2&profile.b=single&profile.c=kept`,
+    );
     expect(single.status).toBe(200);
     expect(sim.store.get('thirdPartyId', 'CRM-2')).toEqual({ a: '1', b: 'single', c: 'kept' });
     await v2(sim, ['thirdPartyId', 'a'], [['CRM-2', '3']]);
@@ -59,12 +70,26 @@ describe('the v2 override (strictest reading, on by default)', () => {
 
   it('ignores a batch with only empty values entirely, but an empty row in another batch is still a v2 update', async () => {
     const sim = await start();
-    await v2(sim, ['thirdPartyId', 'a'], [['CRM-5', '1'], ['CRM-6', '1']]);
+    await v2(
+      sim,
+      ['thirdPartyId', 'a'],
+      [
+        ['CRM-5', '1'],
+        ['CRM-6', '1'],
+      ],
+    );
     const ignored = await v2(sim, ['thirdPartyId', 'a'], [['CRM-5', ''], ['CRM-6']]);
     expect(xmlField(ignored, 'status')).toBe('complete');
     expect(xmlField(ignored, 'successfulUpdates')).toBe('0');
     expect(sim.store.get('thirdPartyId', 'CRM-5')).toEqual({ a: '1' });
-    const mixed = await v2(sim, ['thirdPartyId', 'a', 'b'], [['CRM-5', '', ''], ['CRM-7', '1', '']]);
+    const mixed = await v2(
+      sim,
+      ['thirdPartyId', 'a', 'b'],
+      [
+        ['CRM-5', '', ''],
+        ['CRM-7', '1', ''],
+      ],
+    );
     expect(xmlField(mixed, 'successfulUpdates')).toBe('1');
     expect(xmlField(mixed, 'failedUpdates')).toBe('0');
     expect(sim.store.get('thirdPartyId', 'CRM-5')).toEqual({});

@@ -3,7 +3,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logger.js';
 import { DEFAULT_IMS_CLIENT_ID, DEFAULT_IMS_CLIENT_SECRET } from '../../../src/simulator/options.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
-import { createAdminTokenSource, type AdminTokenOptions, type AdminTokenSource } from '../../../src/target/admin-token.js';
+import {
+  createAdminTokenSource,
+  type AdminTokenOptions,
+  type AdminTokenSource,
+} from '../../../src/target/admin-token.js';
 import { CallBudget } from '../../../src/target/budgets.js';
 import { TargetClient } from '../../../src/target/client.js';
 import { TokenSourceError } from '../../../src/target/token-source.js';
@@ -17,7 +21,12 @@ const HOUR = 3600_000;
 
 describe('profile token from the Target Admin API (against the simulator)', () => {
   const lines: string[] = [];
-  const logger = createLogger({ level: 'debug', pretty: false, destination: memoryDestination(lines), secretValues: [] });
+  const logger = createLogger({
+    level: 'debug',
+    pretty: false,
+    destination: memoryDestination(lines),
+    secretValues: [],
+  });
   const sims: Simulator[] = [];
   const sources: AdminTokenSource[] = [];
   const seenTokens: string[] = [];
@@ -42,7 +51,8 @@ describe('profile token from the Target Admin API (against the simulator)', () =
     await deletePrefix(redis, prefix);
     await redis.quit();
     const text = lines.join('\n');
-    for (const secret of [...seenTokens, DEFAULT_IMS_CLIENT_SECRET]) expect(text, 'a secret reached the log').not.toContain(secret);
+    for (const secret of [...seenTokens, DEFAULT_IMS_CLIENT_SECRET])
+      expect(text, 'a secret reached the log').not.toContain(secret);
   });
 
   const simulator = async (options: Partial<SimulatorOptions> = {}): Promise<Simulator> => {
@@ -87,7 +97,11 @@ describe('profile token from the Target Admin API (against the simulator)', () =
     const tokens = source(sim);
     await tokens.start();
     expect(await tokens.refresh()).toBe(false);
-    const response = await fetch(`${sim.url}/_simulator/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"action":"regenerate"}' });
+    const response = await fetch(`${sim.url}/_simulator/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"action":"regenerate"}',
+    });
     const { token: regenerated } = (await response.json()) as { token: string };
     expect(await tokens.refresh()).toBe(true);
     expect(tokens.current()).toBe(regenerated);
@@ -143,10 +157,15 @@ describe('profile token from the Target Admin API (against the simulator)', () =
     const sim = await simulator();
     const wrong = 'wrong-client-secret-7f6e5d4c3b2a';
     const tokens = source(sim, { clientSecret: wrong });
-    const failure = await tokens.start().then(() => undefined, (error: unknown) => error);
+    const failure = await tokens.start().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(TokenSourceError);
     const message = (failure as Error).message;
-    expect(message).toBe('Adobe IMS refused the credentials (HTTP 401 invalid_client): check TARGET_IMS_CLIENT_ID, TARGET_IMS_CLIENT_SECRET and TARGET_IMS_SCOPES');
+    expect(message).toBe(
+      'Adobe IMS refused the credentials (HTTP 401 invalid_client): check TARGET_IMS_CLIENT_ID, TARGET_IMS_CLIENT_SECRET and TARGET_IMS_SCOPES',
+    );
     expect(message).not.toContain(wrong);
     expect(tokens.current()).toBeUndefined();
     expect(await tokens.refresh()).toBe(false);
@@ -161,7 +180,11 @@ describe('profile token from the Target Admin API (against the simulator)', () =
     await tokens.start();
     expect((await budget.peek()).used).toBe(1);
     // The budget is spent: the next read waits until the window frees room, then goes ahead.
-    await fetch(`${sim.url}/_simulator/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"action":"regenerate"}' });
+    await fetch(`${sim.url}/_simulator/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"action":"regenerate"}',
+    });
     const started = Date.now();
     expect(await tokens.refresh()).toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
@@ -171,19 +194,29 @@ describe('profile token from the Target Admin API (against the simulator)', () =
   });
 
   it('backs a pipeline with TARGET_IMS_CLIENT_ID (a start without IMS reachable goes on), its Admin API calls counted in the bulk budget', async () => {
-    const run = await startTestPipeline({
-      TARGET_IMS_CLIENT_ID: DEFAULT_IMS_CLIENT_ID, TARGET_IMS_CLIENT_SECRET: DEFAULT_IMS_CLIENT_SECRET,
-      TARGET_IMS_URL: 'http://127.0.0.1:1/ims/token/v3', TARGET_ADMIN_URL: 'http://127.0.0.1:1',
-    }, ['deliver']);
+    const run = await startTestPipeline(
+      {
+        TARGET_IMS_CLIENT_ID: DEFAULT_IMS_CLIENT_ID,
+        TARGET_IMS_CLIENT_SECRET: DEFAULT_IMS_CLIENT_SECRET,
+        TARGET_IMS_URL: 'http://127.0.0.1:1/ims/token/v3',
+        TARGET_ADMIN_URL: 'http://127.0.0.1:1',
+      },
+      ['deliver'],
+    );
     // Nothing listens at port 1: a transient failure, retried in the background, not a start error.
     expect(run.pipeline.tokenSource?.current()).toBeUndefined();
     await run.close();
 
     const sim = await simulator();
-    const ok = await startTestPipeline({
-      TARGET_IMS_CLIENT_ID: DEFAULT_IMS_CLIENT_ID, TARGET_IMS_CLIENT_SECRET: DEFAULT_IMS_CLIENT_SECRET,
-      TARGET_IMS_URL: `${sim.url}/ims/token/v3`, TARGET_ADMIN_URL: sim.url,
-    }, ['deliver']);
+    const ok = await startTestPipeline(
+      {
+        TARGET_IMS_CLIENT_ID: DEFAULT_IMS_CLIENT_ID,
+        TARGET_IMS_CLIENT_SECRET: DEFAULT_IMS_CLIENT_SECRET,
+        TARGET_IMS_URL: `${sim.url}/ims/token/v3`,
+        TARGET_ADMIN_URL: sim.url,
+      },
+      ['deliver'],
+    );
     try {
       expect(ok.pipeline.tokenSource?.current()).toBe('admin-profile-token-0');
       expect((await ok.pipeline.budgets.bulk.peek()).used).toBe(1);

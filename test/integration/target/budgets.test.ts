@@ -57,7 +57,13 @@ describe('CallBudget (shared through Redis)', () => {
   });
 
   it('reports the recent pace for routing decisions', async () => {
-    const budget = new CallBudget(redisA, prefix, { name: 'pace', limit: 1000, windowMs: 24 * 3600_000, bucketMs: 60_000, recentMs: 3600_000 });
+    const budget = new CallBudget(redisA, prefix, {
+      name: 'pace',
+      limit: 1000,
+      windowMs: 24 * 3600_000,
+      bucketMs: 60_000,
+      recentMs: 3600_000,
+    });
     const t0 = 100 * 24 * 3600_000;
     await budget.reserve(100, t0);
     await budget.reserve(50, t0 + 2 * 3600_000);

@@ -16,10 +16,13 @@ async function deliver(options: Partial<SimulatorOptions>, values: string[]): Pr
   const sim = await startSimulator({ clientCode: 'acme', ...options });
   const client = new TargetClient({ baseUrl: sim.url, clientCode: 'acme', timeoutMs: 2000 });
   running.push({ sim, client });
-  const [file] = buildBulkFiles(values.map((v, i) => ({ visitor: { kind: 'thirdPartyId', id: `CRM-${i}` }, values: new Map([['value', v]]) })));
+  const [file] = buildBulkFiles(
+    values.map((v, i) => ({ visitor: { kind: 'thirdPartyId', id: `CRM-${i}` }, values: new Map([['value', v]]) })),
+  );
   const statusUrl = await client.submitBulk(file?.body ?? '');
   // Status polls count against the 50 calls a minute: poll as the pipeline would, not in a tight loop.
-  for (let i = 0; i < 20 && (await client.batchStatus(statusUrl)).status !== 'complete'; i += 1) await new Promise((r) => setTimeout(r, 500));
+  for (let i = 0; i < 20 && (await client.batchStatus(statusUrl)).status !== 'complete'; i += 1)
+    await new Promise((r) => setTimeout(r, 500));
   return sim;
 }
 
@@ -27,7 +30,15 @@ const stored = (sim: Simulator, n: number): Array<string | undefined> =>
   Array.from({ length: n }, (_, i) => sim.store.get('thirdPartyId', `CRM-${i}`)?.value);
 
 describe('bulk cell encoding under both readings of Target (only the form layer is documented)', () => {
-  const ordinary = ['2026-11-21T10:00:00Z', 'Zoë Müller', '東京 🚀', '+41 44 123 45 67', 'a=b&c=d', "O'Brien; #1 / ? \\ *", 'tab\there'];
+  const ordinary = [
+    '2026-11-21T10:00:00Z',
+    'Zoë Müller',
+    '東京 🚀',
+    '+41 44 123 45 67',
+    'a=b&c=d',
+    "O'Brien; #1 / ? \\ *",
+    'tab\there',
+  ];
   const special = ['100%', 'Smith, John', 'say "hi"', 'line1\nline2'];
 
   it('ordinary values arrive byte-exact whether Target percent-decodes cells or not', async () => {
@@ -41,6 +52,11 @@ describe('bulk cell encoding under both readings of Target (only the form layer 
   // single update (src/target/bulk-rows.ts, test/e2e/encoding-routes.test.ts).
   it('values with % , " or a line break read differently under the two readings', async () => {
     expect(stored(await deliver({ bulkCellDecoding: 'percent' }, special), special.length)).toEqual(special);
-    expect(stored(await deliver({ bulkCellDecoding: 'none' }, special), special.length)).toEqual(['100%25', 'Smith%2C John', 'say %22hi%22', 'line1%0Aline2']);
+    expect(stored(await deliver({ bulkCellDecoding: 'none' }, special), special.length)).toEqual([
+      '100%25',
+      'Smith%2C John',
+      'say %22hi%22',
+      'line1%0Aline2',
+    ]);
   });
 });

@@ -12,7 +12,11 @@ describe('bulk delivery of a visitor over the 64 KB profile data limit', () => {
     const running = await pipelines.start({ DELIVERY_MODE: 'bulk' });
     const now = Date.now();
     const event = (n: number, attributes: Record<string, string>): ValidEvent => ({
-      id: `e${n}`, type: 'test', occurredAtMs: now - 1000, visitor: { kind: 'thirdPartyId', id: `CRM-${n}` }, attributes,
+      id: `e${n}`,
+      type: 'test',
+      occurredAtMs: now - 1000,
+      visitor: { kind: 'thirdPartyId', id: `CRM-${n}` },
+      attributes,
     });
     // 300 attributes of 250 characters: about 77 KB. The store takes what the map worker
     // would have validated; this reaches it directly, as a custom mapping could.
@@ -37,7 +41,11 @@ describe('bulk delivery of a visitor over the 64 KB profile data limit', () => {
     const hugeAt = BULK_READ_CHUNK + 50;
     const huge = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`attr${i}`, 'x'.repeat(250)]));
     const events: ValidEvent[] = Array.from({ length: total }, (_, n) => ({
-      id: `e${n}`, type: 'test', occurredAtMs: now - 1000, visitor: { kind: 'thirdPartyId', id: `CRM-${n}` }, attributes: n === hugeAt ? huge : { tier: `t${n}` },
+      id: `e${n}`,
+      type: 'test',
+      occurredAtMs: now - 1000,
+      visitor: { kind: 'thirdPartyId', id: `CRM-${n}` },
+      attributes: n === hugeAt ? huge : { tier: `t${n}` },
     }));
     // One merge, so every visitor falls due in the same flush and lands in one claim.
     await running.pipeline.store.merge('pos', events, now);
@@ -48,7 +56,12 @@ describe('bulk delivery of a visitor over the 64 KB profile data limit', () => {
     expect(entry?.data.error.code).toBe('PROFILE_TOO_LARGE');
     expect(entry?.data.visitors?.map((v) => v.vk)).toEqual([`3p:CRM-${hugeAt}`]);
     const sim = running.simulator.store;
-    expect(await waitFor(() => events.every((e, n) => n === hugeAt || sim.get('thirdPartyId', e.visitor.id)?.tier === `t${n}`), 30_000)).toBe(true);
+    expect(
+      await waitFor(
+        () => events.every((e, n) => n === hugeAt || sim.get('thirdPartyId', e.visitor.id)?.tier === `t${n}`),
+        30_000,
+      ),
+    ).toBe(true);
     expect(running.simulator.stats.bulk).toBe(1);
   });
 });

@@ -40,20 +40,31 @@ afterAll(async () => {
 });
 
 /** A bulk-mode pipeline in this process, its logs captured, against a fresh simulator. */
-async function start(env: Record<string, string>, simulatorOptions: Partial<SimulatorOptions> = {}, roles: readonly Role[] = ALL_ROLES): Promise<Running> {
+async function start(
+  env: Record<string, string>,
+  simulatorOptions: Partial<SimulatorOptions> = {},
+  roles: readonly Role[] = ALL_ROLES,
+): Promise<Running> {
   const logs: Array<Record<string, unknown>> = [];
   const destination = { write: (line: string): void => void logs.push(JSON.parse(line) as Record<string, unknown>) };
-  const { pipeline, simulator, prefix } = await startTestPipeline({
-    DELIVERY_MODE: 'bulk',
-    // One visitor per claim, and a claim is a full file: nothing waits for the bulk pacer.
-    FLUSH_BULK_BATCH_SIZE: '1',
-    COALESCE_WINDOW_MS: '100',
-    COALESCE_MAX_WAIT_MS: '500',
-    LOG_LEVEL: 'info',
-    ...env,
-  }, roles, simulatorOptions, createLogger({ level: 'info', pretty: false, destination }));
+  const { pipeline, simulator, prefix } = await startTestPipeline(
+    {
+      DELIVERY_MODE: 'bulk',
+      // One visitor per claim, and a claim is a full file: nothing waits for the bulk pacer.
+      FLUSH_BULK_BATCH_SIZE: '1',
+      COALESCE_WINDOW_MS: '100',
+      COALESCE_MAX_WAIT_MS: '500',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    roles,
+    simulatorOptions,
+    createLogger({ level: 'info', pretty: false, destination }),
+  );
   const summaries: BulkStatusSummary[] = [];
-  pipeline.workers.get(QUEUE_NAMES.bulkStatus)?.on('completed', (_job: Job, result: unknown) => summaries.push(result as BulkStatusSummary));
+  pipeline.workers
+    .get(QUEUE_NAMES.bulkStatus)
+    ?.on('completed', (_job: Job, result: unknown) => summaries.push(result as BulkStatusSummary));
   const r = { pipeline, simulator, prefix, logs, summaries };
   running.push(r);
   return r;
@@ -63,8 +74,11 @@ async function start(env: Record<string, string>, simulatorOptions: Partial<Simu
 async function send(r: Running, visitors: Array<string | { mboxPC: string }>): Promise<void> {
   const producer = createProducer({ connection: redis, prefix: r.prefix, source: 'test' });
   const events = visitors.map((visitor, i) => ({
-    id: `e-${i}`, type: 'call_centre_contact', occurredAt: '2026-11-21T10:00:00Z',
-    visitor: typeof visitor === 'string' ? { mbox3rdPartyId: visitor } : visitor, data: { reason: `reason ${i}`, outcome: 'solved' },
+    id: `e-${i}`,
+    type: 'call_centre_contact',
+    occurredAt: '2026-11-21T10:00:00Z',
+    visitor: typeof visitor === 'string' ? { mbox3rdPartyId: visitor } : visitor,
+    data: { reason: `reason ${i}`, outcome: 'solved' },
   }));
   expect((await producer.sendMany(events)).accepted).toBe(visitors.length);
   await producer.close();
@@ -79,7 +93,9 @@ describe('bulk batch status polling', () => {
     r.simulator.faults.stickNextBatches(2);
     await send(r, ['CRM-STUCK']);
     expect(await waitFor(async () => (await r.pipeline.queues.deadLetter.count()) === 1, 20_000)).toBe(true);
-    const [letter] = (await r.pipeline.queues.deadLetter.getJobs(['waiting', 'delayed', 'completed', 'failed', 'active'])).map((j) => j.data);
+    const [letter] = (
+      await r.pipeline.queues.deadLetter.getJobs(['waiting', 'delayed', 'completed', 'failed', 'active'])
+    ).map((j) => j.data);
     expect(letter).toMatchObject({ stage: 'bulk-status', error: { code: 'BULK_BATCH_STUCK' } });
     expect(letter?.visitors?.map((v) => v.vk)).toEqual(['3p:CRM-STUCK']);
     expect(letter?.visitors?.[0]?.attributes.callCentreLastReason?.value).toBe('reason 0');
@@ -102,7 +118,13 @@ describe('bulk batch status polling', () => {
     expect(r.simulator.stats.bulk).toBe(1);
     expect(r.summaries[0]).toMatchObject({ resubmitted: 0, complete: 1, acked: 1, deadLettered: 0, pending: 0 });
     // Said once, not once per poll.
-    expect(r.logs.filter((l) => l.msg === 'bulk batch status unreadable: polling again (the batch is held, not resubmitted)' && l.status === 404)).toHaveLength(1);
+    expect(
+      r.logs.filter(
+        (l) =>
+          l.msg === 'bulk batch status unreadable: polling again (the batch is held, not resubmitted)' &&
+          l.status === 404,
+      ),
+    ).toHaveLength(1);
     expect(r.simulator.store.get('thirdPartyId', 'CRM-UNKNOWN-ID')?.callCentreLastReason).toBe('reason 0');
     expect(await r.pipeline.queues.deadLetter.count()).toBe(0);
   });
@@ -111,7 +133,12 @@ describe('bulk batch status polling', () => {
     // The status host stays down past two give-up times: BULK_MAX_RESUBMITS (for `stuck`)
     // must not turn the second resubmit into a dead letter. Batches take the simulator's
     // default 2 s, under the give-up time, so the last one completes once the host is back.
-    const r = await start({ BULK_STATUS_POLL_MS: '200', BULK_STATUS_MAX_POLL_MS: '500', BULK_STATUS_GIVE_UP_MS: '2500', BULK_MAX_RESUBMITS: '1' });
+    const r = await start({
+      BULK_STATUS_POLL_MS: '200',
+      BULK_STATUS_MAX_POLL_MS: '500',
+      BULK_STATUS_GIVE_UP_MS: '2500',
+      BULK_MAX_RESUBMITS: '1',
+    });
     // 502: the status host is down (a 503 would be the shared limit, which pauses all bulk calls).
     r.simulator.faults.outage(502, { endpoint: 'status' });
     await send(r, ['CRM-HELD']);
@@ -124,13 +151,23 @@ describe('bulk batch status polling', () => {
     expect(await waitFor(() => r.summaries.length === 1, 20_000)).toBe(true);
     expect(r.summaries[0]).toMatchObject({ deadLettered: 0, pending: 0 });
     expect(r.summaries[0]?.resubmitted).toBeGreaterThanOrEqual(2);
-    expect(r.logs.some((l) => l.msg === 'bulk batch not complete within the give-up time: submitting its rows again')).toBe(true);
+    expect(
+      r.logs.some((l) => l.msg === 'bulk batch not complete within the give-up time: submitting its rows again'),
+    ).toBe(true);
     expect(await r.pipeline.queues.deadLetter.count()).toBe(0);
     expect(await waitFor(async () => (await r.pipeline.store.inFlightVisitors()) === 0)).toBe(true);
   });
 
   it('polls an incomplete batch again with growing delays; a row Target lists as failed goes again, then to dead letters with the batch id', async () => {
-    const r = await start({ BULK_STATUS_POLL_MS: '100', BULK_STATUS_MAX_POLL_MS: '60000', DELIVERY_MAX_ATTEMPTS: '2', RETRY_BASE_MS: '100' }, { batchProcessingMs: 2500 });
+    const r = await start(
+      {
+        BULK_STATUS_POLL_MS: '100',
+        BULK_STATUS_MAX_POLL_MS: '60000',
+        DELIVERY_MAX_ATTEMPTS: '2',
+        RETRY_BASE_MS: '100',
+      },
+      { batchProcessingMs: 2500 },
+    );
     // Target refuses one visitor's row: the batch completes with failedUpdates = 1 and names it.
     r.simulator.faults.rejectVisitor('CRM-FAILS');
     await send(r, ['CRM-LANDS', 'CRM-FAILS']);
@@ -138,26 +175,32 @@ describe('bulk batch status polling', () => {
     // The delay each postponed poll was given, by the number of polls made so far.
     const delays = new Map<number, number>();
     let jobId: string | undefined;
-    const sampled = waitFor(async () => {
-      if (jobId === undefined) jobId = (await r.pipeline.queues.bulkStatus.getDelayed())[0]?.id;
-      if (jobId === undefined) return false;
-      const queue = r.pipeline.queues.bulkStatus;
-      const before = await queue.getJobState(jobId);
-      const job = await queue.getJob(jobId);
-      if (job === undefined) return true;
-      const polls = job.data.batches[0]?.polls ?? 0;
-      // BullMQ clears `delay` when it promotes the job, so only a read of a job delayed
-      // both before and after it was read counts (a read in between may catch the job
-      // while it runs); the last such read per poll is the delay that poll was given.
-      if (polls > 0 && before === 'delayed' && (await queue.getJobState(jobId)) === 'delayed') delays.set(polls, job.delay);
-      return false;
-    }, 20_000, 10);
+    const sampled = waitFor(
+      async () => {
+        if (jobId === undefined) jobId = (await r.pipeline.queues.bulkStatus.getDelayed())[0]?.id;
+        if (jobId === undefined) return false;
+        const queue = r.pipeline.queues.bulkStatus;
+        const before = await queue.getJobState(jobId);
+        const job = await queue.getJob(jobId);
+        if (job === undefined) return true;
+        const polls = job.data.batches[0]?.polls ?? 0;
+        // BullMQ clears `delay` when it promotes the job, so only a read of a job delayed
+        // both before and after it was read counts (a read in between may catch the job
+        // while it runs); the last such read per poll is the delay that poll was given.
+        if (polls > 0 && before === 'delayed' && (await queue.getJobState(jobId)) === 'delayed')
+          delays.set(polls, job.delay);
+        return false;
+      },
+      20_000,
+      10,
+    );
     expect(await sampled).toBe(true);
     expect(await waitFor(() => r.summaries.length === 2, 30_000)).toBe(true);
 
     const series = [...delays].sort(([a], [b]) => a - b).map(([, delay]) => delay);
     expect(series.length, `delays ${series.join(', ')}`).toBeGreaterThanOrEqual(3);
-    for (let i = 1; i < series.length; i += 1) expect(series[i], `delays ${series.join(', ')}`).toBeGreaterThanOrEqual(series[i - 1] ?? 0);
+    for (let i = 1; i < series.length; i += 1)
+      expect(series[i], `delays ${series.join(', ')}`).toBeGreaterThanOrEqual(series[i - 1] ?? 0);
     expect(series.at(-1), `delays ${series.join(', ')}`).toBeGreaterThan((series[0] ?? 0) * 2);
 
     // The counts reached the summaries although every job was postponed several times.
@@ -175,7 +218,14 @@ describe('bulk batch status polling', () => {
     for (const s of r.summaries) expect(s.polls).toBeGreaterThanOrEqual(3);
     const warned = r.logs.filter((l) => l.msg === 'bulk batch complete with failed rows or profiles not found');
     expect(warned).toHaveLength(2);
-    expect(warned[0]).toMatchObject({ level: 40, batchSize: 1, successfulUpdates: 0, failedUpdates: 1, failedListed: 1, profilesNotFound: 0 });
+    expect(warned[0]).toMatchObject({
+      level: 40,
+      batchSize: 1,
+      successfulUpdates: 0,
+      failedUpdates: 1,
+      failedListed: 1,
+      profilesNotFound: 0,
+    });
     const [letter] = (await r.pipeline.queues.deadLetter.getJobs(['waiting'])).map((j) => j.data);
     expect(letter).toMatchObject({ stage: 'bulk-status', error: { code: 'BULK_ROW_FAILED' } });
     expect(letter?.error.message).toMatch(/rows of bulk batch acme-\d+-\d+ as failed, 2 times/);
@@ -191,8 +241,20 @@ describe('bulk batch status polling', () => {
     r.simulator.faults.rejectVisitor('CRM-UNNAMED');
     await send(r, ['CRM-UNNAMED']);
     expect(await waitFor(() => r.summaries.length === 1, 20_000)).toBe(true);
-    expect(r.summaries[0]).toMatchObject({ complete: 1, failedUpdates: 1, failedUnnamed: 1, acked: 1, deadLettered: 0 });
-    expect(r.logs.filter((l) => l.msg === 'bulk batch complete, but Target counts failed rows it does not name: those visitors may not have landed')).toMatchObject([{ level: 50, failedUnnamed: 1 }]);
+    expect(r.summaries[0]).toMatchObject({
+      complete: 1,
+      failedUpdates: 1,
+      failedUnnamed: 1,
+      acked: 1,
+      deadLettered: 0,
+    });
+    expect(
+      r.logs.filter(
+        (l) =>
+          l.msg ===
+          'bulk batch complete, but Target counts failed rows it does not name: those visitors may not have landed',
+      ),
+    ).toMatchObject([{ level: 50, failedUnnamed: 1 }]);
     expect(r.simulator.stats.bulk).toBe(1);
   });
 
@@ -206,18 +268,32 @@ describe('bulk batch status polling', () => {
     await send(r, [{ mboxPC: 'pc-1.01_00' }, 'CRM-FAILS']);
     const claimId = 'claim-two-files';
     const claimed: string[] = [];
-    expect(await waitFor(async () => {
-      claimed.push(...(await r.pipeline.store.claimDue(claimId, 10)));
-      return claimed.length === 2;
-    }, 10_000)).toBe(true);
+    expect(
+      await waitFor(async () => {
+        claimed.push(...(await r.pipeline.store.claimDue(claimId, 10)));
+        return claimed.length === 2;
+      }, 10_000),
+    ).toBe(true);
     await r.pipeline.queues.deliverBulk.add('deliver', { claimId, visitors: claimed }, { jobId: claimId });
 
     expect(await waitFor(() => r.summaries.length === 1, 20_000)).toBe(true);
     // The thirdPartyId batch completed while the pcId one was resubmitted; its counts survived
     // the postponed runs that followed.
-    expect(r.summaries[0]).toMatchObject({ complete: 2, resubmitted: 1, acked: 1, deadLettered: 1, batchSize: 2, successfulUpdates: 1, failedUpdates: 1, profilesNotFound: 0, pending: 0 });
+    expect(r.summaries[0]).toMatchObject({
+      complete: 2,
+      resubmitted: 1,
+      acked: 1,
+      deadLettered: 1,
+      batchSize: 2,
+      successfulUpdates: 1,
+      failedUpdates: 1,
+      profilesNotFound: 0,
+      pending: 0,
+    });
     expect(r.simulator.store.get('pcId', 'pc-1.01_00')?.callCentreLastReason).toBe('reason 0');
-    expect(r.logs.filter((l) => l.msg === 'bulk batch complete with failed rows or profiles not found')).toMatchObject([{ failedUpdates: 1, failedListed: 1 }]);
+    expect(r.logs.filter((l) => l.msg === 'bulk batch complete with failed rows or profiles not found')).toMatchObject([
+      { failedUpdates: 1, failedListed: 1 },
+    ]);
   });
 
   // The same rows posted twice (a failing submit, then the retry) are two batches at Target:
@@ -228,21 +304,38 @@ describe('bulk batch status polling', () => {
     await send(r, ['CRM-TWICE']);
     const claimId = 'claim-twice';
     const claimed: string[] = [];
-    expect(await waitFor(async () => {
-      claimed.push(...(await r.pipeline.store.claimDue(claimId, 10)));
-      return claimed.length === 1;
-    }, 10_000)).toBe(true);
+    expect(
+      await waitFor(async () => {
+        claimed.push(...(await r.pipeline.store.claimDue(claimId, 10)));
+        return claimed.length === 1;
+      }, 10_000),
+    ).toBe(true);
     // What deliver-bulk would post, posted twice: the second batch takes much longer.
     const [snapshot] = await r.pipeline.store.snapshot(claimId, claimed, Date.now(), { freeze: true });
     const client = new TargetClient({ baseUrl: r.simulator.url, clientCode: 'acme', timeoutMs: 2000 });
-    const file = buildBulkFiles([{ visitor: { kind: 'thirdPartyId', id: 'CRM-TWICE' }, values: new Map([...(snapshot?.attributes ?? [])].map(([name, u]) => [name, u.value])) }])[0];
+    const file = buildBulkFiles([
+      {
+        visitor: { kind: 'thirdPartyId', id: 'CRM-TWICE' },
+        values: new Map([...(snapshot?.attributes ?? [])].map(([name, u]) => [name, u.value])),
+      },
+    ])[0];
     r.simulator.faults.slowBatches({ processingMs: 300 });
     const first = await client.submitBulk(file?.body ?? '');
     r.simulator.faults.slowBatches({ processingMs: 4000 });
     const second = await client.submitBulk(file?.body ?? '');
     await client.close();
-    const batch = (statusUrl: string) => ({ statusUrl, visitors: claimed, submittedAt: Date.now(), polls: 0, resubmits: 0 });
-    await r.pipeline.queues.bulkStatus.add('poll', { claimId, batches: [batch(first), batch(second)] }, { jobId: claimId, delay: 200 });
+    const batch = (statusUrl: string) => ({
+      statusUrl,
+      visitors: claimed,
+      submittedAt: Date.now(),
+      polls: 0,
+      resubmits: 0,
+    });
+    await r.pipeline.queues.bulkStatus.add(
+      'poll',
+      { claimId, batches: [batch(first), batch(second)] },
+      { jobId: claimId, delay: 200 },
+    );
     // The first copy completes and is polled; the visitor stays held behind the second.
     expect(await waitFor(() => r.logs.some((l) => l.msg === 'bulk batch complete'), 5000)).toBe(true);
     expect(await r.pipeline.store.inFlightVisitors()).toBe(1);
@@ -252,7 +345,10 @@ describe('bulk batch status polling', () => {
   });
 
   it('refuses a status link on a foreign host without sending the token, holds the batch (no call, no budget), and resubmits only after the give-up time', async () => {
-    const r = await start({ BULK_STATUS_POLL_MS: '100', BULK_STATUS_MAX_POLL_MS: '200', BULK_STATUS_GIVE_UP_MS: '3000' }, { statusLink: 'self', publicUrl: 'http://collector.example' });
+    const r = await start(
+      { BULK_STATUS_POLL_MS: '100', BULK_STATUS_MAX_POLL_MS: '200', BULK_STATUS_GIVE_UP_MS: '3000' },
+      { statusLink: 'self', publicUrl: 'http://collector.example' },
+    );
     await send(r, ['CRM-FOREIGN']);
     expect(await waitFor(() => r.simulator.stats.bulk === 1, 10_000, 20)).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -260,7 +356,11 @@ describe('bulk batch status polling', () => {
     expect(r.simulator.stats.bulk).toBe(1);
     expect(statusCalls(r.simulator, 200)).toBe(0);
     expect((await r.pipeline.budgets.bulk.peek()).used).toBe(1);
-    const refused = r.logs.filter((l) => l.msg === 'bulk batch status link refused: the batch is held until the give-up time (BULK_STATUS_GIVE_UP_MS), then its rows are submitted again');
+    const refused = r.logs.filter(
+      (l) =>
+        l.msg ===
+        'bulk batch status link refused: the batch is held until the give-up time (BULK_STATUS_GIVE_UP_MS), then its rows are submitted again',
+    );
     expect(refused).toHaveLength(1);
     expect(refused[0]).toMatchObject({ level: 50, code: 'BULK_STATUS_LINK_REFUSED' });
     expect(String(refused[0]?.reason)).toMatch(/collector\.example/);
@@ -270,4 +370,3 @@ describe('bulk batch status polling', () => {
     expect(await r.pipeline.store.inFlightVisitors()).toBe(1);
   });
 });
-

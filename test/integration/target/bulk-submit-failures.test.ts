@@ -12,12 +12,22 @@ describe('bulk delivery when Target refuses a submit', () => {
 
   async function mergeBothKinds(running: TestPipeline): Promise<void> {
     const now = Date.now();
-    const event = (n: number, visitor: ValidEvent['visitor'], tier: string): ValidEvent => ({ id: `e${n}`, type: 'test', occurredAtMs: now - 1000, visitor, attributes: { tier } });
-    await running.pipeline.store.merge('pos', [
-      event(1, { kind: 'pcId', id: '111.01_00' }, 'gold'),
-      event(2, { kind: 'pcId', id: '222.02_00' }, 'silver'),
-      event(3, { kind: 'thirdPartyId', id: 'CRM-3' }, 'bronze'),
-    ], now);
+    const event = (n: number, visitor: ValidEvent['visitor'], tier: string): ValidEvent => ({
+      id: `e${n}`,
+      type: 'test',
+      occurredAtMs: now - 1000,
+      visitor,
+      attributes: { tier },
+    });
+    await running.pipeline.store.merge(
+      'pos',
+      [
+        event(1, { kind: 'pcId', id: '111.01_00' }, 'gold'),
+        event(2, { kind: 'pcId', id: '222.02_00' }, 'silver'),
+        event(3, { kind: 'thirdPartyId', id: 'CRM-3' }, 'bronze'),
+      ],
+      now,
+    );
   }
 
   async function deadLetters(running: TestPipeline): Promise<Array<Job<DeadLetter>>> {
@@ -36,14 +46,23 @@ describe('bulk delivery when Target refuses a submit', () => {
     expect(entry?.data.stage).toBe('deliver-bulk');
     expect(entry?.data.error.code).toBe('TARGET_HTTP_400');
     const visitors = (entry?.data.visitors ?? []).map((v) => [v.vk, v.attributes.tier?.value]).sort();
-    expect(visitors).toEqual([['pc:111.01_00', 'gold'], ['pc:222.02_00', 'silver']]);
+    expect(visitors).toEqual([
+      ['pc:111.01_00', 'gold'],
+      ['pc:222.02_00', 'silver'],
+    ]);
     expect(running.simulator.store.get('pcId', '111.01_00')).toBeUndefined();
   });
 
   // A 500 is Target failing, retried under the policy; a 503 is the shared limit, which
   // pauses and never dead-letters (test/fault/credentials-and-quota.test.ts).
   it('after the retries of a failing submit are spent, dead-letters every visitor of the claim with its values', async () => {
-    const running = await pipelines.start({ DELIVERY_MODE: 'bulk', DELIVERY_MAX_ATTEMPTS: '2', DELIVERY_MAX_AGE_MS: '1', RETRY_BASE_MS: '50', RETRY_MAX_MS: '100' });
+    const running = await pipelines.start({
+      DELIVERY_MODE: 'bulk',
+      DELIVERY_MAX_ATTEMPTS: '2',
+      DELIVERY_MAX_AGE_MS: '1',
+      RETRY_BASE_MS: '50',
+      RETRY_MAX_MS: '100',
+    });
     running.simulator.faults.outage(500, { endpoint: 'bulk' });
     await mergeBothKinds(running);
 
@@ -51,6 +70,10 @@ describe('bulk delivery when Target refuses a submit', () => {
     const [entry] = await deadLetters(running);
     expect(entry?.data.error.code).toBe('TARGET_HTTP_500');
     const visitors = (entry?.data.visitors ?? []).map((v) => [v.vk, v.attributes.tier?.value]).sort();
-    expect(visitors).toEqual([['3p:CRM-3', 'bronze'], ['pc:111.01_00', 'gold'], ['pc:222.02_00', 'silver']]);
+    expect(visitors).toEqual([
+      ['3p:CRM-3', 'bronze'],
+      ['pc:111.01_00', 'gold'],
+      ['pc:222.02_00', 'silver'],
+    ]);
   });
 });

@@ -16,7 +16,32 @@ function prng(seed: number): () => number {
   };
 }
 
-const TRAPS = ['%', '&', '+', '=', ',', ';', '"', "'", '\n', '\r', '\t', ' ', '#', '?', '/', '\\', '%25', '%zz', '&batch=x', 'é', '中', '🚀', '\u200b', '\u0000'];
+const TRAPS = [
+  '%',
+  '&',
+  '+',
+  '=',
+  ',',
+  ';',
+  '"',
+  "'",
+  '\n',
+  '\r',
+  '\t',
+  ' ',
+  '#',
+  '?',
+  '/',
+  '\\',
+  '%25',
+  '%zz',
+  '&batch=x',
+  'é',
+  '中',
+  '🚀',
+  '\u200b',
+  '\u0000',
+];
 
 function randomValue(rand: () => number): string {
   const length = rand() < 0.1 ? 256 : 1 + Math.floor(rand() * 40);
@@ -47,14 +72,21 @@ async function roundTrip(mode: 'single' | 'bulk', seed: number, count: number): 
       const reason = randomValue(rand);
       const outcome = randomValue(rand);
       expected.set(id, { reason, outcome });
-      return { id: `e${i}`, type: 'call_centre_contact', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: id }, data: { reason, outcome } };
+      return {
+        id: `e${i}`,
+        type: 'call_centre_contact',
+        occurredAt: '2026-11-21T10:00:00Z',
+        visitor: { mbox3rdPartyId: id },
+        data: { reason, outcome },
+      };
     });
     const producer = createProducer({ connection: redis, prefix: running.prefix, source: 'prop' });
     const summary = await producer.sendMany(events);
     await producer.close();
     expect(summary.rejected, `seed ${seed}`).toEqual([]);
     // Values no bulk cell can carry follow their row by single update: wait for them too.
-    const idle = async (): Promise<boolean> => (await running.pipeline.store.pendingVisitors()) === 0 && (await running.pipeline.store.inFlightVisitors()) === 0;
+    const idle = async (): Promise<boolean> =>
+      (await running.pipeline.store.pendingVisitors()) === 0 && (await running.pipeline.store.inFlightVisitors()) === 0;
     const landed = await waitFor(async () => running.simulator.store.size >= count && (await idle()), 60_000, 100);
     expect(landed, `seed ${seed}: ${running.simulator.store.size}/${count} profiles`).toBe(true);
     for (const [id, values] of expected) {

@@ -1,9 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CredentialsRefusedError, PipelineError, TargetRejectedError, TargetUnavailableError } from '../../../src/errors.js';
+import {
+  CredentialsRefusedError,
+  PipelineError,
+  TargetRejectedError,
+  TargetUnavailableError,
+} from '../../../src/errors.js';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { buildBulkFiles } from '../../../src/target/bulk-file.js';
 import { StatusLinkRefusedError, TargetClient } from '../../../src/target/client.js';
-import { PROFILE_DATA_LIMIT_BYTES, SINGLE_GET_LIMIT_BYTES, SINGLE_POST_LIMIT_BYTES, planSingleUpdate, profileDataBytes } from '../../../src/target/single-request.js';
+import {
+  PROFILE_DATA_LIMIT_BYTES,
+  SINGLE_GET_LIMIT_BYTES,
+  SINGLE_POST_LIMIT_BYTES,
+  planSingleUpdate,
+  profileDataBytes,
+} from '../../../src/target/single-request.js';
 
 const visitor = { kind: 'thirdPartyId' as const, id: 'CRM-LIMIT' };
 
@@ -55,7 +66,12 @@ describe('TargetClient against the simulator', () => {
 
   beforeAll(async () => {
     sim = await startSimulator({ clientCode: 'acme', authToken: 'profile-token-0123456789' });
-    client = new TargetClient({ baseUrl: sim.url, clientCode: 'acme', authToken: 'profile-token-0123456789', timeoutMs: 2000 });
+    client = new TargetClient({
+      baseUrl: sim.url,
+      clientCode: 'acme',
+      authToken: 'profile-token-0123456789',
+      timeoutMs: 2000,
+    });
   });
   afterAll(async () => {
     await client.close();
@@ -81,7 +97,9 @@ describe('TargetClient against the simulator', () => {
 
   it('splits an update larger than one 60 KB POST into several; every attribute lands', async () => {
     // 100 values of 200 'é': 40 KB stored (under the 64 KB profile limit), 120 KB encoded.
-    const attrs = new Map(Array.from({ length: 100 }, (_, i) => [`big${i}`, `${i}:${'é'.repeat(200)}`] as [string, string]));
+    const attrs = new Map(
+      Array.from({ length: 100 }, (_, i) => [`big${i}`, `${i}:${'é'.repeat(200)}`] as [string, string]),
+    );
     sim.stats.reset();
     const calls = await client.updateSingle({ kind: 'pcId', id: '999-1.01_00' }, attrs);
     expect(calls).toBeGreaterThan(1);
@@ -103,13 +121,19 @@ describe('TargetClient against the simulator', () => {
     const past = attrsForPostBody('CRM-POST-2', SINGLE_POST_LIMIT_BYTES + 1);
     sim.stats.reset();
     expect(await client.updateSingle({ kind: 'thirdPartyId', id: 'CRM-POST-2' }, past)).toBe(2);
-    expect(sim.stats.requests.map((r) => [r.method, r.status])).toEqual([['POST', 200], ['POST', 200]]);
+    expect(sim.stats.requests.map((r) => [r.method, r.status])).toEqual([
+      ['POST', 200],
+      ['POST', 200],
+    ]);
     expect(sim.store.get('thirdPartyId', 'CRM-POST-2')).toEqual(Object.fromEntries(past));
   });
 
   it('refuses, before sending anything, an attribute that no 60 KB POST can carry', async () => {
     sim.stats.reset();
-    const huge = new Map([['ok', '1'], ['huge', 'h'.repeat(SINGLE_POST_LIMIT_BYTES)]]);
+    const huge = new Map([
+      ['ok', '1'],
+      ['huge', 'h'.repeat(SINGLE_POST_LIMIT_BYTES)],
+    ]);
     const error = await client.updateSingle({ kind: 'thirdPartyId', id: 'CRM-HUGE' }, huge).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PipelineError);
     expect(error).toMatchObject({ code: 'SINGLE_REQUEST_TOO_LARGE', kind: 'permanent' });
@@ -134,7 +158,7 @@ describe('TargetClient against the simulator', () => {
     expect(sim.store.get('pcId', 'over-64k.01_00')).toBeUndefined();
   });
 
-  it('classifies answers: 401 credentials refused (held, never the data\'s fault), 503 transient with Retry-After, dropped connection transient', async () => {
+  it("classifies answers: 401 credentials refused (held, never the data's fault), 503 transient with Retry-After, dropped connection transient", async () => {
     const noToken = new TargetClient({ baseUrl: sim.url, clientCode: 'acme', timeoutMs: 2000 });
     const refused = await noToken.updateSingle(visitor, new Map([['a', '1']])).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(CredentialsRefusedError);
@@ -142,7 +166,12 @@ describe('TargetClient against the simulator', () => {
     await noToken.close();
     // A token that changes while the process runs is read before every call.
     let current = 'wrong-token';
-    const rotating = new TargetClient({ baseUrl: sim.url, clientCode: 'acme', timeoutMs: 2000, token: { current: () => current } });
+    const rotating = new TargetClient({
+      baseUrl: sim.url,
+      clientCode: 'acme',
+      timeoutMs: 2000,
+      token: { current: () => current },
+    });
     await expect(rotating.updateSingle(visitor, new Map([['a', '1']]))).rejects.toBeInstanceOf(CredentialsRefusedError);
     current = 'profile-token-0123456789';
     expect(await rotating.updateSingle(visitor, new Map([['a', '1']]))).toBe(1);
@@ -161,7 +190,9 @@ describe('TargetClient against the simulator', () => {
   });
 
   it('submits a bulk file, polls its status to complete, and reads the profile back', async () => {
-    const [file] = buildBulkFiles([{ visitor: { kind: 'thirdPartyId', id: 'CRM-BULK' }, values: new Map([['tier', 'gold & 100 + = é']]) }]);
+    const [file] = buildBulkFiles([
+      { visitor: { kind: 'thirdPartyId', id: 'CRM-BULK' }, values: new Map([['tier', 'gold & 100 + = é']]) },
+    ]);
     const statusUrl = await client.submitBulk(file?.body ?? '');
     // The link names Target's edge host over http, as documented; the client reads it at the simulator.
     expect(statusUrl).toMatch(/^http:\/\/mboxedge\d+\.tt\.omtrdc\.net\/m2\/acme\/profile\/batchStatus\?batchId=/);
@@ -178,7 +209,7 @@ describe('TargetClient against the simulator', () => {
     expect(await client.fetchProfile({ kind: 'thirdPartyId', id: 'nobody' })).toBeUndefined();
   });
 
-  it('treats a 200 with success=false as a permanent rejection with Target\'s message', async () => {
+  it("treats a 200 with success=false as a permanent rejection with Target's message", async () => {
     const error = await client.submitBulk('batch=thirdPartyId,a%0Aid,100%').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TargetRejectedError);
     expect((error as TargetRejectedError).message).toMatch(/Target rejected the batch: /);
@@ -186,7 +217,9 @@ describe('TargetClient against the simulator', () => {
 
   it('never sends the token to a status URL on a foreign host', async () => {
     const before = sim.stats.requests.length;
-    const error = await client.batchStatus('https://attacker.example/m2/acme/profile/batchStatus?batchId=1').catch((e: unknown) => e);
+    const error = await client
+      .batchStatus('https://attacker.example/m2/acme/profile/batchStatus?batchId=1')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StatusLinkRefusedError);
     expect((error as Error).message).toMatch(/host outside tt\.omtrdc\.net \(attacker\.example\)/);
     // Held, not refused as data: the status job keeps the batch and polls again.

@@ -9,7 +9,11 @@ describe('CredentialsHold (shared through Redis)', () => {
   let redisB: Redis;
   let prefix: string;
   const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger({ level: 'info', pretty: false, destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+  const logger = createLogger({
+    level: 'info',
+    pretty: false,
+    destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  });
 
   beforeEach(() => {
     redisA = newRedis();

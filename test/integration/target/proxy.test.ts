@@ -66,10 +66,11 @@ async function startProxy(): Promise<{ url: string; log: ProxyLog; close: () => 
   return {
     url: `http://127.0.0.1:${port}`,
     log,
-    close: () => new Promise((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -93,7 +94,12 @@ describe('calls to Target and Adobe through an egress proxy', () => {
   });
 
   const deliver = async (env: Record<string, string>): Promise<void> => {
-    const client = new TargetClient({ baseUrl: sim.url, clientCode: 'acme', authToken: TOKEN, dispatcher: createTargetDispatcher({ ...settings, env }) });
+    const client = new TargetClient({
+      baseUrl: sim.url,
+      clientCode: 'acme',
+      authToken: TOKEN,
+      dispatcher: createTargetDispatcher({ ...settings, env }),
+    });
     try {
       expect(await client.updateSingle(visitor, attrs)).toBe(1);
       expect(await client.fetchProfile(visitor)).toMatchObject({ tier: { value: 'gold' } });
@@ -131,8 +137,14 @@ describe('calls to Target and Adobe through an egress proxy', () => {
   it('sends the IMS and Admin API calls through it too', async () => {
     const dispatcher = createTargetDispatcher({ ...settings, env: { https_proxy: proxy.url, HTTP_PROXY: proxy.url } });
     const tokens = createAdminTokenSource({
-      clientId: DEFAULT_IMS_CLIENT_ID, clientSecret: DEFAULT_IMS_CLIENT_SECRET, scopes: 'openid', tenant: 'acme',
-      imsUrl: `${sim.url}/ims/token/v3`, adminUrl: sim.url, dispatcher, logger,
+      clientId: DEFAULT_IMS_CLIENT_ID,
+      clientSecret: DEFAULT_IMS_CLIENT_SECRET,
+      scopes: 'openid',
+      tenant: 'acme',
+      imsUrl: `${sim.url}/ims/token/v3`,
+      adminUrl: sim.url,
+      dispatcher,
+      logger,
       reserve: () => Promise.resolve({ granted: true, retryInMs: 0 }),
     });
     try {
@@ -146,7 +158,9 @@ describe('calls to Target and Adobe through an egress proxy', () => {
   });
 
   it('names a proxy variable that is not a URL without quoting it (it may carry a password)', () => {
-    expect(() => proxySettingsFrom({ HTTPS_PROXY: 'user:pa55word@proxy' })).toThrow('HTTPS_PROXY (or https_proxy): expected an http(s) URL of a proxy');
+    expect(() => proxySettingsFrom({ HTTPS_PROXY: 'user:pa55word@proxy' })).toThrow(
+      'HTTPS_PROXY (or https_proxy): expected an http(s) URL of a proxy',
+    );
     expect(() => proxySettingsFrom({ HTTPS_PROXY: 'user:pa55word@proxy' })).not.toThrow(/pa55word/);
   });
 });

@@ -8,15 +8,24 @@ import { pipelinePerTest, waitFor } from '../../harness/pipeline.js';
 describe('single delivery of one claim', () => {
   const pipelines = pipelinePerTest();
 
-  it('delivers the other visitors of the claim while one visitor\'s call is still under way', async () => {
+  it("delivers the other visitors of the claim while one visitor's call is still under way", async () => {
     // One claim (FLUSH_BATCH_SIZE 100 ≥ 40 visitors), one job at a time; the slow call
     // (6 s) ends well before the client's timeout (15 s), so it is not retried.
-    const running = await pipelines.start({ DELIVERY_MODE: 'single', FLUSH_BATCH_SIZE: '100', WORKER_CONCURRENCY: '1', TARGET_TIMEOUT_MS: '15000' });
+    const running = await pipelines.start({
+      DELIVERY_MODE: 'single',
+      FLUSH_BATCH_SIZE: '100',
+      WORKER_CONCURRENCY: '1',
+      TARGET_TIMEOUT_MS: '15000',
+    });
     const sim = running.simulator;
     sim.faults.slowVisitor('a-slow', 6000);
     const now = Date.now();
     const event = (n: number, id: string): ValidEvent => ({
-      id: `e${n}`, type: 'test', occurredAtMs: now - 1000, visitor: { kind: 'pcId', id }, attributes: { tier: `t${n}` },
+      id: `e${n}`,
+      type: 'test',
+      occurredAtMs: now - 1000,
+      visitor: { kind: 'pcId', id },
+      attributes: { tier: `t${n}` },
     });
     // Merged together, all are due at once; the due index orders equal times by key, so the
     // slow visitor ('a-…' before 'b-…') is the first of the claim.

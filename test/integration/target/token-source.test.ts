@@ -7,7 +7,11 @@ import { CredentialsRefusedError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/logger.js';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { TargetClient } from '../../../src/target/client.js';
-import { TokenSourceError, createProfileTokenSource, type RefreshableTokenSource } from '../../../src/target/token-source.js';
+import {
+  TokenSourceError,
+  createProfileTokenSource,
+  type RefreshableTokenSource,
+} from '../../../src/target/token-source.js';
 import { resolveMapping } from '../../../src/events/index.js';
 import { startPipeline } from '../../../src/pipeline.js';
 import { redisUrl, uniquePrefix } from '../../harness/context.js';
@@ -32,7 +36,12 @@ describe('profile token from TARGET_AUTH_TOKEN_FILE', () => {
   let sim: Simulator;
   const lines: string[] = [];
   // No secrets given: what keeps the tokens out of these lines is what the source registers.
-  const logger = createLogger({ level: 'debug', pretty: false, destination: memoryDestination(lines), secretValues: [] });
+  const logger = createLogger({
+    level: 'debug',
+    pretty: false,
+    destination: memoryDestination(lines),
+    secretValues: [],
+  });
   const sources: RefreshableTokenSource[] = [];
   const tokens = ['file-token-one-0123456789', 'file-token-two-0123456789', 'file-token-three-012345678'] as const;
 
@@ -56,7 +65,7 @@ describe('profile token from TARGET_AUTH_TOKEN_FILE', () => {
     return source;
   };
 
-  it('delivers with the file\'s token and picks up a new one written into it within seconds', async () => {
+  it("delivers with the file's token and picks up a new one written into it within seconds", async () => {
     const path = join(dir, 'rotate');
     writeFileSync(path, `${tokens[0]}\n`);
     const source = open(path);
@@ -119,9 +128,15 @@ describe('profile token from TARGET_AUTH_TOKEN_FILE', () => {
     rmSync(path);
     await new Promise((r) => setTimeout(r, 400));
     expect(source.current()).toBe(tokens[0]);
-    const warnings = lines.slice(before).map((l) => JSON.parse(l) as { level: number; msg: string; reason?: string }).filter((l) => l.level === 40);
+    const warnings = lines
+      .slice(before)
+      .map((l) => JSON.parse(l) as { level: number; msg: string; reason?: string })
+      .filter((l) => l.level === 40);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatchObject({ msg: 'profile token file unusable: keeping the last token', reason: 'the file is empty' });
+    expect(warnings[0]).toMatchObject({
+      msg: 'profile token file unusable: keeping the last token',
+      reason: 'the file is empty',
+    });
     writeFileSync(path, tokens[1]);
     await within(3000, () => source.current() === tokens[1]);
     expect(lines.slice(before).some((l) => l.includes('profile token file readable again'))).toBe(true);
@@ -130,7 +145,9 @@ describe('profile token from TARGET_AUTH_TOKEN_FILE', () => {
   it('refuses to start without a token in the file, naming the path and never a token', () => {
     const missing = join(dir, 'missing');
     expect(() => createProfileTokenSource({ path: missing, logger })).toThrow(TokenSourceError);
-    expect(() => createProfileTokenSource({ path: missing, logger })).toThrow(`TARGET_AUTH_TOKEN_FILE: no profile token in ${missing}: the file cannot be read (ENOENT)`);
+    expect(() => createProfileTokenSource({ path: missing, logger })).toThrow(
+      `TARGET_AUTH_TOKEN_FILE: no profile token in ${missing}: the file cannot be read (ENOENT)`,
+    );
     const empty = join(dir, 'empty');
     writeFileSync(empty, ' \n');
     expect(() => createProfileTokenSource({ path: empty, logger })).toThrow('the file is empty');
@@ -147,8 +164,19 @@ describe('profile token from TARGET_AUTH_TOKEN_FILE', () => {
     } finally {
       await run.close();
     }
-    const config = loadConfig({ REDIS_URL: redisUrl(), REDIS_PREFIX: uniquePrefix('token-file'), TARGET_CLIENT_CODE: 'acme', TARGET_AUTH_TOKEN_FILE: join(dir, 'nowhere') });
-    const start = startPipeline({ config, mapping: resolveMapping(undefined), logger, roles: ['deliver'], targetBaseUrl: sim.url });
+    const config = loadConfig({
+      REDIS_URL: redisUrl(),
+      REDIS_PREFIX: uniquePrefix('token-file'),
+      TARGET_CLIENT_CODE: 'acme',
+      TARGET_AUTH_TOKEN_FILE: join(dir, 'nowhere'),
+    });
+    const start = startPipeline({
+      config,
+      mapping: resolveMapping(undefined),
+      logger,
+      roles: ['deliver'],
+      targetBaseUrl: sim.url,
+    });
     await expect(start).rejects.toBeInstanceOf(TokenSourceError);
   });
 
@@ -159,6 +187,8 @@ describe('profile token from TARGET_AUTH_TOKEN_FILE', () => {
     } catch (error) {
       if (error instanceof ConfigError) problems = error.problems;
     }
-    expect(problems).toEqual(['TARGET_AUTH_TOKEN, TARGET_AUTH_TOKEN_FILE: set one of them, not both (one source of the profile token)']);
+    expect(problems).toEqual([
+      'TARGET_AUTH_TOKEN, TARGET_AUTH_TOKEN_FILE: set one of them, not both (one source of the profile token)',
+    ]);
   });
 });

@@ -93,7 +93,13 @@ describe('visitor identity rules', () => {
 });
 
 describe('envelope fields', () => {
-  const base = { id: 'e-1', type: 'kiosk_visit', occurredAt: '2026-11-21T10:15:00Z', visitor: { mboxPC: 'abc' }, data: { kioskId: 'K' } };
+  const base = {
+    id: 'e-1',
+    type: 'kiosk_visit',
+    occurredAt: '2026-11-21T10:15:00Z',
+    visitor: { mboxPC: 'abc' },
+    data: { kioskId: 'K' },
+  };
 
   it('refuses "source" in the body, and other unknown keys', () => {
     expect(errorsOf({ ...base, source: 'pos-eu' })).toEqual([

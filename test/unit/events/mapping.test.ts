@@ -60,7 +60,10 @@ describe('loadMappingFile', () => {
       mode: 'extend',
       events: {
         loan_tier_changed: LOAN_TIER,
-        kiosk_visit: { data: { kioskId: { type: 'string', required: true } }, attributes: { kioskId: { from: 'data.kioskId' } } },
+        kiosk_visit: {
+          data: { kioskId: { type: 'string', required: true } },
+          attributes: { kioskId: { from: 'data.kioskId' } },
+        },
       },
     });
     const spec = loadMappingFile(path);
@@ -76,7 +79,13 @@ describe('loadMappingFile', () => {
     expect([...privateDataFields(compiled)].sort()).toEqual(['agentId', 'cardId', 'ssn']);
 
     const kiosk = validateEvent(
-      { id: 'e1', type: 'kiosk_visit', occurredAt: '2026-11-21T10:00:00Z', visitor: { mboxPC: 'p1' }, data: { kioskId: 'K1' } },
+      {
+        id: 'e1',
+        type: 'kiosk_visit',
+        occurredAt: '2026-11-21T10:00:00Z',
+        visitor: { mboxPC: 'p1' },
+        data: { kioskId: 'K1' },
+      },
       compiled,
       { now: NOW },
     );
@@ -96,15 +105,26 @@ describe('loadMappingFile', () => {
     expect(tier.ok && tier.event.attributes).toEqual({ loanTier: 'gold', loanLastEventId: 'e2' });
   });
 
-  it('replace: uses only the file\'s types', () => {
-    const compiled = resolveMapping(loadMappingFile(writeMapping({ mode: 'replace', events: { loan_tier_changed: LOAN_TIER } })));
+  it("replace: uses only the file's types", () => {
+    const compiled = resolveMapping(
+      loadMappingFile(writeMapping({ mode: 'replace', events: { loan_tier_changed: LOAN_TIER } })),
+    );
     expect(compiled.knownTypes).toEqual(['loan_tier_changed']);
     const result = validateEvent(
-      { id: 'e1', type: 'kiosk_visit', occurredAt: '2026-11-21T10:00:00Z', visitor: { mboxPC: 'p1' }, data: { kioskId: 'K' } },
+      {
+        id: 'e1',
+        type: 'kiosk_visit',
+        occurredAt: '2026-11-21T10:00:00Z',
+        visitor: { mboxPC: 'p1' },
+        data: { kioskId: 'K' },
+      },
       compiled,
       { now: NOW },
     );
-    expect(result).toEqual({ ok: false, errors: ['type: unknown event type "kiosk_visit"; known types: loan_tier_changed'] });
+    expect(result).toEqual({
+      ok: false,
+      errors: ['type: unknown event type "kiosk_visit"; known types: loan_tier_changed'],
+    });
   });
 
   it('lists every problem with its JSON path', () => {
@@ -198,7 +218,11 @@ describe('boolean, timestamp and type sources', () => {
     events: {
       subscription_changed: {
         data: { active: { type: 'boolean', required: true }, renewsAt: { type: 'timestamp' } },
-        attributes: { subActive: { from: 'data.active' }, subRenewsAt: { from: 'data.renewsAt' }, subLastEvent: { from: 'type' } },
+        attributes: {
+          subActive: { from: 'data.active' },
+          subRenewsAt: { from: 'data.renewsAt' },
+          subLastEvent: { from: 'type' },
+        },
       },
     },
   });
@@ -212,7 +236,13 @@ describe('boolean, timestamp and type sources', () => {
   it('writes booleans as true/false and timestamps as UTC', () => {
     expect(run({ active: false, renewsAt: '2027-01-01T01:00:00+01:00' })).toMatchObject({
       ok: true,
-      event: { attributes: { subActive: 'false', subRenewsAt: '2027-01-01T00:00:00.000Z', subLastEvent: 'subscription_changed' } },
+      event: {
+        attributes: {
+          subActive: 'false',
+          subRenewsAt: '2027-01-01T00:00:00.000Z',
+          subLastEvent: 'subscription_changed',
+        },
+      },
     });
   });
 
@@ -236,7 +266,9 @@ describe('resolveMapping', () => {
   });
 
   it('is idempotent on its own output', () => {
-    const compiled = resolveMapping(loadMappingFile(writeMapping({ mode: 'extend', events: { loan_tier_changed: LOAN_TIER } })));
+    const compiled = resolveMapping(
+      loadMappingFile(writeMapping({ mode: 'extend', events: { loan_tier_changed: LOAN_TIER } })),
+    );
     expect(resolveMapping(compiled.spec).knownTypes).toEqual(compiled.knownTypes);
     expect(compiled.attributeNames).toContain('loanTier');
   });

@@ -9,8 +9,19 @@ function validate(input: unknown, maxValueLength?: number): ValidationResult {
   return validateEvent(input, mapping, { now: NOW, maxValueLength });
 }
 
-function event(type: string, data: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: 'pos-eu-7-000123', type, occurredAt: '2026-11-21T10:15:00.000Z', visitor: { mbox3rdPartyId: 'CRM-88412' }, data, ...extra };
+function event(
+  type: string,
+  data: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    id: 'pos-eu-7-000123',
+    type,
+    occurredAt: '2026-11-21T10:15:00.000Z',
+    visitor: { mbox3rdPartyId: 'CRM-88412' },
+    data,
+    ...extra,
+  };
 }
 
 function attributesOf(input: unknown): Record<string, string> {
@@ -35,7 +46,9 @@ describe('validateEvent: the four default event types', () => {
   });
 
   it('maps loan_funded, with the constant status and the amount as a decimal string', () => {
-    expect(attributesOf(event('loan_funded', { loanId: 'L1', amount: 12500.5, currency: 'EUR', product: 'auto' }))).toEqual({
+    expect(
+      attributesOf(event('loan_funded', { loanId: 'L1', amount: 12500.5, currency: 'EUR', product: 'auto' })),
+    ).toEqual({
       loanStatus: 'funded',
       loanLastFundedAt: '2026-11-21T10:15:00.000Z',
       loanLastAmount: '12500.5',
@@ -45,7 +58,9 @@ describe('validateEvent: the four default event types', () => {
   });
 
   it('maps loyalty_card_used and never maps the private cardId', () => {
-    const attributes = attributesOf(event('loyalty_card_used', { storeId: 'S12', points: 120, tier: 'gold', cardId: CARD }));
+    const attributes = attributesOf(
+      event('loyalty_card_used', { storeId: 'S12', points: 120, tier: 'gold', cardId: CARD }),
+    );
     expect(attributes).toEqual({
       loyaltyLastUsedAt: '2026-11-21T10:15:00.000Z',
       loyaltyLastStoreId: 'S12',
@@ -56,7 +71,9 @@ describe('validateEvent: the four default event types', () => {
   });
 
   it('maps call_centre_contact and never maps the private agentId', () => {
-    const attributes = attributesOf(event('call_centre_contact', { reason: 'billing', outcome: 'resolved', agentId: 'AG-991' }));
+    const attributes = attributesOf(
+      event('call_centre_contact', { reason: 'billing', outcome: 'resolved', agentId: 'AG-991' }),
+    );
     expect(attributes).toEqual({
       callCentreLastContactAt: '2026-11-21T10:15:00.000Z',
       callCentreLastReason: 'billing',
@@ -78,7 +95,9 @@ describe('validateEvent: the four default event types', () => {
   });
 
   it('returns the id, type, UTC time and visitor of a valid event', () => {
-    const result = validate(event('kiosk_visit', { kioskId: 'K-7' }, { visitor: { mboxPC: '1368007744041-575948.01_00' } }));
+    const result = validate(
+      event('kiosk_visit', { kioskId: 'K-7' }, { visitor: { mboxPC: '1368007744041-575948.01_00' } }),
+    );
     expect(result).toMatchObject({
       ok: true,
       event: {
@@ -228,9 +247,17 @@ describe('validateEvent: rejections, with the message a producer sees', () => {
 
 describe('Unicode that cannot be delivered', () => {
   it('rejects a value with an unpaired surrogate, naming the field, and accepts real pairs', () => {
-    const base = { id: 'u1', type: 'call_centre_contact', occurredAt: '2026-11-21T10:00:00Z', visitor: { mbox3rdPartyId: 'CRM-1' } };
+    const base = {
+      id: 'u1',
+      type: 'call_centre_contact',
+      occurredAt: '2026-11-21T10:00:00Z',
+      visitor: { mbox3rdPartyId: 'CRM-1' },
+    };
     const bad = validateEvent({ ...base, data: { reason: 'broken \uD800 text' } }, mapping, { now: NOW });
-    expect(bad).toEqual({ ok: false, errors: ['data.reason: contains invalid Unicode (an unpaired surrogate); send well-formed UTF-8 text'] });
+    expect(bad).toEqual({
+      ok: false,
+      errors: ['data.reason: contains invalid Unicode (an unpaired surrogate); send well-formed UTF-8 text'],
+    });
     const good = validateEvent({ ...base, data: { reason: 'rocket 🚀' } }, mapping, { now: NOW });
     expect(good.ok).toBe(true);
   });

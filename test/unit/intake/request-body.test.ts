@@ -22,8 +22,16 @@ describe('findJsonSyntaxProblem', () => {
   });
 
   it('names the rule broken and its line and column', () => {
-    expect(findJsonSyntaxProblem('{"a":1,}')).toEqual({ line: 1, column: 8, problem: 'expected a property name in double quotes' });
-    expect(findJsonSyntaxProblem('[1,\n 2\n 3]')).toEqual({ line: 3, column: 2, problem: "expected ',' or ']' after an array element" });
+    expect(findJsonSyntaxProblem('{"a":1,}')).toEqual({
+      line: 1,
+      column: 8,
+      problem: 'expected a property name in double quotes',
+    });
+    expect(findJsonSyntaxProblem('[1,\n 2\n 3]')).toEqual({
+      line: 3,
+      column: 2,
+      problem: "expected ',' or ']' after an array element",
+    });
     expect(findJsonSyntaxProblem('{"a" 1}')?.problem).toBe("expected ':' after a property name");
     expect(findJsonSyntaxProblem('{"a":1')?.problem).toBe('unexpected end of input');
     expect(findJsonSyntaxProblem('{"a":"x\ty"}')?.problem).toMatch(/^control character/);
@@ -54,20 +62,34 @@ describe('bodyFormatOf', () => {
     expect(bodyFormatOf('application/json')).toEqual({ format: 'json' });
     expect(bodyFormatOf('Application/JSON; charset="UTF-8"')).toEqual({ format: 'json' });
     expect(bodyFormatOf('application/x-ndjson')).toEqual({ format: 'ndjson' });
-    expect(bodyFormatOf('text/csv')).toEqual({ problem: '"text/csv" is not accepted; send application/json or application/x-ndjson' });
-    expect(bodyFormatOf('application/json; charset=utf-16')).toEqual({ problem: 'only UTF-8 bodies are accepted (charset=utf-8)' });
-    expect(bodyFormatOf('<script>/x')).toEqual({ problem: 'this Content-Type is not accepted; send application/json or application/x-ndjson' });
+    expect(bodyFormatOf('text/csv')).toEqual({
+      problem: '"text/csv" is not accepted; send application/json or application/x-ndjson',
+    });
+    expect(bodyFormatOf('application/json; charset=utf-16')).toEqual({
+      problem: 'only UTF-8 bodies are accepted (charset=utf-8)',
+    });
+    expect(bodyFormatOf('<script>/x')).toEqual({
+      problem: 'this Content-Type is not accepted; send application/json or application/x-ndjson',
+    });
   });
 });
 
 describe('parseBody', () => {
   it('reads one object or an array, with positions', () => {
     expect(parseBody(Buffer.from('{"a":1}'), 'json', 10)).toEqual({ events: [{ a: 1 }], positions: [0], rejected: [] });
-    expect(parseBody(Buffer.from('\uFEFF[{"a":1},2]'), 'json', 10)).toEqual({ events: [{ a: 1 }, 2], positions: [0, 1], rejected: [] });
+    expect(parseBody(Buffer.from('\uFEFF[{"a":1},2]'), 'json', 10)).toEqual({
+      events: [{ a: 1 }, 2],
+      positions: [0, 1],
+      rejected: [],
+    });
   });
 
   it('reads NDJSON line by line: blank lines skipped, bad lines rejected alone by line index', () => {
-    const body = Buffer.concat([Buffer.from('{"a":1}\r\n\n{"a":\n'), Buffer.from([0x7b, 0xff, 0x7d, 0x0a]), Buffer.from('{"a":2}')]);
+    const body = Buffer.concat([
+      Buffer.from('{"a":1}\r\n\n{"a":\n'),
+      Buffer.from([0x7b, 0xff, 0x7d, 0x0a]),
+      Buffer.from('{"a":2}'),
+    ]);
     expect(parseBody(body, 'ndjson', 10)).toEqual({
       events: [{ a: 1 }, { a: 2 }],
       positions: [0, 4],
@@ -81,7 +103,9 @@ describe('parseBody', () => {
   it('refuses bodies that cannot be read at all', () => {
     expect(bodyError(() => parseBody(Buffer.from('  '), 'json', 10)).code).toBe('EMPTY_BODY');
     expect(bodyError(() => parseBody(Buffer.from('\n\n'), 'ndjson', 10)).code).toBe('EMPTY_BODY');
-    expect(bodyError(() => parseBody(Buffer.from('{"a":'), 'json', 10)).message).toBe('request body is not valid JSON: unexpected end of input at line 1, column 6');
+    expect(bodyError(() => parseBody(Buffer.from('{"a":'), 'json', 10)).message).toBe(
+      'request body is not valid JSON: unexpected end of input at line 1, column 6',
+    );
     const tooMany = bodyError(() => parseBody(Buffer.from('1\n2\n3\n'), 'ndjson', 2));
     expect([tooMany.code, tooMany.status]).toEqual(['TOO_MANY_EVENTS', 413]);
     expect(bodyError(() => parseBody(Buffer.from('[1,2,3]'), 'json', 2)).status).toBe(413);
