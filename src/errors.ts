@@ -40,7 +40,7 @@ export class TargetUnavailableError extends PipelineError {
 /**
  * Target refused the credentials (401 or 403): the profile token expired or was
  * regenerated, not "this visitor's data is bad". Never dead-lettered: delivery holds, for
- * every process, until a probe succeeds (P10, src/target/credentials-hold.ts).
+ * every process, until a probe succeeds (P10, src/deliver/credentials-hold.ts).
  */
 export class CredentialsRefusedError extends PipelineError {
   constructor(message: string, status: number, bodyExcerpt: string) {

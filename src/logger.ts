@@ -1,10 +1,10 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
-import { createRedactor, secretFromTokenFile, secretsFromEnv, type Redactor } from './ops/redact.js';
+import { createRedactor, secretFromTokenFile, secretsFromEnv, type Redactor } from './redact.js';
 
 export type { Logger };
 
 /**
- * Keys whose values never reach a log line. The redactor (src/ops/redact.ts) matches them at
+ * Keys whose values never reach a log line. The redactor (src/redact.ts) matches them at
  * any depth and in any spelling (`x-api-key`, `card_id`); pino's own `redact` paths below are
  * a second layer for the shallow cases. Card numbers and agent ids are PII; the rest are
  * credentials.

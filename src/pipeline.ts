@@ -1,9 +1,9 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import { Flusher } from './coalesce/flusher.js';
-import { createMapProcessor } from './coalesce/map-processor.js';
+import { Flusher } from './flush/flusher.js';
+import { createMapProcessor } from './map/processor.js';
 import { VisitorStore, storeSettingsFrom } from './coalesce/store.js';
 import type { Config } from './config.js';
-import { DeadLetters } from './dead-letters.js';
+import { DeadLetters } from './dlq/writer.js';
 import { DeadLetterAdmin } from './dlq/admin.js';
 import type { CompiledMapping } from './events/index.js';
 import { jobLogger, type Logger } from './logger.js';
@@ -15,26 +15,26 @@ import {
   type DeadLetter,
   type DeliverJob,
   type IngestJob,
-} from './queues.js';
-import { connectRedis, logRedisErrors, type RedisClient, type RedisErrorLog } from './redis.js';
+} from './jobs/catalog.js';
+import { connectRedis, logRedisErrors, type RedisClient, type RedisErrorLog } from './redis/connection.js';
 import { TargetClient, type TargetCallObserver } from './target/client.js';
-import { targetBackoffStrategy, type RetryPolicy } from './target/backoff.js';
-import { createBudgets, type Budgets } from './target/budgets.js';
+import { targetBackoffStrategy, type RetryPolicy } from './deliver/backoff.js';
+import { createBudgets, type Budgets } from './quota/budgets.js';
 import { createTargetDispatcher } from './target/dispatcher.js';
 import { startProfileTokenSource } from './target/profile-token.js';
 import type { RefreshableTokenSource } from './target/token-source.js';
-import { hashTag } from './keys.js';
-import { CallPacer } from './target/pacer.js';
+import { hashTag } from './redis/keys.js';
+import { CallPacer } from './quota/pacer.js';
 import {
   CredentialsHold,
   credentialsHoldKey,
   probeCredentials,
   readCredentialsHold,
   type HoldState,
-} from './target/credentials-hold.js';
-import { createBulkStatusProcessor } from './target/bulk-status.js';
-import { createBulkDeliveryProcessor } from './target/deliver-bulk.js';
-import { createSingleDeliveryProcessor } from './target/deliver-single.js';
+} from './deliver/credentials-hold.js';
+import { createBulkStatusProcessor } from './deliver/bulk-status.js';
+import { createBulkDeliveryProcessor } from './deliver/deliver-bulk.js';
+import { createSingleDeliveryProcessor } from './deliver/deliver-single.js';
 
 /** The roles a process can run; `npm start` runs them all. `intake` serves POST /v1/events. */
 export type Role = 'intake' | 'map' | 'flusher' | 'deliver';

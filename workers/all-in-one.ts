@@ -1,4 +1,4 @@
-import { runProcess } from '../src/process.js';
+import { runProcess } from '../src/lifecycle/process.js';
 import { ALL_ROLES } from '../src/pipeline.js';
 
 // `npm start`: every role in one process (plus the simulator when no Target is configured).

@@ -1,4 +1,4 @@
-import { runProcess } from '../src/process.js';
+import { runProcess } from '../src/lifecycle/process.js';
 
 // One role per process, so roles scale separately on one shared Redis.
 await runProcess({ roles: ['flusher'], allInOne: false });

@@ -1,4 +1,4 @@
-import { runProcess } from '../src/process.js';
+import { runProcess } from '../src/lifecycle/process.js';
 
 // The back half of the pipeline in one process: map, flusher and delivery, no intake.
 // Run as many as needed on one Redis; producers write through the SDK or intake processes.

@@ -1,7 +1,7 @@
-import { storeKeys } from '../keys.js';
-import type { RedisClient } from '../redis.js';
+import { storeKeys } from '../redis/keys.js';
+import type { RedisClient } from '../redis/connection.js';
 import { markerBucket, markerExpiresAt, markerField, markerGeneration } from './markers.js';
-import { groupByShard } from './shards.js';
+import { groupByShard } from '../redis/shards.js';
 import { withStoreCommands, type StoreCommands } from './store-scripts.js';
 
 /** One event id to look up, with the visitor key that decides its shard. */

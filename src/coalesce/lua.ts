@@ -5,7 +5,7 @@
  * shard), so one script stays in one slot. Each call declares exactly one key, KEYS[1] =
  * `<root>:due` (the shard's due index): a Redis Cluster client routes the call by it to the
  * node that owns the shard's slot, where all the other keys the script builds live too.
- * Layout and the stamp format are described in src/keys.ts.
+ * Layout and the stamp format are described in src/redis/keys.ts.
  */
 
 /**

@@ -15,7 +15,7 @@
  * The map worker's merge script (MERGE_EVENTS) builds the same names from the bucket and
  * expiry it is given per event.
  */
-import { fnv1a } from './shards.js';
+import { fnv1a } from '../redis/shards.js';
 
 /** Buckets per generation. */
 export const MARKER_BUCKETS = 8192;

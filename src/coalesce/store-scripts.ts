@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/connection.js';
 import {
   ACK_DELIVERED,
   CLAIM_DUE,

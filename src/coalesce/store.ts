@@ -1,9 +1,9 @@
 import { visitorKey, type ValidEvent } from '../events/index.js';
-import { stamp, storeKeys } from '../keys.js';
+import { stamp, storeKeys } from '../redis/keys.js';
 import type { Config } from '../config.js';
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/connection.js';
 import { markerBucket, markerExpiresAt, markerGeneration } from './markers.js';
-import { groupByShard, shardOf } from './shards.js';
+import { groupByShard, shardOf } from '../redis/shards.js';
 import { parseInFlight, snapshotOf, type AttributeUpdate, type VisitorSnapshot } from './in-flight.js';
 import { settled, sum, withStoreCommands, type StoreCommands } from './store-scripts.js';
 

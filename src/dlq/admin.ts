@@ -1,7 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { VisitorStore } from '../coalesce/store.js';
 import type { Logger } from '../logger.js';
-import type { DeadLetter, IngestJob } from '../queues.js';
+import type { DeadLetter, IngestJob } from '../jobs/catalog.js';
 import { matchesFilter, type DeadLetterFilter } from './filters.js';
 
 /** A dead letter as operators see it: its id and entry. */

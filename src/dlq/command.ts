@@ -3,9 +3,16 @@ import type { Command } from 'commander';
 import { VisitorStore, storeSettingsFrom } from '../coalesce/store.js';
 import { readCliConfig } from '../cli-config.js';
 import { createLogger } from '../logger.js';
-import { JOB_OPTIONS, QUEUE_NAMES, UNKNOWN_SOURCE, bullPrefix, type DeadLetter, type IngestJob } from '../queues.js';
-import { connectRedis, logRedisErrors } from '../redis.js';
-import { redactValue } from '../ops/redact.js';
+import {
+  JOB_OPTIONS,
+  QUEUE_NAMES,
+  UNKNOWN_SOURCE,
+  bullPrefix,
+  type DeadLetter,
+  type IngestJob,
+} from '../jobs/catalog.js';
+import { connectRedis, logRedisErrors } from '../redis/connection.js';
+import { redactValue } from '../redact.js';
 import { DeadLetterAdmin, type DeadLetterView } from './admin.js';
 import { FilterError, parseFilter } from './filters.js';
 

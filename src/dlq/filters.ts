@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UNKNOWN_SOURCE, type DeadLetter } from '../queues.js';
+import { UNKNOWN_SOURCE, type DeadLetter } from '../jobs/catalog.js';
 
 const STAGES = ['intake', 'map', 'deliver-single', 'deliver-bulk', 'bulk-status'] as const;
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { HttpContext } from '../http/plugins.js';
+import type { HttpContext } from '../http/context.js';
 import { adminGuard } from '../ops/admin-auth.js';
-import { redactValue } from '../ops/redact.js';
+import { redactValue } from '../redact.js';
 import { DeadLetterAdmin } from './admin.js';
 import { DeadLetterFilterSchema, FilterError, parseFilter, type DeadLetterFilter } from './filters.js';
 

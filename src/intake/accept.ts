@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { IntakeMarks } from '../coalesce/dedupe.js';
 import { validateEvent, visitorKey, type CompiledMapping } from '../events/index.js';
-import type { IngestJob } from '../queues.js';
+import type { IngestJob } from '../jobs/catalog.js';
 
 /** What intake tells a producer about one event of its batch. */
 export type EventResult =

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import { storeKeys } from '../keys.js';
-import type { RedisClient } from '../redis.js';
+import { storeKeys } from '../redis/keys.js';
+import type { RedisClient } from '../redis/connection.js';
 
 /**
  * Intake refuses work it cannot hold instead of letting Redis fill up: 429 while the

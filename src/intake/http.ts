@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { HttpContext } from '../http/plugins.js';
-import { connectRedis, type RedisClient } from '../redis.js';
+import type { HttpContext } from '../http/context.js';
+import { connectRedis, type RedisClient } from '../redis/connection.js';
 import { acceptEvents, type AcceptSummary } from './accept.js';
 import {
   Backpressure,

@@ -1,8 +1,8 @@
 import { Queue } from 'bullmq';
 import { IntakeMarks } from '../coalesce/dedupe.js';
 import type { CompiledMapping } from '../events/index.js';
-import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type IngestJob } from '../queues.js';
-import type { RedisClient } from '../redis.js';
+import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type IngestJob } from '../jobs/catalog.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { IntakeDeps } from './accept.js';
 
 export interface IntakeSettings {

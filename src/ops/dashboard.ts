@@ -5,10 +5,10 @@ import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { privateDataFields } from '../events/index.js';
 import type { Config } from '../config.js';
-import type { HttpContext } from '../http/plugins.js';
+import type { HttpContext } from '../http/context.js';
 import { REDACTED_KEYS } from '../logger.js';
 import { adminGuard, type AdminRole, type AdminTokens } from './admin-auth.js';
-import { createRedactor, type Redactor } from './redact.js';
+import { createRedactor, type Redactor } from '../redact.js';
 import { OPS_ROUTES } from './routes.js';
 
 interface BoardSettings {

@@ -1,5 +1,5 @@
 import type { Pipeline } from '../pipeline.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 /** What a scrape reads from Redis: the slice of Pipeline it needs. */
 export type ScrapeSource = Pick<Pipeline, 'redis' | 'queues' | 'store' | 'budgets' | 'credentialsHold'>;

@@ -1,6 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../logger.js';
-import { addRuntimeSecret } from '../ops/redact.js';
+import { addRuntimeSecret } from '../redact.js';
 import { TokenSourceError, tokenFingerprint, type RefreshableTokenSource } from './token-source.js';
 
 /**

@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PipelineError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { addRuntimeSecret } from '../ops/redact.js';
+import { addRuntimeSecret } from '../redact.js';
 import type { ProfileTokenSource } from './client.js';
 
 /**

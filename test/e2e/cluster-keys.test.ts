@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer } from '../../src/intake/producer.js';
-import { QUEUE_NAMES, bullPrefix } from '../../src/queues.js';
+import { QUEUE_NAMES, bullPrefix } from '../../src/jobs/catalog.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { deletePrefix, newRedis, redisUrl, uniquePrefix } from '../harness/context.js';
 import { isPipelineIdle, openWorkQueues } from '../harness/drain.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shardTag } from '../../src/coalesce/shards.js';
+import { shardTag } from '../../src/redis/shards.js';
 import { VisitorStore } from '../../src/coalesce/store.js';
 import { resolveMapping, validateEvent, type ValidEvent } from '../../src/events/index.js';
-import { connectRedis } from '../../src/redis.js';
+import { connectRedis } from '../../src/redis/connection.js';
 import { resetCommandStats, nodeOfKey, scriptCallsPerNode } from '../harness/cluster-stats.js';
 import { deletePrefix, uniquePrefix } from '../harness/context.js';
 import { runOracleWorkload, expectOracleHolds } from '../harness/oracle-run.js';

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventResult } from '../../src/intake/accept.js';
 import { createProducer, type Producer } from '../../src/intake/producer.js';
-import { QUEUE_NAMES, bullPrefix, type IngestJob } from '../../src/queues.js';
+import { QUEUE_NAMES, bullPrefix, type IngestJob } from '../../src/jobs/catalog.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../harness/context.js';
 import { startTestPipeline, waitFor, type TestPipeline } from '../harness/pipeline.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shardTag } from '../../src/coalesce/shards.js';
+import { shardTag } from '../../src/redis/shards.js';
 import { nodeOfKey } from '../harness/cluster-stats.js';
 import { runOracleWorkload, expectOracleHolds } from '../harness/oracle-run.js';
 import { clusterUnavailableReason, startRedisCluster, type SpawnedCluster } from '../harness/redis-cluster.js';

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProducer } from '../../src/intake/producer.js';
-import { SHUTDOWN_CLOSE_MARGIN_MS } from '../../src/signals.js';
+import { SHUTDOWN_CLOSE_MARGIN_MS } from '../../src/lifecycle/signals.js';
 import { startSimulator, type Simulator } from '../../src/simulator/server.js';
 import { uniquePrefix } from '../harness/context.js';
 import { waitFor } from '../harness/pipeline.js';

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { clusterKeySlot } from '../../src/coalesce/shards.js';
+import { clusterKeySlot } from '../../src/redis/shards.js';
 import type { SpawnedCluster } from './redis-cluster.js';
 
 /** Script calls (`cmdstat_evalsha` + `cmdstat_eval`) a node counted since its last CONFIG RESETSTAT. */

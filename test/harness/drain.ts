@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
-import { storeKeys } from '../../src/keys.js';
-import { QUEUE_NAMES, bullPrefix } from '../../src/queues.js';
-import type { RedisClient } from '../../src/redis.js';
+import { storeKeys } from '../../src/redis/keys.js';
+import { QUEUE_NAMES, bullPrefix } from '../../src/jobs/catalog.js';
+import type { RedisClient } from '../../src/redis/connection.js';
 
 const UNFINISHED = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
-import { hashTag } from '../../keys.js';
-import type { RedisClient } from '../../redis.js';
+import { hashTag } from '../../redis/keys.js';
+import type { RedisClient } from '../../redis/connection.js';
 import type { ReadPosition } from './records.js';
 
 /** How far an import got: saved after every batch Redis took, so a rerun resumes there. */

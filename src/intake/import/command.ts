@@ -4,7 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { ConfigError, loadConfigSubset } from '../../config.js';
 import { loadMappingFile, resolveMapping } from '../../events/index.js';
 import { createLogger } from '../../logger.js';
-import { connectRedis, firstRedisUrl, logRedisErrors, redisAnswers } from '../../redis.js';
+import { connectRedis, firstRedisUrl, logRedisErrors, redisAnswers } from '../../redis/connection.js';
 import { openIntake } from '../intake-deps.js';
 import { CheckpointStore } from './checkpoint.js';
 import { parseColumnMap } from './csv-columns.js';

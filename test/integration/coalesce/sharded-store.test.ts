@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IntakeMarks } from '../../../src/coalesce/dedupe.js';
-import { shardOf } from '../../../src/coalesce/shards.js';
+import { shardOf } from '../../../src/redis/shards.js';
 import { VisitorStore } from '../../../src/coalesce/store.js';
 import type { ValidEvent } from '../../../src/events/index.js';
 import { deletePrefix, newRedis, scanKeys, uniquePrefix } from '../../harness/context.js';

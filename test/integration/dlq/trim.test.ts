@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DeadLetter } from '../../../src/queues.js';
+import type { DeadLetter } from '../../../src/jobs/catalog.js';
 import { deletePrefix } from '../../harness/context.js';
 import { startTestPipeline, waitFor, type TestPipeline } from '../../harness/pipeline.js';
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { resolveMapping } from '../../../src/events/index.js';
 import { createLogger } from '../../../src/logger.js';
-import { secretsFromEnv } from '../../../src/ops/redact.js';
+import { secretsFromEnv } from '../../../src/redact.js';
 import { ALL_ROLES, startPipeline, type Pipeline } from '../../../src/pipeline.js';
 import { waitFor } from '../../harness/pipeline.js';
 import { spawnRedis, type SpawnedRedis } from '../../harness/redis-server.js';
@@ -282,7 +282,7 @@ describe('logs of a process whose Redis password is wrong', () => {
       };
       const lines: string[] = [];
       const rawLines: string[] = [];
-      // Built as src/process.ts builds it: the secret values come from the environment (here
+      // Built as src/lifecycle/process.ts builds it: the secret values come from the environment (here
       // the REDIS_URL as written, seeds and all), the config from the same environment.
       const logger = createLogger({
         level: 'info',

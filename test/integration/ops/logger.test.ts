@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logger.js';
-import { createRedactor, secretsFromEnv } from '../../../src/ops/redact.js';
+import { createRedactor, secretsFromEnv } from '../../../src/redact.js';
 import { memoryDestination } from './ops-server.js';
 
 const CARD = '6011000990139424';

@@ -3,11 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../../src/config.js';
 import { resolveMapping } from '../../../src/events/index.js';
-import { httpPluginsFor, type HttpContext } from '../../../src/http/plugins.js';
+import type { HttpContext } from '../../../src/http/context.js';
+import { httpPluginsFor } from '../../../src/lifecycle/http-routes.js';
 import { buildHttpServer, listen } from '../../../src/http/server.js';
 import { createLogger, type Logger } from '../../../src/logger.js';
-import { Metrics } from '../../../src/ops/metrics.js';
-import { secretsFromEnv } from '../../../src/ops/redact.js';
+import { Metrics } from '../../../src/metrics/metrics.js';
+import { secretsFromEnv } from '../../../src/redact.js';
 import { startPipeline, type Pipeline, type Role } from '../../../src/pipeline.js';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { deletePrefix, newRedis, redisUrl, uniquePrefix } from '../../harness/context.js';
@@ -61,7 +62,7 @@ export function memoryDestination(lines: string[]): Writable {
 }
 
 /**
- * Starts what one target-ingest process runs, built the way src/process.ts builds it
+ * Starts what one target-ingest process runs, built the way src/lifecycle/process.ts builds it
  * (startPipeline, buildHttpServer, httpPluginsFor), with a logger that writes to memory.
  */
 export async function startOpsServer(options: OpsServerOptions = {}): Promise<OpsServer> {
@@ -85,7 +86,7 @@ export async function startOpsServer(options: OpsServerOptions = {}): Promise<Op
   const logLines: string[] = [];
   const rawLogLines: string[] = [];
   const level = options.logLevel ?? 'warn';
-  // As src/process.ts: config and the secret values the logger masks come from one environment.
+  // As src/lifecycle/process.ts: config and the secret values the logger masks come from one environment.
   let logger: Logger = createLogger({
     level,
     pretty: false,
@@ -96,7 +97,7 @@ export async function startOpsServer(options: OpsServerOptions = {}): Promise<Op
   const roles = options.roles ?? OPS_ROLES;
   const mapping = resolveMapping();
   const metrics = new Metrics({ defaultMetrics: false, mapping });
-  // As src/process.ts: the Target client reports every call to the metrics.
+  // As src/lifecycle/process.ts: the Target client reports every call to the metrics.
   const pipeline = await startPipeline({
     config,
     mapping,

@@ -8,7 +8,7 @@ import {
   type AdminTokenOptions,
   type AdminTokenSource,
 } from '../../../src/target/admin-token.js';
-import { CallBudget } from '../../../src/target/budgets.js';
+import { CallBudget } from '../../../src/quota/budgets.js';
 import { TargetClient } from '../../../src/target/client.js';
 import { TokenSourceError } from '../../../src/target/token-source.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';

@@ -49,7 +49,7 @@ describe('bulk cell encoding under both readings of Target (only the form layer 
   });
 
   // This difference is why the pipeline never puts such values in a bulk file: they go by
-  // single update (src/target/bulk-rows.ts, test/e2e/encoding-routes.test.ts).
+  // single update (src/deliver/bulk-rows.ts, test/e2e/encoding-routes.test.ts).
   it('values with % , " or a line break read differently under the two readings', async () => {
     expect(stored(await deliver({ bulkCellDecoding: 'percent' }, special), special.length)).toEqual(special);
     expect(stored(await deliver({ bulkCellDecoding: 'none' }, special), special.length)).toEqual([

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer } from '../../../src/intake/producer.js';
-import { bulkSafe } from '../../../src/target/bulk-rows.js';
+import { bulkSafe } from '../../../src/deliver/bulk-rows.js';
 import { deletePrefix, newRedis } from '../../harness/context.js';
 import { startTestPipeline, waitFor } from '../../harness/pipeline.js';
 

@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import { parseVisitorKey } from '../events/index.js';
+import type { Logger } from '../logger.js';
+import type { BulkStatusJob, DeliverJob } from '../jobs/catalog.js';
+import type { CallBudget } from '../quota/budgets.js';
+import { bulkPaceMs, bulkRoom, type BulkLoad, type CallPacer } from '../quota/pacer.js';
+import { routeVisitors, type DeliveryMode } from './routing.js';
+import type { VisitorStore } from '../coalesce/store.js';
+
+export interface FlusherDeps {
+  store: VisitorStore;
+  queues: { deliverSingle: Queue<DeliverJob>; deliverBulk: Queue<DeliverJob>; bulkStatus: Queue<BulkStatusJob> };
+  singleBudget: CallBudget;
+  bulkBudget: CallBudget;
+  /**
+   * Lets at most one bulk file that is not full (a bulk claim with fewer due visitors than
+   * `bulkBatchSize`, or the bulk share of a small claim) start per interval across all
+   * flushers, so visitors gather instead of each flush spending a bulk call and its status
+   * polls on a few rows.
+   */
+  bulkPacer: CallPacer;
+  mode: DeliveryMode;
+  /** Visitors per single-delivery claim. */
+  batchSize: number;
+  /** Visitors per bulk claim (one bulk file per identity kind). */
+  bulkBatchSize: number;
+  /** In auto mode, this many due visitors or more go by bulk. */
+  bulkThreshold: number;
+  /** How long a visitor handed back for lack of bulk budget waits before it is due again. */
+  bulkRetryMs: number;
+  /** Most claims one flush makes, so one tick cannot run for ever under a flood. */
+  maxClaimsPerFlush?: number;
+  /** BULK_MAX_CLAIMS_IN_FLIGHT: bulk claims between claim and `complete` at once (default 10). */
+  maxBulkClaimsInFlight?: number;
+  logger: Logger;
+}
+
+export interface FlushResult {
+  claimed: number;
+  single: number;
+  bulk: number;
+  reissued: number;
+}
+
+/** Job states in which a claim's job will still run. */
+const LIVE_STATES = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
+
+/**
+ * Claims due visitors, routes them to single or bulk delivery, and creates their jobs. Each
+ * job's id is its claim id (at most one job per queue per claim), so the job that owns a
+ * claim can always be found: a claim whose lease runs out without a live job (its flusher
+ * died between claim and job creation) moves to a new claim and job (P7).
+ */
+export class Flusher {
+  /** Shard the next claim starts with, so no shard always goes first. */
+  private nextShard = 0;
+
+  constructor(private readonly deps: FlusherDeps) {}
+
+  /**
+   * Claims due visitors and creates their delivery jobs. With several shards, one claim
+   * takes visitors from the shards in turn (starting one shard further each time) until it
+   * is full, so a claim, a job and a bulk file hold as many visitors as with one shard.
+   */
+  async flushOnce(now = Date.now()): Promise<FlushResult> {
+    const result: FlushResult = { claimed: 0, single: 0, bulk: 0, reissued: await this.sweepExpiredLeases(now) };
+    const maxClaims = this.deps.maxClaimsPerFlush ?? 50;
+    const shards = this.deps.store.shards.length;
+    for (let i = 0; i < maxClaims; i += 1) {
+      const dues = await this.deps.store.dueCounts(now);
+      const due = dues.reduce((a, b) => a + b, 0);
+      if (due === 0) break;
+      let goesBulk = this.deps.mode === 'bulk' || (this.deps.mode === 'auto' && due >= this.deps.bulkThreshold);
+      const paced = goesBulk && due < this.deps.bulkBatchSize;
+      /** Auto mode with bulk saturated: a single-size claim, routed visitor by visitor. */
+      let bulkFull = false;
+      if (goesBulk) {
+        const load = await this.bulkLoad();
+        // Bulk calls are few (50 a minute) and batches take minutes to hours at Target: while
+        // the budget is low, or BULK_MAX_CLAIMS_IN_FLIGHT claims are with Target, due
+        // visitors wait and gather, so the next bulk claim carries more of them instead of
+        // starting a tiny file. In auto mode the visitors Target knows keep flowing by single
+        // updates meanwhile; the others wait for bulk.
+        if (!this.hasBulkRoom(load)) {
+          if (this.deps.mode !== 'auto') break;
+          bulkFull = true;
+          goesBulk = false;
+        } else if (paced && !(await this.deps.bulkPacer.tryPass(this.paceMs(load))).passed) {
+          // And a bulk file that would not be full starts at most once per pacer interval:
+          // the due visitors stay due and gather, instead of every flush tick spending a bulk
+          // call (and its status polls) until the minute's budget is gone and everything waits.
+          break;
+        }
+      }
+      const size = goesBulk ? this.deps.bulkBatchSize : this.deps.batchSize;
+      const claimId = randomUUID();
+      const visitors: string[] = [];
+      const first = this.nextShard % shards;
+      this.nextShard = (first + 1) % shards;
+      for (let j = 0; j < shards && visitors.length < size; j += 1) {
+        const shard = (first + j) % shards;
+        if ((dues[shard] ?? 0) > 0)
+          visitors.push(...(await this.deps.store.claimDue(claimId, size - visitors.length, now, shard)));
+      }
+      if (visitors.length === 0) {
+        // Every due visitor was held by an earlier delivery: the pass bought nothing.
+        if (paced) await this.deps.bulkPacer.release();
+        break;
+      }
+      const routed = await this.dispatch(claimId, visitors, goesBulk, bulkFull);
+      result.claimed += visitors.length;
+      result.single += routed.single;
+      result.bulk += routed.bulk;
+      // With bulk full, a claim that moved nothing by single means the rest waits for bulk.
+      if (visitors.length < size || (bulkFull && routed.single === 0)) break;
+    }
+    if (result.claimed > 0 || result.reissued > 0) this.deps.logger.debug({ ...result }, 'flushed');
+    return result;
+  }
+
+  /** The bulk budget's use and the bulk claims in flight (queued for submitting, or being polled). */
+  private async bulkLoad(): Promise<BulkLoad> {
+    const states = ['waiting', 'active', 'delayed', 'prioritized'] as const;
+    const [budget, submitting, polling] = await Promise.all([
+      this.deps.bulkBudget.peek(),
+      this.deps.queues.deliverBulk.getJobCountByTypes(...states),
+      this.deps.queues.bulkStatus.getJobCountByTypes(...states),
+    ]);
+    return {
+      used: budget.used,
+      limit: this.deps.bulkBudget.settings.limit,
+      claimsInFlight: submitting + polling,
+      paused: budget.pausedForMs > 0,
+    };
+  }
+
+  /** How long a pass for a bulk file that is not full closes the pacer's gate. */
+  private paceMs(load: BulkLoad): number {
+    return bulkPaceMs(load, this.deps.bulkPacer.intervalMs, this.deps.bulkBudget.settings.windowMs);
+  }
+
+  /**
+   * Room for another bulk claim: fewer than BULK_MAX_CLAIMS_IN_FLIGHT claims in flight (a
+   * claim has one live job at a time: its deliver-bulk job, then its bulk-status job), and
+   * budget for it besides the polls the claims in flight still owe.
+   */
+  private hasBulkRoom(load: BulkLoad): boolean {
+    return load.claimsInFlight < (this.deps.maxBulkClaimsInFlight ?? 10) && bulkRoom(load);
+  }
+
+  /**
+   * Routes one claim's visitors and adds at most one job per delivery queue for it.
+   * `bulkFull`: no bulk claim may start now, so the size of the claim says nothing (a
+   * single-size claim of a large backlog): each visitor goes by its own route.
+   */
+  private async dispatch(
+    claimId: string,
+    vks: string[],
+    allBulk: boolean,
+    bulkFull = false,
+  ): Promise<{ single: number; bulk: number }> {
+    let routes: Array<'single' | 'bulk'>;
+    if (allBulk) {
+      routes = vks.map(() => 'bulk');
+    } else {
+      const [known, budget] = await Promise.all([this.deps.store.knownVisitors(vks), this.deps.singleBudget.peek()]);
+      routes = routeVisitors({
+        mode: this.deps.mode,
+        visitors: vks.map((vk, i) => ({ ref: parseVisitorKey(vk), known: known[i] === true })),
+        bulkThreshold: bulkFull ? Infinity : this.deps.bulkThreshold,
+        single: { limit: this.deps.singleBudget.settings.limit, used: budget.used, usedLastHour: budget.recent },
+      });
+    }
+    const single = vks.filter((_, i) => routes[i] === 'single');
+    let bulk = vks.filter((_, i) => routes[i] === 'bulk');
+    if (!allBulk && bulk.length > 0) {
+      // A small flush's bulk share (visitors Target may not know) waits for room in the
+      // bulk budget, and for its turn at the pacer, rather than spending a bulk call on a
+      // handful of rows: the visitors it hands back gather with the next ones.
+      const load = await this.bulkLoad();
+      const waitMs = !this.hasBulkRoom(load)
+        ? this.deps.bulkRetryMs
+        : (await this.deps.bulkPacer.tryPass(this.paceMs(load))).retryInMs;
+      if (waitMs > 0) {
+        await this.deps.store.unclaim(claimId, bulk, Date.now() + waitMs);
+        bulk = [];
+      }
+    }
+    if (single.length > 0)
+      await this.deps.queues.deliverSingle.add('deliver', { claimId, visitors: single }, { jobId: claimId });
+    if (bulk.length > 0)
+      await this.deps.queues.deliverBulk.add('deliver', { claimId, visitors: bulk }, { jobId: claimId });
+    return { single: single.length, bulk: bulk.length };
+  }
+
+  /** Is any job of this claim still going to run (delivery, bulk delivery or status polling)? */
+  private async claimAlive(claimId: string): Promise<string> {
+    if (claimId === '') return 'unknown';
+    for (const queue of [
+      this.deps.queues.deliverSingle,
+      this.deps.queues.deliverBulk,
+      this.deps.queues.bulkStatus,
+    ] as Queue[]) {
+      const state = await queue.getJobState(claimId);
+      if (LIVE_STATES.has(state)) return state;
+    }
+    return 'unknown';
+  }
+
+  /** Renews leases of claims whose job is alive; moves the others to a new claim and job. */
+  private async sweepExpiredLeases(now: number): Promise<number> {
+    const expired = await this.deps.store.expiredLeases(1000, now);
+    if (expired.length === 0) return 0;
+    const byClaim = new Map<string, string[]>();
+    for (const { vk, claimId } of expired) byClaim.set(claimId, [...(byClaim.get(claimId) ?? []), vk]);
+    let reissued = 0;
+    for (const [oldClaim, vks] of byClaim) {
+      const state = await this.claimAlive(oldClaim);
+      const alive = LIVE_STATES.has(state);
+      const newClaim = alive ? oldClaim : randomUUID();
+      const moved: string[] = [];
+      for (const vk of vks) {
+        if (await this.deps.store.renewLease(vk, oldClaim, newClaim, now)) moved.push(vk);
+      }
+      if (!alive && moved.length > 0) {
+        await this.dispatch(newClaim, moved, this.deps.mode === 'bulk');
+        reissued += moved.length;
+        this.deps.logger.warn(
+          { oldClaim, newClaim, visitors: moved.length },
+          'claim lease expired without a live delivery job: reissued',
+        );
+      }
+    }
+    return reissued;
+  }
+}

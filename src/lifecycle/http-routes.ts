@@ -1,0 +1,15 @@
+import { deadLetterRoutes } from '../dlq/routes.js';
+import type { HttpContext, NamedPlugin } from '../http/context.js';
+import { intakePlugin } from '../intake/http.js';
+import { opsPlugins } from '../ops/plugins.js';
+
+/**
+ * The route plugins one process serves. Every process serves the operational routes
+ * (health, metrics, dashboard, admin); only processes with the `intake` role take events.
+ */
+export function httpPluginsFor(ctx: HttpContext): NamedPlugin[] {
+  const plugins: NamedPlugin[] = [...opsPlugins(ctx), { name: 'dead-letters', plugin: deadLetterRoutes(ctx) }];
+  // Intake's error handler logs the 5xx it answers itself (src/intake/http.ts).
+  if (ctx.roles.includes('intake')) plugins.push({ name: 'intake', plugin: intakePlugin(ctx), logsOwnErrors: true });
+  return plugins;
+}

@@ -1,0 +1,56 @@
+import type { Job } from 'bullmq';
+import type { DeadLetters } from '../dlq/writer.js';
+import { invalidInputLetter } from '../dlq/writer.js';
+import { validateEvent, type CompiledMapping, type ValidEvent } from '../events/index.js';
+import { jobLogger, type Logger } from '../logger.js';
+import type { IngestJob } from '../jobs/catalog.js';
+import type { MergeOutcome, VisitorStore } from '../coalesce/store.js';
+
+export interface MapDeps {
+  store: VisitorStore;
+  mapping: CompiledMapping;
+  deadLetters: DeadLetters;
+  maxValueLength: number;
+  logger: Logger;
+}
+
+export type MapSummary = Record<MergeOutcome | 'invalid', number>;
+
+/**
+ * The map worker's job: validate and map every event of one producer batch, dead-letter the
+ * bad ones alone, and merge the rest into the visitor store in one atomic round trip.
+ * Safe to run twice for the same job (a crash after the merge): the merge knows the batch by
+ * its job id and creation time, changes nothing and reports the events as `replayed`.
+ */
+export function createMapProcessor(deps: MapDeps) {
+  return async (job: Job<IngestJob>): Promise<MapSummary> => {
+    const { source, receivedAt, events } = job.data;
+    const log = jobLogger(deps.logger, job);
+    const summary: MapSummary = { applied: 0, duplicate: 0, late: 0, superseded: 0, replayed: 0, invalid: 0 };
+    const valid: ValidEvent[] = [];
+    for (const [index, raw] of events.entries()) {
+      // Validate against the intake time, so "not in the future" means the same on a retry.
+      const checked = validateEvent(raw, deps.mapping, { now: receivedAt, maxValueLength: deps.maxValueLength });
+      if (checked.ok) {
+        valid.push(checked.event);
+      } else {
+        summary.invalid += 1;
+        await deps.deadLetters.add(
+          invalidInputLetter('map', source, raw, checked.errors, Date.now()),
+          `map-${job.id ?? 'x'}-${index}`,
+        );
+      }
+    }
+    // Job ids restart after a queue is obliterated; with the creation time they stay unique.
+    const outcomes = await deps.store.merge(
+      source,
+      valid,
+      Date.now(),
+      `${job.id ?? ''}@${job.timestamp}`,
+      job.timestamp,
+    );
+    for (const outcome of outcomes) summary[outcome] += 1;
+    log.debug({ source, events: events.length, ...summary }, 'merged batch');
+    return summary;
+  };
+}

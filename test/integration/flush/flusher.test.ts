@@ -1,0 +1,296 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Flusher } from '../../../src/flush/flusher.js';
+import { VisitorStore } from '../../../src/coalesce/store.js';
+import type { ValidEvent } from '../../../src/events/index.js';
+import { createLogger } from '../../../src/logger.js';
+import { QUEUE_NAMES, bullPrefix, type BulkStatusJob, type DeliverJob } from '../../../src/jobs/catalog.js';
+import { createBudgets } from '../../../src/quota/budgets.js';
+import { CallPacer } from '../../../src/quota/pacer.js';
+import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
+
+const PACE_MS = 1500;
+const LEASE_MS = 30_000;
+const BULK_BATCH = 150;
+const MAX_CLAIMS = 5;
+
+function newVisitorEvent(n: number, at: number): ValidEvent {
+  return {
+    id: `e${n}`,
+    type: 'test',
+    occurredAtMs: at,
+    visitor: { kind: 'thirdPartyId', id: `CRM-${n}` },
+    attributes: { tier: `t${n}` },
+  };
+}
+
+describe('Flusher (two flushers on one Redis)', () => {
+  let redis: Redis;
+  let other: Redis;
+  let prefix: string;
+  let queues: { deliverSingle: Queue<DeliverJob>; deliverBulk: Queue<DeliverJob>; bulkStatus: Queue<BulkStatusJob> };
+  let flushers: Flusher[];
+  let store: VisitorStore;
+
+  beforeEach(() => {
+    redis = newRedis();
+    other = newRedis();
+    prefix = uniquePrefix('pace');
+    const bull = bullPrefix(prefix);
+    queues = {
+      deliverSingle: new Queue<DeliverJob>(QUEUE_NAMES.deliverSingle, { connection: redis, prefix: bull }),
+      deliverBulk: new Queue<DeliverJob>(QUEUE_NAMES.deliverBulk, { connection: redis, prefix: bull }),
+      bulkStatus: new Queue<BulkStatusJob>(QUEUE_NAMES.bulkStatus, { connection: redis, prefix: bull }),
+    };
+    const settings = {
+      prefix,
+      coalesceWindowMs: 10,
+      dedupeWindowMs: 60_000,
+      deliveredRetentionMs: 60_000,
+      leaseMs: LEASE_MS,
+    };
+    store = new VisitorStore(redis, settings);
+    // Two flushers on two connections: the gate is in Redis, not in one process.
+    flushers = [redis, other].map((connection) => {
+      const budgets = createBudgets(connection, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 });
+      return new Flusher({
+        store: new VisitorStore(connection, settings),
+        queues,
+        singleBudget: budgets.single,
+        bulkBudget: budgets.bulk,
+        bulkPacer: new CallPacer(connection, prefix, 'bulk', PACE_MS),
+        mode: 'auto',
+        batchSize: 200,
+        bulkBatchSize: BULK_BATCH,
+        bulkThreshold: 100,
+        bulkRetryMs: 5000,
+        maxBulkClaimsInFlight: MAX_CLAIMS,
+        logger: createLogger({ level: 'silent', pretty: false }),
+      });
+    });
+  });
+  afterEach(async () => {
+    await Promise.all(Object.values(queues).map((q) => q.close()));
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+    await other.quit();
+  });
+
+  /** Visitors handed back to wait for bulk are due again now (the wait has passed). */
+  async function makeDue(vks: string[], at: number): Promise<void> {
+    await redis.zadd(store.keys.due, ...vks.flatMap((vk) => [at, vk]));
+  }
+
+  async function bulkJobs(): Promise<string[][]> {
+    const jobs = await queues.deliverBulk.getJobs(['waiting']);
+    return jobs.map((j) => [...j.data.visitors].sort());
+  }
+
+  // Visitors Target may not know yet go by bulk even in a small flush; the pacer makes them
+  // gather into one file per interval instead of one file (and one status poll) per flush.
+  it('starts one small bulk file per interval; the visitors held back go together in the next', async () => {
+    const [a, b] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    await store.merge('pos', [newVisitorEvent(1, t0), newVisitorEvent(2, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(2);
+
+    // New visitors arrive inside the interval: the other flusher claims them, hands them back.
+    await store.merge('pos', [newVisitorEvent(3, t0)], t0 - 1000);
+    expect((await b.flushOnce()).bulk).toBe(0);
+    await store.merge('pos', [newVisitorEvent(4, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(0);
+    expect(await bulkJobs()).toEqual([['3p:CRM-1', '3p:CRM-2']]);
+    // Handed back, not lost: due again when the gate opens, not before.
+    const due = await redis.zrange(store.keys.due, '0', '-1', 'WITHSCORES');
+    expect(due.filter((_, i) => i % 2 === 0).sort()).toEqual(['3p:CRM-3', '3p:CRM-4']);
+    for (const score of due.filter((_, i) => i % 2 === 1)) {
+      expect(Number(score)).toBeGreaterThan(Date.now());
+      expect(Number(score)).toBeLessThanOrEqual(t0 + PACE_MS + 1000);
+    }
+
+    await new Promise((r) => setTimeout(r, PACE_MS + 100));
+    expect((await b.flushOnce()).bulk).toBe(2);
+    expect(await bulkJobs()).toContainEqual(['3p:CRM-3', '3p:CRM-4']);
+    expect(await bulkJobs()).toHaveLength(2);
+  });
+
+  it('paces at a quarter of the interval while the bulk budget is mostly unused, and at all of it once a quarter is used', async () => {
+    const [a, b] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    const handedBackWait = async (vk: string): Promise<number> =>
+      Number(await redis.zscore(store.keys.due, vk)) - Date.now();
+    await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(1);
+    await store.merge('pos', [newVisitorEvent(2, t0)], t0 - 1000);
+    expect((await b.flushOnce()).bulk).toBe(0);
+    expect(await handedBackWait('3p:CRM-2')).toBeLessThanOrEqual(PACE_MS / 4);
+
+    // 13 of the 50 bulk calls used (more than a quarter): the next pass closes the gate for
+    // the whole interval.
+    expect(
+      (await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(13)).granted,
+    ).toBe(true);
+    await new Promise((r) => setTimeout(r, PACE_MS / 4 + 100));
+    expect((await a.flushOnce()).bulk).toBe(1);
+    await store.merge('pos', [newVisitorEvent(3, t0)], t0 - 1000);
+    expect((await b.flushOnce()).bulk).toBe(0);
+    expect(await handedBackWait('3p:CRM-3')).toBeGreaterThan(PACE_MS / 2);
+  });
+
+  it('counts the polls that claims in flight still owe: little spent, but claims polling, paces at the whole interval', async () => {
+    const [a, b] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    for (let k = 0; k < 3; k += 1) {
+      await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
+    }
+    // 8 calls spent + 3 claims × 2 polls owed = 14 committed, more than a quarter of 50
+    // (and 4 claims in flight after the next one, under BULK_MAX_CLAIMS_IN_FLIGHT).
+    expect(
+      (await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(8)).granted,
+    ).toBe(true);
+    await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(1);
+    await store.merge('pos', [newVisitorEvent(2, t0)], t0 - 1000);
+    expect((await b.flushOnce()).bulk).toBe(0);
+    expect(Number(await redis.zscore(store.keys.due, '3p:CRM-2')) - Date.now()).toBeGreaterThan(PACE_MS / 2);
+  });
+
+  it('starts no bulk claim when the polls owed leave no room in the budget', async () => {
+    const [a] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    for (let k = 0; k < 4; k += 1) {
+      await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
+    }
+    // 36 spent + 8 owed + 2 for a new file = 46 > 45 (50 less a tenth kept back).
+    expect(
+      (await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(36)).granted,
+    ).toBe(true);
+    await store.merge(
+      'pos',
+      Array.from({ length: BULK_BATCH }, (_, i) => newVisitorEvent(700 + i, t0)),
+      t0 - 1000,
+    );
+    expect(await a.flushOnce()).toMatchObject({ single: 0, bulk: 0 });
+    expect(await redis.zcard(store.keys.due)).toBe(BULK_BATCH);
+    await (await queues.bulkStatus.getJob('c0'))?.remove();
+    await makeDue(
+      Array.from({ length: BULK_BATCH }, (_, i) => `3p:CRM-${700 + i}`),
+      t0 - 1000,
+    );
+    expect((await a.flushOnce()).bulk).toBe(BULK_BATCH);
+  });
+
+  it('paces bulk files that would not be full, and lets a full one go at once', async () => {
+    const [a] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(1);
+    // 120 due: enough for bulk (threshold 100), not a full file (150): they wait, unclaimed.
+    await store.merge(
+      'pos',
+      Array.from({ length: 120 }, (_, i) => newVisitorEvent(100 + i, t0)),
+      t0 - 1000,
+    );
+    expect((await a.flushOnce()).claimed).toBe(0);
+    expect(await redis.zcard(store.keys.due)).toBe(120);
+    // 40 more make a full file: it goes although the pacer's interval is not over.
+    await store.merge(
+      'pos',
+      Array.from({ length: 40 }, (_, i) => newVisitorEvent(300 + i, t0)),
+      t0 - 1000,
+    );
+    const full = await a.flushOnce();
+    expect(full.bulk).toBe(BULK_BATCH);
+    // The rest (10) is a small flush of new visitors: its bulk share waits for the pacer.
+    expect(full.single).toBe(0);
+    expect(await bulkJobs()).toHaveLength(2);
+    expect(await redis.zcard(store.keys.due)).toBe(10);
+  });
+
+  // Each claim in flight owes status polls: BULK_MAX_CLAIMS_IN_FLIGHT bounds them.
+  it('starts no bulk claim while BULK_MAX_CLAIMS_IN_FLIGHT claims are being submitted or polled', async () => {
+    const [a] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    for (let k = 0; k < MAX_CLAIMS; k += 1) {
+      await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
+    }
+    await store.merge(
+      'pos',
+      Array.from({ length: BULK_BATCH }, (_, i) => newVisitorEvent(500 + i, t0)),
+      t0 - 1000,
+    );
+    // New thirdPartyIds can only go by bulk: they wait (handed back), none is sent.
+    expect(await a.flushOnce()).toMatchObject({ single: 0, bulk: 0 });
+    expect(await redis.zcard(store.keys.due)).toBe(BULK_BATCH);
+    expect(await bulkJobs()).toHaveLength(0);
+    // One claim's batches complete (its status job ends): a full file goes.
+    await (await queues.bulkStatus.getJob('c0'))?.remove();
+    await makeDue(
+      Array.from({ length: BULK_BATCH }, (_, i) => `3p:CRM-${500 + i}`),
+      t0 - 1000,
+    );
+    expect((await a.flushOnce()).bulk).toBe(BULK_BATCH);
+    expect(await bulkJobs()).toHaveLength(1);
+  });
+
+  // Batches take minutes to hours at Target: while bulk is full, visitors Target knows must
+  // not wait behind it.
+  it('keeps visitors Target knows flowing by single updates while BULK_MAX_CLAIMS_IN_FLIGHT claims are with Target', async () => {
+    const [a] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    for (let k = 0; k < MAX_CLAIMS; k += 1) {
+      await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
+    }
+    const known = Array.from({ length: BULK_BATCH }, (_, i): ValidEvent => ({
+      id: `p${i}`,
+      type: 'test',
+      occurredAtMs: t0,
+      visitor: { kind: 'pcId', id: `${i}-1.01_00` },
+      attributes: { tier: 'gold' },
+    }));
+    await store.merge('pos', [...known, newVisitorEvent(1, t0)], t0 - 1000);
+    const result = await a.flushOnce();
+    expect(result).toMatchObject({ single: BULK_BATCH, bulk: 0 });
+    expect(await bulkJobs()).toHaveLength(0);
+    const single = await queues.deliverSingle.getJobs(['waiting']);
+    expect(single.flatMap((j) => j.data.visitors)).toHaveLength(BULK_BATCH);
+    expect(single.flatMap((j) => j.data.visitors)).not.toContain('3p:CRM-1');
+    // The new thirdPartyId waits for bulk, handed back with its values.
+    expect(await redis.zscore(store.keys.due, '3p:CRM-1')).not.toBeNull();
+  });
+
+  // P7: a flusher that dies between claiming and creating the job leaves a claim no job owns.
+  it('moves a claim whose lease ran out with no live job to a new claim and job, once', async () => {
+    const [a, b] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
+    // The "dead" flusher: it claimed, then never created a job.
+    expect(await store.claimDue('orphan', 10)).toEqual(['3p:CRM-1']);
+    // Inside the lease nothing happens.
+    expect((await a.flushOnce()).reissued).toBe(0);
+    const later = Date.now() + LEASE_MS + 1;
+    const [first, second] = await Promise.all([a.flushOnce(later), b.flushOnce(later)]);
+    expect(first.reissued + second.reissued).toBe(1);
+    const jobs = await queues.deliverBulk.getJobs(['waiting']);
+    expect(jobs).toHaveLength(1);
+    const job = jobs[0]!;
+    expect(job.data.visitors).toEqual(['3p:CRM-1']);
+    expect(job.data.claimId).not.toBe('orphan');
+    expect(job.id).toBe(job.data.claimId);
+    // The visitor is held by the new claim, whose job will find it.
+    expect((await store.snapshot(job.data.claimId, ['3p:CRM-1'])).map((s) => s.vk)).toEqual(['3p:CRM-1']);
+  });
+
+  it('keeps a claim whose job is alive when its lease runs out', async () => {
+    const [a] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(1);
+    const [job] = await queues.deliverBulk.getJobs(['waiting']);
+    const result = await a.flushOnce(Date.now() + LEASE_MS + 1);
+    expect(result.reissued).toBe(0);
+    expect(await queues.deliverBulk.getJobs(['waiting'])).toHaveLength(1);
+    expect((await store.snapshot(job!.data.claimId, ['3p:CRM-1'])).map((s) => s.vk)).toEqual(['3p:CRM-1']);
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { bulkPaceMs, bulkRoom, committedBulkCalls } from '../../../src/quota/pacer.js';
+
+const MINUTE = 60_000;
+
+describe('bulk pacing', () => {
+  it('counts the status polls the claims in flight still owe as committed', () => {
+    expect(committedBulkCalls({ used: 10, limit: 50, claimsInFlight: 0 })).toBe(10);
+    expect(committedBulkCalls({ used: 10, limit: 50, claimsInFlight: 3 })).toBe(16);
+  });
+
+  it('gives a quarter of the interval below a quarter of the budget committed', () => {
+    expect(bulkPaceMs({ used: 0, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBe(1200);
+    expect(bulkPaceMs({ used: 12, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBe(1200);
+    expect(bulkPaceMs({ used: 0, limit: 4, claimsInFlight: 0 }, 1000, 1000)).toBe(250);
+  });
+
+  it('spreads the calls left over the window from there: the interval scaled by limit / calls left', () => {
+    // 13 committed, 37 left: 4800 × 50 / 37.
+    expect(bulkPaceMs({ used: 13, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBeCloseTo(6486.5, 0);
+    // 4 calls spent, but 5 claims in flight owe 10 polls: 14 committed, 36 left.
+    expect(bulkPaceMs({ used: 4, limit: 50, claimsInFlight: 5 }, 4800, MINUTE)).toBeCloseTo(6666.7, 0);
+    expect(bulkPaceMs({ used: 25, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBe(9600);
+  });
+
+  it('closes the gate for at most four intervals and at most the window, since it cannot reopen early', () => {
+    // 10 left would give 24 s: four intervals, 19.2 s.
+    expect(bulkPaceMs({ used: 40, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBe(19_200);
+    expect(bulkPaceMs({ used: 50, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBe(19_200);
+    // The interval has a 1-s floor (pipeline.ts), so with a 2-s window the window caps it.
+    expect(bulkPaceMs({ used: 40, limit: 50, claimsInFlight: 0 }, 1000, 2000)).toBe(2000);
+    expect(bulkPaceMs({ used: 13, limit: 50, claimsInFlight: 0 }, 1000, 2000)).toBeCloseTo(1351.4, 0);
+  });
+
+  it('has room for a claim while its file and poll fit beside what is committed and a tenth kept back', () => {
+    // 50 a minute: 5 kept back, so up to 43 committed leaves room for 2 more.
+    expect(bulkRoom({ used: 43, limit: 50, claimsInFlight: 0 })).toBe(true);
+    expect(bulkRoom({ used: 44, limit: 50, claimsInFlight: 0 })).toBe(false);
+    expect(bulkRoom({ used: 35, limit: 50, claimsInFlight: 4 })).toBe(true);
+    expect(bulkRoom({ used: 36, limit: 50, claimsInFlight: 4 })).toBe(false);
+  });
+
+  it('lets one claim through at the smallest budgets config allows (2 a minute)', () => {
+    expect(bulkRoom({ used: 0, limit: 2, claimsInFlight: 0 })).toBe(true);
+    expect(bulkRoom({ used: 1, limit: 2, claimsInFlight: 0 })).toBe(false);
+    expect(bulkRoom({ used: 0, limit: 3, claimsInFlight: 0 })).toBe(true);
+    expect(bulkRoom({ used: 0, limit: 3, claimsInFlight: 1 })).toBe(false);
+  });
+});
