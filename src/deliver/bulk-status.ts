@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { CredentialsRefusedError, PipelineError, classifyError } from '../errors.js';
-import type { BulkBatch, BulkStatusJob } from '../jobs/catalog.js';
+import { readJobData, type BulkBatch, type BulkStatusJob } from '../jobs/catalog.js';
 import { backoffDelay } from './backoff.js';
 import { bulkShare } from './bulk-rows.js';
 import { StatusLinkRefusedError, type BatchStatus } from '../target/client.js';
@@ -117,7 +117,7 @@ type PollResult =
  */
 export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: BulkStatusSettings) {
   return async (job: Job<BulkStatusJob>, token?: string): Promise<BulkStatusSummary> => {
-    const data: StatusJobData = job.data;
+    const data: StatusJobData = readJobData('bulkStatus', job);
     const { claimId } = data;
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
     const totals: BulkStatusTotals = { ...zeroTotals(), ...data.totals };

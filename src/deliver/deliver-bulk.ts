@@ -3,7 +3,7 @@ import type { Job, Queue } from 'bullmq';
 import type { VisitorSnapshot } from '../coalesce/store.js';
 import { PipelineError, classifyError } from '../errors.js';
 import { parseVisitorKey, visitorKey, type VisitorRef } from '../events/index.js';
-import type { BulkStatusJob, DeliverJob } from '../jobs/catalog.js';
+import { readJobData, type BulkStatusJob, type DeliverJob } from '../jobs/catalog.js';
 import { BulkFileBuilder, mergeOldest, type OldestTimes } from '../target/bulk-file.js';
 import { planBulkVisitor, type PcIdRoute } from './bulk-rows.js';
 import type { BulkApi } from '../target/client.js';
@@ -160,7 +160,7 @@ function reread(deps: BulkDeliveryDeps, claimId: string, vks: readonly string[])
  */
 export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
   return async (job: Job<DeliverJob>, token?: string): Promise<DeliverySummary> => {
-    const { claimId, visitors } = job.data;
+    const { claimId, visitors } = readJobData('deliver', job);
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
     const summary: DeliverySummary = {
       mode: 'bulk',

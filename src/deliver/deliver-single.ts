@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import type { VisitorSnapshot } from '../coalesce/store.js';
 import { CredentialsRefusedError, PipelineError, classifyError } from '../errors.js';
 import { parseVisitorKey } from '../events/index.js';
-import type { DeliverJob } from '../jobs/catalog.js';
+import { WORKERS, readJobData, type DeliverJob } from '../jobs/catalog.js';
 import type { OldestTimes } from '../target/bulk-file.js';
 import { planSingleUpdate } from '../target/single-request.js';
 import {
@@ -50,10 +50,10 @@ function callsFor(clientCode: string, snapshot: VisitorSnapshot): number {
  * Permanent failures dead-letter that visitor alone; transient ones retry the job (only the
  * visitors not yet delivered) until the retry policy is spent, then dead-letter (P1, P9).
  */
-export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls = 16) {
+export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls: number = WORKERS.singleParallelCalls) {
   const clientCode = deps.client.settings.clientCode;
   return async (job: Job<DeliverJob>, token?: string): Promise<DeliverySummary> => {
-    const { claimId, visitors } = job.data;
+    const { claimId, visitors } = readJobData('deliver', job);
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
     const summary: DeliverySummary = {
       mode: 'single',

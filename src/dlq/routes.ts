@@ -1,9 +1,20 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { HttpContext } from '../http/context.js';
-import { adminGuard } from '../ops/admin-auth.js';
+import type { Config } from '../config.js';
+import { adminGuard } from '../http/admin-auth.js';
+import type { Logger } from '../logger.js';
 import { redactValue } from '../redact.js';
 import { DeadLetterAdmin } from './admin.js';
 import { DeadLetterFilterSchema, FilterError, parseFilter, type DeadLetterFilter } from './filters.js';
+
+/** What the dead-letter routes use of the process (the process' HttpContext has it). */
+export interface DeadLetterRoutesContext {
+  config: Pick<Config, 'ADMIN_TOKEN' | 'ADMIN_READONLY_TOKEN'>;
+  pipeline: {
+    queues: ConstructorParameters<typeof DeadLetterAdmin>[0];
+    store: ConstructorParameters<typeof DeadLetterAdmin>[1];
+  };
+  logger: Logger;
+}
 
 /**
  * `/admin/dead-letters`: the CLI's dlq commands over HTTP. Reading needs ADMIN_TOKEN or the
@@ -13,7 +24,7 @@ import { DeadLetterFilterSchema, FilterError, parseFilter, type DeadLetterFilter
  *   POST /admin/dead-letters/replay  {"filter": {...}, "dryRun": true}  or  {"all": true}
  *   POST /admin/dead-letters/purge   {"filter": {...}, "dryRun": true}  or  {"all": true}
  */
-export function deadLetterRoutes(ctx: HttpContext): FastifyPluginAsync {
+export function deadLetterRoutes(ctx: DeadLetterRoutesContext): FastifyPluginAsync {
   return (app) => {
     const tokens = { admin: ctx.config.ADMIN_TOKEN, readonly: ctx.config.ADMIN_READONLY_TOKEN };
     if (tokens.admin === undefined) return Promise.resolve();

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { HttpContext } from '../http/context.js';
+import type { HttpContext } from '../http-context.js';
 import { connectRedis, type RedisClient } from '../redis/connection.js';
 import { acceptEvents, type AcceptSummary } from './accept.js';
 import {

@@ -1,21 +1,30 @@
-import type { DefaultJobOptions } from 'bullmq';
+import { UnrecoverableError, type DefaultJobOptions } from 'bullmq';
+import { z } from 'zod';
 import { hashTag } from '../redis/keys.js';
 
 /**
- * The queues of one pipeline and what their jobs carry. Every queue lives under the
- * pipeline's hash tag (BullMQ `prefix`), so bull-board can show all of them and Redis
- * Cluster keeps them in one slot.
+ * The job catalog: every queue of one pipeline, what its jobs carry (a zod schema, checked
+ * where a worker reads job data back from Redis, see {@link readJobData}), its default job
+ * options and the settings of its workers. Every queue lives under the pipeline's hash tag
+ * (BullMQ `prefix`), so bull-board can show all of them and Redis Cluster keeps them in one
+ * slot. docs/architecture.md draws the flow between them.
  */
 export const QUEUE_NAMES = {
+  /** Producer batches as accepted (HTTP intake, SDK, import); read by the map worker. */
   ingest: 'ingest',
+  /** The flusher's scheduler ticks (`flush`) and the dead-letter trim (`trim-dead-letters`). */
   flush: 'flush',
+  /** Claims delivered by Single Profile Update calls. */
   deliverSingle: 'deliver-single',
+  /** Claims delivered by Bulk Profile Update files. */
   deliverBulk: 'deliver-bulk',
+  /** Delayed polls of the bulk batches Target is processing. */
   bulkStatus: 'bulk-status',
+  /** Dead letters: kept for operators (dlq CLI, /admin/dead-letters); no worker by design. */
   deadLetter: 'dead-letter',
 } as const;
 
-export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+export type QueueKey = keyof typeof QUEUE_NAMES;
 
 /** BullMQ's `prefix` option for a pipeline. */
 export function bullPrefix(prefix: string): string {
@@ -65,7 +74,7 @@ export interface BulkStatusJob {
 }
 
 /** Pipeline stages, as named in dead letters. */
-export type Stage = 'intake' | 'map' | 'deliver-single' | 'deliver-bulk' | 'bulk-status';
+export type Stage = 'map' | 'deliver-single' | 'deliver-bulk' | 'bulk-status';
 
 /**
  * The `source` of a dead letter without one producer: a delivery-stage entry (deliver-single,
@@ -100,31 +109,132 @@ export interface DeadLetter {
   lastAttemptAt: number;
 }
 
+/** Job data as zod checks it when a worker reads it back (a job written by another version, or edited by hand). */
+export const JOB_SCHEMAS = {
+  ingest: z.object({ source: z.string(), receivedAt: z.number(), events: z.array(z.unknown()) }),
+  deliver: z.object({
+    claimId: z.string().min(1),
+    visitors: z.array(z.string()),
+    submitted: z.array(z.lazy(() => BULK_BATCH)).optional(),
+  }),
+  bulkStatus: z.object({ claimId: z.string().min(1), batches: z.array(z.lazy(() => BULK_BATCH)) }),
+} as const;
+
+const BULK_BATCH = z.object({
+  statusUrl: z.string(),
+  visitors: z.array(z.string()),
+  submittedAt: z.number(),
+  polls: z.number(),
+  resubmits: z.number(),
+  rowAttempt: z.number().optional(),
+  retryAt: z.number().optional(),
+  warned: z.string().optional(),
+});
+
+/**
+ * A job whose data does not match its queue's schema: no retry can process it, so BullMQ
+ * fails it at once (UnrecoverableError) and it stays visible in the failed set.
+ */
+export class JobDataError extends UnrecoverableError {
+  readonly code = 'JOB_DATA_INVALID';
+  constructor(queue: string, jobId: string | undefined, problems: string) {
+    super(`job ${jobId ?? '(no id)'} of queue ${queue} has invalid data: ${problems}`);
+    this.name = 'JobDataError';
+  }
+}
+
+/**
+ * The data of a job as its schema allows: the worker's first step. Extra fields a newer
+ * version wrote are kept (they are passed on untouched); a missing or mistyped field is a
+ * {@link JobDataError} naming the field, instead of an `undefined` deep in a delivery.
+ */
+export function readJobData<K extends keyof typeof JOB_SCHEMAS, T>(
+  kind: K,
+  job: { id?: string | undefined; queueName: string; data: T },
+): T {
+  const parsed = JOB_SCHEMAS[kind].safeParse(job.data);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new JobDataError(job.queueName, job.id, problems);
+  }
+  return job.data;
+}
+
+/** Compile-time check that each schema describes exactly its job type. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const SCHEMAS_MATCH_TYPES: [
+  Same<z.infer<typeof JOB_SCHEMAS.ingest>, IngestJob>,
+  Same<z.infer<typeof JOB_SCHEMAS.deliver>, DeliverJob>,
+  Same<z.infer<typeof JOB_SCHEMAS.bulkStatus>, BulkStatusJob>,
+] = [true, true, true];
+void SCHEMAS_MATCH_TYPES;
+
+/** Attempts of an ingest job (the merge into Redis): 20 × up to ~8 min covers a Redis failover or restart. */
+export const INGEST_ATTEMPTS = 20;
+/** First retry delay of an ingest job; BullMQ doubles it each attempt. */
+export const INGEST_BACKOFF_MS = 500;
+/**
+ * Failed runs of one bulk-status job before BullMQ fails it. A poll of an incomplete batch is
+ * not a failure (the job re-schedules itself); this counts unreadable answers (5xx, timeouts,
+ * 404 while Target catches up), each retried after the `target` backoff, so it outlasts
+ * BULK_STATUS_GIVE_UP_MS (25 h by default) at the longest poll delay.
+ */
+export const STATUS_POLL_ATTEMPTS = 1000;
+/** How long a failed delivery or status job stays visible in the failed set (bull-board), in seconds. */
+export const FAILED_JOB_RETENTION_S = 7 * 24 * 3600;
+/** Random share of every retry delay of delivery jobs, so retries of many jobs spread out. */
+export const RETRY_JITTER = 0.5;
+
 /**
  * Retry policy per queue. Ingest and delivery jobs keep their data until done; completed
  * jobs are dropped so Redis holds the backlog, not history.
  */
-export const JOB_OPTIONS: Record<'ingest' | 'deliver' | 'bulkStatus' | 'deadLetter', DefaultJobOptions> = {
+export const JOB_OPTIONS: Record<'ingest' | 'flush' | 'deliver' | 'bulkStatus' | 'deadLetter', DefaultJobOptions> = {
   ingest: {
-    attempts: 20,
-    backoff: { type: 'exponential', delay: 500, jitter: 0.5 },
+    attempts: INGEST_ATTEMPTS,
+    backoff: { type: 'exponential', delay: INGEST_BACKOFF_MS, jitter: RETRY_JITTER },
     removeOnComplete: true,
     removeOnFail: false,
   },
+  /** Scheduler ticks: nothing to keep once done; a few failed ones stay visible. */
+  flush: { removeOnComplete: true, removeOnFail: 100 },
   /** Attempts come from the retry policy (DELIVERY_MAX_ATTEMPTS); `target` honours Retry-After. */
   deliver: {
     backoff: { type: 'target' },
     removeOnComplete: true,
-    removeOnFail: { age: 7 * 24 * 3600 },
+    removeOnFail: { age: FAILED_JOB_RETENTION_S },
   },
   bulkStatus: {
-    attempts: 1000,
+    attempts: STATUS_POLL_ATTEMPTS,
     backoff: { type: 'target' },
     removeOnComplete: true,
-    removeOnFail: { age: 7 * 24 * 3600 },
+    removeOnFail: { age: FAILED_JOB_RETENTION_S },
   },
   deadLetter: {
     removeOnComplete: false,
     removeOnFail: false,
   },
 };
+
+/**
+ * Worker settings per queue. `map` and `deliverSingle` run WORKER_CONCURRENCY jobs at once
+ * (config); the others are fixed here because their work is paced elsewhere.
+ */
+export const WORKERS = {
+  /**
+   * A job whose process died returns within about 2 × WORKER_LOCK_MS. Every job is safe to
+   * run again (the merge knows its batches, a delivery re-reads its claim), while one failed
+   * for stalling would strand an ingest batch: so allow many stalls, not BullMQ's one.
+   */
+  maxStalledCount: 50,
+  /** One flush tick at a time per process: ticks claim atomically, a second one only adds Redis load. */
+  flushConcurrency: 1,
+  /** Bulk files posted at once per process: the bulk budget (50 calls a minute), not the CPU, limits them. */
+  deliverBulkConcurrency: 2,
+  /** Status polls at once per process: each is one cheap GET, paced by the budget too. */
+  bulkStatusConcurrency: 4,
+  /** Single Profile Update calls one deliver-single job makes at once (a pool, see src/deliver/deliver-single.ts). */
+  singleParallelCalls: 16,
+  /** How often the flush queue runs the dead-letter trim (DEAD_LETTER_MAX_COUNT / _AGE_MS). */
+  trimDeadLettersEveryMs: 60_000,
+} as const;

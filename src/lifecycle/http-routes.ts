@@ -1,5 +1,5 @@
 import { deadLetterRoutes } from '../dlq/routes.js';
-import type { HttpContext, NamedPlugin } from '../http/context.js';
+import type { HttpContext, NamedPlugin } from '../http-context.js';
 import { intakePlugin } from '../intake/http.js';
 import { opsPlugins } from '../ops/plugins.js';
 

@@ -3,7 +3,7 @@ import type { DeadLetters } from '../dlq/writer.js';
 import { invalidInputLetter } from '../dlq/writer.js';
 import { validateEvent, type CompiledMapping, type ValidEvent } from '../events/index.js';
 import { jobLogger, type Logger } from '../logger.js';
-import type { IngestJob } from '../jobs/catalog.js';
+import { readJobData, type IngestJob } from '../jobs/catalog.js';
 import type { MergeOutcome, VisitorStore } from '../coalesce/store.js';
 
 export interface MapDeps {
@@ -24,7 +24,7 @@ export type MapSummary = Record<MergeOutcome | 'invalid', number>;
  */
 export function createMapProcessor(deps: MapDeps) {
   return async (job: Job<IngestJob>): Promise<MapSummary> => {
-    const { source, receivedAt, events } = job.data;
+    const { source, receivedAt, events } = readJobData('ingest', job);
     const log = jobLogger(deps.logger, job);
     const summary: MapSummary = { applied: 0, duplicate: 0, late: 0, superseded: 0, replayed: 0, invalid: 0 };
     const valid: ValidEvent[] = [];

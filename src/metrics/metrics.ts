@@ -155,6 +155,11 @@ export class Metrics {
     'Merge outcomes counted in Redis by all processes since the prefix was created',
     ['outcome'],
   );
+  readonly deadLettersTrimmed = this.gauge(
+    'ti_dead_letters_trimmed',
+    'Dead letters removed past DEAD_LETTER_MAX_COUNT or DEAD_LETTER_MAX_AGE_MS, counted in Redis by all processes',
+    [],
+  );
   readonly redisUp = this.gauge('ti_redis_up', '1 when Redis answered the last scrape in time, else 0', []);
   readonly redisMemory = this.gauge('ti_redis_memory_bytes', 'Redis memory: used, and maxmemory (0 = no limit)', [
     'kind',

@@ -5,9 +5,9 @@ import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { privateDataFields } from '../events/index.js';
 import type { Config } from '../config.js';
-import type { HttpContext } from '../http/context.js';
+import type { HttpContext } from '../http-context.js';
 import { REDACTED_KEYS } from '../logger.js';
-import { adminGuard, type AdminRole, type AdminTokens } from './admin-auth.js';
+import { adminGuard, type AdminRole, type AdminTokens } from '../http/admin-auth.js';
 import { createRedactor, type Redactor } from '../redact.js';
 import { OPS_ROUTES } from './routes.js';
 

@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis/connection.js';
 import type { FastifyPluginAsync } from 'fastify';
-import type { HttpContext } from '../http/context.js';
+import type { HttpContext } from '../http-context.js';
 import { OPS_ROUTES } from './routes.js';
 import { withTimeout } from './scrape.js';
 

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { HttpContext } from '../http/context.js';
+import type { HttpContext } from '../http-context.js';
 import { watchPipeline } from '../metrics/pipeline-events.js';
 import { OPS_ROUTES } from './routes.js';
 import { refreshSharedGauges } from './scrape.js';

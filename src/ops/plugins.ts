@@ -1,4 +1,4 @@
-import type { HttpContext, NamedPlugin } from '../http/context.js';
+import type { HttpContext, NamedPlugin } from '../http-context.js';
 import { dashboardPlugin } from './dashboard.js';
 import { healthPlugin } from './health.js';
 import { metricsPlugin } from './metrics-route.js';

@@ -2,7 +2,10 @@ import type { Pipeline } from '../pipeline.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 /** What a scrape reads from Redis: the slice of Pipeline it needs. */
-export type ScrapeSource = Pick<Pipeline, 'redis' | 'queues' | 'store' | 'budgets' | 'credentialsHold'>;
+export type ScrapeSource = Pick<
+  Pipeline,
+  'redis' | 'queues' | 'store' | 'budgets' | 'credentialsHold' | 'deadLettersTrimmed'
+>;
 
 /** Longest a scrape waits for Redis; Prometheus' own scrape timeout is usually 10 s. */
 export const SCRAPE_REDIS_TIMEOUT_MS = 2000;
@@ -29,6 +32,7 @@ export async function refreshSharedGauges(
     metrics.budgetPaused,
     metrics.targetAuthOk,
     metrics.targetAuthHeld,
+    metrics.deadLettersTrimmed,
   ];
   for (const gauge of shared) gauge.reset();
   // A disconnected client queues commands until Redis is back (maxRetriesPerRequest null):
@@ -50,7 +54,7 @@ async function readInto(metrics: Metrics, source: ScrapeSource): Promise<void> {
   const queues = Object.values(source.queues);
   // Every budget the pipeline keeps (single, bulk), so a new one is reported without a change here.
   const budgets = Object.entries(source.budgets);
-  const [counts, pending, inFlight, stats, memory, budgetStates, hold] = await Promise.all([
+  const [counts, pending, inFlight, stats, memory, budgetStates, hold, trimmed] = await Promise.all([
     Promise.all(queues.map(async (queue) => ({ name: queue.name, counts: await queue.getJobCounts() }))),
     source.store.pendingVisitors(),
     source.store.inFlightVisitors(),
@@ -58,11 +62,15 @@ async function readInto(metrics: Metrics, source: ScrapeSource): Promise<void> {
     source.redis.info('memory'),
     Promise.all(budgets.map(async ([name, budget]) => ({ name, state: await budget.peek() }))),
     source.credentialsHold(),
+    source.deadLettersTrimmed(),
   ]);
+  metrics.deadLettersTrimmed.set(trimmed);
   metrics.targetAuthOk.set(hold === undefined ? 1 : 0);
   metrics.targetAuthHeld.set(hold === undefined ? 0 : Math.max(0, Date.now() - hold.since) / 1000);
   for (const { name, counts: byState } of counts) {
-    for (const [state, n] of Object.entries(byState)) metrics.queueJobs.set({ queue: name, state }, n);
+    for (const [state, n] of Object.entries(byState as Record<string, number>)) {
+      metrics.queueJobs.set({ queue: name, state }, n);
+    }
   }
   metrics.visitorsPending.set(pending);
   metrics.visitorsInFlight.set(inFlight);

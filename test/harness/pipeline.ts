@@ -1,7 +1,8 @@
 import { loadConfig, type Config } from '../../src/config.js';
 import { loadMappingFile, resolveMapping } from '../../src/events/index.js';
 import { createLogger, type Logger } from '../../src/logger.js';
-import { startPipeline, ALL_ROLES, type Pipeline, type Role } from '../../src/pipeline.js';
+import { ALL_ROLES, type Pipeline, type Role } from '../../src/pipeline.js';
+import { startPipeline } from '../../src/lifecycle/start-pipeline.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js';
 import { afterEach } from 'vitest';
 import { deletePrefix, redisUrl, uniquePrefix } from './context.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config.js';
-import { credentialFrom, roleFor } from '../../../src/ops/admin-auth.js';
+import { credentialFrom, roleFor } from '../../../src/http/admin-auth.js';
 import { OPS_ROUTES } from '../../../src/ops/routes.js';
 import { ADMIN_TOKEN, READONLY_TOKEN, basic, bearer, startOpsServer, type OpsServer } from './ops-server.js';
 

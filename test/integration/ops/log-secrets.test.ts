@@ -7,7 +7,8 @@ import { loadConfig } from '../../../src/config.js';
 import { resolveMapping } from '../../../src/events/index.js';
 import { createLogger } from '../../../src/logger.js';
 import { secretsFromEnv } from '../../../src/redact.js';
-import { ALL_ROLES, startPipeline, type Pipeline } from '../../../src/pipeline.js';
+import { ALL_ROLES, type Pipeline } from '../../../src/pipeline.js';
+import { startPipeline } from '../../../src/lifecycle/start-pipeline.js';
 import { waitFor } from '../../harness/pipeline.js';
 import { spawnRedis, type SpawnedRedis } from '../../harness/redis-server.js';
 import {

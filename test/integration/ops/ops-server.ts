@@ -3,13 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../../src/config.js';
 import { resolveMapping } from '../../../src/events/index.js';
-import type { HttpContext } from '../../../src/http/context.js';
+import type { HttpContext } from '../../../src/http-context.js';
 import { httpPluginsFor } from '../../../src/lifecycle/http-routes.js';
 import { buildHttpServer, listen } from '../../../src/http/server.js';
 import { createLogger, type Logger } from '../../../src/logger.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
 import { secretsFromEnv } from '../../../src/redact.js';
-import { startPipeline, type Pipeline, type Role } from '../../../src/pipeline.js';
+import type { Pipeline, Role } from '../../../src/pipeline.js';
+import { startPipeline } from '../../../src/lifecycle/start-pipeline.js';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { deletePrefix, newRedis, redisUrl, uniquePrefix } from '../../harness/context.js';
 

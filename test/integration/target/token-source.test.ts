@@ -13,7 +13,7 @@ import {
   type RefreshableTokenSource,
 } from '../../../src/target/token-source.js';
 import { resolveMapping } from '../../../src/events/index.js';
-import { startPipeline } from '../../../src/pipeline.js';
+import { startPipeline } from '../../../src/lifecycle/start-pipeline.js';
 import { redisUrl, uniquePrefix } from '../../harness/context.js';
 import { startTestPipeline } from '../../harness/pipeline.js';
 import { memoryDestination } from '../ops/ops-server.js';

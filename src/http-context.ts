@@ -1,9 +1,9 @@
-import type { Config } from '../config.js';
-import type { CompiledMapping } from '../events/index.js';
-import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics/metrics.js';
-import type { Pipeline, Role } from '../pipeline.js';
-import type { RoutePlugin } from './server.js';
+import type { Config } from './config.js';
+import type { CompiledMapping } from './events/index.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics/metrics.js';
+import type { Pipeline, Role } from './pipeline.js';
+import type { RoutePlugin } from './http/server.js';
 
 /** What route plugins may use: the process' config, pipeline handles and its state. */
 export interface HttpContext {

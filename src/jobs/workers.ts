@@ -1,0 +1,88 @@
+import { Worker, type Processor } from 'bullmq';
+import type { Logger } from '../logger.js';
+import { logRedisErrors, type RedisClient, type RedisErrorLog } from '../redis/connection.js';
+import { QUEUE_NAMES, WORKERS, bullPrefix, type QueueKey } from './catalog.js';
+
+export interface WorkerPoolOptions {
+  /** Opens a Redis connection; each worker gets its own (BullMQ blocks on it). */
+  connect: () => RedisClient;
+  /** The pipeline's REDIS_PREFIX. */
+  redisPrefix: string;
+  /** WORKER_LOCK_MS: a job's lock, renewed while it runs; also the stalled-job check interval. */
+  lockMs: number;
+  /** BullMQ's `backoffStrategy` for custom backoff types (the `target` backoff of deliveries). */
+  backoffStrategy: (attemptsMade: number, type?: string, error?: Error) => number;
+  logger: Logger;
+  /** Where errors of a worker without a connection of its own go (the pipeline's connection log). */
+  fallbackErrors: RedisErrorLog;
+}
+
+/** The workers of one process: started by the roles, made ready and closed together. */
+export interface WorkerPool {
+  /** Starts a worker for one queue of the catalog, with the catalog's lock and stall settings. */
+  start<T>(key: QueueKey, processor: Processor<T>, concurrency: number): Worker<T>;
+  readonly workers: readonly Worker[];
+  ready(): Promise<void>;
+  /**
+   * Active jobs get `timeoutMs` to finish; after that the workers stop waiting and those
+   * jobs' locks lapse, so another worker redoes them (every step is idempotent).
+   */
+  close(timeoutMs: number): Promise<void>;
+}
+
+export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
+  const workers: Worker[] = [];
+  const connections: RedisClient[] = [];
+  const errorLogs = new Map<string, RedisErrorLog>();
+  const { logger } = options;
+  return {
+    workers,
+    start<T>(key: QueueKey, processor: Processor<T>, concurrency: number): Worker<T> {
+      const queue = QUEUE_NAMES[key];
+      const connection = options.connect();
+      connections.push(connection);
+      const errors = logRedisErrors(connection, logger.child({ queue }), `worker:${queue}`);
+      errorLogs.set(queue, errors);
+      const worker = new Worker<T>(queue, processor, {
+        connection,
+        prefix: bullPrefix(options.redisPrefix),
+        concurrency,
+        settings: { backoffStrategy: options.backoffStrategy },
+        lockDuration: options.lockMs,
+        stalledInterval: options.lockMs,
+        maxStalledCount: WORKERS.maxStalledCount,
+      });
+      // Errors of the worker's connection come here as well: one log per error, repeats quieted.
+      worker.on('error', (error) => (errorLogs.get(queue) ?? options.fallbackErrors).report(error, 'worker error'));
+      worker.on('failed', (job, error) =>
+        logger.warn(
+          {
+            queue,
+            jobId: job?.id,
+            attempt: job?.attemptsMade,
+            code: (error as { code?: string }).code,
+            error: error.message,
+          },
+          'job attempt failed',
+        ),
+      );
+      workers.push(worker as Worker);
+      return worker;
+    },
+    async ready() {
+      await Promise.all(workers.map((w) => w.waitUntilReady()));
+    },
+    async close(timeoutMs) {
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      const timedOut = await Promise.race([
+        graceful.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), timeoutMs).unref()),
+      ]);
+      if (timedOut) {
+        logger.warn({ timeoutMs }, 'active jobs did not finish in time: handing them back');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+      await Promise.all(connections.map((c) => c.quit()));
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { UnrecoverableError } from 'bullmq';
+import type { VisitorStore } from '../coalesce/store.js';
+import type { Config } from '../config.js';
+import type { DeadLetters } from '../dlq/writer.js';
+import type { CompiledMapping } from '../events/index.js';
+import type { IngestJob } from '../jobs/catalog.js';
+import type { WorkerPool } from '../jobs/workers.js';
+import { jobLogger, type Logger } from '../logger.js';
+import { createMapProcessor } from './processor.js';
+
+export interface MapRoleDeps {
+  config: Pick<Config, 'MAX_VALUE_LENGTH' | 'WORKER_CONCURRENCY'>;
+  pool: WorkerPool;
+  store: VisitorStore;
+  mapping: CompiledMapping;
+  deadLetters: DeadLetters;
+  logger: Logger;
+}
+
+/**
+ * The map role: WORKER_CONCURRENCY workers on the ingest queue validate, map and merge each
+ * producer batch. A batch whose retries are spent (Redis kept failing), or whose data cannot
+ * be read, becomes a dead letter with its events, so "accepted" always ends in delivered or
+ * dead-lettered (docs/invariants.md, P1).
+ */
+export function startMapRole(deps: MapRoleDeps): void {
+  const logger = deps.logger.child({ role: 'map' });
+  const processor = createMapProcessor({
+    store: deps.store,
+    mapping: deps.mapping,
+    deadLetters: deps.deadLetters,
+    maxValueLength: deps.config.MAX_VALUE_LENGTH,
+    logger,
+  });
+  const worker = deps.pool.start<IngestJob>('ingest', processor, deps.config.WORKER_CONCURRENCY);
+  worker.on('failed', (job, error) => {
+    if (job === undefined) return;
+    const spent = job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError;
+    if (!spent) return;
+    const at = Date.now();
+    const data = job.data as Partial<IngestJob> | undefined;
+    void deps.deadLetters
+      .add(
+        {
+          stage: 'map',
+          source: typeof data?.source === 'string' ? data.source : 'unknown',
+          events: Array.isArray(data?.events) ? data.events : [data],
+          error: { class: error.name, code: (error as { code?: string }).code ?? 'MAP_FAILED', message: error.message },
+          attempts: job.attemptsMade,
+          firstAttemptAt: job.timestamp,
+          lastAttemptAt: at,
+        },
+        `map-failed-${job.id ?? at}`,
+      )
+      .catch((e: unknown) =>
+        jobLogger(logger, job).error(
+          { err: e },
+          'could not dead-letter a failed ingest batch; it stays in the failed set',
+        ),
+      );
+  });
+}
