@@ -1,7 +1,6 @@
-import { Queue } from 'bullmq';
 import { IntakeMarks } from '../coalesce/dedupe.js';
 import type { CompiledMapping } from '../events/index.js';
-import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type IngestJob } from '../jobs/catalog.js';
+import { openQueue } from '../jobs/queues.js';
 import type { RedisClient } from '../redis/connection.js';
 import type { IntakeDeps } from './accept.js';
 
@@ -28,14 +27,8 @@ export interface IntakeHandle {
  * intake and the file import (the SDK in producer.ts does the same for its callers).
  */
 export function openIntake(connection: RedisClient, settings: IntakeSettings): IntakeHandle {
-  const ingestQueue = new Queue<IngestJob>(QUEUE_NAMES.ingest, {
-    connection,
-    prefix: bullPrefix(settings.prefix),
-    defaultJobOptions: JOB_OPTIONS.ingest,
-  });
-  // Connection errors reach the owner of the connection; without a listener BullMQ would
-  // print each of them to the console.
-  ingestQueue.on('error', () => undefined);
+  // Connection errors reach the owner of the connection (the queue's own are dropped).
+  const ingestQueue = openQueue('ingest', connection, { redisPrefix: settings.prefix });
   const marks = new IntakeMarks(connection, settings.prefix, settings.dedupeWindowMs, settings.shards ?? 1);
   return {
     deps: { ingestQueue, marks, mapping: settings.mapping, maxValueLength: settings.maxValueLength },

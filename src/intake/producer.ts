@@ -1,7 +1,6 @@
-import { Queue } from 'bullmq';
 import { IntakeMarks } from '../coalesce/dedupe.js';
 import { resolveMapping, type CompiledMapping, type MappingSpec } from '../events/index.js';
-import { JOB_OPTIONS, QUEUE_NAMES, bullPrefix, type IngestJob } from '../jobs/catalog.js';
+import { openQueue } from '../jobs/queues.js';
 import type { RedisClient } from '../redis/connection.js';
 import { acceptEvents, type AcceptSummary, type EventResult } from './accept.js';
 
@@ -40,13 +39,8 @@ export function createProducer(options: ProducerOptions): Producer {
   const prefix = options.prefix ?? 'ti';
   const source = options.source ?? 'sdk';
   const mapping: CompiledMapping = resolveMapping(options.mapping);
-  const ingestQueue = new Queue<IngestJob>(QUEUE_NAMES.ingest, {
-    connection: options.connection,
-    prefix: bullPrefix(prefix),
-    defaultJobOptions: JOB_OPTIONS.ingest,
-  });
   // Connection trouble surfaces as rejected sends; the queue's own error events add nothing.
-  ingestQueue.on('error', () => undefined);
+  const ingestQueue = openQueue('ingest', options.connection, { redisPrefix: prefix });
   const marks = new IntakeMarks(
     options.connection,
     prefix,
