@@ -1,5 +1,5 @@
 /**
- * The baselines of issue 8, on the same Redis and simulator settings as the pipeline:
+ * The baselines docs/performance.md compares with, on the same Redis and simulator settings as the pipeline:
  * (a) naive: one BullMQ job per event (`addBulk` of single-event jobs, the fastest way to
  *     enqueue them) and one Single Profile Update call per event, worker concurrency 50;
  * (b) BullMQ's ceiling: the same jobs through a worker that does nothing.

@@ -1,7 +1,7 @@
 /**
  * One measured run, whatever carries the events (the pipeline or the naive baseline):
  * produce the workload, wait until Target holds every accepted event, and collect the
- * figures of issue 8 from the tracker, Redis, /proc and the simulator.
+ * figures docs/performance.md reports from the tracker, Redis, /proc and the simulator.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,7 +1,7 @@
 /**
  * Output of a bench invocation: a Markdown table and the targets on stdout, the full
  * figures in bench/results/latest.json (git-ignored), and the same table with the machine
- * it ran on in README.md between the bench markers of its "Performance" section.
+ * it ran on in docs/performance.md between its bench markers.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, totalmem } from 'node:os';
@@ -48,8 +48,10 @@ export interface BenchReport {
   complete?: boolean;
 }
 
-/** README blocks: the latest `--quick` run, and the latest run without `--quick` (1,000,000 events). */
+/** Blocks of docs/performance.md: the latest `--quick` run, and the latest run without `--quick` (1,000,000 events). */
 export type BlockKind = 'quick' | 'full';
+/** The page the bench writes its blocks into, relative to the repository root. */
+export const PERFORMANCE_DOC = 'docs/performance.md';
 export const MARKERS: Record<BlockKind, { start: string; end: string }> = {
   quick: { start: '<!-- bench:start -->', end: '<!-- bench:end -->' },
   full: { start: '<!-- bench-full:start -->', end: '<!-- bench-full:end -->' },
@@ -244,8 +246,8 @@ export function processingNote(batchProcessingMs: number | undefined): string {
   return `Bulk batches stay incomplete ${n2(batchProcessingMs / 1000, 0)} s, as the simulator's default; real Target takes minutes to hours, see the processing-time table.`;
 }
 
-/** The README block of one run: what ran, where, the table and the targets. */
-export function readmeBlock(report: BenchReport, checks: readonly TargetCheck[]): string {
+/** The docs/performance.md block of one run: what ran, where, the table and the targets. */
+export function performanceBlock(report: BenchReport, checks: readonly TargetCheck[]): string {
   const s = report.settings;
   const { start, end } = MARKERS[report.quick ? 'quick' : 'full'];
   const command = `npm run bench${s.args === '' ? '' : ` -- ${s.args}`}`;
@@ -273,7 +275,7 @@ persistence) and the Target simulator (20 ms per call, with its realistic defaul
 stay \`incomplete\` 2 s, status links on the edge host), runs map, flusher and deliver as separate
 processes fed by the producer SDK, and compares with (a) naive: one BullMQ job and one Single
 Profile Update call per event, worker concurrency 50, and (b) BullMQ's ceiling: \`addBulk\` plus a
-no-op worker. \`npm run bench -- --quick\` (about three minutes): 100,000 events per workload, W1 in
+no-op worker. \`npm run bench -- --quick\` (about four minutes): 100,000 events per workload, W1 in
 both delivery modes, W2–W4 in \`auto\`, the bulk processing-time runs time-scaled; without it:
 1,000,000 events, every workload in both modes.
 
@@ -284,7 +286,10 @@ both delivery modes, W2–W4 in \`auto\`, the bulk processing-time runs time-sca
 - calls/oracle: calls ÷ the visitor-windows a perfect coalescer would need; latency: from the
   producer's acceptance to the simulator write that carries the event (or a newer one).
 - Redis commands include those run inside Lua scripts; bytes per pending event: \`used_memory\`
-  growth at the largest backlog ÷ that backlog. Every figure: \`bench/results/latest.json\`.
+  growth at the largest backlog ÷ that backlog. Peak RSS: each process's high-water mark
+  (\`VmHWM\`); "flat": RSS in the last third of the span a role worked in (used ≥ 10 % of a
+  core) minus the middle third, at most 10 % of its peak. Every figure:
+  \`bench/results/latest.json\`.
 - Bulk processing time: the same pipeline with batches taking 0 s, 30 s and 10 minutes, run
   time-scaled and converted back to real time (bench/processing-time.ts says how and what
   scaling misses); delivered values: Redis bytes per delivered visitor of the kept values.
@@ -294,18 +299,18 @@ both delivery modes, W2–W4 in \`auto\`, the bulk processing-time runs time-sca
  * Replaces this kind's block between its markers; a missing block goes after the other
  * kind's block, or (no section yet) into a new "Performance" section at the end.
  */
-export function updateReadme(readme: string, block: string, kind: BlockKind): string {
+export function updatePerformanceDoc(doc: string, block: string, kind: BlockKind): string {
   const own = MARKERS[kind];
-  const start = readme.indexOf(own.start);
-  const end = readme.indexOf(own.end);
-  if (start !== -1 && end > start) return readme.slice(0, start) + block + readme.slice(end + own.end.length);
+  const start = doc.indexOf(own.start);
+  const end = doc.indexOf(own.end);
+  if (start !== -1 && end > start) return doc.slice(0, start) + block + doc.slice(end + own.end.length);
   const other = MARKERS[kind === 'quick' ? 'full' : 'quick'];
-  const otherEnd = readme.indexOf(other.end);
+  const otherEnd = doc.indexOf(other.end);
   if (otherEnd !== -1) {
     const at = otherEnd + other.end.length;
-    return `${readme.slice(0, at)}\n\n${block}${readme.slice(at)}`;
+    return `${doc.slice(0, at)}\n\n${block}${doc.slice(at)}`;
   }
-  return `${readme.trimEnd()}\n\n${SECTION_INTRO}\n${block}\n`;
+  return `${doc.trimEnd()}\n\n${SECTION_INTRO}\n${block}\n`;
 }
 
 /** Writes bench/results/latest.json; called after every run too, so an interrupted bench keeps what it measured. */
@@ -320,7 +325,7 @@ export function writeJson(report: BenchReport): string {
   return file;
 }
 
-export function writeReport(report: BenchReport, options: { readme: boolean; log: (line: string) => void }): void {
+export function writeReport(report: BenchReport, options: { docs: boolean; log: (line: string) => void }): void {
   const checks = checkTargets(report.runs);
   report.targets = checks;
   report.complete = true;
@@ -329,12 +334,16 @@ export function writeReport(report: BenchReport, options: { readme: boolean; log
     options.log(`${processingSection(report.processing)}\n`);
   if (report.storeBytes !== undefined) options.log(`${storeBytesLine(report.storeBytes)}\n`);
   options.log(`figures: ${writeJson(report)}`);
-  if (!options.readme) return;
-  const readmePath = join(ROOT, 'README.md');
-  if (!existsSync(readmePath)) return;
+  if (!options.docs) return;
+  const docPath = join(ROOT, PERFORMANCE_DOC);
+  if (!existsSync(docPath)) return;
   writeFileSync(
-    readmePath,
-    updateReadme(readFileSync(readmePath, 'utf8'), readmeBlock(report, checks), report.quick ? 'quick' : 'full'),
+    docPath,
+    updatePerformanceDoc(
+      readFileSync(docPath, 'utf8'),
+      performanceBlock(report, checks),
+      report.quick ? 'quick' : 'full',
+    ),
   );
-  options.log('README.md: Performance section updated');
+  options.log(`${PERFORMANCE_DOC}: results updated`);
 }

@@ -1,8 +1,8 @@
 /**
- * `npm run bench [-- --quick]`: issue 8's benchmark. Starts its own redis-server (no
+ * `npm run bench [-- --quick]`: the benchmark docs/performance.md describes. Starts its own redis-server (no
  * persistence, noeviction), runs the baselines and W1–W4 through the pipeline in each
  * delivery mode, prints the table and the targets, writes bench/results/latest.json and
- * the README's "Performance" section. Flags: see `usage` below.
+ * the result blocks of docs/performance.md. Flags: see `usage` below.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -24,7 +24,7 @@ import { deliveredPerSec, type RunResult } from './targets.js';
 import { VISITORS, type WorkloadName, type WorkloadSpec } from './workloads.js';
 
 const usage = `npm run bench -- [--quick] [--events N] [--latency MS] [--window MS] [--modes single,auto]
-  [--workloads W1,W2,W3,W4] [--naive-events N] [--noop-events N] [--env KEY=VALUE ...] [--profile] [--no-readme]
+  [--workloads W1,W2,W3,W4] [--naive-events N] [--noop-events N] [--env KEY=VALUE ...] [--profile] [--no-docs]
   [--skip-baselines] [--skip-paced] [--max-rate EVENTS_PER_S (for the paced runs, instead of W1's)]
   [--skip-processing (no bulk processing-time runs)] [--processing-only (only those, and the store bytes)]
   [--processing-rows MS:SCALE,... (real batch processing time and its scale, instead of the default rows)]`;
@@ -41,7 +41,7 @@ const { values: flags } = parseArgs({
     'noop-events': { type: 'string' },
     env: { type: 'string', multiple: true, default: [] },
     profile: { type: 'boolean', default: false },
-    'no-readme': { type: 'boolean', default: false },
+    'no-docs': { type: 'boolean', default: false },
     'skip-baselines': { type: 'boolean', default: false },
     'skip-paced': { type: 'boolean', default: false },
     'max-rate': { type: 'string' },
@@ -242,7 +242,7 @@ async function main(): Promise<void> {
       }
     }
     report.seconds = (Date.now() - started) / 1000;
-    writeReport(report, { readme: !flags['no-readme'], log });
+    writeReport(report, { docs: !flags['no-docs'], log });
   } finally {
     await redis?.quit();
     await redisServer?.stop();

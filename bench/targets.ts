@@ -1,5 +1,5 @@
 /**
- * The targets of issue 8, each checked against the runs of one bench invocation (ratios
+ * The targets docs/performance.md lists (PASS/MISS), each checked against the runs of one bench invocation (ratios
  * from one run on one machine, so a noisy machine moves both sides).
  */
 import type { NaiveResult, NoopResult } from './baselines.js';

@@ -1,5 +1,5 @@
 /**
- * Seeded benchmark workloads W1–W4 (issue 8). A workload is a deterministic stream of valid
+ * Seeded benchmark workloads W1–W4 (docs/performance.md). A workload is a deterministic stream of valid
  * events: event `seq` n happens at `baseMs + n` ms, so event time grows with `seq` and the
  * `…At` attribute Target ends up holding tells which event it came from (see tracker.ts).
  * Events are produced batch by batch, never held all at once (1,000,000 of them would cost

@@ -3,8 +3,12 @@ import { z } from 'zod';
 
 /**
  * Every setting comes from the environment, validated once at start by {@link loadConfig}.
- * One line per variable says what it is for and its default.
+ * Each variable's `.describe()` text says what it is for; `envType` metadata names the kind
+ * of value it takes. docs/configuration.md is generated from both (scripts/gen-config-docs.ts).
  */
+
+/** The kind of value a variable takes, as docs/configuration.md shows it. */
+const envType = (text: string) => ({ envType: text });
 
 /** A decimal number, exponent allowed (`6.048e8`, `1.0`, `.5`); no hex, no blanks. */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
@@ -18,35 +22,40 @@ const wholeNumber = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGE
 
 /** {@link wholeNumber} without a default (unset stays undefined). */
 const wholeNumberText = (min: number, max = Number.MAX_SAFE_INTEGER, range?: string) =>
-  z.string().transform((raw, ctx) => {
-    const text = raw.trim();
-    if (!DECIMAL.test(text) || !Number.isSafeInteger(Number(text))) {
-      ctx.addIssue({ code: 'custom', message: `expected a whole number, got ${JSON.stringify(raw)}` });
-      return z.NEVER;
-    }
-    const n = Number(text);
-    if (n < min || n > max) {
-      const expected =
-        range ??
-        (max === Number.MAX_SAFE_INTEGER
-          ? min === 1
-            ? 'must be greater than 0'
-            : `must be at least ${min}`
-          : `expected ${min}-${max}`);
-      ctx.addIssue({ code: 'custom', message: `${expected}, got ${text}` });
-      return z.NEVER;
-    }
-    return n;
-  });
+  z
+    .string()
+    .transform((raw, ctx) => {
+      const text = raw.trim();
+      if (!DECIMAL.test(text) || !Number.isSafeInteger(Number(text))) {
+        ctx.addIssue({ code: 'custom', message: `expected a whole number, got ${JSON.stringify(raw)}` });
+        return z.NEVER;
+      }
+      const n = Number(text);
+      if (n < min || n > max) {
+        const expected =
+          range ??
+          (max === Number.MAX_SAFE_INTEGER
+            ? min === 1
+              ? 'must be greater than 0'
+              : `must be at least ${min}`
+            : `expected ${min}-${max}`);
+        ctx.addIssue({ code: 'custom', message: `${expected}, got ${text}` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .meta(envType(max === Number.MAX_SAFE_INTEGER ? `whole number ≥ ${min}` : `whole number ${min}–${max}`));
 
 const positiveInt = (fallback: number) => wholeNumber(fallback, 1);
-const port = (fallback: number) => wholeNumber(fallback, 0, 65535, 'expected a port 0-65535');
+const port = (fallback: number) =>
+  wholeNumberText(0, 65535, 'expected a port 0-65535').meta(envType('port 0–65535')).default(fallback);
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], {
     error: (issue) => `expected true or false, got ${JSON.stringify(issue.input)}`,
   })
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+  .transform((v) => v === 'true' || v === '1' || v === 'yes')
+  .meta(envType('boolean: true/false, 1/0, yes/no'));
 
 /** One intake credential: the source it names and the SHA-256 (hex) of its key. */
 export interface ApiKey {
@@ -65,6 +74,7 @@ const HASHED_KEY = /^sha256:([0-9a-fA-F]{64})$/;
 const ApiKeysSchema = z
   .string()
   .default('')
+  .meta(envType('comma-separated list of `source:key` or `source:sha256:<hex>`'))
   .transform((raw, ctx) => {
     const keys: ApiKey[] = [];
     const entries = raw
@@ -117,90 +127,119 @@ export const DEFAULT_IMS_SCOPES =
   'openid,AdobeID,target_sdk,additional_info.projectedProductContext,read_organizations,additional_info.roles';
 
 export const EnvSchema = z.object({
-  /** Deployment kind; `production` refuses to run against the built-in simulator. */
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  /** Redis for queues and the visitor store; with REDIS_CLUSTER, one or more comma-separated seed nodes. */
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'])
+    .default('development')
+    .describe(
+      'Deployment kind. `production` requires TARGET_CLIENT_CODE and INGEST_API_KEYS, and never starts a private redis-server.',
+    ),
   REDIS_URL: z
     .string()
     .refine((value) => redisSeeds(value).every(isRedisUrl), {
       error: 'expected a redis:// or rediss:// URL (several, comma-separated, with REDIS_CLUSTER=true)',
     })
-    .default('redis://127.0.0.1:6379'),
-  /** Connect with ioredis' Redis Cluster client; REDIS_URL then lists seed nodes. */
-  REDIS_CLUSTER: booleanFlag.default(false),
-  /** Shards of the visitor store (each its own hash tag); 1 keeps everything under `{REDIS_PREFIX}`. */
-  REDIS_SHARDS: wholeNumber(1, 1, 1024),
-  /** Prefix of every queue and key of this pipeline; it becomes a Redis Cluster hash tag. */
+    .meta(envType('redis:// or rediss:// URL; several, comma-separated, with REDIS_CLUSTER'))
+    .default('redis://127.0.0.1:6379')
+    .describe(
+      'Redis for queues and the visitor store; with REDIS_CLUSTER, one or more comma-separated seed nodes. A password in it is never printed.',
+    ),
+  REDIS_CLUSTER: booleanFlag
+    .default(false)
+    .describe("Connect with ioredis' Redis Cluster client; REDIS_URL then lists the seed nodes."),
+  REDIS_SHARDS: wholeNumber(1, 1, 1024).describe(
+    'Shards of the visitor store, each under its own hash tag (about the number of cluster masters); 1 keeps everything under `{REDIS_PREFIX}`. Change it only after draining the pipeline.',
+  ),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 characters of [A-Za-z0-9_-]')
-    .default('ti'),
-  /** Adobe Target client code; unset means deliver to the built-in simulator. */
+    .meta(envType('1–32 characters of A-Z a-z 0-9 _ -'))
+    .default('ti')
+    .describe('Prefix of every queue and key of this pipeline; it is also the Redis Cluster hash tag.'),
   TARGET_CLIENT_CODE: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a Target client code like "acmecorp"')
-    .optional(),
-  /** Base URL of Target's edge; default https://<client>.tt.omtrdc.net. */
-  TARGET_BASE_URL: z.url({ error: 'expected an http(s) URL' }).optional(),
-  /** Profile API authentication token (Bearer), when "Require Authentication" is on; one token source (see TARGET_IMS_CLIENT_ID). */
-  TARGET_AUTH_TOKEN: z.string().min(1).optional(),
-  /** File holding the profile token (a mounted secret), re-read within seconds when it changes; instead of TARGET_AUTH_TOKEN. */
-  TARGET_AUTH_TOKEN_FILE: z.string().min(1).optional(),
-  /**
-   * Client id of an OAuth server-to-server credential (Adobe Developer Console): the profile
-   * token is then read from Target's Admin API, the only token source (not with
-   * TARGET_AUTH_TOKEN or TARGET_AUTH_TOKEN_FILE). Also the Admin API's x-api-key.
-   */
-  TARGET_IMS_CLIENT_ID: z.string().min(1).optional(),
-  /** Client secret of that credential; needed with TARGET_IMS_CLIENT_ID. */
-  TARGET_IMS_CLIENT_SECRET: z.string().min(1).optional(),
-  /** Scopes asked of Adobe IMS, comma-separated: the credential's page in the Developer Console lists them. */
+    .optional()
+    .describe('Adobe Target client code. Unset: deliver to the built-in Target simulator (not allowed in production).'),
+  TARGET_BASE_URL: z
+    .url({ error: 'expected an http(s) URL' })
+    .optional()
+    .describe("Target's edge (or a simulator URL). Default `https://<TARGET_CLIENT_CODE>.tt.omtrdc.net`."),
+  TARGET_AUTH_TOKEN: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Profile API token, sent as `Authorization: Bearer`, when "Require Authentication" is on in Target. Changing it needs a restart: prefer TARGET_AUTH_TOKEN_FILE. Not with TARGET_AUTH_TOKEN_FILE or TARGET_IMS_CLIENT_ID. Secret.',
+    ),
+  TARGET_AUTH_TOKEN_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'File holding the profile API token (a mounted secret), re-read within seconds when it changes and on every 401/403. Instead of TARGET_AUTH_TOKEN.',
+    ),
+  TARGET_IMS_CLIENT_ID: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "Client id of an Adobe IMS OAuth server-to-server credential (Developer Console): the profile token is then read from Target's Admin API, the only token source (not with TARGET_AUTH_TOKEN or TARGET_AUTH_TOKEN_FILE). Also the Admin API's x-api-key.",
+    ),
+  TARGET_IMS_CLIENT_SECRET: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Client secret of that credential; needed with TARGET_IMS_CLIENT_ID. Secret.'),
   TARGET_IMS_SCOPES: z
     .string()
     .regex(
       /^[A-Za-z0-9_.:/-]+(,[A-Za-z0-9_.:/-]+)*$/,
       'expected comma-separated scopes such as "openid,AdobeID,target_sdk"',
     )
-    .default(DEFAULT_IMS_SCOPES),
-  /** Tenant in Admin API paths (`/<tenant>/target/...`); default TARGET_CLIENT_CODE. */
+    .meta(envType('comma-separated scopes'))
+    .default(DEFAULT_IMS_SCOPES)
+    .describe(
+      "Scopes asked of Adobe IMS; copy them from the credential's page in the Developer Console. The default is what that page lists for the Adobe Target API.",
+    ),
   TARGET_ADMIN_TENANT: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a Target tenant like "acmecorp"')
-    .optional(),
-  /** Adobe IMS token endpoint (OAuth server-to-server). */
+    .optional()
+    .describe('Tenant in Admin API paths (`/<tenant>/target/...`). Default: TARGET_CLIENT_CODE.'),
   TARGET_IMS_URL: z
     .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
-    .default('https://ims-na1.adobelogin.com/ims/token/v3'),
-  /** Base URL of Target's Admin API. */
-  TARGET_ADMIN_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('https://mc.adobe.io'),
-  /**
-   * Let the Admin API regenerate the profile token once it has less than
-   * TARGET_TOKEN_REGENERATE_BEFORE_MS left. Off by default: a new token breaks every other
-   * system using the old one at once.
-   */
-  TARGET_TOKEN_REGENERATE: booleanFlag.default(false),
-  /** With TARGET_TOKEN_REGENERATE: regenerate when the token expires within this long (default 24 h). */
-  TARGET_TOKEN_REGENERATE_BEFORE_MS: positiveInt(24 * 3600_000),
-  /** Per-request timeout towards Target. */
-  TARGET_TIMEOUT_MS: positiveInt(10_000),
-  /**
-   * Keep-alive connections towards Target per process: single-update throughput is at most
-   * this many calls per Target round trip (64 at 20 ms: about 3,200 calls/s).
-   */
-  TARGET_CONNECTIONS: positiveInt(64),
-  /** HTTP port for intake, health, metrics and the dashboard. */
-  PORT: port(8080),
-  /** Address the HTTP server binds. */
-  HOST: z.string().min(1).default('0.0.0.0'),
-  /** Largest intake request body; bigger ones get 413. */
-  INTAKE_BODY_LIMIT_BYTES: positiveInt(5 * 1024 * 1024),
-  /** Most events (array elements or NDJSON lines) one intake request may carry; more get 413. */
-  INTAKE_MAX_EVENTS: positiveInt(10_000),
-  /** Intake answers 429 while more producer batches (ingest jobs) than this wait for the map workers. */
-  INTAKE_MAX_QUEUED_BATCHES: positiveInt(2_000),
-  /** Intake answers 429 while more visitors than this wait for delivery (pending or in flight). */
-  INTAKE_MAX_PENDING_VISITORS: positiveInt(500_000),
-  /** Intake answers 503 while Redis uses more than this fraction of its maxmemory (when one is set). */
+    .default('https://ims-na1.adobelogin.com/ims/token/v3')
+    .describe('Adobe IMS token endpoint (OAuth server-to-server).'),
+  TARGET_ADMIN_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
+    .default('https://mc.adobe.io')
+    .describe("Base URL of Target's Admin API."),
+  TARGET_TOKEN_REGENERATE: booleanFlag
+    .default(false)
+    .describe(
+      'Let the Admin API regenerate the profile token once it has less than TARGET_TOKEN_REGENERATE_BEFORE_MS left. Off by default: a new token breaks every other system using the old one at once. Needs TARGET_IMS_CLIENT_ID.',
+    ),
+  TARGET_TOKEN_REGENERATE_BEFORE_MS: positiveInt(24 * 3600_000).describe(
+    'With TARGET_TOKEN_REGENERATE: regenerate when the token expires within this long.',
+  ),
+  TARGET_TIMEOUT_MS: positiveInt(10_000).describe('Timeout of each call to Target.'),
+  TARGET_CONNECTIONS: positiveInt(64).describe(
+    'Keep-alive connections to Target per process: single-update calls per second are at most this many per Target round trip (64 at 20 ms: about 3,200 calls/s).',
+  ),
+  PORT: port(8080).describe('HTTP port of every process: intake, `/healthz`, `/readyz`, `/metrics`, the dashboard.'),
+  HOST: z.string().min(1).default('0.0.0.0').describe('Address the HTTP server binds.'),
+  INTAKE_BODY_LIMIT_BYTES: positiveInt(5 * 1024 * 1024).describe(
+    'Largest `POST /v1/events` body; bigger ones get 413 `BODY_TOO_LARGE`.',
+  ),
+  INTAKE_MAX_EVENTS: positiveInt(10_000).describe(
+    'Most events (array elements or non-blank NDJSON lines) one intake request may carry; more get 413 `TOO_MANY_EVENTS`.',
+  ),
+  INTAKE_MAX_QUEUED_BATCHES: positiveInt(2_000).describe(
+    'Intake answers 429 while more ingest jobs than this are waiting, delayed for a retry or running. It counts batches, not events: an HTTP request, an SDK `sendMany` or an import batch is one job per 1,000 events.',
+  ),
+  INTAKE_MAX_PENDING_VISITORS: positiveInt(500_000).describe(
+    'Intake answers 429 while more visitors (not events) than this have changes waiting for delivery or in flight.',
+  ),
   INTAKE_MAX_REDIS_MEMORY_RATIO: z
     .string()
     .transform((raw, ctx) => {
@@ -213,140 +252,145 @@ export const EnvSchema = z.object({
       else return n;
       return z.NEVER;
     })
-    .default(0.9),
-  /** Seconds producers are told to wait (Retry-After) with a 429 or 503 from intake. */
-  INTAKE_RETRY_AFTER_SECONDS: positiveInt(5),
-  /** Intake credentials: `source:key,source:sha256:<hex of the key's SHA-256>,...`. */
-  INGEST_API_KEYS: ApiKeysSchema,
-  /** Bearer token for /admin routes and the dashboard. */
-  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  /** Second admin credential that only opens the read-only dashboard (/admin/queues-readonly). */
-  ADMIN_READONLY_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  /** JSON mapping file that extends or replaces the default event mapping. */
-  MAPPING_FILE: z.string().min(1).optional(),
-  /** A visitor is delivered this long after its first pending change. */
-  COALESCE_WINDOW_MS: positiveInt(5_000),
-  /**
-   * Must be at least the window (checked). A free visitor's due time is fixed at its first
-   * change plus the window, so later events never push it past this; a visitor held behind
-   * its earlier delivery, or handed back for the bulk budget, waits for that on top.
-   */
-  COALESCE_MAX_WAIT_MS: positiveInt(60_000),
-  /**
-   * How often the flusher looks for due visitors: a due visitor waits up to this long before
-   * it is claimed, on top of the coalescing window. An idle tick costs about 60 Redis commands.
-   */
-  FLUSH_INTERVAL_MS: positiveInt(200),
-  /** Most visitors one flush claims (and one delivery job carries). */
-  FLUSH_BATCH_SIZE: positiveInt(200),
-  /** How long a claimed visitor stays with its flusher before another may take it back. */
-  CLAIM_LEASE_MS: positiveInt(60_000),
-  /** `auto` picks single or bulk per flush; `single`/`bulk` force one API. */
-  DELIVERY_MODE: z.enum(['auto', 'single', 'bulk'], { error: 'expected auto, single or bulk' }).default('auto'),
-  /** Single Profile Update calls allowed per rolling 24 hours, across all processes. */
-  SINGLE_DAILY_BUDGET: positiveInt(1_000_000),
-  /** In auto mode, a flush with at least this many due visitors goes by the Bulk API. */
-  BULK_THRESHOLD: positiveInt(100),
-  /** Visitors per bulk claim (rows of one bulk file per identity kind; Target allows 500,000). */
+    .meta(envType('fraction, above 0 and at most 1'))
+    .default(0.9)
+    .describe('Intake answers 503 while Redis uses more than this fraction of its `maxmemory` (when one is set).'),
+  INTAKE_RETRY_AFTER_SECONDS: positiveInt(5).describe('`Retry-After` of the 429 and 503 answers of intake.'),
+  INGEST_API_KEYS: ApiKeysSchema.describe(
+    'Intake keys: `source:key` (a key of at least 16 characters) or `source:sha256:<hex of the key>`, comma-separated; a source may have several keys. Unset outside production: every request is taken as source `dev`. Secret.',
+  ),
+  ADMIN_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .optional()
+    .describe(
+      'Opens `/admin/queues` and `/admin/dead-letters` (Bearer, or Basic password); at least 16 characters. Unset: admin routes are off. Secret.',
+    ),
+  ADMIN_READONLY_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .optional()
+    .describe(
+      'Opens only the read-only dashboard `/admin/queues-readonly` and dead-letter reads; needs ADMIN_TOKEN and must differ from it. Secret.',
+    ),
+  MAPPING_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('JSON mapping file that extends or replaces the default event mapping (docs/producers.md).'),
+  COALESCE_WINDOW_MS: positiveInt(5_000).describe("Delay from a visitor's first pending change to its delivery."),
+  COALESCE_MAX_WAIT_MS: positiveInt(60_000).describe(
+    'Must be at least COALESCE_WINDOW_MS. The due time is fixed at the first change plus the window, so later events never postpone it; a visitor held behind its earlier delivery, or handed back for the bulk budget, waits for that on top.',
+  ),
+  FLUSH_INTERVAL_MS: positiveInt(200).describe(
+    'How often the flusher looks for due visitors: a due visitor waits up to this long on top of the window. An idle tick costs about 60 Redis commands.',
+  ),
+  FLUSH_BATCH_SIZE: positiveInt(200).describe('Most visitors one flush claims (and one delivery job carries).'),
+  CLAIM_LEASE_MS: positiveInt(60_000).describe(
+    'How long a claimed visitor stays with its flusher before another may take it back. At least twice TARGET_TIMEOUT_MS.',
+  ),
+  DELIVERY_MODE: z
+    .enum(['auto', 'single', 'bulk'], { error: 'expected auto, single or bulk' })
+    .default('auto')
+    .describe(
+      '`auto` picks single or bulk per flush (docs/target.md, docs/architecture.md); `single` or `bulk` force one API.',
+    ),
+  SINGLE_DAILY_BUDGET: positiveInt(1_000_000).describe(
+    'Single Profile Update calls allowed per rolling 24 hours, all processes together.',
+  ),
+  BULK_THRESHOLD: positiveInt(100).describe(
+    'In `auto` mode, a flush with at least this many due visitors goes by bulk.',
+  ),
   FLUSH_BULK_BATCH_SIZE: wholeNumber(
     50_000,
     1,
     500_000,
     'expected 1-500000 (500,000 is the row limit of one bulk file)',
+  ).describe(
+    'Visitors per bulk claim (Target allows 500,000 rows a file). A claim makes one file per identity kind, and every file costs a bulk call plus its status polls, so larger claims carry bursts further.',
   ),
-  /**
-   * This pipeline's share of the 50 calls a minute Target allows the bulk, Admin and
-   * Reporting APIs of the account together (submits, status polls and Admin API calls),
-   * across all processes. Default 35: 15 (30 %) are left to other users of the account
-   * (Target's UI integrations, reporting jobs, other teams). At least 2: a claim with both
-   * identity kinds submits two files at once.
-   */
   BULK_CALLS_PER_MINUTE: wholeNumber(
     35,
     2,
     Number.MAX_SAFE_INTEGER,
     'must be at least 2 (a claim with both identity kinds submits two files at once)',
+  ).describe(
+    "This pipeline's share of the 50 calls a minute Target allows the bulk, Admin and Reporting APIs of the account together (bulk submits, status polls, Admin API calls), all processes together. The default leaves 15 to other users of the account. At least 2: a claim with both identity kinds submits two files at once.",
   ),
-  /** The window of BULK_CALLS_PER_MINUTE (documented: one minute; shorter only for tests). */
-  BULK_CALLS_WINDOW_MS: positiveInt(60_000),
-  /** First batch-status poll after a bulk submit; later polls back off up to BULK_STATUS_MAX_POLL_MS. */
-  BULK_STATUS_POLL_MS: positiveInt(5_000),
-  /** Longest wait between two batch-status polls. */
-  BULK_STATUS_MAX_POLL_MS: positiveInt(60_000),
-  /** A bulk batch Target reports `stuck` is submitted again this many times before it is dead-lettered. */
-  BULK_MAX_RESUBMITS: wholeNumber(3, 0),
-  /**
-   * A bulk batch whose `complete` has not been read this long after its submit (still
-   * incomplete, an unknown batch id, an unreadable status) is submitted again, as often as it
-   * takes (never dead-lettered). Adobe: batches take "generally under one hour … as long as
-   * 24 hours"; default 25 h.
-   */
-  BULK_STATUS_GIVE_UP_MS: positiveInt(25 * 3600_000),
-  /**
-   * Bulk claims (each up to one batch per identity kind) between claim and `complete` at
-   * once. Each costs up to two status polls every BULK_STATUS_MAX_POLL_MS, so 10 claims at
-   * the 60 s default cost at most 20 calls a minute of BULK_CALLS_PER_MINUTE.
-   */
-  BULK_MAX_CLAIMS_IN_FLIGHT: positiveInt(10),
-  /**
-   * Where pcId (mboxPC) visitors go when delivery is by bulk. Adobe: with an ECID
-   * implementation, do not use pcId in a v2 file, use v1. `v1` (default, the ECID case),
-   * `v2` (no ECID), or `single` (kept on single updates).
-   */
-  BULK_PCID_ROUTE: z.enum(['v1', 'v2', 'single'], { error: 'expected v1, v2 or single' }).default('v1'),
-  /** A delivery is dead-lettered only after this many attempts… */
-  DELIVERY_MAX_ATTEMPTS: positiveInt(12),
-  /** …and once it is this old (default 3 h), so a long Target outage does not drop updates. */
-  DELIVERY_MAX_AGE_MS: positiveInt(3 * 3600_000),
-  /** First retry delay (doubles per attempt, with jitter; never shorter than Retry-After). */
-  RETRY_BASE_MS: positiveInt(1_000),
-  /** Longest delay between two delivery attempts. */
-  RETRY_MAX_MS: positiveInt(5 * 60_000),
-  /** Dead letters kept at most (oldest trimmed first; trimming is logged and counted). */
-  DEAD_LETTER_MAX_COUNT: positiveInt(100_000),
-  /** Dead letters older than this are trimmed. */
-  DEAD_LETTER_MAX_AGE_MS: positiveInt(30 * 24 * 3600_000),
-  /** On SIGTERM, active jobs get this long to finish before they are handed back (their lock lapses and another worker redoes them). */
-  SHUTDOWN_TIMEOUT_MS: positiveInt(20_000),
-  /** Event ids are remembered per source this long to drop resends. */
-  DEDUPE_WINDOW_MS: positiveInt(7 * 24 * 3600 * 1000),
-  /**
-   * How long Target keeps a profile after its last activity (Adobe: two weeks by default,
-   * at most 90 days, set per account). A thirdPartyId delivered longer ago than this is
-   * treated as unknown: its next delivery goes by bulk v2, which creates it again.
-   */
-  TARGET_PROFILE_LIFETIME_DAYS: wholeNumber(14, 1, 90, 'expected 1-90 (Adobe keeps profiles at most 90 days)'),
-  /**
-   * How long the event time and value of what Target holds are remembered per visitor and
-   * attribute (they stop late, older events from overwriting it, and let a v2 row carry it
-   * again). Default: the profile lifetime; longer only with a warning (Target has dropped
-   * the profile by then).
-   */
-  DELIVERED_RETENTION_MS: wholeNumberText(1).optional(),
-  /** Longest attribute value accepted. */
-  MAX_VALUE_LENGTH: positiveInt(256),
-  /** Parallel jobs per worker process. */
-  WORKER_CONCURRENCY: positiveInt(8),
-  /**
-   * After each major GC, V8 lets the heap grow this many percent over what is live before
-   * the next one (see src/heap.ts). 0 leaves V8's own factor (up to 4x).
-   */
-  HEAP_GROWING_PERCENT: wholeNumber(50, 0, 1000, 'expected 0-1000 (0: V8 decides)'),
-  /** BullMQ job lock and stall check of every worker: a job whose process died is run again within about twice this. */
-  WORKER_LOCK_MS: positiveInt(30_000),
-  /** Port of the built-in Target simulator when TARGET_CLIENT_CODE is unset (npm start). */
-  SIMULATOR_PORT: port(8090),
-  /**
-   * How long the built-in simulator keeps a bulk batch `incomplete` (npm start). Real Target
-   * takes minutes to hours; 30 s shows a batch being processed without a long wait.
-   */
-  SIMULATOR_BATCH_PROCESSING_MS: wholeNumber(30_000, 0),
-  /** Where a private redis-server keeps its append-only file. */
-  DATA_DIR: z.string().min(1).default('.data'),
-  /** Start a private redis-server when none answers at REDIS_URL (development only). */
-  START_LOCAL_REDIS: booleanFlag.default(true),
-  /** pino level. */
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  BULK_CALLS_WINDOW_MS: positiveInt(60_000).describe(
+    'The window of BULK_CALLS_PER_MINUTE. Target documents one minute; shorter only for tests and the bench.',
+  ),
+  BULK_STATUS_POLL_MS: positiveInt(5_000).describe(
+    'First batch-status poll after a bulk submit; later polls back off up to BULK_STATUS_MAX_POLL_MS.',
+  ),
+  BULK_STATUS_MAX_POLL_MS: positiveInt(60_000).describe('Longest wait between two batch-status polls.'),
+  BULK_MAX_RESUBMITS: wholeNumber(3, 0).describe(
+    'Resubmissions of a bulk batch Target reports `stuck` before its visitors are dead-lettered (`BULK_BATCH_STUCK`).',
+  ),
+  BULK_STATUS_GIVE_UP_MS: positiveInt(25 * 3600_000).describe(
+    'A bulk batch whose `complete` has not been read this long after its submit (still incomplete, an unknown batch id, an unreadable status) is submitted again, as often as it takes; never dead-lettered. Adobe: batches take "generally under one hour … as long as 24 hours".',
+  ),
+  BULK_MAX_CLAIMS_IN_FLIGHT: positiveInt(10).describe(
+    'Bulk claims between claim and `complete` at once. Each owes up to two status polls every BULK_STATUS_MAX_POLL_MS, so 10 claims at the 60 s default cost at most 20 calls a minute of BULK_CALLS_PER_MINUTE.',
+  ),
+  BULK_PCID_ROUTE: z
+    .enum(['v1', 'v2', 'single'], { error: 'expected v1, v2 or single' })
+    .default('v1')
+    .describe(
+      'Where pcId (mboxPC) visitors go when delivery is by bulk: `v1` (ECID implementations; Adobe: do not put pcId in a v2 file there), `v2` (no ECID), or `single` (kept on single updates).',
+    ),
+  DELIVERY_MAX_ATTEMPTS: positiveInt(12).describe(
+    'A delivery is dead-lettered only when it has had this many attempts and is older than DELIVERY_MAX_AGE_MS.',
+  ),
+  DELIVERY_MAX_AGE_MS: positiveInt(3 * 3600_000).describe(
+    'A delivery is dead-lettered only once it is this old (and DELIVERY_MAX_ATTEMPTS are spent), so a long Target outage delays updates instead of dropping them.',
+  ),
+  RETRY_BASE_MS: positiveInt(1_000).describe(
+    'First retry delay of a delivery; it doubles per attempt, with jitter, and is never shorter than `Retry-After`.',
+  ),
+  RETRY_MAX_MS: positiveInt(5 * 60_000).describe(
+    'Longest delay between two delivery attempts (a longer `Retry-After` still wins).',
+  ),
+  DEAD_LETTER_MAX_COUNT: positiveInt(100_000).describe(
+    'Dead letters kept at most; the flusher trims the oldest once a minute, logged and counted.',
+  ),
+  DEAD_LETTER_MAX_AGE_MS: positiveInt(30 * 24 * 3600_000).describe('Dead letters older than this are trimmed.'),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(20_000).describe(
+    'On SIGTERM, how long active jobs may finish before they are handed back (their lock lapses and another worker redoes them). The whole shutdown gets this plus 5 s, then the process exits 1 and logs what did not close. A second signal exits at once.',
+  ),
+  DEDUPE_WINDOW_MS: positiveInt(7 * 24 * 3600 * 1000).describe(
+    'Event ids are remembered per source at least this long (at most about twice) to recognise resends.',
+  ),
+  TARGET_PROFILE_LIFETIME_DAYS: wholeNumber(14, 1, 90, 'expected 1-90 (Adobe keeps profiles at most 90 days)').describe(
+    'How long Target keeps a profile after its last activity (Adobe: two weeks by default, at most 90 days, set per account). A thirdPartyId delivered longer ago is treated as unknown: its next delivery goes by bulk v2, which creates it again.',
+  ),
+  DELIVERED_RETENTION_MS: wholeNumberText(1)
+    .optional()
+    .describe(
+      'How long the event time and value of what Target holds are remembered per visitor and attribute: they stop older, late events from overwriting it and let a v2 row carry it again. Default: TARGET_PROFILE_LIFETIME_DAYS; longer only with a warning (Target has dropped the profile by then).',
+    ),
+  MAX_VALUE_LENGTH: positiveInt(256).describe('Longest attribute value accepted, in characters.'),
+  WORKER_CONCURRENCY: positiveInt(8).describe('Parallel jobs per worker, per process.'),
+  HEAP_GROWING_PERCENT: wholeNumber(50, 0, 1000, 'expected 0-1000 (0: V8 decides)').describe(
+    "After each major GC, V8 lets a process's heap grow this many percent over its live data before the next one (src/heap.ts). 0 leaves V8's own factor (up to 4x).",
+  ),
+  WORKER_LOCK_MS: positiveInt(30_000).describe(
+    'BullMQ job lock and stall check of every worker: a job whose process died runs again after about twice this.',
+  ),
+  SIMULATOR_PORT: port(8090).describe(
+    'Port of the built-in Target simulator when TARGET_CLIENT_CODE is unset (`npm start`).',
+  ),
+  SIMULATOR_BATCH_PROCESSING_MS: wholeNumber(30_000, 0).describe(
+    'How long the built-in simulator keeps a bulk batch `incomplete` (`npm start`). Real Target takes minutes to hours; 30 s shows a batch being processed without a long wait.',
+  ),
+  DATA_DIR: z.string().min(1).default('.data').describe('Where a private redis-server keeps its append-only file.'),
+  START_LOCAL_REDIS: booleanFlag
+    .default(true)
+    .describe('Start a private redis-server when none answers at REDIS_URL (never with NODE_ENV=production).'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino level. JSON lines in production, pretty lines on a terminal otherwise.'),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -1,7 +1,7 @@
 import type { MappingSpec } from './mapping-schema.js';
 
 /**
- * The built-in table: the four offline actions Adobe names (design.md, "Default mapping").
+ * The built-in table: the four offline actions Adobe names (docs/producers.md, "The default mapping").
  * `cardId` and `agentId` are private: accepted and type-checked, never sent to Target,
  * never logged, never quoted in an error.
  */

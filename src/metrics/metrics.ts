@@ -15,11 +15,12 @@ export interface IntakeCounts {
 }
 
 /**
- * The process' Prometheus metrics (README "Operating it" says what each means and what to
- * alert on). Counters and histograms count what this process did; gauges read the shared
- * state in Redis at scrape time (src/ops/scrape.ts), so every process reports the same
- * values there. Labels stay bounded: source names (from config), queues, stages, error
- * codes, modes and outcomes; never visitor or event ids.
+ * The process' Prometheus metrics (docs/operations.md says what each means and what to
+ * alert on; test/unit/docs/docs-match-code.test.ts checks it lists them all). Counters and
+ * histograms count what this process did; gauges read the shared state in Redis at scrape
+ * time (src/ops/scrape.ts), so every process reports the same values there. Labels stay
+ * bounded: source names (from config), queues, stages, error codes, modes and outcomes;
+ * never visitor or event ids.
  */
 export class Metrics {
   readonly registry = new Registry();

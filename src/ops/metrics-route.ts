@@ -8,7 +8,7 @@ import { refreshSharedGauges } from './scrape.js';
  * `GET /metrics` in Prometheus' text format, and the listeners that feed it: registering the
  * plugin starts watching this process' workers and dead letters, closing the server stops.
  * Open without auth, like the probes: labels are bounded (no visitor or event ids) and no
- * value is secret; keep the port on the internal network (README "Operating it").
+ * value is secret; keep the port on the internal network (docs/operations.md, "Metrics").
  */
 export function metricsPlugin(ctx: HttpContext): FastifyPluginAsync {
   return (app) => {

@@ -1,13 +1,13 @@
 /**
  * Paths of the operational routes every process serves, in one place so docker-compose
- * healthchecks, tests and the README can be checked against them.
+ * healthchecks, tests and docs/operations.md can be checked against them.
  */
 export const OPS_ROUTES = {
   /** Liveness: 200 while the event loop runs. No auth (probes). */
   healthz: '/healthz',
   /** Readiness: Redis answers, this process' workers run, no shutdown under way. No auth. */
   readyz: '/readyz',
-  /** Prometheus exposition. No auth: bounded labels, no ids, no secrets (README "Operating it"). */
+  /** Prometheus exposition. No auth: bounded labels, no ids, no secrets (docs/operations.md, "Metrics"). */
   metrics: '/metrics',
   /** bull-board for ADMIN_TOKEN: every queue, with pause, retry, clean and the rest. */
   dashboard: '/admin/queues',

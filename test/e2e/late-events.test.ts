@@ -18,7 +18,7 @@ function loyalty(id: string, occurredAtMs: number, data: Record<string, unknown>
 }
 
 // P4 for offline events that arrive days late, and what happens once the delivered stamp
-// is past DELIVERED_RETENTION_MS (README, "Late events").
+// is past DELIVERED_RETENTION_MS (docs/architecture.md, "After the retention").
 describe('late offline events', () => {
   let redis: Redis;
   let running: TestPipeline | undefined;

@@ -13,7 +13,7 @@ const SHARDS = 3;
 const unavailable = clusterUnavailableReason();
 if (unavailable !== undefined) console.warn(`skipping the Redis Cluster tests: ${unavailable}`);
 
-// Issue 9: the pipeline on a real 3-master Redis Cluster, its store split into 3 shards.
+// The pipeline on a real 3-master Redis Cluster (docs/operations.md, "Redis Cluster"), its store split into 3 shards.
 describe.skipIf(unavailable !== undefined)('on a 3-master Redis Cluster with REDIS_SHARDS=3', () => {
   let cluster: SpawnedCluster;
   beforeAll(async () => {

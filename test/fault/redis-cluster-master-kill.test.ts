@@ -10,9 +10,10 @@ const DOWN_MS = 2_000;
 const unavailable = clusterUnavailableReason();
 if (unavailable !== undefined) console.warn(`skipping the Redis Cluster fault test: ${unavailable}`);
 
-// Issue 9: a master of the cluster dies (SIGKILL) while events flow and comes back on the
-// same port with the same append-only file. With no replicas its slots are unavailable
-// meanwhile: the cluster clients keep the commands for it and send them once it is back.
+// Redis Cluster (docs/operations.md, "Redis Cluster"): a master of the cluster dies
+// (SIGKILL) while events flow and comes back on the same port with the same append-only
+// file. With no replicas its slots are unavailable meanwhile: the cluster clients keep the
+// commands for it and send them once it is back.
 describe.skipIf(unavailable !== undefined)('SIGKILL of a Redis Cluster master while events flow', () => {
   let cluster: SpawnedCluster;
   beforeAll(async () => {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveMapping, validateEvent } from '../../src/events/index.js';
 import type { ProfileWrite } from '../../src/simulator/store.js';
@@ -7,10 +9,11 @@ import { benchPlan, pacedEvents } from '../../bench/plan.js';
 import { parseProcessingRows, PROCESSING_SCENARIOS, scaledSettings } from '../../bench/processing-time.js';
 import {
   MARKERS,
+  PERFORMANCE_DOC,
   processingNote,
-  readmeBlock,
+  performanceBlock,
   storeBytesLine,
-  updateReadme,
+  updatePerformanceDoc,
   type BenchReport,
 } from '../../bench/report.js';
 import { DeliveryTracker } from '../../bench/tracker.js';
@@ -239,15 +242,27 @@ describe('bench plan and report', () => {
     expect(pacedEvents(step, 1000)).toBe(14_000); // one 5-s period: 14 rate-seconds
   });
 
+  it('writes its blocks into docs/performance.md, which holds both markers once, in order', () => {
+    expect(PERFORMANCE_DOC).toBe('docs/performance.md');
+    const doc = readFileSync(resolve(import.meta.dirname, '../..', PERFORMANCE_DOC), 'utf8');
+    const at = [MARKERS.quick.start, MARKERS.quick.end, MARKERS.full.start, MARKERS.full.end].map((m) => {
+      expect(doc.split(m)).toHaveLength(2);
+      return doc.indexOf(m);
+    });
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    const readme = readFileSync(resolve(import.meta.dirname, '../..', 'README.md'), 'utf8');
+    expect(readme).not.toContain(MARKERS.quick.start);
+  });
+
   it('appends the Performance section once, then replaces only between the markers', () => {
     const { quick, full } = MARKERS;
-    const once = updateReadme('# x\n\ntext\n', `${quick.start}\nA\n${quick.end}`, 'quick');
+    const once = updatePerformanceDoc('# x\n\ntext\n', `${quick.start}\nA\n${quick.end}`, 'quick');
     expect(once.match(/## Performance/g)).toHaveLength(1);
-    const twice = updateReadme(once, `${quick.start}\nB\n${quick.end}`, 'quick');
+    const twice = updatePerformanceDoc(once, `${quick.start}\nB\n${quick.end}`, 'quick');
     expect(twice).toBe(once.replace('\nA\n', '\nB\n'));
-    const both = updateReadme(twice, `${full.start}\nF\n${full.end}`, 'full');
+    const both = updatePerformanceDoc(twice, `${full.start}\nF\n${full.end}`, 'full');
     expect(both).toBe(`${twice.trimEnd()}\n\n${full.start}\nF\n${full.end}\n`);
-    expect(updateReadme(both, `${quick.start}\nC\n${quick.end}`, 'quick')).toContain(
+    expect(updatePerformanceDoc(both, `${quick.start}\nC\n${quick.end}`, 'quick')).toContain(
       `C\n${quick.end}\n\n${full.start}\nF`,
     );
   });
@@ -301,7 +316,7 @@ describe('bench processing-time scaling', () => {
     expect(() => parseProcessingRows('30000')).toThrow(RangeError);
   });
 
-  it('puts the processing time of the standard runs and the store bytes into the README block', () => {
+  it('puts the processing time of the standard runs and the store bytes into the docs/performance.md block', () => {
     const report: BenchReport = {
       startedAt: '2026-12-07T02:00:00.000Z',
       quick: true,
@@ -330,7 +345,7 @@ describe('bench processing-time scaling', () => {
         valueCost: 158,
       },
     };
-    const block = readmeBlock(report, []);
+    const block = performanceBlock(report, []);
     expect(processingNote(2000)).toBe(
       "Bulk batches stay incomplete 2 s, as the simulator's default; real Target takes minutes to hours, see the processing-time table.",
     );

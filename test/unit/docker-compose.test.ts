@@ -17,7 +17,7 @@ interface Service {
   healthcheck?: { test: string[] };
 }
 
-/** What the README tells users to set in the shell (or .env) before `docker compose up`. */
+/** What docs/operations.md tells users to set in the shell (or .env) before `docker compose up`. */
 const SHELL = { ADMIN_TOKEN: 'compose-admin-token-0123456789', INGEST_API_KEYS: 'pos:compose-pos-key-0123456789' };
 /** Variables whose values are secrets: the file may only take them from the shell. */
 const SECRETS = ['ADMIN_TOKEN', 'ADMIN_READONLY_TOKEN', 'INGEST_API_KEYS', 'TARGET_AUTH_TOKEN', 'SIMULATOR_AUTH_TOKEN'];

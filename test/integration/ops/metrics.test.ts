@@ -17,7 +17,7 @@ const D = 'CRM-D-1004';
 const E = 'CRM-E-1005';
 const at = (minutesAgo: number): string => new Date(Date.now() - minutesAgo * 60_000).toISOString();
 
-/** Every series the README's "Operating it" section describes. */
+/** Every series docs/operations.md ("Metrics") describes. */
 const DOCUMENTED = [
   'ti_events_received_total',
   'ti_events_accepted_total',
