@@ -495,4 +495,25 @@ export class VisitorStore {
   async inFlightVisitors(): Promise<number> {
     return sum(await Promise.all(this.shards.map((keys) => this.redis.zcard(keys.leases))));
   }
+
+  /**
+   * {@link pendingVisitors} and {@link inFlightVisitors} read together, in one MULTI per
+   * shard, so a visitor moving between the two is never missed. Read one after the other,
+   * both can be 0 while values wait: a visitor held by a delivery leaves the due index when
+   * a claim pass finds it held, and its ack puts it back (newer values pending) as it drops
+   * its lease; an ack between the two reads hides it from both. Both 0 here means nothing
+   * is pending or in flight: a pending value always has a due entry or a lease.
+   */
+  async backlog(): Promise<{ pending: number; inFlight: number }> {
+    const counts = await Promise.all(
+      this.shards.map(async (keys) => {
+        const exec = await this.redis.multi().zcard(keys.due).zcard(keys.leases).exec();
+        // null: the transaction was aborted. Never report that as "nothing left".
+        if (exec === null) throw new Error('backlog: MULTI aborted');
+        const replies = settled<number>(exec);
+        return { pending: replies[0] ?? 0, inFlight: replies[1] ?? 0 };
+      }),
+    );
+    return { pending: sum(counts.map((c) => c.pending)), inFlight: sum(counts.map((c) => c.inFlight)) };
+  }
 }

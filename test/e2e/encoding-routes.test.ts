@@ -74,8 +74,10 @@ async function roundTrip(env: Record<string, string>): Promise<{ single: number;
           reasonOf('pcId', `${1000 + i}-1.01_00`) === value &&
           reasonOf('thirdPartyId', thirdPartyId(i, value)) === value,
       );
-    const idle = async (): Promise<boolean> =>
-      (await running.pipeline.store.pendingVisitors()) === 0 && (await running.pipeline.store.inFlightVisitors()) === 0;
+    const idle = async (): Promise<boolean> => {
+      const { pending, inFlight } = await running.pipeline.store.backlog();
+      return pending === 0 && inFlight === 0;
+    };
     const done = await waitFor(async () => allLanded() && (await idle()), 40_000, 100);
     const wrong = VALUES.flatMap((value, i) =>
       [

@@ -63,11 +63,10 @@ describe('producer SDK → map → flush → single delivery → simulator', () 
 
     const landed = await waitFor(() => running.simulator.store.get('thirdPartyId', 'CRM-88412')?.kioskLastId === 'K7');
     expect(landed).toBe(true);
-    await waitFor(
-      async () =>
-        (await running.pipeline.store.inFlightVisitors()) === 0 &&
-        (await running.pipeline.store.pendingVisitors()) === 0,
-    );
+    await waitFor(async () => {
+      const { pending, inFlight } = await running.pipeline.store.backlog();
+      return pending === 0 && inFlight === 0;
+    });
     expect(running.simulator.store.get('thirdPartyId', 'CRM-88412')).toEqual({
       loyaltyLastUsedAt: '2026-11-21T12:00:00.000Z',
       loyaltyLastStoreId: 'S3',

@@ -37,9 +37,8 @@ describe('credentials refused and the shared bulk limit: held, never dropped', (
     ).toBeLessThanOrEqual(refusedCalls);
     expect((await running.pipeline.budgets.single.peek()).used).toBe(singleBudget);
     expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
-    expect(
-      (await running.pipeline.store.pendingVisitors()) + (await running.pipeline.store.inFlightVisitors()),
-    ).toBeGreaterThan(0);
+    const backlog = await running.pipeline.store.backlog();
+    expect(backlog.pending + backlog.inFlight).toBeGreaterThan(0);
 
     // Target takes the token again (here: the old one set back); the probe sees it and the hold lifts.
     sim.token.set(TOKEN);

@@ -60,8 +60,10 @@ describe('/metrics after a small run in bulk mode', () => {
       body: JSON.stringify(events),
     });
     expect(response.status).toBe(202);
-    const settled = async (): Promise<boolean> =>
-      (await ops.pipeline.store.pendingVisitors()) === 0 && (await ops.pipeline.store.inFlightVisitors()) === 0;
+    const settled = async (): Promise<boolean> => {
+      const { pending, inFlight } = await ops.pipeline.store.backlog();
+      return pending === 0 && inFlight === 0;
+    };
     expect(await waitFor(async () => rowsApplied === 5 && (await settled()))).toBe(true);
     // The status poll that acked the rows reports its call just after the simulator counted it.
     expect(

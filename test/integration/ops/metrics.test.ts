@@ -83,8 +83,10 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
   };
   const metric = async (name: string, labels: Record<string, string> = {}): Promise<number | undefined> =>
     valueOf(await scrape(), name, labels);
-  const settled = async (): Promise<boolean> =>
-    (await ops.pipeline.store.pendingVisitors()) === 0 && (await ops.pipeline.store.inFlightVisitors()) === 0;
+  const settled = async (): Promise<boolean> => {
+    const { pending, inFlight } = await ops.pipeline.store.backlog();
+    return pending === 0 && inFlight === 0;
+  };
 
   beforeAll(async () => {
     ops = await startOpsServer({

@@ -85,8 +85,10 @@ async function roundTrip(mode: 'single' | 'bulk', seed: number, count: number): 
     await producer.close();
     expect(summary.rejected, `seed ${seed}`).toEqual([]);
     // Values no bulk cell can carry follow their row by single update: wait for them too.
-    const idle = async (): Promise<boolean> =>
-      (await running.pipeline.store.pendingVisitors()) === 0 && (await running.pipeline.store.inFlightVisitors()) === 0;
+    const idle = async (): Promise<boolean> => {
+      const { pending, inFlight } = await running.pipeline.store.backlog();
+      return pending === 0 && inFlight === 0;
+    };
     const landed = await waitFor(async () => running.simulator.store.size >= count && (await idle()), 60_000, 100);
     expect(landed, `seed ${seed}: ${running.simulator.store.size}/${count} profiles`).toBe(true);
     for (const [id, values] of expected) {
