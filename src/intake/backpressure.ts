@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { storeKeys } from '../redis/keys.js';
-import type { RedisClient } from '../redis/connection.js';
+import { infoField, type RedisClient } from '../redis/connection.js';
 
 /**
  * Intake refuses work it cannot hold instead of letting Redis fill up: 429 while the
@@ -95,14 +95,9 @@ export async function readPipelineLoad(
   return {
     queuedBatches: Object.values(counts).reduce((sum, n) => sum + n, 0),
     pendingVisitors: visitors.reduce((sum, n) => sum + n, 0),
-    usedMemory: infoField(String(info), 'used_memory'),
-    maxMemory: infoField(String(info), 'maxmemory'),
+    usedMemory: infoField(String(info), 'used_memory') ?? 0,
+    maxMemory: infoField(String(info), 'maxmemory') ?? 0,
   };
-}
-
-function infoField(info: string, name: string): number {
-  const match = new RegExp(`^${name}:(\\d+)`, 'm').exec(info);
-  return match === null ? 0 : Number(match[1]);
 }
 
 /**

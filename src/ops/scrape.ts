@@ -1,5 +1,6 @@
 import type { Pipeline } from '../pipeline.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { infoField } from '../redis/connection.js';
 
 /** What a scrape reads from Redis: the slice of Pipeline it needs. */
 export type ScrapeSource = Pick<
@@ -87,12 +88,6 @@ async function readInto(metrics: Metrics, source: ScrapeSource): Promise<void> {
     metrics.budgetRecentCalls.set({ budget: name }, state.recent);
     metrics.budgetPaused.set({ budget: name }, state.pausedForMs / 1000);
   }
-}
-
-/** Reads one numeric field of a Redis INFO section. */
-export function infoField(info: string, field: string): number | undefined {
-  const match = new RegExp(`^${field}:(\\d+)\\r?$`, 'm').exec(info);
-  return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
 /** Resolves like `promise`, or rejects after `ms`; the timer never keeps the process alive. */

@@ -235,3 +235,9 @@ function errorKey(error: unknown): string {
   const { code } = error as NodeJS.ErrnoException;
   return `${code ?? error.name}:${error.message}`;
 }
+
+/** Reads one numeric field of a Redis INFO section. */
+export function infoField(info: string, field: string): number | undefined {
+  const match = new RegExp(`^${field}:(\\d+)\\r?$`, 'm').exec(info);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}

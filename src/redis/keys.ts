@@ -47,8 +47,3 @@ const STAMP_DIGITS = 15;
 export function stamp(occurredAtMs: number, eventId: string): string {
   return `${String(occurredAtMs).padStart(STAMP_DIGITS, '0')}|${eventId}`;
 }
-
-/** Reads the event time back out of a stamp. */
-export function stampTime(value: string): number {
-  return Number(value.slice(0, STAMP_DIGITS));
-}
