@@ -17,7 +17,7 @@
  * What scaling does not capture (the report says so too): CPU and Redis work per event are
  * not scaled, so a scaled run asks s times the real event rate of the machine (the scenario
  * keeps that rate well below what W1 sustains); the flusher's bulk pacer never waits less
- * than 1 s (`bulkRetryMs` in src/pipeline.ts), so at s > 4.8 bulk files that are not full
+ * than 1 s (`bulkRetryMs` in src/flush/role.ts), so at s > 4.8 bulk files that are not full
  * start less often than a real pipeline would start them (at s = 60 a file per 15–60 real
  * seconds instead of 1.2–19.2 s); the flush interval floor adds up to FLUSH_FLOOR_MS × s of
  * real delay; HTTP and BullMQ overheads (milliseconds) are multiplied by s.
@@ -109,7 +109,7 @@ export interface ScaledSettings {
   sendSeconds: number;
   eventsPerSecond: number;
   /**
-   * The flusher's bulk pacer interval in this run, in real ms (× s): src/pipeline.ts takes
+   * The flusher's bulk pacer interval in this run, in real ms (× s): src/flush/role.ts (bulkRetryMs) takes
    * max(1000, ⌊BULK_CALLS_WINDOW_MS ÷ BULK_CALLS_PER_MINUTE⌋ × 4), 4,800 ms unscaled; the
    * 1,000-ms floor makes it longer than 4,800 ms once s > 4.8.
    */

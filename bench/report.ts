@@ -224,7 +224,7 @@ export function processingSection(rows: readonly ProcessingResult[]): string {
     processingTable(rows),
     '',
     'Not captured by scaling: CPU and Redis work per event are not scaled, so a run asks s times the real event rate of the machine (kept far below what W1 sustains); ' +
-      "the flusher's bulk pacer never waits less than 1 s (src/pipeline.ts), so at s > 4.8 bulk files that are not full start less often than in real time " +
+      "the flusher's bulk pacer never waits less than 1 s (bulkRetryMs in src/flush/role.ts), so at s > 4.8 bulk files that are not full start less often than in real time " +
       '(the pacer column: its interval in real time; one pass closes the gate for ¼ of it up to 4 times it, by the budget left; so rows with s > 4.8 overstate latency: see the check in bench/processing-time.ts); the flush-interval floor and millisecond overheads (HTTP, BullMQ, Redis) count s times; ' +
       "CLAIM_LEASE_MS, WORKER_LOCK_MS and TARGET_TIMEOUT_MS are not scaled (a healthy run never reaches them); Target's own variance (batches of one run taking different times, throttling in business hours) is not simulated.",
   ].join('\n');

@@ -27,7 +27,7 @@ describe('bulk pacing', () => {
     // 10 left would give 24 s: four intervals, 19.2 s.
     expect(bulkPaceMs({ used: 40, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBe(19_200);
     expect(bulkPaceMs({ used: 50, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBe(19_200);
-    // The interval has a 1-s floor (pipeline.ts), so with a 2-s window the window caps it.
+    // The interval has a 1-s floor (bulkRetryMs in src/flush/role.ts), so with a 2-s window the window caps it.
     expect(bulkPaceMs({ used: 40, limit: 50, claimsInFlight: 0 }, 1000, 2000)).toBe(2000);
     expect(bulkPaceMs({ used: 13, limit: 50, claimsInFlight: 0 }, 1000, 2000)).toBeCloseTo(1351.4, 0);
   });
