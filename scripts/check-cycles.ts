@@ -4,9 +4,8 @@
 // lists each file's imports, so type-only imports count too (they couple folders as much).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
-
-const root = resolve(process.argv[2] ?? 'src');
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -27,7 +26,7 @@ function importsOf(file: string, known: Set<string>): string[] {
 }
 
 /** A file's top-level folder; a file at the root is a node of its own. */
-function folderOf(file: string): string {
+function folderOf(file: string, root: string): string {
   const rel = relative(root, file);
   return rel.includes('/') ? `${rel.split('/')[0]!}/` : rel;
 }
@@ -69,36 +68,44 @@ export function cycles(graph: Map<string, Set<string>>): string[][] {
   return found;
 }
 
-const files = listFiles(root);
-const known = new Set(files);
-const fileGraph = new Map<string, Set<string>>();
-const folderGraph = new Map<string, Set<string>>();
-const why = new Map<string, string>();
-for (const file of files) {
-  const deps = importsOf(file, known);
-  fileGraph.set(file, new Set(deps));
-  const from = folderOf(file);
-  if (!folderGraph.has(from)) folderGraph.set(from, new Set());
-  for (const dep of deps) {
-    const to = folderOf(dep);
-    if (to === from) continue;
-    folderGraph.get(from)!.add(to);
-    if (!why.has(`${from}>${to}`)) why.set(`${from}>${to}`, `${relative(root, file)} imports ${relative(root, dep)}`);
+/** Import cycles under `root`, one line (and the imports that close it) per cycle; empty when there are none. */
+export function findImportCycles(root: string): string[] {
+  const files = listFiles(root);
+  const known = new Set(files);
+  const fileGraph = new Map<string, Set<string>>();
+  const folderGraph = new Map<string, Set<string>>();
+  const why = new Map<string, string>();
+  for (const file of files) {
+    const deps = importsOf(file, known);
+    fileGraph.set(file, new Set(deps));
+    const from = folderOf(file, root);
+    if (!folderGraph.has(from)) folderGraph.set(from, new Set());
+    for (const dep of deps) {
+      const to = folderOf(dep, root);
+      if (to === from) continue;
+      folderGraph.get(from)!.add(to);
+      if (!why.has(`${from}>${to}`)) why.set(`${from}>${to}`, `${relative(root, file)} imports ${relative(root, dep)}`);
+    }
   }
+  const problems: string[] = [];
+  for (const component of cycles(folderGraph)) {
+    const edges = [...why.entries()]
+      .filter(([key]) => component.includes(key.split('>')[0]!) && component.includes(key.split('>')[1]!))
+      .map(([, line]) => `    ${line}`);
+    problems.push(`folder cycle: ${component.join(' <-> ')}\n${edges.join('\n')}`);
+  }
+  for (const component of cycles(fileGraph)) {
+    problems.push(`file cycle: ${component.map((f) => relative(root, f)).join(' <-> ')}`);
+  }
+  return problems;
 }
 
-const problems: string[] = [];
-for (const component of cycles(folderGraph)) {
-  const edges = [...why.entries()]
-    .filter(([key]) => component.includes(key.split('>')[0]!) && component.includes(key.split('>')[1]!))
-    .map(([, line]) => `    ${line}`);
-  problems.push(`folder cycle: ${component.join(' <-> ')}\n${edges.join('\n')}`);
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const root = resolve(process.argv[2] ?? 'src');
+  const problems = findImportCycles(root);
+  if (problems.length > 0) {
+    console.error(problems.join('\n'));
+    process.exit(1);
+  }
+  console.log(`no import cycles in ${relative(process.cwd(), root) || '.'} (${listFiles(root).length} files)`);
 }
-for (const component of cycles(fileGraph)) {
-  problems.push(`file cycle: ${component.map((f) => relative(root, f)).join(' <-> ')}`);
-}
-if (problems.length > 0) {
-  console.error(problems.join('\n'));
-  process.exit(1);
-}
-console.log(`no import cycles in ${relative(process.cwd(), root) || '.'} (${files.length} files)`);
