@@ -103,8 +103,7 @@ interface KindRows {
 }
 
 /**
- * Collects bulk rows one at a time and builds the files at the end (see
- * {@link buildBulkFiles}). It keeps a row as its id and a flat array of its names (shared
+ * Collects bulk rows one at a time and builds the files at the end. It keeps a row as its id and a flat array of its names (shared
  * across rows) and values, a few hundred bytes, so a deliver job can read a 50,000-visitor
  * claim in chunks and let each chunk's snapshots go (2 KB a visitor) before the next.
  */
@@ -198,18 +197,4 @@ export class BulkFileBuilder {
     this.count = 0;
     return files;
   }
-}
-
-/**
- * Builds bulk v2 files: one set per identity kind (`pcId` or `thirdPartyId`), each file with
- * the union of its visitors' attribute names as columns, split so that no file exceeds
- * `maxRows` rows or `maxBytes` bytes. Rows are never cut. Pure.
- */
-export function buildBulkFiles(
-  rows: readonly BulkRow[],
-  limits: { maxRows?: number; maxBytes?: number } = {},
-): BulkFile[] {
-  const builder = new BulkFileBuilder();
-  for (const row of rows) builder.add(row.visitor, row.values);
-  return builder.build(limits);
 }

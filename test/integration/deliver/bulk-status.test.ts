@@ -7,7 +7,7 @@ import { ALL_ROLES, type Pipeline, type Role } from '../../../src/pipeline.js';
 import { QUEUE_NAMES } from '../../../src/jobs/catalog.js';
 import type { Simulator, SimulatorOptions } from '../../../src/simulator/server.js';
 import type { BulkStatusSummary } from '../../../src/deliver/bulk-status.js';
-import { buildBulkFiles } from '../../../src/target/bulk-file.js';
+import { buildBulkFiles } from '../../harness/bulk-files.js';
 import { TargetClient } from '../../../src/target/client.js';
 import { deletePrefix, newRedis } from '../../harness/context.js';
 import { startTestPipeline, waitFor } from '../../harness/pipeline.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
-import { buildBulkFiles } from '../../../src/target/bulk-file.js';
+import { buildBulkFiles } from '../../harness/bulk-files.js';
 import { TargetClient } from '../../../src/target/client.js';
 
 const running: Array<{ sim: Simulator; client: TargetClient }> = [];

@@ -6,7 +6,7 @@ import {
   TargetUnavailableError,
 } from '../../../src/errors.js';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
-import { buildBulkFiles } from '../../../src/target/bulk-file.js';
+import { buildBulkFiles } from '../../harness/bulk-files.js';
 import { StatusLinkRefusedError, TargetClient } from '../../../src/target/client.js';
 import {
   PROFILE_DATA_LIMIT_BYTES,

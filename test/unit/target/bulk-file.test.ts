@@ -4,10 +4,10 @@ import {
   BULK_MAX_BYTES,
   BULK_MAX_ROWS,
   BulkFileBuilder,
-  buildBulkFiles,
   formEncodedLength,
   type BulkRow,
 } from '../../../src/target/bulk-file.js';
+import { buildBulkFiles } from '../../harness/bulk-files.js';
 
 // Files are read back here as a Target that percent-decodes cells would read them: the
 // builder's cell escapes keep a file's shape whatever it is fed (P8). Which reading Target
