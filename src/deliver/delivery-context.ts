@@ -4,7 +4,7 @@ import { describeError, type DeadLetters } from '../dlq/writer.js';
 import { CredentialsRefusedError, type PipelineError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { UNKNOWN_SOURCE, type DeliverJob, type Stage } from '../jobs/catalog.js';
-import { attemptNumber, decideRetry, type RetryPolicy } from './backoff.js';
+import { attemptNumber, decideRetry, honouredRetryAfter, type RetryPolicy } from './backoff.js';
 import type { Budgets } from '../quota/budgets.js';
 import type { TargetClient } from '../target/client.js';
 import type { CredentialsHold } from './credentials-hold.js';
@@ -134,16 +134,21 @@ export async function postpone(job: Job, token: string | undefined, ms: number):
  * After a 503 from a bulk or status call: Target's limit of 50 calls a minute, shared with
  * every Admin and Reporting API user of the account, is spent. Pauses every bulk call of the
  * pipeline until the window has passed (at least BULK_CALLS_WINDOW_MS, longer if Retry-After
- * says so), logged once per pause. True when `error` was such a 503.
+ * says so, up to the Retry-After cap of src/deliver/backoff.ts: an uncapped `Retry-After:
+ * 86400` would stop every bulk call for a day), logged once per pause. True when `error` was
+ * such a 503.
  */
 export async function pauseBulkOn503(deps: DeliveryDeps, error: PipelineError): Promise<boolean> {
   if (error.details.status !== 503) return false;
-  const ms = Math.max(deps.budgets.bulk.settings.windowMs, error.details.retryAfterMs ?? 0);
+  const ms = Math.max(
+    deps.budgets.bulk.settings.windowMs,
+    honouredRetryAfter(error.details.retryAfterMs, deps.retry) ?? 0,
+  );
   const before = await deps.budgets.bulk.peek();
   await deps.budgets.bulk.pause(ms);
   if (before.pausedForMs === 0)
     deps.logger.warn(
-      { pauseMs: ms, code: error.code },
+      { pauseMs: ms, retryAfterMs: error.details.retryAfterMs, code: error.code },
       "Target answered 503 to a bulk call: the account's 50 calls a minute are spent (other users share them); every bulk call pauses, nothing is dropped",
     );
   return true;
