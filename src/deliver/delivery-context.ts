@@ -1,9 +1,9 @@
 import { DelayedError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { VisitorSnapshot, VisitorStore } from '../coalesce/store.js';
-import { describeError, type DeadLetters } from '../dlq/writer.js';
+import { describeError, visitorSources, type DeadLetters } from '../dlq/writer.js';
 import { CredentialsRefusedError, type PipelineError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { UNKNOWN_SOURCE, type DeliverJob, type Stage } from '../jobs/catalog.js';
+import type { DeliverJob, Stage } from '../jobs/catalog.js';
 import { attemptNumber, decideRetry, honouredRetryAfter, type RetryPolicy } from './backoff.js';
 import type { Budgets } from '../quota/budgets.js';
 import type { TargetClient } from '../target/client.js';
@@ -28,8 +28,9 @@ export interface DeliveryDeps {
  * Dead-letters visitor updates (with the values that did not land) and lets go of their
  * claim. The visitor store keeps, per visitor, the sources whose events its values came
  * from: `sources` lists them all, and `source` is that one source when there is only one,
- * else {@link UNKNOWN_SOURCE} (values merged from several producers, or written before
- * sources were kept).
+ * else UNKNOWN_SOURCE (values merged from several producers, or written before sources
+ * were kept); {@link visitorSources} derives both. Past DEAD_LETTER_MAX_ITEMS visitors the
+ * writer splits the entry into parts (src/dlq/writer.ts).
  */
 export async function deadLetterVisitors(
   deps: DeliveryDeps,
@@ -41,17 +42,15 @@ export async function deadLetterVisitors(
 ): Promise<void> {
   if (snapshots.length === 0) return;
   const now = Date.now();
-  const sources = [...new Set(snapshots.flatMap((s) => s.sources ?? []))].sort();
-  const known = snapshots.every((s) => (s.sources?.length ?? 0) > 0);
+  const visitors = snapshots.map((s) => ({
+    vk: s.vk,
+    attributes: Object.fromEntries(s.attributes),
+    ...(s.sources !== undefined ? { sources: s.sources } : {}),
+  }));
   await deps.deadLetters.add({
     stage,
-    source: known && sources.length === 1 ? (sources[0] ?? UNKNOWN_SOURCE) : UNKNOWN_SOURCE,
-    ...(sources.length > 0 ? { sources } : {}),
-    visitors: snapshots.map((s) => ({
-      vk: s.vk,
-      attributes: Object.fromEntries(s.attributes),
-      ...(s.sources !== undefined ? { sources: s.sources } : {}),
-    })),
+    ...visitorSources(visitors),
+    visitors,
     error: describeError(error),
     attempts: attemptNumber(job),
     firstAttemptAt: job.timestamp,
