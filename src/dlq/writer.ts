@@ -9,8 +9,8 @@ import { UNKNOWN_SOURCE, type DeadLetter, type Stage } from '../jobs/catalog.js'
  * bulk claim of 50,000 visitors was one multi-megabyte job: Redis sends it whole to every
  * reader (list pages, bull-board, replay), and replaying it was all or nothing. 500 visitors
  * with a few attributes of up to MAX_VALUE_LENGTH (256) characters stay within a few hundred
- * kilobytes, and 500 is the page size the admin reads (src/dlq/admin.ts), so one page of
- * entries is at most 250,000 visitors' values in the worst case, not 50,000 per entry.
+ * kilobytes; the admin reads 100 entries at a time (CHUNK in src/dlq/admin.ts), so what one
+ * read holds is bounded by this limit too, not by the size of the largest failure.
  */
 export const DEAD_LETTER_MAX_ITEMS = 500;
 
