@@ -13,12 +13,40 @@ export interface RetryPolicy {
   maxAttempts: number;
   /** …and is at least this old (DELIVERY_MAX_AGE_MS, default 3 h). */
   maxAgeMs: number;
+  /** Longest `Retry-After` honoured; default {@link RETRY_AFTER_MAX_MS}. See {@link honouredRetryAfter}. */
+  maxRetryAfterMs?: number;
+}
+
+/**
+ * The longest `Retry-After` a delivery waits for: 1 hour. Target's documented limits are
+ * counted per minute (50 bulk, Admin and Reporting calls a minute; docs/target.md), so a 429
+ * or 503 from Target's rate limit asks for seconds to a minute and is honoured in full. A value of hours or a day
+ * (`Retry-After: 86400`) comes from a proxy or a maintenance page, not a rate limit; honoured
+ * as given it would park a delivery (and, for a bulk 503, every bulk call) for a day while
+ * DELIVERY_MAX_AGE_MS is 3 h. Capped, the job still tries again at least hourly; a Target
+ * that is still down just answers again, and the retry policy keeps the job until both its
+ * attempts and its age are spent. It is above RETRY_MAX_MS (5 min by default), so a
+ * Retry-After longer than the backoff still wins up to this cap.
+ */
+export const RETRY_AFTER_MAX_MS = 3_600_000;
+
+/**
+ * The part of a `Retry-After` (ms) that is honoured: at most the policy's `maxRetryAfterMs`
+ * ({@link RETRY_AFTER_MAX_MS} by default). Pure.
+ */
+export function honouredRetryAfter(
+  retryAfterMs: number | undefined,
+  policy: Pick<RetryPolicy, 'maxRetryAfterMs'>,
+): number | undefined {
+  if (retryAfterMs === undefined) return undefined;
+  return Math.min(retryAfterMs, policy.maxRetryAfterMs ?? RETRY_AFTER_MAX_MS);
 }
 
 /**
  * Exponential backoff with jitter that never retries sooner than Target's `Retry-After`:
  * attempt n waits between `(1 − jitter) × d` and `d`, where `d = min(maxDelayMs,
- * baseDelayMs × 2^(n−1))`, or `retryAfterMs` when that is longer. Pure: `random` is injected.
+ * baseDelayMs × 2^(n−1))`, or `retryAfterMs` when that is longer, up to the Retry-After cap
+ * ({@link honouredRetryAfter}). Pure: `random` is injected.
  */
 export function backoffDelay(
   attempt: number,
@@ -30,7 +58,7 @@ export function backoffDelay(
   const jitter = Math.min(1, Math.max(0, policy.jitter));
   const jittered = exp * (1 - jitter * random());
   // Rounded up, so a fractional Retry-After is never undercut by rounding.
-  return Math.ceil(Math.max(jittered, retryAfterMs ?? 0));
+  return Math.ceil(Math.max(jittered, honouredRetryAfter(retryAfterMs, policy) ?? 0));
 }
 
 /** BullMQ `backoffStrategy` for the custom backoff type `target`. */

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import { CredentialsRefusedError, classifyError } from '../errors.js';
 import { visitorKey } from '../events/index.js';
 import type { BulkBatch } from '../jobs/catalog.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay, honouredRetryAfter } from './backoff.js';
 import { apiFor, readRows, settleReadRows, type BulkDeliveryDeps } from './deliver-bulk.js';
 import { deadLetterVisitors, pauseBulkOn503 } from './delivery-context.js';
 
@@ -79,7 +79,11 @@ export async function resubmit(
       if (error instanceof CredentialsRefusedError) await deps.hold.open(classified.details.status ?? 401);
       if (classified.kind === 'transient') {
         const rest = files.slice(index).flatMap((f) => f.visitors.map(visitorKey));
-        const waitMs = Math.max(classified.details.retryAfterMs ?? 0, (await deps.budgets.bulk.peek()).pausedForMs);
+        // Retry-After capped like every other (src/deliver/backoff.ts).
+        const waitMs = Math.max(
+          honouredRetryAfter(classified.details.retryAfterMs, deps.retry) ?? 0,
+          (await deps.budgets.bulk.peek()).pausedForMs,
+        );
         return { batches: [...out, later(rest, waitMs)], deadLettered, deferred: true };
       }
       const rejected = await deps.store.readInFlight(claimId, vks);

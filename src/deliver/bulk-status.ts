@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import { CredentialsRefusedError, PipelineError, classifyError } from '../errors.js';
 import { readJobData, type BulkBatch, type BulkStatusJob } from '../jobs/catalog.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay, honouredRetryAfter } from './backoff.js';
 import { bulkShare } from './bulk-rows.js';
 import { StatusLinkRefusedError, type BatchStatus } from '../target/client.js';
 import { apiFor, handOverToSingle, type BulkDeliveryDeps } from './deliver-bulk.js';
@@ -172,7 +172,8 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         continue;
       }
       if (result.state === 'waiting') {
-        waitMs = Math.max(waitMs, result.retryAfterMs ?? 0);
+        // Capped like every Retry-After (src/deliver/backoff.ts).
+        waitMs = Math.max(waitMs, honouredRetryAfter(result.retryAfterMs, deps.retry) ?? 0);
         if (Date.now() - batch.submittedAt <= settings.giveUpAfterMs) {
           remaining.push({ ...batch, polls: batch.polls + 1 });
           continue;

@@ -1,10 +1,10 @@
 import { DelayedError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { VisitorSnapshot, VisitorStore } from '../coalesce/store.js';
-import { describeError, type DeadLetters } from '../dlq/writer.js';
+import { describeError, visitorSources, type DeadLetters } from '../dlq/writer.js';
 import { CredentialsRefusedError, type PipelineError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { UNKNOWN_SOURCE, type DeliverJob, type Stage } from '../jobs/catalog.js';
-import { attemptNumber, decideRetry, type RetryPolicy } from './backoff.js';
+import type { DeliverJob, Stage } from '../jobs/catalog.js';
+import { attemptNumber, decideRetry, honouredRetryAfter, type RetryPolicy } from './backoff.js';
 import type { Budgets } from '../quota/budgets.js';
 import type { TargetClient } from '../target/client.js';
 import type { CredentialsHold } from './credentials-hold.js';
@@ -28,8 +28,9 @@ export interface DeliveryDeps {
  * Dead-letters visitor updates (with the values that did not land) and lets go of their
  * claim. The visitor store keeps, per visitor, the sources whose events its values came
  * from: `sources` lists them all, and `source` is that one source when there is only one,
- * else {@link UNKNOWN_SOURCE} (values merged from several producers, or written before
- * sources were kept).
+ * else UNKNOWN_SOURCE (values merged from several producers, or written before sources
+ * were kept); {@link visitorSources} derives both. Past DEAD_LETTER_MAX_ITEMS visitors the
+ * writer splits the entry into parts (src/dlq/writer.ts).
  */
 export async function deadLetterVisitors(
   deps: DeliveryDeps,
@@ -41,17 +42,15 @@ export async function deadLetterVisitors(
 ): Promise<void> {
   if (snapshots.length === 0) return;
   const now = Date.now();
-  const sources = [...new Set(snapshots.flatMap((s) => s.sources ?? []))].sort();
-  const known = snapshots.every((s) => (s.sources?.length ?? 0) > 0);
+  const visitors = snapshots.map((s) => ({
+    vk: s.vk,
+    attributes: Object.fromEntries(s.attributes),
+    ...(s.sources !== undefined ? { sources: s.sources } : {}),
+  }));
   await deps.deadLetters.add({
     stage,
-    source: known && sources.length === 1 ? (sources[0] ?? UNKNOWN_SOURCE) : UNKNOWN_SOURCE,
-    ...(sources.length > 0 ? { sources } : {}),
-    visitors: snapshots.map((s) => ({
-      vk: s.vk,
-      attributes: Object.fromEntries(s.attributes),
-      ...(s.sources !== undefined ? { sources: s.sources } : {}),
-    })),
+    ...visitorSources(visitors),
+    visitors,
     error: describeError(error),
     attempts: attemptNumber(job),
     firstAttemptAt: job.timestamp,
@@ -134,16 +133,21 @@ export async function postpone(job: Job, token: string | undefined, ms: number):
  * After a 503 from a bulk or status call: Target's limit of 50 calls a minute, shared with
  * every Admin and Reporting API user of the account, is spent. Pauses every bulk call of the
  * pipeline until the window has passed (at least BULK_CALLS_WINDOW_MS, longer if Retry-After
- * says so), logged once per pause. True when `error` was such a 503.
+ * says so, up to the Retry-After cap of src/deliver/backoff.ts: an uncapped `Retry-After:
+ * 86400` would stop every bulk call for a day), logged once per pause. True when `error` was
+ * such a 503.
  */
 export async function pauseBulkOn503(deps: DeliveryDeps, error: PipelineError): Promise<boolean> {
   if (error.details.status !== 503) return false;
-  const ms = Math.max(deps.budgets.bulk.settings.windowMs, error.details.retryAfterMs ?? 0);
+  const ms = Math.max(
+    deps.budgets.bulk.settings.windowMs,
+    honouredRetryAfter(error.details.retryAfterMs, deps.retry) ?? 0,
+  );
   const before = await deps.budgets.bulk.peek();
   await deps.budgets.bulk.pause(ms);
   if (before.pausedForMs === 0)
     deps.logger.warn(
-      { pauseMs: ms, code: error.code },
+      { pauseMs: ms, retryAfterMs: error.details.retryAfterMs, code: error.code },
       "Target answered 503 to a bulk call: the account's 50 calls a minute are spent (other users share them); every bulk call pauses, nothing is dropped",
     );
   return true;

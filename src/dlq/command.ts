@@ -14,6 +14,7 @@ import {
 import { connectRedis, logRedisErrors } from '../redis/connection.js';
 import { redactValue } from '../redact.js';
 import { DeadLetterAdmin, type DeadLetterView } from './admin.js';
+import { CursorError } from './cursor.js';
 import { FilterError, parseFilter } from './filters.js';
 
 interface CommonOptions {
@@ -25,11 +26,13 @@ interface CommonOptions {
   json?: boolean;
   dryRun?: boolean;
   limit?: string;
+  cursor?: string;
 }
 
 function line(entry: DeadLetterView): string {
   const count =
-    entry.events !== undefined ? `${entry.events.length} event(s)` : `${entry.visitors?.length ?? 0} visitor(s)`;
+    (entry.events !== undefined ? `${entry.events.length} event(s)` : `${entry.visitors?.length ?? 0} visitor(s)`) +
+    (entry.part !== undefined ? ` (part ${entry.part.n}/${entry.part.of})` : '');
   return [
     entry.id,
     new Date(entry.lastAttemptAt).toISOString(),
@@ -72,7 +75,7 @@ async function withAdmin(action: (admin: DeadLetterAdmin) => Promise<void>): Pro
     process.stderr.write(
       `target-ingest: ${error instanceof FilterError ? `bad filter: ${error.message}` : error instanceof Error ? error.message : String(error)}\n`,
     );
-    process.exitCode = error instanceof FilterError ? 2 : 1;
+    process.exitCode = error instanceof FilterError || error instanceof CursorError ? 2 : 1;
   } finally {
     await deadLetter.close();
     await ingest.close();
@@ -101,15 +104,27 @@ export function registerDlqCommand(program: Command): void {
 
   withFilters(dlq.command('list').description('list dead letters, newest first'))
     .option('--limit <n>', 'most entries to print', '100')
+    .option('--cursor <next>', 'go on from the page that printed this "next" (same filters)')
     .action((opts: CommonOptions) =>
       withAdmin(async (admin) => {
-        const { total, entries } = await admin.list(parseFilter({ ...opts }), { limit: Number(opts.limit ?? 100) });
+        const page = await admin.list(parseFilter({ ...opts }), {
+          limit: Number(opts.limit ?? 100) || 100,
+          ...(opts.cursor !== undefined ? { cursor: opts.cursor } : {}),
+        });
         if (opts.json === true) {
-          process.stdout.write(`${JSON.stringify(redactValue({ total, entries }, ['cardId', 'agentId']), null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify(redactValue(page, ['cardId', 'agentId']), null, 2)}\n`);
           return;
         }
-        process.stdout.write(`${total} dead letter(s)${total > entries.length ? `, showing ${entries.length}` : ''}\n`);
+        const { total, entries, next } = page;
+        // A filtered page reads a bounded part of the queue (src/dlq/admin.ts), so its total
+        // is known only on the page that reaches the oldest entry.
+        process.stdout.write(
+          total !== undefined
+            ? `${total} dead letter(s)${total > entries.length ? `, showing ${entries.length}` : ''}\n`
+            : `${entries.length} matching dead letter(s) in the ${page.scanned} read of ${page.queued}\n`,
+        );
         for (const entry of entries) process.stdout.write(`${line(entry)}\n`);
+        if (next !== undefined) process.stdout.write(`more: dlq list --cursor ${next} (with the same filters)\n`);
       }),
     );
 

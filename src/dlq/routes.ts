@@ -4,6 +4,7 @@ import { adminGuard } from '../http/admin-auth.js';
 import type { Logger } from '../logger.js';
 import { redactValue } from '../redact.js';
 import { DeadLetterAdmin } from './admin.js';
+import { CursorError } from './cursor.js';
 import { DeadLetterFilterSchema, FilterError, parseFilter, type DeadLetterFilter } from './filters.js';
 
 /** What the dead-letter routes use of the process (the process' HttpContext has it). */
@@ -19,7 +20,9 @@ export interface DeadLetterRoutesContext {
 /**
  * `/admin/dead-letters`: the CLI's dlq commands over HTTP. Reading needs ADMIN_TOKEN or the
  * read-only token; replay and purge need ADMIN_TOKEN. Without ADMIN_TOKEN the routes are off.
- *   GET  /admin/dead-letters?stage=&code=&source=&since=&until=&limit=&offset=
+ *   GET  /admin/dead-letters?stage=&code=&source=&since=&until=&limit=&offset=&cursor=
+ *        → {total?, entries, next?, scanned, queued}: one page, newest first; `next` goes back
+ *        as `cursor` for the following page (src/dlq/admin.ts says what a page reads)
  *   GET  /admin/dead-letters/:id
  *   POST /admin/dead-letters/replay  {"filter": {...}, "dryRun": true}  or  {"all": true}
  *   POST /admin/dead-letters/purge   {"filter": {...}, "dryRun": true}  or  {"all": true}
@@ -32,7 +35,11 @@ export function deadLetterRoutes(ctx: DeadLetterRoutesContext): FastifyPluginAsy
     const readers = adminGuard({ tokens, allow: ['admin', 'readonly'] });
     const writers = adminGuard({ tokens, allow: ['admin'] });
     const badFilter = (error: unknown) =>
-      error instanceof FilterError ? { error: 'bad_filter', problems: error.problems } : undefined;
+      error instanceof FilterError
+        ? { error: 'bad_filter', problems: error.problems }
+        : error instanceof CursorError
+          ? { error: 'bad_cursor', problems: error.problems }
+          : undefined;
 
     app.get('/admin/dead-letters', { onRequest: readers }, async (request, reply) => {
       const query = request.query as Record<string, string | undefined>;
@@ -40,6 +47,7 @@ export function deadLetterRoutes(ctx: DeadLetterRoutesContext): FastifyPluginAsy
         const page = {
           limit: Math.min(1000, Number(query.limit ?? 100) || 100),
           offset: Number(query.offset ?? 0) || 0,
+          ...(query.cursor !== undefined && query.cursor !== '' ? { cursor: query.cursor } : {}),
         };
         return redactValue(await admin.list(parseFilter(query), page), ['cardId', 'agentId']);
       } catch (error) {

@@ -107,6 +107,12 @@ export interface DeadLetter {
   /** When the job was created (its first attempt started then or later), epoch ms. */
   firstAttemptAt: number;
   lastAttemptAt: number;
+  /**
+   * Set when one failure was written as several entries (src/dlq/writer.ts splits past
+   * DEAD_LETTER_MAX_ITEMS visitors or events): this is part `n` (1-based) of `of`, and
+   * `group` is the id every part's id starts with. Each part replays on its own.
+   */
+  part?: { n: number; of: number; group: string };
 }
 
 /** Job data as zod checks it when a worker reads it back (a job written by another version, or edited by hand). */

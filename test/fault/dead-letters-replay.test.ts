@@ -102,6 +102,21 @@ describe('poison events and a visitor Target rejects: dead letters, then replay 
       for (const e of listed.entries) expect(e.lastAttemptAt).toBeGreaterThanOrEqual(e.firstAttemptAt);
       const filtered = (await dlq(cliEnv, ['list', '--stage', 'map'])) as { total: number };
       expect(filtered.total).toBe(1);
+      // One page at a time: `next` goes back as --cursor (issue 16, item 6).
+      const page1 = (await dlq(cliEnv, ['list', '--limit', '1'])) as {
+        total: number;
+        entries: Array<{ id: string }>;
+        next?: string;
+      };
+      expect(page1).toMatchObject({ total: 2, entries: [{}] });
+      expect(page1.next).toEqual(expect.any(String));
+      const page2 = (await dlq(cliEnv, ['list', '--limit', '1', '--cursor', page1.next ?? ''])) as {
+        entries: Array<{ id: string }>;
+        next?: string;
+      };
+      expect(page2.entries).toHaveLength(1);
+      expect(page2.entries[0]?.id).not.toBe(page1.entries[0]?.id);
+      expect(page2.next).toBeUndefined();
       const fromPos = (await dlq(cliEnv, ['list', '--source', 'pos'])) as {
         total: number;
         entries: Array<{ stage: string }>;

@@ -117,6 +117,37 @@ describe('dead-letter administration', () => {
     expect(await q.count()).toBe(0);
   });
 
+  it('pages over /admin/dead-letters with a next marker and cursor; a bad cursor is refused, naming it', async () => {
+    const q = running.pipeline.queues.deadLetter;
+    for (const at of [9001, 9002, 9003]) await q.add('map', letter('map', 'EVENT_INVALID', 'pos', at));
+    const get = async (query: string) => {
+      const response = await request(`${base}/admin/dead-letters?${query}`, {
+        headers: { authorization: `Bearer ${READER}` },
+      });
+      return { status: response.statusCode, body: (await response.body.json()) as Record<string, unknown> };
+    };
+    const first = await get('stage=map&limit=2');
+    expect(first.status).toBe(200);
+    // The same fields as before (total, entries), plus where to go on from.
+    expect(first.body).toMatchObject({ entries: [{ lastAttemptAt: 9003 }, { lastAttemptAt: 9002 }], queued: 3 });
+    expect(first.body.next).toEqual(expect.any(String));
+    const second = await get(`stage=map&limit=2&cursor=${encodeURIComponent(String(first.body.next))}`);
+    expect(second.body).toMatchObject({ total: 3, entries: [{ lastAttemptAt: 9001 }] });
+    expect(second.body.next).toBeUndefined();
+    const unfiltered = await get('limit=1');
+    expect(unfiltered.body).toMatchObject({ total: 3, entries: [{ lastAttemptAt: 9003 }] });
+
+    expect(await get('stage=map&cursor=nonsense')).toMatchObject({
+      status: 400,
+      body: { error: 'bad_cursor', problems: [expect.stringMatching(/^cursor: not a cursor from this server/)] },
+    });
+    expect(await get(`stage=deliver-bulk&cursor=${encodeURIComponent(String(first.body.next))}`)).toMatchObject({
+      status: 400,
+      body: { error: 'bad_cursor', problems: [expect.stringMatching(/^cursor: made for another filter/)] },
+    });
+    await q.drain();
+  });
+
   describe('replay and purge refuse requests that do not say what they act on', () => {
     const send = (path: string, body: string, contentType: string | undefined, authorization = `Bearer ${ADMIN}`) =>
       request(`${base}${path}`, {

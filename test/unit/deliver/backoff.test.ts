@@ -5,6 +5,8 @@ import {
   attemptNumber,
   backoffDelay,
   decideRetry,
+  honouredRetryAfter,
+  RETRY_AFTER_MAX_MS,
   targetBackoffStrategy,
   type RetryPolicy,
 } from '../../../src/deliver/backoff.js';
@@ -91,6 +93,38 @@ describe('targetBackoffStrategy (BullMQ backoff type "target")', () => {
     const strategy = targetBackoffStrategy(policy, () => 0);
     expect(strategy(2, 'target', new Error('Connection is closed.'))).toBe(2000);
     expect(strategy(2, 'target')).toBe(2000);
+  });
+});
+
+describe('Retry-After is honoured up to a cap (issue 16, item 6)', () => {
+  const day = 86_400_000;
+
+  it('a Retry-After of a day waits the cap (1 h by default), not a day', () => {
+    expect(RETRY_AFTER_MAX_MS).toBe(3_600_000);
+    expect(backoffDelay(1, policy, day, () => 0)).toBe(RETRY_AFTER_MAX_MS);
+    expect(targetBackoffStrategy(policy, () => 0)(1, 'target', throttled(day))).toBe(RETRY_AFTER_MAX_MS);
+    const now = Date.UTC(2026, 11, 1);
+    expect(decideRetry(job(policy.maxAttempts - 1, 60_000, now), policy, throttled(day), now, () => 0)).toEqual({
+      action: 'delay',
+      delayMs: RETRY_AFTER_MAX_MS,
+    });
+  });
+
+  it('the policy may set its own cap; the backoff still applies when it is longer', () => {
+    const capped = { ...policy, maxRetryAfterMs: 90_000 };
+    expect(backoffDelay(1, capped, day, () => 0)).toBe(90_000);
+    // A 429 from Target's rate limit (seconds to a minute) is honoured in full below the cap.
+    expect(backoffDelay(1, capped, 30_000, () => 0)).toBe(30_000);
+    expect(backoffDelay(1, capped, 90_000, () => 0)).toBe(90_000);
+    // A cap below the backoff never shortens the backoff.
+    expect(backoffDelay(12, { ...policy, maxRetryAfterMs: 1000 }, day, () => 0)).toBe(policy.maxDelayMs);
+  });
+
+  it('honouredRetryAfter: undefined stays undefined, below the cap unchanged, above it the cap', () => {
+    expect(honouredRetryAfter(undefined, policy)).toBeUndefined();
+    expect(honouredRetryAfter(1500, policy)).toBe(1500);
+    expect(honouredRetryAfter(day, policy)).toBe(RETRY_AFTER_MAX_MS);
+    expect(honouredRetryAfter(day, { maxRetryAfterMs: 5000 })).toBe(5000);
   });
 });
 
