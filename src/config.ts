@@ -349,7 +349,10 @@ export const EnvSchema = z.object({
     'First retry delay of a delivery; it doubles per attempt, with jitter, and is never shorter than `Retry-After`.',
   ),
   RETRY_MAX_MS: positiveInt(5 * 60_000).describe(
-    'Longest delay between two delivery attempts (a longer `Retry-After` still wins).',
+    'Longest delay between two delivery attempts (a longer `Retry-After` still wins, up to RETRY_AFTER_MAX_MS).',
+  ),
+  RETRY_AFTER_MAX_MS: positiveInt(3_600_000).describe(
+    'Longest `Retry-After` honoured (default 1 h): a longer one (86400 from a proxy or a maintenance page) is cut to this, and the delivery, bulk pause or status poll tries again then.',
   ),
   DEAD_LETTER_MAX_COUNT: positiveInt(100_000).describe(
     'Dead letters kept at most; the flusher trims the oldest once a minute, logged and counted.',

@@ -1,7 +1,10 @@
 import type { Job } from 'bullmq';
 import type { PipelineError } from '../errors.js';
 
-/** Retry policy of delivery jobs (issue: give up only after both the attempts and the age are spent). */
+/**
+ * Retry policy of delivery jobs: give up only after both DELIVERY_MAX_ATTEMPTS and
+ * DELIVERY_MAX_AGE_MS are spent (P6 in docs/invariants.md).
+ */
 export interface RetryPolicy {
   /** First retry delay (RETRY_BASE_MS, default 1 s); doubles each attempt. */
   baseDelayMs: number;

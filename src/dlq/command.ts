@@ -1,16 +1,9 @@
-import { Queue } from 'bullmq';
 import type { Command } from 'commander';
 import { VisitorStore, storeSettingsFrom } from '../coalesce/store.js';
 import { readCliConfig } from '../cli-config.js';
 import { createLogger } from '../logger.js';
-import {
-  JOB_OPTIONS,
-  QUEUE_NAMES,
-  UNKNOWN_SOURCE,
-  bullPrefix,
-  type DeadLetter,
-  type IngestJob,
-} from '../jobs/catalog.js';
+import { UNKNOWN_SOURCE } from '../jobs/catalog.js';
+import { openQueue } from '../jobs/queues.js';
 import { connectRedis, logRedisErrors } from '../redis/connection.js';
 import { redactValue } from '../redact.js';
 import { DeadLetterAdmin, type DeadLetterView } from './admin.js';
@@ -49,17 +42,6 @@ async function withAdmin(action: (admin: DeadLetterAdmin) => Promise<void>): Pro
   const config = readCliConfig();
   if (config === undefined) return;
   const redis = connectRedis(config, { maxRetriesPerRequest: 3 });
-  const prefix = bullPrefix(config.REDIS_PREFIX);
-  const deadLetter = new Queue<DeadLetter>(QUEUE_NAMES.deadLetter, {
-    connection: redis,
-    prefix,
-    defaultJobOptions: JOB_OPTIONS.deadLetter,
-  });
-  const ingest = new Queue<IngestJob>(QUEUE_NAMES.ingest, {
-    connection: redis,
-    prefix,
-    defaultJobOptions: JOB_OPTIONS.ingest,
-  });
   const store = new VisitorStore(redis, storeSettingsFrom(config));
   const logger = createLogger({
     level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL,
@@ -68,7 +50,9 @@ async function withAdmin(action: (admin: DeadLetterAdmin) => Promise<void>): Pro
   });
   // Through the redacting logger, never ioredis' or BullMQ's own print of the raw error.
   const redisErrors = logRedisErrors(redis, logger, 'dlq');
-  for (const queue of [deadLetter, ingest]) queue.on('error', (error) => redisErrors.report(error));
+  const queueSettings = { redisPrefix: config.REDIS_PREFIX };
+  const deadLetter = openQueue('deadLetter', redis, queueSettings, (error) => redisErrors.report(error));
+  const ingest = openQueue('ingest', redis, queueSettings, (error) => redisErrors.report(error));
   try {
     await action(new DeadLetterAdmin({ deadLetter, ingest }, store, logger));
   } catch (error) {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { UNKNOWN_SOURCE, type DeadLetter } from '../jobs/catalog.js';
 
-const STAGES = ['intake', 'map', 'deliver-single', 'deliver-bulk', 'bulk-status'] as const;
+const STAGES = ['map', 'deliver-single', 'deliver-bulk', 'bulk-status'] as const;
 
 const instant = z.union([
   z.string().regex(/^\d+$/).transform(Number),

@@ -23,6 +23,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const retry: RetryPolicy = {
     baseDelayMs: config.RETRY_BASE_MS,
     maxDelayMs: config.RETRY_MAX_MS,
+    maxRetryAfterMs: config.RETRY_AFTER_MAX_MS,
     jitter: RETRY_JITTER,
     maxAttempts: config.DELIVERY_MAX_ATTEMPTS,
     maxAgeMs: config.DELIVERY_MAX_AGE_MS,
