@@ -6,15 +6,9 @@ import { markerBucket, markerExpiresAt, markerGeneration } from './markers.js';
 import { groupByShard, shardOf } from '../redis/shards.js';
 import { parseInFlight, snapshotOf, type AttributeUpdate, type VisitorSnapshot } from './in-flight.js';
 import { settled, sum, withStoreCommands, type StoreCommands } from './store-scripts.js';
+import { ACK_CODES, MERGE_CODES, RENEW_CODES, codeName, type AckOutcome, type MergeOutcome } from './script-codes.js';
 
-export { parseInFlight, type AttributeUpdate, type VisitorSnapshot };
-
-/**
- * Outcome of merging one event into the visitor store: `replayed` when the same batch (job)
- * was already merged, i.e. the job ran again after its worker died past the merge.
- */
-export type MergeOutcome = 'applied' | 'duplicate' | 'late' | 'superseded' | 'replayed';
-const OUTCOMES: readonly MergeOutcome[] = ['duplicate', 'applied', 'late', 'superseded', 'replayed'];
+export { parseInFlight, type AckOutcome, type AttributeUpdate, type MergeOutcome, type VisitorSnapshot };
 
 export interface StoreSettings {
   prefix: string;
@@ -54,11 +48,8 @@ export function storeSettingsFrom(
 
 type ShardKeys = ReturnType<typeof storeKeys>;
 
-/** What an ack found: done (claim released), more (newer values to send), lost (not ours). */
-export type AckOutcome = 'done' | 'more' | 'lost';
-
 function ackOutcome(code: number): AckOutcome {
-  return code === 1 ? 'done' : code === 2 ? 'more' : 'lost';
+  return codeName('ack-delivered', ACK_CODES, code);
 }
 
 /** Visitors per pipelined ack round trip (bounded so one pipeline stays small). */
@@ -75,7 +66,8 @@ const SCRIPT_CHUNK = 500;
 
 /**
  * The visitor store: pending attributes per visitor, the due index, claims with leases and
- * the delivered stamps. All state changes are Lua scripts (src/coalesce/lua.ts).
+ * the delivered stamps. All state changes are Lua scripts (src/coalesce/lua/), whose
+ * return codes are named in src/coalesce/script-codes.ts.
  */
 export class VisitorStore {
   private readonly redis: RedisClient & StoreCommands;
@@ -173,7 +165,7 @@ export class VisitorStore {
         }
         const codes = await this.redis.tiMerge(...args);
         group.forEach((g, i) => {
-          out[g.index] = OUTCOMES[codes[i] ?? 1] ?? 'applied';
+          out[g.index] = codeName('merge-events', MERGE_CODES, codes[i]);
         });
       }),
     );
@@ -453,18 +445,17 @@ export class VisitorStore {
     options: { thaw?: boolean } = {},
   ): Promise<boolean> {
     const keys = this.keysOf(vk);
-    return (
-      (await this.redis.tiRenew(
-        keys.due,
-        keys.root,
-        vk,
-        oldClaim,
-        newClaim,
-        String(now),
-        String(this.settings.leaseMs),
-        options.thaw === true ? '1' : '0',
-      )) === 1
+    const code = await this.redis.tiRenew(
+      keys.due,
+      keys.root,
+      vk,
+      oldClaim,
+      newClaim,
+      String(now),
+      String(this.settings.leaseMs),
+      options.thaw === true ? '1' : '0',
     );
+    return codeName('renew-lease', RENEW_CODES, code) === 'switched';
   }
 
   /** Counters kept by the merge script, summed over shards: `events_` applied, duplicate, late_dropped, superseded, replayed. */

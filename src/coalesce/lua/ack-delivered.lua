@@ -23,6 +23,9 @@
 ]]
 --- @include "includes/newer"
 
+-- Return codes, named as in src/coalesce/script-codes.ts (ACK_CODES).
+local LOST, DONE, MORE = 0, 1, 2
+
 local root, claimId, now, retentionMs, vk = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local vf, vd = root .. ':vf:' .. vk, root .. ':vd:' .. vk
 local mine = redis.call('HGET', vf, '_claim') == claimId
@@ -36,12 +39,12 @@ end
 -- success and stores nothing, so it proves nothing; past the lifetime the visitor is unknown.
 if ARGV[6] == '1' and #ARGV >= 7 then redis.call('HSET', vd, ':at', now) end
 redis.call('PEXPIRE', vd, retentionMs)
-if not mine then return 0 end
+if not mine then return LOST end
 -- Attributes left (newer values folded in meanwhile); bookkeeping fields start with '_'.
 for _, f in ipairs(redis.call('HKEYS', vf)) do
-  if string.sub(f, 1, 2) == 's:' then return 2 end
+  if string.sub(f, 1, 2) == 's:' then return MORE end
 end
 redis.call('DEL', vf)
 redis.call('ZREM', root .. ':leases', vk)
 if redis.call('EXISTS', root .. ':vp:' .. vk) == 1 then redis.call('ZADD', KEYS[1], 'NX', now, vk) end
-return 1
+return DONE

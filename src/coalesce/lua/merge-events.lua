@@ -36,6 +36,9 @@
 --- @include "includes/newer"
 --- @include "includes/add-sources"
 
+-- Return codes, named as in src/coalesce/script-codes.ts (MERGE_CODES).
+local DUPLICATE, APPLIED, LATE, SUPERSEDED, REPLAYED = 0, 1, 2, 3, 4
+
 local root, source = ARGV[1], ARGV[2]
 local now, dedupeMs, windowMs = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local batch, n, receivedAt, generation = ARGV[6], tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
@@ -47,20 +50,20 @@ local out = {}
 if batch ~= '' then
   local batchKey = root .. ':merged:' .. batch
   if redis.call('EXISTS', batchKey) == 1 then
-    for e = 1, n do out[e] = 4 end
+    for e = 1, n do out[e] = REPLAYED end
     if n > 0 then redis.call('HINCRBY', stats, 'events_replayed', n) end
     return out
   end
 end
 local i = 10
-local counts = { 0, 0, 0, 0 }
+local counts = { [DUPLICATE] = 0, [APPLIED] = 0, [LATE] = 0, [SUPERSEDED] = 0 }
 for e = 1, n do
   local vk, id, bucket, ttl, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
   i = i + 6
   local field = source .. ':' .. id
   local code
   if redis.call('HGET', markers .. bucket, field) == 'a' or redis.call('HGET', previous .. bucket, field) == 'a' then
-    code = 0
+    code = DUPLICATE
     i = i + 2 * na
   else
     local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
@@ -104,11 +107,11 @@ for e = 1, n do
     if #writes > 0 then
       redis.call('HSET', vp, unpack(writes))
       redis.call('ZADD', due, 'NX', now + windowMs, vk)
-      code = 1
+      code = APPLIED
     elseif late then
-      code = 2
+      code = LATE
     else
-      code = 3
+      code = SUPERSEDED
     end
     -- The id is marked only once its values are in: an error before this leaves it unmarked,
     -- so the retry merges it instead of calling it a duplicate.
@@ -116,15 +119,15 @@ for e = 1, n do
     touched[bucket] = ttl
   end
   out[e] = code
-  counts[code + 1] = counts[code + 1] + 1
+  counts[code] = counts[code] + 1
 end
 for bucket, ttl in pairs(touched) do redis.call('PEXPIRE', markers .. bucket, ttl) end
 -- The batch counts as merged only once every event is: Redis does not roll a script back,
 -- so an error part way (a marker set first) would make the retry report the rest as
 -- replayed and drop them. Events merged before such an error are duplicates on the retry.
 if batch ~= '' then redis.call('SET', root .. ':merged:' .. batch, '1', 'PX', dedupeMs) end
-if counts[1] > 0 then redis.call('HINCRBY', stats, 'events_duplicate', counts[1]) end
-if counts[2] > 0 then redis.call('HINCRBY', stats, 'events_applied', counts[2]) end
-if counts[3] > 0 then redis.call('HINCRBY', stats, 'events_late_dropped', counts[3]) end
-if counts[4] > 0 then redis.call('HINCRBY', stats, 'events_superseded', counts[4]) end
+if counts[DUPLICATE] > 0 then redis.call('HINCRBY', stats, 'events_duplicate', counts[DUPLICATE]) end
+if counts[APPLIED] > 0 then redis.call('HINCRBY', stats, 'events_applied', counts[APPLIED]) end
+if counts[LATE] > 0 then redis.call('HINCRBY', stats, 'events_late_dropped', counts[LATE]) end
+if counts[SUPERSEDED] > 0 then redis.call('HINCRBY', stats, 'events_superseded', counts[SUPERSEDED]) end
 return out

@@ -20,15 +20,18 @@
     1 switched
     0 not switched (another claim holds the visitor, or it is gone)
 ]]
+-- Return codes, named as in src/coalesce/script-codes.ts (RENEW_CODES).
+local KEPT, SWITCHED = 0, 1
+
 local root, vk, oldClaim, newClaim, now, leaseMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local vf = root .. ':vf:' .. vk
 local claim = redis.call('HGET', vf, '_claim')
 if not claim then
   redis.call('ZREM', root .. ':leases', vk)
-  return 0
+  return KEPT
 end
-if claim ~= oldClaim then return 0 end
+if claim ~= oldClaim then return KEPT end
 redis.call('HSET', vf, '_claim', newClaim)
 if ARGV[7] == '1' then redis.call('HDEL', vf, '_sent') end
 redis.call('ZADD', root .. ':leases', now + leaseMs, vk)
-return 1
+return SWITCHED
