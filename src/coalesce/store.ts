@@ -444,18 +444,43 @@ export class VisitorStore {
     now = Date.now(),
     options: { thaw?: boolean } = {},
   ): Promise<boolean> {
-    const keys = this.keysOf(vk);
-    const code = await this.redis.tiRenew(
-      keys.due,
-      keys.root,
-      vk,
-      oldClaim,
-      newClaim,
-      String(now),
-      String(this.settings.leaseMs),
-      options.thaw === true ? '1' : '0',
-    );
-    return codeName('renew-lease', RENEW_CODES, code) === 'switched';
+    return (await this.moveClaim(oldClaim, newClaim, [vk], now, options)).length === 1;
+  }
+
+  /**
+   * `renewLease` for many visitors of one claim: returns those now held by `newClaim`, in
+   * input order. One script call per shard and SCRIPT_CHUNK visitors, not a round trip per
+   * visitor: the lease sweep and the reroutes between single and bulk move whole claims.
+   */
+  async moveClaim(
+    oldClaim: string,
+    newClaim: string,
+    vks: readonly string[],
+    now = Date.now(),
+    options: { thaw?: boolean } = {},
+  ): Promise<string[]> {
+    if (vks.length === 0) return [];
+    const thaw = options.thaw === true ? '1' : '0';
+    const codes = await this.perShard(vks, async (keys, group) => {
+      const out: Array<number | undefined> = [];
+      for (let i = 0; i < group.length; i += SCRIPT_CHUNK) {
+        const chunk = group.slice(i, i + SCRIPT_CHUNK);
+        const replies = await this.redis.tiRenew(
+          keys.due,
+          keys.root,
+          oldClaim,
+          newClaim,
+          String(now),
+          String(this.settings.leaseMs),
+          thaw,
+          ...chunk,
+        );
+        // A reply shorter than the chunk leaves undefined codes: codeName below throws on them.
+        out.push(...chunk.map((_, k) => replies[k]));
+      }
+      return out;
+    });
+    return vks.filter((_, i) => codeName('renew-lease', RENEW_CODES, codes[i]) === 'switched');
   }
 
   /** Counters kept by the merge script, summed over shards: `events_` applied, duplicate, late_dropped, superseded, replayed. */

@@ -1,37 +1,48 @@
 --[[
-  Move a visitor whose lease expired to a new claim (or renew it). Atomic compare-and-set on
-  the claim id, so two flushers sweeping at once cannot both take it.
-  When the in-flight hash is gone (delivered meanwhile) the stale lease is dropped.
+  Move visitors of one claim to a new claim (or renew the same claim), renewing their
+  leases: a compare-and-set on each visitor's claim id, so two flushers sweeping at once
+  cannot both take a visitor. Many visitors per call (the lease sweep and the reroutes move
+  whole claims), so the round trips do not grow with the visitors.
+  A visitor whose in-flight hash is gone (delivered meanwhile) has its stale lease dropped.
 
   Input:
     KEYS[1] the shard's due index (routes the call; not read)
 
     ARGV[1] root
-    ARGV[2] visitor key
-    ARGV[3] old claim id
-    ARGV[4] new claim id
-    ARGV[5] now (ms)
-    ARGV[6] lease (ms)
-    ARGV[7] thaw (optional, '1': the new claim may fold in newer values again, see
+    ARGV[2] old claim id
+    ARGV[3] new claim id
+    ARGV[4] now (ms)
+    ARGV[5] lease (ms)
+    ARGV[6] thaw ('1': the new claim may fold in newer values again, see
       snapshot-claim.lua; used when a bulk claim hands values no bulk file may carry to
-      single delivery)
+      single delivery; '0': no)
+    ARGV[7..] visitor keys
 
-  Output:
+  Output: one code per visitor
     1 switched
-    0 not switched (another claim holds the visitor, or it is gone)
+    0 kept (another claim holds the visitor, or it is gone)
 ]]
 -- Return codes, named as in src/coalesce/script-codes.ts (RENEW_CODES).
 local KEPT, SWITCHED = 0, 1
 
-local root, vk, oldClaim, newClaim, now, leaseMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
-local vf = root .. ':vf:' .. vk
-local claim = redis.call('HGET', vf, '_claim')
-if not claim then
-  redis.call('ZREM', root .. ':leases', vk)
-  return KEPT
+local root, oldClaim, newClaim, now, leaseMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local thaw = ARGV[6] == '1'
+local leases = root .. ':leases'
+local out = {}
+for a = 7, #ARGV do
+  local vk = ARGV[a]
+  local vf = root .. ':vf:' .. vk
+  local claim = redis.call('HGET', vf, '_claim')
+  if not claim then
+    redis.call('ZREM', leases, vk)
+    out[#out + 1] = KEPT
+  elseif claim ~= oldClaim then
+    out[#out + 1] = KEPT
+  else
+    redis.call('HSET', vf, '_claim', newClaim)
+    if thaw then redis.call('HDEL', vf, '_sent') end
+    redis.call('ZADD', leases, now + leaseMs, vk)
+    out[#out + 1] = SWITCHED
+  end
 end
-if claim ~= oldClaim then return KEPT end
-redis.call('HSET', vf, '_claim', newClaim)
-if ARGV[7] == '1' then redis.call('HDEL', vf, '_sent') end
-redis.call('ZADD', root .. ':leases', now + leaseMs, vk)
-return SWITCHED
+return out
