@@ -198,7 +198,8 @@ export class VisitorStore {
 
   /**
    * Newest values to send for each visitor still held by this claim (others are left out).
-   * `freeze` (bulk): from now on this claim's values stay as returned, see SNAPSHOT_CLAIM.
+   * `freeze` (bulk): from now on this claim's values stay as returned, see
+   * src/coalesce/lua/snapshot-claim.lua.
    */
   async snapshot(
     claimId: string,
