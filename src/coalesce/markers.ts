@@ -12,8 +12,8 @@
  *   bound and hashes of up to 128 fields stay in Redis's compact listpack encoding;
  * - each hash expires after its two generations, the buckets spread over an eighth of the
  *   window, so Redis never frees a whole generation at one instant.
- * The map worker's merge script (MERGE_EVENTS) builds the same names from the bucket and
- * expiry it is given per event.
+ * The map worker's merge script (src/coalesce/lua/merge-events.lua) builds the same names
+ * from the bucket and expiry it is given per event.
  */
 import { fnv1a } from '../redis/shards.js';
 

@@ -21,7 +21,7 @@ export interface StoreCommands {
   tiAck(...args: string[]): Promise<number>;
   tiRelease(...args: string[]): Promise<number>;
   tiExpired(...args: string[]): Promise<string[]>;
-  tiRenew(...args: string[]): Promise<number>;
+  tiRenew(...args: string[]): Promise<number[]>;
   tiRestore(...args: string[]): Promise<number>;
   tiUnclaim(...args: string[]): Promise<number>;
   tiMarksSeen(...args: string[]): Promise<number[]>;

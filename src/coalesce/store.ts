@@ -6,15 +6,9 @@ import { markerBucket, markerExpiresAt, markerGeneration } from './markers.js';
 import { groupByShard, shardOf } from '../redis/shards.js';
 import { parseInFlight, snapshotOf, type AttributeUpdate, type VisitorSnapshot } from './in-flight.js';
 import { settled, sum, withStoreCommands, type StoreCommands } from './store-scripts.js';
+import { ACK_CODES, MERGE_CODES, RENEW_CODES, codeName, type AckOutcome, type MergeOutcome } from './script-codes.js';
 
-export { parseInFlight, type AttributeUpdate, type VisitorSnapshot };
-
-/**
- * Outcome of merging one event into the visitor store: `replayed` when the same batch (job)
- * was already merged, i.e. the job ran again after its worker died past the merge.
- */
-export type MergeOutcome = 'applied' | 'duplicate' | 'late' | 'superseded' | 'replayed';
-const OUTCOMES: readonly MergeOutcome[] = ['duplicate', 'applied', 'late', 'superseded', 'replayed'];
+export { parseInFlight, type AckOutcome, type AttributeUpdate, type MergeOutcome, type VisitorSnapshot };
 
 export interface StoreSettings {
   prefix: string;
@@ -54,11 +48,8 @@ export function storeSettingsFrom(
 
 type ShardKeys = ReturnType<typeof storeKeys>;
 
-/** What an ack found: done (claim released), more (newer values to send), lost (not ours). */
-export type AckOutcome = 'done' | 'more' | 'lost';
-
 function ackOutcome(code: number): AckOutcome {
-  return code === 1 ? 'done' : code === 2 ? 'more' : 'lost';
+  return codeName('ack-delivered', ACK_CODES, code);
 }
 
 /** Visitors per pipelined ack round trip (bounded so one pipeline stays small). */
@@ -75,7 +66,8 @@ const SCRIPT_CHUNK = 500;
 
 /**
  * The visitor store: pending attributes per visitor, the due index, claims with leases and
- * the delivered stamps. All state changes are Lua scripts (src/coalesce/lua.ts).
+ * the delivered stamps. All state changes are Lua scripts (src/coalesce/lua/), whose
+ * return codes are named in src/coalesce/script-codes.ts.
  */
 export class VisitorStore {
   private readonly redis: RedisClient & StoreCommands;
@@ -173,7 +165,7 @@ export class VisitorStore {
         }
         const codes = await this.redis.tiMerge(...args);
         group.forEach((g, i) => {
-          out[g.index] = OUTCOMES[codes[i] ?? 1] ?? 'applied';
+          out[g.index] = codeName('merge-events', MERGE_CODES, codes[i]);
         });
       }),
     );
@@ -206,7 +198,8 @@ export class VisitorStore {
 
   /**
    * Newest values to send for each visitor still held by this claim (others are left out).
-   * `freeze` (bulk): from now on this claim's values stay as returned, see SNAPSHOT_CLAIM.
+   * `freeze` (bulk): from now on this claim's values stay as returned, see
+   * src/coalesce/lua/snapshot-claim.lua.
    */
   async snapshot(
     claimId: string,
@@ -452,19 +445,43 @@ export class VisitorStore {
     now = Date.now(),
     options: { thaw?: boolean } = {},
   ): Promise<boolean> {
-    const keys = this.keysOf(vk);
-    return (
-      (await this.redis.tiRenew(
-        keys.due,
-        keys.root,
-        vk,
-        oldClaim,
-        newClaim,
-        String(now),
-        String(this.settings.leaseMs),
-        options.thaw === true ? '1' : '0',
-      )) === 1
-    );
+    return (await this.moveClaim(oldClaim, newClaim, [vk], now, options)).length === 1;
+  }
+
+  /**
+   * `renewLease` for many visitors of one claim: returns those now held by `newClaim`, in
+   * input order. One script call per shard and SCRIPT_CHUNK visitors, not a round trip per
+   * visitor: the lease sweep and the reroutes between single and bulk move whole claims.
+   */
+  async moveClaim(
+    oldClaim: string,
+    newClaim: string,
+    vks: readonly string[],
+    now = Date.now(),
+    options: { thaw?: boolean } = {},
+  ): Promise<string[]> {
+    if (vks.length === 0) return [];
+    const thaw = options.thaw === true ? '1' : '0';
+    const codes = await this.perShard(vks, async (keys, group) => {
+      const out: Array<number | undefined> = [];
+      for (let i = 0; i < group.length; i += SCRIPT_CHUNK) {
+        const chunk = group.slice(i, i + SCRIPT_CHUNK);
+        const replies = await this.redis.tiRenew(
+          keys.due,
+          keys.root,
+          oldClaim,
+          newClaim,
+          String(now),
+          String(this.settings.leaseMs),
+          thaw,
+          ...chunk,
+        );
+        // A reply shorter than the chunk leaves undefined codes: codeName below throws on them.
+        out.push(...chunk.map((_, k) => replies[k]));
+      }
+      return out;
+    });
+    return vks.filter((_, i) => codeName('renew-lease', RENEW_CODES, codes[i]) === 'switched');
   }
 
   /** Counters kept by the merge script, summed over shards: `events_` applied, duplicate, late_dropped, superseded, replayed. */

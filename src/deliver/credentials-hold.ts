@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CredentialsRefusedError, classifyError } from '../errors.js';
 import { hashTag } from '../redis/keys.js';
+import { loadLua } from '../redis/lua-source.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connection.js';
 import type { TargetClient } from '../target/client.js';
@@ -56,29 +57,11 @@ export interface CredentialsHoldOptions {
   tickMs?: number;
 }
 
-/**
- * Opens a hold unless one is open (then only notes the status). A hold refused again soon
- * after the last one lifted (`:recent`, a storm of refusals or a probe that passes where
- * updates do not) goes on from the probe backoff reached, instead of flapping every 2 s.
- * KEYS[1]: the hold. ARGV: now, status, firstProbeMs, maxProbeMs. Returns 1 when opened.
- */
-const OPEN_HOLD = `
-if redis.call('HSETNX', KEYS[1], 'since', ARGV[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'status', ARGV[2])
-  return 0
-end
-local probes = tonumber(redis.call('GET', KEYS[1] .. ':recent') or '0')
-local wait = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ math.min(probes, 20))
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'probes', probes, 'nextProbeAt', tonumber(ARGV[1]) + wait, 'tokenChanged', '0')
-redis.call('SET', KEYS[1] .. ':log', '1', 'PX', 60000)
-return 1
-`;
+/** Opens a hold unless one is open; see the file's header for its inputs and output. */
+const OPEN_HOLD = loadLua(new URL('./lua/open-hold.lua', import.meta.url));
 
-/** Deletes the probe lock only if this process still owns it. KEYS[1]: the lock. ARGV: owner. */
-const RELEASE_PROBE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
+/** Deletes the probe lock only if this process still owns it. */
+const RELEASE_PROBE = loadLua(new URL('./lua/release-probe.lua', import.meta.url));
 
 /** Named after what an operator must do; the runbook (docs/operations.md) says the same. */
 const WHAT_TO_DO =

@@ -116,9 +116,7 @@ export async function settleReadRows(
 export async function handOverToSingle(deps: DeliveryDeps, claimId: string, vks: readonly string[]): Promise<number> {
   if (vks.length === 0) return 0;
   const singleClaim = randomUUID();
-  const moved: string[] = [];
-  for (const vk of vks)
-    if (await deps.store.renewLease(vk, claimId, singleClaim, Date.now(), { thaw: true })) moved.push(vk);
+  const moved = await deps.store.moveClaim(claimId, singleClaim, vks, Date.now(), { thaw: true });
   if (moved.length === 0) return 0;
   // With the single budget spent, auto mode's single delivery would hand these straight back
   // to bulk, which hands them back again: they wait a budget bucket instead of ping-ponging.

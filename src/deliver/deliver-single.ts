@@ -75,8 +75,11 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
         // The visitors move to a new claim owned by the bulk job, so that job's id is free
         // even when the flusher already sent part of this claim by bulk.
         const bulkClaim = randomUUID();
-        const moved: string[] = [];
-        for (const s of snapshots) if (await deps.store.renewLease(s.vk, claimId, bulkClaim)) moved.push(s.vk);
+        const moved = await deps.store.moveClaim(
+          claimId,
+          bulkClaim,
+          snapshots.map((s) => s.vk),
+        );
         if (moved.length > 0)
           await deps.queues.deliverBulk.add('deliver', { claimId: bulkClaim, visitors: moved }, { jobId: bulkClaim });
         summary.rerouted = moved.length;

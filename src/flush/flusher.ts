@@ -219,10 +219,8 @@ export class Flusher {
       const state = await this.claimAlive(oldClaim);
       const alive = LIVE_STATES.has(state);
       const newClaim = alive ? oldClaim : randomUUID();
-      const moved: string[] = [];
-      for (const vk of vks) {
-        if (await this.deps.store.renewLease(vk, oldClaim, newClaim, now)) moved.push(vk);
-      }
+      // One script call per shard for the claim's visitors, not a round trip each.
+      const moved = await this.deps.store.moveClaim(oldClaim, newClaim, vks, now);
       if (!alive && moved.length > 0) {
         await this.dispatch(newClaim, moved, this.deps.mode === 'bulk');
         reissued += moved.length;

@@ -5,6 +5,8 @@ import { shardOf } from '../../../src/redis/shards.js';
 import { VisitorStore } from '../../../src/coalesce/store.js';
 import type { ValidEvent } from '../../../src/events/index.js';
 import { deletePrefix, newRedis, scanKeys, uniquePrefix } from '../../harness/context.js';
+import { countScriptCalls } from '../../harness/script-calls.js';
+import { RENEW_LEASE } from '../../../src/coalesce/lua.js';
 
 const T0 = Date.parse('2026-11-21T10:00:00.000Z');
 const SHARDS = 3;
@@ -98,5 +100,30 @@ describe('VisitorStore with REDIS_SHARDS=3 (one Redis)', () => {
     expect(await store.knownVisitors(claimed)).toEqual(claimed.map((vk) => vk === first?.vk));
     expect(await store.inFlightVisitors()).toBe(0);
     expect(await store.pendingVisitors()).toBe(0);
+  });
+
+  it('moves a claim with one script call per shard, however many visitors each holds', async () => {
+    const vks = Array.from({ length: 30 }, (_, k) => `3p:M-${k}`);
+    await store.merge(
+      'pos',
+      vks.map((vk, k) => event(`e${k}`, vk.slice(3), { tier: `t${k}` })),
+      T0,
+    );
+    const claimed = (await Promise.all([0, 1, 2].map((k) => store.claimDue('old', 100, T0 + 1000, k)))).flat();
+    expect(claimed.sort()).toEqual([...vks].sort());
+    // Each shard's script is loaded (a first EVALSHA may miss and be sent again as EVAL).
+    expect(await store.moveClaim('nobody', 'nobody', vks, T0 + 1000)).toEqual([]);
+    let moved: string[] = [];
+    const calls = await countScriptCalls(
+      redis,
+      RENEW_LEASE,
+      store.shards.map((keys) => keys.root),
+      async () => {
+        moved = await store.moveClaim('old', 'new', vks, T0 + 2000);
+      },
+    );
+    expect(calls).toEqual([1, 1, 1]);
+    expect(moved).toEqual(vks);
+    expect((await store.snapshot('new', vks, T0 + 2000)).map((s) => s.vk)).toEqual(vks);
   });
 });

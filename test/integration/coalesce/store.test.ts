@@ -5,6 +5,8 @@ import { VisitorStore, type VisitorSnapshot } from '../../../src/coalesce/store.
 import type { ValidEvent } from '../../../src/events/index.js';
 import { deletePrefix, newRedis, scanKeys, uniquePrefix } from '../../harness/context.js';
 import { waitFor } from '../../harness/pipeline.js';
+import { countScriptCalls } from '../../harness/script-calls.js';
+import { RENEW_LEASE } from '../../../src/coalesce/lua.js';
 
 const T0 = Date.parse('2026-11-21T10:00:00.000Z');
 
@@ -451,5 +453,32 @@ describe('VisitorStore', () => {
     expect(await store.renewLease('3p:CRM-1', 'old', 'other', T0 + 6001)).toBe(false);
     expect(await store.snapshot('old', ['3p:CRM-1'], T0 + 6002)).toEqual([]);
     expect(values((await store.snapshot('new', ['3p:CRM-1'], T0 + 6002))[0])).toEqual({ a: '1' });
+  });
+
+  // The lease sweep and the reroutes between single and bulk move whole claims.
+  it('moves a whole claim in one script call, however many visitors it holds', async () => {
+    const vks = Array.from({ length: 40 }, (_, k) => `3p:CRM-${k}`);
+    await store.merge(
+      'pos',
+      vks.map((_, k) => event(`e${k}`, 1, { a: String(k) }, `CRM-${k}`)),
+      T0,
+    );
+    expect(await store.claimDue('old', 100, T0 + 1000)).toHaveLength(40);
+    // The script is loaded (a first EVALSHA may miss and be sent again as EVAL).
+    expect(await store.moveClaim('nobody', 'nobody', ['3p:CRM-0'], T0 + 1000)).toEqual([]);
+    const [first, ...others] = vks as [string, ...string[]];
+    const moved: string[][] = [];
+    const one = await countScriptCalls(redis, RENEW_LEASE, [store.keys.root], async () => {
+      moved.push(await store.moveClaim('old', 'new', [first], T0 + 6001));
+    });
+    const many = await countScriptCalls(redis, RENEW_LEASE, [store.keys.root], async () => {
+      moved.push(await store.moveClaim('old', 'new', [...others, '3p:CRM-gone'], T0 + 6001));
+    });
+    expect([one, many]).toEqual([[1], [1]]);
+    expect(moved).toEqual([[first], others]);
+    // Compare-and-set per visitor: the old claim holds none of them any more.
+    expect(await store.moveClaim('old', 'other', vks, T0 + 6001)).toEqual([]);
+    expect((await store.snapshot('new', vks, T0 + 6002)).map((x) => x.vk)).toEqual(vks);
+    expect(await store.snapshot('old', vks, T0 + 6002)).toEqual([]);
   });
 });

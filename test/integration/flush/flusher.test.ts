@@ -9,6 +9,8 @@ import { QUEUE_NAMES, bullPrefix, type BulkStatusJob, type DeliverJob } from '..
 import { createBudgets } from '../../../src/quota/budgets.js';
 import { CallPacer } from '../../../src/quota/pacer.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
+import { countScriptCalls } from '../../harness/script-calls.js';
+import { RENEW_LEASE } from '../../../src/coalesce/lua.js';
 
 const PACE_MS = 1500;
 const LEASE_MS = 30_000;
@@ -280,6 +282,25 @@ describe('Flusher (two flushers on one Redis)', () => {
     expect(job.id).toBe(job.data.claimId);
     // The visitor is held by the new claim, whose job will find it.
     expect((await store.snapshot(job.data.claimId, ['3p:CRM-1'])).map((s) => s.vk)).toEqual(['3p:CRM-1']);
+  });
+
+  it('moves an orphaned claim of many visitors with one script call, not one per visitor', async () => {
+    const [a] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    await store.merge(
+      'pos',
+      Array.from({ length: 40 }, (_, n) => newVisitorEvent(n, t0)),
+      t0 - 1000,
+    );
+    expect(await store.claimDue('orphan', 100)).toHaveLength(40);
+    // The script is loaded (a first EVALSHA may miss and be sent again as EVAL).
+    expect(await store.moveClaim('nobody', 'nobody', ['3p:CRM-0'])).toEqual([]);
+    let reissued = 0;
+    const calls = await countScriptCalls(redis, RENEW_LEASE, [store.keys.root], async () => {
+      reissued = (await a.flushOnce(Date.now() + LEASE_MS + 1)).reissued;
+    });
+    expect(reissued).toBe(40);
+    expect(calls).toEqual([1]);
   });
 
   it('keeps a claim whose job is alive when its lease runs out', async () => {

@@ -1,0 +1,50 @@
+--[[
+  Record a visitor's accepted delivery. Each sent attribute's stamp becomes the delivered
+  stamp (field `<name>`) and its value the delivered value (field `v:<name>`, kept as long
+  as the stamp, so a later v2 row can carry it again); it leaves the in-flight hash only if
+  no newer value was folded in meanwhile.
+
+  Input:
+    KEYS[1] the shard's due index
+
+    ARGV[1] root
+    ARGV[2] claim id
+    ARGV[3] now (ms)
+    ARGV[4] delivered retention (ms)
+    ARGV[5] visitor key
+    ARGV[6] created ('1': a bulk v2 row that completed, which creates or renews the profile
+      at Target; the visitor's `:at` is then set to now)
+    ARGV[7..] name, stamp, value per attribute actually sent
+
+  Output:
+    0 lost (the claim is no longer ours)
+    1 done (claim released)
+    2 more (newer values remain in flight for this claim: send again)
+]]
+--- @include "includes/newer"
+
+-- Return codes, named as in src/coalesce/script-codes.ts (ACK_CODES).
+local LOST, DONE, MORE = 0, 1, 2
+
+local root, claimId, now, retentionMs, vk = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local vf, vd = root .. ':vf:' .. vk, root .. ':vd:' .. vk
+local mine = redis.call('HGET', vf, '_claim') == claimId
+for a = 7, #ARGV, 3 do
+  local name, st = ARGV[a], ARGV[a + 1]
+  if newer(st, redis.call('HGET', vd, name)) then redis.call('HSET', vd, name, st, 'v:' .. name, ARGV[a + 2]) end
+  if mine and redis.call('HGET', vf, 's:' .. name) == st then redis.call('HDEL', vf, 's:' .. name, 'v:' .. name) end
+end
+-- When a v2 row last created or renewed this visitor's profile (':' never starts an
+-- attribute name). Only a v2 row counts: a single update to a profile Target dropped answers
+-- success and stores nothing, so it proves nothing; past the lifetime the visitor is unknown.
+if ARGV[6] == '1' and #ARGV >= 7 then redis.call('HSET', vd, ':at', now) end
+redis.call('PEXPIRE', vd, retentionMs)
+if not mine then return LOST end
+-- Attributes left (newer values folded in meanwhile); bookkeeping fields start with '_'.
+for _, f in ipairs(redis.call('HKEYS', vf)) do
+  if string.sub(f, 1, 2) == 's:' then return MORE end
+end
+redis.call('DEL', vf)
+redis.call('ZREM', root .. ':leases', vk)
+if redis.call('EXISTS', root .. ':vp:' .. vk) == 1 then redis.call('ZADD', KEYS[1], 'NX', now, vk) end
+return DONE

@@ -1,0 +1,133 @@
+--[[
+  Merge a batch of mapped events (one call per job batch and shard).
+  Event-id markers are fields `<source>:<id>` of generation × bucket hashes, looked up in
+  this generation and the previous one (layout and expiry: src/coalesce/markers.ts).
+  The dedupe decision and the merge are one atomic step (P2). A non-empty batch id (the
+  ingest job id) is remembered for the dedupe window once merged: a job that runs again
+  because its worker died after the merge (which was all or nothing) changes nothing and is
+  counted as replayed, not as a batch of duplicates, so duplicate counts stay exact.
+  A visitor becomes due `windowMs` after its first pending change (ZADD NX: later events
+  never push it back), so a pending visitor never waits longer than the window.
+  `receivedAt` (when intake stored the batch) is kept per visitor as `_in`, the earliest
+  intake time of the values it holds, for the intake → delivered histogram.
+
+  Input:
+    KEYS[1] the shard's due index
+
+    ARGV[1] root (hash-tagged root of the shard)
+    ARGV[2] source
+    ARGV[3] now (ms)
+    ARGV[4] dedupe window (ms)
+    ARGV[5] coalescing window (ms)
+    ARGV[6] batch id ('': none)
+    ARGV[7] n, the number of events
+    ARGV[8] receivedAt (ms)
+    ARGV[9] marker generation
+    then per event: visitor key, event id, marker bucket, marker TTL (ms), stamp,
+      attribute count, then name, value per attribute
+
+  Output: one code per event
+    0 duplicate  (seen within the dedupe window)
+    1 applied
+    2 late       (every attribute older than what Target already holds: dropped)
+    3 superseded (newer values already pending or in flight: nothing to change)
+    4 replayed   (the whole batch was merged before)
+]]
+--- @include "includes/newer"
+--- @include "includes/add-sources"
+
+-- Return codes, named as in src/coalesce/script-codes.ts (MERGE_CODES).
+local DUPLICATE, APPLIED, LATE, SUPERSEDED, REPLAYED = 0, 1, 2, 3, 4
+
+local root, source = ARGV[1], ARGV[2]
+local now, dedupeMs, windowMs = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local batch, n, receivedAt, generation = ARGV[6], tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
+local due, stats = KEYS[1], root .. ':stats'
+local markers = root .. ':seen:' .. string.format('%d', generation) .. ':'
+local previous = root .. ':seen:' .. string.format('%d', generation - 1) .. ':'
+local touched = {}
+local out = {}
+if batch ~= '' then
+  local batchKey = root .. ':merged:' .. batch
+  if redis.call('EXISTS', batchKey) == 1 then
+    for e = 1, n do out[e] = REPLAYED end
+    if n > 0 then redis.call('HINCRBY', stats, 'events_replayed', n) end
+    return out
+  end
+end
+local i = 10
+local counts = { [DUPLICATE] = 0, [APPLIED] = 0, [LATE] = 0, [SUPERSEDED] = 0 }
+for e = 1, n do
+  local vk, id, bucket, ttl, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
+  i = i + 6
+  local field = source .. ':' .. id
+  local code
+  if redis.call('HGET', markers .. bucket, field) == 'a' or redis.call('HGET', previous .. bucket, field) == 'a' then
+    code = DUPLICATE
+    i = i + 2 * na
+  else
+    local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
+    -- Three HMGETs read every stamp this event is compared with (delivered, pending, in
+    -- flight), instead of three HGETs per attribute; one HSET writes what it wins.
+    local names, snames = {}, {}
+    for k = 1, na do
+      names[k] = ARGV[i + 2 * k - 2]
+      snames[k] = 's:' .. names[k]
+    end
+    local writes, late = {}, false
+    if na > 0 then
+      local delivered = redis.call('HMGET', vd, unpack(names))
+      local flight = redis.call('HMGET', vf, unpack(snames))
+      snames[na + 1], snames[na + 2] = '_in', '_src'
+      local pending = redis.call('HMGET', vp, unpack(snames))
+      for k = 1, na do
+        if not newer(st, delivered[k]) then
+          late = true
+        elseif newer(st, pending[k]) and newer(st, flight[k]) then
+          writes[#writes + 1] = 'v:' .. names[k]
+          writes[#writes + 1] = ARGV[i + 2 * k - 1]
+          writes[#writes + 1] = snames[k]
+          writes[#writes + 1] = st
+        end
+      end
+      if #writes > 0 then
+        if not pending[na + 1] then
+          writes[#writes + 1] = '_in'
+          writes[#writes + 1] = receivedAt
+        end
+        local src = pending[na + 2] or nil
+        local merged = addSources(src, source)
+        if merged ~= src then
+          writes[#writes + 1] = '_src'
+          writes[#writes + 1] = merged
+        end
+      end
+    end
+    i = i + 2 * na
+    if #writes > 0 then
+      redis.call('HSET', vp, unpack(writes))
+      redis.call('ZADD', due, 'NX', now + windowMs, vk)
+      code = APPLIED
+    elseif late then
+      code = LATE
+    else
+      code = SUPERSEDED
+    end
+    -- The id is marked only once its values are in: an error before this leaves it unmarked,
+    -- so the retry merges it instead of calling it a duplicate.
+    redis.call('HSET', markers .. bucket, field, 'a')
+    touched[bucket] = ttl
+  end
+  out[e] = code
+  counts[code] = counts[code] + 1
+end
+for bucket, ttl in pairs(touched) do redis.call('PEXPIRE', markers .. bucket, ttl) end
+-- The batch counts as merged only once every event is: Redis does not roll a script back,
+-- so an error part way (a marker set first) would make the retry report the rest as
+-- replayed and drop them. Events merged before such an error are duplicates on the retry.
+if batch ~= '' then redis.call('SET', root .. ':merged:' .. batch, '1', 'PX', dedupeMs) end
+if counts[DUPLICATE] > 0 then redis.call('HINCRBY', stats, 'events_duplicate', counts[DUPLICATE]) end
+if counts[APPLIED] > 0 then redis.call('HINCRBY', stats, 'events_applied', counts[APPLIED]) end
+if counts[LATE] > 0 then redis.call('HINCRBY', stats, 'events_late_dropped', counts[LATE]) end
+if counts[SUPERSEDED] > 0 then redis.call('HINCRBY', stats, 'events_superseded', counts[SUPERSEDED]) end
+return out
