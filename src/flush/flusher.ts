@@ -8,6 +8,12 @@ import { bulkPaceMs, bulkRoom, type BulkLoad, type CallPacer } from '../quota/pa
 import { routeVisitors, type DeliveryMode } from './routing.js';
 import type { VisitorStore } from '../coalesce/store.js';
 
+/**
+ * Most claims one flush tick makes (FLUSH_BATCH_SIZE visitors each): under a flood a tick
+ * ends after this many and the next tick goes on, so one job never holds the flush queue long.
+ */
+export const MAX_CLAIMS_PER_FLUSH = 50;
+
 export interface FlusherDeps {
   store: VisitorStore;
   queues: { deliverSingle: Queue<DeliverJob>; deliverBulk: Queue<DeliverJob>; bulkStatus: Queue<BulkStatusJob> };
@@ -65,7 +71,7 @@ export class Flusher {
    */
   async flushOnce(now = Date.now()): Promise<FlushResult> {
     const result: FlushResult = { claimed: 0, single: 0, bulk: 0, reissued: await this.sweepExpiredLeases(now) };
-    const maxClaims = this.deps.maxClaimsPerFlush ?? 50;
+    const maxClaims = this.deps.maxClaimsPerFlush ?? MAX_CLAIMS_PER_FLUSH;
     const shards = this.deps.store.shards.length;
     for (let i = 0; i < maxClaims; i += 1) {
       const dues = await this.deps.store.dueCounts(now);

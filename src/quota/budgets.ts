@@ -85,16 +85,6 @@ export class CallBudget {
   peek(now = Date.now()): Promise<BudgetState> {
     return this.reserve(0, now);
   }
-
-  /**
-   * Gives back room reserved for calls that were never made. `reservedAt` must be the time
-   * passed to `reserve`, so the refund lands in the same bucket and leaves the window with it.
-   */
-  async refund(n: number, reservedAt: number): Promise<void> {
-    if (n <= 0) return;
-    const bucket = Math.floor(reservedAt / this.settings.bucketMs);
-    await this.redis.hincrby(this.key, String(bucket), -n);
-  }
 }
 
 /**

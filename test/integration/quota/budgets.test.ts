@@ -48,14 +48,6 @@ describe('CallBudget (shared through Redis)', () => {
     expect(later).toMatchObject({ granted: true, used: 10 });
   });
 
-  it('gives back room for calls never made, in the bucket they were reserved in', async () => {
-    const budget = new CallBudget(redisA, prefix, { name: 'refund', limit: 5, windowMs: 60_000, bucketMs: 1000 });
-    const t0 = 9_000_000;
-    expect((await budget.reserve(5, t0)).granted).toBe(true);
-    await budget.refund(2, t0);
-    expect(await budget.peek(t0 + 10)).toMatchObject({ used: 3, remaining: 2 });
-  });
-
   it('reports the recent pace for routing decisions', async () => {
     const budget = new CallBudget(redisA, prefix, {
       name: 'pace',
