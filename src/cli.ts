@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerDlqCommand } from './dlq/command.js';
+import { registerForgetCommand } from './erasure/command.js';
 import { registerImportCommand } from './intake/import/command.js';
 import { registerSimulatorCommand } from './simulator/command.js';
 import { registerVerifyCommand } from './target/verify-command.js';
@@ -10,6 +11,7 @@ const program = new Command('target-ingest').description('Offline customer actio
 registerSimulatorCommand(program);
 registerVerifyCommand(program);
 registerDlqCommand(program);
+registerForgetCommand(program);
 registerImportCommand(program);
 
 await program.parseAsync(process.argv);

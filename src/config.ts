@@ -358,6 +358,9 @@ export const EnvSchema = z.object({
     'Dead letters kept at most; the flusher trims the oldest once a minute, logged and counted.',
   ),
   DEAD_LETTER_MAX_AGE_MS: positiveInt(30 * 24 * 3600_000).describe('Dead letters older than this are trimmed.'),
+  FORGET_SUPPRESS_MS: positiveInt(30 * 24 * 3600_000).describe(
+    'After `target-ingest forget`, how long events, imports and replays for that visitor are dropped (counted in `ti_events_suppressed_total`) instead of bringing its data back. A forget request may ask for another time.',
+  ),
   SHUTDOWN_TIMEOUT_MS: positiveInt(20_000).describe(
     'On SIGTERM, how long active jobs may finish before they are handed back (their lock lapses and another worker redoes them). The whole shutdown gets this plus 5 s, then the process exits 1 and logs what did not close. A second signal exits at once.',
   ),

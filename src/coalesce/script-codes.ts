@@ -5,8 +5,11 @@
  * script and this file disagree, and any outcome picked would be counted wrong).
  */
 
-/** merge-events.lua, one per event. `replayed`: the same batch (job) was already merged. */
-export const MERGE_CODES = { duplicate: 0, applied: 1, late: 2, superseded: 3, replayed: 4 } as const;
+/**
+ * merge-events.lua, one per event. `replayed`: the same batch (job) was already merged;
+ * `suppressed`: the visitor was forgotten (src/erasure/forget.ts), the event is dropped.
+ */
+export const MERGE_CODES = { duplicate: 0, applied: 1, late: 2, superseded: 3, replayed: 4, suppressed: 5 } as const;
 
 /** Outcome of merging one event into the visitor store. */
 export type MergeOutcome = keyof typeof MERGE_CODES;

@@ -11,6 +11,7 @@ import {
   RESTORE_VALUES,
   SNAPSHOT_CLAIM,
   UNCLAIM,
+  FORGET_VISITOR,
 } from './lua.js';
 
 /** The store's Lua scripts as commands; each declares one key, the due index of its shard. */
@@ -26,6 +27,7 @@ export interface StoreCommands {
   tiUnclaim(...args: string[]): Promise<number>;
   tiMarksSeen(...args: string[]): Promise<number[]>;
   tiMarksTake(...args: string[]): Promise<number>;
+  tiForget(...args: string[]): Promise<number[]>;
 }
 
 const SCRIPTS: Record<keyof StoreCommands, string> = {
@@ -40,6 +42,7 @@ const SCRIPTS: Record<keyof StoreCommands, string> = {
   tiUnclaim: UNCLAIM,
   tiMarksSeen: MARKS_SEEN,
   tiMarksTake: MARKS_TAKE,
+  tiForget: FORGET_VISITOR,
 };
 
 /** Defines the store scripts on a connection (once); single node or cluster alike. */

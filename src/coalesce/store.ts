@@ -10,6 +10,15 @@ import { ACK_CODES, MERGE_CODES, RENEW_CODES, codeName, type AckOutcome, type Me
 
 export { parseInFlight, type AckOutcome, type AttributeUpdate, type MergeOutcome, type VisitorSnapshot };
 
+/** What {@link VisitorStore.forget} removed: attributes pending, in flight and delivered. */
+export interface ForgottenValues {
+  pending: number;
+  inFlight: number;
+  delivered: number;
+  /** A delivery held the visitor: it finishes with what it read; its ack records nothing. */
+  claimed: boolean;
+}
+
 export interface StoreSettings {
   prefix: string;
   coalesceWindowMs: number;
@@ -397,6 +406,23 @@ export class VisitorStore {
     const args = [keys.due, keys.root, String(now), String(this.settings.coalesceWindowMs), vk];
     for (const [name, update] of Object.entries(attributes)) args.push(name, update.value, update.stamp);
     return this.redis.tiRestore(...args);
+  }
+
+  /**
+   * Erases one visitor from the store (src/erasure/forget.ts): its pending, in-flight and
+   * delivered values, its due entry and lease, in one atomic step, and suppresses it until
+   * `untilMs` so no merge, restore or ack brings any of it back. Returns what was removed.
+   */
+  async forget(vk: string, untilMs: number, now = Date.now()): Promise<ForgottenValues> {
+    const keys = this.keysOf(vk);
+    const [pending = 0, inFlight = 0, delivered = 0, claimed = 0] = await this.redis.tiForget(
+      keys.due,
+      keys.root,
+      vk,
+      String(now),
+      String(untilMs),
+    );
+    return { pending, inFlight, delivered, claimed: claimed === 1 };
   }
 
   /** Lets go of visitors whose values were dead-lettered. */

@@ -185,6 +185,30 @@ export class DeadLetterAdmin {
   }
 
   /**
+   * Rewrites every entry through `edit` (erasure: src/erasure/forget.ts): `undefined` leaves
+   * it as it is, `null` removes it, an entry replaces its data. Walks the queue like replay
+   * and purge, a chunk at a time. Returns how many entries were changed and removed.
+   */
+  async rewrite(
+    edit: (entry: DeadLetter) => DeadLetter | null | undefined,
+  ): Promise<{ edited: number; removed: number }> {
+    const counts = { edited: 0, removed: 0 };
+    await this.each({}, false, async (job) => {
+      const next = edit(job.data);
+      if (next === undefined) return 'kept';
+      if (next === null) {
+        await job.remove();
+        counts.removed += 1;
+        return undefined;
+      }
+      await job.updateData(next);
+      counts.edited += 1;
+      return 'kept';
+    });
+    return counts;
+  }
+
+  /**
    * Keeps the queue within `maxCount` entries and `maxAgeMs` of age, oldest first. Returns
    * how many were removed; the caller logs and counts it (trimming is never silent).
    */
@@ -217,7 +241,7 @@ export class DeadLetterAdmin {
   private async each(
     filter: DeadLetterFilter,
     dryRun: boolean,
-    act: (job: Job<DeadLetter>) => Promise<void>,
+    act: (job: Job<DeadLetter>) => Promise<void | 'kept'>,
   ): Promise<BulkActionResult> {
     const result: BulkActionResult = { matched: 0, done: 0, ids: [] };
     let position: ListPosition = { index: 0, matched: 0 };
@@ -250,7 +274,8 @@ export class DeadLetterAdmin {
           kept();
           continue;
         }
-        await act(job);
+        // An act that keeps the entry (rewrote it) moves the walk past it, like a non-match.
+        if ((await act(job)) === 'kept') kept();
         result.done += 1;
       }
       position = { index, matched: result.matched, ...(after !== undefined ? { after } : {}) };

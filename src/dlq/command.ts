@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { VisitorStore, storeSettingsFrom } from '../coalesce/store.js';
 import { readCliConfig } from '../cli-config.js';
-import { createLogger } from '../logger.js';
+import type { Config } from '../config.js';
+import { createLogger, type Logger } from '../logger.js';
 import { UNKNOWN_SOURCE } from '../jobs/catalog.js';
 import { openQueue } from '../jobs/queues.js';
 import { connectRedis, logRedisErrors } from '../redis/connection.js';
@@ -37,8 +38,15 @@ function line(entry: DeadLetterView): string {
   ].join('  ');
 }
 
+/** What a CLI command gets besides the dead-letter admin (the erasure command uses them). */
+export interface AdminTools {
+  store: VisitorStore;
+  config: Config;
+  logger: Logger;
+}
+
 /** Opens the pipeline's dead-letter queue from the environment, runs `action`, closes everything. */
-async function withAdmin(action: (admin: DeadLetterAdmin) => Promise<void>): Promise<void> {
+export async function withAdmin(action: (admin: DeadLetterAdmin, tools: AdminTools) => Promise<void>): Promise<void> {
   const config = readCliConfig();
   if (config === undefined) return;
   const redis = connectRedis(config, { maxRetriesPerRequest: 3 });
@@ -54,7 +62,7 @@ async function withAdmin(action: (admin: DeadLetterAdmin) => Promise<void>): Pro
   const deadLetter = openQueue('deadLetter', redis, queueSettings, (error) => redisErrors.report(error));
   const ingest = openQueue('ingest', redis, queueSettings, (error) => redisErrors.report(error));
   try {
-    await action(new DeadLetterAdmin({ deadLetter, ingest }, store, logger));
+    await action(new DeadLetterAdmin({ deadLetter, ingest }, store, logger), { store, config, logger });
   } catch (error) {
     process.stderr.write(
       `target-ingest: ${error instanceof FilterError ? `bad filter: ${error.message}` : error instanceof Error ? error.message : String(error)}\n`,

@@ -1,4 +1,5 @@
 import { deadLetterRoutes } from '../dlq/routes.js';
+import { erasureRoutes } from '../erasure/routes.js';
 import type { HttpContext, NamedPlugin } from '../http-context.js';
 import { intakePlugin } from '../intake/http.js';
 import { opsPlugins } from '../ops/plugins.js';
@@ -8,7 +9,11 @@ import { opsPlugins } from '../ops/plugins.js';
  * (health, metrics, dashboard, admin); only processes with the `intake` role take events.
  */
 export function httpPluginsFor(ctx: HttpContext): NamedPlugin[] {
-  const plugins: NamedPlugin[] = [...opsPlugins(ctx), { name: 'dead-letters', plugin: deadLetterRoutes(ctx) }];
+  const plugins: NamedPlugin[] = [
+    ...opsPlugins(ctx),
+    { name: 'dead-letters', plugin: deadLetterRoutes(ctx) },
+    { name: 'erasure', plugin: erasureRoutes(ctx) },
+  ];
   // Intake's error handler logs the 5xx it answers itself (src/intake/http.ts).
   if (ctx.roles.includes('intake')) plugins.push({ name: 'intake', plugin: intakePlugin(ctx), logsOwnErrors: true });
   return plugins;

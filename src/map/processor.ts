@@ -26,7 +26,15 @@ export function createMapProcessor(deps: MapDeps) {
   return async (job: Job<IngestJob>): Promise<MapSummary> => {
     const { source, receivedAt, events } = readJobData('ingest', job);
     const log = jobLogger(deps.logger, job);
-    const summary: MapSummary = { applied: 0, duplicate: 0, late: 0, superseded: 0, replayed: 0, invalid: 0 };
+    const summary: MapSummary = {
+      applied: 0,
+      duplicate: 0,
+      late: 0,
+      superseded: 0,
+      replayed: 0,
+      suppressed: 0,
+      invalid: 0,
+    };
     const valid: ValidEvent[] = [];
     for (const [index, raw] of events.entries()) {
       // Validate against the intake time, so "not in the future" means the same on a retry.

@@ -43,8 +43,13 @@ export class Metrics {
   // Map workers (from MapSummary).
   readonly mapEvents = this.counter(
     'ti_map_events_total',
-    'Events merged by the map workers, by outcome (applied, superseded, duplicate, late, invalid)',
+    'Events merged by the map workers, by outcome (applied, superseded, duplicate, late, replayed, suppressed, invalid)',
     ['source', 'outcome'],
+  );
+  readonly suppressedEvents = this.counter(
+    'ti_events_suppressed_total',
+    'Events dropped because their visitor was forgotten (target-ingest forget) and is still suppressed',
+    ['source'],
   );
   readonly lateEvents = this.counter(
     'ti_events_late_dropped_total',

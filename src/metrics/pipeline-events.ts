@@ -49,10 +49,20 @@ function recordCompleted(metrics: Metrics, queue: string, job: Job, result: unkn
   if (queue === QUEUE_NAMES.ingest) {
     const data = asRecord(job.data);
     const source = typeof data.source === 'string' ? data.source : 'unknown';
-    for (const outcome of ['applied', 'superseded', 'duplicate', 'late', 'replayed', 'invalid'] as const) {
+    for (const outcome of [
+      'applied',
+      'superseded',
+      'duplicate',
+      'late',
+      'replayed',
+      'suppressed',
+      'invalid',
+    ] as const) {
       const n = count(summary[outcome]);
       if (n > 0) metrics.mapEvents.inc({ source, outcome }, n);
     }
+    const suppressed = count(summary.suppressed);
+    if (suppressed > 0) metrics.suppressedEvents.inc({ source }, suppressed);
     const late = count(summary.late);
     if (late > 0) metrics.lateEvents.inc({ source }, late);
     if (typeof data.receivedAt === 'number')

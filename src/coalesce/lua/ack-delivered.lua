@@ -20,14 +20,18 @@
     0 lost (the claim is no longer ours)
     1 done (claim released)
     2 more (newer values remain in flight for this claim: send again)
+  A forgotten visitor (forget-visitor.lua) is lost: a delivery under way when it was
+  forgotten finishes, but nothing it sent is recorded.
 ]]
 --- @include "includes/newer"
+--- @include "includes/suppressed"
 
 -- Return codes, named as in src/coalesce/script-codes.ts (ACK_CODES).
 local LOST, DONE, MORE = 0, 1, 2
 
 local root, claimId, now, retentionMs, vk = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local vf, vd = root .. ':vf:' .. vk, root .. ':vd:' .. vk
+if suppression(root, now)(vk) then return LOST end
 local mine = redis.call('HGET', vf, '_claim') == claimId
 for a = 7, #ARGV, 3 do
   local name, st = ARGV[a], ARGV[a + 1]

@@ -32,12 +32,14 @@
     2 late       (every attribute older than what Target already holds: dropped)
     3 superseded (newer values already pending or in flight: nothing to change)
     4 replayed   (the whole batch was merged before)
+    5 suppressed (the visitor was forgotten: dropped, src/erasure/forget.ts)
 ]]
 --- @include "includes/newer"
 --- @include "includes/add-sources"
+--- @include "includes/suppressed"
 
 -- Return codes, named as in src/coalesce/script-codes.ts (MERGE_CODES).
-local DUPLICATE, APPLIED, LATE, SUPERSEDED, REPLAYED = 0, 1, 2, 3, 4
+local DUPLICATE, APPLIED, LATE, SUPERSEDED, REPLAYED, SUPPRESSED = 0, 1, 2, 3, 4, 5
 
 local root, source = ARGV[1], ARGV[2]
 local now, dedupeMs, windowMs = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
@@ -56,13 +58,18 @@ if batch ~= '' then
   end
 end
 local i = 10
-local counts = { [DUPLICATE] = 0, [APPLIED] = 0, [LATE] = 0, [SUPERSEDED] = 0 }
+local counts = { [DUPLICATE] = 0, [APPLIED] = 0, [LATE] = 0, [SUPERSEDED] = 0, [SUPPRESSED] = 0 }
+local isSuppressed = suppression(root, now)
 for e = 1, n do
   local vk, id, bucket, ttl, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
   i = i + 6
   local field = source .. ':' .. id
   local code
-  if redis.call('HGET', markers .. bucket, field) == 'a' or redis.call('HGET', previous .. bucket, field) == 'a' then
+  if isSuppressed(vk) then
+    -- Forgotten: nothing of it is stored, not even its event id.
+    code = SUPPRESSED
+    i = i + 2 * na
+  elseif redis.call('HGET', markers .. bucket, field) == 'a' or redis.call('HGET', previous .. bucket, field) == 'a' then
     code = DUPLICATE
     i = i + 2 * na
   else
@@ -130,4 +137,5 @@ if counts[DUPLICATE] > 0 then redis.call('HINCRBY', stats, 'events_duplicate', c
 if counts[APPLIED] > 0 then redis.call('HINCRBY', stats, 'events_applied', counts[APPLIED]) end
 if counts[LATE] > 0 then redis.call('HINCRBY', stats, 'events_late_dropped', counts[LATE]) end
 if counts[SUPERSEDED] > 0 then redis.call('HINCRBY', stats, 'events_superseded', counts[SUPERSEDED]) end
+if counts[SUPPRESSED] > 0 then redis.call('HINCRBY', stats, 'events_suppressed', counts[SUPPRESSED]) end
 return out

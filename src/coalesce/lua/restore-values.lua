@@ -13,13 +13,15 @@
     ARGV[5..] name, value, stamp per attribute
 
   Output:
-    how many attributes were restored
+    how many attributes were restored (0 for a forgotten visitor: nothing is restored)
 ]]
 --- @include "includes/newer"
+--- @include "includes/suppressed"
 
 local root, now, windowMs, vk = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
 local restored = 0
+if suppression(root, now)(vk) then return 0 end
 for a = 5, #ARGV, 3 do
   local name, value, st = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local sname = 's:' .. name

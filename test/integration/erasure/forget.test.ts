@@ -1,0 +1,179 @@
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DeadLetter } from '../../../src/jobs/catalog.js';
+import { storeKeys } from '../../../src/redis/keys.js';
+import { startIntakeServer, type IntakeServer } from '../../harness/intake-server.js';
+import { runBuilt } from '../../harness/spawn-process.js';
+import { waitFor } from '../../harness/pipeline.js';
+
+const ADMIN = 'admin-token-forget-0123456789';
+const FORGOTTEN = 'CRM-FORGET-1';
+const KEPT = 'CRM-KEEP-2';
+const BASE = Date.UTC(2026, 10, 20, 12);
+
+function event(visitor: string, n: number, at: number) {
+  return {
+    id: `${visitor}-e${n}`,
+    type: 'loyalty_card_used',
+    occurredAt: new Date(at).toISOString(),
+    visitor: { mbox3rdPartyId: visitor },
+    data: { storeId: `S${n}`, points: n },
+  };
+}
+
+describe('forget a visitor: pending, in flight and dead-lettered, then events and replays for it', () => {
+  let server: IntakeServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('removes everything of it, drops what comes later for it, and counts what it dropped', async () => {
+    server = await startIntakeServer({
+      roles: ['map', 'flusher', 'deliver'],
+      // A 5-s first retry: the in-flight values are not re-read (with the newer pending ones) before the forget.
+      env: { DELIVERY_MODE: 'single', ADMIN_TOKEN: ADMIN, COALESCE_WINDOW_MS: '200', RETRY_BASE_MS: '5000' },
+    });
+    // The process' metrics plugin watches the pipeline (src/ops/metrics-route.ts).
+    const { running, metrics } = server;
+    const { pipeline, simulator } = running;
+    const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+    const forgottenKey = `3p:${FORGOTTEN}`;
+    const keys = storeKeys(running.prefix);
+
+    // Target is down for single updates: the first values of both visitors stay in flight.
+    simulator.faults.outage(503, { endpoint: 'single' });
+    expect((await server.post([event(FORGOTTEN, 1, BASE), event(KEPT, 1, BASE)])).body.accepted).toBe(2);
+    const leased = async () => (await pipeline.redis.zscore(keys.leases, forgottenKey)) !== null;
+    expect(await waitFor(leased, 10_000)).toBe(true);
+    // A newer event while the first is in flight: pending.
+    expect((await server.post([event(FORGOTTEN, 2, BASE + 60_000)])).body.accepted).toBe(1);
+    expect(await waitFor(async () => (await pipeline.redis.exists(keys.pending(forgottenKey))) === 1)).toBe(true);
+    // Dead letters: raw events of both visitors (map stage), and a delivery of it alone.
+    const mapLetter: DeadLetter = {
+      stage: 'map',
+      source: 'pos-eu',
+      events: [event(FORGOTTEN, 3, BASE + 120_000), event(KEPT, 3, BASE + 120_000)],
+      error: { class: 'Error', code: 'MAP_FAILED', message: 'redis went away' },
+      attempts: 20,
+      firstAttemptAt: BASE,
+      lastAttemptAt: BASE,
+    };
+    const deliveryLetter: DeadLetter = {
+      stage: 'deliver-single',
+      source: 'pos-eu',
+      visitors: [{ vk: forgottenKey, attributes: { loyaltyLastPoints: { value: '77', stamp: `000${BASE}|x` } } }],
+      error: { class: 'TargetRejectedError', code: 'TARGET_HTTP_400', message: 'rejected' },
+      attempts: 1,
+      firstAttemptAt: BASE,
+      lastAttemptAt: BASE,
+    };
+    await pipeline.queues.deadLetter.add('map', mapLetter);
+    await pipeline.queues.deadLetter.add('deliver-single', deliveryLetter);
+
+    const forget = await request(`${server.url}/admin/visitors/mbox3rdPartyId/${FORGOTTEN}/forget`, {
+      method: 'POST',
+      headers: admin,
+      body: '{}',
+    });
+    const answer = (await forget.body.json()) as {
+      visitorHash: string;
+      store: { pending: number; inFlight: number; delivered: number; claimed: boolean };
+      deadLetters: { removed: number; edited: number };
+      suppressedUntil: string;
+    };
+    expect(forget.statusCode).toBe(200);
+    expect(answer.store).toMatchObject({ pending: 3, inFlight: 3, delivered: 0, claimed: true });
+    expect(answer.deadLetters).toEqual({ removed: 1, edited: 1 });
+    expect(answer.visitorHash).toMatch(/^[0-9a-f]{40}$/);
+    expect(JSON.stringify(answer)).not.toContain(FORGOTTEN);
+    for (const key of [keys.pending(forgottenKey), keys.inFlight(forgottenKey), keys.delivered(forgottenKey)]) {
+      expect(await pipeline.redis.exists(key)).toBe(0);
+    }
+
+    // Dead letters written after the forget (a map worker or a delivery that failed on values
+    // taken in before it): replaying them must not bring the visitor back either.
+    await pipeline.queues.deadLetter.add('map', { ...mapLetter, events: [event(FORGOTTEN, 5, BASE + 240_000)] });
+    await pipeline.queues.deadLetter.add('deliver-single', deliveryLetter);
+
+    // Target is back; more events for the forgotten visitor arrive, and every dead letter is replayed.
+    simulator.faults.restore();
+    expect((await server.post([event(FORGOTTEN, 4, BASE + 180_000)])).body.accepted).toBe(1);
+    const replay = await request(`${server.url}/admin/dead-letters/replay`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ all: true }),
+    });
+    expect(replay.statusCode).toBe(200);
+    expect(await replay.body.json()).toMatchObject({ matched: 3, done: 3 });
+
+    // The other visitor's replayed values land; nothing of the forgotten one ever does.
+    const landed = () => simulator.store.get('thirdPartyId', KEPT)?.loyaltyLastPoints === '3';
+    expect(await waitFor(landed, 15_000)).toBe(true);
+    expect(
+      await waitFor(async () => {
+        const { pending, inFlight } = await pipeline.store.backlog();
+        return pending === 0 && inFlight === 0;
+      }, 15_000),
+    ).toBe(true);
+    expect(simulator.store.get('thirdPartyId', FORGOTTEN)).toBeUndefined();
+    for (const key of [keys.pending(forgottenKey), keys.inFlight(forgottenKey), keys.delivered(forgottenKey)]) {
+      expect(await pipeline.redis.exists(key)).toBe(0);
+    }
+    expect(await pipeline.queues.deadLetter.getWaitingCount()).toBe(0);
+
+    // Counted: the new event and the replayed one, from source pos-eu (restored values are
+    // not events: the restore script skips them).
+    expect((await pipeline.store.stats()).events_suppressed).toBe(2);
+    // The map job's `completed` event, which feeds the counter, follows its merge.
+    const counted = async () =>
+      (await metrics.registry.metrics()).includes('ti_events_suppressed_total{source="pos-eu"} 2');
+    expect(await waitFor(counted, 5_000)).toBe(true);
+  });
+
+  it('needs the admin token and JSON, and names a bad visitor kind', async () => {
+    server = await startIntakeServer({
+      env: { ADMIN_TOKEN: ADMIN, ADMIN_READONLY_TOKEN: 'readonly-token-0123456789' },
+    });
+    const url = `${server.url}/admin/visitors/mbox3rdPartyId/${FORGOTTEN}/forget`;
+    const post = (headers: Record<string, string>, body = '{}') => request(url, { method: 'POST', headers, body });
+    expect((await post({ 'content-type': 'application/json' })).statusCode).toBe(401);
+    expect(
+      (await post({ authorization: 'Bearer readonly-token-0123456789', 'content-type': 'application/json' }))
+        .statusCode,
+    ).toBe(403);
+    expect((await post({ authorization: `Bearer ${ADMIN}`, 'content-type': 'text/plain' })).statusCode).toBe(415);
+    const bad = await post({ authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, '{"x":1}');
+    expect(bad.statusCode).toBe(400);
+    const kind = await request(`${server.url}/admin/visitors/tntId/abc/forget`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(kind.statusCode).toBe(404);
+  });
+
+  it('target-ingest forget <visitor> does the same from the command line, and never prints the id', async () => {
+    // No flusher: the values stay pending.
+    server = await startIntakeServer({ roles: ['map'] });
+    const { running } = server;
+    const keys = storeKeys(running.prefix);
+    expect((await server.post([event(FORGOTTEN, 1, BASE)])).body.accepted).toBe(1);
+    expect(
+      await waitFor(async () => (await running.pipeline.redis.exists(keys.pending(`3p:${FORGOTTEN}`))) === 1),
+    ).toBe(true);
+    const env = { REDIS_URL: running.config.REDIS_URL, REDIS_PREFIX: running.prefix };
+    const proc = runBuilt('src/cli.js', env, ['forget', `mbox3rdPartyId:${FORGOTTEN}`, '--suppress-for-ms', '60000']);
+    expect(await proc.exited).toBe(0);
+    const output = proc.lines.join('\n');
+    // stdout: the result as JSON; stderr (in the same lines): the audit log line.
+    const json = output.slice(output.indexOf('{\n'), output.indexOf('\n}') + 2);
+    const printed = JSON.parse(json) as { store: { pending: number }; suppressedUntil: string };
+    expect(output).toContain('visitor forgotten');
+    expect(printed.store.pending).toBe(3);
+    expect(Date.parse(printed.suppressedUntil) - Date.now()).toBeLessThanOrEqual(60_000);
+    expect(output).not.toContain(FORGOTTEN);
+    expect(await running.pipeline.redis.exists(keys.pending(`3p:${FORGOTTEN}`))).toBe(0);
+    expect(await running.pipeline.store.pendingVisitors()).toBe(0);
+  });
+});
