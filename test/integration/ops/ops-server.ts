@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../../src/config.js';
-import { resolveMapping } from '../../../src/events/index.js';
+import { loadMappingFile, privateDataFields, resolveMapping } from '../../../src/events/index.js';
 import type { HttpContext } from '../../../src/http-context.js';
 import { httpPluginsFor } from '../../../src/lifecycle/http-routes.js';
 import { buildHttpServer, listen } from '../../../src/http/server.js';
@@ -87,16 +87,18 @@ export async function startOpsServer(options: OpsServerOptions = {}): Promise<Op
   const logLines: string[] = [];
   const rawLogLines: string[] = [];
   const level = options.logLevel ?? 'warn';
+  // As src/lifecycle/process.ts: the mapping comes from MAPPING_FILE when set.
+  const mapping = resolveMapping(config.MAPPING_FILE !== undefined ? loadMappingFile(config.MAPPING_FILE) : undefined);
   // As src/lifecycle/process.ts: config and the secret values the logger masks come from one environment.
   let logger: Logger = createLogger({
     level,
     pretty: false,
     destination: memoryDestination(logLines),
+    redactKeys: [...privateDataFields(mapping)],
     secretValues: secretsFromEnv(env),
   });
   if (options.rawLog === true) logger = teeLogger(logger, pino({ level }, memoryDestination(rawLogLines)));
   const roles = options.roles ?? OPS_ROLES;
-  const mapping = resolveMapping();
   const metrics = new Metrics({ defaultMetrics: false, mapping });
   // As src/lifecycle/process.ts: the Target client reports every call to the metrics.
   const pipeline = await startPipeline({
