@@ -3,12 +3,9 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { privateDataFields } from '../events/index.js';
-import type { Config } from '../config.js';
 import type { HttpContext } from '../http-context.js';
-import { REDACTED_KEYS } from '../logger.js';
 import { adminGuard, type AdminRole, type AdminTokens } from '../http/admin-auth.js';
-import { createRedactor, type Redactor } from '../redact.js';
+import type { RedactionPolicy } from '../redact.js';
 import { OPS_ROUTES } from './routes.js';
 
 interface BoardSettings {
@@ -26,7 +23,8 @@ interface BoardSettings {
  * Both take the token as Bearer or as the Basic password, and everything under them, static
  * assets included, sits behind the guard. Without ADMIN_TOKEN both paths answer 404 with a
  * message saying how to turn them on: admin routes are never open.
- * Job data is shown redacted (card numbers, agent ids, tokens), like the logs.
+ * Job data and return values are shown through the process' redaction policy
+ * (`ctx.redaction`, src/redact.ts), as in the logs and the dead-letter routes.
  */
 export function dashboardPlugin(ctx: HttpContext): FastifyPluginAsync {
   return async (app) => {
@@ -36,10 +34,7 @@ export function dashboardPlugin(ctx: HttpContext): FastifyPluginAsync {
       return;
     }
     const tokens: AdminTokens = { admin, readonly: ctx.config.ADMIN_READONLY_TOKEN };
-    const redactor = createRedactor({
-      keys: [...REDACTED_KEYS, ...privateDataFields(ctx.mapping)],
-      secretValues: configSecrets(ctx.config),
-    });
+    const redactor = ctx.redaction;
     // Built from the queues object, so a queue added to the pipeline shows up by itself.
     const queues: Queue[] = Object.values(ctx.pipeline.queues);
     await app.register(
@@ -64,7 +59,7 @@ export function dashboardPlugin(ctx: HttpContext): FastifyPluginAsync {
 function board(
   queues: readonly Queue[],
   tokens: AdminTokens,
-  redactor: Redactor,
+  redactor: RedactionPolicy,
   settings: BoardSettings,
 ): FastifyPluginAsync {
   return async (app) => {
@@ -93,17 +88,6 @@ function board(
     });
     await app.register(serverAdapter.registerPlugin(), { prefix: settings.basePath });
   };
-}
-
-/** The plain-text secrets the process holds (API keys are kept hashed), masked wherever they show up in job data. */
-function configSecrets(config: Config): string[] {
-  const values = [
-    config.ADMIN_TOKEN,
-    config.ADMIN_READONLY_TOKEN,
-    config.TARGET_AUTH_TOKEN,
-    config.TARGET_IMS_CLIENT_SECRET,
-  ];
-  return values.filter((v): v is string => v !== undefined);
 }
 
 const DISABLED = {
