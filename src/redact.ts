@@ -31,7 +31,7 @@ const AUTH_SCHEME = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/gi;
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s@/]+@/gi;
 /** Query parameters that carry credentials: `?access_token=…`, `&sig=…`, `&api_key=…`. */
 const URL_TOKEN_PARAM =
-  /([?&](?:access_token|id_token|refresh_token|token|api[_-]?key|key|client_secret|secret|password|passwd|pwd|sig|signature|auth)=)[^&#\s"'<>]+/gi;
+  /([?&](?:access_token|id_token|refresh_token|token|api[_-]?key|key|client_secret|secret|password|passwd|pwd|sig|signature|auth)=)[^&#\s"'<>()[\]]+/gi;
 /** Deeper structures are cut: log objects are ids and counts, not documents. */
 const MAX_DEPTH = 8;
 

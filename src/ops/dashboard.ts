@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { HttpContext } from '../http-context.js';
 import { adminGuard, type AdminRole, type AdminTokens } from '../http/admin-auth.js';
@@ -78,7 +78,7 @@ function board(
     serverAdapter.setBasePath(settings.basePath);
     createBullBoard({
       queues: queues.map((queue) => {
-        const adapter = new BullMQAdapter(queue, { readOnlyMode: settings.readOnly });
+        const adapter = new RedactedBullMQAdapter(queue, { readOnlyMode: settings.readOnly }, redactor);
         adapter.setFormatter('data', (data: unknown) => redactor.value(data));
         adapter.setFormatter('returnValue', (value: unknown) => redactor.value(value));
         return adapter;
@@ -88,6 +88,61 @@ function board(
     });
     await app.register(serverAdapter.registerPlugin(), { prefix: settings.basePath });
   };
+}
+
+/**
+ * bull-board's BullMQ adapter with the job text the formatters do not reach masked too: a
+ * failed job's reason and stack trace, and job logs. Data and return values go through the
+ * formatters set on it.
+ */
+class RedactedBullMQAdapter extends BullMQAdapter {
+  constructor(
+    queue: Queue,
+    options: ConstructorParameters<typeof BullMQAdapter>[1],
+    private readonly redaction: RedactionPolicy,
+  ) {
+    super(queue, options);
+  }
+
+  override async getJob(id: string): Promise<Job | undefined> {
+    const job = await super.getJob(id);
+    return job === undefined || job === null ? job : maskedJob(job, this.redaction);
+  }
+
+  override async getJobs(...args: Parameters<BullMQAdapter['getJobs']>): Promise<Job[]> {
+    return (await super.getJobs(...args)).map((job) => maskedJob(job, this.redaction));
+  }
+
+  override async getJobLogs(id: string): Promise<string[]> {
+    return (await super.getJobLogs(id)).map((line) => this.redaction.text(line));
+  }
+}
+
+/** The job as it is, except that `toJSON()` (what bull-board shows) has its free text masked. Exported for its test. */
+export function maskedJob(job: Job, redaction: RedactionPolicy): Job {
+  return new Proxy(job, {
+    get(target, property) {
+      if (property === 'toJSON') {
+        return () => {
+          const json = target.toJSON() as Record<string, unknown>;
+          const { failedReason, stacktrace } = json;
+          return {
+            ...json,
+            ...(typeof failedReason === 'string' ? { failedReason: redaction.text(failedReason) } : {}),
+            ...(Array.isArray(stacktrace)
+              ? {
+                  stacktrace: (stacktrace as unknown[]).map((line) =>
+                    typeof line === 'string' ? redaction.text(line) : line,
+                  ),
+                }
+              : {}),
+          };
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 const DISABLED = {
