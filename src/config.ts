@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { SECRET_VARIABLES } from './redact.js';
 
 /**
  * Every setting comes from the environment, validated once at start by {@link loadConfig}.
@@ -429,16 +430,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
-
-/** Variables whose values are secrets: no message ever quotes them (REDIS_URL may carry a password). */
-const SECRET_VARIABLES: ReadonlySet<string> = new Set([
-  'TARGET_AUTH_TOKEN',
-  'TARGET_IMS_CLIENT_SECRET',
-  'INGEST_API_KEYS',
-  'ADMIN_TOKEN',
-  'ADMIN_READONLY_TOKEN',
-  'REDIS_URL',
-]);
 
 /** A check across variables, run once every variable it reads is valid. */
 interface Relation {

@@ -3,6 +3,7 @@ import type { CompiledMapping } from './events/index.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { Pipeline, Role } from './pipeline.js';
+import type { RedactionPolicy } from './redact.js';
 import type { RoutePlugin } from './http/server.js';
 
 /** What route plugins may use: the process' config, pipeline handles and its state. */
@@ -10,6 +11,12 @@ export interface HttpContext {
   config: Config;
   logger: Logger;
   mapping: CompiledMapping;
+  /**
+   * The process' one redaction policy (src/redact.ts: secrets from `config`, private fields
+   * from `mapping`), the same object its logger uses: every route that shows job data, dead
+   * letters or events masks them with it.
+   */
+  redaction: RedactionPolicy;
   pipeline: Pipeline;
   metrics: Metrics;
   roles: readonly Role[];

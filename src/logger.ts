@@ -1,41 +1,10 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
-import { createRedactor, secretFromTokenFile, secretsFromEnv, type Redactor } from './redact.js';
+import { createRedactionPolicy, type RedactionPolicy, type Redactor } from './redact.js';
 
 export type { Logger };
 
-/**
- * Keys whose values never reach a log line. The redactor (src/redact.ts) matches them at
- * any depth and in any spelling (`x-api-key`, `card_id`); pino's own `redact` paths below are
- * a second layer for the shallow cases. Card numbers and agent ids are PII; the rest are
- * credentials.
- */
-export const REDACTED_KEYS = [
-  'authorization',
-  'Authorization',
-  'cookie',
-  'token',
-  'authToken',
-  'apiKey',
-  'key',
-  'password',
-  'secret',
-  'TARGET_AUTH_TOKEN',
-  'TARGET_IMS_CLIENT_SECRET',
-  'accessToken',
-  'access_token',
-  'clientSecret',
-  'client_secret',
-  'ADMIN_TOKEN',
-  'ADMIN_READONLY_TOKEN',
-  'INGEST_API_KEYS',
-  'REDIS_URL',
-  'cardId',
-  'agentId',
-] as const;
-
-function redactPaths(extra: readonly string[]): string[] {
-  const keys = [...REDACTED_KEYS, ...extra];
-  // Top level (which also covers child-logger bindings), one and two levels down.
+/** pino's own `redact` paths: a second layer for the shallow cases, top level (child bindings too), one and two levels down. */
+function redactPaths(keys: readonly string[]): string[] {
   return keys.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 }
 
@@ -43,12 +12,17 @@ export interface LoggerSettings {
   level: string;
   /** JSON lines in production; pretty, coloured lines on a terminal in development. */
   pretty: boolean;
-  /** More keys to redact (private data fields from the mapping file). */
+  /**
+   * The process' redaction policy (src/redact.ts), built once from its config and mapping:
+   * what it masks in job views and dead letters, it masks in log lines. Without one, a
+   * policy is built from `redactKeys`, `secretValues` and the built-in keys.
+   */
+  redaction?: RedactionPolicy;
+  /** Without `redaction`: more keys to redact (private data fields). */
   redactKeys?: readonly string[];
   /**
-   * Secret values to mask wherever they appear in a string (a token echoed in an error
-   * message, say). Default: the tokens and API keys in `process.env` and the token in
-   * TARGET_AUTH_TOKEN_FILE, so a process is safe without passing them explicitly. Tokens
+   * Without `redaction`: secret values to mask wherever they appear in a string. Default: the
+   * tokens and API keys in `process.env` and the token in TARGET_AUTH_TOKEN_FILE. Tokens
    * learnt later (a rotated file, the Admin API) are masked too: see `addRuntimeSecret`.
    */
   secretValues?: readonly string[];
@@ -57,20 +31,22 @@ export interface LoggerSettings {
 
 /**
  * The process' root logger; workers and jobs take child loggers from it. Every log call runs
- * through the redactor before pino serializes it: secret and PII keys are replaced at any
- * depth, card-like digit runs, bearer/basic credentials, URL passwords and known secret
- * values are masked inside strings (messages and error stacks included).
+ * through the redaction policy before pino serializes it: secret keys and private fields are
+ * replaced at any depth; card-like digit runs, bearer/basic credentials, URL passwords and
+ * tokens and known secret values are masked inside strings (messages and stacks included).
  */
 export function createLogger(settings: LoggerSettings): Logger {
-  const redactor = createRedactor({
-    keys: [...REDACTED_KEYS, ...(settings.redactKeys ?? [])],
-    secretValues: settings.secretValues ?? [...secretsFromEnv(process.env), ...secretFromTokenFile(process.env)],
-    serializedKeys: ['req', 'res'],
-  });
+  const redactor =
+    settings.redaction ??
+    createRedactionPolicy({
+      privateFields: settings.redactKeys ?? [],
+      // Explicit secret values replace the environment's (a test's logger, say).
+      ...(settings.secretValues !== undefined ? { env: {}, secretValues: settings.secretValues } : {}),
+    });
   const options: LoggerOptions = {
     level: settings.level,
     base: { pid: process.pid },
-    redact: { paths: redactPaths(settings.redactKeys ?? []), censor: '[redacted]' },
+    redact: { paths: redactPaths(redactor.keys), censor: '[redacted]' },
     // The hook below has already turned errors into redacted plain objects ({ type, message,
     // stack, ... }); pino's serializer would rename their type to "Object". Real Errors (in
     // child bindings, say) still get the standard treatment.

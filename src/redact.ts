@@ -1,17 +1,23 @@
 import { readFileSync } from 'node:fs';
+import { privateDataFields, type CompiledMapping, type MappingSpec } from './events/index.js';
 
 /**
- * Redaction for logs and dashboards: nothing secret or personal leaves the process in a log
- * line or a job view. Two nets, because either alone leaks:
- * - by key: values under secret or PII keys (`authorization`, `cardId`, `x-api-key`, …) are
+ * The one redaction policy: nothing secret or private leaves the process in clear, whatever
+ * the output — log lines, the dashboard's job views, the dead-letter routes and `dlq` CLI, the
+ * import rejects file. {@link createRedactionPolicy} builds it once per process from the
+ * config (the secrets) and the mapping (the private fields); every output takes that object
+ * (on HttpContext for route plugins). Two nets, because either alone leaks:
+ * - by key: values under secret keys (`authorization`, `token`, `x-api-key`, …) and under the
+ *   private data fields of the mapping (`cardId`, `agentId`, a mapping file's `email`…) are
  *   replaced at any depth, whatever the spelling (case, `-`, `_`);
  * - by content: inside every string, card-like digit runs (13-19 digits, spaces or dashes
- *   allowed), `Bearer`/`Basic` credentials, passwords in URLs and known secret values are
- *   masked, so an error message that quotes a card number or a token is safe too.
+ *   allowed), `Bearer`/`Basic` credentials, passwords in URLs (`user:pass@host`), token query
+ *   parameters (`?access_token=…`) and known secret values are masked, so an error message
+ *   that quotes a card number or a token is safe too.
  * The arguments of a Redis command attached to an ioredis error (`err.command.args`) are
  * dropped whole: AUTH and HELLO carry the password there.
  * Numbers are left alone: 13-digit millisecond timestamps are everywhere in logs, and a
- * card number sent as a JSON number sits under a PII key anyway.
+ * card number sent as a JSON number sits under a private key anyway.
  */
 
 export const REDACTED = '[redacted]';
@@ -23,6 +29,9 @@ const SECRET_KEY_PARTS = ['token', 'secret', 'password', 'passwd', 'apikey', 'au
 const CARD_LIKE = /(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)/g;
 const AUTH_SCHEME = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/gi;
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s@/]+@/gi;
+/** Query parameters that carry credentials: `?access_token=…`, `&sig=…`, `&api_key=…`. */
+const URL_TOKEN_PARAM =
+  /([?&](?:access_token|id_token|refresh_token|token|api[_-]?key|key|client_secret|secret|password|passwd|pwd|sig|signature|auth)=)[^&#\s"'<>()[\]]+/gi;
 /** Deeper structures are cut: log objects are ids and counts, not documents. */
 const MAX_DEPTH = 8;
 
@@ -92,6 +101,7 @@ export function createRedactor(settings: RedactorSettings): Redactor {
     return out
       .replace(AUTH_SCHEME, `$1 ${REDACTED}`)
       .replace(URL_PASSWORD, `$1${REDACTED}@`)
+      .replace(URL_TOKEN_PARAM, `$1${REDACTED}`)
       .replace(CARD_LIKE, REDACTED_NUMBER);
   };
   const walk = (input: unknown, depth: number, seen: WeakSet<object>): unknown => {
@@ -155,14 +165,149 @@ function isClassInstance(value: unknown): boolean {
   return proto !== Object.prototype && proto !== null;
 }
 
-const defaultRedactor = createRedactor({ keys: ['authorization', 'key', 'cardId', 'agentId', 'REDIS_URL'] });
+/**
+ * Keys whose values are credentials wherever they occur (any spelling; keys that merely
+ * contain `token`, `secret`, `password`… are masked too, see SECRET_KEY_PARTS).
+ */
+export const SECRET_KEYS: readonly string[] = [
+  'authorization',
+  'cookie',
+  'key',
+  'clientSecret',
+  'accessToken',
+  'REDIS_URL',
+  'INGEST_API_KEYS',
+];
 
-/** Redacts with the built-in key list only (for callers without a configured redactor). */
+/**
+ * Private data fields masked even when the mapping in hand does not declare them: those of
+ * the built-in mapping, so a process (or a CLI) with another mapping file still hides them.
+ */
+export const ALWAYS_PRIVATE_FIELDS: readonly string[] = ['cardId', 'agentId'];
+
+/** Variables whose whole value is a secret. */
+const SECRET_VALUE_VARIABLES = [
+  'ADMIN_TOKEN',
+  'ADMIN_READONLY_TOKEN',
+  'TARGET_AUTH_TOKEN',
+  'SIMULATOR_AUTH_TOKEN',
+  'TARGET_IMS_CLIENT_SECRET',
+] as const;
+/** Variables holding URLs whose password is a secret (REDIS_URL may list several seeds). */
+const SECRET_URL_VARIABLES = ['REDIS_URL', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'] as const;
+
+/**
+ * Every variable whose value is (or holds) a secret: no config message ever quotes it, and
+ * {@link secretsFromEnv} masks what it holds. INGEST_API_KEYS holds `source:key` entries.
+ */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  ...SECRET_VALUE_VARIABLES,
+  ...SECRET_URL_VARIABLES,
+  'INGEST_API_KEYS',
+]);
+
+/** The settings a policy reads its secrets from: the process' Config, or the part a CLI loads. */
+export interface SecretSettings {
+  ADMIN_TOKEN?: string | undefined;
+  ADMIN_READONLY_TOKEN?: string | undefined;
+  TARGET_AUTH_TOKEN?: string | undefined;
+  TARGET_AUTH_TOKEN_FILE?: string | undefined;
+  TARGET_IMS_CLIENT_SECRET?: string | undefined;
+  /** Plain-text keys are masked; hashed ones (`sha256:`) have nothing to mask. */
+  INGEST_API_KEYS?: ReadonlyArray<{ key?: string | undefined }> | undefined;
+  REDIS_URL?: string | undefined;
+}
+
+export interface RedactionSources {
+  /** The settings holding secrets (tokens, API keys, Redis password, IMS client secret…). */
+  config?: SecretSettings;
+  /** The mapping whose private data fields are masked (`"private": true`, `"private": [...]`). */
+  mapping?: CompiledMapping | MappingSpec;
+  /**
+   * The environment, for the secrets the config does not keep (proxy passwords, the
+   * simulator's token, the token in TARGET_AUTH_TOKEN_FILE). Default `process.env`.
+   */
+  env?: Record<string, string | undefined>;
+  /** More private field names (besides the mapping's and {@link ALWAYS_PRIVATE_FIELDS}). */
+  privateFields?: Iterable<string>;
+  /** More exact secret values to mask inside strings. */
+  secretValues?: readonly string[];
+}
+
+/**
+ * What every output of the process masks with: one object, built once by
+ * {@link createRedactionPolicy} and passed around (HttpContext, the logger, the CLIs).
+ */
+export interface RedactionPolicy extends Redactor {
+  /** A redacted copy of anything (log objects, job data, dead letters, rejected records). */
+  value(input: unknown): unknown;
+  /** A string with card numbers, credentials, URL passwords and tokens and secret values masked. */
+  text(input: string): string;
+  /** The private data field names it masks under any key spelling. */
+  readonly privateFields: ReadonlySet<string>;
+  /** Every key it masks by name: {@link SECRET_KEYS} plus the private fields. */
+  readonly keys: readonly string[];
+}
+
+/**
+ * Builds the process' redaction policy from its settings and mapping. Secrets: the admin
+ * tokens, the Target token (and the one in TARGET_AUTH_TOKEN_FILE now), the IMS client secret,
+ * plain-text intake keys, Redis and proxy passwords, plus tokens learnt later
+ * ({@link addRuntimeSecret}). Private: the mapping's private data fields and
+ * {@link ALWAYS_PRIVATE_FIELDS}; by content: card-like numbers and credentials in URLs.
+ */
+export function createRedactionPolicy(sources: RedactionSources = {}): RedactionPolicy {
+  const env = sources.env ?? process.env;
+  const privateFields = new Set<string>([
+    ...ALWAYS_PRIVATE_FIELDS,
+    ...(sources.mapping !== undefined ? privateDataFields(sources.mapping) : []),
+    ...(sources.privateFields ?? []),
+  ]);
+  const keys = [...SECRET_KEYS, ...privateFields];
+  const redactor = createRedactor({
+    keys,
+    secretValues: [
+      ...secretsFromConfig(sources.config ?? {}),
+      ...secretsFromEnv(env),
+      ...secretFromTokenFile({
+        TARGET_AUTH_TOKEN_FILE: sources.config?.TARGET_AUTH_TOKEN_FILE ?? env.TARGET_AUTH_TOKEN_FILE,
+      }),
+      ...(sources.secretValues ?? []),
+    ],
+    // fastify logs `{ req, res }` and its serializers pick method, url and status, never headers.
+    serializedKeys: ['req', 'res'],
+  });
+  return { value: (input) => redactor.value(input), text: (input) => redactor.text(input), privateFields, keys };
+}
+
+/** The plain-text secrets a config holds (intake keys configured by digest have none). */
+export function secretsFromConfig(config: SecretSettings): string[] {
+  const out: string[] = [];
+  for (const value of [
+    config.ADMIN_TOKEN,
+    config.ADMIN_READONLY_TOKEN,
+    config.TARGET_AUTH_TOKEN,
+    config.TARGET_IMS_CLIENT_SECRET,
+    ...(config.INGEST_API_KEYS ?? []).map((k) => k.key),
+  ]) {
+    if (value !== undefined && value !== '') out.push(value);
+  }
+  for (const seed of (config.REDIS_URL ?? '').split(',')) {
+    const password = passwordOfUrl(seed);
+    if (password !== undefined) out.push(password);
+  }
+  return out;
+}
+
+const builtIn = createRedactionPolicy({ env: {} });
+
+/**
+ * Redacts with the built-in keys only (no config, no mapping): for code that has no policy
+ * in hand. Outputs of the process use its {@link RedactionPolicy} instead.
+ */
 export function redactValue(input: unknown, extraKeys: readonly string[] = []): unknown {
-  if (extraKeys.length === 0) return defaultRedactor.value(input);
-  return createRedactor({ keys: ['authorization', 'key', 'cardId', 'agentId', 'REDIS_URL', ...extraKeys] }).value(
-    input,
-  );
+  if (extraKeys.length === 0) return builtIn.value(input);
+  return createRedactionPolicy({ env: {}, privateFields: extraKeys }).value(input);
 }
 
 /**
@@ -172,33 +317,20 @@ export function redactValue(input: unknown, extraKeys: readonly string[] = []): 
  */
 export function secretsFromEnv(env: Record<string, string | undefined>): string[] {
   const out: string[] = [];
-  for (const name of [
-    'ADMIN_TOKEN',
-    'ADMIN_READONLY_TOKEN',
-    'TARGET_AUTH_TOKEN',
-    'SIMULATOR_AUTH_TOKEN',
-    'TARGET_IMS_CLIENT_SECRET',
-  ]) {
+  for (const name of SECRET_VALUE_VARIABLES) {
     const value = env[name];
     if (value !== undefined && value !== '') out.push(value);
   }
-  for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) {
-    const password = passwordOfUrl(env[name]);
-    if (password !== undefined) out.push(password);
+  for (const name of SECRET_URL_VARIABLES) {
+    // With REDIS_CLUSTER, REDIS_URL lists several seeds, each of which may carry the password.
+    for (const url of (env[name] ?? '').split(',')) {
+      const password = passwordOfUrl(url);
+      if (password !== undefined) out.push(password);
+    }
   }
   for (const entry of (env.INGEST_API_KEYS ?? '').split(',')) {
     const colon = entry.indexOf(':');
     if (colon > 0) out.push(entry.slice(colon + 1).trim());
-  }
-  // With REDIS_CLUSTER, REDIS_URL lists several seeds, each of which may carry the password.
-  for (const seed of (env.REDIS_URL ?? '').split(',')) {
-    if (seed.trim() === '') continue;
-    try {
-      const password = decodeURIComponent(new URL(seed.trim()).password);
-      if (password !== '') out.push(password);
-    } catch {
-      // An invalid URL is reported by config validation; nothing to mask here.
-    }
   }
   return out;
 }

@@ -2,11 +2,12 @@ import type { Command } from 'commander';
 import { VisitorStore, storeSettingsFrom } from '../coalesce/store.js';
 import { readCliConfig } from '../cli-config.js';
 import type { Config } from '../config.js';
+import { loadMappingFile, resolveMapping } from '../events/index.js';
 import { createLogger, type Logger } from '../logger.js';
 import { UNKNOWN_SOURCE } from '../jobs/catalog.js';
 import { openQueue } from '../jobs/queues.js';
 import { connectRedis, logRedisErrors } from '../redis/connection.js';
-import { redactValue } from '../redact.js';
+import { createRedactionPolicy, type RedactionPolicy } from '../redact.js';
 import { DeadLetterAdmin, type DeadLetterView } from './admin.js';
 import { CursorError } from './cursor.js';
 import { FilterError, parseFilter } from './filters.js';
@@ -43,18 +44,36 @@ export interface AdminTools {
   store: VisitorStore;
   config: Config;
   logger: Logger;
+  redaction: RedactionPolicy;
 }
 
-/** Opens the pipeline's dead-letter queue from the environment, runs `action`, closes everything. */
+/**
+ * Opens the pipeline's dead-letter queue from the environment, runs `action`, closes
+ * everything. Output goes through the same redaction policy as the pipeline's (secrets from
+ * the environment, private fields from MAPPING_FILE): run the CLI with the pipeline's
+ * MAPPING_FILE, or a mapping file's private fields are masked only if they are built in.
+ */
 export async function withAdmin(action: (admin: DeadLetterAdmin, tools: AdminTools) => Promise<void>): Promise<void> {
   const config = readCliConfig();
   if (config === undefined) return;
+  let redaction: RedactionPolicy;
+  try {
+    const mapping = resolveMapping(
+      config.MAPPING_FILE !== undefined ? loadMappingFile(config.MAPPING_FILE) : undefined,
+    );
+    redaction = createRedactionPolicy({ config, mapping });
+  } catch (error) {
+    process.stderr.write(`target-ingest: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const redis = connectRedis(config, { maxRetriesPerRequest: 3 });
   const store = new VisitorStore(redis, storeSettingsFrom(config));
   const logger = createLogger({
     level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL,
     pretty: false,
     destination: process.stderr,
+    redaction,
   });
   // Through the redacting logger, never ioredis' or BullMQ's own print of the raw error.
   const redisErrors = logRedisErrors(redis, logger, 'dlq');
@@ -62,10 +81,10 @@ export async function withAdmin(action: (admin: DeadLetterAdmin, tools: AdminToo
   const deadLetter = openQueue('deadLetter', redis, queueSettings, (error) => redisErrors.report(error));
   const ingest = openQueue('ingest', redis, queueSettings, (error) => redisErrors.report(error));
   try {
-    await action(new DeadLetterAdmin({ deadLetter, ingest }, store, logger), { store, config, logger });
+    await action(new DeadLetterAdmin({ deadLetter, ingest }, store, logger), { store, config, logger, redaction });
   } catch (error) {
     process.stderr.write(
-      `target-ingest: ${error instanceof FilterError ? `bad filter: ${error.message}` : error instanceof Error ? error.message : String(error)}\n`,
+      `target-ingest: ${redaction.text(error instanceof FilterError ? `bad filter: ${error.message}` : error instanceof Error ? error.message : String(error))}\n`,
     );
     process.exitCode = error instanceof FilterError || error instanceof CursorError ? 2 : 1;
   } finally {
@@ -98,13 +117,13 @@ export function registerDlqCommand(program: Command): void {
     .option('--limit <n>', 'most entries to print', '100')
     .option('--cursor <next>', 'go on from the page that printed this "next" (same filters)')
     .action((opts: CommonOptions) =>
-      withAdmin(async (admin) => {
+      withAdmin(async (admin, { redaction }) => {
         const page = await admin.list(parseFilter({ ...opts }), {
           limit: Number(opts.limit ?? 100) || 100,
           ...(opts.cursor !== undefined ? { cursor: opts.cursor } : {}),
         });
         if (opts.json === true) {
-          process.stdout.write(`${JSON.stringify(redactValue(page, ['cardId', 'agentId']), null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify(redaction.value(page), null, 2)}\n`);
           return;
         }
         const { total, entries, next } = page;
@@ -115,7 +134,7 @@ export function registerDlqCommand(program: Command): void {
             ? `${total} dead letter(s)${total > entries.length ? `, showing ${entries.length}` : ''}\n`
             : `${entries.length} matching dead letter(s) in the ${page.scanned} read of ${page.queued}\n`,
         );
-        for (const entry of entries) process.stdout.write(`${line(entry)}\n`);
+        for (const entry of entries) process.stdout.write(`${redaction.text(line(entry))}\n`);
         if (next !== undefined) process.stdout.write(`more: dlq list --cursor ${next} (with the same filters)\n`);
       }),
     );
@@ -124,15 +143,15 @@ export function registerDlqCommand(program: Command): void {
     .command('show <id>')
     .description('print one dead letter in full (JSON)')
     .action((id: string) =>
-      withAdmin(async (admin) => {
+      withAdmin(async (admin, { redaction }) => {
         const entry = await admin.show(id);
         if (entry === undefined) {
           process.stderr.write(`no dead letter with id ${id}\n`);
           process.exitCode = 1;
           return;
         }
-        // Dead letters keep raw events for replay; what is printed masks card numbers and secrets.
-        process.stdout.write(`${JSON.stringify(redactValue(entry, ['cardId', 'agentId']), null, 2)}\n`);
+        // Dead letters keep raw events for replay; what is printed masks private fields, card numbers and secrets.
+        process.stdout.write(`${JSON.stringify(redaction.value(entry), null, 2)}\n`);
       }),
     );
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { adminGuard } from '../http/admin-auth.js';
 import type { Logger } from '../logger.js';
-import { redactValue } from '../redact.js';
+import type { RedactionPolicy } from '../redact.js';
 import { DeadLetterAdmin } from './admin.js';
 import { CursorError } from './cursor.js';
 import { DeadLetterFilterSchema, FilterError, parseFilter, type DeadLetterFilter } from './filters.js';
@@ -15,11 +15,15 @@ export interface DeadLetterRoutesContext {
     store: ConstructorParameters<typeof DeadLetterAdmin>[1];
   };
   logger: Logger;
+  /** What every answer is masked with: dead letters keep raw events, private fields included. */
+  redaction: Pick<RedactionPolicy, 'value'>;
 }
 
 /**
  * `/admin/dead-letters`: the CLI's dlq commands over HTTP. Reading needs ADMIN_TOKEN or the
  * read-only token; replay and purge need ADMIN_TOKEN. Without ADMIN_TOKEN the routes are off.
+ * What the reads answer goes through the process' redaction policy (private fields of the
+ * mapping, card numbers, secrets): dead letters keep whole raw events for replay.
  *   GET  /admin/dead-letters?stage=&code=&source=&since=&until=&limit=&offset=&cursor=
  *        → {total?, entries, next?, scanned, queued}: one page, newest first; `next` goes back
  *        as `cursor` for the following page (src/dlq/admin.ts says what a page reads)
@@ -49,7 +53,7 @@ export function deadLetterRoutes(ctx: DeadLetterRoutesContext): FastifyPluginAsy
           offset: Number(query.offset ?? 0) || 0,
           ...(query.cursor !== undefined && query.cursor !== '' ? { cursor: query.cursor } : {}),
         };
-        return redactValue(await admin.list(parseFilter(query), page), ['cardId', 'agentId']);
+        return ctx.redaction.value(await admin.list(parseFilter(query), page));
       } catch (error) {
         const body = badFilter(error);
         if (body === undefined) throw error;
@@ -58,9 +62,7 @@ export function deadLetterRoutes(ctx: DeadLetterRoutesContext): FastifyPluginAsy
     });
     app.get('/admin/dead-letters/:id', { onRequest: readers }, async (request, reply) => {
       const entry = await admin.show((request.params as { id: string }).id);
-      return entry === undefined
-        ? reply.code(404).send({ error: 'not_found' })
-        : redactValue(entry, ['cardId', 'agentId']);
+      return entry === undefined ? reply.code(404).send({ error: 'not_found' }) : ctx.redaction.value(entry);
     });
     for (const action of ['replay', 'purge'] as const) {
       // The media type is checked before the body is read: a refused request costs no parsing.

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { loadMappingFile, privateDataFields, resolveMapping, type CompiledMapping } from '../events/index.js';
+import { loadMappingFile, resolveMapping, type CompiledMapping } from '../events/index.js';
 import { createLogger, type Logger } from '../logger.js';
+import { createRedactionPolicy, type RedactionPolicy } from '../redact.js';
 import type { Role } from '../pipeline.js';
 import { startPipeline } from './start-pipeline.js';
 import { boundHeapGrowth } from '../heap.js';
@@ -50,21 +51,24 @@ export async function runProcess(options: ProcessOptions): Promise<void> {
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error));
   }
+  // One policy for every output: the logs, the dashboard, the dead-letter routes (HttpContext).
+  const redaction = createRedactionPolicy({ config, mapping });
   const logger: Logger = createLogger({
     level: config.LOG_LEVEL,
     pretty: config.NODE_ENV !== 'production' && process.stdout.isTTY,
-    redactKeys: [...privateDataFields(mapping)],
+    redaction,
   });
   for (const warning of config.warnings) logger.warn(warning);
   const lifecycle = new Lifecycle(logger, undefined, { shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   lifecycle.installSignalHandlers();
-  await lifecycle.trackStartup(startRoles(options, config, mapping, logger, lifecycle));
+  await lifecycle.trackStartup(startRoles(options, config, mapping, redaction, logger, lifecycle));
 }
 
 async function startRoles(
   options: ProcessOptions,
   config: Config,
   mapping: CompiledMapping,
+  redaction: RedactionPolicy,
   logger: Logger,
   lifecycle: Lifecycle,
 ): Promise<void> {
@@ -134,6 +138,7 @@ async function startRoles(
       config,
       logger,
       mapping,
+      redaction,
       pipeline,
       metrics,
       roles: options.roles,

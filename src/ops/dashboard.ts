@@ -1,14 +1,11 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { privateDataFields } from '../events/index.js';
-import type { Config } from '../config.js';
 import type { HttpContext } from '../http-context.js';
-import { REDACTED_KEYS } from '../logger.js';
 import { adminGuard, type AdminRole, type AdminTokens } from '../http/admin-auth.js';
-import { createRedactor, type Redactor } from '../redact.js';
+import type { RedactionPolicy } from '../redact.js';
 import { OPS_ROUTES } from './routes.js';
 
 interface BoardSettings {
@@ -26,7 +23,8 @@ interface BoardSettings {
  * Both take the token as Bearer or as the Basic password, and everything under them, static
  * assets included, sits behind the guard. Without ADMIN_TOKEN both paths answer 404 with a
  * message saying how to turn them on: admin routes are never open.
- * Job data is shown redacted (card numbers, agent ids, tokens), like the logs.
+ * Job data and return values are shown through the process' redaction policy
+ * (`ctx.redaction`, src/redact.ts), as in the logs and the dead-letter routes.
  */
 export function dashboardPlugin(ctx: HttpContext): FastifyPluginAsync {
   return async (app) => {
@@ -36,10 +34,7 @@ export function dashboardPlugin(ctx: HttpContext): FastifyPluginAsync {
       return;
     }
     const tokens: AdminTokens = { admin, readonly: ctx.config.ADMIN_READONLY_TOKEN };
-    const redactor = createRedactor({
-      keys: [...REDACTED_KEYS, ...privateDataFields(ctx.mapping)],
-      secretValues: configSecrets(ctx.config),
-    });
+    const redactor = ctx.redaction;
     // Built from the queues object, so a queue added to the pipeline shows up by itself.
     const queues: Queue[] = Object.values(ctx.pipeline.queues);
     await app.register(
@@ -64,7 +59,7 @@ export function dashboardPlugin(ctx: HttpContext): FastifyPluginAsync {
 function board(
   queues: readonly Queue[],
   tokens: AdminTokens,
-  redactor: Redactor,
+  redactor: RedactionPolicy,
   settings: BoardSettings,
 ): FastifyPluginAsync {
   return async (app) => {
@@ -83,7 +78,7 @@ function board(
     serverAdapter.setBasePath(settings.basePath);
     createBullBoard({
       queues: queues.map((queue) => {
-        const adapter = new BullMQAdapter(queue, { readOnlyMode: settings.readOnly });
+        const adapter = new RedactedBullMQAdapter(queue, { readOnlyMode: settings.readOnly }, redactor);
         adapter.setFormatter('data', (data: unknown) => redactor.value(data));
         adapter.setFormatter('returnValue', (value: unknown) => redactor.value(value));
         return adapter;
@@ -95,15 +90,59 @@ function board(
   };
 }
 
-/** The plain-text secrets the process holds (API keys are kept hashed), masked wherever they show up in job data. */
-function configSecrets(config: Config): string[] {
-  const values = [
-    config.ADMIN_TOKEN,
-    config.ADMIN_READONLY_TOKEN,
-    config.TARGET_AUTH_TOKEN,
-    config.TARGET_IMS_CLIENT_SECRET,
-  ];
-  return values.filter((v): v is string => v !== undefined);
+/**
+ * bull-board's BullMQ adapter with the job text the formatters do not reach masked too: a
+ * failed job's reason and stack trace, and job logs. Data and return values go through the
+ * formatters set on it.
+ */
+class RedactedBullMQAdapter extends BullMQAdapter {
+  constructor(
+    queue: Queue,
+    options: ConstructorParameters<typeof BullMQAdapter>[1],
+    private readonly redaction: RedactionPolicy,
+  ) {
+    super(queue, options);
+  }
+
+  override async getJob(id: string): Promise<Job | undefined> {
+    const job = await super.getJob(id);
+    return job === undefined || job === null ? job : maskedJob(job, this.redaction);
+  }
+
+  override async getJobs(...args: Parameters<BullMQAdapter['getJobs']>): Promise<Job[]> {
+    return (await super.getJobs(...args)).map((job) => maskedJob(job, this.redaction));
+  }
+
+  override async getJobLogs(id: string): Promise<string[]> {
+    return (await super.getJobLogs(id)).map((line) => this.redaction.text(line));
+  }
+}
+
+/** The job as it is, except that `toJSON()` (what bull-board shows) has its free text masked. Exported for its test. */
+export function maskedJob(job: Job, redaction: RedactionPolicy): Job {
+  return new Proxy(job, {
+    get(target, property) {
+      if (property === 'toJSON') {
+        return () => {
+          const json = target.toJSON() as Record<string, unknown>;
+          const { failedReason, stacktrace } = json;
+          return {
+            ...json,
+            ...(typeof failedReason === 'string' ? { failedReason: redaction.text(failedReason) } : {}),
+            ...(Array.isArray(stacktrace)
+              ? {
+                  stacktrace: (stacktrace as unknown[]).map((line) =>
+                    typeof line === 'string' ? redaction.text(line) : line,
+                  ),
+                }
+              : {}),
+          };
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 const DISABLED = {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { readCliConfig } from '../cli-config.js';
 import type { VisitorRef } from '../events/index.js';
 import { createLogger } from '../logger.js';
+import { createRedactionPolicy } from '../redact.js';
 import { TargetClient } from './client.js';
 import { createTargetDispatcher } from './dispatcher.js';
 import { createProfileTokenSource } from './token-source.js';
@@ -33,7 +34,8 @@ export function registerVerifyCommand(program: Command): void {
       const baseUrl = config.TARGET_BASE_URL ?? `http://127.0.0.1:${config.SIMULATOR_PORT}`;
       // The same egress proxy and token file as the pipeline (the Admin API source needs the
       // pipeline's Redis budget: with it, verify uses TARGET_AUTH_TOKEN or the file only).
-      const logger = createLogger({ level: 'warn', pretty: false });
+      // The process' policy minus the mapping: verify shows no events.
+      const logger = createLogger({ level: 'warn', pretty: false, redaction: createRedactionPolicy({ config }) });
       let tokenFile: ReturnType<typeof createProfileTokenSource> | undefined;
       try {
         tokenFile =

@@ -7,6 +7,7 @@ import { httpPluginsFor } from '../../src/lifecycle/http-routes.js';
 import { buildHttpServer } from '../../src/http/server.js';
 import type { IntakeAnswer } from '../../src/intake/http.js';
 import { createLogger } from '../../src/logger.js';
+import { createRedactionPolicy } from '../../src/redact.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import type { Role } from '../../src/pipeline.js';
 import { deletePrefix, newRedis } from './context.js';
@@ -60,14 +61,18 @@ export async function startIntakeServer(options: IntakeServerOptions = {}): Prom
     roles,
   );
   const metrics = new Metrics({ defaultMetrics: false });
-  const logger = createLogger({ level: running.config.LOG_LEVEL, pretty: false });
+  const mapping = resolveMapping();
+  // As src/lifecycle/process.ts: one policy for the logger and the routes.
+  const redaction = createRedactionPolicy({ config: running.config, mapping });
+  const logger = createLogger({ level: running.config.LOG_LEVEL, pretty: false, redaction });
   const app = await buildHttpServer({
     logger,
     bodyLimit: running.config.INTAKE_BODY_LIMIT_BYTES,
     plugins: httpPluginsFor({
       config: running.config,
       logger,
-      mapping: resolveMapping(),
+      mapping,
+      redaction,
       pipeline: running.pipeline,
       metrics,
       roles,

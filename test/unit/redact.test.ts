@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createRedactor, redactValue, secretsFromEnv } from '../../src/redact.js';
+import type { Job } from 'bullmq';
+import { loadConfig } from '../../src/config.js';
+import { resolveMapping } from '../../src/events/index.js';
+import { maskedJob } from '../../src/ops/dashboard.js';
+import { createRedactionPolicy, createRedactor, redactValue, secretsFromEnv } from '../../src/redact.js';
 
 const PASSWORD = 'clu5ter-pa55word-123';
 
@@ -41,6 +45,77 @@ describe('redaction of Redis credentials', () => {
     // A `command` that is not a Redis command is walked as usual.
     expect(redactor.value({ command: { name: 'import', file: 'day.ndjson' } })).toEqual({
       command: { name: 'import', file: 'day.ndjson' },
+    });
+  });
+});
+
+describe('the redaction policy (issue 18, item 1)', () => {
+  const mapping = resolveMapping({
+    mode: 'extend',
+    events: {
+      loan_application: {
+        data: { applicationId: { type: 'string', required: true }, email: { type: 'string', private: true } },
+        private: [],
+        attributes: { loanApplicationId: { from: 'data.applicationId' } },
+      },
+    },
+  });
+  const config = loadConfig({
+    REDIS_URL: 'redis://:redis-pa55word-9@127.0.0.1:6379',
+    ADMIN_TOKEN: 'admin-token-0123456789',
+    ADMIN_READONLY_TOKEN: 'viewer-token-0123456789',
+    INGEST_API_KEYS: 'pos:pos-key-0123456789abcdef',
+    TARGET_CLIENT_CODE: 'acme',
+    TARGET_IMS_CLIENT_ID: 'ims-client',
+    TARGET_IMS_CLIENT_SECRET: 'ims-secret-0123456789',
+  });
+  const policy = createRedactionPolicy({ config, mapping, env: {} });
+
+  it('masks the private fields of the mapping and the built-in ones, at any depth and in any spelling', () => {
+    expect([...policy.privateFields].sort()).toEqual(['agentId', 'cardId', 'email']);
+    expect(
+      policy.value({ events: [{ data: { email: 'a@b.example', Card_ID: 'C-1', applicationId: 'A-1' } }] }),
+    ).toEqual({ events: [{ data: { email: '[redacted]', Card_ID: '[redacted]', applicationId: 'A-1' } }] });
+  });
+
+  it('masks every secret of the config inside strings', () => {
+    const text = [
+      'redis-pa55word-9',
+      'admin-token-0123456789',
+      'viewer-token-0123456789',
+      'pos-key-0123456789abcdef',
+      'ims-secret-0123456789',
+    ].join(' ');
+    expect(policy.text(text)).toBe(Array(5).fill('[redacted]').join(' '));
+  });
+
+  it('masks card-like numbers and credentials in URLs, user:pass@host and token query parameters', () => {
+    expect(policy.text('card 4111-1111-1111-1111 seen')).toBe('card [redacted-number] seen');
+    expect(policy.text('https://ops:hunter2-x@crm.example.com/x')).toBe('https://ops:[redacted]@crm.example.com/x');
+    expect(policy.text('https://crm.example.com/cb?access_token=abc123def&x=1&sig=zz9#f')).toBe(
+      'https://crm.example.com/cb?access_token=[redacted]&x=1&sig=[redacted]#f',
+    );
+    // Ordinary query parameters stay: dead-letter filters are logged with their URL.
+    expect(policy.text('/admin/dead-letters?stage=map&code=EVENT_INVALID')).toBe(
+      '/admin/dead-letters?stage=map&code=EVENT_INVALID',
+    );
+  });
+
+  it("masks a failed job's reason and stack trace in the dashboard's view of it", () => {
+    const job = {
+      id: '7',
+      data: { n: 1 },
+      toJSON: () => ({
+        id: '7',
+        failedReason: 'card 4111111111111111',
+        stacktrace: ['at fetch (https://x.example/?token=abc123def)'],
+      }),
+    } as unknown as Job;
+    const view = maskedJob(job, policy);
+    expect(view.id).toBe('7');
+    expect(view.toJSON()).toMatchObject({
+      failedReason: 'card [redacted-number]',
+      stacktrace: ['at fetch (https://x.example/?token=[redacted])'],
     });
   });
 });

@@ -4,6 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { ConfigError, loadConfigSubset } from '../../config.js';
 import { loadMappingFile, resolveMapping } from '../../events/index.js';
 import { createLogger } from '../../logger.js';
+import { createRedactionPolicy } from '../../redact.js';
 import { connectRedis, firstRedisUrl, logRedisErrors, redisAnswers } from '../../redis/connection.js';
 import { openIntake } from '../intake-deps.js';
 import { CheckpointStore } from './checkpoint.js';
@@ -112,8 +113,14 @@ async function runImport(file: string, opts: ImportCliOptions): Promise<number> 
 
   // Bounded retries: an outage mid-import stops it (resumable) instead of hanging silently.
   const redis = connectRedis(config, { maxRetriesPerRequest: 20 });
+  // One policy for the log lines and the rejects file: secrets, the mapping's private fields.
+  const redaction = createRedactionPolicy({ config, mapping });
   // Never ioredis' own "unhandled error" print: its error objects carry the AUTH arguments.
-  logRedisErrors(redis, createLogger({ level: 'warn', pretty: false, destination: process.stderr }), 'import');
+  logRedisErrors(
+    redis,
+    createLogger({ level: 'warn', pretty: false, destination: process.stderr, redaction }),
+    'import',
+  );
   const intake = openIntake(redis, {
     prefix: config.REDIS_PREFIX,
     dedupeWindowMs: config.DEDUPE_WINDOW_MS,
@@ -144,7 +151,7 @@ async function runImport(file: string, opts: ImportCliOptions): Promise<number> 
         ...(opts.format !== undefined ? { format: opts.format } : {}),
         ...(opts.rejects !== undefined ? { rejectsPath: opts.rejects } : {}),
       },
-      { intake: intake.deps, checkpoints },
+      { intake: intake.deps, checkpoints, redaction },
       { signal: stop.signal, onProgress: (p) => view.update(p) },
     );
     view.stop();

@@ -7,7 +7,8 @@ import { readCsvHeader, readCsvRecords } from './csv-records.js';
 import { readNdjsonRecords } from './ndjson-records.js';
 import type { ImportProgress } from './progress.js';
 import type { ImportRecord, ReadPosition, RecordStream } from './records.js';
-import { RejectsFile, redactPrivate, type RejectEntry } from './rejects-file.js';
+import { createRedactionPolicy, type RedactionPolicy } from '../../redact.js';
+import { RejectsFile, type RejectEntry } from './rejects-file.js';
 
 export type ImportFormat = 'csv' | 'ndjson';
 
@@ -30,6 +31,11 @@ export interface ImportOptions {
 export interface ImportDeps {
   intake: IntakeDeps;
   checkpoints: CheckpointStore;
+  /**
+   * What the rejects file masks with (src/redact.ts). Default: a policy from the intake's
+   * mapping and the environment's secrets.
+   */
+  redaction?: RedactionPolicy;
 }
 
 export interface ImportHooks {
@@ -69,6 +75,7 @@ export async function importFile(
 ): Promise<ImportSummary> {
   const startedAt = Date.now();
   const { file, source } = options;
+  const redaction = deps.redaction ?? createRedactionPolicy({ mapping: deps.intake.mapping });
   const fingerprint = await fileFingerprint(file, source);
   const saved = options.restart === true ? undefined : await deps.checkpoints.load(fingerprint);
   const rejectsPath = options.rejectsPath ?? `${file}.rejects.ndjson`;
@@ -120,14 +127,15 @@ export async function importFile(
           );
     const entries: RejectEntry[] = batch
       .filter((r) => r.error !== undefined)
-      .map((r) => ({ line: r.line, errors: [r.error ?? ''] }));
+      .map((r) => ({ line: r.line, errors: [redaction.text(r.error ?? '')] }));
     for (const r of result.rejected) {
       const record = readable[r.index];
       if (record !== undefined)
         entries.push({
           line: record.line,
-          errors: r.errors,
-          event: redactPrivate(record.event, deps.intake.mapping.privateFields),
+          // The error stays (validation never quotes a private value); the record is masked.
+          errors: r.errors.map((e) => redaction.text(e)),
+          event: redaction.value(record.event),
         });
     }
     await rejects.write(entries.sort((a, b) => a.line - b.line));

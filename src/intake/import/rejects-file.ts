@@ -5,7 +5,10 @@ export interface RejectEntry {
   /** 1-based line of the record in the imported file. */
   line: number;
   errors: string[];
-  /** The record as read, private fields redacted; absent when the line could not be read. */
+  /**
+   * The record as read, masked by the redaction policy (private fields, card numbers,
+   * credentials in URLs, secrets); absent when the line could not be read.
+   */
   event?: unknown;
 }
 
@@ -49,14 +52,4 @@ export class RejectsFile {
     await this.handle?.close();
     this.handle = undefined;
   }
-}
-
-/** A copy of a rejected event with private data fields (card numbers, agent ids) replaced. */
-export function redactPrivate(event: unknown, privateFields: ReadonlySet<string>): unknown {
-  if (typeof event !== 'object' || event === null || !('data' in event)) return event;
-  const { data } = event;
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return event;
-  const copy: Record<string, unknown> = { ...(data as Record<string, unknown>) };
-  for (const name of privateFields) if (Object.hasOwn(copy, name)) copy[name] = '[redacted]';
-  return { ...event, data: copy };
 }

@@ -4,6 +4,7 @@ import { DeadLetterAdmin } from '../../../src/dlq/admin.js';
 import { buildHttpServer, listen } from '../../../src/http/server.js';
 import { httpPluginsFor } from '../../../src/lifecycle/http-routes.js';
 import { createLogger } from '../../../src/logger.js';
+import { createRedactionPolicy } from '../../../src/redact.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
 import type { DeadLetter } from '../../../src/jobs/catalog.js';
 import { resolveMapping } from '../../../src/events/index.js';
@@ -33,7 +34,10 @@ describe('dead-letter administration', () => {
 
   beforeAll(async () => {
     running = await startTestPipeline({ ADMIN_TOKEN: ADMIN, ADMIN_READONLY_TOKEN: READER }, ['map']);
-    const logger = createLogger({ level: 'silent', pretty: false });
+    const mapping = resolveMapping();
+    // As src/lifecycle/process.ts: one policy for the logger and the routes.
+    const redaction = createRedactionPolicy({ config: running.config, mapping });
+    const logger = createLogger({ level: 'silent', pretty: false, redaction });
     admin = new DeadLetterAdmin(running.pipeline.queues, running.pipeline.store, logger);
     const app = await buildHttpServer({
       logger,
@@ -41,7 +45,8 @@ describe('dead-letter administration', () => {
       plugins: httpPluginsFor({
         config: running.config,
         logger,
-        mapping: resolveMapping(),
+        mapping,
+        redaction,
         pipeline: running.pipeline,
         metrics: new Metrics({ defaultMetrics: false }),
         roles: ['map'],

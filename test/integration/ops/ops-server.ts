@@ -2,13 +2,13 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../../src/config.js';
-import { resolveMapping } from '../../../src/events/index.js';
+import { loadMappingFile, resolveMapping } from '../../../src/events/index.js';
 import type { HttpContext } from '../../../src/http-context.js';
 import { httpPluginsFor } from '../../../src/lifecycle/http-routes.js';
 import { buildHttpServer, listen } from '../../../src/http/server.js';
 import { createLogger, type Logger } from '../../../src/logger.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
-import { secretsFromEnv } from '../../../src/redact.js';
+import { createRedactionPolicy } from '../../../src/redact.js';
 import type { Pipeline, Role } from '../../../src/pipeline.js';
 import { startPipeline } from '../../../src/lifecycle/start-pipeline.js';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
@@ -87,16 +87,14 @@ export async function startOpsServer(options: OpsServerOptions = {}): Promise<Op
   const logLines: string[] = [];
   const rawLogLines: string[] = [];
   const level = options.logLevel ?? 'warn';
-  // As src/lifecycle/process.ts: config and the secret values the logger masks come from one environment.
-  let logger: Logger = createLogger({
-    level,
-    pretty: false,
-    destination: memoryDestination(logLines),
-    secretValues: secretsFromEnv(env),
-  });
+  // As src/lifecycle/process.ts: the mapping comes from MAPPING_FILE when set.
+  const mapping = resolveMapping(config.MAPPING_FILE !== undefined ? loadMappingFile(config.MAPPING_FILE) : undefined);
+  // As src/lifecycle/process.ts: one policy, from the config and the mapping, for the logger
+  // and the routes; the environment it reads secrets from is the one config came from.
+  const redaction = createRedactionPolicy({ config, mapping, env });
+  let logger: Logger = createLogger({ level, pretty: false, destination: memoryDestination(logLines), redaction });
   if (options.rawLog === true) logger = teeLogger(logger, pino({ level }, memoryDestination(rawLogLines)));
   const roles = options.roles ?? OPS_ROLES;
-  const mapping = resolveMapping();
   const metrics = new Metrics({ defaultMetrics: false, mapping });
   // As src/lifecycle/process.ts: the Target client reports every call to the metrics.
   const pipeline = await startPipeline({
@@ -108,7 +106,16 @@ export async function startOpsServer(options: OpsServerOptions = {}): Promise<Op
     onTargetCall: (endpoint, ms, outcome) => metrics.recordTargetCall(endpoint, ms, outcome),
   });
   let stopping = false;
-  const ctx: HttpContext = { config, logger, mapping, pipeline, metrics, roles, isStopping: () => stopping };
+  const ctx: HttpContext = {
+    config,
+    logger,
+    mapping,
+    redaction,
+    pipeline,
+    metrics,
+    roles,
+    isStopping: () => stopping,
+  };
   const app = await buildHttpServer({
     logger,
     bodyLimit: config.INTAKE_BODY_LIMIT_BYTES,
