@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { visitorKey, type ValidEvent } from '../events/index.js';
 import { stamp, storeKeys } from '../redis/keys.js';
 import type { Config } from '../config.js';
@@ -423,6 +424,33 @@ export class VisitorStore {
       String(untilMs),
     );
     return { pending, inFlight, delivered, claimed: claimed === 1 };
+  }
+
+  /** Does claim `claimId` still hold visitor `vk` (not acked, reissued or forgotten)? */
+  async holds(claimId: string, vk: string): Promise<boolean> {
+    return (await this.redis.hget(this.keysOf(vk).inFlight(vk), '_claim')) === claimId;
+  }
+
+  /**
+   * The visitor keys among `vks` that are forgotten and still suppressed (see
+   * {@link forget}): one ZMSCORE per shard. The members are SHA-1 hex of the keys, as
+   * `redis.sha1hex` makes them in the scripts.
+   */
+  async suppressedAmong(vks: readonly string[], now = Date.now()): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (vks.length === 0) return found;
+    await this.perShard(vks, async (keys, group) => {
+      const scores = await this.redis.zmscore(
+        `${keys.root}:suppressed`,
+        ...group.map((vk) => createHash('sha1').update(vk).digest('hex')),
+      );
+      group.forEach((vk, k) => {
+        const until = scores[k];
+        if (until !== null && until !== undefined && Number(until) > now) found.add(vk);
+      });
+      return group.map(() => undefined);
+    });
+    return found;
   }
 
   /** Lets go of visitors whose values were dead-lettered. */

@@ -110,6 +110,9 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
           });
           return;
         }
+        // Forgotten (src/erasure/forget.ts) or reissued since the claim was read: this job no
+        // longer holds the visitor, so nothing of it may be sent. One HGET per visitor call.
+        if (!(await deps.store.holds(claimId, current.vk))) return;
         try {
           // Read the count first: `summary.calls += await …` would read calls before the await
           // and lose the updates of calls running in parallel.
@@ -128,7 +131,8 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
         noteOldest(summary, current);
         const acked = await deps.store.ack(claimId, current);
         if (acked !== 'more') {
-          summary.delivered += 1;
+          // `lost`: forgotten (or reissued) while the call was on the wire; not recorded.
+          if (acked === 'done') summary.delivered += 1;
           return;
         }
         [snapshot] = await deps.store.snapshot(claimId, [current.vk]);

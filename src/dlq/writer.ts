@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { PipelineError } from '../errors.js';
 import { UNKNOWN_SOURCE, type DeadLetter, type Stage } from '../jobs/catalog.js';
+import { visitorKeysOf, withoutVisitors } from './visitor-filter.js';
 
 /**
  * Most visitors (delivery stages) or events (map and intake stages) one dead-letter entry
@@ -21,6 +22,13 @@ export class DeadLetters {
   constructor(
     private readonly queue: Queue<DeadLetter>,
     private readonly maxItems = DEAD_LETTER_MAX_ITEMS,
+    /**
+     * Which of these visitor keys are forgotten (src/erasure/forget.ts). Asked after each
+     * entry is written, so a delivery or map job that held a visitor's values when it was
+     * forgotten cannot write them back: the suppression starts before the forget rewrites
+     * the existing dead letters, so every entry is either rewritten or checked here.
+     */
+    private readonly suppressed?: (vks: readonly string[]) => Promise<ReadonlySet<string>>,
   ) {}
 
   /**
@@ -34,15 +42,27 @@ export class DeadLetters {
   async add(entry: DeadLetter, dedupeId?: string): Promise<void> {
     const parts = splitDeadLetter(entry, dedupeId ?? `dl-${randomUUID()}`, this.maxItems);
     if (parts.length === 1) {
-      await this.queue.add(entry.stage, entry, dedupeId !== undefined ? { jobId: dedupeId } : {});
+      await this.scrub(await this.queue.add(entry.stage, entry, dedupeId !== undefined ? { jobId: dedupeId } : {}));
     } else {
       // One at a time, oldest part first: each is small, and a crash part way leaves whole parts.
       for (const part of parts) {
         const n = part.part?.n ?? 0;
-        await this.queue.add(part.stage, part, { jobId: partJobId(part.part?.group ?? '', n) });
+        await this.scrub(await this.queue.add(part.stage, part, { jobId: partJobId(part.part?.group ?? '', n) }));
       }
     }
     for (const listener of this.listeners) listener(entry);
+  }
+
+  /** Takes what forgotten visitors left in a just-written entry back out (or the whole entry). */
+  private async scrub(job: Job<DeadLetter>): Promise<void> {
+    if (this.suppressed === undefined) return;
+    const vks = visitorKeysOf(job.data);
+    if (vks.length === 0) return;
+    const gone = await this.suppressed(vks);
+    if (gone.size === 0) return;
+    const next = withoutVisitors(job.data, gone);
+    if (next === null) await job.remove();
+    else if (next !== undefined) await job.updateData(next);
   }
 
   /** Called after every entry this process writes (metrics, logs). */

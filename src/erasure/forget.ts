@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { ForgottenValues, VisitorStore } from '../coalesce/store.js';
 import type { DeadLetterAdmin } from '../dlq/admin.js';
+import { withoutVisitors } from '../dlq/visitor-filter.js';
 import { visitorKey, type VisitorRef } from '../events/index.js';
-import type { DeadLetter } from '../jobs/catalog.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -12,34 +12,6 @@ import type { Logger } from '../logger.js';
  */
 export function visitorHash(visitor: VisitorRef): string {
   return createHash('sha1').update(visitorKey(visitor)).digest('hex');
-}
-
-/** Does a raw event (as a map-stage dead letter keeps it) name this visitor? */
-function rawEventIsFor(event: unknown, visitor: VisitorRef): boolean {
-  if (typeof event !== 'object' || event === null) return false;
-  const raw = (event as { visitor?: unknown }).visitor;
-  if (typeof raw !== 'object' || raw === null) return false;
-  const ids = raw as { mboxPC?: unknown; mbox3rdPartyId?: unknown };
-  return visitor.kind === 'pcId' ? ids.mboxPC === visitor.id : ids.mbox3rdPartyId === visitor.id;
-}
-
-/**
- * A dead letter without anything of `visitor`: `undefined` when it holds none of it, `null`
- * when nothing else is left in it (it goes), else the entry without the visitor's values or
- * events. Pure.
- */
-export function withoutVisitor(entry: DeadLetter, visitor: VisitorRef): DeadLetter | null | undefined {
-  const vk = visitorKey(visitor);
-  const visitors = entry.visitors?.filter((v) => v.vk !== vk);
-  const events = entry.events?.filter((e) => !rawEventIsFor(e, visitor));
-  const changed = visitors?.length !== entry.visitors?.length || events?.length !== entry.events?.length;
-  if (!changed) return undefined;
-  if ((visitors?.length ?? 0) + (events?.length ?? 0) === 0) return null;
-  return {
-    ...entry,
-    ...(visitors !== undefined ? { visitors } : {}),
-    ...(events !== undefined ? { events } : {}),
-  };
 }
 
 export interface ForgetResult {
@@ -72,9 +44,21 @@ export interface ForgetDeps {
 export async function forgetVisitor(deps: ForgetDeps, visitor: VisitorRef, now = Date.now()): Promise<ForgetResult> {
   const until = now + deps.suppressForMs;
   const store = await deps.store.forget(visitorKey(visitor), until, now);
-  const deadLetters = await deps.deadLetters.rewrite((entry) => withoutVisitor(entry, visitor));
+  const gone = new Set([visitorKey(visitor)]);
+  const hash = visitorHash(visitor);
+  let deadLetters: ForgetResult['deadLetters'];
+  try {
+    deadLetters = await deps.deadLetters.rewrite((entry) => withoutVisitors(entry, gone));
+  } catch (error) {
+    // The store is erased and the suppression holds; the dead letters are not done yet.
+    deps.logger.error(
+      { audit: 'forget', visitorHash: hash, store, err: error },
+      'visitor forgotten in the store, but its dead letters could not be rewritten: run forget again',
+    );
+    throw error;
+  }
   const result: ForgetResult = {
-    visitorHash: visitorHash(visitor),
+    visitorHash: hash,
     store,
     deadLetters,
     suppressedUntil: new Date(until).toISOString(),

@@ -45,6 +45,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     bodyLimit: options.bodyLimit,
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: true,
+    // Visitor ids are route parameters (/admin/visitors/<kind>/<id>/…): an mbox3rdPartyId
+    // may have 256 characters, three times that once percent-encoded. Fastify's default of
+    // 100 answered 414 (with the URL in the message) for a long one.
+    maxParamLength: 1024,
   });
   const failures = new WeakMap<FastifyRequest, Error>();
   const loggedByRoute = new WeakSet<FastifyRequest>();

@@ -51,7 +51,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     redisErrors.report(error),
   );
   const store = new VisitorStore(redis, storeSettingsFrom(config));
-  const deadLetters = new DeadLetters(queues.deadLetter);
+  const deadLetters = new DeadLetters(queues.deadLetter, undefined, (vks) => store.suppressedAmong(vks));
   const pool = createWorkerPool({
     connect: () => connectRedis(config),
     redisPrefix: config.REDIS_PREFIX,

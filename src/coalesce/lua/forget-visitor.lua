@@ -23,7 +23,8 @@ local root, vk, now, untilMs = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
 local suppressed = root .. ':suppressed'
 redis.call('ZREMRANGEBYSCORE', suppressed, '-inf', now)
-redis.call('ZADD', suppressed, untilMs, redis.sha1hex(vk))
+-- GT: a second forget never shortens a longer suppression already set.
+redis.call('ZADD', suppressed, 'GT', untilMs, redis.sha1hex(vk))
 
 -- Attributes are the fields `s:<name>` (pending, in flight) and `<name>` (delivered);
 -- bookkeeping fields start with '_' or ':', values with 'v:'.

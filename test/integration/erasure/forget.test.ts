@@ -70,6 +70,10 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
     };
     await pipeline.queues.deadLetter.add('map', mapLetter);
     await pipeline.queues.deadLetter.add('deliver-single', deliveryLetter);
+    const keptVisitor = {
+      vk: `3p:${KEPT}`,
+      attributes: { loyaltyLastStoreId: { value: 'S0', stamp: `000${BASE - 1}|y` } },
+    };
 
     const forget = await request(`${server.url}/admin/visitors/mbox3rdPartyId/${FORGOTTEN}/forget`, {
       method: 'POST',
@@ -91,8 +95,17 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
       expect(await pipeline.redis.exists(key)).toBe(0);
     }
 
-    // Dead letters written after the forget (a map worker or a delivery that failed on values
-    // taken in before it): replaying them must not bring the visitor back either.
+    // A delivery or map job that held its values when it was forgotten writes a dead letter:
+    // the writer takes the forgotten visitor back out (the whole entry when only it was in).
+    await pipeline.deadLetters.add({ ...deliveryLetter, visitors: [...deliveryLetter.visitors!, keptVisitor] });
+    await pipeline.deadLetters.add(deliveryLetter, 'late-delivery-letter');
+    const written = await pipeline.queues.deadLetter.getJobs(['waiting'], 0, -1);
+    expect(written.map((j) => j.data.visitors?.map((v) => v.vk) ?? j.data.events?.length)).toEqual([[`3p:${KEPT}`], 1]);
+    await pipeline.queues.deadLetter.obliterate({ force: true });
+    await pipeline.queues.deadLetter.add('map', { ...mapLetter, events: [event(KEPT, 3, BASE + 120_000)] });
+
+    // Dead letters written after the forget by something that bypasses the writer (an older
+    // version, a hand-made entry): replaying them must not bring the visitor back either.
     await pipeline.queues.deadLetter.add('map', { ...mapLetter, events: [event(FORGOTTEN, 5, BASE + 240_000)] });
     await pipeline.queues.deadLetter.add('deliver-single', deliveryLetter);
 

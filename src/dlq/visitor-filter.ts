@@ -1,0 +1,47 @@
+import { visitorKey, type VisitorRef } from '../events/index.js';
+import type { DeadLetter } from '../jobs/catalog.js';
+
+/** The visitor key (`pc:<id>` / `3p:<id>`) a raw event (as a map-stage dead letter keeps it) names, if any. */
+export function rawEventVisitorKey(event: unknown): string | undefined {
+  if (typeof event !== 'object' || event === null) return undefined;
+  const raw = (event as { visitor?: unknown }).visitor;
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const ids = raw as { mboxPC?: unknown; mbox3rdPartyId?: unknown };
+  let ref: VisitorRef | undefined;
+  if (typeof ids.mboxPC === 'string' && ids.mboxPC !== '') ref = { kind: 'pcId', id: ids.mboxPC };
+  else if (typeof ids.mbox3rdPartyId === 'string' && ids.mbox3rdPartyId !== '')
+    ref = { kind: 'thirdPartyId', id: ids.mbox3rdPartyId };
+  return ref === undefined ? undefined : visitorKey(ref);
+}
+
+/** Every visitor key a dead letter holds values or raw events of. Pure. */
+export function visitorKeysOf(entry: DeadLetter): string[] {
+  const keys = new Set<string>();
+  for (const v of entry.visitors ?? []) keys.add(v.vk);
+  for (const e of entry.events ?? []) {
+    const vk = rawEventVisitorKey(e);
+    if (vk !== undefined) keys.add(vk);
+  }
+  return [...keys];
+}
+
+/**
+ * A dead letter without anything of the visitors `vks`: `undefined` when it holds none of
+ * them, `null` when nothing else is left in it (it goes), else the entry without their
+ * values and raw events (erasure, src/erasure/forget.ts). Pure.
+ */
+export function withoutVisitors(entry: DeadLetter, vks: ReadonlySet<string>): DeadLetter | null | undefined {
+  const visitors = entry.visitors?.filter((v) => !vks.has(v.vk));
+  const events = entry.events?.filter((e) => {
+    const vk = rawEventVisitorKey(e);
+    return vk === undefined || !vks.has(vk);
+  });
+  const changed = visitors?.length !== entry.visitors?.length || events?.length !== entry.events?.length;
+  if (!changed) return undefined;
+  if ((visitors?.length ?? 0) + (events?.length ?? 0) === 0) return null;
+  return {
+    ...entry,
+    ...(visitors !== undefined ? { visitors } : {}),
+    ...(events !== undefined ? { events } : {}),
+  };
+}
