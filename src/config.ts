@@ -228,7 +228,13 @@ export const EnvSchema = z.object({
     'Keep-alive connections to Target per process: single-update calls per second are at most this many per Target round trip (64 at 20 ms: about 3,200 calls/s).',
   ),
   PORT: port(8080).describe('HTTP port of every process: intake, `/healthz`, `/readyz`, `/metrics`, the dashboard.'),
-  HOST: z.string().min(1).default('0.0.0.0').describe('Address the HTTP server binds.'),
+  HOST: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Address the HTTP server binds. Unset: `0.0.0.0` (every interface) when INGEST_API_KEYS is set, `127.0.0.1` (this machine only) when it is not, because intake then takes every request as source `dev`. Containers need `0.0.0.0` to be reachable.',
+    ),
   INTAKE_BODY_LIMIT_BYTES: positiveInt(5 * 1024 * 1024).describe(
     'Largest `POST /v1/events` body; bigger ones get 413 `BODY_TOO_LARGE`.',
   ),
@@ -403,7 +409,14 @@ export const EnvSchema = z.object({
 export type Env = z.infer<typeof EnvSchema>;
 
 /** The validated configuration every part of the process reads. */
-export interface Config extends Omit<Env, 'TARGET_BASE_URL' | 'DELIVERED_RETENTION_MS' | 'TARGET_ADMIN_TENANT'> {
+export interface Config extends Omit<
+  Env,
+  'TARGET_BASE_URL' | 'DELIVERED_RETENTION_MS' | 'TARGET_ADMIN_TENANT' | 'HOST'
+> {
+  /** HOST, or the default {@link resolveListen} picks from INGEST_API_KEYS. */
+  HOST: string;
+  /** Why the HTTP server listens where it does, when that follows from missing intake keys; logged first at start. */
+  listenWarning: string | undefined;
   /** Target base URL, or undefined when the built-in simulator is used. */
   TARGET_BASE_URL: string | undefined;
   /** DELIVERED_RETENTION_MS, or the profile lifetime when unset. */
@@ -421,6 +434,38 @@ export interface Config extends Omit<Env, 'TARGET_BASE_URL' | 'DELIVERED_RETENTI
 export const SIMULATOR_CLIENT_CODE = 'simulator';
 
 const DAY_MS = 24 * 3600_000;
+
+/** Where the HTTP server listens, and what the start says about it. */
+export interface ListenChoice {
+  host: string;
+  /** Set when intake has no keys: says where it listens and how to change that. */
+  warning: string | undefined;
+}
+
+const LOOPBACK = /^(?:127(?:\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
+
+/**
+ * The address the HTTP server binds. HOST when set; unset, every interface (`0.0.0.0`) with
+ * intake keys, and only this machine (`127.0.0.1`) without them, because intake then takes
+ * every request as source `dev` (outside production; production requires keys). Pure.
+ */
+export function resolveListen(host: string | undefined, apiKeyCount: number): ListenChoice {
+  if (apiKeyCount > 0) return { host: host ?? '0.0.0.0', warning: undefined };
+  if (host === undefined) {
+    return {
+      host: '127.0.0.1',
+      warning: `no INGEST_API_KEYS: intake accepts every request as source ${DEV_SOURCE_NAME}, listening on 127.0.0.1 only; set HOST=0.0.0.0 to listen on every interface`,
+    };
+  }
+  if (LOOPBACK.test(host)) return { host, warning: undefined };
+  return {
+    host,
+    warning: `no INGEST_API_KEYS: intake accepts every request as source ${DEV_SOURCE_NAME}, listening on ${host} (HOST), reachable from other machines; set INGEST_API_KEYS, or unset HOST to listen on 127.0.0.1 only`,
+  };
+}
+
+/** The source intake records without keys (src/intake/intake-auth.ts names it DEV_SOURCE). */
+const DEV_SOURCE_NAME = 'dev';
 
 /** Raised by {@link loadConfig}; `problems` names variables, never secret values. */
 export class ConfigError extends Error {
@@ -581,8 +626,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       `DELIVERED_RETENTION_MS (${e.DELIVERED_RETENTION_MS} ms) is longer than TARGET_PROFILE_LIFETIME_DAYS (${e.TARGET_PROFILE_LIFETIME_DAYS} days): Target drops a profile before the pipeline forgets what it delivered there`,
     );
   }
+  const listen = resolveListen(e.HOST, e.INGEST_API_KEYS.length);
   return {
     ...e,
+    HOST: listen.host,
+    listenWarning: listen.warning,
     TARGET_BASE_URL: baseUrl?.replace(/\/+$/, ''),
     TARGET_ADMIN_TENANT: e.TARGET_ADMIN_TENANT ?? clientCode,
     TARGET_ADMIN_URL: e.TARGET_ADMIN_URL.replace(/\/+$/, ''),

@@ -27,6 +27,8 @@ export {
   FIELD_TYPES,
   MappingFileError,
   MappingSpecSchema,
+  SHA256_HEX_LENGTH,
+  hashAttributeValue,
   loadMappingFile,
   privateDataFields,
   resolveMapping,
@@ -40,6 +42,8 @@ export {
   type EventMapping,
   type FieldType,
   type MappingSpec,
+  type ResolveOptions,
+  type SaltSpec,
 } from './mapping.js';
 export {
   MAX_FUTURE_SKEW_MS,

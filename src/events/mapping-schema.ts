@@ -64,6 +64,34 @@ export const DataFieldSpecSchema = z.strictObject(
 );
 export type DataFieldSpec = z.infer<typeof DataFieldSpecSchema>;
 
+/** The only hash a mapping offers: SHA-256, sent as 64 lowercase hex digits. */
+export const HASH_ALGORITHMS = ['sha256'] as const;
+/** Length of a hashed attribute's value: SHA-256 in hex. */
+export const SHA256_HEX_LENGTH = 64;
+
+// An environment variable name, as POSIX shells accept it.
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/**
+ * Where a hashed attribute's salt comes from: an environment variable of the process, named
+ * here, so the salt itself never sits in the mapping file.
+ */
+// What is written here may be a salt put in by mistake: its errors never quote it.
+const SALT_ENV_NAME_EXPECTED =
+  'expected the name of an environment variable (A-Z, a-z, 0-9 and "_", not starting with a digit); the salt itself never goes in the mapping file';
+export const SaltSpecSchema = z.strictObject(
+  {
+    env: z.string({ error: SALT_ENV_NAME_EXPECTED }).superRefine((name, ctx) => {
+      if (!ENV_NAME.test(name)) ctx.addIssue({ code: 'custom', message: SALT_ENV_NAME_EXPECTED });
+    }),
+  },
+  {
+    error:
+      'expected an object such as { "env": "MAPPING_SALT" }, naming the environment variable that holds the salt; the salt itself never goes in the mapping file',
+  },
+);
+export type SaltSpec = z.infer<typeof SaltSpecSchema>;
+
 /** Where one attribute's value comes from: a field of the event, or a constant. */
 export const AttributeSpecSchema = z
   .strictObject(
@@ -71,10 +99,31 @@ export const AttributeSpecSchema = z
       /** `occurredAt`, `id`, `type` or `data.<field>`. */
       from: z.string({ error: expecting('a string') }).optional(),
       const: z.string({ error: expecting('a string') }).optional(),
+      /** Send the SHA-256 (hex) of the field instead of its value; the field becomes private. */
+      hash: z.enum(HASH_ALGORITHMS, { error: expecting('"sha256"') }).optional(),
+      /** With `hash`: prepend the salt read from this environment variable before hashing. */
+      salt: SaltSpecSchema.optional(),
     },
     { error: expecting('an object such as { "from": "data.kioskId" } or { "const": "funded" }') },
   )
   .superRefine((attribute, ctx) => {
+    if (attribute.hash !== undefined && attribute.from?.startsWith('data.') !== true) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hash'],
+        message:
+          attribute.from === undefined
+            ? 'hashes a data field: needs "from": "data.<field>", not a constant'
+            : `hashes a data field: needs "from": "data.<field>", got ${quote(attribute.from)}`,
+      });
+    }
+    if (attribute.salt !== undefined && attribute.hash === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['salt'],
+        message: 'a salt needs "hash": "sha256" (it is only used to hash the value)',
+      });
+    }
     if (attribute.from !== undefined && attribute.const !== undefined) {
       ctx.addIssue({ code: 'custom', message: 'set either "from" or "const", not both' });
     } else if (attribute.from === undefined && attribute.const === undefined) {
@@ -122,16 +171,33 @@ export const EventMappingSchema = z
     if (attributes.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['attributes'], message: 'must set at least one attribute' });
     }
+    // A field sent hashed is private: its raw value may not go out through another attribute.
+    const hashedBy = new Map<string, string>();
+    for (const [name, attribute] of attributes) {
+      if (attribute.hash !== undefined && attribute.from?.startsWith('data.') === true) {
+        const field = attribute.from.slice('data.'.length);
+        if (!hashedBy.has(field)) hashedBy.set(field, name);
+      }
+    }
     for (const [name, attribute] of attributes) {
       if (attribute.from?.startsWith('data.') !== true) continue;
       const field = attribute.from.slice('data.'.length);
       const path = ['attributes', name, 'from'];
+      const hashedElsewhere = hashedBy.get(field);
       if (!Object.hasOwn(fields, field)) {
         const known = declared.length === 0 ? 'none' : declared.join(', ');
         ctx.addIssue({
           code: 'custom',
           path,
           message: `refers to data.${field}, which the event's data does not declare (declared: ${known})`,
+        });
+      } else if (attribute.hash !== undefined) {
+        // Hashing is how a private field may be sent: only its digest leaves.
+      } else if (hashedElsewhere !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `refers to data.${field}, which attribute ${hashedElsewhere} sends hashed; its raw value is private and never sent to Target (add "hash" here too)`,
         });
       } else if (privateFields.has(field)) {
         ctx.addIssue({
@@ -173,7 +239,9 @@ export function explainUnknownMappingKey(parent: readonly PropertyKey[], _key: s
     case 4:
       return parent[2] === 'data'
         ? 'unknown field; a data field has only "type", "required" and "private"'
-        : 'unknown field; an attribute has only "from" or "const"';
+        : 'unknown field; an attribute has only "from" or "const", and "hash" and "salt"';
+    case 5:
+      return 'unknown field; a salt has only "env", the environment variable that holds it';
     default:
       return 'unknown field';
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_MAPPING } from './default-mapping.js';
 import { formatIssues } from './issues.js';
@@ -7,6 +8,7 @@ import {
   type EventMapping,
   type FieldType,
   type MappingSpec,
+  type SaltSpec,
 } from './mapping-schema.js';
 
 /**
@@ -23,12 +25,16 @@ export {
   DataFieldSpecSchema,
   EventMappingSchema,
   FIELD_TYPES,
+  HASH_ALGORITHMS,
   MappingSpecSchema,
+  SaltSpecSchema,
+  SHA256_HEX_LENGTH,
   type AttributeSpec,
   type DataFieldSpec,
   type EventMapping,
   type FieldType,
   type MappingSpec,
+  type SaltSpec,
 } from './mapping-schema.js';
 
 /** A mapping (file or in-code spec) that cannot be used; `problems` holds one line per problem. */
@@ -53,7 +59,13 @@ export type AttributeSource =
   | { kind: 'occurredAt' }
   | { kind: 'id' }
   | { kind: 'type' }
-  | { kind: 'data'; field: number };
+  | { kind: 'data'; field: number }
+  /**
+   * The SHA-256 of a data field's Target string. `digest` holds the salt in its closure, so
+   * the salt is in no property a log or a dump could print; it is undefined in a mapping
+   * resolved for validation only (`validationOnly`), which knows no salts.
+   */
+  | { kind: 'hash'; field: number; digest: ((text: string) => string) | undefined };
 
 /** A data field of one event type, ready for validation. */
 export interface CompiledField {
@@ -93,8 +105,35 @@ export interface CompiledMapping {
   knownTypes: readonly string[];
   /** Every attribute any type can set, sorted (e.g. for bulk file columns). */
   attributeNames: readonly string[];
-  /** Names of private data fields of any type. */
+  /** Names of private data fields of any type, fields sent hashed included. */
   privateFields: ReadonlySet<string>;
+  /**
+   * Resolved without salts, to validate events (SDK, import): hashed attributes are left out
+   * of a valid event's `attributes`. The map worker refuses such a mapping.
+   */
+  validationOnly: boolean;
+}
+
+/** How {@link resolveMapping} finds the salts of hashed attributes. */
+export interface ResolveOptions {
+  /** Where `"salt": { "env": NAME }` is read; default `process.env`. Empty counts as unset. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Only to validate events (producers: the SDK, `import`): salts are not read, so producers
+   * need not hold them, and hashed attributes are not computed.
+   */
+  validationOnly?: boolean;
+}
+
+/**
+ * The value a hashed attribute sends: SHA-256 over the UTF-8 bytes of `salt + text` (plain
+ * concatenation, salt first, no separator; no salt is the empty string), as 64 lowercase hex
+ * digits. `text` is the field's Target string, the value the attribute would send unhashed.
+ */
+export function hashAttributeValue(text: string, salt = ''): string {
+  return createHash('sha256')
+    .update(salt + text, 'utf8')
+    .digest('hex');
 }
 
 /**
@@ -102,8 +141,8 @@ export interface CompiledMapping {
  * Without a spec, the defaults. Idempotent on its own output's `spec`.
  * @throws MappingFileError listing every problem of the spec.
  */
-export function resolveMapping(spec?: MappingSpec): CompiledMapping {
-  return compileMapping(mergeWithDefaults(spec ?? DEFAULT_MAPPING, 'mapping'));
+export function resolveMapping(spec?: MappingSpec, options: ResolveOptions = {}): CompiledMapping {
+  return compileMapping(mergeWithDefaults(spec ?? DEFAULT_MAPPING, 'mapping'), options);
 }
 
 /**
@@ -131,7 +170,7 @@ export function loadMappingFile(path: string): MappingSpec {
 
 /**
  * Names of the private data fields (`cardId`, `agentId`, …) of every event type, for the
- * logger's redaction list.
+ * logger's redaction list: declared private, or sent hashed (`"hash"`).
  */
 export function privateDataFields(mapping: MappingSpec | CompiledMapping): Set<string> {
   if ('privateFields' in mapping) return new Set(mapping.privateFields);
@@ -157,32 +196,67 @@ function privateNamesOf(event: EventMapping): Set<string> {
   for (const [name, field] of Object.entries(event.data ?? {})) {
     if (field.private === true) names.add(name);
   }
+  // A hashed field's raw value is as private as a declared one.
+  for (const attribute of Object.values(event.attributes)) {
+    if (attribute.hash !== undefined && attribute.from?.startsWith('data.') === true)
+      names.add(attribute.from.slice('data.'.length));
+  }
   return names;
 }
 
-function compileMapping(spec: MappingSpec): CompiledMapping {
+function compileMapping(spec: MappingSpec, options: ResolveOptions): CompiledMapping {
   const types = new Map<string, CompiledEventType>();
   const attributeNames = new Set<string>();
   const privateFields = new Set<string>();
+  const validationOnly = options.validationOnly === true;
+  const salts = new SaltReader(validationOnly ? undefined : (options.env ?? process.env));
   for (const [type, event] of Object.entries(spec.events)) {
-    const compiled = compileEventType(type, event);
+    const compiled = compileEventType(type, event, salts);
     types.set(type, compiled);
     for (const attribute of compiled.attributes) attributeNames.add(attribute.name);
     for (const field of compiled.fields) if (field.private) privateFields.add(field.name);
   }
+  if (salts.problems.length > 0) throw new MappingFileError('mapping', salts.problems);
   return {
     spec,
     types,
     knownTypes: [...types.keys()].sort(),
     attributeNames: [...attributeNames].sort(),
     privateFields,
+    validationOnly,
   };
 }
 
-function compileEventType(type: string, event: EventMapping): CompiledEventType {
+/** Reads salts from the environment once each, collecting every missing one. */
+class SaltReader {
+  readonly problems: string[] = [];
+
+  /** `env` undefined: validation only, no salt is read. */
+  constructor(private readonly env: Readonly<Record<string, string | undefined>> | undefined) {}
+
+  /** The digest of one hashed attribute, or undefined (validation only, or a problem noted). */
+  digestFor(where: string, salt: SaltSpec | undefined): ((text: string) => string) | undefined {
+    if (this.env === undefined) return undefined;
+    if (salt === undefined) return (text) => hashAttributeValue(text);
+    const value = this.env[salt.env];
+    if (value === undefined || value === '') {
+      // Names the variable, never a value.
+      this.problems.push(
+        `${where}.salt.env: the environment variable ${salt.env} is not set (or empty); it holds this attribute's salt`,
+      );
+      return undefined;
+    }
+    return (text) => hashAttributeValue(text, value);
+  }
+}
+
+function compileEventType(type: string, event: EventMapping, salts: SaltReader): CompiledEventType {
   const privateNames = privateNamesOf(event);
+  // Fields whose raw value is sent (and so length-checked); a hashed one sends 64 hex digits.
   const mappedNames = new Set(
-    Object.values(event.attributes).flatMap((a) => (a.from?.startsWith('data.') === true ? [a.from.slice(5)] : [])),
+    Object.values(event.attributes).flatMap((a) =>
+      a.from?.startsWith('data.') === true && a.hash === undefined ? [a.from.slice(5)] : [],
+    ),
   );
   const fields: CompiledField[] = Object.entries(event.data ?? {}).map(([name, field]) => ({
     name,
@@ -208,6 +282,10 @@ function compileEventType(type: string, event: EventMapping): CompiledEventType 
     // MappingSpecSchema has already refused any other reference; this guards direct callers.
     if (field === undefined)
       throw new MappingFileError('mapping', [`${type}.attributes.${name}: cannot resolve ${from}`]);
+    if (spec.hash !== undefined) {
+      const digest = salts.digestFor(`events.${type}.attributes.${name}`, spec.salt);
+      return { name, source: { kind: 'hash', field, digest }, sourcePath: from };
+    }
     return { name, source: { kind: 'data', field }, sourcePath: from };
   });
   return { type, fields, attributes };

@@ -1,7 +1,7 @@
 import { EventSchema, explainUnknownEnvelopeKey, visitorRefOf, type VisitorRef } from './envelope.js';
 import { formatIssues } from './issues.js';
 import type { CompiledEventType, CompiledField, CompiledMapping } from './mapping.js';
-import { ATTRIBUTE_VALUE_MAX } from './mapping-schema.js';
+import { ATTRIBUTE_VALUE_MAX, SHA256_HEX_LENGTH } from './mapping-schema.js';
 import { charLength, describeValue, formatNumber, formatTimestamp, parseTimestamp, quote } from './values.js';
 
 /** How far ahead of the server clock `occurredAt` may be: tills' clocks drift, but not by days. */
@@ -97,6 +97,18 @@ export function validateEvent(input: unknown, mapping: CompiledMapping, options:
           value = values[source.field];
           if (value !== undefined) attributes[attribute.name] = value;
           continue;
+        case 'hash': {
+          // The raw value is private: only its digest is sent, always 64 characters.
+          const text = values[source.field];
+          if (text === undefined) continue;
+          if (SHA256_HEX_LENGTH > maxValueLength && !tooLong.has(attribute.sourcePath)) {
+            tooLong.add(attribute.sourcePath);
+            errors.push(tooLongMessage(attribute.sourcePath, SHA256_HEX_LENGTH, maxValueLength, attribute.name));
+          }
+          // Undefined in a mapping resolved for validation only: producers hold no salts.
+          if (source.digest !== undefined) attributes[attribute.name] = source.digest(text);
+          continue;
+        }
       }
       if (value === undefined) continue;
       const length = charLength(value, maxValueLength);

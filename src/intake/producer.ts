@@ -38,7 +38,8 @@ export interface Producer {
 export function createProducer(options: ProducerOptions): Producer {
   const prefix = options.prefix ?? 'ti';
   const source = options.source ?? 'sdk';
-  const mapping: CompiledMapping = resolveMapping(options.mapping);
+  // Validation only: a producer needs no salt of a hashed attribute (the map worker hashes).
+  const mapping: CompiledMapping = resolveMapping(options.mapping, { validationOnly: true });
   // Connection trouble surfaces as rejected sends; the queue's own error events add nothing.
   const ingestQueue = openQueue('ingest', options.connection, { redisPrefix: prefix });
   const marks = new IntakeMarks(

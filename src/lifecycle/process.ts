@@ -58,6 +58,8 @@ export async function runProcess(options: ProcessOptions): Promise<void> {
     pretty: config.NODE_ENV !== 'production' && process.stdout.isTTY,
     redaction,
   });
+  // First, so whoever starts it sees where intake listens when it has no keys.
+  if (config.listenWarning !== undefined) logger.warn({ host: config.HOST }, config.listenWarning);
   for (const warning of config.warnings) logger.warn(warning);
   const lifecycle = new Lifecycle(logger, undefined, { shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   lifecycle.installSignalHandlers();
@@ -148,7 +150,7 @@ async function startRoles(
   // Added last, closed first: stop taking requests before the workers wind down.
   lifecycle.add('http', () => http.close());
   const address = await listen(http, config.PORT, config.HOST);
-  logger.info({ address }, 'HTTP listening');
+  logger.info({ address, host: config.HOST }, 'HTTP listening');
   logger.info(
     { roles: options.roles, prefix: config.REDIS_PREFIX, deliveryMode: config.DELIVERY_MODE },
     'target-ingest running',

@@ -23,6 +23,10 @@ export type MapSummary = Record<MergeOutcome | 'invalid', number>;
  * its job id and creation time, changes nothing and reports the events as `replayed`.
  */
 export function createMapProcessor(deps: MapDeps) {
+  if (deps.mapping.validationOnly) {
+    // Such a mapping leaves hashed attributes out; mapping with it would silently drop them.
+    throw new Error('the map worker needs a mapping resolved with its salts, not one for validation only');
+  }
   return async (job: Job<IngestJob>): Promise<MapSummary> => {
     const { source, receivedAt, events } = readJobData('ingest', job);
     const log = jobLogger(deps.logger, job);

@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { request } from 'undici';
@@ -24,6 +24,30 @@ async function fetchProfile(
   }
   const body = (await res.body.json()) as { profileAttributes?: Record<string, { value: string }> };
   return body.profileAttributes;
+}
+
+/** An IPv4 address of this machine other than loopback, if it has one. */
+function externalAddress(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
+}
+
+/** Whether `GET /healthz` answers on `host`:`port`. */
+async function answers(host: string, port: number): Promise<boolean> {
+  try {
+    const res = await request(`http://${host}:${port}/healthz`, { headersTimeout: 2000, bodyTimeout: 2000 });
+    await res.body.dump();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The `HTTP listening` line's bound host and port. */
+function listeningOn(line: string): { host?: string; port: number } {
+  const entry = JSON.parse(line) as { address?: string; host?: string };
+  return { host: entry.host, port: Number(new URL(entry.address ?? 'http://x:0').port) };
 }
 
 describe('npm start (dist/workers/all-in-one.js)', () => {
@@ -100,6 +124,62 @@ describe('npm start (dist/workers/all-in-one.js)', () => {
       proc.kill('SIGTERM');
     }
     expect(await proc.exited, proc.lines.join('\n')).toBe(0);
+  });
+
+  it('without INGEST_API_KEYS or HOST, listens on 127.0.0.1 only and says so first', async () => {
+    const localPrefix = uniquePrefix('local');
+    const proc = runBuilt('workers/all-in-one.js', {
+      REDIS_URL: redisUrl(),
+      REDIS_PREFIX: localPrefix,
+      SIMULATOR_PORT: String(await freePort()),
+      PORT: '0',
+      DATA_DIR: dataDir,
+    });
+    try {
+      const listening = await proc.waitForLine(/HTTP listening/);
+      expect((JSON.parse(listening) as { address?: string }).address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const { host, port } = listeningOn(listening);
+      expect(host).toBe('127.0.0.1');
+      await proc.waitForLine(/target-ingest running/);
+      expect(await answers('127.0.0.1', port)).toBe(true);
+      // Not reachable from another machine: this one's own outside address gets no answer.
+      const outside = externalAddress();
+      if (outside !== undefined) expect(await answers(outside, port)).toBe(false);
+      const warning = JSON.parse(proc.lines[0] ?? '{}') as { level?: number; msg?: string; host?: string };
+      expect(warning.msg).toBe(
+        'no INGEST_API_KEYS: intake accepts every request as source dev, listening on 127.0.0.1 only; set HOST=0.0.0.0 to listen on every interface',
+      );
+      expect(warning.level).toBe(40);
+      expect(warning.host).toBe('127.0.0.1');
+    } finally {
+      proc.kill('SIGTERM');
+    }
+    expect(await proc.exited, proc.lines.join('\n')).toBe(0);
+    await deletePrefix(redis, localPrefix);
+  });
+
+  it('with INGEST_API_KEYS and no HOST, listens on every interface without that warning', async () => {
+    const keyedPrefix = uniquePrefix('keyed');
+    const proc = runBuilt('workers/all-in-one.js', {
+      REDIS_URL: redisUrl(),
+      REDIS_PREFIX: keyedPrefix,
+      SIMULATOR_PORT: String(await freePort()),
+      INGEST_API_KEYS: 'pos:pos-secret-key-0123456789',
+      PORT: '0',
+      DATA_DIR: dataDir,
+    });
+    try {
+      const { host, port } = listeningOn(await proc.waitForLine(/HTTP listening/));
+      expect(host).toBe('0.0.0.0');
+      await proc.waitForLine(/target-ingest running/);
+      const outside = externalAddress();
+      if (outside !== undefined) expect(await answers(outside, port)).toBe(true);
+      expect(proc.lines.join('\n')).not.toMatch(/no INGEST_API_KEYS/);
+    } finally {
+      proc.kill('SIGTERM');
+    }
+    expect(await proc.exited, proc.lines.join('\n')).toBe(0);
+    await deletePrefix(redis, keyedPrefix);
   });
 
   it('says loudly when Redis may evict data', async () => {

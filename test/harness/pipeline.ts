@@ -42,7 +42,10 @@ export async function startTestPipeline(
     ...env,
   });
   logger ??= createLogger({ level: config.LOG_LEVEL, pretty: false });
-  const mapping = resolveMapping(config.MAPPING_FILE !== undefined ? loadMappingFile(config.MAPPING_FILE) : undefined);
+  // Salts of hashed attributes come from `env` (or this process's environment), as in a pipeline process.
+  const mapping = resolveMapping(config.MAPPING_FILE !== undefined ? loadMappingFile(config.MAPPING_FILE) : undefined, {
+    env: { ...process.env, ...env },
+  });
   const pipeline = await startPipeline({ config, mapping, logger, roles, targetBaseUrl: simulator.url });
   return {
     config,

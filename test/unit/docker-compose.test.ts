@@ -168,6 +168,17 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('binds every app service on all interfaces, so its published port and the other containers reach it', () => {
+    for (const [name, service] of appServices) {
+      // Set in the file, not left to the keys: unset HOST binds 127.0.0.1 whenever keys are missing.
+      expect(service.environment?.HOST, name).toBe('0.0.0.0');
+      expect(loadConfig(envOf(service)).HOST, name).toBe('0.0.0.0');
+      expect(loadConfig({ ...envOf(service), NODE_ENV: 'development', INGEST_API_KEYS: '' }).HOST, name).toBe(
+        '0.0.0.0',
+      );
+    }
+  });
+
   it('runs intake and every worker role as services, the workers scalable (no published port)', () => {
     expect(compose.services.intake?.command).toEqual(['node', 'dist/workers/intake.js']);
     for (const role of ['map', 'flusher', 'deliver']) {

@@ -95,7 +95,10 @@ async function runImport(file: string, opts: ImportCliOptions): Promise<number> 
       },
       IMPORT_VARIABLES,
     );
-    mapping = resolveMapping(config.MAPPING_FILE !== undefined ? loadMappingFile(config.MAPPING_FILE) : undefined);
+    // Validation only: the import needs no salt of a hashed attribute (the map worker hashes).
+    mapping = resolveMapping(config.MAPPING_FILE !== undefined ? loadMappingFile(config.MAPPING_FILE) : undefined, {
+      validationOnly: true,
+    });
     columnMap = parseColumnMap(opts.map);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof ImportSetupError) return fail(error.message, 2);
