@@ -48,7 +48,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     // Visitor ids are route parameters (/admin/visitors/<kind>/<id>/…): an mbox3rdPartyId
     // may have 256 characters, three times that once percent-encoded. Fastify's default of
     // 100 answered 414 (with the URL in the message) for a long one.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
   });
   const failures = new WeakMap<FastifyRequest, Error>();
   const loggedByRoute = new WeakSet<FastifyRequest>();

@@ -164,6 +164,13 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
       body: '{}',
     });
     expect(kind.statusCode).toBe(404);
+    // An mbox3rdPartyId may have 256 characters (Fastify's default parameter limit was 100).
+    const long = await request(`${server.url}/admin/visitors/mbox3rdPartyId/${'C'.repeat(256)}/forget`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(long.statusCode).toBe(200);
   });
 
   it('target-ingest forget <visitor> does the same from the command line, and never prints the id', async () => {
