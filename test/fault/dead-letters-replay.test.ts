@@ -102,7 +102,7 @@ describe('poison events and a visitor Target rejects: dead letters, then replay 
       for (const e of listed.entries) expect(e.lastAttemptAt).toBeGreaterThanOrEqual(e.firstAttemptAt);
       const filtered = (await dlq(cliEnv, ['list', '--stage', 'map'])) as { total: number };
       expect(filtered.total).toBe(1);
-      // One page at a time: `next` goes back as --cursor (issue 16, item 6).
+      // One page at a time: `next` goes back as --cursor (docs/operations.md, "Dead letters and replay").
       const page1 = (await dlq(cliEnv, ['list', '--limit', '1'])) as {
         total: number;
         entries: Array<{ id: string }>;

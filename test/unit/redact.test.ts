@@ -49,7 +49,7 @@ describe('redaction of Redis credentials', () => {
   });
 });
 
-describe('the redaction policy (issue 18, item 1)', () => {
+describe('the redaction policy', () => {
   const mapping = resolveMapping({
     mode: 'extend',
     events: {

@@ -21,7 +21,7 @@ function letter(i: number, every: number): DeadLetter {
 const N = 3000;
 
 /**
- * Issue 16, item 6: a list page used to read the whole queue (all N entries) and replay or
+ * Bounded reads (docs/operations.md, "Dead letters and replay"): a list page used to read the whole queue (all N entries) and replay or
  * purge held every match in memory. A page now reads O(page), a filtered one at most
  * LIST_SCAN_MAX; replay and purge read CHUNK entries at a time.
  */

@@ -24,7 +24,7 @@ function stuckClaim(pos: number, kiosk: number): DeadLetter {
   };
 }
 
-describe('a large dead letter is written as parts (issue 16, item 6)', () => {
+describe('a large dead letter is written as parts', () => {
   let running: TestPipeline;
   let admin: DeadLetterAdmin;
 

@@ -9,7 +9,7 @@ import { runBuilt } from '../../harness/spawn-process.js';
 import { ADMIN_TOKEN, READONLY_TOKEN, bearer, startOpsServer, type OpsServer } from '../ops/ops-server.js';
 
 /**
- * Issue 18, item 1: one redaction policy for every output. A mapping file declares `data.email`
+ * One redaction policy (docs/operations.md, "What is masked where") for every output. A mapping file declares `data.email`
  * private (`"private": true`) and a custom field `income` private (the `"private": [...]` list);
  * events carry recognisable values in them, a card number and a token in a URL in ordinary
  * fields. One event is dead-lettered at the map stage (whole raw event kept for replay), one is

@@ -96,7 +96,7 @@ describe('targetBackoffStrategy (BullMQ backoff type "target")', () => {
   });
 });
 
-describe('Retry-After is honoured up to a cap (issue 16, item 6)', () => {
+describe('Retry-After is honoured up to a cap (RETRY_AFTER_MAX_MS)', () => {
   const day = 86_400_000;
 
   it('a Retry-After of a day waits the cap (1 h by default), not a day', () => {
