@@ -1,11 +1,12 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /**
- * How many times `run` made Redis run the script `lua` on keys under each of `roots` (EVALSHA
- * or EVAL, as MONITOR sees them on the server): round trips, whatever the client does. Calls
- * of other tests on the same server name other roots and are not counted. Run the script
- * once before (a first EVALSHA that finds no script is retried as EVAL: two commands).
+ * How many times `run` sent the script `lua` to Redis (EVALSHA, or EVAL after a NOSCRIPT)
+ * on keys under each of `roots`, counted where the client writes each command: round trips,
+ * whatever the store's code does. Counting on the server with MONITOR saw every other test's
+ * commands too, and its connection failed under that load ("Command queue state error").
+ * Run the script once before, so a first EVALSHA that finds no script does not count twice.
  */
 export async function countScriptCalls(
   redis: Redis,
@@ -14,28 +15,22 @@ export async function countScriptCalls(
   run: () => Promise<unknown>,
 ): Promise<number[]> {
   const sha = createHash('sha1').update(lua).digest('hex');
-  const sentinel = `script-calls-${randomUUID()}`;
-  const monitor = await redis.monitor();
   const calls = roots.map(() => 0);
-  const seen = new Promise<void>((resolve) => {
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      const [command, script] = [args[0]?.toLowerCase(), args[1]];
-      if (command === 'echo' && script === sentinel) resolve();
-      const isScript = (command === 'evalsha' && script === sha) || (command === 'eval' && script === lua);
-      if (isScript)
-        roots.forEach((root, k) => {
-          if (args.includes(root)) calls[k] = (calls[k] ?? 0) + 1;
-        });
-    });
-  });
+  const original = redis.sendCommand.bind(redis);
+  const text = (arg: unknown): string => (Buffer.isBuffer(arg) ? arg.toString() : String(arg));
+  redis.sendCommand = (command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
+    const args = command.args.map(text);
+    const isScript = (command.name === 'evalsha' && args[0] === sha) || (command.name === 'eval' && args[0] === lua);
+    if (isScript)
+      roots.forEach((root, k) => {
+        if (args.includes(root)) calls[k] = (calls[k] ?? 0) + 1;
+      });
+    return (original as (...a: unknown[]) => unknown)(command, ...rest);
+  };
   try {
     await run();
-    // MONITOR reports commands in the order the server ran them: once the sentinel shows,
-    // every command of `run` has been reported.
-    await redis.echo(sentinel);
-    await seen;
   } finally {
-    monitor.disconnect();
+    redis.sendCommand = original;
   }
   return calls;
 }
