@@ -1,6 +1,6 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.js';
-import { adminGuard } from '../http/admin-auth.js';
+import { adminGuard, requireJson } from '../http/admin-auth.js';
 import type { Logger } from '../logger.js';
 import type { RedactionPolicy } from '../redact.js';
 import { DeadLetterAdmin } from './admin.js';
@@ -77,20 +77,6 @@ export function deadLetterRoutes(ctx: DeadLetterRoutesContext): FastifyPluginAsy
     }
     return Promise.resolve();
   };
-}
-
-/**
- * Only `application/json`. A browser sends `text/plain`, `application/x-www-form-urlencoded`
- * and `multipart/form-data` cross-site without a CORS preflight, and with cached Basic
- * credentials; a JSON request from another origin needs a preflight this server never grants.
- */
-async function requireJson(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  if (reply.sent) return; // the credential check already answered
-  const mediaType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (mediaType === 'application/json') return;
-  await reply
-    .code(415)
-    .send({ error: 'unsupported_media_type', message: 'send the request as Content-Type: application/json' });
 }
 
 const FILTER_FIELDS = Object.keys(DeadLetterFilterSchema.shape);

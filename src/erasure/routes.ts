@@ -1,10 +1,10 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { VisitorStore } from '../coalesce/store.js';
 import type { Config } from '../config.js';
 import { DeadLetterAdmin } from '../dlq/admin.js';
 import type { VisitorRef } from '../events/index.js';
-import { adminGuard } from '../http/admin-auth.js';
+import { adminGuard, requireJson } from '../http/admin-auth.js';
 import type { Logger } from '../logger.js';
 import { forgetVisitor } from './forget.js';
 
@@ -69,14 +69,4 @@ export function erasureRoutes(ctx: ErasureRoutesContext): FastifyPluginAsync {
     });
     return Promise.resolve();
   };
-}
-
-/** 415 unless the body is JSON: a browser form cannot post here. */
-async function requireJson(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  if (reply.sent) return;
-  const mediaType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (mediaType === 'application/json') return;
-  await reply
-    .code(415)
-    .send({ error: 'unsupported_media_type', message: 'send the request as Content-Type: application/json' });
 }

@@ -84,3 +84,17 @@ export function adminGuard(options: AdminGuardOptions) {
     }
   };
 }
+
+/**
+ * Only `application/json`. A browser sends `text/plain`, `application/x-www-form-urlencoded`
+ * and `multipart/form-data` cross-site without a CORS preflight, and with cached Basic
+ * credentials; a JSON request from another origin needs a preflight this server never grants.
+ */
+export async function requireJson(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (reply.sent) return; // the credential check already answered
+  const mediaType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (mediaType === 'application/json') return;
+  await reply
+    .code(415)
+    .send({ error: 'unsupported_media_type', message: 'send the request as Content-Type: application/json' });
+}
