@@ -144,7 +144,8 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
         landed: () => sim.store.all(),
       });
       expectNothingLost(outcome, 'hand-back');
-      expect(second.lines.some((l) => l.includes('"msg":"single delivery"'))).toBe(true);
+      // The job's log line follows its ack (the store goes idle first) and crosses a pipe: wait for it.
+      expect(await second.waitForLine(/"msg":"single delivery"/, 10_000)).toContain('"msg":"single delivery"');
     },
   );
 });
