@@ -25,7 +25,7 @@ export interface IntakeCounts {
 export class Metrics {
   readonly registry = new Registry();
 
-  // Intake (recorded by the HTTP intake route).
+  // Intake (recorded by the HTTP intake route; the SDK and `target-ingest import` have no registry).
   readonly eventsReceived = this.counter('ti_events_received_total', 'Events received at intake', ['source']);
   readonly eventsAccepted = this.counter('ti_events_accepted_total', 'Events stored durably at intake', ['source']);
   readonly eventsDuplicate = this.counter('ti_events_duplicate_total', 'Events whose id the source had already sent', [
@@ -35,6 +35,11 @@ export class Metrics {
     'ti_events_rejected_total',
     'Events rejected at intake, by field and problem',
     ['source', 'reason'],
+  );
+  readonly sourceLastEvent = this.gauge(
+    'ti_source_last_event_seconds',
+    'Unix time in seconds of the last event this process accepted from each source (HTTP intake only)',
+    ['source'],
   );
   readonly backpressure = this.counter('ti_intake_backpressure_total', 'Intake requests refused to protect Redis', [
     'reason',
@@ -207,11 +212,18 @@ export class Metrics {
     this.reasons = options.mapping === undefined ? DEFAULT_REASONS : rejectionReasons(options.mapping);
   }
 
-  /** Counts one intake batch. The reason label is the field path only (bounded), not the message. */
-  recordIntake(source: string, summary: IntakeCounts): void {
+  /**
+   * Counts one intake batch. The reason label is the field path only (bounded), not the
+   * message. A batch with accepted events also stamps the source's last-event time (the
+   * "source silent" alert in ops/prometheus/target-ingest.rules.yml reads it).
+   */
+  recordIntake(source: string, summary: IntakeCounts, now: number = Date.now()): void {
     const total = summary.accepted + summary.duplicates + summary.rejected.length;
     this.eventsReceived.inc({ source }, total);
-    if (summary.accepted > 0) this.eventsAccepted.inc({ source }, summary.accepted);
+    if (summary.accepted > 0) {
+      this.eventsAccepted.inc({ source }, summary.accepted);
+      this.sourceLastEvent.set({ source }, now / 1000);
+    }
     if (summary.duplicates > 0) this.eventsDuplicate.inc({ source }, summary.duplicates);
     for (const rejected of summary.rejected) {
       this.eventsRejected.inc({ source, reason: rejectionReason(rejected.errors[0] ?? '', this.reasons) });

@@ -21,6 +21,7 @@ const at = (minutesAgo: number): string => new Date(Date.now() - minutesAgo * 60
 const DOCUMENTED = [
   'ti_events_received_total',
   'ti_events_accepted_total',
+  'ti_source_last_event_seconds',
   'ti_events_duplicate_total',
   'ti_events_rejected_total',
   'ti_intake_backpressure_total',
@@ -225,6 +226,10 @@ describe('/metrics after a small run through intake, merge, flush and delivery',
     expect(valueOf(samples, 'ti_events_accepted_total', { source: SOURCE })).toBe(6);
     expect(valueOf(samples, 'ti_events_duplicate_total', { source: SOURCE })).toBe(1);
     expect(valueOf(samples, 'ti_events_rejected_total', { source: SOURCE, reason: 'data.amount' })).toBe(1);
+    // Unix seconds of the last request with an accepted event: within this run.
+    const last = valueOf(samples, 'ti_source_last_event_seconds', { source: SOURCE });
+    expect(last).toBeGreaterThan(Date.now() / 1000 - 300);
+    expect(last).toBeLessThanOrEqual(Date.now() / 1000);
   });
 
   it('counts merge outcomes, late events and the lag from intake to merge', () => {
