@@ -26,6 +26,25 @@ export const QUEUE_NAMES = {
 
 export type QueueKey = keyof typeof QUEUE_NAMES;
 
+/**
+ * What each queue is, as the dashboard (bull-board) shows it under the queue's name (with how
+ * long its completed jobs stay, src/ops/dashboard.ts). The dead-letter queue says it has no
+ * workers by design, where the board would otherwise only warn "No workers".
+ */
+export const QUEUE_DESCRIPTIONS: Record<QueueKey, string> = {
+  ingest:
+    'Producer batches as accepted (HTTP intake, SDK, import), one job per batch of up to 1,000 raw events; the map worker merges them into the visitor store.',
+  flush:
+    'The flusher: a scheduler tick every FLUSH_INTERVAL_MS (`flush`) claims due visitors into delivery jobs; `trim-dead-letters` runs once a minute.',
+  deliverSingle: 'Claims delivered by Single Profile Update calls, one job per claim.',
+  deliverBulk:
+    'Claims delivered by Bulk Profile Update files, one job per claim; its batches are then polled on bulk-status.',
+  bulkStatus:
+    'Delayed polls of the bulk batches Target is processing, one job per claim, acking visitors as batches complete.',
+  deadLetter:
+    'Dead letters: no workers by design. Entries wait here for an operator (dlq CLI, /admin/dead-letters: list, replay, purge); nothing consumes this queue, so "No workers" is expected. Trimmed past DEAD_LETTER_MAX_COUNT / DEAD_LETTER_MAX_AGE_MS.',
+};
+
 /** BullMQ's `prefix` option for a pipeline. */
 export function bullPrefix(prefix: string): string {
   return hashTag(prefix);
