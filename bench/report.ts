@@ -236,7 +236,8 @@ export function storeBytesLine(b: DeliveredBytes & { run: string }): string {
     `**Delivered values in Redis.** Each delivered visitor keeps a hash \`<root>:vd:<vk>\` (DELIVERED_RETENTION_MS) with the stamp of each delivered attribute and, since every bulk row carries all delivered values (v2 override), the value too. ` +
     `After ${b.run}: ${n0(b.visitors)} such hashes; MEMORY USAGE of ${n0(b.sampled)} of them: **${n0(b.withValues)} B per delivered visitor with values** ` +
     `(${n2(b.stampFields, 1)} stamps + ${n2(b.valueFields, 1)} values of ${n2(b.valueChars, 1)} B on average), **${n0(b.withoutValues)} B without** (the same hashes rewritten with their stamps only), ` +
-    `**+${n0(b.valueCost)} B for the values** (both rewritten alike: ${n0(b.withValuesCopy)} − ${n0(b.withoutValues)}), i.e. ${n2((b.valueCost * 1e6) / 2 ** 20, 0)} MB per million delivered visitors.`
+    `**+${n0(b.valueCost)} B for the values** (both rewritten alike: ${n0(b.withValuesCopy)} − ${n0(b.withoutValues)}), i.e. ${n2((b.valueCost * 1e6) / 2 ** 20, 0)} MB per million delivered visitors. ` +
+    `**Delivery log** (\`<root>:dl:<vk>\`, DELIVERY_LOG_ENTRIES / DELIVERY_LOG_RETENTION_MS, for "where is my event?"): ${n0(b.logVisitors)} logs, ${n2(b.logEntries, 1)} entries each on average, **${n0(b.logBytes)} B per delivered visitor**.`
   );
 }
 

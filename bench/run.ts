@@ -95,7 +95,7 @@ function storeBytesOf(report: BenchReport, label: string): (redis: Redis) => Pro
     const measured = await measureDeliveredBytes(redis);
     report.storeBytes = { run: label, ...measured };
     log(
-      `  delivered visitors' vd hashes (${measured.sampled} of ${measured.visitors}): ${measured.withValues.toFixed(0)} B with values, ${measured.withoutValues.toFixed(0)} B without, values cost ${measured.valueCost.toFixed(0)} B`,
+      `  delivered visitors' vd hashes (${measured.sampled} of ${measured.visitors}): ${measured.withValues.toFixed(0)} B with values, ${measured.withoutValues.toFixed(0)} B without, values cost ${measured.valueCost.toFixed(0)} B; delivery log ${measured.logBytes.toFixed(0)} B (${measured.logEntries.toFixed(1)} entries)`,
     );
   };
 }

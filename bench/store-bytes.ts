@@ -45,6 +45,11 @@ export interface DeliveredBytes {
   withoutValues: number;
   /** withValuesCopy − withoutValues: what keeping the values costs per delivered visitor. */
   valueCost: number;
+  /** Delivery logs (`<root>:dl:<vk>`, src/lineage/delivery-log.ts) in the store. */
+  logVisitors: number;
+  /** Mean entries and MEMORY USAGE of a sample of them: the log's cost per delivered visitor. */
+  logEntries: number;
+  logBytes: number;
 }
 
 /**
@@ -97,7 +102,15 @@ export async function measureDeliveredBytes(redis: Redis, pattern = '*:vd:*', sa
     await redis.del(temp);
   }
   const n = Math.max(keys.length, 1);
+  const logs = await scanKeys(redis, pattern.replace(':vd:', ':dl:'));
+  const logStep = Math.max(1, Math.floor(logs.length / sample));
+  const logSample = logs.filter((_, i) => i % logStep === 0).slice(0, sample);
+  const lengths = await Promise.all(logSample.map((key) => redis.llen(key)));
+  const m = Math.max(logSample.length, 1);
   return {
+    logVisitors: logs.length,
+    logEntries: lengths.reduce((a, b) => a + b, 0) / m,
+    logBytes: (await memoryOf(redis, logSample)) / m,
     visitors: all.length,
     sampled: keys.length,
     stampFields: stampFields / n,

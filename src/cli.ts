@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerDlqCommand } from './dlq/command.js';
 import { registerForgetCommand } from './erasure/command.js';
 import { registerImportCommand } from './intake/import/command.js';
+import { registerTraceCommand } from './lineage/command.js';
 import { registerSimulatorCommand } from './simulator/command.js';
 import { registerVerifyCommand } from './target/verify-command.js';
 
@@ -12,6 +13,7 @@ registerSimulatorCommand(program);
 registerVerifyCommand(program);
 registerDlqCommand(program);
 registerForgetCommand(program);
+registerTraceCommand(program);
 registerImportCommand(program);
 
 await program.parseAsync(process.argv);

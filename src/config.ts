@@ -382,6 +382,12 @@ export const EnvSchema = z.object({
     .describe(
       'How long the event time and value of what Target holds are remembered per visitor and attribute: they stop older, late events from overwriting it and let a v2 row carry it again. Default: TARGET_PROFILE_LIFETIME_DAYS; longer only with a warning (Target has dropped the profile by then).',
     ),
+  DELIVERY_LOG_ENTRIES: wholeNumber(10, 0, 1000, 'expected 0-1000').describe(
+    "Deliveries remembered per visitor (when, single or bulk, batch id, Target's answer, the event of each value sent; no values) for `GET /admin/visitors/...` and `target-ingest trace`. 0 keeps none.",
+  ),
+  DELIVERY_LOG_RETENTION_MS: positiveInt(7 * 24 * 3600_000).describe(
+    "How long a visitor's delivery log is kept after its last delivery; older entries are not shown.",
+  ),
   MAX_VALUE_LENGTH: positiveInt(256).describe('Longest attribute value accepted, in characters.'),
   WORKER_CONCURRENCY: positiveInt(8).describe('Parallel jobs per worker, per process.'),
   HEAP_GROWING_PERCENT: wholeNumber(50, 0, 1000, 'expected 0-1000 (0: V8 decides)').describe(

@@ -7,6 +7,13 @@ import { markerBucket, markerExpiresAt, markerGeneration } from './markers.js';
 import { groupByShard, shardOf } from '../redis/shards.js';
 import { parseInFlight, snapshotOf, type AttributeUpdate, type VisitorSnapshot } from './in-flight.js';
 import { settled, sum, withStoreCommands, type StoreCommands } from './store-scripts.js';
+import {
+  DeliveryLog,
+  encodeDeliveryEntry,
+  stampsOf,
+  type DeliveryLogSettings,
+  type DeliveryRecord,
+} from './delivery-log.js';
 import { ACK_CODES, MERGE_CODES, RENEW_CODES, codeName, type AckOutcome, type MergeOutcome } from './script-codes.js';
 
 export { parseInFlight, type AckOutcome, type AttributeUpdate, type MergeOutcome, type VisitorSnapshot };
@@ -30,6 +37,8 @@ export interface StoreSettings {
   shards?: number;
   /** TARGET_PROFILE_LIFETIME_DAYS in ms: a visitor delivered longer ago is unknown to Target again. Default: no limit. */
   profileLifetimeMs?: number;
+  /** The delivery log each ack writes (src/coalesce/delivery-log.ts). Default: none. */
+  deliveryLog?: DeliveryLogSettings;
 }
 
 /** The store settings a process reads from its config. */
@@ -43,6 +52,8 @@ export function storeSettingsFrom(
     | 'CLAIM_LEASE_MS'
     | 'REDIS_SHARDS'
     | 'TARGET_PROFILE_LIFETIME_DAYS'
+    | 'DELIVERY_LOG_ENTRIES'
+    | 'DELIVERY_LOG_RETENTION_MS'
   >,
 ): StoreSettings {
   return {
@@ -53,6 +64,7 @@ export function storeSettingsFrom(
     leaseMs: config.CLAIM_LEASE_MS,
     shards: config.REDIS_SHARDS,
     profileLifetimeMs: config.TARGET_PROFILE_LIFETIME_DAYS * 24 * 3600_000,
+    deliveryLog: { entries: config.DELIVERY_LOG_ENTRIES, retentionMs: config.DELIVERY_LOG_RETENTION_MS },
   };
 }
 
@@ -85,6 +97,8 @@ export class VisitorStore {
   readonly shards: readonly ShardKeys[];
   /** Keys of shard 0 (with one shard: the whole store, under `{prefix}`). */
   readonly keys: ShardKeys;
+  /** Each visitor's last deliveries (written by the acks and by failures that end a delivery). */
+  readonly deliveryLog: DeliveryLog;
 
   constructor(
     redis: RedisClient,
@@ -94,6 +108,12 @@ export class VisitorStore {
     const count = settings.shards ?? 1;
     this.shards = Array.from({ length: count }, (_, k) => storeKeys(settings.prefix, k, count));
     this.keys = this.shard(0);
+    this.deliveryLog = new DeliveryLog(
+      redis,
+      settings.prefix,
+      settings.deliveryLog ?? { entries: 0, retentionMs: 1 },
+      count,
+    );
   }
 
   private shard(k: number): ShardKeys {
@@ -247,9 +267,17 @@ export class VisitorStore {
     return out;
   }
 
-  /** Records what Target accepted; `'more'` means newer values arrived and must be sent too. */
-  async ack(claimId: string, snapshot: VisitorSnapshot, now = Date.now()): Promise<AckOutcome> {
-    const code = await this.redis.tiAck(...this.ackArgs(claimId, snapshot, now, false));
+  /**
+   * Records what Target accepted (and logs the delivery, `record`); `'more'` means newer
+   * values arrived and must be sent too.
+   */
+  async ack(
+    claimId: string,
+    snapshot: VisitorSnapshot,
+    now = Date.now(),
+    record: DeliveryRecord = { route: 'single' },
+  ): Promise<AckOutcome> {
+    const code = await this.redis.tiAck(...this.ackArgs(claimId, snapshot, now, false, record));
     return ackOutcome(code);
   }
 
@@ -262,6 +290,7 @@ export class VisitorStore {
     snapshots: readonly VisitorSnapshot[],
     now = Date.now(),
     created = false,
+    record: DeliveryRecord = { route: 'bulk' },
   ): Promise<AckOutcome[]> {
     const out: AckOutcome[] = [];
     for (let i = 0; i < snapshots.length; i += ACK_CHUNK) {
@@ -276,7 +305,7 @@ export class VisitorStore {
           };
           for (const vk of group) {
             const snapshot = bySnapshot.get(vk);
-            if (snapshot !== undefined) pipeline.tiAck(...this.ackArgs(claimId, snapshot, now, created));
+            if (snapshot !== undefined) pipeline.tiAck(...this.ackArgs(claimId, snapshot, now, created, record));
           }
           return settled<number>(await pipeline.exec());
         },
@@ -286,8 +315,27 @@ export class VisitorStore {
     return out;
   }
 
-  private ackArgs(claimId: string, snapshot: VisitorSnapshot, now: number, created: boolean): string[] {
+  private ackArgs(
+    claimId: string,
+    snapshot: VisitorSnapshot,
+    now: number,
+    created: boolean,
+    record: DeliveryRecord,
+  ): string[] {
     const keys = this.keysOf(snapshot.vk);
+    const log = this.settings.deliveryLog ?? { entries: 0, retentionMs: 1 };
+    const entry =
+      log.entries > 0 && snapshot.attributes.size > 0
+        ? encodeDeliveryEntry({
+            at: now,
+            route: record.route,
+            batchId: record.batchId ?? null,
+            answer: 'accepted',
+            detail: null,
+            rowsFailed: 0,
+            attributes: stampsOf(snapshot),
+          })
+        : '';
     const args = [
       keys.due,
       keys.root,
@@ -296,6 +344,9 @@ export class VisitorStore {
       String(this.settings.deliveredRetentionMs),
       snapshot.vk,
       created ? '1' : '0',
+      entry,
+      String(log.entries),
+      String(log.retentionMs),
     ];
     for (const [name, update] of snapshot.attributes) args.push(name, update.stamp, update.value);
     return args;
@@ -314,12 +365,13 @@ export class VisitorStore {
     now = Date.now(),
     sent: (snapshot: VisitorSnapshot) => VisitorSnapshot = (s) => s,
     created = false,
+    record: DeliveryRecord = { route: 'bulk' },
   ): Promise<{ done: number; more: string[] }> {
     let done = 0;
     const more: string[] = [];
     for (let i = 0; i < vks.length; i += ACK_CHUNK) {
       const snapshots = (await this.readInFlight(claimId, vks.slice(i, i + ACK_CHUNK))).map(sent);
-      const acked = await this.ackMany(claimId, snapshots, now, created);
+      const acked = await this.ackMany(claimId, snapshots, now, created, record);
       acked.forEach((outcome, k) => {
         if (outcome === 'done') done += 1;
         else if (outcome === 'more') more.push(snapshots[k]?.vk ?? '');

@@ -1,3 +1,4 @@
+import { failureOf } from '../coalesce/delivery-log.js';
 import type { Job } from 'bullmq';
 import { CredentialsRefusedError, PipelineError, classifyError } from '../errors.js';
 import { readJobData, type BulkBatch, type BulkStatusJob } from '../jobs/catalog.js';
@@ -7,7 +8,7 @@ import { StatusLinkRefusedError, type BatchStatus } from '../target/client.js';
 import { apiFor, handOverToSingle, type BulkDeliveryDeps } from './deliver-bulk.js';
 import { parseVisitorKey } from '../events/index.js';
 import { resubmit } from './bulk-resubmit.js';
-import { resolveStatusLink } from '../target/status-link.js';
+import { batchIdOf, resolveStatusLink } from '../target/status-link.js';
 import { deadLetterVisitors, pauseBulkOn503, postpone, waitWhileHeld } from './delivery-context.js';
 
 export interface BulkStatusSettings {
@@ -86,15 +87,6 @@ function zeroTotals(): BulkStatusTotals {
     failedUnnamed: 0,
     handedToSingle: 0,
   };
-}
-
-/** The batch id of a status link (for logs and dead letters), or the link's path when it has none. */
-export function batchIdOf(statusUrl: string): string {
-  try {
-    return new URL(statusUrl).searchParams.get('batchId') ?? statusUrl;
-  } catch {
-    return statusUrl;
-  }
 }
 
 /** What one poll of one batch learned. */
@@ -356,12 +348,20 @@ async function settleComplete(
     Date.now(),
     bulkShare,
     created,
+    { route: 'bulk', batchId },
   );
   totals.acked += acked.done;
   totals.handedToSingle += await handOverToSingle(deps, claimId, acked.more);
   if (failed.size === 0) return [];
   const attempt = (batch.rowAttempt ?? 1) + 1;
   const failedVks = [...failed];
+  // Each visitor's lineage shows the failed row (a rare path: one read of what it carried).
+  await deps.store.deliveryLog.recordFailures((await deps.store.readInFlight(claimId, failedVks)).map(failureOf), {
+    route: 'bulk',
+    batchId,
+    rowsFailed: 1,
+    detail: 'Target listed the row as failed',
+  });
   if (attempt > deps.retry.maxAttempts) {
     const snapshots = await deps.store.readInFlight(claimId, failedVks);
     await deadLetterVisitors(

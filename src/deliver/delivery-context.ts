@@ -2,6 +2,7 @@ import { DelayedError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { VisitorSnapshot, VisitorStore } from '../coalesce/store.js';
 import { describeError, visitorSources, type DeadLetters } from '../dlq/writer.js';
 import { CredentialsRefusedError, type PipelineError } from '../errors.js';
+import { failureOf } from '../coalesce/delivery-log.js';
 import type { Logger } from '../logger.js';
 import type { DeliverJob, Stage } from '../jobs/catalog.js';
 import { attemptNumber, decideRetry, honouredRetryAfter, type RetryPolicy } from './backoff.js';
@@ -56,6 +57,14 @@ export async function deadLetterVisitors(
     firstAttemptAt: job.timestamp,
     lastAttemptAt: now,
   });
+  await deps.store.deliveryLog.recordFailures(
+    snapshots.map(failureOf),
+    {
+      route: stage === 'deliver-single' ? 'single' : 'bulk',
+      detail: `dead-lettered: ${error.code}${error.details.status !== undefined ? ` (HTTP ${error.details.status})` : ''}`,
+    },
+    now,
+  );
   await deps.store.release(
     claimId,
     snapshots.map((s) => s.vk),

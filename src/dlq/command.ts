@@ -41,6 +41,7 @@ function line(entry: DeadLetterView): string {
 
 /** What a CLI command gets besides the dead-letter admin (the erasure command uses them). */
 export interface AdminTools {
+  redis: ReturnType<typeof connectRedis>;
   store: VisitorStore;
   config: Config;
   logger: Logger;
@@ -81,7 +82,13 @@ export async function withAdmin(action: (admin: DeadLetterAdmin, tools: AdminToo
   const deadLetter = openQueue('deadLetter', redis, queueSettings, (error) => redisErrors.report(error));
   const ingest = openQueue('ingest', redis, queueSettings, (error) => redisErrors.report(error));
   try {
-    await action(new DeadLetterAdmin({ deadLetter, ingest }, store, logger), { store, config, logger, redaction });
+    await action(new DeadLetterAdmin({ deadLetter, ingest }, store, logger), {
+      redis,
+      store,
+      config,
+      logger,
+      redaction,
+    });
   } catch (error) {
     process.stderr.write(
       `target-ingest: ${redaction.text(error instanceof FilterError ? `bad filter: ${error.message}` : error instanceof Error ? error.message : String(error))}\n`,
@@ -102,6 +109,7 @@ function withFilters(cmd: Command): Command {
       '--source <source>',
       `producer source: its entries, and deliveries whose values came (partly) from it; "${UNKNOWN_SOURCE}": entries without one producer`,
     )
+    .option('--visitor <visitor>', 'mboxPC:<id> or mbox3rdPartyId:<id>: entries holding its values or events')
     .option('--since <time>', 'last attempt at or after (ISO-8601 or epoch ms)')
     .option('--until <time>', 'last attempt before (ISO-8601 or epoch ms)')
     .option('--json', 'print JSON');

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { parseVisitorArgument, visitorKey } from '../events/index.js';
 import { UNKNOWN_SOURCE, type DeadLetter } from '../jobs/catalog.js';
+import { visitorKeysOf } from './visitor-filter.js';
 
 const STAGES = ['map', 'deliver-single', 'deliver-bulk', 'bulk-status'] as const;
 
@@ -23,6 +25,19 @@ export const DeadLetterFilterSchema = z
      * without a single known source.
      */
     source: z.string().min(1).max(64).optional(),
+    /** A visitor, `mboxPC:<id>` or `mbox3rdPartyId:<id>`: entries holding its values or raw events. */
+    visitor: z
+      .string()
+      .max(1100)
+      .transform((value, ctx) => {
+        try {
+          return visitorKey(parseVisitorArgument(value));
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'expected mboxPC:<id> or mbox3rdPartyId:<id>' });
+          return z.NEVER;
+        }
+      })
+      .optional(),
     /** Last attempt at or after this time. */
     since: instant.optional(),
     /** Last attempt before this time. */
@@ -41,6 +56,7 @@ export function matchesFilter(entry: DeadLetter, filter: DeadLetterFilter): bool
     entry.sources?.includes(filter.source) !== true
   )
     return false;
+  if (filter.visitor !== undefined && !visitorKeysOf(entry).includes(filter.visitor)) return false;
   if (filter.since !== undefined && entry.lastAttemptAt < filter.since) return false;
   if (filter.until !== undefined && entry.lastAttemptAt >= filter.until) return false;
   return true;
@@ -50,7 +66,7 @@ export function matchesFilter(entry: DeadLetter, filter: DeadLetterFilter): bool
 export function parseFilter(input: Record<string, unknown>): DeadLetterFilter {
   const cleaned = Object.fromEntries(
     Object.entries(input).filter(
-      ([k, v]) => v !== undefined && ['stage', 'code', 'source', 'since', 'until'].includes(k),
+      ([k, v]) => v !== undefined && ['stage', 'code', 'source', 'visitor', 'since', 'until'].includes(k),
     ),
   );
   const parsed = DeadLetterFilterSchema.safeParse(cleaned);

@@ -1,20 +1,13 @@
 import type { Command } from 'commander';
 import { withAdmin } from '../dlq/command.js';
-import type { VisitorRef } from '../events/index.js';
+import { parseVisitorArgument } from '../events/index.js';
 import { forgetVisitor } from './forget.js';
 
 /**
  * `mboxPC:<id>` or `mbox3rdPartyId:<id>`, nothing else: a mistyped kind must not erase
  * nothing and exit 0 (verify's looser reading takes a bare id as a third-party id).
  */
-export function parseForgetArgument(value: string): VisitorRef {
-  const colon = value.indexOf(':');
-  const kind = value.slice(0, Math.max(0, colon));
-  const id = value.slice(colon + 1);
-  if (colon > 0 && id !== '' && kind === 'mboxPC') return { kind: 'pcId', id };
-  if (colon > 0 && id !== '' && kind === 'mbox3rdPartyId') return { kind: 'thirdPartyId', id };
-  throw new Error('visitor: expected mboxPC:<id> or mbox3rdPartyId:<id>');
-}
+export const parseForgetArgument = parseVisitorArgument;
 
 /** `target-ingest forget <visitor>`: the CLI of POST /admin/visitors/…/forget (src/erasure/forget.ts). */
 export function registerForgetCommand(program: Command): void {

@@ -198,6 +198,19 @@ export function visitorKey(ref: VisitorRef): string {
 }
 
 /** The inverse of {@link visitorKey}; throws on anything it did not produce. */
+/**
+ * `mboxPC:<id>` or `mbox3rdPartyId:<id>`, as the CLI and admin filters name a visitor.
+ * Strict: a mistyped kind is an error, never a guess. Pure.
+ */
+export function parseVisitorArgument(value: string): VisitorRef {
+  const colon = value.indexOf(':');
+  const kind = value.slice(0, Math.max(0, colon));
+  const id = value.slice(colon + 1);
+  if (colon > 0 && id !== '' && kind === 'mboxPC') return { kind: 'pcId', id };
+  if (colon > 0 && id !== '' && kind === 'mbox3rdPartyId') return { kind: 'thirdPartyId', id };
+  throw new Error('visitor: expected mboxPC:<id> or mbox3rdPartyId:<id>');
+}
+
 export function parseVisitorKey(key: string): VisitorRef {
   const id = key.slice(3);
   if (id.length > 0) {

@@ -12,6 +12,7 @@ export {
   EventTypeSchema,
   TimestampSchema,
   VisitorSchema,
+  parseVisitorArgument,
   parseVisitorKey,
   visitorKey,
   visitorRefOf,

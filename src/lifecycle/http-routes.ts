@@ -2,6 +2,7 @@ import { deadLetterRoutes } from '../dlq/routes.js';
 import { erasureRoutes } from '../erasure/routes.js';
 import type { HttpContext, NamedPlugin } from '../http-context.js';
 import { intakePlugin } from '../intake/http.js';
+import { lineageRoutes } from '../lineage/routes.js';
 import { opsPlugins } from '../ops/plugins.js';
 
 /**
@@ -13,6 +14,7 @@ export function httpPluginsFor(ctx: HttpContext): NamedPlugin[] {
     ...opsPlugins(ctx),
     { name: 'dead-letters', plugin: deadLetterRoutes(ctx) },
     { name: 'erasure', plugin: erasureRoutes(ctx) },
+    { name: 'lineage', plugin: lineageRoutes(ctx) },
   ];
   // Intake's error handler logs the 5xx it answers itself (src/intake/http.ts).
   if (ctx.roles.includes('intake')) plugins.push({ name: 'intake', plugin: intakePlugin(ctx), logsOwnErrors: true });

@@ -51,3 +51,12 @@ export function resolveStatusLink(link: string, baseUrl: string): StatusLink {
   }
   return { ok: false, reason: `the batch status link names a host outside ${TARGET_EDGE_DOMAIN} (${url.hostname})` };
 }
+
+/** The batch id of a status link (for logs and dead letters), or the link's path when it has none. */
+export function batchIdOf(statusUrl: string): string {
+  try {
+    return new URL(statusUrl).searchParams.get('batchId') ?? statusUrl;
+  } catch {
+    return statusUrl;
+  }
+}

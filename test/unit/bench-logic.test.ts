@@ -343,6 +343,9 @@ describe('bench processing-time scaling', () => {
         withValuesCopy: 448,
         withoutValues: 290,
         valueCost: 158,
+        logVisitors: 900,
+        logEntries: 1.5,
+        logBytes: 260,
       },
     };
     const block = performanceBlock(report, []);

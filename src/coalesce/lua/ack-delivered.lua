@@ -14,7 +14,10 @@
     ARGV[5] visitor key
     ARGV[6] created ('1': a bulk v2 row that completed, which creates or renews the profile
       at Target; the visitor's `:at` is then set to now)
-    ARGV[7..] name, stamp, value per attribute actually sent
+    ARGV[7] delivery log entry ('': none), pushed to `<root>:dl:<vk>` (src/coalesce/delivery-log.ts)
+    ARGV[8] delivery log length kept per visitor
+    ARGV[9] delivery log retention (ms)
+    ARGV[10..] name, stamp, value per attribute actually sent
 
   Output:
     0 lost (the claim is no longer ours)
@@ -33,7 +36,7 @@ local root, claimId, now, retentionMs, vk = ARGV[1], ARGV[2], tonumber(ARGV[3]),
 local vf, vd = root .. ':vf:' .. vk, root .. ':vd:' .. vk
 if suppression(root, now)(vk) then return LOST end
 local mine = redis.call('HGET', vf, '_claim') == claimId
-for a = 7, #ARGV, 3 do
+for a = 10, #ARGV, 3 do
   local name, st = ARGV[a], ARGV[a + 1]
   if newer(st, redis.call('HGET', vd, name)) then redis.call('HSET', vd, name, st, 'v:' .. name, ARGV[a + 2]) end
   if mine and redis.call('HGET', vf, 's:' .. name) == st then redis.call('HDEL', vf, 's:' .. name, 'v:' .. name) end
@@ -41,8 +44,15 @@ end
 -- When a v2 row last created or renewed this visitor's profile (':' never starts an
 -- attribute name). Only a v2 row counts: a single update to a profile Target dropped answers
 -- success and stores nothing, so it proves nothing; past the lifetime the visitor is unknown.
-if ARGV[6] == '1' and #ARGV >= 7 then redis.call('HSET', vd, ':at', now) end
+if ARGV[6] == '1' and #ARGV >= 10 then redis.call('HSET', vd, ':at', now) end
 redis.call('PEXPIRE', vd, retentionMs)
+-- Target accepted it, whoever holds the claim now: the visitor's lineage shows it.
+if ARGV[7] ~= '' and tonumber(ARGV[8]) > 0 then
+  local log = root .. ':dl:' .. vk
+  redis.call('LPUSH', log, ARGV[7])
+  redis.call('LTRIM', log, 0, tonumber(ARGV[8]) - 1)
+  redis.call('PEXPIRE', log, ARGV[9])
+end
 if not mine then return LOST end
 -- Attributes left (newer values folded in meanwhile); bookkeeping fields start with '_'.
 for _, f in ipairs(redis.call('HKEYS', vf)) do

@@ -1,6 +1,6 @@
 --[[
   Forget one visitor (erasure, src/erasure/forget.ts): delete its pending, in-flight and
-  delivered values and its place in the due index and the leases, and suppress it until
+  delivered values, its delivery log (src/coalesce/delivery-log.ts) and its place in the due index and the leases, and suppress it until
   `untilMs`, so that events merged later (new, imported or replayed), values restored from
   dead letters and the ack of a delivery already under way cannot bring any of it back
   (they check the suppression: includes/suppressed.lua). Expired suppressions are dropped.
@@ -38,7 +38,7 @@ end
 local pending, inFlight, delivered = count(vp, '^s:'), count(vf, '^s:'), count(vd, '^[^_:]')
 delivered = delivered - count(vd, '^v:')
 local claimed = redis.call('ZSCORE', root .. ':leases', vk) and 1 or 0
-redis.call('DEL', vp, vf, vd)
+redis.call('DEL', vp, vf, vd, root .. ':dl:' .. vk)
 redis.call('ZREM', KEYS[1], vk)
 redis.call('ZREM', root .. ':leases', vk)
 return { pending, inFlight, delivered, claimed }

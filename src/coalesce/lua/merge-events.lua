@@ -1,7 +1,10 @@
 --[[
   Merge a batch of mapped events (one call per job batch and shard).
   Event-id markers are fields `<source>:<id>` of generation × bucket hashes, looked up in
-  this generation and the previous one (layout and expiry: src/coalesce/markers.ts).
+  this generation and the previous one (layout and expiry: src/coalesce/markers.ts). The
+  merge writes `a<code>|<receivedAt>|<occurredAt>|<visitor key>`: any value starting with
+  `a` means applied (the dedupe decision); the rest is the event's lineage, read by
+  src/lineage/event-view.ts (intake's `t` marker means taken in, not merged yet).
   The dedupe decision and the merge are one atomic step (P2). A non-empty batch id (the
   ingest job id) is remembered for the dedupe window once merged: a job that runs again
   because its worker died after the merge (which was all or nothing) changes nothing and is
@@ -48,6 +51,7 @@ local due, stats = KEYS[1], root .. ':stats'
 local markers = root .. ':seen:' .. string.format('%d', generation) .. ':'
 local previous = root .. ':seen:' .. string.format('%d', generation - 1) .. ':'
 local touched = {}
+local function applied(marker) return marker and string.byte(marker, 1) == 97 end -- 'a'
 local out = {}
 if batch ~= '' then
   local batchKey = root .. ':merged:' .. batch
@@ -69,7 +73,7 @@ for e = 1, n do
     -- Forgotten: nothing of it is stored, not even its event id.
     code = SUPPRESSED
     i = i + 2 * na
-  elseif redis.call('HGET', markers .. bucket, field) == 'a' or redis.call('HGET', previous .. bucket, field) == 'a' then
+  elseif applied(redis.call('HGET', markers .. bucket, field)) or applied(redis.call('HGET', previous .. bucket, field)) then
     code = DUPLICATE
     i = i + 2 * na
   else
@@ -122,7 +126,7 @@ for e = 1, n do
     end
     -- The id is marked only once its values are in: an error before this leaves it unmarked,
     -- so the retry merges it instead of calling it a duplicate.
-    redis.call('HSET', markers .. bucket, field, 'a')
+    redis.call('HSET', markers .. bucket, field, 'a' .. code .. '|' .. receivedAt .. '|' .. string.sub(st, 1, 15) .. '|' .. vk)
     touched[bucket] = ttl
   end
   out[e] = code

@@ -214,7 +214,7 @@ describe('dead-letter administration', () => {
           expect(answer.status, `${action} ${JSON.stringify(payload)}`).toBe(400);
           expect(answer.body).toMatchObject({ error: 'filter_required' });
           expect(String(answer.body.message)).toMatch(
-            /^filter: name at least one of stage, code, source, since, until, or send "all": true/,
+            /^filter: name at least one of stage, code, source, visitor, since, until, or send "all": true/,
           );
         }
         for (const payload of [[], 'all', null, 1, true]) {
