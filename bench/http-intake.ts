@@ -4,15 +4,18 @@
  * Starts its own redis-server (loopback, no persistence) and one intake process
  * (`node dist/workers/intake.js`, NODE_ENV=production, one API key), then a few concurrent
  * undici clients POST batches of valid events until the event count or the time is spent.
- * No map worker runs: the numbers are intake's own (authenticate, parse, validate, dedupe
- * lookup, store the job, mark the ids). Prints accepted events/s and request latency
- * percentiles, and stops everything it started. Run `npm run build` first.
+ * No map worker runs: the numbers are intake's own (authenticate, parse, validate, dedupe,
+ * store the job). Prints accepted events/s, request latency percentiles and the CPU time
+ * the intake process and redis-server spent per accepted event (from /proc, over the time
+ * the clients were sending), and stops everything it started. Run `npm run build` first.
+ * `--profile <dir>` writes a V8 CPU profile of the intake process there (`node --cpu-prof`).
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { spawnRedis } from '../test/harness/redis-server.js';
 import { runBuilt } from '../test/harness/spawn-process.js';
+import { processCpuSeconds } from './measure.js';
 import { installInterruptHandlers, onInterrupt, stopChild, type Child } from './processes.js';
 
 const { values: flags } = parseArgs({
@@ -21,6 +24,7 @@ const { values: flags } = parseArgs({
     clients: { type: 'string', default: '4' },
     batch: { type: 'string', default: '500' },
     'max-seconds': { type: 'string', default: '120' },
+    profile: { type: 'string' },
   },
 });
 
@@ -66,21 +70,26 @@ async function main(): Promise<void> {
   let intake: Child | undefined;
   let pool: Pool | undefined;
   try {
-    const proc = runBuilt('workers/intake.js', {
-      NODE_ENV: 'production',
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: 'bench-http',
-      // Intake never calls Target; production only insists that a client code is set.
-      TARGET_CLIENT_CODE: 'bench',
-      TARGET_BASE_URL: 'http://127.0.0.1:9',
-      INGEST_API_KEYS: `bench:${SOURCE_KEY}`,
-      START_LOCAL_REDIS: 'false',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      // Nothing drains the queue here; the backlog limit must not end the run early.
-      INTAKE_MAX_QUEUED_BATCHES: String(Math.ceil(EVENTS / Math.min(BATCH, 1000)) + 10),
-    });
+    const proc = runBuilt(
+      'workers/intake.js',
+      {
+        NODE_ENV: 'production',
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: 'bench-http',
+        // Intake never calls Target; production only insists that a client code is set.
+        TARGET_CLIENT_CODE: 'bench',
+        TARGET_BASE_URL: 'http://127.0.0.1:9',
+        INGEST_API_KEYS: `bench:${SOURCE_KEY}`,
+        START_LOCAL_REDIS: 'false',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOG_LEVEL: 'info',
+        // Nothing drains the queue here; the backlog limit must not end the run early.
+        INTAKE_MAX_QUEUED_BATCHES: String(Math.ceil(EVENTS / Math.min(BATCH, 1000)) + 10),
+      },
+      [],
+      flags.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${flags.profile}`],
+    );
     intake = { name: 'intake', proc, pid: proc.child.pid ?? NaN };
     const running = intake;
     onInterrupt(() => stopChild(running));
@@ -112,10 +121,18 @@ async function main(): Promise<void> {
         if (res.statusCode === 202) accepted += answer.accepted ?? 0;
       }
     };
+    const redisPid = redis.process.pid ?? NaN;
+    const cpuAtStart = { intake: processCpuSeconds(intake.pid), redis: processCpuSeconds(redisPid) };
     const startedAt = performance.now();
     const http = pool;
     await Promise.all(Array.from({ length: CLIENTS }, () => client(http)));
     const seconds = (performance.now() - startedAt) / 1000;
+    const microsPerEvent = (pid: number, before: number): string =>
+      (((processCpuSeconds(pid) - before) * 1e6) / accepted).toFixed(1);
+    const cpu = {
+      intake: microsPerEvent(intake.pid, cpuAtStart.intake),
+      redis: microsPerEvent(redisPid, cpuAtStart.redis),
+    };
 
     latenciesMs.sort((a, b) => a - b);
     const answers = [...statuses].map(([status, n]) => `${status}×${n}`).join(', ');
@@ -124,6 +141,7 @@ async function main(): Promise<void> {
         `HTTP intake: ${accepted.toLocaleString('en-US')} events accepted in ${seconds.toFixed(1)} s, ${latenciesMs.length} requests of ${BATCH} events from ${CLIENTS} clients (answers: ${answers})`,
         `  accepted events/s  ${Math.round(accepted / seconds).toLocaleString('en-US')}`,
         `  request latency    p50 ${percentile(latenciesMs, 50).toFixed(1)} ms, p99 ${percentile(latenciesMs, 99).toFixed(1)} ms, max ${(latenciesMs.at(-1) ?? NaN).toFixed(1)} ms`,
+        `  CPU per event      intake process ${cpu.intake} µs, redis-server ${cpu.redis} µs`,
         '',
       ].join('\n'),
     );

@@ -21,14 +21,21 @@ export const THIRD_PARTY_ID_MAX = 256;
 /** Longest `mboxPC`; real tntIds are about 30 characters. */
 export const PC_ID_MAX = 128;
 
-// "Printable": no control, format (zero-width), surrogate or private-use characters, and
-// no line or paragraph separators. Invisible characters in an id make two ids that look
-// the same dedupe as different events.
-const NON_PRINTABLE = /[\p{C}\u2028\u2029]/u;
-const EVENT_TYPE = /^[a-z][a-z0-9_]*$/;
-// tntIds look like `1368007744041-575948.01_00`. Nothing outside this set appears in
-// them, and refusing the rest keeps query-string syntax (&, =, +, %) out of the id.
-const PC_ID = /^[A-Za-z0-9._-]+$/;
+// The rules below are shared with the compiled check in envelope-check.ts, which must
+// accept exactly what these schemas accept.
+
+/**
+ * "Printable": no control, format (zero-width), surrogate or private-use characters, and
+ * no line or paragraph separators. Invisible characters in an id make two ids that look
+ * the same dedupe as different events.
+ */
+export const NON_PRINTABLE = /[\p{C}\u2028\u2029]/u;
+export const EVENT_TYPE = /^[a-z][a-z0-9_]*$/;
+/**
+ * tntIds look like `1368007744041-575948.01_00`. Nothing outside this set appears in them,
+ * and refusing the rest keeps query-string syntax (&, =, +, %) out of the id.
+ */
+export const PC_ID = /^[A-Za-z0-9._-]+$/;
 
 function printableString(max: number): z.ZodString {
   return z.string({ error: expecting('a string') }).superRefine((value, ctx) => {

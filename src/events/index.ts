@@ -46,8 +46,12 @@ export {
   type ResolveOptions,
   type SaltSpec,
 } from './mapping.js';
+export { ENVELOPE_RULES, envelopeTime } from './envelope-check.js';
 export {
   MAX_FUTURE_SKEW_MS,
+  checkEvent,
+  explainEvent,
+  mapCheckedEvent,
   validateEvent,
   type ValidEvent,
   type ValidateOptions,

@@ -15,11 +15,19 @@ export interface RunningProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Runs a built entry point (`dist/...`) with a clean environment plus `env`. */
-export function runBuilt(entry: string, env: Record<string, string>, args: string[] = []): RunningProcess {
+/**
+ * Runs a built entry point (`dist/...`) with a clean environment plus `env`; `nodeArgs` go to
+ * node itself (flags such as `--cpu-prof` that NODE_OPTIONS does not take).
+ */
+export function runBuilt(
+  entry: string,
+  env: Record<string, string>,
+  args: string[] = [],
+  nodeArgs: string[] = [],
+): RunningProcess {
   const file = resolve(ROOT, 'dist', entry);
   if (!existsSync(file)) throw new Error(`${file} is missing: run "npm run build" first (npm test does)`);
-  const child = spawn(process.execPath, [file, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, file, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
