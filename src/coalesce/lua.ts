@@ -25,4 +25,5 @@ export const RESTORE_VALUES = script('restore-values');
 export const UNCLAIM = script('unclaim');
 export const MARKS_SEEN = script('marks-seen');
 export const MARKS_TAKE = script('marks-take');
+export const MARKS_CLAIM = script('marks-claim');
 export const FORGET_VISITOR = script('forget-visitor');

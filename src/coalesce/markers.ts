@@ -14,6 +14,11 @@
  *   window, so Redis never frees a whole generation at one instant.
  * The map worker's merge script (src/coalesce/lua/merge-events.lua) builds the same names
  * from the bucket and expiry it is given per event.
+ *
+ * A marker's value says who wrote it: `a…` the merge (applied, with the event's lineage);
+ * a number, intake with one shard (taken in by ingest job `intake-<number>`, and counted as
+ * seen only while that job exists: src/coalesce/lua/marks-claim.lua); `t`, intake with
+ * several shards (taken in, written once the job was stored).
  */
 import { fnv1a } from '../redis/shards.js';
 
@@ -25,9 +30,14 @@ export function markerField(source: string, id: string): string {
   return `${source}:${id}`;
 }
 
-/** The bucket of an event id's marker. */
-export function markerBucket(source: string, id: string): number {
-  return fnv1a(markerField(source, id)) % MARKER_BUCKETS;
+/** The hash of `<source>:`, from which {@link markerBucket} finishes the buckets of that source's ids. */
+export function markerSeed(source: string): number {
+  return fnv1a(`${source}:`);
+}
+
+/** The bucket of an event id's marker: FNV-1a of its field (`seed`: {@link markerSeed} of `source`, to reuse). */
+export function markerBucket(source: string, id: string, seed = markerSeed(source)): number {
+  return fnv1a(id, seed) % MARKER_BUCKETS;
 }
 
 /** The generation markers written at `now` go to. */
@@ -40,5 +50,8 @@ export function markerGeneration(now: number, windowMs: number): number {
  * previous generation for a whole window, plus the bucket's share of an eighth of a window.
  */
 export function markerExpiresAt(generation: number, bucket: number, windowMs: number): number {
-  return (generation + 2) * windowMs + Math.floor((bucket * windowMs) / (8 * MARKER_BUCKETS));
+  return (generation + 2) * windowMs + Math.floor((bucket * windowMs) / MARKER_EXPIRY_SPREAD);
 }
+
+/** The buckets' expiry is spread over window / this (an eighth); marks-claim.lua is given it. */
+export const MARKER_EXPIRY_SPREAD = 8 * MARKER_BUCKETS;

@@ -3,6 +3,7 @@ import {
   ACK_DELIVERED,
   CLAIM_DUE,
   EXPIRED_LEASES,
+  MARKS_CLAIM,
   MARKS_SEEN,
   MARKS_TAKE,
   MERGE_EVENTS,
@@ -27,6 +28,7 @@ export interface StoreCommands {
   tiUnclaim(...args: string[]): Promise<number>;
   tiMarksSeen(...args: string[]): Promise<number[]>;
   tiMarksTake(...args: string[]): Promise<number>;
+  tiMarksClaim(...args: string[]): Promise<number[]>;
   tiForget(...args: string[]): Promise<number[]>;
 }
 
@@ -42,6 +44,7 @@ const SCRIPTS: Record<keyof StoreCommands, string> = {
   tiUnclaim: UNCLAIM,
   tiMarksSeen: MARKS_SEEN,
   tiMarksTake: MARKS_TAKE,
+  tiMarksClaim: MARKS_CLAIM,
   tiForget: FORGET_VISITOR,
 };
 

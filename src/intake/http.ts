@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpContext } from '../http-context.js';
 import { connectRedis, type RedisClient } from '../redis/connection.js';
-import { acceptEvents, type AcceptSummary } from './accept.js';
+import { acceptBatch, type AcceptCounts } from './accept.js';
 import {
   Backpressure,
   readPipelineLoad,
@@ -180,9 +180,9 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
         if (error instanceof BodyError) return answer(reply, error.status, error.code, error.message);
         throw error;
       }
-      let summary: AcceptSummary;
+      let summary: AcceptCounts;
       try {
-        summary = await acceptEvents(intake.deps, source, parsed.events);
+        summary = await acceptBatch(intake.deps, source, parsed.events);
       } catch (error) {
         // Only the code and message: ioredis errors carry the command's arguments (events).
         const { code, message } = error as NodeJS.ErrnoException;

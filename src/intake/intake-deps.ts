@@ -16,7 +16,7 @@ export interface IntakeSettings {
   shards?: number;
 }
 
-/** What {@link acceptEvents} needs, on a connection the caller owns; `close()` leaves the connection open. */
+/** What {@link acceptBatch} needs, on a connection the caller owns; `close()` leaves the connection open. */
 export interface IntakeHandle {
   deps: IntakeDeps;
   close(): Promise<void>;

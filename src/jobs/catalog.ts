@@ -36,6 +36,20 @@ export interface IngestJob {
   source: string;
   receivedAt: number;
   events: unknown[];
+  /**
+   * The envelope rules (ENVELOPE_RULES, src/events/envelope-check.ts) every event was checked
+   * under when it was taken in; the map worker does not check the envelope again when they are
+   * its own. Absent (dead letters replayed, jobs of older releases): the map validates fully.
+   */
+  checkedEnvelope?: number;
+}
+
+/** Ingest jobs intake numbers itself (one shard) have ids `intake-<number>`. */
+export const INTAKE_JOB_ID_PREFIX = 'intake-';
+
+/** The id of intake's ingest job number `n`. */
+export function intakeJobId(n: number): string {
+  return `${INTAKE_JOB_ID_PREFIX}${n}`;
 }
 
 /** One claim: the visitors a flush took for one delivery. The job id is the claim id. */
@@ -117,7 +131,12 @@ export interface DeadLetter {
 
 /** Job data as zod checks it when a worker reads it back (a job written by another version, or edited by hand). */
 export const JOB_SCHEMAS = {
-  ingest: z.object({ source: z.string(), receivedAt: z.number(), events: z.array(z.unknown()) }),
+  ingest: z.object({
+    source: z.string(),
+    receivedAt: z.number(),
+    events: z.array(z.unknown()),
+    checkedEnvelope: z.number().optional(),
+  }),
   deliver: z.object({
     claimId: z.string().min(1),
     visitors: z.array(z.string()),

@@ -168,11 +168,12 @@ const MERGE_NAMES = { '1': 'applied', '2': 'late', '3': 'superseded' } as const;
 type MergeName = (typeof MERGE_NAMES)[keyof typeof MERGE_NAMES];
 
 /**
- * `t…` (intake took it in) or `a<code>|<receivedAt>|<occurredAt>|<vk>` (merged); a bare `a`
- * (written before markers carried lineage) says merged and nothing more. Pure.
+ * `t…` or the number of an ingest job (intake took it in) or
+ * `a<code>|<receivedAt>|<occurredAt>|<vk>` (merged); a bare `a` (written before markers
+ * carried lineage) says merged and nothing more. Pure.
  */
 export function parseMarker(value: string): Marker | undefined {
-  if (value.startsWith('t')) return { state: 'queued' };
+  if (value.startsWith('t') || /^\d+$/.test(value)) return { state: 'queued' };
   if (!value.startsWith('a')) return undefined;
   const [head = 'a', received, occurred, ...rest] = value.split('|');
   const vk = rest.join('|');

@@ -1,7 +1,13 @@
 import type { Job } from 'bullmq';
 import type { DeadLetters } from '../dlq/writer.js';
 import { invalidInputLetter } from '../dlq/writer.js';
-import { validateEvent, type CompiledMapping, type ValidEvent } from '../events/index.js';
+import {
+  ENVELOPE_RULES,
+  mapCheckedEvent,
+  validateEvent,
+  type CompiledMapping,
+  type ValidEvent,
+} from '../events/index.js';
 import { jobLogger, type Logger } from '../logger.js';
 import { readJobData, type IngestJob } from '../jobs/catalog.js';
 import type { MergeOutcome, VisitorStore } from '../coalesce/store.js';
@@ -17,7 +23,8 @@ export interface MapDeps {
 export type MapSummary = Record<MergeOutcome | 'invalid', number>;
 
 /**
- * The map worker's job: validate and map every event of one producer batch, dead-letter the
+ * The map worker's job: validate and map every event of one producer batch (the envelope is
+ * not checked again when intake checked it, see IngestJob.checkedEnvelope), dead-letter the
  * bad ones alone, and merge the rest into the visitor store in one atomic round trip.
  * Safe to run twice for the same job (a crash after the merge): the merge knows the batch by
  * its job id and creation time, changes nothing and reports the events as `replayed`.
@@ -28,7 +35,9 @@ export function createMapProcessor(deps: MapDeps) {
     throw new Error('the map worker needs a mapping resolved with its salts, not one for validation only');
   }
   return async (job: Job<IngestJob>): Promise<MapSummary> => {
-    const { source, receivedAt, events } = readJobData('ingest', job);
+    const { source, receivedAt, events, checkedEnvelope } = readJobData('ingest', job);
+    // Intake checked these envelopes under the same rules: map them without checking again.
+    const check = checkedEnvelope === ENVELOPE_RULES ? mapCheckedEvent : validateEvent;
     const log = jobLogger(deps.logger, job);
     const summary: MapSummary = {
       applied: 0,
@@ -42,7 +51,7 @@ export function createMapProcessor(deps: MapDeps) {
     const valid: ValidEvent[] = [];
     for (const [index, raw] of events.entries()) {
       // Validate against the intake time, so "not in the future" means the same on a retry.
-      const checked = validateEvent(raw, deps.mapping, { now: receivedAt, maxValueLength: deps.maxValueLength });
+      const checked = check(raw, deps.mapping, { now: receivedAt, maxValueLength: deps.maxValueLength });
       if (checked.ok) {
         valid.push(checked.event);
       } else {

@@ -38,6 +38,8 @@ export function storeKeys(prefix: string, shard = 0, shards = 1) {
     /** Marks an ingest batch (job) as merged, so a job run again after a crash is a no-op. */
     merged: (batchId: string) => `${root}:merged:${batchId}`,
     stats: `${root}:stats`,
+    /** Numbers the ingest jobs intake stores (src/coalesce/lua/marks-claim.lua). */
+    intakeJobs: `${root}:intake-jobs`,
   };
 }
 

@@ -4,7 +4,7 @@
   this generation and the previous one (layout and expiry: src/coalesce/markers.ts). The
   merge writes `a<code>|<receivedAt>|<occurredAt>|<visitor key>`: any value starting with
   `a` means applied (the dedupe decision); the rest is the event's lineage, read by
-  src/lineage/event-view.ts (intake's `t` marker means taken in, not merged yet).
+  src/lineage/lineage.ts (intake's markers, `t` or a job number, mean taken in, not merged yet).
   The dedupe decision and the merge are one atomic step (P2). A non-empty batch id (the
   ingest job id) is remembered for the dedupe window once merged: a job that runs again
   because its worker died after the merge (which was all or nothing) changes nothing and is

@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { acceptEvents, type AcceptSummary, type IntakeDeps } from '../accept.js';
+import { acceptBatch, type AcceptCounts, type IntakeDeps } from '../accept.js';
 import { CheckpointStore, fileFingerprint, type Checkpoint } from './checkpoint.js';
 import { planColumns } from './csv-columns.js';
 import { readCsvHeader, readCsvRecords } from './csv-records.js';
@@ -18,7 +18,7 @@ export interface ImportOptions {
   source: string;
   /** Default: by extension (.csv; .ndjson, .jsonl, .json), else by the first byte. */
   format?: ImportFormat;
-  /** Events per acceptEvents call (and per checkpoint); default 500. */
+  /** Events per acceptBatch call (and per checkpoint); default 500. */
   batchSize?: number;
   /** Default `<file>.rejects.ndjson`. */
   rejectsPath?: string;
@@ -59,10 +59,10 @@ export interface ImportSummary {
   rejectsPath?: string;
 }
 
-const EMPTY: AcceptSummary = { accepted: 0, duplicates: 0, rejected: [], results: [] };
+const EMPTY: AcceptCounts = { accepted: 0, duplicates: 0, rejected: [] };
 
 /**
- * Streams a file through intake in batches: each batch goes through acceptEvents on Redis
+ * Streams a file through intake in batches: each batch goes through acceptBatch on Redis
  * directly (as the SDK does), is awaited (natural backpressure: the file is read no faster
  * than Redis takes it), has its rejects written, and is then checkpointed. A rerun resumes
  * after the last checkpointed batch; events of a batch that was stored but not yet
@@ -120,7 +120,7 @@ export async function importFile(
     const result =
       readable.length === 0
         ? EMPTY
-        : await acceptEvents(
+        : await acceptBatch(
             deps.intake,
             source,
             readable.map((r) => r.event),

@@ -29,9 +29,12 @@ describe('importFile (NDJSON and CSV into a real Redis)', () => {
     const deps = { intake: intake.deps, checkpoints: new CheckpointStore(redis, prefix, 3_600_000) };
     const stored = async (): Promise<Array<Record<string, unknown> & { source: string }>> => {
       const jobs = await intake.deps.ingestQueue.getJobs(['wait']);
-      return jobs
-        .sort((a, b) => Number(a.id) - Number(b.id))
-        .flatMap((j) => j.data.events.map((e) => ({ ...(e as Record<string, unknown>), source: j.data.source })));
+      return (
+        jobs
+          // Job ids are `intake-<n>` (or plain numbers): in the order intake stored them.
+          .sort((a, b) => Number(a.id?.replace(/\D/g, '')) - Number(b.id?.replace(/\D/g, '')))
+          .flatMap((j) => j.data.events.map((e) => ({ ...(e as Record<string, unknown>), source: j.data.source })))
+      );
     };
     return {
       deps,

@@ -21,6 +21,35 @@ describe('shards of the visitor store', () => {
     for (const n of counts) expect(n).toBeGreaterThan(800);
   });
 
+  it('hashes the UTF-8 bytes as Buffer.from encodes them, and continues from the hash of a prefix', () => {
+    const overBytes = (text: string): number => {
+      let hash = 0x811c9dc5;
+      for (const byte of Buffer.from(text, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+      return hash;
+    };
+    const texts = [
+      '',
+      'pos:e-1',
+      'é',
+      '€uro',
+      '\u{1F600}',
+      'a\ud800b',
+      'tail\udc00',
+      '\udbff\udfff',
+      '中文 ids',
+      'ß\u0000x',
+    ];
+    for (const text of texts) expect(fnv1a(text), JSON.stringify(text)).toBe(overBytes(text));
+    for (const [a, b] of [
+      ['pos:', 'e-1'],
+      ['kiosk:', '\u{1F600}x'],
+      ['', 'x'],
+      ['a\ud800', 'b'],
+    ] as const) {
+      expect(fnv1a(b, fnv1a(a))).toBe(fnv1a(a + b));
+    }
+  });
+
   it('computes cluster slots as CLUSTER KEYSLOT does', () => {
     // Values from Redis' documentation and CLUSTER KEYSLOT.
     expect(clusterKeySlot('123456789')).toBe(12739);

@@ -1,0 +1,76 @@
+--[[
+  Intake's dedupe of one request in one call (one shard, whose root is also the slot of the
+  ingest queue). For each event id: was it taken in or applied already (seen)? Each id that
+  was not (fresh) is marked with the number of the ingest job about to carry it: jobs are
+  numbered from the sequence key, the j-th fresh id (from 0) goes to job
+  first + floor(j / events per job), whose id is `intake-<number>`.
+  Such a marker counts as seen only while its job exists. So a job that was never stored
+  (intake died, or Queue.add failed, after this call) leaves markers that count for nothing,
+  and the producer's resend is taken in; and once the map has merged the job, the merge's
+  `a` marker has replaced it (merge-events.lua). `a` (applied) and `t` (taken in, written
+  by intake with several shards) always count as seen. Markers go to this generation's
+  hash of the id's bucket, looked up in this generation and the previous one
+  (src/coalesce/markers.ts).
+
+  Input:
+    KEYS[1] the shard's due index (routes the call; not read)
+
+    ARGV[1] root
+    ARGV[2] marker generation
+    ARGV[3] dedupe window (ms)
+    ARGV[4] now (ms)
+    ARGV[5] expiry spread: a bucket's hash expires floor(bucket * window / spread) ms after
+            the end of the next generation
+    ARGV[6] source
+    ARGV[7] job key prefix: the key of job number n is this prefix followed by n
+    ARGV[8] job sequence key
+    ARGV[9] events per job
+    ARGV[10..] bucket, event id per event
+
+  Output: the number of the first job (0: no id was fresh, no job to store), then per event
+    0 fresh (now marked)
+    1 seen
+]]
+local FRESH, SEEN = 0, 1
+
+local root, generation, window, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local spread, source, jobKey, sequence, perJob = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
+local current = root .. ':seen:' .. string.format('%d', generation) .. ':'
+local previous = root .. ':seen:' .. string.format('%d', generation - 1) .. ':'
+
+local function counts(marker)
+  if not marker then return false end
+  local first = string.byte(marker, 1)
+  if first == 97 or first == 116 then return true end -- 'a', 't'
+  return redis.call('EXISTS', jobKey .. marker) == 1
+end
+
+local out = { 0 }
+local buckets, fields = {}, {}
+for a = 10, #ARGV, 2 do
+  local bucket, field = ARGV[a], source .. ':' .. ARGV[a + 1]
+  if counts(redis.call('HGET', current .. bucket, field)) or counts(redis.call('HGET', previous .. bucket, field)) then
+    out[#out + 1] = SEEN
+  else
+    out[#out + 1] = FRESH
+    buckets[#buckets + 1] = bucket
+    fields[#fields + 1] = field
+  end
+end
+
+if #fields > 0 then
+  local jobs = math.ceil(#fields / perJob)
+  local first = redis.call('INCRBY', sequence, jobs) - jobs + 1
+  out[1] = first
+  local touched = {}
+  for j = 1, #fields do
+    redis.call('HSET', current .. buckets[j], fields[j], string.format('%d', first + math.floor((j - 1) / perJob)))
+    touched[buckets[j]] = true
+  end
+  local ends = (generation + 2) * window
+  for bucket in pairs(touched) do
+    local expiresAt = ends + math.floor(tonumber(bucket) * window / spread)
+    redis.call('PEXPIRE', current .. bucket, string.format('%d', expiresAt - now))
+  end
+end
+return out
