@@ -68,7 +68,8 @@ export class IntakeMarks {
   /**
    * One shard only: which ids (of one source, distinct) were seen, marking the others as
    * taken in by the jobs about to be stored, `eventsPerJob` fresh ids per job, in order.
-   * One script call (src/coalesce/lua/marks-claim.lua).
+   * One script call (src/coalesce/lua/marks-claim.lua). The ids must be valid event ids
+   * (envelope.ts): they hold no control characters, so line feeds separate them.
    */
   async claim(source: string, ids: readonly string[], eventsPerJob: number, now = Date.now()): Promise<Claim> {
     if (this.shards.length !== 1) throw new Error('IntakeMarks.claim needs one shard; use alreadySeen and markTaken');
@@ -76,7 +77,9 @@ export class IntakeMarks {
     const keys = this.keysOf(0);
     const generation = markerGeneration(now, this.windowMs);
     const seed = markerSeed(source);
-    const args = [
+    const buckets = new Array<number>(ids.length);
+    for (let i = 0; i < ids.length; i += 1) buckets[i] = markerBucket(source, ids[i] ?? '', seed);
+    const reply = await this.redis.tiMarksClaim(
       keys.due,
       keys.root,
       String(generation),
@@ -87,9 +90,9 @@ export class IntakeMarks {
       this.jobKeyPrefix,
       keys.intakeJobs,
       String(eventsPerJob),
-    ];
-    for (const id of ids) args.push(String(markerBucket(source, id, seed)), id);
-    const reply = await this.redis.tiMarksClaim(...args);
+      buckets.join(','),
+      ids.join('\n'),
+    );
     const seen = new Array<boolean>(ids.length);
     for (let i = 0; i < ids.length; i += 1) seen[i] = reply[i + 1] === 1;
     return { seen, firstJob: reply[0] ?? 0 };

@@ -25,7 +25,8 @@
     ARGV[7] job key prefix: the key of job number n is this prefix followed by n
     ARGV[8] job sequence key
     ARGV[9] events per job
-    ARGV[10..] bucket, event id per event
+    ARGV[10] the marker bucket of each event, in decimal, separated by ","
+    ARGV[11] the event ids, separated by line feeds (valid ids hold no control characters)
 
   Output: the number of the first job (0: no id was fresh, no job to store), then per event
     0 fresh (now marked)
@@ -45,10 +46,13 @@ local function counts(marker)
   return redis.call('EXISTS', jobKey .. marker) == 1
 end
 
+-- Two packed arguments instead of two per event: the client writes one flat string, not a
+-- thousand (building a command of 1,000 arguments cost intake more CPU than the script).
 local out = { 0 }
 local buckets, fields = {}, {}
-for a = 10, #ARGV, 2 do
-  local bucket, field = ARGV[a], source .. ':' .. ARGV[a + 1]
+local nextBucket = string.gmatch(ARGV[10], '%d+')
+for id in string.gmatch(ARGV[11], '[^\n]+') do
+  local bucket, field = nextBucket(), source .. ':' .. id
   if counts(redis.call('HGET', current .. bucket, field)) or counts(redis.call('HGET', previous .. bucket, field)) then
     out[#out + 1] = SEEN
   else

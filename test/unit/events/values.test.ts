@@ -42,6 +42,66 @@ describe('parseTimestamp', () => {
       expect(parseTimestamp(text), text).toBeNaN();
     }
   });
+
+  it('reads exactly the grammar of its regular expression, over 50,000 mutated timestamps', () => {
+    // The grammar as a regular expression, with the same range checks: the reference.
+    const GRAMMAR =
+      /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)$/;
+    const reference = (text: string): number => {
+      const m = GRAMMAR.exec(text);
+      if (m === null) return NaN;
+      const [, y, mo, d, h, mi, sec, frac, zulu, sign, oh, om] = m;
+      const [year, month, day, hour, minute] = [y, mo, d, h, mi].map(Number) as [
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      const second = sec === undefined ? 0 : Number(sec);
+      const ms = frac === undefined ? 0 : Number(frac.slice(0, 3).padEnd(3, '0'));
+      const days =
+        new Date(Date.UTC(2001, month, 0)).getUTCDate() +
+        (month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 1 : 0);
+      if (year < 1000 || month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59)
+        return NaN;
+      const offH = zulu === undefined ? Number(oh) : 0;
+      const offM = zulu === undefined && om !== undefined ? Number(om) : 0;
+      if (offH > 23 || offM > 59) return NaN;
+      const utc =
+        Date.UTC(year, month - 1, day, hour, minute, second, ms) -
+        (sign === '-' ? -1 : 1) * (offH * 60 + offM) * 60_000;
+      return utc >= Date.UTC(1000, 0, 1) && utc < Date.UTC(10000, 0, 1) ? utc : NaN;
+    };
+    const seeds = [
+      '2026-11-21T10:15:00.000Z',
+      '2026-11-21t10:15z',
+      '2026-11-21T10:15:59,123456789+05:30',
+      '2028-02-29T23:59:59-0130',
+      '9999-12-31T23:59:59.999Z',
+      '1000-01-01T00:00:00+01',
+    ];
+    const alphabet = '0123456789-:.,+TtZz 9٣';
+    let state = 1;
+    const next = (n: number): number => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return (state >>> 8) % n;
+    };
+    let valid = 0;
+    for (let n = 0; n < 50_000; n += 1) {
+      let text = seeds[next(seeds.length)] ?? '';
+      for (let edits = next(3); edits > 0; edits -= 1) {
+        const at = next(text.length + 1);
+        const char = alphabet[next(alphabet.length)] ?? '';
+        const kind = next(3);
+        text = text.slice(0, at) + (kind === 2 ? '' : char) + text.slice(kind === 0 ? at : at + 1);
+      }
+      const expected = reference(text);
+      if (!Number.isNaN(expected)) valid += 1;
+      expect(parseTimestamp(text), JSON.stringify(text)).toBe(expected);
+    }
+    expect(valid).toBeGreaterThan(5_000);
+  });
 });
 
 describe('formatNumber', () => {
