@@ -10,13 +10,16 @@
  * the intake process and redis-server spent per accepted event (from /proc, over the time
  * the clients were sending), and stops everything it started. Run `npm run build` first.
  * `--profile <dir>` writes a V8 CPU profile of the intake process there (`node --cpu-prof`).
+ * The intake process runs with the node flags of `npm run start:intake` (package.json), as a
+ * user runs it; `--node-flags "<flags>"` replaces them (to compare settings).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { spawnRedis } from '../test/harness/redis-server.js';
-import { runBuilt } from '../test/harness/spawn-process.js';
-import { processCpuSeconds } from './measure.js';
+import { ROOT, runBuilt } from '../test/harness/spawn-process.js';
+import { processCpuSeconds, processMemory } from './measure.js';
 import { installInterruptHandlers, onInterrupt, stopChild, type Child } from './processes.js';
 
 const { values: flags } = parseArgs({
@@ -26,6 +29,7 @@ const { values: flags } = parseArgs({
     batch: { type: 'string', default: '500' },
     'max-seconds': { type: 'string', default: '120' },
     profile: { type: 'string' },
+    'node-flags': { type: 'string' },
   },
 });
 
@@ -42,6 +46,17 @@ const BATCH = wholeFlag('batch', flags.batch, 10_000);
 const MAX_SECONDS = wholeFlag('max-seconds', flags['max-seconds'], 3_600);
 const VISITORS = 100_000;
 const SOURCE_KEY = randomBytes(16).toString('hex');
+
+/** The node flags a script of package.json passes before its entry point (`node --x=1 dist/...`). */
+function nodeFlagsOf(script: string): string[] {
+  const pkg = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { scripts: Record<string, string> };
+  const words = (pkg.scripts[script] ?? '').split(/\s+/);
+  return words
+    .slice(1)
+    .filter((word, i, all) => word.startsWith('--') && all.slice(0, i).every((w) => w.startsWith('--')));
+}
+const NODE_FLAGS =
+  flags['node-flags'] === undefined ? nodeFlagsOf('start:intake') : flags['node-flags'].split(/\s+/).filter(Boolean);
 
 /** One request body: up to `BATCH` valid loyalty events, ids unique across the run (`EVENTS` in all). */
 function batchBody(batchIndex: number): string {
@@ -89,7 +104,7 @@ async function main(): Promise<void> {
         INTAKE_MAX_QUEUED_BATCHES: String(Math.ceil(EVENTS / Math.min(BATCH, 1000)) + 10),
       },
       [],
-      flags.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${flags.profile}`],
+      [...NODE_FLAGS, ...(flags.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${flags.profile}`])],
     );
     intake = { name: 'intake', proc, pid: proc.child.pid ?? NaN };
     const running = intake;
@@ -127,12 +142,16 @@ async function main(): Promise<void> {
     };
     const redisPid = redis.process.pid ?? NaN;
     const cpuAtStart = { intake: processCpuSeconds(intake.pid), redis: processCpuSeconds(redisPid) };
+    const benchCpuAtStart = process.cpuUsage();
     const startedAt = performance.now();
     const http = pool;
     await Promise.all(Array.from({ length: CLIENTS }, () => client(http)));
     const seconds = (performance.now() - startedAt) / 1000;
     const microsPerEvent = (pid: number, before: number): string =>
       (((processCpuSeconds(pid) - before) * 1e6) / accepted).toFixed(1);
+    const benchCpu = process.cpuUsage(benchCpuAtStart);
+    const benchMicros = ((benchCpu.user + benchCpu.system) / accepted).toFixed(1);
+    const peakRssMb = ((processMemory(intake.pid)?.peak ?? NaN) / 1048576).toFixed(0);
     const cpu = {
       intake: microsPerEvent(intake.pid, cpuAtStart.intake),
       redis: microsPerEvent(redisPid, cpuAtStart.redis),
@@ -142,10 +161,10 @@ async function main(): Promise<void> {
     const answers = [...statuses].map(([status, n]) => `${status}×${n}`).join(', ');
     process.stdout.write(
       [
-        `HTTP intake: ${accepted.toLocaleString('en-US')} events accepted in ${seconds.toFixed(1)} s, ${latenciesMs.length} requests of ${BATCH} events from ${CLIENTS} clients (answers: ${answers})`,
+        `HTTP intake (node ${NODE_FLAGS.join(' ') || 'with no flags'}): ${accepted.toLocaleString('en-US')} events accepted in ${seconds.toFixed(1)} s, ${latenciesMs.length} requests of ${BATCH} events from ${CLIENTS} clients (answers: ${answers})`,
         `  accepted events/s  ${Math.round(accepted / seconds).toLocaleString('en-US')}`,
         `  request latency    p50 ${percentile(latenciesMs, 50).toFixed(1)} ms, p99 ${percentile(latenciesMs, 99).toFixed(1)} ms, max ${(latenciesMs.at(-1) ?? NaN).toFixed(1)} ms`,
-        `  CPU per event      intake process ${cpu.intake} µs, redis-server ${cpu.redis} µs`,
+        `  CPU per event      intake process ${cpu.intake} µs, redis-server ${cpu.redis} µs, bench clients ${benchMicros} µs; intake peak RSS ${peakRssMb} MB`,
         '',
       ].join('\n'),
     );

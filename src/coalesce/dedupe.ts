@@ -90,12 +90,14 @@ export class IntakeMarks {
       this.jobKeyPrefix,
       keys.intakeJobs,
       String(eventsPerJob),
+      String(ids.length),
       buckets.join(','),
       ids.join('\n'),
     );
+    const [firstJob, flags] = reply;
     const seen = new Array<boolean>(ids.length);
-    for (let i = 0; i < ids.length; i += 1) seen[i] = reply[i + 1] === 1;
-    return { seen, firstJob: reply[0] ?? 0 };
+    for (let i = 0; i < ids.length; i += 1) seen[i] = flags.charCodeAt(i) === SEEN_FLAG;
+    return { seen, firstJob };
   }
 
   private keysOf(shard: number): ReturnType<typeof storeKeys> {
@@ -148,3 +150,6 @@ export class IntakeMarks {
     );
   }
 }
+
+/** marks-claim.lua's flag of an id seen before: the character '1'. */
+const SEEN_FLAG = 0x31;

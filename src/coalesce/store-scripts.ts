@@ -28,7 +28,7 @@ export interface StoreCommands {
   tiUnclaim(...args: string[]): Promise<number>;
   tiMarksSeen(...args: string[]): Promise<number[]>;
   tiMarksTake(...args: string[]): Promise<number>;
-  tiMarksClaim(...args: string[]): Promise<number[]>;
+  tiMarksClaim(...args: string[]): Promise<[number, string]>;
   tiForget(...args: string[]): Promise<number[]>;
 }
 

@@ -132,7 +132,7 @@ function checkFields(
       text = toTargetString(field, value);
       if (text === undefined) {
         errors.push(`${field.path}: ${mismatch(field, value)}`);
-      } else if (LONE_SURROGATE.test(text)) {
+      } else if (!isWellFormed(text)) {
         // A lone surrogate cannot be encoded as UTF-8: it would fail every delivery attempt.
         errors.push(`${field.path}: contains invalid Unicode (an unpaired surrogate); send well-formed UTF-8 text`);
         text = undefined;
@@ -149,8 +149,13 @@ function checkFields(
   return values;
 }
 
-/** With the `u` flag a paired surrogate is one code point, so only unpaired ones match. */
-const LONE_SURROGATE = /\p{Surrogate}/u;
+/**
+ * False exactly when `text` holds an unpaired surrogate: String.prototype.isWellFormed
+ * (ES2024, native in Node 20; the ES2023 typings this project compiles with do not list it).
+ */
+function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
 
 function toTargetString(field: CompiledField, value: unknown): string | undefined {
   switch (field.type) {

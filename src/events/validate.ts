@@ -54,10 +54,23 @@ export function checkEvent(input: unknown, mapping: CompiledMapping, options: Va
     const explained = explainEvent(input, mapping, options);
     return explained.ok ? undefined : explained.errors;
   }
-  const errors: string[] = [];
-  mapFields(input as Envelope, occurredAtMs, ALL_ACCEPTED, mapping, options.now, maxValueLength, errors, undefined);
-  return errors.length > 0 ? errors : undefined;
+  scratchErrors.length = 0;
+  mapFields(
+    input as Envelope,
+    occurredAtMs,
+    ALL_ACCEPTED,
+    mapping,
+    options.now,
+    maxValueLength,
+    scratchErrors,
+    undefined,
+  );
+  return scratchErrors.length > 0 ? scratchErrors.splice(0) : undefined;
 }
+
+// checkEvent's list of problems, reused (it runs synchronously, so no two calls share it):
+// a valid event, the common case, allocates none.
+const scratchErrors: string[] = [];
 
 /**
  * The map worker's path for an event whose envelope intake already checked under the same

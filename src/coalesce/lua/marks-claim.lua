@@ -25,14 +25,16 @@
     ARGV[7] job key prefix: the key of job number n is this prefix followed by n
     ARGV[8] job sequence key
     ARGV[9] events per job
-    ARGV[10] the marker bucket of each event, in decimal, separated by ","
-    ARGV[11] the event ids, separated by line feeds (valid ids hold no control characters)
+    ARGV[10] the number of events
+    ARGV[11] the marker bucket of each event, in decimal, separated by ","
+    ARGV[12] the event ids, separated by line feeds (valid ids hold no control characters)
 
-  Output: the number of the first job (0: no id was fresh, no job to store), then per event
-    0 fresh (now marked)
-    1 seen
+  Output: { the number of the first job (0: no id was fresh, no job to store), one character
+  per event } (one string, not an array of numbers the client decodes one by one):
+    '0' fresh (now marked)
+    '1' seen
 ]]
-local FRESH, SEEN = 0, 1
+local FRESH, SEEN = '0', '1'
 
 local root, generation, window, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local spread, source, jobKey, sequence, perJob = tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
@@ -48,33 +50,38 @@ end
 
 -- Two packed arguments instead of two per event: the client writes one flat string, not a
 -- thousand (building a command of 1,000 arguments cost intake more CPU than the script).
-local out = { 0 }
-local buckets, fields = {}, {}
-local nextBucket = string.gmatch(ARGV[10], '%d+')
-for id in string.gmatch(ARGV[11], '[^\n]+') do
+-- Job numbers are drawn for every id up front (numbers of jobs never made are skipped), so
+-- a fresh id is marked by one HSETNX, and looked up in the previous generation by one HGET.
+local n = tonumber(ARGV[10])
+local flags = {}
+local jobs = math.ceil(n / perJob)
+local first = n > 0 and redis.call('INCRBY', sequence, jobs) - jobs + 1 or 0
+local fresh, touched = 0, {}
+local nextBucket = string.gmatch(ARGV[11], '%d+')
+for id in string.gmatch(ARGV[12], '[^\n]+') do
   local bucket, field = nextBucket(), source .. ':' .. id
-  if counts(redis.call('HGET', current .. bucket, field)) or counts(redis.call('HGET', previous .. bucket, field)) then
-    out[#out + 1] = SEEN
+  local key = current .. bucket
+  local mark = string.format('%d', first + math.floor(fresh / perJob))
+  local seen
+  if redis.call('HSETNX', key, field, mark) == 1 then
+    seen = counts(redis.call('HGET', previous .. bucket, field))
+    if seen then redis.call('HDEL', key, field) end
   else
-    out[#out + 1] = FRESH
-    buckets[#buckets + 1] = bucket
-    fields[#fields + 1] = field
+    seen = counts(redis.call('HGET', key, field)) or counts(redis.call('HGET', previous .. bucket, field))
+    if not seen then redis.call('HSET', key, field, mark) end
+  end
+  if seen then
+    flags[#flags + 1] = SEEN
+  else
+    flags[#flags + 1] = FRESH
+    fresh = fresh + 1
+    touched[bucket] = true
   end
 end
 
-if #fields > 0 then
-  local jobs = math.ceil(#fields / perJob)
-  local first = redis.call('INCRBY', sequence, jobs) - jobs + 1
-  out[1] = first
-  local touched = {}
-  for j = 1, #fields do
-    redis.call('HSET', current .. buckets[j], fields[j], string.format('%d', first + math.floor((j - 1) / perJob)))
-    touched[buckets[j]] = true
-  end
-  local ends = (generation + 2) * window
-  for bucket in pairs(touched) do
-    local expiresAt = ends + math.floor(tonumber(bucket) * window / spread)
-    redis.call('PEXPIRE', current .. bucket, string.format('%d', expiresAt - now))
-  end
+local ends = (generation + 2) * window
+for bucket in pairs(touched) do
+  local expiresAt = ends + math.floor(tonumber(bucket) * window / spread)
+  redis.call('PEXPIRE', current .. bucket, string.format('%d', expiresAt - now))
 end
-return out
+return { fresh > 0 and first or 0, table.concat(flags) }

@@ -96,7 +96,25 @@ const THIRD_PARTY_IDS: Pool = [
   'ünï',
 ];
 const ECIDS: Pool = ['12345678901234567890123456789012345678', '', 'x'.repeat(129), 'bad\u0000'];
-const DATA_VALUES: Pool = ['S12', '', 120, 0, -1.5, 1e21, true, false, null, NaN, Infinity, {}, [], ['a'], { n: 1 }];
+const DATA_VALUES: Pool = [
+  'S12',
+  '',
+  'lone\udc00',
+  'pair\u{1F600}',
+  120,
+  0,
+  -1.5,
+  1e21,
+  true,
+  false,
+  null,
+  NaN,
+  Infinity,
+  {},
+  [],
+  ['a'],
+  { n: 1 },
+];
 const DATA_KEYS = ['storeId', 'points', 'tier', 'cardId', 'kioskId', 'loanId', 'amount', 'reason', 'extra'];
 
 function pick(next: () => number, pool: Pool): unknown {
