@@ -57,11 +57,17 @@ local flags = {}
 local jobs = math.ceil(n / perJob)
 local first = n > 0 and redis.call('INCRBY', sequence, jobs) - jobs + 1 or 0
 local fresh, touched = 0, {}
+local mark, markUntil = nil, 0
+local prefix = source .. ':'
 local nextBucket = string.gmatch(ARGV[11], '%d+')
 for id in string.gmatch(ARGV[12], '[^\n]+') do
-  local bucket, field = nextBucket(), source .. ':' .. id
+  local bucket, field = nextBucket(), prefix .. id
   local key = current .. bucket
-  local mark = string.format('%d', first + math.floor(fresh / perJob))
+  if fresh >= markUntil then
+    -- The next job's number, once per job rather than once per id.
+    mark = string.format('%d', first + math.floor(fresh / perJob))
+    markUntil = (math.floor(fresh / perJob) + 1) * perJob
+  end
   local seen
   if redis.call('HSETNX', key, field, mark) == 1 then
     seen = counts(redis.call('HGET', previous .. bucket, field))
@@ -79,9 +85,11 @@ for id in string.gmatch(ARGV[12], '[^\n]+') do
   end
 end
 
+-- A bucket's hash expires at a time fixed by its generation and bucket, so only the write
+-- that created it has to set it: NX leaves the others alone (nothing to append to the AOF).
 local ends = (generation + 2) * window
 for bucket in pairs(touched) do
   local expiresAt = ends + math.floor(tonumber(bucket) * window / spread)
-  redis.call('PEXPIRE', current .. bucket, string.format('%d', expiresAt - now))
+  redis.call('PEXPIRE', current .. bucket, string.format('%d', expiresAt - now), 'NX')
 end
 return { fresh > 0 and first or 0, table.concat(flags) }
