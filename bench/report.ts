@@ -216,7 +216,7 @@ export function processingSection(rows: readonly ProcessingResult[]): string {
   return [
     '**Bulk processing time.** Target keeps a bulk batch `incomplete` for "generally under one hour … as long as 24 hours". ' +
       `W1 (Zipf) with DELIVERY_MODE=bulk, ${n0(events)} events arriving steadily over ${n0(sendSeconds)} real seconds, batches taking 0 s, 30 s and 10 min. ` +
-      "Each run is time-scaled by s: batch processing, BULK_STATUS_POLL_MS, BULK_STATUS_MAX_POLL_MS, BULK_CALLS_WINDOW_MS and the simulator's rate-limit window (50 bulk calls per 60/s s), " +
+      "Each run is time-scaled by s: batch processing, BULK_STATUS_POLL_MS (and the bounds of the first poll it learns), BULK_STATUS_MAX_POLL_MS, BULK_CALLS_WINDOW_MS and the simulator's rate-limit window (50 bulk calls per 60/s s), " +
       "COALESCE_WINDOW_MS, COALESCE_MAX_WAIT_MS, RETRY_BASE_MS, RETRY_MAX_MS, BULK_STATUS_GIVE_UP_MS, the simulator's 20 ms per call and the send duration are divided by s " +
       `(FLUSH_INTERVAL_MS too, but not below ${FLUSH_FLOOR_MS} ms); every figure below is converted back to real time (durations × s, rates ÷ s). ` +
       'delivered/s: events ÷ (time until Target held them all − the window); latency: acceptance → the value at Target (the batch landed).',

@@ -328,7 +328,13 @@ export const EnvSchema = z.object({
     'The window of BULK_CALLS_PER_MINUTE. Target documents one minute; shorter only for tests and the bench.',
   ),
   BULK_STATUS_POLL_MS: positiveInt(5_000).describe(
-    'First batch-status poll after a bulk submit; later polls back off up to BULK_STATUS_MAX_POLL_MS.',
+    'First batch-status poll after a bulk submit until a batch has completed; from then on the first poll follows how long batches take (halved after a batch read `complete` at its first poll, the time it took otherwise), between BULK_STATUS_MIN_POLL_MS and BULK_STATUS_FIRST_POLL_MAX_MS. Later polls back off from the first one up to BULK_STATUS_MAX_POLL_MS.',
+  ),
+  BULK_STATUS_MIN_POLL_MS: positiveInt(250).describe(
+    'Soonest first batch-status poll, however fast recent batches completed (BULK_STATUS_POLL_MS if that is smaller).',
+  ),
+  BULK_STATUS_FIRST_POLL_MAX_MS: positiveInt(10 * 60_000).describe(
+    'Latest first batch-status poll, however slow recent batches were: a Target that got faster again is noticed within this.',
   ),
   BULK_STATUS_MAX_POLL_MS: positiveInt(60_000).describe('Longest wait between two batch-status polls.'),
   BULK_MAX_RESUBMITS: wholeNumber(3, 0).describe(

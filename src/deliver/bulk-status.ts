@@ -154,6 +154,12 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
       if (result.state === 'complete') {
         totals.complete += 1;
         done.add(batch);
+        if (batch.firstPollMs !== undefined)
+          await deps.firstPoll.record({
+            firstPollMs: batch.firstPollMs,
+            incompletePolls: batch.polls,
+            elapsedMs: Date.now() - batch.submittedAt,
+          });
         // A visitor also in a batch still at Target (the same rows posted again after a
         // failing submit or a stuck batch) is acked when the last of them completes: the
         // other copy could otherwise land after newer values (P4).
@@ -233,7 +239,13 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         ? Infinity
         : backoffDelay(
             Math.min(...polled.map((b) => b.polls)) + 1,
-            { ...deps.retry, baseDelayMs: settings.pollBaseMs, maxDelayMs: settings.maxPollDelayMs },
+            // Backing off from the batch's first poll: a batch expected to take minutes is
+            // not polled every few seconds once it overran (src/deliver/first-poll.ts).
+            {
+              ...deps.retry,
+              baseDelayMs: Math.min(...polled.map((b) => b.firstPollMs ?? settings.pollBaseMs)),
+              maxDelayMs: settings.maxPollDelayMs,
+            },
             undefined,
           );
     const retryDelay = Math.min(

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { FirstPollEstimate } from './first-poll.js';
 import type { Job, Queue } from 'bullmq';
 import type { VisitorSnapshot } from '../coalesce/store.js';
 import { PipelineError, classifyError } from '../errors.js';
@@ -21,8 +22,8 @@ import {
 
 export interface BulkDeliveryDeps extends DeliveryDeps {
   statusQueue: Queue<BulkStatusJob>;
-  /** First batch status poll after a submit. */
-  statusFirstPollMs: number;
+  /** When to read a batch's status first: learnt from how long batches take (src/deliver/first-poll.ts). */
+  firstPoll: FirstPollEstimate;
   /** Where pcId visitors go (BULK_PCID_ROUTE): v1 files (ECID implementations), v2 files, or single updates. */
   pcIdRoute: PcIdRoute;
 }
@@ -194,12 +195,13 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     }
     const earlier = job.data.submitted ?? [];
     const batches: BulkStatusJob['batches'] = [];
+    const firstPollMs = await deps.firstPoll.current();
     for (const [index, file] of files.entries()) {
       const fileVks = file.visitors.map(visitorKey);
       try {
         const statusUrl = await deps.client.submitBulk(file.body, apiFor(file.kind, deps.pcIdRoute));
         summary.calls += 1;
-        batches.push({ statusUrl, visitors: fileVks, submittedAt: Date.now(), polls: 0, resubmits: 0 });
+        batches.push({ statusUrl, visitors: fileVks, submittedAt: Date.now(), polls: 0, resubmits: 0, firstPollMs });
         mergeOldest(summary, file.oldest);
       } catch (error) {
         const classified = classifyError(error);
@@ -245,7 +247,7 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
       await deps.statusQueue.add(
         'poll',
         { claimId, batches: [...earlier, ...batches] },
-        { jobId: claimId, delay: deps.statusFirstPollMs },
+        { jobId: claimId, delay: firstPollMs },
       );
     }
     summary.delivered = batches.reduce((n, b) => n + b.visitors.length, 0);

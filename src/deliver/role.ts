@@ -18,6 +18,7 @@ import { createBulkStatusProcessor } from './bulk-status.js';
 import { CredentialsHold, probeCredentials } from './credentials-hold.js';
 import { createBulkDeliveryProcessor } from './deliver-bulk.js';
 import { createSingleDeliveryProcessor } from './deliver-single.js';
+import { FirstPollEstimate } from './first-poll.js';
 
 /**
  * How long one process holds the right to regenerate the profile token
@@ -126,7 +127,11 @@ export function startDeliverRole(deps: DeliverRoleDeps): Array<() => Promise<voi
     mode: config.DELIVERY_MODE,
     hold,
     statusQueue: deps.queues.bulkStatus,
-    statusFirstPollMs: config.BULK_STATUS_POLL_MS,
+    firstPoll: new FirstPollEstimate(deps.redis, config.REDIS_PREFIX, {
+      initialMs: config.BULK_STATUS_POLL_MS,
+      minMs: Math.min(config.BULK_STATUS_MIN_POLL_MS, config.BULK_STATUS_POLL_MS),
+      maxMs: Math.max(config.BULK_STATUS_POLL_MS, config.BULK_STATUS_FIRST_POLL_MAX_MS),
+    }),
     pcIdRoute: config.BULK_PCID_ROUTE,
   };
   const single = createSingleDeliveryProcessor({ ...shared, logger: logger.child({ role: 'deliver-single' }) });

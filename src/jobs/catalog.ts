@@ -57,6 +57,8 @@ export interface BulkBatch {
   visitors: string[];
   submittedAt: number;
   polls: number;
+  /** The first poll's delay this batch was given (src/deliver/first-poll.ts); absent after a resubmit. */
+  firstPollMs?: number;
   /** Times these rows were submitted again because Target said `stuck` or the give-up time passed. */
   resubmits: number;
   /** Rows Target listed as failed go again: this is their attempt number (1 for the first file). */
@@ -131,6 +133,7 @@ const BULK_BATCH = z.object({
   visitors: z.array(z.string()),
   submittedAt: z.number(),
   polls: z.number(),
+  firstPollMs: z.number().optional(),
   resubmits: z.number(),
   rowAttempt: z.number().optional(),
   retryAt: z.number().optional(),

@@ -279,6 +279,8 @@ describe('bench processing-time scaling', () => {
       COALESCE_WINDOW_MS: '83',
       COALESCE_MAX_WAIT_MS: '1000',
       BULK_STATUS_POLL_MS: '83',
+      BULK_STATUS_MIN_POLL_MS: '4',
+      BULK_STATUS_FIRST_POLL_MAX_MS: '10000',
       BULK_STATUS_MAX_POLL_MS: '1000',
       BULK_CALLS_WINDOW_MS: '1000',
       BULK_CALLS_PER_MINUTE: '50',
