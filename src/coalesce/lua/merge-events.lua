@@ -68,12 +68,14 @@ for e = 1, n do
   local vk, id, bucket, ttl, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
   i = i + 6
   local field = source .. ':' .. id
+  local suppressed = isSuppressed(vk)
+  local current = (not suppressed) and redis.call('HGET', markers .. bucket, field) or nil
   local code
-  if isSuppressed(vk) then
+  if suppressed then
     -- Forgotten: nothing of it is stored, not even its event id.
     code = SUPPRESSED
     i = i + 2 * na
-  elseif applied(redis.call('HGET', markers .. bucket, field)) or applied(redis.call('HGET', previous .. bucket, field)) then
+  elseif applied(current) or applied(redis.call('HGET', previous .. bucket, field)) then
     code = DUPLICATE
     i = i + 2 * na
   else
@@ -127,7 +129,9 @@ for e = 1, n do
     -- The id is marked only once its values are in: an error before this leaves it unmarked,
     -- so the retry merges it instead of calling it a duplicate.
     redis.call('HSET', markers .. bucket, field, 'a' .. code .. '|' .. receivedAt .. '|' .. string.sub(st, 1, 15) .. '|' .. vk)
-    touched[bucket] = ttl
+    -- An id intake marked `t` lives in a hash that already has its expiry (marks-take.lua
+    -- sets it in the same call that creates the field): no PEXPIRE per event for it.
+    if not current then touched[bucket] = ttl end
   end
   out[e] = code
   counts[code] = counts[code] + 1
