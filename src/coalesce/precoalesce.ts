@@ -32,7 +32,7 @@ export function newestPerVisitor(events: readonly ValidEvent[]): Array<Array<[st
     if (firstOfId.get(event.id) !== index) return;
     const vk = vks[index] as string;
     let byName = winners.get(vk);
-    if (byName === undefined) winners.set(vk, (byName = new Map()));
+    if (byName === undefined) winners.set(vk, (byName = new Map<string, number>()));
     for (const name in event.attributes) {
       const current = byName.get(name);
       if (current === undefined || eventNewer(event, events[current] as ValidEvent)) byName.set(name, index);
