@@ -75,6 +75,8 @@ export function roleEnv(
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
+    // Completed jobs kept in Redis would count as bytes per pending event (and retained bytes).
+    KEEP_COMPLETED_JOBS: 'false',
     ...extra,
   };
 }
