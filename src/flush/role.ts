@@ -58,8 +58,8 @@ export async function startFlushRole(deps: FlushRoleDeps): Promise<void> {
   const dlqAdmin = new DeadLetterAdmin(queues, store, deps.logger.child({ role: 'dlq' }));
   const trimDeadLetters = async (log: Logger): Promise<number> => {
     // BullMQ applies a completed job's age only when a later job of its queue completes: on an
-    // idle pipeline the last completed ingest jobs (raw events) would outstay it, so the
-    // minute's trim removes those past COMPLETED_INGEST_RETENTION_S too.
+    // idle pipeline the last completed ingest jobs would outstay the 10 minutes the board
+    // says, so the minute's trim removes those past COMPLETED_INGEST_RETENTION_S too.
     await queues.ingest.clean(COMPLETED_INGEST_RETENTION_S * 1000, 1000, 'completed');
     const removed = await dlqAdmin.trim(config.DEAD_LETTER_MAX_COUNT, config.DEAD_LETTER_MAX_AGE_MS);
     if (removed > 0) {

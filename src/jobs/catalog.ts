@@ -33,7 +33,7 @@ export type QueueKey = keyof typeof QUEUE_NAMES;
  */
 export const QUEUE_DESCRIPTIONS: Record<QueueKey, string> = {
   ingest:
-    'Producer batches as accepted (HTTP intake, SDK, import), one job per batch of up to 1,000 raw events; the map worker merges them into the visitor store.',
+    'Producer batches as accepted (HTTP intake, SDK, import), one job per batch of up to 1,000 raw events; the map worker merges them into the visitor store. A completed job keeps its source and counts, not its events.',
   flush:
     'The flusher: a scheduler tick every FLUSH_INTERVAL_MS (`flush`) claims due visitors into delivery jobs; `trim-dead-letters` runs once a minute.',
   deliverSingle: 'Claims delivered by Single Profile Update calls, one job per claim.',
@@ -213,24 +213,23 @@ export const RETRY_JITTER = 0.5;
 /**
  * Completed jobs stay visible for a while (bull-board, `ti_queue_jobs{state="completed"}`),
  * bounded by time and by count per queue, whichever comes first: BullMQ drops the oldest
- * as each job completes. What a kept job costs is its data in Redis: a few hundred bytes for
- * a flush tick, the visitor keys of a claim for a delivery or a status poll, and the raw
- * events of a batch for an ingest job.
- * KEEP_COMPLETED_JOBS=false (and the SDK's `keepCompletedJobs: false`) keeps none, as
- * before; the bench does so, since kept jobs would count as Redis bytes per pending event.
+ * as each job completes. A kept job keeps no events or visitor keys (its worker clears them,
+ * src/jobs/completed-data.ts), so each costs 1-2 KB of Redis whatever it carried, and all
+ * of them together at most the sum of the counts below (3,200 jobs, about 6 MB): the bound
+ * docs/operations.md states and test/integration/ops/completed-jobs.test.ts measures.
+ * KEEP_COMPLETED_JOBS=false (and the SDK's `keepCompletedJobs: false`) keeps none.
  */
 /** How long a completed delivery or status job stays visible, in seconds (1 hour). */
 export const COMPLETED_JOB_RETENTION_S = 3600;
 /** Most completed jobs one delivery or status queue keeps (its newest). */
 export const COMPLETED_JOB_MAX_COUNT = 1000;
 /**
- * How long a completed ingest job stays visible, in seconds (10 minutes). An ingest job keeps
- * its raw events as received (up to 1,000 per job, private fields and visitor ids
- * included): PII and memory, which `forget` does not search (docs/operations.md). So fewer,
- * and more briefly, than the other queues.
+ * How long a completed ingest job stays visible, in seconds (10 minutes). Intake adds a job
+ * per request or SDK batch, many a second from a fleet of tills: the recent ones show what
+ * is arriving, older ones say little the metrics do not.
  */
 export const COMPLETED_INGEST_RETENTION_S = 600;
-/** Most completed ingest jobs kept (their events included): 100 jobs of up to 1,000 events. */
+/** Most completed ingest jobs kept (cleared of their events, src/jobs/completed-data.ts). */
 export const COMPLETED_INGEST_MAX_COUNT = 100;
 /**
  * Most completed flush-queue jobs kept: the scheduler ticks every FLUSH_INTERVAL_MS (200 ms

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { clearedJobData } from '../../../src/jobs/completed-data.js';
 
-const batch = (statusUrl: string, visitors: string[]) => ({ statusUrl, visitors, submittedAt: 1, polls: 2, resubmits: 0 });
+const batch = (statusUrl: string, visitors: string[]) => ({
+  statusUrl,
+  visitors,
+  submittedAt: 1,
+  polls: 2,
+  resubmits: 0,
+});
 
 describe('what a completed job keeps of its data', () => {
   it('ingest: source and intake time, the events replaced by their count', () => {
