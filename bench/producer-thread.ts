@@ -88,7 +88,9 @@ async function runThread(options: ThreadOptions): Promise<void> {
   const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   const { sender } = options;
   const producer =
-    sender.kind === 'sdk' ? createProducer({ connection, prefix: sender.prefix, source: sender.source }) : undefined;
+    sender.kind === 'sdk'
+      ? createProducer({ connection, prefix: sender.prefix, source: sender.source, keepCompletedJobs: false })
+      : undefined;
   const queue =
     sender.kind === 'jobs'
       ? new Queue(sender.queue, { connection, prefix: sender.prefix, defaultJobOptions: JOB_OPTIONS })

@@ -371,6 +371,11 @@ export const EnvSchema = z.object({
     'Dead letters kept at most; the flusher trims the oldest once a minute, logged and counted.',
   ),
   DEAD_LETTER_MAX_AGE_MS: positiveInt(30 * 24 * 3600_000).describe('Dead letters older than this are trimmed.'),
+  KEEP_COMPLETED_JOBS: booleanFlag
+    .default(true)
+    .describe(
+      'Keep completed jobs visible for a while (bull-board, `ti_queue_jobs{state="completed"}`): ingest jobs 10 minutes and at most 100, delivery, status and flush jobs 1 hour and at most 1,000 (flush 100). A kept job keeps its counts, not its events or visitor keys (1-2 KB each, about 6 MB at most in all). `false` removes each job as it completes. Applies to jobs this process adds.',
+    ),
   FORGET_SUPPRESS_MS: positiveInt(30 * 24 * 3600_000).describe(
     'After `target-ingest forget`, how long events, imports and replays for that visitor are dropped (counted in `ti_events_suppressed_total`) instead of bringing its data back. A forget request may ask for another time.',
   ),

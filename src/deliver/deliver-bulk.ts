@@ -5,6 +5,7 @@ import type { VisitorSnapshot } from '../coalesce/store.js';
 import { PipelineError, classifyError } from '../errors.js';
 import { parseVisitorKey, visitorKey, type VisitorRef } from '../events/index.js';
 import { readJobData, type BulkStatusJob, type DeliverJob } from '../jobs/catalog.js';
+import { bulkStatusJobName, deliverJobName } from '../jobs/names.js';
 import { BulkFileBuilder, mergeOldest, type OldestTimes } from '../target/bulk-file.js';
 import { planBulkVisitor, type PcIdRoute } from './bulk-rows.js';
 import type { BulkApi } from '../target/client.js';
@@ -124,7 +125,7 @@ export async function handOverToSingle(deps: DeliveryDeps, claimId: string, vks:
   const single = await deps.budgets.single.peek();
   const delay = single.remaining < moved.length ? deps.budgets.single.settings.bucketMs : 0;
   await deps.queues.deliverSingle.add(
-    'deliver',
+    deliverJobName('single', moved.length),
     { claimId: singleClaim, visitors: moved },
     { jobId: singleClaim, ...(delay > 0 ? { delay } : {}) },
   );
@@ -244,9 +245,10 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     }
     if (batches.length + earlier.length > 0) {
       // Job id = claim id: the flusher's lease sweep finds it and keeps the claim alive.
+      const tracked = [...earlier, ...batches];
       await deps.statusQueue.add(
-        'poll',
-        { claimId, batches: [...earlier, ...batches] },
+        bulkStatusJobName(tracked.length),
+        { claimId, batches: tracked },
         { jobId: claimId, delay: firstPollMs },
       );
     }

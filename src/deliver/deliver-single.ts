@@ -5,6 +5,7 @@ import type { VisitorSnapshot } from '../coalesce/store.js';
 import { CredentialsRefusedError, PipelineError, classifyError } from '../errors.js';
 import { parseVisitorKey } from '../events/index.js';
 import { WORKERS, readJobData, type DeliverJob } from '../jobs/catalog.js';
+import { deliverJobName } from '../jobs/names.js';
 import type { OldestTimes } from '../target/bulk-file.js';
 import { planSingleUpdate } from '../target/single-request.js';
 import {
@@ -81,7 +82,11 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
           snapshots.map((s) => s.vk),
         );
         if (moved.length > 0)
-          await deps.queues.deliverBulk.add('deliver', { claimId: bulkClaim, visitors: moved }, { jobId: bulkClaim });
+          await deps.queues.deliverBulk.add(
+            deliverJobName('bulk', moved.length),
+            { claimId: bulkClaim, visitors: moved },
+            { jobId: bulkClaim },
+          );
         summary.rerouted = moved.length;
         log.warn(
           { claimId, visitors: snapshots.length, used: budget.used },

@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { IntakeMarks } from '../coalesce/dedupe.js';
 import { validateEvent, visitorKey, type CompiledMapping } from '../events/index.js';
 import type { IngestJob } from '../jobs/catalog.js';
+import { ingestJobName } from '../jobs/names.js';
 
 /** What intake tells a producer about one event of its batch. */
 export type EventResult =
@@ -68,7 +69,10 @@ export async function acceptEvents(
   const jobs = [];
   for (let start = 0; start < fresh.length; start += perJob) {
     const slice = fresh.slice(start, start + perJob);
-    jobs.push({ name: 'events', data: { source, receivedAt: now, events: slice.map((c) => c.raw) } });
+    jobs.push({
+      name: ingestJobName(slice.length, source),
+      data: { source, receivedAt: now, events: slice.map((c) => c.raw) },
+    });
   }
   if (jobs.length > 0) await deps.ingestQueue.addBulk(jobs);
   // Marked after the jobs are stored: a crash in between makes a resend count as new at

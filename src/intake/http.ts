@@ -88,6 +88,7 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
       mapping: ctx.mapping,
       maxValueLength: config.MAX_VALUE_LENGTH,
       shards: config.REDIS_SHARDS,
+      keepCompletedJobs: config.KEEP_COMPLETED_JOBS,
     });
     const backpressure = new Backpressure(
       () => readPipelineLoad(redis, intake.deps.ingestQueue, config.REDIS_PREFIX, config.REDIS_SHARDS),

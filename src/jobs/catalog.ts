@@ -26,6 +26,25 @@ export const QUEUE_NAMES = {
 
 export type QueueKey = keyof typeof QUEUE_NAMES;
 
+/**
+ * What each queue is, as the dashboard (bull-board) shows it under the queue's name (with how
+ * long its completed jobs stay, src/ops/dashboard.ts). The dead-letter queue says it has no
+ * workers by design, where the board would otherwise only warn "No workers".
+ */
+export const QUEUE_DESCRIPTIONS: Record<QueueKey, string> = {
+  ingest:
+    'Producer batches as accepted (HTTP intake, SDK, import), one job per batch of up to 1,000 raw events; the map worker merges them into the visitor store. A completed job keeps its source and counts, not its events.',
+  flush:
+    'The flusher: a scheduler tick every FLUSH_INTERVAL_MS (`flush`) claims due visitors into delivery jobs; `trim-dead-letters` runs once a minute.',
+  deliverSingle: 'Claims delivered by Single Profile Update calls, one job per claim.',
+  deliverBulk:
+    'Claims delivered by Bulk Profile Update files, one job per claim; its batches are then polled on bulk-status.',
+  bulkStatus:
+    'Delayed polls of the bulk batches Target is processing, one job per claim, acking visitors as batches complete.',
+  deadLetter:
+    'Dead letters: no workers by design. Entries wait here for an operator (dlq CLI, /admin/dead-letters: list, replay, purge); nothing consumes this queue, so "No workers" is expected. Trimmed past DEAD_LETTER_MAX_COUNT / DEAD_LETTER_MAX_AGE_MS.',
+};
+
 /** BullMQ's `prefix` option for a pipeline. */
 export function bullPrefix(prefix: string): string {
   return hashTag(prefix);
@@ -195,30 +214,59 @@ export const FAILED_JOB_RETENTION_S = 7 * 24 * 3600;
 export const RETRY_JITTER = 0.5;
 
 /**
+ * Completed jobs stay visible for a while (bull-board, `ti_queue_jobs{state="completed"}`),
+ * bounded by time and by count per queue, whichever comes first: BullMQ drops the oldest
+ * as each job completes. A kept job keeps no events or visitor keys (its worker clears them,
+ * src/jobs/completed-data.ts), so each costs 1-2 KB of Redis whatever it carried, and all
+ * of them together at most the sum of the counts below (3,200 jobs, about 6 MB): the bound
+ * docs/operations.md states and test/integration/ops/completed-jobs.test.ts measures.
+ * KEEP_COMPLETED_JOBS=false (and the SDK's `keepCompletedJobs: false`) keeps none.
+ */
+/** How long a completed delivery or status job stays visible, in seconds (1 hour). */
+export const COMPLETED_JOB_RETENTION_S = 3600;
+/** Most completed jobs one delivery or status queue keeps (its newest). */
+export const COMPLETED_JOB_MAX_COUNT = 1000;
+/**
+ * How long a completed ingest job stays visible, in seconds (10 minutes). Intake adds a job
+ * per request or SDK batch, many a second from a fleet of tills: the recent ones show what
+ * is arriving, older ones say little the metrics do not.
+ */
+export const COMPLETED_INGEST_RETENTION_S = 600;
+/** Most completed ingest jobs kept (cleared of their events, src/jobs/completed-data.ts). */
+export const COMPLETED_INGEST_MAX_COUNT = 100;
+/**
+ * Most completed flush-queue jobs kept: the scheduler ticks every FLUSH_INTERVAL_MS (200 ms
+ * by default), so 100 is the last 20 seconds or so; a tick carries no data.
+ */
+export const COMPLETED_FLUSH_MAX_COUNT = 100;
+
+/**
  * Retry policy per queue. Ingest and delivery jobs keep their data until done; completed
- * jobs are dropped so Redis holds the backlog, not history.
+ * jobs stay for a bounded time and count (above), so Redis holds the backlog and a little
+ * recent history, not all of it.
  */
 export const JOB_OPTIONS: Record<'ingest' | 'flush' | 'deliver' | 'bulkStatus' | 'deadLetter', DefaultJobOptions> = {
   ingest: {
     attempts: INGEST_ATTEMPTS,
     backoff: { type: 'exponential', delay: INGEST_BACKOFF_MS, jitter: RETRY_JITTER },
-    removeOnComplete: true,
+    removeOnComplete: { age: COMPLETED_INGEST_RETENTION_S, count: COMPLETED_INGEST_MAX_COUNT },
     removeOnFail: false,
   },
-  /** Scheduler ticks: nothing to keep once done; a few failed ones stay visible. */
-  flush: { removeOnComplete: true, removeOnFail: 100 },
+  /** Scheduler ticks: the last few stay visible, and a few failed ones. */
+  flush: { removeOnComplete: { age: COMPLETED_JOB_RETENTION_S, count: COMPLETED_FLUSH_MAX_COUNT }, removeOnFail: 100 },
   /** Attempts come from the retry policy (DELIVERY_MAX_ATTEMPTS); `target` honours Retry-After. */
   deliver: {
     backoff: { type: 'target' },
-    removeOnComplete: true,
+    removeOnComplete: { age: COMPLETED_JOB_RETENTION_S, count: COMPLETED_JOB_MAX_COUNT },
     removeOnFail: { age: FAILED_JOB_RETENTION_S },
   },
   bulkStatus: {
     attempts: STATUS_POLL_ATTEMPTS,
     backoff: { type: 'target' },
-    removeOnComplete: true,
+    removeOnComplete: { age: COMPLETED_JOB_RETENTION_S, count: COMPLETED_JOB_MAX_COUNT },
     removeOnFail: { age: FAILED_JOB_RETENTION_S },
   },
+  /** Never processed (no worker): entries leave by replay, purge or the trim. */
   deadLetter: {
     removeOnComplete: false,
     removeOnFail: false,

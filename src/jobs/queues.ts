@@ -1,4 +1,4 @@
-import { Queue, type QueueOptions } from 'bullmq';
+import { Queue, type DefaultJobOptions, type QueueOptions } from 'bullmq';
 import type { RedisClient } from '../redis/connection.js';
 import {
   JOB_OPTIONS,
@@ -29,10 +29,21 @@ export interface QueueSettings {
   redisPrefix: string;
   /** DELIVERY_MAX_ATTEMPTS: the attempts of a delivery job (default 12). */
   deliveryAttempts?: number;
+  /**
+   * KEEP_COMPLETED_JOBS: completed jobs stay for the catalog's bounded time and count
+   * (default); `false` removes each as it completes. Job options are fixed when a job is
+   * added, so this is the setting of the process that adds the job.
+   */
+  keepCompleted?: boolean;
 }
 
 /** Default job options of one queue, from the catalog. */
 function defaultJobOptions(key: QueueKey, settings: QueueSettings): QueueOptions['defaultJobOptions'] {
+  const options = catalogOptions(key, settings);
+  return settings.keepCompleted === false && key !== 'deadLetter' ? { ...options, removeOnComplete: true } : options;
+}
+
+function catalogOptions(key: QueueKey, settings: QueueSettings): DefaultJobOptions {
   switch (key) {
     case 'ingest':
       return JOB_OPTIONS.ingest;

@@ -47,8 +47,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       throw error;
     });
   }
-  const queues = openQueues(redis, { redisPrefix: config.REDIS_PREFIX, deliveryAttempts: retry.maxAttempts }, (error) =>
-    redisErrors.report(error),
+  const queues = openQueues(
+    redis,
+    {
+      redisPrefix: config.REDIS_PREFIX,
+      deliveryAttempts: retry.maxAttempts,
+      keepCompleted: config.KEEP_COMPLETED_JOBS,
+    },
+    (error) => redisErrors.report(error),
   );
   const store = new VisitorStore(redis, storeSettingsFrom(config));
   const deadLetters = new DeadLetters(queues.deadLetter, undefined, (vks) => store.suppressedAmong(vks));
