@@ -328,6 +328,8 @@ both delivery modes, W2–W4 in \`auto\`, the bulk processing-time runs time-sca
 - Bulk processing time: the same pipeline with batches taking 0 s, 30 s and 10 minutes, run
   time-scaled and converted back to real time (bench/processing-time.ts says how and what
   scaling misses); delivered values: Redis bytes per delivered visitor of the kept values.
+- npm start (HTTP): what \`npm start\` runs, over HTTP, on append-only Redis, bulk batches
+  completing at once (bench/npm-start-run.ts); CPU µs/event: the run's Node processes; Redis.
 `;
 
 /**

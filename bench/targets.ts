@@ -89,7 +89,8 @@ export function npmStartChecks(
   const { redisMicros, redisCommands, intakeNodeMicros } = CPU_LIMITS;
   checks.push({
     target: `${r.label}: Redis ≤ ${redisMicros} µs CPU and ≤ ${redisCommands} commands per event, end to end with append-only on`,
-    measured: `${fmt(cpu.redis, 1)} µs (${fmt(cpu.redis / redisMicros, 1)}x; ${fmt((r.redis.commandSeconds / r.accepted) * 1e6, 1)} µs in commands), ${fmt(commands, 1)} commands (${fmt(commands / redisCommands, 1)}x)`,
+    // Process CPU, not commandstats time: a script's time there also holds the commands it ran.
+    measured: `${fmt(cpu.redis, 1)} µs (${fmt(cpu.redis / redisMicros, 1)}x), ${fmt(commands, 1)} commands (${fmt(commands / redisCommands, 1)}x)`,
     pass: cpu.redis <= redisMicros && commands <= redisCommands,
   });
   const beside = [naive, noop]
