@@ -94,6 +94,7 @@ export async function runNoop(ctx: BenchContext, spec: WorkloadSpec, label: stri
   return withQueue(ctx, 'noop', {}, async (queue, sender, worker) => {
     await resetRedisStats(ctx.redis);
     const cpu0 = processCpuSeconds(worker.pid);
+    const redisCpu0 = processCpuSeconds(ctx.redisPid);
     const producer = await startProducerThread({
       redisUrl: ctx.redisUrl,
       sender,
@@ -121,6 +122,10 @@ export async function runNoop(ctx: BenchContext, spec: WorkloadSpec, label: stri
         noop: {
           peakRssMb: (processMemory(worker.pid)?.peak ?? NaN) / 2 ** 20,
           cpuSeconds: processCpuSeconds(worker.pid) - cpu0,
+        },
+        redis: {
+          peakRssMb: (processMemory(ctx.redisPid)?.peak ?? NaN) / 2 ** 20,
+          cpuSeconds: processCpuSeconds(ctx.redisPid) - redisCpu0,
         },
       },
     };
