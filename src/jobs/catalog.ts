@@ -22,6 +22,8 @@ export const QUEUE_NAMES = {
   bulkStatus: 'bulk-status',
   /** Dead letters: kept for operators (dlq CLI, /admin/dead-letters); no worker by design. */
   deadLetter: 'dead-letter',
+  /** Delayed read-backs of sampled deliveries through the Fetch Profile API (src/audit/). */
+  landingAudit: 'landing-audit',
 } as const;
 
 export type QueueKey = keyof typeof QUEUE_NAMES;
@@ -71,6 +73,23 @@ export interface BulkBatch {
 export interface BulkStatusJob {
   claimId: string;
   batches: BulkBatch[];
+}
+
+/**
+ * One sampled delivery to read back from Target once LANDING_AUDIT_DELAY_MS has passed
+ * (src/deliver/landing-audit.ts). It holds event stamps, never values: the values are the
+ * store's delivered hash, read when the check runs.
+ */
+export interface LandingAuditJob {
+  /** The visitor key, `pc:<mboxPC>` or `3p:<mbox3rdPartyId>`. */
+  vk: string;
+  /** When the delivery left for Target (epoch ms): the single call, or the bulk file's submit. */
+  sentAt: number;
+  /** How it went, and Target's batch id for bulk (the delivery log names them). */
+  route: 'single' | 'bulk';
+  batchId?: string;
+  /** Per attribute delivered: the stamp (`<occurredAt>|<event id>`) of its value. */
+  attributes: Record<string, string>;
 }
 
 /** Pipeline stages, as named in dead letters. */
@@ -124,6 +143,13 @@ export const JOB_SCHEMAS = {
     submitted: z.array(z.lazy(() => BULK_BATCH)).optional(),
   }),
   bulkStatus: z.object({ claimId: z.string().min(1), batches: z.array(z.lazy(() => BULK_BATCH)) }),
+  landingAudit: z.object({
+    vk: z.string().min(3),
+    sentAt: z.number(),
+    route: z.enum(['single', 'bulk']),
+    batchId: z.string().optional(),
+    attributes: z.record(z.string(), z.string()),
+  }),
 } as const;
 
 const BULK_BATCH = z.object({
@@ -172,7 +198,8 @@ const SCHEMAS_MATCH_TYPES: [
   Same<z.infer<typeof JOB_SCHEMAS.ingest>, IngestJob>,
   Same<z.infer<typeof JOB_SCHEMAS.deliver>, DeliverJob>,
   Same<z.infer<typeof JOB_SCHEMAS.bulkStatus>, BulkStatusJob>,
-] = [true, true, true];
+  Same<z.infer<typeof JOB_SCHEMAS.landingAudit>, LandingAuditJob>,
+] = [true, true, true, true];
 void SCHEMAS_MATCH_TYPES;
 
 /** Attempts of an ingest job (the merge into Redis): 20 × up to ~8 min covers a Redis failover or restart. */
@@ -186,6 +213,12 @@ export const INGEST_BACKOFF_MS = 500;
  * BULK_STATUS_GIVE_UP_MS (25 h by default) at the longest poll delay.
  */
 export const STATUS_POLL_ATTEMPTS = 1000;
+/**
+ * Failed runs of one landing-audit job (a Fetch Profile call that timed out or got a 5xx)
+ * before BullMQ fails it, each after the `target` backoff. An audit that fails for good
+ * loses nothing: the delivery was accepted, only its check is missing.
+ */
+export const LANDING_AUDIT_ATTEMPTS = 10;
 /** How long a failed delivery or status job stays visible in the failed set (bull-board), in seconds. */
 export const FAILED_JOB_RETENTION_S = 7 * 24 * 3600;
 /** Random share of every retry delay of delivery jobs, so retries of many jobs spread out. */
@@ -195,7 +228,10 @@ export const RETRY_JITTER = 0.5;
  * Retry policy per queue. Ingest and delivery jobs keep their data until done; completed
  * jobs are dropped so Redis holds the backlog, not history.
  */
-export const JOB_OPTIONS: Record<'ingest' | 'flush' | 'deliver' | 'bulkStatus' | 'deadLetter', DefaultJobOptions> = {
+export const JOB_OPTIONS: Record<
+  'ingest' | 'flush' | 'deliver' | 'bulkStatus' | 'landingAudit' | 'deadLetter',
+  DefaultJobOptions
+> = {
   ingest: {
     attempts: INGEST_ATTEMPTS,
     backoff: { type: 'exponential', delay: INGEST_BACKOFF_MS, jitter: RETRY_JITTER },
@@ -212,6 +248,13 @@ export const JOB_OPTIONS: Record<'ingest' | 'flush' | 'deliver' | 'bulkStatus' |
   },
   bulkStatus: {
     attempts: STATUS_POLL_ATTEMPTS,
+    backoff: { type: 'target' },
+    removeOnComplete: true,
+    removeOnFail: { age: FAILED_JOB_RETENTION_S },
+  },
+  /** A check after the fact: its findings are in the metrics and the visitor's delivery log. */
+  landingAudit: {
+    attempts: LANDING_AUDIT_ATTEMPTS,
     backoff: { type: 'target' },
     removeOnComplete: true,
     removeOnFail: { age: FAILED_JOB_RETENTION_S },
@@ -239,6 +282,11 @@ export const WORKERS = {
   deliverBulkConcurrency: 2,
   /** Status polls at once per process: each is one cheap GET, paced by the budget too. */
   bulkStatusConcurrency: 4,
+  /**
+   * Landing audits (Fetch Profile calls) at once per process. Fetch calls spend no budget of
+   * Target's, so only this bounds them: a sampled share of deliveries needs far fewer.
+   */
+  landingAuditConcurrency: 4,
   /** Single Profile Update calls one deliver-single job makes at once (a pool, see src/deliver/deliver-single.ts). */
   singleParallelCalls: 16,
   /** How often the flush queue runs the dead-letter trim (DEAD_LETTER_MAX_COUNT / _AGE_MS). */
