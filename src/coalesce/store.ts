@@ -464,6 +464,48 @@ export class VisitorStore {
   }
 
   /**
+   * What Target should hold for a visitor, as far as this pipeline knows: per attribute the
+   * value last delivered and its stamp (the delivered hash). Empty for a visitor never
+   * delivered, forgotten, or delivered longer ago than DELIVERED_RETENTION_MS.
+   */
+  async readDelivered(vk: string): Promise<Map<string, AttributeUpdate>> {
+    const fields = await this.redis.hgetall(this.keysOf(vk).delivered(vk));
+    const out = new Map<string, AttributeUpdate>();
+    for (const [field, stamp] of Object.entries(fields)) {
+      if (field.startsWith(':') || field.startsWith('v:')) continue;
+      const value = fields[`v:${field}`];
+      if (value !== undefined) out.set(field, { value, stamp });
+    }
+    return out;
+  }
+
+  /**
+   * Sends these attributes' delivered values again through the normal path (the landing
+   * audit found them missing at Target): back to pending with their delivered stamps, unless
+   * a delivery carrying them is under way or a value as new or newer is pending (it wins).
+   * `profileGone`: Target has no profile, so the next delivery must create it (bulk v2).
+   * Returns how many attributes were put back; see src/coalesce/lua/resend-delivered.lua.
+   */
+  resendDelivered(
+    vk: string,
+    names: readonly string[],
+    options: { profileGone?: boolean } = {},
+    now = Date.now(),
+  ): Promise<number> {
+    if (names.length === 0) return Promise.resolve(0);
+    const keys = this.keysOf(vk);
+    return this.redis.tiResend(
+      keys.due,
+      keys.root,
+      String(now),
+      String(this.settings.coalesceWindowMs),
+      vk,
+      options.profileGone === true ? '1' : '0',
+      ...names,
+    );
+  }
+
+  /**
    * Erases one visitor from the store (src/erasure/forget.ts): its pending, in-flight and
    * delivered values, its due entry and lease, in one atomic step, and suppresses it until
    * `untilMs` so no merge, restore or ack brings any of it back. Returns what was removed.

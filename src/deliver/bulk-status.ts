@@ -1,4 +1,4 @@
-import { failureOf } from '../coalesce/delivery-log.js';
+import { failureOf, stampsOf } from '../coalesce/delivery-log.js';
 import type { Job } from 'bullmq';
 import { CredentialsRefusedError, PipelineError, classifyError } from '../errors.js';
 import { readJobData, type BulkBatch, type BulkStatusJob } from '../jobs/catalog.js';
@@ -354,13 +354,16 @@ async function settleComplete(
 
   // A completed v2 row creates or renews the profile: the visitor is known for a lifetime.
   const created = apiFor(parseVisitorKey(batch.visitors[0] ?? '3p:').kind, deps.pcIdRoute) === 'v2';
-  const acked = await deps.store.ackInFlight(
-    claimId,
-    mine.filter((vk) => !failed.has(vk)),
-    Date.now(),
-    bulkShare,
-    created,
-    { route: 'bulk', batchId },
+  const landed = mine.filter((vk) => !failed.has(vk));
+  // Rows sampled for the landing audit (src/audit/): what each carried, read before the ack clears it.
+  const sampled = deps.audits?.pick(landed) ?? [];
+  const audited = sampled.length === 0 ? [] : (await deps.store.readInFlight(claimId, sampled)).map(bulkShare);
+  const acked = await deps.store.ackInFlight(claimId, landed, Date.now(), bulkShare, created, {
+    route: 'bulk',
+    batchId,
+  });
+  await deps.audits?.schedule(
+    audited.map((s) => ({ vk: s.vk, sentAt: batch.submittedAt, route: 'bulk', batchId, attributes: stampsOf(s) })),
   );
   totals.acked += acked.done;
   totals.handedToSingle += await handOverToSingle(deps, claimId, acked.more);

@@ -22,6 +22,8 @@ export const QUEUE_NAMES = {
   bulkStatus: 'bulk-status',
   /** Dead letters: kept for operators (dlq CLI, /admin/dead-letters); no worker by design. */
   deadLetter: 'dead-letter',
+  /** Delayed read-backs of sampled deliveries through the Fetch Profile API (src/audit/). */
+  landingAudit: 'landing-audit',
 } as const;
 
 export type QueueKey = keyof typeof QUEUE_NAMES;
@@ -41,6 +43,8 @@ export const QUEUE_DESCRIPTIONS: Record<QueueKey, string> = {
     'Claims delivered by Bulk Profile Update files, one job per claim; its batches are then polled on bulk-status.',
   bulkStatus:
     'Delayed polls of the bulk batches Target is processing, one job per claim, acking visitors as batches complete.',
+  landingAudit:
+    'Landing audit: a sampled delivered visitor read back through the Fetch Profile API after LANDING_AUDIT_DELAY_MS; missing values go again. Removed when done (its data names the visitor).',
   deadLetter:
     'Dead letters: no workers by design. Entries wait here for an operator (dlq CLI, /admin/dead-letters: list, replay, purge); nothing consumes this queue, so "No workers" is expected. Trimmed past DEAD_LETTER_MAX_COUNT / DEAD_LETTER_MAX_AGE_MS.',
 };
@@ -94,6 +98,23 @@ export interface BulkStatusJob {
   batches: BulkBatch[];
 }
 
+/**
+ * One sampled delivery to read back from Target once LANDING_AUDIT_DELAY_MS has passed
+ * (src/deliver/landing-audit.ts). It holds event stamps, never values: the values are the
+ * store's delivered hash, read when the check runs.
+ */
+export interface LandingAuditJob {
+  /** The visitor key, `pc:<mboxPC>` or `3p:<mbox3rdPartyId>`. */
+  vk: string;
+  /** When the delivery left for Target (epoch ms): the single call, or the bulk file's submit. */
+  sentAt: number;
+  /** How it went, and Target's batch id for bulk (the delivery log names them). */
+  route: 'single' | 'bulk';
+  batchId?: string;
+  /** Per attribute delivered: the stamp (`<occurredAt>|<event id>`) of its value. */
+  attributes: Record<string, string>;
+}
+
 /** Pipeline stages, as named in dead letters. */
 export type Stage = 'map' | 'deliver-single' | 'deliver-bulk' | 'bulk-status';
 
@@ -145,6 +166,13 @@ export const JOB_SCHEMAS = {
     submitted: z.array(z.lazy(() => BULK_BATCH)).optional(),
   }),
   bulkStatus: z.object({ claimId: z.string().min(1), batches: z.array(z.lazy(() => BULK_BATCH)) }),
+  landingAudit: z.object({
+    vk: z.string().min(3),
+    sentAt: z.number(),
+    route: z.enum(['single', 'bulk']),
+    batchId: z.string().optional(),
+    attributes: z.record(z.string(), z.string()),
+  }),
 } as const;
 
 const BULK_BATCH = z.object({
@@ -194,7 +222,8 @@ const SCHEMAS_MATCH_TYPES: [
   Same<z.infer<typeof JOB_SCHEMAS.ingest>, IngestJob>,
   Same<z.infer<typeof JOB_SCHEMAS.deliver>, DeliverJob>,
   Same<z.infer<typeof JOB_SCHEMAS.bulkStatus>, BulkStatusJob>,
-] = [true, true, true];
+  Same<z.infer<typeof JOB_SCHEMAS.landingAudit>, LandingAuditJob>,
+] = [true, true, true, true];
 void SCHEMAS_MATCH_TYPES;
 
 /** Attempts of an ingest job (the merge into Redis): 20 × up to ~8 min covers a Redis failover or restart. */
@@ -208,6 +237,12 @@ export const INGEST_BACKOFF_MS = 500;
  * BULK_STATUS_GIVE_UP_MS (25 h by default) at the longest poll delay.
  */
 export const STATUS_POLL_ATTEMPTS = 1000;
+/**
+ * Failed runs of one landing-audit job (a Fetch Profile call that timed out or got a 5xx)
+ * before BullMQ fails it, each after the `target` backoff. An audit that fails for good
+ * loses nothing: the delivery was accepted, only its check is missing.
+ */
+export const LANDING_AUDIT_ATTEMPTS = 10;
 /** How long a failed delivery or status job stays visible in the failed set (bull-board), in seconds. */
 export const FAILED_JOB_RETENTION_S = 7 * 24 * 3600;
 /** Random share of every retry delay of delivery jobs, so retries of many jobs spread out. */
@@ -245,7 +280,10 @@ export const COMPLETED_FLUSH_MAX_COUNT = 100;
  * jobs stay for a bounded time and count (above), so Redis holds the backlog and a little
  * recent history, not all of it.
  */
-export const JOB_OPTIONS: Record<'ingest' | 'flush' | 'deliver' | 'bulkStatus' | 'deadLetter', DefaultJobOptions> = {
+export const JOB_OPTIONS: Record<
+  'ingest' | 'flush' | 'deliver' | 'bulkStatus' | 'landingAudit' | 'deadLetter',
+  DefaultJobOptions
+> = {
   ingest: {
     attempts: INGEST_ATTEMPTS,
     backoff: { type: 'exponential', delay: INGEST_BACKOFF_MS, jitter: RETRY_JITTER },
@@ -264,6 +302,13 @@ export const JOB_OPTIONS: Record<'ingest' | 'flush' | 'deliver' | 'bulkStatus' |
     attempts: STATUS_POLL_ATTEMPTS,
     backoff: { type: 'target' },
     removeOnComplete: { age: COMPLETED_JOB_RETENTION_S, count: COMPLETED_JOB_MAX_COUNT },
+    removeOnFail: { age: FAILED_JOB_RETENTION_S },
+  },
+  /** A check after the fact: its findings are in the metrics and the visitor's delivery log. */
+  landingAudit: {
+    attempts: LANDING_AUDIT_ATTEMPTS,
+    backoff: { type: 'target' },
+    removeOnComplete: true,
     removeOnFail: { age: FAILED_JOB_RETENTION_S },
   },
   /** Never processed (no worker): entries leave by replay, purge or the trim. */
@@ -290,6 +335,11 @@ export const WORKERS = {
   deliverBulkConcurrency: 2,
   /** Status polls at once per process: each is one cheap GET, paced by the budget too. */
   bulkStatusConcurrency: 4,
+  /**
+   * Landing audits (Fetch Profile calls) at once per process. Fetch calls spend no budget of
+   * Target's, so only this bounds them: a sampled share of deliveries needs far fewer.
+   */
+  landingAuditConcurrency: 4,
   /** Single Profile Update calls one deliver-single job makes at once (a pool, see src/deliver/deliver-single.ts). */
   singleParallelCalls: 16,
   /** How often the flush queue runs the dead-letter trim (DEAD_LETTER_MAX_COUNT / _AGE_MS). */

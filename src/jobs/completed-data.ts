@@ -54,6 +54,8 @@ export function clearedJobData(key: QueueKey, data: unknown): ClearedData | unde
     }
     case 'flush':
     case 'deadLetter':
+    // Removed on completion (their data names a visitor): nothing is kept to clear.
+    case 'landingAudit':
       return undefined;
   }
 }

@@ -8,6 +8,7 @@ import {
   type DeadLetter,
   type DeliverJob,
   type IngestJob,
+  type LandingAuditJob,
   type QueueKey,
 } from './catalog.js';
 
@@ -21,6 +22,7 @@ export type PipelineQueues = {
   deliverSingle: Queue<DeliverJob>;
   deliverBulk: Queue<DeliverJob>;
   bulkStatus: Queue<BulkStatusJob>;
+  landingAudit: Queue<LandingAuditJob>;
   deadLetter: Queue<DeadLetter>;
 };
 
@@ -54,6 +56,8 @@ function catalogOptions(key: QueueKey, settings: QueueSettings): DefaultJobOptio
       return { ...JOB_OPTIONS.deliver, attempts: settings.deliveryAttempts ?? 12 };
     case 'bulkStatus':
       return JOB_OPTIONS.bulkStatus;
+    case 'landingAudit':
+      return JOB_OPTIONS.landingAudit;
     case 'deadLetter':
       return JOB_OPTIONS.deadLetter;
   }
@@ -92,6 +96,7 @@ export function openQueues(
     deliverSingle: openQueue('deliverSingle', connection, settings, onError),
     deliverBulk: openQueue('deliverBulk', connection, settings, onError),
     bulkStatus: openQueue('bulkStatus', connection, settings, onError),
+    landingAudit: openQueue('landingAudit', connection, settings, onError),
     deadLetter: openQueue('deadLetter', connection, settings, onError),
   };
 }

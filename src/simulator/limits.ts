@@ -59,3 +59,11 @@ export const MAX_THIRD_PARTY_ID_LENGTH = 256;
  * bytes of every attribute name plus value (Adobe does not say how it measures).
  */
 export const MAX_PROFILE_BYTES = 65_536;
+
+/**
+ * Share of bulk rows the stand-alone `simulator` command and `npm start`'s simulator accept,
+ * count as successful and never store. Adobe: "up to 0.1% of large production batches might
+ * not be onboarded or retained". `startSimulator` loses none unless asked (its `bulkRowLoss`
+ * option says why).
+ */
+export const DEFAULT_BULK_ROW_LOSS = 0.001;

@@ -112,6 +112,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const faults = new FaultInjector(options.latencyMs ?? 0, { now });
   const stats = new SimulatorStats();
   const maxValueLength = options.maxValueLength ?? MAX_VALUE_LENGTH;
+  const bulkRowLoss = options.bulkRowLoss ?? 0;
+  if (!(bulkRowLoss >= 0 && bulkRowLoss <= 1)) throw new RangeError('bulkRowLoss must be between 0 and 1');
   const batches = new BatchQueue(store, {
     clientCode: options.clientCode,
     maxValueLength,
@@ -149,6 +151,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         processingMs: options.batchProcessingMs ?? LIBRARY_BATCH_PROCESSING_MS,
         jitterMs: options.batchProcessingJitterMs ?? 0,
       },
+      bulkRowLoss,
     },
     store,
     faults,

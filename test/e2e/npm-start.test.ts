@@ -77,6 +77,8 @@ describe('npm start (dist/workers/all-in-one.js)', () => {
       // The demo keeps a bulk batch incomplete for 30 s; this test checks start-up and
       // delivery, not Target's pace, so its batches take 1 s (still not at once).
       SIMULATOR_BATCH_PROCESSING_MS: '1000',
+      // The demo loses 0.1% of bulk rows, as Target may; this test's one row must land.
+      SIMULATOR_BULK_ROW_LOSS: '0',
       PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
