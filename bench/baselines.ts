@@ -16,6 +16,7 @@ import { CLIENT_CODE } from './pipeline-run.js';
 import { startProducerThread, type Sender } from './producer-thread.js';
 import { onInterrupt, startBaselineWorker, stopChild, type Child } from './processes.js';
 import type { WorkloadSpec } from './workloads.js';
+import { NO_ROW_LOSS } from '../test/harness/no-row-loss.js';
 
 export const NAIVE_CONCURRENCY = 50;
 export const NOOP_CONCURRENCY = 100;
@@ -71,7 +72,7 @@ async function withQueue<T>(
 
 export async function runNaive(ctx: BenchContext, spec: WorkloadSpec, label: string): Promise<NaiveResult> {
   ctx.log(`${label}: ${spec.events} events, one job and one call each, concurrency ${NAIVE_CONCURRENCY}`);
-  const sim = await startSimulator({ clientCode: CLIENT_CODE, latencyMs: ctx.latencyMs });
+  const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT_CODE, latencyMs: ctx.latencyMs });
   const forget = onInterrupt(() => sim.close());
   try {
     return await withQueue(

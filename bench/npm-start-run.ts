@@ -23,6 +23,7 @@ import {
 } from './pipeline-run.js';
 import { onInterrupt, roleEnv, startAllInOne, stopChild, type Child } from './processes.js';
 import type { WorkloadSpec } from './workloads.js';
+import { NO_ROW_LOSS } from '../test/harness/no-row-loss.js';
 
 /**
  * How the run is set up (the figures of the measurement docs/performance.md compares with):
@@ -98,6 +99,7 @@ export async function runNpmStart(ctx: BenchContext, spec: WorkloadSpec, label: 
   const began = Date.now();
   await ctx.redis.flushall();
   const sim = await startSimulator({
+    ...NO_ROW_LOSS,
     latencyMs: ctx.latencyMs,
     batchProcessingMs: NPM_START.batchProcessingMs,
     clientCode: CLIENT_CODE,

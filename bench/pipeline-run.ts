@@ -15,6 +15,7 @@ import { isPipelineIdle, openWorkQueues } from '../test/harness/drain.js';
 import { measureRun, type BenchContext, type Measured } from './measure-run.js';
 import { onInterrupt, roleEnv, startRole, stopChild, type Child, type PipelineRole } from './processes.js';
 import type { WorkloadSpec } from './workloads.js';
+import { NO_ROW_LOSS } from '../test/harness/no-row-loss.js';
 
 export const CLIENT_CODE = 'bench';
 const ROLES: readonly PipelineRole[] = ['map', 'flusher', 'deliver'];
@@ -112,7 +113,12 @@ export async function runPipeline(
   ctx.log(`${label}: ${spec.events} events, DELIVERY_MODE=${mode}`);
   const began = Date.now();
   await ctx.redis.flushall();
-  const sim = await startSimulator({ latencyMs: ctx.latencyMs, ...options.simulator, clientCode: CLIENT_CODE });
+  const sim = await startSimulator({
+    ...NO_ROW_LOSS,
+    latencyMs: ctx.latencyMs,
+    ...options.simulator,
+    clientCode: CLIENT_CODE,
+  });
   const forget = onInterrupt(() => sim.close());
   const prefix = `bench-${randomBytes(3).toString('hex')}`;
   const producerRedis = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });

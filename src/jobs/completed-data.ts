@@ -52,9 +52,9 @@ export function clearedJobData(key: QueueKey, data: unknown): ClearedData | unde
       const { totals: _totals, ...rest } = data;
       return { ...rest, batches: kept, cleared: { visitors } };
     }
+    // Landing audits are removed on completion (their data names a visitor).
     case 'flush':
     case 'deadLetter':
-    // Removed on completion (their data names a visitor): nothing is kept to clear.
     case 'landingAudit':
       return undefined;
   }

@@ -89,12 +89,10 @@ export interface SimulatorOptions {
   /**
    * Share (0–1) of accepted bulk rows that never land: the batch counts them as successful
    * updates and the profile never gets them. Adobe documents that "up to 0.1% of large
-   * production batches might not be onboarded or retained". Default 0 here, a written
-   * exception to the rule above (docs/target.md#rows-that-never-land): this is the
-   * simulator of the tests and the benchmark, whose oracles check that every value landed,
-   * and a random loss would make each of them fail now and then. The stand-alone simulator
-   * (`--bulk-row-loss`) and the built-in one of `npm start` (SIMULATOR_BULK_ROW_LOSS) lose
-   * 0.1% by default; the `loseBulkRows` fault loses chosen rows.
+   * production batches might not be onboarded or retained". Default 0.001
+   * (DEFAULT_BULK_ROW_LOSS), as everywhere the simulator runs; tests and bench runs that
+   * compare Target with an exact oracle ask for 0 and say why (test/harness/no-row-loss.ts).
+   * The `loseBulkRows` fault loses chosen rows.
    */
   bulkRowLoss?: number;
   /** Random numbers in [0, 1) for the processing jitter and `bulkRowLoss`. Default `Math.random`. */

@@ -61,7 +61,7 @@ describe('bulk rows that never land (Adobe: up to 0.1% of large batches)', () =>
     expect(stats).toMatchObject({ lostRows: 1 });
   });
 
-  it('bulkRowLoss: that share of rows is lost at random (drawn with `random`), none by default', async () => {
+  it('bulkRowLoss: that share of rows is lost at random (drawn with `random`), 0.1 % by default', async () => {
     let draws = 0;
     // Every other draw is under the share: rows 1 and 3 of four are lost.
     const sim = await start({ bulkRowLoss: 0.5, random: () => (draws++ % 2 === 0 ? 0.1 : 0.9) });
@@ -77,10 +77,25 @@ describe('bulk rows that never land (Adobe: up to 0.1% of large batches)', () =>
     expect([...sim.store.all().keys()].sort()).toEqual(['3p:CRM-2', '3p:CRM-4']);
     expect(sim.stats.lostRows).toBe(2);
 
-    const plain = await start();
-    await waitForBatch(await submit(plain, [['CRM-5', '5']]));
-    expect(plain.store.get('thirdPartyId', 'CRM-5')).toEqual({ a: '5' });
-    expect(plain.stats.lostRows).toBe(0);
+    // Without the option, Adobe's 0.1 %: a draw under it loses the row, one above keeps it.
+    const draws2 = [0.0005, 0.0015];
+    const plain = await startSimulator({
+      clientCode: CLIENT,
+      batchProcessingMs: 0,
+      random: () => draws2.shift() ?? 0.5,
+    });
+    try {
+      await waitForBatch(
+        await submit(plain, [
+          ['CRM-5', '5'],
+          ['CRM-6', '6'],
+        ]),
+      );
+      expect([...plain.store.all().keys()]).toEqual(['3p:CRM-6']);
+      expect(plain.stats.lostRows).toBe(1);
+    } finally {
+      await plain.close();
+    }
   });
 
   it('refuses a share outside 0-1', async () => {
