@@ -202,6 +202,11 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
         ...summary.rejected.map((r) => ({ index: parsed.positions[r.index] ?? r.index, errors: r.errors })),
       ].sort((a, b) => a.index - b.index);
       metrics.recordIntake(source, { ...summary, rejected });
+      ctx.pipeline.flow.recordIntake(source, {
+        received: summary.accepted + summary.duplicates + rejected.length,
+        rejected: rejected.length,
+        accepted: summary.accepted,
+      });
       logger.debug(
         { source, accepted: summary.accepted, duplicates: summary.duplicates, rejected: rejected.length },
         'intake request',

@@ -1,0 +1,322 @@
+// The pipeline console (docs/operations.md, "Pipeline console"): three views over
+// GET /admin/api/overview (src/console/overview.ts has its shape), the lineage routes
+// (search.js) and dead-letter replay. Plain DOM, no build step.
+import {
+  card,
+  el,
+  formatBytes,
+  formatNumber,
+  formatSeconds,
+  formatTime,
+  requestJson,
+  table,
+  visitorLink,
+} from './dom.js';
+import { runSearch } from './search.js';
+
+/** How often the overview is read again while it or the dead letters are on screen. */
+const REFRESH_MS = 10_000;
+
+const state = { overview: null, timer: undefined };
+
+function showNotice(text, kind = 'info') {
+  const notice = document.getElementById('notice');
+  notice.className = `notice ${kind}`;
+  notice.textContent = text;
+  notice.hidden = text === '';
+}
+
+function flowStrip(flow, rateMinutes) {
+  const steps = [];
+  for (const [i, stage] of flow.entries()) {
+    if (i > 0) steps.push(el('div', { class: 'arrow', 'aria-hidden': 'true' }, '→'));
+    steps.push(
+      el(
+        'div',
+        { class: `stage ${stage.kind}`, 'data-flow': stage.name },
+        el('div', { class: 'stage-label' }, stage.label),
+        el('div', { class: 'count' }, formatNumber(stage.count)),
+        el('div', { class: 'sub' }, stage.unit),
+        el('div', { class: 'rate' }, stage.perMinute === null ? 'now' : `${formatNumber(stage.perMinute)} / min`),
+      ),
+    );
+  }
+  return el(
+    'div',
+    { class: 'flow-wrap' },
+    el('div', { class: 'flow' }, steps),
+    el(
+      'p',
+      { class: 'sub' },
+      `Totals since the pipeline's Redis prefix was created; rates over the last ${rateMinutes} minutes. Pending and in flight are visitors now.`,
+    ),
+  );
+}
+
+function targetCard(target) {
+  const creds = target.credentials;
+  const bulk = target.bulk;
+  return card(
+    'Target',
+    el(
+      'p',
+      { 'data-credentials': creds.state },
+      'Credentials: ',
+      creds.state === 'ok'
+        ? el('span', { class: 'badge ok' }, 'accepted')
+        : el('span', { class: 'badge bad' }, `held: HTTP ${creds.status} for ${formatSeconds(creds.heldSeconds)}`),
+      creds.state === 'ok'
+        ? null
+        : el(
+            'span',
+            { class: 'sub' },
+            `since ${formatTime(creds.since)}, ${creds.probes} probes; every delivery waits`,
+          ),
+    ),
+    el(
+      'p',
+      {},
+      `Bulk claims at Target: ${formatNumber(bulk.claims)}`,
+      bulk.oldestAgeSeconds === null ? null : ` · oldest ${formatSeconds(bulk.oldestAgeSeconds)}`,
+      ` · status polls: ${formatNumber(bulk.statusPolls.total)} (${formatNumber(bulk.statusPolls.perMinute)} / min)`,
+    ),
+    bulk.shown.length === 0
+      ? null
+      : table(
+          ['claim', 'state', 'submitted', 'age', 'last poll', 'poll rounds'],
+          bulk.shown.map((c) => [
+            el('span', { class: 'mono' }, c.claimId),
+            c.state,
+            formatTime(c.since),
+            formatSeconds(c.ageSeconds),
+            formatTime(c.lastPollAt),
+            formatNumber(c.pollRounds),
+          ]),
+        ),
+  );
+}
+
+function budgetsCard(budgets, shared) {
+  return card(
+    'Budgets',
+    table(
+      ['budget', 'used', 'limit', 'window', 'remaining', 'recent calls', 'paused'],
+      budgets.map((b) => [
+        b.name,
+        formatNumber(b.used),
+        formatNumber(b.limit),
+        formatSeconds(b.windowSeconds),
+        formatNumber(b.remaining),
+        formatNumber(b.recentCalls),
+        b.pausedSeconds > 0 ? el('span', { class: 'badge warn' }, formatSeconds(b.pausedSeconds)) : 'no',
+      ]),
+    ),
+    el(
+      'p',
+      { 'data-shared-limit': shared.paused ? 'paused' : 'ok' },
+      "Target's limit shared with the account's other API users: ",
+      shared.paused
+        ? el('span', { class: 'badge warn' }, `bulk paused for ${formatSeconds(shared.pausedSeconds)} after a 503`)
+        : el('span', { class: 'badge ok' }, 'not hit'),
+    ),
+  );
+}
+
+function oldestCard(oldest) {
+  if (oldest === null) return card('Oldest pending visitor', el('p', { class: 'muted' }, 'Nothing pending.'));
+  return card(
+    'Oldest pending visitor',
+    el('p', { 'data-oldest': '' }, visitorLink(oldest.visitor)),
+    table(
+      ['due', 'overdue by', 'received', 'waiting'],
+      [
+        [
+          formatTime(oldest.dueAt),
+          oldest.overdueSeconds > 0 ? el('span', { class: 'badge warn' }, formatSeconds(oldest.overdueSeconds)) : '–',
+          formatTime(oldest.receivedAt),
+          formatSeconds(oldest.waitingSeconds),
+        ],
+      ],
+    ),
+  );
+}
+
+function sourcesCard(sources) {
+  if (sources.length === 0) return card('Sources', el('p', { class: 'muted' }, 'No event received over HTTP yet.'));
+  return card(
+    'Sources',
+    table(
+      ['source', 'last event accepted', 'silent for'],
+      sources.map((s) => [s.source, formatTime(s.lastEventAt), formatSeconds(s.silentSeconds)]),
+      { 'data-sources': '' },
+    ),
+  );
+}
+
+function queuesCard(queues, redis) {
+  const states = ['waiting', 'active', 'delayed', 'failed', 'completed'];
+  return card(
+    'Queues',
+    table(
+      ['queue', ...states],
+      queues.map((q) => [q.name, ...states.map((s) => formatNumber(q.counts[s] ?? 0))]),
+    ),
+    el(
+      'p',
+      { class: 'sub' },
+      `Redis memory: ${formatBytes(redis.usedBytes)} used`,
+      redis.maxBytes ? ` of ${formatBytes(redis.maxBytes)}` : '',
+    ),
+  );
+}
+
+function renderOverview(o) {
+  const merge = Object.entries(o.merge)
+    .map(([k, n]) => `${k.replace('_', ' ')} ${formatNumber(n)}`)
+    .join(' · ');
+  document
+    .getElementById('view-overview')
+    .replaceChildren(
+      flowStrip(o.flow, o.rateMinutes),
+      el('p', { class: 'sub merge' }, `Merge outcomes: ${merge === '' ? 'none yet' : merge}`),
+      el(
+        'div',
+        { class: 'grid' },
+        targetCard(o.target),
+        budgetsCard(o.budgets, o.sharedLimit),
+        oldestCard(o.oldestPending),
+        sourcesCard(o.sources),
+        queuesCard(o.queues, o.redis),
+      ),
+    );
+}
+
+async function replay(group) {
+  const filter = { stage: group.stage, code: group.code };
+  try {
+    const dry = await requestJson('/admin/dead-letters/replay', { filter, dryRun: true });
+    const question = `Replay ${dry.matched} dead letters of stage ${group.stage} with code ${group.code}? Their events or values go back into the pipeline.`;
+    if (!window.confirm(question)) return;
+    const done = await requestJson('/admin/dead-letters/replay', { filter });
+    showNotice(`Replayed ${done.done} of ${done.matched} dead letters (${group.stage}, ${group.code}).`, 'ok');
+  } catch (error) {
+    showNotice(`Replay refused: ${error.message}`, 'bad');
+  }
+  await refresh();
+}
+
+function renderDeadLetters(o) {
+  const d = o.deadLetters;
+  const admin = o.role === 'admin';
+  const headers = ['stage', 'code', 'entries', 'events or visitors', 'newest', 'entries as JSON'];
+  const rows = d.groups.map((g) => {
+    const query = new URLSearchParams({ stage: g.stage, code: g.code });
+    const cells = [
+      g.stage,
+      el('span', { class: 'mono' }, g.code),
+      formatNumber(g.entries),
+      formatNumber(g.items),
+      formatTime(g.newestAt),
+      el('a', { href: `/admin/dead-letters?${query.toString()}` }, 'list'),
+    ];
+    if (admin) {
+      const button = el('button', { type: 'button', 'data-replay': `${g.stage}/${g.code}` }, 'Replay');
+      button.addEventListener('click', () => void replay(g));
+      cells.push(button);
+    }
+    return cells;
+  });
+  document
+    .getElementById('view-dead-letters')
+    .replaceChildren(
+      card(
+        'Dead letters',
+        el(
+          'p',
+          {},
+          `${formatNumber(d.queued)} in the queue`,
+          d.trimmed > 0 ? ` (${formatNumber(d.trimmed)} trimmed by retention)` : '',
+          d.queued > d.scanned ? `; groups of the newest ${formatNumber(d.scanned)}` : '',
+          '. ',
+          admin
+            ? 'Replay puts every matching entry back on its path (a dry run counts them first).'
+            : 'Replay needs ADMIN_TOKEN; this login is read-only.',
+        ),
+        d.groups.length === 0
+          ? el('p', { class: 'muted' }, 'No dead letters.')
+          : table(admin ? [...headers, ''] : headers, rows, { 'data-dead-letter-groups': '' }),
+      ),
+    );
+}
+
+async function refresh() {
+  try {
+    const o = await requestJson('/admin/api/overview');
+    state.overview = o;
+    const role = document.getElementById('role');
+    role.textContent = o.role === 'admin' ? 'admin' : 'read-only';
+    role.className = `badge ${o.role === 'admin' ? 'admin' : ''}`;
+    document.getElementById('board').setAttribute('href', o.board);
+    document.getElementById('updated').textContent = `updated ${formatTime(o.at)}`;
+    renderOverview(o);
+    renderDeadLetters(o);
+  } catch (error) {
+    showNotice(`Could not read the overview: ${error.message}`, 'bad');
+  }
+}
+
+/** `#search/visitor/<kind>/<id>` or `#search/event/<source>/<id>` → a query; else undefined. */
+function queryOf(parts) {
+  const [kind, first, second] = parts.map(decodeURIComponent);
+  if (kind === 'visitor' && first !== undefined && second !== undefined) return { kind: first, id: second };
+  if (kind === 'event' && first !== undefined && second !== undefined)
+    return { kind: 'event', source: first, id: second };
+  return undefined;
+}
+
+function syncForm(query) {
+  document.getElementById('search-kind').value = query.kind;
+  document.getElementById('search-id').value = query.id;
+  document.getElementById('search-source').value = query.source ?? '';
+  document.getElementById('search-source-label').hidden = query.kind !== 'event';
+}
+
+function route() {
+  const [view = 'overview', ...rest] = location.hash.replace(/^#/, '').split('/');
+  const known = ['overview', 'search', 'dead-letters'].includes(view) ? view : 'overview';
+  for (const section of document.querySelectorAll('[data-view]')) section.hidden = section.dataset.view !== known;
+  for (const link of document.querySelectorAll('[data-view-link]'))
+    link.classList.toggle('active', link.dataset.viewLink === known);
+  if (known === 'search') {
+    const query = queryOf(rest);
+    if (query !== undefined) {
+      syncForm(query);
+      void runSearch(document.getElementById('search-result'), query);
+    }
+  }
+}
+
+function start() {
+  const form = document.getElementById('search-form');
+  const kind = document.getElementById('search-kind');
+  kind.addEventListener('change', () => {
+    document.getElementById('search-source-label').hidden = kind.value !== 'event';
+  });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const id = document.getElementById('search-id').value.trim();
+    const source = document.getElementById('search-source').value.trim();
+    if (id === '' || (kind.value === 'event' && source === '')) return;
+    const parts = kind.value === 'event' ? ['search', 'event', source, id] : ['search', 'visitor', kind.value, id];
+    const hash = `#${parts.map(encodeURIComponent).join('/')}`;
+    // The same hash again (a second search for the same id) fires no hashchange.
+    if (location.hash === hash) route();
+    else location.hash = hash;
+  });
+  window.addEventListener('hashchange', route);
+  route();
+  void refresh();
+  state.timer = setInterval(() => void refresh(), REFRESH_MS);
+}
+
+start();
