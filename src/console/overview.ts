@@ -96,9 +96,17 @@ export interface Overview {
   /** Target's limit shared with the account's other API users: paused after its 503. */
   sharedLimit: { paused: boolean; pausedSeconds: number };
   target: {
-    credentials:
+    /** Whether Target takes our credentials, or every delivery is held (src/deliver/credentials-hold.ts). */
+    access:
       | { state: 'ok' }
-      | { state: 'held'; since: string; heldSeconds: number; status: number; probes: number; tokenChanged: boolean };
+      | {
+          state: 'held';
+          since: string;
+          heldSeconds: number;
+          status: number;
+          probes: number;
+          /** A new token was read since the hold opened. */ renewed: boolean;
+        };
     bulk: {
       claims: number;
       oldestAgeSeconds: number | null;
@@ -222,7 +230,7 @@ export function buildOverview(reads: OverviewReads): Overview {
     })),
     sharedLimit: { paused: paused > 0, pausedSeconds: seconds(paused) },
     target: {
-      credentials:
+      access:
         hold === undefined
           ? { state: 'ok' }
           : {
@@ -231,7 +239,7 @@ export function buildOverview(reads: OverviewReads): Overview {
               heldSeconds: seconds(now - hold.since),
               status: hold.status,
               probes: hold.probes,
-              tokenChanged: hold.tokenChanged,
+              renewed: hold.tokenChanged,
             },
       bulk: {
         claims: (polling.active ?? 0) + (polling.waiting ?? 0) + (polling.delayed ?? 0),

@@ -54,13 +54,13 @@ function flowStrip(flow, rateMinutes) {
 }
 
 function targetCard(target) {
-  const creds = target.credentials;
+  const creds = target.access;
   const bulk = target.bulk;
   return card(
     'Target',
     el(
       'p',
-      { 'data-credentials': creds.state },
+      { 'data-access': creds.state },
       'Credentials: ',
       creds.state === 'ok'
         ? el('span', { class: 'badge ok' }, 'accepted')
