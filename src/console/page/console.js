@@ -9,7 +9,9 @@ import {
   formatSeconds,
   formatTime,
   requestJson,
+  searchLink,
   table,
+  timeCell,
   visitorLink,
 } from './dom.js';
 import { runSearch } from './search.js';
@@ -17,7 +19,13 @@ import { runSearch } from './search.js';
 /** How often the overview is read again while it or the dead letters are on screen. */
 const REFRESH_MS = 10_000;
 
-const state = { overview: null, timer: undefined };
+/** Entries listed one by one under the groups (GET /admin/dead-letters, newest first). */
+const NEWEST_DEAD_LETTERS = 10;
+
+/** Visitors or events named per dead letter; the rest are counted. */
+const NAMED_PER_ENTRY = 3;
+
+const state = { overview: null, view: 'overview', timer: undefined };
 
 function showNotice(text, kind = 'info') {
   const notice = document.getElementById('notice');
@@ -87,9 +95,9 @@ function targetCard(target) {
           bulk.shown.map((c) => [
             el('span', { class: 'mono' }, c.claimId),
             c.state,
-            formatTime(c.since),
+            timeCell(c.since),
             formatSeconds(c.ageSeconds),
-            formatTime(c.lastPollAt),
+            timeCell(c.lastPollAt),
             formatNumber(c.pollRounds),
           ]),
         ),
@@ -131,9 +139,9 @@ function oldestCard(oldest) {
       ['due', 'overdue by', 'received', 'waiting'],
       [
         [
-          formatTime(oldest.dueAt),
+          timeCell(oldest.dueAt),
           oldest.overdueSeconds > 0 ? el('span', { class: 'badge warn' }, formatSeconds(oldest.overdueSeconds)) : '–',
-          formatTime(oldest.receivedAt),
+          timeCell(oldest.receivedAt),
           formatSeconds(oldest.waitingSeconds),
         ],
       ],
@@ -147,7 +155,7 @@ function sourcesCard(sources) {
     'Sources',
     table(
       ['source', 'last event accepted', 'silent for'],
-      sources.map((s) => [s.source, formatTime(s.lastEventAt), formatSeconds(s.silentSeconds)]),
+      sources.map((s) => [s.source, timeCell(s.lastEventAt), formatSeconds(s.silentSeconds)]),
       { 'data-sources': '' },
     ),
   );
@@ -205,6 +213,63 @@ async function replay(group) {
   await refresh();
 }
 
+/** A visitor key of a dead letter (`3p:<id>`, `pc:<id>`) as a link to its search. */
+function visitorKeyLink(vk) {
+  const kind = vk.startsWith('pc:') ? 'mboxPC' : 'mbox3rdPartyId';
+  return el('a', { href: searchLink('visitor', kind, vk.slice(3)), class: 'mono' }, vk.slice(3));
+}
+
+/** What a dead letter holds: its visitors or its events, the first few named. */
+function heldBy(entry) {
+  const visitors = entry.visitors ?? [];
+  const events = entry.events ?? [];
+  const named =
+    visitors.length > 0
+      ? visitors.slice(0, NAMED_PER_ENTRY).map((v) => visitorKeyLink(v.vk))
+      : events
+          .slice(0, NAMED_PER_ENTRY)
+          .map((e) =>
+            typeof e?.id === 'string' && typeof entry.source === 'string'
+              ? el('a', { href: searchLink('event', entry.source, e.id), class: 'mono' }, e.id)
+              : el('span', { class: 'muted' }, 'event without id'),
+          );
+  const rest = Math.max(visitors.length, events.length) - named.length;
+  const parts = named.flatMap((node) => [node, ' ']);
+  if (rest > 0) parts.push(el('span', { class: 'sub' }, `and ${formatNumber(rest)} more`));
+  return el('span', {}, parts);
+}
+
+/** The newest entries, read when the dead letters are on screen (the JSON is masked by the server). */
+async function loadNewestDeadLetters() {
+  const target = document.getElementById('dead-letters-newest');
+  if (target === null) return;
+  try {
+    const page = await requestJson(`/admin/dead-letters?limit=${NEWEST_DEAD_LETTERS}`);
+    target.replaceChildren(
+      page.entries.length === 0
+        ? ''
+        : card(
+            `Newest entries (${formatNumber(page.entries.length)})`,
+            table(
+              ['last attempt', 'stage', 'code', 'source', 'visitors or events', 'attempts', 'message'],
+              page.entries.map((e) => [
+                timeCell(new Date(e.lastAttemptAt).toISOString()),
+                e.stage,
+                el('span', { class: 'mono' }, e.error?.code),
+                e.source ?? '–',
+                heldBy(e),
+                formatNumber(e.attempts),
+                el('span', { class: 'message', title: e.error?.message ?? '' }, e.error?.message),
+              ]),
+              { 'data-dead-letters-newest': '' },
+            ),
+          ),
+    );
+  } catch (error) {
+    target.replaceChildren(el('p', { class: 'notice-inline' }, `Could not list dead letters: ${error.message}`));
+  }
+}
+
 function renderDeadLetters(o) {
   const d = o.deadLetters;
   const admin = o.role === 'admin';
@@ -216,7 +281,7 @@ function renderDeadLetters(o) {
       el('span', { class: 'mono' }, g.code),
       formatNumber(g.entries),
       formatNumber(g.items),
-      formatTime(g.newestAt),
+      timeCell(g.newestAt),
       el('a', { href: `/admin/dead-letters?${query.toString()}` }, 'list'),
     ];
     if (admin) {
@@ -226,27 +291,26 @@ function renderDeadLetters(o) {
     }
     return cells;
   });
-  document
-    .getElementById('view-dead-letters')
-    .replaceChildren(
-      card(
-        'Dead letters',
-        el(
-          'p',
-          {},
-          `${formatNumber(d.queued)} in the queue`,
-          d.trimmed > 0 ? ` (${formatNumber(d.trimmed)} trimmed by retention)` : '',
-          d.queued > d.scanned ? `; groups of the newest ${formatNumber(d.scanned)}` : '',
-          '. ',
-          admin
-            ? 'Replay puts every matching entry back on its path (a dry run counts them first).'
-            : 'Replay needs ADMIN_TOKEN; this login is read-only.',
-        ),
-        d.groups.length === 0
-          ? el('p', { class: 'muted' }, 'No dead letters.')
-          : table(admin ? [...headers, ''] : headers, rows, { 'data-dead-letter-groups': '' }),
-      ),
-    );
+  const summary = card(
+    'Dead letters by stage and code',
+    el(
+      'p',
+      {},
+      `${formatNumber(d.queued)} in the queue`,
+      d.trimmed > 0 ? ` (${formatNumber(d.trimmed)} trimmed by retention)` : '',
+      d.queued > d.scanned ? `; groups of the newest ${formatNumber(d.scanned)}` : '',
+      '. ',
+      admin
+        ? 'Replay puts every matching entry back on its path (a dry run counts them first).'
+        : 'Replay needs ADMIN_TOKEN; this login is read-only.',
+    ),
+    d.groups.length === 0
+      ? el('p', { class: 'muted' }, 'No dead letters.')
+      : table(admin ? [...headers, ''] : headers, rows, { 'data-dead-letter-groups': '' }),
+  );
+  const newest = document.getElementById('dead-letters-newest') ?? el('div', { id: 'dead-letters-newest' });
+  document.getElementById('view-dead-letters').replaceChildren(summary, newest);
+  if (state.view === 'dead-letters') void loadNewestDeadLetters();
 }
 
 async function refresh() {
@@ -284,6 +348,8 @@ function syncForm(query) {
 function route() {
   const [view = 'overview', ...rest] = location.hash.replace(/^#/, '').split('/');
   const known = ['overview', 'search', 'dead-letters'].includes(view) ? view : 'overview';
+  state.view = known;
+  if (known === 'dead-letters') void loadNewestDeadLetters();
   for (const section of document.querySelectorAll('[data-view]')) section.hidden = section.dataset.view !== known;
   for (const link of document.querySelectorAll('[data-view-link]'))
     link.classList.toggle('active', link.dataset.viewLink === known);

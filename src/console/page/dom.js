@@ -63,14 +63,21 @@ export function formatTime(iso) {
   return `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
 
-/** `45 s`, `12 min 5 s`, `3 h 20 min`, `2 d 4 h`. */
+/** A time that does not wrap inside a table cell. */
+export function timeCell(iso) {
+  return el('span', { class: 'nowrap' }, formatTime(iso));
+}
+
+/** `45 s`, `12 min 5 s`, `3 h 20 min`, `2 d 4 h`; a unit that is 0 is left out (`24 h`, `1 min`). */
 export function formatSeconds(total) {
   if (typeof total !== 'number') return '–';
   const s = Math.max(0, Math.round(total));
+  const two = (big, bigUnit, small, smallUnit) =>
+    small === 0 ? `${big} ${bigUnit}` : `${big} ${bigUnit} ${small} ${smallUnit}`;
   if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+  if (s < 3600) return two(Math.floor(s / 60), 'min', s % 60, 's');
+  if (s < 2 * 86400) return two(Math.floor(s / 3600), 'h', Math.floor((s % 3600) / 60), 'min');
+  return two(Math.floor(s / 86400), 'd', Math.floor((s % 86400) / 3600), 'h');
 }
 
 export function formatBytes(n) {

@@ -1,7 +1,7 @@
 // The console's search: a visitor or an event through the lineage routes
 // (GET /admin/visitors/<kind>/<id>, GET /admin/events/<source>/<id>; shapes in
 // src/lineage/lineage.ts). What they answer is already masked by the redaction policy.
-import { card, el, formatNumber, formatTime, requestJson, table, visitorLink } from './dom.js';
+import { card, el, formatNumber, formatTime, requestJson, table, timeCell, visitorLink } from './dom.js';
 
 /** A value with the event it came from, or a dash. */
 function held(value) {
@@ -45,16 +45,12 @@ function deliveriesCard(deliveries) {
     table(
       ['when', 'route', 'Target batch', "Target's answer", 'rows failed', 'events sent'],
       deliveries.map((d) => [
-        formatTime(d.at),
+        timeCell(d.at),
         el('span', { 'data-route': d.route }, d.route),
         d.batchId ?? '–',
         el('span', {}, answerBadge(d.answer), d.detail === null ? null : el('span', { class: 'sub' }, d.detail)),
         formatNumber(d.rowsFailed),
-        el(
-          'span',
-          { class: 'sub' },
-          d.attributes.map((a) => `${a.name} ← ${a.eventId}`),
-        ),
+        d.attributes.map((a) => el('span', { class: 'sub' }, `${a.name} ← ${a.eventId}`)),
       ]),
       { class: 'deliveries' },
     ),
@@ -86,7 +82,9 @@ export function visitorView(view) {
       'div',
       { class: 'result-head' },
       el('h2', {}, `${kind} `, el('span', { class: 'mono' }, id)),
-      el('span', { class: 'sub' }, `sources: ${view.sources.length === 0 ? '–' : view.sources.join(', ')}`),
+      view.sources.length === 0
+        ? null
+        : el('span', { class: 'sub' }, `values pending from: ${view.sources.join(', ')}`),
       view.dueAt === null ? null : el('span', { class: 'sub' }, `pending values due ${formatTime(view.dueAt)}`),
     ),
     card(
@@ -153,7 +151,7 @@ export function eventView(view) {
             ['when', 'route', 'Target batch', "Target's answer", 'landed'],
             [
               [
-                formatTime(delivery.at),
+                timeCell(delivery.at),
                 delivery.route,
                 delivery.batchId ?? '–',
                 answerBadge(delivery.answer),
