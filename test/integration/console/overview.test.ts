@@ -180,6 +180,52 @@ describe('pipeline console: the oldest pending visitor', () => {
   });
 });
 
+describe('pipeline console: bulk batches at Target', () => {
+  let server: IntakeServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('lists the claim Target is processing with its age and polls, and counts its rows delivered once complete', async () => {
+    server = await startIntakeServer({
+      roles: ['map', 'flusher', 'deliver'],
+      env: { DELIVERY_MODE: 'bulk', ADMIN_TOKEN: ADMIN },
+    });
+    const { simulator } = server.running;
+    simulator.faults.slowBatches({ processingMs: 2500 });
+    await server.post([cardUsed('CRM-BULK-1', 'b-1', BASE, 'S1'), cardUsed('CRM-BULK-2', 'b-2', BASE, 'S2')]);
+    const read = async () => {
+      const answer = await request(`${server?.url}/admin/api/overview`, { headers: { authorization: basic(ADMIN) } });
+      return (await answer.body.json()) as Overview;
+    };
+    let o = await read();
+    expect(
+      await waitFor(async () => {
+        o = await read();
+        return o.target.bulk.claims === 1 && (o.target.bulk.shown[0]?.pollRounds ?? 0) >= 2;
+      }, 10_000),
+    ).toBe(true);
+    const claim = o.target.bulk.shown[0];
+    expect(claim?.state).toMatch(/^(delayed|active|waiting)$/);
+    expect(Date.parse(claim?.since ?? '')).toBeGreaterThan(Date.now() - 30_000);
+    expect(claim?.lastPollAt).not.toBeNull();
+    expect(o.target.bulk.oldestAgeSeconds).toBe(claim?.ageSeconds);
+    expect(o.flow.find((s) => s.name === 'in_flight')?.count).toBe(2);
+    // Submitted is not delivered.
+    expect(o.flow.find((s) => s.name === 'delivered')?.count).toBe(0);
+
+    expect(
+      await waitFor(async () => {
+        o = await read();
+        return o.flow.find((s) => s.name === 'delivered')?.count === 2;
+      }, 15_000),
+    ).toBe(true);
+    expect(o.target.bulk.statusPolls.total).toBeGreaterThanOrEqual(2);
+    expect(await waitFor(async () => (await read()).target.bulk.claims === 0, 5000)).toBe(true);
+  });
+});
+
 describe('pipeline console without ADMIN_TOKEN', () => {
   it('is off: 404 saying how to turn it on', async () => {
     const app = Fastify();
