@@ -14,6 +14,11 @@ const ASSETS = {
   [`${OPS_ROUTES.console}/console.js`]: { file: 'console.js', type: 'text/javascript; charset=utf-8' },
   [`${OPS_ROUTES.console}/dom.js`]: { file: 'dom.js', type: 'text/javascript; charset=utf-8' },
   [`${OPS_ROUTES.console}/search.js`]: { file: 'search.js', type: 'text/javascript; charset=utf-8' },
+  [`${OPS_ROUTES.console}/overview-view.js`]: { file: 'overview-view.js', type: 'text/javascript; charset=utf-8' },
+  [`${OPS_ROUTES.console}/dead-letters-view.js`]: {
+    file: 'dead-letters-view.js',
+    type: 'text/javascript; charset=utf-8',
+  },
   [`${OPS_ROUTES.console}/console.css`]: { file: 'console.css', type: 'text/css; charset=utf-8' },
 } as const;
 

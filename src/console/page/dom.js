@@ -133,3 +133,11 @@ export async function requestJson(path, body) {
   }
   return json;
 }
+
+/** The message line under the header; empty text hides it. */
+export function showNotice(text, kind = 'info') {
+  const notice = document.getElementById('notice');
+  notice.className = `notice ${kind}`;
+  notice.textContent = text;
+  notice.hidden = text === '';
+}
