@@ -109,17 +109,18 @@ describe('pipeline console over HTTP', () => {
     ).toBe(true);
     expect(o.role).toBe('readonly');
     expect(o.board).toBe('/admin/queues-readonly');
+    // e-1 and e-2 came in one batch: the merge applies e-2 and calls e-1 superseded.
     expect(Object.fromEntries(o.flow.map((s) => [s.name, s.count]))).toEqual({
       received: 4,
       rejected: 1,
-      merged: 3,
+      merged: 2,
       pending: 0,
       in_flight: 0,
       delivered: 1,
       dead_lettered: 1,
     });
     expect(o.flow.find((s) => s.name === 'received')?.perMinute).toBeGreaterThan(0);
-    expect(o.merge).toMatchObject({ applied: 3 });
+    expect(o.merge).toMatchObject({ applied: 2, superseded: 1 });
     expect(o.sources.map((s) => s.source)).toEqual(['pos-eu']);
     expect(Date.parse(o.sources[0]?.lastEventAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
     expect(o.target.access).toEqual({ state: 'ok' });
