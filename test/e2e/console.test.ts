@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -6,24 +6,10 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Overview } from '../../src/console/overview.js';
 import { KIOSK_KEY, kioskVisit, startIntakeServer, type IntakeServer } from '../harness/intake-server.js';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../harness/chromium.js';
 import { waitFor } from '../harness/pipeline.js';
 
-/** Debian's chromium, driven as in test/e2e/dashboard.test.ts; .ci/run installs it when missing. */
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-gpu',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  process.stderr.write(
-    `console browser test SKIPPED: ${CHROMIUM} not found (apt-get install -y chromium; .ci/run does this)\n`,
-  );
-}
+const hasChromium = chromiumAvailable('console');
 
 /**
  * With UPDATE_SCREENSHOTS=1 the test writes the screenshots docs/operations.md shows
@@ -105,7 +91,7 @@ describe.skipIf(!hasChromium)(`pipeline console in headless Chromium (${CHROMIUM
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ARGS,
+      args: CHROMIUM_ARGS,
       viewport: { width: 1360, height: 860 },
       ...(credentials !== undefined ? { httpCredentials: credentials } : {}),
     });

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -6,25 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer } from '../../src/intake/producer.js';
 import { OPS_ROUTES } from '../../src/ops/routes.js';
 import { newRedis } from '../harness/context.js';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../harness/chromium.js';
 import { waitFor } from '../harness/pipeline.js';
 import { ADMIN_TOKEN, READONLY_TOKEN, startOpsServer, type OpsServer } from '../integration/ops/ops-server.js';
 
-/** Debian's chromium; .ci/run installs it when missing. Playwright never downloads a browser here. */
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-gpu',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  process.stderr.write(
-    `dashboard browser test SKIPPED: ${CHROMIUM} not found (apt-get install -y chromium; .ci/run does this)\n`,
-  );
-}
+const hasChromium = chromiumAvailable('dashboard');
 
 /**
  * The operator's view: headless Chromium logs into bull-board with HTTP Basic (the browser's
@@ -53,7 +39,7 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (${CHROMIUM})`, ()
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ARGS,
+      args: CHROMIUM_ARGS,
       ...(credentials !== undefined ? { httpCredentials: credentials } : {}),
     });
     try {
