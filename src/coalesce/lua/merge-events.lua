@@ -2,9 +2,10 @@
   Merge a batch of mapped events (one call per job batch and shard).
   Event-id markers are fields `<source>:<id>` of generation × bucket hashes, looked up in
   this generation and the previous one (layout and expiry: src/coalesce/markers.ts). The
-  merge writes `a<code>|<receivedAt>|<occurredAt>|<visitor key>`: any value starting with
-  `a` means applied (the dedupe decision); the rest is the event's lineage, read by
-  src/lineage/event-view.ts (intake's `t` marker means taken in, not merged yet).
+  merge writes `a<code><receivedAt>|<occurredAt>|<visitor key>` (times in base 36 ms, the
+  code one digit): any value starting with `a` means applied (the dedupe decision); the rest
+  is the event's lineage, read by parseMarker in src/lineage/lineage.ts (intake's `t` marker
+  means taken in, not merged yet).
   The dedupe decision and the merge are one atomic step (P2). A non-empty batch id (the
   ingest job id) is remembered for the dedupe window once merged: a job that runs again
   because its worker died after the merge (which was all or nothing) changes nothing and is
@@ -40,6 +41,7 @@
 --- @include "includes/newer"
 --- @include "includes/add-sources"
 --- @include "includes/suppressed"
+--- @include "includes/base36"
 
 -- Return codes, named as in src/coalesce/script-codes.ts (MERGE_CODES).
 local DUPLICATE, APPLIED, LATE, SUPERSEDED, REPLAYED, SUPPRESSED = 0, 1, 2, 3, 4, 5
@@ -51,6 +53,7 @@ local due, stats = KEYS[1], root .. ':stats'
 local markers = root .. ':seen:' .. string.format('%d', generation) .. ':'
 local previous = root .. ':seen:' .. string.format('%d', generation - 1) .. ':'
 local touched = {}
+local received36 = base36(tonumber(receivedAt))
 local function applied(marker) return marker and string.byte(marker, 1) == 97 end -- 'a'
 local out = {}
 if batch ~= '' then
@@ -128,7 +131,7 @@ for e = 1, n do
     end
     -- The id is marked only once its values are in: an error before this leaves it unmarked,
     -- so the retry merges it instead of calling it a duplicate.
-    redis.call('HSET', markers .. bucket, field, 'a' .. code .. '|' .. receivedAt .. '|' .. string.sub(st, 1, 15) .. '|' .. vk)
+    redis.call('HSET', markers .. bucket, field, 'a' .. code .. received36 .. '|' .. base36(tonumber(string.sub(st, 1, 15))) .. '|' .. vk)
     -- An id intake marked `t` lives in a hash that already has its expiry (marks-take.lua
     -- sets it in the same call that creates the field): no PEXPIRE per event for it.
     if not current then touched[bucket] = ttl end

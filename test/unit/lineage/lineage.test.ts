@@ -22,13 +22,14 @@ function accepted(at: number, attributes: Record<string, string>, answer: Delive
 describe('lineage, pure', () => {
   it('reads markers: taken in, merged with lineage, and the bare marker of older versions', () => {
     expect(parseMarker('t')).toEqual({ state: 'queued' });
-    expect(parseMarker(`a3|${T}|${T - 5}|3p:CRM|with|bars`)).toEqual({
+    expect(parseMarker(`a3${T.toString(36)}|${(T - 5).toString(36)}|3p:CRM|with|bars`)).toEqual({
       state: 'merged',
       merge: 'superseded',
       receivedAtMs: T,
       occurredAtMs: T - 5,
       vk: '3p:CRM|with|bars',
     });
+    expect(parseMarker('a1')).toMatchObject({ merge: 'applied', receivedAtMs: null, vk: null });
     expect(parseMarker('a')).toEqual({
       state: 'merged',
       merge: null,
