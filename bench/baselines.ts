@@ -16,6 +16,7 @@ import { CLIENT_CODE } from './pipeline-run.js';
 import { startProducerThread, type Sender } from './producer-thread.js';
 import { onInterrupt, startBaselineWorker, stopChild, type Child } from './processes.js';
 import type { WorkloadSpec } from './workloads.js';
+import { NO_ROW_LOSS } from '../test/harness/no-row-loss.js';
 
 export const NAIVE_CONCURRENCY = 50;
 export const NOOP_CONCURRENCY = 100;
@@ -71,7 +72,7 @@ async function withQueue<T>(
 
 export async function runNaive(ctx: BenchContext, spec: WorkloadSpec, label: string): Promise<NaiveResult> {
   ctx.log(`${label}: ${spec.events} events, one job and one call each, concurrency ${NAIVE_CONCURRENCY}`);
-  const sim = await startSimulator({ clientCode: CLIENT_CODE, latencyMs: ctx.latencyMs });
+  const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT_CODE, latencyMs: ctx.latencyMs });
   const forget = onInterrupt(() => sim.close());
   try {
     return await withQueue(
@@ -94,6 +95,7 @@ export async function runNoop(ctx: BenchContext, spec: WorkloadSpec, label: stri
   return withQueue(ctx, 'noop', {}, async (queue, sender, worker) => {
     await resetRedisStats(ctx.redis);
     const cpu0 = processCpuSeconds(worker.pid);
+    const redisCpu0 = processCpuSeconds(ctx.redisPid);
     const producer = await startProducerThread({
       redisUrl: ctx.redisUrl,
       sender,
@@ -121,6 +123,10 @@ export async function runNoop(ctx: BenchContext, spec: WorkloadSpec, label: stri
         noop: {
           peakRssMb: (processMemory(worker.pid)?.peak ?? NaN) / 2 ** 20,
           cpuSeconds: processCpuSeconds(worker.pid) - cpu0,
+        },
+        redis: {
+          peakRssMb: (processMemory(ctx.redisPid)?.peak ?? NaN) / 2 ** 20,
+          cpuSeconds: processCpuSeconds(ctx.redisPid) - redisCpu0,
         },
       },
     };

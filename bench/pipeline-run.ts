@@ -15,6 +15,7 @@ import { isPipelineIdle, openWorkQueues } from '../test/harness/drain.js';
 import { measureRun, type BenchContext, type Measured } from './measure-run.js';
 import { onInterrupt, roleEnv, startRole, stopChild, type Child, type PipelineRole } from './processes.js';
 import type { WorkloadSpec } from './workloads.js';
+import { NO_ROW_LOSS } from '../test/harness/no-row-loss.js';
 
 export const CLIENT_CODE = 'bench';
 const ROLES: readonly PipelineRole[] = ['map', 'flusher', 'deliver'];
@@ -32,17 +33,21 @@ export interface PipelineRunOptions {
   inspect?: (redis: Redis) => Promise<void>;
 }
 
-export interface PipelineResult extends Measured {
-  kind: 'pipeline';
-  label: string;
-  workload: WorkloadSpec;
-  mode: DeliveryMode;
-  windowMs: number;
+/** What the pipeline's own accounting says after a run. */
+export interface PipelineOutcome {
   deadLetters: number;
   /** The merge script's counters (events_applied, _superseded, _late_dropped, _duplicate). */
   storeStats: Record<string, number>;
   /** Accepted events the merge never accounted for: accepted − (applied + superseded + late + duplicate). */
   lost: number;
+}
+
+export interface PipelineResult extends Measured, PipelineOutcome {
+  kind: 'pipeline';
+  label: string;
+  workload: WorkloadSpec;
+  mode: DeliveryMode;
+  windowMs: number;
   /** Log lines of the roles by `role level: msg`, most frequent first: what the processes were doing. */
   logs: Record<string, number>;
 }
@@ -68,7 +73,7 @@ export function summarizeLogs(children: readonly Child[], top = 12): Record<stri
 }
 
 /** Waits until every work queue is empty and nothing is due or in flight, twice in a row. */
-async function settle(redis: Redis, prefix: string, deadline: number): Promise<boolean> {
+export async function settle(redis: Redis, prefix: string, deadline: number): Promise<boolean> {
   const queues = openWorkQueues(redis, prefix);
   try {
     while (Date.now() < deadline) {
@@ -78,6 +83,23 @@ async function settle(redis: Redis, prefix: string, deadline: number): Promise<b
     return false;
   } finally {
     await Promise.all(queues.map((q) => q.close()));
+  }
+}
+
+/** Reads the merge counters and the dead letters of the pipeline under `prefix`. */
+export async function pipelineOutcome(redis: Redis, prefix: string, accepted: number): Promise<PipelineOutcome> {
+  const raw = await redis.hgetall(storeKeys(prefix).stats);
+  const storeStats = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
+  const deadLetterQueue = new Queue(QUEUE_NAMES.deadLetter, { connection: redis, prefix: bullPrefix(prefix) });
+  try {
+    const deadLetters = await deadLetterQueue.count();
+    const merged = ['events_applied', 'events_superseded', 'events_late_dropped', 'events_duplicate'].reduce(
+      (n, k) => n + (storeStats[k] ?? 0),
+      0,
+    );
+    return { deadLetters, storeStats, lost: accepted - merged };
+  } finally {
+    await deadLetterQueue.close();
   }
 }
 
@@ -91,11 +113,15 @@ export async function runPipeline(
   ctx.log(`${label}: ${spec.events} events, DELIVERY_MODE=${mode}`);
   const began = Date.now();
   await ctx.redis.flushall();
-  const sim = await startSimulator({ latencyMs: ctx.latencyMs, ...options.simulator, clientCode: CLIENT_CODE });
+  const sim = await startSimulator({
+    ...NO_ROW_LOSS,
+    latencyMs: ctx.latencyMs,
+    ...options.simulator,
+    clientCode: CLIENT_CODE,
+  });
   const forget = onInterrupt(() => sim.close());
   const prefix = `bench-${randomBytes(3).toString('hex')}`;
   const producerRedis = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });
-  const deadLetterQueue = new Queue(QUEUE_NAMES.deadLetter, { connection: producerRedis, prefix: bullPrefix(prefix) });
   const children: Child[] = [];
   try {
     const env = roleEnv(
@@ -121,30 +147,21 @@ export async function runPipeline(
       windowMs: ctx.windowMs,
       settle: (deadline) => settle(producerRedis, prefix, deadline),
     });
-    const raw = await producerRedis.hgetall(storeKeys(prefix).stats);
-    const storeStats = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
-    const deadLetters = await deadLetterQueue.count();
+    const outcome = await pipelineOutcome(producerRedis, prefix, measured.accepted);
     if (options.inspect !== undefined) await options.inspect(producerRedis);
-    const merged = ['events_applied', 'events_superseded', 'events_late_dropped', 'events_duplicate'].reduce(
-      (n, k) => n + (storeStats[k] ?? 0),
-      0,
-    );
     return {
       kind: 'pipeline',
       label,
       workload: spec,
       mode,
       windowMs: ctx.windowMs,
-      deadLetters,
-      storeStats,
-      lost: measured.accepted - merged,
+      ...outcome,
       logs: summarizeLogs(children),
       ...measured,
     };
   } finally {
     const stopping = Date.now();
     await Promise.allSettled(children.map((c) => stopChild(c)));
-    await deadLetterQueue.close();
     await producerRedis.quit();
     await sim.close();
     forget();

@@ -2,7 +2,8 @@
  * Which runs a bench invocation makes, in order. The full run covers every workload in
  * every delivery mode at full volume. `--quick` must end within two minutes on a shared
  * 2-core machine, so it keeps what each target needs: both baselines (small samples, since
- * their rate is steady after a few thousand events), W1 in both modes (the ratio targets),
+ * their rate is steady after a few thousand events), the `npm start` run over HTTP (what a
+ * newcomer runs, bench/npm-start-run.ts), W1 in both modes (the ratio targets),
  * W1 in single mode at 50 % of its rate (the latency target), W2–W4 in auto mode (the
  * production default), and it time-boxes the paced runs.
  */
@@ -10,7 +11,7 @@ import type { DeliveryMode } from './pipeline-run.js';
 import type { WorkloadName } from './workloads.js';
 
 export interface Step {
-  kind: 'noop' | 'naive' | 'pipeline';
+  kind: 'noop' | 'naive' | 'npm-start' | 'pipeline';
   workload: WorkloadName;
   mode?: DeliveryMode;
   /** `half`: steady at 50 % of the rate W1 sustained in this mode; `bursts`: 10x bursts over 10 % of it. */
@@ -30,6 +31,8 @@ export interface PlanOptions {
   workloads: ReadonlySet<WorkloadName>;
   baselines: boolean;
   paced: boolean;
+  /** Events of the `npm start` run; 0 leaves it out. */
+  npmStartEvents: number;
 }
 
 export function benchPlan(o: PlanOptions): Step[] {
@@ -38,6 +41,8 @@ export function benchPlan(o: PlanOptions): Step[] {
     steps.push({ kind: 'noop', workload: 'W1', pace: 'max', events: o.noopEvents, label: 'BullMQ no-op' });
     steps.push({ kind: 'naive', workload: 'W1', pace: 'max', events: o.naiveEvents, label: 'naive W1' });
   }
+  if (o.npmStartEvents > 0)
+    steps.push({ kind: 'npm-start', workload: 'W1', pace: 'max', events: o.npmStartEvents, label: 'npm start (HTTP)' });
   // Quick: 6 s at half rate (about 15,000 events, enough for a p99) and one whole 5-s
   // W4 burst period (1 s at 10x, 4 s steady).
   const pacedSeconds = o.quick ? 6 : 120;

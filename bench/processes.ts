@@ -75,6 +75,9 @@ export function roleEnv(
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
+    // Kept completed jobs are a fixed cost (at most ~6 MB, docs/operations.md), not one per
+    // event: left out so the bytes per pending event measure the backlog alone.
+    KEEP_COMPLETED_JOBS: 'false',
     ...extra,
   };
 }
@@ -142,24 +145,54 @@ async function started(name: string, proc: RunningProcess, ready: RegExp): Promi
 }
 
 /**
- * Starts `node dist/workers/<role>.js` and waits until it says it is running. With
+ * Starts `node dist/<entry>` under `name` and waits for its `ready` line. With
  * `cpuProfileDir` it runs under `--cpu-prof` (not allowed in NODE_OPTIONS), written at exit.
  */
-export function startRole(role: PipelineRole, env: Record<string, string>, cpuProfileDir?: string): Promise<Child> {
+function startBuilt(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  ready: RegExp,
+  cpuProfileDir?: string,
+): Promise<Child> {
   if (cpuProfileDir === undefined) {
-    const proc = runBuilt(`workers/${role}.js`, env);
+    const proc = runBuilt(entry, env);
     register(proc.child);
-    return started(role, proc, /target-ingest running/);
+    return started(name, proc, ready);
   }
   const args = [
     '--cpu-prof',
     '--cpu-prof-dir',
     cpuProfileDir,
     '--cpu-prof-name',
-    `${role}-${Date.now()}.cpuprofile`,
-    join(ROOT, 'dist/workers', `${role}.js`),
+    `${name}-${Date.now()}.cpuprofile`,
+    join(ROOT, 'dist', entry),
   ];
-  return started(role, spawnNode(args, env), /target-ingest running/);
+  return started(name, spawnNode(args, env), ready);
+}
+
+/** Starts `node dist/workers/<role>.js` and waits until it says it is running. */
+export function startRole(role: PipelineRole, env: Record<string, string>, cpuProfileDir?: string): Promise<Child> {
+  return startBuilt(role, `workers/${role}.js`, env, /target-ingest running/, cpuProfileDir);
+}
+
+/**
+ * Starts what `npm start` runs (`node dist/workers/all-in-one.js`: intake and every worker
+ * role in one process) and resolves once it listens, with the address it listens at.
+ */
+export async function startAllInOne(
+  env: Record<string, string>,
+  cpuProfileDir?: string,
+): Promise<{ child: Child; address: string }> {
+  const listening = /"msg":"HTTP listening"/;
+  const child = await startBuilt('all-in-one', 'workers/all-in-one.js', env, listening, cpuProfileDir);
+  const line = child.proc.lines.find((l) => listening.test(l)) ?? '';
+  const address = /"address":"([^"]+)"/.exec(line)?.[1];
+  if (address === undefined || !address.startsWith('http://127.0.0.1:')) {
+    await stopChild(child);
+    throw new Error(`all-in-one listens at an unexpected address: ${line}`);
+  }
+  return { child, address };
 }
 
 /** Starts the baseline worker (bench/baseline-worker.ts, through tsx) and waits for "ready". */

@@ -6,7 +6,8 @@
  * the real time, and its figures are converted back (durations × s, rates ÷ s).
  *
  * Divided by s: the batch processing time (simulator `batchProcessingMs`), the pipeline's
- * BULK_STATUS_POLL_MS, BULK_STATUS_MAX_POLL_MS, BULK_CALLS_WINDOW_MS (with the simulator's
+ * BULK_STATUS_POLL_MS, BULK_STATUS_MIN_POLL_MS, BULK_STATUS_FIRST_POLL_MAX_MS (the first poll
+ * learns from how long batches take, src/deliver/first-poll.ts), BULK_STATUS_MAX_POLL_MS, BULK_CALLS_WINDOW_MS (with the simulator's
  * rate-limit window, so the documented 50 bulk calls a minute become 50 per 60/s seconds on
  * both sides), COALESCE_WINDOW_MS, COALESCE_MAX_WAIT_MS, FLUSH_INTERVAL_MS (never below
  * FLUSH_FLOOR_MS), RETRY_BASE_MS, RETRY_MAX_MS, BULK_STATUS_GIVE_UP_MS, the simulator's
@@ -35,6 +36,8 @@ export const REAL_SETTINGS = {
   COALESCE_MAX_WAIT_MS: 60_000,
   FLUSH_INTERVAL_MS: 200,
   BULK_STATUS_POLL_MS: 5_000,
+  BULK_STATUS_MIN_POLL_MS: 250,
+  BULK_STATUS_FIRST_POLL_MAX_MS: 600_000,
   BULK_STATUS_MAX_POLL_MS: 60_000,
   BULK_CALLS_WINDOW_MS: 60_000,
   BULK_STATUS_GIVE_UP_MS: 25 * 3_600_000,

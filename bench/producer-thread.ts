@@ -9,11 +9,18 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createProducer } from '../src/intake/producer.js';
+import { createHttpSender } from './http-sender.js';
 import { produce, type ProduceResult } from './produce.js';
 import type { EventBatch, WorkloadSpec } from './workloads.js';
 
-/** How batches are stored: the producer SDK (the pipeline), or one BullMQ job per event (baselines). */
-export type Sender = { kind: 'sdk'; prefix: string; source: string } | { kind: 'jobs'; prefix: string; queue: string };
+/**
+ * How batches are stored: the producer SDK (the pipeline), one BullMQ job per event
+ * (baselines), or POSTed to an HTTP intake with a source's API key (`npm start`).
+ */
+export type Sender =
+  | { kind: 'sdk'; prefix: string; source: string }
+  | { kind: 'jobs'; prefix: string; queue: string }
+  | { kind: 'http'; url: string; apiKey: string };
 
 export interface ThreadOptions {
   redisUrl: string;
@@ -88,11 +95,14 @@ async function runThread(options: ThreadOptions): Promise<void> {
   const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   const { sender } = options;
   const producer =
-    sender.kind === 'sdk' ? createProducer({ connection, prefix: sender.prefix, source: sender.source }) : undefined;
+    sender.kind === 'sdk'
+      ? createProducer({ connection, prefix: sender.prefix, source: sender.source, keepCompletedJobs: false })
+      : undefined;
   const queue =
     sender.kind === 'jobs'
       ? new Queue(sender.queue, { connection, prefix: sender.prefix, defaultJobOptions: JOB_OPTIONS })
       : undefined;
+  const http = sender.kind === 'http' ? createHttpSender(sender.url, sender.apiKey, options.inFlight) : undefined;
   try {
     await connection.ping();
     const go = new Promise<number>((resolve) => port.once('message', (m: { t0: number }) => resolve(m.t0)));
@@ -106,6 +116,7 @@ async function runThread(options: ThreadOptions): Promise<void> {
       t0,
       send: async (batch) => {
         if (producer !== undefined) return (await producer.sendMany(batch.events)).accepted;
+        if (http !== undefined) return http.send(batch.events);
         const jobs = await queue?.addBulk(batch.events.map((data) => ({ name: 'event', data })));
         return jobs?.length ?? 0;
       },
@@ -129,6 +140,7 @@ async function runThread(options: ThreadOptions): Promise<void> {
   } finally {
     await producer?.close();
     await queue?.close();
+    await http?.close();
     await connection.quit();
   }
 }

@@ -10,7 +10,16 @@ import type { Redis } from 'ioredis';
 import { ROOT } from '../test/harness/spawn-process.js';
 import { FLUSH_FLOOR_MS, formatProcessing, type ProcessingResult } from './processing-time.js';
 import type { DeliveredBytes } from './store-bytes.js';
-import { callsOf, checkTargets, deliveredPerSec, type RunResult, type TargetCheck } from './targets.js';
+import type { NpmStartResult } from './npm-start-run.js';
+import {
+  callsOf,
+  checkTargets,
+  cpuPerEvent,
+  deliveredPerSec,
+  nodeProcessesOf,
+  type RunResult,
+  type TargetCheck,
+} from './targets.js';
 
 export interface Machine {
   cpus: number;
@@ -85,12 +94,34 @@ function correctness(r: RunResult): string {
     r.differences.length === 0 ? 'equal' : `${r.differences.length >= 6 ? '5+' : r.differences.length} diffs`,
   ];
   // lost: gone from the pipeline's own accounting; undelivered: still held when the bench stopped waiting.
-  parts.push(`lost ${r.kind === 'pipeline' ? r.lost : r.outstanding}`);
-  if (r.kind === 'pipeline' && r.outstanding > 0) parts.push(`${r.outstanding} undelivered`);
+  if (r.kind === 'naive') parts.push(`lost ${r.outstanding}`);
+  else parts.push(`lost ${r.lost}`);
+  if (r.kind !== 'naive' && r.outstanding > 0) parts.push(`${r.outstanding} undelivered`);
   if (r.overtakes > 0) parts.push(`${r.overtakes} overtakes`);
-  if (r.kind === 'pipeline' && r.deadLetters > 0) parts.push(`${r.deadLetters} dead letters`);
-  if (r.kind === 'pipeline' && !r.settled) parts.push('not idle at the end');
+  if (r.kind !== 'naive' && r.deadLetters > 0) parts.push(`${r.deadLetters} dead letters`);
+  if (r.kind !== 'naive' && !r.settled) parts.push('not idle at the end');
   return parts.join(', ');
+}
+
+/** µs of CPU per event of the run's Node processes and of Redis (targets.ts cpuPerEvent). */
+function cpuCell(r: RunResult): string {
+  const cpu = cpuPerEvent(r);
+  return `${n2(cpu.node, 1)}; ${n2(cpu.redis, 1)}`;
+}
+
+function npmStartRuns(runs: readonly RunResult[]): NpmStartResult[] {
+  return runs.filter((r): r is NpmStartResult => r.kind === 'npm-start');
+}
+
+/** How the `npm start` run ran, one sentence for the block (its settings differ from the other runs'). */
+export function npmStartNote(r: NpmStartResult): string {
+  const s = r.setup;
+  return (
+    `${r.label}: \`node dist/workers/all-in-one.js\` (intake and every role in one process, DELIVERY_MODE ${r.mode}) on the bench's Redis with append-only on (appendfsync ${s.appendfsync}), ` +
+    `${n0(r.events)} events Zipf over ${n0(r.workload.visitors)} visitors POSTed by ${s.clients} clients in batches of ${s.batch}, COALESCE_WINDOW_MS ${r.windowMs}, ` +
+    `bulk batches complete at once (simulator batchProcessingMs ${s.batchProcessingMs}); its delivered/s counts the window (first POST to the last write at Target); ` +
+    'CPU: that process, where the other rows count map, flusher and deliver (their intake is the SDK inside the bench).'
+  );
 }
 
 /** One Markdown row per run. */
@@ -106,6 +137,7 @@ export function table(runs: readonly RunResult[]): string {
     'p99 ms',
     'p99.9 ms',
     'Redis cmds/event',
+    'CPU µs/event (Node; Redis)',
     'Redis B/pending event',
     'peak RSS MB (workers; bench; redis)',
     'final state vs oracle',
@@ -123,28 +155,29 @@ export function table(runs: readonly RunResult[]): string {
         '–',
         '–',
         n2(r.redis.commands / r.events, 1),
+        cpuCell(r),
         '–',
         `${mb(r.processes.noop?.peakRssMb)}`,
         '–',
       ];
     }
     const calls = callsOf(r);
-    const workers =
-      r.kind === 'pipeline'
-        ? ['map', 'flusher', 'deliver'].map((n) => mb(r.processes[n]?.peakRssMb)).join('/')
-        : mb(r.processes.naive?.peakRssMb);
+    const workers = nodeProcessesOf(r)
+      .map((n) => mb(r.processes[n]?.peakRssMb))
+      .join('/');
     return [
       r.label,
       n0(r.accepted),
       n0(r.acceptedPerSec),
       r.complete ? n0(deliveredPerSec(r)) : 'stalled',
       n2(calls / r.accepted, 4),
-      r.kind === 'pipeline' ? n2(calls / r.visitorWindows, 3) : n2(calls / r.accepted, 3),
+      r.kind === 'naive' ? n2(calls / r.accepted, 3) : n2(calls / r.visitorWindows, 3),
       n0(r.latency.p50),
       n0(r.latency.p99),
       n0(r.latency.p999),
       n2(r.redis.commands / r.accepted, 1),
-      r.kind === 'pipeline' ? n0(r.redis.bytesPerPendingEvent) : '–',
+      cpuCell(r),
+      r.kind === 'naive' ? '–' : n0(r.redis.bytesPerPendingEvent),
       `${workers}; ${mb(r.processes.bench?.peakRssMb)}; ${mb(r.processes.redis?.peakRssMb)}`,
       correctness(r),
     ];
@@ -216,7 +249,7 @@ export function processingSection(rows: readonly ProcessingResult[]): string {
   return [
     '**Bulk processing time.** Target keeps a bulk batch `incomplete` for "generally under one hour … as long as 24 hours". ' +
       `W1 (Zipf) with DELIVERY_MODE=bulk, ${n0(events)} events arriving steadily over ${n0(sendSeconds)} real seconds, batches taking 0 s, 30 s and 10 min. ` +
-      "Each run is time-scaled by s: batch processing, BULK_STATUS_POLL_MS, BULK_STATUS_MAX_POLL_MS, BULK_CALLS_WINDOW_MS and the simulator's rate-limit window (50 bulk calls per 60/s s), " +
+      "Each run is time-scaled by s: batch processing, BULK_STATUS_POLL_MS (and the bounds of the first poll it learns), BULK_STATUS_MAX_POLL_MS, BULK_CALLS_WINDOW_MS and the simulator's rate-limit window (50 bulk calls per 60/s s), " +
       "COALESCE_WINDOW_MS, COALESCE_MAX_WAIT_MS, RETRY_BASE_MS, RETRY_MAX_MS, BULK_STATUS_GIVE_UP_MS, the simulator's 20 ms per call and the send duration are divided by s " +
       `(FLUSH_INTERVAL_MS too, but not below ${FLUSH_FLOOR_MS} ms); every figure below is converted back to real time (durations × s, rates ÷ s). ` +
       'delivered/s: events ÷ (time until Target held them all − the window); latency: acceptance → the value at Target (the batch landed).',
@@ -256,6 +289,7 @@ export function performanceBlock(report: BenchReport, checks: readonly TargetChe
     start,
     `Latest ${report.quick ? 'quick' : 'full-size'} run: ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC, \`${command}\` (${n0(s.events)} events per workload; naive on ${n0(s.naiveEvents)}, no-op on ${n0(s.noopEvents)}), ${n0(report.seconds ?? NaN)} s.`,
     `Machine: ${report.machine.summary}. Target latency ${s.latencyMs} ms (simulator), COALESCE_WINDOW_MS ${s.windowMs}. ${processingNote(s.batchProcessingMs)}`,
+    ...npmStartRuns(report.runs).map(npmStartNote),
     '',
     table(report.runs),
     '',
@@ -294,6 +328,8 @@ both delivery modes, W2–W4 in \`auto\`, the bulk processing-time runs time-sca
 - Bulk processing time: the same pipeline with batches taking 0 s, 30 s and 10 minutes, run
   time-scaled and converted back to real time (bench/processing-time.ts says how and what
   scaling misses); delivered values: Redis bytes per delivered visitor of the kept values.
+- npm start (HTTP): what \`npm start\` runs, over HTTP, on append-only Redis, bulk batches
+  completing at once (bench/npm-start-run.ts); CPU µs/event: the run's Node processes; Redis.
 `;
 
 /**
@@ -330,7 +366,8 @@ export function writeReport(report: BenchReport, options: { docs: boolean; log: 
   const checks = checkTargets(report.runs);
   report.targets = checks;
   report.complete = true;
-  options.log(`\n${table(report.runs)}\n\nTargets\n${targetLines(checks)}\n`);
+  const notes = npmStartRuns(report.runs).map((r) => `${npmStartNote(r)}\n`);
+  options.log(`\n${table(report.runs)}\n\n${notes.join('')}\nTargets\n${targetLines(checks)}\n`);
   if (report.processing !== undefined && report.processing.length > 0)
     options.log(`${processingSection(report.processing)}\n`);
   if (report.storeBytes !== undefined) options.log(`${storeBytesLine(report.storeBytes)}\n`);

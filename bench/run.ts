@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick]`: the benchmark docs/performance.md describes. Starts its own redis-server (no
- * persistence, noeviction), runs the baselines and W1–W4 through the pipeline in each
- * delivery mode, prints the table and the targets, writes bench/results/latest.json and
+ * persistence, noeviction), runs the baselines, `npm start` over HTTP (append-only on for
+ * that run) and W1–W4 through the pipeline in each delivery mode, prints the table and the targets, writes bench/results/latest.json and
  * the result blocks of docs/performance.md. Flags: see `usage` below.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,6 +14,7 @@ import { spawnRedis, type SpawnedRedis } from '../test/harness/redis-server.js';
 import { ROOT } from '../test/harness/spawn-process.js';
 import { runNaive, runNoop } from './baselines.js';
 import type { BenchContext } from './measure-run.js';
+import { NPM_START, NPM_START_EVENTS, runNpmStart } from './npm-start-run.js';
 import { benchPlan, pacedEvents, type Step } from './plan.js';
 import { runPipeline, type DeliveryMode } from './pipeline-run.js';
 import { parseProcessingRows, PROCESSING_SCENARIOS, runProcessingRow } from './processing-time.js';
@@ -25,7 +26,7 @@ import { VISITORS, type WorkloadName, type WorkloadSpec } from './workloads.js';
 
 const usage = `npm run bench -- [--quick] [--events N] [--latency MS] [--window MS] [--modes single,auto]
   [--workloads W1,W2,W3,W4] [--naive-events N] [--noop-events N] [--env KEY=VALUE ...] [--profile] [--no-docs]
-  [--skip-baselines] [--skip-paced] [--max-rate EVENTS_PER_S (for the paced runs, instead of W1's)]
+  [--skip-baselines] [--skip-npm-start] [--npm-start-events N] [--skip-paced] [--max-rate EVENTS_PER_S (for the paced runs, instead of W1's)]
   [--skip-processing (no bulk processing-time runs)] [--processing-only (only those, and the store bytes)]
   [--processing-rows MS:SCALE,... (real batch processing time and its scale, instead of the default rows)]`;
 
@@ -43,6 +44,8 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     'no-docs': { type: 'boolean', default: false },
     'skip-baselines': { type: 'boolean', default: false },
+    'skip-npm-start': { type: 'boolean', default: false },
+    'npm-start-events': { type: 'string' },
     'skip-paced': { type: 'boolean', default: false },
     'max-rate': { type: 'string' },
     'skip-processing': { type: 'boolean', default: false },
@@ -60,6 +63,10 @@ const events = Number(flags.events ?? (flags.quick ? 100_000 : 1_000_000));
 // The naive baseline makes one 20 ms call per event: a sample is enough for its steady rate.
 const naiveEvents = Number(flags['naive-events'] ?? (flags.quick ? 3_000 : 50_000));
 const noopEvents = Number(flags['noop-events'] ?? (flags.quick ? 20_000 : 200_000));
+// The `npm start` run keeps the size it was first measured at (docs/performance.md), in quick and full runs.
+const npmStartEvents = flags['skip-npm-start']
+  ? 0
+  : Number(flags['npm-start-events'] ?? Math.min(events, NPM_START_EVENTS));
 const modes = flags.modes.split(',') as DeliveryMode[];
 const workloads = new Set(flags.workloads.split(',') as WorkloadName[]);
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -109,6 +116,12 @@ async function runStep(
 ): Promise<RunResult> {
   if (step.kind === 'noop') return runNoop(ctx, spec(step.workload, step.events), step.label);
   if (step.kind === 'naive') return runNaive(ctx, spec(step.workload, step.events), step.label);
+  if (step.kind === 'npm-start')
+    return runNpmStart(
+      ctx,
+      { ...spec(step.workload, step.events), title: 'Zipf 1.0, HTTP', visitors: NPM_START.visitors },
+      step.label,
+    );
   const mode = step.mode ?? 'auto';
   if (step.pace === 'max') {
     // The auto W1 run delivers the most visitors, by bulk and single: its store is measured.
@@ -218,6 +231,7 @@ async function main(): Promise<void> {
           workloads,
           baselines: !flags['skip-baselines'],
           paced: !flags['skip-paced'],
+          npmStartEvents,
         });
     const maxRate = new Map<DeliveryMode, number>();
     for (const step of steps) {

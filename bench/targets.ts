@@ -3,9 +3,10 @@
  * from one run on one machine, so a noisy machine moves both sides).
  */
 import type { NaiveResult, NoopResult } from './baselines.js';
+import type { NpmStartResult } from './npm-start-run.js';
 import type { PipelineResult } from './pipeline-run.js';
 
-export type RunResult = PipelineResult | NaiveResult | NoopResult;
+export type RunResult = PipelineResult | NpmStartResult | NaiveResult | NoopResult;
 
 export interface TargetCheck {
   target: string;
@@ -13,7 +14,11 @@ export interface TargetCheck {
   pass: boolean | undefined;
 }
 
-/** Events per second delivered end to end, not counting the coalescing window itself (a deliberate wait, not a cost). */
+/**
+ * Events per second delivered end to end. The pipeline runs do not count the coalescing
+ * window itself (a deliberate wait, not a cost); the `npm start` run counts it, as a
+ * newcomer's stopwatch would (first POST to the last write at Target).
+ */
 export function deliveredPerSec(r: RunResult): number {
   if (r.kind === 'noop') return r.jobsPerSec;
   // A run that never got everything to Target has no end-to-end rate.
@@ -22,8 +27,81 @@ export function deliveredPerSec(r: RunResult): number {
   return r.accepted / Math.max(r.doneSeconds - windowSeconds, 0.001);
 }
 
-export function callsOf(r: PipelineResult | NaiveResult): number {
+export function callsOf(r: PipelineResult | NpmStartResult | NaiveResult): number {
   return r.calls.single + r.calls.bulk + r.calls.status;
+}
+
+/** The Node processes that carried a run: its producers (the bench's SDK thread, or none) are not among them. */
+export function nodeProcessesOf(r: RunResult): string[] {
+  switch (r.kind) {
+    case 'pipeline':
+      return ['map', 'flusher', 'deliver'];
+    case 'npm-start':
+      return ['all-in-one'];
+    case 'naive':
+      return ['naive'];
+    case 'noop':
+      return ['noop'];
+  }
+}
+
+/**
+ * µs of CPU per accepted event (user + system, /proc): `node` sums the processes that
+ * carried the run (in the pipeline runs intake is the SDK inside the bench, so not
+ * counted; in the `npm start` run the one process does intake too), `redis` is the
+ * redis-server process (its commands, append-only writes and event loop).
+ */
+export function cpuPerEvent(r: RunResult): { node: number; redis: number } {
+  const events = r.kind === 'noop' ? r.events : r.accepted;
+  const node = nodeProcessesOf(r).reduce((sum, name) => sum + (r.processes[name]?.cpuSeconds ?? NaN), 0);
+  const redis = r.processes.redis?.cpuSeconds ?? NaN;
+  return { node: (node / events) * 1e6, redis: (redis / events) * 1e6 };
+}
+
+/** The issue's limits on CPU and commands per event (docs/performance.md). */
+export const CPU_LIMITS = { intakeNodeMicros: 10, redisMicros: 20, redisCommands: 10 } as const;
+
+/** The `npm start` run: delivered events/s against naive, and Redis cost per event against its limits. */
+export function npmStartChecks(
+  r: NpmStartResult,
+  naive: NaiveResult | undefined,
+  noop: NoopResult | undefined,
+): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const target = `${r.label}: delivered events/s ≥ 10x naive, end to end`;
+  if (!r.complete)
+    checks.push({
+      target,
+      measured: `did not finish: ${r.outstanding} events not at Target when the bench stopped waiting`,
+      pass: false,
+    });
+  else if (naive === undefined) checks.push({ target, measured: 'no naive run in this bench', pass: undefined });
+  else {
+    const [rate, base] = [deliveredPerSec(r), deliveredPerSec(naive)];
+    checks.push({
+      target,
+      measured: `${fmt(rate / base, 1)}x (${fmt(rate, 0)} vs ${fmt(base, 0)}/s; all at Target ${fmt(r.doneSeconds, 2)} s after the first POST)`,
+      pass: rate / base >= 10,
+    });
+  }
+  const cpu = cpuPerEvent(r);
+  const commands = r.redis.commands / r.accepted;
+  const { redisMicros, redisCommands, intakeNodeMicros } = CPU_LIMITS;
+  checks.push({
+    target: `${r.label}: Redis ≤ ${redisMicros} µs CPU and ≤ ${redisCommands} commands per event, end to end with append-only on`,
+    // Process CPU, not commandstats time: a script's time there also holds the commands it ran.
+    measured: `${fmt(cpu.redis, 1)} µs (${fmt(cpu.redis / redisMicros, 1)}x), ${fmt(commands, 1)} commands (${fmt(commands / redisCommands, 1)}x)`,
+    pass: cpu.redis <= redisMicros && commands <= redisCommands,
+  });
+  const beside = [naive, noop]
+    .filter((b) => b !== undefined)
+    .map((b) => `${b.label} ${fmt(cpuPerEvent(b).node, 1)} µs Node, ${fmt(cpuPerEvent(b).redis, 1)} µs Redis`);
+  checks.push({
+    target: `${r.label}: Node CPU per event, every role and intake in one process (the ≤ ${intakeNodeMicros} µs limit is for intake alone, so not judged here)`,
+    measured: `${fmt(cpu.node, 1)} µs${beside.length > 0 ? ` (${beside.join('; ')})` : ''}`,
+    pass: undefined,
+  });
+  return checks;
 }
 
 function worst<T>(items: T[], score: (t: T) => number): T | undefined {
@@ -37,6 +115,7 @@ export function checkTargets(runs: readonly RunResult[]): TargetCheck[] {
   const naive = runs.find((r): r is NaiveResult => r.kind === 'naive');
   const noop = runs.find((r): r is NoopResult => r.kind === 'noop');
   const checks: TargetCheck[] = [];
+  for (const r of runs) if (r.kind === 'npm-start') checks.push(...npmStartChecks(r, naive, noop));
   const maxRate = pipeline.filter((r) => r.workload.name === 'W1' && r.workload.pace.kind === 'max');
 
   for (const r of maxRate) {

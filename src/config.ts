@@ -48,6 +48,22 @@ const wholeNumberText = (min: number, max = Number.MAX_SAFE_INTEGER, range?: str
     .meta(envType(max === Number.MAX_SAFE_INTEGER ? `whole number ≥ ${min}` : `whole number ${min}–${max}`));
 
 const positiveInt = (fallback: number) => wholeNumber(fallback, 1);
+/** A share from 0 to 1 (`0.01`, `1e-3`), with a message that quotes the value. */
+const share = (fallback: number) =>
+  z
+    .string()
+    .transform((raw, ctx) => {
+      const text = raw.trim();
+      const n = Number(text);
+      if (!DECIMAL.test(text))
+        ctx.addIssue({ code: 'custom', message: `expected a share such as 0.01, got ${JSON.stringify(raw)}` });
+      else if (n < 0 || n > 1) ctx.addIssue({ code: 'custom', message: `expected 0-1, got ${text}` });
+      else return n;
+      return z.NEVER;
+    })
+    .meta(envType('share, 0 to 1'))
+    .default(fallback);
+
 const port = (fallback: number) =>
   wholeNumberText(0, 65535, 'expected a port 0-65535').meta(envType('port 0–65535')).default(fallback);
 
@@ -328,7 +344,13 @@ export const EnvSchema = z.object({
     'The window of BULK_CALLS_PER_MINUTE. Target documents one minute; shorter only for tests and the bench.',
   ),
   BULK_STATUS_POLL_MS: positiveInt(5_000).describe(
-    'First batch-status poll after a bulk submit; later polls back off up to BULK_STATUS_MAX_POLL_MS.',
+    'First batch-status poll after a bulk submit until a batch has completed; from then on the first poll follows how long batches take (halved after a batch read `complete` at its first poll, the time it took otherwise), between BULK_STATUS_MIN_POLL_MS and BULK_STATUS_FIRST_POLL_MAX_MS. Later polls back off from the first one up to BULK_STATUS_MAX_POLL_MS.',
+  ),
+  BULK_STATUS_MIN_POLL_MS: positiveInt(250).describe(
+    'Soonest first batch-status poll, however fast recent batches completed (BULK_STATUS_POLL_MS if that is smaller).',
+  ),
+  BULK_STATUS_FIRST_POLL_MAX_MS: positiveInt(10 * 60_000).describe(
+    'Latest first batch-status poll, however slow recent batches were: a Target that got faster again is noticed within this.',
   ),
   BULK_STATUS_MAX_POLL_MS: positiveInt(60_000).describe('Longest wait between two batch-status polls.'),
   BULK_MAX_RESUBMITS: wholeNumber(3, 0).describe(
@@ -365,6 +387,11 @@ export const EnvSchema = z.object({
     'Dead letters kept at most; the flusher trims the oldest once a minute, logged and counted.',
   ),
   DEAD_LETTER_MAX_AGE_MS: positiveInt(30 * 24 * 3600_000).describe('Dead letters older than this are trimmed.'),
+  KEEP_COMPLETED_JOBS: booleanFlag
+    .default(true)
+    .describe(
+      'Keep completed jobs visible for a while (bull-board, `ti_queue_jobs{state="completed"}`): ingest jobs 10 minutes and at most 100, delivery, status and flush jobs 1 hour and at most 1,000 (flush 100). A kept job keeps its counts, not its events or visitor keys (1-2 KB each, about 6 MB at most in all). `false` removes each job as it completes. Applies to jobs this process adds.',
+    ),
   FORGET_SUPPRESS_MS: positiveInt(30 * 24 * 3600_000).describe(
     'After `target-ingest forget`, how long events, imports and replays for that visitor are dropped (counted in `ti_events_suppressed_total`) instead of bringing its data back. A forget request may ask for another time.',
   ),
@@ -388,6 +415,12 @@ export const EnvSchema = z.object({
   DELIVERY_LOG_RETENTION_MS: positiveInt(7 * 24 * 3600_000).describe(
     "How long a visitor's delivery log is kept after its last delivery; older entries are not shown.",
   ),
+  LANDING_AUDIT_SAMPLE: share(0.01).describe(
+    "Share of delivered visitors whose profile is read back through the Fetch Profile API after LANDING_AUDIT_DELAY_MS, to count values that did not land (`ti_landing_audit_total`) and send those again (docs/operations.md#landing-audit). Fetch calls do not count against Target's mbox calls. 0 turns the audit off.",
+  ),
+  LANDING_AUDIT_DELAY_MS: wholeNumber(3_600_000, 0).describe(
+    'How long after Target accepted a delivery its profile is read back. Adobe: updates "generally occur in under one hour, but might take as long as 24 hours"; a value still being processed counts as missing and is sent again (harmless, but it costs a call).',
+  ),
   MAX_VALUE_LENGTH: positiveInt(256).describe('Longest attribute value accepted, in characters.'),
   WORKER_CONCURRENCY: positiveInt(8).describe('Parallel jobs per worker, per process.'),
   HEAP_GROWING_PERCENT: wholeNumber(50, 0, 1000, 'expected 0-1000 (0: V8 decides)').describe(
@@ -401,6 +434,9 @@ export const EnvSchema = z.object({
   ),
   SIMULATOR_BATCH_PROCESSING_MS: wholeNumber(30_000, 0).describe(
     'How long the built-in simulator keeps a bulk batch `incomplete` (`npm start`). Real Target takes minutes to hours; 30 s shows a batch being processed without a long wait.',
+  ),
+  SIMULATOR_BULK_ROW_LOSS: share(0.001).describe(
+    'Share of bulk rows the built-in simulator accepts, reports successful and never stores (`npm start`). Adobe: up to 0.1% of large production batches may not be onboarded; the landing audit finds such rows and sends them again.',
   ),
   DATA_DIR: z.string().min(1).default('.data').describe('Where a private redis-server keeps its append-only file.'),
   START_LOCAL_REDIS: booleanFlag

@@ -43,6 +43,8 @@ export interface Pipeline {
   /** Workers of this process by queue name; listen to their `completed`/`failed` events for metrics. */
   workers: ReadonlyMap<string, Worker>;
   deadLetters: DeadLetters;
+  /** The console's flow counts (src/console/flow-counter.ts): intake adds what it received. */
+  flow: { recordIntake(source: string, tally: { received: number; rejected: number; accepted: number }): void };
   /** The credentials hold, if one is open (Target refuses our token): for metrics and the console. */
   credentialsHold(): Promise<HoldState | undefined>;
   /** Dead letters removed by the retention trim, counted by all processes. */

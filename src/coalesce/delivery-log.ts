@@ -1,7 +1,7 @@
 import type { VisitorSnapshot } from './in-flight.js';
 import type { RedisClient } from '../redis/connection.js';
 import { groupByShard } from '../redis/shards.js';
-import { storeKeys } from '../redis/keys.js';
+import { stamp, storeKeys } from '../redis/keys.js';
 
 /**
  * The delivery log: per visitor, its last deliveries and what Target answered, so a support
@@ -54,9 +54,67 @@ export function deliveryLogKey(root: string, vk: string): string {
   return `${root}:dl:${vk}`;
 }
 
+/**
+ * An entry as stored: short keys, no nulls, and the attributes grouped by the event that
+ * carried them (`<occurredAt in base 36>|<event id>` → names), since the attributes of a
+ * delivery mostly come from one or two events. A list of ten such entries per delivered
+ * visitor is kept for days, so a byte here is a byte per delivery.
+ */
+interface StoredEntry {
+  t: number;
+  r: 's' | 'b';
+  a: 'a' | 'f';
+  b?: string;
+  d?: string;
+  f?: number;
+  e: Record<string, string[]>;
+}
+
 /** One entry as stored. Pure. */
 export function encodeDeliveryEntry(entry: DeliveryLogEntry): string {
-  return JSON.stringify(entry);
+  const byEvent: Record<string, string[]> = {};
+  for (const [name, st] of Object.entries(entry.attributes)) {
+    const parsed = splitStamp(st);
+    const key = parsed === undefined ? st : `${parsed.occurredAtMs.toString(36)}|${parsed.eventId}`;
+    (byEvent[key] ??= []).push(name);
+  }
+  const stored: StoredEntry = {
+    t: entry.at,
+    r: entry.route === 'bulk' ? 'b' : 's',
+    a: entry.answer === 'failed' ? 'f' : 'a',
+    e: byEvent,
+  };
+  if (entry.batchId !== null) stored.b = entry.batchId;
+  if (entry.detail !== null) stored.d = entry.detail;
+  if (entry.rowsFailed !== 0) stored.f = entry.rowsFailed;
+  return JSON.stringify(stored);
+}
+
+/** `<15-digit occurredAt>|<event id>` (src/redis/keys.ts) into its parts. */
+function splitStamp(st: string): { occurredAtMs: number; eventId: string } | undefined {
+  const bar = st.indexOf('|');
+  const ms = Number(st.slice(0, bar));
+  return bar > 0 && Number.isFinite(ms) ? { occurredAtMs: ms, eventId: st.slice(bar + 1) } : undefined;
+}
+
+function decodeEntry(one: string): DeliveryLogEntry | undefined {
+  const e = JSON.parse(one) as Partial<StoredEntry>;
+  if (typeof e.t !== 'number' || typeof e.e !== 'object') return undefined;
+  const attributes: Record<string, string> = {};
+  for (const [key, names] of Object.entries(e.e)) {
+    const bar = key.indexOf('|');
+    const at = parseInt(key.slice(0, bar), 36);
+    for (const name of names) attributes[name] = Number.isFinite(at) ? stamp(at, key.slice(bar + 1)) : key;
+  }
+  return {
+    at: e.t,
+    route: e.r === 'b' ? 'bulk' : 'single',
+    batchId: e.b ?? null,
+    answer: e.a === 'f' ? 'failed' : 'accepted',
+    detail: e.d ?? null,
+    rowsFailed: e.f ?? 0,
+    attributes,
+  };
 }
 
 /** Entries as stored, newest first, without those older than the retention or unreadable. Pure. */
@@ -64,8 +122,8 @@ export function decodeDeliveryEntries(raw: readonly string[], now: number, reten
   const out: DeliveryLogEntry[] = [];
   for (const one of raw) {
     try {
-      const entry = JSON.parse(one) as DeliveryLogEntry;
-      if (typeof entry.at === 'number' && now - entry.at <= retentionMs) out.push(entry);
+      const entry = decodeEntry(one);
+      if (entry !== undefined && now - entry.at <= retentionMs) out.push(entry);
     } catch {
       // A malformed entry (written by hand?) hides nothing else.
     }

@@ -22,6 +22,7 @@ export const RELEASE_CLAIM = script('release-claim');
 export const EXPIRED_LEASES = script('expired-leases');
 export const RENEW_LEASE = script('renew-lease');
 export const RESTORE_VALUES = script('restore-values');
+export const RESEND_DELIVERED = script('resend-delivered');
 export const UNCLAIM = script('unclaim');
 export const MARKS_SEEN = script('marks-seen');
 export const MARKS_TAKE = script('marks-take');

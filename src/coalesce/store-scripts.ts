@@ -10,6 +10,7 @@ import {
   RELEASE_CLAIM,
   RENEW_LEASE,
   RESTORE_VALUES,
+  RESEND_DELIVERED,
   SNAPSHOT_CLAIM,
   UNCLAIM,
   FORGET_VISITOR,
@@ -25,6 +26,7 @@ export interface StoreCommands {
   tiExpired(...args: string[]): Promise<string[]>;
   tiRenew(...args: string[]): Promise<number[]>;
   tiRestore(...args: string[]): Promise<number>;
+  tiResend(...args: string[]): Promise<number>;
   tiUnclaim(...args: string[]): Promise<number>;
   tiMarksSeen(...args: string[]): Promise<number[]>;
   tiMarksTake(...args: string[]): Promise<number>;
@@ -41,6 +43,7 @@ const SCRIPTS: Record<keyof StoreCommands, string> = {
   tiExpired: EXPIRED_LEASES,
   tiRenew: RENEW_LEASE,
   tiRestore: RESTORE_VALUES,
+  tiResend: RESEND_DELIVERED,
   tiUnclaim: UNCLAIM,
   tiMarksSeen: MARKS_SEEN,
   tiMarksTake: MARKS_TAKE,

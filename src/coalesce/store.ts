@@ -4,6 +4,7 @@ import { stamp, storeKeys } from '../redis/keys.js';
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis/connection.js';
 import { markerBucket, markerExpiresAt, markerGeneration } from './markers.js';
+import { newestPerVisitor } from './precoalesce.js';
 import { groupByShard, shardOf } from '../redis/shards.js';
 import { parseInFlight, snapshotOf, type AttributeUpdate, type VisitorSnapshot } from './in-flight.js';
 import { settled, sum, withStoreCommands, type StoreCommands } from './store-scripts.js';
@@ -163,6 +164,7 @@ export class VisitorStore {
     if (events.length === 0) return [];
     const out = new Array<MergeOutcome>(events.length);
     const groups = groupByShard(events, (event) => visitorKey(event.visitor), this.shards.length);
+    const carried = newestPerVisitor(events);
     const generation = markerGeneration(now, this.settings.dedupeWindowMs);
     await Promise.all(
       [...groups].map(async ([k, group]) => {
@@ -179,8 +181,8 @@ export class VisitorStore {
           String(receivedAt),
           String(generation),
         ];
-        for (const { item: event } of group) {
-          const entries = Object.entries(event.attributes);
+        for (const { item: event, index } of group) {
+          const entries = carried[index] ?? [];
           const bucket = markerBucket(source, event.id);
           const ttl = markerExpiresAt(generation, bucket, this.settings.dedupeWindowMs) - now;
           args.push(
@@ -459,6 +461,48 @@ export class VisitorStore {
     const args = [keys.due, keys.root, String(now), String(this.settings.coalesceWindowMs), vk];
     for (const [name, update] of Object.entries(attributes)) args.push(name, update.value, update.stamp);
     return this.redis.tiRestore(...args);
+  }
+
+  /**
+   * What Target should hold for a visitor, as far as this pipeline knows: per attribute the
+   * value last delivered and its stamp (the delivered hash). Empty for a visitor never
+   * delivered, forgotten, or delivered longer ago than DELIVERED_RETENTION_MS.
+   */
+  async readDelivered(vk: string): Promise<Map<string, AttributeUpdate>> {
+    const fields = await this.redis.hgetall(this.keysOf(vk).delivered(vk));
+    const out = new Map<string, AttributeUpdate>();
+    for (const [field, stamp] of Object.entries(fields)) {
+      if (field.startsWith(':') || field.startsWith('v:')) continue;
+      const value = fields[`v:${field}`];
+      if (value !== undefined) out.set(field, { value, stamp });
+    }
+    return out;
+  }
+
+  /**
+   * Sends these attributes' delivered values again through the normal path (the landing
+   * audit found them missing at Target): back to pending with their delivered stamps, unless
+   * a delivery carrying them is under way or a value as new or newer is pending (it wins).
+   * `profileGone`: Target has no profile, so the next delivery must create it (bulk v2).
+   * Returns how many attributes were put back; see src/coalesce/lua/resend-delivered.lua.
+   */
+  resendDelivered(
+    vk: string,
+    names: readonly string[],
+    options: { profileGone?: boolean } = {},
+    now = Date.now(),
+  ): Promise<number> {
+    if (names.length === 0) return Promise.resolve(0);
+    const keys = this.keysOf(vk);
+    return this.redis.tiResend(
+      keys.due,
+      keys.root,
+      String(now),
+      String(this.settings.coalesceWindowMs),
+      vk,
+      options.profileGone === true ? '1' : '0',
+      ...names,
+    );
   }
 
   /**

@@ -1,4 +1,4 @@
-import { failureOf } from '../coalesce/delivery-log.js';
+import { failureOf, stampsOf } from '../coalesce/delivery-log.js';
 import type { Job } from 'bullmq';
 import { CredentialsRefusedError, PipelineError, classifyError } from '../errors.js';
 import { readJobData, type BulkBatch, type BulkStatusJob } from '../jobs/catalog.js';
@@ -154,6 +154,12 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
       if (result.state === 'complete') {
         totals.complete += 1;
         done.add(batch);
+        if (batch.firstPollMs !== undefined)
+          await deps.firstPoll.record({
+            firstPollMs: batch.firstPollMs,
+            incompletePolls: batch.polls,
+            elapsedMs: Date.now() - batch.submittedAt,
+          });
         // A visitor also in a batch still at Target (the same rows posted again after a
         // failing submit or a stuck batch) is acked when the last of them completes: the
         // other copy could otherwise land after newer values (P4).
@@ -233,7 +239,13 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         ? Infinity
         : backoffDelay(
             Math.min(...polled.map((b) => b.polls)) + 1,
-            { ...deps.retry, baseDelayMs: settings.pollBaseMs, maxDelayMs: settings.maxPollDelayMs },
+            // Backing off from the batch's first poll: a batch expected to take minutes is
+            // not polled every few seconds once it overran (src/deliver/first-poll.ts).
+            {
+              ...deps.retry,
+              baseDelayMs: Math.min(...polled.map((b) => b.firstPollMs ?? settings.pollBaseMs)),
+              maxDelayMs: settings.maxPollDelayMs,
+            },
             undefined,
           );
     const retryDelay = Math.min(
@@ -342,13 +354,16 @@ async function settleComplete(
 
   // A completed v2 row creates or renews the profile: the visitor is known for a lifetime.
   const created = apiFor(parseVisitorKey(batch.visitors[0] ?? '3p:').kind, deps.pcIdRoute) === 'v2';
-  const acked = await deps.store.ackInFlight(
-    claimId,
-    mine.filter((vk) => !failed.has(vk)),
-    Date.now(),
-    bulkShare,
-    created,
-    { route: 'bulk', batchId },
+  const landed = mine.filter((vk) => !failed.has(vk));
+  // Rows sampled for the landing audit (src/audit/): what each carried, read before the ack clears it.
+  const sampled = deps.audits?.pick(landed) ?? [];
+  const audited = sampled.length === 0 ? [] : (await deps.store.readInFlight(claimId, sampled)).map(bulkShare);
+  const acked = await deps.store.ackInFlight(claimId, landed, Date.now(), bulkShare, created, {
+    route: 'bulk',
+    batchId,
+  });
+  await deps.audits?.schedule(
+    audited.map((s) => ({ vk: s.vk, sentAt: batch.submittedAt, route: 'bulk', batchId, attributes: stampsOf(s) })),
   );
   totals.acked += acked.done;
   totals.handedToSingle += await handOverToSingle(deps, claimId, acked.more);

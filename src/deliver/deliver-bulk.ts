@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { FirstPollEstimate } from './first-poll.js';
 import type { Job, Queue } from 'bullmq';
 import type { VisitorSnapshot } from '../coalesce/store.js';
 import { PipelineError, classifyError } from '../errors.js';
 import { parseVisitorKey, visitorKey, type VisitorRef } from '../events/index.js';
 import { readJobData, type BulkStatusJob, type DeliverJob } from '../jobs/catalog.js';
+import { bulkStatusJobName, deliverJobName } from '../jobs/names.js';
 import { BulkFileBuilder, mergeOldest, type OldestTimes } from '../target/bulk-file.js';
 import { planBulkVisitor, type PcIdRoute } from './bulk-rows.js';
 import type { BulkApi } from '../target/client.js';
@@ -21,8 +23,8 @@ import {
 
 export interface BulkDeliveryDeps extends DeliveryDeps {
   statusQueue: Queue<BulkStatusJob>;
-  /** First batch status poll after a submit. */
-  statusFirstPollMs: number;
+  /** When to read a batch's status first: learnt from how long batches take (src/deliver/first-poll.ts). */
+  firstPoll: FirstPollEstimate;
   /** Where pcId visitors go (BULK_PCID_ROUTE): v1 files (ECID implementations), v2 files, or single updates. */
   pcIdRoute: PcIdRoute;
 }
@@ -123,7 +125,7 @@ export async function handOverToSingle(deps: DeliveryDeps, claimId: string, vks:
   const single = await deps.budgets.single.peek();
   const delay = single.remaining < moved.length ? deps.budgets.single.settings.bucketMs : 0;
   await deps.queues.deliverSingle.add(
-    'deliver',
+    deliverJobName('single', moved.length),
     { claimId: singleClaim, visitors: moved },
     { jobId: singleClaim, ...(delay > 0 ? { delay } : {}) },
   );
@@ -194,12 +196,13 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     }
     const earlier = job.data.submitted ?? [];
     const batches: BulkStatusJob['batches'] = [];
+    const firstPollMs = await deps.firstPoll.current();
     for (const [index, file] of files.entries()) {
       const fileVks = file.visitors.map(visitorKey);
       try {
         const statusUrl = await deps.client.submitBulk(file.body, apiFor(file.kind, deps.pcIdRoute));
         summary.calls += 1;
-        batches.push({ statusUrl, visitors: fileVks, submittedAt: Date.now(), polls: 0, resubmits: 0 });
+        batches.push({ statusUrl, visitors: fileVks, submittedAt: Date.now(), polls: 0, resubmits: 0, firstPollMs });
         mergeOldest(summary, file.oldest);
       } catch (error) {
         const classified = classifyError(error);
@@ -242,10 +245,11 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     }
     if (batches.length + earlier.length > 0) {
       // Job id = claim id: the flusher's lease sweep finds it and keeps the claim alive.
+      const tracked = [...earlier, ...batches];
       await deps.statusQueue.add(
-        'poll',
-        { claimId, batches: [...earlier, ...batches] },
-        { jobId: claimId, delay: deps.statusFirstPollMs },
+        bulkStatusJobName(tracked.length),
+        { claimId, batches: tracked },
+        { jobId: claimId, delay: firstPollMs },
       );
     }
     summary.delivered = batches.reduce((n, b) => n + b.visitors.length, 0);

@@ -2,9 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import pLimit from 'p-limit';
 import type { VisitorSnapshot } from '../coalesce/store.js';
+import { stampsOf } from '../coalesce/delivery-log.js';
+import type { AuditedDelivery } from '../audit/landing-schedule.js';
 import { CredentialsRefusedError, PipelineError, classifyError } from '../errors.js';
 import { parseVisitorKey } from '../events/index.js';
 import { WORKERS, readJobData, type DeliverJob } from '../jobs/catalog.js';
+import { deliverJobName } from '../jobs/names.js';
 import type { OldestTimes } from '../target/bulk-file.js';
 import { planSingleUpdate } from '../target/single-request.js';
 import {
@@ -81,7 +84,11 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
           snapshots.map((s) => s.vk),
         );
         if (moved.length > 0)
-          await deps.queues.deliverBulk.add('deliver', { claimId: bulkClaim, visitors: moved }, { jobId: bulkClaim });
+          await deps.queues.deliverBulk.add(
+            deliverJobName('bulk', moved.length),
+            { claimId: bulkClaim, visitors: moved },
+            { jobId: bulkClaim },
+          );
         summary.rerouted = moved.length;
         log.warn(
           { claimId, visitors: snapshots.length, used: budget.used },
@@ -94,6 +101,8 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
     }
 
     const transient: Array<{ snapshot: VisitorSnapshot; error: PipelineError }> = [];
+    // Accepted deliveries sampled for the landing audit (src/audit/landing-schedule.ts), scheduled once the pool is done.
+    const audited: AuditedDelivery[] = [];
     const deliverOne = async (first: VisitorSnapshot): Promise<void> => {
       let snapshot: VisitorSnapshot | undefined = first;
       for (let round = 0; snapshot !== undefined; round += 1) {
@@ -113,6 +122,7 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
         // Forgotten (src/erasure/forget.ts) or reissued since the claim was read: this job no
         // longer holds the visitor, so nothing of it may be sent. One HGET per visitor call.
         if (!(await deps.store.holds(claimId, current.vk))) return;
+        const sentAt = Date.now();
         try {
           // Read the count first: `summary.calls += await …` would read calls before the await
           // and lose the updates of calls running in parallel.
@@ -130,6 +140,9 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
         }
         noteOldest(summary, current);
         const acked = await deps.store.ack(claimId, current);
+        if (acked !== 'lost')
+          for (const s of deps.audits?.pick([current]) ?? [])
+            audited.push({ vk: s.vk, sentAt, route: 'single', attributes: stampsOf(s) });
         if (acked !== 'more') {
           // `lost`: forgotten (or reissued) while the call was on the wire; not recorded.
           if (acked === 'done') summary.delivered += 1;
@@ -142,6 +155,7 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
     // visitors are always under way (waves of 16 waited for the slowest call of each).
     const slot = pLimit(parallelCalls);
     await Promise.all(snapshots.map((s) => slot(() => deliverOne(s))));
+    await deps.audits?.schedule(audited);
 
     summary.retrying = transient.length;
     log.info({ claimId, visitors: visitors.length, ...summary }, 'single delivery');

@@ -9,6 +9,7 @@ import { attemptNumber, decideRetry, honouredRetryAfter, type RetryPolicy } from
 import type { Budgets } from '../quota/budgets.js';
 import type { TargetClient } from '../target/client.js';
 import type { CredentialsHold } from './credentials-hold.js';
+import type { LandingAudits } from '../audit/landing-schedule.js';
 
 /** Everything delivery processors share. */
 export interface DeliveryDeps {
@@ -23,6 +24,8 @@ export interface DeliveryDeps {
   mode: 'auto' | 'single' | 'bulk';
   /** The pipeline-wide hold on Target refusing our credentials (P10). */
   hold: CredentialsHold;
+  /** Samples accepted deliveries for the landing audit (src/audit/); none without it. */
+  audits?: LandingAudits;
 }
 
 /**
@@ -163,7 +166,11 @@ export async function pauseBulkOn503(deps: DeliveryDeps, error: PipelineError): 
 }
 
 /** A job waits while Target refuses our credentials: no call, no budget, no attempt spent. */
-export async function waitWhileHeld(deps: DeliveryDeps, job: Job, token: string | undefined): Promise<void> {
+export async function waitWhileHeld(
+  deps: Pick<DeliveryDeps, 'hold'>,
+  job: Job,
+  token: string | undefined,
+): Promise<void> {
   if ((await deps.hold.state()) !== undefined) await postpone(job, token, deps.hold.retryInMs());
 }
 
@@ -172,7 +179,7 @@ export async function waitWhileHeld(deps: DeliveryDeps, job: Job, token: string 
  * and puts the job back without spending an attempt. Returns otherwise.
  */
 export async function holdOnRefusal(
-  deps: DeliveryDeps,
+  deps: Pick<DeliveryDeps, 'hold'>,
   job: Job,
   token: string | undefined,
   error: unknown,

@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { VisitorStore } from '../coalesce/store.js';
 import type { Config } from '../config.js';
 import type { DeadLetters } from '../dlq/writer.js';
-import { WORKERS, type BulkStatusJob, type DeliverJob } from '../jobs/catalog.js';
+import { WORKERS, type BulkStatusJob, type DeliverJob, type LandingAuditJob } from '../jobs/catalog.js';
 import type { PipelineQueues } from '../jobs/queues.js';
 import type { WorkerPool } from '../jobs/workers.js';
 import type { Logger } from '../logger.js';
@@ -18,6 +18,9 @@ import { createBulkStatusProcessor } from './bulk-status.js';
 import { CredentialsHold, probeCredentials } from './credentials-hold.js';
 import { createBulkDeliveryProcessor } from './deliver-bulk.js';
 import { createSingleDeliveryProcessor } from './deliver-single.js';
+import { FirstPollEstimate } from './first-poll.js';
+import { createLandingAuditProcessor } from './landing-audit.js';
+import { LandingAudits } from '../audit/landing-schedule.js';
 
 /**
  * How long one process holds the right to regenerate the profile token
@@ -85,8 +88,9 @@ export interface DeliverRoleDeps {
 }
 
 /**
- * The deliver role: workers for deliver-single, deliver-bulk and bulk-status, one Target
- * client, and the credentials hold every delivery consults (docs/invariants.md, P10).
+ * The deliver role: workers for deliver-single, deliver-bulk, bulk-status and landing-audit,
+ * one Target client, and the credentials hold every delivery consults (docs/invariants.md,
+ * P10). Deliveries Target accepted are sampled for the landing audit (src/audit/).
  * Returns what to close, in order, after the workers stopped.
  */
 export function startDeliverRole(deps: DeliverRoleDeps): Array<() => Promise<void>> {
@@ -116,6 +120,11 @@ export function startDeliverRole(deps: DeliverRoleDeps): Array<() => Promise<voi
   });
   hold.start();
   closers.push(() => hold.close());
+  const audits = new LandingAudits(
+    deps.queues.landingAudit,
+    { share: config.LANDING_AUDIT_SAMPLE, delayMs: config.LANDING_AUDIT_DELAY_MS },
+    logger.child({ role: 'landing-audit' }),
+  );
   const shared = {
     store: deps.store,
     client,
@@ -126,8 +135,13 @@ export function startDeliverRole(deps: DeliverRoleDeps): Array<() => Promise<voi
     mode: config.DELIVERY_MODE,
     hold,
     statusQueue: deps.queues.bulkStatus,
-    statusFirstPollMs: config.BULK_STATUS_POLL_MS,
+    firstPoll: new FirstPollEstimate(deps.redis, config.REDIS_PREFIX, {
+      initialMs: config.BULK_STATUS_POLL_MS,
+      minMs: Math.min(config.BULK_STATUS_MIN_POLL_MS, config.BULK_STATUS_POLL_MS),
+      maxMs: Math.max(config.BULK_STATUS_POLL_MS, config.BULK_STATUS_FIRST_POLL_MAX_MS),
+    }),
     pcIdRoute: config.BULK_PCID_ROUTE,
+    audits,
   };
   const single = createSingleDeliveryProcessor({ ...shared, logger: logger.child({ role: 'deliver-single' }) });
   const bulk = createBulkDeliveryProcessor({ ...shared, logger: logger.child({ role: 'deliver-bulk' }) });
@@ -143,5 +157,13 @@ export function startDeliverRole(deps: DeliverRoleDeps): Array<() => Promise<voi
   deps.pool.start<DeliverJob>('deliverSingle', single, config.WORKER_CONCURRENCY);
   deps.pool.start<DeliverJob>('deliverBulk', bulk, WORKERS.deliverBulkConcurrency);
   deps.pool.start<BulkStatusJob>('bulkStatus', status, WORKERS.bulkStatusConcurrency);
+  // Started even with LANDING_AUDIT_SAMPLE=0, so checks scheduled before it was turned off still run.
+  const audit = createLandingAuditProcessor({
+    store: deps.store,
+    client,
+    hold,
+    logger: logger.child({ role: 'landing-audit' }),
+  });
+  deps.pool.start<LandingAuditJob>('landingAudit', audit, WORKERS.landingAuditConcurrency);
   return closers;
 }

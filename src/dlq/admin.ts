@@ -2,6 +2,7 @@ import type { Job, Queue } from 'bullmq';
 import type { VisitorStore } from '../coalesce/store.js';
 import type { Logger } from '../logger.js';
 import type { DeadLetter, IngestJob } from '../jobs/catalog.js';
+import { ingestJobName } from '../jobs/names.js';
 import { decodeCursor, encodeCursor, resumeIndex, type ListPosition } from './cursor.js';
 import { matchesFilter, type DeadLetterFilter } from './filters.js';
 
@@ -162,8 +163,9 @@ export class DeadLetterAdmin {
     const result = await this.each(filter, options.dryRun === true, async (job) => {
       const entry = job.data;
       if (entry.events !== undefined && entry.events.length > 0) {
-        await this.queues.ingest.add('events', {
-          source: entry.source ?? 'replay',
+        const source = entry.source ?? 'replay';
+        await this.queues.ingest.add(ingestJobName(entry.events.length, source), {
+          source,
           receivedAt: Date.now(),
           events: entry.events,
         });

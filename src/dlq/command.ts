@@ -78,7 +78,7 @@ export async function withAdmin(action: (admin: DeadLetterAdmin, tools: AdminToo
   });
   // Through the redacting logger, never ioredis' or BullMQ's own print of the raw error.
   const redisErrors = logRedisErrors(redis, logger, 'dlq');
-  const queueSettings = { redisPrefix: config.REDIS_PREFIX };
+  const queueSettings = { redisPrefix: config.REDIS_PREFIX, keepCompleted: config.KEEP_COMPLETED_JOBS };
   const deadLetter = openQueue('deadLetter', redis, queueSettings, (error) => redisErrors.report(error));
   const ingest = openQueue('ingest', redis, queueSettings, (error) => redisErrors.report(error));
   try {

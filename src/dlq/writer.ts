@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Job, Queue } from 'bullmq';
 import type { PipelineError } from '../errors.js';
 import { UNKNOWN_SOURCE, type DeadLetter, type Stage } from '../jobs/catalog.js';
+import { deadLetterJobName } from '../jobs/names.js';
 import { visitorKeysOf, withoutVisitors } from './visitor-filter.js';
 
 /**
@@ -42,12 +43,16 @@ export class DeadLetters {
   async add(entry: DeadLetter, dedupeId?: string): Promise<void> {
     const parts = splitDeadLetter(entry, dedupeId ?? `dl-${randomUUID()}`, this.maxItems);
     if (parts.length === 1) {
-      await this.scrub(await this.queue.add(entry.stage, entry, dedupeId !== undefined ? { jobId: dedupeId } : {}));
+      await this.scrub(
+        await this.queue.add(deadLetterJobName(entry), entry, dedupeId !== undefined ? { jobId: dedupeId } : {}),
+      );
     } else {
       // One at a time, oldest part first: each is small, and a crash part way leaves whole parts.
       for (const part of parts) {
         const n = part.part?.n ?? 0;
-        await this.scrub(await this.queue.add(part.stage, part, { jobId: partJobId(part.part?.group ?? '', n) }));
+        await this.scrub(
+          await this.queue.add(deadLetterJobName(part), part, { jobId: partJobId(part.part?.group ?? '', n) }),
+        );
       }
     }
     for (const listener of this.listeners) listener(entry);

@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { parseVisitorKey } from '../events/index.js';
 import type { Logger } from '../logger.js';
 import type { BulkStatusJob, DeliverJob } from '../jobs/catalog.js';
+import { deliverJobName } from '../jobs/names.js';
 import type { CallBudget } from '../quota/budgets.js';
 import { bulkPaceMs, bulkRoom, type BulkLoad, type CallPacer } from '../quota/pacer.js';
 import { routeVisitors, type DeliveryMode } from './routing.js';
@@ -194,9 +195,17 @@ export class Flusher {
       }
     }
     if (single.length > 0)
-      await this.deps.queues.deliverSingle.add('deliver', { claimId, visitors: single }, { jobId: claimId });
+      await this.deps.queues.deliverSingle.add(
+        deliverJobName('single', single.length),
+        { claimId, visitors: single },
+        { jobId: claimId },
+      );
     if (bulk.length > 0)
-      await this.deps.queues.deliverBulk.add('deliver', { claimId, visitors: bulk }, { jobId: claimId });
+      await this.deps.queues.deliverBulk.add(
+        deliverJobName('bulk', bulk.length),
+        { claimId, visitors: bulk },
+        { jobId: claimId },
+      );
     return { single: single.length, bulk: bulk.length };
   }
 

@@ -3,7 +3,7 @@ import type { VisitorStore } from '../coalesce/store.js';
 import type { Config } from '../config.js';
 import { DeadLetterAdmin } from '../dlq/admin.js';
 import { countTrimmed } from '../dlq/trim-stats.js';
-import { WORKERS } from '../jobs/catalog.js';
+import { COMPLETED_INGEST_RETENTION_S, WORKERS } from '../jobs/catalog.js';
 import type { PipelineQueues } from '../jobs/queues.js';
 import type { WorkerPool } from '../jobs/workers.js';
 import { jobLogger, type Logger } from '../logger.js';
@@ -35,7 +35,7 @@ export function bulkRetryMs(config: Pick<Config, 'BULK_CALLS_WINDOW_MS' | 'BULK_
 /**
  * The flusher role: every FLUSH_INTERVAL_MS a scheduler job claims the visitors whose window
  * ended and hands them to deliver-single or deliver-bulk; once a minute another trims dead
- * letters past their retention. Both run on the flush queue, one at a time per process.
+ * letters past their retention (and completed ingest jobs past theirs). Both run on the flush queue, one at a time per process.
  */
 export async function startFlushRole(deps: FlushRoleDeps): Promise<void> {
   const { config, queues, store } = deps;
@@ -57,6 +57,10 @@ export async function startFlushRole(deps: FlushRoleDeps): Promise<void> {
   });
   const dlqAdmin = new DeadLetterAdmin(queues, store, deps.logger.child({ role: 'dlq' }));
   const trimDeadLetters = async (log: Logger): Promise<number> => {
+    // BullMQ applies a completed job's age only when a later job of its queue completes: on an
+    // idle pipeline the last completed ingest jobs would outstay the 10 minutes the board
+    // says, so the minute's trim removes those past COMPLETED_INGEST_RETENTION_S too.
+    await queues.ingest.clean(COMPLETED_INGEST_RETENTION_S * 1000, 1000, 'completed');
     const removed = await dlqAdmin.trim(config.DEAD_LETTER_MAX_COUNT, config.DEAD_LETTER_MAX_AGE_MS);
     if (removed > 0) {
       await countTrimmed(deps.redis, config.REDIS_PREFIX, removed);

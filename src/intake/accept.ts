@@ -9,6 +9,7 @@ import {
   type Visitor,
 } from '../events/index.js';
 import { intakeJobId, type IngestJob } from '../jobs/catalog.js';
+import { ingestJobName } from '../jobs/names.js';
 
 /** What intake tells a producer about one event of its batch. */
 export type EventResult =
@@ -180,7 +181,7 @@ async function storeJobs(
   perJob: number,
   jobIdOf?: (k: number) => string,
 ): Promise<void> {
-  const jobs: Array<{ name: 'events'; data: IngestJob; opts?: JobsOptions }> = [];
+  const jobs: Array<{ name: string; data: IngestJob; opts?: JobsOptions }> = [];
   for (let start = 0; start < events.length; start += perJob) {
     const data: IngestJob = {
       source,
@@ -189,7 +190,11 @@ async function storeJobs(
       checkedEnvelope: ENVELOPE_RULES,
     };
     const jobId = jobIdOf?.(jobs.length);
-    jobs.push({ name: 'events', data, ...(jobId === undefined ? {} : { opts: { jobId } }) });
+    jobs.push({
+      name: ingestJobName(data.events.length, source),
+      data,
+      ...(jobId === undefined ? {} : { opts: { jobId } }),
+    });
   }
   const [only] = jobs;
   if (jobs.length === 1 && only !== undefined) await queue.add(only.name, only.data, only.opts);

@@ -88,6 +88,7 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
       mapping: ctx.mapping,
       maxValueLength: config.MAX_VALUE_LENGTH,
       shards: config.REDIS_SHARDS,
+      keepCompletedJobs: config.KEEP_COMPLETED_JOBS,
     });
     const backpressure = new Backpressure(
       () => readPipelineLoad(redis, intake.deps.ingestQueue, config.REDIS_PREFIX, config.REDIS_SHARDS),
@@ -201,6 +202,11 @@ export function intakePlugin(ctx: HttpContext, options: IntakePluginOptions = {}
         ...summary.rejected.map((r) => ({ index: parsed.positions[r.index] ?? r.index, errors: r.errors })),
       ].sort((a, b) => a.index - b.index);
       metrics.recordIntake(source, { ...summary, rejected });
+      ctx.pipeline.flow.recordIntake(source, {
+        received: summary.accepted + summary.duplicates + rejected.length,
+        rejected: rejected.length,
+        accepted: summary.accepted,
+      });
       logger.debug(
         { source, accepted: summary.accepted, duplicates: summary.duplicates, rejected: rejected.length },
         'intake request',

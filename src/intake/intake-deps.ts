@@ -14,6 +14,8 @@ export interface IntakeSettings {
   maxValueLength: number;
   /** REDIS_SHARDS of the pipeline; default 1. */
   shards?: number;
+  /** KEEP_COMPLETED_JOBS of the pipeline; default true. */
+  keepCompletedJobs?: boolean;
 }
 
 /** What {@link acceptBatch} needs, on a connection the caller owns; `close()` leaves the connection open. */
@@ -28,7 +30,10 @@ export interface IntakeHandle {
  */
 export function openIntake(connection: RedisClient, settings: IntakeSettings): IntakeHandle {
   // Connection errors reach the owner of the connection (the queue's own are dropped).
-  const ingestQueue = openQueue('ingest', connection, { redisPrefix: settings.prefix });
+  const ingestQueue = openQueue('ingest', connection, {
+    redisPrefix: settings.prefix,
+    keepCompleted: settings.keepCompletedJobs ?? true,
+  });
   const marks = new IntakeMarks(connection, settings.prefix, settings.dedupeWindowMs, settings.shards ?? 1);
   return {
     deps: { ingestQueue, marks, mapping: settings.mapping, maxValueLength: settings.maxValueLength },

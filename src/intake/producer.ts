@@ -19,6 +19,11 @@ export interface ProducerOptions {
   shards?: number;
   /** Longest attribute value; default 256. */
   maxValueLength?: number;
+  /**
+   * Keep completed ingest jobs for a while (the pipeline's KEEP_COMPLETED_JOBS): default
+   * true. The jobs this producer adds carry the setting, whatever the map worker's is.
+   */
+  keepCompletedJobs?: boolean;
 }
 
 /** The TypeScript producer SDK. */
@@ -41,7 +46,10 @@ export function createProducer(options: ProducerOptions): Producer {
   // Validation only: a producer needs no salt of a hashed attribute (the map worker hashes).
   const mapping: CompiledMapping = resolveMapping(options.mapping, { validationOnly: true });
   // Connection trouble surfaces as rejected sends; the queue's own error events add nothing.
-  const ingestQueue = openQueue('ingest', options.connection, { redisPrefix: prefix });
+  const ingestQueue = openQueue('ingest', options.connection, {
+    redisPrefix: prefix,
+    keepCompleted: options.keepCompletedJobs ?? true,
+  });
   const marks = new IntakeMarks(
     options.connection,
     prefix,

@@ -22,9 +22,32 @@ export const QUEUE_NAMES = {
   bulkStatus: 'bulk-status',
   /** Dead letters: kept for operators (dlq CLI, /admin/dead-letters); no worker by design. */
   deadLetter: 'dead-letter',
+  /** Delayed read-backs of sampled deliveries through the Fetch Profile API (src/audit/). */
+  landingAudit: 'landing-audit',
 } as const;
 
 export type QueueKey = keyof typeof QUEUE_NAMES;
+
+/**
+ * What each queue is, as the dashboard (bull-board) shows it under the queue's name (with how
+ * long its completed jobs stay, src/ops/dashboard.ts). The dead-letter queue says it has no
+ * workers by design, where the board would otherwise only warn "No workers".
+ */
+export const QUEUE_DESCRIPTIONS: Record<QueueKey, string> = {
+  ingest:
+    'Producer batches as accepted (HTTP intake, SDK, import), one job per batch of up to 1,000 raw events; the map worker merges them into the visitor store. A completed job keeps its source and counts, not its events.',
+  flush:
+    'The flusher: a scheduler tick every FLUSH_INTERVAL_MS (`flush`) claims due visitors into delivery jobs; `trim-dead-letters` runs once a minute.',
+  deliverSingle: 'Claims delivered by Single Profile Update calls, one job per claim.',
+  deliverBulk:
+    'Claims delivered by Bulk Profile Update files, one job per claim; its batches are then polled on bulk-status.',
+  bulkStatus:
+    'Delayed polls of the bulk batches Target is processing, one job per claim, acking visitors as batches complete.',
+  landingAudit:
+    'Landing audit: a sampled delivered visitor read back through the Fetch Profile API after LANDING_AUDIT_DELAY_MS; missing values go again. Removed when done (its data names the visitor).',
+  deadLetter:
+    'Dead letters: no workers by design. Entries wait here for an operator (dlq CLI, /admin/dead-letters: list, replay, purge); nothing consumes this queue, so "No workers" is expected. Trimmed past DEAD_LETTER_MAX_COUNT / DEAD_LETTER_MAX_AGE_MS.',
+};
 
 /** BullMQ's `prefix` option for a pipeline. */
 export function bullPrefix(prefix: string): string {
@@ -71,6 +94,8 @@ export interface BulkBatch {
   visitors: string[];
   submittedAt: number;
   polls: number;
+  /** The first poll's delay this batch was given (src/deliver/first-poll.ts); absent after a resubmit. */
+  firstPollMs?: number;
   /** Times these rows were submitted again because Target said `stuck` or the give-up time passed. */
   resubmits: number;
   /** Rows Target listed as failed go again: this is their attempt number (1 for the first file). */
@@ -85,6 +110,23 @@ export interface BulkBatch {
 export interface BulkStatusJob {
   claimId: string;
   batches: BulkBatch[];
+}
+
+/**
+ * One sampled delivery to read back from Target once LANDING_AUDIT_DELAY_MS has passed
+ * (src/deliver/landing-audit.ts). It holds event stamps, never values: the values are the
+ * store's delivered hash, read when the check runs.
+ */
+export interface LandingAuditJob {
+  /** The visitor key, `pc:<mboxPC>` or `3p:<mbox3rdPartyId>`. */
+  vk: string;
+  /** When the delivery left for Target (epoch ms): the single call, or the bulk file's submit. */
+  sentAt: number;
+  /** How it went, and Target's batch id for bulk (the delivery log names them). */
+  route: 'single' | 'bulk';
+  batchId?: string;
+  /** Per attribute delivered: the stamp (`<occurredAt>|<event id>`) of its value. */
+  attributes: Record<string, string>;
 }
 
 /** Pipeline stages, as named in dead letters. */
@@ -143,6 +185,13 @@ export const JOB_SCHEMAS = {
     submitted: z.array(z.lazy(() => BULK_BATCH)).optional(),
   }),
   bulkStatus: z.object({ claimId: z.string().min(1), batches: z.array(z.lazy(() => BULK_BATCH)) }),
+  landingAudit: z.object({
+    vk: z.string().min(3),
+    sentAt: z.number(),
+    route: z.enum(['single', 'bulk']),
+    batchId: z.string().optional(),
+    attributes: z.record(z.string(), z.string()),
+  }),
 } as const;
 
 const BULK_BATCH = z.object({
@@ -150,6 +199,7 @@ const BULK_BATCH = z.object({
   visitors: z.array(z.string()),
   submittedAt: z.number(),
   polls: z.number(),
+  firstPollMs: z.number().optional(),
   resubmits: z.number(),
   rowAttempt: z.number().optional(),
   retryAt: z.number().optional(),
@@ -191,7 +241,8 @@ const SCHEMAS_MATCH_TYPES: [
   Same<z.infer<typeof JOB_SCHEMAS.ingest>, IngestJob>,
   Same<z.infer<typeof JOB_SCHEMAS.deliver>, DeliverJob>,
   Same<z.infer<typeof JOB_SCHEMAS.bulkStatus>, BulkStatusJob>,
-] = [true, true, true];
+  Same<z.infer<typeof JOB_SCHEMAS.landingAudit>, LandingAuditJob>,
+] = [true, true, true, true];
 void SCHEMAS_MATCH_TYPES;
 
 /** Attempts of an ingest job (the merge into Redis): 20 × up to ~8 min covers a Redis failover or restart. */
@@ -205,36 +256,81 @@ export const INGEST_BACKOFF_MS = 500;
  * BULK_STATUS_GIVE_UP_MS (25 h by default) at the longest poll delay.
  */
 export const STATUS_POLL_ATTEMPTS = 1000;
+/**
+ * Failed runs of one landing-audit job (a Fetch Profile call that timed out or got a 5xx)
+ * before BullMQ fails it, each after the `target` backoff. An audit that fails for good
+ * loses nothing: the delivery was accepted, only its check is missing.
+ */
+export const LANDING_AUDIT_ATTEMPTS = 10;
 /** How long a failed delivery or status job stays visible in the failed set (bull-board), in seconds. */
 export const FAILED_JOB_RETENTION_S = 7 * 24 * 3600;
 /** Random share of every retry delay of delivery jobs, so retries of many jobs spread out. */
 export const RETRY_JITTER = 0.5;
 
 /**
- * Retry policy per queue. Ingest and delivery jobs keep their data until done; completed
- * jobs are dropped so Redis holds the backlog, not history.
+ * Completed jobs stay visible for a while (bull-board, `ti_queue_jobs{state="completed"}`),
+ * bounded by time and by count per queue, whichever comes first: BullMQ drops the oldest
+ * as each job completes. A kept job keeps no events or visitor keys (its worker clears them,
+ * src/jobs/completed-data.ts), so each costs 1-2 KB of Redis whatever it carried, and all
+ * of them together at most the sum of the counts below (3,200 jobs, about 6 MB): the bound
+ * docs/operations.md states and test/integration/ops/completed-jobs.test.ts measures.
+ * KEEP_COMPLETED_JOBS=false (and the SDK's `keepCompletedJobs: false`) keeps none.
  */
-export const JOB_OPTIONS: Record<'ingest' | 'flush' | 'deliver' | 'bulkStatus' | 'deadLetter', DefaultJobOptions> = {
+/** How long a completed delivery or status job stays visible, in seconds (1 hour). */
+export const COMPLETED_JOB_RETENTION_S = 3600;
+/** Most completed jobs one delivery or status queue keeps (its newest). */
+export const COMPLETED_JOB_MAX_COUNT = 1000;
+/**
+ * How long a completed ingest job stays visible, in seconds (10 minutes). Intake adds a job
+ * per request or SDK batch, many a second from a fleet of tills: the recent ones show what
+ * is arriving, older ones say little the metrics do not.
+ */
+export const COMPLETED_INGEST_RETENTION_S = 600;
+/** Most completed ingest jobs kept (cleared of their events, src/jobs/completed-data.ts). */
+export const COMPLETED_INGEST_MAX_COUNT = 100;
+/**
+ * Most completed flush-queue jobs kept: the scheduler ticks every FLUSH_INTERVAL_MS (200 ms
+ * by default), so 100 is the last 20 seconds or so; a tick carries no data.
+ */
+export const COMPLETED_FLUSH_MAX_COUNT = 100;
+
+/**
+ * Retry policy per queue. Ingest and delivery jobs keep their data until done; completed
+ * jobs stay for a bounded time and count (above), so Redis holds the backlog and a little
+ * recent history, not all of it.
+ */
+export const JOB_OPTIONS: Record<
+  'ingest' | 'flush' | 'deliver' | 'bulkStatus' | 'landingAudit' | 'deadLetter',
+  DefaultJobOptions
+> = {
   ingest: {
     attempts: INGEST_ATTEMPTS,
     backoff: { type: 'exponential', delay: INGEST_BACKOFF_MS, jitter: RETRY_JITTER },
-    removeOnComplete: true,
+    removeOnComplete: { age: COMPLETED_INGEST_RETENTION_S, count: COMPLETED_INGEST_MAX_COUNT },
     removeOnFail: false,
   },
-  /** Scheduler ticks: nothing to keep once done; a few failed ones stay visible. */
-  flush: { removeOnComplete: true, removeOnFail: 100 },
+  /** Scheduler ticks: the last few stay visible, and a few failed ones. */
+  flush: { removeOnComplete: { age: COMPLETED_JOB_RETENTION_S, count: COMPLETED_FLUSH_MAX_COUNT }, removeOnFail: 100 },
   /** Attempts come from the retry policy (DELIVERY_MAX_ATTEMPTS); `target` honours Retry-After. */
   deliver: {
     backoff: { type: 'target' },
-    removeOnComplete: true,
+    removeOnComplete: { age: COMPLETED_JOB_RETENTION_S, count: COMPLETED_JOB_MAX_COUNT },
     removeOnFail: { age: FAILED_JOB_RETENTION_S },
   },
   bulkStatus: {
     attempts: STATUS_POLL_ATTEMPTS,
     backoff: { type: 'target' },
+    removeOnComplete: { age: COMPLETED_JOB_RETENTION_S, count: COMPLETED_JOB_MAX_COUNT },
+    removeOnFail: { age: FAILED_JOB_RETENTION_S },
+  },
+  /** A check after the fact: its findings are in the metrics and the visitor's delivery log. */
+  landingAudit: {
+    attempts: LANDING_AUDIT_ATTEMPTS,
+    backoff: { type: 'target' },
     removeOnComplete: true,
     removeOnFail: { age: FAILED_JOB_RETENTION_S },
   },
+  /** Never processed (no worker): entries leave by replay, purge or the trim. */
   deadLetter: {
     removeOnComplete: false,
     removeOnFail: false,
@@ -258,6 +354,11 @@ export const WORKERS = {
   deliverBulkConcurrency: 2,
   /** Status polls at once per process: each is one cheap GET, paced by the budget too. */
   bulkStatusConcurrency: 4,
+  /**
+   * Landing audits (Fetch Profile calls) at once per process. Fetch calls spend no budget of
+   * Target's, so only this bounds them: a sampled share of deliveries needs far fewer.
+   */
+  landingAuditConcurrency: 4,
   /** Single Profile Update calls one deliver-single job makes at once (a pool, see src/deliver/deliver-single.ts). */
   singleParallelCalls: 16,
   /** How often the flush queue runs the dead-letter trim (DEAD_LETTER_MAX_COUNT / _AGE_MS). */

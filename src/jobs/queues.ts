@@ -1,4 +1,4 @@
-import { Queue, type QueueOptions } from 'bullmq';
+import { Queue, type DefaultJobOptions, type QueueOptions } from 'bullmq';
 import type { RedisClient } from '../redis/connection.js';
 import {
   JOB_OPTIONS,
@@ -8,6 +8,7 @@ import {
   type DeadLetter,
   type DeliverJob,
   type IngestJob,
+  type LandingAuditJob,
   type QueueKey,
 } from './catalog.js';
 
@@ -21,6 +22,7 @@ export type PipelineQueues = {
   deliverSingle: Queue<DeliverJob>;
   deliverBulk: Queue<DeliverJob>;
   bulkStatus: Queue<BulkStatusJob>;
+  landingAudit: Queue<LandingAuditJob>;
   deadLetter: Queue<DeadLetter>;
 };
 
@@ -29,10 +31,21 @@ export interface QueueSettings {
   redisPrefix: string;
   /** DELIVERY_MAX_ATTEMPTS: the attempts of a delivery job (default 12). */
   deliveryAttempts?: number;
+  /**
+   * KEEP_COMPLETED_JOBS: completed jobs stay for the catalog's bounded time and count
+   * (default); `false` removes each as it completes. Job options are fixed when a job is
+   * added, so this is the setting of the process that adds the job.
+   */
+  keepCompleted?: boolean;
 }
 
 /** Default job options of one queue, from the catalog. */
 function defaultJobOptions(key: QueueKey, settings: QueueSettings): QueueOptions['defaultJobOptions'] {
+  const options = catalogOptions(key, settings);
+  return settings.keepCompleted === false && key !== 'deadLetter' ? { ...options, removeOnComplete: true } : options;
+}
+
+function catalogOptions(key: QueueKey, settings: QueueSettings): DefaultJobOptions {
   switch (key) {
     case 'ingest':
       return JOB_OPTIONS.ingest;
@@ -43,6 +56,8 @@ function defaultJobOptions(key: QueueKey, settings: QueueSettings): QueueOptions
       return { ...JOB_OPTIONS.deliver, attempts: settings.deliveryAttempts ?? 12 };
     case 'bulkStatus':
       return JOB_OPTIONS.bulkStatus;
+    case 'landingAudit':
+      return JOB_OPTIONS.landingAudit;
     case 'deadLetter':
       return JOB_OPTIONS.deadLetter;
   }
@@ -81,6 +96,7 @@ export function openQueues(
     deliverSingle: openQueue('deliverSingle', connection, settings, onError),
     deliverBulk: openQueue('deliverBulk', connection, settings, onError),
     bulkStatus: openQueue('bulkStatus', connection, settings, onError),
+    landingAudit: openQueue('landingAudit', connection, settings, onError),
     deadLetter: openQueue('deadLetter', connection, settings, onError),
   };
 }

@@ -1,7 +1,11 @@
-import { Worker, type Processor } from 'bullmq';
+import { Worker, type Job, type Processor } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { logRedisErrors, type RedisClient, type RedisErrorLog } from '../redis/connection.js';
 import { QUEUE_NAMES, WORKERS, bullPrefix, type QueueKey } from './catalog.js';
+import { clearedJobData } from './completed-data.js';
+
+/** BullMQ's error code for a job whose key is gone (removed by its queue's count or age). */
+const JOB_NOT_EXIST = -1;
 
 export interface WorkerPoolOptions {
   /** Opens a Redis connection; each worker gets its own (BullMQ blocks on it). */
@@ -34,7 +38,33 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   const workers: Worker[] = [];
   const connections: RedisClient[] = [];
   const errorLogs = new Map<string, RedisErrorLog>();
+  const clearing = new Set<Promise<void>>();
   const { logger } = options;
+  /**
+   * A completed job that its queue keeps loses its events or visitor keys
+   * (src/jobs/completed-data.ts): one Redis call per job, after BullMQ completed it, so a
+   * crash in between leaves a kept job whole (bounded by its queue's count and age) and never
+   * a job to redo without its data. Deferred until the other listeners of the `completed`
+   * event (metrics) have read the job as it ran.
+   */
+  const clearCompleted = (key: QueueKey, job: Job): void => {
+    const keep = job.opts.removeOnComplete;
+    if (keep === true || keep === 0) return;
+    const cleared = clearedJobData(key, job.data);
+    if (cleared === undefined) return;
+    const done: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => job.updateData(cleared))
+      .catch((error: unknown) => {
+        // Removed meanwhile (its queue keeps only the newest): nothing left to clear.
+        if ((error as { code?: unknown }).code === JOB_NOT_EXIST) return;
+        logger.warn(
+          { queue: job.queueName, jobId: job.id, error: (error as Error).message },
+          "could not clear a completed job's data: it stays until the job leaves by age or count",
+        );
+      })
+      .finally(() => clearing.delete(done));
+    clearing.add(done);
+  };
   return {
     workers,
     start<T>(key: QueueKey, processor: Processor<T>, concurrency: number): Worker<T> {
@@ -66,6 +96,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
           'job attempt failed',
         ),
       );
+      worker.on('completed', (job) => clearCompleted(key, job as Job));
       workers.push(worker as Worker);
       return worker;
     },
@@ -82,6 +113,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
         logger.warn({ timeoutMs }, 'active jobs did not finish in time: handing them back');
         await Promise.all(workers.map((w) => w.close(true)));
       }
+      await Promise.all([...clearing]);
       await Promise.all(connections.map((c) => c.quit()));
     },
   };

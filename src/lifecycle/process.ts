@@ -93,6 +93,8 @@ async function startRoles(
         port: config.SIMULATOR_PORT,
         createOnSingleUpdate: 'pcId',
         batchProcessingMs: config.SIMULATOR_BATCH_PROCESSING_MS,
+        // Like Target, a few bulk rows never land (SIMULATOR_BULK_ROW_LOSS, 0.1%): the landing audit finds them.
+        bulkRowLoss: config.SIMULATOR_BULK_ROW_LOSS,
         ...simulatorCredentials(config),
       });
       lifecycle.add('simulator', () => simulator.close());

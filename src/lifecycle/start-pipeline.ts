@@ -1,4 +1,6 @@
 import { VisitorStore, storeSettingsFrom } from '../coalesce/store.js';
+import { FlowCounter } from '../console/flow-counter.js';
+import { watchFlow } from '../console/flow-watch.js';
 import { targetBackoffStrategy, type RetryPolicy } from '../deliver/backoff.js';
 import { credentialsHoldKey, readCredentialsHold } from '../deliver/credentials-hold.js';
 import { openTargetAccess, startDeliverRole, type TargetAccess } from '../deliver/role.js';
@@ -47,11 +49,22 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       throw error;
     });
   }
-  const queues = openQueues(redis, { redisPrefix: config.REDIS_PREFIX, deliveryAttempts: retry.maxAttempts }, (error) =>
-    redisErrors.report(error),
+  const queues = openQueues(
+    redis,
+    {
+      redisPrefix: config.REDIS_PREFIX,
+      deliveryAttempts: retry.maxAttempts,
+      keepCompleted: config.KEEP_COMPLETED_JOBS,
+    },
+    (error) => redisErrors.report(error),
   );
   const store = new VisitorStore(redis, storeSettingsFrom(config));
   const deadLetters = new DeadLetters(queues.deadLetter, undefined, (vks) => store.suppressedAmong(vks));
+  const flow = new FlowCounter(redis, config.REDIS_PREFIX, logger.child({ role: 'console-flow' }));
+  const onTargetCall: PipelineOptions['onTargetCall'] = (endpoint, ms, outcome) => {
+    if (endpoint === 'status') flow.add('status_polls', 1);
+    options.onTargetCall?.(endpoint, ms, outcome);
+  };
   const pool = createWorkerPool({
     connect: () => connectRedis(config),
     redisPrefix: config.REDIS_PREFIX,
@@ -71,22 +84,29 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
           retry,
           access,
           targetBaseUrl: options.targetBaseUrl,
-          ...(options.onTargetCall !== undefined ? { onTargetCall: options.onTargetCall } : {}),
+          onTargetCall,
         });
   await pool.ready();
+  const workers = new Map(pool.workers.map((w) => [w.name, w]));
+  const stopWatchingFlow = watchFlow(flow, workers, deadLetters);
+  flow.start();
 
   return {
     redis,
     store,
     queues,
     budgets,
-    workers: new Map(pool.workers.map((w) => [w.name, w])),
+    workers,
     deadLetters,
+    flow,
     credentialsHold: () => readCredentialsHold(redis, credentialsHoldKey(config.REDIS_PREFIX)),
     deadLettersTrimmed: () => readTrimmed(redis, config.REDIS_PREFIX),
     ...(access?.tokenSource !== undefined ? { tokenSource: access.tokenSource } : {}),
     async close() {
       await pool.close(config.SHUTDOWN_TIMEOUT_MS);
+      // After the workers: what their last jobs counted is written too.
+      stopWatchingFlow();
+      await flow.close();
       await Promise.all(Object.values(queues).map((q) => q.close()));
       for (const close of closers) await close();
       await redis.quit();

@@ -175,14 +175,16 @@ type MergeName = (typeof MERGE_NAMES)[keyof typeof MERGE_NAMES];
 export function parseMarker(value: string): Marker | undefined {
   if (value.startsWith('t') || /^\d+$/.test(value)) return { state: 'queued' };
   if (!value.startsWith('a')) return undefined;
-  const [head = 'a', received, occurred, ...rest] = value.split('|');
+  // `a<code><receivedAt>|<occurredAt>|<vk>`, times in base 36 (src/coalesce/lua/merge-events.lua);
+  // markers of older versions are a bare `a<code>`.
+  const [head = 'a', occurred, ...rest] = value.split('|');
   const vk = rest.join('|');
-  const number = (s: string | undefined) => (s === undefined || s === '' ? null : Number(s));
+  const time = (s: string | undefined) => (s === undefined || s === '' ? null : parseInt(s, 36));
   return {
     state: 'merged',
-    merge: MERGE_NAMES[head.slice(1) as keyof typeof MERGE_NAMES] ?? null,
-    receivedAtMs: number(received),
-    occurredAtMs: number(occurred),
+    merge: MERGE_NAMES[head.slice(1, 2) as keyof typeof MERGE_NAMES] ?? null,
+    receivedAtMs: time(head.slice(2)),
+    occurredAtMs: time(occurred),
     vk: vk === '' ? null : vk,
   };
 }

@@ -147,6 +147,11 @@ export class Metrics {
     'Failed rows Target counted in a complete bulk batch without naming them: those visitors may not have landed (alert on any)',
     [],
   );
+  readonly landingAudit = this.counter(
+    'ti_landing_audit_total',
+    'Attributes of sampled deliveries read back from Target after LANDING_AUDIT_DELAY_MS, by result (match, missing, different); missing ones are sent again',
+    ['result'],
+  );
   readonly bulkFileRows = this.histogram('ti_bulk_file_rows', 'Rows per bulk file sent to Target', [], SIZE_BUCKETS);
   readonly deadLetters = this.counter('ti_dead_letters_total', 'Dead letters written, by stage and error code', [
     'stage',

@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Pipeline } from '../pipeline.js';
+import { LANDING_RESULTS } from '../audit/landing-compare.js';
 import { QUEUE_NAMES, type DeadLetter } from '../jobs/catalog.js';
 import { codeLabel, type Metrics } from './metrics.js';
 
@@ -72,6 +73,12 @@ function recordCompleted(metrics: Metrics, queue: string, job: Job, result: unkn
     if (claimed > 0) metrics.flushVisitors.observe(claimed);
     const reissued = count(summary.reissued);
     if (reissued > 0) metrics.flushReissued.inc(reissued);
+  } else if (queue === QUEUE_NAMES.landingAudit) {
+    // One check's findings per attribute (LandingAuditSummary in src/deliver/landing-audit.ts).
+    for (const result of LANDING_RESULTS) {
+      const n = count(summary[result]);
+      if (n > 0) metrics.landingAudit.inc({ result }, n);
+    }
   } else if (isDeliveryQueue(queue)) {
     recordDelivery(metrics, queue, summary, finishedAt);
   }

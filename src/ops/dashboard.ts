@@ -1,9 +1,10 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { Job, Queue } from 'bullmq';
+import type { DefaultJobOptions, Job, Queue } from 'bullmq';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { HttpContext } from '../http-context.js';
+import { QUEUE_DESCRIPTIONS, type QueueKey } from '../jobs/catalog.js';
 import { adminGuard, type AdminRole, type AdminTokens } from '../http/admin-auth.js';
 import type { RedactionPolicy } from '../redact.js';
 import { OPS_ROUTES } from './routes.js';
@@ -25,6 +26,9 @@ interface BoardSettings {
  * message saying how to turn them on: admin routes are never open.
  * Job data and return values are shown through the process' redaction policy
  * (`ctx.redaction`, src/redact.ts), as in the logs and the dead-letter routes.
+ * Each queue carries its description from the catalog (QUEUE_DESCRIPTIONS) and how long its
+ * completed jobs stay; the dead-letter queue, which has no workers by design, does not show
+ * bull-board's "No workers" warning (see {@link RedactedBullMQAdapter}).
  */
 export function dashboardPlugin(ctx: HttpContext): FastifyPluginAsync {
   return async (app) => {
@@ -36,7 +40,10 @@ export function dashboardPlugin(ctx: HttpContext): FastifyPluginAsync {
     const tokens: AdminTokens = { admin, readonly: ctx.config.ADMIN_READONLY_TOKEN };
     const redactor = ctx.redaction;
     // Built from the queues object, so a queue added to the pipeline shows up by itself.
-    const queues: Queue[] = Object.values(ctx.pipeline.queues);
+    const queues = Object.entries(ctx.pipeline.queues).map(([key, queue]: [string, Queue]) => ({
+      queue,
+      key: key as QueueKey,
+    }));
     await app.register(
       board(queues, tokens, redactor, {
         basePath: OPS_ROUTES.dashboard,
@@ -56,8 +63,13 @@ export function dashboardPlugin(ctx: HttpContext): FastifyPluginAsync {
   };
 }
 
+interface BoardQueue {
+  queue: Queue;
+  key: QueueKey;
+}
+
 function board(
-  queues: readonly Queue[],
+  queues: readonly BoardQueue[],
   tokens: AdminTokens,
   redactor: RedactionPolicy,
   settings: BoardSettings,
@@ -77,8 +89,13 @@ function board(
     const serverAdapter = new FastifyAdapter();
     serverAdapter.setBasePath(settings.basePath);
     createBullBoard({
-      queues: queues.map((queue) => {
-        const adapter = new RedactedBullMQAdapter(queue, { readOnlyMode: settings.readOnly }, redactor);
+      queues: queues.map(({ queue, key }) => {
+        const adapter = new RedactedBullMQAdapter(
+          queue,
+          { readOnlyMode: settings.readOnly, description: queueDescription(key, queue.defaultJobOptions) },
+          redactor,
+          key === 'deadLetter',
+        );
         adapter.setFormatter('data', (data: unknown) => redactor.value(data));
         adapter.setFormatter('returnValue', (value: unknown) => redactor.value(value));
         return adapter;
@@ -91,17 +108,56 @@ function board(
 }
 
 /**
+ * What the board shows under a queue's name: the catalog's description, then how long its
+ * completed jobs stay as this process adds them (KEEP_COMPLETED_JOBS, src/jobs/catalog.ts),
+ * so an empty completed list reads as "removed", not as "nothing happened". Exported for its test.
+ */
+export function queueDescription(key: QueueKey, options: DefaultJobOptions): string {
+  const kept = options.removeOnComplete;
+  let retention = '';
+  if (kept === true || kept === 0) retention = ' Completed jobs are removed as they complete.';
+  else if (typeof kept === 'number') retention = ` The newest ${kept.toLocaleString('en-US')} completed jobs stay.`;
+  else if (typeof kept === 'object') {
+    const age = 'age' in kept ? ` for ${duration(kept.age)}` : '';
+    const count = kept.count === undefined ? '' : ` (at most ${kept.count.toLocaleString('en-US')})`;
+    retention = ` Completed jobs stay${age}${count}.`;
+  }
+  return `${QUEUE_DESCRIPTIONS[key]}${retention}`;
+}
+
+/** `10 minutes`, `1 hour`, `90 seconds`: a BullMQ retention age (seconds). */
+function duration(seconds: number): string {
+  const [n, unit] =
+    seconds % 3600 === 0
+      ? [seconds / 3600, 'hour']
+      : seconds % 60 === 0
+        ? [seconds / 60, 'minute']
+        : [seconds, 'second'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
+/**
  * bull-board's BullMQ adapter with the job text the formatters do not reach masked too: a
  * failed job's reason and stack trace, and job logs. Data and return values go through the
  * formatters set on it.
+ * `noWorkersByDesign` (the dead-letter queue): an empty worker list is reported as "not
+ * applicable" (`null`, which bull-board shows as neither workers nor a "No workers" warning)
+ * rather than as a warning; the queue's description says why. A worker that does connect to
+ * such a queue (a mistake) is still listed.
  */
 class RedactedBullMQAdapter extends BullMQAdapter {
   constructor(
     queue: Queue,
     options: ConstructorParameters<typeof BullMQAdapter>[1],
     private readonly redaction: RedactionPolicy,
+    private readonly noWorkersByDesign = false,
   ) {
     super(queue, options);
+  }
+
+  override async getWorkers(): ReturnType<BullMQAdapter['getWorkers']> {
+    const workers = await super.getWorkers();
+    return this.noWorkersByDesign && workers !== null && workers.length === 0 ? null : workers;
   }
 
   override async getJob(id: string): Promise<Job | undefined> {

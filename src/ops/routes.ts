@@ -13,4 +13,8 @@ export const OPS_ROUTES = {
   dashboard: '/admin/queues',
   /** The same board, read-only, for ADMIN_READONLY_TOKEN (and ADMIN_TOKEN). */
   readonlyDashboard: '/admin/queues-readonly',
+  /** The pipeline console (a static page), for either token: src/console/routes.ts. */
+  console: '/admin',
+  /** The console's overview as JSON: flow, budgets, Target's state, sources, dead letters. */
+  consoleOverview: '/admin/api/overview',
 } as const;

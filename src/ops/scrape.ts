@@ -1,5 +1,7 @@
 import type { Pipeline } from '../pipeline.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { HoldState } from '../deliver/credentials-hold.js';
+import type { BudgetState } from '../quota/budgets.js';
 import { infoField } from '../redis/connection.js';
 
 /** What a scrape reads from Redis: the slice of Pipeline it needs. */
@@ -51,7 +53,34 @@ export async function refreshSharedGauges(
   }
 }
 
-async function readInto(metrics: Metrics, source: ScrapeSource): Promise<void> {
+/** A budget as every process sees it: its settings and what a peek at it answers. */
+export interface BudgetReading {
+  name: string;
+  /** Calls allowed per window. */
+  limit: number;
+  windowMs: number;
+  state: BudgetState;
+}
+
+/**
+ * The pipeline's shared state in Redis, as a scrape and the console (src/console/) read it:
+ * one place, so both show the same numbers.
+ */
+export interface SharedState {
+  queues: Array<{ name: string; counts: Record<string, number> }>;
+  /** Visitors waiting for their coalescing window, and claimed by a delivery. */
+  pending: number;
+  inFlight: number;
+  /** Merge outcomes counted by the merge script (`events_applied`, ...). */
+  mergeStats: Record<string, number>;
+  redisMemory: { used?: number; max?: number };
+  budgets: BudgetReading[];
+  hold: HoldState | undefined;
+  deadLettersTrimmed: number;
+}
+
+/** Reads {@link SharedState}: a handful of Redis calls, all at once. */
+export async function readSharedState(source: ScrapeSource): Promise<SharedState> {
   const queues = Object.values(source.queues);
   // Every budget the pipeline keeps (single, bulk), so a new one is reported without a change here.
   const budgets = Object.entries(source.budgets);
@@ -61,29 +90,51 @@ async function readInto(metrics: Metrics, source: ScrapeSource): Promise<void> {
     source.store.inFlightVisitors(),
     source.store.stats(),
     source.redis.info('memory'),
-    Promise.all(budgets.map(async ([name, budget]) => ({ name, state: await budget.peek() }))),
+    Promise.all(
+      budgets.map(async ([name, budget]) => ({
+        name,
+        limit: budget.settings.limit,
+        windowMs: budget.settings.windowMs,
+        state: await budget.peek(),
+      })),
+    ),
     source.credentialsHold(),
     source.deadLettersTrimmed(),
   ]);
-  metrics.deadLettersTrimmed.set(trimmed);
-  metrics.targetAuthOk.set(hold === undefined ? 1 : 0);
-  metrics.targetAuthHeld.set(hold === undefined ? 0 : Math.max(0, Date.now() - hold.since) / 1000);
-  for (const { name, counts: byState } of counts) {
-    for (const [state, n] of Object.entries(byState as Record<string, number>)) {
+  const used = infoField(memory, 'used_memory');
+  const max = infoField(memory, 'maxmemory');
+  return {
+    queues: counts,
+    pending,
+    inFlight,
+    mergeStats: stats,
+    redisMemory: { ...(used !== undefined ? { used } : {}), ...(max !== undefined ? { max } : {}) },
+    budgets: budgetStates,
+    hold,
+    deadLettersTrimmed: trimmed,
+  };
+}
+
+async function readInto(metrics: Metrics, source: ScrapeSource): Promise<void> {
+  const shared = await readSharedState(source);
+  metrics.deadLettersTrimmed.set(shared.deadLettersTrimmed);
+  metrics.targetAuthOk.set(shared.hold === undefined ? 1 : 0);
+  metrics.targetAuthHeld.set(shared.hold === undefined ? 0 : Math.max(0, Date.now() - shared.hold.since) / 1000);
+  for (const { name, counts: byState } of shared.queues) {
+    for (const [state, n] of Object.entries(byState)) {
       metrics.queueJobs.set({ queue: name, state }, n);
     }
   }
-  metrics.visitorsPending.set(pending);
-  metrics.visitorsInFlight.set(inFlight);
-  for (const [field, n] of Object.entries(stats)) {
+  metrics.visitorsPending.set(shared.pending);
+  metrics.visitorsInFlight.set(shared.inFlight);
+  for (const [field, n] of Object.entries(shared.mergeStats)) {
     // Fields are fixed by the merge script (events_applied, events_late_dropped, ...): bounded.
     metrics.storeEvents.set({ outcome: field.replace(/^events_/, '') }, n);
   }
-  const used = infoField(memory, 'used_memory');
-  const max = infoField(memory, 'maxmemory');
+  const { used, max } = shared.redisMemory;
   if (used !== undefined) metrics.redisMemory.set({ kind: 'used' }, used);
   if (max !== undefined) metrics.redisMemory.set({ kind: 'max' }, max);
-  for (const { name, state } of budgetStates) {
+  for (const { name, state } of shared.budgets) {
     metrics.budgetRemaining.set({ budget: name }, state.remaining);
     metrics.budgetRecentCalls.set({ budget: name }, state.recent);
     metrics.budgetPaused.set({ budget: name }, state.pausedForMs / 1000);

@@ -77,20 +77,24 @@ export function bulkRoom(load: BulkLoad): boolean {
 }
 
 /**
- * How long one pass for a bulk file that is not full closes the gate. While less than a
- * quarter of the budget is committed: a quarter of `intervalMs` (one bulk-call slot by
- * default), so the last visitors of a burst wait about a second when calls are plentiful.
- * Beyond that, the calls left are spread over the budget window: `intervalMs` (four slots,
- * the four calls of a claim with two files and their polls) scaled by limit ÷ calls left —
- * 4.8 s with the whole budget left, 9.6 s with half — so paced claims slow down as the
- * budget runs low instead of spending it and leaving everything waiting for the window to
- * roll over (the 1,000,000-event bench run delivered nothing for 35 s with a fixed
- * interval). The gate cannot be reopened early, so at most 4 × `intervalMs` (19.2 s by
- * default) and at most `windowMs`.
+ * How long one pass for a bulk file that is not full closes the gate. While less than half
+ * of the budget is committed: a quarter of `intervalMs` (one bulk-call slot by default), so
+ * the last visitors of a burst reach Target within the window plus about a second while most
+ * of the minute's calls are unused (a quarter, as before, paced the last file of a
+ * 100,000-event burst ~8 s with 12 of 50 calls spent). From half on, pacing engages: the
+ * calls left are spread over the budget window, `intervalMs` (four slots, the four calls of a
+ * claim with two files and their polls) scaled by limit ÷ calls left — 9.6 s with half left,
+ * 19.2 s with a quarter — so paced claims slow down as the budget runs short instead of
+ * spending it and leaving everything waiting for the window to roll over (the
+ * 1,000,000-event bench run delivered nothing for 35 s with a fixed interval). Half is
+ * enough: a trickle that spends the first half in a few seconds then takes at most about
+ * 22 calls in the rest of the minute at this spread, within the tenth kept back by
+ * {@link bulkRoom}. The gate cannot be reopened early, so at most 4 × `intervalMs` (19.2 s
+ * by default) and at most `windowMs`.
  */
 export function bulkPaceMs(load: BulkLoad, intervalMs: number, windowMs: number): number {
   const committed = committedBulkCalls(load);
-  if (committed < load.limit / 4) return intervalMs / 4;
+  if (committed < load.limit / 2) return intervalMs / 4;
   const left = Math.max(1, load.limit - committed);
   return Math.min(windowMs, 4 * intervalMs, (intervalMs * load.limit) / left);
 }

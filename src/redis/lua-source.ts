@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Lua scripts live in `.lua` files next to the module that runs them (copied into dist/ by
- * scripts/copy-lua.ts). Functions shared by several scripts live in `includes/` and are
+ * scripts/copy-assets.ts). Functions shared by several scripts live in `includes/` and are
  * pulled in by a line of its own, `--- @include "includes/newer"` (a path relative to the
  * including file, `.lua` implied): Lua has no modules inside Redis, so the loader inlines
  * each included file once, in place of the first directive naming it.

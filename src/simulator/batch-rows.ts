@@ -27,8 +27,10 @@ export interface ApplyRowsOptions {
   rejectedRows: ReadonlySet<number>;
   /** Indexes of rows that fail unlisted (`failRowsUnlisted`). */
   unlistedRows: ReadonlySet<number>;
+  /** Indexes of rows counted successful but never stored (`bulkRowLoss`, `loseBulkRows`). */
+  lostRows: ReadonlySet<number>;
   /** Running totals (the SimulatorStats). */
-  counters: { overrideRemovals: number; failedRows: number };
+  counters: { overrideRemovals: number; failedRows: number; lostRows: number };
   /** Never-seen ids v1 takes as existing profiles (BatchQueueOptions.updateOnlyCreates). */
   updateOnlyCreates: (kind: IdentityKind) => boolean;
 }
@@ -54,6 +56,8 @@ function rowAttributes(columns: readonly string[], row: BatchRow): Map<string, s
  *   a failed update; its id is listed in `failedIds` unless `failRowsUnlisted` hit it or
  *   `listFailedRows` is off (Adobe's release notes list failed ids; whether always is not
  *   documented).
+ * - A lost row (`lostRows`) that is otherwise valid counts as a successful update and
+ *   changes nothing: not the profile, not the override (it never reached the profile).
  * - v2 rows create profiles they do not find and follow the override rule (store.ts); v1
  *   rows update existing profiles only (documented: an unknown or expired id counts in
  *   `profilesNotFound`) and override nothing (no override is documented for v1).
@@ -89,6 +93,11 @@ export function applyBatchRows(
     }
     if (refused || !rowIsValid(input.kind, row.id, attrs, options.maxValueLength)) {
       fail(index, row.id);
+      continue;
+    }
+    if (options.lostRows.has(index)) {
+      record.successfulUpdates += 1;
+      options.counters.lostRows += 1;
       continue;
     }
     // v1 creates only what the simulator takes as existing (updateOnlyCreates), never an expired profile.

@@ -22,6 +22,7 @@ interface PendingBatch {
   stuck: boolean;
   rejectedRows: ReadonlySet<number>;
   unlistedRows: ReadonlySet<number>;
+  lostRows: ReadonlySet<number>;
   timer: NodeJS.Timeout;
 }
 
@@ -46,8 +47,8 @@ export interface BatchQueueOptions {
   v2Override?: boolean;
   /** List the ids of failed rows in the status details. Default true. */
   listFailedRows?: boolean;
-  /** Where removals by the override and failed rows are counted (e.g. the SimulatorStats). */
-  counters?: { overrideRemovals: number; failedRows: number };
+  /** Where removals by the override, failed and lost rows are counted (e.g. the SimulatorStats). */
+  counters?: { overrideRemovals: number; failedRows: number; lostRows: number };
 }
 
 /** How one accepted batch is to be processed. */
@@ -60,6 +61,8 @@ export interface SubmitOptions {
   rejectedRows?: ReadonlySet<number>;
   /** Indexes of rows that fail without being listed in the status (`failRowsUnlisted`). */
   unlistedRows?: ReadonlySet<number>;
+  /** Indexes of rows counted successful but never stored (`bulkRowLoss`, `loseBulkRows`). */
+  lostRows?: ReadonlySet<number>;
 }
 
 /** setTimeout's longest delay (24.8 days); a batch due later rearms its timer. */
@@ -92,7 +95,7 @@ export class BatchQueue {
   private readonly now: () => number;
   private readonly retentionMs: number;
   private readonly maxStatuses: number;
-  private readonly counters: { overrideRemovals: number; failedRows: number };
+  private readonly counters: { overrideRemovals: number; failedRows: number; lostRows: number };
 
   constructor(
     private readonly store: ProfileStore,
@@ -101,7 +104,7 @@ export class BatchQueue {
     this.now = options.now ?? Date.now;
     this.retentionMs = options.retentionMs ?? BATCH_STATUS_RETENTION_MS;
     this.maxStatuses = options.maxStatuses ?? BATCH_STATUS_CAP;
-    this.counters = options.counters ?? { overrideRemovals: 0, failedRows: 0 };
+    this.counters = options.counters ?? { overrideRemovals: 0, failedRows: 0, lostRows: 0 };
   }
 
   /** Queues a batch and returns its id. */
@@ -132,6 +135,7 @@ export class BatchQueue {
       stuck: options.stuck === true,
       rejectedRows: options.rejectedRows ?? new Set(),
       unlistedRows: options.unlistedRows ?? new Set(),
+      lostRows: options.lostRows ?? new Set(),
       timer: this.arm(batchId, processingMs),
     };
     this.waiting.set(batchId, batch);
@@ -193,6 +197,7 @@ export class BatchQueue {
           listFailedRows: this.options.listFailedRows ?? true,
           rejectedRows: batch.rejectedRows,
           unlistedRows: batch.unlistedRows,
+          lostRows: batch.lostRows,
           counters: this.counters,
           updateOnlyCreates: this.options.updateOnlyCreates ?? (() => false),
         });

@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { BulkCellDecoding } from './bulk-format.js';
 import { applyFaults, parseFaultsJson } from './faults-schema.js';
-import { BATCH_STATUS_RETENTION_MS, DEMO_BATCH_PROCESSING_MS } from './limits.js';
+import { BATCH_STATUS_RETENTION_MS, DEFAULT_BULK_ROW_LOSS, DEMO_BATCH_PROCESSING_MS } from './limits.js';
 import { DEFAULT_IMS_CLIENT_ID } from './options.js';
 import { DEFAULT_PROFILE_LIFETIME_MS } from './profile-lifetime.js';
 import { startSimulator } from './server.js';
@@ -16,6 +16,13 @@ function port(value: string): number {
 function nonNegative(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number, 0 or more');
+  return n;
+}
+
+function shareOf(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new InvalidArgumentError('expected a share from 0 to 1, e.g. 0.001');
   return n;
 }
 
@@ -127,6 +134,12 @@ export function registerSimulatorCommand(program: Command): void {
       'none',
     )
     .option(
+      '--bulk-row-loss <share>',
+      'share of bulk rows accepted and reported successful but never stored (Adobe: up to 0.1% of large production batches may not be onboarded; 0 for none)',
+      shareOf,
+      DEFAULT_BULK_ROW_LOSS,
+    )
+    .option(
       '--no-v2-override',
       "turn off the v2 override (by default a v2 row removes what the previous v2 row for that visitor set and it does not carry: the strictest reading of Adobe's documentation)",
     )
@@ -150,6 +163,7 @@ export function registerSimulatorCommand(program: Command): void {
         publicUrl?: string;
         statusLink: StatusLinkStyle;
         v2Override: boolean;
+        bulkRowLoss: number;
         bulkCellDecoding: BulkCellDecoding;
         profileLifetime: number;
         faults?: ReturnType<typeof faults>;
@@ -181,6 +195,7 @@ export function registerSimulatorCommand(program: Command): void {
           createOnSingleUpdate: opts.singleCreates,
           statusLink: opts.statusLink,
           v2Override: opts.v2Override,
+          bulkRowLoss: opts.bulkRowLoss,
           bulkCellDecoding: opts.bulkCellDecoding,
           profileLifetimeMs: opts.profileLifetime,
           ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl.replace(/\/+$/, '') } : {}),

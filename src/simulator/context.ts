@@ -28,6 +28,8 @@ export interface ResolvedSettings {
   statusLink: StatusLinkStyle;
   /** Processing time of batches when no `slowBatches` fault is set. */
   batchTiming: BatchTiming;
+  /** Share of accepted bulk rows that never land (`bulkRowLoss`). */
+  bulkRowLoss: number;
 }
 
 /** What every route of one simulator shares. */
@@ -48,7 +50,7 @@ export interface SimulatorContext {
   publicUrl(): string;
   /** The simulator's clock (epoch ms): batch completion, status retention, outage windows. */
   now: () => number;
-  /** Random numbers in [0, 1): batch processing jitter. */
+  /** Random numbers in [0, 1): batch processing jitter, bulk row loss. */
   random: () => number;
 }
 

@@ -18,6 +18,7 @@ export interface OtherUsersOptions {
 export interface AccountFaultsView {
   rejectVisitors: number;
   failRowsUnlisted: number;
+  loseBulkRows: number;
   slowVisitors: number;
   stickNextBatches: number;
   slowBatches: { batchProcessingMs: number; batchProcessingJitterMs: number } | null;
@@ -36,6 +37,7 @@ export class AccountFaults {
   private readonly rejected = new Map<string, number>();
   private readonly slow = new Map<string, number>();
   private readonly unlisted = new Set<string>();
+  private readonly lost = new Map<string, number>();
   private timing: BatchTiming | undefined;
   private others: BackgroundLoad | undefined;
   private readonly authStorm: number[] = [];
@@ -70,6 +72,24 @@ export class AccountFaults {
   /** Whether bulk rows with this id fail unlisted. */
   failsUnlisted(id: string): boolean {
     return this.unlisted.has(id);
+  }
+
+  /**
+   * The next bulk row with this visitor id is accepted, counted as a successful update of
+   * its batch, and never stored: one of the rows Adobe says may not be onboarded. Once per
+   * call (a second call loses a second row); `restore()` forgets rows not yet lost.
+   */
+  loseBulkRow(id: string): void {
+    this.lost.set(id, (this.lost.get(id) ?? 0) + 1);
+  }
+
+  /** Whether the bulk row with this id being accepted now must be lost (consumes one). */
+  takeLostRow(id: string): boolean {
+    const left = this.lost.get(id) ?? 0;
+    if (left === 0) return false;
+    if (left === 1) this.lost.delete(id);
+    else this.lost.set(id, left - 1);
+    return true;
   }
 
   /** Single updates naming this visitor id take `ms` longer to answer, until `restore()`. */
@@ -160,6 +180,7 @@ export class AccountFaults {
     return {
       rejectVisitors: this.rejected.size,
       failRowsUnlisted: this.unlisted.size,
+      loseBulkRows: [...this.lost.values()].reduce((a, b) => a + b, 0),
       slowVisitors: this.slow.size,
       stickNextBatches: this.stuckLeft,
       slowBatches:
@@ -184,6 +205,7 @@ export class AccountFaults {
     this.rejected.clear();
     this.slow.clear();
     this.unlisted.clear();
+    this.lost.clear();
     this.timing = undefined;
     this.others = undefined;
     this.authStorm.length = 0;

@@ -98,6 +98,12 @@ export const FaultsSchema = z
     rejectVisitors: z.array(z.string().min(1).max(256)).max(10_000).optional(),
     /** Bulk rows for these visitor ids fail without being listed in the batch status details. */
     failRowsUnlisted: z.array(z.string().min(1).max(256)).max(10_000).optional(),
+    /**
+     * The next bulk row for each of these visitor ids is accepted, counted successful and
+     * never stored (a row that does not land, as Adobe says up to 0.1% may not); an id
+     * listed twice loses two rows.
+     */
+    loseBulkRows: z.array(z.string().min(1).max(256)).max(10_000).optional(),
     /** Retry-After (seconds) sent with injected global failures. */
     retryAfterSeconds: RetryAfterSeconds.optional(),
     /**
@@ -203,6 +209,7 @@ export function applyFaults(ctx: Pick<SimulatorContext, 'faults'>, faults: Fault
   if (faults.stickNextBatches !== undefined) ctx.faults.stickNextBatches(faults.stickNextBatches);
   for (const id of faults.rejectVisitors ?? []) ctx.faults.rejectVisitor(id);
   for (const id of faults.failRowsUnlisted ?? []) ctx.faults.failRowsUnlisted(id);
+  for (const id of faults.loseBulkRows ?? []) ctx.faults.loseBulkRow(id);
   if (faults.authFailures !== undefined) ctx.faults.authFailures(faults.authFailures.status, faults.authFailures.count);
   if (faults.otherUsers === null) ctx.faults.otherUsers(undefined);
   else if (faults.otherUsers !== undefined) ctx.faults.otherUsers(faults.otherUsers);

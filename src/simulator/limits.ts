@@ -59,3 +59,10 @@ export const MAX_THIRD_PARTY_ID_LENGTH = 256;
  * bytes of every attribute name plus value (Adobe does not say how it measures).
  */
 export const MAX_PROFILE_BYTES = 65_536;
+
+/**
+ * Share of bulk rows the simulator accepts, counts as successful and never stores, wherever
+ * it runs. Adobe: "up to 0.1% of large production batches might not be onboarded or
+ * retained". Runs that compare with an exact oracle ask for none (test/harness/no-row-loss.ts).
+ */
+export const DEFAULT_BULK_ROW_LOSS = 0.001;

@@ -86,7 +86,16 @@ export interface SimulatorOptions {
    * it again. Default 14 days; over 90 days is refused with a RangeError.
    */
   profileLifetimeMs?: number;
-  /** Random numbers in [0, 1) for the processing jitter. Default `Math.random`. */
+  /**
+   * Share (0–1) of accepted bulk rows that never land: the batch counts them as successful
+   * updates and the profile never gets them. Adobe documents that "up to 0.1% of large
+   * production batches might not be onboarded or retained". Default 0.001
+   * (DEFAULT_BULK_ROW_LOSS), as everywhere the simulator runs; tests and bench runs that
+   * compare Target with an exact oracle ask for 0 and say why (test/harness/no-row-loss.ts).
+   * The `loseBulkRows` fault loses chosen rows.
+   */
+  bulkRowLoss?: number;
+  /** Random numbers in [0, 1) for the processing jitter and `bulkRowLoss`. Default `Math.random`. */
   random?: () => number;
   /** Fastify `logger` option, or a pino logger instance. Default false. */
   logger?: boolean | object;

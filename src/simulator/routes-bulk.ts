@@ -32,7 +32,8 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  *   does (`statusLink`, see status-links.ts). The batch is `incomplete` for its processing
  *   time (`batchProcessingMs` + jitter, or the `slowBatches` fault), see batches.ts. A row whose id is
  *   refused by `faults.rejectVisitor` (or `failRowsUnlisted`) is not applied and counts as a
- *   failed update.
+ *   failed update; a row lost (`bulkRowLoss`, `faults.loseBulkRow`) counts as a successful
+ *   update and is not applied either (documented: up to 0.1% of rows may not be onboarded).
  *
  * `GET /m2/:client/profile/batchStatus?batchId=<id>[&showDetails=true]`, also on
  * `/m2/:client/v2/profile/batchStatus` (the older documented link; `m2Node` is ignored): the
@@ -75,18 +76,22 @@ function handleBatchUpdate(
   if (!parsed.ok) return reject(parsed.message);
 
   const stuck = ctx.faults.takeStuckBatch();
-  // Rows refused by `rejectVisitor` / `failRowsUnlisted` are decided now, as the batch is taken.
+  // Rows refused by `rejectVisitor` / `failRowsUnlisted`, and rows that will not land
+  // (`loseBulkRows`, `bulkRowLoss`), are decided now, as the batch is taken.
   const rejectedRows = new Set<number>();
   const unlistedRows = new Set<number>();
+  const lostRows = new Set<number>();
+  const loss = ctx.settings.bulkRowLoss;
   parsed.rows.forEach((row, index) => {
     if (ctx.faults.failsUnlisted(row.id)) unlistedRows.add(index);
     else if (ctx.faults.rejectionFor(row.id) !== undefined) rejectedRows.add(index);
+    else if (ctx.faults.takeLostRow(row.id) || (loss > 0 && ctx.random() < loss)) lostRows.add(index);
   });
   const timing = ctx.faults.batchTiming() ?? ctx.settings.batchTiming;
   const processingMs = timing.processingMs + ctx.random() * timing.jitterMs;
   const batchId = ctx.batches.submit(
     { api, kind: parsed.kind, columns: parsed.columns, rows: parsed.rows },
-    { processingMs, stuck, rejectedRows, unlistedRows },
+    { processingMs, stuck, rejectedRows, unlistedRows, lostRows },
   );
   if (api === 'v2') ctx.stats.bulk += 1;
   else ctx.stats.bulkV1 += 1;

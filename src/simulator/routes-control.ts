@@ -61,6 +61,7 @@ export function registerControlRoutes(app: FastifyInstance, ctx: SimulatorContex
       otherUsersCharged: ctx.stats.otherUsersCharged,
       overrideRemovals: ctx.stats.overrideRemovals,
       failedRows: ctx.stats.failedRows,
+      lostRows: ctx.stats.lostRows,
       pendingBatches: ctx.batches.pending,
       fetch: ctx.stats.fetch,
       dropped: ctx.stats.dropped,

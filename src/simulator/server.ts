@@ -5,7 +5,12 @@ import { BatchQueue, singleUpdateCreates } from './batches.js';
 import { rawPath, type SimulatorContext } from './context.js';
 import { FaultInjector } from './faults.js';
 import { profileCallGuard } from './guards.js';
-import { BULK_CALLS_PER_MINUTE, LIBRARY_BATCH_PROCESSING_MS, MAX_VALUE_LENGTH } from './limits.js';
+import {
+  BULK_CALLS_PER_MINUTE,
+  DEFAULT_BULK_ROW_LOSS,
+  LIBRARY_BATCH_PROCESSING_MS,
+  MAX_VALUE_LENGTH,
+} from './limits.js';
 import { RollingWindowLimit } from './rate-limit.js';
 import { registerAdminRoutes } from './routes-admin.js';
 import { registerBulkRoutes } from './routes-bulk.js';
@@ -112,6 +117,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const faults = new FaultInjector(options.latencyMs ?? 0, { now });
   const stats = new SimulatorStats();
   const maxValueLength = options.maxValueLength ?? MAX_VALUE_LENGTH;
+  const bulkRowLoss = options.bulkRowLoss ?? DEFAULT_BULK_ROW_LOSS;
+  if (!(bulkRowLoss >= 0 && bulkRowLoss <= 1)) throw new RangeError('bulkRowLoss must be between 0 and 1');
   const batches = new BatchQueue(store, {
     clientCode: options.clientCode,
     maxValueLength,
@@ -149,6 +156,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         processingMs: options.batchProcessingMs ?? LIBRARY_BATCH_PROCESSING_MS,
         jitterMs: options.batchProcessingJitterMs ?? 0,
       },
+      bulkRowLoss,
     },
     store,
     faults,

@@ -43,6 +43,8 @@ export class SimulatorStats {
   overrideRemovals = 0;
   /** Bulk rows counted as failed updates (listed in the status details or not). */
   failedRows = 0;
+  /** Bulk rows counted as successful updates but never stored (`bulkRowLoss`, the `loseBulkRows` fault). */
+  lostRows = 0;
   /** Connections dropped by `faults.dropConnections`. */
   dropped = 0;
   /** Every answered request by HTTP status (dropped connections are not here). */
@@ -73,6 +75,7 @@ export class SimulatorStats {
     this.otherUsersCharged = 0;
     this.overrideRemovals = 0;
     this.failedRows = 0;
+    this.lostRows = 0;
     this.byStatus = {};
     this.requests = [];
   }

@@ -12,6 +12,7 @@ import { deletePrefix, newRedis, redisUrl, uniquePrefix } from '../harness/conte
 import { isPipelineIdle, openWorkQueues } from '../harness/drain.js';
 import { waitFor } from '../harness/pipeline.js';
 import { runBuilt, type RunningProcess } from '../harness/spawn-process.js';
+import { NO_ROW_LOSS } from '../harness/no-row-loss.js';
 
 /** The hash tag Redis Cluster hashes for a key: the text between the first `{` and the next `}`. */
 function clusterHashTag(key: string): string | undefined {
@@ -45,7 +46,7 @@ describe('keys of a full pipeline run (dist/workers/all-in-one.js)', () => {
 
   beforeAll(async () => {
     redis = newRedis();
-    simulator = await startSimulator({ clientCode: 'acme' });
+    simulator = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme' });
     dataDir = mkdtempSync(join(tmpdir(), 'ti-slot-'));
   });
   afterAll(async () => {

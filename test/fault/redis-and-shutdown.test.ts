@@ -9,6 +9,7 @@ import { buildWorkload, seedFromEnv } from '../harness/workload.js';
 import { startTestPipeline, waitFor } from '../harness/pipeline.js';
 import { exitedWithOutput, expectNothingLost, faultOutcome } from './fault-checks.js';
 import { allInOneProcess, aofRedis } from './fault-scene.js';
+import { NO_ROW_LOSS } from '../harness/no-row-loss.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -58,7 +59,7 @@ describe('Redis and process faults (P7): final profiles equal the oracle, lost =
     async () => {
       const seed = seedFromEnv();
       const redis = await aofRedis(cleanups, 'aof');
-      const sim = await startSimulator({ clientCode: 'acme' });
+      const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme' });
       cleanups.push(() => sim.close());
       const prefix = uniquePrefix('aof');
       const proc = pipelineProcess(redis.url, sim, prefix);
@@ -92,7 +93,7 @@ describe('Redis and process faults (P7): final profiles equal the oracle, lost =
     { timeout: 60_000 },
     async () => {
       const seed = seedFromEnv();
-      const sim = await startSimulator({ clientCode: 'acme', latencyMs: 20 });
+      const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme', latencyMs: 20 });
       cleanups.push(() => sim.close());
       const redis = await spawnRedis();
       cleanups.push(() => redis.stop());

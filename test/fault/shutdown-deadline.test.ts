@@ -10,6 +10,7 @@ import type { RunningProcess } from '../harness/spawn-process.js';
 import { buildWorkload, seedFromEnv } from '../harness/workload.js';
 import { countAccepted, exitedWithOutput, expectNothingLost, faultOutcome } from './fault-checks.js';
 import { allInOneProcess, aofRedis } from './fault-scene.js';
+import { NO_ROW_LOSS } from '../harness/no-row-loss.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -40,7 +41,7 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
     async () => {
       const seed = seedFromEnv();
       const redis = await aofRedis(cleanups, 'down');
-      const sim = await startSimulator({ clientCode: 'acme' });
+      const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme' });
       cleanups.push(() => sim.close());
       const prefix = uniquePrefix('down');
       // Target is down too: accepted events are still in Redis (queued or in the store) when it dies.
@@ -99,7 +100,7 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
       cleanups.push(() => redis.stop());
       // Every call takes 3 s at Target: the delivery outlasts the 1 s the process gets to finish,
       // and times out (2 s) before Target answers, so this process cannot finish it.
-      const sim = await startSimulator({ clientCode: 'acme', latencyMs: 3000 });
+      const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme', latencyMs: 3000 });
       cleanups.push(() => sim.close());
       const prefix = uniquePrefix('handback');
       const env = {

@@ -5,10 +5,16 @@ import type { RedisClient } from '../../src/redis/connection.js';
 
 const UNFINISHED = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
 
-/** The pipeline's work queues: every queue but the flush scheduler and the dead letters. */
+/**
+ * The pipeline's work queues: every queue but the flush scheduler, the dead letters and the
+ * landing audit (checks after the fact, delayed by LANDING_AUDIT_DELAY_MS; a value one of them
+ * sends again is pending in the store, which the idle check reads).
+ */
+const NOT_WORK: ReadonlySet<string> = new Set([QUEUE_NAMES.flush, QUEUE_NAMES.deadLetter, QUEUE_NAMES.landingAudit]);
+
 export function openWorkQueues(redis: RedisClient, prefix: string): Queue[] {
   return Object.values(QUEUE_NAMES)
-    .filter((name) => name !== QUEUE_NAMES.flush && name !== QUEUE_NAMES.deadLetter)
+    .filter((name) => !NOT_WORK.has(name))
     .map((name) => new Queue(name, { connection: redis, prefix: bullPrefix(prefix) }));
 }
 

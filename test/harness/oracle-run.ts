@@ -12,6 +12,7 @@ import { diffProfiles, findOvertaking, oracleProfiles, type AppliedWrite } from 
 import { waitFor } from './pipeline.js';
 import { WorkerFleet } from './worker-fleet.js';
 import type { Workload } from './workload.js';
+import { NO_ROW_LOSS } from './no-row-loss.js';
 
 /** Settings for worker processes in oracle runs: short windows, so a run takes seconds. */
 export const FAST_PIPELINE_ENV: Record<string, string> = {
@@ -93,6 +94,7 @@ export async function runOracleWorkload(options: OracleRunOptions): Promise<Orac
   // Faithful on unknown ids: a visitor routed wrongly (an unknown mbox3rdPartyId by single
   // update) is not created, and the oracle comparison catches it.
   const simulator = await startSimulator({
+    ...NO_ROW_LOSS,
     clientCode: 'acme',
     latencyMs: options.targetLatencyMs ?? 0,
     createOnSingleUpdate: 'pcId',

@@ -6,6 +6,7 @@ import { startPipeline } from '../../src/lifecycle/start-pipeline.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js';
 import { afterEach } from 'vitest';
 import { deletePrefix, redisUrl, uniquePrefix } from './context.js';
+import { NO_ROW_LOSS } from './no-row-loss.js';
 
 export interface TestPipeline {
   config: Config;
@@ -23,7 +24,7 @@ export async function startTestPipeline(
   /** Where the pipeline logs; default a logger at LOG_LEVEL (silent unless env says). */
   logger?: Logger,
 ): Promise<TestPipeline> {
-  const simulator = await startSimulator({ clientCode: 'acme', ...simulatorOptions });
+  const simulator = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme', ...simulatorOptions });
   // `$SIMULATOR` in a value stands for the simulator's URL (its IMS and Admin API stand-ins).
   env = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replaceAll('$SIMULATOR', simulator.url)]));
   const prefix = uniquePrefix('pipe');

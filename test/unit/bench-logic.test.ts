@@ -4,18 +4,26 @@ import { describe, expect, it } from 'vitest';
 import { resolveMapping, validateEvent } from '../../src/events/index.js';
 import type { ProfileWrite } from '../../src/simulator/store.js';
 import { countVisitorWindows, StreamingOracle, workloadOracle } from '../../bench/oracle.js';
+import type { NaiveResult, NoopResult } from '../../bench/baselines.js';
+import { acceptedFromAnswer } from '../../bench/http-sender.js';
 import { rssGrowthMb, type Sample } from '../../bench/measure.js';
+import type { Measured } from '../../bench/measure-run.js';
+import type { NpmStartResult } from '../../bench/npm-start-run.js';
+import type { PipelineResult } from '../../bench/pipeline-run.js';
 import { benchPlan, pacedEvents } from '../../bench/plan.js';
 import { parseProcessingRows, PROCESSING_SCENARIOS, scaledSettings } from '../../bench/processing-time.js';
 import {
   MARKERS,
+  npmStartNote,
   PERFORMANCE_DOC,
   processingNote,
   performanceBlock,
   storeBytesLine,
+  table,
   updatePerformanceDoc,
   type BenchReport,
 } from '../../bench/report.js';
+import { checkTargets, cpuPerEvent, deliveredPerSec, npmStartChecks } from '../../bench/targets.js';
 import { DeliveryTracker } from '../../bench/tracker.js';
 import {
   generateBatches,
@@ -219,6 +227,7 @@ describe('bench plan and report', () => {
     workloads: new Set(['W1', 'W2', 'W3', 'W4'] as const),
     baselines: true,
     paced: true,
+    npmStartEvents: 100_000,
   };
 
   it('keeps the quick plan to W1 in both modes, one latency run and W2–W4 in auto', () => {
@@ -226,6 +235,7 @@ describe('bench plan and report', () => {
     expect(labels).toEqual([
       'BullMQ no-op',
       'naive W1',
+      'npm start (HTTP)',
       'W1 single',
       'W1 auto',
       'W1 single @50%',
@@ -233,7 +243,15 @@ describe('bench plan and report', () => {
       'W3 auto',
       'W4 auto',
     ]);
-    expect(benchPlan({ ...options, quick: false })).toHaveLength(12);
+    expect(benchPlan({ ...options, quick: false })).toHaveLength(13);
+  });
+
+  it('runs npm start right after the baselines in quick and full plans, unless it has no events', () => {
+    for (const quick of [true, false]) {
+      const steps = benchPlan({ ...options, quick });
+      expect(steps[2]).toMatchObject({ kind: 'npm-start', events: 100_000, label: 'npm start (HTTP)' });
+      expect(benchPlan({ ...options, quick, npmStartEvents: 0 }).some((s) => s.kind === 'npm-start')).toBe(false);
+    }
   });
 
   it('sizes time-boxed paced runs from their rate', () => {
@@ -279,6 +297,8 @@ describe('bench processing-time scaling', () => {
       COALESCE_WINDOW_MS: '83',
       COALESCE_MAX_WAIT_MS: '1000',
       BULK_STATUS_POLL_MS: '83',
+      BULK_STATUS_MIN_POLL_MS: '4',
+      BULK_STATUS_FIRST_POLL_MAX_MS: '10000',
       BULK_STATUS_MAX_POLL_MS: '1000',
       BULK_CALLS_WINDOW_MS: '1000',
       BULK_CALLS_PER_MINUTE: '50',
@@ -357,5 +377,156 @@ describe('bench processing-time scaling', () => {
     expect(block).toContain('**450 B per delivered visitor with values**');
     expect(block).toContain('**290 B without**');
     expect(block).toContain('**+158 B for the values**');
+  });
+});
+
+describe('bench npm start run', () => {
+  const measured = (over: Partial<Measured> = {}): Measured => ({
+    events: 100_000,
+    accepted: 100_000,
+    acceptedPerSec: 12_000,
+    doneSeconds: 10,
+    complete: true,
+    settled: true,
+    outstanding: 0,
+    latency: { p50: 3000, p99: 6000, p999: 6500, max: 7000 },
+    latencyAfterFirstWindow: { p50: 3000, p99: 6000, p999: 6500, max: 7000, events: 90_000 },
+    visitorWindows: 20_000,
+    calls: { single: 100, bulk: 10, status: 20, failed: 0, byStatus: { 200: 130 } },
+    redis: {
+      commands: 2_200_000,
+      commandSeconds: 1,
+      top: [],
+      slow: [],
+      usedMemoryPeak: 1,
+      bytesPerPendingEvent: 230,
+      peakBacklog: 50_000,
+      retainedBytesPerEvent: 10,
+    },
+    processes: {},
+    differences: [],
+    profiles: 20_000,
+    overtakes: 0,
+    benchLoopDelayMs: { p99: 1, max: 2 },
+    ...over,
+  });
+  const W1: WorkloadSpec = { ...spec('zipf', 100_000), visitors: 20_000 };
+  const npmStart = (over: Partial<NpmStartResult> = {}): NpmStartResult => ({
+    ...measured({
+      processes: {
+        'all-in-one': { peakRssMb: 200, cpuSeconds: 8, rssGrowthMb: 1 },
+        redis: { peakRssMb: 60, cpuSeconds: 1.5, rssGrowthMb: 0 },
+      },
+    }),
+    kind: 'npm-start',
+    label: 'npm start (HTTP)',
+    workload: W1,
+    mode: 'auto',
+    windowMs: 1000,
+    setup: { clients: 4, batch: 500, appendfsync: 'everysec', batchProcessingMs: 0 },
+    deadLetters: 0,
+    storeStats: {},
+    lost: 0,
+    logs: {},
+    ...over,
+  });
+  const naive: NaiveResult = {
+    ...measured({
+      events: 3000,
+      accepted: 3000,
+      doneSeconds: 4,
+      processes: {
+        naive: { peakRssMb: 150, cpuSeconds: 1.2, rssGrowthMb: 0 },
+        redis: { peakRssMb: 30, cpuSeconds: 0.3, rssGrowthMb: 0 },
+      },
+    }),
+    kind: 'naive',
+    label: 'naive W1',
+    workload: spec('zipf', 3000),
+  };
+  const noop: NoopResult = {
+    kind: 'noop',
+    label: 'BullMQ no-op',
+    events: 20_000,
+    acceptedPerSec: 16_000,
+    jobsPerSec: 8000,
+    redis: { commands: 640_000, commandSeconds: 1, top: [], slow: [] },
+    processes: { noop: { peakRssMb: 140, cpuSeconds: 2 }, redis: { peakRssMb: 30, cpuSeconds: 1 } },
+  };
+
+  it('reads the accepted count of a 202 and fails on any other answer with its status and message', () => {
+    expect(acceptedFromAnswer(202, { accepted: 500, duplicates: 0, rejected: [] })).toBe(500);
+    expect(() =>
+      acceptedFromAnswer(503, { accepted: 0, error: 'BACKLOG', message: 'too many batches queued' }),
+    ).toThrow('intake answered 503: too many batches queued');
+    expect(() => acceptedFromAnswer(401, 'nope')).toThrow('intake answered 401: no message');
+    expect(() => acceptedFromAnswer(202, {})).toThrow('intake answered 202');
+  });
+
+  it('counts CPU per event of the processes that carried a run, and of Redis', () => {
+    const close = (r: { node: number; redis: number }, node: number, redis: number) => {
+      expect(r.node).toBeCloseTo(node, 6);
+      expect(r.redis).toBeCloseTo(redis, 6);
+    };
+    close(cpuPerEvent(npmStart()), 80, 15);
+    close(cpuPerEvent(naive), 400, 100);
+    close(cpuPerEvent(noop), 100, 50);
+    const roles = {
+      map: { peakRssMb: 1, cpuSeconds: 2, rssGrowthMb: 0 },
+      flusher: { peakRssMb: 1, cpuSeconds: 1, rssGrowthMb: 0 },
+      deliver: { peakRssMb: 1, cpuSeconds: 3, rssGrowthMb: 0 },
+      bench: { peakRssMb: 1, cpuSeconds: 50, rssGrowthMb: 0 },
+      redis: { peakRssMb: 1, cpuSeconds: 4, rssGrowthMb: 0 },
+    };
+    const pipeline = { ...npmStart(), kind: 'pipeline', processes: roles } as unknown as PipelineResult;
+    // The bench process (producer SDK, simulator) is not the pipeline's cost.
+    close(cpuPerEvent(pipeline), 60, 40);
+  });
+
+  it('judges npm start end to end, the window included, against naive; Redis against its limits; Node only reported', () => {
+    // 100,000 events all at Target 10 s after the first POST: 10,000/s; naive 3,000 in 4 s: 750/s.
+    expect(deliveredPerSec(npmStart())).toBe(10_000);
+    const [ratio, redis, node] = npmStartChecks(npmStart(), naive, noop);
+    expect(ratio).toEqual({
+      target: 'npm start (HTTP): delivered events/s ≥ 10x naive, end to end',
+      measured: '13.3x (10000 vs 750/s; all at Target 10.00 s after the first POST)',
+      pass: true,
+    });
+    expect(npmStartChecks(npmStart({ doneSeconds: 20 }), naive, noop)[0]?.pass).toBe(false);
+    expect(redis?.pass).toBe(false);
+    expect(redis?.measured).toBe('15.0 µs (0.8x), 22.0 commands (2.2x)');
+    const cheap = npmStart({ redis: { ...npmStart().redis, commands: 900_000 } });
+    expect(npmStartChecks(cheap, naive, noop)[1]?.pass).toBe(true);
+    expect(node?.pass).toBeUndefined();
+    expect(node?.measured).toBe(
+      '80.0 µs (naive W1 400.0 µs Node, 100.0 µs Redis; BullMQ no-op 100.0 µs Node, 50.0 µs Redis)',
+    );
+    const stuck = npmStartChecks(npmStart({ complete: false, outstanding: 12 }), naive, noop)[0];
+    expect(stuck).toMatchObject({
+      pass: false,
+      measured: expect.stringContaining('12 events not at Target') as string,
+    });
+    expect(npmStartChecks(npmStart(), undefined, undefined)[0]?.pass).toBeUndefined();
+    expect(checkTargets([noop, naive, npmStart()]).map((c) => c.target)).toEqual([
+      ratio?.target,
+      redis?.target,
+      node?.target,
+    ]);
+  });
+
+  it('shows the run in the table and says how it ran, batches completing at once included', () => {
+    const rows = table([noop, naive, npmStart()]).split('\n');
+    expect(rows[0]).toContain('CPU µs/event (Node; Redis)');
+    expect(rows[4]).toMatch(/^\| npm start \(HTTP\) \| 100,000 \| 12,000 \| 10,000 \|/);
+    expect(rows[4]).toContain('| 80.0; 15.0 |');
+    expect(rows[4]).toContain('| 200; ');
+    expect(rows[3]).toContain('| 400.0; 100.0 |');
+    expect(rows[2]).toContain('| 100.0; 50.0 |');
+    const note = npmStartNote(npmStart());
+    expect(note).toContain('`node dist/workers/all-in-one.js`');
+    expect(note).toContain('append-only on (appendfsync everysec)');
+    expect(note).toContain('100,000 events Zipf over 20,000 visitors POSTed by 4 clients in batches of 500');
+    expect(note).toContain('COALESCE_WINDOW_MS 1000');
+    expect(note).toContain('simulator batchProcessingMs 0');
   });
 });

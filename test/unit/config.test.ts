@@ -106,6 +106,19 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('samples 1% of deliveries for the landing audit an hour later, and checks the shares', () => {
+    const config = loadConfig({});
+    expect(config.LANDING_AUDIT_SAMPLE).toBe(0.01);
+    expect(config.LANDING_AUDIT_DELAY_MS).toBe(3_600_000);
+    expect(config.SIMULATOR_BULK_ROW_LOSS).toBe(0.001);
+    const off = loadConfig({ LANDING_AUDIT_SAMPLE: '0', LANDING_AUDIT_DELAY_MS: '0', SIMULATOR_BULK_ROW_LOSS: '1e-2' });
+    expect([off.LANDING_AUDIT_SAMPLE, off.LANDING_AUDIT_DELAY_MS, off.SIMULATOR_BULK_ROW_LOSS]).toEqual([0, 0, 0.01]);
+    expect(problemsOf({ LANDING_AUDIT_SAMPLE: '1.5', SIMULATOR_BULK_ROW_LOSS: 'some' })).toEqual([
+      'LANDING_AUDIT_SAMPLE: expected 0-1, got 1.5',
+      'SIMULATOR_BULK_ROW_LOSS: expected a share such as 0.01, got "some"',
+    ]);
+  });
+
   it('lists every problem by variable name at once', () => {
     const problems = problemsOf({
       PORT: 'eighty',

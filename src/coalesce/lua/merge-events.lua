@@ -2,9 +2,10 @@
   Merge a batch of mapped events (one call per job batch and shard).
   Event-id markers are fields `<source>:<id>` of generation × bucket hashes, looked up in
   this generation and the previous one (layout and expiry: src/coalesce/markers.ts). The
-  merge writes `a<code>|<receivedAt>|<occurredAt>|<visitor key>`: any value starting with
-  `a` means applied (the dedupe decision); the rest is the event's lineage, read by
-  src/lineage/lineage.ts (intake's markers, `t` or a job number, mean taken in, not merged yet).
+  merge writes `a<code><receivedAt>|<occurredAt>|<visitor key>` (times in base 36 ms, the
+  code one digit): any value starting with `a` means applied (the dedupe decision); the rest
+  is the event's lineage, read by parseMarker in src/lineage/lineage.ts (intake's markers, `t`
+  or the number of an ingest job, mean taken in, not merged yet).
   The dedupe decision and the merge are one atomic step (P2). A non-empty batch id (the
   ingest job id) is remembered for the dedupe window once merged: a job that runs again
   because its worker died after the merge (which was all or nothing) changes nothing and is
@@ -40,6 +41,7 @@
 --- @include "includes/newer"
 --- @include "includes/add-sources"
 --- @include "includes/suppressed"
+--- @include "includes/base36"
 
 -- Return codes, named as in src/coalesce/script-codes.ts (MERGE_CODES).
 local DUPLICATE, APPLIED, LATE, SUPERSEDED, REPLAYED, SUPPRESSED = 0, 1, 2, 3, 4, 5
@@ -51,6 +53,7 @@ local due, stats = KEYS[1], root .. ':stats'
 local markers = root .. ':seen:' .. string.format('%d', generation) .. ':'
 local previous = root .. ':seen:' .. string.format('%d', generation - 1) .. ':'
 local touched = {}
+local received36 = base36(tonumber(receivedAt))
 local function applied(marker) return marker and string.byte(marker, 1) == 97 end -- 'a'
 local out = {}
 if batch ~= '' then
@@ -68,12 +71,14 @@ for e = 1, n do
   local vk, id, bucket, ttl, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
   i = i + 6
   local field = source .. ':' .. id
+  local suppressed = isSuppressed(vk)
+  local current = (not suppressed) and redis.call('HGET', markers .. bucket, field) or nil
   local code
-  if isSuppressed(vk) then
+  if suppressed then
     -- Forgotten: nothing of it is stored, not even its event id.
     code = SUPPRESSED
     i = i + 2 * na
-  elseif applied(redis.call('HGET', markers .. bucket, field)) or applied(redis.call('HGET', previous .. bucket, field)) then
+  elseif applied(current) or applied(redis.call('HGET', previous .. bucket, field)) then
     code = DUPLICATE
     i = i + 2 * na
   else
@@ -126,8 +131,10 @@ for e = 1, n do
     end
     -- The id is marked only once its values are in: an error before this leaves it unmarked,
     -- so the retry merges it instead of calling it a duplicate.
-    redis.call('HSET', markers .. bucket, field, 'a' .. code .. '|' .. receivedAt .. '|' .. string.sub(st, 1, 15) .. '|' .. vk)
-    touched[bucket] = ttl
+    redis.call('HSET', markers .. bucket, field, 'a' .. code .. received36 .. '|' .. base36(tonumber(string.sub(st, 1, 15))) .. '|' .. vk)
+    -- An id intake marked `t` lives in a hash that already has its expiry (marks-take.lua
+    -- sets it in the same call that creates the field): no PEXPIRE per event for it.
+    if not current then touched[bucket] = ttl end
   end
   out[e] = code
   counts[code] = counts[code] + 1

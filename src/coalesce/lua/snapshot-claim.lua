@@ -32,30 +32,56 @@ local out = {}
 for a = 6, #ARGV do
   local vk = ARGV[a]
   local vf, vp = root .. ':vf:' .. vk, root .. ':vp:' .. vk
-  if redis.call('HGET', vf, '_claim') ~= claimId then
+  local held = redis.call('HGETALL', vf)
+  -- The in-flight hash as a table: the fold compares with it and the answer is built from it,
+  -- instead of an HGET per pending attribute and a second HGETALL.
+  local f = {}
+  for k = 1, #held, 2 do f[held[k]] = held[k + 1] end
+  if f['_claim'] ~= claimId then
     out[#out + 1] = {}
   else
     local pending = {}
-    if redis.call('HEXISTS', vf, '_sent') == 0 then pending = redis.call('HGETALL', vp) end
-    for k = 1, #pending, 2 do
-      local f = pending[k]
-      if string.sub(f, 1, 2) == 's:' and newer(pending[k + 1], redis.call('HGET', vf, f)) then
-        local name = string.sub(f, 3)
-        redis.call('HSET', vf, f, pending[k + 1], 'v:' .. name, redis.call('HGET', vp, 'v:' .. name))
-      end
-    end
+    if not f['_sent'] then pending = redis.call('HGETALL', vp) end
     if #pending > 0 then
-      local pin = redis.call('HGET', vp, '_in')
-      if pin then redis.call('HSETNX', vf, '_in', pin) end
-      local held = redis.call('HGET', vf, '_src')
-      local merged = addSources(held, redis.call('HGET', vp, '_src'))
-      if merged and merged ~= held then redis.call('HSET', vf, '_src', merged) end
+      local p = {}
+      for k = 1, #pending, 2 do p[pending[k]] = pending[k + 1] end
+      local writes = {}
+      for k = 1, #pending, 2 do
+        local field, st = pending[k], pending[k + 1]
+        local value = 'v:' .. string.sub(field, 3)
+        if string.sub(field, 1, 2) == 's:' and p[value] and newer(st, f[field] or false) then
+          writes[#writes + 1] = field
+          writes[#writes + 1] = st
+          writes[#writes + 1] = value
+          writes[#writes + 1] = p[value]
+          f[field], f[value] = st, p[value]
+        end
+      end
+      if p['_in'] and not f['_in'] then
+        writes[#writes + 1] = '_in'
+        writes[#writes + 1] = p['_in']
+        f['_in'] = p['_in']
+      end
+      local merged = addSources(f['_src'] or false, p['_src'] or false)
+      if merged and merged ~= f['_src'] then
+        writes[#writes + 1] = '_src'
+        writes[#writes + 1] = merged
+        f['_src'] = merged
+      end
+      if #writes > 0 then redis.call('HSET', vf, unpack(writes)) end
       redis.call('DEL', vp)
       redis.call('ZREM', KEYS[1], vk)
     end
-    if freeze then redis.call('HSET', vf, '_sent', '1') end
+    if freeze and not f['_sent'] then
+      redis.call('HSET', vf, '_sent', '1')
+      f['_sent'] = '1'
+    end
     redis.call('ZADD', root .. ':leases', now + leaseMs, vk)
-    local flat = redis.call('HGETALL', vf)
+    local flat = {}
+    for field, value in pairs(f) do
+      flat[#flat + 1] = field
+      flat[#flat + 1] = value
+    end
     if freeze then
       -- A bulk row carries every value delivered before (the v2 override), as d:<name> fields.
       local kept = redis.call('HGETALL', root .. ':vd:' .. vk)

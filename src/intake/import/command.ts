@@ -41,6 +41,7 @@ const IMPORT_VARIABLES = [
   'DEDUPE_WINDOW_MS',
   'MAX_VALUE_LENGTH',
   'MAPPING_FILE',
+  'KEEP_COMPLETED_JOBS',
 ] as const;
 
 /** Registers `target-ingest import <file>`. */
@@ -130,6 +131,7 @@ async function runImport(file: string, opts: ImportCliOptions): Promise<number> 
     mapping,
     maxValueLength: config.MAX_VALUE_LENGTH,
     shards: config.REDIS_SHARDS,
+    keepCompletedJobs: config.KEEP_COMPLETED_JOBS,
   });
   const checkpoints = new CheckpointStore(redis, config.REDIS_PREFIX, config.DEDUPE_WINDOW_MS);
   const stop = new AbortController();

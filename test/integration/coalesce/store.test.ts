@@ -89,6 +89,31 @@ describe('VisitorStore', () => {
     expect(await store.stats()).toMatchObject({ events_applied: 2, events_duplicate: 1 });
   });
 
+  it('applies the first copy of an id sent twice in one batch, even when the second claims a later time (P2)', async () => {
+    expect(await store.merge('pos', [event('r1', 1, { a: '1' }), event('r1', 5, { a: 'changed' })], T0)).toEqual([
+      'applied',
+      'duplicate',
+    ]);
+    await store.claimDue('c', 10, T0 + 1000);
+    expect(values((await store.snapshot('c', ['3p:CRM-1']))[0])).toEqual({ a: '1' });
+  });
+
+  it('keeps only the newest value per attribute of a visitor within one batch: older siblings read superseded', async () => {
+    expect(
+      await store.merge(
+        'pos',
+        [
+          event('old', 1, { tier: 'bronze', city: 'Basel' }),
+          event('new', 2, { tier: 'gold' }),
+          event('older', 0, { tier: 'x' }),
+        ],
+        T0,
+      ),
+    ).toEqual(['applied', 'applied', 'superseded']);
+    await store.claimDue('c', 10, T0 + 1000);
+    expect(values((await store.snapshot('c', ['3p:CRM-1']))[0])).toEqual({ tier: 'gold', city: 'Basel' });
+  });
+
   it('remembers an event id for at least the dedupe window, and lets its marker hash expire within about two', async () => {
     // dedupeWindowMs is 60 s here; markers go to the generation of the merge's time.
     expect(await store.merge('pos', [event('d1', 1, { a: '1' })], T0)).toEqual(['applied']);

@@ -117,7 +117,7 @@ describe('Flusher (two flushers on one Redis)', () => {
     expect(await bulkJobs()).toHaveLength(2);
   });
 
-  it('paces at a quarter of the interval while the bulk budget is mostly unused, and at all of it once a quarter is used', async () => {
+  it('paces at a quarter of the interval while most of the bulk budget is unused, and longer than the interval once half is committed', async () => {
     const [a, b] = flushers as [Flusher, Flusher];
     const t0 = Date.now();
     const handedBackWait = async (vk: string): Promise<number> =>
@@ -128,34 +128,44 @@ describe('Flusher (two flushers on one Redis)', () => {
     expect((await b.flushOnce()).bulk).toBe(0);
     expect(await handedBackWait('3p:CRM-2')).toBeLessThanOrEqual(PACE_MS / 4);
 
-    // 13 of the 50 bulk calls used (more than a quarter): the next pass closes the gate for
-    // the whole interval.
-    expect(
-      (await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(13)).granted,
-    ).toBe(true);
+    // 13 of the 50 bulk calls used, one claim in flight: 15 committed, under half. The
+    // gate still closes for a quarter of the interval only.
+    const budget = createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk;
+    expect((await budget.reserve(13)).granted).toBe(true);
     await new Promise((r) => setTimeout(r, PACE_MS / 4 + 100));
     expect((await a.flushOnce()).bulk).toBe(1);
     await store.merge('pos', [newVisitorEvent(3, t0)], t0 - 1000);
     expect((await b.flushOnce()).bulk).toBe(0);
-    expect(await handedBackWait('3p:CRM-3')).toBeGreaterThan(PACE_MS / 2);
+    expect(await handedBackWait('3p:CRM-3')).toBeLessThanOrEqual(PACE_MS / 4);
+
+    // 10 more: 23 spent + 2 × 2 polls owed = 27 committed, past half: 50 / 23 intervals.
+    expect((await budget.reserve(10)).granted).toBe(true);
+    await new Promise((r) => setTimeout(r, PACE_MS / 4 + 100));
+    expect((await a.flushOnce()).bulk).toBe(1);
+    await store.merge('pos', [newVisitorEvent(4, t0)], t0 - 1000);
+    expect((await b.flushOnce()).bulk).toBe(0);
+    expect(await handedBackWait('3p:CRM-4')).toBeGreaterThan(PACE_MS);
   });
 
-  it('counts the polls that claims in flight still owe: little spent, but claims polling, paces at the whole interval', async () => {
+  it('counts the polls that claims in flight still owe: under half spent, but claims polling, paces past the interval', async () => {
     const [a, b] = flushers as [Flusher, Flusher];
     const t0 = Date.now();
     for (let k = 0; k < 3; k += 1) {
       await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
     }
-    // 8 calls spent + 3 claims × 2 polls owed = 14 committed, more than a quarter of 50
-    // (and 4 claims in flight after the next one, under BULK_MAX_CLAIMS_IN_FLIGHT).
+    // 21 calls spent (under half of 50) + 3 claims × 2 polls owed = 27 committed, more than
+    // half (and 4 claims in flight after the next one, under BULK_MAX_CLAIMS_IN_FLIGHT).
     expect(
-      (await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(8)).granted,
+      (await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(21)).granted,
     ).toBe(true);
     await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
     expect((await a.flushOnce()).bulk).toBe(1);
     await store.merge('pos', [newVisitorEvent(2, t0)], t0 - 1000);
     expect((await b.flushOnce()).bulk).toBe(0);
-    expect(Number(await redis.zscore(store.keys.due, '3p:CRM-2')) - Date.now()).toBeGreaterThan(PACE_MS / 2);
+    // The pacer's gate (50 / 23 intervals, ~3.3 s), not the no-room wait (bulkRetryMs, 5 s).
+    const wait = Number(await redis.zscore(store.keys.due, '3p:CRM-2')) - Date.now();
+    expect(wait).toBeGreaterThan(PACE_MS);
+    expect(wait).toBeLessThan(5000);
   });
 
   it('starts no bulk claim when the polls owed leave no room in the budget', async () => {

@@ -48,13 +48,16 @@ describe('where is my event: a visitor and each of its events, through HTTP and 
     const { simulator } = running;
     simulator.faults.rejectVisitor(REFUSED, 400);
 
-    // One request: e-1 is replaced by the newer e-2 before delivery; e-0 (older) loses to both.
-    const first = await server.post([
-      cardUsed(CUSTOMER, 'e-1', BASE, 'S1'),
+    // e-1 is applied, then replaced by the newer e-2 of the next request before delivery;
+    // e-3, older than e-2 and in its request, never gets in (the merge keeps only the newest
+    // value per visitor and attribute of a call); e-0 (older, sent later) loses to both.
+    expect((await server.post([cardUsed(CUSTOMER, 'e-1', BASE, 'S1')])).body.accepted).toBe(1);
+    const second = await server.post([
+      cardUsed(CUSTOMER, 'e-3', BASE + 30_000, 'S3'),
       cardUsed(CUSTOMER, 'e-2', BASE + 60_000, 'S2'),
       cardUsed(REFUSED, 'r-1', BASE, 'S9'),
     ]);
-    expect(first.body.accepted).toBe(3);
+    expect(second.body.accepted).toBe(3);
     expect((await server.post([cardUsed(CUSTOMER, 'e-0', BASE - 60_000, 'S0')])).body.accepted).toBe(1);
     const landed = () => simulator.store.get('thirdPartyId', CUSTOMER)?.loyaltyLastStoreId === 'S2';
     expect(await waitFor(landed, 15_000)).toBe(true);
@@ -114,6 +117,12 @@ describe('where is my event: a visitor and each of its events, through HTTP and 
     expect(e1.landed).toBe(true);
 
     expect((await fate('e-0')).merge).toBe('superseded');
+    const e3 = await fate('e-3');
+    expect(e3.merge).toBe('superseded');
+    expect(e3.attributes.find((a) => a.name === 'loyaltyLastStoreId')).toMatchObject({
+      status: 'replaced',
+      replacedBy: { eventId: 'e-2' },
+    });
     const late = await fate('e-late');
     expect(late.merge).toBe('late');
     expect(late.attributes.every((a) => a.status === 'replaced')).toBe(true);

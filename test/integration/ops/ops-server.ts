@@ -13,6 +13,7 @@ import type { Pipeline, Role } from '../../../src/pipeline.js';
 import { startPipeline } from '../../../src/lifecycle/start-pipeline.js';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { deletePrefix, newRedis, redisUrl, uniquePrefix } from '../../harness/context.js';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 /** Tokens the ops tests log in with (at least 16 characters, as config demands). */
 export const ADMIN_TOKEN = 'admin-0f1e2d3c4b5a6978';
@@ -67,7 +68,7 @@ export function memoryDestination(lines: string[]): Writable {
  * (startPipeline, buildHttpServer, httpPluginsFor), with a logger that writes to memory.
  */
 export async function startOpsServer(options: OpsServerOptions = {}): Promise<OpsServer> {
-  const simulator = await startSimulator({ clientCode: 'acme' });
+  const simulator = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme' });
   const prefix = uniquePrefix('ops');
   const targetBaseUrl = options.targetBaseUrl ?? simulator.url;
   const env: Record<string, string> = {

@@ -3,10 +3,11 @@ import { BatchQueue } from '../../../src/simulator/batches.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
 import { ProfileStore } from '../../../src/simulator/store.js';
 import { CLIENT, encodeBatch, onSimulator, postForm, send, waitForBatch, xmlField } from './helpers.js';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 const running: Simulator[] = [];
 async function start(options: Partial<SimulatorOptions> = {}): Promise<Simulator> {
-  const sim = await startSimulator({ clientCode: CLIENT, ...options });
+  const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT, ...options });
   running.push(sim);
   return sim;
 }

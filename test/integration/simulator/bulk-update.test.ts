@@ -10,6 +10,7 @@ import {
   waitForBatch,
   xmlField,
 } from './helpers.js';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 let sim: Simulator;
 const batchUrl = (): string => `${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`;
@@ -25,7 +26,7 @@ async function submit(body: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  sim = await startSimulator({ clientCode: CLIENT, bulkCallsPerMinute: 1000, batchProcessingMs: 0 });
+  sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT, bulkCallsPerMinute: 1000, batchProcessingMs: 0 });
 });
 afterAll(async () => {
   await sim.close();
@@ -70,7 +71,12 @@ describe('bulk profile update v2', () => {
   });
 
   it('decodes cells a second time with bulkCellDecoding: percent', async () => {
-    const twice = await startSimulator({ clientCode: CLIENT, batchProcessingMs: 0, bulkCellDecoding: 'percent' });
+    const twice = await startSimulator({
+      ...NO_ROW_LOSS,
+      clientCode: CLIENT,
+      batchProcessingMs: 0,
+      bulkCellDecoding: 'percent',
+    });
     try {
       const values = { comma: 'x,y,,z', newline: 'line1\nline2\r\nline3', pct: '100%' };
       const answer = await postForm(
@@ -253,7 +259,12 @@ describe('bulk profile update v2', () => {
 
 describe('bulk rate limit', () => {
   it('answers 503 above the configured calls per rolling window, then admits again', async () => {
-    const limited = await startSimulator({ clientCode: CLIENT, bulkCallsPerMinute: 3, bulkRateWindowMs: 400 });
+    const limited = await startSimulator({
+      ...NO_ROW_LOSS,
+      clientCode: CLIENT,
+      bulkCallsPerMinute: 3,
+      bulkRateWindowMs: 400,
+    });
     try {
       const url = `${limited.url}/m2/${CLIENT}/v2/profile/batchUpdate`;
       const body = encodeBatch(['pcId', 'a'], [['v1', '1']]);
@@ -274,7 +285,7 @@ describe('bulk rate limit', () => {
   });
 
   it('defaults to the documented 50 calls per minute', async () => {
-    const standard = await startSimulator({ clientCode: CLIENT });
+    const standard = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT });
     try {
       const url = `${standard.url}/m2/${CLIENT}/v2/profile/batchUpdate`;
       const body = encodeBatch(['pcId', 'a'], [['v1', '1']]);

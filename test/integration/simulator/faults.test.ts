@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { errors } from 'undici';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { CLIENT, encodeBatch, onSimulator, postForm, send, xmlField } from './helpers.js';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 const postJson = (url: string, json: unknown) =>
   send(url, { method: 'POST', body: JSON.stringify(json), headers: { 'content-type': 'application/json' } });
@@ -20,7 +21,7 @@ const bulk = (): string => `${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`;
 const body = encodeBatch(['pcId', 'a'], [['b1', '1']]);
 
 beforeAll(async () => {
-  sim = await startSimulator({ clientCode: CLIENT, batchProcessingMs: 0 });
+  sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT, batchProcessingMs: 0 });
 });
 afterAll(async () => {
   await sim.close();
@@ -117,7 +118,7 @@ describe('fault injection', () => {
 
 describe('start options', () => {
   it('latencyMs delays every profile call', async () => {
-    const slow = await startSimulator({ clientCode: CLIENT, latencyMs: 150 });
+    const slow = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT, latencyMs: 150 });
     try {
       const started = Date.now();
       await send(`${slow.url}/m2/${CLIENT}/profile/update?mboxPC=x&profile.a=1`);
@@ -198,7 +199,7 @@ describe('timed outage windows', () => {
   let clock = Date.UTC(2026, 10, 21, 10, 0, 0);
   let timed: Simulator;
   beforeAll(async () => {
-    timed = await startSimulator({ clientCode: CLIENT, now: () => clock });
+    timed = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT, now: () => clock });
   });
   afterAll(async () => {
     await timed.close();

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { CLIENT, send } from './helpers.js';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 let sim: Simulator;
 beforeAll(async () => {
-  sim = await startSimulator({ clientCode: CLIENT });
+  sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT });
 });
 afterAll(async () => {
   await sim.close();
@@ -62,7 +63,7 @@ describe('fetch profile API', () => {
   });
 
   it('requires the bearer token when authentication is on', async () => {
-    const secured = await startSimulator({ clientCode: CLIENT, authToken: 'tok' });
+    const secured = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT, authToken: 'tok' });
     try {
       secured.store.seed('pcId', 'p1', { a: '1' });
       const url = `${secured.url}/rest/v1/profiles/p1?client=${CLIENT}`;

@@ -1,6 +1,7 @@
 import { afterEach } from 'vitest';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
 import { request } from 'undici';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 /** The client code every simulator in these tests is started with. */
 export const CLIENT = 'acme';
@@ -99,7 +100,7 @@ export function simulatorsPerTest(
     await Promise.all(running.splice(0).map((sim) => sim.close()));
   });
   return async (options = {}) => {
-    const sim = await startSimulator({ clientCode: CLIENT, ...defaults(), ...options });
+    const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT, ...defaults(), ...options });
     running.push(sim);
     return sim;
   };

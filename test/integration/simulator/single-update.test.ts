@@ -1,12 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { CLIENT, postForm, send, xmlField } from './helpers.js';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 let sim: Simulator;
 const update = (query: string): string => `${sim.url}/m2/${CLIENT}/profile/update?${query}`;
 
 beforeAll(async () => {
-  sim = await startSimulator({ clientCode: CLIENT });
+  sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT });
 });
 afterAll(async () => {
   await sim.close();
@@ -178,7 +179,7 @@ describe('single profile update', () => {
 
 describe('single profile update with createOnSingleUpdate: false', () => {
   it('answers success for an unknown id but creates nothing, and updates a known one', async () => {
-    const strict = await startSimulator({ clientCode: CLIENT, createOnSingleUpdate: false });
+    const strict = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT, createOnSingleUpdate: false });
     try {
       const unknown = await send(`${strict.url}/m2/${CLIENT}/profile/update?mboxPC=new&profile.a=1`);
       expect(unknown.status).toBe(200);
@@ -196,7 +197,7 @@ describe('single profile update with createOnSingleUpdate: false', () => {
 
 describe("single profile update with createOnSingleUpdate: 'pcId' (stand-alone and npm start)", () => {
   it('creates an mboxPC profile Target issued, but drops an unknown mbox3rdPartyId with a success answer', async () => {
-    const faithful = await startSimulator({ clientCode: CLIENT, createOnSingleUpdate: 'pcId' });
+    const faithful = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT, createOnSingleUpdate: 'pcId' });
     try {
       const pc = await send(`${faithful.url}/m2/${CLIENT}/profile/update?mboxPC=issued-1&profile.a=1`);
       expect(pc.status).toBe(200);
@@ -213,7 +214,7 @@ describe("single profile update with createOnSingleUpdate: 'pcId' (stand-alone a
 
 describe('single profile update with authentication', () => {
   it('answers 401 without or with a wrong bearer token and 200 with the right one', async () => {
-    const secured = await startSimulator({ clientCode: CLIENT, authToken: 'tok-123' });
+    const secured = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT, authToken: 'tok-123' });
     try {
       const url = `${secured.url}/m2/${CLIENT}/profile/update?mboxPC=v1&profile.a=1`;
       const missing = await send(url);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../../src/simulator/server.js';
 import { CLIENT, encodeBatch, onSimulator, postForm, send, waitForBatch, xmlField } from './helpers.js';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 const running: Simulator[] = [];
 afterEach(async () => {
@@ -13,7 +14,7 @@ const postJson = (url: string, json: unknown) =>
 describe('GET /_simulator/stats', () => {
   it('counts v1 submits, status calls, admin calls, other users, override removals and failed rows; reset zeroes them', async () => {
     let clock = Date.UTC(2026, 10, 21, 10, 0, 0);
-    const sim = await startSimulator({ clientCode: CLIENT, batchProcessingMs: 0, now: () => clock });
+    const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT, batchProcessingMs: 0, now: () => clock });
     running.push(sim);
     const submit = async (path: string, rows: string[][], header = ['thirdPartyId', 'a', 'b']): Promise<string> => {
       const answer = await postForm(`${sim.url}/m2/${CLIENT}/${path}`, encodeBatch(header, rows));

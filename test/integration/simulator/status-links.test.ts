@@ -2,10 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
 import { EDGE_LEGACY_STATUS_HOST, EDGE_STATUS_HOST } from '../../../src/simulator/status-links.js';
 import { CLIENT, encodeBatch, onSimulator, postForm, send, xmlField } from './helpers.js';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 const running: Simulator[] = [];
 async function start(options: Partial<SimulatorOptions> = {}): Promise<Simulator> {
-  const sim = await startSimulator({ clientCode: CLIENT, batchProcessingMs: 0, ...options });
+  const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: CLIENT, batchProcessingMs: 0, ...options });
   running.push(sim);
   return sim;
 }

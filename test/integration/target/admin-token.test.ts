@@ -14,6 +14,7 @@ import { TokenSourceError } from '../../../src/target/token-source.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
 import { startTestPipeline } from '../../harness/pipeline.js';
 import { memoryDestination } from '../ops/ops-server.js';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 const visitor = { kind: 'thirdPartyId' as const, id: 'CRM-ADMIN-TOKEN' };
 const attrs = new Map([['tier', 'gold']]);
@@ -56,7 +57,12 @@ describe('profile token from the Target Admin API (against the simulator)', () =
   });
 
   const simulator = async (options: Partial<SimulatorOptions> = {}): Promise<Simulator> => {
-    const sim = await startSimulator({ clientCode: 'acme', authToken: 'admin-profile-token-0', ...options });
+    const sim = await startSimulator({
+      ...NO_ROW_LOSS,
+      clientCode: 'acme',
+      authToken: 'admin-profile-token-0',
+      ...options,
+    });
     sims.push(sim);
     return sim;
   };

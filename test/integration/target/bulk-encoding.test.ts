@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
 import { buildBulkFiles } from '../../harness/bulk-files.js';
 import { TargetClient } from '../../../src/target/client.js';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 const running: Array<{ sim: Simulator; client: TargetClient }> = [];
 afterEach(async () => {
@@ -13,7 +14,7 @@ afterEach(async () => {
 
 /** Submits one file of `values` (one visitor each) and waits until Target applied it. */
 async function deliver(options: Partial<SimulatorOptions>, values: string[]): Promise<Simulator> {
-  const sim = await startSimulator({ clientCode: 'acme', ...options });
+  const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme', ...options });
   const client = new TargetClient({ baseUrl: sim.url, clientCode: 'acme', timeoutMs: 2000 });
   running.push({ sim, client });
   const [file] = buildBulkFiles(

@@ -15,6 +15,7 @@ import {
   planSingleUpdate,
   profileDataBytes,
 } from '../../../src/target/single-request.js';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 const visitor = { kind: 'thirdPartyId' as const, id: 'CRM-LIMIT' };
 
@@ -65,7 +66,7 @@ describe('TargetClient against the simulator', () => {
   let client: TargetClient;
 
   beforeAll(async () => {
-    sim = await startSimulator({ clientCode: 'acme', authToken: 'profile-token-0123456789' });
+    sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme', authToken: 'profile-token-0123456789' });
     client = new TargetClient({
       baseUrl: sim.url,
       clientCode: 'acme',

@@ -7,6 +7,7 @@ import { startSimulator, type Simulator } from '../../../src/simulator/server.js
 import { createAdminTokenSource } from '../../../src/target/admin-token.js';
 import { TargetClient } from '../../../src/target/client.js';
 import { createTargetDispatcher, proxySettingsFrom } from '../../../src/target/dispatcher.js';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 const visitor = { kind: 'thirdPartyId' as const, id: 'CRM-PROXY' };
 const attrs = new Map([['tier', 'gold']]);
@@ -81,7 +82,7 @@ describe('calls to Target and Adobe through an egress proxy', () => {
   const settings = { connections: 4, timeoutMs: 2000 };
 
   beforeAll(async () => {
-    sim = await startSimulator({ clientCode: 'acme', authToken: TOKEN });
+    sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme', authToken: TOKEN });
     proxy = await startProxy();
   });
   beforeEach(() => {

@@ -17,6 +17,7 @@ import { startPipeline } from '../../../src/lifecycle/start-pipeline.js';
 import { redisUrl, uniquePrefix } from '../../harness/context.js';
 import { startTestPipeline } from '../../harness/pipeline.js';
 import { memoryDestination } from '../ops/ops-server.js';
+import { NO_ROW_LOSS } from '../../harness/no-row-loss.js';
 
 const visitor = { kind: 'thirdPartyId' as const, id: 'CRM-TOKEN-FILE' };
 const attrs = new Map([['tier', 'gold']]);
@@ -47,7 +48,7 @@ describe('profile token from TARGET_AUTH_TOKEN_FILE', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ti-token-'));
-    sim = await startSimulator({ clientCode: 'acme', authToken: tokens[0] });
+    sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme', authToken: tokens[0] });
   });
   afterEach(async () => {
     for (const source of sources.splice(0)) await source.close();

@@ -24,13 +24,14 @@ describe('lineage, pure', () => {
     expect(parseMarker('t')).toEqual({ state: 'queued' });
     // Intake with one shard writes the number of the ingest job that carries the event.
     expect(parseMarker('1234')).toEqual({ state: 'queued' });
-    expect(parseMarker(`a3|${T}|${T - 5}|3p:CRM|with|bars`)).toEqual({
+    expect(parseMarker(`a3${T.toString(36)}|${(T - 5).toString(36)}|3p:CRM|with|bars`)).toEqual({
       state: 'merged',
       merge: 'superseded',
       receivedAtMs: T,
       occurredAtMs: T - 5,
       vk: '3p:CRM|with|bars',
     });
+    expect(parseMarker('a1')).toMatchObject({ merge: 'applied', receivedAtMs: null, vk: null });
     expect(parseMarker('a')).toEqual({
       state: 'merged',
       merge: null,

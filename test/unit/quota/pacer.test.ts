@@ -9,18 +9,21 @@ describe('bulk pacing', () => {
     expect(committedBulkCalls({ used: 10, limit: 50, claimsInFlight: 3 })).toBe(16);
   });
 
-  it('gives a quarter of the interval below a quarter of the budget committed', () => {
+  it('gives a quarter of the interval while less than half the budget is committed', () => {
     expect(bulkPaceMs({ used: 0, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBe(1200);
     expect(bulkPaceMs({ used: 12, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBe(1200);
+    // The burst the issue measured: 10–12 calls spent, a few claims in flight owing polls.
+    expect(bulkPaceMs({ used: 12, limit: 50, claimsInFlight: 3 }, 4800, MINUTE)).toBe(1200);
+    expect(bulkPaceMs({ used: 24, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBe(1200);
     expect(bulkPaceMs({ used: 0, limit: 4, claimsInFlight: 0 }, 1000, 1000)).toBe(250);
   });
 
-  it('spreads the calls left over the window from there: the interval scaled by limit / calls left', () => {
-    // 13 committed, 37 left: 4800 × 50 / 37.
-    expect(bulkPaceMs({ used: 13, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBeCloseTo(6486.5, 0);
-    // 4 calls spent, but 5 claims in flight owe 10 polls: 14 committed, 36 left.
-    expect(bulkPaceMs({ used: 4, limit: 50, claimsInFlight: 5 }, 4800, MINUTE)).toBeCloseTo(6666.7, 0);
+  it('spreads the calls left over the window from half on: the interval scaled by limit / calls left', () => {
     expect(bulkPaceMs({ used: 25, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBe(9600);
+    // 19 calls spent, but 3 claims in flight owe 6 polls: 25 committed, 25 left.
+    expect(bulkPaceMs({ used: 19, limit: 50, claimsInFlight: 3 }, 4800, MINUTE)).toBe(9600);
+    // 30 committed, 20 left: 4800 × 50 / 20.
+    expect(bulkPaceMs({ used: 30, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBe(12_000);
   });
 
   it('closes the gate for at most four intervals and at most the window, since it cannot reopen early', () => {
@@ -29,7 +32,8 @@ describe('bulk pacing', () => {
     expect(bulkPaceMs({ used: 50, limit: 50, claimsInFlight: 0 }, 4800, MINUTE)).toBe(19_200);
     // The interval has a 1-s floor (bulkRetryMs in src/flush/role.ts), so with a 2-s window the window caps it.
     expect(bulkPaceMs({ used: 40, limit: 50, claimsInFlight: 0 }, 1000, 2000)).toBe(2000);
-    expect(bulkPaceMs({ used: 13, limit: 50, claimsInFlight: 0 }, 1000, 2000)).toBeCloseTo(1351.4, 0);
+    expect(bulkPaceMs({ used: 30, limit: 50, claimsInFlight: 0 }, 1000, 2000)).toBe(2000);
+    expect(bulkPaceMs({ used: 27, limit: 50, claimsInFlight: 0 }, 1000, 4000)).toBeCloseTo(2173.9, 0);
   });
 
   it('has room for a claim while its file and poll fit beside what is committed and a tenth kept back', () => {

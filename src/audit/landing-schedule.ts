@@ -1,0 +1,54 @@
+import type { Queue } from 'bullmq';
+import type { LandingAuditJob } from '../jobs/catalog.js';
+import type { Logger } from '../logger.js';
+import { sampleShare } from './landing-compare.js';
+
+export interface LandingAuditSettings {
+  /** LANDING_AUDIT_SAMPLE: share of delivered visitors read back (0: off). */
+  share: number;
+  /** LANDING_AUDIT_DELAY_MS: how long after Target accepted a delivery it is read back. */
+  delayMs: number;
+}
+
+/** One visitor's delivery that Target accepted, as the audit needs it (stamps, never values). */
+export type AuditedDelivery = LandingAuditJob;
+
+/**
+ * Picks deliveries to read back, and schedules each check as a BullMQ job delayed by
+ * LANDING_AUDIT_DELAY_MS on the `landing-audit` queue (src/deliver/landing-audit.ts runs them).
+ * Deliveries call it where Target accepted them: deliver-single after each ack, bulk-status
+ * when a batch completes.
+ */
+export class LandingAudits {
+  constructor(
+    private readonly queue: Queue<LandingAuditJob>,
+    readonly settings: LandingAuditSettings,
+    private readonly logger: Logger,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** The items to audit: each with probability LANDING_AUDIT_SAMPLE (none when it is 0). */
+  pick<T>(items: readonly T[]): T[] {
+    return sampleShare(items, this.settings.share, this.random);
+  }
+
+  /**
+   * Schedules the checks, one job each (deliveries without attributes are skipped). A
+   * failure to schedule is logged, not thrown: the delivery it follows was accepted and is
+   * recorded, and failing its job now would only send it again.
+   */
+  async schedule(deliveries: readonly AuditedDelivery[]): Promise<void> {
+    const due = deliveries.filter((d) => Object.keys(d.attributes).length > 0);
+    if (due.length === 0) return;
+    try {
+      await this.queue.addBulk(
+        due.map((data) => ({ name: `audit ${data.route}`, data, opts: { delay: this.settings.delayMs } })),
+      );
+    } catch (error) {
+      this.logger.warn(
+        { err: error, deliveries: due.length },
+        'landing audit: could not schedule the check of delivered visitors (the deliveries stand)',
+      );
+    }
+  }
+}

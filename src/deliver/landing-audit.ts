@@ -1,0 +1,92 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { VisitorStore } from '../coalesce/store.js';
+import { holdOnRefusal, waitWhileHeld } from './delivery-context.js';
+import type { CredentialsHold } from './credentials-hold.js';
+import { classifyError } from '../errors.js';
+import { parseVisitorKey } from '../events/index.js';
+import { readJobData, type LandingAuditJob } from '../jobs/catalog.js';
+import type { Logger } from '../logger.js';
+import type { TargetClient } from '../target/client.js';
+import { compareLanding, countLanding, type LandingFinding, type LandingResult } from '../audit/landing-compare.js';
+
+/** What the landing-audit worker needs. */
+export interface LandingAuditDeps {
+  store: VisitorStore;
+  client: Pick<TargetClient, 'fetchProfile'>;
+  /** The pipeline-wide hold on Target refusing our credentials (P10). */
+  hold: CredentialsHold;
+  logger: Logger;
+}
+
+/**
+ * What one check found, per attribute (src/metrics/pipeline-events.ts counts it in
+ * `ti_landing_audit_total`), and how many missing values went back for delivery.
+ */
+export type LandingAuditSummary = Record<LandingResult, number> & { resent: number };
+
+/**
+ * Reads one sampled delivery back through the Fetch Profile API (which does not count
+ * against Target's mbox calls) and compares it with what the store says was delivered
+ * (src/audit/landing-compare.ts). Values missing at Target are sent again through the
+ * normal path (VisitorStore.resendDelivered: a newer pending value wins); a missing or a
+ * different value is logged, and written to the visitor's delivery log so its lineage
+ * shows it.
+ *
+ * Held, never dropped (P10): while Target refuses our credentials the check waits without
+ * spending an attempt, and a 401/403 to the fetch opens the hold. Transient failures retry
+ * with the `target` backoff (src/jobs/catalog.ts LANDING_AUDIT_ATTEMPTS); a permanent one
+ * fails the check alone. Nothing here is ever dead-lettered: the delivery was accepted.
+ */
+export function createLandingAuditProcessor(deps: LandingAuditDeps) {
+  return async (job: Job<LandingAuditJob>, token?: string): Promise<LandingAuditSummary> => {
+    const data = readJobData('landingAudit', job);
+    const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
+    await waitWhileHeld(deps, job, token);
+    // Forgotten, or delivered longer ago than DELIVERED_RETENTION_MS: nothing to hold Target to.
+    const delivered = await deps.store.readDelivered(data.vk);
+    if (delivered.size === 0) return { ...countLanding([]), resent: 0 };
+    let profile: Awaited<ReturnType<TargetClient['fetchProfile']>>;
+    try {
+      profile = await deps.client.fetchProfile(parseVisitorKey(data.vk));
+    } catch (error) {
+      await holdOnRefusal(deps, job, token, error);
+      const classified = classifyError(error);
+      if (classified.kind === 'permanent')
+        throw Object.assign(new UnrecoverableError(classified.message), { code: classified.code });
+      throw classified;
+    }
+    const findings = compareLanding({ sampled: data.attributes, delivered, profile, sentAt: data.sentAt });
+    const counts = countLanding(findings);
+    const missing = names(findings, 'missing');
+    const resent = await deps.store.resendDelivered(data.vk, missing, { profileGone: profile === undefined });
+    if (counts.missing + counts.different > 0) {
+      const off = findings.filter((f) => f.result !== 'match');
+      await deps.store.deliveryLog.recordFailures(
+        [{ vk: data.vk, attributes: Object.fromEntries(off.map((f) => [f.name, delivered.get(f.name)?.stamp ?? ''])) }],
+        {
+          route: data.route,
+          batchId: data.batchId,
+          detail: `landing audit: not in Target's profile: ${counts.missing} missing (sent again), ${counts.different} different`,
+        },
+      );
+      // Attribute names come from the mapping; values and visitor ids stay out of logs.
+      log.warn(
+        {
+          ...counts,
+          resent,
+          route: data.route,
+          batchId: data.batchId,
+          profileFound: profile !== undefined,
+          missingAttributes: missing,
+          differentAttributes: names(findings, 'different'),
+        },
+        'landing audit: values Target accepted are not in its profile',
+      );
+    }
+    return { ...counts, resent };
+  };
+}
+
+function names(findings: readonly LandingFinding[], result: LandingResult): string[] {
+  return findings.filter((f) => f.result === result).map((f) => f.name);
+}

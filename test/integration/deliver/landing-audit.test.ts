@@ -1,0 +1,138 @@
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createProducer } from '../../../src/intake/producer.js';
+import { createLogger } from '../../../src/logger.js';
+import { Metrics } from '../../../src/metrics/metrics.js';
+import { watchPipeline } from '../../../src/metrics/pipeline-events.js';
+import type { SimulatorOptions } from '../../../src/simulator/server.js';
+import { deletePrefix, newRedis } from '../../harness/context.js';
+import { startTestPipeline, waitFor, type TestPipeline } from '../../harness/pipeline.js';
+
+/**
+ * The landing audit (docs/operations.md#landing-audit): Target accepts a bulk file, reports
+ * every row successful, and one row never lands (Adobe: up to 0.1% may not). The audit reads
+ * the sampled visitors back after LANDING_AUDIT_DELAY_MS, counts what it finds in
+ * `ti_landing_audit_total`, and the pipeline delivers the missing values again.
+ */
+interface Running extends TestPipeline {
+  metrics: Metrics;
+  logs: Array<Record<string, unknown>>;
+  stop: () => void;
+}
+
+let redis: Redis;
+const running: Running[] = [];
+
+beforeAll(() => {
+  redis = newRedis();
+});
+afterEach(async () => {
+  for (const r of running.splice(0)) {
+    r.stop();
+    await r.close();
+    await deletePrefix(redis, r.prefix);
+  }
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+async function start(env: Record<string, string>, simulator: Partial<SimulatorOptions> = {}): Promise<Running> {
+  const logs: Array<Record<string, unknown>> = [];
+  const destination = { write: (line: string): void => void logs.push(JSON.parse(line) as Record<string, unknown>) };
+  const started = await startTestPipeline(
+    {
+      COALESCE_WINDOW_MS: '100',
+      COALESCE_MAX_WAIT_MS: '500',
+      // Every accepted delivery is read back, 200 ms after Target accepted it.
+      LANDING_AUDIT_SAMPLE: '1',
+      LANDING_AUDIT_DELAY_MS: '200',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    undefined,
+    { batchProcessingMs: 300, ...simulator },
+    createLogger({ level: 'info', pretty: false, destination }),
+  );
+  const metrics = new Metrics({ defaultMetrics: false });
+  const r = { ...started, metrics, logs, stop: watchPipeline(metrics, started.pipeline) };
+  running.push(r);
+  return r;
+}
+
+/** One call-centre event per visitor (three attributes each). */
+async function send(r: Running, visitors: string[], id = 'e'): Promise<void> {
+  const producer = createProducer({ connection: redis, prefix: r.prefix, source: 'test' });
+  const events = visitors.map((visitor, i) => ({
+    id: `${id}-${i}`,
+    type: 'call_centre_contact',
+    occurredAt: '2026-11-21T10:00:00Z',
+    visitor: { mbox3rdPartyId: visitor },
+    data: { reason: `reason ${i}`, outcome: 'solved' },
+  }));
+  expect((await producer.sendMany(events)).accepted).toBe(visitors.length);
+  await producer.close();
+}
+
+async function audited(r: Running): Promise<Record<string, number>> {
+  const out: Record<string, number> = { match: 0, missing: 0, different: 0 };
+  for (const { labels, value } of (await r.metrics.landingAudit.get()).values) out[String(labels.result)] = value;
+  return out;
+}
+
+const EXPECTED = { callCentreLastReason: 'reason 0', callCentreLastOutcome: 'solved' };
+
+describe('landing audit', () => {
+  it('finds a bulk row Target reported successful but never stored, counts it missing, and delivers it again', async () => {
+    const r = await start({ DELIVERY_MODE: 'bulk' });
+    r.simulator.faults.loseBulkRow('CRM-LOST');
+    await send(r, ['CRM-LOST', 'CRM-KEPT']);
+
+    // The lost row lands only because the audit sent it again.
+    expect(
+      await waitFor(() => r.simulator.store.get('thirdPartyId', 'CRM-LOST')?.callCentreLastOutcome === 'solved'),
+    ).toBe(true);
+    expect(r.simulator.store.get('thirdPartyId', 'CRM-LOST')).toMatchObject(EXPECTED);
+    expect(r.simulator.stats.lostRows).toBe(1);
+    // The first batch said every row was fine: only the read-back knew.
+    expect(r.simulator.stats.failedRows).toBe(0);
+    // CRM-KEPT: three attributes matched; CRM-LOST: three missing, then, sent again, three matched.
+    expect(await waitFor(async () => (await audited(r)).match === 6)).toBe(true);
+    expect(await audited(r)).toEqual({ match: 6, missing: 3, different: 0 });
+    expect(r.simulator.stats.fetch).toBeGreaterThanOrEqual(2);
+    // Sent again by bulk: a second file after the first.
+    expect(r.simulator.stats.bulk).toBeGreaterThanOrEqual(2);
+
+    const warned = r.logs.filter((l) => l.msg === 'landing audit: values Target accepted are not in its profile');
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ missing: 3, resent: 3, route: 'bulk', profileFound: false });
+    // Values and visitor ids stay out of the log.
+    expect(JSON.stringify(r.logs)).not.toContain('reason 0');
+    expect(JSON.stringify(warned)).not.toContain('CRM-LOST');
+    // The visitor's delivery log shows the finding next to its deliveries.
+    const deliveries = await r.pipeline.store.deliveryLog.read('3p:CRM-LOST', 0);
+    expect(deliveries.some((d) => d.answer === 'failed' && /landing audit/.test(d.detail ?? ''))).toBe(true);
+    expect(await r.pipeline.queues.deadLetter.count()).toBe(0);
+  });
+
+  it('holds while Target refuses our credentials to the fetch, then checks (P10: held, never failed)', async () => {
+    const r = await start({ DELIVERY_MODE: 'single' });
+    r.simulator.faults.failNext(1, 401, { endpoint: 'fetch' });
+    await send(r, ['CRM-HELD']);
+    expect(await waitFor(async () => (await audited(r)).match === 3, 20_000)).toBe(true);
+    expect(await audited(r)).toEqual({ match: 3, missing: 0, different: 0 });
+    expect(r.logs.some((l) => String(l.msg).startsWith('Target refused our credentials (HTTP 401)'))).toBe(true);
+    expect(await r.pipeline.queues.landingAudit.getFailedCount()).toBe(0);
+    expect(await r.pipeline.queues.deadLetter.count()).toBe(0);
+  });
+
+  it('with LANDING_AUDIT_SAMPLE=0 reads nothing back', async () => {
+    const r = await start({ DELIVERY_MODE: 'single', LANDING_AUDIT_SAMPLE: '0' });
+    await send(r, ['CRM-UNSAMPLED']);
+    expect(await waitFor(() => r.simulator.store.get('thirdPartyId', 'CRM-UNSAMPLED') !== undefined)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(await r.pipeline.queues.landingAudit.count()).toBe(0);
+    expect(r.simulator.stats.fetch).toBe(0);
+    expect(await audited(r)).toEqual({ match: 0, missing: 0, different: 0 });
+  });
+});
