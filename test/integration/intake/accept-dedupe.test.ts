@@ -109,7 +109,7 @@ describe('intake dedupe with one shard: one Redis call, and no id left marked by
   });
 
   it('reports a resend as a duplicate while its job waits, and after the merge applied it', async () => {
-    const first = [kioskVisit('q1'), kioskVisit('q2')];
+    const first = [kioskVisit('q1', 'CRM-1'), kioskVisit('q2', 'CRM-2')];
     expect(await acceptBatch(intake.deps, 'pos', first)).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
     expect(await acceptBatch(intake.deps, 'pos', first)).toEqual({ accepted: 0, duplicates: 2, rejected: [] });
 
