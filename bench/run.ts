@@ -170,7 +170,7 @@ async function main(): Promise<void> {
     const stopRedis = redisServer.stop.bind(redisServer);
     onInterrupt(stopRedis);
     redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-    const firstPollMs = Number(extraEnv.BULK_STATUS_POLL_MS ?? 5_000);
+    const firstPollMs = Number(extraEnv.BULK_STATUS_POLL_MS ?? 1_000);
     const ctx: BenchContext = {
       redis,
       redisUrl: redisServer.url,
@@ -187,14 +187,16 @@ async function main(): Promise<void> {
       // --quick must end within two minutes: it stops waiting for a stuck pipeline sooner.
       drainTimeoutMs: flags.quick ? 45_000 : 1_200_000,
       // Longer than a bulk batch's processing (the simulator's default, 2 s) plus its first
-      // status poll (BULK_STATUS_POLL_MS, 5 s) plus a flush: changes held behind a bulk batch
+      // status poll (BULK_STATUS_POLL_MS at first, then learnt; 5 s allowed) plus a flush: changes held behind a bulk batch
       // legitimately reach Target only after that poll has seen the batch complete and
       // their own batch has been processed.
-      stallMs: flags.quick ? Math.max(12_000, firstPollMs + LIBRARY_BATCH_PROCESSING_MS + 5_000) : 60_000,
+      stallMs: flags.quick
+        ? Math.max(12_000, Math.max(firstPollMs, 5_000) + LIBRARY_BATCH_PROCESSING_MS + 5_000)
+        : 60_000,
       // The last bulk batch lands (processing time after its submit) before the poll that
-      // reads it `complete` and acks it (BULK_STATUS_POLL_MS after the submit): calls are
-      // counted only once that poll ran, so settling may take that long.
-      settleMs: flags.quick ? firstPollMs + 2_000 : 60_000,
+      // reads it `complete` and acks it (the first poll, learnt from earlier batches; 5 s
+      // allowed): calls are counted only once that poll ran, so settling may take that long.
+      settleMs: flags.quick ? Math.max(firstPollMs, 5_000) + 2_000 : 60_000,
       log,
     };
     const machine = await describeMachine(redis);

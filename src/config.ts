@@ -343,8 +343,8 @@ export const EnvSchema = z.object({
   BULK_CALLS_WINDOW_MS: positiveInt(60_000).describe(
     'The window of BULK_CALLS_PER_MINUTE. Target documents one minute; shorter only for tests and the bench.',
   ),
-  BULK_STATUS_POLL_MS: positiveInt(5_000).describe(
-    'First batch-status poll after a bulk submit until a batch has completed; from then on the first poll follows how long batches take (halved after a batch read `complete` at its first poll, the time it took otherwise), between BULK_STATUS_MIN_POLL_MS and BULK_STATUS_FIRST_POLL_MAX_MS. Later polls back off from the first one up to BULK_STATUS_MAX_POLL_MS.',
+  BULK_STATUS_POLL_MS: positiveInt(1_000).describe(
+    'First batch-status poll after a bulk submit until a batch has completed (a new pipeline: the estimate is kept in Redis for a week, so restarts keep it; a short start costs a few polls once); from then on the first poll follows how long batches take (halved after a batch read `complete` at its first poll, the time it took otherwise), between BULK_STATUS_MIN_POLL_MS and BULK_STATUS_FIRST_POLL_MAX_MS. Later polls back off from the first one up to BULK_STATUS_MAX_POLL_MS.',
   ),
   BULK_STATUS_MIN_POLL_MS: positiveInt(250).describe(
     'Soonest first batch-status poll, however fast recent batches completed (BULK_STATUS_POLL_MS if that is smaller).',

@@ -296,7 +296,7 @@ describe('bench processing-time scaling', () => {
       DELIVERY_MODE: 'bulk',
       COALESCE_WINDOW_MS: '83',
       COALESCE_MAX_WAIT_MS: '1000',
-      BULK_STATUS_POLL_MS: '83',
+      BULK_STATUS_POLL_MS: '17',
       BULK_STATUS_MIN_POLL_MS: '4',
       BULK_STATUS_FIRST_POLL_MAX_MS: '10000',
       BULK_STATUS_MAX_POLL_MS: '1000',
@@ -317,7 +317,7 @@ describe('bench processing-time scaling', () => {
     const s = scaledSettings({ processingMs: 0, scale: 1 }, scenario, 20);
     expect(s.env).toMatchObject({
       COALESCE_WINDOW_MS: '5000',
-      BULK_STATUS_POLL_MS: '5000',
+      BULK_STATUS_POLL_MS: '1000',
       BULK_CALLS_WINDOW_MS: '60000',
       FLUSH_INTERVAL_MS: '200',
     });
