@@ -244,7 +244,7 @@ export class TargetClient {
     const status = response.statusCode;
     onStatus(status);
     if (status >= 200 && status < 300) return text;
-    const message = `Target answered HTTP ${status} to ${method} ${pathAndQuery.split('?')[0] ?? ''}`;
+    const message = `Target answered HTTP ${status} to ${method} ${pathForMessages(pathAndQuery)}`;
     if (status === 401 || status === 403) throw new CredentialsRefusedError(message, status, excerpt(text));
     if (classifyStatus(status) === 'permanent') throw new TargetRejectedError(message, status, excerpt(text));
     const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
@@ -315,3 +315,16 @@ export function parseXmlResponse(body: string): Record<string, string | undefine
     return {};
   }
 }
+
+/**
+ * The path of a call as errors and logs name it: no query (single updates carry the visitor
+ * and values there), and no visitor id where the Fetch Profile API has it in the path
+ * (`/rest/v1/profiles/<pcId>`, `/rest/v1/profiles/thirdPartyId/<id>`): an error message
+ * reaches logs and BullMQ's failed reason, which must not name a visitor.
+ */
+export function pathForMessages(pathAndQuery: string): string {
+  const path = pathAndQuery.split('?')[0] ?? '';
+  const profile = /^(.*\/rest\/v1\/profiles\/)(thirdPartyId\/)?[^/]+$/.exec(path);
+  return profile === null ? path : `${profile[1]}${profile[2] ?? ''}…`;
+}
+
