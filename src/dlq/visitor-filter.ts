@@ -45,3 +45,21 @@ export function withoutVisitors(entry: DeadLetter, vks: ReadonlySet<string>): De
     ...(events !== undefined ? { events } : {}),
   };
 }
+
+/**
+ * A dead letter cut to one visitor's part: its values and raw events only, with counts of
+ * what else the entry holds, so a visitor's lineage never shows other customers' ids or
+ * values (an entry can hold hundreds). Pure.
+ */
+export function onlyVisitor<E extends DeadLetter>(entry: E, vk: string): E & { othersOmitted?: number } {
+  const visitors = entry.visitors?.filter((v) => v.vk === vk);
+  const events = entry.events?.filter((e) => rawEventVisitorKey(e) === vk);
+  const omitted =
+    (entry.visitors?.length ?? 0) - (visitors?.length ?? 0) + (entry.events?.length ?? 0) - (events?.length ?? 0);
+  return {
+    ...entry,
+    ...(visitors !== undefined ? { visitors } : {}),
+    ...(events !== undefined ? { events } : {}),
+    ...(omitted > 0 ? { othersOmitted: omitted } : {}),
+  };
+}

@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import type { VisitorStore } from '../coalesce/store.js';
+import { onlyVisitor } from '../dlq/visitor-filter.js';
 import { markerBucket, markerField, markerGeneration } from '../coalesce/markers.js';
 import { readCredentialsHold, credentialsHoldKey } from '../deliver/credentials-hold.js';
 import type { DeadLetterAdmin, DeadLetterView } from '../dlq/admin.js';
@@ -100,7 +101,10 @@ export async function readVisitorLineage(
 ): Promise<VisitorLineage<DeadLetterView> | undefined> {
   const vk = visitorKey(ref);
   const records = await readVisitorRecords(deps, vk, now);
-  const deadLetters = (await deps.deadLetters.list({ visitor: vk }, { limit: DEAD_LETTERS_SHOWN })).entries;
+  // Only this visitor's part of each entry: an entry may hold hundreds of other visitors.
+  const deadLetters = (await deps.deadLetters.list({ visitor: vk }, { limit: DEAD_LETTERS_SHOWN })).entries.map((e) =>
+    onlyVisitor(e, vk),
+  );
   if (!knowsVisitor(records, deadLetters.length)) return undefined;
   const claim = await readClaim(deps, vk, records.inFlight._claim);
   return visitorLineage(ref, records, claim, deadLetters);
