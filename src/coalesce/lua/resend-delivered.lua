@@ -38,9 +38,12 @@ for a = 6, #ARGV do
     resent = resent + 1
   end
 end
+-- Target has no profile: whatever goes next for this visitor (what was resent, or a newer
+-- value already pending or in flight) must go by a bulk v2 row, which creates it; a single
+-- update to a missing profile answers success and stores nothing.
+if gone and redis.call('EXISTS', vd) == 1 then redis.call('HSET', vd, ':at', 0) end
 if resent > 0 then
   redis.call('HSETNX', vp, '_in', now)
   redis.call('ZADD', root .. ':due', 'NX', now + windowMs, vk)
-  if gone then redis.call('HSET', vd, ':at', 0) end
 end
 return resent

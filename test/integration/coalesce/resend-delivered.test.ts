@@ -102,6 +102,14 @@ describe('VisitorStore.resendDelivered', () => {
     expect(await store.knownVisitors([VK], T0 + 5000)).toEqual([false]);
   });
 
+  it('with profileGone, makes the visitor unknown even when a newer value is pending and nothing is resent', async () => {
+    await deliver('e1', 1, { tier: 'gold' }, T0);
+    await store.merge('pos', [event('e2', 2, { tier: 'platinum' })], T0 + 3000);
+    expect(await store.resendDelivered(VK, ['tier'], { profileGone: true }, T0 + 5000)).toBe(0);
+    // The newer value must not go by single update to a profile Target does not have.
+    expect(await store.knownVisitors([VK], T0 + 5000)).toEqual([false]);
+  });
+
   it('brings nothing back for a forgotten visitor', async () => {
     await deliver('e1', 1, { tier: 'gold' }, T0);
     await store.forget(VK, T0 + 3_600_000, T0 + 2000);
