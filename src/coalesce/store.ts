@@ -4,7 +4,6 @@ import { stamp, storeKeys } from '../redis/keys.js';
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis/connection.js';
 import { markerBucket, markerExpiresAt, markerGeneration } from './markers.js';
-import { newestPerVisitor } from './precoalesce.js';
 import { groupByShard, shardOf } from '../redis/shards.js';
 import { parseInFlight, snapshotOf, type AttributeUpdate, type VisitorSnapshot } from './in-flight.js';
 import { settled, sum, withStoreCommands, type StoreCommands } from './store-scripts.js';
@@ -164,7 +163,6 @@ export class VisitorStore {
     if (events.length === 0) return [];
     const out = new Array<MergeOutcome>(events.length);
     const groups = groupByShard(events, (event) => visitorKey(event.visitor), this.shards.length);
-    const carried = newestPerVisitor(events);
     const generation = markerGeneration(now, this.settings.dedupeWindowMs);
     await Promise.all(
       [...groups].map(async ([k, group]) => {
@@ -181,8 +179,8 @@ export class VisitorStore {
           String(receivedAt),
           String(generation),
         ];
-        for (const { item: event, index } of group) {
-          const entries = carried[index] ?? [];
+        for (const { item: event } of group) {
+          const entries = Object.entries(event.attributes);
           const bucket = markerBucket(source, event.id);
           const ttl = markerExpiresAt(generation, bucket, this.settings.dedupeWindowMs) - now;
           args.push(

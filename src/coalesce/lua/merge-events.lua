@@ -64,32 +64,59 @@ if batch ~= '' then
     return out
   end
 end
-local i = 10
 local counts = { [DUPLICATE] = 0, [APPLIED] = 0, [LATE] = 0, [SUPERSEDED] = 0, [SUPPRESSED] = 0 }
 local isSuppressed = suppression(root, now)
+-- Pass 1, the dedupe decision of every event: forgotten, merged before (a marker `a`), or a
+-- second copy of an id earlier in this call; and, among the events that stay, the newest per
+-- visitor and attribute. An older value of the same call could only lose to it, so it is
+-- not read against the hashes at all (a Zipf batch holds its busiest visitors dozens of
+-- times). Only events that can apply take part: a resend the markers call a duplicate must
+-- not knock out an older event's value (P3).
+local ev, inCall, newest = {}, {}, {}
+local i = 10
 for e = 1, n do
   local vk, id, bucket, ttl, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
-  i = i + 6
-  local field = source .. ':' .. id
-  local suppressed = isSuppressed(vk)
-  local current = (not suppressed) and redis.call('HGET', markers .. bucket, field) or nil
-  local code
-  if suppressed then
+  local rec = { vk = vk, bucket = bucket, ttl = ttl, st = st, na = na, at = i + 6, field = source .. ':' .. id }
+  i = i + 6 + 2 * na
+  if isSuppressed(vk) then
     -- Forgotten: nothing of it is stored, not even its event id.
-    code = SUPPRESSED
-    i = i + 2 * na
-  elseif applied(current) or applied(redis.call('HGET', previous .. bucket, field)) then
-    code = DUPLICATE
-    i = i + 2 * na
+    rec.code = SUPPRESSED
+  elseif inCall[rec.field] then
+    rec.code = DUPLICATE
   else
+    rec.current = redis.call('HGET', markers .. bucket, rec.field)
+    if applied(rec.current) or applied(redis.call('HGET', previous .. bucket, rec.field)) then
+      rec.code = DUPLICATE
+    else
+      inCall[rec.field] = true
+      for k = 1, na do
+        local key = vk .. '\0' .. ARGV[rec.at + 2 * k - 2]
+        local w = newest[key]
+        if not w or newer(st, ev[w].st) then newest[key] = e end
+      end
+    end
+  end
+  ev[e] = rec
+end
+-- Pass 2, in order: each event that can apply is compared with what the visitor holds.
+for e = 1, n do
+  local rec = ev[e]
+  local code = rec.code
+  if not code then
+    local vk, st = rec.vk, rec.st
     local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
+    local names, snames, values = {}, {}, {}
+    for k = 1, rec.na do
+      local name = ARGV[rec.at + 2 * k - 2]
+      if newest[vk .. '\0' .. name] == e then
+        names[#names + 1] = name
+        snames[#snames + 1] = 's:' .. name
+        values[#values + 1] = ARGV[rec.at + 2 * k - 1]
+      end
+    end
+    local na = #names
     -- Three HMGETs read every stamp this event is compared with (delivered, pending, in
     -- flight), instead of three HGETs per attribute; one HSET writes what it wins.
-    local names, snames = {}, {}
-    for k = 1, na do
-      names[k] = ARGV[i + 2 * k - 2]
-      snames[k] = 's:' .. names[k]
-    end
     local writes, late = {}, false
     if na > 0 then
       local delivered = redis.call('HMGET', vd, unpack(names))
@@ -101,7 +128,7 @@ for e = 1, n do
           late = true
         elseif newer(st, pending[k]) and newer(st, flight[k]) then
           writes[#writes + 1] = 'v:' .. names[k]
-          writes[#writes + 1] = ARGV[i + 2 * k - 1]
+          writes[#writes + 1] = values[k]
           writes[#writes + 1] = snames[k]
           writes[#writes + 1] = st
         end
@@ -119,7 +146,6 @@ for e = 1, n do
         end
       end
     end
-    i = i + 2 * na
     if #writes > 0 then
       redis.call('HSET', vp, unpack(writes))
       redis.call('ZADD', due, 'NX', now + windowMs, vk)
@@ -131,10 +157,10 @@ for e = 1, n do
     end
     -- The id is marked only once its values are in: an error before this leaves it unmarked,
     -- so the retry merges it instead of calling it a duplicate.
-    redis.call('HSET', markers .. bucket, field, 'a' .. code .. received36 .. '|' .. base36(tonumber(string.sub(st, 1, 15))) .. '|' .. vk)
-    -- An id intake marked `t` lives in a hash that already has its expiry (marks-take.lua
-    -- sets it in the same call that creates the field): no PEXPIRE per event for it.
-    if not current then touched[bucket] = ttl end
+    redis.call('HSET', markers .. rec.bucket, rec.field, 'a' .. code .. received36 .. '|' .. base36(tonumber(string.sub(st, 1, 15))) .. '|' .. vk)
+    -- An id intake marked lives in a hash that already has its expiry (marks-claim.lua sets
+    -- it in the same call that creates the field): no PEXPIRE per event for it.
+    if not rec.current then touched[rec.bucket] = rec.ttl end
   end
   out[e] = code
   counts[code] = counts[code] + 1

@@ -98,6 +98,16 @@ describe('VisitorStore', () => {
     expect(values((await store.snapshot('c', ['3p:CRM-1']))[0])).toEqual({ a: '1' });
   });
 
+  it('lets a resend the markers call a duplicate knock out no older event of the same batch (P3)', async () => {
+    // A till that stamps occurredAt when it sends: `b` is resent with a later time beside a new `a`.
+    expect(await store.merge('pos', [event('b', 1, { tier: 'silver' })], T0)).toEqual(['applied']);
+    expect(
+      await store.merge('pos', [event('a', 2, { tier: 'gold' }), event('b', 3, { tier: 'silver' })], T0 + 10),
+    ).toEqual(['applied', 'duplicate']);
+    await store.claimDue('c', 10, T0 + 2000);
+    expect(values((await store.snapshot('c', ['3p:CRM-1']))[0])).toEqual({ tier: 'gold' });
+  });
+
   it('keeps only the newest value per attribute of a visitor within one batch: older siblings read superseded', async () => {
     expect(
       await store.merge(
