@@ -327,4 +327,3 @@ export function pathForMessages(pathAndQuery: string): string {
   const profile = /^(.*\/rest\/v1\/profiles\/)(thirdPartyId\/)?[^/]+$/.exec(path);
   return profile === null ? path : `${profile[1]}${profile[2] ?? ''}…`;
 }
-
