@@ -26,7 +26,12 @@ export const REDACTED_NUMBER = '[redacted-number]';
 /** Normalized key fragments that mark a secret wherever they occur in a key name. */
 const SECRET_KEY_PARTS = ['token', 'secret', 'password', 'passwd', 'apikey', 'authorization', 'cookie', 'credential'];
 
-const CARD_LIKE = /(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)/g;
+/**
+ * 13 to 19 digits, single spaces or dashes between: a card number. Not Adobe's mboxPC ids
+ * (`1368007744041-575948.01_00`), which have as many digits and must stay readable in the
+ * lineage and the console.
+ */
+const CARD_LIKE = /(?<!\d)(?!\d{13}-\d{6}\.\d{2}_\d{2})\d(?:[ -]?\d){12,18}(?!\d)/g;
 const AUTH_SCHEME = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/gi;
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s@/]+@/gi;
 /** Query parameters that carry credentials: `?access_token=…`, `&sig=…`, `&api_key=…`. */

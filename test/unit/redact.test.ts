@@ -91,6 +91,9 @@ describe('the redaction policy', () => {
 
   it('masks card-like numbers and credentials in URLs, user:pass@host and token query parameters', () => {
     expect(policy.text('card 4111-1111-1111-1111 seen')).toBe('card [redacted-number] seen');
+    // Adobe's mboxPC ids have as many digits; they are not card numbers and stay readable.
+    expect(policy.text('visitor 1368007744041-575948.01_00 seen')).toBe('visitor 1368007744041-575948.01_00 seen');
+    expect(policy.text('card 4111111111111111.')).toBe('card [redacted-number].');
     expect(policy.text('https://ops:hunter2-x@crm.example.com/x')).toBe('https://ops:[redacted]@crm.example.com/x');
     expect(policy.text('https://crm.example.com/cb?access_token=abc123def&x=1&sig=zz9#f')).toBe(
       'https://crm.example.com/cb?access_token=[redacted]&x=1&sig=[redacted]#f',
