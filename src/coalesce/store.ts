@@ -516,6 +516,9 @@ export class VisitorStore {
       vk,
       String(now),
       String(untilMs),
+      // The event-id markers that name the visitor live at most two dedupe windows and an
+      // eighth (src/coalesce/markers.ts); the lineage hides the visitor in them until then.
+      String(now + 2 * this.settings.dedupeWindowMs + Math.ceil(this.settings.dedupeWindowMs / 8) + 1000),
     );
     return { pending, inFlight, delivered, claimed: claimed === 1 };
   }
@@ -530,12 +533,25 @@ export class VisitorStore {
    * {@link forget}): one ZMSCORE per shard. The members are SHA-1 hex of the keys, as
    * `redis.sha1hex` makes them in the scripts.
    */
-  async suppressedAmong(vks: readonly string[], now = Date.now()): Promise<Set<string>> {
+  suppressedAmong(vks: readonly string[], now = Date.now()): Promise<Set<string>> {
+    return this.listedAmong('suppressed', vks, now);
+  }
+
+  /**
+   * The visitor keys among `vks` forgotten recently enough that event-id markers may still
+   * name them (longer than the suppression when that is short): the lineage shows their
+   * events without the visitor.
+   */
+  erasedAmong(vks: readonly string[], now = Date.now()): Promise<Set<string>> {
+    return this.listedAmong('erased', vks, now);
+  }
+
+  private async listedAmong(list: 'suppressed' | 'erased', vks: readonly string[], now: number): Promise<Set<string>> {
     const found = new Set<string>();
     if (vks.length === 0) return found;
     await this.perShard(vks, async (keys, group) => {
       const scores = await this.redis.zmscore(
-        `${keys.root}:suppressed`,
+        `${keys.root}:${list}`,
         ...group.map((vk) => createHash('sha1').update(vk).digest('hex')),
       );
       group.forEach((vk, k) => {

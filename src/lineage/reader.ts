@@ -135,7 +135,9 @@ export async function readEventLineage(
   if (marker === undefined) return undefined;
   if (marker.state === 'queued' || marker.vk === null) return eventLineage(source, id, marker, undefined);
   const ref = parseVisitorKey(marker.vk);
-  const forgotten = (await deps.store.suppressedAmong([marker.vk], now)).has(marker.vk);
+  const forgotten =
+    (await deps.store.suppressedAmong([marker.vk], now)).has(marker.vk) ||
+    (await deps.store.erasedAmong([marker.vk], now)).has(marker.vk);
   const records = forgotten
     ? { pending: {}, inFlight: {}, delivered: {}, dueAt: null, deliveries: [] }
     : await readVisitorRecords(deps, marker.vk, now);

@@ -13,6 +13,9 @@
     ARGV[2] visitor key
     ARGV[3] now (ms)
     ARGV[4] suppressed until (ms)
+    ARGV[5] erased until (ms): the event-id markers that name the visitor (merge-events.lua)
+      cannot be found by visitor and expire on their own by then; until then the lineage
+      reads `<root>:erased` and shows their events without a visitor
 
   Output: { pending, inFlight, delivered, claimed }
     attributes pending, in flight and delivered (values kept) that were removed, and 1 when
@@ -25,6 +28,9 @@ local suppressed = root .. ':suppressed'
 redis.call('ZREMRANGEBYSCORE', suppressed, '-inf', now)
 -- GT: a second forget never shortens a longer suppression already set.
 redis.call('ZADD', suppressed, 'GT', untilMs, redis.sha1hex(vk))
+local erased = root .. ':erased'
+redis.call('ZREMRANGEBYSCORE', erased, '-inf', now)
+redis.call('ZADD', erased, 'GT', ARGV[5], redis.sha1hex(vk))
 
 -- Attributes are the fields `s:<name>` (pending, in flight) and `<name>` (delivered);
 -- bookkeeping fields start with '_' or ':', values with 'v:'.

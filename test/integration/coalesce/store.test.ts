@@ -148,6 +148,15 @@ describe('VisitorStore', () => {
     expect(await store.merge('pos', [event('d1', 9, { a: '9' })], T0 + 180_000)).toEqual(['applied']);
   });
 
+  it('lists a forgotten visitor as erased while event-id markers may name it, however short its suppression', async () => {
+    await store.merge('pos', [event('f1', 1, { a: '1' })], T0);
+    await store.forget('3p:CRM-1', T0 + 1, T0);
+    expect(await store.suppressedAmong(['3p:CRM-1'], T0 + 10)).toEqual(new Set());
+    // dedupeWindowMs is 60 s: markers live at most 2 windows and an eighth.
+    expect(await store.erasedAmong(['3p:CRM-1', '3p:CRM-2'], T0 + 2 * 60_000 + 7_500)).toEqual(new Set(['3p:CRM-1']));
+    expect(await store.erasedAmong(['3p:CRM-1'], T0 + 2 * 60_000 + 7_500 + 1001)).toEqual(new Set());
+  });
+
   it('makes a visitor due one window after its first pending change, not later', async () => {
     await store.merge('pos', [event('e1', 1, { a: '1' })], T0);
     await store.merge('pos', [event('e2', 2, { a: '2' })], T0 + 900);
