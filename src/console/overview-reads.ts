@@ -2,11 +2,11 @@ import type { Queue } from 'bullmq';
 import type { VisitorStore } from '../coalesce/store.js';
 import { CHUNK, type DeadLetterAdmin } from '../dlq/admin.js';
 import type { AdminRole } from '../http/admin-auth.js';
-import type { BulkStatusJob } from '../jobs/catalog.js';
+import type { BulkStatusJob, Stage } from '../jobs/catalog.js';
 import { readSharedState, type ScrapeSource } from '../ops/scrape.js';
 import type { RedisClient } from '../redis/connection.js';
 import { readFlow } from './flow-counter.js';
-import type { BulkClaimReading, OldestPendingReading, OverviewReads } from './overview.js';
+import type { BulkClaimReading, DeadLetterReading, OldestPendingReading, OverviewReads } from './overview.js';
 
 /** Bulk claims listed one by one; the count covers them all. BULK_MAX_CLAIMS_IN_FLIGHT is 10 by default. */
 export const BULK_CLAIMS_SHOWN = 20;
@@ -29,7 +29,7 @@ export async function readOverview(source: OverviewSource, role: AdminRole, now 
     readFlow(source.redis, source.prefix, now),
     readOldestPending(source.redis, source.store),
     readBulkClaims(source.redis, source.queues.bulkStatus),
-    source.deadLetterAdmin.list({}, { limit: CHUNK }),
+    readDeadLetterHeads(source.redis, source.queues.deadLetter, source.deadLetterAdmin),
   ]);
   return {
     now,
@@ -38,13 +38,56 @@ export async function readOverview(source: OverviewSource, role: AdminRole, now 
     flow,
     oldestPending,
     bulkClaims,
-    deadLetters: deadLetters.entries.map((entry) => ({
-      stage: entry.stage,
-      code: entry.error.code,
-      items: (entry.events?.length ?? 0) + (entry.visitors?.length ?? 0),
-      lastAttemptAt: entry.lastAttemptAt,
-    })),
+    deadLetters,
   };
+}
+
+const STAGES: ReadonlySet<string> = new Set<Stage>(['map', 'deliver-single', 'deliver-bulk', 'bulk-status']);
+const isStage = (s: string | undefined): s is Stage => s !== undefined && STAGES.has(s);
+
+/** `<stage> <code> ×n` (deadLetterJobName in src/jobs/names.ts). */
+const DEAD_LETTER_NAME = /^(\S+) (\S+) ×([\d,]+)$/;
+
+/**
+ * The newest CHUNK dead letters as their job names say them (stage, code, items) and when
+ * they were written: two fields of each job hash, not its data, which holds up to 500
+ * visitors' values or raw events (reading whole entries cost ~50 MB of Redis output per
+ * refresh of the page). Entries whose name says nothing (written before names) are read whole.
+ */
+export async function readDeadLetterHeads(
+  redis: RedisClient,
+  queue: Queue,
+  admin: Pick<DeadLetterAdmin, 'list'>,
+): Promise<DeadLetterReading[]> {
+  const ids = await queue.getRanges(['waiting'], 0, CHUNK - 1, false);
+  if (ids.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hmget(queue.toKey(id), 'name', 'timestamp');
+  const heads = ((await pipeline.exec()) ?? []).map(([, fields]) => fields as [string | null, string | null]);
+  const out: DeadLetterReading[] = [];
+  let unnamed = 0;
+  for (const [name, timestamp] of heads) {
+    const parsed = DEAD_LETTER_NAME.exec(name ?? '');
+    const stage = parsed?.[1];
+    if (parsed === null || !isStage(stage)) {
+      unnamed += 1;
+      continue;
+    }
+    out.push({
+      stage,
+      code: parsed[2] ?? '',
+      items: Number((parsed[3] ?? '0').replaceAll(',', '')),
+      lastAttemptAt: Number(timestamp ?? 0),
+    });
+  }
+  if (unnamed === 0) return out;
+  const page = await admin.list({}, { limit: CHUNK });
+  return page.entries.map((entry) => ({
+    stage: entry.stage,
+    code: entry.error.code,
+    items: (entry.events?.length ?? 0) + (entry.visitors?.length ?? 0),
+    lastAttemptAt: entry.lastAttemptAt,
+  }));
 }
 
 /**
