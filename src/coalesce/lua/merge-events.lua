@@ -98,70 +98,89 @@ for e = 1, n do
   end
   ev[e] = rec
 end
--- Pass 2, in order: each event that can apply is compared with what the visitor holds.
+-- Pass 2, visitor by visitor (in order of first appearance): one HMGET of each of its three
+-- hashes for every attribute its events can still set, one HSET, one ZADD, then the markers
+-- of its events. Pass 1 left each attribute of a visitor to at most one event of the call,
+-- so its events never compare with each other's writes.
+local groups, order = {}, {}
 for e = 1, n do
   local rec = ev[e]
-  local code = rec.code
-  if not code then
-    local vk, st = rec.vk, rec.st
-    local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
-    local names, snames, values = {}, {}, {}
+  if not rec.code then
+    local g = groups[rec.vk]
+    if not g then
+      g = {}
+      groups[rec.vk] = g
+      order[#order + 1] = rec.vk
+    end
+    g[#g + 1] = e
+  end
+end
+for _, vk in ipairs(order) do
+  local members = groups[vk]
+  local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
+  local names, snames, values, owner = {}, {}, {}, {}
+  for _, e in ipairs(members) do
+    local rec = ev[e]
     for k = 1, rec.na do
       local name = ARGV[rec.at + 2 * k - 2]
       if newest[vk .. '\0' .. name] == e then
         names[#names + 1] = name
         snames[#snames + 1] = 's:' .. name
         values[#values + 1] = ARGV[rec.at + 2 * k - 1]
+        owner[#owner + 1] = e
       end
     end
-    local na = #names
-    -- Three HMGETs read every stamp this event is compared with (delivered, pending, in
-    -- flight), instead of three HGETs per attribute; one HSET writes what it wins.
-    local writes, late = {}, false
-    if na > 0 then
-      local delivered = redis.call('HMGET', vd, unpack(names))
-      local flight = redis.call('HMGET', vf, unpack(snames))
-      snames[na + 1], snames[na + 2] = '_in', '_src'
-      local pending = redis.call('HMGET', vp, unpack(snames))
-      for k = 1, na do
-        if not newer(st, delivered[k]) then
-          late = true
-        elseif newer(st, pending[k]) and newer(st, flight[k]) then
-          writes[#writes + 1] = 'v:' .. names[k]
-          writes[#writes + 1] = values[k]
-          writes[#writes + 1] = snames[k]
-          writes[#writes + 1] = st
-        end
-      end
-      if #writes > 0 then
-        if not pending[na + 1] then
-          writes[#writes + 1] = '_in'
-          writes[#writes + 1] = receivedAt
-        end
-        local src = pending[na + 2] or nil
-        local merged = addSources(src, source)
-        if merged ~= src then
-          writes[#writes + 1] = '_src'
-          writes[#writes + 1] = merged
-        end
+  end
+  local na = #names
+  local writes, wins, lates = {}, {}, {}
+  if na > 0 then
+    local delivered = redis.call('HMGET', vd, unpack(names))
+    local flight = redis.call('HMGET', vf, unpack(snames))
+    snames[na + 1], snames[na + 2] = '_in', '_src'
+    local pending = redis.call('HMGET', vp, unpack(snames))
+    for k = 1, na do
+      local e = owner[k]
+      local st = ev[e].st
+      if not newer(st, delivered[k]) then
+        lates[e] = true
+      elseif newer(st, pending[k]) and newer(st, flight[k]) then
+        writes[#writes + 1] = 'v:' .. names[k]
+        writes[#writes + 1] = values[k]
+        writes[#writes + 1] = snames[k]
+        writes[#writes + 1] = st
+        wins[e] = true
       end
     end
     if #writes > 0 then
-      redis.call('HSET', vp, unpack(writes))
-      redis.call('ZADD', due, 'NX', now + windowMs, vk)
-      code = APPLIED
-    elseif late then
-      code = LATE
-    else
-      code = SUPERSEDED
+      if not pending[na + 1] then
+        writes[#writes + 1] = '_in'
+        writes[#writes + 1] = receivedAt
+      end
+      local src = pending[na + 2] or nil
+      local merged = addSources(src, source)
+      if merged ~= src then
+        writes[#writes + 1] = '_src'
+        writes[#writes + 1] = merged
+      end
     end
-    -- The id is marked only once its values are in: an error before this leaves it unmarked,
-    -- so the retry merges it instead of calling it a duplicate.
-    redis.call('HSET', markers .. rec.bucket, rec.field, 'a' .. code .. received36 .. '|' .. base36(tonumber(string.sub(st, 1, 15))) .. '|' .. vk)
+  end
+  if #writes > 0 then
+    redis.call('HSET', vp, unpack(writes))
+    redis.call('ZADD', due, 'NX', now + windowMs, vk)
+  end
+  -- The ids are marked only once their values are in: an error before this leaves them
+  -- unmarked, so the retry merges them instead of calling them duplicates.
+  for _, e in ipairs(members) do
+    local rec = ev[e]
+    rec.code = wins[e] and APPLIED or (lates[e] and LATE or SUPERSEDED)
+    redis.call('HSET', markers .. rec.bucket, rec.field, 'a' .. rec.code .. received36 .. '|' .. base36(tonumber(string.sub(rec.st, 1, 15))) .. '|' .. vk)
     -- An id intake marked lives in a hash that already has its expiry (marks-claim.lua sets
     -- it in the same call that creates the field): no PEXPIRE per event for it.
     if not rec.current then touched[rec.bucket] = rec.ttl end
   end
+end
+for e = 1, n do
+  local code = ev[e].code
   out[e] = code
   counts[code] = counts[code] + 1
 end
