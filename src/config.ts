@@ -418,6 +418,9 @@ export const EnvSchema = z.object({
   LANDING_AUDIT_SAMPLE: share(0.01).describe(
     "Share of delivered visitors whose profile is read back through the Fetch Profile API after LANDING_AUDIT_DELAY_MS, to count values that did not land (`ti_landing_audit_total`) and send those again (docs/operations.md#landing-audit). Fetch calls do not count against Target's mbox calls. 0 turns the audit off.",
   ),
+  LANDING_AUDIT_MAX_RESENDS: wholeNumber(3, 0).describe(
+    'Times the landing audit sends one delivered value again (the same event) when it keeps finding it missing at Target; past that it is counted and logged, not sent again, so a row Target keeps accepting and never storing does not cost bulk calls forever.',
+  ),
   LANDING_AUDIT_DELAY_MS: wholeNumber(3_600_000, 0).describe(
     'How long after Target accepted a delivery its profile is read back. Adobe: updates "generally occur in under one hour, but might take as long as 24 hours"; a value still being processed counts as missing and is sent again (harmless, but it costs a call).',
   ),

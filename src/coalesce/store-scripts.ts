@@ -26,7 +26,7 @@ export interface StoreCommands {
   tiExpired(...args: string[]): Promise<string[]>;
   tiRenew(...args: string[]): Promise<number[]>;
   tiRestore(...args: string[]): Promise<number>;
-  tiResend(...args: string[]): Promise<number>;
+  tiResend(...args: string[]): Promise<[number, number]>;
   tiUnclaim(...args: string[]): Promise<number>;
   tiMarksSeen(...args: string[]): Promise<number[]>;
   tiMarksTake(...args: string[]): Promise<number>;

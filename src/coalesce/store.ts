@@ -482,25 +482,29 @@ export class VisitorStore {
    * audit found them missing at Target): back to pending with their delivered stamps, unless
    * a delivery carrying them is under way or a value as new or newer is pending (it wins).
    * `profileGone`: Target has no profile, so the next delivery must create it (bulk v2).
-   * Returns how many attributes were put back; see src/coalesce/lua/resend-delivered.lua.
+   * Each delivered value goes again at most `maxResends` times (default 3). Returns how many
+   * attributes were put back and how many were not for that limit; see
+   * src/coalesce/lua/resend-delivered.lua.
    */
-  resendDelivered(
+  async resendDelivered(
     vk: string,
     names: readonly string[],
-    options: { profileGone?: boolean } = {},
+    options: { profileGone?: boolean; maxResends?: number } = {},
     now = Date.now(),
-  ): Promise<number> {
-    if (names.length === 0) return Promise.resolve(0);
+  ): Promise<{ resent: number; gaveUp: number }> {
+    if (names.length === 0) return { resent: 0, gaveUp: 0 };
     const keys = this.keysOf(vk);
-    return this.redis.tiResend(
+    const [resent = 0, gaveUp = 0] = await this.redis.tiResend(
       keys.due,
       keys.root,
       String(now),
       String(this.settings.coalesceWindowMs),
       vk,
       options.profileGone === true ? '1' : '0',
+      String(options.maxResends ?? 3),
       ...names,
     );
+    return { resent, gaveUp };
   }
 
   /**

@@ -16,13 +16,15 @@ export interface LandingAuditDeps {
   /** The pipeline-wide hold on Target refusing our credentials (P10). */
   hold: CredentialsHold;
   logger: Logger;
+  /** LANDING_AUDIT_MAX_RESENDS. */
+  maxResends: number;
 }
 
 /**
  * What one check found, per attribute (src/metrics/pipeline-events.ts counts it in
  * `ti_landing_audit_total`), and how many missing values went back for delivery.
  */
-export type LandingAuditSummary = Record<LandingResult, number> & { resent: number };
+export type LandingAuditSummary = Record<LandingResult, number> & { resent: number; gaveUp?: number };
 
 /**
  * Reads one sampled delivery back through the Fetch Profile API (which does not count
@@ -58,7 +60,15 @@ export function createLandingAuditProcessor(deps: LandingAuditDeps) {
     const findings = compareLanding({ sampled: data.attributes, delivered, profile, sentAt: data.sentAt });
     const counts = countLanding(findings);
     const missing = names(findings, 'missing');
-    const resent = await deps.store.resendDelivered(data.vk, missing, { profileGone: profile === undefined });
+    const { resent, gaveUp } = await deps.store.resendDelivered(data.vk, missing, {
+      profileGone: profile === undefined,
+      maxResends: deps.maxResends,
+    });
+    if (gaveUp > 0)
+      log.error(
+        { gaveUp, maxResends: deps.maxResends, route: data.route, batchId: data.batchId, missingAttributes: missing },
+        'landing audit: values still missing at Target after LANDING_AUDIT_MAX_RESENDS resends: not sent again (see docs/operations.md#landing-audit)',
+      );
     if (counts.missing + counts.different > 0) {
       const off = findings.filter((f) => f.result !== 'match');
       await deps.store.deliveryLog.recordFailures(
@@ -83,7 +93,7 @@ export function createLandingAuditProcessor(deps: LandingAuditDeps) {
         'landing audit: values Target accepted are not in its profile',
       );
     }
-    return { ...counts, resent };
+    return { ...counts, resent, ...(gaveUp > 0 ? { gaveUp } : {}) };
   };
 }
 

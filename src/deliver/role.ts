@@ -163,6 +163,7 @@ export function startDeliverRole(deps: DeliverRoleDeps): Array<() => Promise<voi
     client,
     hold,
     logger: logger.child({ role: 'landing-audit' }),
+    maxResends: config.LANDING_AUDIT_MAX_RESENDS,
   });
   deps.pool.start<LandingAuditJob>('landingAudit', audit, WORKERS.landingAuditConcurrency);
   return closers;

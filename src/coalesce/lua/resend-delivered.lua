@@ -16,26 +16,43 @@
     ARGV[5] '1': Target has no profile for the visitor (Fetch Profile answered 404); its
       delivered time `:at` is set to 0, so the next delivery goes by bulk v2, which creates
       the profile (a single update does not)
-    ARGV[6..] attribute names
+    ARGV[6] most times one delivered value (its stamp) is put back: a row Target keeps
+      accepting and never storing must not cost bulk calls forever
+      (LANDING_AUDIT_MAX_RESENDS); counted in the delivered hash's `:r:<name>` field as
+      `<count>|<stamp>` (fields starting with ':' are bookkeeping, not attributes)
+    ARGV[7..] attribute names
 
-  Output:
-    how many attributes were put back (0 for a forgotten visitor: nothing comes back)
+  Output: { put back, given up }
+    attributes put back (0 for a forgotten visitor: nothing comes back), and attributes not
+    put back because their value was sent again ARGV[6] times already
 ]]
 --- @include "includes/newer"
 --- @include "includes/suppressed"
 
 local root, now, windowMs, vk, gone = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5] == '1'
 local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
-if suppression(root, now)(vk) then return 0 end
-local resent = 0
-for a = 6, #ARGV do
+if suppression(root, now)(vk) then return { 0, 0 } end
+local maxResends = tonumber(ARGV[6])
+local resent, gaveUp = 0, 0
+for a = 7, #ARGV do
   local name = ARGV[a]
   local sname = 's:' .. name
   local st, value = redis.call('HGET', vd, name), redis.call('HGET', vd, 'v:' .. name)
   local pending = redis.call('HGET', vp, sname)
   if st and value and redis.call('HEXISTS', vf, sname) == 0 and (not pending or newer(st, pending)) then
-    redis.call('HSET', vp, 'v:' .. name, value, sname, st)
-    resent = resent + 1
+    local times = 0
+    local before = redis.call('HGET', vd, ':r:' .. name)
+    if before then
+      local bar = string.find(before, '|', 1, true)
+      if bar and string.sub(before, bar + 1) == st then times = tonumber(string.sub(before, 1, bar - 1)) or 0 end
+    end
+    if times >= maxResends then
+      gaveUp = gaveUp + 1
+    else
+      redis.call('HSET', vd, ':r:' .. name, (times + 1) .. '|' .. st)
+      redis.call('HSET', vp, 'v:' .. name, value, sname, st)
+      resent = resent + 1
+    end
   end
 end
 -- Target has no profile: whatever goes next for this visitor (what was resent, or a newer
@@ -46,4 +63,4 @@ if resent > 0 then
   redis.call('HSETNX', vp, '_in', now)
   redis.call('ZADD', root .. ':due', 'NX', now + windowMs, vk)
 end
-return resent
+return { resent, gaveUp }

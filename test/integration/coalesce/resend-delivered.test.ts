@@ -73,7 +73,7 @@ describe('VisitorStore.resendDelivered', () => {
     });
     expect(await store.pendingVisitors()).toBe(0);
 
-    expect(await store.resendDelivered(VK, ['tier', 'unknown-attribute'], {}, T0 + 5000)).toBe(1);
+    expect((await store.resendDelivered(VK, ['tier', 'unknown-attribute'], {}, T0 + 5000)).resent).toBe(1);
     expect(await store.dueCount(T0 + 5000)).toBe(0);
     expect(await nextDelivery(T0 + 6000)).toEqual({ tier: 'gold' });
     // The delivered stamps stay: a late event older than the value sent again is still late.
@@ -83,7 +83,7 @@ describe('VisitorStore.resendDelivered', () => {
   it('leaves a newer pending value alone: the newer value is what goes (P3/P4)', async () => {
     await deliver('e1', 1, { tier: 'gold', store: 'S1' }, T0);
     await store.merge('pos', [event('e2', 2, { tier: 'platinum' })], T0 + 2000);
-    expect(await store.resendDelivered(VK, ['tier', 'store'], {}, T0 + 3000)).toBe(1);
+    expect((await store.resendDelivered(VK, ['tier', 'store'], {}, T0 + 3000)).resent).toBe(1);
     expect(await nextDelivery(T0 + 10_000)).toEqual({ tier: 'platinum', store: 'S1' });
   });
 
@@ -91,30 +91,52 @@ describe('VisitorStore.resendDelivered', () => {
     await deliver('e1', 1, { tier: 'gold' }, T0);
     await store.merge('pos', [event('e2', 2, { tier: 'platinum' })], T0 + 2000);
     expect(await store.claimDue('under-way', 10, T0 + 4000)).toEqual([VK]);
-    expect(await store.resendDelivered(VK, ['tier'], {}, T0 + 5000)).toBe(0);
+    expect((await store.resendDelivered(VK, ['tier'], {}, T0 + 5000)).resent).toBe(0);
     expect(await store.pendingVisitors()).toBe(0);
   });
 
   it('with profileGone, makes the visitor unknown to Target so its next delivery creates the profile (bulk v2)', async () => {
     await deliver('e1', 1, { tier: 'gold' }, T0);
     expect(await store.knownVisitors([VK], T0 + 5000)).toEqual([true]);
-    expect(await store.resendDelivered(VK, ['tier'], { profileGone: true }, T0 + 5000)).toBe(1);
+    expect((await store.resendDelivered(VK, ['tier'], { profileGone: true }, T0 + 5000)).resent).toBe(1);
     expect(await store.knownVisitors([VK], T0 + 5000)).toEqual([false]);
   });
 
   it('with profileGone, makes the visitor unknown even when a newer value is pending and nothing is resent', async () => {
     await deliver('e1', 1, { tier: 'gold' }, T0);
     await store.merge('pos', [event('e2', 2, { tier: 'platinum' })], T0 + 3000);
-    expect(await store.resendDelivered(VK, ['tier'], { profileGone: true }, T0 + 5000)).toBe(0);
+    expect((await store.resendDelivered(VK, ['tier'], { profileGone: true }, T0 + 5000)).resent).toBe(0);
     // The newer value must not go by single update to a profile Target does not have.
     expect(await store.knownVisitors([VK], T0 + 5000)).toEqual([false]);
+  });
+
+  it('puts one delivered value back at most maxResends times, then gives up on it; a newer value starts afresh', async () => {
+    await deliver('e1', 1, { tier: 'gold' }, T0);
+    // Each round: the audit finds it missing, puts it back, and it is delivered (and lost) again.
+    for (let round = 1; round <= 2; round += 1) {
+      expect(await store.resendDelivered(VK, ['tier'], { maxResends: 2 }, T0 + 5000 * round)).toEqual({
+        resent: 1,
+        gaveUp: 0,
+      });
+      const claim = `r-${round}`;
+      expect(await store.claimDue(claim, 10, T0 + 5000 * round + 1000)).toEqual([VK]);
+      const [snapshot] = await store.snapshot(claim, [VK], T0 + 5000 * round + 1000);
+      if (snapshot === undefined) throw new Error('nothing claimed');
+      expect(await store.ack(claim, snapshot, T0 + 5000 * round + 1000)).toBe('done');
+    }
+    expect(await store.resendDelivered(VK, ['tier'], { maxResends: 2 }, T0 + 20_000)).toEqual({ resent: 0, gaveUp: 1 });
+    expect(await store.pendingVisitors()).toBe(0);
+    // The attribute is still what was delivered: the counter is bookkeeping, not an attribute.
+    expect([...(await store.readDelivered(VK)).keys()]).toEqual(['tier']);
+    await deliver('e2', 2, { tier: 'platinum' }, T0 + 30_000);
+    expect(await store.resendDelivered(VK, ['tier'], { maxResends: 2 }, T0 + 40_000)).toEqual({ resent: 1, gaveUp: 0 });
   });
 
   it('brings nothing back for a forgotten visitor', async () => {
     await deliver('e1', 1, { tier: 'gold' }, T0);
     await store.forget(VK, T0 + 3_600_000, T0 + 2000);
     expect(await store.readDelivered(VK)).toEqual(new Map());
-    expect(await store.resendDelivered(VK, ['tier'], {}, T0 + 3000)).toBe(0);
+    expect((await store.resendDelivered(VK, ['tier'], {}, T0 + 3000)).resent).toBe(0);
     expect(await store.pendingVisitors()).toBe(0);
   });
 });
