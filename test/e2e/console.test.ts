@@ -1,12 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Overview } from '../../src/console/overview.js';
 import { KIOSK_KEY, kioskVisit, startIntakeServer, type IntakeServer } from '../harness/intake-server.js';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../harness/chromium.js';
+import { CHROMIUM, chromiumAvailable, withChromium } from '../harness/chromium.js';
 import { waitFor } from '../harness/pipeline.js';
 
 const hasChromium = chromiumAvailable('console');
@@ -43,7 +42,6 @@ function cardUsed(visitor: string, id: string, minutesAgo: number, storeId: stri
  */
 describe.skipIf(!hasChromium)(`pipeline console in headless Chromium (${CHROMIUM})`, () => {
   let server: IntakeServer;
-  const profiles: string[] = [];
 
   beforeAll(async () => {
     server = await startIntakeServer({
@@ -74,7 +72,6 @@ describe.skipIf(!hasChromium)(`pipeline console in headless Chromium (${CHROMIUM
   });
   afterAll(async () => {
     await server.close();
-    for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
   });
 
   async function overviewJson(): Promise<Overview> {
@@ -82,24 +79,11 @@ describe.skipIf(!hasChromium)(`pipeline console in headless Chromium (${CHROMIUM
     return (await answer.body.json()) as Overview;
   }
 
-  async function withBrowser<T>(
+  function withBrowser<T>(
     credentials: { username: string; password: string } | undefined,
     use: (context: BrowserContext) => Promise<T>,
   ): Promise<T> {
-    const profile = mkdtempSync(join(tmpdir(), 'ti-chromium-'));
-    profiles.push(profile);
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1360, height: 860 },
-      ...(credentials !== undefined ? { httpCredentials: credentials } : {}),
-    });
-    try {
-      return await use(context);
-    } finally {
-      await context.close();
-    }
+    return withChromium(credentials, use, { width: 1360, height: 860 });
   }
 
   async function screenshot(page: Page, name: string): Promise<void> {

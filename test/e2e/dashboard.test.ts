@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer } from '../../src/intake/producer.js';
 import { OPS_ROUTES } from '../../src/ops/routes.js';
 import { newRedis } from '../harness/context.js';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../harness/chromium.js';
+import { CHROMIUM, chromiumAvailable, withChromium } from '../harness/chromium.js';
 import { waitFor } from '../harness/pipeline.js';
 import { ADMIN_TOKEN, READONLY_TOKEN, startOpsServer, type OpsServer } from '../integration/ops/ops-server.js';
 
@@ -20,33 +17,19 @@ const hasChromium = chromiumAvailable('dashboard');
  */
 describe.skipIf(!hasChromium)(`dashboard in headless Chromium (${CHROMIUM})`, () => {
   let ops: OpsServer;
-  const profiles: string[] = [];
 
   beforeAll(async () => {
     ops = await startOpsServer();
   });
   afterAll(async () => {
     await ops.close();
-    for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function withBrowser<T>(
+  function withBrowser<T>(
     credentials: { username: string; password: string } | undefined,
     use: (context: BrowserContext) => Promise<T>,
   ): Promise<T> {
-    const profile = mkdtempSync(join(tmpdir(), 'ti-chromium-'));
-    profiles.push(profile);
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      ...(credentials !== undefined ? { httpCredentials: credentials } : {}),
-    });
-    try {
-      return await use(context);
-    } finally {
-      await context.close();
-    }
+    return withChromium(credentials, use);
   }
 
   /** Opens a board and waits until every queue name is on screen. */

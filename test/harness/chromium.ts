@@ -1,4 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
 
 /** Debian's chromium; .ci/run installs it when missing. Playwright never downloads a browser here. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -24,4 +27,32 @@ export function chromiumAvailable(test: string): boolean {
   if (process.env.CI === 'true') throw new Error(message);
   process.stderr.write(`${message}: SKIPPED\n`);
   return false;
+}
+
+/**
+ * Runs `use` in a fresh headless Chromium (its own empty profile, removed afterwards, so no
+ * cached login carries over), logged in with `credentials` when given (HTTP Basic).
+ */
+export async function withChromium<T>(
+  credentials: { username: string; password: string } | undefined,
+  use: (context: BrowserContext) => Promise<T>,
+  viewport?: { width: number; height: number },
+): Promise<T> {
+  const profile = mkdtempSync(join(tmpdir(), 'ti-chromium-'));
+  try {
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      ...(viewport !== undefined ? { viewport } : {}),
+      ...(credentials !== undefined ? { httpCredentials: credentials } : {}),
+    });
+    try {
+      return await use(context);
+    } finally {
+      await context.close();
+    }
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
 }
