@@ -5,6 +5,8 @@
  * feeding batches from the bench process.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -16,6 +18,7 @@ import { measureRun, type BenchContext, type Measured } from './measure-run.js';
 import { onInterrupt, roleEnv, startRole, stopChild, type Child, type PipelineRole } from './processes.js';
 import type { WorkloadSpec } from './workloads.js';
 import { NO_ROW_LOSS } from '../test/harness/no-row-loss.js';
+import { ROOT } from '../test/harness/spawn-process.js';
 
 export const CLIENT_CODE = 'bench';
 const ROLES: readonly PipelineRole[] = ['map', 'flusher', 'deliver'];
@@ -70,6 +73,18 @@ export function summarizeLogs(children: readonly Child[], top = 12): Record<stri
     }
   }
   return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).slice(0, top));
+}
+
+/**
+ * Keeps each role's log lines in bench/results/logs/<run>-<role>.log (git-ignored): the
+ * report only counts them, and a slow run is read from its timeline (bulk submits, polls).
+ */
+function writeRoleLogs(label: string, children: readonly Child[]): void {
+  const dir = join(ROOT, 'bench/results/logs');
+  mkdirSync(dir, { recursive: true });
+  const run = label.replace(/[^A-Za-z0-9]+/g, '-');
+  for (const child of children)
+    writeFileSync(join(dir, `${run}-${child.name}.log`), child.proc.lines.join('\n') + '\n');
 }
 
 /** Waits until every work queue is empty and nothing is due or in flight, twice in a row. */
@@ -162,6 +177,7 @@ export async function runPipeline(
   } finally {
     const stopping = Date.now();
     await Promise.allSettled(children.map((c) => stopChild(c)));
+    writeRoleLogs(label, children);
     await producerRedis.quit();
     await sim.close();
     forget();
