@@ -4,7 +4,8 @@ import { readCliConfig } from '../cli-config.js';
 import type { Config } from '../config.js';
 import { loadMappingFile, resolveMapping } from '../events/index.js';
 import { createLogger, type Logger } from '../logger.js';
-import { UNKNOWN_SOURCE } from '../jobs/catalog.js';
+import type { Queue } from 'bullmq';
+import { UNKNOWN_SOURCE, type LandingAuditJob } from '../jobs/catalog.js';
 import { openQueue } from '../jobs/queues.js';
 import { connectRedis, logRedisErrors } from '../redis/connection.js';
 import { createRedactionPolicy, type RedactionPolicy } from '../redact.js';
@@ -43,6 +44,8 @@ function line(entry: DeadLetterView): string {
 export interface AdminTools {
   redis: ReturnType<typeof connectRedis>;
   store: VisitorStore;
+  /** The landing-audit queue: the erasure removes a forgotten visitor's checks from it. */
+  landingAudit: Queue<LandingAuditJob>;
   config: Config;
   logger: Logger;
   redaction: RedactionPolicy;
@@ -81,10 +84,12 @@ export async function withAdmin(action: (admin: DeadLetterAdmin, tools: AdminToo
   const queueSettings = { redisPrefix: config.REDIS_PREFIX, keepCompleted: config.KEEP_COMPLETED_JOBS };
   const deadLetter = openQueue('deadLetter', redis, queueSettings, (error) => redisErrors.report(error));
   const ingest = openQueue('ingest', redis, queueSettings, (error) => redisErrors.report(error));
+  const landingAudit = openQueue('landingAudit', redis, queueSettings, (error) => redisErrors.report(error));
   try {
     await action(new DeadLetterAdmin({ deadLetter, ingest }, store, logger), {
       redis,
       store,
+      landingAudit,
       config,
       logger,
       redaction,
@@ -97,6 +102,7 @@ export async function withAdmin(action: (admin: DeadLetterAdmin, tools: AdminToo
   } finally {
     await deadLetter.close();
     await ingest.close();
+    await landingAudit.close();
     await redis.quit();
   }
 }

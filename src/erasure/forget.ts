@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { ForgottenValues, VisitorStore } from '../coalesce/store.js';
+import type { Queue } from 'bullmq';
 import type { DeadLetterAdmin } from '../dlq/admin.js';
+import type { LandingAuditJob } from '../jobs/catalog.js';
+import { removeAuditJobs } from './audit-jobs.js';
 import { withoutVisitors } from '../dlq/visitor-filter.js';
 import { visitorKey, type VisitorRef } from '../events/index.js';
 import type { Logger } from '../logger.js';
@@ -21,6 +24,8 @@ export interface ForgetResult {
   store: ForgottenValues;
   /** Dead letters that held only this visitor (removed), or it among others (rewritten without it). */
   deadLetters: { removed: number; edited: number };
+  /** Landing-audit checks scheduled for this visitor (they name it), removed. */
+  landingAudits: { removed: number };
   /** Until when events, imports and replays for this visitor are dropped (epoch ms, ISO). */
   suppressedUntil: string;
 }
@@ -28,6 +33,8 @@ export interface ForgetResult {
 export interface ForgetDeps {
   store: VisitorStore;
   deadLetters: DeadLetterAdmin;
+  /** The landing-audit queue, whose delayed and failed jobs name the visitor (src/audit/). */
+  landingAudits: Queue<LandingAuditJob>;
   logger: Logger;
   /** FORGET_SUPPRESS_MS, or what the request asked for. */
   suppressForMs: number;
@@ -36,7 +43,7 @@ export interface ForgetDeps {
 /**
  * Erases a visitor from the pipeline (`target-ingest forget`, POST /admin/visitors/…/forget):
  * first the store, atomically, which also starts the suppression (so nothing merged, replayed
- * or acked from then on brings it back), then its dead letters. A delivery that had already
+ * or acked from then on brings it back), then its dead letters and its landing-audit jobs. A delivery that had already
  * read the visitor's values when it was forgotten finishes (those values may reach Target);
  * its ack records nothing. Data already at Target is erased through Adobe's Privacy Service,
  * not here (docs/operations.md). The audit line names the hash, never the id.
@@ -47,13 +54,15 @@ export async function forgetVisitor(deps: ForgetDeps, visitor: VisitorRef, now =
   const gone = new Set([visitorKey(visitor)]);
   const hash = visitorHash(visitor);
   let deadLetters: ForgetResult['deadLetters'];
+  let landingAudits: ForgetResult['landingAudits'];
   try {
     deadLetters = await deps.deadLetters.rewrite((entry) => withoutVisitors(entry, gone));
+    landingAudits = { removed: await removeAuditJobs(deps.landingAudits, visitorKey(visitor)) };
   } catch (error) {
-    // The store is erased and the suppression holds; the dead letters are not done yet.
+    // The store is erased and the suppression holds; the dead letters or audit jobs are not done yet.
     deps.logger.error(
       { audit: 'forget', visitorHash: hash, store, err: error },
-      'visitor forgotten in the store, but its dead letters could not be rewritten: run forget again',
+      'visitor forgotten in the store, but its dead letters or landing-audit jobs could not be removed: run forget again',
     );
     throw error;
   }
@@ -61,6 +70,7 @@ export async function forgetVisitor(deps: ForgetDeps, visitor: VisitorRef, now =
     visitorHash: hash,
     store,
     deadLetters,
+    landingAudits,
     suppressedUntil: new Date(until).toISOString(),
   };
   deps.logger.warn({ audit: 'forget', ...result }, 'visitor forgotten');

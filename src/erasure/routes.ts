@@ -1,9 +1,11 @@
+import type { Queue } from 'bullmq';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { VisitorStore } from '../coalesce/store.js';
 import type { Config } from '../config.js';
 import { DeadLetterAdmin } from '../dlq/admin.js';
 import type { VisitorRef } from '../events/index.js';
+import type { LandingAuditJob } from '../jobs/catalog.js';
 import { adminGuard, requireJson } from '../http/admin-auth.js';
 import type { Logger } from '../logger.js';
 import { forgetVisitor } from './forget.js';
@@ -11,7 +13,10 @@ import { forgetVisitor } from './forget.js';
 /** What the erasure route uses of the process (the process' HttpContext has it). */
 export interface ErasureRoutesContext {
   config: Pick<Config, 'ADMIN_TOKEN' | 'ADMIN_READONLY_TOKEN' | 'FORGET_SUPPRESS_MS'>;
-  pipeline: { queues: ConstructorParameters<typeof DeadLetterAdmin>[0]; store: VisitorStore };
+  pipeline: {
+    queues: ConstructorParameters<typeof DeadLetterAdmin>[0] & { landingAudit: Queue<LandingAuditJob> };
+    store: VisitorStore;
+  };
   logger: Logger;
 }
 
@@ -61,6 +66,7 @@ export function erasureRoutes(ctx: ErasureRoutesContext): FastifyPluginAsync {
         {
           store: ctx.pipeline.store,
           deadLetters: admin,
+          landingAudits: ctx.pipeline.queues.landingAudit,
           logger,
           suppressForMs: body.data.suppressForMs ?? ctx.config.FORGET_SUPPRESS_MS,
         },

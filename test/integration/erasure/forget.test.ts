@@ -75,6 +75,25 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
       attributes: { loyaltyLastStoreId: { value: 'S0', stamp: `000${BASE - 1}|y` } },
     };
 
+    // Landing-audit checks name the visitor in their data: one waiting its delay, one that
+    // failed (kept for days), and the other visitor's, which stays.
+    const audit = (vk: string) => ({
+      vk,
+      sentAt: BASE,
+      route: 'single' as const,
+      attributes: { loyaltyLastPoints: `000${BASE}|x` },
+    });
+    await pipeline.queues.landingAudit.add('audit single', audit(forgottenKey), { delay: 3_600_000 });
+    await pipeline.queues.landingAudit.add('audit single', audit(`3p:${KEPT}`), { delay: 3_600_000 });
+    // Failed, as BullMQ keeps a job that spent its attempts: its id in the queue's failed set.
+    const failedAudit = await pipeline.queues.landingAudit.add('audit single', audit(forgottenKey), {
+      delay: 3_600_000,
+    });
+    const auditKeys = pipeline.queues.landingAudit.keys;
+    await pipeline.redis.zrem(auditKeys.delayed, String(failedAudit.id));
+    await pipeline.redis.zadd(auditKeys.failed, Date.now(), String(failedAudit.id));
+    expect(await pipeline.queues.landingAudit.getJobState(String(failedAudit.id))).toBe('failed');
+
     const forget = await request(`${server.url}/admin/visitors/mbox3rdPartyId/${FORGOTTEN}/forget`, {
       method: 'POST',
       headers: admin,
@@ -84,11 +103,15 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
       visitorHash: string;
       store: { pending: number; inFlight: number; delivered: number; claimed: boolean };
       deadLetters: { removed: number; edited: number };
+      landingAudits: { removed: number };
       suppressedUntil: string;
     };
     expect(forget.statusCode).toBe(200);
     expect(answer.store).toMatchObject({ pending: 3, inFlight: 3, delivered: 0, claimed: true });
     expect(answer.deadLetters).toEqual({ removed: 1, edited: 1 });
+    expect(answer.landingAudits).toEqual({ removed: 2 });
+    const audits = await pipeline.queues.landingAudit.getJobs(['delayed', 'waiting', 'failed', 'active', 'completed']);
+    expect(audits.map((j) => j.data.vk)).toEqual([`3p:${KEPT}`]);
     expect(answer.visitorHash).toMatch(/^[0-9a-f]{40}$/);
     expect(JSON.stringify(answer)).not.toContain(FORGOTTEN);
     for (const key of [keys.pending(forgottenKey), keys.inFlight(forgottenKey), keys.delivered(forgottenKey)]) {
