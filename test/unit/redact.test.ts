@@ -3,7 +3,7 @@ import type { Job } from 'bullmq';
 import { loadConfig } from '../../src/config.js';
 import { resolveMapping } from '../../src/events/index.js';
 import { maskedJob } from '../../src/ops/dashboard.js';
-import { createRedactionPolicy, createRedactor, redactValue, secretsFromEnv } from '../../src/redact.js';
+import { createRedactionPolicy, createRedactor, looksLikeCard, redactValue, secretsFromEnv } from '../../src/redact.js';
 
 const PASSWORD = 'clu5ter-pa55word-123';
 
@@ -102,6 +102,30 @@ describe('the redaction policy', () => {
     expect(policy.text('/admin/dead-letters?stage=map&code=EVENT_INVALID')).toBe(
       '/admin/dead-letters?stage=map&code=EVENT_INVALID',
     );
+  });
+
+  it('masks digit runs that pass the Luhn check, and leaves times and Target batch ids readable', () => {
+    // Test card numbers of several brands, plain and grouped.
+    for (const card of ['4111111111111111', '5555 5555 5555 4444', '3782-822463-10005', '6011000990139424']) {
+      expect(policy.text(`paid with ${card}.`)).toBe('paid with [redacted-number].');
+    }
+    // A card number with another group after it still is one.
+    expect(policy.text('card 4111 1111 1111 1111-07')).toBe('card [redacted-number]');
+    expect(looksLikeCard('4111 1111 1111 1111-07')).toBe(true);
+    // An epoch-ms time and a batch id of the simulator's (and Adobe's example) shape, which fail the check.
+    expect(looksLikeCard('1796643402585')).toBe(false);
+    expect(policy.text('batch demo-1796643402585-13029383 at 1796643402585')).toBe(
+      'batch demo-1796643402585-13029383 at 1796643402585',
+    );
+    // One digit off a card number: not a card number.
+    expect(policy.text('ref 4111111111111112')).toBe('ref 4111111111111112');
+    // Batch ids are left whole in a status link and under a batchId key, whatever their digits.
+    const link = 'http://mboxedge45.tt.omtrdc.net/m2/acme/profile/batchStatus?batchId=acme-4111111111111111-7';
+    expect(policy.text(link)).toBe(link);
+    expect(policy.value({ batchId: 'acme-4111111111111111-7', note: 'acme-4111111111111111-7' })).toEqual({
+      batchId: 'acme-4111111111111111-7',
+      note: 'acme-[redacted-number]',
+    });
   });
 
   it("masks a failed job's reason and stack trace in the dashboard's view of it", () => {
