@@ -27,50 +27,25 @@ export const REDACTED_NUMBER = '[redacted-number]';
 const SECRET_KEY_PARTS = ['token', 'secret', 'password', 'passwd', 'apikey', 'authorization', 'cookie', 'credential'];
 
 /**
- * 13 to 19 digits, single spaces or dashes between: a card number if its digits pass the
- * Luhn check ({@link looksLikeCard}). Not Adobe's mboxPC ids (`1368007744041-575948.01_00`),
- * which have as many digits and must stay readable in the lineage and the console. The first
- * alternative takes a `batchId=<id>` query parameter whole, so it is left as it is.
+ * 13 to 19 digits, single spaces or dashes between: a card number. Not Adobe's mboxPC ids
+ * (`1368007744041-575948.01_00`), which have as many digits and must stay readable in the
+ * lineage and the console; and not a run of exactly 13 digits that starts with 1, 2 or 3
+ * ({@link isEpochOrBatchId}).
  */
-const CARD_LIKE = /(batchId=[^&#\s"'<>]+)|(?<!\d)(?!\d{13}-\d{6}\.\d{2}_\d{2})\d(?:[ -]?\d){12,18}(?!\d)/g;
-
-/** The Luhn check every payment card number passes (ISO/IEC 7812). */
-function luhn(digits: string): boolean {
-  let sum = 0;
-  for (let i = 0; i < digits.length; i += 1) {
-    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
-    if (i % 2 === 1) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return sum % 10 === 0;
-}
+const CARD_LIKE = /(?<!\d)(?!\d{13}-\d{6}\.\d{2}_\d{2})\d(?:[ -]?\d){12,18}(?!\d)/g;
 
 /**
- * Whether a CARD_LIKE match holds a card number: the whole run, or a run of its groups
- * (split at its spaces and dashes) of 13 to 19 digits, passes the Luhn check. The groups
- * count because a card number followed by another group (`4111 1111 1111 1111-07`) fails the
- * check as a whole. Without the check every 13-digit epoch-ms time was masked, and with it
- * Target's batch ids (`<client>-<epoch ms>-<n>`), which the operator quotes to Adobe; a run of
- * random digits still passes one time in ten, so some stay masked.
+ * Digit runs CARD_LIKE finds that are never card numbers, left readable: an epoch-ms time
+ * (exactly 13 digits starting with 1–3: 2001 to 2065), alone or, after a dash, with a dash
+ * and up to 6 digits after it, the shape of Target's batch ids (`<client>-<epoch ms>-<n>`),
+ * which the operator quotes to Adobe. The only 13-digit card numbers are Visa's, which start
+ * with 4 (ISO/IEC 7812 issuer numbers), and no card is written as 13 digits, a dash and the
+ * rest. Every other run stays masked, Luhn-valid or not: a Luhn check let cards with digits
+ * around them through (a year before, a CVV after).
  */
-export function looksLikeCard(match: string): boolean {
-  const groups = match.split(/[ -]/);
-  for (let from = 0; from < groups.length; from += 1) {
-    let digits = '';
-    for (let to = from; to < groups.length; to += 1) {
-      digits += groups[to];
-      if (digits.length > 19) break;
-      if (digits.length >= 13 && luhn(digits)) return true;
-    }
-  }
-  return false;
+function isEpochOrBatchId(match: string, offset: number, whole: string): boolean {
+  return /^[1-3]\d{12}$/.test(match) || (whole[offset - 1] === '-' && /^[1-3]\d{12}-\d{1,6}$/.test(match));
 }
-
-/** Target's batch ids (`batchId` fields) are Target's names for a file, never a producer's data. */
-const PLAIN_ID_KEYS = new Set(['batchid']);
 const AUTH_SCHEME = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/gi;
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s@/]+@/gi;
 /** Query parameters that carry credentials: `?access_token=…`, `&sig=…`, `&api_key=…`. */
@@ -96,12 +71,6 @@ export interface RedactorSettings {
 export interface Redactor {
   value(input: unknown): unknown;
   text(input: string): string;
-}
-
-function maskCards(input: string): string {
-  return input.replace(CARD_LIKE, (match: string, batchParam: string | undefined) =>
-    batchParam === undefined && looksLikeCard(match) ? REDACTED_NUMBER : match,
-  );
 }
 
 function normalize(key: string): string {
@@ -141,9 +110,7 @@ export function createRedactor(settings: RedactorSettings): Redactor {
     const n = normalize(key);
     return exact.has(n) || SECRET_KEY_PARTS.some((part) => n.includes(part));
   };
-  const text = (input: string): string => maskCards(withoutSecrets(input));
-  /** Everything of {@link text} but the card numbers (for Target's batch ids). */
-  const withoutSecrets = (input: string): string => {
+  const text = (input: string): string => {
     if (secretsVersion !== runtimeVersion) {
       secrets = sorted([...own, ...runtimeSecrets]);
       secretsVersion = runtimeVersion;
@@ -153,7 +120,10 @@ export function createRedactor(settings: RedactorSettings): Redactor {
     return out
       .replace(AUTH_SCHEME, `$1 ${REDACTED}`)
       .replace(URL_PASSWORD, `$1${REDACTED}@`)
-      .replace(URL_TOKEN_PARAM, `$1${REDACTED}`);
+      .replace(URL_TOKEN_PARAM, `$1${REDACTED}`)
+      .replace(CARD_LIKE, (match: string, offset: number, whole: string) =>
+        isEpochOrBatchId(match, offset, whole) ? match : REDACTED_NUMBER,
+      );
   };
   const walk = (input: unknown, depth: number, seen: WeakSet<object>): unknown => {
     if (typeof input === 'string') return text(input);
@@ -177,7 +147,6 @@ export function createRedactor(settings: RedactorSettings): Redactor {
       if (isSecretKey(key)) out[key] = REDACTED;
       else if (key === 'command' && isRedisCommand(value)) out[key] = { name: value.name, args: REDACTED };
       else if (serialized.has(key) && isClassInstance(value)) out[key] = value;
-      else if (typeof value === 'string' && PLAIN_ID_KEYS.has(normalize(key))) out[key] = withoutSecrets(value);
       else out[key] = walk(value, depth + 1, seen);
     }
     return out;

@@ -8,6 +8,12 @@ export interface LandingAuditSettings {
   share: number;
   /** LANDING_AUDIT_DELAY_MS: how long after Target accepted a delivery it is read back. */
   delayMs: number;
+  /**
+   * The visitor keys among these that were forgotten (VisitorStore.suppressedAmong): their
+   * checks are not scheduled, since a job's data names its visitor and a forget that ran
+   * while the delivery was finishing would not find a job made after it.
+   */
+  forgotten?: (vks: readonly string[]) => Promise<ReadonlySet<string>>;
 }
 
 /** One visitor's delivery that Target accepted, as the audit needs it (stamps, never values). */
@@ -38,9 +44,12 @@ export class LandingAudits {
    * recorded, and failing its job now would only send it again.
    */
   async schedule(deliveries: readonly AuditedDelivery[]): Promise<void> {
-    const due = deliveries.filter((d) => Object.keys(d.attributes).length > 0);
+    let due = deliveries.filter((d) => Object.keys(d.attributes).length > 0);
     if (due.length === 0) return;
     try {
+      const forgotten = (await this.settings.forgotten?.(due.map((d) => d.vk))) ?? new Set<string>();
+      due = due.filter((d) => !forgotten.has(d.vk));
+      if (due.length === 0) return;
       await this.queue.addBulk(
         due.map((data) => ({ name: `audit ${data.route}`, data, opts: { delay: this.settings.delayMs } })),
       );

@@ -122,7 +122,11 @@ export function startDeliverRole(deps: DeliverRoleDeps): Array<() => Promise<voi
   closers.push(() => hold.close());
   const audits = new LandingAudits(
     deps.queues.landingAudit,
-    { share: config.LANDING_AUDIT_SAMPLE, delayMs: config.LANDING_AUDIT_DELAY_MS },
+    {
+      share: config.LANDING_AUDIT_SAMPLE,
+      delayMs: config.LANDING_AUDIT_DELAY_MS,
+      forgotten: (vks) => deps.store.suppressedAmong(vks),
+    },
     logger.child({ role: 'landing-audit' }),
   );
   const shared = {

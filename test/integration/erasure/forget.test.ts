@@ -89,9 +89,10 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
     const failedAudit = await pipeline.queues.landingAudit.add('audit single', audit(forgottenKey), {
       delay: 3_600_000,
     });
-    const auditKeys = pipeline.queues.landingAudit.keys;
-    await pipeline.redis.zrem(auditKeys.delayed, String(failedAudit.id));
-    await pipeline.redis.zadd(auditKeys.failed, Date.now(), String(failedAudit.id));
+    const { delayed, failed } = pipeline.queues.landingAudit.keys;
+    if (delayed === undefined || failed === undefined) throw new Error('BullMQ queue keys changed');
+    await pipeline.redis.zrem(delayed, String(failedAudit.id));
+    await pipeline.redis.zadd(failed, Date.now(), String(failedAudit.id));
     expect(await pipeline.queues.landingAudit.getJobState(String(failedAudit.id))).toBe('failed');
 
     const forget = await request(`${server.url}/admin/visitors/mbox3rdPartyId/${FORGOTTEN}/forget`, {
@@ -205,13 +206,27 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
     expect(
       await waitFor(async () => (await running.pipeline.redis.exists(keys.pending(`3p:${FORGOTTEN}`))) === 1),
     ).toBe(true);
+    // And a landing-audit check of it waiting its delay: the command removes it too.
+    const check = {
+      vk: `3p:${FORGOTTEN}`,
+      sentAt: BASE,
+      route: 'single' as const,
+      attributes: { tier: `000${BASE}|x` },
+    };
+    await running.pipeline.queues.landingAudit.add('audit single', check, { delay: 3_600_000 });
     const env = { REDIS_URL: running.config.REDIS_URL, REDIS_PREFIX: running.prefix };
     const proc = runBuilt('src/cli.js', env, ['forget', `mbox3rdPartyId:${FORGOTTEN}`, '--suppress-for-ms', '60000']);
     expect(await proc.exited).toBe(0);
     const output = proc.lines.join('\n');
     // stdout: the result as JSON; stderr (in the same lines): the audit log line.
     const json = output.slice(output.indexOf('{\n'), output.indexOf('\n}') + 2);
-    const printed = JSON.parse(json) as { store: { pending: number }; suppressedUntil: string };
+    const printed = JSON.parse(json) as {
+      store: { pending: number };
+      landingAudits: { removed: number };
+      suppressedUntil: string;
+    };
+    expect(printed.landingAudits).toEqual({ removed: 1 });
+    expect(await running.pipeline.queues.landingAudit.getDelayedCount()).toBe(0);
     expect(output).toContain('visitor forgotten');
     expect(printed.store.pending).toBe(3);
     expect(Date.parse(printed.suppressedUntil) - Date.now()).toBeLessThanOrEqual(60_000);

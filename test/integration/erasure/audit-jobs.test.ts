@@ -1,0 +1,79 @@
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LandingAudits } from '../../../src/audit/landing-schedule.js';
+import { removeAuditJobs } from '../../../src/erasure/audit-jobs.js';
+import type { LandingAuditJob } from '../../../src/jobs/catalog.js';
+import { openQueue, type PipelineQueues } from '../../../src/jobs/queues.js';
+import { createLogger } from '../../../src/logger.js';
+import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
+
+const FORGOTTEN = '3p:CRM-FORGET';
+const KEPT = '3p:CRM-KEEP';
+const HOUR = 3_600_000;
+
+function audit(vk: string, n = 0): LandingAuditJob {
+  return {
+    vk,
+    sentAt: 1_796_000_000_000 + n,
+    route: 'bulk',
+    batchId: `acme-1796000000000-${n}`,
+    attributes: { tier: 'x' },
+  };
+}
+
+describe("a forgotten visitor's landing-audit checks", () => {
+  let redis: Redis;
+  let prefix: string;
+  let queue: PipelineQueues['landingAudit'];
+
+  beforeEach(() => {
+    redis = newRedis();
+    prefix = uniquePrefix('audit-forget');
+    queue = openQueue('landingAudit', redis, { redisPrefix: prefix, keepCompleted: false });
+  });
+  afterEach(async () => {
+    await queue.close();
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('are removed in every state they wait in, past the first page, and no one else is', async () => {
+    // 1,500 delayed checks of another visitor around 3 of the forgotten one's: two pages.
+    await queue.addBulk(
+      Array.from({ length: 1500 }, (_, n) => ({ name: 'audit bulk', data: audit(KEPT, n), opts: { delay: HOUR } })),
+    );
+    await queue.add('audit bulk', audit(FORGOTTEN, 1), { delay: HOUR });
+    await queue.add('audit bulk', audit(FORGOTTEN, 2), { delay: HOUR });
+    await queue.addBulk(
+      Array.from({ length: 600 }, (_, n) => ({
+        name: 'audit bulk',
+        data: audit(KEPT, 2000 + n),
+        opts: { delay: HOUR },
+      })),
+    );
+    await queue.add('audit bulk', audit(FORGOTTEN, 3)); // waiting
+    const failed = await queue.add('audit bulk', audit(FORGOTTEN, 4), { delay: HOUR });
+    // Failed, as BullMQ keeps a job that spent its attempts: its id in the queue's failed set.
+    const { delayed: delayedKey, failed: failedKey } = queue.keys;
+    if (delayedKey === undefined || failedKey === undefined) throw new Error('BullMQ queue keys changed');
+    await redis.zrem(delayedKey, String(failed.id));
+    await redis.zadd(failedKey, Date.now(), String(failed.id));
+
+    expect(await removeAuditJobs(queue, FORGOTTEN)).toBe(4);
+    const left = await queue.getJobs(['delayed', 'waiting', 'failed'], 0, -1);
+    expect(left).toHaveLength(2100);
+    expect(left.every((job) => job.data.vk === KEPT)).toBe(true);
+    expect(await removeAuditJobs(queue, FORGOTTEN)).toBe(0);
+  });
+
+  it('are not scheduled for a visitor forgotten while its delivery was finishing', async () => {
+    const audits = new LandingAudits(
+      queue,
+      { share: 1, delayMs: HOUR, forgotten: (vks) => Promise.resolve(new Set(vks.filter((vk) => vk === FORGOTTEN))) },
+      createLogger({ level: 'silent', pretty: false }),
+    );
+    await audits.schedule([audit(FORGOTTEN), audit(KEPT)]);
+    const jobs = await queue.getJobs(['delayed'], 0, -1);
+    expect(jobs.map((job) => job.data.vk)).toEqual([KEPT]);
+  });
+});
