@@ -18,6 +18,7 @@ import {
   pipelineOutcome,
   settle,
   summarizeLogs,
+  writeRoleLogs,
   type DeliveryMode,
   type PipelineOutcome,
 } from './pipeline-run.js';
@@ -148,7 +149,10 @@ export async function runNpmStart(ctx: BenchContext, spec: WorkloadSpec, label: 
     };
   } finally {
     const stopping = Date.now();
-    if (child !== undefined) await stopChild(child);
+    if (child !== undefined) {
+      await stopChild(child);
+      writeRoleLogs(label, [child]);
+    }
     await redis.quit();
     await sim.close();
     forgetSim();

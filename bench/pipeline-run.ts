@@ -79,7 +79,7 @@ export function summarizeLogs(children: readonly Child[], top = 12): Record<stri
  * Keeps each role's log lines in bench/results/logs/<run>-<role>.log (git-ignored): the
  * report only counts them, and a slow run is read from its timeline (bulk submits, polls).
  */
-function writeRoleLogs(label: string, children: readonly Child[]): void {
+export function writeRoleLogs(label: string, children: readonly Child[]): void {
   const dir = join(ROOT, 'bench/results/logs');
   mkdirSync(dir, { recursive: true });
   const run = label.replace(/[^A-Za-z0-9]+/g, '-');
