@@ -27,24 +27,25 @@ export const REDACTED_NUMBER = '[redacted-number]';
 const SECRET_KEY_PARTS = ['token', 'secret', 'password', 'passwd', 'apikey', 'authorization', 'cookie', 'credential'];
 
 /**
- * 13 to 19 digits, single spaces or dashes between: a card number. Not Adobe's mboxPC ids
- * (`1368007744041-575948.01_00`), which have as many digits and must stay readable in the
- * lineage and the console; and not a run of exactly 13 digits that starts with 1, 2 or 3
- * ({@link isEpochOrBatchId}).
+ * 13 or more digits, single spaces or dashes between: a card number, masked whole however
+ * long the run (a cap at 19 digits masked the first part of `1796643402585 4111 1111 1111
+ * 1111` and showed the card's last 12). Not Adobe's mboxPC ids (`1368007744041-575948.01_00`),
+ * which have as many digits and must stay readable in the lineage and the console. The first
+ * alternative takes a Target batch id whole and leaves it readable ({@link keepsDigits}).
  */
-const CARD_LIKE = /(?<!\d)(?!\d{13}-\d{6}\.\d{2}_\d{2})\d(?:[ -]?\d){12,18}(?!\d)/g;
+const CARD_LIKE =
+  /\b([A-Za-z][A-Za-z0-9]*-[1-3]\d{12}-\d{1,12})(?![\d-])|(?<!\d)(?!\d{13}-\d{6}\.\d{2}_\d{2})\d(?:[ -]?\d){12,}(?!\d)/g;
 
 /**
- * Digit runs CARD_LIKE finds that are never card numbers, left readable: an epoch-ms time
- * (exactly 13 digits starting with 1–3: 2001 to 2065), alone or, after a dash, with a dash
- * and up to 6 digits after it, the shape of Target's batch ids (`<client>-<epoch ms>-<n>`),
- * which the operator quotes to Adobe. The only 13-digit card numbers are Visa's, which start
+ * Digit runs left readable: a Target batch id (`<client>-<epoch ms>-<n>`, which the operator
+ * quotes to Adobe) and an epoch-ms time alone (exactly 13 digits starting with 1–3: 2001 to
+ * 2065). Neither is a card number: the only 13-digit card numbers are Visa's, which start
  * with 4 (ISO/IEC 7812 issuer numbers), and no card is written as 13 digits, a dash and the
  * rest. Every other run stays masked, Luhn-valid or not: a Luhn check let cards with digits
  * around them through (a year before, a CVV after).
  */
-function isEpochOrBatchId(match: string, offset: number, whole: string): boolean {
-  return /^[1-3]\d{12}$/.test(match) || (whole[offset - 1] === '-' && /^[1-3]\d{12}-\d{1,6}$/.test(match));
+function keepsDigits(match: string, batchId: string | undefined): boolean {
+  return batchId !== undefined || /^[1-3]\d{12}$/.test(match);
 }
 const AUTH_SCHEME = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/gi;
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s@/]+@/gi;
@@ -121,8 +122,8 @@ export function createRedactor(settings: RedactorSettings): Redactor {
       .replace(AUTH_SCHEME, `$1 ${REDACTED}`)
       .replace(URL_PASSWORD, `$1${REDACTED}@`)
       .replace(URL_TOKEN_PARAM, `$1${REDACTED}`)
-      .replace(CARD_LIKE, (match: string, offset: number, whole: string) =>
-        isEpochOrBatchId(match, offset, whole) ? match : REDACTED_NUMBER,
+      .replace(CARD_LIKE, (match: string, batchId: string | undefined) =>
+        keepsDigits(match, batchId) ? match : REDACTED_NUMBER,
       );
   };
   const walk = (input: unknown, depth: number, seen: WeakSet<object>): unknown => {

@@ -100,9 +100,8 @@ export async function withAdmin(action: (admin: DeadLetterAdmin, tools: AdminToo
     );
     process.exitCode = error instanceof FilterError || error instanceof CursorError ? 2 : 1;
   } finally {
-    await deadLetter.close();
-    await ingest.close();
-    await landingAudit.close();
+    // Each closes even if another fails, and the connection goes last.
+    await Promise.allSettled([deadLetter.close(), ingest.close(), landingAudit.close()]);
     await redis.quit();
   }
 }
