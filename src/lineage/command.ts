@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { withAdmin } from '../dlq/command.js';
 import { parseVisitorArgument } from '../events/index.js';
 import { openQueue } from '../jobs/queues.js';
+import { deadLetterSearchNote } from './lineage.js';
 import { readEventLineage, readVisitorLineage } from './reader.js';
 import { eventText, visitorText } from './text.js';
 
@@ -46,15 +47,19 @@ export function registerTraceCommand(program: Command): void {
             dedupeWindowMs: config.DEDUPE_WINDOW_MS,
           };
           const event = opts.event !== undefined ? parseEventArgument(opts.event) : undefined;
-          const view =
+          const lookup =
             event !== undefined
-              ? await readEventLineage(deps, event.source, event.id)
+              ? { view: await readEventLineage(deps, event.source, event.id) }
               : await readVisitorLineage(deps, parseVisitorArgument(visitorArg ?? ''));
+          const { view } = lookup;
           if (view === undefined) {
+            const searched = 'deadLettersSearched' in lookup ? lookup.deadLettersSearched : undefined;
             process.stderr.write(
-              opts.event !== undefined
-                ? `target-ingest: no event ${opts.event} was taken in within the dedupe window\n`
-                : `target-ingest: nothing is known of ${visitorArg} (never seen, forgotten, or its log expired)\n`,
+              redaction.text(
+                opts.event !== undefined
+                  ? `target-ingest: no event ${opts.event} was taken in within the dedupe window\n`
+                  : `target-ingest: nothing is known of ${visitorArg} (never seen, forgotten, or its log expired)${searched === undefined ? '' : `; ${deadLetterSearchNote(searched, visitorArg ?? '')}`}\n`,
+              ),
             );
             process.exitCode = 3;
             return;

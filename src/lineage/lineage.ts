@@ -67,6 +67,24 @@ export interface VisitorLineage<D = unknown> {
   inFlight: ClaimState | null;
   deliveries: DeliveryView[];
   deadLetters: D[];
+  /**
+   * Set when the dead letters were not all searched for this visitor: the scan stops after
+   * the newest LIST_SCAN_MAX entries (src/dlq/admin.ts), so an older one of it is not shown.
+   */
+  deadLettersSearched?: DeadLetterSearch;
+}
+
+/** How far the search of a visitor's dead letters went, when it stopped before the oldest. */
+export interface DeadLetterSearch {
+  /** Entries read, newest first. */
+  scanned: number;
+  /** Entries in the dead-letter queue. */
+  queued: number;
+}
+
+/** "only the newest N of M dead letters were searched …": for answers and the trace text. Pure. */
+export function deadLetterSearchNote(search: DeadLetterSearch, visitorArg: string): string {
+  return `only the newest ${search.scanned} of ${search.queued} dead letters were searched for this visitor; \`target-ingest dlq list --visitor ${visitorArg}\` (or GET /admin/dead-letters?visitor=…, following \`next\`) searches the rest`;
 }
 
 /** `{ mboxPC: id }` or `{ mbox3rdPartyId: id }`, as producers name a visitor. Pure. */
@@ -138,6 +156,7 @@ export function visitorLineage<D>(
   records: VisitorRecords,
   claim: ClaimState | null,
   deadLetters: D[],
+  deadLettersSearched?: DeadLetterSearch,
 ): VisitorLineage<D> {
   const sources = new Set(
     [records.pending._src, records.inFlight._src].flatMap((s) => (s ?? '').split(',')).filter((s) => s !== ''),
@@ -150,6 +169,7 @@ export function visitorLineage<D>(
     inFlight: claim,
     deliveries: records.deliveries.map(deliveryView),
     deadLetters,
+    ...(deadLettersSearched !== undefined ? { deadLettersSearched } : {}),
   };
 }
 

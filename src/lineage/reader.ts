@@ -15,6 +15,7 @@ import {
   parseMarker,
   visitorLineage,
   type ClaimState,
+  type DeadLetterSearch,
   type EventLineage,
   type VisitorLineage,
   type VisitorRecords,
@@ -93,21 +94,30 @@ export async function readClaim(deps: LineageDeps, vk: string, claim: string | u
   return state;
 }
 
-/** The visitor view, or undefined when the store knows nothing of it. */
-export async function readVisitorLineage(
-  deps: LineageDeps,
-  ref: VisitorRef,
-  now = Date.now(),
-): Promise<VisitorLineage<DeadLetterView> | undefined> {
+/** What the store and the dead letters say of a visitor. */
+export interface VisitorLookup {
+  /** Undefined when nothing is known of the visitor. */
+  view: VisitorLineage<DeadLetterView> | undefined;
+  /** Set when older dead letters were not searched (the scan's limit was reached first). */
+  deadLettersSearched?: DeadLetterSearch;
+}
+
+/** The visitor view (undefined when nothing is known of it), and how far its dead letters were searched. */
+export async function readVisitorLineage(deps: LineageDeps, ref: VisitorRef, now = Date.now()): Promise<VisitorLookup> {
   const vk = visitorKey(ref);
   const records = await readVisitorRecords(deps, vk, now);
+  const page = await deps.deadLetters.list({ visitor: vk }, { limit: DEAD_LETTERS_SHOWN });
   // Only this visitor's part of each entry: an entry may hold hundreds of other visitors.
-  const deadLetters = (await deps.deadLetters.list({ visitor: vk }, { limit: DEAD_LETTERS_SHOWN })).entries.map((e) =>
-    onlyVisitor(e, vk),
-  );
-  if (!knowsVisitor(records, deadLetters.length)) return undefined;
+  const deadLetters = page.entries.map((e) => onlyVisitor(e, vk));
+  // Stopped before the oldest entry with fewer than a page found: the scan's limit ended it.
+  const searched =
+    page.next !== undefined && deadLetters.length < DEAD_LETTERS_SHOWN
+      ? { scanned: page.scanned, queued: page.queued }
+      : undefined;
+  const found = searched !== undefined ? { deadLettersSearched: searched } : {};
+  if (!knowsVisitor(records, deadLetters.length)) return { view: undefined, ...found };
   const claim = await readClaim(deps, vk, records.inFlight._claim);
-  return visitorLineage(ref, records, claim, deadLetters);
+  return { view: visitorLineage(ref, records, claim, deadLetters, searched), ...found };
 }
 
 /** The marker of an event id, looked up in every shard, this generation and the previous one. */

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { RedactionPolicy } from '../redact.js';
 import type { VisitorStore } from '../coalesce/store.js';
 import type { RedisClient } from '../redis/connection.js';
+import { deadLetterSearchNote } from './lineage.js';
 import { readEventLineage, readVisitorLineage, type LineageDeps } from './reader.js';
 
 /** What the lineage routes use of the process (the process' HttpContext has it). */
@@ -53,12 +54,16 @@ export function lineageRoutes(ctx: LineageRoutesContext): FastifyPluginAsync {
           message: 'use /admin/visitors/mboxPC/<id> or /admin/visitors/mbox3rdPartyId/<id>',
         });
       }
-      const view = await readVisitorLineage(deps, { kind: visitorKind, id });
+      const { view, deadLettersSearched } = await readVisitorLineage(deps, { kind: visitorKind, id });
       if (view === undefined) {
-        return reply.code(404).send({
-          error: 'not_found',
-          message: `nothing is pending, in flight, delivered, logged or dead-lettered for ${kind} ${id} (or it was forgotten, or its delivery log expired)`,
-        });
+        const unsearched =
+          deadLettersSearched === undefined ? '' : `; ${deadLetterSearchNote(deadLettersSearched, `${kind}:${id}`)}`;
+        return reply.code(404).send(
+          ctx.redaction.value({
+            error: 'not_found',
+            message: `nothing is pending, in flight, delivered, logged or dead-lettered for ${kind} ${id} (or it was forgotten, or its delivery log expired)${unsearched}`,
+          }),
+        );
       }
       return ctx.redaction.value(view);
     });

@@ -1,5 +1,5 @@
 import type { DeadLetterView } from '../dlq/admin.js';
-import type { DeliveryView, EventLineage, VisitorLineage } from './lineage.js';
+import { deadLetterSearchNote, type DeliveryView, type EventLineage, type VisitorLineage } from './lineage.js';
 
 /** The visitor and event views as text for `target-ingest trace` (pure; `--json` prints the JSON). */
 
@@ -33,11 +33,15 @@ export function visitorText(view: VisitorLineage<DeadLetterView>): string {
   }
   lines.push('', `deliveries (newest first): ${view.deliveries.length === 0 ? 'none logged' : ''}`);
   for (const d of view.deliveries) lines.push(`  ${delivery(d)}`);
-  lines.push('', `dead letters: ${view.deadLetters.length === 0 ? 'none' : ''}`);
+  lines.push('', `dead letters: ${view.deadLetters.length === 0 ? 'none found' : ''}`);
   for (const d of view.deadLetters)
     lines.push(
       `  ${d.id}  ${new Date(d.lastAttemptAt).toISOString()}  ${d.stage}  ${d.error.code}  ${d.error.message}`,
     );
+  if (view.deadLettersSearched !== undefined) {
+    const [kind, id] = Object.entries(view.visitor)[0] ?? ['', ''];
+    lines.push(`  (${deadLetterSearchNote(view.deadLettersSearched, `${kind}:${id}`)})`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

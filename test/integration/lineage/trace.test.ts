@@ -1,5 +1,7 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LIST_SCAN_MAX } from '../../../src/dlq/admin.js';
+import type { DeadLetter } from '../../../src/jobs/catalog.js';
 import type { EventLineage, VisitorLineage } from '../../../src/lineage/lineage.js';
 import { startIntakeServer, type IntakeServer } from '../../harness/intake-server.js';
 import { runBuilt } from '../../harness/spawn-process.js';
@@ -191,5 +193,48 @@ describe('where is my event: a visitor and each of its events, through HTTP and 
     const after = (await get(`/admin/visitors/mbox3rdPartyId/${CUSTOMER}`)).body as VisitorLineage;
     expect(after.deliveries[0]).toMatchObject({ route: 'bulk', answer: 'accepted', batchId: during.inFlight?.batchId });
     expect(after.inFlight).toBeNull();
+  });
+
+  it("says when a visitor's older dead letters were not searched, with the command that searches them", async () => {
+    // Map only: a later event stays pending, so the store knows the visitor.
+    server = await startIntakeServer({ roles: ['map'], env: { ADMIN_TOKEN: ADMIN } });
+    const { pipeline } = server.running;
+    const letter = (visitor: string, n: number): DeadLetter => ({
+      stage: 'deliver-single',
+      source: 'pos-eu',
+      visitors: [{ vk: `3p:${visitor}`, attributes: { tier: { value: 'gold', stamp: `000${BASE + n}|x` } } }],
+      error: { class: 'TargetRejectedError', code: 'TARGET_HTTP_400', message: 'rejected' },
+      attempts: 1,
+      firstAttemptAt: BASE,
+      lastAttemptAt: BASE,
+    });
+    // The visitor's only trace: one dead letter, with LIST_SCAN_MAX + 100 of others after it.
+    await pipeline.queues.deadLetter.add('deliver-single', letter(REFUSED, 0));
+    const others = LIST_SCAN_MAX + 100;
+    await pipeline.queues.deadLetter.addBulk(
+      Array.from({ length: others }, (_, n) => ({ name: 'deliver-single', data: letter(`CRM-OTHER-${n}`, n) })),
+    );
+    const answer = await get(`/admin/visitors/mbox3rdPartyId/${REFUSED}`);
+    expect(answer.status).toBe(404);
+    expect((answer.body as { message: string }).message).toContain(
+      `only the newest ${LIST_SCAN_MAX} of ${others + 1} dead letters were searched for this visitor; \`target-ingest dlq list --visitor mbox3rdPartyId:${REFUSED}\``,
+    );
+    // Where it is, the dead-letter listing finds it by following `next`.
+    let cursor: string | undefined;
+    let found = false;
+    for (let page = 0; page < 5 && !found; page += 1) {
+      const query = `visitor=mbox3rdPartyId:${REFUSED}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+      const listed = (await get(`/admin/dead-letters?${query}`)).body as { entries: unknown[]; next?: string };
+      found = listed.entries.length > 0;
+      cursor = listed.next;
+    }
+    expect(found).toBe(true);
+    // With a trace in the store too, the view shows the same note beside what it found.
+    expect((await server.post([cardUsed(REFUSED, 'r-1', BASE, 'R1')])).body.accepted).toBe(1);
+    const known = async () => (await get(`/admin/visitors/mbox3rdPartyId/${REFUSED}`)).status === 200;
+    expect(await waitFor(known, 10_000)).toBe(true);
+    const view = (await get(`/admin/visitors/mbox3rdPartyId/${REFUSED}`)).body as VisitorLineage;
+    expect(view.deadLetters).toEqual([]);
+    expect(view.deadLettersSearched).toEqual({ scanned: LIST_SCAN_MAX, queued: others + 1 });
   });
 });
