@@ -80,11 +80,13 @@ export interface DeadLetterSearch {
   scanned: number;
   /** Entries in the dead-letter queue. */
   queued: number;
+  /** The listing's cursor where the search stopped: `dlq list --visitor … --cursor` goes on from it. */
+  next: string;
 }
 
-/** "only the newest N of M dead letters were searched …": for answers and the trace text. Pure. */
+/** "only the newest N of M dead letters were searched …", with the command that goes on: for answers and the trace text. Pure. */
 export function deadLetterSearchNote(search: DeadLetterSearch, visitorArg: string): string {
-  return `only the newest ${search.scanned} of ${search.queued} dead letters were searched for this visitor; \`target-ingest dlq list --visitor ${visitorArg}\` (or GET /admin/dead-letters?visitor=…, following \`next\`) searches the rest`;
+  return `only the newest ${search.scanned} of ${search.queued} dead letters were searched for this visitor; \`target-ingest dlq list --visitor ${visitorArg} --cursor ${search.next}\` (or GET /admin/dead-letters?visitor=${visitorArg}&cursor=${encodeURIComponent(search.next)}) goes on from there`;
 }
 
 /** `{ mboxPC: id }` or `{ mbox3rdPartyId: id }`, as producers name a visitor. Pure. */

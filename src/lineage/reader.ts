@@ -112,7 +112,7 @@ export async function readVisitorLineage(deps: LineageDeps, ref: VisitorRef, now
   // Stopped before the oldest entry with fewer than a page found: the scan's limit ended it.
   const searched =
     page.next !== undefined && deadLetters.length < DEAD_LETTERS_SHOWN
-      ? { scanned: page.scanned, queued: page.queued }
+      ? { scanned: page.scanned, queued: page.queued, next: page.next }
       : undefined;
   const found = searched !== undefined ? { deadLettersSearched: searched } : {};
   if (!knowsVisitor(records, deadLetters.length)) return { view: undefined, ...found };

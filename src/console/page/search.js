@@ -57,19 +57,31 @@ function deliveriesCard(deliveries) {
   );
 }
 
-function deadLettersCard(entries) {
-  if (entries.length === 0) return null;
+function deadLettersCard(entries, searched) {
+  if (entries.length === 0 && searched === undefined) return null;
+  // The search stops after the newest 2,000 entries: say so, or "none" would read as certain.
+  const partial =
+    searched === undefined
+      ? null
+      : el(
+          'p',
+          { class: 'note' },
+          `Only the newest ${formatNumber(searched.scanned)} of ${formatNumber(searched.queued)} dead letters were searched; older ones of this visitor may exist (dlq list --visitor … --cursor goes on).`,
+        );
   return card(
     'Dead letters',
-    table(
-      ['last attempt', 'stage', 'code', 'message'],
-      entries.map((e) => [
-        formatTime(new Date(e.lastAttemptAt).toISOString()),
-        e.stage,
-        e.error?.code,
-        e.error?.message,
-      ]),
-    ),
+    partial,
+    entries.length === 0
+      ? null
+      : table(
+          ['last attempt', 'stage', 'code', 'message'],
+          entries.map((e) => [
+            formatTime(new Date(e.lastAttemptAt).toISOString()),
+            e.stage,
+            e.error?.code,
+            e.error?.message,
+          ]),
+        ),
   );
 }
 
@@ -101,7 +113,7 @@ export function visitorView(view) {
     ),
     claimCard(view.inFlight),
     deliveriesCard(view.deliveries),
-    deadLettersCard(view.deadLetters),
+    deadLettersCard(view.deadLetters, view.deadLettersSearched),
   );
 }
 
