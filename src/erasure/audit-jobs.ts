@@ -3,9 +3,9 @@ import type { LandingAuditJob } from '../jobs/catalog.js';
 
 /**
  * States a landing-audit job waits in: delayed (LANDING_AUDIT_DELAY_MS, an hour by default),
- * waiting to run (a paused queue's jobs are waiting), failed (kept FAILED_JOB_RETENTION_S). An active one is left: it is
- * being run, finds the visitor forgotten (nothing delivered to read back) and is removed when
- * done (removeOnComplete).
+ * waiting or prioritized to run (a paused queue's jobs are waiting too), failed (kept
+ * FAILED_JOB_RETENTION_S). An active one is left: it is being run, finds the visitor
+ * forgotten (nothing delivered to read back) and is removed when done (removeOnComplete).
  */
 const KEPT_STATES = ['delayed', 'waiting', 'prioritized', 'failed'] as const;
 const PAGE = 1000;

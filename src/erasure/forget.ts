@@ -43,9 +43,9 @@ export interface ForgetDeps {
 /**
  * Erases a visitor from the pipeline (`target-ingest forget`, POST /admin/visitors/…/forget):
  * first the store, atomically, which also starts the suppression (so nothing merged, replayed
- * or acked from then on brings it back), then its dead letters and its landing-audit jobs. A delivery that had already
- * read the visitor's values when it was forgotten finishes (those values may reach Target);
- * its ack records nothing. Data already at Target is erased through Adobe's Privacy Service,
+ * or acked from then on brings it back), then its dead letters and its landing-audit jobs. A
+ * delivery that had already read the visitor's values when it was forgotten finishes (those
+ * values may reach Target); its ack records nothing. Data already at Target is erased through Adobe's Privacy Service,
  * not here (docs/operations.md). The audit line names the hash, never the id.
  */
 export async function forgetVisitor(deps: ForgetDeps, visitor: VisitorRef, now = Date.now()): Promise<ForgetResult> {

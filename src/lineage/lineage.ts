@@ -84,7 +84,10 @@ export interface DeadLetterSearch {
   next: string;
 }
 
-/** "only the newest N of M dead letters were searched …", with the command that goes on: for answers and the trace text. Pure. */
+/**
+ * "only the newest N of M dead letters were searched …", with the command that goes on from
+ * there: for the 404 answer, the view's console line and the trace text. Pure.
+ */
 export function deadLetterSearchNote(search: DeadLetterSearch, visitorArg: string): string {
   return `only the newest ${search.scanned} of ${search.queued} dead letters were searched for this visitor; \`target-ingest dlq list --visitor ${visitorArg} --cursor ${search.next}\` (or GET /admin/dead-letters?visitor=${visitorArg}&cursor=${encodeURIComponent(search.next)}) goes on from there`;
 }
