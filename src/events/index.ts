@@ -33,6 +33,7 @@ export {
   loadMappingFile,
   privateDataFields,
   resolveMapping,
+  unsaltedHashes,
   type AttributeSource,
   type AttributeSpec,
   type CompiledAttribute,

@@ -204,6 +204,20 @@ function privateNamesOf(event: EventMapping): Set<string> {
   return names;
 }
 
+/**
+ * Where the mapping hashes a field without a salt (`events.<type>.attributes.<name>`): the
+ * SHA-256 of an email or a customer id alone can be found again by hashing candidates, so
+ * such an attribute pseudonymises weakly, and the visitor's lineage and the console show
+ * that hash as its value. Pure.
+ */
+export function unsaltedHashes(spec: MappingSpec): string[] {
+  const out: string[] = [];
+  for (const [type, event] of Object.entries(spec.events))
+    for (const [name, attribute] of Object.entries(event.attributes))
+      if (attribute.hash !== undefined && attribute.salt === undefined) out.push(`events.${type}.attributes.${name}`);
+  return out.sort();
+}
+
 function compileMapping(spec: MappingSpec, options: ResolveOptions): CompiledMapping {
   const types = new Map<string, CompiledEventType>();
   const attributeNames = new Set<string>();

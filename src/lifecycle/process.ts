@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { loadMappingFile, resolveMapping, type CompiledMapping } from '../events/index.js';
+import { loadMappingFile, resolveMapping, unsaltedHashes, type CompiledMapping } from '../events/index.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createRedactionPolicy, type RedactionPolicy } from '../redact.js';
 import type { Role } from '../pipeline.js';
@@ -61,6 +61,12 @@ export async function runProcess(options: ProcessOptions): Promise<void> {
   // First, so whoever starts it sees where intake listens when it has no keys.
   if (config.listenWarning !== undefined) logger.warn({ host: config.HOST }, config.listenWarning);
   for (const warning of config.warnings) logger.warn(warning);
+  const unsalted = unsaltedHashes(mapping.spec);
+  if (unsalted.length > 0)
+    logger.warn(
+      { attributes: unsalted },
+      'hashed without a salt: the SHA-256 of an id alone can be found again by hashing candidates; add "salt": { "env": "<VARIABLE>" } (docs/producers.md#hashed-attributes)',
+    );
   const lifecycle = new Lifecycle(logger, undefined, { shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   lifecycle.installSignalHandlers();
   await lifecycle.trackStartup(startRoles(options, config, mapping, redaction, logger, lifecycle));

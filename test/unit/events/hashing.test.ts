@@ -8,6 +8,7 @@ import {
   loadMappingFile,
   privateDataFields,
   resolveMapping,
+  unsaltedHashes,
   validateEvent,
   type MappingSpec,
 } from '../../../src/events/index.js';
@@ -64,6 +65,16 @@ describe('a hashed attribute', () => {
     const result = validateEvent(event({ customerId: 'abc' }), mapping, { now: NOW });
     expect(result).toMatchObject({ ok: true, event: { attributes: { customerHash: SHA256_ABC } } });
     expect(JSON.stringify(result)).not.toContain('"abc"');
+  });
+
+  it('lists the attributes hashed without a salt, for the warning every process logs at start', () => {
+    const spec = branchVisit({
+      customerHash: { from: 'data.customerId', hash: 'sha256' },
+      pointsHash: { from: 'data.points', hash: 'sha256', salt: { env: 'MAPPING_SALT' } },
+      visitedAt: { from: 'occurredAt' },
+    });
+    expect(unsaltedHashes(spec)).toEqual(['events.branch_visit.attributes.customerHash']);
+    expect(unsaltedHashes(resolveMapping().spec)).toEqual([]);
   });
 
   it('prepends the salt read from the environment variable the mapping names', () => {
