@@ -3,6 +3,7 @@ import type { ForgottenValues, VisitorStore } from '../coalesce/store.js';
 import type { Queue } from 'bullmq';
 import type { DeadLetterAdmin } from '../dlq/admin.js';
 import type { LandingAuditJob } from '../jobs/catalog.js';
+import type { RedisClient } from '../redis/connection.js';
 import { removeAuditJobs } from './audit-jobs.js';
 import { withoutVisitors } from '../dlq/visitor-filter.js';
 import { visitorKey, type VisitorRef } from '../events/index.js';
@@ -33,8 +34,8 @@ export interface ForgetResult {
 export interface ForgetDeps {
   store: VisitorStore;
   deadLetters: DeadLetterAdmin;
-  /** The landing-audit queue, whose delayed and failed jobs name the visitor (src/audit/). */
-  landingAudits: Queue<LandingAuditJob>;
+  /** The landing-audit queue, whose delayed and failed jobs name the visitor (src/audit/), and a connection to read them. */
+  landingAudits: { queue: Queue<LandingAuditJob>; redis: RedisClient };
   logger: Logger;
   /** FORGET_SUPPRESS_MS, or what the request asked for. */
   suppressForMs: number;
@@ -57,7 +58,9 @@ export async function forgetVisitor(deps: ForgetDeps, visitor: VisitorRef, now =
   let landingAudits: ForgetResult['landingAudits'];
   try {
     deadLetters = await deps.deadLetters.rewrite((entry) => withoutVisitors(entry, gone));
-    landingAudits = { removed: await removeAuditJobs(deps.landingAudits, visitorKey(visitor)) };
+    landingAudits = {
+      removed: await removeAuditJobs(deps.landingAudits.queue, deps.landingAudits.redis, visitorKey(visitor)),
+    };
   } catch (error) {
     // The store is erased and the suppression holds; the dead letters or audit jobs are not done yet.
     deps.logger.error(

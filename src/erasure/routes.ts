@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { DeadLetterAdmin } from '../dlq/admin.js';
 import type { VisitorRef } from '../events/index.js';
 import type { LandingAuditJob } from '../jobs/catalog.js';
+import type { RedisClient } from '../redis/connection.js';
 import { adminGuard, requireJson } from '../http/admin-auth.js';
 import type { Logger } from '../logger.js';
 import { forgetVisitor } from './forget.js';
@@ -16,6 +17,7 @@ export interface ErasureRoutesContext {
   pipeline: {
     queues: ConstructorParameters<typeof DeadLetterAdmin>[0] & { landingAudit: Queue<LandingAuditJob> };
     store: VisitorStore;
+    redis: RedisClient;
   };
   logger: Logger;
 }
@@ -66,7 +68,7 @@ export function erasureRoutes(ctx: ErasureRoutesContext): FastifyPluginAsync {
         {
           store: ctx.pipeline.store,
           deadLetters: admin,
-          landingAudits: ctx.pipeline.queues.landingAudit,
+          landingAudits: { queue: ctx.pipeline.queues.landingAudit, redis: ctx.pipeline.redis },
           logger,
           suppressForMs: body.data.suppressForMs ?? ctx.config.FORGET_SUPPRESS_MS,
         },
