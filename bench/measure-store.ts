@@ -10,6 +10,7 @@ import { IntakeMarks } from '../src/coalesce/dedupe.js';
 import { VisitorStore } from '../src/coalesce/store.js';
 import type { ValidEvent } from '../src/events/index.js';
 import { spawnRedis, type SpawnedRedis } from '../test/harness/redis-server.js';
+import { parseCommandStats } from './measure.js';
 import { measureDeliveredBytes, memoryOf, scanKeys } from './store-bytes.js';
 
 const VISITORS_FOR_MEMORY = 10_000;
@@ -132,10 +133,16 @@ async function measureMarkers(redis: Redis): Promise<void> {
   }
 }
 
-/** Redis-side microseconds per EVALSHA since the last CONFIG RESETSTAT. */
-async function serverMicrosPerCall(redis: Redis): Promise<number> {
-  const stats = await redis.info('commandstats');
-  return Number(/cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(stats)?.[1] ?? NaN);
+/**
+ * Since the last CONFIG RESETSTAT: Redis-side microseconds per EVALSHA, and the commands the
+ * scripts ran (every command but EVALSHA itself and the bench's own INFO and CONFIG).
+ */
+async function serverCost(redis: Redis): Promise<{ usecPerCall: number; commands: number }> {
+  const stats = parseCommandStats(await redis.info('commandstats'));
+  const evalsha = stats.get('evalsha');
+  let commands = 0;
+  for (const [name, s] of stats) if (!['evalsha', 'info', 'config'].includes(name)) commands += s.calls;
+  return { usecPerCall: evalsha ? evalsha.usec / evalsha.calls : NaN, commands };
 }
 
 async function measureMerges(redis: Redis, ownServer: boolean): Promise<void> {
@@ -167,8 +174,9 @@ async function measureMerges(redis: Redis, ownServer: boolean): Promise<void> {
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const events = MERGE_BATCH * MERGE_BATCHES;
-    const server = ownServer
-      ? `, Redis busy ${((await serverMicrosPerCall(redis)) / 1000).toFixed(1)} ms per batch`
+    const cost = ownServer ? await serverCost(redis) : undefined;
+    const server = cost
+      ? `, Redis busy ${(cost.usecPerCall / 1000).toFixed(1)} ms per batch, ${(cost.commands / events).toFixed(2)} commands per event`
       : '';
     console.log(
       `  ${label.padEnd(20)} ${(events / seconds).toFixed(0).padStart(7)} events/s  (${(MERGE_BATCHES / seconds).toFixed(0)} batches of ${MERGE_BATCH}/s${server})`,

@@ -35,19 +35,30 @@ local LOST, DONE, MORE = 0, 1, 2
 local root, claimId, now, retentionMs, vk = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local vf, vd = root .. ':vf:' .. vk, root .. ':vd:' .. vk
 if suppression(root, now)(vk) then return LOST end
-local mine = redis.call('HGET', vf, '_claim') == claimId
--- Two HMGETs read every stamp compared, one HSET and one HDEL write: four commands per
--- visitor, where four per attribute made the ack the second cost of a delivered event.
-local names, snames = {}, {}
+-- One HGETALL of the in-flight hash tells whose claim it is and every stamp still in it, so
+-- the ack decides DONE or MORE without a second read and deletes the hash whole when nothing
+-- newer was folded in: per visitor HGETALL, HMGET, HSET and DEL, where HGET, HMGET, HDEL
+-- and HKEYS came before (each `redis.call` costs Redis a few µs: docs/performance.md).
+local held = redis.call('HGETALL', vf)
+local f = {}
+for k = 1, #held, 2 do f[held[k]] = held[k + 1] end
+local mine = f['_claim'] == claimId
+local writes, drops = {}, {}
+local n = 0
 for a = 10, #ARGV, 3 do
-  names[#names + 1] = ARGV[a]
-  snames[#snames + 1] = 's:' .. ARGV[a]
+  local name, st = ARGV[a], ARGV[a + 1]
+  n = n + 1
+  if mine and f['s:' .. name] == st then
+    drops[#drops + 1] = 's:' .. name
+    drops[#drops + 1] = 'v:' .. name
+    f['s:' .. name] = nil
+  end
 end
-if #names > 0 then
+if n > 0 then
+  local names = {}
+  for a = 10, #ARGV, 3 do names[#names + 1] = ARGV[a] end
   local delivered = redis.call('HMGET', vd, unpack(names))
-  local flight = mine and redis.call('HMGET', vf, unpack(snames)) or {}
-  local writes, drops = {}, {}
-  for k = 1, #names do
+  for k = 1, n do
     local name, st = names[k], ARGV[8 + 3 * k]
     if newer(st, delivered[k]) then
       writes[#writes + 1] = name
@@ -55,18 +66,17 @@ if #names > 0 then
       writes[#writes + 1] = 'v:' .. name
       writes[#writes + 1] = ARGV[9 + 3 * k]
     end
-    if mine and flight[k] == st then
-      drops[#drops + 1] = snames[k]
-      drops[#drops + 1] = 'v:' .. name
-    end
+  end
+  -- When a v2 row last created or renewed this visitor's profile (':' never starts an
+  -- attribute name). Only a v2 row counts: a single update to a profile Target dropped
+  -- answers success and stores nothing, so it proves nothing; past the lifetime the visitor
+  -- is unknown.
+  if ARGV[6] == '1' then
+    writes[#writes + 1] = ':at'
+    writes[#writes + 1] = now
   end
   if #writes > 0 then redis.call('HSET', vd, unpack(writes)) end
-  if #drops > 0 then redis.call('HDEL', vf, unpack(drops)) end
 end
--- When a v2 row last created or renewed this visitor's profile (':' never starts an
--- attribute name). Only a v2 row counts: a single update to a profile Target dropped answers
--- success and stores nothing, so it proves nothing; past the lifetime the visitor is unknown.
-if ARGV[6] == '1' and #ARGV >= 10 then redis.call('HSET', vd, ':at', now) end
 redis.call('PEXPIRE', vd, retentionMs)
 -- Target accepted it, whoever holds the claim now: the visitor's lineage shows it.
 if ARGV[7] ~= '' and tonumber(ARGV[8]) > 0 then
@@ -77,8 +87,11 @@ if ARGV[7] ~= '' and tonumber(ARGV[8]) > 0 then
 end
 if not mine then return LOST end
 -- Attributes left (newer values folded in meanwhile); bookkeeping fields start with '_'.
-for _, f in ipairs(redis.call('HKEYS', vf)) do
-  if string.sub(f, 1, 2) == 's:' then return MORE end
+for field in pairs(f) do
+  if string.sub(field, 1, 2) == 's:' then
+    if #drops > 0 then redis.call('HDEL', vf, unpack(drops)) end
+    return MORE
+  end
 end
 redis.call('DEL', vf)
 redis.call('ZREM', root .. ':leases', vk)

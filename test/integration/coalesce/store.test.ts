@@ -463,6 +463,25 @@ describe('VisitorStore', () => {
     expect(values((await store.snapshot('c2', ['3p:CRM-1'], T0 + 2500))[0])).toEqual({ b: '2' });
   });
 
+  it('keeps a held visitor off the due index while its delivery runs: later events do not put it back', async () => {
+    const due = `{${prefix}}:due`;
+    await store.merge('pos', [event('e1', 1, { a: '1' })], T0);
+    await store.claimDue('c1', 10, T0 + 1000);
+    const sent = (await store.snapshot('c1', ['3p:CRM-1'], T0 + 1000))[0]!;
+    await store.merge('pos', [event('e2', 2, { b: '2' })], T0 + 1100);
+    // Due while the first delivery runs: claim-due finds it in flight and takes it off the index.
+    expect(await store.claimDue('c-skip', 10, T0 + 2100)).toEqual([]);
+    expect(await redis.zscore(due, '3p:CRM-1')).toBeNull();
+    // More for the held visitor: it stays off the index (a ZADD would only make claim-due
+    // skip it again), and the end of the delivery makes it due at once.
+    await store.merge('pos', [event('e3', 3, { c: '3' })], T0 + 2200);
+    expect(await redis.zscore(due, '3p:CRM-1')).toBeNull();
+    expect(await store.ack('c1', sent, T0 + 2500)).toBe('done');
+    expect(await redis.zscore(due, '3p:CRM-1')).toBe(String(T0 + 2500));
+    expect(await store.claimDue('c2', 10, T0 + 2500)).toEqual(['3p:CRM-1']);
+    expect(values((await store.snapshot('c2', ['3p:CRM-1'], T0 + 2500))[0])).toEqual({ b: '2', c: '3' });
+  });
+
   it('makes held changes due when the earlier delivery is dead-lettered: their own window still counts', async () => {
     await store.merge('pos', [event('e1', 1, { a: '1' })], T0);
     await store.claimDue('c1', 10, T0 + 1000);
