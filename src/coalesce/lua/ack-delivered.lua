@@ -81,8 +81,8 @@ redis.call('PEXPIRE', vd, retentionMs)
 -- Target accepted it, whoever holds the claim now: the visitor's lineage shows it.
 if ARGV[7] ~= '' and tonumber(ARGV[8]) > 0 then
   local log = root .. ':dl:' .. vk
-  redis.call('LPUSH', log, ARGV[7])
-  redis.call('LTRIM', log, 0, tonumber(ARGV[8]) - 1)
+  -- LPUSH answers the new length: only a log longer than kept needs trimming.
+  if redis.call('LPUSH', log, ARGV[7]) > tonumber(ARGV[8]) then redis.call('LTRIM', log, 0, tonumber(ARGV[8]) - 1) end
   redis.call('PEXPIRE', log, ARGV[9])
 end
 if not mine then return LOST end

@@ -21,21 +21,27 @@
 ]]
 local root, now, limit, leaseMs, claimId = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local due, leases = KEYS[1], root .. ':leases'
-local out = {}
+local out, leased = {}, {}
+local leaseEnds = now + leaseMs
 local budget = limit + math.min(limit * 3, 1000)
+-- Per visitor two commands: RENAMENX moves the pending hash unless one is in flight (0) or
+-- nothing is pending (an error, caught), where EXISTS, EXISTS and RENAME took three; the due
+-- entries leave and the leases start in one command per scan (at most `limit`, 500 from
+-- src/coalesce/store.ts, members each).
 while #out < limit and budget > 0 do
   local vks = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, math.min(limit - #out, budget))
   if #vks == 0 then break end
+  redis.call('ZREM', due, unpack(vks))
+  budget = budget - #vks
   for _, vk in ipairs(vks) do
-    budget = budget - 1
-    redis.call('ZREM', due, vk)
-    local vf, vp = root .. ':vf:' .. vk, root .. ':vp:' .. vk
-    if redis.call('EXISTS', vf) == 0 and redis.call('EXISTS', vp) == 1 then
-      redis.call('RENAME', vp, vf)
+    local vf = root .. ':vf:' .. vk
+    if redis.pcall('RENAMENX', root .. ':vp:' .. vk, vf) == 1 then
       redis.call('HSET', vf, '_claim', claimId)
-      redis.call('ZADD', leases, now + leaseMs, vk)
+      leased[#leased + 1] = leaseEnds
+      leased[#leased + 1] = vk
       out[#out + 1] = vk
     end
   end
 end
+if #leased > 0 then redis.call('ZADD', leases, unpack(leased)) end
 return out

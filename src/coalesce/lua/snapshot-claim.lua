@@ -29,6 +29,9 @@
 
 local root, claimId, now, leaseMs, freeze = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
 local out = {}
+-- The leases renewed, written by one ZADD after the loop (ARGV holds at most 500 visitors,
+-- src/coalesce/store.ts), not one per visitor.
+local leased = {}
 for a = 6, #ARGV do
   local vk = ARGV[a]
   local vf, vp = root .. ':vf:' .. vk, root .. ':vp:' .. vk
@@ -76,7 +79,8 @@ for a = 6, #ARGV do
       redis.call('HSET', vf, '_sent', '1')
       f['_sent'] = '1'
     end
-    redis.call('ZADD', root .. ':leases', now + leaseMs, vk)
+    leased[#leased + 1] = now + leaseMs
+    leased[#leased + 1] = vk
     local flat = {}
     for field, value in pairs(f) do
       flat[#flat + 1] = field
@@ -95,4 +99,5 @@ for a = 6, #ARGV do
     out[#out + 1] = flat
   end
 end
+if #leased > 0 then redis.call('ZADD', root .. ':leases', unpack(leased)) end
 return out

@@ -260,6 +260,26 @@ describe('VisitorStore', () => {
     expect(await store.inFlightVisitors()).toBe(0);
   });
 
+  it('keeps the newest DELIVERY_LOG_ENTRIES deliveries of a visitor, newest first', async () => {
+    const logged = new VisitorStore(redis, {
+      prefix,
+      coalesceWindowMs: 1000,
+      dedupeWindowMs: 60_000,
+      deliveredRetentionMs: 60_000,
+      leaseMs: 5000,
+      deliveryLog: { entries: 2, retentionMs: 60_000 },
+    });
+    for (let k = 1; k <= 4; k += 1) {
+      await logged.merge('pos', [event(`e${k}`, k, { a: String(k) })], T0 + k * 10_000);
+      await logged.claimDue(`c${k}`, 10, T0 + k * 10_000 + 1000);
+      const sent = (await logged.snapshot(`c${k}`, ['3p:CRM-1'], T0 + k * 10_000 + 1000))[0]!;
+      expect(await logged.ack(`c${k}`, sent, T0 + k * 10_000 + 1001, { route: 'bulk', batchId: `b${k}` })).toBe('done');
+      expect(await redis.llen(`{${prefix}}:dl:3p:CRM-1`)).toBe(Math.min(k, 2));
+    }
+    const entries = await logged.deliveryLog.read('3p:CRM-1', 0, T0 + 50_000);
+    expect(entries.map((e) => e.batchId)).toEqual(['b4', 'b3']);
+  });
+
   it('drops an event older than the value Target already holds, and counts it (P4)', async () => {
     await store.merge('pos', [event('e5', 5, { tier: 'gold' })], T0);
     await store.claimDue('c1', 10, T0 + 1000);
