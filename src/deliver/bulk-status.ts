@@ -10,6 +10,7 @@ import { parseVisitorKey } from '../events/index.js';
 import { resubmit } from './bulk-resubmit.js';
 import { batchIdOf, resolveStatusLink } from '../target/status-link.js';
 import { deadLetterVisitors, pauseBulkOn503, postpone, waitWhileHeld } from './delivery-context.js';
+import { plannedReadMs } from './first-poll.js';
 
 export interface BulkStatusSettings {
   /** First delay between polls (doubles with each incomplete answer). */
@@ -159,6 +160,16 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
             firstPollMs: batch.firstPollMs,
             incompletePolls: batch.polls,
             elapsedMs: Date.now() - batch.submittedAt,
+            ...(batch.answeredAt === undefined
+              ? {}
+              : {
+                  plannedMs: plannedReadMs(
+                    batch.answeredAt - batch.submittedAt,
+                    batch.polls,
+                    batch.firstPollMs,
+                    settings.maxPollDelayMs,
+                  ),
+                }),
           });
         // A visitor also in a batch still at Target (the same rows posted again after a
         // failing submit or a stuck batch) is acked when the last of them completes: the
@@ -173,7 +184,7 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         // Capped like every Retry-After (src/deliver/backoff.ts).
         waitMs = Math.max(waitMs, honouredRetryAfter(result.retryAfterMs, deps.retry) ?? 0);
         if (Date.now() - batch.submittedAt <= settings.giveUpAfterMs) {
-          remaining.push({ ...batch, polls: batch.polls + 1 });
+          remaining.push({ ...batch, polls: batch.polls + 1, answeredAt: Date.now() });
           continue;
         }
         // Slow or unreadable is not refused (P10): the rows go again, as often as it takes,

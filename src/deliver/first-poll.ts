@@ -16,6 +16,15 @@ export interface BatchTiming {
   firstPollMs: number;
   incompletePolls: number;
   elapsedMs: number;
+  /**
+   * When the poll schedule meant to read it again after its last incomplete answer (ms since
+   * submit). A credentials hold or the spent bulk budget can put the read that says
+   * `complete` much later, and the batch may have been done at any time after that answer.
+   * The estimate takes the planned read if it is earlier, the soonest the schedule could have
+   * read `complete`: a first poll that comes too soon costs the next batch one call, one that
+   * comes too late makes every following batch wait as long as the hold lasted.
+   */
+  plannedMs?: number;
 }
 
 /**
@@ -25,14 +34,33 @@ export interface BatchTiming {
  * - `complete` at the first poll: the batch took at most that long, maybe much less, so
  *   halve it (a fast Target, or the simulator, is reached in a few batches);
  * - `complete` later: it took about the time it took; use that, so the next batch of the
- *   same size is read `complete` at its first poll instead of after a series of polls.
+ *   same size is read `complete` at its first poll instead of after a series of polls. Time
+ *   the read was put off beyond its schedule (a hold, a spent budget) is not Target's: a
+ *   10-minute hold would otherwise make every following batch wait 10 minutes for its
+ *   first poll.
  * Against real Target (minutes to hours) this settles at minutes, against the simulator
  * at the floor. The halving alternates with one extra poll when batches take a steady
  * time, which costs one call in a few batches, not a poll every few seconds.
  */
 export function nextFirstPollMs(timing: BatchTiming, bounds: FirstPollBounds): number {
-  const raw = timing.incompletePolls === 0 ? timing.firstPollMs / 2 : timing.elapsedMs;
+  const raw =
+    timing.incompletePolls === 0 ? timing.firstPollMs / 2 : Math.min(timing.elapsedMs, timing.plannedMs ?? Infinity);
   return Math.round(Math.min(bounds.maxMs, Math.max(bounds.minMs, raw)));
+}
+
+/**
+ * When the status job's schedule reads a batch again after an incomplete answer at
+ * `answeredAfterMs` (ms since submit), its `incompletePolls`-th: the delay doubles from the
+ * batch's first-poll delay `baseMs` up to `maxDelayMs` (src/deliver/bulk-status.ts; jitter
+ * only shortens it). An upper bound for {@link BatchTiming.plannedMs}.
+ */
+export function plannedReadMs(
+  answeredAfterMs: number,
+  incompletePolls: number,
+  baseMs: number,
+  maxDelayMs: number,
+): number {
+  return answeredAfterMs + Math.min(maxDelayMs, baseMs * 2 ** incompletePolls);
 }
 
 /** How long a learnt estimate is kept without a batch completing (a week). */

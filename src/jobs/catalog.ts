@@ -104,6 +104,8 @@ export interface BulkBatch {
   retryAt?: number;
   /** Set once the "status unreadable" warning was logged for this batch, so it is logged once. */
   warned?: string;
+  /** When the last poll answered that the batch was not complete yet (epoch ms). */
+  answeredAt?: number;
 }
 
 /** Bulk batches of one claim that Target is processing, polled by a delayed job (id = claim id). */
@@ -204,6 +206,7 @@ const BULK_BATCH = z.object({
   rowAttempt: z.number().optional(),
   retryAt: z.number().optional(),
   warned: z.string().optional(),
+  answeredAt: z.number().optional(),
 });
 
 /**

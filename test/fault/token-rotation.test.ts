@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it, describe } from 'vitest';
+import { FirstPollEstimate } from '../../src/deliver/first-poll.js';
 import { waitFor } from '../harness/pipeline.js';
 import { expectNothingLost, faultOutcome } from './fault-checks.js';
 import { faultPipelinePerTest } from './fault-pipeline.js';
@@ -29,6 +30,7 @@ describe('a rotated or expired profile token: held, then delivered with the new 
     const later = workload(60, 2, 'g');
     accepted += await pipelines.send(later);
     expect(await waitFor(async () => (await running.pipeline.credentialsHold()) !== undefined, 10_000)).toBe(true);
+    // Held through several refused probes (2 s apart at first, doubling: src/deliver/credentials-hold.ts).
     await new Promise((r) => setTimeout(r, 15_000));
     expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
     writeFileSync(file, `${regenerated}\n`);
@@ -43,6 +45,14 @@ describe('a rotated or expired profile token: held, then delivered with the new 
       'token regenerated, then written to the file',
     );
     expect(await running.pipeline.credentialsHold()).toBeUndefined();
+    // A batch read `complete` only once the hold lifted did not teach the first status poll
+    // the hold (src/deliver/first-poll.ts): the simulator's batches take 2 s, the hold 15 s.
+    const firstPoll = new FirstPollEstimate(running.pipeline.redis, running.prefix, {
+      initialMs: 0,
+      minMs: 0,
+      maxMs: Infinity,
+    });
+    expect(await firstPoll.current()).toBeLessThan(10_000);
   }, 60_000);
 
   it('renews a token that expires mid-run through the Admin API (TARGET_TOKEN_REGENERATE), nothing dead-lettered', async () => {

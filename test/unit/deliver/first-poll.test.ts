@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextFirstPollMs } from '../../../src/deliver/first-poll.js';
+import { nextFirstPollMs, plannedReadMs } from '../../../src/deliver/first-poll.js';
 
 const bounds = { initialMs: 5000, minMs: 250, maxMs: 600_000 };
 
@@ -16,6 +16,18 @@ describe('first batch-status poll', () => {
     // Real Target: a batch read complete after 7 min of polls; the next is read first at 7 min.
     expect(nextFirstPollMs({ firstPollMs: 5000, incompletePolls: 9, elapsedMs: 420_000 }, bounds)).toBe(420_000);
     expect(nextFirstPollMs({ firstPollMs: 5000, incompletePolls: 30, elapsedMs: 3_600_000 }, bounds)).toBe(600_000);
+  });
+
+  it('does not learn a hold or a spent budget as processing time: a read put off past its schedule counts as on time', () => {
+    // Answered incomplete at 400 ms (its second poll), then held 10 minutes: the read the
+    // schedule planned, 100 ms · 2² later, is the soonest it could have been read complete.
+    const plannedMs = plannedReadMs(400, 2, 100, 60_000);
+    expect(plannedMs).toBe(800);
+    expect(nextFirstPollMs({ firstPollMs: 100, incompletePolls: 2, elapsedMs: 600_400, plannedMs }, bounds)).toBe(800);
+    // Read on schedule, or sooner: what it took.
+    expect(nextFirstPollMs({ firstPollMs: 100, incompletePolls: 2, elapsedMs: 790, plannedMs }, bounds)).toBe(790);
+    // The doubling stops at the poll ceiling.
+    expect(plannedReadMs(300_000, 12, 5000, 600_000)).toBe(900_000);
   });
 
   it('settles near a steady processing time instead of polling every few seconds', () => {
