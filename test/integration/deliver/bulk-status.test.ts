@@ -89,7 +89,9 @@ const statusCalls = (sim: Simulator, status: number): number =>
 
 describe('bulk batch status polling', () => {
   it('dead-letters a batch still stuck after BULK_MAX_RESUBMITS resubmissions (BULK_BATCH_STUCK)', async () => {
-    const r = await start({ BULK_MAX_RESUBMITS: '1', BULK_STATUS_POLL_MS: '100' });
+    // Polls capped at 500 ms: `stuck` shows once a batch is processed (2 s), and how the
+    // delays grow is another test's subject; uncapped they reach 1.6 s before it is read.
+    const r = await start({ BULK_MAX_RESUBMITS: '1', BULK_STATUS_POLL_MS: '100', BULK_STATUS_MAX_POLL_MS: '500' });
     r.simulator.faults.stickNextBatches(2);
     await send(r, ['CRM-STUCK']);
     expect(await waitFor(async () => (await r.pipeline.queues.deadLetter.count()) === 1, 20_000)).toBe(true);
@@ -131,14 +133,18 @@ describe('bulk batch status polling', () => {
 
   it('holds a batch whose status host is down (P10), resubmits it after each BULK_STATUS_GIVE_UP_MS, and dead-letters nothing', async () => {
     // The status host stays down past two give-up times: BULK_MAX_RESUBMITS (for `stuck`)
-    // must not turn the second resubmit into a dead letter. Batches take the simulator's
-    // default 2 s, under the give-up time, so the last one completes once the host is back.
-    const r = await start({
-      BULK_STATUS_POLL_MS: '200',
-      BULK_STATUS_MAX_POLL_MS: '500',
-      BULK_STATUS_GIVE_UP_MS: '2500',
-      BULK_MAX_RESUBMITS: '1',
-    });
+    // must not turn the second resubmit into a dead letter. Batches take 1 s (half the
+    // simulator's default, so that two give-up times pass sooner), under the give-up time,
+    // so the last one completes once the host is back.
+    const r = await start(
+      {
+        BULK_STATUS_POLL_MS: '100',
+        BULK_STATUS_MAX_POLL_MS: '250',
+        BULK_STATUS_GIVE_UP_MS: '1500',
+        BULK_MAX_RESUBMITS: '1',
+      },
+      { batchProcessingMs: 1000 },
+    );
     // 502: the status host is down (a 503 would be the shared limit, which pauses all bulk calls).
     r.simulator.faults.outage(502, { endpoint: 'status' });
     await send(r, ['CRM-HELD']);
@@ -263,7 +269,12 @@ describe('bulk batch status polling', () => {
     // No flusher: the test makes one claim holding an mboxPC and a thirdPartyId visitor, so
     // the claim has two files and one status job polls both.
     // DELIVERY_MAX_ATTEMPTS=1: the failed row is dead-lettered at once, not sent again.
-    const r = await start({ BULK_STATUS_POLL_MS: '100', DELIVERY_MAX_ATTEMPTS: '1' }, {}, ['map', 'deliver']);
+    // Polls capped at 500 ms, as in the stuck test above: `stuck` is read soon after 2 s.
+    const r = await start(
+      { BULK_STATUS_POLL_MS: '100', BULK_STATUS_MAX_POLL_MS: '500', DELIVERY_MAX_ATTEMPTS: '1' },
+      {},
+      ['map', 'deliver'],
+    );
     r.simulator.faults.stickNextBatches(1); // the pcId file goes first and gets stuck
     r.simulator.faults.rejectVisitor('CRM-FAILS');
     await send(r, [{ mboxPC: 'pc-1.01_00' }, 'CRM-FAILS']);
