@@ -21,27 +21,25 @@
 ]]
 local root, now, limit, leaseMs, claimId = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local due, leases = KEYS[1], root .. ':leases'
-local out, leased = {}, {}
-local leaseEnds = now + leaseMs
+local out = {}
 local budget = limit + math.min(limit * 3, 1000)
--- Per visitor two commands: RENAMENX moves the pending hash unless one is in flight (0) or
--- nothing is pending (an error, caught), where EXISTS, EXISTS and RENAME took three; the due
--- entries leave and the leases start in one command per scan (at most `limit`, 500 from
--- src/coalesce/store.ts, members each).
+-- Per claimed visitor EXISTS, RENAMENX (0: one is in flight), HSET and ZADD, where EXISTS,
+-- EXISTS and RENAME took three; the scanned entries leave the due index in one ZREM, once
+-- each one's outcome is written. Plain calls, no pcall: an error (a cluster slot on the move
+-- refuses the keys) stops the script with those entries still due, and every visitor it
+-- claimed before has its lease, so nothing is left neither due nor leased.
 while #out < limit and budget > 0 do
   local vks = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, math.min(limit - #out, budget))
   if #vks == 0 then break end
-  redis.call('ZREM', due, unpack(vks))
   budget = budget - #vks
   for _, vk in ipairs(vks) do
-    local vf = root .. ':vf:' .. vk
-    if redis.pcall('RENAMENX', root .. ':vp:' .. vk, vf) == 1 then
+    local vf, vp = root .. ':vf:' .. vk, root .. ':vp:' .. vk
+    if redis.call('EXISTS', vp) == 1 and redis.call('RENAMENX', vp, vf) == 1 then
       redis.call('HSET', vf, '_claim', claimId)
-      leased[#leased + 1] = leaseEnds
-      leased[#leased + 1] = vk
+      redis.call('ZADD', leases, now + leaseMs, vk)
       out[#out + 1] = vk
     end
   end
+  redis.call('ZREM', due, unpack(vks))
 end
-if #leased > 0 then redis.call('ZADD', leases, unpack(leased)) end
 return out

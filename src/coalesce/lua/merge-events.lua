@@ -99,9 +99,8 @@ for e = 1, n do
   ev[e] = rec
 end
 -- Pass 2, visitor by visitor (in order of first appearance): one HMGET of each of its three
--- hashes for every attribute its events can still set, one HSET, a ZADD if it was not
--- pending yet, then the markers
--- of its events. Pass 1 left each attribute of a visitor to at most one event of the call,
+-- hashes for every attribute its events can still set, one HSET, a ZADD unless it is held
+-- (pending while a delivery of it is in flight), then the markers of its events. Pass 1 left each attribute of a visitor to at most one event of the call,
 -- so its events never compare with each other's writes.
 local groups, order = {}, {}
 for e = 1, n do
@@ -134,13 +133,17 @@ for _, vk in ipairs(order) do
   end
   local na = #names
   local writes, wins, lates = {}, {}, {}
-  local wasPending = false
+  local held = false
   if na > 0 then
     local delivered = redis.call('HMGET', vd, unpack(names))
+    snames[na + 1] = '_claim'
     local flight = redis.call('HMGET', vf, unpack(snames))
     snames[na + 1], snames[na + 2] = '_in', '_src'
     local pending = redis.call('HMGET', vp, unpack(snames))
-    wasPending = pending[na + 1] ~= false
+    -- Pending and in flight: held, the end of its delivery makes it due. Pending and not in
+    -- flight: due already (ZADD NX changes nothing), unless something took it off the index
+    -- without claiming it, which the ZADD then mends.
+    held = pending[na + 1] ~= false and flight[na + 1] ~= false
     for k = 1, na do
       local e = owner[k]
       local st = ev[e].st
@@ -169,11 +172,11 @@ for _, vk in ipairs(order) do
   end
   if #writes > 0 then
     redis.call('HSET', vp, unpack(writes))
-    -- A visitor whose pending hash already had `_in` is in the due index already, or in
-    -- flight (held: claim-due.lua took it out), and the end of that delivery puts it back
-    -- (ack-delivered, release-claim, unclaim). ZADD NX would change nothing in the first case
-    -- and only re-add a held visitor for claim-due to drop again in the second.
-    if not wasPending then redis.call('ZADD', due, 'NX', now + windowMs, vk) end
+    -- A visitor with values pending while one of its deliveries is in flight (held:
+    -- claim-due.lua took it off the due index) is made due by the end of that delivery
+    -- (ack-delivered, release-claim, unclaim): a ZADD would only re-add it for claim-due to
+    -- drop again.
+    if not held then redis.call('ZADD', due, 'NX', now + windowMs, vk) end
   end
   -- The ids are marked only once their values are in: an error before this leaves them
   -- unmarked, so the retry merges them instead of calling them duplicates.

@@ -382,6 +382,22 @@ describe('VisitorStore', () => {
     expect((await store.claimDue('c2', 2, T0 + 3000)).sort()).toEqual(['3p:free-1', '3p:free-2']);
   });
 
+  it('leaves no visitor neither due nor leased when a claim stops part way with an error', async () => {
+    const root = `{${prefix}}`;
+    await store.merge('pos', [event('a', 1, { a: '1' }, 'A')], T0);
+    await store.merge('pos', [event('b', 1, { a: '1' }, 'B')], T0 + 1);
+    await store.merge('pos', [event('c', 1, { a: '1' }, 'C')], T0 + 2);
+    // B's pending values are not a hash: its claim fails after A's and before C's.
+    await redis.del(`${root}:vp:3p:B`);
+    await redis.set(`${root}:vp:3p:B`, 'not a hash');
+    await expect(store.claimDue('c1', 10, T0 + 5000)).rejects.toThrow(/WRONGTYPE/);
+    for (const vk of ['3p:A', '3p:C']) {
+      const [dueAt, lease] = await Promise.all([redis.zscore(`${root}:due`, vk), redis.zscore(`${root}:leases`, vk)]);
+      expect(dueAt !== null || lease !== null, `${vk} due or leased`).toBe(true);
+    }
+    expect(await redis.zscore(`${root}:due`, '3p:C')).not.toBeNull();
+  });
+
   it('claims and snapshots more visitors than one script call takes, each once, under one claim', async () => {
     // 2,500 visitors: claim steps of at most 500; a limit of 2,200 leaves 300 due.
     const ids = Array.from({ length: 2500 }, (_, v) => `bulk-${String(v).padStart(4, '0')}`);
@@ -500,6 +516,18 @@ describe('VisitorStore', () => {
     expect(await redis.zscore(due, '3p:CRM-1')).toBe(String(T0 + 2500));
     expect(await store.claimDue('c2', 10, T0 + 2500)).toEqual(['3p:CRM-1']);
     expect(values((await store.snapshot('c2', ['3p:CRM-1'], T0 + 2500))[0])).toEqual({ b: '2', c: '3' });
+  });
+
+  it('puts a pending visitor that lost its due entry back on the index with its next event', async () => {
+    const due = `{${prefix}}:due`;
+    await store.merge('pos', [event('e1', 1, { a: '1' })], T0);
+    // Whatever took it off without claiming it (a script stopped part way), the values stay
+    // pending and the next event makes the visitor due again instead of leaving it stranded.
+    await redis.zrem(due, '3p:CRM-1');
+    await store.merge('pos', [event('e2', 2, { b: '2' })], T0 + 500);
+    expect(await redis.zscore(due, '3p:CRM-1')).toBe(String(T0 + 1500));
+    expect(await store.claimDue('c1', 10, T0 + 1500)).toEqual(['3p:CRM-1']);
+    expect(values((await store.snapshot('c1', ['3p:CRM-1'], T0 + 1500))[0])).toEqual({ a: '1', b: '2' });
   });
 
   it('makes held changes due when the earlier delivery is dead-lettered: their own window still counts', async () => {
