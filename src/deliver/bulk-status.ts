@@ -92,7 +92,10 @@ function zeroTotals(): BulkStatusTotals {
 
 /** What one poll of one batch learned. */
 type PollResult =
-  { state: 'complete'; status: BatchStatus } | { state: 'stuck' } | { state: 'waiting'; retryAfterMs?: number };
+  | { state: 'complete'; status: BatchStatus }
+  | { state: 'stuck' }
+  /** `incomplete`: Target answered that it is still processing (not an error). */
+  | { state: 'waiting'; retryAfterMs?: number; incomplete?: true };
 
 /**
  * Polls the bulk batches of one claim until Target reports them `complete`, as a delayed
@@ -160,16 +163,17 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
             firstPollMs: batch.firstPollMs,
             incompletePolls: batch.polls,
             elapsedMs: Date.now() - batch.submittedAt,
-            ...(batch.answeredAt === undefined
-              ? {}
-              : {
-                  plannedMs: plannedReadMs(
+            // No `incomplete` answer (only errors, or a job from before answeredAt was kept):
+            // the first read planned is the soonest it could have been read complete.
+            plannedMs:
+              batch.answeredAt === undefined
+                ? batch.firstPollMs
+                : plannedReadMs(
                     batch.answeredAt - batch.submittedAt,
                     batch.polls,
                     batch.firstPollMs,
                     settings.maxPollDelayMs,
                   ),
-                }),
           });
         // A visitor also in a batch still at Target (the same rows posted again after a
         // failing submit or a stuck batch) is acked when the last of them completes: the
@@ -184,7 +188,13 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         // Capped like every Retry-After (src/deliver/backoff.ts).
         waitMs = Math.max(waitMs, honouredRetryAfter(result.retryAfterMs, deps.retry) ?? 0);
         if (Date.now() - batch.submittedAt <= settings.giveUpAfterMs) {
-          remaining.push({ ...batch, polls: batch.polls + 1, answeredAt: Date.now() });
+          // Only Target's own `incomplete` says when the batch was not done yet: after an error
+          // (a 401 that opened a hold, a 5xx) it may have been complete all along.
+          remaining.push({
+            ...batch,
+            polls: batch.polls + 1,
+            ...(result.incomplete ? { answeredAt: Date.now() } : {}),
+          });
           continue;
         }
         // Slow or unreadable is not refused (P10): the rows go again, as often as it takes,
@@ -277,7 +287,7 @@ async function poll(
     const status = await deps.client.batchStatus(batch.statusUrl);
     if (status.status === 'complete') return { state: 'complete', status };
     if (status.status === 'stuck') return { state: 'stuck' };
-    return { state: 'waiting' };
+    return { state: 'waiting', incomplete: true };
   } catch (error) {
     const classified = classifyError(error);
     await pauseBulkOn503(deps, classified);

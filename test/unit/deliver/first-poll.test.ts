@@ -26,6 +26,10 @@ describe('first batch-status poll', () => {
     expect(nextFirstPollMs({ firstPollMs: 100, incompletePolls: 2, elapsedMs: 600_400, plannedMs }, bounds)).toBe(800);
     // Read on schedule, or sooner: what it took.
     expect(nextFirstPollMs({ firstPollMs: 100, incompletePolls: 2, elapsedMs: 790, plannedMs }, bounds)).toBe(790);
+    // Only errors before `complete` (a 401 that opened a hold): the first planned read.
+    expect(nextFirstPollMs({ firstPollMs: 100, incompletePolls: 1, elapsedMs: 600_400, plannedMs: 100 }, bounds)).toBe(
+      250,
+    );
     // The doubling stops at the poll ceiling.
     expect(plannedReadMs(300_000, 12, 5000, 600_000)).toBe(900_000);
   });
