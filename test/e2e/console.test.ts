@@ -4,6 +4,8 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Overview } from '../../src/console/overview.js';
+import { LIST_SCAN_MAX } from '../../src/dlq/admin.js';
+import type { DeadLetter } from '../../src/jobs/catalog.js';
 import { KIOSK_KEY, kioskVisit, startIntakeServer, type IntakeServer } from '../harness/intake-server.js';
 import { CHROMIUM, chromiumAvailable, withChromium } from '../harness/chromium.js';
 import { waitFor } from '../harness/pipeline.js';
@@ -206,6 +208,37 @@ describe.skipIf(!hasChromium)(`pipeline console in headless Chromium (${CHROMIUM
       });
       expect(status).toBe(403);
       expect((await overviewJson()).deadLetters.queued).toBe(1);
+    });
+  });
+  it("tells the agent when the customer's older dead letters were not searched, with the command that goes on", async () => {
+    // More dead letters of other visitors than a search reads: the customer's page cannot say
+    // "none" for certain, and says how to look further.
+    const letter = (n: number): DeadLetter => ({
+      stage: 'deliver-single',
+      source: 'pos-eu',
+      visitors: [
+        { vk: `3p:CRM-OTHER-${n}`, attributes: { tier: { value: 'gold', stamp: `000${1_700_000_000_000 + n}|x` } } },
+      ],
+      error: { class: 'TargetRejectedError', code: 'TARGET_HTTP_400', message: 'rejected' },
+      attempts: 1,
+      firstAttemptAt: 1_700_000_000_000,
+      lastAttemptAt: 1_700_000_000_000,
+    });
+    const queued = (await overviewJson()).deadLetters.queued;
+    await server.running.pipeline.queues.deadLetter.addBulk(
+      Array.from({ length: LIST_SCAN_MAX + 10 }, (_, n) => ({ name: 'deliver-single', data: letter(n) })),
+    );
+    await withBrowser({ username: 'viewer', password: READONLY }, async (context) => {
+      const page = await context.newPage();
+      expect((await page.goto(`${server.url}/admin#search/visitor/mbox3rdPartyId/${CUSTOMER}`))?.status()).toBe(200);
+      const note = page.locator('[data-result="visitor"] [data-dead-letters-searched]');
+      await note.waitFor({ timeout: 10_000 });
+      expect(await note.textContent()).toContain(
+        `Only the newest 2,000 of ${(queued + LIST_SCAN_MAX + 10).toLocaleString('en-US')} dead letters were searched`,
+      );
+      expect(await note.locator('.mono').textContent()).toMatch(
+        new RegExp(`^target-ingest dlq list --visitor mbox3rdPartyId:${CUSTOMER} --cursor \\S+$`),
+      );
     });
   });
 });

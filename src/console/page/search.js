@@ -57,16 +57,19 @@ function deliveriesCard(deliveries) {
   );
 }
 
-function deadLettersCard(entries, searched) {
+function deadLettersCard(entries, searched, visitor) {
   if (entries.length === 0 && searched === undefined) return null;
-  // The search stops after the newest 2,000 entries: say so, or "none" would read as certain.
+  // The search stops after the newest 2,000 entries: say so, or "none" would read as certain,
+  // with the command that goes on where it stopped, ready to copy.
   const partial =
     searched === undefined
       ? null
       : el(
           'p',
-          { class: 'note' },
-          `Only the newest ${formatNumber(searched.scanned)} of ${formatNumber(searched.queued)} dead letters were searched; older ones of this visitor may exist (dlq list --visitor … --cursor goes on).`,
+          { class: 'note', 'data-dead-letters-searched': true },
+          `Only the newest ${formatNumber(searched.scanned)} of ${formatNumber(searched.queued)} dead letters were searched; older ones of this visitor may exist: `,
+          el('span', { class: 'mono' }, `target-ingest dlq list --visitor ${visitor} --cursor ${searched.next}`),
+          ' goes on from there.',
         );
   return card(
     'Dead letters',
@@ -113,7 +116,7 @@ export function visitorView(view) {
     ),
     claimCard(view.inFlight),
     deliveriesCard(view.deliveries),
-    deadLettersCard(view.deadLetters, view.deadLettersSearched),
+    deadLettersCard(view.deadLetters, view.deadLettersSearched, `${kind}:${id}`),
   );
 }
 
