@@ -106,3 +106,35 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   const at = Date.parse(raw);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
+
+/**
+ * Codes of failures after which a request may have reached Target and be applied later:
+ * Target's answer was lost, not refused. Connecting (refused, name lookup, connect timeout)
+ * never sent it.
+ */
+const ANSWER_LOST_CODES = new Set([
+  'TARGET_TIMEOUT',
+  'TARGET_ABORTED',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+  'UND_ERR_ABORTED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+]);
+
+/**
+ * May the call that failed so still be applied by Target later (docs/invariants.md, P4)?
+ * Adobe documents nothing about a request whose answer never came, so (P11) yes for a lost
+ * answer (timeout, a connection cut after sending) and for a 5xx other than 503 (which is
+ * the shared rate limit refusing it); no for anything Target answered with a refusal. Pure.
+ */
+export function mayLandLater(error: PipelineError): boolean {
+  if (error.kind !== 'transient') return false;
+  const status = error.details.status;
+  if (status !== undefined) return status >= 500 && status !== 503;
+  return ANSWER_LOST_CODES.has(error.code);
+}

@@ -33,6 +33,12 @@ export interface LandingInput {
   profile: Readonly<Record<string, TargetAttribute>> | undefined;
   /** When the sampled delivery left for Target (epoch ms). */
   sentAt: number;
+  /**
+   * An earlier call with older values may have landed after the delivery (a lost answer,
+   * LandingAuditJob.afterLostAnswer): a value changed since `sentAt` is no proof the delivery
+   * landed, since that call changed it too, so any other value counts as different.
+   */
+  strict?: boolean;
 }
 
 /** The result for one attribute. */
@@ -51,7 +57,10 @@ export function compareLanding(input: LandingInput): LandingFinding[] {
   for (const name of Object.keys(input.sampled)) {
     const delivered = input.delivered.get(name);
     if (delivered === undefined) continue;
-    out.push({ name, result: judge(delivered.value, input.profile?.[name], input.sentAt) });
+    out.push({
+      name,
+      result: judge(delivered.value, input.profile?.[name], input.strict === true ? Infinity : input.sentAt),
+    });
   }
   return out;
 }

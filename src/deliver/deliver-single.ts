@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import type { VisitorSnapshot } from '../coalesce/store.js';
 import { stampsOf } from '../coalesce/delivery-log.js';
 import type { AuditedDelivery } from '../audit/landing-schedule.js';
-import { CredentialsRefusedError, PipelineError, classifyError } from '../errors.js';
+import { CredentialsRefusedError, PipelineError, classifyError, mayLandLater } from '../errors.js';
 import { parseVisitorKey } from '../events/index.js';
 import { WORKERS, readJobData, type DeliverJob } from '../jobs/catalog.js';
 import { deliverJobName } from '../jobs/names.js';
@@ -56,7 +56,11 @@ function callsFor(clientCode: string, snapshot: VisitorSnapshot): number {
 export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls: number = WORKERS.singleParallelCalls) {
   const clientCode = deps.client.settings.clientCode;
   return async (job: Job<DeliverJob>, token?: string): Promise<DeliverySummary> => {
-    const { claimId, visitors } = readJobData('deliver', job);
+    const data = readJobData('deliver', job);
+    const { claimId, visitors } = data;
+    // Visitors an earlier attempt's call may still land for (mayLandLater): read back once accepted.
+    const answerLost = new Set(data.answerLost);
+    const lostBefore = answerLost.size;
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
     const summary: DeliverySummary = {
       mode: 'single',
@@ -135,14 +139,19 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
             summary.deadLettered += 1;
           } else {
             transient.push({ snapshot: current, error: classified });
+            if (mayLandLater(classified)) answerLost.add(current.vk);
           }
           return;
         }
         noteOldest(summary, current);
         const acked = await deps.store.ack(claimId, current);
-        if (acked !== 'lost')
-          for (const s of deps.audits?.pick([current]) ?? [])
-            audited.push({ vk: s.vk, sentAt, route: 'single', attributes: stampsOf(s) });
+        if (acked !== 'lost' && deps.audits !== undefined) {
+          const check: AuditedDelivery = { vk: current.vk, sentAt, route: 'single', attributes: stampsOf(current) };
+          // An earlier call with older values may land after this one and overwrite it
+          // (docs/invariants.md, P4): always read back, and any other value is sent again.
+          if (answerLost.delete(current.vk)) audited.push({ ...check, afterLostAnswer: true });
+          else if (deps.audits.pick([current]).length > 0) audited.push(check);
+        }
         if (acked !== 'more') {
           // `lost`: forgotten (or reissued) while the call was on the wire; not recorded.
           if (acked === 'done') summary.delivered += 1;
@@ -162,6 +171,7 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
     if (transient.length === 0) return summary;
     // Target refused our credentials: not these visitors' fault; every delivery holds (P10).
     await holdOnRefusal(deps, job, token, transient.find((t) => t.error instanceof CredentialsRefusedError)?.error);
+    if (answerLost.size > 0 || lostBefore > 0) await job.updateData({ ...data, answerLost: [...answerLost] });
     // The longest Retry-After sets the delay; a visitor dead-lettered says its own failure.
     const errors = new Map(transient.map((t) => [t.snapshot, t.error]));
     return retryOrGiveUp(

@@ -85,6 +85,12 @@ export interface DeliverJob {
    * after newer values.
    */
   submitted?: BulkBatch[];
+  /**
+   * Single only: visitors whose call failed in a way that may still land at Target
+   * (`mayLandLater`, src/errors.ts); once a later attempt is accepted, their landing is read
+   * back (src/audit/landing-schedule.ts) whatever LANDING_AUDIT_SAMPLE is.
+   */
+  answerLost?: string[];
 }
 
 /** One bulk batch of a claim, as the status job tracks it. */
@@ -129,6 +135,12 @@ export interface LandingAuditJob {
   batchId?: string;
   /** Per attribute delivered: the stamp (`<occurredAt>|<event id>`) of its value. */
   attributes: Record<string, string>;
+  /**
+   * Scheduled because an earlier call for this visitor failed in a way that may still land
+   * (`mayLandLater`, src/errors.ts), not sampled: any value at Target other than the one
+   * delivered is then sent again, however recently Target says it changed.
+   */
+  afterLostAnswer?: boolean;
 }
 
 /** Pipeline stages, as named in dead letters. */
@@ -185,6 +197,7 @@ export const JOB_SCHEMAS = {
     claimId: z.string().min(1),
     visitors: z.array(z.string()),
     submitted: z.array(z.lazy(() => BULK_BATCH)).optional(),
+    answerLost: z.array(z.string()).optional(),
   }),
   bulkStatus: z.object({ claimId: z.string().min(1), batches: z.array(z.lazy(() => BULK_BATCH)) }),
   landingAudit: z.object({
@@ -193,6 +206,7 @@ export const JOB_SCHEMAS = {
     route: z.enum(['single', 'bulk']),
     batchId: z.string().optional(),
     attributes: z.record(z.string(), z.string()),
+    afterLostAnswer: z.boolean().optional(),
   }),
 } as const;
 

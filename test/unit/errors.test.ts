@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PipelineError, classifyError, classifyStatus, parseRetryAfter } from '../../src/errors.js';
+import { PipelineError, classifyError, classifyStatus, mayLandLater, parseRetryAfter } from '../../src/errors.js';
 
 describe('classification', () => {
   it('treats bad-request answers as permanent and throttling or outage as transient', () => {
@@ -36,5 +36,24 @@ describe('classification', () => {
     expect(parseRetryAfter('Thu, 01 Jan 1970 00:00:10 GMT', 4000)).toBe(6000);
     expect(parseRetryAfter(undefined, 0)).toBeUndefined();
     expect(parseRetryAfter('soon', 0)).toBeUndefined();
+  });
+});
+
+describe('mayLandLater: a failed call Target may still apply (P4)', () => {
+  it('yes when the answer was lost or a 5xx other than 503 came back; no when Target refused it or it was never sent', () => {
+    const transient = (code: string, status?: number) =>
+      new PipelineError('x', code, 'transient', status === undefined ? {} : { status });
+    for (const code of ['TARGET_TIMEOUT', 'TARGET_ABORTED', 'ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT'])
+      expect(mayLandLater(transient(code)), code).toBe(true);
+    expect(mayLandLater(transient('TARGET_HTTP_500', 500))).toBe(true);
+    expect(mayLandLater(transient('TARGET_HTTP_502', 502))).toBe(true);
+    // Refusals, and failures before the request left.
+    expect(mayLandLater(transient('TARGET_HTTP_503', 503))).toBe(false);
+    expect(mayLandLater(transient('TARGET_HTTP_429', 429))).toBe(false);
+    for (const code of ['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'RESEND_DEFERRED'])
+      expect(mayLandLater(transient(code)), code).toBe(false);
+    expect(mayLandLater(new PipelineError('x', 'TARGET_HTTP_400', 'permanent', { status: 400 }))).toBe(false);
+    // The request deadline as undici reports it.
+    expect(mayLandLater(classifyError(Object.assign(new Error('t'), { name: 'TimeoutError' })))).toBe(true);
   });
 });

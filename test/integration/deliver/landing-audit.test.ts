@@ -135,4 +135,37 @@ describe('landing audit', () => {
     expect(r.simulator.stats.fetch).toBe(0);
     expect(await audited(r)).toEqual({ match: 0, missing: 0, different: 0 });
   });
+  it('repairs a value overwritten by an earlier call whose answer was lost and that Target applied late (P4)', async () => {
+    // No sampling: only the visitor whose call timed out is read back.
+    const r = await start({
+      DELIVERY_MODE: 'single',
+      TARGET_TIMEOUT_MS: '1000',
+      LANDING_AUDIT_SAMPLE: '0',
+      LANDING_AUDIT_DELAY_MS: '1500',
+    });
+    const producer = createProducer({ connection: redis, prefix: r.prefix, source: 'test' });
+    const contact = (id: string, minute: number, outcome: string) => ({
+      id,
+      type: 'call_centre_contact',
+      occurredAt: `2026-11-21T10:0${minute}:00Z`,
+      visitor: { mbox3rdPartyId: 'CRM-SLOW' },
+      data: { reason: 'card lost', outcome },
+    });
+    // The first call takes 2.5 s at Target, which applies it although we gave up after 1 s.
+    r.simulator.faults.setLatency(2500, 'single');
+    await producer.sendMany([contact('c-1', 1, 'escalated')]);
+    // Past our 1 s timeout, with the call still on its way at Target (a call records its
+    // request only once it is answered).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    r.simulator.faults.setLatency(0, 'single');
+    // A newer event: the retry carries it and lands first, then the first call lands on top.
+    await producer.sendMany([contact('c-2', 2, 'solved')]);
+    await producer.close();
+    const outcome = () => r.simulator.store.get('thirdPartyId', 'CRM-SLOW')?.callCentreLastOutcome;
+    expect(await waitFor(() => outcome() === 'solved', 10_000)).toBe(true);
+    expect(await waitFor(() => outcome() === 'escalated', 10_000)).toBe(true);
+    // The read-back after the lost answer finds the older value and sends the newer one again.
+    expect(await waitFor(() => outcome() === 'solved', 15_000)).toBe(true);
+    expect(await waitFor(async () => ((await audited(r)).different ?? 0) >= 1, 5000)).toBe(true);
+  });
 });

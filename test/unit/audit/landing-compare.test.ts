@@ -64,6 +64,24 @@ describe('compareLanding', () => {
       expect(compareLanding({ ...input, profile })).toEqual([{ name: 'tier', result: 'different' }]);
   });
 
+  it('strict (after a lost answer): a value written after the delivery left is different, since that call wrote it', () => {
+    const input = {
+      sampled: { tier: S1 },
+      delivered: delivered({ tier: ['gold', S1] }),
+      profile: { tier: { value: 'silver', modifiedAt: '2026-11-21T10:05:00.000Z' } },
+      sentAt: SENT_AT,
+    };
+    expect(compareLanding(input)).toEqual([{ name: 'tier', result: 'match' }]);
+    expect(compareLanding({ ...input, strict: true })).toEqual([{ name: 'tier', result: 'different' }]);
+    expect(
+      compareLanding({
+        ...input,
+        strict: true,
+        profile: { tier: { value: 'gold', modifiedAt: '2026-11-21T10:05:00.000Z' } },
+      }),
+    ).toEqual([{ name: 'tier', result: 'match' }]);
+  });
+
   it('leaves out attributes the store no longer knows as delivered (forgotten, past retention)', () => {
     expect(
       compareLanding({
