@@ -108,33 +108,29 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
 }
 
 /**
- * Codes of failures after which a request may have reached Target and be applied later:
- * Target's answer was lost, not refused. Connecting (refused, name lookup, connect timeout)
- * never sent it.
+ * Codes of failures before a request left: it never reached Target. Every other failure of a
+ * call may have (`mayLandLater`).
  */
-const ANSWER_LOST_CODES = new Set([
-  'TARGET_TIMEOUT',
-  'TARGET_ABORTED',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_DESTROYED',
-  'UND_ERR_ABORTED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
+const NOT_SENT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
 ]);
 
 /**
- * May the call that failed so still be applied by Target later (docs/invariants.md, P4)?
- * Adobe documents nothing about a request whose answer never came, so (P11) yes for a lost
- * answer (timeout, a connection cut after sending) and for a 5xx other than 503 (which is
- * the shared rate limit refusing it); no for anything Target answered with a refusal. Pure.
+ * May this failure of a call to Target (a single update) still be applied later
+ * (docs/invariants.md, P4)? Adobe documents nothing about a request whose answer was lost or
+ * was an error, so (P11) yes for a lost answer (a timeout, a connection cut after sending, a
+ * failure we cannot place) and for every 5xx (the 50-a-minute 503 counts bulk and Admin calls,
+ * not single updates, so a 503 here may come from an edge that passed the request on); no
+ * for a 4xx answer (Target refused it) and for failures before the request left. Pure.
  */
 export function mayLandLater(error: PipelineError): boolean {
-  if (error.kind !== 'transient') return false;
   const status = error.details.status;
-  if (status !== undefined) return status >= 500 && status !== 503;
-  return ANSWER_LOST_CODES.has(error.code);
+  if (status !== undefined) return status >= 500;
+  if (error.kind !== 'transient') return false;
+  return !NOT_SENT_CODES.has(error.code);
 }

@@ -168,10 +168,11 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
 
     summary.retrying = transient.length;
     log.info({ claimId, visitors: visitors.length, ...summary }, 'single delivery');
+    // Written before anything below can postpone the job (a hold throws DelayedError).
+    if (answerLost.size > 0 || lostBefore > 0) await job.updateData({ ...data, answerLost: [...answerLost] });
     if (transient.length === 0) return summary;
     // Target refused our credentials: not these visitors' fault; every delivery holds (P10).
     await holdOnRefusal(deps, job, token, transient.find((t) => t.error instanceof CredentialsRefusedError)?.error);
-    if (answerLost.size > 0 || lostBefore > 0) await job.updateData({ ...data, answerLost: [...answerLost] });
     // The longest Retry-After sets the delay; a visitor dead-lettered says its own failure.
     const errors = new Map(transient.map((t) => [t.snapshot, t.error]));
     return retryOrGiveUp(

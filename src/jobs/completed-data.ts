@@ -38,8 +38,8 @@ export function clearedJobData(key: QueueKey, data: unknown): ClearedData | unde
     case 'deliverSingle':
     case 'deliverBulk': {
       if (!Array.isArray(data.visitors)) return undefined;
-      // `submitted` (batches an earlier run posted) lists a subset of the same visitors.
-      const { submitted: _submitted, ...rest } = data;
+      // `submitted` (batches an earlier run posted) and `answerLost` list some of the same visitors.
+      const { submitted: _submitted, answerLost: _answerLost, ...rest } = data;
       return { ...rest, visitors: [], cleared: { visitors: data.visitors.length } };
     }
     case 'bulkStatus': {

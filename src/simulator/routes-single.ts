@@ -74,6 +74,7 @@ async function handleSingle(
   if (!reading.ok) return sendXmlError(reply, 400, reading.message);
 
   const { kind, id, attributes } = reading.update;
+  ctx.stats.singleArrived += 1;
   const slowness = ctx.faults.slownessFor(id);
   if (slowness > 0) await sleep(slowness);
   const rejectedWith = ctx.faults.rejectionFor(id);

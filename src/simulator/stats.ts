@@ -7,6 +7,8 @@ export interface RequestRecord {
   status: number;
   /** Epoch milliseconds when the answer went out. */
   at: number;
+  /** Epoch milliseconds when the request came in (the gaps a client left between calls). */
+  receivedAt?: number;
 }
 
 /** How many `requests` entries are kept; older ones are discarded first. */
@@ -19,6 +21,8 @@ export const REQUEST_LOG_CAP = 10_000;
 export class SimulatorStats {
   /** Single Profile Update calls answered 200. */
   single = 0;
+  /** Single Profile Update calls that came in, answered yet or not (a test can act while one is under way). */
+  singleArrived = 0;
   /** Bulk v2 calls accepted (HTTP 200 with `success=true`). */
   bulk = 0;
   /** Bulk v1 calls accepted (HTTP 200 with `success=true`). */
@@ -62,6 +66,7 @@ export class SimulatorStats {
   /** Sets every counter back to zero and empties the request log. */
   reset(): void {
     this.single = 0;
+    this.singleArrived = 0;
     this.bulk = 0;
     this.bulkV1 = 0;
     this.bulkRejected = 0;

@@ -152,12 +152,11 @@ describe('landing audit', () => {
       data: { reason: 'card lost', outcome },
     });
     // The first call takes 2.5 s at Target, which applies it although we gave up after 1 s.
-    r.simulator.faults.setLatency(2500, 'single');
+    r.simulator.faults.slowVisitor('CRM-SLOW', 2500);
     await producer.sendMany([contact('c-1', 1, 'escalated')]);
-    // Past our 1 s timeout, with the call still on its way at Target (a call records its
-    // request only once it is answered).
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    r.simulator.faults.setLatency(0, 'single');
+    // Once it is at Target (its values read, its delay taken), later calls are fast again.
+    expect(await waitFor(() => r.simulator.stats.singleArrived >= 1, 5000, 5)).toBe(true);
+    r.simulator.faults.slowVisitor('CRM-SLOW', 0);
     // A newer event: the retry carries it and lands first, then the first call lands on top.
     await producer.sendMany([contact('c-2', 2, 'solved')]);
     await producer.close();
@@ -167,5 +166,17 @@ describe('landing audit', () => {
     // The read-back after the lost answer finds the older value and sends the newer one again.
     expect(await waitFor(() => outcome() === 'solved', 15_000)).toBe(true);
     expect(await waitFor(async () => ((await audited(r)).different ?? 0) >= 1, 5000)).toBe(true);
+  });
+  it('reads back a visitor whose answer was lost even when a 401 held the delivery in the same run', async () => {
+    const r = await start({ DELIVERY_MODE: 'single', LANDING_AUDIT_SAMPLE: '0' });
+    // One call of the claim loses its connection (its answer is lost), the other is refused
+    // with a 401: the job is held, and must still remember the first visitor.
+    r.simulator.faults.dropConnections(1);
+    r.simulator.faults.failNext(1, 401, { endpoint: 'single' });
+    await send(r, ['CRM-A', 'CRM-B']);
+    const landed = () => ['CRM-A', 'CRM-B'].every((v) => r.simulator.store.get('thirdPartyId', v) !== undefined);
+    expect(await waitFor(landed, 30_000)).toBe(true);
+    // No sampling: the only read-back is the one after the lost answer.
+    expect(await waitFor(() => r.simulator.stats.fetch === 1, 10_000)).toBe(true);
   });
 });

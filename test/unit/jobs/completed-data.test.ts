@@ -22,8 +22,13 @@ describe('what a completed job keeps of its data', () => {
     expect(data.events).toHaveLength(3);
   });
 
-  it('deliveries: the claim, its visitor keys (and batches an earlier run posted) replaced by their count', () => {
-    const data = { claimId: 'c-1', visitors: ['3p:A', '3p:B'], submitted: [batch('https://t/s?batchId=1', ['3p:A'])] };
+  it('deliveries: the claim, its visitor keys (and batches an earlier run posted, visitors whose answer was lost) replaced by their count', () => {
+    const data = {
+      claimId: 'c-1',
+      visitors: ['3p:A', '3p:B'],
+      submitted: [batch('https://t/s?batchId=1', ['3p:A'])],
+      answerLost: ['3p:B'],
+    };
     for (const key of ['deliverSingle', 'deliverBulk'] as const)
       expect(clearedJobData(key, data)).toEqual({ claimId: 'c-1', visitors: [], cleared: { visitors: 2 } });
   });
