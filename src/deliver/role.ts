@@ -93,10 +93,11 @@ export interface DeliverRoleDeps {
  * P10). Deliveries Target accepted are sampled for the landing audit (src/audit/).
  * Returns what to close, in order, after the workers stopped.
  */
-export function startDeliverRole(deps: DeliverRoleDeps): Array<() => Promise<void>> {
+export function startDeliverRole(deps: DeliverRoleDeps): Array<(abandon: boolean) => Promise<void>> {
   const { config, logger, access } = deps;
   const { tokenSource } = access;
-  const closers: Array<() => Promise<void>> = [];
+  // Each closer is told whether the workers handed jobs back (their calls are then dropped).
+  const closers: Array<(abandon: boolean) => Promise<void>> = [];
   const client = new TargetClient({
     baseUrl: deps.targetBaseUrl,
     clientCode: config.clientCode,
@@ -109,7 +110,7 @@ export function startDeliverRole(deps: DeliverRoleDeps): Array<() => Promise<voi
   });
   // The token source first: the Admin API shares the dispatcher the client closes.
   if (tokenSource !== undefined) closers.push(() => tokenSource.close());
-  closers.push(() => client.close());
+  closers.push((abandon) => client.close(abandon));
   const hold = new CredentialsHold(deps.redis, config.REDIS_PREFIX, {
     probe: () => probeCredentials(client),
     // Re-read the token file (or ask the Admin API) before each probe round.

@@ -29,9 +29,11 @@ export interface WorkerPool {
   ready(): Promise<void>;
   /**
    * Active jobs get `timeoutMs` to finish; after that the workers stop waiting and those
-   * jobs' locks lapse, so another worker redoes them (every step is idempotent).
+   * jobs' locks lapse, so another worker redoes them (every step is idempotent). True when
+   * jobs were handed back so: what they still have under way (calls to Target) is to be
+   * dropped, not waited for.
    */
-  close(timeoutMs: number): Promise<void>;
+  close(timeoutMs: number): Promise<boolean>;
 }
 
 export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
@@ -111,10 +113,17 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       ]);
       if (timedOut) {
         logger.warn({ timeoutMs }, 'active jobs did not finish in time: handing them back');
-        await Promise.all(workers.map((w) => w.close(true)));
+        // close(true) cannot cut short the close under way (bullmq 6.7: Worker.close returns
+        // it), and that close waits for the active jobs. Dropping the workers' connections at
+        // once (no QUIT, which can wait for ever on a cluster node that is reconnecting) stops
+        // their lock renewals: the locks lapse, and another worker's stall check runs the
+        // jobs again (P7). What the jobs still do here fails on the closed connection.
+        for (const c of connections) c.disconnect();
+        return true;
       }
       await Promise.all([...clearing]);
       await Promise.all(connections.map((c) => c.quit()));
+      return false;
     },
   };
 }

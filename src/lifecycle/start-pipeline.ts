@@ -103,12 +103,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     deadLettersTrimmed: () => readTrimmed(redis, config.REDIS_PREFIX),
     ...(access?.tokenSource !== undefined ? { tokenSource: access.tokenSource } : {}),
     async close() {
-      await pool.close(config.SHUTDOWN_TIMEOUT_MS);
+      const handedBack = await pool.close(config.SHUTDOWN_TIMEOUT_MS);
       // After the workers: what their last jobs counted is written too.
       stopWatchingFlow();
       await flow.close();
       await Promise.all(Object.values(queues).map((q) => q.close()));
-      for (const close of closers) await close();
+      for (const close of closers) await close(handedBack);
       await redis.quit();
     },
   };

@@ -255,8 +255,12 @@ export class TargetClient {
     });
   }
 
-  async close(): Promise<void> {
-    await this.agent.close();
+  /**
+   * Waits for the calls under way, or with `abandon` (their jobs were handed back at
+   * shutdown, src/jobs/workers.ts) drops them: another worker sends those values again.
+   */
+  async close(abandon = false): Promise<void> {
+    await (abandon ? this.agent.destroy() : this.agent.close());
   }
 }
 

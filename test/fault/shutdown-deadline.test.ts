@@ -98,16 +98,20 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
     async () => {
       const redis = await spawnRedis();
       cleanups.push(() => redis.stop());
-      // Every call takes 3 s at Target: the delivery outlasts the 1 s the process gets to finish,
-      // and times out (2 s) before Target answers, so this process cannot finish it.
-      const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme', latencyMs: 3000 });
+      // Every call takes 8 s at Target and we wait up to 10 s for it: the delivery outlasts the
+      // 1 s the process gets to finish and the 5 s after it before the deadline exits 1, so
+      // only a real hand-back (the worker lets go of the job's lock) exits 0 in time.
+      const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme', latencyMs: 8000 });
       cleanups.push(() => sim.close());
       const prefix = uniquePrefix('handback');
       const env = {
         SHUTDOWN_TIMEOUT_MS: '1000',
         DELIVERY_MODE: 'single',
-        TARGET_TIMEOUT_MS: '2000',
-        CLAIM_LEASE_MS: '4000',
+        TARGET_TIMEOUT_MS: '10000',
+        CLAIM_LEASE_MS: '20000',
+        // The job's lock lapses soon after the first process lets go, and the second one's
+        // stall check takes it over.
+        WORKER_LOCK_MS: '2000',
       };
       const first = allInOne(redis.url, sim, prefix, env);
       await first.waitForLine(/target-ingest running/);
@@ -129,8 +133,11 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
       const active = async (): Promise<number> => Number(await connection.llen(`{${prefix}}:deliver-single:active`));
       expect(await waitFor(async () => (await active()) === 1, 10_000, 20)).toBe(true);
 
+      const signalledAt = Date.now();
       first.kill('SIGTERM');
       expect(await exitedWithOutput(first), first.lines.slice(-20).join('\n')).toBe(0);
+      // Handed back at SHUTDOWN_TIMEOUT_MS, not held until the deadline (+5 s) exits 1.
+      expect(Date.now() - signalledAt).toBeLessThan(1000 + SHUTDOWN_CLOSE_MARGIN_MS);
       expect(first.lines.some((l) => l.includes('active jobs did not finish in time: handing them back'))).toBe(true);
       expect(first.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
 
