@@ -73,6 +73,7 @@ function buildApp(options: SimulatorOptions, ctx: SimulatorContext): FastifyInst
       path: rawPath(request.raw.url),
       status: reply.statusCode,
       at: Date.now(),
+      receivedAt: Math.round(Date.now() - reply.elapsedTime),
     });
     done();
   });

@@ -179,7 +179,8 @@ describe('Redis and process faults (P7): final profiles equal the oracle, lost =
       expect((await single.send(backoffEvent)).status).toBe('accepted');
       await single.close();
       expect(await waitFor(() => (sim.stats.byStatus[503] ?? 0) >= 5, 20_000)).toBe(true);
-      const attempts = sim.stats.requests.filter((r) => r.status === 503).map((r) => r.at);
+      // When each attempt arrived, not when it was answered: a slow answer must not shorten the next gap.
+      const attempts = sim.stats.requests.filter((r) => r.status === 503).map((r) => r.receivedAt ?? r.at);
       const gaps = attempts.slice(1).map((at, i) => at - (attempts[i] ?? at));
       // Each wait is at least its step of the policy: RETRY_BASE_MS doubled per attempt, less
       // at most half for jitter (RETRY_JITTER), so 50, 100, 200 and 400 ms at the least. A
