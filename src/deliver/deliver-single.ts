@@ -126,6 +126,11 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
         // Forgotten (src/erasure/forget.ts) or reissued since the claim was read: this job no
         // longer holds the visitor, so nothing of it may be sent. One HGET per visitor call.
         if (!(await deps.store.holds(claimId, current.vk))) return;
+        if (deps.client.abandoned) {
+          // Shutting down past SHUTDOWN_TIMEOUT_MS: not sent, so nothing of it can land later.
+          transient.push({ snapshot: current, error: new PipelineError('shutting down', 'SHUTDOWN', 'transient') });
+          return;
+        }
         const sentAt = Date.now();
         try {
           // Read the count first: `summary.calls += await …` would read calls before the await
@@ -171,6 +176,9 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
     // Written before anything below can postpone the job (a hold throws DelayedError).
     if (answerLost.size > 0 || lostBefore > 0) await job.updateData({ ...data, answerLost: [...answerLost] });
     if (transient.length === 0) return summary;
+    // Its calls were dropped at shutdown (src/jobs/workers.ts), not failed: the job goes back to
+    // its queue without spending an attempt, and another worker sends the rest.
+    if (deps.client.abandoned) return postpone(job, token, 1);
     // Target refused our credentials: not these visitors' fault; every delivery holds (P10).
     await holdOnRefusal(deps, job, token, transient.find((t) => t.error instanceof CredentialsRefusedError)?.error);
     // The longest Retry-After sets the delay; a visitor dead-lettered says its own failure.

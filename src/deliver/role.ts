@@ -93,7 +93,11 @@ export interface DeliverRoleDeps {
  * P10). Deliveries Target accepted are sampled for the landing audit (src/audit/).
  * Returns what to close, in order, after the workers stopped.
  */
-export function startDeliverRole(deps: DeliverRoleDeps): Array<(abandon: boolean) => Promise<void>> {
+export function startDeliverRole(deps: DeliverRoleDeps): {
+  closers: Array<(abandon: boolean) => Promise<void>>;
+  /** Drops the calls to Target under way (shutdown hand-back, src/jobs/workers.ts). */
+  abandonCalls: () => Promise<void>;
+} {
   const { config, logger, access } = deps;
   const { tokenSource } = access;
   // Each closer is told whether the workers handed jobs back (their calls are then dropped).
@@ -171,5 +175,5 @@ export function startDeliverRole(deps: DeliverRoleDeps): Array<(abandon: boolean
     maxResends: config.LANDING_AUDIT_MAX_RESENDS,
   });
   deps.pool.start<LandingAuditJob>('landingAudit', audit, WORKERS.landingAuditConcurrency);
-  return closers;
+  return { closers, abandonCalls: () => client.abandon() };
 }

@@ -7,6 +7,12 @@ import { clearedJobData } from './completed-data.js';
 /** BullMQ's error code for a job whose key is gone (removed by its queue's count or age). */
 const JOB_NOT_EXIST = -1;
 
+/**
+ * After SHUTDOWN_TIMEOUT_MS and the calls to Target dropped: how long the jobs get to record
+ * that and go back to their queue before their connections are dropped too.
+ */
+const HAND_BACK_GRACE_MS = 2000;
+
 export interface WorkerPoolOptions {
   /** Opens a Redis connection; each worker gets its own (BullMQ blocks on it). */
   connect: () => RedisClient;
@@ -33,7 +39,7 @@ export interface WorkerPool {
    * jobs were handed back so: what they still have under way (calls to Target) is to be
    * dropped, not waited for.
    */
-  close(timeoutMs: number): Promise<boolean>;
+  close(timeoutMs: number, abandonCalls?: () => Promise<void>): Promise<boolean>;
 }
 
 export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
@@ -105,25 +111,30 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     async ready() {
       await Promise.all(workers.map((w) => w.waitUntilReady()));
     },
-    async close(timeoutMs) {
+    async close(timeoutMs, abandonCalls) {
       const graceful = Promise.all(workers.map((w) => w.close()));
-      const timedOut = await Promise.race([
-        graceful.then(() => false),
-        new Promise<boolean>((r) => setTimeout(() => r(true), timeoutMs).unref()),
-      ]);
-      if (timedOut) {
+      const settled = (ms: number): Promise<boolean> =>
+        Promise.race([graceful.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+      const handedBack = !(await settled(timeoutMs));
+      if (handedBack) {
         logger.warn({ timeoutMs }, 'active jobs did not finish in time: handing them back');
-        // close(true) cannot cut short the close under way (bullmq 6.7: Worker.close returns
-        // it), and that close waits for the active jobs. Dropping the workers' connections at
-        // once (no QUIT, which can wait for ever on a cluster node that is reconnecting) stops
-        // their lock renewals: the locks lapse, and another worker's stall check runs the
-        // jobs again (P7). What the jobs still do here fails on the closed connection.
-        for (const c of connections) c.disconnect();
-        return true;
+        // First the calls to Target under way are dropped: their jobs fail at once and, with
+        // the connections still open, write what they must (the visitors whose answer was
+        // lost, src/deliver/deliver-single.ts) and go back to their queue.
+        await abandonCalls?.();
+        if (!(await settled(HAND_BACK_GRACE_MS))) {
+          // Still running, on something else than Target. close(true) cannot cut short the
+          // close under way (bullmq 6.7: Worker.close returns it), which waits for the jobs:
+          // dropping the connections at once (no QUIT, which can wait for ever on a cluster
+          // node that is reconnecting) stops their lock renewals, the locks lapse, and another
+          // worker's stall check runs the jobs again (P7).
+          for (const c of connections) c.disconnect();
+          return true;
+        }
       }
       await Promise.all([...clearing]);
       await Promise.all(connections.map((c) => c.quit()));
-      return false;
+      return handedBack;
     },
   };
 }

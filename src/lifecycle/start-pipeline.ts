@@ -76,9 +76,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const roleDeps = { config, pool, redis, store, queues, budgets, deadLetters, logger };
   if (roles.includes('map')) startMapRole({ ...roleDeps, mapping: options.mapping });
   if (roles.includes('flusher')) await startFlushRole(roleDeps);
-  const closers =
+  const deliver =
     access === undefined
-      ? []
+      ? undefined
       : startDeliverRole({
           ...roleDeps,
           retry,
@@ -103,12 +103,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     deadLettersTrimmed: () => readTrimmed(redis, config.REDIS_PREFIX),
     ...(access?.tokenSource !== undefined ? { tokenSource: access.tokenSource } : {}),
     async close() {
-      const handedBack = await pool.close(config.SHUTDOWN_TIMEOUT_MS);
+      const handedBack = await pool.close(config.SHUTDOWN_TIMEOUT_MS, deliver?.abandonCalls);
       // After the workers: what their last jobs counted is written too.
       stopWatchingFlow();
       await flow.close();
       await Promise.all(Object.values(queues).map((q) => q.close()));
-      for (const close of closers) await close(handedBack);
+      for (const close of deliver?.closers ?? []) await close(handedBack);
       await redis.quit();
     },
   };

@@ -255,12 +255,28 @@ export class TargetClient {
     });
   }
 
+  private dropped = false;
+
+  /** True once {@link abandon} dropped the calls under way. */
+  get abandoned(): boolean {
+    return this.dropped;
+  }
+
   /**
-   * Waits for the calls under way, or with `abandon` (their jobs were handed back at
-   * shutdown, src/jobs/workers.ts) drops them: another worker sends those values again.
+   * Drops the calls under way and refuses new ones (shutdown, when jobs outlast
+   * SHUTDOWN_TIMEOUT_MS: src/jobs/workers.ts). Their jobs fail at once and go back to their
+   * queue, so another worker sends those values again.
    */
+  async abandon(): Promise<void> {
+    if (this.dropped) return;
+    this.dropped = true;
+    await this.agent.destroy();
+  }
+
+  /** Waits for the calls under way, or with `abandon` drops them ({@link abandon}). */
   async close(abandon = false): Promise<void> {
-    await (abandon ? this.agent.destroy() : this.agent.close());
+    if (abandon || this.dropped) return this.abandon();
+    await this.agent.close();
   }
 }
 

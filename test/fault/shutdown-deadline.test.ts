@@ -1,4 +1,6 @@
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { QUEUE_NAMES, bullPrefix } from '../../src/jobs/catalog.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProducer } from '../../src/intake/producer.js';
 import { SHUTDOWN_CLOSE_MARGIN_MS } from '../../src/lifecycle/signals.js';
@@ -100,7 +102,7 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
       cleanups.push(() => redis.stop());
       // Every call takes 8 s at Target and we wait up to 10 s for it: the delivery outlasts the
       // 1 s the process gets to finish and the 5 s after it before the deadline exits 1, so
-      // only a real hand-back (the worker lets go of the job's lock) exits 0 in time.
+      // only a real hand-back (the call dropped, the job back in its queue) exits 0 in time.
       const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme', latencyMs: 8000 });
       cleanups.push(() => sim.close());
       const prefix = uniquePrefix('handback');
@@ -109,9 +111,6 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
         DELIVERY_MODE: 'single',
         TARGET_TIMEOUT_MS: '10000',
         CLAIM_LEASE_MS: '20000',
-        // The job's lock lapses soon after the first process lets go, and the second one's
-        // stall check takes it over.
-        WORKER_LOCK_MS: '2000',
       };
       const first = allInOne(redis.url, sim, prefix, env);
       await first.waitForLine(/target-ingest running/);
@@ -132,6 +131,7 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
       await producer.close();
       const active = async (): Promise<number> => Number(await connection.llen(`{${prefix}}:deliver-single:active`));
       expect(await waitFor(async () => (await active()) === 1, 10_000, 20)).toBe(true);
+      const [jobId] = await connection.lrange(`{${prefix}}:deliver-single:active`, 0, 0);
 
       const signalledAt = Date.now();
       first.kill('SIGTERM');
@@ -140,8 +140,16 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
       expect(Date.now() - signalledAt).toBeLessThan(1000 + SHUTDOWN_CLOSE_MARGIN_MS);
       expect(first.lines.some((l) => l.includes('active jobs did not finish in time: handing them back'))).toBe(true);
       expect(first.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+      // Its call was dropped on the way (Target may still apply it): the job went back to its
+      // queue saying so, without spending an attempt, and the retry will read the visitor back.
+      const queue = new Queue(QUEUE_NAMES.deliverSingle, { connection, prefix: bullPrefix(prefix) });
+      cleanups.push(() => queue.close());
+      const job = await queue.getJob(jobId ?? '');
+      expect(['delayed', 'waiting']).toContain(await job?.getState());
+      expect(job?.data).toMatchObject({ answerLost: ['3p:CRM-HANDBACK'] });
+      expect(job?.attemptsMade).toBe(0);
 
-      // The next process takes the job over once its lock lapses, and finishes it.
+      // The next process takes the job over and finishes it.
       sim.faults.setLatency(0);
       const second = allInOne(redis.url, sim, prefix, env);
       const outcome = await faultOutcome({
