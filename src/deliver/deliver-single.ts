@@ -60,7 +60,6 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
     const { claimId, visitors } = data;
     // Visitors an earlier attempt's call may still land for (mayLandLater): read back once accepted.
     const answerLost = new Set(data.answerLost);
-    const lostBefore = answerLost.size;
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
     const summary: DeliverySummary = {
       mode: 'single',
@@ -104,6 +103,11 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
       return postpone(job, token, budget.retryInMs);
     }
 
+    // Until their answers are in, every visitor about to be sent counts as one whose answer
+    // may be lost: a process killed during the calls leaves the job saying so, and its next
+    // run reads those visitors back once delivered (P4, P7). Rewritten below with the calls
+    // whose answer was really lost.
+    await job.updateData({ ...data, answerLost: [...new Set([...answerLost, ...snapshots.map((s) => s.vk)])] });
     const transient: Array<{ snapshot: VisitorSnapshot; error: PipelineError }> = [];
     // Accepted deliveries sampled for the landing audit (src/audit/landing-schedule.ts), scheduled once the pool is done.
     const audited: AuditedDelivery[] = [];
@@ -174,7 +178,8 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
     summary.retrying = transient.length;
     log.info({ claimId, visitors: visitors.length, ...summary }, 'single delivery');
     // Written before anything below can postpone the job (a hold throws DelayedError).
-    if (answerLost.size > 0 || lostBefore > 0) await job.updateData({ ...data, answerLost: [...answerLost] });
+    const { answerLost: _written, ...rest } = data;
+    await job.updateData(answerLost.size > 0 ? { ...rest, answerLost: [...answerLost] } : rest);
     if (transient.length === 0) return summary;
     // Its calls were dropped at shutdown (src/jobs/workers.ts), not failed: the job goes back to
     // its queue without spending an attempt, and another worker sends the rest.

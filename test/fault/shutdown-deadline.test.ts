@@ -164,4 +164,58 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
       expect(await second.waitForLine(/"msg":"single delivery"/, 10_000)).toContain('"msg":"single delivery"');
     },
   );
+
+  it(
+    'a process killed during a call leaves the job naming the visitor, and the next one reads it back once delivered (P4, P7)',
+    { timeout: 60_000 },
+    async () => {
+      const redis = await spawnRedis();
+      cleanups.push(() => redis.stop());
+      // The call takes 3 s at Target: the process dies while it is on its way, and Target
+      // may still apply it after the next process delivered newer values.
+      const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme', latencyMs: 3000 });
+      cleanups.push(() => sim.close());
+      const prefix = uniquePrefix('killed-call');
+      const env = {
+        DELIVERY_MODE: 'single',
+        TARGET_TIMEOUT_MS: '5000',
+        CLAIM_LEASE_MS: '10000',
+        WORKER_LOCK_MS: '1000',
+        LANDING_AUDIT_SAMPLE: '0',
+        LANDING_AUDIT_DELAY_MS: '300',
+      };
+      const first = allInOne(redis.url, sim, prefix, env);
+      await first.waitForLine(/target-ingest running/);
+      const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+      cleanups.push(async () => connection.quit());
+      const producer = createProducer({ connection, prefix, source: 'pos' });
+      await producer.sendMany([
+        {
+          id: 'kc-1',
+          type: 'kiosk_visit',
+          occurredAt: '2026-11-21T10:00:00Z',
+          visitor: { mbox3rdPartyId: 'CRM-KILLED' },
+          data: { kioskId: 'K7' },
+        },
+      ]);
+      await producer.close();
+      const activeKey = `{${prefix}}:deliver-single:active`;
+      expect(await waitFor(async () => (await connection.llen(activeKey)) === 1, 10_000, 20)).toBe(true);
+      const [jobId] = await connection.lrange(activeKey, 0, 0);
+      // Give the call time to leave, then kill the process with it on the way.
+      await new Promise((r) => setTimeout(r, 500));
+      first.kill('SIGKILL');
+      await exitedWithOutput(first);
+      const queue = new Queue(QUEUE_NAMES.deliverSingle, { connection, prefix: bullPrefix(prefix) });
+      cleanups.push(() => queue.close());
+      expect((await queue.getJob(jobId ?? ''))?.data).toMatchObject({ answerLost: ['3p:CRM-KILLED'] });
+
+      // The next process runs the job again once its lock lapsed, delivers, and reads the
+      // visitor back (no sampling: the read-back is the one the kill asked for).
+      sim.faults.setLatency(0);
+      allInOne(redis.url, sim, prefix, env);
+      expect(await waitFor(() => sim.store.get('thirdPartyId', 'CRM-KILLED') !== undefined, 20_000)).toBe(true);
+      expect(await waitFor(() => sim.stats.fetch >= 1, 15_000)).toBe(true);
+    },
+  );
 });
