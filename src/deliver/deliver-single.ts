@@ -158,7 +158,9 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
           const check: AuditedDelivery = { vk: current.vk, sentAt, route: 'single', attributes: stampsOf(current) };
           // An earlier call with older values may land after this one and overwrite it
           // (docs/invariants.md, P4): always read back, and any other value is sent again.
-          if (answerLost.delete(current.vk)) audited.push({ ...check, afterLostAnswer: true });
+          // Scheduled now, not with the sampled ones after the pool: a process killed in
+          // between would leave the visitor delivered and never read back.
+          if (answerLost.delete(current.vk)) await deps.audits.schedule([{ ...check, afterLostAnswer: true }]);
           else if (deps.audits.pick([current]).length > 0) audited.push(check);
         }
         if (acked !== 'more') {

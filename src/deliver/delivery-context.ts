@@ -99,6 +99,9 @@ export async function retryOrGiveUp(
   /** Each visitor's own failure, when they differ (single calls): its dead letter says that one (P9). */
   errorOf?: (snapshot: VisitorSnapshot) => PipelineError,
 ): Promise<never> {
+  // Shutting down past SHUTDOWN_TIMEOUT_MS (src/jobs/workers.ts): the calls were dropped by us,
+  // not failed by Target or the data, so no attempt is spent and nothing is dead-lettered.
+  if (deps.client.abandoned) return postpone(job, token, 1);
   const decision = decideRetry(job, deps.retry, error);
   switch (decision.action) {
     case 'dead-letter':

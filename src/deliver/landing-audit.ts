@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { VisitorStore } from '../coalesce/store.js';
-import { holdOnRefusal, waitWhileHeld } from './delivery-context.js';
+import { holdOnRefusal, postpone, waitWhileHeld } from './delivery-context.js';
 import type { CredentialsHold } from './credentials-hold.js';
 import { classifyError } from '../errors.js';
 import { parseVisitorKey } from '../events/index.js';
@@ -12,7 +12,7 @@ import { compareLanding, countLanding, type LandingFinding, type LandingResult }
 /** What the landing-audit worker needs. */
 export interface LandingAuditDeps {
   store: VisitorStore;
-  client: Pick<TargetClient, 'fetchProfile'>;
+  client: Pick<TargetClient, 'fetchProfile' | 'abandoned'>;
   /** The pipeline-wide hold on Target refusing our credentials (P10). */
   hold: CredentialsHold;
   logger: Logger;
@@ -51,6 +51,8 @@ export function createLandingAuditProcessor(deps: LandingAuditDeps) {
     try {
       profile = await deps.client.fetchProfile(parseVisitorKey(data.vk));
     } catch (error) {
+      // Dropped by us at shutdown (src/jobs/workers.ts): back to the queue, no attempt spent.
+      if (deps.client.abandoned) return postpone(job, token, 1);
       await holdOnRefusal(deps, job, token, error);
       const classified = classifyError(error);
       if (classified.kind === 'permanent')

@@ -173,7 +173,8 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
       cleanups.push(() => redis.stop());
       // The call takes 3 s at Target: the process dies while it is on its way, and Target
       // may still apply it after the next process delivered newer values.
-      const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme', latencyMs: 3000 });
+      const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme' });
+      sim.faults.slowVisitor('CRM-KILLED', 3000);
       cleanups.push(() => sim.close());
       const prefix = uniquePrefix('killed-call');
       const env = {
@@ -202,8 +203,8 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
       const activeKey = `{${prefix}}:deliver-single:active`;
       expect(await waitFor(async () => (await connection.llen(activeKey)) === 1, 10_000, 20)).toBe(true);
       const [jobId] = await connection.lrange(activeKey, 0, 0);
-      // Give the call time to leave, then kill the process with it on the way.
-      await new Promise((r) => setTimeout(r, 500));
+      // Killed with the call at Target (it arrived, and takes 3 s to answer).
+      expect(await waitFor(() => sim.stats.singleArrived >= 1, 10_000, 10)).toBe(true);
       first.kill('SIGKILL');
       await exitedWithOutput(first);
       const queue = new Queue(QUEUE_NAMES.deliverSingle, { connection, prefix: bullPrefix(prefix) });
@@ -212,10 +213,56 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
 
       // The next process runs the job again once its lock lapsed, delivers, and reads the
       // visitor back (no sampling: the read-back is the one the kill asked for).
-      sim.faults.setLatency(0);
+      sim.faults.slowVisitor('CRM-KILLED', 0);
       allInOne(redis.url, sim, prefix, env);
       expect(await waitFor(() => sim.store.get('thirdPartyId', 'CRM-KILLED') !== undefined, 20_000)).toBe(true);
       expect(await waitFor(() => sim.stats.fetch >= 1, 15_000)).toBe(true);
+    },
+  );
+
+  it(
+    'a bulk submit that outlasts SHUTDOWN_TIMEOUT_MS is handed back without spending an attempt',
+    { timeout: 60_000 },
+    async () => {
+      const redis = await spawnRedis();
+      cleanups.push(() => redis.stop());
+      // The submit takes 8 s at Target: dropped at the 1 s deadline by us, not failed by Target.
+      const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme' });
+      sim.faults.setLatency(8000, 'bulk');
+      cleanups.push(() => sim.close());
+      const prefix = uniquePrefix('handback-bulk');
+      const env = {
+        SHUTDOWN_TIMEOUT_MS: '1000',
+        DELIVERY_MODE: 'bulk',
+        TARGET_TIMEOUT_MS: '10000',
+        CLAIM_LEASE_MS: '20000',
+      };
+      const first = allInOne(redis.url, sim, prefix, env);
+      await first.waitForLine(/target-ingest running/);
+      const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+      cleanups.push(async () => connection.quit());
+      const producer = createProducer({ connection, prefix, source: 'pos' });
+      await producer.sendMany([
+        {
+          id: 'hbb-1',
+          type: 'kiosk_visit',
+          occurredAt: '2026-11-21T10:00:00Z',
+          visitor: { mbox3rdPartyId: 'CRM-HANDBACK-BULK' },
+          data: { kioskId: 'K7' },
+        },
+      ]);
+      await producer.close();
+      const activeKey = `{${prefix}}:deliver-bulk:active`;
+      expect(await waitFor(async () => (await connection.llen(activeKey)) === 1, 10_000, 20)).toBe(true);
+      const [jobId] = await connection.lrange(activeKey, 0, 0);
+      first.kill('SIGTERM');
+      expect(await exitedWithOutput(first), first.lines.slice(-20).join('\n')).toBe(0);
+      const queue = new Queue(QUEUE_NAMES.deliverBulk, { connection, prefix: bullPrefix(prefix) });
+      cleanups.push(() => queue.close());
+      const job = await queue.getJob(jobId ?? '');
+      expect(['delayed', 'waiting']).toContain(await job?.getState());
+      expect(job?.attemptsMade).toBe(0);
+      expect(await connection.llen(`{${prefix}}:dead-letter:wait`)).toBe(0);
     },
   );
 });
