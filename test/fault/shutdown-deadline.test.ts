@@ -36,6 +36,47 @@ function jsonLines(proc: RunningProcess): Array<Record<string, unknown>> {
   });
 }
 
+/** One kiosk visit for `visitor`, sent by a producer of source `pos`. */
+function kioskVisit(id: string, visitor: string) {
+  return {
+    id,
+    type: 'kiosk_visit',
+    occurredAt: '2026-11-21T10:00:00Z',
+    visitor: { mbox3rdPartyId: visitor },
+    data: { kioskId: 'K7' },
+  };
+}
+
+/**
+ * An all-in-one process on a fresh Redis and `sim`, one event sent to it, and the id of the
+ * delivery job (of `queue`) once it is active.
+ */
+async function oneDeliveryUnderWay(
+  sim: Simulator,
+  prefixName: string,
+  env: Record<string, string>,
+  event: ReturnType<typeof kioskVisit>,
+  queue: 'deliverSingle' | 'deliverBulk',
+) {
+  const redis = await spawnRedis();
+  cleanups.push(() => redis.stop());
+  const prefix = uniquePrefix(prefixName);
+  const first = allInOne(redis.url, sim, prefix, env);
+  await first.waitForLine(/target-ingest running/);
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  cleanups.push(async () => connection.quit());
+  const producer = createProducer({ connection, prefix, source: 'pos' });
+  const counting = countAccepted(producer);
+  await counting.sendMany([event]);
+  await producer.close();
+  const activeKey = `{${prefix}}:${QUEUE_NAMES[queue]}:active`;
+  expect(await waitFor(async () => (await connection.llen(activeKey)) === 1, 10_000, 20)).toBe(true);
+  const [jobId] = await connection.lrange(activeKey, 0, 0);
+  const jobs = new Queue(QUEUE_NAMES[queue], { connection, prefix: bullPrefix(prefix) });
+  cleanups.push(() => jobs.close());
+  return { redis, prefix, first, connection, accepted: counting.accepted, job: () => jobs.getJob(jobId ?? '') };
+}
+
 describe('shutdown has a deadline; what it hands back, another process finishes', () => {
   it(
     'SIGTERM while Redis is down exits 1 within SHUTDOWN_TIMEOUT_MS + margin and names what did not close; nothing is lost',
@@ -98,40 +139,25 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
     'an active job that outlasts SHUTDOWN_TIMEOUT_MS is handed back: exit 0, and the next process finishes it',
     { timeout: 60_000 },
     async () => {
-      const redis = await spawnRedis();
-      cleanups.push(() => redis.stop());
       // Every call takes 8 s at Target and we wait up to 10 s for it: the delivery outlasts the
       // 1 s the process gets to finish and the 5 s after it before the deadline exits 1, so
       // only a real hand-back (the call dropped, the job back in its queue) exits 0 in time.
       const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme', latencyMs: 8000 });
       cleanups.push(() => sim.close());
-      const prefix = uniquePrefix('handback');
       const env = {
         SHUTDOWN_TIMEOUT_MS: '1000',
         DELIVERY_MODE: 'single',
         TARGET_TIMEOUT_MS: '10000',
         CLAIM_LEASE_MS: '20000',
       };
-      const first = allInOne(redis.url, sim, prefix, env);
-      await first.waitForLine(/target-ingest running/);
-      const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-      cleanups.push(async () => connection.quit());
-      const producer = createProducer({ connection, prefix, source: 'pos' });
-      const counting = countAccepted(producer);
-      const events = [
-        {
-          id: 'hb-1',
-          type: 'kiosk_visit',
-          occurredAt: '2026-11-21T10:00:00Z',
-          visitor: { mbox3rdPartyId: 'CRM-HANDBACK' },
-          data: { kioskId: 'K7' },
-        },
-      ];
-      await counting.sendMany(events);
-      await producer.close();
-      const active = async (): Promise<number> => Number(await connection.llen(`{${prefix}}:deliver-single:active`));
-      expect(await waitFor(async () => (await active()) === 1, 10_000, 20)).toBe(true);
-      const [jobId] = await connection.lrange(`{${prefix}}:deliver-single:active`, 0, 0);
+      const events = [kioskVisit('hb-1', 'CRM-HANDBACK')];
+      const { redis, prefix, first, connection, accepted, job } = await oneDeliveryUnderWay(
+        sim,
+        'handback',
+        env,
+        events[0]!,
+        'deliverSingle',
+      );
 
       const signalledAt = Date.now();
       first.kill('SIGTERM');
@@ -142,12 +168,10 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
       expect(first.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
       // Its call was dropped on the way (Target may still apply it): the job went back to its
       // queue saying so, without spending an attempt, and the retry will read the visitor back.
-      const queue = new Queue(QUEUE_NAMES.deliverSingle, { connection, prefix: bullPrefix(prefix) });
-      cleanups.push(() => queue.close());
-      const job = await queue.getJob(jobId ?? '');
-      expect(['delayed', 'waiting']).toContain(await job?.getState());
-      expect(job?.data).toMatchObject({ answerLost: ['3p:CRM-HANDBACK'] });
-      expect(job?.attemptsMade).toBe(0);
+      const handedBack = await job();
+      expect(['delayed', 'waiting']).toContain(await handedBack?.getState());
+      expect(handedBack?.data).toMatchObject({ answerLost: ['3p:CRM-HANDBACK'] });
+      expect(handedBack?.attemptsMade).toBe(0);
 
       // The next process takes the job over and finishes it.
       sim.faults.setLatency(0);
@@ -155,7 +179,7 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
       const outcome = await faultOutcome({
         redis: connection,
         prefix,
-        accepted: counting.accepted,
+        accepted,
         events,
         landed: () => sim.store.all(),
       });
@@ -169,14 +193,11 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
     'a process killed during a call leaves the job naming the visitor, and the next one reads it back once delivered (P4, P7)',
     { timeout: 60_000 },
     async () => {
-      const redis = await spawnRedis();
-      cleanups.push(() => redis.stop());
       // The call takes 3 s at Target: the process dies while it is on its way, and Target
       // may still apply it after the next process delivered newer values.
       const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme' });
       sim.faults.slowVisitor('CRM-KILLED', 3000);
       cleanups.push(() => sim.close());
-      const prefix = uniquePrefix('killed-call');
       const env = {
         DELIVERY_MODE: 'single',
         TARGET_TIMEOUT_MS: '5000',
@@ -185,31 +206,18 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
         LANDING_AUDIT_SAMPLE: '0',
         LANDING_AUDIT_DELAY_MS: '300',
       };
-      const first = allInOne(redis.url, sim, prefix, env);
-      await first.waitForLine(/target-ingest running/);
-      const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-      cleanups.push(async () => connection.quit());
-      const producer = createProducer({ connection, prefix, source: 'pos' });
-      await producer.sendMany([
-        {
-          id: 'kc-1',
-          type: 'kiosk_visit',
-          occurredAt: '2026-11-21T10:00:00Z',
-          visitor: { mbox3rdPartyId: 'CRM-KILLED' },
-          data: { kioskId: 'K7' },
-        },
-      ]);
-      await producer.close();
-      const activeKey = `{${prefix}}:deliver-single:active`;
-      expect(await waitFor(async () => (await connection.llen(activeKey)) === 1, 10_000, 20)).toBe(true);
-      const [jobId] = await connection.lrange(activeKey, 0, 0);
+      const { redis, prefix, first, job } = await oneDeliveryUnderWay(
+        sim,
+        'killed-call',
+        env,
+        kioskVisit('kc-1', 'CRM-KILLED'),
+        'deliverSingle',
+      );
       // Killed with the call at Target (it arrived, and takes 3 s to answer).
       expect(await waitFor(() => sim.stats.singleArrived >= 1, 10_000, 10)).toBe(true);
       first.kill('SIGKILL');
       await exitedWithOutput(first);
-      const queue = new Queue(QUEUE_NAMES.deliverSingle, { connection, prefix: bullPrefix(prefix) });
-      cleanups.push(() => queue.close());
-      expect((await queue.getJob(jobId ?? ''))?.data).toMatchObject({ answerLost: ['3p:CRM-KILLED'] });
+      expect((await job())?.data).toMatchObject({ answerLost: ['3p:CRM-KILLED'] });
 
       // The next process runs the job again once its lock lapsed, delivers, and reads the
       // visitor back (no sampling: the read-back is the one the kill asked for).
@@ -224,44 +232,28 @@ describe('shutdown has a deadline; what it hands back, another process finishes'
     'a bulk submit that outlasts SHUTDOWN_TIMEOUT_MS is handed back without spending an attempt',
     { timeout: 60_000 },
     async () => {
-      const redis = await spawnRedis();
-      cleanups.push(() => redis.stop());
       // The submit takes 8 s at Target: dropped at the 1 s deadline by us, not failed by Target.
       const sim = await startSimulator({ ...NO_ROW_LOSS, clientCode: 'acme' });
       sim.faults.setLatency(8000, 'bulk');
       cleanups.push(() => sim.close());
-      const prefix = uniquePrefix('handback-bulk');
       const env = {
         SHUTDOWN_TIMEOUT_MS: '1000',
         DELIVERY_MODE: 'bulk',
         TARGET_TIMEOUT_MS: '10000',
         CLAIM_LEASE_MS: '20000',
       };
-      const first = allInOne(redis.url, sim, prefix, env);
-      await first.waitForLine(/target-ingest running/);
-      const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-      cleanups.push(async () => connection.quit());
-      const producer = createProducer({ connection, prefix, source: 'pos' });
-      await producer.sendMany([
-        {
-          id: 'hbb-1',
-          type: 'kiosk_visit',
-          occurredAt: '2026-11-21T10:00:00Z',
-          visitor: { mbox3rdPartyId: 'CRM-HANDBACK-BULK' },
-          data: { kioskId: 'K7' },
-        },
-      ]);
-      await producer.close();
-      const activeKey = `{${prefix}}:deliver-bulk:active`;
-      expect(await waitFor(async () => (await connection.llen(activeKey)) === 1, 10_000, 20)).toBe(true);
-      const [jobId] = await connection.lrange(activeKey, 0, 0);
+      const { prefix, first, connection, job } = await oneDeliveryUnderWay(
+        sim,
+        'handback-bulk',
+        env,
+        kioskVisit('hbb-1', 'CRM-HANDBACK-BULK'),
+        'deliverBulk',
+      );
       first.kill('SIGTERM');
       expect(await exitedWithOutput(first), first.lines.slice(-20).join('\n')).toBe(0);
-      const queue = new Queue(QUEUE_NAMES.deliverBulk, { connection, prefix: bullPrefix(prefix) });
-      cleanups.push(() => queue.close());
-      const job = await queue.getJob(jobId ?? '');
-      expect(['delayed', 'waiting']).toContain(await job?.getState());
-      expect(job?.attemptsMade).toBe(0);
+      const handedBack = await job();
+      expect(['delayed', 'waiting']).toContain(await handedBack?.getState());
+      expect(handedBack?.attemptsMade).toBe(0);
       expect(await connection.llen(`{${prefix}}:dead-letter:wait`)).toBe(0);
     },
   );
