@@ -230,7 +230,7 @@ export class TargetClient {
         headers,
         body,
         dispatcher: this.agent,
-        signal: AbortSignal.timeout(this.timeoutMs * 2),
+        signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs * 2), this.dropping.signal]),
       });
     } catch (error) {
       throw classifyError(error);
@@ -255,27 +255,32 @@ export class TargetClient {
     });
   }
 
-  private dropped = false;
+  /** Aborts this client's calls (not those of others on a shared dispatcher): {@link abandon}. */
+  private readonly dropping = new AbortController();
 
   /** True once {@link abandon} dropped the calls under way. */
   get abandoned(): boolean {
-    return this.dropped;
+    return this.dropping.signal.aborted;
   }
 
   /**
-   * Drops the calls under way and refuses new ones (shutdown, when jobs outlast
-   * SHUTDOWN_TIMEOUT_MS: src/jobs/workers.ts). Their jobs fail at once and go back to their
-   * queue, so another worker sends those values again.
+   * Drops this client's calls under way and refuses new ones (shutdown, when jobs outlast
+   * SHUTDOWN_TIMEOUT_MS: src/jobs/workers.ts). Their jobs fail at once (TARGET_ABORTED) and go
+   * back to their queue, so another worker sends those values again. The dispatcher, which
+   * the token source may share, stays open until {@link close}.
    */
-  async abandon(): Promise<void> {
-    if (this.dropped) return;
-    this.dropped = true;
-    await this.agent.destroy();
+  abandon(): Promise<void> {
+    this.dropping.abort();
+    return Promise.resolve();
   }
 
-  /** Waits for the calls under way, or with `abandon` drops them ({@link abandon}). */
+  /** Waits for the calls under way, or with `abandon` (or after {@link abandon}) drops them. */
   async close(abandon = false): Promise<void> {
-    if (abandon || this.dropped) return this.abandon();
+    if (abandon || this.abandoned) {
+      this.dropping.abort();
+      await this.agent.destroy();
+      return;
+    }
     await this.agent.close();
   }
 }
