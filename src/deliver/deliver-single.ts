@@ -174,7 +174,11 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
     // A pool, not waves: a slow call holds up only its own slot, so up to `parallelCalls`
     // visitors are always under way (waves of 16 waited for the slowest call of each).
     const slot = pLimit(parallelCalls);
-    await Promise.all(snapshots.map((s) => slot(() => deliverOne(s))));
+    // Settled, not all: after an error (Redis) the other calls still finish and are recorded
+    // before the job fails, rather than going on while its retry already runs.
+    const settled = await Promise.allSettled(snapshots.map((s) => slot(() => deliverOne(s))));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     await deps.audits?.schedule(audited);
 
     summary.retrying = transient.length;
