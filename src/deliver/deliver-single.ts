@@ -187,9 +187,6 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
     const { answerLost: _written, ...rest } = data;
     await job.updateData(answerLost.size > 0 ? { ...rest, answerLost: [...answerLost] } : rest);
     if (transient.length === 0) return summary;
-    // Its calls were dropped at shutdown (src/jobs/workers.ts), not failed: the job goes back to
-    // its queue without spending an attempt, and another worker sends the rest.
-    if (deps.client.abandoned) return postpone(job, token, 1);
     // Target refused our credentials: not these visitors' fault; every delivery holds (P10).
     await holdOnRefusal(deps, job, token, transient.find((t) => t.error instanceof CredentialsRefusedError)?.error);
     // The longest Retry-After sets the delay; a visitor dead-lettered says its own failure.
