@@ -54,7 +54,7 @@ export async function redisCost(redis: Redis): Promise<RedisCost> {
   const top = [...stats]
     .map(([command, s]) => ({ command, ...s }))
     .sort((a, b) => b.usec - a.usec)
-    .slice(0, 6);
+    .slice(0, 20);
   const entries = (await redis.slowlog('GET', 5)) as unknown[][];
   const slow = entries.map((e) => ({
     command: (e[3] as string[]).slice(0, 2).join(' ').slice(0, 60),

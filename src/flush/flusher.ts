@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { parseVisitorKey } from '../events/index.js';
 import type { Logger } from '../logger.js';
-import type { BulkStatusJob, DeliverJob } from '../jobs/catalog.js';
+import type { BulkStatusJob, DeliverJob, IngestJob } from '../jobs/catalog.js';
 import { deliverJobName } from '../jobs/names.js';
 import type { CallBudget } from '../quota/budgets.js';
-import { bulkPaceMs, bulkRoom, type BulkLoad, type CallPacer } from '../quota/pacer.js';
+import { bulkPaceMs, bulkRoom, nothingToGather, pacingEngaged, type BulkLoad, type CallPacer } from '../quota/pacer.js';
 import { routeVisitors, type DeliveryMode } from './routing.js';
 import type { VisitorStore } from '../coalesce/store.js';
 
@@ -17,7 +17,13 @@ export const MAX_CLAIMS_PER_FLUSH = 50;
 
 export interface FlusherDeps {
   store: VisitorStore;
-  queues: { deliverSingle: Queue<DeliverJob>; deliverBulk: Queue<DeliverJob>; bulkStatus: Queue<BulkStatusJob> };
+  queues: {
+    deliverSingle: Queue<DeliverJob>;
+    deliverBulk: Queue<DeliverJob>;
+    bulkStatus: Queue<BulkStatusJob>;
+    /** Ingest jobs not merged yet are visitors still to come: the pacer waits for them. */
+    ingest?: Queue<IngestJob>;
+  };
   singleBudget: CallBudget;
   bulkBudget: CallBudget;
   /**
@@ -93,7 +99,7 @@ export class Flusher {
           if (this.deps.mode !== 'auto') break;
           bulkFull = true;
           goesBulk = false;
-        } else if (paced && !(await this.deps.bulkPacer.tryPass(this.paceMs(load))).passed) {
+        } else if (paced && (await this.paceWaitMs(load, due)) > 0) {
           // And a bulk file that would not be full starts at most once per pacer interval:
           // the due visitors stay due and gather, instead of every flush tick spending a bulk
           // call (and its status polls) until the minute's budget is gone and everything waits.
@@ -142,6 +148,23 @@ export class Flusher {
     };
   }
 
+  /**
+   * 0 when a bulk file that is not full may start now (it passed the pacer, or there is
+   * nothing left for it to wait for), else how long until the pacer's gate opens. `due`: the
+   * visitors due now that this claim takes, so the rest of the due index is visitors still in
+   * their window.
+   */
+  private async paceWaitMs(load: BulkLoad, due: number): Promise<number> {
+    if (!pacingEngaged(load)) {
+      const [pending, unmerged] = await Promise.all([
+        this.deps.store.pendingVisitors(),
+        this.deps.queues.ingest?.getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized') ?? 0,
+      ]);
+      if (nothingToGather(pending - due, unmerged)) return 0;
+    }
+    return (await this.deps.bulkPacer.tryPass(this.paceMs(load))).retryInMs;
+  }
+
   /** How long a pass for a bulk file that is not full closes the pacer's gate. */
   private paceMs(load: BulkLoad): number {
     return bulkPaceMs(load, this.deps.bulkPacer.intervalMs, this.deps.bulkBudget.settings.windowMs);
@@ -186,9 +209,7 @@ export class Flusher {
       // bulk budget, and for its turn at the pacer, rather than spending a bulk call on a
       // handful of rows: the visitors it hands back gather with the next ones.
       const load = await this.bulkLoad();
-      const waitMs = !this.hasBulkRoom(load)
-        ? this.deps.bulkRetryMs
-        : (await this.deps.bulkPacer.tryPass(this.paceMs(load))).retryInMs;
+      const waitMs = !this.hasBulkRoom(load) ? this.deps.bulkRetryMs : await this.paceWaitMs(load, 0);
       if (waitMs > 0) {
         await this.deps.store.unclaim(claimId, bulk, Date.now() + waitMs);
         bulk = [];

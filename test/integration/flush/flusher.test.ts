@@ -5,7 +5,13 @@ import { Flusher } from '../../../src/flush/flusher.js';
 import { VisitorStore } from '../../../src/coalesce/store.js';
 import type { ValidEvent } from '../../../src/events/index.js';
 import { createLogger } from '../../../src/logger.js';
-import { QUEUE_NAMES, bullPrefix, type BulkStatusJob, type DeliverJob } from '../../../src/jobs/catalog.js';
+import {
+  QUEUE_NAMES,
+  bullPrefix,
+  type BulkStatusJob,
+  type DeliverJob,
+  type IngestJob,
+} from '../../../src/jobs/catalog.js';
 import { createBudgets } from '../../../src/quota/budgets.js';
 import { CallPacer } from '../../../src/quota/pacer.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
@@ -31,7 +37,12 @@ describe('Flusher (two flushers on one Redis)', () => {
   let redis: Redis;
   let other: Redis;
   let prefix: string;
-  let queues: { deliverSingle: Queue<DeliverJob>; deliverBulk: Queue<DeliverJob>; bulkStatus: Queue<BulkStatusJob> };
+  let queues: {
+    deliverSingle: Queue<DeliverJob>;
+    deliverBulk: Queue<DeliverJob>;
+    bulkStatus: Queue<BulkStatusJob>;
+    ingest: Queue<IngestJob>;
+  };
   let flushers: Flusher[];
   let store: VisitorStore;
 
@@ -44,6 +55,7 @@ describe('Flusher (two flushers on one Redis)', () => {
       deliverSingle: new Queue<DeliverJob>(QUEUE_NAMES.deliverSingle, { connection: redis, prefix: bull }),
       deliverBulk: new Queue<DeliverJob>(QUEUE_NAMES.deliverBulk, { connection: redis, prefix: bull }),
       bulkStatus: new Queue<BulkStatusJob>(QUEUE_NAMES.bulkStatus, { connection: redis, prefix: bull }),
+      ingest: new Queue<IngestJob>(QUEUE_NAMES.ingest, { connection: redis, prefix: bull }),
     };
     const settings = {
       prefix,
@@ -84,6 +96,15 @@ describe('Flusher (two flushers on one Redis)', () => {
     await redis.zadd(store.keys.due, ...vks.flatMap((vk) => [at, vk]));
   }
 
+  /**
+   * A visitor still in its coalescing window: a small bulk file has something to wait for at
+   * the pacer (with nothing left to gather it goes at once while under half of the budget is
+   * committed; see the tests below).
+   */
+  async function oneStillInWindow(): Promise<void> {
+    await redis.zadd(store.keys.due, Date.now() + 60_000, '3p:CRM-IN-WINDOW');
+  }
+
   async function bulkJobs(): Promise<string[][]> {
     const jobs = await queues.deliverBulk.getJobs(['waiting']);
     return jobs.map((j) => [...j.data.visitors].sort());
@@ -94,6 +115,7 @@ describe('Flusher (two flushers on one Redis)', () => {
   it('starts one small bulk file per interval; the visitors held back go together in the next', async () => {
     const [a, b] = flushers as [Flusher, Flusher];
     const t0 = Date.now();
+    await oneStillInWindow();
     await store.merge('pos', [newVisitorEvent(1, t0), newVisitorEvent(2, t0)], t0 - 1000);
     expect((await a.flushOnce()).bulk).toBe(2);
 
@@ -104,6 +126,7 @@ describe('Flusher (two flushers on one Redis)', () => {
     expect((await a.flushOnce()).bulk).toBe(0);
     expect(await bulkJobs()).toEqual([['3p:CRM-1', '3p:CRM-2']]);
     // Handed back, not lost: due again when the gate opens, not before.
+    await redis.zrem(store.keys.due, '3p:CRM-IN-WINDOW');
     const due = await redis.zrange(store.keys.due, '0', '-1', 'WITHSCORES');
     expect(due.filter((_, i) => i % 2 === 0).sort()).toEqual(['3p:CRM-3', '3p:CRM-4']);
     for (const score of due.filter((_, i) => i % 2 === 1)) {
@@ -122,6 +145,7 @@ describe('Flusher (two flushers on one Redis)', () => {
     const t0 = Date.now();
     const handedBackWait = async (vk: string): Promise<number> =>
       Number(await redis.zscore(store.keys.due, vk)) - Date.now();
+    await oneStillInWindow();
     await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
     expect((await a.flushOnce()).bulk).toBe(1);
     await store.merge('pos', [newVisitorEvent(2, t0)], t0 - 1000);
@@ -145,6 +169,52 @@ describe('Flusher (two flushers on one Redis)', () => {
     await store.merge('pos', [newVisitorEvent(4, t0)], t0 - 1000);
     expect((await b.flushOnce()).bulk).toBe(0);
     expect(await handedBackWait('3p:CRM-4')).toBeGreaterThan(PACE_MS);
+  });
+
+  // The last visitors of a burst: the gate would make them wait for nobody.
+  it('lets a small bulk file go at once when nothing is left to gather, while under half of the budget is committed', async () => {
+    const [a, b] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(1);
+    // Inside the interval, nothing in its window, no ingest job waiting: no wait.
+    await store.merge('pos', [newVisitorEvent(2, t0)], t0 - 1000);
+    expect((await b.flushOnce()).bulk).toBe(1);
+    // The same as a bulk claim of its own (DELIVERY_MODE bulk takes the other branch).
+    await store.merge(
+      'pos',
+      Array.from({ length: 120 }, (_, i) => newVisitorEvent(100 + i, t0)),
+      t0 - 1000,
+    );
+    expect((await a.flushOnce()).bulk).toBe(120);
+    expect(await bulkJobs()).toHaveLength(3);
+
+    // An ingest job not merged yet holds visitors to come: the gate applies again. None of
+    // the files above took it, so the first passes and closes it; the next waits.
+    await queues.ingest.add('batch', { source: 'pos', receivedAt: t0, events: [] });
+    await store.merge('pos', [newVisitorEvent(3, t0)], t0 - 1000);
+    expect((await b.flushOnce()).bulk).toBe(1);
+    await store.merge('pos', [newVisitorEvent(4, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(0);
+    expect(Number(await redis.zscore(store.keys.due, '3p:CRM-4'))).toBeGreaterThan(Date.now());
+  });
+
+  it('paces a small bulk file with nothing left to gather once half of the budget is committed', async () => {
+    const [a, b] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    // 24 spent: the first file goes without the gate (24 committed, under half). After it,
+    // 24 + 2 polls owed = 26 of 50: pacing engaged, so the second passes the gate and closes
+    // it past the interval, and the third waits, with nothing left to gather all along.
+    expect(
+      (await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(24)).granted,
+    ).toBe(true);
+    for (const n of [1, 2]) {
+      await store.merge('pos', [newVisitorEvent(n, t0)], t0 - 1000);
+      expect((await (n === 1 ? a : b).flushOnce()).bulk).toBe(1);
+    }
+    await store.merge('pos', [newVisitorEvent(3, t0)], t0 - 1000);
+    expect((await a.flushOnce()).bulk).toBe(0);
+    expect(Number(await redis.zscore(store.keys.due, '3p:CRM-3')) - Date.now()).toBeGreaterThan(PACE_MS);
   });
 
   it('counts the polls that claims in flight still owe: under half spent, but claims polling, paces past the interval', async () => {
@@ -196,6 +266,7 @@ describe('Flusher (two flushers on one Redis)', () => {
   it('paces bulk files that would not be full, and lets a full one go at once', async () => {
     const [a] = flushers as [Flusher, Flusher];
     const t0 = Date.now();
+    await oneStillInWindow();
     await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
     expect((await a.flushOnce()).bulk).toBe(1);
     // 120 due: enough for bulk (threshold 100), not a full file (150): they wait, unclaimed.
@@ -205,7 +276,7 @@ describe('Flusher (two flushers on one Redis)', () => {
       t0 - 1000,
     );
     expect((await a.flushOnce()).claimed).toBe(0);
-    expect(await redis.zcard(store.keys.due)).toBe(120);
+    expect(await redis.zcard(store.keys.due)).toBe(120 + 1);
     // 40 more make a full file: it goes although the pacer's interval is not over.
     await store.merge(
       'pos',
@@ -217,7 +288,7 @@ describe('Flusher (two flushers on one Redis)', () => {
     // The rest (10) is a small flush of new visitors: its bulk share waits for the pacer.
     expect(full.single).toBe(0);
     expect(await bulkJobs()).toHaveLength(2);
-    expect(await redis.zcard(store.keys.due)).toBe(10);
+    expect(await redis.zcard(store.keys.due)).toBe(10 + 1);
   });
 
   // Each claim in flight owes status polls: BULK_MAX_CLAIMS_IN_FLIGHT bounds them.
