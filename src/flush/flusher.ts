@@ -96,14 +96,19 @@ export class Flusher {
         // starting a tiny file. In auto mode the visitors Target knows keep flowing by single
         // updates meanwhile; the others wait for bulk.
         if (!this.hasBulkRoom(load)) {
+          this.deps.logger.debug({ due, ...load }, 'bulk claim waits: no room in the bulk budget');
           if (this.deps.mode !== 'auto') break;
           bulkFull = true;
           goesBulk = false;
-        } else if (paced && (await this.paceWaitMs(load, due)) > 0) {
+        } else if (paced) {
           // And a bulk file that would not be full starts at most once per pacer interval:
           // the due visitors stay due and gather, instead of every flush tick spending a bulk
           // call (and its status polls) until the minute's budget is gone and everything waits.
-          break;
+          const waitMs = await this.paceWaitMs(load, due);
+          if (waitMs > 0) {
+            this.deps.logger.debug({ due, waitMs, ...load }, 'bulk claim waits for the pacer');
+            break;
+          }
         }
       }
       const size = goesBulk ? this.deps.bulkBatchSize : this.deps.batchSize;

@@ -55,6 +55,14 @@ local previous = root .. ':seen:' .. string.format('%d', generation - 1) .. ':'
 local touched = {}
 local received36 = base36(tonumber(receivedAt))
 local function applied(marker) return marker and string.byte(marker, 1) == 97 end -- 'a'
+-- Intake's own marker for this job (`intake-<n>` marks its ids `n`, marks-claim.lua), which
+-- it wrote only after finding no marker that counts in the previous generation. Later merges
+-- of the id write their `a` into the generation current at their time, never an earlier one,
+-- so an id still marked `n` in this generation needs no second lookup there (one HGET per
+-- event less). Only a merge whose clock ran a generation behind intake's could have put an
+-- `a` there that this skips; the event's values, merged again, are no newer than themselves,
+-- so it would count as superseded instead of duplicate and change nothing.
+local own = string.match(batch, '^intake%-(%d+)$')
 local out = {}
 if batch ~= '' then
   local batchKey = root .. ':merged:' .. batch
@@ -85,7 +93,7 @@ for e = 1, n do
     rec.code = DUPLICATE
   else
     rec.current = redis.call('HGET', markers .. bucket, rec.field)
-    if applied(rec.current) or applied(redis.call('HGET', previous .. bucket, rec.field)) then
+    if applied(rec.current) or (rec.current ~= own and applied(redis.call('HGET', previous .. bucket, rec.field))) then
       rec.code = DUPLICATE
     else
       inCall[rec.field] = true

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { markerBucket } from '../../../src/coalesce/markers.js';
 import { VisitorStore } from '../../../src/coalesce/store.js';
 import { ENVELOPE_RULES, resolveMapping, validateEvent, type ValidEvent } from '../../../src/events/index.js';
 import { acceptBatch, acceptEvents } from '../../../src/intake/accept.js';
@@ -85,6 +86,43 @@ describe('intake dedupe with one shard: one Redis call, and no id left marked by
       expect(ttl).toBeGreaterThan(WINDOW_MS - 60_000);
       expect(ttl).toBeLessThanOrEqual(2 * WINDOW_MS + WINDOW_MS / 8);
     }
+  });
+
+  it('sets each marker hash\'s expiry once, recorded in its generation\'s registry, and writes no marker for an id seen before', async () => {
+    const now = Date.now();
+    await intake.deps.marks.claim(
+      'pos',
+      Array.from({ length: 300 }, (_, i) => `r${i}`),
+      500,
+      now,
+    );
+    const generation = Math.floor(now / WINDOW_MS);
+    const hashes = await scanKeys(redis, `{${prefix}}:seen:${generation}:*`);
+    const buckets = hashes.filter((k) => !k.endsWith(':x'));
+    const registry = `{${prefix}}:seen:${generation}:x`;
+    expect(buckets.length).toBeGreaterThan(250);
+    expect(hashes).toContain(registry);
+    // One bit per bucket hash, and every one of them has its expiry.
+    expect(await redis.bitcount(registry)).toBe(buckets.length);
+    let latest = 0;
+    for (const hash of buckets) {
+      const ttl = await redis.pttl(hash);
+      expect(ttl).toBeGreaterThan(WINDOW_MS - 60_000);
+      latest = Math.max(latest, ttl);
+    }
+    // The registry lasts as long as the last of them, and not much longer.
+    const registryTtl = await redis.pttl(registry);
+    expect(registryTtl).toBeGreaterThanOrEqual(latest - 1000);
+    expect(registryTtl).toBeLessThanOrEqual(2 * WINDOW_MS + WINDOW_MS / 8);
+
+    // Applied in the previous generation (as the merge marks it): seen, and no marker is
+    // written for it in this one (none is written and taken back out either).
+    const oldBucket = markerBucket('pos', 'old');
+    await redis.hset(`{${prefix}}:seen:${generation - 1}:${oldBucket}`, 'pos:old', 'a1x|y|3p:CRM-1');
+    const again = await intake.deps.marks.claim('pos', ['old', 'new'], 500, now);
+    expect(again.seen).toEqual([true, false]);
+    expect(await redis.hexists(`{${prefix}}:seen:${generation}:${oldBucket}`, 'pos:old')).toBe(0);
+    expect(await redis.hexists(`{${prefix}}:seen:${generation}:${markerBucket('pos', 'new')}`, 'pos:new')).toBe(1);
   });
 
   it('splits a large request into jobs of maxEventsPerJob, each id marked by its own job', async () => {
