@@ -55,14 +55,15 @@ local previous = root .. ':seen:' .. string.format('%d', generation - 1) .. ':'
 local touched = {}
 local received36 = base36(tonumber(receivedAt))
 local function applied(marker) return marker and string.byte(marker, 1) == 97 end -- 'a'
--- Intake's own marker for this job (`intake-<n>` marks its ids `n`, marks-claim.lua), which
+-- Intake's own marker for this job (job `intake-<n>` has its ids marked `n`, marks-claim.lua), which
 -- it wrote only after finding no marker that counts in the previous generation. Later merges
 -- of the id write their `a` into the generation current at their time, never an earlier one,
 -- so an id still marked `n` in this generation needs no second lookup there (one HGET per
 -- event less). Only a merge whose clock ran a generation behind intake's could have put an
 -- `a` there that this skips; the event's values, merged again, are no newer than themselves,
 -- so it would count as superseded instead of duplicate and change nothing.
-local own = string.match(batch, '^intake%-(%d+)$')
+-- The map passes `<job id>@<job timestamp>` (src/map/processor.ts).
+local own = string.match(batch, '^intake%-(%d+)@') or string.match(batch, '^intake%-(%d+)$')
 local out = {}
 if batch ~= '' then
   local batchKey = root .. ':merged:' .. batch

@@ -88,7 +88,7 @@ describe('intake dedupe with one shard: one Redis call, and no id left marked by
     }
   });
 
-  it('sets each marker hash\'s expiry once, recorded in its generation\'s registry, and writes no marker for an id seen before', async () => {
+  it("sets each marker hash's expiry once, recorded in its generation's registry, and writes no marker for an id seen before", async () => {
     const now = Date.now();
     await intake.deps.marks.claim(
       'pos',
