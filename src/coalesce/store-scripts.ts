@@ -21,7 +21,7 @@ export interface StoreCommands {
   tiMerge(...args: string[]): Promise<number[]>;
   tiClaim(...args: string[]): Promise<string[]>;
   tiSnapshot(...args: string[]): Promise<string[][]>;
-  tiAck(...args: string[]): Promise<number>;
+  tiAck(...args: string[]): Promise<number[]>;
   tiRelease(...args: string[]): Promise<number>;
   tiExpired(...args: string[]): Promise<string[]>;
   tiRenew(...args: string[]): Promise<number[]>;

@@ -81,5 +81,19 @@ describe('commands the dedupe and merge scripts run per event', () => {
     const other = events.map((e) => ({ ...e, id: `${e.id}-import` }));
     const imported = await commandsOf(() => store.merge('pos', other, now, `import-1@${now}`, now));
     expect(imported.get('hget')).toBe(1000);
+
+    // The 50 visitors delivered in one bulk batch: acked by one script call per 100 visitors
+    // (a call, a suppression check and a lease ZREM for all of them, not for each).
+    const claimed = await store.claimDue('c1', 1000, now + 2000);
+    expect(claimed).toHaveLength(50);
+    const snapshots = await store.snapshot('c1', claimed, now + 2000, { freeze: true });
+    const ack = await commandsOf(async () => {
+      expect(new Set(await store.ackMany('c1', snapshots, now + 3000, true))).toEqual(new Set(['done']));
+    });
+    // EVAL the first time a connection runs the script (ioredis loads it), EVALSHA after.
+    expect((ack.get('evalsha') ?? 0) + (ack.get('eval') ?? 0)).toBe(1);
+    expect(ack.get('zrem')).toBe(1);
+    expect(ack.get('hgetall')).toBe(50);
+    expect(await store.inFlightVisitors()).toBe(0);
   });
 });

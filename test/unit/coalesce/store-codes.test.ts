@@ -50,7 +50,7 @@ describe('VisitorStore: return codes of its scripts', () => {
   });
 
   it('fails on an ack code it does not know instead of calling the claim lost', async () => {
-    const store = storeAnswering({ tiAck: () => Promise.resolve(9) });
+    const store = storeAnswering({ tiAck: () => Promise.resolve([9]) });
     await expect(store.ack('c1', SNAPSHOT)).rejects.toThrow(/ack-delivered.*\b9\b/);
   });
 });
