@@ -88,6 +88,8 @@ export class Flusher {
       const paced = goesBulk && due < this.deps.bulkBatchSize;
       /** Auto mode with bulk saturated: a single-size claim, routed visitor by visitor. */
       let bulkFull = false;
+      /** This pass took the pacer's gate (not when it went without it: nothing to gather). */
+      let tookGate = false;
       if (goesBulk) {
         const load = await this.bulkLoad();
         // Bulk calls are few (50 a minute) and batches take minutes to hours at Target: while
@@ -104,7 +106,9 @@ export class Flusher {
           // And a bulk file that would not be full starts at most once per pacer interval:
           // the due visitors stay due and gather, instead of every flush tick spending a bulk
           // call (and its status polls) until the minute's budget is gone and everything waits.
-          const waitMs = await this.paceWaitMs(load, due);
+          const pace = await this.paceWaitMs(load, due);
+          tookGate = pace.tookGate;
+          const waitMs = pace.waitMs;
           if (waitMs > 0) {
             this.deps.logger.debug({ due, waitMs, ...load }, 'bulk claim waits for the pacer');
             break;
@@ -123,7 +127,7 @@ export class Flusher {
       }
       if (visitors.length === 0) {
         // Every due visitor was held by an earlier delivery: the pass bought nothing.
-        if (paced) await this.deps.bulkPacer.release();
+        if (tookGate) await this.deps.bulkPacer.release();
         break;
       }
       const routed = await this.dispatch(claimId, visitors, goesBulk, bulkFull);
@@ -154,20 +158,23 @@ export class Flusher {
   }
 
   /**
-   * 0 when a bulk file that is not full may start now (it passed the pacer, or there is
-   * nothing left for it to wait for), else how long until the pacer's gate opens. `due`: the
+   * `waitMs` 0 when a bulk file that is not full may start now (it passed the pacer, or
+   * there is nothing left for it to wait for), else how long until the pacer's gate opens;
+   * `tookGate` when it passed the gate (and closed it for the next), so only such a pass is
+   * given back when it claims nothing: a gate it did not take may be another flusher's. `due`: the
    * visitors due now that this claim takes, so the rest of the due index is visitors still in
    * their window.
    */
-  private async paceWaitMs(load: BulkLoad, due: number): Promise<number> {
+  private async paceWaitMs(load: BulkLoad, due: number): Promise<{ waitMs: number; tookGate: boolean }> {
     if (!pacingEngaged(load)) {
       const [pending, unmerged] = await Promise.all([
         this.deps.store.pendingVisitors(),
         this.deps.queues.ingest?.getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized') ?? 0,
       ]);
-      if (nothingToGather(pending - due, unmerged)) return 0;
+      if (nothingToGather(pending - due, unmerged)) return { waitMs: 0, tookGate: false };
     }
-    return (await this.deps.bulkPacer.tryPass(this.paceMs(load))).retryInMs;
+    const pass = await this.deps.bulkPacer.tryPass(this.paceMs(load));
+    return { waitMs: pass.retryInMs, tookGate: pass.passed };
   }
 
   /** How long a pass for a bulk file that is not full closes the pacer's gate. */
@@ -214,7 +221,7 @@ export class Flusher {
       // bulk budget, and for its turn at the pacer, rather than spending a bulk call on a
       // handful of rows: the visitors it hands back gather with the next ones.
       const load = await this.bulkLoad();
-      const waitMs = !this.hasBulkRoom(load) ? this.deps.bulkRetryMs : await this.paceWaitMs(load, 0);
+      const waitMs = !this.hasBulkRoom(load) ? this.deps.bulkRetryMs : (await this.paceWaitMs(load, 0)).waitMs;
       if (waitMs > 0) {
         await this.deps.store.unclaim(claimId, bulk, Date.now() + waitMs);
         bulk = [];

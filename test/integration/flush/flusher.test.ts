@@ -199,6 +199,26 @@ describe('Flusher (two flushers on one Redis)', () => {
     expect(Number(await redis.zscore(store.keys.due, '3p:CRM-4'))).toBeGreaterThan(Date.now());
   });
 
+  it('gives back only a pacer gate it took: a pass without the gate that claims nothing leaves the gate closed', async () => {
+    const [a, b] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    await oneStillInWindow();
+    // 120 due: a bulk claim (threshold 100) of a file that is not full (150): paced.
+    const vks = Array.from({ length: 120 }, (_, i) => `3p:CRM-${100 + i}`);
+    await store.merge(
+      'pos',
+      vks.map((_, i) => newVisitorEvent(100 + i, t0)),
+      t0 - 1000,
+    );
+    expect((await a.flushOnce()).bulk).toBe(120); // through the gate, which stays closed
+    await redis.zrem(store.keys.due, '3p:CRM-IN-WINDOW');
+    // Due again while their delivery runs (held): the next pass has nothing to gather, goes
+    // without the gate, and claims nothing.
+    await makeDue(vks, t0 - 1000);
+    expect((await b.flushOnce()).claimed).toBe(0);
+    expect((await new CallPacer(redis, prefix, 'bulk', PACE_MS).tryPass()).passed).toBe(false);
+  });
+
   it('paces a small bulk file with nothing left to gather once half of the budget is committed', async () => {
     const [a, b] = flushers as [Flusher, Flusher];
     const t0 = Date.now();
