@@ -55,15 +55,18 @@ local previous = root .. ':seen:' .. string.format('%d', generation - 1) .. ':'
 local touched = {}
 local received36 = base36(tonumber(receivedAt))
 local function applied(marker) return marker and string.byte(marker, 1) == 97 end -- 'a'
--- Intake's own marker for this job (job `intake-<n>` has its ids marked `n`, marks-claim.lua), which
--- it wrote only after finding no marker that counts in the previous generation. Later merges
--- of the id write their `a` into the generation current at their time, never an earlier one,
--- so an id still marked `n` in this generation needs no second lookup there (one HGET per
--- event less). Only a merge whose clock ran a generation behind intake's could have put an
--- `a` there that this skips; the event's values, merged again, are no newer than themselves,
--- so it would count as superseded instead of duplicate and change nothing.
+-- Intake's own marker for this job (job `intake-<n>` has its ids marked `n`, marks-claim.lua),
+-- which it wrote only after finding no marker that counts in the previous generation. So an
+-- id still marked `n` in this generation needs no second lookup there (one HGET per event
+-- less), provided no merge writes its `a` for the id into the previous generation after
+-- that. Merges of intake's jobs cannot (intake took the id in only once). A merge of any
+-- other batch (a replayed dead letter, several shards, no batch id) may, when its `now` is
+-- a generation behind intake's (the call waited out a reconnect across the boundary): it
+-- therefore also looks the id up in the generation after its own, and where intake marked
+-- the id there, writes its `a` there too, so that the job's own merge finds it (P2).
 -- The map passes `<job id>@<job timestamp>` (src/map/processor.ts).
 local own = string.match(batch, '^intake%-(%d+)@') or string.match(batch, '^intake%-(%d+)$')
+local following = root .. ':seen:' .. string.format('%d', generation + 1) .. ':'
 local out = {}
 if batch ~= '' then
   local batchKey = root .. ':merged:' .. batch
@@ -94,7 +97,9 @@ for e = 1, n do
     rec.code = DUPLICATE
   else
     rec.current = redis.call('HGET', markers .. bucket, rec.field)
-    if applied(rec.current) or (rec.current ~= own and applied(redis.call('HGET', previous .. bucket, rec.field))) then
+    local mine = own ~= nil and rec.current == own
+    if not own then rec.ahead = redis.call('HGET', following .. bucket, rec.field) end
+    if applied(rec.current) or applied(rec.ahead) or (not mine and applied(redis.call('HGET', previous .. bucket, rec.field))) then
       rec.code = DUPLICATE
     else
       inCall[rec.field] = true
@@ -144,11 +149,24 @@ for _, vk in ipairs(order) do
   local writes, wins, lates = {}, {}, {}
   local held = false
   if na > 0 then
-    local delivered = redis.call('HMGET', vd, unpack(names))
-    snames[na + 1] = '_claim'
-    local flight = redis.call('HMGET', vf, unpack(snames))
     snames[na + 1], snames[na + 2] = '_in', '_src'
     local pending = redis.call('HMGET', vp, unpack(snames))
+    snames[na + 2] = nil
+    snames[na + 1] = '_claim'
+    local flight = redis.call('HMGET', vf, unpack(snames))
+    -- A pending stamp is newer than the delivered one of its attribute (it was written only
+    -- if newer, and a delivery records only stamps that were in flight, which are older than
+    -- any pending one: claims and folds take the pending hash whole). So when every attribute
+    -- is pending, the pending stamps decide alone and the delivered hash is not read (one
+    -- HMGET less for the visitors a burst sends most events for); an event older than them
+    -- counts as superseded, whether or not Target already holds something newer.
+    local delivered = {}
+    for k = 1, na do
+      if not pending[k] then
+        delivered = redis.call('HMGET', vd, unpack(names))
+        break
+      end
+    end
     -- Pending and in flight: held, the end of its delivery makes it due. Pending and not in
     -- flight: due already (ZADD NX changes nothing), unless something took it off the index
     -- without claiming it, which the ZADD then mends.
@@ -156,7 +174,7 @@ for _, vk in ipairs(order) do
     for k = 1, na do
       local e = owner[k]
       local st = ev[e].st
-      if not newer(st, delivered[k]) then
+      if not newer(st, delivered[k] or false) then
         lates[e] = true
       elseif newer(st, pending[k]) and newer(st, flight[k]) then
         writes[#writes + 1] = 'v:' .. names[k]
@@ -192,7 +210,11 @@ for _, vk in ipairs(order) do
   for _, e in ipairs(members) do
     local rec = ev[e]
     rec.code = wins[e] and APPLIED or (lates[e] and LATE or SUPERSEDED)
-    redis.call('HSET', markers .. rec.bucket, rec.field, 'a' .. rec.code .. received36 .. '|' .. base36(tonumber(string.sub(rec.st, 1, 15))) .. '|' .. vk)
+    local marker = 'a' .. rec.code .. received36 .. '|' .. base36(tonumber(string.sub(rec.st, 1, 15))) .. '|' .. vk
+    redis.call('HSET', markers .. rec.bucket, rec.field, marker)
+    -- Taken in by intake in the next generation meanwhile (see `own` above): its job's merge
+    -- must find this one there. The hash exists, with its expiry, since intake wrote to it.
+    if rec.ahead then redis.call('HSET', following .. rec.bucket, rec.field, marker) end
     -- An id intake marked lives in a hash that already has its expiry (marks-claim.lua sets
     -- it in the same call that creates the field): no PEXPIRE per event for it.
     if not rec.current then touched[rec.bucket] = rec.ttl end

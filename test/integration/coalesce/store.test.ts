@@ -148,6 +148,39 @@ describe('VisitorStore', () => {
     expect(await store.merge('pos', [event('d1', 9, { a: '9' })], T0 + 180_000)).toEqual(['applied']);
   });
 
+  it("calls intake's copy a duplicate when a replayed copy of the same id merged late, a generation behind (P2)", async () => {
+    // Just after a generation boundary (dedupeWindowMs 60 s), and just before it.
+    const boundary = (Math.floor(T0 / 60_000) + 1) * 60_000;
+    const marks = new IntakeMarks(redis, prefix, 60_000);
+    // Intake takes copy B in, in the new generation: nothing marks the id yet.
+    const { seen, firstJob } = await marks.claim('pos', ['x1'], 500, boundary + 10);
+    expect(seen).toEqual([false]);
+    // A replayed dead letter with copy A merges now, with a `now` from before the boundary
+    // (its call waited out a reconnect), and a later occurredAt than B's.
+    expect(
+      await store.merge('pos', [event('x1', 3, { tier: 'silver' })], boundary - 10, `dlq-1@${boundary - 10}`),
+    ).toEqual(['applied']);
+    // B's own job: the id was applied, whatever its marker in this generation said.
+    expect(
+      await store.merge(
+        'pos',
+        [event('x1', 2, { tier: 'gold' })],
+        boundary + 20,
+        `intake-${firstJob}@${boundary + 10}`,
+      ),
+    ).toEqual(['duplicate']);
+    // With no replay in between, the job's own merge applies its copy.
+    const fresh = await marks.claim('pos', ['x2'], 500, boundary + 30);
+    expect(
+      await store.merge(
+        'pos',
+        [event('x2', 4, { tier: 'gold' })],
+        boundary + 40,
+        `intake-${fresh.firstJob}@${boundary + 30}`,
+      ),
+    ).toEqual(['applied']);
+  });
+
   it('lists a forgotten visitor as erased while event-id markers may name it, however short its suppression', async () => {
     await store.merge('pos', [event('f1', 1, { a: '1' })], T0);
     await store.forget('3p:CRM-1', T0 + 1, T0);
