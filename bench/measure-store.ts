@@ -160,6 +160,13 @@ async function measureMerges(redis: Redis, ownServer: boolean): Promise<void> {
     ['one call at a time', 1],
     ['4 calls in parallel', 4],
   ] as const) {
+    // As in the pipeline, intake marks the ids of each job first (not timed), and the map
+    // merges the job under its id: the merge then finds intake's own markers.
+    const marks = new IntakeMarks(redis, prefix, 7 * 24 * 3600_000);
+    const jobs: number[] = [];
+    for (const batch of batches) {
+      jobs.push((await marks.claim('pos-eu', batch.map((e) => e.id), MERGE_BATCH, T0)).firstJob);
+    }
     if (ownServer) await redis.config('RESETSTAT');
     const started = process.hrtime.bigint();
     let next = 0;
@@ -168,7 +175,7 @@ async function measureMerges(redis: Redis, ownServer: boolean): Promise<void> {
         while (next < batches.length) {
           const b = next;
           next += 1;
-          await store.merge('pos-eu', batches[b] ?? [], T0, `${label}-${b}`);
+          await store.merge('pos-eu', batches[b] ?? [], T0, `intake-${jobs[b] ?? 0}@${T0}`);
         }
       }),
     );
@@ -198,7 +205,7 @@ async function main(): Promise<void> {
     await measureMemory(redis);
     await measureMarkers(redis);
     console.log(
-      `\nMerges of the Lua path (${MERGE_BATCHES} batches of ${MERGE_BATCH} events, 4 attributes each, over 20,000 visitors)`,
+      `\nMerges of the Lua path (${MERGE_BATCHES} intake jobs of ${MERGE_BATCH} events, 4 attributes each, over 20,000 visitors)`,
     );
     await measureMerges(redis, spawned !== undefined);
   } finally {
