@@ -165,7 +165,16 @@ async function measureMerges(redis: Redis, ownServer: boolean): Promise<void> {
     const marks = new IntakeMarks(redis, prefix, 7 * 24 * 3600_000);
     const jobs: number[] = [];
     for (const batch of batches) {
-      jobs.push((await marks.claim('pos-eu', batch.map((e) => e.id), MERGE_BATCH, T0)).firstJob);
+      jobs.push(
+        (
+          await marks.claim(
+            'pos-eu',
+            batch.map((e) => e.id),
+            MERGE_BATCH,
+            T0,
+          )
+        ).firstJob,
+      );
     }
     if (ownServer) await redis.config('RESETSTAT');
     const started = process.hrtime.bigint();
