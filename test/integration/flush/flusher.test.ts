@@ -105,6 +105,15 @@ describe('Flusher (two flushers on one Redis)', () => {
     await redis.zadd(store.keys.due, Date.now() + 60_000, '3p:CRM-IN-WINDOW');
   }
 
+  /** `count` visitors Target does not know yet (CRM-<first>…), one event each, due now. */
+  async function mergeNewVisitors(first: number, count: number, at: number): Promise<void> {
+    await store.merge(
+      'pos',
+      Array.from({ length: count }, (_, i) => newVisitorEvent(first + i, at)),
+      at - 1000,
+    );
+  }
+
   async function bulkJobs(): Promise<string[][]> {
     const jobs = await queues.deliverBulk.getJobs(['waiting']);
     return jobs.map((j) => [...j.data.visitors].sort());
@@ -181,11 +190,7 @@ describe('Flusher (two flushers on one Redis)', () => {
     await store.merge('pos', [newVisitorEvent(2, t0)], t0 - 1000);
     expect((await b.flushOnce()).bulk).toBe(1);
     // The same as a bulk claim of its own (DELIVERY_MODE bulk takes the other branch).
-    await store.merge(
-      'pos',
-      Array.from({ length: 120 }, (_, i) => newVisitorEvent(100 + i, t0)),
-      t0 - 1000,
-    );
+    await mergeNewVisitors(100, 120, t0);
     expect((await a.flushOnce()).bulk).toBe(120);
     expect(await bulkJobs()).toHaveLength(3);
 
@@ -205,11 +210,7 @@ describe('Flusher (two flushers on one Redis)', () => {
     await oneStillInWindow();
     // 120 due: a bulk claim (threshold 100) of a file that is not full (150): paced.
     const vks = Array.from({ length: 120 }, (_, i) => `3p:CRM-${100 + i}`);
-    await store.merge(
-      'pos',
-      vks.map((_, i) => newVisitorEvent(100 + i, t0)),
-      t0 - 1000,
-    );
+    await mergeNewVisitors(100, vks.length, t0);
     expect((await a.flushOnce()).bulk).toBe(120); // through the gate, which stays closed
     await redis.zrem(store.keys.due, '3p:CRM-IN-WINDOW');
     // Due again while their delivery runs (held): the next pass has nothing to gather, goes
@@ -268,11 +269,7 @@ describe('Flusher (two flushers on one Redis)', () => {
     expect(
       (await createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk.reserve(36)).granted,
     ).toBe(true);
-    await store.merge(
-      'pos',
-      Array.from({ length: BULK_BATCH }, (_, i) => newVisitorEvent(700 + i, t0)),
-      t0 - 1000,
-    );
+    await mergeNewVisitors(700, BULK_BATCH, t0);
     expect(await a.flushOnce()).toMatchObject({ single: 0, bulk: 0 });
     expect(await redis.zcard(store.keys.due)).toBe(BULK_BATCH);
     await (await queues.bulkStatus.getJob('c0'))?.remove();
@@ -290,19 +287,11 @@ describe('Flusher (two flushers on one Redis)', () => {
     await store.merge('pos', [newVisitorEvent(1, t0)], t0 - 1000);
     expect((await a.flushOnce()).bulk).toBe(1);
     // 120 due: enough for bulk (threshold 100), not a full file (150): they wait, unclaimed.
-    await store.merge(
-      'pos',
-      Array.from({ length: 120 }, (_, i) => newVisitorEvent(100 + i, t0)),
-      t0 - 1000,
-    );
+    await mergeNewVisitors(100, 120, t0);
     expect((await a.flushOnce()).claimed).toBe(0);
     expect(await redis.zcard(store.keys.due)).toBe(120 + 1);
     // 40 more make a full file: it goes although the pacer's interval is not over.
-    await store.merge(
-      'pos',
-      Array.from({ length: 40 }, (_, i) => newVisitorEvent(300 + i, t0)),
-      t0 - 1000,
-    );
+    await mergeNewVisitors(300, 40, t0);
     const full = await a.flushOnce();
     expect(full.bulk).toBe(BULK_BATCH);
     // The rest (10) is a small flush of new visitors: its bulk share waits for the pacer.
@@ -318,11 +307,7 @@ describe('Flusher (two flushers on one Redis)', () => {
     for (let k = 0; k < MAX_CLAIMS; k += 1) {
       await queues.bulkStatus.add('poll', { claimId: `c${k}`, batches: [] }, { jobId: `c${k}`, delay: 60_000 });
     }
-    await store.merge(
-      'pos',
-      Array.from({ length: BULK_BATCH }, (_, i) => newVisitorEvent(500 + i, t0)),
-      t0 - 1000,
-    );
+    await mergeNewVisitors(500, BULK_BATCH, t0);
     // New thirdPartyIds can only go by bulk: they wait (handed back), none is sent.
     expect(await a.flushOnce()).toMatchObject({ single: 0, bulk: 0 });
     expect(await redis.zcard(store.keys.due)).toBe(BULK_BATCH);
@@ -388,11 +373,7 @@ describe('Flusher (two flushers on one Redis)', () => {
   it('moves an orphaned claim of many visitors with one script call, not one per visitor', async () => {
     const [a] = flushers as [Flusher, Flusher];
     const t0 = Date.now();
-    await store.merge(
-      'pos',
-      Array.from({ length: 40 }, (_, n) => newVisitorEvent(n, t0)),
-      t0 - 1000,
-    );
+    await mergeNewVisitors(0, 40, t0);
     expect(await store.claimDue('orphan', 100)).toHaveLength(40);
     // The script is loaded (a first EVALSHA may miss and be sent again as EVAL).
     expect(await store.moveClaim('nobody', 'nobody', ['3p:CRM-0'])).toEqual([]);
