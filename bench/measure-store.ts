@@ -15,7 +15,7 @@ import { measureDeliveredBytes, memoryOf, scanKeys } from './store-bytes.js';
 
 const VISITORS_FOR_MEMORY = 10_000;
 const MERGE_BATCH = 500;
-const MERGE_BATCHES = 200;
+const MERGE_BATCHES = Number(process.env.MERGE_BATCHES ?? 200);
 const T0 = Date.parse('2026-11-21T10:00:00.000Z');
 
 /** A typical loyalty event: four attributes, a CRM id and a till-style event id. */
@@ -156,10 +156,12 @@ async function measureMerges(redis: Redis, ownServer: boolean): Promise<void> {
     for (let i = 0; i < MERGE_BATCH; i += 1, n += 1) batch.push(loyaltyEvent(n, (n * 7919) % visitors, n % 600));
     batches.push(batch);
   }
-  for (const [label, parallel] of [
+  const rounds = [
     ['one call at a time', 1],
     ['4 calls in parallel', 4],
-  ] as const) {
+  ] as const;
+  // `--one-round`: the first only (the same work each time, for an instruction count).
+  for (const [label, parallel] of process.argv.includes('--one-round') ? rounds.slice(0, 1) : rounds) {
     // As in the pipeline, intake marks the ids of each job first (not timed), and the map
     // merges the job under its id: the merge then finds intake's own markers.
     const marks = new IntakeMarks(redis, prefix, 7 * 24 * 3600_000);
@@ -197,8 +199,10 @@ async function measureMerges(redis: Redis, ownServer: boolean): Promise<void> {
     console.log(
       `  ${label.padEnd(20)} ${(events / seconds).toFixed(0).padStart(7)} events/s  (${(MERGE_BATCHES / seconds).toFixed(0)} batches of ${MERGE_BATCH}/s${server})`,
     );
-    // The second round merges the same ids again: those are duplicates, a cheaper path; start clean.
-    for (const key of await scanKeys(redis, `${store.keys.root}*`)) await redis.unlink(key);
+    // The second round merges the same ids again: those are duplicates, a cheaper path; start
+    // clean. With `--one-round` there is none, and the server's work ends with the merges.
+    if (rounds.length > 1 && !process.argv.includes('--one-round'))
+      for (const key of await scanKeys(redis, `${store.keys.root}*`)) await redis.unlink(key);
   }
 }
 
@@ -211,8 +215,11 @@ async function main(): Promise<void> {
     console.log(
       `Redis ${/redis_version:(\S+)/.exec(server)?.[1] ?? '?'} at ${url}${spawned ? ' (private, started for this run)' : ''}`,
     );
-    await measureMemory(redis);
-    await measureMarkers(redis);
+    // `--merges`: only the merge throughput (a quick loop while changing merge-events.lua).
+    if (!process.argv.includes('--merges')) {
+      await measureMemory(redis);
+      await measureMarkers(redis);
+    }
     console.log(
       `\nMerges of the Lua path (${MERGE_BATCHES} intake jobs of ${MERGE_BATCH} events, 4 attributes each, over 20,000 visitors)`,
     );

@@ -196,6 +196,7 @@ export class VisitorStore {
             String(bucket),
             String(ttl),
             stamp(event.occurredAtMs, event.id),
+            event.occurredAtMs.toString(36),
             String(entries.length),
           );
           for (const [name, value] of entries) args.push(name, value);

@@ -28,7 +28,8 @@
     ARGV[8] receivedAt (ms)
     ARGV[9] marker generation
     then per event: visitor key, event id, marker bucket, marker TTL (ms), stamp,
-      attribute count, then name, value per attribute
+      occurredAt (ms, in base 36: the marker's copy, made by the client, which does it
+      cheaper than Lua), attribute count, then name, value per attribute
 
   Output: one code per event
     0 duplicate  (seen within the dedupe window)
@@ -45,6 +46,10 @@
 
 -- Return codes, named as in src/coalesce/script-codes.ts (MERGE_CODES).
 local DUPLICATE, APPLIED, LATE, SUPERSEDED, REPLAYED, SUPPRESSED = 0, 1, 2, 3, 4, 5
+-- The start of an applied marker per outcome (a number made into a string costs a sprintf).
+local MARKER_HEAD = { [APPLIED] = 'a1', [LATE] = 'a2', [SUPERSEDED] = 'a3' }
+-- No delivered values read: every lookup in it answers nil.
+local NONE = {}
 
 local root, source = ARGV[1], ARGV[2]
 local now, dedupeMs, windowMs = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
@@ -84,86 +89,115 @@ local isSuppressed = suppression(root, now)
 -- not read against the hashes at all (a Zipf batch holds its busiest visitors dozens of
 -- times). Only events that can apply take part: a resend the markers call a duplicate must
 -- not knock out an older event's value (P3).
-local ev, inCall, newest = {}, {}, {}
+-- Per event, in parallel arrays (a table per event cost more than the rest of this pass):
+-- visitor key, marker field, marker key (this generation's hash of its bucket), marker TTL,
+-- stamp, occurredAt in base 36 (for the marker), attribute count, index of its first
+-- attribute name in ARGV, outcome, and the markers read.
+local evVk, evField, evKey, evTtl, evSt, evOcc, evNa, evAt, evCode, evCurrent, evAhead, evBucket =
+  {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
+-- inCall: the ids of this call that stay; newest[vk][name]: the event whose value of the
+-- attribute wins within the call (one table per visitor, no key string per attribute).
+local inCall, newest = {}, {}
 local i = 10
 for e = 1, n do
-  local vk, id, bucket, ttl, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
-  local rec = { vk = vk, bucket = bucket, ttl = ttl, st = st, na = na, at = i + 6, field = source .. ':' .. id }
-  i = i + 6 + 2 * na
+  local vk, id, bucket, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 4], tonumber(ARGV[i + 6])
+  local field = source .. ':' .. id
+  evVk[e], evField[e], evBucket[e], evTtl[e], evSt[e], evOcc[e], evNa[e], evAt[e] =
+    vk, field, bucket, ARGV[i + 3], st, ARGV[i + 5], na, i + 7
+  local at = i + 7
+  i = at + 2 * na
   if isSuppressed(vk) then
     -- Forgotten: nothing of it is stored, not even its event id.
-    rec.code = SUPPRESSED
-  elseif inCall[rec.field] then
-    rec.code = DUPLICATE
+    evCode[e] = SUPPRESSED
+  elseif inCall[field] then
+    evCode[e] = DUPLICATE
   else
-    rec.current = redis.call('HGET', markers .. bucket, rec.field)
-    local mine = own ~= nil and rec.current == own
-    if not own then rec.ahead = redis.call('HGET', following .. bucket, rec.field) end
-    if applied(rec.current) or applied(rec.ahead) or (not mine and applied(redis.call('HGET', previous .. bucket, rec.field))) then
-      rec.code = DUPLICATE
+    local key = markers .. bucket
+    evKey[e] = key
+    local current = redis.call('HGET', key, field)
+    evCurrent[e] = current
+    local mine = own ~= nil and current == own
+    local ahead = false
+    if not own then
+      ahead = redis.call('HGET', following .. bucket, field)
+      evAhead[e] = ahead
+    end
+    if applied(current) or applied(ahead) or (not mine and applied(redis.call('HGET', previous .. bucket, field))) then
+      evCode[e] = DUPLICATE
     else
-      inCall[rec.field] = true
-      for k = 1, na do
-        local key = vk .. '\0' .. ARGV[rec.at + 2 * k - 2]
-        local w = newest[key]
-        if not w or newer(st, ev[w].st) then newest[key] = e end
+      inCall[field] = true
+      local nv = newest[vk]
+      if not nv then
+        nv = {}
+        newest[vk] = nv
+      end
+      for k = at, at + 2 * na - 2, 2 do
+        local name = ARGV[k]
+        local w = nv[name]
+        if not w or newer(st, evSt[w]) then nv[name] = e end
       end
     end
   end
-  ev[e] = rec
 end
 -- Pass 2, visitor by visitor (in order of first appearance): one HMGET of each of its three
 -- hashes for every attribute its events can still set, one HSET, a ZADD unless it is held
 -- (pending while a delivery of it is in flight), then the markers of its events. Pass 1 left each attribute of a visitor to at most one event of the call,
 -- so its events never compare with each other's writes.
-local groups, order = {}, {}
+-- Each visitor's events as a list threaded through `nextOf` (no table per visitor); the
+-- tables below are reused from visitor to visitor, read up to their current length only:
+-- Lua's allocations and garbage collection were the larger part of this pass.
+local firstOf, lastOf, nextOf, order = {}, {}, {}, {}
 for e = 1, n do
-  local rec = ev[e]
-  if not rec.code then
-    local g = groups[rec.vk]
-    if not g then
-      g = {}
-      groups[rec.vk] = g
-      order[#order + 1] = rec.vk
+  if not evCode[e] then
+    local vk = evVk[e]
+    local last = lastOf[vk]
+    if last then
+      nextOf[last] = e
+    else
+      firstOf[vk] = e
+      order[#order + 1] = vk
     end
-    g[#g + 1] = e
+    lastOf[vk] = e
   end
 end
+local names, snames, values, owner, writes = {}, {}, {}, {}, {}
+-- wins[e], lates[e]: per event, and each event belongs to one visitor, so one table serves all.
+local wins, lates = {}, {}
 for _, vk in ipairs(order) do
-  local members = groups[vk]
-  local vp, vf, vd = root .. ':vp:' .. vk, root .. ':vf:' .. vk, root .. ':vd:' .. vk
-  local names, snames, values, owner = {}, {}, {}, {}
-  for _, e in ipairs(members) do
-    local rec = ev[e]
-    for k = 1, rec.na do
-      local name = ARGV[rec.at + 2 * k - 2]
-      if newest[vk .. '\0' .. name] == e then
-        names[#names + 1] = name
-        snames[#snames + 1] = 's:' .. name
-        values[#values + 1] = ARGV[rec.at + 2 * k - 1]
-        owner[#owner + 1] = e
+  local nv = newest[vk]
+  local vp = root .. ':vp:' .. vk
+  local na, nw = 0, 0
+  local e = firstOf[vk]
+  while e do
+    local at = evAt[e]
+    for k = at, at + 2 * evNa[e] - 2, 2 do
+      local name = ARGV[k]
+      if nv[name] == e then
+        na = na + 1
+        names[na] = name
+        snames[na] = 's:' .. name
+        values[na] = ARGV[k + 1]
+        owner[na] = e
       end
     end
+    e = nextOf[e]
   end
-  local na = #names
-  local writes, wins, lates = {}, {}, {}
   local held = false
   if na > 0 then
     snames[na + 1], snames[na + 2] = '_in', '_src'
-    local pending = redis.call('HMGET', vp, unpack(snames))
-    snames[na + 2] = nil
+    local pending = redis.call('HMGET', vp, unpack(snames, 1, na + 2))
     snames[na + 1] = '_claim'
-    local flight = redis.call('HMGET', vf, unpack(snames))
+    local flight = redis.call('HMGET', root .. ':vf:' .. vk, unpack(snames, 1, na + 1))
     -- A pending stamp is newer than the delivered one of its attribute (it was written only
     -- if newer, and a delivery records only stamps that were in flight, which are older than
     -- any pending one: claims and folds take the pending hash whole). So when every attribute
     -- is pending, the pending stamps decide alone and the delivered hash is not read (one
     -- HMGET less for the visitors a burst sends most events for); an event older than them
     -- counts as superseded, whether or not Target already holds something newer.
-    local delivered = {}
+    local delivered = NONE
     for k = 1, na do
       if not pending[k] then
-        delivered = redis.call('HMGET', vd, unpack(names))
+        delivered = redis.call('HMGET', root .. ':vd:' .. vk, unpack(names, 1, na))
         break
       end
     end
@@ -172,33 +206,31 @@ for _, vk in ipairs(order) do
     -- without claiming it, which the ZADD then mends.
     held = pending[na + 1] ~= false and flight[na + 1] ~= false
     for k = 1, na do
-      local e = owner[k]
-      local st = ev[e].st
+      local w = owner[k]
+      local st = evSt[w]
       if not newer(st, delivered[k] or false) then
-        lates[e] = true
+        lates[w] = true
       elseif newer(st, pending[k]) and newer(st, flight[k]) then
-        writes[#writes + 1] = 'v:' .. names[k]
-        writes[#writes + 1] = values[k]
-        writes[#writes + 1] = snames[k]
-        writes[#writes + 1] = st
-        wins[e] = true
+        writes[nw + 1], writes[nw + 2], writes[nw + 3], writes[nw + 4] = 'v:' .. names[k], values[k], snames[k], st
+        nw = nw + 4
+        wins[w] = true
       end
     end
-    if #writes > 0 then
+    if nw > 0 then
       if not pending[na + 1] then
-        writes[#writes + 1] = '_in'
-        writes[#writes + 1] = receivedAt
+        writes[nw + 1], writes[nw + 2] = '_in', receivedAt
+        nw = nw + 2
       end
       local src = pending[na + 2] or nil
       local merged = addSources(src, source)
       if merged ~= src then
-        writes[#writes + 1] = '_src'
-        writes[#writes + 1] = merged
+        writes[nw + 1], writes[nw + 2] = '_src', merged
+        nw = nw + 2
       end
     end
   end
-  if #writes > 0 then
-    redis.call('HSET', vp, unpack(writes))
+  if nw > 0 then
+    redis.call('HSET', vp, unpack(writes, 1, nw))
     -- A visitor with values pending while one of its deliveries is in flight (held:
     -- claim-due.lua took it off the due index) is made due by the end of that delivery
     -- (ack-delivered, release-claim, unclaim): a ZADD would only re-add it for claim-due to
@@ -207,21 +239,23 @@ for _, vk in ipairs(order) do
   end
   -- The ids are marked only once their values are in: an error before this leaves them
   -- unmarked, so the retry merges them instead of calling them duplicates.
-  for _, e in ipairs(members) do
-    local rec = ev[e]
-    rec.code = wins[e] and APPLIED or (lates[e] and LATE or SUPERSEDED)
-    local marker = 'a' .. rec.code .. received36 .. '|' .. base36(tonumber(string.sub(rec.st, 1, 15))) .. '|' .. vk
-    redis.call('HSET', markers .. rec.bucket, rec.field, marker)
+  e = firstOf[vk]
+  while e do
+    local code = wins[e] and APPLIED or (lates[e] and LATE or SUPERSEDED)
+    evCode[e] = code
+    local marker = MARKER_HEAD[code] .. received36 .. '|' .. evOcc[e] .. '|' .. vk
+    redis.call('HSET', evKey[e], evField[e], marker)
     -- Taken in by intake in the next generation meanwhile (see `own` above): its job's merge
     -- must find this one there. The hash exists, with its expiry, since intake wrote to it.
-    if rec.ahead then redis.call('HSET', following .. rec.bucket, rec.field, marker) end
+    if evAhead[e] then redis.call('HSET', following .. evBucket[e], evField[e], marker) end
     -- An id intake marked lives in a hash that already has its expiry (marks-claim.lua sets
     -- it in the same call that creates the field): no PEXPIRE per event for it.
-    if not rec.current then touched[rec.bucket] = rec.ttl end
+    if not evCurrent[e] then touched[evBucket[e]] = evTtl[e] end
+    e = nextOf[e]
   end
 end
 for e = 1, n do
-  local code = ev[e].code
+  local code = evCode[e]
   out[e] = code
   counts[code] = counts[code] + 1
 end
