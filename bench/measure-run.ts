@@ -12,6 +12,7 @@ import {
   processMemory,
   redisCost,
   resetRedisStats,
+  ScriptCostLog,
   Sampler,
   usedMemory,
   type RedisCost,
@@ -41,6 +42,8 @@ export interface BenchContext {
   stallMs: number;
   /** Longest wait for the pipeline to go idle after the last delivery. */
   settleMs: number;
+  /** `--script-costs`: log every command in the slow log and report Redis time per script. */
+  scriptCosts?: boolean;
   log: (line: string) => void;
 }
 
@@ -97,6 +100,8 @@ export interface MeasureOptions {
 export async function measureRun(ctx: BenchContext, options: MeasureOptions): Promise<Measured> {
   const { spec, sim } = options;
   await resetRedisStats(ctx.redis);
+  const scriptLog = ctx.scriptCosts === true ? new ScriptCostLog(ctx.redis) : undefined;
+  await scriptLog?.start();
   const memBase = await usedMemory(ctx.redis);
   const pids = { ...options.children, redis: ctx.redisPid };
   const cpu0 = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid)]));
@@ -151,7 +156,15 @@ export async function measureRun(ctx: BenchContext, options: MeasureOptions): Pr
       `  ${settled ? 'settled' : 'not idle yet'} and checked after ${((Date.now() - settleStarted) / 1000).toFixed(1)} s`,
     );
     const s = sim.stats;
+    const scripts = await scriptLog?.stop();
     const cost = await redisCost(ctx.redis);
+    if (scripts !== undefined) {
+      const events = Math.max(produced.accepted, 1);
+      for (const c of scripts)
+        ctx.log(
+          `  script ${c.script}: ${c.calls} calls, ${(c.usec / c.calls / 1000).toFixed(2)} ms each, ${(c.usec / events).toFixed(1)} µs per event`,
+        );
+    }
     const memEnd = await usedMemory(ctx.redis);
     const peak = sampler.peakBacklog();
     const processes: Record<string, ProcessFigures> = {};

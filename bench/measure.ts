@@ -2,8 +2,12 @@
  * What a run costs: Redis commands (INFO commandstats), Redis memory (INFO memory), slow
  * commands (SLOWLOG), and per-process memory and CPU from /proc. Linux only, like the bench.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import * as bullmqScripts from 'bullmq/dist/esm/scripts/index.js';
 import type { Redis } from 'ioredis';
+import * as storeLua from '../src/coalesce/lua.js';
+import { loadLua } from '../src/redis/lua-source.js';
 
 export interface CommandStat {
   calls: number;
@@ -61,6 +65,90 @@ export async function redisCost(redis: Redis): Promise<RedisCost> {
     ms: Number(e[2]) / 1000,
   }));
   return { commands, commandSeconds: usec / 1e6, top, slow };
+}
+
+/**
+ * Slow-log entries Redis keeps between two reads of {@link ScriptCostLog}: Redis 7 logs the
+ * commands inside scripts too, hundreds of thousands a second at peak, so the log is read
+ * and emptied every READ_EVERY_MS. Bounded because each entry keeps up to 32 arguments of
+ * up to 128 bytes in the measured Redis.
+ */
+const EVERY_CALL_LOG = 100_000;
+const READ_EVERY_MS = 100;
+
+/** Script name by SHA-1: the project's own Lua scripts and BullMQ's. */
+function scriptNames(): Map<string, string> {
+  const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
+  const names = new Map<string, string>();
+  for (const [name, lua] of Object.entries(storeLua)) if (typeof lua === 'string') names.set(sha(lua), name);
+  names.set(sha(loadLua(new URL('../src/quota/lua/reserve-budget.lua', import.meta.url))), 'RESERVE_BUDGET');
+  for (const script of Object.values(bullmqScripts) as Array<{ name?: string; content?: string }>) {
+    if (typeof script.content === 'string') names.set(sha(script.content), `bullmq ${script.name ?? '?'}`);
+  }
+  return names;
+}
+
+export interface ScriptCost {
+  script: string;
+  calls: number;
+  usec: number;
+}
+
+/**
+ * Redis time per script over an interval (`--script-costs`): the slow log keeps every
+ * command (threshold 0) and is read and emptied every READ_EVERY_MS; each EVALSHA's
+ * duration (its inner commands included) is added to its script. Reading the log costs
+ * Redis time and memory, so a run measured this way is slower and its memory figures are
+ * not comparable; it is for finding where Redis's time goes, not for the ratios.
+ */
+export class ScriptCostLog {
+  private readonly costs = new Map<string, ScriptCost>();
+  private readonly names = scriptNames();
+  private timer: NodeJS.Timeout | undefined;
+  private reading: Promise<void> = Promise.resolve();
+  private full = false;
+
+  constructor(private readonly redis: Redis) {}
+
+  async start(): Promise<void> {
+    await this.redis.config('SET', 'slowlog-max-len', String(EVERY_CALL_LOG));
+    await this.redis.config('SET', 'slowlog-log-slower-than', '0');
+    await this.redis.slowlog('RESET');
+    this.timer = setInterval(() => {
+      this.reading = this.reading.then(() => this.read());
+    }, READ_EVERY_MS);
+  }
+
+  /** Stops logging (Redis's defaults again) and returns the costs, largest first. */
+  async stop(): Promise<ScriptCost[]> {
+    clearInterval(this.timer);
+    await this.reading;
+    await this.read();
+    await this.redis.config('SET', 'slowlog-log-slower-than', '10000');
+    await this.redis.config('SET', 'slowlog-max-len', '128');
+    const out = [...this.costs.values()].sort((a, b) => b.usec - a.usec);
+    // A full log lost calls between two reads: say so rather than report a part as the whole.
+    if (this.full) out.push({ script: '(slow log was full: some calls not counted)', calls: 0, usec: 0 });
+    return out;
+  }
+
+  private async read(): Promise<void> {
+    // Read and empty in one step, so no entry falls between the two.
+    const replies = await this.redis.multi().slowlog('GET', '-1').slowlog('RESET').exec();
+    const entries = (replies?.[0]?.[1] ?? []) as unknown[][];
+    if (entries.length >= EVERY_CALL_LOG) this.full = true;
+    for (const entry of entries) {
+      const args = entry[3] as string[];
+      const command = String(args[0]).toLowerCase();
+      if (command !== 'evalsha' && command !== 'eval') continue;
+      const sha = String(args[1]);
+      const key = command === 'evalsha' ? (this.names.get(sha) ?? sha.slice(0, 8)) : 'EVAL';
+      const cost = this.costs.get(key) ?? { script: key, calls: 0, usec: 0 };
+      cost.calls += 1;
+      cost.usec += Number(entry[2]);
+      this.costs.set(key, cost);
+    }
+  }
 }
 
 export async function usedMemory(redis: Redis): Promise<number> {

@@ -25,7 +25,7 @@ import { deliveredPerSec, type RunResult } from './targets.js';
 import { VISITORS, type WorkloadName, type WorkloadSpec } from './workloads.js';
 
 const usage = `npm run bench -- [--quick] [--events N] [--latency MS] [--window MS] [--modes single,auto]
-  [--workloads W1,W2,W3,W4] [--naive-events N] [--noop-events N] [--env KEY=VALUE ...] [--profile] [--no-docs]
+  [--workloads W1,W2,W3,W4] [--naive-events N] [--noop-events N] [--env KEY=VALUE ...] [--profile] [--script-costs (Redis time per Lua script, from a slow log of every call; memory figures then include it)] [--no-docs]
   [--skip-baselines] [--skip-npm-start] [--npm-start-events N] [--skip-paced] [--max-rate EVENTS_PER_S (for the paced runs, instead of W1's)]
   [--skip-processing (no bulk processing-time runs)] [--processing-only (only those, and the store bytes)]
   [--processing-rows MS:SCALE,... (real batch processing time and its scale, instead of the default rows)]`;
@@ -42,6 +42,7 @@ const { values: flags } = parseArgs({
     'noop-events': { type: 'string' },
     env: { type: 'string', multiple: true, default: [] },
     profile: { type: 'boolean', default: false },
+    'script-costs': { type: 'boolean', default: false },
     'no-docs': { type: 'boolean', default: false },
     'skip-baselines': { type: 'boolean', default: false },
     'skip-npm-start': { type: 'boolean', default: false },
@@ -184,6 +185,7 @@ async function main(): Promise<void> {
       inFlight: 4,
       env: extraEnv,
       ...(cpuProfileDir !== undefined ? { cpuProfileDir } : {}),
+      scriptCosts: flags['script-costs'],
       // --quick must end within two minutes: it stops waiting for a stuck pipeline sooner.
       drainTimeoutMs: flags.quick ? 45_000 : 1_200_000,
       // Longer than a bulk batch's processing (the simulator's default, 2 s) plus its first
