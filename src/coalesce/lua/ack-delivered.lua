@@ -36,6 +36,8 @@
 local LOST, DONE, MORE = 0, 1, 2
 
 local root, claimId, now, retentionMs = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+-- now as given, for the writes (a number would be formatted anew for each).
+local nowText = ARGV[3]
 local created, logLength, logRetention = ARGV[5] == '1', tonumber(ARGV[6]), ARGV[7]
 local isSuppressed = suppression(root, now)
 local out, released = {}, {}
@@ -45,6 +47,9 @@ local out, released = {}, {}
 -- the ack decides DONE or MORE without a second read and deletes the hash whole when nothing
 -- newer was folded in: per visitor HGETALL, HMGET, HSET and DEL, where HGET, HMGET, HDEL
 -- and HKEYS came before (each `redis.call` costs Redis a few µs: docs/performance.md).
+-- Reused from visitor to visitor, read up to their current count only: Lua's allocations
+-- were a large part of this script's time (docs/performance.md).
+local writes, drops, names = {}, {}, {}
 local function ack(vk, entry, at, n)
   if isSuppressed(vk) then return LOST end
   local vf, vd = root .. ':vf:' .. vk, root .. ':vd:' .. vk
@@ -52,25 +57,27 @@ local function ack(vk, entry, at, n)
   local f = {}
   for k = 1, #held, 2 do f[held[k]] = held[k + 1] end
   local mine = f['_claim'] == claimId
-  local writes, drops, names = {}, {}, {}
+  local nw, nd = 0, 0
   for k = 1, n do
-    local name, st = ARGV[at + 3 * k - 3], ARGV[at + 3 * k - 2]
+    local name = ARGV[at + 3 * k - 3]
     names[k] = name
-    if mine and f['s:' .. name] == st then
-      drops[#drops + 1] = 's:' .. name
-      drops[#drops + 1] = 'v:' .. name
-      f['s:' .. name] = nil
+    if mine then
+      local sname = 's:' .. name
+      if f[sname] == ARGV[at + 3 * k - 2] then
+        drops[nd + 1], drops[nd + 2] = sname, 'v:' .. name
+        nd = nd + 2
+        f[sname] = nil
+      end
     end
   end
   if n > 0 then
-    local delivered = redis.call('HMGET', vd, unpack(names))
+    local delivered = redis.call('HMGET', vd, unpack(names, 1, n))
     for k = 1, n do
       local st = ARGV[at + 3 * k - 2]
       if newer(st, delivered[k]) then
-        writes[#writes + 1] = names[k]
-        writes[#writes + 1] = st
-        writes[#writes + 1] = 'v:' .. names[k]
-        writes[#writes + 1] = ARGV[at + 3 * k - 1]
+        local name = names[k]
+        writes[nw + 1], writes[nw + 2], writes[nw + 3], writes[nw + 4] = name, st, 'v:' .. name, ARGV[at + 3 * k - 1]
+        nw = nw + 4
       end
     end
     -- When a v2 row last created or renewed this visitor's profile (':' never starts an
@@ -78,10 +85,10 @@ local function ack(vk, entry, at, n)
     -- answers success and stores nothing, so it proves nothing; past the lifetime the visitor
     -- is unknown.
     if created then
-      writes[#writes + 1] = ':at'
-      writes[#writes + 1] = now
+      writes[nw + 1], writes[nw + 2] = ':at', nowText
+      nw = nw + 2
     end
-    if #writes > 0 then redis.call('HSET', vd, unpack(writes)) end
+    if nw > 0 then redis.call('HSET', vd, unpack(writes, 1, nw)) end
   end
   redis.call('PEXPIRE', vd, retentionMs)
   -- Target accepted it, whoever holds the claim now: the visitor's lineage shows it.
@@ -94,14 +101,14 @@ local function ack(vk, entry, at, n)
   if not mine then return LOST end
   -- Attributes left (newer values folded in meanwhile); bookkeeping fields start with '_'.
   for field in pairs(f) do
-    if string.sub(field, 1, 2) == 's:' then
-      if #drops > 0 then redis.call('HDEL', vf, unpack(drops)) end
+    if string.byte(field, 1) == 115 and string.byte(field, 2) == 58 then -- 's:'
+      if nd > 0 then redis.call('HDEL', vf, unpack(drops, 1, nd)) end
       return MORE
     end
   end
   redis.call('DEL', vf)
   released[#released + 1] = vk
-  if redis.call('EXISTS', root .. ':vp:' .. vk) == 1 then redis.call('ZADD', KEYS[1], 'NX', now, vk) end
+  if redis.call('EXISTS', root .. ':vp:' .. vk) == 1 then redis.call('ZADD', KEYS[1], 'NX', nowText, vk) end
   return DONE
 end
 
