@@ -3,7 +3,7 @@ import { visitorKey, type ValidEvent } from '../events/index.js';
 import { stamp, storeKeys } from '../redis/keys.js';
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis/connection.js';
-import { markerBucket, markerExpiresAt, markerGeneration } from './markers.js';
+import { markerBucket, markerExpiresAt, markerField, markerGeneration } from './markers.js';
 import { groupByShard, shardOf } from '../redis/shards.js';
 import { parseInFlight, snapshotOf, type AttributeUpdate, type VisitorSnapshot } from './in-flight.js';
 import { settled, sum, withStoreCommands, type StoreCommands } from './store-scripts.js';
@@ -192,7 +192,7 @@ export class VisitorStore {
           const ttl = markerExpiresAt(generation, bucket, this.settings.dedupeWindowMs) - now;
           args.push(
             visitorKey(event.visitor),
-            event.id,
+            markerField(source, event.id),
             String(bucket),
             String(ttl),
             stamp(event.occurredAtMs, event.id),

@@ -27,9 +27,10 @@
     ARGV[7] n, the number of events
     ARGV[8] receivedAt (ms)
     ARGV[9] marker generation
-    then per event: visitor key, event id, marker bucket, marker TTL (ms), stamp,
-      occurredAt (ms, in base 36: the marker's copy, made by the client, which does it
-      cheaper than Lua), attribute count, then name, value per attribute
+    then per event: visitor key, marker field (`<source>:<event id>`), marker bucket,
+      marker TTL (ms), stamp, occurredAt (ms, in base 36: the marker's copy, made by the
+      client, which does it cheaper than Lua), attribute count, then name, value per
+      attribute
 
   Output: one code per event
     0 duplicate  (seen within the dedupe window)
@@ -53,6 +54,9 @@ local NONE = {}
 
 local root, source = ARGV[1], ARGV[2]
 local now, dedupeMs, windowMs = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+-- When a visitor first changed by this call becomes due, formatted once (a Lua number is
+-- formatted anew for each command it is passed to).
+local dueAt = string.format('%d', now + windowMs)
 local batch, n, receivedAt, generation = ARGV[6], tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
 local due, stats = KEYS[1], root .. ':stats'
 local markers = root .. ':seen:' .. string.format('%d', generation) .. ':'
@@ -100,8 +104,7 @@ local evVk, evField, evKey, evTtl, evSt, evOcc, evNa, evAt, evCode, evCurrent, e
 local inCall, newest = {}, {}
 local i = 10
 for e = 1, n do
-  local vk, id, bucket, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 4], tonumber(ARGV[i + 6])
-  local field = source .. ':' .. id
+  local vk, field, bucket, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 4], tonumber(ARGV[i + 6])
   evVk[e], evField[e], evBucket[e], evTtl[e], evSt[e], evOcc[e], evNa[e], evAt[e] =
     vk, field, bucket, ARGV[i + 3], st, ARGV[i + 5], na, i + 7
   local at = i + 7
@@ -235,7 +238,7 @@ for _, vk in ipairs(order) do
     -- claim-due.lua took it off the due index) is made due by the end of that delivery
     -- (ack-delivered, release-claim, unclaim): a ZADD would only re-add it for claim-due to
     -- drop again.
-    if not held then redis.call('ZADD', due, 'NX', now + windowMs, vk) end
+    if not held then redis.call('ZADD', due, 'NX', dueAt, vk) end
   end
   -- The ids are marked only once their values are in: an error before this leaves them
   -- unmarked, so the retry merges them instead of calling them duplicates.
