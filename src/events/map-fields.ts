@@ -44,6 +44,14 @@ export function mapFields(
     }
   }
 
+  // Before 1970 is a till whose clock was never set (some start at 1900), not an offline
+  // action; and the visitor store orders events by a stamp of non-negative epoch ms
+  // (src/redis/keys.ts), which such a time would break for its whole batch.
+  if (occurredAtMs < 0) {
+    errors.push(
+      `occurredAt: ${formatTimestamp(occurredAtMs)} is before 1970-01-01T00:00:00.000Z; check the sending system's clock`,
+    );
+  }
   if (occurredAtMs > now + MAX_FUTURE_SKEW_MS) {
     errors.push(
       `occurredAt: ${formatTimestamp(occurredAtMs)} is more than 1 day ahead of the server clock ` +

@@ -179,6 +179,16 @@ describe('validateEvent: rejections, with the message a producer sees', () => {
     expect(validate(event('kiosk_visit', { kioskId: 'K' }, { occurredAt: '2026-11-22T12:00:00.000Z' })).ok).toBe(true);
   });
 
+  it('refuses an occurredAt before 1970 (a clock never set), and accepts the epoch itself', () => {
+    expect(errorsOf(event('kiosk_visit', { kioskId: 'K' }, { occurredAt: '1900-01-01T00:00:00Z' }))).toEqual([
+      "occurredAt: 1900-01-01T00:00:00.000Z is before 1970-01-01T00:00:00.000Z; check the sending system's clock",
+    ]);
+    expect(
+      errorsOf(event('kiosk_visit', { kioskId: 'K' }, { occurredAt: '1970-01-01T00:59:59.999+01:00' })),
+    ).toHaveLength(1);
+    expect(validate(event('kiosk_visit', { kioskId: 'K' }, { occurredAt: '1970-01-01T00:00:00Z' })).ok).toBe(true);
+  });
+
   it('refuses a mapped value longer than 256 characters, naming the field, attribute and length', () => {
     expect(errorsOf(event('kiosk_visit', { kioskId: 'K', location: 'x'.repeat(300) }))).toEqual([
       'data.location: is 300 characters long; Target accepts at most 256 (attribute kioskLastLocation)',

@@ -78,4 +78,19 @@ describe('map worker: one validation per event', () => {
       expect(worker.letters[0]?.error.message).toMatch(/id: must contain only printable characters/);
     }
   });
+
+  it('dead-letters an event from before 1970 alone, also in a job an older release checked, and merges the rest', async () => {
+    // The store orders events by stamps of non-negative epoch ms: such an event, merged with
+    // the others, failed the merge of its whole job.
+    const worker = mapWorker();
+    const summary = await worker.run({
+      source: 'pos',
+      receivedAt: RECEIVED,
+      events: [kioskVisit('e1'), { ...kioskVisit('e2'), occurredAt: '1900-01-01T00:00:00Z' }, kioskVisit('e3')],
+      checkedEnvelope: ENVELOPE_RULES,
+    });
+    expect(worker.merged.map((e) => e.id)).toEqual(['e1', 'e3']);
+    expect(summary).toMatchObject({ applied: 2, invalid: 1 });
+    expect(worker.letters[0]?.error.message).toMatch(/occurredAt: 1900-01-01T00:00:00.000Z is before 1970/);
+  });
 });
