@@ -194,7 +194,7 @@ type MergeName = (typeof MERGE_NAMES)[keyof typeof MERGE_NAMES];
 
 /**
  * `t…` or the number of an ingest job (intake took it in) or
- * `a<code>|<receivedAt>|<occurredAt>|<vk>` (merged); a bare `a` (written before markers
+ * `a<code><receivedAt>|<occurredAt>|<vk>` (merged); a bare `a` (written before markers
  * carried lineage) says merged and nothing more. Pure.
  */
 export function parseMarker(value: string): Marker | undefined {

@@ -94,9 +94,10 @@ local isSuppressed = suppression(root, now)
 -- times). Only events that can apply take part: a resend the markers call a duplicate must
 -- not knock out an older event's value (P3).
 -- Per event, in parallel arrays (a table per event cost more than the rest of this pass):
--- visitor key, marker field, marker key (this generation's hash of its bucket), marker TTL,
--- stamp, occurredAt in base 36 (for the marker), attribute count, index of its first
--- attribute name in ARGV, outcome, and the markers read.
+-- visitor key, marker field, marker bucket, marker TTL, stamp, occurredAt in base 36 (for
+-- the marker), attribute count, index of its first attribute name in ARGV and outcome; for
+-- an event that reached the marker lookup also its marker key (this generation's hash of
+-- its bucket) and the markers read (pass 2 visits only those events).
 local evVk, evField, evKey, evTtl, evSt, evOcc, evNa, evAt, evCode, evCurrent, evAhead, evBucket =
   {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
 -- inCall: the ids of this call that stay; newest[vk][name]: the event whose value of the
