@@ -77,6 +77,9 @@ function ackOutcome(code: unknown): AckOutcome {
 /** Visitors per pipelined ack round trip (bounded so one pipeline stays small). */
 const ACK_CHUNK = 1000;
 
+/** Chunks of one batch's ack under way at once (ackInFlight). */
+const ACK_CHUNKS_AT_ONCE = 4;
+
 /**
  * Visitors per ack-delivered.lua call: about ten commands each, so a call blocks Redis for a
  * few milliseconds at most, while the script call, the suppression check and the lease ZREM
@@ -379,16 +382,28 @@ export class VisitorStore {
     record: DeliveryRecord = { route: 'bulk' },
   ): Promise<{ done: number; more: string[] }> {
     let done = 0;
-    const more: string[] = [];
-    for (let i = 0; i < vks.length; i += ACK_CHUNK) {
-      const snapshots = (await this.readInFlight(claimId, vks.slice(i, i + ACK_CHUNK))).map(sent);
-      const acked = await this.ackMany(claimId, snapshots, now, created, record);
-      acked.forEach((outcome, k) => {
-        if (outcome === 'done') done += 1;
-        else if (outcome === 'more') more.push(snapshots[k]?.vk ?? '');
-      });
-    }
-    return { done, more };
+    // Per chunk, so `more` keeps the order of `vks` whichever chunk ends first.
+    const moreOf: string[][] = [];
+    // ACK_CHUNKS_AT_ONCE chunks at a time: each chunk is two round trips (read, ack), and
+    // while the map keeps Redis busy each waits behind its merges, so one chunk after another
+    // took 25 s to ack a 45,000-row batch in the full-size bench (docs/performance.md).
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < vks.length) {
+        const start = next;
+        next += ACK_CHUNK;
+        const snapshots = (await this.readInFlight(claimId, vks.slice(start, start + ACK_CHUNK))).map(sent);
+        const acked = await this.ackMany(claimId, snapshots, now, created, record);
+        const more: string[] = [];
+        acked.forEach((outcome, k) => {
+          if (outcome === 'done') done += 1;
+          else if (outcome === 'more') more.push(snapshots[k]?.vk ?? '');
+        });
+        moreOf[start / ACK_CHUNK] = more;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ACK_CHUNKS_AT_ONCE, Math.ceil(vks.length / ACK_CHUNK)) }, worker));
+    return { done, more: moreOf.flat() };
   }
 
   /**

@@ -470,8 +470,16 @@ describe('VisitorStore', () => {
     expect(snaps.map((s) => s.vk)).toEqual(claimed);
     expect(snaps.map((s) => values(s).tier)).toEqual(claimed.map((vk) => `t-${vk.slice(3)}`));
     expect(await store.dueCount(T0 + 1000)).toBe(300);
-    // A complete bulk batch of them is acked in steps too, every visitor once.
-    expect(await store.ackInFlight('big', claimed, T0 + 2000)).toEqual({ done: 2200, more: [] });
+    // A complete bulk batch of them is acked in steps too (several at once), every visitor
+    // once; visitors whose values were not all sent come back as `more`, in input order.
+    const partly = [claimed[2100], claimed[5], claimed[1500]];
+    const unsent = (s: VisitorSnapshot): VisitorSnapshot =>
+      partly.includes(s.vk) ? { ...s, attributes: new Map() } : s;
+    expect(await store.ackInFlight('big', claimed, T0 + 2000, unsent)).toEqual({
+      done: 2197,
+      more: [claimed[5], claimed[1500], claimed[2100]],
+    });
+    expect(await store.ackInFlight('big', partly as string[], T0 + 2000)).toEqual({ done: 3, more: [] });
     expect(await store.inFlightVisitors()).toBe(0);
     expect((await store.knownVisitors(claimed)).every(Boolean)).toBe(true);
     const rest = await store.claimDue('rest', 5000, T0 + 1000);
