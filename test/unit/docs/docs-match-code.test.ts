@@ -27,6 +27,7 @@ const OUTSIDE_SCHEMA = [
   'SEED',
   'CLUSTER_KILL_QUEUE_MASTER',
   'UPDATE_SCREENSHOTS',
+  'MERGE_BATCHES',
 ];
 
 describe('the docs match the code', () => {
