@@ -200,7 +200,8 @@ async function measureMerges(redis: Redis, ownServer: boolean): Promise<void> {
       `  ${label.padEnd(20)} ${(events / seconds).toFixed(0).padStart(7)} events/s  (${(MERGE_BATCHES / seconds).toFixed(0)} batches of ${MERGE_BATCH}/s${server})`,
     );
     // The second round merges the same ids again: those are duplicates, a cheaper path; start
-    // clean. With `--one-round` there is none, and the server's work ends with the merges.
+    // clean. With `--one-round` there is none, and the server's work ends with the merges (its
+    // keys stay: meant for a redis-server of its own, as under valgrind).
     if (rounds.length > 1 && !process.argv.includes('--one-round'))
       for (const key of await scanKeys(redis, `${store.keys.root}*`)) await redis.unlink(key);
   }

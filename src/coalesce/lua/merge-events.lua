@@ -106,9 +106,9 @@ local inCall, newest = {}, {}
 local i = 10
 for e = 1, n do
   local vk, field, bucket, st, na = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 4], tonumber(ARGV[i + 6])
-  evVk[e], evField[e], evBucket[e], evTtl[e], evSt[e], evOcc[e], evNa[e], evAt[e] =
-    vk, field, bucket, ARGV[i + 3], st, ARGV[i + 5], na, i + 7
   local at = i + 7
+  evVk[e], evField[e], evBucket[e], evTtl[e], evSt[e], evOcc[e], evNa[e], evAt[e] =
+    vk, field, bucket, ARGV[i + 3], st, ARGV[i + 5], na, at
   i = at + 2 * na
   if isSuppressed(vk) then
     -- Forgotten: nothing of it is stored, not even its event id.
