@@ -64,11 +64,12 @@ export async function resubmit(
   for (const [index, file] of files.entries()) {
     const vks = file.visitors.map(visitorKey);
     try {
+      const sentAt = Date.now(); // before the POST, as in deliver-bulk.ts
       const statusUrl = await deps.client.submitBulk(file.body, apiFor(file.kind, deps.pcIdRoute));
       out.push({
         statusUrl,
         visitors: vks,
-        submittedAt: Date.now(),
+        submittedAt: sentAt,
         polls: 0,
         resubmits: next.resubmits,
         rowAttempt: next.rowAttempt,

@@ -200,9 +200,13 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     for (const [index, file] of files.entries()) {
       const fileVks = file.visitors.map(visitorKey);
       try {
+        // Taken before the POST: Target's clock for the batch starts when it receives the
+        // file, so time since the answer would understate how long batches take, and the
+        // learnt first poll (src/deliver/first-poll.ts) would come before the batch is done.
+        const sentAt = Date.now();
         const statusUrl = await deps.client.submitBulk(file.body, apiFor(file.kind, deps.pcIdRoute));
         summary.calls += 1;
-        batches.push({ statusUrl, visitors: fileVks, submittedAt: Date.now(), polls: 0, resubmits: 0, firstPollMs });
+        batches.push({ statusUrl, visitors: fileVks, submittedAt: sentAt, polls: 0, resubmits: 0, firstPollMs });
         mergeOldest(summary, file.oldest);
       } catch (error) {
         const classified = classifyError(error);

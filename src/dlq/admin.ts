@@ -2,6 +2,7 @@ import type { Job, Queue } from 'bullmq';
 import type { VisitorStore } from '../coalesce/store.js';
 import type { Logger } from '../logger.js';
 import type { DeadLetter, IngestJob } from '../jobs/catalog.js';
+import { openStoredRows } from '../jobs/ingest-rows.js';
 import { ingestJobName } from '../jobs/names.js';
 import { decodeCursor, encodeCursor, resumeIndex, type ListPosition } from './cursor.js';
 import { matchesFilter, type DeadLetterFilter } from './filters.js';
@@ -164,10 +165,11 @@ export class DeadLetterAdmin {
       const entry = job.data;
       if (entry.events !== undefined && entry.events.length > 0) {
         const source = entry.source ?? 'replay';
-        await this.queues.ingest.add(ingestJobName(entry.events.length, source), {
+        const events = openStoredRows(entry.events);
+        await this.queues.ingest.add(ingestJobName(events.length, source), {
           source,
           receivedAt: Date.now(),
-          events: entry.events,
+          events,
         });
       }
       for (const visitor of entry.visitors ?? []) await this.store.restore(visitor.vk, visitor.attributes);

@@ -10,6 +10,7 @@ import {
 } from '../events/index.js';
 import { intakeJobId, type IngestJob } from '../jobs/catalog.js';
 import { ingestJobName } from '../jobs/names.js';
+import { toIngestRow } from '../jobs/ingest-rows.js';
 
 /** What intake tells a producer about one event of its batch. */
 export type EventResult =
@@ -183,15 +184,11 @@ async function storeJobs(
 ): Promise<void> {
   const jobs: Array<{ name: string; data: IngestJob; opts?: JobsOptions }> = [];
   for (let start = 0; start < events.length; start += perJob) {
-    const data: IngestJob = {
-      source,
-      receivedAt,
-      events: events.slice(start, start + perJob),
-      checkedEnvelope: ENVELOPE_RULES,
-    };
+    const rows = events.slice(start, start + perJob).map(toIngestRow);
+    const data: IngestJob = { source, receivedAt, rows, checkedEnvelope: ENVELOPE_RULES };
     const jobId = jobIdOf?.(jobs.length);
     jobs.push({
-      name: ingestJobName(data.events.length, source),
+      name: ingestJobName(rows.length, source),
       data,
       ...(jobId === undefined ? {} : { opts: { jobId } }),
     });

@@ -54,11 +54,17 @@ export function bullPrefix(prefix: string): string {
   return hashTag(prefix);
 }
 
-/** One producer batch: raw events as received, with the source that sent them. */
+/**
+ * One producer batch, with the source that sent it: its events as objects (`events`: dead
+ * letters replayed, jobs of older releases) or, as intake stores them, as compact rows
+ * (`rows`, src/jobs/ingest-rows.ts). Read them with `ingestEvents`.
+ */
 export interface IngestJob {
   source: string;
   receivedAt: number;
-  events: unknown[];
+  events?: unknown[];
+  /** The events intake validated, one `[id, type, occurredAt, visitor, data?]` array each. */
+  rows?: unknown[];
   /**
    * The envelope rules (ENVELOPE_RULES, src/events/envelope-check.ts) every event was checked
    * under when it was taken in; the map worker does not check the envelope again when they are
@@ -187,12 +193,18 @@ export interface DeadLetter {
 
 /** Job data as zod checks it when a worker reads it back (a job written by another version, or edited by hand). */
 export const JOB_SCHEMAS = {
-  ingest: z.object({
-    source: z.string(),
-    receivedAt: z.number(),
-    events: z.array(z.unknown()),
-    checkedEnvelope: z.number().optional(),
-  }),
+  ingest: z
+    .object({
+      source: z.string(),
+      receivedAt: z.number(),
+      events: z.array(z.unknown()).optional(),
+      rows: z.array(z.unknown()).optional(),
+      checkedEnvelope: z.number().optional(),
+    })
+    .refine((data) => data.events !== undefined || data.rows !== undefined, {
+      message: 'an ingest job needs its events (`events` or `rows`)',
+      path: ['events'],
+    }),
   deliver: z.object({
     claimId: z.string().min(1),
     visitors: z.array(z.string()),

@@ -33,6 +33,7 @@ export function clearedJobData(key: QueueKey, data: unknown): ClearedData | unde
   if (!isRecord(data) || 'cleared' in data) return undefined;
   switch (key) {
     case 'ingest':
+      if (Array.isArray(data.rows)) return { ...data, rows: [], cleared: { events: data.rows.length } };
       if (!Array.isArray(data.events)) return undefined;
       return { ...data, events: [], cleared: { events: data.events.length } };
     case 'deliverSingle':

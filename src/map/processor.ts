@@ -10,6 +10,7 @@ import {
 } from '../events/index.js';
 import { jobLogger, type Logger } from '../logger.js';
 import { readJobData, type IngestJob } from '../jobs/catalog.js';
+import { ingestEvents } from '../jobs/ingest-rows.js';
 import type { MergeOutcome, VisitorStore } from '../coalesce/store.js';
 
 export interface MapDeps {
@@ -35,7 +36,9 @@ export function createMapProcessor(deps: MapDeps) {
     throw new Error('the map worker needs a mapping resolved with its salts, not one for validation only');
   }
   return async (job: Job<IngestJob>): Promise<MapSummary> => {
-    const { source, receivedAt, events, checkedEnvelope } = readJobData('ingest', job);
+    const data = readJobData('ingest', job);
+    const { source, receivedAt, checkedEnvelope } = data;
+    const events = ingestEvents(data);
     // Intake checked these envelopes under the same rules: map them without checking again.
     const check = checkedEnvelope === ENVELOPE_RULES ? mapCheckedEvent : validateEvent;
     const log = jobLogger(deps.logger, job);

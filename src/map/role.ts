@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { DeadLetters } from '../dlq/writer.js';
 import type { CompiledMapping } from '../events/index.js';
 import type { IngestJob } from '../jobs/catalog.js';
+import { ingestEvents } from '../jobs/ingest-rows.js';
 import type { WorkerPool } from '../jobs/workers.js';
 import { jobLogger, type Logger } from '../logger.js';
 import { createMapProcessor } from './processor.js';
@@ -44,7 +45,7 @@ export function startMapRole(deps: MapRoleDeps): void {
         {
           stage: 'map',
           source: typeof data?.source === 'string' ? data.source : 'unknown',
-          events: Array.isArray(data?.events) ? data.events : [data],
+          events: Array.isArray(data?.events) || Array.isArray(data?.rows) ? ingestEvents(data ?? {}) : [data],
           error: { class: error.name, code: (error as { code?: string }).code ?? 'MAP_FAILED', message: error.message },
           attempts: job.attemptsMade,
           firstAttemptAt: job.timestamp,

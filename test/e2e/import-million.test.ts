@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRedis, uniquePrefix } from '../harness/context.js';
 import { spawnRedis, type SpawnedRedis } from '../harness/redis-server.js';
 import { runBuilt, type RunningProcess } from '../harness/spawn-process.js';
+import { ingestEvents } from '../../src/jobs/ingest-rows.js';
+import type { IngestJob } from '../../src/jobs/catalog.js';
 
 const LINES = 1_000_000;
 const RSS_LIMIT = 300 * 1024 * 1024;
@@ -125,7 +127,7 @@ describe(`target-ingest import of ${LINES.toLocaleString('en-US')} lines (built 
         for (const id of jobIds.slice(i, i + 50)) pipeline.hget(`{${prefix}}:ingest:${id}`, 'data');
         for (const [error, data] of (await pipeline.exec()) ?? []) {
           if (error !== null) throw error;
-          for (const event of (JSON.parse(String(data)) as { events: Array<{ id: string }> }).events) {
+          for (const event of ingestEvents(JSON.parse(String(data)) as IngestJob) as Array<{ id: string }>) {
             stored += 1;
             const index = Number(event.id.slice(4));
             seen[index] = (seen[index] ?? 0) + 1;

@@ -6,6 +6,7 @@ import { createProducer, type Producer } from '../../src/intake/producer.js';
 import { QUEUE_NAMES, bullPrefix, type IngestJob } from '../../src/jobs/catalog.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../harness/context.js';
 import { startTestPipeline, waitFor, type TestPipeline } from '../harness/pipeline.js';
+import { ingestEvents } from '../../src/jobs/ingest-rows.js';
 
 describe('producer SDK → map → flush → single delivery → simulator', () => {
   let redis: Redis;
@@ -190,10 +191,10 @@ describe('producer SDK batches (no workers run: jobs stay in the ingest queue)',
 
     // Exactly one more job, holding the accepted events in order, under the producer's source.
     expect(await jobsInQueue()).toBe(2);
-    const newest = (await ingest.getJobs(['wait'])).find((job) => job.data.events.length > 5);
+    const newest = (await ingest.getJobs(['wait'])).find((job) => ingestEvents(job.data).length > 5);
     expect(newest?.data.source).toBe('pos-eu');
-    expect(newest?.data.events.map((e) => (e as { id: string }).id)).toEqual(
-      expected.filter((r) => r.status === 'accepted').map((r) => r.id),
-    );
+    expect(
+      (newest === undefined ? undefined : ingestEvents(newest.data))?.map((e) => (e as { id: string }).id),
+    ).toEqual(expected.filter((r) => r.status === 'accepted').map((r) => r.id));
   });
 });

@@ -4,6 +4,7 @@ import type { DeadLetter } from '../../../src/jobs/catalog.js';
 import { createLogger } from '../../../src/logger.js';
 import { deletePrefix } from '../../harness/context.js';
 import { startTestPipeline, type TestPipeline } from '../../harness/pipeline.js';
+import { ingestEvents } from '../../../src/jobs/ingest-rows.js';
 
 /** Entry i: source `kiosk` every `every`th, else `pos`. */
 function letter(i: number, every: number): DeadLetter {
@@ -194,7 +195,7 @@ describe('dead-letter listing pages through the queue; replay and purge stream',
     const putBack = vi.spyOn(running.pipeline.queues.ingest, 'add');
     const replayed = await admin.replay({ source: 'pos', until: 1000 + 1000 });
     expect(replayed).toMatchObject({ matched: 500, done: 500 });
-    expect(putBack.mock.calls.map(([, data]) => (data.events[0] as { id: string }).id).sort()).toEqual(
+    expect(putBack.mock.calls.map(([, data]) => (ingestEvents(data)[0] as { id: string }).id).sort()).toEqual(
       Array.from({ length: 500 }, (_, k) => `page-${2 * k + 1}`).sort(),
     );
     expect((await admin.list({ source: 'pos', until: 1000 + 1000 }, { limit: 1000 })).total).toBe(0);

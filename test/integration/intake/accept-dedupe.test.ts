@@ -6,6 +6,7 @@ import { ENVELOPE_RULES, resolveMapping, validateEvent, type ValidEvent } from '
 import { acceptBatch, acceptEvents } from '../../../src/intake/accept.js';
 import { openIntake, type IntakeHandle } from '../../../src/intake/intake-deps.js';
 import { deletePrefix, newRedis, scanKeys, uniquePrefix } from '../../harness/context.js';
+import { ingestEvents } from '../../../src/jobs/ingest-rows.js';
 
 const WINDOW_MS = 3_600_000;
 const mapping = resolveMapping();
@@ -75,7 +76,7 @@ describe('intake dedupe with one shard: one Redis call, and no id left marked by
     expect(addBulk).not.toHaveBeenCalled();
     const [job] = await intake.deps.ingestQueue
       .getJobs(['wait'])
-      .then((jobs) => jobs.filter((j) => j.data.events.length === 200));
+      .then((jobs) => jobs.filter((j) => ingestEvents(j.data).length === 200));
     expect(job?.id).toMatch(/^intake-\d+$/);
     expect(job?.data).toMatchObject({ source: 'pos', checkedEnvelope: ENVELOPE_RULES });
     // Marker hashes expire as the merge's do: after at least one window, within about two.
@@ -125,6 +126,18 @@ describe('intake dedupe with one shard: one Redis call, and no id left marked by
     expect(await redis.hexists(`{${prefix}}:seen:${generation}:${markerBucket('pos', 'new')}`, 'pos:new')).toBe(1);
   });
 
+  it('stores the events as compact rows, every field as sent, without the property names', async () => {
+    const sent = [kioskVisit('r1'), kioskVisit('r2', 'CRM-2')];
+    await acceptBatch(intake.deps, 'pos', sent);
+    const [job] = await intake.deps.ingestQueue.getJobs(['wait']);
+    expect(job?.data.events).toBeUndefined();
+    expect(job?.data.rows).toEqual([
+      ['r1', 'kiosk_visit', '2026-11-21T10:00:00Z', { mbox3rdPartyId: 'CRM-1' }, { kioskId: 'K-1' }],
+      ['r2', 'kiosk_visit', '2026-11-21T10:00:00Z', { mbox3rdPartyId: 'CRM-2' }, { kioskId: 'K-1' }],
+    ]);
+    expect(ingestEvents(job?.data ?? {})).toEqual(sent);
+  });
+
   it('splits a large request into jobs of maxEventsPerJob, each id marked by its own job', async () => {
     const deps = { ...intake.deps, maxEventsPerJob: 3 };
     const summary = await acceptBatch(
@@ -134,9 +147,9 @@ describe('intake dedupe with one shard: one Redis call, and no id left marked by
     );
     expect(summary).toEqual({ accepted: 7, duplicates: 0, rejected: [] });
     const jobs = await intake.deps.ingestQueue.getJobs(['wait']);
-    expect(jobs.map((j) => j.data.events.length).sort()).toEqual([1, 3, 3]);
+    expect(jobs.map((j) => ingestEvents(j.data).length).sort()).toEqual([1, 3, 3]);
     // Removing one job makes exactly its ids new again; the others stay duplicates.
-    const single = jobs.find((j) => j.data.events.length === 1);
+    const single = jobs.find((j) => ingestEvents(j.data).length === 1);
     await single?.remove();
     const resent = await acceptEvents(
       deps,

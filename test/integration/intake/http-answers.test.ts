@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KIOSK_KEY, POS_KEY, kioskVisit, startIntakeServer, type IntakeServer } from '../../harness/intake-server.js';
+import { ingestEvents } from '../../../src/jobs/ingest-rows.js';
 
 /** Every event stored in the ingest queue, with the source each job records. */
 async function storedEvents(server: IntakeServer): Promise<Array<{ source: string; id: string }>> {
   const jobs = await server.running.pipeline.queues.ingest.getJobs(['wait']);
-  return jobs.flatMap((job) => job.data.events.map((e) => ({ source: job.data.source, id: (e as { id: string }).id })));
+  return jobs.flatMap((job) =>
+    ingestEvents(job.data).map((e) => ({ source: job.data.source, id: (e as { id: string }).id })),
+  );
 }
 
 describe('POST /v1/events answers (real server, real Redis)', () => {

@@ -10,6 +10,7 @@ import { importFile, type ImportOptions } from '../../../src/intake/import/impor
 import { ImportSetupError } from '../../../src/intake/import/records.js';
 import { openIntake, type IntakeHandle } from '../../../src/intake/intake-deps.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
+import { ingestEvents } from '../../../src/jobs/ingest-rows.js';
 
 describe('importFile (NDJSON and CSV into a real Redis)', () => {
   let redis: Redis;
@@ -33,7 +34,9 @@ describe('importFile (NDJSON and CSV into a real Redis)', () => {
         jobs
           // Job ids are `intake-<n>` (or plain numbers): in the order intake stored them.
           .sort((a, b) => Number(a.id?.replace(/\D/g, '')) - Number(b.id?.replace(/\D/g, '')))
-          .flatMap((j) => j.data.events.map((e) => ({ ...(e as Record<string, unknown>), source: j.data.source })))
+          .flatMap((j) =>
+            ingestEvents(j.data).map((e) => ({ ...(e as Record<string, unknown>), source: j.data.source })),
+          )
       );
     };
     return {

@@ -75,7 +75,7 @@ describe('a completed job kept for the board', () => {
 
   it('an ingest job keeps its source and count, not its 1,000 raw events', async () => {
     const kept = await keptJob(ops.pipeline.queues.ingest);
-    expect(kept.data).toMatchObject({ source: SOURCE, events: [], cleared: { events: EVENTS } });
+    expect(kept.data).toMatchObject({ source: SOURCE, rows: [], cleared: { events: EVENTS } });
     expect(kept.bytes, 'MEMORY USAGE of the kept job').toBeLessThan(KEPT_JOB_BYTES);
 
     expect(kept.fields.some((f) => f.includes('CRM-KEPT-'))).toBe(false);

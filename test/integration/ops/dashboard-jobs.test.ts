@@ -113,7 +113,7 @@ describe('the dashboard after a batch was delivered by bulk', () => {
     expect(ingest.counts.completed).toBe(1);
     expect(ingest.jobs.map((j) => j.name)).toEqual([`events ×5 from ${SOURCE}`]);
     // What the board shows of it: the source and the count, not the events.
-    expect(ingest.jobs[0]?.data).toMatchObject({ source: SOURCE, events: [], cleared: { events: 5 } });
+    expect(ingest.jobs[0]?.data).toMatchObject({ source: SOURCE, rows: [], cleared: { events: 5 } });
 
     const deliverBulk = await queueOf(ops, 'deliver-bulk', 'completed');
     expect(deliverBulk.counts.completed).toBe(1);

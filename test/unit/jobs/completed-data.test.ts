@@ -22,6 +22,17 @@ describe('what a completed job keeps of its data', () => {
     expect(data.events).toHaveLength(3);
   });
 
+  it('ingest in rows (as intake stores events): the rows replaced by their count', () => {
+    const data = { source: 'pos-eu', receivedAt: 1700, rows: [['e1'], ['e2']], checkedEnvelope: 1 };
+    expect(clearedJobData('ingest', data)).toEqual({
+      source: 'pos-eu',
+      receivedAt: 1700,
+      rows: [],
+      checkedEnvelope: 1,
+      cleared: { events: 2 },
+    });
+  });
+
   it('deliveries: the claim, its visitor keys (and batches an earlier run posted, visitors whose answer was lost) replaced by their count', () => {
     const data = {
       claimId: 'c-1',

@@ -94,3 +94,53 @@ describe('map worker: one validation per event', () => {
     expect(worker.letters[0]?.error.message).toMatch(/occurredAt: 1900-01-01T00:00:00.000Z is before 1970/);
   });
 });
+
+describe('map worker: events stored as rows (intake since 2026-12-07)', () => {
+  const asRow = (e: Record<string, unknown>) => [e.id, e.type, e.occurredAt, e.visitor, e.data];
+
+  it('maps a job of rows exactly as the same events stored as objects, an event without data (4-entry row) included', async () => {
+    const noData = { ...kioskVisit('e2') };
+    delete noData.data;
+    const events = [kioskVisit('e1'), noData, { ...kioskVisit('e3'), type: 'not_mapped' }];
+    const asObjects = mapWorker();
+    const asRows = mapWorker();
+    const base = { source: 'pos', receivedAt: RECEIVED, checkedEnvelope: ENVELOPE_RULES };
+    const fromObjects = await asObjects.run({ ...base, events });
+    const fromRows = await asRows.run({
+      ...base,
+      rows: events.map((e) => (e.data === undefined ? asRow(e).slice(0, 4) : asRow(e))),
+    });
+    expect(fromRows).toEqual(fromObjects);
+    expect(asRows.merged).toEqual(asObjects.merged);
+    expect(asRows.merged.map((e) => e.id)).toEqual(['e1']);
+    // Dead letters hold the events as the producer sent them, not their rows (a kiosk visit
+    // needs data.kioskId; e3's type is not mapped).
+    expect(asRows.letters.map((l) => [l.events, l.error.message])).toEqual(
+      asObjects.letters.map((l) => [l.events, l.error.message]),
+    );
+    expect(asRows.letters.map((l) => l.events)).toEqual([[events[1]], [events[2]]]);
+  });
+
+  it('dead-letters a malformed row alone, naming the problem, and merges the rest', async () => {
+    const worker = mapWorker();
+    const summary = await worker.run({
+      source: 'pos',
+      receivedAt: RECEIVED,
+      rows: [asRow(kioskVisit('e1')), ['e2', 'kiosk_visit'], 'not a row', asRow(kioskVisit('e4'))],
+      checkedEnvelope: ENVELOPE_RULES,
+    });
+    expect(worker.merged.map((e) => e.id)).toEqual(['e1', 'e4']);
+    expect(summary).toMatchObject({ applied: 2, invalid: 2 });
+    expect(worker.letters.map((l) => l.error.message)).toEqual([
+      expect.stringMatching(/occurredAt/),
+      expect.stringMatching(/id/),
+    ]);
+  });
+
+  it('refuses a job that holds neither events nor rows, naming the field', async () => {
+    const worker = mapWorker();
+    await expect(worker.run({ source: 'pos', receivedAt: RECEIVED })).rejects.toThrow(
+      /events: an ingest job needs its events/,
+    );
+  });
+});
