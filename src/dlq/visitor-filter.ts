@@ -1,5 +1,15 @@
 import { visitorKey, type VisitorRef } from '../events/index.js';
 import type { DeadLetter } from '../jobs/catalog.js';
+import { openStoredRows } from '../jobs/ingest-rows.js';
+
+/**
+ * A dead letter's raw events, a whole ingest job in rows form opened into its events (a map
+ * worker of a release before rows dead-letters such a job as one item: src/jobs/ingest-rows.ts),
+ * so erasure and lineage find every visitor in it.
+ */
+function eventsOf(entry: DeadLetter): unknown[] | undefined {
+  return entry.events === undefined ? undefined : openStoredRows(entry.events);
+}
 
 /** The visitor key (`pc:<id>` / `3p:<id>`) a raw event (as a map-stage dead letter keeps it) names, if any. */
 export function rawEventVisitorKey(event: unknown): string | undefined {
@@ -18,7 +28,7 @@ export function rawEventVisitorKey(event: unknown): string | undefined {
 export function visitorKeysOf(entry: DeadLetter): string[] {
   const keys = new Set<string>();
   for (const v of entry.visitors ?? []) keys.add(v.vk);
-  for (const e of entry.events ?? []) {
+  for (const e of eventsOf(entry) ?? []) {
     const vk = rawEventVisitorKey(e);
     if (vk !== undefined) keys.add(vk);
   }
@@ -32,11 +42,12 @@ export function visitorKeysOf(entry: DeadLetter): string[] {
  */
 export function withoutVisitors(entry: DeadLetter, vks: ReadonlySet<string>): DeadLetter | null | undefined {
   const visitors = entry.visitors?.filter((v) => !vks.has(v.vk));
-  const events = entry.events?.filter((e) => {
+  const opened = eventsOf(entry);
+  const events = opened?.filter((e) => {
     const vk = rawEventVisitorKey(e);
     return vk === undefined || !vks.has(vk);
   });
-  const changed = visitors?.length !== entry.visitors?.length || events?.length !== entry.events?.length;
+  const changed = visitors?.length !== entry.visitors?.length || events?.length !== opened?.length;
   if (!changed) return undefined;
   if ((visitors?.length ?? 0) + (events?.length ?? 0) === 0) return null;
   return {
@@ -53,9 +64,10 @@ export function withoutVisitors(entry: DeadLetter, vks: ReadonlySet<string>): De
  */
 export function onlyVisitor<E extends DeadLetter>(entry: E, vk: string): E & { othersOmitted?: number } {
   const visitors = entry.visitors?.filter((v) => v.vk === vk);
-  const events = entry.events?.filter((e) => rawEventVisitorKey(e) === vk);
+  const opened = eventsOf(entry);
+  const events = opened?.filter((e) => rawEventVisitorKey(e) === vk);
   const omitted =
-    (entry.visitors?.length ?? 0) - (visitors?.length ?? 0) + (entry.events?.length ?? 0) - (events?.length ?? 0);
+    (entry.visitors?.length ?? 0) - (visitors?.length ?? 0) + (opened?.length ?? 0) - (events?.length ?? 0);
   return {
     ...entry,
     ...(visitors !== undefined ? { visitors } : {}),

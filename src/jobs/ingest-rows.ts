@@ -31,17 +31,15 @@ export function toIngestRow(event: unknown): IngestRow {
 
 /**
  * The event object a row stands for, for validation and mapping as if it had been stored as
- * sent. Anything that is not a row of 4 or 5 entries comes back in a shape validation
- * refuses with a message naming the problem (a job edited by hand, or written by a newer
- * release), so only that event is dead-lettered.
+ * sent. Anything that is not a row of 4 or 5 entries (a job edited by hand, or written by a
+ * newer release with more fields) comes back as `{ row }`: no envelope, so the map validates
+ * it fully and refuses it (`id: Required`, `row: unrecognized key`), and its dead letter keeps
+ * the row as stored; a longer row is never merged with its extra entries dropped.
  */
 export function fromIngestRow(row: unknown): unknown {
-  if (!Array.isArray(row)) return { row };
+  if (!Array.isArray(row) || row.length < 4 || row.length > FIELDS.length) return { row };
   const [id, type, occurredAt, visitor, data] = row as unknown[];
-  const event: Record<string, unknown> = { id, type, occurredAt, visitor };
-  if (data !== undefined) event.data = data;
-  if (row.length < 4 || row.length > FIELDS.length) event.rowLength = row.length;
-  return event;
+  return data === undefined ? { id, type, occurredAt, visitor } : { id, type, occurredAt, visitor, data };
 }
 
 /** The events of an ingest job's data as objects, whichever form it stores them in. */

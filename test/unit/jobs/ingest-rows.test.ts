@@ -26,10 +26,8 @@ describe('ingest rows', () => {
     expect(JSON.stringify(loan).length - JSON.stringify(toIngestRow(loan)).length).toBe(42);
   });
 
-  it('reads a malformed row as an object validation refuses (its length, or the value under `row`)', () => {
-    expect(fromIngestRow(['x', 'kiosk_visit'])).toMatchObject({ id: 'x', rowLength: 2 });
-    expect(fromIngestRow([1, 2, 3, 4, 5, 6])).toMatchObject({ rowLength: 6 });
-    expect(fromIngestRow('text')).toEqual({ row: 'text' });
+  it('reads a malformed row as { row }, which has no envelope to trust: the row kept as stored', () => {
+    for (const row of [['x', 'kiosk_visit'], [1, 2, 3, 4, 5, 6], 'text']) expect(fromIngestRow(row)).toEqual({ row });
   });
 
   it('reads the events of either form and counts them', () => {
