@@ -162,7 +162,7 @@ export async function measureRun(ctx: BenchContext, options: MeasureOptions): Pr
       const events = Math.max(produced.accepted, 1);
       for (const c of scripts)
         ctx.log(
-          `  script ${c.script}: ${c.calls} calls, ${(c.usec / c.calls / 1000).toFixed(2)} ms each, ${(c.usec / events).toFixed(1)} µs per event`,
+          `  script ${c.script}: ${c.calls} calls, ${(c.usec / c.calls / 1000).toFixed(2)} ms each (longest ${(c.maxUsec / 1000).toFixed(1)} ms), ${(c.usec / events).toFixed(1)} µs per event`,
         );
     }
     const memEnd = await usedMemory(ctx.redis);

@@ -92,6 +92,8 @@ export interface ScriptCost {
   script: string;
   calls: number;
   usec: number;
+  /** The longest single call: how long it kept every other client of Redis waiting. */
+  maxUsec: number;
 }
 
 /**
@@ -128,7 +130,7 @@ export class ScriptCostLog {
     await this.redis.config('SET', 'slowlog-max-len', '128');
     const out = [...this.costs.values()].sort((a, b) => b.usec - a.usec);
     // A full log lost calls between two reads: say so rather than report a part as the whole.
-    if (this.full) out.push({ script: '(slow log was full: some calls not counted)', calls: 0, usec: 0 });
+    if (this.full) out.push({ script: '(slow log was full: some calls not counted)', calls: 0, usec: 0, maxUsec: 0 });
     return out;
   }
 
@@ -143,9 +145,10 @@ export class ScriptCostLog {
       if (command !== 'evalsha' && command !== 'eval') continue;
       const sha = String(args[1]);
       const key = command === 'evalsha' ? (this.names.get(sha) ?? sha.slice(0, 8)) : 'EVAL';
-      const cost = this.costs.get(key) ?? { script: key, calls: 0, usec: 0 };
+      const cost = this.costs.get(key) ?? { script: key, calls: 0, usec: 0, maxUsec: 0 };
       cost.calls += 1;
       cost.usec += Number(entry[2]);
+      cost.maxUsec = Math.max(cost.maxUsec, Number(entry[2]));
       this.costs.set(key, cost);
     }
   }

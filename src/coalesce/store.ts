@@ -97,6 +97,58 @@ const ACK_SCRIPT_VISITORS = 100;
 const SCRIPT_CHUNK = 500;
 
 /**
+ * Visitors per snapshot-claim.lua call: a snapshot costs Redis about three times a claim per
+ * visitor (it reads three hashes and writes the in-flight one), so SCRIPT_CHUNK visitors
+ * held Redis for 15-20 ms; this many for a few.
+ */
+const SNAPSHOT_SCRIPT_VISITORS = 100;
+
+/**
+ * Most events one merge-events.lua call handles. A 1,000-event ingest job (the SDK's and
+ * the import's size) merged in one call blocked Redis for 20-25 ms, a 500-event one for
+ * 10-12 (`bench/measure-store.ts --merges`), and intake's dedupe, BullMQ and the acks
+ * waited behind it. In calls of this size each takes 2-3 ms; they go out together, so the
+ * job still costs one round trip. Each call is atomic on its own and remembers its part of
+ * the batch (`<batch id>#<chunk>`), and every event keeps its own applied marker, so a job
+ * that runs again after a crash between two calls merges each event once (P2).
+ */
+export const MERGE_SCRIPT_EVENTS = 100;
+
+/**
+ * A shard's share of a batch cut into merge calls of about MERGE_SCRIPT_EVENTS events, each
+ * visitor's events kept in one call (in their order), visitors in order of first appearance.
+ * A call reads and writes each of its visitors once however many of its events they have, so
+ * cutting a Zipf batch across a busy visitor's events would repeat that for every call it
+ * appears in. A visitor with more events than a call takes still gets one call of its own.
+ * The same input always gives the same calls, so a job that runs again finds its parts. Pure.
+ */
+export function mergeChunks<T>(group: readonly T[], vkOf: (item: T) => string): T[][] {
+  const byVisitor = new Map<string, T[]>();
+  for (const item of group) {
+    const vk = vkOf(item);
+    const list = byVisitor.get(vk);
+    if (list === undefined) byVisitor.set(vk, [item]);
+    else list.push(item);
+  }
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  for (const items of byVisitor.values()) {
+    if (current.length > 0 && current.length + items.length > MERGE_SCRIPT_EVENTS) {
+      chunks.push(current);
+      current = [];
+    }
+    for (const item of items) current.push(item);
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** The batch id of a job's `chunk`-th merge call: the job's own for the first (as before chunking), then `#<chunk>`. */
+export function mergeChunkBatchId(batchId: string, chunk: number): string {
+  return batchId === '' || chunk === 0 ? batchId : `${batchId}#${chunk}`;
+}
+
+/**
  * The visitor store: pending attributes per visitor, the due index, claims with leases and
  * the delivered stamps. All state changes are Lua scripts (src/coalesce/lua/), whose
  * return codes are named in src/coalesce/script-codes.ts.
@@ -159,9 +211,9 @@ export class VisitorStore {
 
   /**
    * Merges a batch of mapped events; outcomes in input order. One atomic call per shard the
-   * batch touches (one round trip with one shard). `batchId` (the ingest job id; empty:
-   * none) makes a second merge of the same batch a no-op that reports every event as
-   * `replayed`: each shard remembers its part of the batch.
+   * batch touches and MERGE_SCRIPT_EVENTS events, sent together (one round trip with one
+   * shard). `batchId` (the ingest job id; empty: none) makes a second merge of the same
+   * batch a no-op that reports every event as `replayed`: each call remembers its part.
    */
   async merge(
     source: string,
@@ -174,9 +226,14 @@ export class VisitorStore {
     const out = new Array<MergeOutcome>(events.length);
     const groups = groupByShard(events, (event) => visitorKey(event.visitor), this.shards.length);
     const generation = markerGeneration(now, this.settings.dedupeWindowMs);
+    const calls: Array<{ shard: number; group: Array<{ item: ValidEvent; index: number }>; chunk: number }> = [];
+    for (const [shard, group] of groups)
+      mergeChunks(group, (e) => visitorKey(e.item.visitor)).forEach((part, chunk) =>
+        calls.push({ shard, group: part, chunk }),
+      );
     await Promise.all(
-      [...groups].map(async ([k, group]) => {
-        const keys = this.shard(k);
+      calls.map(async ({ shard, group, chunk }) => {
+        const keys = this.shard(shard);
         const args: string[] = [
           keys.due,
           keys.root,
@@ -184,7 +241,7 @@ export class VisitorStore {
           String(now),
           String(this.settings.dedupeWindowMs),
           String(this.settings.coalesceWindowMs),
-          batchId,
+          mergeChunkBatchId(batchId, chunk),
           String(group.length),
           String(receivedAt),
           String(generation),
@@ -251,10 +308,10 @@ export class VisitorStore {
     if (vks.length === 0) return [];
     const freeze = options.freeze === true ? '1' : '0';
     const rows = await this.perShard(vks, async (keys, group) => {
-      // One script call per SCRIPT_CHUNK visitors, one after another, so Redis serves other
-      // clients between them.
+      // One script call per SNAPSHOT_SCRIPT_VISITORS visitors, one after another, so Redis
+      // serves other clients between them (calls sent together would arrive in one read).
       const flat: string[][] = [];
-      for (let i = 0; i < group.length; i += SCRIPT_CHUNK) {
+      for (let i = 0; i < group.length; i += SNAPSHOT_SCRIPT_VISITORS) {
         flat.push(
           ...(await this.redis.tiSnapshot(
             keys.due,
@@ -263,7 +320,7 @@ export class VisitorStore {
             String(now),
             String(this.settings.leaseMs),
             freeze,
-            ...group.slice(i, i + SCRIPT_CHUNK),
+            ...group.slice(i, i + SNAPSHOT_SCRIPT_VISITORS),
           )),
         );
       }
