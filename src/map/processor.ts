@@ -26,7 +26,8 @@ export type MapSummary = Record<MergeOutcome | 'invalid', number>;
 /**
  * The map worker's job: validate and map every event of one producer batch (the envelope is
  * not checked again when intake checked it, see IngestJob.checkedEnvelope), dead-letter the
- * bad ones alone, and merge the rest into the visitor store in one atomic round trip.
+ * bad ones alone, and merge the rest into the visitor store in one round trip (script calls
+ * of about 100 events, each atomic: VisitorStore.merge).
  * Safe to run twice for the same job (a crash after the merge): the merge knows the batch by
  * its job id and creation time, changes nothing and reports the events as `replayed`.
  */

@@ -1,5 +1,6 @@
 --[[
-  Merge a batch of mapped events (one call per job batch and shard).
+  Merge a batch of mapped events (one call per part of a job's batch and shard: about 100
+  events, each visitor's events in one part; mergeChunks in src/coalesce/store.ts).
   Event-id markers are fields `<source>:<id>` of generation × bucket hashes, looked up in
   this generation and the previous one (layout and expiry: src/coalesce/markers.ts). The
   merge writes `a<code><receivedAt>|<occurredAt>|<visitor key>` (times in base 36 ms, the
@@ -7,8 +8,8 @@
   is the event's lineage, read by parseMarker in src/lineage/lineage.ts (intake's markers, `t`
   or the number of an ingest job, mean taken in, not merged yet).
   The dedupe decision and the merge are one atomic step (P2). A non-empty batch id (the
-  ingest job id) is remembered for the dedupe window once merged: a job that runs again
-  because its worker died after the merge (which was all or nothing) changes nothing and is
+  ingest job id; `<id>#<n>` for the n-th part of its batch after the first) is remembered for the dedupe window once merged: a job that runs again
+  because its worker died after this call (which is all or nothing) changes nothing and is
   counted as replayed, not as a batch of duplicates, so duplicate counts stay exact.
   A visitor becomes due `windowMs` after its first pending change (ZADD NX: later events
   never push it back), so a pending visitor never waits longer than the window.
