@@ -76,7 +76,7 @@ async function measureMemory(redis: Redis): Promise<void> {
     `  dedupe markers per event id        ${per(markers)} B  (kept DEDUPE_WINDOW_MS; at this volume: see below for others)`,
   );
   console.log(
-    `  merged-batch marker (per visitor)  ${(batches / n).toFixed(1)} B  (one per ingest job of ${MERGE_BATCH})`,
+    `  merged-batch marker (per visitor)  ${(batches / n).toFixed(1)} B  (one per merge call of about 100 events)`,
   );
   console.log(`  sum of the above                   ${per(pending + due + markers + batches)} B`);
   console.log(

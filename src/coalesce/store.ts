@@ -4,7 +4,7 @@ import { stamp, storeKeys } from '../redis/keys.js';
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis/connection.js';
 import { markerBucket, markerExpiresAt, markerField, markerGeneration } from './markers.js';
-import { groupByShard, shardOf } from '../redis/shards.js';
+import { fnv1a, groupByShard, shardOf } from '../redis/shards.js';
 import { parseInFlight, snapshotOf, type AttributeUpdate, type VisitorSnapshot } from './in-flight.js';
 import { settled, sum, withStoreCommands, type StoreCommands } from './store-scripts.js';
 import {
@@ -109,8 +109,8 @@ const SNAPSHOT_SCRIPT_VISITORS = 100;
  * 10-12 (`bench/measure-store.ts --merges`), and intake's dedupe, BullMQ and the acks
  * waited behind it. In calls of this size each takes 2-3 ms; they go out together, so the
  * job still costs one round trip. Each call is atomic on its own and remembers its part of
- * the batch (`<batch id>#<chunk>`), and every event keeps its own applied marker, so a job
- * that runs again after a crash between two calls merges each event once (P2).
+ * the batch (mergePartBatchId), and every event keeps its own applied marker, so a job that
+ * runs again after a crash between two calls merges each event once (P2).
  */
 export const MERGE_SCRIPT_EVENTS = 100;
 
@@ -143,9 +143,16 @@ export function mergeChunks<T>(group: readonly T[], vkOf: (item: T) => string): 
   return chunks;
 }
 
-/** The batch id of a job's `chunk`-th merge call: the job's own for the first (as before chunking), then `#<chunk>`. */
-export function mergeChunkBatchId(batchId: string, chunk: number): string {
-  return batchId === '' || chunk === 0 ? batchId : `${batchId}#${chunk}`;
+/**
+ * The batch id of one merge call of a job: the job's, then `#<count>.<FNV-1a of the call's
+ * event ids>`. Named by what the call holds, not by its position: if a job runs again with
+ * its events cut differently (the map's mapping or MAX_VALUE_LENGTH changed since, so other
+ * events are valid, or a release cut them otherwise), no call is taken for one that merged
+ * other events; those it holds that were merged before are duplicates by their own markers,
+ * the others merge (P1, P2).
+ */
+export function mergePartBatchId(batchId: string, ids: readonly string[]): string {
+  return batchId === '' ? '' : `${batchId}#${ids.length}.${fnv1a(ids.join('\n')).toString(36)}`;
 }
 
 /**
@@ -226,13 +233,11 @@ export class VisitorStore {
     const out = new Array<MergeOutcome>(events.length);
     const groups = groupByShard(events, (event) => visitorKey(event.visitor), this.shards.length);
     const generation = markerGeneration(now, this.settings.dedupeWindowMs);
-    const calls: Array<{ shard: number; group: Array<{ item: ValidEvent; index: number }>; chunk: number }> = [];
+    const calls: Array<{ shard: number; group: Array<{ item: ValidEvent; index: number }> }> = [];
     for (const [shard, group] of groups)
-      mergeChunks(group, (e) => visitorKey(e.item.visitor)).forEach((part, chunk) =>
-        calls.push({ shard, group: part, chunk }),
-      );
+      for (const part of mergeChunks(group, (e) => visitorKey(e.item.visitor))) calls.push({ shard, group: part });
     await Promise.all(
-      calls.map(async ({ shard, group, chunk }) => {
+      calls.map(async ({ shard, group }) => {
         const keys = this.shard(shard);
         const args: string[] = [
           keys.due,
@@ -241,7 +246,10 @@ export class VisitorStore {
           String(now),
           String(this.settings.dedupeWindowMs),
           String(this.settings.coalesceWindowMs),
-          mergeChunkBatchId(batchId, chunk),
+          mergePartBatchId(
+            batchId,
+            group.map((g) => g.item.id),
+          ),
           String(group.length),
           String(receivedAt),
           String(generation),

@@ -35,7 +35,7 @@ export function storeKeys(prefix: string, shard = 0, shards = 1) {
     leases: `${root}:leases`,
     /** One of the hashes of event-id markers (src/coalesce/markers.ts): fields `<source>:<id>`. */
     seen: (generation: number, bucket: number) => `${root}:seen:${generation}:${bucket}`,
-    /** Marks an ingest batch (job) as merged, so a job run again after a crash is a no-op. */
+    /** Marks one merge call's part of an ingest job as merged (mergePartBatchId), so a job run again after a crash merges only what it had not. */
     merged: (batchId: string) => `${root}:merged:${batchId}`,
     stats: `${root}:stats`,
     /** Numbers the ingest jobs intake stores (src/coalesce/lua/marks-claim.lua). */

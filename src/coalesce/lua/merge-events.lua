@@ -8,7 +8,8 @@
   is the event's lineage, read by parseMarker in src/lineage/lineage.ts (intake's markers, `t`
   or the number of an ingest job, mean taken in, not merged yet).
   The dedupe decision and the merge are one atomic step (P2). A non-empty batch id (the
-  ingest job id; `<id>#<n>` for the n-th part of its batch after the first) is remembered for the dedupe window once merged: a job that runs again
+  ingest job id and `#` and a digest of the part's event ids: mergePartBatchId in
+  src/coalesce/store.ts) is remembered for the dedupe window once merged: a job that runs again
   because its worker died after this call (which is all or nothing) changes nothing and is
   counted as replayed, not as a batch of duplicates, so duplicate counts stay exact.
   A visitor becomes due `windowMs` after its first pending change (ZADD NX: later events

@@ -29,7 +29,7 @@
 
 local root, claimId, now, leaseMs, freeze = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
 local out = {}
--- The leases renewed, written by one ZADD after the loop (ARGV holds at most 500 visitors,
+-- The leases renewed, written by one ZADD after the loop (ARGV holds at most 100 visitors,
 -- src/coalesce/store.ts), not one per visitor.
 local leased = {}
 for a = 6, #ARGV do

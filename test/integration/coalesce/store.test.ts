@@ -410,6 +410,29 @@ describe('VisitorStore', () => {
     );
   });
 
+  it('loses no event when a job runs again with its events cut into other parts (one turned invalid since) (P1, P2)', async () => {
+    const batch = Array.from({ length: 2 * MERGE_SCRIPT_EVENTS + 50 }, (_, i) =>
+      event(`cut-${i}`, i, { seen: String(i) }, `CRM-${i % 50}`),
+    );
+    const [first = []] = mergeChunks(batch, (e) => `3p:${e.visitor.id}`);
+    await store.merge('pos', first, T0, 'job-cut');
+    // The run again lacks one event of the first part: every part after it starts elsewhere.
+    const dropped = first[0];
+    const again = batch.filter((e) => e !== dropped);
+    const outcomes = await store.merge('pos', again, T0 + 10, 'job-cut');
+    again.forEach((e, i) => {
+      if (first.includes(e)) expect(outcomes[i]).toBe('duplicate');
+      else expect(['applied', 'superseded']).toContain(outcomes[i]);
+    });
+    await store.claimDue('c-cut', 50, T0 + 60_000 * 10_000);
+    const snapshots = await store.snapshot(
+      'c-cut',
+      Array.from({ length: 50 }, (_, v) => `3p:CRM-${v}`),
+      T0 + 60_000 * 10_000,
+    );
+    expect(snapshots.map((x) => values(x).seen)).toEqual(Array.from({ length: 50 }, (_, v) => String(200 + v)));
+  });
+
   // Redis does not roll a script back: an error part way through a batch must not leave it
   // marked as merged, or the retry would report the rest as replayed and drop them (P1).
   it('marks a batch merged only after all its events: a retry after an error part way merges the rest', async () => {
