@@ -3,7 +3,7 @@ import { visitorKey, type ValidEvent } from '../events/index.js';
 import { stamp, storeKeys } from '../redis/keys.js';
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis/connection.js';
-import { markerBucket, markerExpiresAt, markerField, markerGeneration } from './markers.js';
+import { markerBucket, markerExpiresAt, markerField, markerGeneration, markerSeed } from './markers.js';
 import { fnv1a, groupByShard, shardOf } from '../redis/shards.js';
 import { parseInFlight, snapshotOf, type AttributeUpdate, type VisitorSnapshot } from './in-flight.js';
 import { settled, sum, withStoreCommands, type StoreCommands } from './store-scripts.js';
@@ -231,11 +231,15 @@ export class VisitorStore {
   ): Promise<MergeOutcome[]> {
     if (events.length === 0) return [];
     const out = new Array<MergeOutcome>(events.length);
-    const groups = groupByShard(events, (event) => visitorKey(event.visitor), this.shards.length);
+    // Each event's visitor key and its source's marker seed made once: grouping by shard,
+    // cutting into calls and the arguments all need them.
+    const keyed = events.map((event) => ({ event, vk: visitorKey(event.visitor) }));
+    const groups = groupByShard(keyed, (k) => k.vk, this.shards.length);
     const generation = markerGeneration(now, this.settings.dedupeWindowMs);
-    const calls: Array<{ shard: number; group: Array<{ item: ValidEvent; index: number }> }> = [];
+    const seed = markerSeed(source);
+    const calls: Array<{ shard: number; group: Array<{ item: (typeof keyed)[number]; index: number }> }> = [];
     for (const [shard, group] of groups)
-      for (const part of mergeChunks(group, (e) => visitorKey(e.item.visitor))) calls.push({ shard, group: part });
+      for (const part of mergeChunks(group, (g) => g.item.vk)) calls.push({ shard, group: part });
     await Promise.all(
       calls.map(async ({ shard, group }) => {
         const keys = this.shard(shard);
@@ -248,18 +252,20 @@ export class VisitorStore {
           String(this.settings.coalesceWindowMs),
           mergePartBatchId(
             batchId,
-            group.map((g) => g.item.id),
+            group.map((g) => g.item.event.id),
           ),
           String(group.length),
           String(receivedAt),
           String(generation),
         ];
-        for (const { item: event } of group) {
+        for (const {
+          item: { event, vk },
+        } of group) {
           const entries = Object.entries(event.attributes);
-          const bucket = markerBucket(source, event.id);
+          const bucket = markerBucket(source, event.id, seed);
           const ttl = markerExpiresAt(generation, bucket, this.settings.dedupeWindowMs) - now;
           args.push(
-            visitorKey(event.visitor),
+            vk,
             markerField(source, event.id),
             String(bucket),
             String(ttl),

@@ -48,11 +48,6 @@ export function ingestEvents(data: { events?: unknown[] | undefined; rows?: unkn
   return Array.isArray(data.events) ? data.events : [];
 }
 
-/** How many events an ingest job's data holds. */
-export function ingestEventCount(data: { events?: unknown[] | undefined; rows?: unknown[] | undefined }): number {
-  return (Array.isArray(data.rows) ? data.rows.length : 0) + (Array.isArray(data.events) ? data.events.length : 0);
-}
-
 /**
  * A dead letter's events with any whole ingest job's data in rows form (what a map worker of a
  * release before rows dead-letters when it refuses such a job: the job's data as its one
