@@ -287,8 +287,10 @@ export class VisitorStore {
   /**
    * Claims up to `limit` due visitors of one shard for one delivery; returns their visitor
    * keys. Big claims go in script calls of SCRIPT_CHUNK visitors, all under the same claim id.
+   * `dueBy` (default `now`): the latest due time taken, for a flood's last claim, which also
+   * takes the visitors handed back to wait for bulk budget.
    */
-  async claimDue(claimId: string, limit: number, now = Date.now(), shard = 0): Promise<string[]> {
+  async claimDue(claimId: string, limit: number, now = Date.now(), shard = 0, dueBy = now): Promise<string[]> {
     const keys = this.shard(shard);
     const out: string[] = [];
     while (out.length < limit) {
@@ -300,6 +302,7 @@ export class VisitorStore {
         String(want),
         String(this.settings.leaseMs),
         claimId,
+        String(dueBy),
       );
       out.push(...got);
       // Fewer than asked: nothing more is due, or the call's scan met too many held visitors.

@@ -48,6 +48,7 @@ export async function startFlushRole(deps: FlushRoleDeps): Promise<void> {
     bulkBudget: deps.budgets.bulk,
     bulkPacer: new CallPacer(deps.redis, config.REDIS_PREFIX, 'bulk', retryMs),
     bulkRetryMs: retryMs,
+    windowMs: config.COALESCE_WINDOW_MS,
     mode: config.DELIVERY_MODE,
     batchSize: config.FLUSH_BATCH_SIZE,
     bulkBatchSize: config.FLUSH_BULK_BATCH_SIZE,

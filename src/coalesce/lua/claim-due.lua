@@ -15,11 +15,14 @@
     ARGV[3] limit (most visitors to claim)
     ARGV[4] lease (ms)
     ARGV[5] claim id
+    ARGV[6] due by (ms, optional, default now): a flood's last claim also takes the visitors
+      handed back to wait for bulk budget (src/flush/flusher.ts), whose due time is later
 
   Output:
     the claimed visitor keys
 ]]
 local root, now, limit, leaseMs, claimId = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local dueBy = tonumber(ARGV[6] or ARGV[2])
 local due, leases = KEYS[1], root .. ':leases'
 local out = {}
 local budget = limit + math.min(limit * 3, 1000)
@@ -29,7 +32,7 @@ local budget = limit + math.min(limit * 3, 1000)
 -- refuses the keys) stops the script with those entries still due, and every visitor it
 -- claimed before has its lease, so nothing is left neither due nor leased.
 while #out < limit and budget > 0 do
-  local vks = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, math.min(limit - #out, budget))
+  local vks = redis.call('ZRANGEBYSCORE', due, '-inf', dueBy, 'LIMIT', 0, math.min(limit - #out, budget))
   if #vks == 0 then break end
   budget = budget - #vks
   for _, vk in ipairs(vks) do

@@ -79,6 +79,7 @@ describe('Flusher (two flushers on one Redis)', () => {
         bulkBatchSize: BULK_BATCH,
         bulkThreshold: 100,
         bulkRetryMs: 5000,
+        windowMs: settings.coalesceWindowMs,
         maxBulkClaimsInFlight: MAX_CLAIMS,
         logger: createLogger({ level: 'silent', pretty: false }),
       });
@@ -278,6 +279,47 @@ describe('Flusher (two flushers on one Redis)', () => {
       t0 - 1000,
     );
     expect((await a.flushOnce()).bulk).toBe(BULK_BATCH);
+  });
+
+  // A flood merged over most of a minute: its first small claims must not spend the calls its
+  // last visitors need, or those wait for the budget window to roll over.
+  it('keeps the calls of one claim back while visitors are still coming; the last ones take them at once', async () => {
+    const [a, b] = flushers as [Flusher, Flusher];
+    const t0 = Date.now();
+    // 40 of 50 spent: room for a claim (40 + 2 <= 45), not with 4 more kept back (46). An
+    // ingest job not merged yet: visitors are still coming.
+    const budget = createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 }).bulk;
+    expect((await budget.reserve(40)).granted).toBe(true);
+    const job = await queues.ingest.add('batch', { source: 'pos', receivedAt: t0, events: [] });
+    await mergeNewVisitors(100, 125, t0);
+    expect(await a.flushOnce()).toMatchObject({ single: 0, bulk: 0 });
+    expect(await bulkJobs()).toHaveLength(0);
+    // Handed back until the flood can be over (its last activity plus the 10-ms window),
+    // not for bulkRetryMs (5 s), so they are due for the claim that takes the kept calls.
+    const dueAt = Number(await redis.zscore(store.keys.due, '3p:CRM-100'));
+    expect(dueAt).toBeLessThanOrEqual(Date.now() + 1000);
+
+    // The job is merged; a window later nothing is coming. The pacer's gate is closed (half
+    // the budget is committed, so it applies): only the flusher whose claim the kept calls
+    // held back takes them without waiting at it. 100 visitors are due; 20 were handed back
+    // for the bulk budget (due within bulkRetryMs): the last claim takes them too.
+    await job.remove();
+    expect((await new CallPacer(redis, prefix, 'bulk', PACE_MS).tryPass(60_000)).passed).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    // 5 more stand for visitors held behind a delivery in flight, due once it ends.
+    const vks = Array.from({ length: 120 }, (_, i) => `3p:CRM-${100 + i}`);
+    const held = Array.from({ length: 5 }, (_, i) => `3p:CRM-${220 + i}`);
+    await makeDue(vks.slice(0, 100), Date.now() - 1);
+    await makeDue(vks.slice(100), Date.now() + 4000);
+    await makeDue(held, Date.now() + 60_000);
+    expect((await b.flushOnce()).bulk).toBe(0);
+    expect((await a.flushOnce()).bulk).toBe(120);
+    expect(await bulkJobs()).toEqual([[...vks].sort()]);
+    // The tail reopened the gate the flood had closed: the held visitors, due now, pass it
+    // (closing it for a quarter interval), instead of waiting out the flood's pace.
+    await makeDue(held, Date.now() - 1);
+    expect((await a.flushOnce()).bulk).toBe(5);
+    expect((await new CallPacer(redis, prefix, 'bulk', PACE_MS).tryPass()).retryInMs).toBeLessThanOrEqual(PACE_MS / 4);
   });
 
   it('paces bulk files that would not be full, and lets a full one go at once', async () => {

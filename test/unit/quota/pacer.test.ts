@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bulkPaceMs, bulkRoom, committedBulkCalls } from '../../../src/quota/pacer.js';
+import { bulkPaceMs, bulkRoom, committedBulkCalls, tailReserveCalls } from '../../../src/quota/pacer.js';
 
 const MINUTE = 60_000;
 
@@ -49,5 +49,18 @@ describe('bulk pacing', () => {
     expect(bulkRoom({ used: 1, limit: 2, claimsInFlight: 0 })).toBe(false);
     expect(bulkRoom({ used: 0, limit: 3, claimsInFlight: 0 })).toBe(true);
     expect(bulkRoom({ used: 0, limit: 3, claimsInFlight: 1 })).toBe(false);
+  });
+
+  it('keeps the calls of one claim (4) back for the last visitors, and half the rest at most at small budgets', () => {
+    expect(tailReserveCalls(50)).toBe(4);
+    expect(tailReserveCalls(35)).toBe(4);
+    // 8 a minute: 8 usable, 6 beside a claim's own 2: 3 kept back.
+    expect(tailReserveCalls(8)).toBe(3);
+    expect(tailReserveCalls(3)).toBe(0);
+    expect(tailReserveCalls(2)).toBe(0);
+    // 40 + 2 + 4 = 46 > 45: the reserve holds the claim back; without it there is room.
+    expect(bulkRoom({ used: 40, limit: 50, claimsInFlight: 0 }, 4)).toBe(false);
+    expect(bulkRoom({ used: 39, limit: 50, claimsInFlight: 0 }, 4)).toBe(true);
+    expect(bulkRoom({ used: 40, limit: 50, claimsInFlight: 0 })).toBe(true);
   });
 });
