@@ -12,10 +12,12 @@
  * over one window after the last activity seen.
  *
  * A new watch knows nothing yet: its first reading only sets the baseline of the count, so a
- * flusher that starts in a quiet pipeline holds nothing back.
+ * flusher that starts in a quiet pipeline holds nothing back. The watch reads only when bulk
+ * work is due, so a lone visitor of a trickle is first seen at its due time and looks like a
+ * flood of its own: only a flood seen for at least a window has a tail ({@link inTail}).
  */
 export interface Arrivals {
-  /** Ingest jobs waiting or being merged. */
+  /** Ingest jobs waiting or being merged (not those waiting out a retry's backoff). */
   unmerged: number;
   /** The merge's running count of applied events, over all shards. */
   applied: number;
@@ -31,7 +33,16 @@ export class ArrivalWatch {
   /** When a claim last went past the pacer's gate as a flood's last ({@link takeTail}). */
   private tailTakenAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly windowMs: number) {}
+  /**
+   * `windowMs`: COALESCE_WINDOW_MS. `tailSpanMs`: how long a flood's tail lasts after its
+   * last claim (the bulk budget's window): its deliveries in flight end within it at a
+   * simulator's pace; at Target's (minutes to hours) what they hold comes due later and is
+   * paced as usual.
+   */
+  constructor(
+    private readonly windowMs: number,
+    private readonly tailSpanMs: number,
+  ) {}
 
   /** Takes in one reading, made at `now`. */
   observe(now: number, arrivals: Arrivals): void {
@@ -43,19 +54,28 @@ export class ArrivalWatch {
     }
   }
 
-  /** The calls kept for the last claim held a bulk claim back at `now`. */
+  /**
+   * The calls kept for the last claim held a bulk claim back at `now` (a flusher's tick
+   * keeps one `now` for all its claims, so a reading made later in it may already have
+   * started the flood: counted in that flood).
+   */
   heldBack(now: number): void {
-    this.heldBackAt = now;
+    this.heldBackAt = Math.max(now, this.floodStartedAt);
   }
 
   /**
-   * The flood is over, the calls kept for its last claim held a claim back during it, and
-   * nothing new has come since: what is left are its last visitors, and those held behind
-   * its deliveries in flight, which come due as those end.
+   * The flood is over, it was seen for at least a window, the calls kept for its last claim
+   * held a claim back during it, and nothing new has come since: what is left are its last
+   * visitors, and those held behind its deliveries in flight, which come due as those end.
+   * Until `tailSpanMs` after its last claim.
    */
   inTail(now: number): boolean {
     return (
-      !this.stillComing(now) && this.heldBackAt > Number.NEGATIVE_INFINITY && this.heldBackAt >= this.floodStartedAt
+      !this.stillComing(now) &&
+      this.lastActivityAt - this.floodStartedAt >= this.windowMs &&
+      this.heldBackAt > Number.NEGATIVE_INFINITY &&
+      this.heldBackAt >= this.floodStartedAt &&
+      (this.tailTakenAt < this.floodStartedAt || now < this.tailTakenAt + this.tailSpanMs)
     );
   }
 

@@ -83,7 +83,7 @@ export class Flusher {
   private readonly arrivals: ArrivalWatch;
 
   constructor(private readonly deps: FlusherDeps) {
-    this.arrivals = new ArrivalWatch(deps.windowMs);
+    this.arrivals = new ArrivalWatch(deps.windowMs, deps.bulkBudget.settings.windowMs);
   }
 
   /**
@@ -175,7 +175,8 @@ export class Flusher {
       this.deps.bulkBudget.peek(),
       this.deps.queues.deliverBulk.getJobCountByTypes(...states),
       this.deps.queues.bulkStatus.getJobCountByTypes(...states),
-      this.deps.queues.ingest?.getJobCountByTypes(...states) ?? 0,
+      // Not 'delayed': a job waiting out a retry's backoff (up to minutes) brings nothing soon.
+      this.deps.queues.ingest?.getJobCountByTypes('waiting', 'active', 'prioritized') ?? 0,
       this.deps.store.stats(),
     ]);
     this.arrivals.observe(now, { unmerged, applied: stats.events_applied ?? 0 });
@@ -199,13 +200,16 @@ export class Flusher {
     load: BulkLoad,
     due: number,
     now: number,
+    mayTakeTail = true,
   ): Promise<{ waitMs: number; tookGate: boolean; tail?: boolean }> {
-    if (this.arrivals.tailGoes(now)) {
+    if (mayTakeTail && this.arrivals.tailGoes(now)) {
       this.arrivals.takeTail(now);
       // The gate a claim closed while the flood was coming (stretched, as the budget ran
       // short) would hold back the visitors its deliveries in flight hold: they come due as
-      // those end, and in the tail the gate closes for a quarter interval (paceMs).
-      await this.deps.bulkPacer.release();
+      // those end, and in the tail the gate closes for a quarter interval (paceMs). So a
+      // longer gate is cut to that (never lengthened, never deleted: it may be another
+      // flusher's).
+      await this.deps.bulkPacer.shorten(this.deps.bulkPacer.intervalMs / 4);
       return { waitMs: 0, tookGate: false, tail: true };
     }
     if (!pacingEngaged(load)) {
@@ -293,7 +297,8 @@ export class Flusher {
       const now = Date.now();
       const load = await this.bulkLoad(now);
       const room = this.roomNow(load, now);
-      const waitMs = room !== 'room' ? this.handBackMs(room, now) : (await this.paceWaitMs(load, 0, now)).waitMs;
+      // Never the flood's last claim: this one was made without the visitors handed back.
+      const waitMs = room !== 'room' ? this.handBackMs(room, now) : (await this.paceWaitMs(load, 0, now, false)).waitMs;
       if (waitMs > 0) {
         await this.deps.store.unclaim(claimId, bulk, now + waitMs);
         bulk = [];

@@ -44,6 +44,8 @@ describe('Flusher (two flushers on one Redis)', () => {
     ingest: Queue<IngestJob>;
   };
   let flushers: Flusher[];
+  /** A flusher on `connection`; `windowMs` as COALESCE_WINDOW_MS for its watch on arrivals. */
+  let newFlusher: (connection: Redis, windowMs?: number) => Flusher;
   let store: VisitorStore;
 
   beforeEach(() => {
@@ -66,7 +68,7 @@ describe('Flusher (two flushers on one Redis)', () => {
     };
     store = new VisitorStore(redis, settings);
     // Two flushers on two connections: the gate is in Redis, not in one process.
-    flushers = [redis, other].map((connection) => {
+    newFlusher = (connection, windowMs = settings.coalesceWindowMs) => {
       const budgets = createBudgets(connection, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 });
       return new Flusher({
         store: new VisitorStore(connection, settings),
@@ -79,11 +81,12 @@ describe('Flusher (two flushers on one Redis)', () => {
         bulkBatchSize: BULK_BATCH,
         bulkThreshold: 100,
         bulkRetryMs: 5000,
-        windowMs: settings.coalesceWindowMs,
+        windowMs,
         maxBulkClaimsInFlight: MAX_CLAIMS,
         logger: createLogger({ level: 'silent', pretty: false }),
       });
-    });
+    };
+    flushers = [redis, other].map((connection) => newFlusher(connection));
   });
   afterEach(async () => {
     await Promise.all(Object.values(queues).map((q) => q.close()));
@@ -284,7 +287,8 @@ describe('Flusher (two flushers on one Redis)', () => {
   // A flood merged over most of a minute: its first small claims must not spend the calls its
   // last visitors need, or those wait for the budget window to roll over.
   it('keeps the calls of one claim back while visitors are still coming; the last ones take them at once', async () => {
-    const [a, b] = flushers as [Flusher, Flusher];
+    // A 200-ms window for the watch, so that its readings, one every 120 ms, see one flood.
+    const [a, b] = [newFlusher(redis, 200), newFlusher(other, 200)];
     const t0 = Date.now();
     // 40 of 50 spent: room for a claim (40 + 2 <= 45), not with 4 more kept back (46). An
     // ingest job not merged yet: visitors are still coming.
@@ -298,6 +302,15 @@ describe('Flusher (two flushers on one Redis)', () => {
     // not for bulkRetryMs (5 s), so they are due for the claim that takes the kept calls.
     const dueAt = Number(await redis.zscore(store.keys.due, '3p:CRM-100'));
     expect(dueAt).toBeLessThanOrEqual(Date.now() + 1000);
+    // Seen for a window, still coming: a flood, not a lone visitor of a trickle.
+    for (let k = 0; k < 2; k += 1) {
+      await new Promise((r) => setTimeout(r, 120));
+      await makeDue(
+        Array.from({ length: 125 }, (_, i) => `3p:CRM-${100 + i}`),
+        Date.now() - 1,
+      );
+      expect(await a.flushOnce()).toMatchObject({ single: 0, bulk: 0 });
+    }
 
     // The job is merged; a window later nothing is coming. The pacer's gate is closed (half
     // the budget is committed, so it applies): only the flusher whose claim the kept calls
@@ -305,7 +318,7 @@ describe('Flusher (two flushers on one Redis)', () => {
     // for the bulk budget (due within bulkRetryMs): the last claim takes them too.
     await job.remove();
     expect((await new CallPacer(redis, prefix, 'bulk', PACE_MS).tryPass(60_000)).passed).toBe(true);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 250));
     // 5 more stand for visitors held behind a delivery in flight, due once it ends.
     const vks = Array.from({ length: 120 }, (_, i) => `3p:CRM-${100 + i}`);
     const held = Array.from({ length: 5 }, (_, i) => `3p:CRM-${220 + i}`);
@@ -315,11 +328,15 @@ describe('Flusher (two flushers on one Redis)', () => {
     expect((await b.flushOnce()).bulk).toBe(0);
     expect((await a.flushOnce()).bulk).toBe(120);
     expect(await bulkJobs()).toEqual([[...vks].sort()]);
-    // The tail reopened the gate the flood had closed: the held visitors, due now, pass it
-    // (closing it for a quarter interval), instead of waiting out the flood's pace.
+    // The tail cut the gate the flood had closed to a quarter interval: the held visitors,
+    // due once it opens, pass it (closing it for a quarter interval again), instead of
+    // waiting out the flood's pace.
+    await new Promise((r) => setTimeout(r, PACE_MS / 4 + 50));
     await makeDue(held, Date.now() - 1);
     expect((await a.flushOnce()).bulk).toBe(5);
-    expect((await new CallPacer(redis, prefix, 'bulk', PACE_MS).tryPass()).retryInMs).toBeLessThanOrEqual(PACE_MS / 4);
+    const gate = await new CallPacer(redis, prefix, 'bulk', PACE_MS).tryPass();
+    expect(gate.passed).toBe(false);
+    expect(gate.retryInMs).toBeLessThanOrEqual(PACE_MS / 4);
   });
 
   it('paces bulk files that would not be full, and lets a full one go at once', async () => {
