@@ -14,6 +14,7 @@ import {
 } from '../../../src/jobs/catalog.js';
 import { createBudgets } from '../../../src/quota/budgets.js';
 import { CallPacer } from '../../../src/quota/pacer.js';
+import type { DeliveryMode } from '../../../src/flush/routing.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
 import { countScriptCalls } from '../../harness/script-calls.js';
 import { RENEW_LEASE } from '../../../src/coalesce/lua.js';
@@ -45,7 +46,7 @@ describe('Flusher (two flushers on one Redis)', () => {
   };
   let flushers: Flusher[];
   /** A flusher on `connection`; `windowMs` as COALESCE_WINDOW_MS for its watch on arrivals. */
-  let newFlusher: (connection: Redis, windowMs?: number) => Flusher;
+  let newFlusher: (connection: Redis, windowMs?: number, bulkPerMinute?: number, mode?: DeliveryMode) => Flusher;
   let store: VisitorStore;
 
   beforeEach(() => {
@@ -68,15 +69,15 @@ describe('Flusher (two flushers on one Redis)', () => {
     };
     store = new VisitorStore(redis, settings);
     // Two flushers on two connections: the gate is in Redis, not in one process.
-    newFlusher = (connection, windowMs = settings.coalesceWindowMs) => {
-      const budgets = createBudgets(connection, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 50 });
+    newFlusher = (connection, windowMs = settings.coalesceWindowMs, bulkPerMinute = 50, mode = 'auto') => {
+      const budgets = createBudgets(connection, prefix, { singlePerDay: 1_000_000, bulkPerMinute });
       return new Flusher({
         store: new VisitorStore(connection, settings),
         queues,
         singleBudget: budgets.single,
         bulkBudget: budgets.bulk,
         bulkPacer: new CallPacer(connection, prefix, 'bulk', PACE_MS),
-        mode: 'auto',
+        mode,
         batchSize: 200,
         bulkBatchSize: BULK_BATCH,
         bulkThreshold: 100,
@@ -337,6 +338,29 @@ describe('Flusher (two flushers on one Redis)', () => {
     const gate = await new CallPacer(redis, prefix, 'bulk', PACE_MS).tryPass();
     expect(gate.passed).toBe(false);
     expect(gate.retryInMs).toBeLessThanOrEqual(PACE_MS / 4);
+  });
+
+  // The watch reads only when bulk work is due, so a lone visitor is first seen at its due
+  // time: it must not count as a flood whose end may pass the gate (a review reproduced one
+  // bulk claim per visitor of a trickle at 8 calls a minute).
+  it('gives a trickle of lone visitors near the edge of a tiny budget no way past the gate', async () => {
+    const a = newFlusher(redis, 100, 8, 'bulk');
+    const t0 = Date.now();
+    // 2 spent and a claim in flight owing 2 polls: 4 of 8 committed. Room for a claim (6),
+    // not with the 3 calls kept back while visitors come (9). The gate is closed.
+    const budget = createBudgets(redis, prefix, { singlePerDay: 1_000_000, bulkPerMinute: 8 }).bulk;
+    expect((await budget.reserve(2)).granted).toBe(true);
+    await queues.bulkStatus.add('poll', { claimId: 'c0', batches: [] }, { jobId: 'c0', delay: 60_000 });
+    expect((await new CallPacer(redis, prefix, 'bulk', PACE_MS).tryPass(60_000)).passed).toBe(true);
+    for (let n = 1; n <= 4; n += 1) {
+      await store.merge('pos', [newVisitorEvent(n, t0)], t0 - 1000);
+      await new Promise((r) => setTimeout(r, 40));
+      expect((await a.flushOnce()).bulk).toBe(0);
+      // A window later nothing more has come: still no claim past the gate.
+      await new Promise((r) => setTimeout(r, 150));
+      expect((await a.flushOnce()).bulk).toBe(0);
+    }
+    expect(await bulkJobs()).toHaveLength(0);
   });
 
   it('paces bulk files that would not be full, and lets a full one go at once', async () => {
