@@ -14,6 +14,13 @@ export interface OtherUsersOptions {
   durationMs?: number;
 }
 
+/** A bulk batch Target takes and processes, whose answer comes only after `answerAfterMs`. */
+export interface LateBatchAnswer {
+  answerAfterMs: number;
+  /** Its processing time, instead of the simulator's (`slowBatches` or the start options). */
+  processingMs?: number;
+}
+
 /** The account-level faults that are set (counts of id lists, not the ids). */
 export interface AccountFaultsView {
   rejectVisitors: number;
@@ -21,6 +28,7 @@ export interface AccountFaultsView {
   loseBulkRows: number;
   slowVisitors: number;
   stickNextBatches: number;
+  lateBatchAnswers: number;
   slowBatches: { batchProcessingMs: number; batchProcessingJitterMs: number } | null;
   otherUsers: { callsPerMinute: number; from: string; until?: string } | null;
   authFailuresLeft: number;
@@ -34,6 +42,7 @@ export interface AccountFaultsView {
  */
 export class AccountFaults {
   private stuckLeft = 0;
+  private readonly lateAnswers: LateBatchAnswer[] = [];
   private readonly rejected = new Map<string, number>();
   private readonly slow = new Map<string, number>();
   private readonly unlisted = new Set<string>();
@@ -115,6 +124,24 @@ export class AccountFaults {
   }
 
   /**
+   * The next `n` bulk submits that Target takes are answered only `answerAfterMs` later;
+   * each batch is taken and processed (in `processingMs`, when given) whether or not the
+   * client is still waiting. A client that gave up before has lost the answer of a batch
+   * Target holds: Adobe documents nothing about such a batch, so it may land at any time,
+   * after newer values too (docs/invariants.md, P4).
+   */
+  answerBatchesLate(n: number, late: LateBatchAnswer): void {
+    if (!(late.answerAfterMs >= 0) || !((late.processingMs ?? 0) >= 0))
+      throw new RangeError('late answer and processing times must be 0 or more');
+    for (let i = 0; i < n; i += 1) this.lateAnswers.push({ ...late });
+  }
+
+  /** The late answer of the batch being taken now, if one is due (consumes one). */
+  takeLateAnswer(): LateBatchAnswer | undefined {
+    return this.lateAnswers.shift();
+  }
+
+  /**
    * Batches accepted from now on take `processingMs` (plus `random() * jitterMs`) by the
    * simulator's clock, until `restore()` (back to the start options) or `slowBatches(undefined)`.
    * Batches already accepted keep their time.
@@ -183,6 +210,7 @@ export class AccountFaults {
       loseBulkRows: [...this.lost.values()].reduce((a, b) => a + b, 0),
       slowVisitors: this.slow.size,
       stickNextBatches: this.stuckLeft,
+      lateBatchAnswers: this.lateAnswers.length,
       slowBatches:
         this.timing === undefined
           ? null
@@ -202,6 +230,7 @@ export class AccountFaults {
   /** Clears every fault of this class. */
   protected restoreAccountFaults(): void {
     this.stuckLeft = 0;
+    this.lateAnswers.length = 0;
     this.rejected.clear();
     this.slow.clear();
     this.unlisted.clear();

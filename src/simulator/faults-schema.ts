@@ -94,6 +94,19 @@ export const FaultsSchema = z
     stickNextBatches: z.number().int().min(1).max(1000).optional(),
     /** Added latency per profile call, in ms. */
     latencyMs: z.number().int().min(0).max(120_000).optional(),
+    /**
+     * The next `count` bulk batches Target takes are answered only after `answerAfterMs`
+     * (a client that gave up has lost the answer of a batch that is processed anyway), each
+     * processed in `batchProcessingMs` when given.
+     */
+    answerBatchesLate: z
+      .object({
+        count: z.number().int().min(1).max(1000),
+        answerAfterMs: z.number().int().min(0).max(MAX_PROCESSING_MS),
+        batchProcessingMs: z.number().int().min(0).max(MAX_PROCESSING_MS).optional(),
+      })
+      .strict()
+      .optional(),
     /** Single updates for these visitor ids are refused with 400; their bulk rows fail. */
     rejectVisitors: z.array(z.string().min(1).max(256)).max(10_000).optional(),
     /** Bulk rows for these visitor ids fail without being listed in the batch status details. */
@@ -207,6 +220,13 @@ export function applyFaults(ctx: Pick<SimulatorContext, 'faults'>, faults: Fault
   applyScoped(ctx.faults, { ...faults, outage: faults.outage === null ? undefined : faults.outage }, undefined, now);
   if (faults.dropConnections !== undefined) ctx.faults.dropConnections(faults.dropConnections);
   if (faults.stickNextBatches !== undefined) ctx.faults.stickNextBatches(faults.stickNextBatches);
+  if (faults.answerBatchesLate !== undefined) {
+    const { count, answerAfterMs, batchProcessingMs } = faults.answerBatchesLate;
+    ctx.faults.answerBatchesLate(count, {
+      answerAfterMs,
+      ...(batchProcessingMs !== undefined ? { processingMs: batchProcessingMs } : {}),
+    });
+  }
   for (const id of faults.rejectVisitors ?? []) ctx.faults.rejectVisitor(id);
   for (const id of faults.failRowsUnlisted ?? []) ctx.faults.failRowsUnlisted(id);
   for (const id of faults.loseBulkRows ?? []) ctx.faults.loseBulkRow(id);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BulkApi } from './batches.js';
 import { parseBatchBody } from './bulk-format.js';
@@ -34,6 +35,8 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
  *   refused by `faults.rejectVisitor` (or `failRowsUnlisted`) is not applied and counts as a
  *   failed update; a row lost (`bulkRowLoss`, `faults.loseBulkRow`) counts as a successful
  *   update and is not applied either (documented: up to 0.1% of rows may not be onboarded).
+ *   With `faults.answerBatchesLate`, a batch is taken and processed as usual but its answer
+ *   waits: a client that timed out before has lost it.
  *
  * `GET /m2/:client/profile/batchStatus?batchId=<id>[&showDetails=true]`, also on
  * `/m2/:client/v2/profile/batchStatus` (the older documented link; `m2Node` is ignored): the
@@ -61,7 +64,7 @@ function handleBatchUpdate(
   request: FastifyRequest,
   reply: FastifyReply,
   api: BulkApi,
-): FastifyReply {
+): FastifyReply | Promise<FastifyReply> {
   const limited = sharedLimitRefusal(ctx);
   if (limited !== undefined) return sendXmlError(reply, 503, limited);
   const reject = (message: string): FastifyReply => {
@@ -87,8 +90,9 @@ function handleBatchUpdate(
     else if (ctx.faults.rejectionFor(row.id) !== undefined) rejectedRows.add(index);
     else if (ctx.faults.takeLostRow(row.id) || (loss > 0 && ctx.random() < loss)) lostRows.add(index);
   });
+  const late = ctx.faults.takeLateAnswer();
   const timing = ctx.faults.batchTiming() ?? ctx.settings.batchTiming;
-  const processingMs = timing.processingMs + ctx.random() * timing.jitterMs;
+  const processingMs = late?.processingMs ?? timing.processingMs + ctx.random() * timing.jitterMs;
   const batchId = ctx.batches.submit(
     { api, kind: parsed.kind, columns: parsed.columns, rows: parsed.rows },
     { processingMs, stuck, rejectedRows, unlistedRows, lostRows },
@@ -96,7 +100,10 @@ function handleBatchUpdate(
   if (api === 'v2') ctx.stats.bulk += 1;
   else ctx.stats.bulkV1 += 1;
   const statusUrl = batchStatusLink(ctx.settings.statusLink, ctx.settings.clientCode, batchId, ctx.publicUrl());
-  return reply.code(200).type(XML_CONTENT_TYPE).send(batchAcceptedXml(statusUrl));
+  const answer = (): FastifyReply => reply.code(200).type(XML_CONTENT_TYPE).send(batchAcceptedXml(statusUrl));
+  // Taken and processing: the answer waits, whether or not the client still does.
+  if (late !== undefined) return sleep(late.answerAfterMs).then(answer);
+  return answer();
 }
 
 function handleBatchStatus(ctx: SimulatorContext, request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { errors, request } from 'undici';
 import { BatchQueue } from '../../../src/simulator/batches.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../../src/simulator/server.js';
 import { ProfileStore } from '../../../src/simulator/store.js';
@@ -151,6 +152,36 @@ describe('batch status', () => {
     expect(xmlField(await waitForBatch(normal), 'status')).toBe('complete');
     expect(sim.store.get('pcId', 's1')).toBeUndefined();
     expect(sim.store.get('pcId', 'n1')).toEqual({ a: 'y' });
+  });
+
+  it('takes and processes a batch whose answer it sends late, whether or not the client still waits', async () => {
+    const sim = await start({ batchProcessingMs: 0 });
+    // Set through the control API, as a test of another process would.
+    const set = await send(`${sim.url}/_simulator/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ answerBatchesLate: { count: 1, answerAfterMs: 2000, batchProcessingMs: 300 } }),
+    });
+    expect(set.status).toBe(200);
+    expect(sim.faults.describeAccount().lateBatchAnswers).toBe(1);
+    // The client gives up after 200 ms: its answer is lost, the batch is not.
+    const gaveUp = await request(`${sim.url}/m2/${CLIENT}/v2/profile/batchUpdate`, {
+      method: 'POST',
+      body: encodeBatch(['pcId', 'a'], [['late', '1']]),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headersTimeout: 200,
+    }).catch((error: unknown) => error);
+    expect(gaveUp).toBeInstanceOf(errors.HeadersTimeoutError);
+    expect(sim.stats.bulk).toBe(1);
+    // Processed in its 300 ms, long before its answer is sent.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    sim.batches.settle();
+    expect(sim.store.get('pcId', 'late')).toEqual({ a: '1' });
+    expect(sim.batches.pending).toBe(0);
+    // One late answer only: the next submit is answered at once.
+    const started = Date.now();
+    await submit(sim, [['next', '2']]);
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it('requires the bearer token when authentication is on', async () => {
