@@ -134,3 +134,13 @@ export function mayLandLater(error: PipelineError): boolean {
   if (error.kind !== 'transient') return false;
   return !NOT_SENT_CODES.has(error.code);
 }
+
+/**
+ * May this failed bulk submit still be processed later? As {@link mayLandLater}, but for a
+ * 503: for bulk calls Adobe documents it as the answer past the shared 50-a-minute limit, a
+ * call it refused (docs/target.md). An answer lost on the way, another 5xx, or an accepted
+ * submit without a status link (`TARGET_NO_BATCH_STATUS`) may be processed. Pure.
+ */
+export function bulkSubmitMayLand(error: PipelineError): boolean {
+  return error.details.status !== 503 && mayLandLater(error);
+}

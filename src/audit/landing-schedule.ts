@@ -39,20 +39,19 @@ export class LandingAudits {
   }
 
   /**
-   * Schedules the checks, one job each (deliveries without attributes are skipped). A
-   * failure to schedule is logged, not thrown: the delivery it follows was accepted and is
-   * recorded, and failing its job now would only send it again.
+   * Schedules the checks, one job each (deliveries without attributes are skipped), each
+   * `delayMs` from now (LANDING_AUDIT_DELAY_MS unless given). A failure to schedule is
+   * logged, not thrown: the delivery it follows was accepted and is recorded, and failing
+   * its job now would only send it again.
    */
-  async schedule(deliveries: readonly AuditedDelivery[]): Promise<void> {
+  async schedule(deliveries: readonly AuditedDelivery[], delayMs = this.settings.delayMs): Promise<void> {
     let due = deliveries.filter((d) => Object.keys(d.attributes).length > 0);
     if (due.length === 0) return;
     try {
       const forgotten = (await this.settings.forgotten?.(due.map((d) => d.vk))) ?? new Set<string>();
       due = due.filter((d) => !forgotten.has(d.vk));
       if (due.length === 0) return;
-      await this.queue.addBulk(
-        due.map((data) => ({ name: `audit ${data.route}`, data, opts: { delay: this.settings.delayMs } })),
-      );
+      await this.queue.addBulk(due.map((data) => ({ name: `audit ${data.route}`, data, opts: { delay: delayMs } })));
     } catch (error) {
       this.logger.warn(
         { err: error, deliveries: due.length },

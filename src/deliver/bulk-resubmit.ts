@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { CredentialsRefusedError, classifyError } from '../errors.js';
+import { CredentialsRefusedError, bulkSubmitMayLand, classifyError } from '../errors.js';
 import { visitorKey } from '../events/index.js';
 import type { BulkBatch } from '../jobs/catalog.js';
 import { backoffDelay, honouredRetryAfter } from './backoff.js';
@@ -12,6 +12,8 @@ export interface Resubmitted {
   deadLettered: number;
   /** True when some rows could not go now (budget, pause, a failing submit): they wait in an entry of `batches`. */
   deferred: boolean;
+  /** Visitors of a file whose submit failed in a way that may still land (`bulkSubmitMayLand`), and when it left. */
+  lost?: { visitors: string[]; sentAt: number };
 }
 
 /**
@@ -63,8 +65,8 @@ export async function resubmit(
   const out: BulkBatch[] = [];
   for (const [index, file] of files.entries()) {
     const vks = file.visitors.map(visitorKey);
+    const sentAt = Date.now(); // before the POST, as in deliver-bulk.ts
     try {
-      const sentAt = Date.now(); // before the POST, as in deliver-bulk.ts
       const statusUrl = await deps.client.submitBulk(file.body, apiFor(file.kind, deps.pcIdRoute));
       out.push({
         statusUrl,
@@ -85,7 +87,8 @@ export async function resubmit(
           honouredRetryAfter(classified.details.retryAfterMs, deps.retry) ?? 0,
           (await deps.budgets.bulk.peek()).pausedForMs,
         );
-        return { batches: [...out, later(rest, waitMs)], deadLettered, deferred: true };
+        const lost = bulkSubmitMayLand(classified) ? { lost: { visitors: vks, sentAt } } : {};
+        return { batches: [...out, later(rest, waitMs)], deadLettered, deferred: true, ...lost };
       }
       const rejected = await deps.store.readInFlight(claimId, vks);
       await deadLetterVisitors(deps, 'bulk-status', job, claimId, rejected, classified);

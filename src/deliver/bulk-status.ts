@@ -7,7 +7,8 @@ import { bulkShare } from './bulk-rows.js';
 import { StatusLinkRefusedError, type BatchStatus } from '../target/client.js';
 import { apiFor, handOverToSingle, type BulkDeliveryDeps } from './deliver-bulk.js';
 import { parseVisitorKey } from '../events/index.js';
-import { resubmit } from './bulk-resubmit.js';
+import { resubmit, type Resubmitted } from './bulk-resubmit.js';
+import { recheckDelays } from './untracked-copies.js';
 import { batchIdOf, resolveStatusLink } from '../target/status-link.js';
 import { deadLetterVisitors, pauseBulkOn503, postpone, waitWhileHeld } from './delivery-context.js';
 import { plannedReadMs } from './first-poll.js';
@@ -70,6 +71,18 @@ export interface BatchCompleteProgress {
   };
 }
 
+/** Visitors of the claim with an untracked copy at Target, and when the last copy left (src/deliver/untracked-copies.ts). */
+interface Untracked {
+  lost: Set<string>;
+  lostAt: number;
+}
+
+function noteUntracked(untracked: Untracked, vks: readonly string[], sentAt: number): void {
+  if (vks.length === 0) return;
+  for (const vk of vks) untracked.lost.add(vk);
+  untracked.lostAt = Math.max(untracked.lostAt, sentAt);
+}
+
 /** The status job's data with the totals kept between runs (absent on the first run). */
 type StatusJobData = BulkStatusJob & { totals?: BulkStatusTotals };
 
@@ -124,6 +137,12 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
     let waitMs = 0;
     const now = Date.now();
     const done = new Set<BulkBatch>();
+    const untracked: Untracked = { lost: new Set(data.answerLost), lostAt: data.answerLostAt ?? 0 };
+    const resubmitted = (again: Resubmitted): void => {
+      if (again.lost !== undefined) noteUntracked(untracked, again.lost.visitors, again.lost.sentAt);
+      remaining.push(...again.batches);
+      totals.deadLettered += again.deadLettered;
+    };
     for (const batch of data.batches) {
       if (batch.statusUrl === '') {
         // Failed rows waiting for their retry.
@@ -131,12 +150,12 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
           remaining.push(batch);
           continue;
         }
-        const again = await resubmit(deps, job, claimId, batch, {
-          resubmits: batch.resubmits,
-          rowAttempt: batch.rowAttempt ?? 2,
-        });
-        remaining.push(...again.batches);
-        totals.deadLettered += again.deadLettered;
+        resubmitted(
+          await resubmit(deps, job, claimId, batch, {
+            resubmits: batch.resubmits,
+            rowAttempt: batch.rowAttempt ?? 2,
+          }),
+        );
         continue;
       }
       // Held (a 401/403 seen by this run or another process): no more polls now.
@@ -181,7 +200,9 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         const elsewhere = new Set(
           [...data.batches, ...remaining].filter((b) => b !== batch && !done.has(b)).flatMap((b) => b.visitors),
         );
-        remaining.push(...(await settleComplete(deps, job, claimId, batch, result.status, totals, log, elsewhere)));
+        remaining.push(
+          ...(await settleComplete(deps, job, claimId, batch, result.status, { totals, log, elsewhere, untracked })),
+        );
         continue;
       }
       if (result.state === 'waiting') {
@@ -208,12 +229,14 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
           },
           'bulk batch not complete within the give-up time: submitting its rows again',
         );
-        const again = await resubmit(deps, job, claimId, batch, {
-          resubmits: batch.resubmits,
-          rowAttempt: batch.rowAttempt ?? 1,
-        });
-        remaining.push(...again.batches);
-        totals.deadLettered += again.deadLettered;
+        // The batch may still be processed, untracked from now on.
+        noteUntracked(untracked, batch.visitors, batch.submittedAt);
+        resubmitted(
+          await resubmit(deps, job, claimId, batch, {
+            resubmits: batch.resubmits,
+            rowAttempt: batch.rowAttempt ?? 1,
+          }),
+        );
         totals.resubmitted += 1;
         continue;
       }
@@ -234,12 +257,13 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         totals.deadLettered += snapshots.length;
         continue;
       }
+      // Adobe does not say what becomes of a stuck batch: it may yet be processed, untracked.
+      noteUntracked(untracked, batch.visitors, batch.submittedAt);
       const again = await resubmit(deps, job, claimId, batch, {
         resubmits: batch.resubmits + 1,
         rowAttempt: batch.rowAttempt ?? 1,
       });
-      remaining.push(...again.batches);
-      totals.deadLettered += again.deadLettered;
+      resubmitted(again);
       totals.resubmitted += 1;
       log.warn(
         { claimId, batchId: batchIdOf(batch.statusUrl), resubmits: batch.resubmits + 1, deferred: again.deferred },
@@ -252,7 +276,12 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
       return summary;
     }
     await deps.store.renewLeases(remaining.flatMap((b) => b.visitors));
-    const next: StatusJobData = { claimId, batches: remaining, totals };
+    const next: StatusJobData = {
+      claimId,
+      batches: remaining,
+      totals,
+      ...(untracked.lost.size > 0 ? { answerLost: [...untracked.lost], answerLostAt: untracked.lostAt } : {}),
+    };
     await job.updateData(next);
     const polled = remaining.filter((b) => b.statusUrl !== '');
     const pollDelay =
@@ -329,10 +358,14 @@ async function settleComplete(
   claimId: string,
   batch: BulkBatch,
   status: BatchStatus,
-  totals: BulkStatusTotals,
-  log: BulkDeliveryDeps['logger'],
-  elsewhere: ReadonlySet<string>,
+  run: {
+    totals: BulkStatusTotals;
+    log: BulkDeliveryDeps['logger'];
+    elsewhere: ReadonlySet<string>;
+    untracked: Untracked;
+  },
 ): Promise<BulkBatch[]> {
+  const { totals, log, elsewhere, untracked } = run;
   const batchId = batchIdOf(batch.statusUrl);
   const mine = elsewhere.size === 0 ? batch.visitors : batch.visitors.filter((vk) => !elsewhere.has(vk));
   const inBatch = new Set(mine);
@@ -376,16 +409,35 @@ async function settleComplete(
   // A completed v2 row creates or renews the profile: the visitor is known for a lifetime.
   const created = apiFor(parseVisitorKey(batch.visitors[0] ?? '3p:').kind, deps.pcIdRoute) === 'v2';
   const landed = mine.filter((vk) => !failed.has(vk));
-  // Rows sampled for the landing audit (src/audit/): what each carried, read before the ack clears it.
-  const sampled = deps.audits?.pick(landed) ?? [];
-  const audited = sampled.length === 0 ? [] : (await deps.store.readInFlight(claimId, sampled)).map(bulkShare);
+  // Rows sampled for the landing audit (src/audit/), and rows of visitors with an untracked
+  // copy at Target, read back whatever the sample: what each carried, read before the ack clears it.
+  const recheck = untracked.lost.size === 0 ? [] : landed.filter((vk) => untracked.lost.has(vk));
+  const sampled = (deps.audits?.pick(landed) ?? []).filter((vk) => !untracked.lost.has(vk));
+  const toRead = [...sampled, ...recheck];
+  const audited = toRead.length === 0 ? [] : (await deps.store.readInFlight(claimId, toRead)).map(bulkShare);
   const acked = await deps.store.ackInFlight(claimId, landed, Date.now(), bulkShare, created, {
     route: 'bulk',
     batchId,
   });
-  await deps.audits?.schedule(
-    audited.map((s) => ({ vk: s.vk, sentAt: batch.submittedAt, route: 'bulk', batchId, attributes: stampsOf(s) })),
-  );
+  const checks = audited.map((s) => ({
+    vk: s.vk,
+    sentAt: batch.submittedAt,
+    route: 'bulk' as const,
+    batchId,
+    attributes: stampsOf(s),
+  }));
+  const strict = new Set(recheck);
+  await deps.audits?.schedule(checks.filter((c) => !strict.has(c.vk)));
+  if (recheck.length > 0 && deps.audits !== undefined) {
+    const after = checks.filter((c) => strict.has(c.vk)).map((c) => ({ ...c, afterLostAnswer: true }));
+    for (const delayMs of recheckDelays(untracked.lostAt, Date.now(), deps.audits.settings.delayMs))
+      await deps.audits.schedule(after, delayMs);
+    log.info(
+      { claimId, batchId, visitors: recheck.length, answerLostAt: untracked.lostAt },
+      'bulk rows complete for visitors with an untracked copy at Target: their landing will be read back',
+    );
+  }
+  for (const vk of recheck) untracked.lost.delete(vk);
   totals.acked += acked.done;
   totals.handedToSingle += await handOverToSingle(deps, claimId, acked.more);
   if (failed.size === 0) return [];

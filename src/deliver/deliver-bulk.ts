@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { FirstPollEstimate } from './first-poll.js';
 import type { Job, Queue } from 'bullmq';
 import type { VisitorSnapshot } from '../coalesce/store.js';
-import { PipelineError, classifyError } from '../errors.js';
+import { PipelineError, bulkSubmitMayLand, classifyError } from '../errors.js';
+import { addUntracked, untrackedOf } from './untracked-copies.js';
 import { parseVisitorKey, visitorKey, type VisitorRef } from '../events/index.js';
 import { readJobData, type BulkStatusJob, type DeliverJob } from '../jobs/catalog.js';
 import { bulkStatusJobName, deliverJobName } from '../jobs/names.js';
@@ -199,11 +200,11 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     const firstPollMs = await deps.firstPoll.current();
     for (const [index, file] of files.entries()) {
       const fileVks = file.visitors.map(visitorKey);
+      // Taken before the POST: Target's clock for the batch starts when it receives the
+      // file, so time since the answer would understate how long batches take, and the
+      // learnt first poll (src/deliver/first-poll.ts) would come before the batch is done.
+      const sentAt = Date.now();
       try {
-        // Taken before the POST: Target's clock for the batch starts when it receives the
-        // file, so time since the answer would understate how long batches take, and the
-        // learnt first poll (src/deliver/first-poll.ts) would come before the batch is done.
-        const sentAt = Date.now();
         const statusUrl = await deps.client.submitBulk(file.body, apiFor(file.kind, deps.pcIdRoute));
         summary.calls += 1;
         batches.push({ statusUrl, visitors: fileVks, submittedAt: sentAt, polls: 0, resubmits: 0, firstPollMs });
@@ -211,9 +212,17 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
       } catch (error) {
         const classified = classifyError(error);
         // Files already posted are at Target: the next run (or the status job) keeps them
-        // tracked, so the claim holds until they complete too.
-        if (classified.kind === 'transient' && batches.length > 0)
-          await job.updateData({ ...job.data, submitted: [...earlier, ...batches] });
+        // tracked, so the claim holds until they complete too. A file whose answer was lost
+        // may be at Target untracked: its visitors are read back once a later batch carrying
+        // them completes (src/deliver/untracked-copies.ts). Both are written before a hold
+        // can postpone the job.
+        const lost = bulkSubmitMayLand(classified) ? fileVks : [];
+        if (classified.kind === 'transient' && (batches.length > 0 || lost.length > 0))
+          await job.updateData({
+            ...job.data,
+            submitted: [...earlier, ...batches],
+            ...addUntracked(job.data, lost, sentAt),
+          });
         await holdOnRefusal(deps, job, token, classified);
         if (await pauseBulkOn503(deps, classified)) {
           // Not this data's fault, and no attempt spent (P10): the claim waits for the pause.
@@ -252,7 +261,7 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
       const tracked = [...earlier, ...batches];
       await deps.statusQueue.add(
         bulkStatusJobName(tracked.length),
-        { claimId, batches: tracked },
+        { claimId, batches: tracked, ...untrackedOf(job.data) },
         { jobId: claimId, delay: firstPollMs },
       );
     }

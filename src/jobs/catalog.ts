@@ -92,11 +92,14 @@ export interface DeliverJob {
    */
   submitted?: BulkBatch[];
   /**
-   * Single only: visitors whose call failed in a way that may still land at Target
-   * (`mayLandLater`, src/errors.ts); once a later attempt is accepted, their landing is read
-   * back (src/audit/landing-schedule.ts) whatever LANDING_AUDIT_SAMPLE is.
+   * Visitors whose call (single) or file (bulk: `bulkSubmitMayLand`) failed in a way that may
+   * still land at Target (`mayLandLater`, src/errors.ts); once a later attempt is accepted
+   * (bulk: once their row of a later batch is complete), their landing is read back
+   * (src/audit/landing-schedule.ts) whatever LANDING_AUDIT_SAMPLE is.
    */
   answerLost?: string[];
+  /** Bulk only: when the last such file left (epoch ms); Adobe's 24 hours count from it. */
+  answerLostAt?: number;
 }
 
 /** One bulk batch of a claim, as the status job tracks it. */
@@ -124,6 +127,14 @@ export interface BulkBatch {
 export interface BulkStatusJob {
   claimId: string;
   batches: BulkBatch[];
+  /**
+   * Visitors of the claim with a copy at Target that is no longer tracked (a submit whose
+   * answer was lost, a batch submitted again after `stuck` or the give-up time): read back
+   * once their row of a tracked batch is complete (src/deliver/untracked-copies.ts).
+   */
+  answerLost?: string[];
+  /** When the last of those copies left (epoch ms). */
+  answerLostAt?: number;
 }
 
 /**
@@ -210,8 +221,14 @@ export const JOB_SCHEMAS = {
     visitors: z.array(z.string()),
     submitted: z.array(z.lazy(() => BULK_BATCH)).optional(),
     answerLost: z.array(z.string()).optional(),
+    answerLostAt: z.number().optional(),
   }),
-  bulkStatus: z.object({ claimId: z.string().min(1), batches: z.array(z.lazy(() => BULK_BATCH)) }),
+  bulkStatus: z.object({
+    claimId: z.string().min(1),
+    batches: z.array(z.lazy(() => BULK_BATCH)),
+    answerLost: z.array(z.string()).optional(),
+    answerLostAt: z.number().optional(),
+  }),
   landingAudit: z.object({
     vk: z.string().min(3),
     sentAt: z.number(),

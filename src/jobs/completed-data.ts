@@ -40,7 +40,7 @@ export function clearedJobData(key: QueueKey, data: unknown): ClearedData | unde
     case 'deliverBulk': {
       if (!Array.isArray(data.visitors)) return undefined;
       // `submitted` (batches an earlier run posted) and `answerLost` list some of the same visitors.
-      const { submitted: _submitted, answerLost: _answerLost, ...rest } = data;
+      const { submitted: _submitted, answerLost: _answerLost, answerLostAt: _answerLostAt, ...rest } = data;
       return { ...rest, visitors: [], cleared: { visitors: data.visitors.length } };
     }
     case 'bulkStatus': {
@@ -50,7 +50,8 @@ export function clearedJobData(key: QueueKey, data: unknown): ClearedData | unde
       // Each batch keeps its status link (Target's batch id), submit time and poll count. The
       // totals carried between runs are left out: the return value has the final ones.
       const kept = batches.map((b) => (isRecord(b) ? { ...b, visitors: [] } : b));
-      const { totals: _totals, ...rest } = data;
+      // The visitors to read back after a lost answer are visitor keys too (scheduled by then).
+      const { totals: _totals, answerLost: _answerLost, answerLostAt: _answerLostAt, ...rest } = data;
       return { ...rest, batches: kept, cleared: { visitors } };
     }
     // Landing audits are removed on completion (their data names a visitor).

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { PipelineError, classifyError, classifyStatus, mayLandLater, parseRetryAfter } from '../../src/errors.js';
+import {
+  PipelineError,
+  bulkSubmitMayLand,
+  classifyError,
+  classifyStatus,
+  mayLandLater,
+  parseRetryAfter,
+  TargetRejectedError,
+  TargetUnavailableError,
+} from '../../src/errors.js';
 
 describe('classification', () => {
   it('treats bad-request answers as permanent and throttling or outage as transient', () => {
@@ -61,5 +70,24 @@ describe('mayLandLater: a failed call Target may still apply (P4)', () => {
     expect(mayLandLater(new PipelineError('x', 'TARGET_HTTP_400', 'permanent', { status: 400 }))).toBe(false);
     // The request deadline as undici reports it.
     expect(mayLandLater(classifyError(Object.assign(new Error('t'), { name: 'TimeoutError' })))).toBe(true);
+  });
+});
+
+describe('bulkSubmitMayLand: a failed bulk submit Target may still process (P4)', () => {
+  it('as mayLandLater, except the 503 Adobe documents as the shared limit refusing the call', () => {
+    const failed = (code: string, status?: number) =>
+      new PipelineError('x', code, 'transient', status === undefined ? {} : { status });
+    expect(bulkSubmitMayLand(failed('UND_ERR_HEADERS_TIMEOUT'))).toBe(true);
+    expect(bulkSubmitMayLand(failed('ECONNRESET'))).toBe(true);
+    for (const status of [500, 502, 504]) expect(bulkSubmitMayLand(failed(`TARGET_HTTP_${status}`, status))).toBe(true);
+    expect(bulkSubmitMayLand(failed('TARGET_HTTP_503', 503))).toBe(false);
+    expect(bulkSubmitMayLand(failed('ECONNREFUSED'))).toBe(false);
+    expect(bulkSubmitMayLand(new PipelineError('x', 'TARGET_HTTP_401', 'transient', { status: 401 }))).toBe(false);
+    // Taken, but the answer named no status link: the batch is at Target.
+    expect(bulkSubmitMayLand(classifyError(new TargetUnavailableError('no link', 'TARGET_NO_BATCH_STATUS')))).toBe(
+      true,
+    );
+    // Answered `success=false`: Target read the file and refused it.
+    expect(bulkSubmitMayLand(classifyError(new TargetRejectedError('refused', 200, '<response/>')))).toBe(false);
   });
 });

@@ -131,7 +131,7 @@ describe('bulk batch status polling', () => {
     expect(await r.pipeline.queues.deadLetter.count()).toBe(0);
   });
 
-  it('holds a batch whose status host is down (P10), resubmits it after each BULK_STATUS_GIVE_UP_MS, and dead-letters nothing', async () => {
+  it('holds a batch whose status host is down (P10), resubmits it after each BULK_STATUS_GIVE_UP_MS, dead-letters nothing, and reads the visitor back (the first files may still land)', async () => {
     // The status host stays down past two give-up times: BULK_MAX_RESUBMITS (for `stuck`)
     // must not turn the second resubmit into a dead letter. Batches take 1 s (half the
     // simulator's default, so that two give-up times pass sooner), under the give-up time,
@@ -142,6 +142,8 @@ describe('bulk batch status polling', () => {
         BULK_STATUS_MAX_POLL_MS: '250',
         BULK_STATUS_GIVE_UP_MS: '1500',
         BULK_MAX_RESUBMITS: '1',
+        LANDING_AUDIT_SAMPLE: '0',
+        LANDING_AUDIT_DELAY_MS: '3600000',
       },
       { batchProcessingMs: 1000 },
     );
@@ -162,6 +164,18 @@ describe('bulk batch status polling', () => {
     ).toBe(true);
     expect(await r.pipeline.queues.deadLetter.count()).toBe(0);
     expect(await waitFor(async () => (await r.pipeline.store.inFlightVisitors()) === 0)).toBe(true);
+    // The files given up on are at Target, untracked, and may apply their values after newer
+    // ones (P4): with no sampling, the visitor is read back strictly after LANDING_AUDIT_DELAY_MS,
+    // and again once Adobe's 24 hours since the last of them left have passed.
+    const checks = await r.pipeline.queues.landingAudit.getDelayed();
+    expect(checks.map((j) => [j.data.vk, j.data.afterLostAnswer])).toEqual([
+      ['3p:CRM-HELD', true],
+      ['3p:CRM-HELD', true],
+    ]);
+    const delays = checks.map((j) => j.opts.delay ?? NaN).sort((a, b) => a - b);
+    expect(delays[0]).toBe(3_600_000);
+    expect(delays[1]).toBeGreaterThan(24 * 3_600_000 - 60_000);
+    expect(delays[1]).toBeLessThanOrEqual(24 * 3_600_000);
   });
 
   it('polls an incomplete batch again with growing delays; a row Target lists as failed goes again, then to dead letters with the batch id', async () => {

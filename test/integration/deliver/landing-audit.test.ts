@@ -74,6 +74,17 @@ async function send(r: Running, visitors: string[], id = 'e'): Promise<void> {
   await producer.close();
 }
 
+/** A call-centre contact of this visitor: event id, minute past 10:00, outcome. */
+function contactOf(visitor: string) {
+  return (id: string, minute: number, outcome: string) => ({
+    id,
+    type: 'call_centre_contact',
+    occurredAt: `2026-11-21T10:0${minute}:00Z`,
+    visitor: { mbox3rdPartyId: visitor },
+    data: { reason: 'card lost', outcome },
+  });
+}
+
 async function audited(r: Running): Promise<Record<string, number>> {
   const out: Record<string, number> = { match: 0, missing: 0, different: 0 };
   for (const { labels, value } of (await r.metrics.landingAudit.get()).values) out[String(labels.result)] = value;
@@ -144,13 +155,7 @@ describe('landing audit', () => {
       LANDING_AUDIT_DELAY_MS: '1500',
     });
     const producer = createProducer({ connection: redis, prefix: r.prefix, source: 'test' });
-    const contact = (id: string, minute: number, outcome: string) => ({
-      id,
-      type: 'call_centre_contact',
-      occurredAt: `2026-11-21T10:0${minute}:00Z`,
-      visitor: { mbox3rdPartyId: 'CRM-SLOW' },
-      data: { reason: 'card lost', outcome },
-    });
+    const contact = contactOf('CRM-SLOW');
     // The first call takes 2.5 s at Target, which applies it although we gave up after 1 s.
     r.simulator.faults.slowVisitor('CRM-SLOW', 2500);
     await producer.sendMany([contact('c-1', 1, 'escalated')]);
@@ -166,6 +171,39 @@ describe('landing audit', () => {
     // The read-back after the lost answer finds the older value and sends the newer one again.
     expect(await waitFor(() => outcome() === 'solved', 15_000)).toBe(true);
     expect(await waitFor(async () => ((await audited(r)).different ?? 0) >= 1, 5000)).toBe(true);
+  });
+  it('repairs a value overwritten by a bulk batch whose submit answer was lost and that Target processed late (P4)', async () => {
+    // No sampling: only the visitor whose file's answer was lost is read back, 8 s after the
+    // retry's batch completed, which is after the lost batch lands (8 s after its submit).
+    const r = await start({
+      DELIVERY_MODE: 'bulk',
+      TARGET_TIMEOUT_MS: '1000',
+      LANDING_AUDIT_SAMPLE: '0',
+      LANDING_AUDIT_DELAY_MS: '8000',
+    });
+    const producer = createProducer({ connection: redis, prefix: r.prefix, source: 'test' });
+    const contact = contactOf('CRM-LATE');
+    // Target takes the first file and processes it in 8 s, but answers after 1.5 s: we gave
+    // up after 1 s, and the retry's file lands long before the first.
+    r.simulator.faults.answerBatchesLate(1, { answerAfterMs: 1500, processingMs: 8000 });
+    await producer.sendMany([contact('c-1', 1, 'escalated')]);
+    const outcome = () => r.simulator.store.get('thirdPartyId', 'CRM-LATE')?.callCentreLastOutcome;
+    expect(await waitFor(() => outcome() === 'escalated', 10_000)).toBe(true);
+    // A newer event goes in a later batch and lands while the first file is still processing.
+    await producer.sendMany([contact('c-2', 2, 'solved')]);
+    await producer.close();
+    expect(await waitFor(() => outcome() === 'solved', 10_000)).toBe(true);
+    expect(r.simulator.batches.pending).toBe(1);
+    // The lost file lands on top, with the older value (Adobe documents nothing against it).
+    expect(await waitFor(() => outcome() === 'escalated', 10_000)).toBe(true);
+    // The read-back after the lost answer finds the older value and sends the newer one again.
+    expect(await waitFor(() => outcome() === 'solved', 15_000)).toBe(true);
+    expect(await waitFor(async () => ((await audited(r)).different ?? 0) >= 1, 5000)).toBe(true);
+    // A second read-back waits for the end of Adobe's 24 hours after the lost submit.
+    const later = (await r.pipeline.queues.landingAudit.getDelayed()).filter((j) => j.data.vk === '3p:CRM-LATE');
+    expect(later).toHaveLength(1);
+    expect(later[0]?.data.afterLostAnswer).toBe(true);
+    expect(later[0]?.opts.delay).toBeGreaterThan(23 * 3600_000);
   });
   it('reads back a visitor whose answer was lost even when a 401 held the delivery in the same run', async () => {
     const r = await start({ DELIVERY_MODE: 'single', LANDING_AUDIT_SAMPLE: '0' });

@@ -39,16 +39,19 @@ describe('what a completed job keeps of its data', () => {
       visitors: ['3p:A', '3p:B'],
       submitted: [batch('https://t/s?batchId=1', ['3p:A'])],
       answerLost: ['3p:B'],
+      answerLostAt: 1_000,
     };
     for (const key of ['deliverSingle', 'deliverBulk'] as const)
       expect(clearedJobData(key, data)).toEqual({ claimId: 'c-1', visitors: [], cleared: { visitors: 2 } });
   });
 
-  it("bulk status: Target's batch links kept, every batch's visitors counted and cleared, the interim totals left out", () => {
+  it("bulk status: Target's batch links kept, every batch's visitors counted and cleared, the interim totals and visitors to read back left out", () => {
     const data = {
       claimId: 'c-2',
       batches: [batch('https://t/s?batchId=1', ['3p:A', '3p:B']), batch('https://t/s?batchId=2', ['pc:C'])],
       totals: { polls: 4 },
+      answerLost: ['3p:A'],
+      answerLostAt: 1_000,
     };
     expect(clearedJobData('bulkStatus', data)).toEqual({
       claimId: 'c-2',
