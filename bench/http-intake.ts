@@ -19,7 +19,8 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { spawnRedis } from '../test/harness/redis-server.js';
 import { ROOT, runBuilt } from '../test/harness/spawn-process.js';
-import { processCpuSeconds, processMemory } from './measure.js';
+import { Redis } from 'ioredis';
+import { processCpuSeconds, processMemory, redisCost, resetRedisStats } from './measure.js';
 import { installInterruptHandlers, onInterrupt, stopChild, type Child } from './processes.js';
 
 const { values: flags } = parseArgs({
@@ -141,6 +142,9 @@ async function main(): Promise<void> {
       }
     };
     const redisPid = redis.process.pid ?? NaN;
+    const stats = new Redis(redis.url, { lazyConnect: true });
+    await stats.connect();
+    await resetRedisStats(stats);
     const cpuAtStart = { intake: processCpuSeconds(intake.pid), redis: processCpuSeconds(redisPid) };
     const benchCpuAtStart = process.cpuUsage();
     const startedAt = performance.now();
@@ -157,6 +161,13 @@ async function main(): Promise<void> {
       redis: microsPerEvent(redisPid, cpuAtStart.redis),
     };
 
+    const cost = await redisCost(stats);
+    stats.disconnect();
+    const commandTime = cost.top
+      .slice(0, 4)
+      .map((c) => `${c.command} ${(c.usec / accepted).toFixed(2)} µs (${(c.calls / accepted).toFixed(3)} calls)`)
+      .join(', ');
+
     latenciesMs.sort((a, b) => a - b);
     const answers = [...statuses].map(([status, n]) => `${status}×${n}`).join(', ');
     process.stdout.write(
@@ -165,6 +176,7 @@ async function main(): Promise<void> {
         `  accepted events/s  ${Math.round(accepted / seconds).toLocaleString('en-US')}`,
         `  request latency    p50 ${percentile(latenciesMs, 50).toFixed(1)} ms, p99 ${percentile(latenciesMs, 99).toFixed(1)} ms, max ${(latenciesMs.at(-1) ?? NaN).toFixed(1)} ms`,
         `  CPU per event      intake process ${cpu.intake} µs, redis-server ${cpu.redis} µs, bench clients ${benchMicros} µs; intake peak RSS ${peakRssMb} MB`,
+        `  Redis per event    ${(cost.commands / accepted).toFixed(2)} commands, ${((cost.commandSeconds * 1e6) / accepted).toFixed(2)} µs in commands: ${commandTime}`,
         '',
       ].join('\n'),
     );
