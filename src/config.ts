@@ -416,7 +416,7 @@ export const EnvSchema = z.object({
     "How long a visitor's delivery log is kept after its last delivery; older entries are not shown.",
   ),
   LANDING_AUDIT_SAMPLE: share(0.01).describe(
-    "Share of delivered visitors whose profile is read back through the Fetch Profile API after LANDING_AUDIT_DELAY_MS, to count values that did not land (`ti_landing_audit_total`) and send those again (docs/operations.md#landing-audit). Fetch calls do not count against Target's mbox calls. 0 turns the sampled audit off; a single update accepted after an earlier call for the same visitor got no answer is still read back (docs/invariants.md, P4).",
+    "Share of delivered visitors whose profile is read back through the Fetch Profile API after LANDING_AUDIT_DELAY_MS, to count values that did not land (`ti_landing_audit_total`) and send those again (docs/operations.md#landing-audit). Fetch calls do not count against Target's mbox calls. 0 turns the sampled audit off; a single update accepted after an earlier call for the same visitor got no answer, and a bulk row completed while an earlier file with it may still be at Target (a lost answer, a batch given up on), are still read back (docs/invariants.md, P4).",
   ),
   LANDING_AUDIT_MAX_RESENDS: wholeNumber(3, 0).describe(
     'Times the landing audit sends one delivered value again (the same event) when it keeps finding it missing at Target; past that it is counted and logged, not sent again, so a row Target keeps accepting and never storing does not cost bulk calls forever.',

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { LandingAuditJob } from '../jobs/catalog.js';
+import type { LandingAuditJob, LandingQueueJob, LandingRecheckJob } from '../jobs/catalog.js';
 import type { Logger } from '../logger.js';
 import { sampleShare } from './landing-compare.js';
 
@@ -19,6 +19,9 @@ export interface LandingAuditSettings {
 /** One visitor's delivery that Target accepted, as the audit needs it (stamps, never values). */
 export type AuditedDelivery = LandingAuditJob;
 
+/** Visitors a LandingRecheckJob holds at most (its data is rewritten as it fans them out). */
+export const RECHECK_JOB_VISITORS = 10_000;
+
 /**
  * Picks deliveries to read back, and schedules each check as a BullMQ job delayed by
  * LANDING_AUDIT_DELAY_MS on the `landing-audit` queue (src/deliver/landing-audit.ts runs them).
@@ -27,7 +30,7 @@ export type AuditedDelivery = LandingAuditJob;
  */
 export class LandingAudits {
   constructor(
-    private readonly queue: Queue<LandingAuditJob>,
+    private readonly queue: Queue<LandingQueueJob>,
     readonly settings: LandingAuditSettings,
     private readonly logger: Logger,
     private readonly random: () => number = Math.random,
@@ -58,5 +61,38 @@ export class LandingAudits {
         'landing audit: could not schedule the check of delivered visitors (the deliveries stand)',
       );
     }
+  }
+
+  /**
+   * Schedules strict read-backs of these visitors of one bulk batch, whatever the sample
+   * (their untracked copies at Target: src/deliver/untracked-copies.ts), once after each of
+   * `delays`: LandingRecheckJobs of up to RECHECK_JOB_VISITORS visitor keys each, which fan
+   * out one check per visitor when due (src/deliver/landing-audit.ts). Forgotten visitors are
+   * left out. Throws when they cannot be scheduled: P4 rests on them, so the caller retries.
+   * Returns how many visitors were scheduled.
+   */
+  async scheduleRecheck(
+    vks: readonly string[],
+    check: Pick<LandingRecheckJob, 'sentAt' | 'batchId'>,
+    delays: readonly number[],
+  ): Promise<number> {
+    const forgotten = vks.length === 0 ? new Set<string>() : ((await this.settings.forgotten?.(vks)) ?? new Set());
+    const due = vks.filter((vk) => !forgotten.has(vk));
+    if (due.length === 0) return 0;
+    const jobs: Array<{ name: string; data: LandingRecheckJob; opts: { delay: number } }> = [];
+    for (const delay of delays)
+      for (let i = 0; i < due.length; i += RECHECK_JOB_VISITORS)
+        jobs.push({
+          name: 'recheck bulk',
+          data: {
+            recheck: due.slice(i, i + RECHECK_JOB_VISITORS),
+            sentAt: check.sentAt,
+            route: 'bulk',
+            ...(check.batchId !== undefined ? { batchId: check.batchId } : {}),
+          },
+          opts: { delay },
+        });
+    await this.queue.addBulk(jobs);
+    return due.length;
   }
 }

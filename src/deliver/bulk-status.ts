@@ -229,8 +229,9 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
           },
           'bulk batch not complete within the give-up time: submitting its rows again',
         );
-        // The batch may still be processed, untracked from now on.
-        noteUntracked(untracked, batch.visitors, batch.submittedAt);
+        // The batch may still be processed, untracked from now on. Its copies count from now:
+        // a run killed after resubmitting them left copies sent after the batch's own.
+        noteUntracked(untracked, batch.visitors, Date.now());
         resubmitted(
           await resubmit(deps, job, claimId, batch, {
             resubmits: batch.resubmits,
@@ -257,8 +258,9 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
         totals.deadLettered += snapshots.length;
         continue;
       }
-      // Adobe does not say what becomes of a stuck batch: it may yet be processed, untracked.
-      noteUntracked(untracked, batch.visitors, batch.submittedAt);
+      // Adobe does not say what becomes of a stuck batch: it may yet be processed, untracked
+      // (counted from now, as a batch given up on).
+      noteUntracked(untracked, batch.visitors, Date.now());
       const again = await resubmit(deps, job, claimId, batch, {
         resubmits: batch.resubmits + 1,
         rowAttempt: batch.rowAttempt ?? 1,
@@ -409,34 +411,31 @@ async function settleComplete(
   // A completed v2 row creates or renews the profile: the visitor is known for a lifetime.
   const created = apiFor(parseVisitorKey(batch.visitors[0] ?? '3p:').kind, deps.pcIdRoute) === 'v2';
   const landed = mine.filter((vk) => !failed.has(vk));
-  // Rows sampled for the landing audit (src/audit/), and rows of visitors with an untracked
-  // copy at Target, read back whatever the sample: what each carried, read before the ack clears it.
+  // Visitors with an untracked copy at Target are read back strictly, whatever the sample.
+  // Scheduled before the ack: once acked, nothing would tell a retry of this run to (a
+  // failure throws, and the run goes again; a second schedule only reads back twice).
   const recheck = untracked.lost.size === 0 ? [] : landed.filter((vk) => untracked.lost.has(vk));
+  if (recheck.length > 0 && deps.audits !== undefined) {
+    const scheduled = await deps.audits.scheduleRecheck(
+      recheck,
+      { sentAt: batch.submittedAt, batchId },
+      recheckDelays(untracked.lostAt, Date.now(), deps.audits.settings.delayMs),
+    );
+    log.info(
+      { claimId, batchId, visitors: scheduled, answerLostAt: untracked.lostAt },
+      'bulk rows complete for visitors with an untracked copy at Target: their landing will be read back',
+    );
+  }
+  // Rows sampled for the landing audit (src/audit/): what each carried, read before the ack clears it.
   const sampled = (deps.audits?.pick(landed) ?? []).filter((vk) => !untracked.lost.has(vk));
-  const toRead = [...sampled, ...recheck];
-  const audited = toRead.length === 0 ? [] : (await deps.store.readInFlight(claimId, toRead)).map(bulkShare);
+  const audited = sampled.length === 0 ? [] : (await deps.store.readInFlight(claimId, sampled)).map(bulkShare);
   const acked = await deps.store.ackInFlight(claimId, landed, Date.now(), bulkShare, created, {
     route: 'bulk',
     batchId,
   });
-  const checks = audited.map((s) => ({
-    vk: s.vk,
-    sentAt: batch.submittedAt,
-    route: 'bulk' as const,
-    batchId,
-    attributes: stampsOf(s),
-  }));
-  const strict = new Set(recheck);
-  await deps.audits?.schedule(checks.filter((c) => !strict.has(c.vk)));
-  if (recheck.length > 0 && deps.audits !== undefined) {
-    const after = checks.filter((c) => strict.has(c.vk)).map((c) => ({ ...c, afterLostAnswer: true }));
-    for (const delayMs of recheckDelays(untracked.lostAt, Date.now(), deps.audits.settings.delayMs))
-      await deps.audits.schedule(after, delayMs);
-    log.info(
-      { claimId, batchId, visitors: recheck.length, answerLostAt: untracked.lostAt },
-      'bulk rows complete for visitors with an untracked copy at Target: their landing will be read back',
-    );
-  }
+  await deps.audits?.schedule(
+    audited.map((s) => ({ vk: s.vk, sentAt: batch.submittedAt, route: 'bulk', batchId, attributes: stampsOf(s) })),
+  );
   for (const vk of recheck) untracked.lost.delete(vk);
   totals.acked += acked.done;
   totals.handedToSingle += await handOverToSingle(deps, claimId, acked.more);

@@ -198,6 +198,14 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     const earlier = job.data.submitted ?? [];
     const batches: BulkStatusJob['batches'] = [];
     const firstPollMs = await deps.firstPoll.current();
+    // Before the first POST, the job says that files are on their way (`postingAt`): a run
+    // killed during them (or failing before the status job exists) leaves every visitor of
+    // the claim possibly at Target, untracked, and the next run counts them so. A failing
+    // POST replaces the mark with what it knows (below).
+    const { postingAt: killedAt, ...before } = job.data;
+    const data: DeliverJob =
+      killedAt === undefined ? before : { ...before, ...addUntracked(before, visitors, killedAt) };
+    await job.updateData({ ...data, postingAt: Date.now() });
     for (const [index, file] of files.entries()) {
       const fileVks = file.visitors.map(visitorKey);
       // Taken before the POST: Target's clock for the batch starts when it receives the
@@ -217,11 +225,11 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
         // them completes (src/deliver/untracked-copies.ts). Both are written before a hold
         // can postpone the job.
         const lost = bulkSubmitMayLand(classified) ? fileVks : [];
-        if (classified.kind === 'transient' && (batches.length > 0 || lost.length > 0))
+        if (classified.kind === 'transient')
           await job.updateData({
-            ...job.data,
-            submitted: [...earlier, ...batches],
-            ...addUntracked(job.data, lost, sentAt),
+            ...data,
+            ...(earlier.length + batches.length > 0 ? { submitted: [...earlier, ...batches] } : {}),
+            ...addUntracked(data, lost, sentAt),
           });
         await holdOnRefusal(deps, job, token, classified);
         if (await pauseBulkOn503(deps, classified)) {
@@ -261,7 +269,7 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
       const tracked = [...earlier, ...batches];
       await deps.statusQueue.add(
         bulkStatusJobName(tracked.length),
-        { claimId, batches: tracked, ...untrackedOf(job.data) },
+        { claimId, batches: tracked, ...untrackedOf(data) },
         { jobId: claimId, delay: firstPollMs },
       );
     }

@@ -4,7 +4,14 @@ import { holdOnRefusal, postpone, waitWhileHeld } from './delivery-context.js';
 import type { CredentialsHold } from './credentials-hold.js';
 import { classifyError } from '../errors.js';
 import { parseVisitorKey } from '../events/index.js';
-import { readJobData, type LandingAuditJob } from '../jobs/catalog.js';
+import type { Queue } from 'bullmq';
+import {
+  isRecheck,
+  readJobData,
+  type LandingAuditJob,
+  type LandingQueueJob,
+  type LandingRecheckJob,
+} from '../jobs/catalog.js';
 import type { Logger } from '../logger.js';
 import type { TargetClient } from '../target/client.js';
 import { compareLanding, countLanding, type LandingFinding, type LandingResult } from '../audit/landing-compare.js';
@@ -18,7 +25,20 @@ export interface LandingAuditDeps {
   logger: Logger;
   /** LANDING_AUDIT_MAX_RESENDS. */
   maxResends: number;
+  /** The `landing-audit` queue, where a LandingRecheckJob fans out its checks. */
+  queue: Pick<Queue<LandingQueueJob>, 'addBulk' | 'getWaitingCount'>;
 }
+
+/** Checks a LandingRecheckJob adds at a time. */
+export const FAN_OUT_PAGE = 500;
+/**
+ * A LandingRecheckJob adds checks only while fewer than this wait to run: they drain at the
+ * pace of Fetch calls (a few at a time per process), and a claim of 50,000 visitors added at
+ * once would hold 50,000 jobs (about 1 KB each) in Redis until they ran.
+ */
+export const FAN_OUT_MAX_WAITING = 2_000;
+/** How long a LandingRecheckJob waits for the queue to drain below FAN_OUT_MAX_WAITING. */
+export const FAN_OUT_WAIT_MS = 5_000;
 
 /**
  * What one check found, per attribute (src/metrics/pipeline-events.ts counts it in
@@ -40,8 +60,10 @@ export type LandingAuditSummary = Record<LandingResult, number> & { resent: numb
  * fails the check alone. Nothing here is ever dead-lettered: the delivery was accepted.
  */
 export function createLandingAuditProcessor(deps: LandingAuditDeps) {
-  return async (job: Job<LandingAuditJob>, token?: string): Promise<LandingAuditSummary> => {
-    const data = readJobData('landingAudit', job);
+  return async (job: Job<LandingQueueJob>, token?: string): Promise<LandingAuditSummary> => {
+    const queued = readJobData('landingAudit', job);
+    if (isRecheck(queued)) return fanOut(deps, job, token, queued);
+    const data: LandingAuditJob = queued;
     const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
     await waitWhileHeld(deps, job, token);
     // Forgotten, or delivered longer ago than DELIVERED_RETENTION_MS: nothing to hold Target to.
@@ -60,7 +82,13 @@ export function createLandingAuditProcessor(deps: LandingAuditDeps) {
       throw classified;
     }
     const strict = data.afterLostAnswer === true;
-    const findings = compareLanding({ sampled: data.attributes, delivered, profile, sentAt: data.sentAt, strict });
+    // A check fanned out by a LandingRecheckJob names no attributes: a bulk row carries every
+    // value delivered to the visitor, so any of them may have been written by the lost file.
+    const sampled =
+      Object.keys(data.attributes).length > 0
+        ? data.attributes
+        : Object.fromEntries([...delivered].map(([name, update]) => [name, update.stamp]));
+    const findings = compareLanding({ sampled, delivered, profile, sentAt: data.sentAt, strict });
     const counts = countLanding(findings);
     // After a lost answer a different value is most likely that call's older one, landed
     // late (docs/invariants.md, P4): it goes again with the missing ones.
@@ -104,4 +132,43 @@ export function createLandingAuditProcessor(deps: LandingAuditDeps) {
 
 function names(findings: readonly LandingFinding[], result: LandingResult): string[] {
   return findings.filter((f) => f.result === result).map((f) => f.name);
+}
+
+/**
+ * Fans a LandingRecheckJob out into one strict check per visitor (every delivered attribute),
+ * FAN_OUT_PAGE at a time and only while fewer than FAN_OUT_MAX_WAITING checks wait, keeping
+ * the rest in its own data. The checks' job ids are the recheck's id and the visitor's
+ * position, so a page added again after a crash adds nothing twice while its checks wait.
+ */
+async function fanOut(
+  deps: LandingAuditDeps,
+  job: Job<LandingQueueJob>,
+  token: string | undefined,
+  data: LandingRecheckJob,
+): Promise<LandingAuditSummary> {
+  const none = { ...countLanding([]), resent: 0 };
+  if (data.recheck.length === 0) return none;
+  if ((await deps.queue.getWaitingCount()) >= FAN_OUT_MAX_WAITING) return postpone(job, token, FAN_OUT_WAIT_MS);
+  const offset = data.offset ?? 0;
+  const page = data.recheck.slice(0, FAN_OUT_PAGE);
+  // A forgotten visitor's place is an empty key (src/erasure/audit-jobs.ts).
+  const checks = page.flatMap((vk, k) => (vk === '' ? [] : [{ vk, k }]));
+  await deps.queue.addBulk(
+    checks.map(({ vk, k }) => ({
+      name: `audit ${data.route}`,
+      data: {
+        vk,
+        sentAt: data.sentAt,
+        route: data.route,
+        ...(data.batchId !== undefined ? { batchId: data.batchId } : {}),
+        attributes: {},
+        afterLostAnswer: true,
+      },
+      opts: { jobId: `${job.id ?? 'recheck'}-${offset + k}` },
+    })),
+  );
+  const rest = data.recheck.slice(FAN_OUT_PAGE);
+  if (rest.length === 0) return none;
+  await job.updateData({ ...data, recheck: rest, offset: offset + page.length });
+  return postpone(job, token, 1);
 }

@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { VisitorStore } from '../coalesce/store.js';
 import type { Config } from '../config.js';
 import type { DeadLetters } from '../dlq/writer.js';
-import { WORKERS, type BulkStatusJob, type DeliverJob, type LandingAuditJob } from '../jobs/catalog.js';
+import { WORKERS, type BulkStatusJob, type DeliverJob, type LandingQueueJob } from '../jobs/catalog.js';
 import type { PipelineQueues } from '../jobs/queues.js';
 import type { WorkerPool } from '../jobs/workers.js';
 import type { Logger } from '../logger.js';
@@ -173,7 +173,8 @@ export function startDeliverRole(deps: DeliverRoleDeps): {
     hold,
     logger: logger.child({ role: 'landing-audit' }),
     maxResends: config.LANDING_AUDIT_MAX_RESENDS,
+    queue: deps.queues.landingAudit,
   });
-  deps.pool.start<LandingAuditJob>('landingAudit', audit, WORKERS.landingAuditConcurrency);
+  deps.pool.start<LandingQueueJob>('landingAudit', audit, WORKERS.landingAuditConcurrency);
   return { closers, abandonCalls: () => client.abandon() };
 }

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { loadMappingFile, resolveMapping } from '../events/index.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { Queue } from 'bullmq';
-import { UNKNOWN_SOURCE, type LandingAuditJob } from '../jobs/catalog.js';
+import { UNKNOWN_SOURCE, type LandingQueueJob } from '../jobs/catalog.js';
 import { openQueue } from '../jobs/queues.js';
 import { connectRedis, logRedisErrors } from '../redis/connection.js';
 import { createRedactionPolicy, type RedactionPolicy } from '../redact.js';
@@ -45,7 +45,7 @@ export interface AdminTools {
   redis: ReturnType<typeof connectRedis>;
   store: VisitorStore;
   /** The landing-audit queue: the erasure removes a forgotten visitor's checks from it. */
-  landingAudit: Queue<LandingAuditJob>;
+  landingAudit: Queue<LandingQueueJob>;
   config: Config;
   logger: Logger;
   redaction: RedactionPolicy;

@@ -1,5 +1,5 @@
-import type { Queue } from 'bullmq';
-import type { LandingAuditJob } from '../jobs/catalog.js';
+import type { Job, Queue } from 'bullmq';
+import type { LandingAuditJob, LandingQueueJob, LandingRecheckJob } from '../jobs/catalog.js';
 import type { RedisClient } from '../redis/connection.js';
 
 /**
@@ -24,14 +24,17 @@ const MAX_PASSES = 3;
  * meanwhile (delayed jobs are promoted, failed ones age out), which can shift a page past a
  * job, so passes repeat until one finds nothing (at most MAX_PASSES). An active job is locked
  * and stays: it finds the visitor forgotten, nothing delivered to read back, and completes
- * (removeOnComplete). A Redis error is thrown, so the forget reports it. Returns how many
- * were removed.
+ * (removeOnComplete). A LandingRecheckJob (many visitors' read-backs after a lost bulk
+ * answer) that lists the visitor is rewritten without it. A Redis error is thrown, so the
+ * forget reports it. Returns how many checks were removed.
  */
-export async function removeAuditJobs(queue: Queue<LandingAuditJob>, redis: RedisClient, vk: string): Promise<number> {
+export async function removeAuditJobs(queue: Queue<LandingQueueJob>, redis: RedisClient, vk: string): Promise<number> {
   const needle = `"vk":${JSON.stringify(vk)}`;
+  const listed = JSON.stringify(vk);
   let removed = 0;
   for (let pass = 0; pass < MAX_PASSES; pass += 1) {
     const ids = new Set<string>();
+    const rechecks = new Map<string, LandingRecheckJob>();
     for (const state of KEPT_STATES) {
       for (let start = 0; ; start += PAGE) {
         const page = await queue.getRanges([state], start, start + PAGE - 1, true);
@@ -42,16 +45,51 @@ export async function removeAuditJobs(queue: Queue<LandingAuditJob>, redis: Redi
         replies.forEach(([error, data], k) => {
           if (error !== null) throw error;
           const id = page[k];
-          if (id !== undefined && typeof data === 'string' && data.includes(needle) && namesVisitor(data, vk))
-            ids.add(id);
+          if (id === undefined || typeof data !== 'string') return;
+          if (data.includes(needle) && namesVisitor(data, vk)) ids.add(id);
+          else if (data.includes(listed)) {
+            const recheck = recheckNaming(data, vk);
+            if (recheck !== undefined) rechecks.set(id, recheck);
+          }
         });
       }
     }
-    if (ids.size === 0) break;
+    if (ids.size === 0 && rechecks.size === 0) break;
     // 0 for a job that is active (locked) now.
     for (const id of ids) removed += await queue.remove(id);
+    for (const [id, data] of rechecks) removed += await dropFromRecheck(queue, id, data, vk);
   }
   return removed;
+}
+
+/**
+ * Takes the visitor out of a LandingRecheckJob's list. Its place stays (an empty key, which
+ * the fan-out skips): the checks' job ids are positions in the list, and a shift could make a
+ * page added again after a crash skip another visitor's check. A list left with no visitor
+ * goes. An active recheck may write its own copy back: it then fans out a check for the
+ * forgotten visitor, which finds nothing delivered to read back.
+ */
+async function dropFromRecheck(
+  queue: Queue<LandingQueueJob>,
+  id: string,
+  data: LandingRecheckJob,
+  vk: string,
+): Promise<number> {
+  const recheck = data.recheck.map((key) => (key === vk ? '' : key));
+  if (recheck.every((key) => key === '')) return queue.remove(id);
+  const job = (await queue.getJob(id)) as Job<LandingRecheckJob> | undefined;
+  if (job === undefined) return 0;
+  await job.updateData({ ...data, recheck });
+  return 1;
+}
+
+function recheckNaming(data: string, vk: string): LandingRecheckJob | undefined {
+  try {
+    const parsed = JSON.parse(data) as Partial<LandingRecheckJob>;
+    return Array.isArray(parsed.recheck) && parsed.recheck.includes(vk) ? (parsed as LandingRecheckJob) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function namesVisitor(data: string, vk: string): boolean {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ForgottenValues, VisitorStore } from '../coalesce/store.js';
 import type { Queue } from 'bullmq';
 import type { DeadLetterAdmin } from '../dlq/admin.js';
-import type { LandingAuditJob } from '../jobs/catalog.js';
+import type { LandingQueueJob } from '../jobs/catalog.js';
 import type { RedisClient } from '../redis/connection.js';
 import { removeAuditJobs } from './audit-jobs.js';
 import { withoutVisitors } from '../dlq/visitor-filter.js';
@@ -35,7 +35,7 @@ export interface ForgetDeps {
   store: VisitorStore;
   deadLetters: DeadLetterAdmin;
   /** The landing-audit queue, whose delayed and failed jobs name the visitor (src/audit/), and a connection to read them. */
-  landingAudits: { queue: Queue<LandingAuditJob>; redis: RedisClient };
+  landingAudits: { queue: Queue<LandingQueueJob>; redis: RedisClient };
   logger: Logger;
   /** FORGET_SUPPRESS_MS, or what the request asked for. */
   suppressForMs: number;

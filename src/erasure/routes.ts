@@ -5,7 +5,7 @@ import type { VisitorStore } from '../coalesce/store.js';
 import type { Config } from '../config.js';
 import { DeadLetterAdmin } from '../dlq/admin.js';
 import type { VisitorRef } from '../events/index.js';
-import type { LandingAuditJob } from '../jobs/catalog.js';
+import type { LandingQueueJob } from '../jobs/catalog.js';
 import type { RedisClient } from '../redis/connection.js';
 import { adminGuard, requireJson } from '../http/admin-auth.js';
 import type { Logger } from '../logger.js';
@@ -15,7 +15,7 @@ import { forgetVisitor } from './forget.js';
 export interface ErasureRoutesContext {
   config: Pick<Config, 'ADMIN_TOKEN' | 'ADMIN_READONLY_TOKEN' | 'FORGET_SUPPRESS_MS'>;
   pipeline: {
-    queues: ConstructorParameters<typeof DeadLetterAdmin>[0] & { landingAudit: Queue<LandingAuditJob> };
+    queues: ConstructorParameters<typeof DeadLetterAdmin>[0] & { landingAudit: Queue<LandingQueueJob> };
     store: VisitorStore;
     redis: RedisClient;
   };

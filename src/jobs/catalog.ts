@@ -100,6 +100,11 @@ export interface DeliverJob {
   answerLost?: string[];
   /** Bulk only: when the last such file left (epoch ms); Adobe's 24 hours count from it. */
   answerLostAt?: number;
+  /**
+   * Bulk only: set before a run's first POST (epoch ms); a run that finds it finds the files
+   * of a run that died posting them (src/deliver/deliver-bulk.ts).
+   */
+  postingAt?: number;
 }
 
 /** One bulk batch of a claim, as the status job tracks it. */
@@ -150,7 +155,10 @@ export interface LandingAuditJob {
   /** How it went, and Target's batch id for bulk (the delivery log names them). */
   route: 'single' | 'bulk';
   batchId?: string;
-  /** Per attribute delivered: the stamp (`<occurredAt>|<event id>`) of its value. */
+  /**
+   * Per attribute delivered: the stamp (`<occurredAt>|<event id>`) of its value. Empty in a
+   * check fanned out by a {@link LandingRecheckJob}: every attribute delivered is judged.
+   */
   attributes: Record<string, string>;
   /**
    * Scheduled because an earlier call for this visitor failed in a way that may still land
@@ -158,6 +166,31 @@ export interface LandingAuditJob {
    * delivered is then sent again, however recently Target says it changed.
    */
   afterLostAnswer?: boolean;
+}
+
+/**
+ * A strict read-back of many visitors of one bulk batch (their untracked copies at Target,
+ * src/deliver/untracked-copies.ts), on the `landing-audit` queue. When due it fans out one
+ * {@link LandingAuditJob} per visitor (`afterLostAnswer`, every delivered attribute), a page
+ * at a time while the queue has room (src/deliver/landing-audit.ts), so a visitor waiting up
+ * to 24 hours for its read-back costs its key in Redis, not a job of about 1 KB.
+ */
+export interface LandingRecheckJob {
+  /** Visitor keys still to fan out. */
+  recheck: string[];
+  /** How many were fanned out before (numbers the checks' job ids). */
+  offset?: number;
+  sentAt: number;
+  route: 'bulk';
+  batchId?: string;
+}
+
+/** What the `landing-audit` queue carries. */
+export type LandingQueueJob = LandingAuditJob | LandingRecheckJob;
+
+/** Whether a `landing-audit` job is a {@link LandingRecheckJob}. */
+export function isRecheck(data: LandingQueueJob): data is LandingRecheckJob {
+  return 'recheck' in data;
 }
 
 /** Pipeline stages, as named in dead letters. */
@@ -222,6 +255,7 @@ export const JOB_SCHEMAS = {
     submitted: z.array(z.lazy(() => BULK_BATCH)).optional(),
     answerLost: z.array(z.string()).optional(),
     answerLostAt: z.number().optional(),
+    postingAt: z.number().optional(),
   }),
   bulkStatus: z.object({
     claimId: z.string().min(1),
@@ -229,14 +263,23 @@ export const JOB_SCHEMAS = {
     answerLost: z.array(z.string()).optional(),
     answerLostAt: z.number().optional(),
   }),
-  landingAudit: z.object({
-    vk: z.string().min(3),
-    sentAt: z.number(),
-    route: z.enum(['single', 'bulk']),
-    batchId: z.string().optional(),
-    attributes: z.record(z.string(), z.string()),
-    afterLostAnswer: z.boolean().optional(),
-  }),
+  landingAudit: z.union([
+    z.object({
+      vk: z.string().min(3),
+      sentAt: z.number(),
+      route: z.enum(['single', 'bulk']),
+      batchId: z.string().optional(),
+      attributes: z.record(z.string(), z.string()),
+      afterLostAnswer: z.boolean().optional(),
+    }),
+    z.object({
+      recheck: z.array(z.string()),
+      offset: z.number().optional(),
+      sentAt: z.number(),
+      route: z.literal('bulk'),
+      batchId: z.string().optional(),
+    }),
+  ]),
 } as const;
 
 const BULK_BATCH = z.object({
@@ -287,7 +330,7 @@ const SCHEMAS_MATCH_TYPES: [
   Same<z.infer<typeof JOB_SCHEMAS.ingest>, IngestJob>,
   Same<z.infer<typeof JOB_SCHEMAS.deliver>, DeliverJob>,
   Same<z.infer<typeof JOB_SCHEMAS.bulkStatus>, BulkStatusJob>,
-  Same<z.infer<typeof JOB_SCHEMAS.landingAudit>, LandingAuditJob>,
+  Same<z.infer<typeof JOB_SCHEMAS.landingAudit>, LandingQueueJob>,
 ] = [true, true, true, true];
 void SCHEMAS_MATCH_TYPES;
 

@@ -8,7 +8,7 @@ import {
   type DeadLetter,
   type DeliverJob,
   type IngestJob,
-  type LandingAuditJob,
+  type LandingQueueJob,
   type QueueKey,
 } from './catalog.js';
 
@@ -22,7 +22,7 @@ export type PipelineQueues = {
   deliverSingle: Queue<DeliverJob>;
   deliverBulk: Queue<DeliverJob>;
   bulkStatus: Queue<BulkStatusJob>;
-  landingAudit: Queue<LandingAuditJob>;
+  landingAudit: Queue<LandingQueueJob>;
   deadLetter: Queue<DeadLetter>;
 };
 

@@ -102,7 +102,7 @@ function handleBatchUpdate(
   const statusUrl = batchStatusLink(ctx.settings.statusLink, ctx.settings.clientCode, batchId, ctx.publicUrl());
   const answer = (): FastifyReply => reply.code(200).type(XML_CONTENT_TYPE).send(batchAcceptedXml(statusUrl));
   // Taken and processing: the answer waits, whether or not the client still does.
-  if (late !== undefined) return sleep(late.answerAfterMs).then(answer);
+  if (late !== undefined) return sleep(late.answerAfterMs, undefined, { ref: false }).then(answer);
   return answer();
 }
 

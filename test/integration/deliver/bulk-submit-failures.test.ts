@@ -1,7 +1,9 @@
 import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import type { DeadLetter } from '../../../src/jobs/catalog.js';
-import type { ValidEvent } from '../../../src/events/index.js';
+import { resolveMapping, type ValidEvent } from '../../../src/events/index.js';
+import { startPipeline } from '../../../src/lifecycle/start-pipeline.js';
+import { createLogger } from '../../../src/logger.js';
 import { pipelinePerTest, waitFor, type TestPipeline } from '../../harness/pipeline.js';
 
 // deliver-bulk reads a claim in chunks and keeps only its file rows; a dead letter after a
@@ -75,5 +77,82 @@ describe('bulk delivery when Target refuses a submit', () => {
       ['pc:111.01_00', 'gold'],
       ['pc:222.02_00', 'silver'],
     ]);
+  });
+
+  /** The visitors of each strict read-back scheduled after an untracked copy (sorted), and its delay. */
+  async function rechecks(running: TestPipeline): Promise<Array<[string[], number]>> {
+    const jobs = await running.pipeline.queues.landingAudit.getDelayed();
+    return jobs
+      .map((j): [string[], number] => ['recheck' in j.data ? [...j.data.recheck].sort() : [], j.opts.delay ?? NaN])
+      .sort((a, b) => a[1] - b[1]);
+  }
+
+  const delivered = (running: TestPipeline) => () =>
+    running.simulator.store.get('thirdPartyId', 'CRM-3') !== undefined &&
+    running.simulator.store.get('pcId', '111.01_00') !== undefined;
+
+  /** Both kinds delivered (no sampled audit) after the first submit answered `status`, every claim done. */
+  async function deliveredAfterFirstSubmit(status: number): Promise<TestPipeline> {
+    const running = await pipelines.start({
+      DELIVERY_MODE: 'bulk',
+      LANDING_AUDIT_SAMPLE: '0',
+      BULK_CALLS_WINDOW_MS: '1000',
+    });
+    running.simulator.faults.failNext(1, status, { endpoint: 'bulk' });
+    await mergeBothKinds(running);
+    expect(await waitFor(delivered(running), 15_000)).toBe(true);
+    expect(await waitFor(async () => (await running.pipeline.store.inFlightVisitors()) === 0, 15_000)).toBe(true);
+    return running;
+  }
+
+  // Adobe documents nothing about a file whose answer was lost: it may be processed after a
+  // newer value (P4), so its visitors are read back once a tracked batch has them.
+  it('reads back the visitors of a file whose answer was a 502 once their rows completed', async () => {
+    const running = await deliveredAfterFirstSubmit(502);
+    // The pcId file got the 502; the thirdPartyId file was never posted before the retry.
+    const pcIds = ['pc:111.01_00', 'pc:222.02_00'];
+    const found = await rechecks(running);
+    expect(found.map(([vks]) => vks)).toEqual([pcIds, pcIds]);
+    expect(found[0]?.[1]).toBe(running.config.LANDING_AUDIT_DELAY_MS);
+    expect(found[1]?.[1]).toBeGreaterThan(24 * 3_600_000);
+    expect(await running.pipeline.queues.deadLetter.count()).toBe(0);
+  });
+
+  it('reads back nobody after the 503 Adobe documents as the shared limit refusing the call', async () => {
+    const running = await deliveredAfterFirstSubmit(503);
+    expect(running.simulator.stats.requests.some((q) => q.status === 503)).toBe(true);
+    expect(await rechecks(running)).toEqual([]);
+  });
+
+  it('counts every visitor of a claim whose run died while posting its files as possibly at Target, untracked', async () => {
+    // No deliver role yet: the flusher's claim waits as a deliver-bulk job.
+    const running = await pipelines.start({ DELIVERY_MODE: 'bulk', LANDING_AUDIT_SAMPLE: '0' }, [
+      'intake',
+      'map',
+      'flusher',
+    ]);
+    await mergeBothKinds(running);
+    const queue = running.pipeline.queues.deliverBulk;
+    expect(await waitFor(async () => (await queue.getWaitingCount()) === 1, 15_000)).toBe(true);
+    const [job] = await queue.getWaiting();
+    // What a run killed during its POSTs leaves: the mark it writes before the first.
+    await job?.updateData({ ...job.data, postingAt: Date.now() - 1000 });
+    const deliver = await startPipeline({
+      config: running.config,
+      mapping: resolveMapping(undefined, { env: process.env }),
+      logger: createLogger({ level: 'silent', pretty: false }),
+      roles: ['deliver'],
+      targetBaseUrl: running.simulator.url,
+    });
+    try {
+      expect(await waitFor(delivered(running), 15_000)).toBe(true);
+      expect(await waitFor(async () => (await running.pipeline.store.inFlightVisitors()) === 0, 15_000)).toBe(true);
+      const all = ['3p:CRM-3', 'pc:111.01_00', 'pc:222.02_00'];
+      // One recheck per batch (pcId, thirdPartyId) and delay.
+      const found = await rechecks(running);
+      expect(found.flatMap(([vks]) => vks).sort()).toEqual([...all, ...all].sort());
+    } finally {
+      await deliver.close();
+    }
   });
 });

@@ -182,28 +182,42 @@ describe('landing audit', () => {
       LANDING_AUDIT_DELAY_MS: '8000',
     });
     const producer = createProducer({ connection: redis, prefix: r.prefix, source: 'test' });
-    const contact = contactOf('CRM-LATE');
-    // Target takes the first file and processes it in 8 s, but answers after 1.5 s: we gave
-    // up after 1 s, and the retry's file lands long before the first.
+    const contact = (id: string, minute: number, data: { reason: string; outcome?: string }) => ({
+      id,
+      type: 'call_centre_contact',
+      occurredAt: `2026-11-21T10:0${minute}:00Z`,
+      visitor: { mbox3rdPartyId: 'CRM-LATE' },
+      data,
+    });
+    const profile = () => r.simulator.store.get('thirdPartyId', 'CRM-LATE');
+    const outcome = () => profile()?.callCentreLastOutcome;
+    await producer.sendMany([contact('c-0', 0, { reason: 'card lost', outcome: 'open' })]);
+    expect(await waitFor(() => outcome() === 'open', 10_000)).toBe(true);
+    // Target takes the next file and processes it in 8 s, but answers after 1.5 s: we gave
+    // up after 1 s, and the retry's file lands long before the first. The event changes the
+    // reason only; its row also carries the outcome delivered before (every v2 row carries
+    // every delivered value, docs/target.md), and that is what the lost file sets back.
     r.simulator.faults.answerBatchesLate(1, { answerAfterMs: 1500, processingMs: 8000 });
-    await producer.sendMany([contact('c-1', 1, 'escalated')]);
-    const outcome = () => r.simulator.store.get('thirdPartyId', 'CRM-LATE')?.callCentreLastOutcome;
-    expect(await waitFor(() => outcome() === 'escalated', 10_000)).toBe(true);
-    // A newer event goes in a later batch and lands while the first file is still processing.
-    await producer.sendMany([contact('c-2', 2, 'solved')]);
+    await producer.sendMany([contact('c-1', 1, { reason: 'card stolen' })]);
+    expect(await waitFor(() => profile()?.callCentreLastReason === 'card stolen', 10_000)).toBe(true);
+    // A newer outcome goes in a later batch and lands while the lost file is still processing.
+    // Same time, greater id (newer by P3's tie-break): the lost file's other values, reason
+    // and contact time, are the current ones, so only the outcome shows what it did.
+    await producer.sendMany([contact('c-2', 1, { reason: 'card stolen', outcome: 'solved' })]);
     await producer.close();
     expect(await waitFor(() => outcome() === 'solved', 10_000)).toBe(true);
     expect(r.simulator.batches.pending).toBe(1);
-    // The lost file lands on top, with the older value (Adobe documents nothing against it).
-    expect(await waitFor(() => outcome() === 'escalated', 10_000)).toBe(true);
-    // The read-back after the lost answer finds the older value and sends the newer one again.
+    // The lost file lands on top, with the older outcome (Adobe documents nothing against it).
+    expect(await waitFor(() => outcome() === 'open', 10_000)).toBe(true);
+    // The read-back after the lost answer judges every delivered attribute, not only those
+    // the lost claim changed: it finds the older outcome and sends the newer one again.
     expect(await waitFor(() => outcome() === 'solved', 15_000)).toBe(true);
     expect(await waitFor(async () => ((await audited(r)).different ?? 0) >= 1, 5000)).toBe(true);
-    // A second read-back waits for the end of Adobe's 24 hours after the lost submit.
-    const later = (await r.pipeline.queues.landingAudit.getDelayed()).filter((j) => j.data.vk === '3p:CRM-LATE');
-    expect(later).toHaveLength(1);
-    expect(later[0]?.data.afterLostAnswer).toBe(true);
-    expect(later[0]?.opts.delay).toBeGreaterThan(23 * 3600_000);
+    expect(profile()?.callCentreLastReason).toBe('card stolen');
+    // A second read-back waits for the end of Adobe's 24 hours (and an hour) after the lost submit.
+    const later = await r.pipeline.queues.landingAudit.getDelayed();
+    expect(later.map((j) => ('recheck' in j.data ? j.data.recheck : j.data))).toEqual([['3p:CRM-LATE']]);
+    expect(later[0]?.opts.delay).toBeGreaterThan(24 * 3600_000);
   });
   it('reads back a visitor whose answer was lost even when a 401 held the delivery in the same run', async () => {
     const r = await start({ DELIVERY_MODE: 'single', LANDING_AUDIT_SAMPLE: '0' });

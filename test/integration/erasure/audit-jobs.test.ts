@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LandingAudits } from '../../../src/audit/landing-schedule.js';
 import { removeAuditJobs } from '../../../src/erasure/audit-jobs.js';
-import type { LandingAuditJob } from '../../../src/jobs/catalog.js';
+import type { LandingAuditJob, LandingQueueJob } from '../../../src/jobs/catalog.js';
 import { openQueue, type PipelineQueues } from '../../../src/jobs/queues.js';
 import { createLogger } from '../../../src/logger.js';
 import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
@@ -10,6 +10,9 @@ import { deletePrefix, newRedis, uniquePrefix } from '../../harness/context.js';
 const FORGOTTEN = '3p:CRM-FORGET';
 const KEPT = '3p:CRM-KEEP';
 const HOUR = 3_600_000;
+
+/** The visitor a check names (none for a LandingRecheckJob). */
+const vkOf = (data: LandingQueueJob): string | undefined => ('vk' in data ? data.vk : undefined);
 
 function audit(vk: string, n = 0): LandingAuditJob {
   return {
@@ -64,7 +67,7 @@ describe("a forgotten visitor's landing-audit checks", () => {
     expect(await removeAuditJobs(queue, redis, FORGOTTEN)).toBe(4);
     const left = await queue.getJobs(['delayed', 'waiting', 'failed'], 0, -1);
     expect(left).toHaveLength(2101);
-    expect(left.filter((job) => job.data.vk !== KEPT).map((job) => job.data.vk)).toEqual([`${FORGOTTEN}2`]);
+    expect(left.filter((job) => vkOf(job.data) !== KEPT).map((job) => vkOf(job.data))).toEqual([`${FORGOTTEN}2`]);
     expect(await removeAuditJobs(queue, redis, FORGOTTEN)).toBe(0);
   });
 
@@ -76,6 +79,29 @@ describe("a forgotten visitor's landing-audit checks", () => {
     );
     await audits.schedule([audit(FORGOTTEN), audit(KEPT)]);
     const jobs = await queue.getJobs(['delayed'], 0, -1);
-    expect(jobs.map((job) => job.data.vk)).toEqual([KEPT]);
+    expect(jobs.map((job) => vkOf(job.data))).toEqual([KEPT]);
+  });
+
+  it('leave the read-backs of many visitors after a lost bulk answer without the forgotten one, keeping every other visitor in its place', async () => {
+    const audits = new LandingAudits(
+      queue,
+      { share: 0, delayMs: HOUR },
+      createLogger({ level: 'silent', pretty: false }),
+    );
+    const others = Array.from({ length: 5 }, (_, n) => `${KEPT}-${n}`);
+    await audits.scheduleRecheck([others[0] ?? '', FORGOTTEN, ...others.slice(1)], { sentAt: 1, batchId: 'b-1' }, [
+      HOUR,
+      25 * HOUR,
+    ]);
+    // A recheck of the forgotten visitor alone goes whole.
+    await audits.scheduleRecheck([FORGOTTEN], { sentAt: 1 }, [HOUR]);
+    expect(await removeAuditJobs(queue, redis, FORGOTTEN)).toBe(3);
+    const left = await queue.getJobs(['delayed'], 0, -1);
+    expect(left.map((job) => ('recheck' in job.data ? job.data.recheck : []))).toEqual([
+      [others[0], '', ...others.slice(1)],
+      [others[0], '', ...others.slice(1)],
+    ]);
+    expect(JSON.stringify(left.map((job) => job.data))).not.toContain(FORGOTTEN);
+    expect(await removeAuditJobs(queue, redis, FORGOTTEN)).toBe(0);
   });
 });
