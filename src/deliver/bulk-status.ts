@@ -8,7 +8,7 @@ import { StatusLinkRefusedError, type BatchStatus } from '../target/client.js';
 import { apiFor, handOverToSingle, type BulkDeliveryDeps } from './deliver-bulk.js';
 import { parseVisitorKey } from '../events/index.js';
 import { resubmit, type Resubmitted } from './bulk-resubmit.js';
-import { recheckDelays } from './untracked-copies.js';
+import { BULK_LATEST_LANDING_MS, recheckDelays } from './untracked-copies.js';
 import { batchIdOf, resolveStatusLink } from '../target/status-link.js';
 import { deadLetterVisitors, pauseBulkOn503, postpone, waitWhileHeld } from './delivery-context.js';
 import { plannedReadMs } from './first-poll.js';
@@ -81,6 +81,59 @@ function noteUntracked(untracked: Untracked, vks: readonly string[], sentAt: num
   if (vks.length === 0) return;
   for (const vk of vks) untracked.lost.add(vk);
   untracked.lostAt = Math.max(untracked.lostAt, sentAt);
+}
+
+/** A complete batch's rows this run settles: its own (not also in a batch still at Target), failed, landed. */
+interface BatchRows {
+  failed: Set<string>;
+  landed: string[];
+}
+
+function rowsOf(batch: BulkBatch, status: BatchStatus, elsewhere: ReadonlySet<string>): BatchRows {
+  const mine = elsewhere.size === 0 ? batch.visitors : batch.visitors.filter((vk) => !elsewhere.has(vk));
+  const inBatch = new Set(mine);
+  const failed = new Set<string>();
+  for (const id of status.failedIds) for (const vk of [`pc:${id}`, `3p:${id}`]) if (inBatch.has(vk)) failed.add(vk);
+  return { failed, landed: mine.filter((vk) => !failed.has(vk)) };
+}
+
+/**
+ * Before a complete batch is settled: the visitors among its landed rows with an untracked
+ * copy at Target are read back strictly, whatever the sample (LandingAudits.scheduleRecheck).
+ * Scheduled before the ack, since nothing would tell a later run to once the rows are acked.
+ * False when they could not be scheduled: the batch is then not settled in this run (nothing
+ * counted, nothing acked) and is polled again, while the run saves what it did (resubmits
+ * already posted stay tracked). A second schedule only reads back twice.
+ */
+async function scheduleRechecks(
+  deps: BulkDeliveryDeps,
+  log: BulkDeliveryDeps['logger'],
+  claimId: string,
+  batch: BulkBatch,
+  landed: readonly string[],
+  untracked: Untracked,
+): Promise<boolean> {
+  const recheck = untracked.lost.size === 0 ? [] : landed.filter((vk) => untracked.lost.has(vk));
+  if (recheck.length === 0 || deps.audits === undefined) return true;
+  const batchId = batchIdOf(batch.statusUrl);
+  try {
+    const scheduled = await deps.audits.scheduleRecheck(
+      recheck,
+      { sentAt: batch.submittedAt, batchId },
+      recheckDelays(untracked.lostAt, Date.now(), deps.audits.settings.delayMs),
+    );
+    log.info(
+      { claimId, batchId, visitors: scheduled, answerLostAt: untracked.lostAt },
+      'bulk rows complete for visitors with an untracked copy at Target: their landing will be read back',
+    );
+    return true;
+  } catch (error) {
+    log.warn(
+      { claimId, batchId, err: error },
+      'bulk batch complete, but the read-backs of visitors with an untracked copy could not be scheduled: polling it again before acking',
+    );
+    return false;
+  }
 }
 
 /** The status job's data with the totals kept between runs (absent on the first run). */
@@ -175,6 +228,19 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
       totals.polls += 1;
       const result = await poll(deps, log, claimId, batch);
       if (result.state === 'complete') {
+        // A visitor also in a batch still at Target (the same rows posted again after a
+        // failing submit or a stuck batch) is acked when the last of them completes: the
+        // other copy could otherwise land after newer values (P4).
+        const elsewhere = new Set(
+          [...data.batches, ...remaining].filter((b) => b !== batch && !done.has(b)).flatMap((b) => b.visitors),
+        );
+        const rows = rowsOf(batch, result.status, elsewhere);
+        if (!(await scheduleRechecks(deps, log, claimId, batch, rows.landed, untracked))) {
+          // Not settled (nothing counted or acked): the next run polls it again.
+          remaining.push(batch);
+          waitMs = Math.max(waitMs, settings.pollBaseMs);
+          continue;
+        }
         totals.complete += 1;
         done.add(batch);
         if (batch.firstPollMs !== undefined)
@@ -194,14 +260,8 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
                     settings.maxPollDelayMs,
                   ),
           });
-        // A visitor also in a batch still at Target (the same rows posted again after a
-        // failing submit or a stuck batch) is acked when the last of them completes: the
-        // other copy could otherwise land after newer values (P4).
-        const elsewhere = new Set(
-          [...data.batches, ...remaining].filter((b) => b !== batch && !done.has(b)).flatMap((b) => b.visitors),
-        );
         remaining.push(
-          ...(await settleComplete(deps, job, claimId, batch, result.status, { totals, log, elsewhere, untracked })),
+          ...(await settleComplete(deps, job, claimId, batch, result.status, { totals, log, rows, untracked })),
         );
         continue;
       }
@@ -229,9 +289,10 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
           },
           'bulk batch not complete within the give-up time: submitting its rows again',
         );
-        // The batch may still be processed, untracked from now on. Its copies count from now:
-        // a run killed after resubmitting them left copies sent after the batch's own.
-        noteUntracked(untracked, batch.visitors, Date.now());
+        // The batch may still be processed, untracked from now on (unless Adobe's 24 hours are
+        // over). Its copies count from now: a run killed after resubmitting them left copies
+        // sent after the batch's own.
+        if (now - batch.submittedAt < BULK_LATEST_LANDING_MS) noteUntracked(untracked, batch.visitors, Date.now());
         resubmitted(
           await resubmit(deps, job, claimId, batch, {
             resubmits: batch.resubmits,
@@ -260,7 +321,7 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
       }
       // Adobe does not say what becomes of a stuck batch: it may yet be processed, untracked
       // (counted from now, as a batch given up on).
-      noteUntracked(untracked, batch.visitors, Date.now());
+      if (now - batch.submittedAt < BULK_LATEST_LANDING_MS) noteUntracked(untracked, batch.visitors, Date.now());
       const again = await resubmit(deps, job, claimId, batch, {
         resubmits: batch.resubmits + 1,
         rowAttempt: batch.rowAttempt ?? 1,
@@ -363,16 +424,13 @@ async function settleComplete(
   run: {
     totals: BulkStatusTotals;
     log: BulkDeliveryDeps['logger'];
-    elsewhere: ReadonlySet<string>;
+    rows: BatchRows;
     untracked: Untracked;
   },
 ): Promise<BulkBatch[]> {
-  const { totals, log, elsewhere, untracked } = run;
+  const { totals, log, untracked } = run;
+  const { failed, landed } = run.rows;
   const batchId = batchIdOf(batch.statusUrl);
-  const mine = elsewhere.size === 0 ? batch.visitors : batch.visitors.filter((vk) => !elsewhere.has(vk));
-  const inBatch = new Set(mine);
-  const failed = new Set<string>();
-  for (const id of status.failedIds) for (const vk of [`pc:${id}`, `3p:${id}`]) if (inBatch.has(vk)) failed.add(vk);
   const unnamed = Math.max(0, status.failedUpdates - failed.size);
   totals.batchSize += status.batchSize;
   totals.successfulUpdates += status.successfulUpdates;
@@ -410,22 +468,8 @@ async function settleComplete(
 
   // A completed v2 row creates or renews the profile: the visitor is known for a lifetime.
   const created = apiFor(parseVisitorKey(batch.visitors[0] ?? '3p:').kind, deps.pcIdRoute) === 'v2';
-  const landed = mine.filter((vk) => !failed.has(vk));
-  // Visitors with an untracked copy at Target are read back strictly, whatever the sample.
-  // Scheduled before the ack: once acked, nothing would tell a retry of this run to (a
-  // failure throws, and the run goes again; a second schedule only reads back twice).
+  // Their read-backs are scheduled (scheduleRechecks): they leave the untracked set once acked.
   const recheck = untracked.lost.size === 0 ? [] : landed.filter((vk) => untracked.lost.has(vk));
-  if (recheck.length > 0 && deps.audits !== undefined) {
-    const scheduled = await deps.audits.scheduleRecheck(
-      recheck,
-      { sentAt: batch.submittedAt, batchId },
-      recheckDelays(untracked.lostAt, Date.now(), deps.audits.settings.delayMs),
-    );
-    log.info(
-      { claimId, batchId, visitors: scheduled, answerLostAt: untracked.lostAt },
-      'bulk rows complete for visitors with an untracked copy at Target: their landing will be read back',
-    );
-  }
   // Rows sampled for the landing audit (src/audit/): what each carried, read before the ack clears it.
   const sampled = (deps.audits?.pick(landed) ?? []).filter((vk) => !untracked.lost.has(vk));
   const audited = sampled.length === 0 ? [] : (await deps.store.readInFlight(claimId, sampled)).map(bulkShare);

@@ -26,18 +26,25 @@ export interface LandingAuditDeps {
   /** LANDING_AUDIT_MAX_RESENDS. */
   maxResends: number;
   /** The `landing-audit` queue, where a LandingRecheckJob fans out its checks. */
-  queue: Pick<Queue<LandingQueueJob>, 'addBulk' | 'getWaitingCount'>;
+  queue: Pick<Queue<LandingQueueJob>, 'addBulk' | 'getJobCounts' | 'getDelayedCount'>;
+  /**
+   * How a LandingRecheckJob fans out (FAN_OUT_PAGE, FAN_OUT_MAX_QUEUED), and how far ahead a
+   * delayed check counts as queued: checks waiting out a retry (RETRY_MAX_MS) or a hold are
+   * still to run; the sampled checks of the next hour, and rechecks, are not yet.
+   */
+  fanOut: { page?: number; maxQueued?: number; horizonMs: number };
 }
 
 /** Checks a LandingRecheckJob adds at a time. */
 export const FAN_OUT_PAGE = 500;
 /**
- * A LandingRecheckJob adds checks only while fewer than this wait to run: they drain at the
- * pace of Fetch calls (a few at a time per process), and a claim of 50,000 visitors added at
- * once would hold 50,000 jobs (about 1 KB each) in Redis until they ran.
+ * A LandingRecheckJob adds checks only while fewer than this are queued (waiting, running,
+ * or delayed within the fan-out's horizon): they drain at the pace of Fetch calls (a few at
+ * a time per process), and a claim of 50,000 visitors added at once would hold 50,000 jobs
+ * (about 1 KB each) in Redis until they ran.
  */
-export const FAN_OUT_MAX_WAITING = 2_000;
-/** How long a LandingRecheckJob waits for the queue to drain below FAN_OUT_MAX_WAITING. */
+export const FAN_OUT_MAX_QUEUED = 2_000;
+/** How long a LandingRecheckJob waits for the queue to drain below FAN_OUT_MAX_QUEUED. */
 export const FAN_OUT_WAIT_MS = 5_000;
 
 /**
@@ -136,8 +143,8 @@ function names(findings: readonly LandingFinding[], result: LandingResult): stri
 
 /**
  * Fans a LandingRecheckJob out into one strict check per visitor (every delivered attribute),
- * FAN_OUT_PAGE at a time and only while fewer than FAN_OUT_MAX_WAITING checks wait, keeping
- * the rest in its own data. The checks' job ids are the recheck's id and the visitor's
+ * FAN_OUT_PAGE at a time and only while fewer than FAN_OUT_MAX_QUEUED checks are queued and
+ * no hold is open, keeping the rest in its own data. The checks' job ids are the recheck's id and the visitor's
  * position, so a page added again after a crash adds nothing twice while its checks wait.
  */
 async function fanOut(
@@ -148,9 +155,16 @@ async function fanOut(
 ): Promise<LandingAuditSummary> {
   const none = { ...countLanding([]), resent: 0 };
   if (data.recheck.length === 0) return none;
-  if ((await deps.queue.getWaitingCount()) >= FAN_OUT_MAX_WAITING) return postpone(job, token, FAN_OUT_WAIT_MS);
+  // While Target refuses our credentials every check would only wait: none is added.
+  await waitWhileHeld(deps, job, token);
+  const { page: pageSize = FAN_OUT_PAGE, maxQueued = FAN_OUT_MAX_QUEUED, horizonMs } = deps.fanOut;
+  const counts = await deps.queue.getJobCounts('waiting', 'prioritized', 'active');
+  const soon = await deps.queue.getDelayedCount(Date.now() + horizonMs);
+  const queued = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.active ?? 0) + soon;
+  // Itself among the active.
+  if (queued - 1 >= maxQueued) return postpone(job, token, FAN_OUT_WAIT_MS);
   const offset = data.offset ?? 0;
-  const page = data.recheck.slice(0, FAN_OUT_PAGE);
+  const page = data.recheck.slice(0, pageSize);
   // A forgotten visitor's place is an empty key (src/erasure/audit-jobs.ts).
   const checks = page.flatMap((vk, k) => (vk === '' ? [] : [{ vk, k }]));
   await deps.queue.addBulk(
@@ -167,7 +181,7 @@ async function fanOut(
       opts: { jobId: `${job.id ?? 'recheck'}-${offset + k}` },
     })),
   );
-  const rest = data.recheck.slice(FAN_OUT_PAGE);
+  const rest = data.recheck.slice(pageSize);
   if (rest.length === 0) return none;
   await job.updateData({ ...data, recheck: rest, offset: offset + page.length });
   return postpone(job, token, 1);

@@ -174,6 +174,7 @@ export function startDeliverRole(deps: DeliverRoleDeps): {
     logger: logger.child({ role: 'landing-audit' }),
     maxResends: config.LANDING_AUDIT_MAX_RESENDS,
     queue: deps.queues.landingAudit,
+    fanOut: { horizonMs: config.RETRY_MAX_MS },
   });
   deps.pool.start<LandingQueueJob>('landingAudit', audit, WORKERS.landingAuditConcurrency);
   return { closers, abandonCalls: () => client.abandon() };

@@ -79,7 +79,13 @@ async function dropFromRecheck(
   if (recheck.every((key) => key === '')) return queue.remove(id);
   const job = (await queue.getJob(id)) as Job<LandingRecheckJob> | undefined;
   if (job === undefined) return 0;
-  await job.updateData({ ...data, recheck });
+  try {
+    await job.updateData({ ...data, recheck });
+  } catch (error) {
+    // Removed meanwhile (it fanned out its last page): nothing left to rewrite.
+    if ((await queue.getJob(id)) === undefined) return 0;
+    throw error;
+  }
   return 1;
 }
 

@@ -44,7 +44,7 @@ export const QUEUE_DESCRIPTIONS: Record<QueueKey, string> = {
   bulkStatus:
     'Delayed polls of the bulk batches Target is processing, one job per claim, acking visitors as batches complete.',
   landingAudit:
-    'Landing audit: a sampled delivered visitor read back through the Fetch Profile API after LANDING_AUDIT_DELAY_MS; missing values go again. Removed when done (its data names the visitor).',
+    'Landing audit: a sampled delivered visitor read back through the Fetch Profile API after LANDING_AUDIT_DELAY_MS; missing values go again. A `recheck bulk` job holds the visitors of a bulk batch to read back after a lost answer and fans out into checks when due. Removed when done (its data names visitors).',
   deadLetter:
     'Dead letters: no workers by design. Entries wait here for an operator (dlq CLI, /admin/dead-letters: list, replay, purge); nothing consumes this queue, so "No workers" is expected. Trimmed past DEAD_LETTER_MAX_COUNT / DEAD_LETTER_MAX_AGE_MS.',
 };

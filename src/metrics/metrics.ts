@@ -149,7 +149,7 @@ export class Metrics {
   );
   readonly landingAudit = this.counter(
     'ti_landing_audit_total',
-    'Attributes of sampled deliveries read back from Target after LANDING_AUDIT_DELAY_MS, by result (match, missing, different); missing ones are sent again',
+    'Attributes of deliveries read back from Target after LANDING_AUDIT_DELAY_MS (sampled ones, and every one after a lost answer), by result (match, missing, different); missing ones are sent again',
     ['result'],
   );
   readonly bulkFileRows = this.histogram('ti_bulk_file_rows', 'Rows per bulk file sent to Target', [], SIZE_BUCKETS);

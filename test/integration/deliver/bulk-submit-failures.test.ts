@@ -124,6 +124,22 @@ describe('bulk delivery when Target refuses a submit', () => {
     expect(await rechecks(running)).toEqual([]);
   });
 
+  it('marks the claim before its first POST, and clears the mark once the answer is known', async () => {
+    const running = await pipelines.start({ DELIVERY_MODE: 'bulk', LANDING_AUDIT_SAMPLE: '0' });
+    // The first file's answer comes after 1.5 s: time to read the job while it is posted.
+    running.simulator.faults.answerBatchesLate(1, { answerAfterMs: 1500 });
+    await mergeBothKinds(running);
+    expect(await waitFor(() => running.simulator.stats.bulk + running.simulator.stats.bulkV1 >= 1, 15_000, 10)).toBe(
+      true,
+    );
+    const [posting] = await running.pipeline.queues.deliverBulk.getActive();
+    expect(posting?.data.postingAt).toBeGreaterThan(0);
+    expect(await waitFor(delivered(running), 15_000)).toBe(true);
+    expect(await waitFor(async () => (await running.pipeline.store.inFlightVisitors()) === 0, 15_000)).toBe(true);
+    // Answered, late but within TARGET_TIMEOUT_MS: nothing is untracked, nobody read back.
+    expect(await rechecks(running)).toEqual([]);
+  });
+
   it('counts every visitor of a claim whose run died while posting its files as possibly at Target, untracked', async () => {
     // No deliver role yet: the flusher's claim waits as a deliver-bulk job.
     const running = await pipelines.start({ DELIVERY_MODE: 'bulk', LANDING_AUDIT_SAMPLE: '0' }, [
