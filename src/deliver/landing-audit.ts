@@ -51,7 +51,16 @@ export const FAN_OUT_WAIT_MS = 5_000;
  * What one check found, per attribute (src/metrics/pipeline-events.ts counts it in
  * `ti_landing_audit_total`), and how many missing values went back for delivery.
  */
-export type LandingAuditSummary = Record<LandingResult, number> & { resent: number; gaveUp?: number };
+export type LandingAuditSummary = Record<LandingResult, number> & {
+  resent: number;
+  gaveUp?: number;
+  /**
+   * `sampled` (LANDING_AUDIT_SAMPLE), or `lost_answer` (read back whatever the sample, after
+   * a call or file that may still land): the `check` label of `ti_landing_audit_total`, so the
+   * alert on misses judges the sample alone (a lost answer makes `different` expected).
+   */
+  check: 'sampled' | 'lost_answer';
+};
 
 /**
  * Reads one sampled delivery back through the Fetch Profile API (which does not count
@@ -75,7 +84,8 @@ export function createLandingAuditProcessor(deps: LandingAuditDeps) {
     await waitWhileHeld(deps, job, token);
     // Forgotten, or delivered longer ago than DELIVERED_RETENTION_MS: nothing to hold Target to.
     const delivered = await deps.store.readDelivered(data.vk);
-    if (delivered.size === 0) return { ...countLanding([]), resent: 0 };
+    const check = data.afterLostAnswer === true ? 'lost_answer' : 'sampled';
+    if (delivered.size === 0) return { ...countLanding([]), resent: 0, check };
     let profile: Awaited<ReturnType<TargetClient['fetchProfile']>>;
     try {
       profile = await deps.client.fetchProfile(parseVisitorKey(data.vk));
@@ -133,7 +143,7 @@ export function createLandingAuditProcessor(deps: LandingAuditDeps) {
         'landing audit: values Target accepted are not in its profile',
       );
     }
-    return { ...counts, resent, ...(gaveUp > 0 ? { gaveUp } : {}) };
+    return { ...counts, resent, ...(gaveUp > 0 ? { gaveUp } : {}), check };
   };
 }
 
@@ -153,7 +163,7 @@ async function fanOut(
   token: string | undefined,
   data: LandingRecheckJob,
 ): Promise<LandingAuditSummary> {
-  const none = { ...countLanding([]), resent: 0 };
+  const none: LandingAuditSummary = { ...countLanding([]), resent: 0, check: 'lost_answer' };
   if (data.recheck.length === 0) return none;
   // While Target refuses our credentials every check would only wait: none is added.
   await waitWhileHeld(deps, job, token);

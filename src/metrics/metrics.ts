@@ -149,8 +149,8 @@ export class Metrics {
   );
   readonly landingAudit = this.counter(
     'ti_landing_audit_total',
-    'Attributes of deliveries read back from Target after LANDING_AUDIT_DELAY_MS (sampled ones, and every one after a lost answer), by result (match, missing, different); missing ones are sent again',
-    ['result'],
+    'Attributes of deliveries read back from Target after LANDING_AUDIT_DELAY_MS, by result (match, missing, different) and check (sampled; lost_answer: every one after a call or file that may still land); missing ones are sent again',
+    ['result', 'check'],
   );
   readonly bulkFileRows = this.histogram('ti_bulk_file_rows', 'Rows per bulk file sent to Target', [], SIZE_BUCKETS);
   readonly deadLetters = this.counter('ti_dead_letters_total', 'Dead letters written, by stage and error code', [

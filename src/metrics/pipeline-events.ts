@@ -77,7 +77,8 @@ function recordCompleted(metrics: Metrics, queue: string, job: Job, result: unkn
     // One check's findings per attribute (LandingAuditSummary in src/deliver/landing-audit.ts).
     for (const result of LANDING_RESULTS) {
       const n = count(summary[result]);
-      if (n > 0) metrics.landingAudit.inc({ result }, n);
+      if (n > 0)
+        metrics.landingAudit.inc({ result, check: summary.check === 'lost_answer' ? 'lost_answer' : 'sampled' }, n);
     }
   } else if (isDeliveryQueue(queue)) {
     recordDelivery(metrics, queue, summary, finishedAt);

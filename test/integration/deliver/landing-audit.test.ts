@@ -85,9 +85,15 @@ function contactOf(visitor: string) {
   });
 }
 
+/** The `check` labels of ti_landing_audit_total seen so far. */
+async function checks(r: Running): Promise<string[]> {
+  return [...new Set((await r.metrics.landingAudit.get()).values.map((v) => String(v.labels.check)))].sort();
+}
+
 async function audited(r: Running): Promise<Record<string, number>> {
   const out: Record<string, number> = { match: 0, missing: 0, different: 0 };
-  for (const { labels, value } of (await r.metrics.landingAudit.get()).values) out[String(labels.result)] = value;
+  for (const { labels, value } of (await r.metrics.landingAudit.get()).values)
+    out[String(labels.result)] = (out[String(labels.result)] ?? 0) + value;
   return out;
 }
 
@@ -110,6 +116,7 @@ describe('landing audit', () => {
     // CRM-KEPT: three attributes matched; CRM-LOST: three missing, then, sent again, three matched.
     expect(await waitFor(async () => (await audited(r)).match === 6)).toBe(true);
     expect(await audited(r)).toEqual({ match: 6, missing: 3, different: 0 });
+    expect(await checks(r)).toEqual(['sampled']);
     expect(r.simulator.stats.fetch).toBeGreaterThanOrEqual(2);
     // Sent again by bulk: a second file after the first.
     expect(r.simulator.stats.bulk).toBeGreaterThanOrEqual(2);
@@ -213,6 +220,8 @@ describe('landing audit', () => {
     // the lost claim changed: it finds the older outcome and sends the newer one again.
     expect(await waitFor(() => outcome() === 'solved', 15_000)).toBe(true);
     expect(await waitFor(async () => ((await audited(r)).different ?? 0) >= 1, 5000)).toBe(true);
+    // Counted apart from the sample, which alone the misses alert judges.
+    expect(await checks(r)).toEqual(['lost_answer']);
     expect(profile()?.callCentreLastReason).toBe('card stolen');
     // A second read-back waits for the end of Adobe's 24 hours (and an hour) after the lost submit.
     const later = await r.pipeline.queues.landingAudit.getDelayed();
