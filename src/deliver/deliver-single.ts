@@ -18,6 +18,7 @@ import {
   waitWhileHeld,
   type DeliveryDeps,
 } from './delivery-context.js';
+import { addUntracked } from './untracked-copies.js';
 
 /**
  * What one delivery job did. `oldestEventMs` (the oldest value delivered) feeds the event →
@@ -86,10 +87,14 @@ export function createSingleDeliveryProcessor(deps: DeliveryDeps, parallelCalls:
           bulkClaim,
           snapshots.map((s) => s.vk),
         );
+        // A visitor whose earlier call may still land keeps that mark in bulk delivery: it is
+        // read back once its row completes (src/deliver/untracked-copies.ts), the call counted
+        // as sent now, which is no earlier than it was.
+        const lost = moved.filter((vk) => answerLost.has(vk));
         if (moved.length > 0)
           await deps.queues.deliverBulk.add(
             deliverJobName('bulk', moved.length),
-            { claimId: bulkClaim, visitors: moved },
+            { claimId: bulkClaim, visitors: moved, ...addUntracked({}, lost, Date.now()) },
             { jobId: bulkClaim },
           );
         summary.rerouted = moved.length;

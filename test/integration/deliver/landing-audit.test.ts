@@ -228,6 +228,38 @@ describe('landing audit', () => {
     expect(later.map((j) => ('recheck' in j.data ? j.data.recheck : j.data))).toEqual([['3p:CRM-LATE']]);
     expect(later[0]?.opts.delay).toBeGreaterThan(24 * 3600_000);
   });
+  it('reads back a visitor whose single call lost its answer, after the single budget ran out and bulk delivered it', async () => {
+    // One single call a day: the first (an mboxPC, known to Target, so auto mode sends it
+    // by single update) is dropped, its answer lost; the retry finds the budget spent and
+    // hands the visitor to bulk, mark and all.
+    const r = await start({
+      DELIVERY_MODE: 'auto',
+      SINGLE_DAILY_BUDGET: '1',
+      BULK_PCID_ROUTE: 'v2',
+      LANDING_AUDIT_SAMPLE: '0',
+    });
+    r.simulator.faults.dropConnections(1);
+    const producer = createProducer({ connection: redis, prefix: r.prefix, source: 'test' });
+    await producer.sendMany([
+      {
+        id: 'h-1',
+        type: 'call_centre_contact',
+        occurredAt: '2026-11-21T10:00:00Z',
+        visitor: { mboxPC: '1700000000000-123456.34_0' },
+        data: { reason: 'card lost', outcome: 'solved' },
+      },
+    ]);
+    await producer.close();
+    expect(await waitFor(() => r.simulator.store.get('pcId', '1700000000000-123456.34_0') !== undefined, 20_000)).toBe(
+      true,
+    );
+    expect(r.simulator.stats.dropped).toBe(1);
+    expect(r.simulator.stats.bulk).toBe(1);
+    expect(r.logs.some((l) => l.msg === 'single budget spent: handed the claim to bulk delivery')).toBe(true);
+    // No sampling: the only read-back is the one after the lost answer.
+    expect(await waitFor(() => r.simulator.stats.fetch >= 1, 10_000)).toBe(true);
+    expect(await checks(r)).toEqual(['lost_answer']);
+  });
   it('reads back a visitor whose answer was lost even when a 401 held the delivery in the same run', async () => {
     const r = await start({ DELIVERY_MODE: 'single', LANDING_AUDIT_SAMPLE: '0' });
     // One call of the claim loses its connection (its answer is lost), the other is refused
