@@ -21,6 +21,11 @@ export type AuditedDelivery = LandingAuditJob;
 
 /** Visitors a LandingRecheckJob holds at most (its data is rewritten as it fans them out). */
 export const RECHECK_JOB_VISITORS = 10_000;
+/**
+ * BullMQ priority of a LandingRecheckJob: a due one waits among the prioritized jobs, after
+ * the checks (which have none), and the fan-out's count of waiting checks leaves it out.
+ */
+export const RECHECK_PRIORITY = 10;
 
 /**
  * Picks deliveries to read back, and schedules each check as a BullMQ job delayed by
@@ -79,7 +84,7 @@ export class LandingAudits {
     const forgotten = vks.length === 0 ? new Set<string>() : ((await this.settings.forgotten?.(vks)) ?? new Set());
     const due = vks.filter((vk) => !forgotten.has(vk));
     if (due.length === 0) return 0;
-    const jobs: Array<{ name: string; data: LandingRecheckJob; opts: { delay: number } }> = [];
+    const jobs: Array<{ name: string; data: LandingRecheckJob; opts: { delay: number; priority: number } }> = [];
     for (const delay of delays)
       for (let i = 0; i < due.length; i += RECHECK_JOB_VISITORS)
         jobs.push({
@@ -90,7 +95,7 @@ export class LandingAudits {
             route: 'bulk',
             ...(check.batchId !== undefined ? { batchId: check.batchId } : {}),
           },
-          opts: { delay },
+          opts: { delay, priority: RECHECK_PRIORITY },
         });
     await this.queue.addBulk(jobs);
     return due.length;

@@ -8,7 +8,7 @@ import { StatusLinkRefusedError, type BatchStatus } from '../target/client.js';
 import { apiFor, handOverToSingle, type BulkDeliveryDeps } from './deliver-bulk.js';
 import { parseVisitorKey } from '../events/index.js';
 import { resubmit, type Resubmitted } from './bulk-resubmit.js';
-import { BULK_LATEST_LANDING_MS, recheckDelays } from './untracked-copies.js';
+import { recheckDelays } from './untracked-copies.js';
 import { batchIdOf, resolveStatusLink } from '../target/status-link.js';
 import { deadLetterVisitors, pauseBulkOn503, postpone, waitWhileHeld } from './delivery-context.js';
 import { plannedReadMs } from './first-poll.js';
@@ -289,10 +289,10 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
           },
           'bulk batch not complete within the give-up time: submitting its rows again',
         );
-        // The batch may still be processed, untracked from now on (unless Adobe's 24 hours are
-        // over). Its copies count from now: a run killed after resubmitting them left copies
-        // sent after the batch's own.
-        if (now - batch.submittedAt < BULK_LATEST_LANDING_MS) noteUntracked(untracked, batch.visitors, Date.now());
+        // The batch may still be processed, untracked from now on. Its copies count from now,
+        // even past Adobe's 24 hours: a run killed after resubmitting them left copies sent
+        // after the batch's own, and nothing else marks those.
+        noteUntracked(untracked, batch.visitors, Date.now());
         resubmitted(
           await resubmit(deps, job, claimId, batch, {
             resubmits: batch.resubmits,
@@ -321,7 +321,7 @@ export function createBulkStatusProcessor(deps: BulkDeliveryDeps, settings: Bulk
       }
       // Adobe does not say what becomes of a stuck batch: it may yet be processed, untracked
       // (counted from now, as a batch given up on).
-      if (now - batch.submittedAt < BULK_LATEST_LANDING_MS) noteUntracked(untracked, batch.visitors, Date.now());
+      noteUntracked(untracked, batch.visitors, Date.now());
       const again = await resubmit(deps, job, claimId, batch, {
         resubmits: batch.resubmits + 1,
         rowAttempt: batch.rowAttempt ?? 1,

@@ -4,6 +4,7 @@ import type { Job, Queue } from 'bullmq';
 import type { VisitorSnapshot } from '../coalesce/store.js';
 import { PipelineError, bulkSubmitMayLand, classifyError } from '../errors.js';
 import { addUntracked, untrackedOf } from './untracked-copies.js';
+import type { PostingMarks } from './posting-marks.js';
 import { parseVisitorKey, visitorKey, type VisitorRef } from '../events/index.js';
 import { readJobData, type BulkStatusJob, type DeliverJob } from '../jobs/catalog.js';
 import { bulkStatusJobName, deliverJobName } from '../jobs/names.js';
@@ -28,6 +29,8 @@ export interface BulkDeliveryDeps extends DeliveryDeps {
   firstPoll: FirstPollEstimate;
   /** Where pcId visitors go (BULK_PCID_ROUTE): v1 files (ECID implementations), v2 files, or single updates. */
   pcIdRoute: PcIdRoute;
+  /** Claims whose files are on their way to Target (src/deliver/posting-marks.ts). */
+  postingMarks: PostingMarks;
 }
 
 /** Visitors read from Redis at a time: their snapshots (about 2 KB each) go once their rows are in the builder. */
@@ -104,11 +107,13 @@ export async function settleReadRows(
   job: Job,
   claimId: string,
   read: ReadRows,
+  /** Visitors of the claim whose earlier call or file may still land (DeliverJob.answerLost). */
+  answerLost: readonly string[] = [],
 ): Promise<number> {
   if (read.oversize.length > 0) await deadLetterVisitors(deps, stage, job, claimId, read.oversize, profileTooLarge());
   if (read.notEncodable.length > 0)
     await deadLetterVisitors(deps, stage, job, claimId, read.notEncodable, notEncodable());
-  await handOverToSingle(deps, claimId, read.toSingle);
+  await handOverToSingle(deps, claimId, read.toSingle, answerLost);
   return read.oversize.length + read.notEncodable.length;
 }
 
@@ -116,7 +121,12 @@ export async function settleReadRows(
  * Moves visitors of a bulk claim to a new claim delivered by single updates (values no bulk
  * file may carry, or pcIds kept on single updates). Their values may fold in newer ones again.
  */
-export async function handOverToSingle(deps: DeliveryDeps, claimId: string, vks: readonly string[]): Promise<number> {
+export async function handOverToSingle(
+  deps: DeliveryDeps,
+  claimId: string,
+  vks: readonly string[],
+  answerLost: readonly string[] = [],
+): Promise<number> {
   if (vks.length === 0) return 0;
   const singleClaim = randomUUID();
   const moved = await deps.store.moveClaim(claimId, singleClaim, vks, Date.now(), { thaw: true });
@@ -125,9 +135,12 @@ export async function handOverToSingle(deps: DeliveryDeps, claimId: string, vks:
   // to bulk, which hands them back again: they wait a budget bucket instead of ping-ponging.
   const single = await deps.budgets.single.peek();
   const delay = single.remaining < moved.length ? deps.budgets.single.settings.bucketMs : 0;
+  // A mark that an earlier call may still land goes along: single delivery reads those back.
+  const lost = new Set(answerLost);
+  const marked = lost.size === 0 ? [] : moved.filter((vk) => lost.has(vk));
   await deps.queues.deliverSingle.add(
     deliverJobName('single', moved.length),
-    { claimId: singleClaim, visitors: moved },
+    { claimId: singleClaim, visitors: moved, ...(marked.length > 0 ? { answerLost: marked } : {}) },
     { jobId: singleClaim, ...(delay > 0 ? { delay } : {}) },
   );
   return moved.length;
@@ -175,6 +188,7 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     // died before it could finish: the batches are with Target and being polled.
     if ((await deps.statusQueue.getJob(claimId)) !== undefined) {
       log.info({ claimId }, 'bulk files of this claim were submitted by an earlier run: nothing to do');
+      await deps.postingMarks.clear(claimId);
       return summary;
     }
     await waitWhileHeld(deps, job, token);
@@ -186,7 +200,7 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
       (vks) => deps.store.knownVisitors(vks),
       deps.pcIdRoute,
     );
-    summary.deadLettered += await settleReadRows(deps, 'deliver-bulk', job, claimId, read);
+    summary.deadLettered += await settleReadRows(deps, 'deliver-bulk', job, claimId, read, job.data.answerLost);
     summary.rerouted += read.toSingle.length;
     if (read.builder.rows === 0) return summary;
     const files = read.builder.build();
@@ -198,14 +212,14 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
     const earlier = job.data.submitted ?? [];
     const batches: BulkStatusJob['batches'] = [];
     const firstPollMs = await deps.firstPoll.current();
-    // Before the first POST, the job says that files are on their way (`postingAt`): a run
-    // killed during them (or failing before the status job exists) leaves every visitor of
-    // the claim possibly at Target, untracked, and the next run counts them so. A failing
-    // POST replaces the mark with what it knows (below).
-    const { postingAt: killedAt, ...before } = job.data;
+    // Before the first POST, a mark says that files are on their way: a run killed during
+    // them (or failing before the status job exists) leaves every visitor of the claim
+    // possibly at Target, untracked, and the next run counts them so. A failing POST records
+    // what it knows in the job, then clears the mark (below).
+    const killedAt = await deps.postingMarks.of(claimId);
     const data: DeliverJob =
-      killedAt === undefined ? before : { ...before, ...addUntracked(before, visitors, killedAt) };
-    await job.updateData({ ...data, postingAt: Date.now() });
+      killedAt === undefined ? job.data : { ...job.data, ...addUntracked(job.data, visitors, killedAt) };
+    await deps.postingMarks.set(claimId, Date.now());
     for (const [index, file] of files.entries()) {
       const fileVks = file.visitors.map(visitorKey);
       // Taken before the POST: Target's clock for the batch starts when it receives the
@@ -225,12 +239,14 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
         // them completes (src/deliver/untracked-copies.ts). Both are written before a hold
         // can postpone the job.
         const lost = bulkSubmitMayLand(classified) ? fileVks : [];
-        if (classified.kind === 'transient')
+        if (classified.kind === 'transient') {
           await job.updateData({
             ...data,
             ...(earlier.length + batches.length > 0 ? { submitted: [...earlier, ...batches] } : {}),
             ...addUntracked(data, lost, sentAt),
           });
+          await deps.postingMarks.clear(claimId);
+        }
         await holdOnRefusal(deps, job, token, classified);
         if (await pauseBulkOn503(deps, classified)) {
           // Not this data's fault, and no attempt spent (P10): the claim waits for the pause.
@@ -273,6 +289,7 @@ export function createBulkDeliveryProcessor(deps: BulkDeliveryDeps) {
         { jobId: claimId, delay: firstPollMs },
       );
     }
+    await deps.postingMarks.clear(claimId);
     summary.delivered = batches.reduce((n, b) => n + b.visitors.length, 0);
     summary.rowsPerFile = batches.map((b) => b.visitors.length);
     log.info({ claimId, visitors: visitors.length, files: files.length, ...summary }, 'bulk submitted');

@@ -168,11 +168,17 @@ async function fanOut(
   // While Target refuses our credentials every check would only wait: none is added.
   await waitWhileHeld(deps, job, token);
   const { page: pageSize = FAN_OUT_PAGE, maxQueued = FAN_OUT_MAX_QUEUED, horizonMs } = deps.fanOut;
-  const counts = await deps.queue.getJobCounts('waiting', 'prioritized', 'active');
-  const soon = await deps.queue.getDelayedCount(Date.now() + horizonMs);
-  const queued = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.active ?? 0) + soon;
-  // Itself among the active.
-  if (queued - 1 >= maxQueued) return postpone(job, token, FAN_OUT_WAIT_MS);
+  // Checks queued: waiting (rechecks wait as prioritized, RECHECK_PRIORITY, so they are not
+  // counted), running (itself among them, and at most a few other rechecks), and retrying
+  // within the horizon but not within the next FAN_OUT_WAIT_MS, when postponed rechecks come
+  // back: rechecks counting each other would keep every one of them waiting.
+  const now = Date.now();
+  const counts = await deps.queue.getJobCounts('waiting', 'active');
+  const retrying =
+    (await deps.queue.getDelayedCount(now + horizonMs)) -
+    (await deps.queue.getDelayedCount(now + FAN_OUT_WAIT_MS + 1_000));
+  const queued = (counts.waiting ?? 0) + (counts.active ?? 0) - 1 + Math.max(0, retrying);
+  if (queued >= maxQueued) return postpone(job, token, FAN_OUT_WAIT_MS);
   const offset = data.offset ?? 0;
   const page = data.recheck.slice(0, pageSize);
   // A forgotten visitor's place is an empty key (src/erasure/audit-jobs.ts).

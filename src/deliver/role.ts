@@ -15,6 +15,7 @@ import { startProfileTokenSource } from '../target/profile-token.js';
 import type { RefreshableTokenSource } from '../target/token-source.js';
 import type { RetryPolicy } from './backoff.js';
 import { createBulkStatusProcessor } from './bulk-status.js';
+import { PostingMarks } from './posting-marks.js';
 import { CredentialsHold, probeCredentials } from './credentials-hold.js';
 import { createBulkDeliveryProcessor } from './deliver-bulk.js';
 import { createSingleDeliveryProcessor } from './deliver-single.js';
@@ -144,6 +145,7 @@ export function startDeliverRole(deps: DeliverRoleDeps): {
     mode: config.DELIVERY_MODE,
     hold,
     statusQueue: deps.queues.bulkStatus,
+    postingMarks: new PostingMarks(deps.redis, config.REDIS_PREFIX),
     firstPoll: new FirstPollEstimate(deps.redis, config.REDIS_PREFIX, {
       initialMs: config.BULK_STATUS_POLL_MS,
       minMs: Math.min(config.BULK_STATUS_MIN_POLL_MS, config.BULK_STATUS_POLL_MS),

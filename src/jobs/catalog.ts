@@ -100,11 +100,6 @@ export interface DeliverJob {
   answerLost?: string[];
   /** Bulk only: when the last such file left (epoch ms); Adobe's 24 hours count from it. */
   answerLostAt?: number;
-  /**
-   * Bulk only: set before a run's first POST (epoch ms); a run that finds it finds the files
-   * of a run that died posting them (src/deliver/deliver-bulk.ts).
-   */
-  postingAt?: number;
 }
 
 /** One bulk batch of a claim, as the status job tracks it. */
@@ -255,7 +250,6 @@ export const JOB_SCHEMAS = {
     submitted: z.array(z.lazy(() => BULK_BATCH)).optional(),
     answerLost: z.array(z.string()).optional(),
     answerLostAt: z.number().optional(),
-    postingAt: z.number().optional(),
   }),
   bulkStatus: z.object({
     claimId: z.string().min(1),

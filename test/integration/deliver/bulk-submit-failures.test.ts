@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import type { DeadLetter } from '../../../src/jobs/catalog.js';
 import { resolveMapping, type ValidEvent } from '../../../src/events/index.js';
+import { PostingMarks } from '../../../src/deliver/posting-marks.js';
 import { startPipeline } from '../../../src/lifecycle/start-pipeline.js';
 import { createLogger } from '../../../src/logger.js';
 import { pipelinePerTest, waitFor, type TestPipeline } from '../../harness/pipeline.js';
@@ -133,9 +134,11 @@ describe('bulk delivery when Target refuses a submit', () => {
       true,
     );
     const [posting] = await running.pipeline.queues.deliverBulk.getActive();
-    expect(posting?.data.postingAt).toBeGreaterThan(0);
+    const marks = new PostingMarks(running.pipeline.redis, running.prefix);
+    expect(await marks.of(posting?.data.claimId ?? '')).toBeGreaterThan(0);
     expect(await waitFor(delivered(running), 15_000)).toBe(true);
     expect(await waitFor(async () => (await running.pipeline.store.inFlightVisitors()) === 0, 15_000)).toBe(true);
+    expect(await marks.of(posting?.data.claimId ?? '')).toBeUndefined();
     // Answered, late but within TARGET_TIMEOUT_MS: nothing is untracked, nobody read back.
     expect(await rechecks(running)).toEqual([]);
   });
@@ -152,7 +155,7 @@ describe('bulk delivery when Target refuses a submit', () => {
     expect(await waitFor(async () => (await queue.getWaitingCount()) === 1, 15_000)).toBe(true);
     const [job] = await queue.getWaiting();
     // What a run killed during its POSTs leaves: the mark it writes before the first.
-    await job?.updateData({ ...job.data, postingAt: Date.now() - 1000 });
+    await new PostingMarks(running.pipeline.redis, running.prefix).set(job?.data.claimId ?? '', Date.now() - 1000);
     const deliver = await startPipeline({
       config: running.config,
       mapping: resolveMapping(undefined, { env: process.env }),

@@ -258,6 +258,8 @@ describe('landing audit', () => {
     expect(r.logs.some((l) => l.msg === 'single budget spent: handed the claim to bulk delivery')).toBe(true);
     // No sampling: the only read-back is the one after the lost answer.
     expect(await waitFor(() => r.simulator.stats.fetch >= 1, 10_000)).toBe(true);
+    // Counted once the check's job is done, a moment after its Fetch call.
+    expect(await waitFor(async () => (await checks(r)).length > 0, 5000)).toBe(true);
     expect(await checks(r)).toEqual(['lost_answer']);
   });
   it('reads back a visitor whose answer was lost even when a 401 held the delivery in the same run', async () => {

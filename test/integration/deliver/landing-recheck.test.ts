@@ -1,7 +1,7 @@
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LandingAudits, RECHECK_JOB_VISITORS } from '../../../src/audit/landing-schedule.js';
+import { LandingAudits, RECHECK_JOB_VISITORS, RECHECK_PRIORITY } from '../../../src/audit/landing-schedule.js';
 import { createLandingAuditProcessor, FAN_OUT_PAGE } from '../../../src/deliver/landing-audit.js';
 import type { LandingAuditDeps } from '../../../src/deliver/landing-audit.js';
 import { QUEUE_NAMES, bullPrefix, type LandingQueueJob } from '../../../src/jobs/catalog.js';
@@ -88,8 +88,10 @@ describe('a recheck of many visitors', () => {
         return Promise.resolve([]);
       },
       // The recheck itself is the one active job.
-      getJobCounts: () => Promise.resolve({ waiting: queued, prioritized: 0, active: 1 }),
-      getDelayedCount: () => Promise.resolve(0),
+      getJobCounts: () => Promise.resolve({ waiting: queued, active: 1 }),
+      // 40 due within the horizon, all of them in the next FAN_OUT_WAIT_MS (postponed
+      // rechecks, not checks): not counted.
+      getDelayedCount: () => Promise.resolve(40),
     } as unknown as LandingAuditDeps['queue'];
     const processor = createLandingAuditProcessor({
       store: {} as LandingAuditDeps['store'],
@@ -146,6 +148,8 @@ describe('a recheck of many visitors', () => {
       vks.length,
     );
     const jobs = await queue.getDelayed();
+    // Due rechecks wait behind the checks, out of the fan-out's count of waiting checks.
+    expect(jobs.every((j) => j.opts.priority === RECHECK_PRIORITY)).toBe(true);
     const shapes = jobs
       .map((j) => ('recheck' in j.data ? [j.data.recheck.length, j.opts.delay, j.data.batchId] : []))
       .sort((a, b) => Number(a[1]) - Number(b[1]) || Number(a[0]) - Number(b[0]));
