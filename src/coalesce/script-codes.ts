@@ -14,6 +14,26 @@ export const MERGE_CODES = { duplicate: 0, applied: 1, late: 2, superseded: 3, r
 /** Outcome of merging one event into the visitor store. */
 export type MergeOutcome = keyof typeof MERGE_CODES;
 
+/**
+ * Some merge calls of a batch failed (Redis does not roll a script back, but each call is all
+ * or nothing for its events, src/coalesce/lua/merge-events.lua). `merged` holds, per event of
+ * the batch, the outcome of the calls that did merge, and undefined for the events of those
+ * that failed: those were merged, whatever happens to the job, and a retry reports them as
+ * `replayed`, so only this attempt can count them. `code` is the first failure's, so failure
+ * metrics keep its label.
+ */
+export class MergeIncompleteError extends Error {
+  readonly code: unknown;
+  constructor(
+    readonly merged: ReadonlyArray<MergeOutcome | undefined>,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'MergeIncompleteError';
+    this.code = (cause as { code?: unknown } | undefined)?.code;
+  }
+}
+
 /** ack-delivered.lua: done (claim released), more (newer values to send), lost (not ours). */
 export const ACK_CODES = { lost: 0, done: 1, more: 2 } as const;
 

@@ -14,9 +14,24 @@ import {
   type DeliveryLogSettings,
   type DeliveryRecord,
 } from './delivery-log.js';
-import { ACK_CODES, MERGE_CODES, RENEW_CODES, codeName, type AckOutcome, type MergeOutcome } from './script-codes.js';
+import {
+  ACK_CODES,
+  MERGE_CODES,
+  MergeIncompleteError,
+  RENEW_CODES,
+  codeName,
+  type AckOutcome,
+  type MergeOutcome,
+} from './script-codes.js';
 
-export { parseInFlight, type AckOutcome, type AttributeUpdate, type MergeOutcome, type VisitorSnapshot };
+export {
+  MergeIncompleteError,
+  parseInFlight,
+  type AckOutcome,
+  type AttributeUpdate,
+  type MergeOutcome,
+  type VisitorSnapshot,
+};
 
 /** What {@link VisitorStore.forget} removed: attributes pending, in flight and delivered. */
 export interface ForgottenValues {
@@ -240,7 +255,7 @@ export class VisitorStore {
     const calls: Array<{ shard: number; group: Array<{ item: (typeof keyed)[number]; index: number }> }> = [];
     for (const [shard, group] of groups)
       for (const part of mergeChunks(group, (g) => g.item.vk)) calls.push({ shard, group: part });
-    await Promise.all(
+    const settledCalls = await Promise.allSettled(
       calls.map(async ({ shard, group }) => {
         const keys = this.shard(shard);
         const args: string[] = [
@@ -281,6 +296,9 @@ export class VisitorStore {
         });
       }),
     );
+    // Settled, not all: the calls that merged are reported with the failure, for the counts.
+    const failed = settledCalls.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw new MergeIncompleteError(out, failed.reason);
     return out;
   }
 

@@ -1,6 +1,7 @@
 import type { Job, Worker } from 'bullmq';
 import type { DeadLetters } from '../dlq/writer.js';
 import { QUEUE_NAMES, type DeadLetter } from '../jobs/catalog.js';
+import { mergedBeforeFailure } from '../map/processor.js';
 import type { FlowCounter } from './flow-counter.js';
 
 /**
@@ -22,11 +23,18 @@ export function watchFlow(
     const onProgress = (_job: Job, progress: unknown): void => {
       if (queue === QUEUE_NAMES.bulkStatus) counter.add('delivered', bulkRowsLanded(progress));
     };
+    // A merge that failed part way merged the rest for good: its retry reports them as replayed.
+    const onFailed = (_job: Job | undefined, error: Error): void => {
+      const merged = queue === QUEUE_NAMES.ingest ? mergedBeforeFailure(error) : undefined;
+      if (merged !== undefined) counter.add('merged', merged.applied);
+    };
     worker.on('completed', onCompleted);
     worker.on('progress', onProgress);
+    worker.on('failed', onFailed);
     detachers.push(() => {
       worker.off('completed', onCompleted);
       worker.off('progress', onProgress);
+      worker.off('failed', onFailed);
     });
   }
   // DeadLetters has no way to remove a listener; a flag makes a detached one inert.

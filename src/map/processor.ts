@@ -11,7 +11,7 @@ import {
 import { jobLogger, type Logger } from '../logger.js';
 import { readJobData, type IngestJob } from '../jobs/catalog.js';
 import { ingestEvents } from '../jobs/ingest-rows.js';
-import type { MergeOutcome, VisitorStore } from '../coalesce/store.js';
+import { MergeIncompleteError, type MergeOutcome, type VisitorStore } from '../coalesce/store.js';
 
 export interface MapDeps {
   store: VisitorStore;
@@ -22,6 +22,30 @@ export interface MapDeps {
 }
 
 export type MapSummary = Record<MergeOutcome | 'invalid', number>;
+
+function emptySummary(): MapSummary {
+  return { applied: 0, duplicate: 0, late: 0, superseded: 0, replayed: 0, suppressed: 0, invalid: 0 };
+}
+
+/** Adds merge outcomes to a summary; events without one (their call failed) are not counted. Pure. */
+export function countOutcomes(
+  outcomes: ReadonlyArray<MergeOutcome | undefined>,
+  summary: MapSummary = emptySummary(),
+): MapSummary {
+  for (const outcome of outcomes) if (outcome !== undefined) summary[outcome] += 1;
+  return summary;
+}
+
+/**
+ * What a failed attempt of an ingest job merged before its merge failed part way
+ * (MergeIncompleteError), for the counts fed from the workers' `failed` event
+ * (src/metrics/pipeline-events.ts, src/console/flow-watch.ts): the retry reports those events
+ * as `replayed`, so they are counted now or never. Invalid events are not: the retry
+ * validates, and counts, them again. Undefined for any other failure. Pure.
+ */
+export function mergedBeforeFailure(error: unknown): MapSummary | undefined {
+  return error instanceof MergeIncompleteError ? countOutcomes(error.merged) : undefined;
+}
 
 /**
  * The map worker's job: validate and map every event of one producer batch (the envelope is
@@ -43,15 +67,7 @@ export function createMapProcessor(deps: MapDeps) {
     // Intake checked these envelopes under the same rules: map them without checking again.
     const check = checkedEnvelope === ENVELOPE_RULES ? mapCheckedEvent : validateEvent;
     const log = jobLogger(deps.logger, job);
-    const summary: MapSummary = {
-      applied: 0,
-      duplicate: 0,
-      late: 0,
-      superseded: 0,
-      replayed: 0,
-      suppressed: 0,
-      invalid: 0,
-    };
+    const summary = emptySummary();
     const valid: ValidEvent[] = [];
     for (const [index, raw] of events.entries()) {
       // Validate against the intake time, so "not in the future" means the same on a retry.
@@ -67,14 +83,15 @@ export function createMapProcessor(deps: MapDeps) {
       }
     }
     // Job ids restart after a queue is obliterated; with the creation time they stay unique.
-    const outcomes = await deps.store.merge(
-      source,
-      valid,
-      Date.now(),
-      `${job.id ?? ''}@${job.timestamp}`,
-      job.timestamp,
-    );
-    for (const outcome of outcomes) summary[outcome] += 1;
+    let outcomes: MergeOutcome[];
+    try {
+      outcomes = await deps.store.merge(source, valid, Date.now(), `${job.id ?? ''}@${job.timestamp}`, job.timestamp);
+    } catch (error) {
+      const merged = mergedBeforeFailure(error);
+      if (merged !== undefined) log.warn({ source, events: events.length, merged }, 'merge failed part way; retrying');
+      throw error;
+    }
+    countOutcomes(outcomes, summary);
     log.debug({ source, events: events.length, ...summary }, 'merged batch');
     return summary;
   };

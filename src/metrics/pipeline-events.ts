@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import type { Pipeline } from '../pipeline.js';
 import { LANDING_RESULTS } from '../audit/landing-compare.js';
 import { QUEUE_NAMES, type DeadLetter } from '../jobs/catalog.js';
+import { mergedBeforeFailure } from '../map/processor.js';
 import { codeLabel, type Metrics } from './metrics.js';
 
 /** What the metrics read from a running pipeline: its workers and dead-letter writer. */
@@ -49,23 +50,7 @@ function recordCompleted(metrics: Metrics, queue: string, job: Job, result: unkn
   const summary = asRecord(result);
   if (queue === QUEUE_NAMES.ingest) {
     const data = asRecord(job.data);
-    const source = typeof data.source === 'string' ? data.source : 'unknown';
-    for (const outcome of [
-      'applied',
-      'superseded',
-      'duplicate',
-      'late',
-      'replayed',
-      'suppressed',
-      'invalid',
-    ] as const) {
-      const n = count(summary[outcome]);
-      if (n > 0) metrics.mapEvents.inc({ source, outcome }, n);
-    }
-    const suppressed = count(summary.suppressed);
-    if (suppressed > 0) metrics.suppressedEvents.inc({ source }, suppressed);
-    const late = count(summary.late);
-    if (late > 0) metrics.lateEvents.inc({ source }, late);
+    recordMapOutcomes(metrics, data, summary);
     if (typeof data.receivedAt === 'number')
       metrics.intakeToMerge.observe(Math.max(0, finishedAt - data.receivedAt) / 1000);
   } else if (queue === QUEUE_NAMES.flush) {
@@ -124,9 +109,25 @@ function recordDelivery(metrics: Metrics, queue: string, summary: Record<string,
   if (Array.isArray(rows)) for (const n of rows) if (typeof n === 'number') metrics.bulkFileRows.observe(n);
 }
 
+/** The events of one map attempt, by outcome (a MapSummary, read field by field). */
+function recordMapOutcomes(metrics: Metrics, data: Record<string, unknown>, summary: Record<string, unknown>): void {
+  const source = typeof data.source === 'string' ? data.source : 'unknown';
+  for (const outcome of ['applied', 'superseded', 'duplicate', 'late', 'replayed', 'suppressed', 'invalid'] as const) {
+    const n = count(summary[outcome]);
+    if (n > 0) metrics.mapEvents.inc({ source, outcome }, n);
+  }
+  const suppressed = count(summary.suppressed);
+  if (suppressed > 0) metrics.suppressedEvents.inc({ source }, suppressed);
+  const late = count(summary.late);
+  if (late > 0) metrics.lateEvents.inc({ source }, late);
+}
+
 function recordFailed(metrics: Metrics, queue: string, job: Job | undefined, error: Error): void {
   metrics.jobAttemptsFailed.inc({ queue, code: codeLabel((error as { code?: unknown }).code) });
   if (job === undefined) return;
+  // A merge that failed part way merged the rest for good: its retry reports them as replayed.
+  const merged = queue === QUEUE_NAMES.ingest ? mergedBeforeFailure(error) : undefined;
+  if (merged !== undefined) recordMapOutcomes(metrics, asRecord(job.data), merged);
   // BullMQ has counted this attempt already; a job moved to the failed set has finishedOn.
   const retrying = job.finishedOn === undefined && job.attemptsMade < (job.opts.attempts ?? 1);
   if (retrying) metrics.jobRetries.inc({ queue });
