@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { loadMappingFile, resolveMapping } from '../events/index.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { Queue } from 'bullmq';
-import { UNKNOWN_SOURCE, type LandingQueueJob } from '../jobs/catalog.js';
+import { UNKNOWN_SOURCE, type IngestJob, type LandingQueueJob } from '../jobs/catalog.js';
 import { openQueue } from '../jobs/queues.js';
 import { connectRedis, logRedisErrors } from '../redis/connection.js';
 import { createRedactionPolicy, type RedactionPolicy } from '../redact.js';
@@ -46,6 +46,8 @@ export interface AdminTools {
   store: VisitorStore;
   /** The landing-audit queue: the erasure removes a forgotten visitor's checks from it. */
   landingAudit: Queue<LandingQueueJob>;
+  /** The ingest queue: the erasure takes a forgotten visitor's events out of its failed and retrying jobs. */
+  ingest: Queue<IngestJob>;
   config: Config;
   logger: Logger;
   redaction: RedactionPolicy;
@@ -90,6 +92,7 @@ export async function withAdmin(action: (admin: DeadLetterAdmin, tools: AdminToo
       redis,
       store,
       landingAudit,
+      ingest,
       config,
       logger,
       redaction,

@@ -1,6 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { LandingAuditJob, LandingQueueJob, LandingRecheckJob } from '../jobs/catalog.js';
 import type { RedisClient } from '../redis/connection.js';
+import { jobData } from './job-data.js';
 
 /**
  * States a landing-audit job waits in: delayed (LANDING_AUDIT_DELAY_MS, an hour by default),
@@ -35,23 +36,11 @@ export async function removeAuditJobs(queue: Queue<LandingQueueJob>, redis: Redi
   for (let pass = 0; pass < MAX_PASSES; pass += 1) {
     const ids = new Set<string>();
     const rechecks = new Map<string, LandingRecheckJob>();
-    for (const state of KEPT_STATES) {
-      for (let start = 0; ; start += PAGE) {
-        const page = await queue.getRanges([state], start, start + PAGE - 1, true);
-        if (page.length === 0) break;
-        const pipeline = redis.pipeline();
-        for (const id of page) pipeline.hget(queue.toKey(id), 'data');
-        const replies = (await pipeline.exec()) ?? [];
-        replies.forEach(([error, data], k) => {
-          if (error !== null) throw error;
-          const id = page[k];
-          if (id === undefined || typeof data !== 'string') return;
-          if (data.includes(needle) && namesVisitor(data, vk)) ids.add(id);
-          else if (data.includes(listed)) {
-            const recheck = recheckNaming(data, vk);
-            if (recheck !== undefined) rechecks.set(id, recheck);
-          }
-        });
+    for await (const [id, data] of jobData(queue, redis, KEPT_STATES, PAGE)) {
+      if (data.includes(needle) && namesVisitor(data, vk)) ids.add(id);
+      else if (data.includes(listed)) {
+        const recheck = recheckNaming(data, vk);
+        if (recheck !== undefined) rechecks.set(id, recheck);
       }
     }
     if (ids.size === 0 && rechecks.size === 0) break;

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import type { ForgottenValues, VisitorStore } from '../coalesce/store.js';
 import type { Queue } from 'bullmq';
 import type { DeadLetterAdmin } from '../dlq/admin.js';
-import type { LandingQueueJob } from '../jobs/catalog.js';
+import type { IngestJob, LandingQueueJob } from '../jobs/catalog.js';
 import type { RedisClient } from '../redis/connection.js';
 import { removeAuditJobs } from './audit-jobs.js';
+import { stripIngestJobs } from './ingest-jobs.js';
 import { withoutVisitors } from '../dlq/visitor-filter.js';
 import { visitorKey, type VisitorRef } from '../events/index.js';
 import type { Logger } from '../logger.js';
@@ -27,6 +28,11 @@ export interface ForgetResult {
   deadLetters: { removed: number; edited: number };
   /** Landing-audit checks scheduled for this visitor (they name it), removed. */
   landingAudits: { removed: number };
+  /**
+   * Ingest jobs kept failed or waiting out a retry that held its events: those that held only
+   * its events (removed), or its among others (rewritten without them).
+   */
+  ingestJobs: { removed: number; edited: number };
   /** Until when events, imports and replays for this visitor are dropped (epoch ms, ISO). */
   suppressedUntil: string;
 }
@@ -36,6 +42,8 @@ export interface ForgetDeps {
   deadLetters: DeadLetterAdmin;
   /** The landing-audit queue, whose delayed and failed jobs name the visitor (src/audit/), and a connection to read them. */
   landingAudits: { queue: Queue<LandingQueueJob>; redis: RedisClient };
+  /** The ingest queue, whose failed and delayed jobs keep raw events. */
+  ingest: Queue<IngestJob>;
   logger: Logger;
   /** FORGET_SUPPRESS_MS, or what the request asked for. */
   suppressForMs: number;
@@ -44,7 +52,8 @@ export interface ForgetDeps {
 /**
  * Erases a visitor from the pipeline (`target-ingest forget`, POST /admin/visitors/…/forget):
  * first the store, atomically, which also starts the suppression (so nothing merged, replayed
- * or acked from then on brings it back), then its dead letters and its landing-audit jobs. A
+ * or acked from then on brings it back), then its dead letters, its landing-audit jobs and
+ * its events in failed or retrying ingest jobs. A
  * delivery that had already read the visitor's values when it was forgotten finishes (those
  * values may reach Target); its ack records nothing. Data already at Target is erased through Adobe's Privacy Service,
  * not here (docs/operations.md). The audit line names the hash, never the id.
@@ -56,16 +65,18 @@ export async function forgetVisitor(deps: ForgetDeps, visitor: VisitorRef, now =
   const hash = visitorHash(visitor);
   let deadLetters: ForgetResult['deadLetters'];
   let landingAudits: ForgetResult['landingAudits'];
+  let ingestJobs: ForgetResult['ingestJobs'];
   try {
     deadLetters = await deps.deadLetters.rewrite((entry) => withoutVisitors(entry, gone));
     landingAudits = {
       removed: await removeAuditJobs(deps.landingAudits.queue, deps.landingAudits.redis, visitorKey(visitor)),
     };
+    ingestJobs = await stripIngestJobs(deps.ingest, deps.landingAudits.redis, visitorKey(visitor));
   } catch (error) {
     // The store is erased and the suppression holds; the dead letters or audit jobs are not done yet.
     deps.logger.error(
       { audit: 'forget', visitorHash: hash, store, err: error },
-      'visitor forgotten in the store, but its dead letters or landing-audit jobs could not be removed: run forget again',
+      'visitor forgotten in the store, but its dead letters, landing-audit or ingest jobs could not be cleared: run forget again',
     );
     throw error;
   }
@@ -74,6 +85,7 @@ export async function forgetVisitor(deps: ForgetDeps, visitor: VisitorRef, now =
     store,
     deadLetters,
     landingAudits,
+    ingestJobs,
     suppressedUntil: new Date(until).toISOString(),
   };
   deps.logger.warn({ audit: 'forget', ...result }, 'visitor forgotten');

@@ -69,6 +69,7 @@ export function erasureRoutes(ctx: ErasureRoutesContext): FastifyPluginAsync {
           store: ctx.pipeline.store,
           deadLetters: admin,
           landingAudits: { queue: ctx.pipeline.queues.landingAudit, redis: ctx.pipeline.redis },
+          ingest: ctx.pipeline.queues.ingest,
           logger,
           suppressForMs: body.data.suppressForMs ?? ctx.config.FORGET_SUPPRESS_MS,
         },

@@ -94,6 +94,17 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
     await pipeline.redis.zrem(delayed, String(failedAudit.id));
     await pipeline.redis.zadd(failed, Date.now(), String(failedAudit.id));
     expect(await pipeline.queues.landingAudit.getJobState(String(failedAudit.id))).toBe('failed');
+    // An ingest job that failed for good with events of both visitors: kept in the failed set.
+    const failedIngest = await pipeline.queues.ingest.add(
+      'events',
+      { source: 'pos-eu', receivedAt: BASE, events: [event(FORGOTTEN, 4, BASE), event(KEPT, 4, BASE)] },
+      { delay: 3_600_000 },
+    );
+    const ingestKeys = pipeline.queues.ingest.keys;
+    if (ingestKeys.delayed === undefined || ingestKeys.failed === undefined)
+      throw new Error('BullMQ queue keys changed');
+    await pipeline.redis.zrem(ingestKeys.delayed, String(failedIngest.id));
+    await pipeline.redis.zadd(ingestKeys.failed, Date.now(), String(failedIngest.id));
 
     const forget = await request(`${server.url}/admin/visitors/mbox3rdPartyId/${FORGOTTEN}/forget`, {
       method: 'POST',
@@ -105,12 +116,15 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
       store: { pending: number; inFlight: number; delivered: number; claimed: boolean };
       deadLetters: { removed: number; edited: number };
       landingAudits: { removed: number };
+      ingestJobs: { removed: number; edited: number };
       suppressedUntil: string;
     };
     expect(forget.statusCode).toBe(200);
     expect(answer.store).toMatchObject({ pending: 3, inFlight: 3, delivered: 0, claimed: true });
     expect(answer.deadLetters).toEqual({ removed: 1, edited: 1 });
     expect(answer.landingAudits).toEqual({ removed: 2 });
+    expect(answer.ingestJobs).toEqual({ removed: 0, edited: 1 });
+    expect((await pipeline.queues.ingest.getJob(String(failedIngest.id)))?.data.events).toEqual([event(KEPT, 4, BASE)]);
     const audits = await pipeline.queues.landingAudit.getJobs(['delayed', 'waiting', 'failed', 'active', 'completed']);
     expect(audits.map((j) => ('vk' in j.data ? j.data.vk : undefined))).toEqual([`3p:${KEPT}`]);
     expect(answer.visitorHash).toMatch(/^[0-9a-f]{40}$/);
@@ -214,6 +228,12 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
       attributes: { tier: `000${BASE}|x` },
     };
     await running.pipeline.queues.landingAudit.add('audit single', check, { delay: 3_600_000 });
+    // And an ingest job of its events waiting out a retry: removed (it held nothing else).
+    await running.pipeline.queues.ingest.add(
+      'events',
+      { source: 'pos-eu', receivedAt: BASE, events: [event(FORGOTTEN, 2, BASE)] },
+      { delay: 3_600_000 },
+    );
     const env = { REDIS_URL: running.config.REDIS_URL, REDIS_PREFIX: running.prefix };
     const proc = runBuilt('src/cli.js', env, ['forget', `mbox3rdPartyId:${FORGOTTEN}`, '--suppress-for-ms', '60000']);
     expect(await proc.exited).toBe(0);
@@ -223,9 +243,12 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
     const printed = JSON.parse(json) as {
       store: { pending: number };
       landingAudits: { removed: number };
+      ingestJobs: { removed: number; edited: number };
       suppressedUntil: string;
     };
     expect(printed.landingAudits).toEqual({ removed: 1 });
+    expect(printed.ingestJobs).toEqual({ removed: 1, edited: 0 });
+    expect(await running.pipeline.queues.ingest.getDelayedCount()).toBe(0);
     expect(await running.pipeline.queues.landingAudit.getDelayedCount()).toBe(0);
     expect(output).toContain('visitor forgotten');
     expect(printed.store.pending).toBe(3);
