@@ -1,4 +1,4 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { VisitorStore } from '../coalesce/store.js';
 import { holdOnRefusal, postpone, waitWhileHeld } from './delivery-context.js';
 import type { CredentialsHold } from './credentials-hold.js';
@@ -79,72 +79,103 @@ export function createLandingAuditProcessor(deps: LandingAuditDeps) {
   return async (job: Job<LandingQueueJob>, token?: string): Promise<LandingAuditSummary> => {
     const queued = readJobData('landingAudit', job);
     if (isRecheck(queued)) return fanOut(deps, job, token, queued);
-    const data: LandingAuditJob = queued;
-    const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
-    await waitWhileHeld(deps, job, token);
-    // Forgotten, or delivered longer ago than DELIVERED_RETENTION_MS: nothing to hold Target to.
-    const delivered = await deps.store.readDelivered(data.vk);
-    const check = data.afterLostAnswer === true ? 'lost_answer' : 'sampled';
-    if (delivered.size === 0) return { ...countLanding([]), resent: 0, check };
-    let profile: Awaited<ReturnType<TargetClient['fetchProfile']>>;
     try {
-      profile = await deps.client.fetchProfile(parseVisitorKey(data.vk));
+      return await checkLanding(deps, job, token, queued);
     } catch (error) {
-      // Dropped by us at shutdown (src/jobs/workers.ts): back to the queue, no attempt spent.
-      if (deps.client.abandoned) return postpone(job, token, 1);
-      await holdOnRefusal(deps, job, token, error);
-      const classified = classifyError(error);
-      if (classified.kind === 'permanent')
-        throw Object.assign(new UnrecoverableError(classified.message), { code: classified.code });
-      throw classified;
+      // Forgotten while its check ran (src/erasure/forget.ts, which removes the checks that
+      // are not running): nothing is left to check, and a failed job would keep the visitor's
+      // key for days. A postponement (DelayedError: a hold, a shutdown) has moved the job already.
+      if (!(error instanceof DelayedError) && (await forgottenMeanwhile(deps.store, queued.vk)))
+        return { ...countLanding([]), resent: 0, check: checkKind(queued) };
+      throw error;
     }
-    const strict = data.afterLostAnswer === true;
-    // A check fanned out by a LandingRecheckJob names no attributes: a bulk row carries every
-    // value delivered to the visitor, so any of them may have been written by the lost file.
-    const sampled =
-      Object.keys(data.attributes).length > 0
-        ? data.attributes
-        : Object.fromEntries([...delivered].map(([name, update]) => [name, update.stamp]));
-    const findings = compareLanding({ sampled, delivered, profile, sentAt: data.sentAt, strict });
-    const counts = countLanding(findings);
-    // After a lost answer a different value is most likely that call's older one, landed
-    // late (docs/invariants.md, P4): it goes again with the missing ones.
-    const missing = [...names(findings, 'missing'), ...(strict ? names(findings, 'different') : [])];
-    const { resent, gaveUp } = await deps.store.resendDelivered(data.vk, missing, {
-      profileGone: profile === undefined,
-      maxResends: deps.maxResends,
-    });
-    if (gaveUp > 0)
-      log.error(
-        { gaveUp, maxResends: deps.maxResends, route: data.route, batchId: data.batchId, missingAttributes: missing },
-        'landing audit: values still missing at Target after LANDING_AUDIT_MAX_RESENDS resends: not sent again (see docs/operations.md#landing-audit)',
-      );
-    if (counts.missing + counts.different > 0) {
-      const off = findings.filter((f) => f.result !== 'match');
-      await deps.store.deliveryLog.recordFailures(
-        [{ vk: data.vk, attributes: Object.fromEntries(off.map((f) => [f.name, delivered.get(f.name)?.stamp ?? ''])) }],
-        {
-          route: data.route,
-          batchId: data.batchId,
-          detail: `landing audit: not in Target's profile: ${counts.missing} missing (sent again), ${counts.different} different${strict ? ' (sent again: an earlier call for this visitor got no answer)' : ''}`,
-        },
-      );
-      // Attribute names come from the mapping; values and visitor ids stay out of logs.
-      log.warn(
-        {
-          ...counts,
-          resent,
-          route: data.route,
-          batchId: data.batchId,
-          profileFound: profile !== undefined,
-          missingAttributes: missing,
-          differentAttributes: names(findings, 'different'),
-        },
-        'landing audit: values Target accepted are not in its profile',
-      );
-    }
-    return { ...counts, resent, ...(gaveUp > 0 ? { gaveUp } : {}), check };
   };
+}
+
+function checkKind(data: LandingAuditJob): LandingAuditSummary['check'] {
+  return data.afterLostAnswer === true ? 'lost_answer' : 'sampled';
+}
+
+/** Is the visitor forgotten (and still suppressed)? No when that cannot be read: the check's own failure stands. */
+async function forgottenMeanwhile(store: VisitorStore, vk: string): Promise<boolean> {
+  try {
+    return (await store.suppressedAmong([vk])).has(vk);
+  } catch {
+    return false;
+  }
+}
+
+/** One sampled or lost-answer check (see {@link createLandingAuditProcessor}). */
+async function checkLanding(
+  deps: LandingAuditDeps,
+  job: Job<LandingQueueJob>,
+  token: string | undefined,
+  data: LandingAuditJob,
+): Promise<LandingAuditSummary> {
+  const log = deps.logger.child({ queue: job.queueName, jobId: job.id, attempt: job.attemptsMade + 1 });
+  await waitWhileHeld(deps, job, token);
+  // Forgotten, or delivered longer ago than DELIVERED_RETENTION_MS: nothing to hold Target to.
+  const delivered = await deps.store.readDelivered(data.vk);
+  const check = checkKind(data);
+  if (delivered.size === 0) return { ...countLanding([]), resent: 0, check };
+  let profile: Awaited<ReturnType<TargetClient['fetchProfile']>>;
+  try {
+    profile = await deps.client.fetchProfile(parseVisitorKey(data.vk));
+  } catch (error) {
+    // Dropped by us at shutdown (src/jobs/workers.ts): back to the queue, no attempt spent.
+    if (deps.client.abandoned) return postpone(job, token, 1);
+    await holdOnRefusal(deps, job, token, error);
+    const classified = classifyError(error);
+    if (classified.kind === 'permanent')
+      throw Object.assign(new UnrecoverableError(classified.message), { code: classified.code });
+    throw classified;
+  }
+  const strict = data.afterLostAnswer === true;
+  // A check fanned out by a LandingRecheckJob names no attributes: a bulk row carries every
+  // value delivered to the visitor, so any of them may have been written by the lost file.
+  const sampled =
+    Object.keys(data.attributes).length > 0
+      ? data.attributes
+      : Object.fromEntries([...delivered].map(([name, update]) => [name, update.stamp]));
+  const findings = compareLanding({ sampled, delivered, profile, sentAt: data.sentAt, strict });
+  const counts = countLanding(findings);
+  // After a lost answer a different value is most likely that call's older one, landed
+  // late (docs/invariants.md, P4): it goes again with the missing ones.
+  const missing = [...names(findings, 'missing'), ...(strict ? names(findings, 'different') : [])];
+  const { resent, gaveUp } = await deps.store.resendDelivered(data.vk, missing, {
+    profileGone: profile === undefined,
+    maxResends: deps.maxResends,
+  });
+  if (gaveUp > 0)
+    log.error(
+      { gaveUp, maxResends: deps.maxResends, route: data.route, batchId: data.batchId, missingAttributes: missing },
+      'landing audit: values still missing at Target after LANDING_AUDIT_MAX_RESENDS resends: not sent again (see docs/operations.md#landing-audit)',
+    );
+  if (counts.missing + counts.different > 0) {
+    const off = findings.filter((f) => f.result !== 'match');
+    await deps.store.deliveryLog.recordFailures(
+      [{ vk: data.vk, attributes: Object.fromEntries(off.map((f) => [f.name, delivered.get(f.name)?.stamp ?? ''])) }],
+      {
+        route: data.route,
+        batchId: data.batchId,
+        detail: `landing audit: not in Target's profile: ${counts.missing} missing (sent again), ${counts.different} different${strict ? ' (sent again: an earlier call for this visitor got no answer)' : ''}`,
+      },
+    );
+    // Attribute names come from the mapping; values and visitor ids stay out of logs.
+    log.warn(
+      {
+        ...counts,
+        resent,
+        route: data.route,
+        batchId: data.batchId,
+        profileFound: profile !== undefined,
+        missingAttributes: missing,
+        differentAttributes: names(findings, 'different'),
+      },
+      'landing audit: values Target accepted are not in its profile',
+    );
+  }
+  return { ...counts, resent, ...(gaveUp > 0 ? { gaveUp } : {}), check };
 }
 
 function names(findings: readonly LandingFinding[], result: LandingResult): string[] {
