@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../harness/seeded-random.js';
 import {
   EventSchema,
   checkEvent,
@@ -21,17 +22,7 @@ const NOW = Date.parse('2026-11-21T12:00:00.000Z');
 const mapping = resolveMapping();
 const ASTRAL = '\u{1F600}';
 
-/** mulberry32: a small seeded generator, so a failure names an input that can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 const ABSENT = Symbol('absent');
 type Pool = readonly unknown[];
