@@ -145,10 +145,9 @@ for e = 1, n do
     end
   end
 end
--- Pass 2, visitor by visitor (in order of first appearance): an HMGET of its pending hash for
--- every attribute its events can still set (and of the in-flight and delivered hashes when
--- one of those is not pending), one HSET, a ZADD unless it is held (pending while a delivery
--- of it is in flight), then the markers of its events. Pass 1 left each attribute of a visitor to at most one event of the call,
+-- Pass 2, visitor by visitor (in order of first appearance): one HMGET of each of its three
+-- hashes for every attribute its events can still set, one HSET, a ZADD unless it is held
+-- (pending while a delivery of it is in flight), then the markers of its events. Pass 1 left each attribute of a visitor to at most one event of the call,
 -- so its events never compare with each other's writes.
 -- Each visitor's events as a list threaded through `nextOf` (no table per visitor); the
 -- tables below are reused from visitor to visitor, read up to their current length only:
@@ -189,31 +188,29 @@ for _, vk in ipairs(order) do
     end
     e = nextOf[e]
   end
-  -- Whether the visitor had values pending before this call, and whether a delivery of it is
-  -- in flight (nil: not read).
-  local wasPending, held = false, nil
+  local held = false
   if na > 0 then
     snames[na + 1], snames[na + 2] = '_in', '_src'
     local pending = redis.call('HMGET', vp, unpack(snames, 1, na + 2))
-    -- A pending stamp is newer than the in-flight and the delivered one of its attribute: it
-    -- was written only if newer than both, and neither can get a newer one while it is
-    -- pending (a claim or a fold takes the pending hash whole, and a delivery records only
-    -- stamps that were in flight; resend-delivered.lua puts nothing back while its attribute
-    -- is in flight). So when every attribute is pending, the pending stamps decide alone and
-    -- neither the in-flight nor the delivered hash is read (two HMGETs less for the visitors
-    -- a burst sends most events for); an event older than them counts as superseded, whether
-    -- or not Target already holds something newer.
-    local flight, delivered = NONE, NONE
+    snames[na + 1] = '_claim'
+    local flight = redis.call('HMGET', root .. ':vf:' .. vk, unpack(snames, 1, na + 1))
+    -- A pending stamp is newer than the delivered one of its attribute (it was written only
+    -- if newer, and a delivery records only stamps that were in flight, which are older than
+    -- any pending one: claims and folds take the pending hash whole). So when every attribute
+    -- is pending, the pending stamps decide alone and the delivered hash is not read (one
+    -- HMGET less for the visitors a burst sends most events for); an event older than them
+    -- counts as superseded, whether or not Target already holds something newer.
+    local delivered = NONE
     for k = 1, na do
       if not pending[k] then
-        snames[na + 1] = '_claim'
-        flight = redis.call('HMGET', root .. ':vf:' .. vk, unpack(snames, 1, na + 1))
         delivered = redis.call('HMGET', root .. ':vd:' .. vk, unpack(names, 1, na))
-        held = flight[na + 1] ~= false
         break
       end
     end
-    wasPending = pending[na + 1] ~= false
+    -- Pending and in flight: held, the end of its delivery makes it due. Pending and not in
+    -- flight: due already (ZADD NX changes nothing), unless something took it off the index
+    -- without claiming it, which the ZADD then mends.
+    held = pending[na + 1] ~= false and flight[na + 1] ~= false
     for k = 1, na do
       local w = owner[k]
       local st = evSt[w]
@@ -240,20 +237,11 @@ for _, vk in ipairs(order) do
   end
   if nw > 0 then
     redis.call('HSET', vp, unpack(writes, 1, nw))
-    -- A visitor's first pending change makes it due. One with values pending already is due
-    -- (ZADD NX changes nothing), or held behind its delivery in flight (claim-due.lua took it
-    -- off the due index), whose end makes it due (ack-delivered, release-claim, unclaim): a
-    -- ZADD would only re-add it for claim-due to drop again. Unless something took it off the
-    -- index without claiming it (a script stopped part way, say by a cluster slot on the
-    -- move): the ZADD mends that. Where the in-flight hash was not read, the ZADD tells: it
-    -- adds only a visitor that was not due, which goes back off if it is held.
-    if not wasPending or held == false then
-      redis.call('ZADD', due, 'NX', dueAt, vk)
-    elseif held == nil then
-      if redis.call('ZADD', due, 'NX', dueAt, vk) == 1 and redis.call('EXISTS', root .. ':vf:' .. vk) == 1 then
-        redis.call('ZREM', due, vk)
-      end
-    end
+    -- A visitor with values pending while one of its deliveries is in flight (held:
+    -- claim-due.lua took it off the due index) is made due by the end of that delivery
+    -- (ack-delivered, release-claim, unclaim): a ZADD would only re-add it for claim-due to
+    -- drop again.
+    if not held then redis.call('ZADD', due, 'NX', dueAt, vk) end
   end
   -- The ids are marked only once their values are in: an error before this leaves them
   -- unmarked, so the retry merges them instead of calling them duplicates.
