@@ -614,10 +614,14 @@ describe('VisitorStore', () => {
     // skip it again), and the end of the delivery makes it due at once.
     await store.merge('pos', [event('e3', 3, { c: '3' })], T0 + 2200);
     expect(await redis.zscore(due, '3p:CRM-1')).toBeNull();
+    // Also when every attribute of the event is pending already (the merge then reads neither
+    // the in-flight nor the delivered hash).
+    await store.merge('pos', [event('e4', 4, { b: '4', c: '4' })], T0 + 2300);
+    expect(await redis.zscore(due, '3p:CRM-1')).toBeNull();
     expect(await store.ack('c1', sent, T0 + 2500)).toBe('done');
     expect(await redis.zscore(due, '3p:CRM-1')).toBe(String(T0 + 2500));
     expect(await store.claimDue('c2', 10, T0 + 2500)).toEqual(['3p:CRM-1']);
-    expect(values((await store.snapshot('c2', ['3p:CRM-1'], T0 + 2500))[0])).toEqual({ b: '2', c: '3' });
+    expect(values((await store.snapshot('c2', ['3p:CRM-1'], T0 + 2500))[0])).toEqual({ b: '4', c: '4' });
   });
 
   it('puts a pending visitor that lost its due entry back on the index with its next event', async () => {
