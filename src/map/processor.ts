@@ -40,11 +40,14 @@ export function countOutcomes(
  * What a failed attempt of an ingest job merged before its merge failed part way
  * (MergeIncompleteError), for the counts fed from the workers' `failed` event
  * (src/metrics/pipeline-events.ts, src/console/flow-watch.ts): the retry reports those events
- * as `replayed`, so they are counted now or never. Invalid events are not: the retry
- * validates, and counts, them again. Undefined for any other failure. Pure.
+ * as `replayed`, so they are counted now or never. Events this attempt found `replayed` are
+ * not (an earlier attempt counted them), nor are invalid ones (the retry validates, and
+ * counts, them again). Undefined for any other failure. Pure.
  */
 export function mergedBeforeFailure(error: unknown): MapSummary | undefined {
-  return error instanceof MergeIncompleteError ? countOutcomes(error.merged) : undefined;
+  if (!(error instanceof MergeIncompleteError)) return undefined;
+  // `replayed`: merged by an earlier attempt, which counted them then.
+  return { ...countOutcomes(error.merged), replayed: 0 };
 }
 
 /**

@@ -47,6 +47,12 @@ describe('map counts when a merge fails part way', () => {
       // Shard 1's events were merged by the failed attempt, and counted by it.
       expect(await mapCount(metrics, 'applied')).toBe(inShard1);
 
+      // A second attempt fails too: shard 1's calls find their parts merged (replayed), which
+      // the first attempt counted already.
+      expect(await waitFor(() => failures.length > 1, 10_000)).toBe(true);
+      expect(await mapCount(metrics, 'applied')).toBe(inShard1);
+      expect(await mapCount(metrics, 'replayed')).toBe(0);
+
       await pipeline.redis.del(broken);
       expect(await waitFor(async () => (await pipeline.queues.ingest.getCompletedCount()) === 1, 20_000)).toBe(true);
       expect(await mapCount(metrics, 'applied')).toBe(EVENTS);
