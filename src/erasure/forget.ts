@@ -5,7 +5,7 @@ import type { DeadLetterAdmin } from '../dlq/admin.js';
 import type { IngestJob, LandingQueueJob } from '../jobs/catalog.js';
 import type { RedisClient } from '../redis/connection.js';
 import { removeAuditJobs } from './audit-jobs.js';
-import { stripIngestJobs } from './ingest-jobs.js';
+import { stripFailedIngestJobs } from './ingest-jobs.js';
 import { withoutVisitors } from '../dlq/visitor-filter.js';
 import { visitorKey, type VisitorRef } from '../events/index.js';
 import type { Logger } from '../logger.js';
@@ -29,8 +29,8 @@ export interface ForgetResult {
   /** Landing-audit checks scheduled for this visitor (they name it), removed. */
   landingAudits: { removed: number };
   /**
-   * Ingest jobs kept failed or waiting out a retry that held its events: those that held only
-   * its events (removed), or its among others (rewritten without them).
+   * Failed ingest jobs (kept until removed) that held its events: those that held only its
+   * events (removed), or its among others (rewritten without them).
    */
   ingestJobs: { removed: number; edited: number };
   /** Until when events, imports and replays for this visitor are dropped (epoch ms, ISO). */
@@ -42,7 +42,7 @@ export interface ForgetDeps {
   deadLetters: DeadLetterAdmin;
   /** The landing-audit queue, whose delayed and failed jobs name the visitor (src/audit/), and a connection to read them. */
   landingAudits: { queue: Queue<LandingQueueJob>; redis: RedisClient };
-  /** The ingest queue, whose failed and delayed jobs keep raw events. */
+  /** The ingest queue, whose failed jobs keep raw events. */
   ingest: Queue<IngestJob>;
   logger: Logger;
   /** FORGET_SUPPRESS_MS, or what the request asked for. */
@@ -53,7 +53,7 @@ export interface ForgetDeps {
  * Erases a visitor from the pipeline (`target-ingest forget`, POST /admin/visitors/…/forget):
  * first the store, atomically, which also starts the suppression (so nothing merged, replayed
  * or acked from then on brings it back), then its dead letters, its landing-audit jobs and
- * its events in failed or retrying ingest jobs. A
+ * its events in failed ingest jobs. A
  * delivery that had already read the visitor's values when it was forgotten finishes (those
  * values may reach Target); its ack records nothing. Data already at Target is erased through Adobe's Privacy Service,
  * not here (docs/operations.md). The audit line names the hash, never the id.
@@ -71,7 +71,7 @@ export async function forgetVisitor(deps: ForgetDeps, visitor: VisitorRef, now =
     landingAudits = {
       removed: await removeAuditJobs(deps.landingAudits.queue, deps.landingAudits.redis, visitorKey(visitor)),
     };
-    ingestJobs = await stripIngestJobs(deps.ingest, deps.landingAudits.redis, visitorKey(visitor));
+    ingestJobs = await stripFailedIngestJobs(deps.ingest, deps.landingAudits.redis, gone);
   } catch (error) {
     // The store is erased and the suppression holds; the dead letters or audit jobs are not done yet.
     deps.logger.error(

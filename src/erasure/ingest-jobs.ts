@@ -1,91 +1,119 @@
-import type { Job, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { rawEventVisitorKey } from '../dlq/visitor-filter.js';
 import { parseVisitorKey } from '../events/index.js';
 import type { IngestJob } from '../jobs/catalog.js';
-import { fromIngestRow, ingestEvents } from '../jobs/ingest-rows.js';
+import { fromIngestRow } from '../jobs/ingest-rows.js';
 import type { RedisClient } from '../redis/connection.js';
+import { loadLua } from '../redis/lua-source.js';
 import { jobData } from './job-data.js';
 
-/**
- * States in which an ingest job keeps its events for a long time: failed (kept until an
- * operator removes it, as the copy of its dead letter, and the only one when that letter
- * could not be written) and delayed (waiting out a retry's backoff, up to minutes, and failed
- * for good if Redis keeps failing). Waiting jobs are merged within moments (the merge drops a
- * forgotten visitor's events) and a completed one keeps counts only, so reading every waiting
- * job's events during a flood (hundreds of megabytes) would buy nothing.
- */
-const KEPT_STATES = ['failed', 'delayed'] as const;
+/** Replaces a failed job's data only if unchanged since read; see the file's header. */
+const REPLACE_FAILED_DATA = loadLua(new URL('./lua/replace-failed-data.lua', import.meta.url));
+
 const PAGE = 200;
 
-/** Passes over the states: a job that moved while a pass read (a retry's backoff ended, it failed) is found by the next. */
+/** Passes over the failed set: a job that failed while a pass read is found by the next. */
 const MAX_PASSES = 3;
 
+/** Tries to rewrite one job whose data other erasures (or an operator) change meanwhile: each round, one of them gets through. */
+const MAX_REWRITES = 50;
+
 /**
- * Takes a forgotten visitor's events out of the ingest jobs that keep them (KEPT_STATES): a
- * job with nothing else goes, the others are rewritten without them. A pass lists each
- * state's job ids page by page and reads each job's data field in one pipeline a page,
- * parsing only those whose text holds the visitor's id (as JSON). Passes repeat until one
- * finds nothing (at most MAX_PASSES). An active job is left: its merge drops the visitor's
- * events (it is suppressed). A Redis error is thrown, so the forget reports it.
+ * Takes forgotten visitors' events out of failed ingest jobs: the failed set keeps a job until
+ * an operator removes it (as the copy of its dead letter, and the only one when that letter
+ * could not be written). A job with nothing else goes; the others are rewritten without them,
+ * only while they are still failed and unchanged since read (replace-failed-data.lua), else
+ * read again. Jobs in other states are left: a waiting or retrying job's merge drops a
+ * forgotten visitor's events, and one that fails for good is stripped as it fails
+ * (src/map/role.ts). Returns how many jobs were removed and rewritten.
  */
-export async function stripIngestJobs(
+export async function stripFailedIngestJobs(
   queue: Queue<IngestJob>,
   redis: RedisClient,
-  vk: string,
+  vks: ReadonlySet<string>,
+  ids?: readonly string[],
 ): Promise<{ removed: number; edited: number }> {
-  const needle = JSON.stringify(parseVisitorKey(vk).id);
+  const needles = [...vks].map((vk) => JSON.stringify(parseVisitorKey(vk).id));
+  const concerns = (data: string): boolean => needles.some((needle) => data.includes(needle));
   let removed = 0;
   let edited = 0;
-  for (let pass = 0; pass < MAX_PASSES; pass += 1) {
-    const found = new Map<string, IngestJob>();
-    for await (const [id, data] of jobData(queue, redis, KEPT_STATES, PAGE)) {
-      if (!data.includes(needle)) continue;
-      const job = parseIngestJob(data);
-      if (job !== undefined && ingestEvents(job).some((e) => rawEventVisitorKey(e) === vk)) found.set(id, job);
+  for (let pass = 0; pass < (ids === undefined ? MAX_PASSES : 1); pass += 1) {
+    const found = new Map<string, string>();
+    if (ids === undefined) {
+      for await (const [id, data] of jobData(queue, redis, ['failed'], PAGE)) if (concerns(data)) found.set(id, data);
+    } else {
+      for (const id of ids) {
+        const data = await redis.hget(queue.toKey(id), 'data');
+        if (data !== null && concerns(data)) found.set(id, data);
+      }
     }
-    if (found.size === 0) break;
+    let changed = false;
     for (const [id, data] of found) {
-      const outcome = await strip(queue, id, data, vk);
+      const outcome = await strip(queue, redis, id, data, vks);
       if (outcome === 'removed') removed += 1;
       else if (outcome === 'edited') edited += 1;
+      if (outcome !== 'untouched') changed = true;
     }
+    if (!changed) break;
   }
   return { removed, edited };
 }
 
 /**
- * The job's data without the visitor's events, in the form it was stored in (rows stay rows,
- * still checked under the same envelope rules), or null when nothing else is left. Pure.
+ * The job's data without the events of `vks`, in the form it was stored in (rows stay rows,
+ * still checked under the same envelope rules), null when nothing else is left, or undefined
+ * when it holds none of them. Pure.
  */
-export function ingestJobWithout(data: IngestJob, vk: string): IngestJob | null {
+export function ingestJobWithout(data: IngestJob, vks: ReadonlySet<string>): IngestJob | null | undefined {
+  const names = (event: unknown): boolean => {
+    const vk = rawEventVisitorKey(event);
+    return vk !== undefined && vks.has(vk);
+  };
   // Each stored item kept as it is (a malformed row stays as stored, for its dead letter).
   if (Array.isArray(data.rows)) {
-    const rows = data.rows.filter((row) => rawEventVisitorKey(fromIngestRow(row)) !== vk);
+    const rows = data.rows.filter((row) => !names(fromIngestRow(row)));
+    if (rows.length === data.rows.length) return undefined;
     return rows.length === 0 ? null : { ...data, rows };
   }
-  const events = (data.events ?? []).filter((e) => rawEventVisitorKey(e) !== vk);
-  return events.length === 0 ? null : { ...data, events };
+  const events = data.events ?? [];
+  const kept = events.filter((e) => !names(e));
+  if (kept.length === events.length) return undefined;
+  return kept.length === 0 ? null : { ...data, events: kept };
 }
 
 async function strip(
   queue: Queue<IngestJob>,
+  redis: RedisClient,
   id: string,
-  data: IngestJob,
-  vk: string,
-): Promise<'removed' | 'edited' | 'gone'> {
-  const rest = ingestJobWithout(data, vk);
-  // 0: active (locked) now; its merge drops the visitor's events.
-  if (rest === null) return (await queue.remove(id)) === 1 ? 'removed' : 'gone';
-  const job = (await queue.getJob(id)) as Job<IngestJob> | undefined;
-  if (job === undefined) return 'gone';
-  try {
-    await job.updateData(rest);
-  } catch (error) {
-    // Removed meanwhile (an operator cleaned the failed set): nothing left to rewrite.
-    if ((await queue.getJob(id)) === undefined) return 'gone';
-    throw error;
+  read: string,
+  vks: ReadonlySet<string>,
+): Promise<'removed' | 'edited' | 'untouched'> {
+  const failedSet = queue.keys.failed;
+  if (failedSet === undefined) throw new Error('BullMQ queue keys changed: no failed set');
+  let data: string | null = read;
+  for (let attempt = 0; attempt < MAX_REWRITES && data !== null; attempt += 1) {
+    const job = parseIngestJob(data);
+    if (job === undefined) return 'untouched';
+    const rest = ingestJobWithout(job, vks);
+    if (rest === undefined) return 'untouched';
+    // Nothing else in it: nobody adds events to a job, so no one else can be in it meanwhile.
+    // 0: retried and running (locked) now; its merge drops the forgotten visitors' events.
+    if (rest === null) return (await queue.remove(id)) === 1 ? 'removed' : 'untouched';
+    const replaced = await redis.eval(
+      REPLACE_FAILED_DATA,
+      2,
+      queue.toKey(id),
+      failedSet,
+      id,
+      data,
+      JSON.stringify(rest),
+    );
+    if (replaced === 1) return 'edited';
+    // Changed meanwhile (another erasure, a retry): read it again, if it is still failed.
+    data = (await redis.zscore(failedSet, id)) === null ? null : await redis.hget(queue.toKey(id), 'data');
   }
-  return 'edited';
+  if (data === null) return 'untouched';
+  throw new Error(`failed ingest job ${id} kept changing while it was rewritten: run forget again`);
 }
 
 function parseIngestJob(data: string): IngestJob | undefined {

@@ -1,9 +1,13 @@
-import { UnrecoverableError } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import type { VisitorStore } from '../coalesce/store.js';
 import type { Config } from '../config.js';
 import type { DeadLetters } from '../dlq/writer.js';
 import type { CompiledMapping } from '../events/index.js';
 import type { IngestJob } from '../jobs/catalog.js';
+import type { PipelineQueues } from '../jobs/queues.js';
+import type { RedisClient } from '../redis/connection.js';
+import { rawEventVisitorKey } from '../dlq/visitor-filter.js';
+import { stripFailedIngestJobs } from '../erasure/ingest-jobs.js';
 import { ingestEvents } from '../jobs/ingest-rows.js';
 import type { WorkerPool } from '../jobs/workers.js';
 import { jobLogger, type Logger } from '../logger.js';
@@ -13,6 +17,8 @@ export interface MapRoleDeps {
   config: Pick<Config, 'MAX_VALUE_LENGTH' | 'WORKER_CONCURRENCY'>;
   pool: WorkerPool;
   store: VisitorStore;
+  redis: RedisClient;
+  queues: Pick<PipelineQueues, 'ingest'>;
   mapping: CompiledMapping;
   deadLetters: DeadLetters;
   logger: Logger;
@@ -40,6 +46,7 @@ export function startMapRole(deps: MapRoleDeps): void {
     if (!spent) return;
     const at = Date.now();
     const data = job.data as Partial<IngestJob> | undefined;
+    void stripForgotten(deps, job, logger);
     void deps.deadLetters
       .add(
         {
@@ -60,4 +67,29 @@ export function startMapRole(deps: MapRoleDeps): void {
         ),
       );
   });
+}
+
+/**
+ * A job that failed for good stays in the failed set until removed; the dead letter written
+ * for it leaves out forgotten visitors (src/dlq/writer.ts), and so must the job: the events
+ * of visitors forgotten (and still suppressed) are taken out of it (src/erasure/ingest-jobs.ts).
+ * A forget that ran while this job was retrying did not read it.
+ */
+async function stripForgotten(deps: MapRoleDeps, job: Job, logger: Logger): Promise<void> {
+  try {
+    const vks = new Set<string>();
+    for (const event of ingestEvents((job.data ?? {}) as Partial<IngestJob>)) {
+      const vk = rawEventVisitorKey(event);
+      if (vk !== undefined) vks.add(vk);
+    }
+    if (vks.size === 0 || job.id === undefined) return;
+    const forgotten = await deps.store.suppressedAmong([...vks]);
+    if (forgotten.size === 0) return;
+    await stripFailedIngestJobs(deps.queues.ingest, deps.redis, forgotten, [job.id]);
+  } catch (error) {
+    jobLogger(logger, job).error(
+      { err: error },
+      'could not take forgotten visitors out of a failed ingest batch: run forget for them again',
+    );
+  }
 }

@@ -1,4 +1,4 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VisitorStore } from '../../../src/coalesce/store.js';
@@ -58,11 +58,11 @@ describe('a landing-audit check running while its visitor is forgotten', () => {
     return vk;
   }
 
-  function check(forgetDuringFetch: boolean) {
+  function check(forgetDuringFetch: boolean, abandoned = false) {
     const processor = createLandingAuditProcessor({
       store,
       client: {
-        abandoned: false,
+        abandoned,
         fetchProfile: async (visitor: { id: string }) => {
           if (forgetDuringFetch) await store.forget(`3p:${visitor.id}`, Date.now() + 60_000);
           throw new PipelineError('Target refused the request', 'TARGET_HTTP_400', 'permanent');
@@ -81,6 +81,7 @@ describe('a landing-audit check running while its visitor is forgotten', () => {
           queueName: QUEUE_NAMES.landingAudit,
           attemptsMade: 0,
           data: { vk, sentAt: T0, route: 'single', attributes: {} } as LandingQueueJob,
+          moveToDelayed: () => Promise.resolve(),
         } as unknown as Job<LandingQueueJob>,
         'token',
       );
@@ -95,6 +96,11 @@ describe('a landing-audit check running while its visitor is forgotten', () => {
       resent: 0,
       check: 'sampled',
     });
+  });
+
+  it('is still postponed when the process drops it at shutdown: the job was moved already', async () => {
+    const vk = await delivered('CRM-SHUTDOWN');
+    await expect(check(true, true)(vk)).rejects.toBeInstanceOf(DelayedError);
   });
 
   it('still fails for a visitor that was not forgotten', async () => {

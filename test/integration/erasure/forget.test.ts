@@ -228,12 +228,17 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
       attributes: { tier: `000${BASE}|x` },
     };
     await running.pipeline.queues.landingAudit.add('audit single', check, { delay: 3_600_000 });
-    // And an ingest job of its events waiting out a retry: removed (it held nothing else).
-    await running.pipeline.queues.ingest.add(
+    // And a failed ingest job of its events: removed (it held nothing else).
+    const failedIngest = await running.pipeline.queues.ingest.add(
       'events',
       { source: 'pos-eu', receivedAt: BASE, events: [event(FORGOTTEN, 2, BASE)] },
       { delay: 3_600_000 },
     );
+    const ingestKeys = running.pipeline.queues.ingest.keys;
+    if (ingestKeys.delayed === undefined || ingestKeys.failed === undefined)
+      throw new Error('BullMQ queue keys changed');
+    await running.pipeline.redis.zrem(ingestKeys.delayed, String(failedIngest.id));
+    await running.pipeline.redis.zadd(ingestKeys.failed, Date.now(), String(failedIngest.id));
     const env = { REDIS_URL: running.config.REDIS_URL, REDIS_PREFIX: running.prefix };
     const proc = runBuilt('src/cli.js', env, ['forget', `mbox3rdPartyId:${FORGOTTEN}`, '--suppress-for-ms', '60000']);
     expect(await proc.exited).toBe(0);
@@ -248,7 +253,7 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
     };
     expect(printed.landingAudits).toEqual({ removed: 1 });
     expect(printed.ingestJobs).toEqual({ removed: 1, edited: 0 });
-    expect(await running.pipeline.queues.ingest.getDelayedCount()).toBe(0);
+    expect(await running.pipeline.queues.ingest.getFailedCount()).toBe(0);
     expect(await running.pipeline.queues.landingAudit.getDelayedCount()).toBe(0);
     expect(output).toContain('visitor forgotten');
     expect(printed.store.pending).toBe(3);

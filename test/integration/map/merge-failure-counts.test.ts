@@ -71,3 +71,43 @@ describe('map counts when a merge fails part way', () => {
     }
   });
 });
+
+describe('an ingest job that fails for good', () => {
+  it('keeps no event of a forgotten visitor in the failed set (a forget that ran while it retried did not read it)', async () => {
+    const running = await startTestPipeline({}, ['map']);
+    const { pipeline, prefix } = running;
+    const redis = newRedis();
+    try {
+      await pipeline.store.forget('3p:CRM-GONE', Date.now() + 60_000);
+      // Every merge of the job fails: the due index is not a sorted set.
+      await pipeline.redis.set(pipeline.store.keys.due, 'not a sorted set');
+      const visit = (visitor: string, n: number) => ({
+        id: `k-${n}`,
+        type: 'kiosk_visit',
+        occurredAt: '2026-11-21T10:00:00Z',
+        visitor: { mbox3rdPartyId: visitor },
+        data: { kioskId: `K${n}` },
+      });
+      const job = await pipeline.queues.ingest.add(
+        'events',
+        { source: 'kiosk', receivedAt: Date.now(), events: [visit('CRM-GONE', 1), visit('CRM-KEEP', 2)] },
+        { attempts: 1 },
+      );
+      const stripped = async () =>
+        JSON.stringify((await pipeline.queues.ingest.getJob(String(job.id)))?.data ?? {}).includes('CRM-GONE') ===
+        false;
+      expect(await waitFor(async () => (await pipeline.queues.ingest.getFailedCount()) === 1, 10_000)).toBe(true);
+      expect(await waitFor(stripped, 10_000)).toBe(true);
+      expect((await pipeline.queues.ingest.getJob(String(job.id)))?.data.events).toEqual([visit('CRM-KEEP', 2)]);
+      // Its dead letter leaves the visitor out too (src/dlq/writer.ts).
+      expect(await waitFor(async () => (await pipeline.queues.deadLetter.count()) === 1, 10_000)).toBe(true);
+      const [letter] = await pipeline.queues.deadLetter.getJobs(['waiting'], 0, 0);
+      expect(JSON.stringify(letter?.data)).not.toContain('CRM-GONE');
+      await pipeline.redis.del(pipeline.store.keys.due);
+    } finally {
+      await running.close();
+      await deletePrefix(redis, prefix);
+      await redis.quit();
+    }
+  });
+});
