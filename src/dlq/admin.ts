@@ -4,6 +4,8 @@ import type { Logger } from '../logger.js';
 import type { DeadLetter, IngestJob } from '../jobs/catalog.js';
 import { openStoredRows } from '../jobs/ingest-rows.js';
 import { ingestJobName } from '../jobs/names.js';
+import { REPLACE_ATTEMPTS, replaceJobData } from '../jobs/replace-data.js';
+import type { RedisClient } from '../redis/connection.js';
 import { decodeCursor, encodeCursor, resumeIndex, type ListPosition } from './cursor.js';
 import { matchesFilter, type DeadLetterFilter } from './filters.js';
 
@@ -195,19 +197,33 @@ export class DeadLetterAdmin {
    */
   async rewrite(
     edit: (entry: DeadLetter) => DeadLetter | null | undefined,
+    redis: RedisClient,
   ): Promise<{ edited: number; removed: number }> {
     const counts = { edited: 0, removed: 0 };
+    const queue = this.queues.deadLetter;
     await this.each({}, false, async (job) => {
-      const next = edit(job.data);
-      if (next === undefined) return 'kept';
-      if (next === null) {
-        await job.remove();
-        counts.removed += 1;
-        return undefined;
+      const id = job.id ?? '';
+      // BullMQ stored JSON.stringify(data); parsing it back and writing it again gives the same text.
+      let read: string | null = JSON.stringify(job.data);
+      for (let attempt = 0; attempt < REPLACE_ATTEMPTS && read !== null; attempt += 1) {
+        const next = edit(JSON.parse(read) as DeadLetter);
+        if (next === undefined) return 'kept';
+        if (next === null) {
+          // Nothing else in it: an edit of another visitor cannot have changed it meanwhile.
+          await queue.remove(id);
+          counts.removed += 1;
+          return undefined;
+        }
+        // Only if unchanged since read: another erasure editing the same entry at once would
+        // otherwise write back what this one took out, or this what it took out.
+        if (await replaceJobData(redis, queue, id, read, next)) {
+          counts.edited += 1;
+          return 'kept';
+        }
+        read = await redis.hget(queue.toKey(id), 'data');
       }
-      await job.updateData(next);
-      counts.edited += 1;
-      return 'kept';
+      if (read === null) return undefined;
+      throw new Error(`dead letter ${id} kept changing while it was rewritten: run forget again`);
     });
     return counts;
   }

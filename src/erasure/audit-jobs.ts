@@ -1,6 +1,7 @@
-import type { Job, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { LandingAuditJob, LandingQueueJob, LandingRecheckJob } from '../jobs/catalog.js';
 import type { RedisClient } from '../redis/connection.js';
+import { REPLACE_ATTEMPTS, replaceJobData } from '../jobs/replace-data.js';
 import { jobData } from './job-data.js';
 
 /**
@@ -46,7 +47,7 @@ export async function removeAuditJobs(queue: Queue<LandingQueueJob>, redis: Redi
     if (ids.size === 0 && rechecks.size === 0) break;
     // 0 for a job that is active (locked) now.
     for (const id of ids) removed += await queue.remove(id);
-    for (const [id, data] of rechecks) removed += await dropFromRecheck(queue, id, data, vk);
+    for (const id of rechecks.keys()) removed += await dropFromRecheck(queue, redis, id, vk);
   }
   return removed;
 }
@@ -60,22 +61,22 @@ export async function removeAuditJobs(queue: Queue<LandingQueueJob>, redis: Redi
  */
 async function dropFromRecheck(
   queue: Queue<LandingQueueJob>,
+  redis: RedisClient,
   id: string,
-  data: LandingRecheckJob,
   vk: string,
 ): Promise<number> {
-  const recheck = data.recheck.map((key) => (key === vk ? '' : key));
-  if (recheck.every((key) => key === '')) return queue.remove(id);
-  const job = (await queue.getJob(id)) as Job<LandingRecheckJob> | undefined;
-  if (job === undefined) return 0;
-  try {
-    await job.updateData({ ...data, recheck });
-  } catch (error) {
+  for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt += 1) {
+    const read = await redis.hget(queue.toKey(id), 'data');
     // Removed meanwhile (it fanned out its last page): nothing left to rewrite.
-    if ((await queue.getJob(id)) === undefined) return 0;
-    throw error;
+    const data = read === null ? undefined : recheckNaming(read, vk);
+    if (read === null || data === undefined) return 0;
+    const recheck = data.recheck.map((key) => (key === vk ? '' : key));
+    if (recheck.every((key) => key === '')) return queue.remove(id);
+    // Only if unchanged since read: a forget of another visitor in the same list at once
+    // would otherwise write this one back (src/jobs/replace-data.ts).
+    if (await replaceJobData(redis, queue, id, read, { ...data, recheck })) return 1;
   }
-  return 1;
+  throw new Error(`landing recheck ${id} kept changing while it was rewritten: run forget again`);
 }
 
 function recheckNaming(data: string, vk: string): LandingRecheckJob | undefined {

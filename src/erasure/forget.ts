@@ -67,7 +67,7 @@ export async function forgetVisitor(deps: ForgetDeps, visitor: VisitorRef, now =
   let landingAudits: ForgetResult['landingAudits'];
   let ingestJobs: ForgetResult['ingestJobs'];
   try {
-    deadLetters = await deps.deadLetters.rewrite((entry) => withoutVisitors(entry, gone));
+    deadLetters = await deps.deadLetters.rewrite((entry) => withoutVisitors(entry, gone), deps.landingAudits.redis);
     landingAudits = {
       removed: await removeAuditJobs(deps.landingAudits.queue, deps.landingAudits.redis, visitorKey(visitor)),
     };

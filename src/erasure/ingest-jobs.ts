@@ -4,25 +4,19 @@ import { parseVisitorKey } from '../events/index.js';
 import type { IngestJob } from '../jobs/catalog.js';
 import { fromIngestRow } from '../jobs/ingest-rows.js';
 import type { RedisClient } from '../redis/connection.js';
-import { loadLua } from '../redis/lua-source.js';
+import { REPLACE_ATTEMPTS, replaceJobData } from '../jobs/replace-data.js';
 import { jobData } from './job-data.js';
-
-/** Replaces a failed job's data only if unchanged since read; see the file's header. */
-const REPLACE_FAILED_DATA = loadLua(new URL('./lua/replace-failed-data.lua', import.meta.url));
 
 const PAGE = 200;
 
 /** Passes over the failed set: a job that failed while a pass read is found by the next. */
 const MAX_PASSES = 3;
 
-/** Tries to rewrite one job whose data other erasures (or an operator) change meanwhile: each round, one of them gets through. */
-const MAX_REWRITES = 50;
-
 /**
  * Takes forgotten visitors' events out of failed ingest jobs: the failed set keeps a job until
  * an operator removes it (as the copy of its dead letter, and the only one when that letter
  * could not be written). A job with nothing else goes; the others are rewritten without them,
- * only while they are still failed and unchanged since read (replace-failed-data.lua), else
+ * only while they are still failed and unchanged since read (src/jobs/replace-data.ts), else
  * read again. Jobs in other states are left: a waiting or retrying job's merge drops a
  * forgotten visitor's events, and one that fails for good is stripped as it fails
  * (src/map/role.ts). Returns how many jobs were removed and rewritten.
@@ -91,7 +85,7 @@ async function strip(
   const failedSet = queue.keys.failed;
   if (failedSet === undefined) throw new Error('BullMQ queue keys changed: no failed set');
   let data: string | null = read;
-  for (let attempt = 0; attempt < MAX_REWRITES && data !== null; attempt += 1) {
+  for (let attempt = 0; attempt < REPLACE_ATTEMPTS && data !== null; attempt += 1) {
     const job = parseIngestJob(data);
     if (job === undefined) return 'untouched';
     const rest = ingestJobWithout(job, vks);
@@ -99,16 +93,7 @@ async function strip(
     // Nothing else in it: nobody adds events to a job, so no one else can be in it meanwhile.
     // 0: retried and running (locked) now; its merge drops the forgotten visitors' events.
     if (rest === null) return (await queue.remove(id)) === 1 ? 'removed' : 'untouched';
-    const replaced = await redis.eval(
-      REPLACE_FAILED_DATA,
-      2,
-      queue.toKey(id),
-      failedSet,
-      id,
-      data,
-      JSON.stringify(rest),
-    );
-    if (replaced === 1) return 'edited';
+    if (await replaceJobData(redis, queue, id, data, rest, { inFailedSet: true })) return 'edited';
     // Changed meanwhile (another erasure, a retry): read it again, if it is still failed.
     data = (await redis.zscore(failedSet, id)) === null ? null : await redis.hget(queue.toKey(id), 'data');
   }

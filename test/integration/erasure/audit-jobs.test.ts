@@ -104,4 +104,17 @@ describe("a forgotten visitor's landing-audit checks", () => {
     expect(JSON.stringify(left.map((job) => job.data))).not.toContain(FORGOTTEN);
     expect(await removeAuditJobs(queue, redis, FORGOTTEN)).toBe(0);
   });
+
+  it('lose none of several visitors forgotten at once from one list of read-backs', async () => {
+    const audits = new LandingAudits(
+      queue,
+      { share: 0, delayMs: HOUR },
+      createLogger({ level: 'silent', pretty: false }),
+    );
+    const gone = Array.from({ length: 8 }, (_, n) => `${FORGOTTEN}-${n}`);
+    await audits.scheduleRecheck([...gone, KEPT], { sentAt: 1, batchId: 'b-2' }, [HOUR]);
+    expect(await Promise.all(gone.map((vk) => removeAuditJobs(queue, redis, vk)))).toEqual(gone.map(() => 1));
+    const left = await queue.getJobs(['delayed'], 0, -1);
+    expect(left.map((job) => ('recheck' in job.data ? job.data.recheck : []))).toEqual([[...gone.map(() => ''), KEPT]]);
+  });
 });
