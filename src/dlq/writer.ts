@@ -3,6 +3,8 @@ import type { Job, Queue } from 'bullmq';
 import type { PipelineError } from '../errors.js';
 import { UNKNOWN_SOURCE, type DeadLetter, type Stage } from '../jobs/catalog.js';
 import { deadLetterJobName } from '../jobs/names.js';
+import { REPLACE_ATTEMPTS, replaceJobData } from '../jobs/replace-data.js';
+import type { RedisClient } from '../redis/connection.js';
 import { visitorKeysOf, withoutVisitors } from './visitor-filter.js';
 
 /**
@@ -24,12 +26,16 @@ export class DeadLetters {
     private readonly queue: Queue<DeadLetter>,
     private readonly maxItems = DEAD_LETTER_MAX_ITEMS,
     /**
-     * Which of these visitor keys are forgotten (src/erasure/forget.ts). Asked after each
-     * entry is written, so a delivery or map job that held a visitor's values when it was
-     * forgotten cannot write them back: the suppression starts before the forget rewrites
-     * the existing dead letters, so every entry is either rewritten or checked here.
+     * `suppressed`: which of these visitor keys are forgotten (src/erasure/forget.ts). Asked
+     * after each entry is written, so a delivery or map job that held a visitor's values when
+     * it was forgotten cannot write them back: the suppression starts before the forget
+     * rewrites the existing dead letters, so every entry is either rewritten or checked here.
+     * `redis` makes that rewrite apply only to the entry as read (src/jobs/replace-data.ts).
      */
-    private readonly suppressed?: (vks: readonly string[]) => Promise<ReadonlySet<string>>,
+    private readonly scrubbing?: {
+      suppressed: (vks: readonly string[]) => Promise<ReadonlySet<string>>;
+      redis: RedisClient;
+    },
   ) {}
 
   /**
@@ -60,14 +66,26 @@ export class DeadLetters {
 
   /** Takes what forgotten visitors left in a just-written entry back out (or the whole entry). */
   private async scrub(job: Job<DeadLetter>): Promise<void> {
-    if (this.suppressed === undefined) return;
+    if (this.scrubbing === undefined || job.id === undefined) return;
+    const { suppressed, redis } = this.scrubbing;
     const vks = visitorKeysOf(job.data);
     if (vks.length === 0) return;
-    const gone = await this.suppressed(vks);
+    const gone = await suppressed(vks);
     if (gone.size === 0) return;
-    const next = withoutVisitors(job.data, gone);
-    if (next === null) await job.remove();
-    else if (next !== undefined) await job.updateData(next);
+    // A forget running meanwhile may have rewritten the entry already: only the entry as read
+    // is replaced, else it is read again (each such rewrite only takes visitors out).
+    let read: string | null = JSON.stringify(job.data);
+    for (let attempt = 0; attempt < REPLACE_ATTEMPTS && read !== null; attempt += 1) {
+      const next = withoutVisitors(JSON.parse(read) as DeadLetter, gone);
+      if (next === undefined) return;
+      if (next === null) {
+        await this.queue.remove(job.id);
+        return;
+      }
+      if (await replaceJobData(redis, this.queue, job.id, read, next)) return;
+      read = await redis.hget(this.queue.toKey(job.id), 'data');
+    }
+    if (read !== null) throw new Error(`dead letter ${job.id} kept changing while forgotten visitors were taken out`);
   }
 
   /** Called after every entry this process writes (metrics, logs). */

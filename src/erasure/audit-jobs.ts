@@ -34,7 +34,12 @@ export async function removeAuditJobs(queue: Queue<LandingQueueJob>, redis: Redi
   const needle = `"vk":${JSON.stringify(vk)}`;
   const listed = JSON.stringify(vk);
   let removed = 0;
+  const kept = async (): Promise<number> =>
+    Object.values(await queue.getJobCounts(...KEPT_STATES)).reduce((a, b) => a + b, 0);
   for (let pass = 0; pass < MAX_PASSES; pass += 1) {
+    // Lists are read by position: a pass during which jobs left them (others' forgets, checks
+    // that ran) may have skipped one, so it is repeated.
+    const before = await kept();
     const ids = new Set<string>();
     const rechecks = new Map<string, LandingRecheckJob>();
     for await (const [id, data] of jobData(queue, redis, KEPT_STATES, PAGE)) {
@@ -44,7 +49,7 @@ export async function removeAuditJobs(queue: Queue<LandingQueueJob>, redis: Redi
         if (recheck !== undefined) rechecks.set(id, recheck);
       }
     }
-    if (ids.size === 0 && rechecks.size === 0) break;
+    if (ids.size === 0 && rechecks.size === 0 && (await kept()) === before) break;
     // 0 for a job that is active (locked) now.
     for (const id of ids) removed += await queue.remove(id);
     for (const id of rechecks.keys()) removed += await dropFromRecheck(queue, redis, id, vk);

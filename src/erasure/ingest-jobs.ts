@@ -9,8 +9,8 @@ import { jobData } from './job-data.js';
 
 const PAGE = 200;
 
-/** Passes over the failed set: a job that failed while a pass read is found by the next. */
-const MAX_PASSES = 3;
+/** Passes over the failed set: a job that moved while a pass read is found by the next. */
+const MAX_PASSES = 5;
 
 /**
  * Takes forgotten visitors' events out of failed ingest jobs: the failed set keeps a job until
@@ -31,7 +31,12 @@ export async function stripFailedIngestJobs(
   const concerns = (data: string): boolean => needles.some((needle) => data.includes(needle));
   let removed = 0;
   let edited = 0;
+  const failedSet = queue.keys.failed;
+  if (failedSet === undefined) throw new Error('BullMQ queue keys changed: no failed set');
   for (let pass = 0; pass < (ids === undefined ? MAX_PASSES : 1); pass += 1) {
+    // The set is read by position: jobs leaving it meanwhile (other forgets, an operator)
+    // shift later ones into pages already read, so a pass during which it changed is repeated.
+    const sizeBefore = await redis.zcard(failedSet);
     const found = new Map<string, string>();
     if (ids === undefined) {
       for await (const [id, data] of jobData(queue, redis, ['failed'], PAGE)) if (concerns(data)) found.set(id, data);
@@ -48,7 +53,7 @@ export async function stripFailedIngestJobs(
       else if (outcome === 'edited') edited += 1;
       if (outcome !== 'untouched') changed = true;
     }
-    if (!changed) break;
+    if (!changed && (await redis.zcard(failedSet)) === sizeBefore) break;
   }
   return { removed, edited };
 }

@@ -59,7 +59,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     (error) => redisErrors.report(error),
   );
   const store = new VisitorStore(redis, storeSettingsFrom(config));
-  const deadLetters = new DeadLetters(queues.deadLetter, undefined, (vks) => store.suppressedAmong(vks));
+  const deadLetters = new DeadLetters(queues.deadLetter, undefined, {
+    suppressed: (vks) => store.suppressedAmong(vks),
+    redis,
+  });
   const flow = new FlowCounter(redis, config.REDIS_PREFIX, logger.child({ role: 'console-flow' }));
   const onTargetCall: PipelineOptions['onTargetCall'] = (endpoint, ms, outcome) => {
     if (endpoint === 'status') flow.add('status_polls', 1);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { VisitorStore } from '../coalesce/store.js';
 import type { Config } from '../config.js';
@@ -76,19 +77,30 @@ export function startMapRole(deps: MapRoleDeps): void {
  * A forget that ran while this job was retrying did not read it.
  */
 async function stripForgotten(deps: MapRoleDeps, job: Job, logger: Logger): Promise<void> {
+  const vks = new Set<string>();
+  for (const event of ingestEvents((job.data ?? {}) as Partial<IngestJob>)) {
+    const vk = rawEventVisitorKey(event);
+    if (vk !== undefined) vks.add(vk);
+  }
+  if (vks.size === 0 || job.id === undefined) return;
+  let forgotten: ReadonlySet<string>;
   try {
-    const vks = new Set<string>();
-    for (const event of ingestEvents((job.data ?? {}) as Partial<IngestJob>)) {
-      const vk = rawEventVisitorKey(event);
-      if (vk !== undefined) vks.add(vk);
-    }
-    if (vks.size === 0 || job.id === undefined) return;
-    const forgotten = await deps.store.suppressedAmong([...vks]);
-    if (forgotten.size === 0) return;
-    await stripFailedIngestJobs(deps.queues.ingest, deps.redis, forgotten, [job.id]);
+    forgotten = await deps.store.suppressedAmong([...vks]);
   } catch (error) {
     jobLogger(logger, job).error(
       { err: error },
+      'could not tell whether a failed ingest batch holds forgotten visitors; a forget of one of them finds it',
+    );
+    return;
+  }
+  if (forgotten.size === 0) return;
+  try {
+    await stripFailedIngestJobs(deps.queues.ingest, deps.redis, forgotten, [job.id]);
+  } catch (error) {
+    // Named by hash, as the forget's own audit line names them (src/erasure/forget.ts).
+    const visitorHashes = [...forgotten].map((vk) => createHash('sha1').update(vk).digest('hex'));
+    jobLogger(logger, job).error(
+      { err: error, visitorHashes },
       'could not take forgotten visitors out of a failed ingest batch: run forget for them again',
     );
   }
