@@ -63,22 +63,33 @@ export async function forgetVisitor(deps: ForgetDeps, visitor: VisitorRef, now =
   const store = await deps.store.forget(visitorKey(visitor), until, now);
   const gone = new Set([visitorKey(visitor)]);
   const hash = visitorHash(visitor);
-  let deadLetters: ForgetResult['deadLetters'];
-  let landingAudits: ForgetResult['landingAudits'];
-  let ingestJobs: ForgetResult['ingestJobs'];
-  try {
-    deadLetters = await deps.deadLetters.rewrite((entry) => withoutVisitors(entry, gone), deps.landingAudits.redis);
-    landingAudits = {
-      removed: await removeAuditJobs(deps.landingAudits.queue, deps.landingAudits.redis, visitorKey(visitor)),
-    };
-    ingestJobs = await stripFailedIngestJobs(deps.ingest, deps.landingAudits.redis, gone);
-  } catch (error) {
-    // The store is erased and the suppression holds; the dead letters or audit jobs are not done yet.
+  const redis = deps.landingAudits.redis;
+  // Each step runs whatever the others did: one that fails (Redis, or an entry other forgets
+  // kept changing) must not leave the rest of the visitor's data in place until the rerun.
+  const failures: unknown[] = [];
+  const step = async <T>(run: () => Promise<T>, none: T): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      failures.push(error);
+      return none;
+    }
+  };
+  const deadLetters = await step(() => deps.deadLetters.rewrite((entry) => withoutVisitors(entry, gone), redis), {
+    removed: 0,
+    edited: 0,
+  });
+  const landingAudits = {
+    removed: await step(() => removeAuditJobs(deps.landingAudits.queue, redis, visitorKey(visitor)), 0),
+  };
+  const ingestJobs = await step(() => stripFailedIngestJobs(deps.ingest, redis, gone), { removed: 0, edited: 0 });
+  if (failures.length > 0) {
+    // The store is erased and the suppression holds; part of the rest is not done yet.
     deps.logger.error(
-      { audit: 'forget', visitorHash: hash, store, err: error },
-      'visitor forgotten in the store, but its dead letters, landing-audit or ingest jobs could not be cleared: run forget again',
+      { audit: 'forget', visitorHash: hash, store, deadLetters, landingAudits, ingestJobs, err: failures[0] },
+      'visitor forgotten in the store, but its dead letters, landing-audit or ingest jobs could not all be cleared: run forget again',
     );
-    throw error;
+    throw failures[0];
   }
   const result: ForgetResult = {
     visitorHash: hash,

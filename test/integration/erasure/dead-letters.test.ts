@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { VisitorStore } from '../../../src/coalesce/store.js';
+import { VisitorStore } from '../../../src/coalesce/store.js';
 import { DeadLetterAdmin } from '../../../src/dlq/admin.js';
 import { DeadLetters } from '../../../src/dlq/writer.js';
 import { withoutVisitors } from '../../../src/dlq/visitor-filter.js';
+import { forgetVisitor } from '../../../src/erasure/forget.js';
 import type { DeadLetter } from '../../../src/jobs/catalog.js';
 import { openQueue, type PipelineQueues } from '../../../src/jobs/queues.js';
 import { createLogger } from '../../../src/logger.js';
@@ -76,5 +77,50 @@ describe('forgetting visitors whose events share a dead letter', () => {
     await writer.add(letter, 'late-letter');
     const written = await queues.deadLetter.getJob('late-letter');
     expect(written?.data.visitors?.map((v) => v.vk)).toEqual(['3p:K']);
+  });
+
+  it('a forget whose dead-letter step fails still clears the failed ingest jobs, and says it failed', async () => {
+    const store = new VisitorStore(redis, {
+      prefix,
+      coalesceWindowMs: 1000,
+      dedupeWindowMs: 60_000,
+      deliveredRetentionMs: 60_000,
+      leaseMs: 60_000,
+    });
+    const landingAudit = openQueue('landingAudit', redis, { redisPrefix: prefix, keepCompleted: false });
+    try {
+      const raw = (visitor: string) => ({
+        id: `e-${visitor}`,
+        type: 'loyalty_card_used',
+        occurredAt: '2026-11-21T10:00:00Z',
+        visitor: { mbox3rdPartyId: visitor },
+      });
+      const job = await queues.ingest.add(
+        'events',
+        { source: 'pos', receivedAt: 1, events: [raw('CRM-A'), raw('CRM-K')] },
+        { delay: 3_600_000 },
+      );
+      const { delayed, failed } = queues.ingest.keys;
+      if (delayed === undefined || failed === undefined) throw new Error('BullMQ queue keys changed');
+      await redis.zrem(delayed, String(job.id));
+      await redis.zadd(failed, Date.now(), String(job.id));
+      const forget = forgetVisitor(
+        {
+          store,
+          deadLetters: {
+            rewrite: () => Promise.reject(new Error('dead letters unreachable')),
+          } as unknown as DeadLetterAdmin,
+          landingAudits: { queue: landingAudit, redis },
+          ingest: queues.ingest,
+          logger: createLogger({ level: 'silent', pretty: false }),
+          suppressForMs: 60_000,
+        },
+        { kind: 'thirdPartyId', id: 'CRM-A' },
+      );
+      await expect(forget).rejects.toThrow('dead letters unreachable');
+      expect((await queues.ingest.getJob(String(job.id)))?.data.events).toEqual([raw('CRM-K')]);
+    } finally {
+      await landingAudit.close();
+    }
   });
 });
