@@ -6,6 +6,7 @@ import { loadMappingFile, resolveMapping } from '../events/index.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { Queue } from 'bullmq';
 import { UNKNOWN_SOURCE, type IngestJob, type LandingQueueJob } from '../jobs/catalog.js';
+import type { DeliveryQueues } from '../erasure/delivery-jobs.js';
 import { openQueue } from '../jobs/queues.js';
 import { connectRedis, logRedisErrors } from '../redis/connection.js';
 import { createRedactionPolicy, type RedactionPolicy } from '../redact.js';
@@ -46,8 +47,10 @@ export interface AdminTools {
   store: VisitorStore;
   /** The landing-audit queue: the erasure removes a forgotten visitor's checks from it. */
   landingAudit: Queue<LandingQueueJob>;
-  /** The ingest queue: the erasure takes a forgotten visitor's events out of its failed and retrying jobs. */
+  /** The ingest queue: the erasure takes a forgotten visitor's events out of its failed jobs. */
   ingest: Queue<IngestJob>;
+  /** The delivery queues: the erasure takes a forgotten visitor's key out of their failed jobs. */
+  delivery: DeliveryQueues;
   config: Config;
   logger: Logger;
   redaction: RedactionPolicy;
@@ -87,12 +90,18 @@ export async function withAdmin(action: (admin: DeadLetterAdmin, tools: AdminToo
   const deadLetter = openQueue('deadLetter', redis, queueSettings, (error) => redisErrors.report(error));
   const ingest = openQueue('ingest', redis, queueSettings, (error) => redisErrors.report(error));
   const landingAudit = openQueue('landingAudit', redis, queueSettings, (error) => redisErrors.report(error));
+  const delivery = {
+    deliverSingle: openQueue('deliverSingle', redis, queueSettings, (error) => redisErrors.report(error)),
+    deliverBulk: openQueue('deliverBulk', redis, queueSettings, (error) => redisErrors.report(error)),
+    bulkStatus: openQueue('bulkStatus', redis, queueSettings, (error) => redisErrors.report(error)),
+  };
   try {
     await action(new DeadLetterAdmin({ deadLetter, ingest }, store, logger), {
       redis,
       store,
       landingAudit,
       ingest,
+      delivery,
       config,
       logger,
       redaction,
@@ -104,7 +113,12 @@ export async function withAdmin(action: (admin: DeadLetterAdmin, tools: AdminToo
     process.exitCode = error instanceof FilterError || error instanceof CursorError ? 2 : 1;
   } finally {
     // Each closes even if another fails, and the connection goes last.
-    await Promise.allSettled([deadLetter.close(), ingest.close(), landingAudit.close()]);
+    await Promise.allSettled([
+      deadLetter.close(),
+      ingest.close(),
+      landingAudit.close(),
+      ...Object.values(delivery).map((q) => q.close()),
+    ]);
     await redis.quit();
   }
 }

@@ -19,13 +19,21 @@ export function registerForgetCommand(program: Command): void {
     )
     .option('--suppress-for-ms <ms>', 'how long to drop its events (default FORGET_SUPPRESS_MS)')
     .action((visitorArg: string, opts: { suppressForMs?: string }) =>
-      withAdmin(async (deadLetters, { redis, store, landingAudit, ingest, config, logger }) => {
+      withAdmin(async (deadLetters, { redis, store, landingAudit, ingest, delivery, config, logger }) => {
         const suppressForMs = opts.suppressForMs === undefined ? config.FORGET_SUPPRESS_MS : Number(opts.suppressForMs);
         if (!Number.isInteger(suppressForMs) || suppressForMs <= 0) {
           throw new Error(`--suppress-for-ms: expected a whole number of milliseconds > 0, got ${opts.suppressForMs}`);
         }
         const result = await forgetVisitor(
-          { store, deadLetters, landingAudits: { queue: landingAudit, redis }, ingest, logger, suppressForMs },
+          {
+            store,
+            deadLetters,
+            landingAudits: { queue: landingAudit, redis },
+            ingest,
+            delivery,
+            logger,
+            suppressForMs,
+          },
           parseForgetArgument(visitorArg),
         );
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

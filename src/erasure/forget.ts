@@ -6,6 +6,7 @@ import type { IngestJob, LandingQueueJob } from '../jobs/catalog.js';
 import type { RedisClient } from '../redis/connection.js';
 import { removeAuditJobs } from './audit-jobs.js';
 import { stripFailedIngestJobs } from './ingest-jobs.js';
+import { stripFailedDeliveryJobs, type DeliveryQueues } from './delivery-jobs.js';
 import { withoutVisitors } from '../dlq/visitor-filter.js';
 import { visitorKey, type VisitorRef } from '../events/index.js';
 import type { Logger } from '../logger.js';
@@ -33,6 +34,8 @@ export interface ForgetResult {
    * events (removed), or its among others (rewritten without them).
    */
   ingestJobs: { removed: number; edited: number };
+  /** Failed delivery and bulk-status jobs (kept for days) that listed its key: removed when it was the only one, else rewritten without it. */
+  deliveryJobs: { removed: number; edited: number };
   /** Until when events, imports and replays for this visitor are dropped (epoch ms, ISO). */
   suppressedUntil: string;
 }
@@ -44,6 +47,8 @@ export interface ForgetDeps {
   landingAudits: { queue: Queue<LandingQueueJob>; redis: RedisClient };
   /** The ingest queue, whose failed jobs keep raw events. */
   ingest: Queue<IngestJob>;
+  /** The delivery queues, whose failed jobs list visitor keys. */
+  delivery: DeliveryQueues;
   logger: Logger;
   /** FORGET_SUPPRESS_MS, or what the request asked for. */
   suppressForMs: number;
@@ -83,22 +88,24 @@ export async function forgetVisitor(deps: ForgetDeps, visitor: VisitorRef, now =
     removed: await step(() => removeAuditJobs(deps.landingAudits.queue, redis, visitorKey(visitor)), 0),
   };
   const ingestJobs = await step(() => stripFailedIngestJobs(deps.ingest, redis, gone), { removed: 0, edited: 0 });
-  if (failures.length > 0) {
-    // The store is erased and the suppression holds; part of the rest is not done yet.
-    deps.logger.error(
-      { audit: 'forget', visitorHash: hash, store, deadLetters, landingAudits, ingestJobs, err: failures[0] },
-      'visitor forgotten in the store, but its dead letters, landing-audit or ingest jobs could not all be cleared: run forget again',
-    );
-    throw failures[0];
-  }
+  const deliveryJobs = await step(() => stripFailedDeliveryJobs(deps.delivery, redis, gone), { removed: 0, edited: 0 });
   const result: ForgetResult = {
     visitorHash: hash,
     store,
     deadLetters,
     landingAudits,
     ingestJobs,
+    deliveryJobs,
     suppressedUntil: new Date(until).toISOString(),
   };
+  if (failures.length > 0) {
+    // The store is erased and the suppression holds; part of the rest is not done yet.
+    deps.logger.error(
+      { audit: 'forget', ...result, err: failures[0] },
+      'visitor forgotten in the store, but its dead letters or failed jobs could not all be cleared: run forget again',
+    );
+    throw failures[0];
+  }
   deps.logger.warn({ audit: 'forget', ...result }, 'visitor forgotten');
   return result;
 }

@@ -9,13 +9,16 @@ import type { LandingQueueJob } from '../jobs/catalog.js';
 import type { RedisClient } from '../redis/connection.js';
 import { adminGuard, requireJson } from '../http/admin-auth.js';
 import type { Logger } from '../logger.js';
+import type { DeliveryQueues } from './delivery-jobs.js';
 import { forgetVisitor } from './forget.js';
 
 /** What the erasure route uses of the process (the process' HttpContext has it). */
 export interface ErasureRoutesContext {
   config: Pick<Config, 'ADMIN_TOKEN' | 'ADMIN_READONLY_TOKEN' | 'FORGET_SUPPRESS_MS'>;
   pipeline: {
-    queues: ConstructorParameters<typeof DeadLetterAdmin>[0] & { landingAudit: Queue<LandingQueueJob> };
+    queues: ConstructorParameters<typeof DeadLetterAdmin>[0] & {
+      landingAudit: Queue<LandingQueueJob>;
+    } & DeliveryQueues;
     store: VisitorStore;
     redis: RedisClient;
   };
@@ -70,6 +73,7 @@ export function erasureRoutes(ctx: ErasureRoutesContext): FastifyPluginAsync {
           deadLetters: admin,
           landingAudits: { queue: ctx.pipeline.queues.landingAudit, redis: ctx.pipeline.redis },
           ingest: ctx.pipeline.queues.ingest,
+          delivery: ctx.pipeline.queues,
           logger,
           suppressForMs: body.data.suppressForMs ?? ctx.config.FORGET_SUPPRESS_MS,
         },

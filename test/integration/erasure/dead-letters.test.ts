@@ -87,7 +87,13 @@ describe('forgetting visitors whose events share a dead letter', () => {
       deliveredRetentionMs: 60_000,
       leaseMs: 60_000,
     });
-    const landingAudit = openQueue('landingAudit', redis, { redisPrefix: prefix, keepCompleted: false });
+    const settings = { redisPrefix: prefix, keepCompleted: false };
+    const landingAudit = openQueue('landingAudit', redis, settings);
+    const delivery = {
+      deliverSingle: openQueue('deliverSingle', redis, settings),
+      deliverBulk: openQueue('deliverBulk', redis, settings),
+      bulkStatus: openQueue('bulkStatus', redis, settings),
+    };
     try {
       const raw = (visitor: string) => ({
         id: `e-${visitor}`,
@@ -112,6 +118,7 @@ describe('forgetting visitors whose events share a dead letter', () => {
           } as unknown as DeadLetterAdmin,
           landingAudits: { queue: landingAudit, redis },
           ingest: queues.ingest,
+          delivery,
           logger: createLogger({ level: 'silent', pretty: false }),
           suppressForMs: 60_000,
         },
@@ -120,7 +127,7 @@ describe('forgetting visitors whose events share a dead letter', () => {
       await expect(forget).rejects.toThrow('dead letters unreachable');
       expect((await queues.ingest.getJob(String(job.id)))?.data.events).toEqual([raw('CRM-K')]);
     } finally {
-      await landingAudit.close();
+      await Promise.all([landingAudit, ...Object.values(delivery)].map((q) => q.close()));
     }
   });
 });

@@ -106,6 +106,18 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
     await pipeline.redis.zrem(ingestKeys.delayed, String(failedIngest.id));
     await pipeline.redis.zadd(ingestKeys.failed, Date.now(), String(failedIngest.id));
 
+    // A single-delivery job that failed for good, listing both visitors (kept for days).
+    const failedDelivery = await pipeline.queues.deliverSingle.add(
+      'deliver',
+      { claimId: 'c-failed', visitors: [forgottenKey, `3p:${KEPT}`], answerLost: [forgottenKey] },
+      { delay: 3_600_000, jobId: 'c-failed' },
+    );
+    const deliverKeys = pipeline.queues.deliverSingle.keys;
+    if (deliverKeys.delayed === undefined || deliverKeys.failed === undefined)
+      throw new Error('BullMQ queue keys changed');
+    await pipeline.redis.zrem(deliverKeys.delayed, String(failedDelivery.id));
+    await pipeline.redis.zadd(deliverKeys.failed, Date.now(), String(failedDelivery.id));
+
     const forget = await request(`${server.url}/admin/visitors/mbox3rdPartyId/${FORGOTTEN}/forget`, {
       method: 'POST',
       headers: admin,
@@ -117,6 +129,7 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
       deadLetters: { removed: number; edited: number };
       landingAudits: { removed: number };
       ingestJobs: { removed: number; edited: number };
+      deliveryJobs: { removed: number; edited: number };
       suppressedUntil: string;
     };
     expect(forget.statusCode).toBe(200);
@@ -124,6 +137,12 @@ describe('forget a visitor: pending, in flight and dead-lettered, then events an
     expect(answer.deadLetters).toEqual({ removed: 1, edited: 1 });
     expect(answer.landingAudits).toEqual({ removed: 2 });
     expect(answer.ingestJobs).toEqual({ removed: 0, edited: 1 });
+    expect(answer.deliveryJobs).toEqual({ removed: 0, edited: 1 });
+    expect((await pipeline.queues.deliverSingle.getJob('c-failed'))?.data).toEqual({
+      claimId: 'c-failed',
+      visitors: [`3p:${KEPT}`],
+      answerLost: [],
+    });
     expect((await pipeline.queues.ingest.getJob(String(failedIngest.id)))?.data.events).toEqual([event(KEPT, 4, BASE)]);
     const audits = await pipeline.queues.landingAudit.getJobs(['delayed', 'waiting', 'failed', 'active', 'completed']);
     expect(audits.map((j) => ('vk' in j.data ? j.data.vk : undefined))).toEqual([`3p:${KEPT}`]);
