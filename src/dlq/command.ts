@@ -6,8 +6,7 @@ import { loadMappingFile, resolveMapping } from '../events/index.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { Queue } from 'bullmq';
 import { UNKNOWN_SOURCE, type IngestJob, type LandingQueueJob } from '../jobs/catalog.js';
-import type { DeliveryQueues } from '../erasure/delivery-jobs.js';
-import { openQueue } from '../jobs/queues.js';
+import { openQueue, type PipelineQueues } from '../jobs/queues.js';
 import { connectRedis, logRedisErrors } from '../redis/connection.js';
 import { createRedactionPolicy, type RedactionPolicy } from '../redact.js';
 import { DeadLetterAdmin, type DeadLetterView } from './admin.js';
@@ -50,7 +49,7 @@ export interface AdminTools {
   /** The ingest queue: the erasure takes a forgotten visitor's events out of its failed jobs. */
   ingest: Queue<IngestJob>;
   /** The delivery queues: the erasure takes a forgotten visitor's key out of their failed jobs. */
-  delivery: DeliveryQueues;
+  delivery: Pick<PipelineQueues, 'deliverSingle' | 'deliverBulk' | 'bulkStatus'>;
   config: Config;
   logger: Logger;
   redaction: RedactionPolicy;

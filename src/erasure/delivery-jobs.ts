@@ -1,14 +1,10 @@
-import type { Queue } from 'bullmq';
 import type { BulkBatch, BulkStatusJob, DeliverJob } from '../jobs/catalog.js';
+import type { PipelineQueues } from '../jobs/queues.js';
 import type { RedisClient } from '../redis/connection.js';
 import { stripFailedJobs } from './failed-jobs.js';
 
 /** The delivery queues whose failed jobs (kept FAILED_JOB_RETENTION_S) list visitor keys. */
-export interface DeliveryQueues {
-  deliverSingle: Queue<DeliverJob>;
-  deliverBulk: Queue<DeliverJob>;
-  bulkStatus: Queue<BulkStatusJob>;
-}
+export type DeliveryQueues = Pick<PipelineQueues, 'deliverSingle' | 'deliverBulk' | 'bulkStatus'>;
 
 function batchesWithout(batches: readonly BulkBatch[], vks: ReadonlySet<string>): BulkBatch[] {
   return batches.map((b) => ({ ...b, visitors: b.visitors.filter((vk) => !vks.has(vk)) }));
