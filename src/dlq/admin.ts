@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import type { DeadLetter, IngestJob } from '../jobs/catalog.js';
 import { openStoredRows } from '../jobs/ingest-rows.js';
 import { ingestJobName } from '../jobs/names.js';
-import { REPLACE_ATTEMPTS, replaceJobData } from '../jobs/replace-data.js';
+import { editJobData } from '../jobs/replace-data.js';
 import type { RedisClient } from '../redis/connection.js';
 import { decodeCursor, encodeCursor, resumeIndex, type ListPosition } from './cursor.js';
 import { matchesFilter, type DeadLetterFilter } from './filters.js';
@@ -202,28 +202,13 @@ export class DeadLetterAdmin {
     const counts = { edited: 0, removed: 0 };
     const queue = this.queues.deadLetter;
     await this.each({}, false, async (job) => {
-      const id = job.id ?? '';
-      // BullMQ stored JSON.stringify(data); parsing it back and writing it again gives the same text.
-      let read: string | null = JSON.stringify(job.data);
-      for (let attempt = 0; attempt < REPLACE_ATTEMPTS && read !== null; attempt += 1) {
-        const next = edit(JSON.parse(read) as DeadLetter);
-        if (next === undefined) return 'kept';
-        if (next === null) {
-          // Nothing else in it: an edit of another visitor cannot have changed it meanwhile.
-          await queue.remove(id);
-          counts.removed += 1;
-          return undefined;
-        }
-        // Only if unchanged since read: another erasure editing the same entry at once would
-        // otherwise write back what this one took out, or this what it took out.
-        if (await replaceJobData(redis, queue, id, read, next)) {
-          counts.edited += 1;
-          return 'kept';
-        }
-        read = await redis.hget(queue.toKey(id), 'data');
-      }
-      if (read === null) return undefined;
-      throw new Error(`dead letter ${id} kept changing while it was rewritten: run forget again`);
+      // BullMQ stored JSON.stringify(data): the text in hand. Only the entry as read is
+      // rewritten, so another erasure editing it at once keeps its edit (src/jobs/replace-data.ts).
+      const outcome = await editJobData(redis, queue, job.id ?? '', JSON.stringify(job.data), edit);
+      if (outcome === 'edited') counts.edited += 1;
+      if (outcome === 'removed') counts.removed += 1;
+      // Gone: the walk's index stays put, as for a removal.
+      return outcome === 'removed' || outcome === 'gone' ? undefined : 'kept';
     });
     return counts;
   }

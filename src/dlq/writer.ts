@@ -3,7 +3,7 @@ import type { Job, Queue } from 'bullmq';
 import type { PipelineError } from '../errors.js';
 import { UNKNOWN_SOURCE, type DeadLetter, type Stage } from '../jobs/catalog.js';
 import { deadLetterJobName } from '../jobs/names.js';
-import { REPLACE_ATTEMPTS, replaceJobData } from '../jobs/replace-data.js';
+import { editJobData } from '../jobs/replace-data.js';
 import type { RedisClient } from '../redis/connection.js';
 import { visitorKeysOf, withoutVisitors } from './visitor-filter.js';
 
@@ -73,19 +73,8 @@ export class DeadLetters {
     const gone = await suppressed(vks);
     if (gone.size === 0) return;
     // A forget running meanwhile may have rewritten the entry already: only the entry as read
-    // is replaced, else it is read again (each such rewrite only takes visitors out).
-    let read: string | null = JSON.stringify(job.data);
-    for (let attempt = 0; attempt < REPLACE_ATTEMPTS && read !== null; attempt += 1) {
-      const next = withoutVisitors(JSON.parse(read) as DeadLetter, gone);
-      if (next === undefined) return;
-      if (next === null) {
-        await this.queue.remove(job.id);
-        return;
-      }
-      if (await replaceJobData(redis, this.queue, job.id, read, next)) return;
-      read = await redis.hget(this.queue.toKey(job.id), 'data');
-    }
-    if (read !== null) throw new Error(`dead letter ${job.id} kept changing while forgotten visitors were taken out`);
+    // is replaced, else it is read again (src/jobs/replace-data.ts).
+    await editJobData(redis, this.queue, job.id, JSON.stringify(job.data), (entry) => withoutVisitors(entry, gone));
   }
 
   /** Called after every entry this process writes (metrics, logs). */

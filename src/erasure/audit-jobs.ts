@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { LandingAuditJob, LandingQueueJob, LandingRecheckJob } from '../jobs/catalog.js';
 import type { RedisClient } from '../redis/connection.js';
-import { REPLACE_ATTEMPTS, replaceJobData } from '../jobs/replace-data.js';
+import { editJobData } from '../jobs/replace-data.js';
 import { jobData } from './job-data.js';
 
 /**
@@ -70,18 +70,14 @@ async function dropFromRecheck(
   id: string,
   vk: string,
 ): Promise<number> {
-  for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt += 1) {
-    const read = await redis.hget(queue.toKey(id), 'data');
-    // Removed meanwhile (it fanned out its last page): nothing left to rewrite.
-    const data = read === null ? undefined : recheckNaming(read, vk);
-    if (read === null || data === undefined) return 0;
+  // Only as read: a forget of another visitor in the same list at once would otherwise write
+  // this one back (src/jobs/replace-data.ts). Gone meanwhile: it fanned out its last page.
+  const outcome = await editJobData(redis, queue, id, null, (data) => {
+    if (!('recheck' in data) || !data.recheck.includes(vk)) return undefined;
     const recheck = data.recheck.map((key) => (key === vk ? '' : key));
-    if (recheck.every((key) => key === '')) return queue.remove(id);
-    // Only if unchanged since read: a forget of another visitor in the same list at once
-    // would otherwise write this one back (src/jobs/replace-data.ts).
-    if (await replaceJobData(redis, queue, id, read, { ...data, recheck })) return 1;
-  }
-  throw new Error(`landing recheck ${id} kept changing while it was rewritten: run forget again`);
+    return recheck.every((key) => key === '') ? null : { ...data, recheck };
+  });
+  return outcome === 'edited' || outcome === 'removed' ? 1 : 0;
 }
 
 function recheckNaming(data: string, vk: string): LandingRecheckJob | undefined {

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { REPLACE_ATTEMPTS, replaceJobData } from '../jobs/replace-data.js';
+import { editJobData } from '../jobs/replace-data.js';
 import type { RedisClient } from '../redis/connection.js';
 import { jobData } from './job-data.js';
 
@@ -43,46 +43,12 @@ export async function stripFailedJobs<T>(
     }
     let changed = false;
     for (const [id, data] of found) {
-      const outcome = await strip(queue, redis, id, data, without);
+      const outcome = await editJobData(redis, queue, id, data, without, { inFailedSet: true });
       if (outcome === 'removed') removed += 1;
       else if (outcome === 'edited') edited += 1;
-      if (outcome !== 'untouched') changed = true;
+      if (outcome === 'removed' || outcome === 'edited') changed = true;
     }
     if (!changed && (await redis.zcard(failedSet)) === sizeBefore) break;
   }
   return { removed, edited };
-}
-
-async function strip<T>(
-  queue: Queue<T>,
-  redis: RedisClient,
-  id: string,
-  read: string,
-  without: (data: T) => T | null | undefined,
-): Promise<'removed' | 'edited' | 'untouched'> {
-  const failedSet = queue.keys.failed ?? '';
-  let data: string | null = read;
-  for (let attempt = 0; attempt < REPLACE_ATTEMPTS && data !== null; attempt += 1) {
-    const parsed = parseData<T>(data);
-    if (parsed === undefined) return 'untouched';
-    const rest = without(parsed);
-    if (rest === undefined) return 'untouched';
-    // Nothing else in it: nobody adds visitors to a failed job, so no one else can be in it
-    // meanwhile. 0: retried and running (locked) now; it finds the visitor forgotten.
-    if (rest === null) return (await queue.remove(id)) === 1 ? 'removed' : 'untouched';
-    if (await replaceJobData(redis, queue, id, data, rest, { inFailedSet: true })) return 'edited';
-    // Changed meanwhile (another erasure, a retry): read it again, if it is still failed.
-    data = (await redis.zscore(failedSet, id)) === null ? null : await redis.hget(queue.toKey(id), 'data');
-  }
-  if (data === null) return 'untouched';
-  throw new Error(`failed job ${id} of ${queue.name} kept changing while it was rewritten: run forget again`);
-}
-
-function parseData<T>(data: string): T | undefined {
-  try {
-    const parsed = JSON.parse(data) as unknown;
-    return typeof parsed === 'object' && parsed !== null ? (parsed as T) : undefined;
-  } catch {
-    return undefined;
-  }
 }
